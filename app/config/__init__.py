@@ -1,0 +1,38 @@
+"""Config loading: the project file, systems, syncs, and errors with FILE:LINE:COL."""
+
+from app.config.base import ConfigModel, Duration, KeyFields, Location, Problem, StringList, parse_duration
+from app.config.issues import ConfigIssue, Mark
+from app.config.loader import Project, find_project_file, load_project, read_project, report_issues, system_model
+from app.config.project import HttpUrl, ProjectFile
+from app.config.secrets import SecretValues
+from app.config.sync import FieldMapping, Lookup, SyncConfig, SyncTest
+from app.config.systems import StreamOptions, SystemConfig, SystemOptions, WebhookConfig
+
+__all__ = [
+    "ConfigIssue",
+    "ConfigModel",
+    "Duration",
+    "FieldMapping",
+    "HttpUrl",
+    "KeyFields",
+    "Location",
+    "Lookup",
+    "Mark",
+    "Problem",
+    "Project",
+    "ProjectFile",
+    "SecretValues",
+    "StreamOptions",
+    "StringList",
+    "SyncConfig",
+    "SyncTest",
+    "SystemConfig",
+    "SystemOptions",
+    "WebhookConfig",
+    "find_project_file",
+    "load_project",
+    "parse_duration",
+    "read_project",
+    "report_issues",
+    "system_model",
+]

@@ -1,0 +1,135 @@
+"""The base of every config model, and the small value types they share."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+Location = tuple[Hashable, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A semantic problem found in a validated model, relative to that model."""
+
+    location: Location
+    message: str
+    at_key: bool = False
+
+    def under(self, prefix: Location) -> Problem:
+        return Problem((*prefix, *self.location), self.message, self.at_key)
+
+
+class ConfigModel(BaseModel):
+    """A part of a config file: unknown keys are errors; cross-field checks yield :class:`Problem`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=False)
+
+    def own_problems(self) -> Iterator[Problem]:
+        """Problems that need several fields at once; positions relative to this model."""
+        return iter(())
+
+    def problems(self) -> Iterator[Problem]:
+        """Every problem in this model and the models inside it."""
+        yield from self.own_problems()
+        for name, info in type(self).model_fields.items():
+            key = info.alias or name
+            for location, child in _child_models(getattr(self, name), (key,)):
+                for problem in child.problems():
+                    yield problem.under(location)
+
+
+def _child_models(value: Any, location: Location) -> Iterator[tuple[Location, ConfigModel]]:
+    if isinstance(value, ConfigModel):
+        yield location, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _child_models(item, (*location, key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _child_models(item, (*location, index))
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATION_HINT = "write a number with a unit, such as 500ms, 30s, 5m, 2h, 1d or 1h30m"
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"1h30m"`` → ``timedelta(hours=1, minutes=30)``; plain numbers are seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration: {DURATION_HINT}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        parts = list(_DURATION_PART.finditer(text))
+        if not parts or "".join(p.group(0) for p in parts) != text:
+            raise ValueError(f"'{value}' is not a duration: {DURATION_HINT}")
+        seconds = sum(float(p.group(1)) * _DURATION_UNITS[p.group(2)] for p in parts)
+    else:
+        raise ValueError(f"expected a duration: {DURATION_HINT}")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest duration text that reads back to ``value``."""
+    seconds = value.total_seconds()
+    for unit in ("w", "d", "h", "m", "s"):
+        size = _DURATION_UNITS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{round(seconds * 1000)}ms" if seconds < 1 else f"{seconds:g}s"
+
+
+_DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d|w)\s*)+$"},
+        {"type": "number", "minimum": 0},
+    ],
+    "description": "A duration: 500ms, 30s, 5m, 2h, 1d, 1h30m, or a number of seconds.",
+}
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(_DURATION_SCHEMA),
+]
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+KeyFields = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_as_list),
+    Field(min_length=1),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+            "description": "The field (or list of fields) that identifies a record.",
+        }
+    ),
+]
+"""A stream's key: one field name, or a list of them for a composite key."""
+
+StringList = Annotated[
+    list[str],
+    BeforeValidator(_as_list),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
+"""A list of strings where a single string also does."""
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+NAME_HINT = "use letters, digits, '-' and '_' (no dots or spaces), starting with a letter or digit"

@@ -1,0 +1,46 @@
+"""Config problems with their place in a file: ``FILE:LINE:COL: message``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, order=True)
+class Mark:
+    """A 1-based position in a file."""
+
+    line: int
+    col: int
+
+
+START = Mark(1, 1)
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in one config file, at one place."""
+
+    file: Path
+    mark: Mark
+    message: str
+
+    @property
+    def line(self) -> int:
+        return self.mark.line
+
+    @property
+    def col(self) -> int:
+        return self.mark.col
+
+    def __str__(self) -> str:
+        return f"{display_path(self.file)}:{self.mark.line}:{self.mark.col}: {self.message}"
+
+
+def display_path(file: Path) -> str:
+    """The path as the user would type it: relative to the working folder when inside it."""
+    try:
+        return os.path.relpath(file)
+    except ValueError:  # another drive on Windows
+        return str(file)

@@ -1,0 +1,75 @@
+"""Connector kinds, found through the ``brygga.connectors`` entry-point group.
+
+Built-in kinds register through the same group as third-party packages, so
+there is one way in. Kinds load lazily by name: validating a project that
+uses only ``csv`` never imports the SQL or HTTP stacks of the other kinds.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+
+from app.config.systems import SystemOptions
+
+ENTRY_POINT_GROUP = "brygga.connectors"
+
+
+class UnknownKindError(LookupError):
+    """No installed package provides this connector kind."""
+
+    def __init__(self, kind: str, installed: list[str]) -> None:
+        self.kind = kind
+        self.installed = installed
+        super().__init__(f"unknown connector kind '{kind}' (installed: {', '.join(installed) or 'none'})")
+
+
+class BrokenKindError(TypeError):
+    """An installed connector kind that does not load or lacks an options model."""
+
+
+@cache
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def installed_kinds() -> list[str]:
+    """The names of every installed connector kind, sorted."""
+    return sorted(_entry_points())
+
+
+def entry_point(kind: str) -> EntryPoint:
+    """:raises UnknownKindError: when no package registers ``kind``"""
+    try:
+        return _entry_points()[kind]
+    except KeyError:
+        raise UnknownKindError(kind, installed_kinds()) from None
+
+
+@cache
+def load_kind(kind: str) -> type:
+    """The class registered for ``kind``, imported on first use.
+
+    :raises UnknownKindError: when no package registers ``kind``
+    :raises BrokenKindError: when the registered object cannot be imported
+    """
+    point = entry_point(kind)
+    try:
+        loaded = point.load()
+    except Exception as exc:
+        raise BrokenKindError(f"connector kind '{kind}' ({point.value}) failed to load: {exc}") from exc
+    if not isinstance(loaded, type):
+        raise BrokenKindError(f"connector kind '{kind}' ({point.value}) is not a class")
+    return loaded
+
+
+def options_model(kind: str) -> type[SystemOptions]:
+    """The pydantic model that validates a system of this kind.
+
+    :raises UnknownKindError: when no package registers ``kind``
+    :raises BrokenKindError: when the class has no ``options_model`` subclassing SystemOptions
+    """
+    model = getattr(load_kind(kind), "options_model", None)
+    if not (isinstance(model, type) and issubclass(model, SystemOptions)):
+        raise BrokenKindError(f"connector kind '{kind}' has no options_model subclassing app.config.SystemOptions")
+    return model

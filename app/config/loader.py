@@ -1,0 +1,332 @@
+"""Read a project: ``brygga.yaml``, its systems, and every sync file it names.
+
+Every problem in every file is collected before anything is reported, so a
+user sees them all at once. What validated is still returned, so later
+checks (the mapping compiler) can add their problems to the same report.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, create_model
+
+from app.config.base import NAME_HINT, NAME_PATTERN, Location
+from app.config.interpolation import InterpolationError, interpolate
+from app.config.issues import START, ConfigIssue, Mark
+from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, options_model
+from app.config.project import ProjectFile
+from app.config.secrets import SecretValues
+from app.config.sync import SyncConfig
+from app.config.systems import SystemConfig, SystemOptions, WebhookConfig
+from app.config.validation import choice_hint, closest, dotted, validate_node, with_path
+from app.config.yaml_source import SourceMap, YamlDocument, parse_yaml
+from app.errors import ConfigError
+
+DEFAULT_PROJECT_FILE = "brygga.yaml"
+_NAME = re.compile(NAME_PATTERN)
+
+
+@dataclass
+class Project:
+    """A loaded project: settings, systems and syncs, all validated."""
+
+    file: Path
+    settings: ProjectFile
+    systems: dict[str, SystemConfig] = field(default_factory=dict)
+    syncs: dict[str, SyncConfig] = field(default_factory=dict)
+    secrets: SecretValues = field(default_factory=SecretValues)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def root(self) -> Path:
+        """The project file's folder: relative paths in the config start here."""
+        return self.file.parent
+
+
+def find_project_file(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Path:
+    """``-c PATH``, else ``$BRYGGA_CONFIG``, else ``./brygga.yaml`` (SPEC 2)."""
+    environ = os.environ if environ is None else environ
+    chosen = explicit or environ.get("BRYGGA_CONFIG") or DEFAULT_PROJECT_FILE
+    return Path(chosen).absolute()
+
+
+def load_project(path: Path, environ: Mapping[str, str] | None = None) -> Project:
+    """Read and validate a project.
+
+    :raises ConfigError: with every problem of every file
+    """
+    project, issues = read_project(path, environ)
+    if issues:
+        raise ConfigError(report_issues(issues, project))
+    return project
+
+
+def report_issues(issues: list[ConfigIssue], project: Project) -> list[ConfigIssue]:
+    """Issues ready to show: in file order (the project file first), by position, secrets scrubbed."""
+    order = {file: index for index, file in enumerate(project.files)}
+    ordered = sorted(issues, key=lambda issue: (order.get(issue.file, len(order)), issue.mark))
+    return [ConfigIssue(issue.file, issue.mark, project.secrets.redact(issue.message)) for issue in ordered]
+
+
+def read_project(path: Path, environ: Mapping[str, str] | None = None) -> tuple[Project, list[ConfigIssue]]:
+    """Read a project, returning whatever validated and every problem found."""
+    reader = _ProjectReader(path.absolute(), os.environ if environ is None else environ)
+    return reader.read(), reader.issues
+
+
+class _ProjectReader:
+    def __init__(self, file: Path, environ: Mapping[str, str]) -> None:
+        self.file = file
+        self.environ = environ
+        self.secrets = SecretValues()
+        self.issues: list[ConfigIssue] = []
+        self.files: list[Path] = [file]
+
+    def read(self) -> Project:
+        document = self._parse(self.file)
+        data = document.data if document is not None and isinstance(document.data, dict) else {}
+        origin = document.source_map if document is not None else SourceMap(self.file)
+        settings = validate_node(ProjectFile, data, origin, (), self.issues) if document is not None else None
+        systems_data = data.get("systems")
+        systems = self._systems(systems_data, origin) if isinstance(systems_data, dict) else {}
+        project = Project(self.file, settings or ProjectFile.model_construct(systems={}), systems, {}, self.secrets, self.files)
+        system_names = set(systems_data) if isinstance(systems_data, dict) else set()
+        project.syncs = _SyncReader(self, project, system_names).read(self._sync_files(data, origin))
+        return project
+
+    # --- files ------------------------------------------------------------
+
+    def _parse(self, file: Path) -> YamlDocument | None:
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            self.issues.append(ConfigIssue(file, START, "file not found: create it, or pass -c PATH"))
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            self.issues.append(ConfigIssue(file, START, f"cannot read the file: {exc}"))
+            return None
+
+        def on_string(value: str, mark: Mark) -> str:
+            try:
+                return interpolate(value, self.environ, self.secrets)
+            except InterpolationError as exc:
+                self.issues.append(ConfigIssue(file, mark, str(exc)))
+                return value
+
+        document = parse_yaml(file, text, self.issues, on_string)
+        if document is not None and document.data is not None and not isinstance(document.data, dict):
+            self.issues.append(ConfigIssue(file, START, "expected a mapping of keys at the top of the file"))
+            return None
+        return document
+
+    def _sync_files(self, data: dict[str, Any], origin: SourceMap) -> list[tuple[Path, Location]]:
+        patterns = data.get("mappings", ProjectFile.model_fields["mappings"].get_default(call_default_factory=True))
+        if not isinstance(patterns, list):
+            return []
+        found: dict[Path, Location] = {}
+        for index, pattern in enumerate(patterns):
+            if not isinstance(pattern, str):
+                continue
+            full = os.path.join(self.file.parent, pattern)
+            if glob.has_magic(pattern):
+                matches = sorted(Path(match) for match in glob.glob(full, recursive=True))
+            elif Path(full).exists():
+                matches = [Path(full)]
+            else:
+                self.issues.append(origin.issue(("mappings", index), f"mappings[{index}]: file not found: {pattern}"))
+                matches = []
+            for match in matches:
+                found.setdefault(match.absolute(), ("mappings", index))
+        return list(found.items())
+
+    # --- systems ----------------------------------------------------------
+
+    def _systems(self, systems: dict[Any, Any], origin: SourceMap) -> dict[str, SystemConfig]:
+        loaded: dict[str, SystemConfig] = {}
+        for name, raw in systems.items():
+            location: Location = ("systems", name)
+            if not isinstance(name, str) or not _NAME.match(name):
+                self.issues.append(
+                    origin.issue(location, f"systems: '{name}' is not a system name: {NAME_HINT}", at_key=True)
+                )
+                continue
+            if not isinstance(raw, dict):
+                continue  # the project model reported it
+            system = self._system(name, raw, origin, location)
+            if system is not None:
+                loaded[name] = system
+        return loaded
+
+    def _system(self, name: str, raw: dict[str, Any], origin: SourceMap, location: Location) -> SystemConfig | None:
+        kind = raw.get("connector")
+        model = self._system_model(kind, origin, location)
+        if model is None:
+            return None
+        options = validate_node(model, raw, origin, location, self.issues)
+        if options is None:
+            return None
+        webhook: WebhookConfig | None = getattr(options, "webhook", None)
+        for stream in options.streams:
+            if not _NAME.match(stream):
+                stream_location = (*location, "streams", stream)
+                self.issues.append(
+                    origin.issue(
+                        stream_location, with_path(stream_location, f"not a stream name: {NAME_HINT}"), at_key=True
+                    )
+                )
+        if webhook is not None and webhook.stream not in options.streams:
+            where = (*location, "webhook", "stream")
+            hint = choice_hint(webhook.stream, sorted(options.streams))
+            self.issues.append(
+                origin.issue(where, with_path(where, f"no stream '{webhook.stream}' in system {name}: {hint}"))
+            )
+        if kind == "webhook" and webhook is None:
+            self.issues.append(
+                origin.issue(location, with_path(location, "a webhook system needs a webhook block"), at_key=True)
+            )
+        return SystemConfig(name, str(kind), options, webhook, origin.prefixed(location), self.file.parent)
+
+    def _system_model(self, kind: Any, origin: SourceMap, location: Location) -> type[SystemOptions] | None:
+        where = (*location, "connector")
+        installed = installed_kinds()
+        if kind is None:
+            self.issues.append(
+                origin.issue(
+                    location, with_path(location, f"missing required key 'connector' (one of: {', '.join(installed)})")
+                )
+            )
+            return None
+        if not isinstance(kind, str) or kind not in installed:
+            message = f"unknown connector kind '{kind}': {choice_hint(str(kind), installed)}"
+            self.issues.append(origin.issue(where, with_path(where, message)))
+            return None
+        try:
+            return system_model(kind)
+        except (UnknownKindError, BrokenKindError) as exc:
+            self.issues.append(origin.issue(where, with_path(where, str(exc))))
+            return None
+
+
+@cache
+def system_model(kind: str) -> type[SystemOptions]:
+    """The full model of a system of this kind: its options plus ``connector`` and ``webhook``."""
+    base = options_model(kind)
+    connector: Any = Literal[kind]
+    return create_model(
+        f"{kind.title().replace('_', '')}System",
+        __base__=base,
+        __doc__=base.__doc__,
+        connector=(connector, Field(description="The connector kind.")),
+        webhook=(WebhookConfig | None, Field(None, description="How this system pushes changes to Brygga.")),
+    )
+
+
+class _SyncReader:
+    """Reads sync files and checks what they name: systems, streams, other syncs."""
+
+    def __init__(self, reader: _ProjectReader, project: Project, system_names: set[Any]) -> None:
+        self.reader = reader
+        self.project = project
+        self.system_names = system_names
+        self.issues = reader.issues
+
+    def read(self, files: list[tuple[Path, Location]]) -> dict[str, SyncConfig]:
+        syncs: dict[str, SyncConfig] = {}
+        all_names: set[str] = set()
+        for file, _ in files:
+            self.reader.files.append(file)
+            document = self.reader._parse(file)
+            if document is None:
+                all_names.add(file.stem)
+                continue
+            data = document.data if isinstance(document.data, dict) else {}
+            data.setdefault("name", file.stem)
+            all_names.add(str(data["name"]))
+            sync = validate_node(SyncConfig, data, document.source_map, (), self.issues)
+            if sync is None:
+                continue
+            sync._origin = document.source_map
+            if sync.name in syncs:
+                self._duplicate(sync, syncs[sync.name])
+                continue
+            syncs[sync.name] = sync
+        for sync in syncs.values():
+            self._check_references(sync, syncs, all_names)
+        return syncs
+
+    def _duplicate(self, sync: SyncConfig, first: SyncConfig) -> None:
+        mark = first.origin.value_mark(("name",))
+        where = f"{first.origin.file.name}:{mark.line}"
+        self.issues.append(
+            sync.origin.issue(("name",), f"name: duplicate sync name '{sync.name}' (also in {where}): rename one")
+        )
+
+    def _check_references(self, sync: SyncConfig, syncs: dict[str, SyncConfig], all_names: set[str]) -> None:
+        self._check_stream(sync, "source", sync.source_system, sync.source_stream)
+        self._check_stream(sync, "target", sync.target_system, sync.target_stream)
+        for field_name, mapping in sync.fields.items():
+            if mapping.lookup is not None:
+                self._check_sync_name(sync, ("fields", field_name, "lookup", "sync"), mapping.lookup.sync, all_names)
+        if sync.after is not None:
+            self._check_sync_name(sync, ("after",), sync.after, all_names)
+            if sync.after == sync.name:
+                self.issues.append(sync.origin.issue(("after",), "after: a sync cannot run after itself"))
+            elif _after_cycle(sync, syncs):
+                self.issues.append(
+                    sync.origin.issue(("after",), f"after: '{sync.after}' leads back to {sync.name}: break the cycle")
+                )
+        if sync.webhook:
+            self._check_webhook(sync)
+
+    def _check_stream(self, sync: SyncConfig, key: str, system_name: str, stream: str) -> None:
+        if system_name not in self.system_names:
+            known = sorted(str(name) for name in self.system_names)
+            message = (
+                f"no system '{system_name}': {choice_hint(system_name, known)}"
+                if known
+                else f"no system '{system_name}' in the project"
+            )
+            self.issues.append(sync.origin.issue((key,), f"{key}: {message}"))
+            return
+        system = self.project.systems.get(system_name)
+        if system is not None and stream not in system.options.streams:
+            hint = choice_hint(stream, sorted(system.options.streams))
+            self.issues.append(
+                sync.origin.issue((key,), f"{key}: system {system_name} has no stream '{stream}': {hint}")
+            )
+
+    def _check_sync_name(self, sync: SyncConfig, location: Location, name: str, all_names: set[str]) -> None:
+        if name not in all_names:
+            guess = closest(name, sorted(all_names))
+            hint = f" (did you mean '{guess}'?)" if guess else ""
+            self.issues.append(sync.origin.issue(location, f"{dotted(location)}: no sync named '{name}'{hint}"))
+
+    def _check_webhook(self, sync: SyncConfig) -> None:
+        system = self.project.systems.get(sync.source_system)
+        if system is None:
+            return
+        if system.webhook is None or system.webhook.stream != sync.source_stream:
+            message = (
+                f"webhook: system {sync.source_system} has no webhook block for stream {sync.source_stream}:"
+                " add one, or remove webhook: true"
+            )
+            self.issues.append(sync.origin.issue(("webhook",), message))
+
+
+def _after_cycle(sync: SyncConfig, syncs: dict[str, SyncConfig]) -> bool:
+    seen = {sync.name}
+    current = syncs.get(sync.after or "")
+    while current is not None and current.after is not None:
+        if current.after in seen:
+            return current.after == sync.name
+        seen.add(current.after)
+        current = syncs.get(current.after)
+    return False

@@ -1,0 +1,85 @@
+"""The project file, ``brygga.yaml`` (SPEC 2)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, SecretStr
+
+from app.config.base import ConfigModel, Duration, Problem
+
+Role = Literal["viewer", "operator"]
+AlertEvent = Literal["failing", "recovered", "stalled"]
+ALERT_EVENTS: tuple[AlertEvent, ...] = ("failing", "recovered", "stalled")
+
+_STATE_SCHEMES = re.compile(r"^(sqlite|postgresql)(\+\w+)?://")
+_HTTP_URL = re.compile(r"^https?://[^\s/]+")
+
+
+def _state_url(value: str) -> str:
+    if not _STATE_SCHEMES.match(value):
+        raise ValueError("the state database must be sqlite:///FILE or postgresql://USER@HOST/DB")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not _HTTP_URL.match(value):
+        raise ValueError("expected an http:// or https:// URL")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+class ApiToken(ConfigModel):
+    """A bearer token for the HTTP API and the role it grants."""
+
+    name: str = Field(description="Who holds the token; shown in logs instead of the token.")
+    token: SecretStr = Field(description="The token itself; use ${VAR} to keep it out of the file.")
+    role: Role = Field(description="viewer reads; operator also triggers, pauses, retries and discards.")
+
+
+class ApiConfig(ConfigModel):
+    """The HTTP API's settings."""
+
+    tokens: list[ApiToken] = Field(default_factory=list, description="When present, every /api route needs a token.")
+
+    def own_problems(self) -> Iterator[Problem]:
+        seen: set[str] = set()
+        for index, token in enumerate(self.tokens):
+            if token.name in seen:
+                yield Problem(("tokens", index, "name"), f"duplicate token name '{token.name}'")
+            seen.add(token.name)
+
+
+class Retention(ConfigModel):
+    """How long run and record-log entries are kept."""
+
+    runs: Duration = Field(timedelta(days=30), description="Keep runs this long.")
+    records: Duration = Field(timedelta(days=30), description="Keep record-log entries this long.")
+
+
+class Alert(ConfigModel):
+    """A JSON POST (Slack-compatible ``text``) sent once per change of a sync's status."""
+
+    url: HttpUrl = Field(description="Where to POST the notice.")
+    on: list[AlertEvent] = Field(default_factory=lambda: list(ALERT_EVENTS), description="Which changes to send.")
+
+
+class ProjectFile(ConfigModel):
+    """The project-wide settings of ``brygga.yaml``; systems are validated per connector kind."""
+
+    version: Literal[1] = Field(1, description="The config format version.")
+    state: Annotated[str, AfterValidator(_state_url)] = Field(
+        "sqlite:///brygga.db", description="The state database: sqlite:///FILE or postgresql://…"
+    )
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    systems: dict[str, dict[str, Any]] = Field(description="The business systems, by name.")
+    mappings: list[str] = Field(
+        default_factory=lambda: ["mappings/*.yaml"], description="Glob patterns of sync files, relative to this file."
+    )
+    retention: Retention = Field(default_factory=Retention)
+    alerts: list[Alert] = Field(default_factory=list)

@@ -1,0 +1,71 @@
+"""What every system and stream has, whatever its connector kind.
+
+Each connector kind subclasses :class:`SystemOptions` and
+:class:`StreamOptions` with its own options (see ``connectors/*/config.py``);
+the ``connector`` and ``webhook`` keys of a system belong to Brygga itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ByteSize, Field, SecretStr
+
+from app.config.base import ConfigModel, KeyFields, Problem
+from app.config.yaml_source import SourceMap
+
+
+class StreamOptions(ConfigModel):
+    """One collection of records in a system."""
+
+    key: KeyFields = Field(description="The field(s) that identify a record in this stream.")
+
+
+class SystemOptions(ConfigModel):
+    """A connector kind's options for one system; ``streams`` is always there."""
+
+    streams: dict[str, StreamOptions] = Field(description="The streams of this system, by name.")
+
+    def own_problems(self) -> Iterator[Problem]:
+        if not self.streams:
+            yield Problem(("streams",), "a system needs at least one stream")
+
+
+WebhookVerify = Literal["standard", "github", "token", "none"]
+
+
+class WebhookConfig(ConfigModel):
+    """How a system pushes its changes to ``POST /webhooks/{system}``."""
+
+    verify: WebhookVerify = Field(description="How a delivery proves where it came from.")
+    secret: SecretStr | None = Field(None, description="The signing secret or bearer token.")
+    stream: str = Field(description="The stream the events carry records of.")
+    records: str | None = Field(None, description="Path to the record or list of records in the body.")
+    max_body: ByteSize = Field(ByteSize(1024 * 1024), description="Largest accepted body, e.g. 1MiB.")
+    delete_when: str | None = Field(None, description="An expression over `event`: true means delete.")
+    fetch: bool = Field(False, description="Events carry keys only: fetch each record with the stream's get.")
+
+    def own_problems(self) -> Iterator[Problem]:
+        if self.verify != "none" and self.secret is None:
+            yield Problem(("verify",), f"verify: {self.verify} needs a secret: add 'secret: ${{YOUR_SECRET}}'")
+        if self.verify == "none" and self.secret is not None:
+            yield Problem(("secret",), "verify: none checks no secret: remove it, or choose standard, github or token")
+
+
+@dataclass
+class SystemConfig:
+    """A configured system: its connector kind, that kind's options, and its webhook block."""
+
+    name: str
+    connector: str
+    options: SystemOptions
+    webhook: WebhookConfig | None
+    origin: SourceMap
+    root: Path
+    """The project's folder: relative paths in this system's options start here."""
+
+    def stream(self, name: str) -> StreamOptions:
+        return self.options.streams[name]

@@ -1,0 +1,242 @@
+"""Validate parsed YAML with a pydantic model and report problems at their nodes.
+
+Pydantic names each error by a ``loc`` path; we follow that path through the
+model's types (dropping the union tags pydantic inserts), find the node in
+the :class:`SourceMap`, and rewrite the message for someone editing YAML:
+``fields.emial: unknown key (did you mean 'email'?)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Hashable, Sequence
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from app.config.base import ConfigModel, Location
+from app.config.issues import ConfigIssue
+from app.config.yaml_source import SourceMap
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_node(
+    model: type[M], data: Any, origin: SourceMap, prefix: Location, issues: list[ConfigIssue]
+) -> M | None:
+    """Validate ``data`` (found at ``prefix`` in ``origin``'s file) as ``model``.
+
+    Every problem is appended to ``issues``; ``None`` is returned when the
+    data does not have the model's shape.
+    """
+    try:
+        result = model.model_validate(data)
+    except ValidationError as exc:
+        issues.extend(_issue(model, error, origin, prefix) for error in exc.errors(include_url=False))
+        return None
+    if isinstance(result, ConfigModel):
+        for problem in result.problems():
+            location = (*prefix, *problem.location)
+            issues.append(origin.issue(location, with_path(location, problem.message), at_key=problem.at_key))
+    return result
+
+
+def dotted(location: Sequence[Hashable]) -> str:
+    """``("fields", "email", "transform", 1)`` → ``fields.email.transform[1]``."""
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def with_path(location: Location, message: str) -> str:
+    return f"{dotted(location)}: {message}" if location else message
+
+
+def closest(word: str, choices: Sequence[str]) -> str | None:
+    """The choice a typo most likely meant, if any is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def choice_hint(word: str, choices: Sequence[str]) -> str:
+    """``choose a, b or c (did you mean 'b'?)``: the valid choices, and the likely one."""
+    listed = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else "".join(choices)
+    guess = closest(word, choices)
+    return f"choose {listed}" + (f" (did you mean '{guess}'?)" if guess else "")
+
+
+def _issue(model: type[BaseModel], error: ErrorDetails, origin: SourceMap, prefix: Location) -> ConfigIssue:
+    path, annotation, parent = _walk(model, error["loc"])
+    kind = error["type"]
+    if kind == "missing":
+        location = (*prefix, *path[:-1])
+        return origin.issue(location, with_path(location, f"missing required key '{path[-1]}'"))
+    if kind == "extra_forbidden":
+        location = (*prefix, *path)
+        return origin.issue(location, _unknown_key(location, parent), at_key=True)
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return _tag_issue(error, origin, (*prefix, *path))
+    at_key = bool(path) and path[-1] == "[key]"
+    location = (*prefix, *(path[:-1] if at_key else path))
+    return origin.issue(location, with_path(location, _describe(error, annotation)), at_key=at_key)
+
+
+def _unknown_key(location: Location, parent: Any) -> str:
+    key = str(location[-1])
+    allowed = _keys_of(parent)
+    guess = closest(key, allowed)
+    if guess:
+        return with_path(location, f"unknown key (did you mean '{guess}'?)")
+    return with_path(location, f"unknown key (valid keys: {', '.join(allowed)})" if allowed else "unknown key")
+
+
+def _tag_issue(error: ErrorDetails, origin: SourceMap, location: Location) -> ConfigIssue:
+    context = error.get("ctx") or {}
+    discriminator = str(context.get("discriminator", "type")).strip("'")
+    expected = [tag.strip(" '") for tag in str(context.get("expected_tags", "")).split(",") if tag.strip()]
+    if error["type"] == "union_tag_not_found":
+        message = f"missing required key '{discriminator}' (one of: {', '.join(expected)})"
+        return origin.issue(location, with_path(location, message))
+    tag = str(context.get("tag", ""))
+    tag_location = (*location, discriminator)
+    message = f"unknown {discriminator} '{tag}': {choice_hint(tag, expected)}"
+    return origin.issue(tag_location, with_path(tag_location, message))
+
+
+_TYPE_WORDS = {
+    "string_type": "expected text",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "dict_type": "expected a mapping (key: value)",
+    "model_type": "expected a mapping (key: value)",
+    "model_attributes_type": "expected a mapping (key: value)",
+    "list_type": "expected a list",
+    "tuple_type": "expected a list",
+}
+
+
+def _describe(error: ErrorDetails, annotation: Any) -> str:
+    kind = error["type"]
+    given = error.get("input")
+    context = error.get("ctx") or {}
+    if kind == "literal_error":
+        choices = [str(choice) for choice in typing.get_args(annotation)] or [
+            choice.strip(" '") for choice in str(context.get("expected", "")).replace(" or ", ",").split(",")
+        ]
+        return f"{_yaml_kind(given)} is not valid: {choice_hint(str(given), choices)}"
+    if kind in _TYPE_WORDS:
+        return f"{_TYPE_WORDS[kind]}, got {_yaml_kind(given)}"
+    if kind in ("value_error", "assertion_error") and "error" in context:
+        return str(context["error"])
+    if kind == "too_short":
+        return "must not be empty" if context.get("min_length") == 1 else str(error["msg"]).lower()
+    return _lower_first(str(error["msg"]))
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _yaml_kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    return f"'{value}'"
+
+
+def _walk(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[list[Hashable], Any, Any]:
+    """Follow pydantic's ``loc`` through ``model``'s types.
+
+    :returns: the path in the data (union tags dropped), the type found at its
+        end, and the type that holds the last step
+    """
+    path: list[Hashable] = []
+    current: Any = model
+    parent: Any = None
+    for part in loc:
+        current = _unwrap(current)
+        arms = _union_arms(current)
+        if arms and isinstance(part, str):
+            chosen = _arm_with_tag(arms, part)
+            if chosen is not None:
+                current = chosen
+                continue
+        parent = current
+        path.append(part)
+        current = _step(current, part)
+    return path, current, parent
+
+
+def _step(current: Any, part: int | str) -> Any:
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        for name, info in current.model_fields.items():
+            if part in (name, info.alias):
+                return info.annotation
+        return None
+    origin = typing.get_origin(current)
+    args = typing.get_args(current)
+    if origin in (dict, typing.Mapping) and len(args) == 2:
+        return args[1]
+    if origin in (list, tuple, Sequence) and args:
+        return args[0]
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
+        arms = _union_arms(annotation, keep_none=True)
+        non_none = [arm for arm in arms if arm is not type(None)]
+        if arms and len(non_none) == 1:
+            annotation = non_none[0]
+            continue
+        return annotation
+
+
+def _union_arms(annotation: Any, keep_none: bool = False) -> list[Any]:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        arms = [_unwrap_annotated(arm) for arm in typing.get_args(annotation)]
+        return arms if keep_none else [arm for arm in arms if arm is not type(None)]
+    return []
+
+
+def _unwrap_annotated(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _arm_with_tag(arms: list[Any], tag: str) -> Any:
+    for arm in arms:
+        if isinstance(arm, type) and issubclass(arm, BaseModel):
+            for info in arm.model_fields.values():
+                field_type = _unwrap(info.annotation)
+                if typing.get_origin(field_type) is Literal and tag in typing.get_args(field_type):
+                    return arm
+    return None
+
+
+def _keys_of(annotation: Any) -> list[str]:
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [info.alias or name for name, info in annotation.model_fields.items()]
+    return []

@@ -1,0 +1,47 @@
+"""Open a project for work: read every file, compile every mapping, report all problems at once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.config import ConfigIssue, Project, read_project, report_issues
+from app.errors import ConfigError
+from app.mapping.compiler import CompiledMapping, compile_mapping
+
+
+@dataclass
+class Workspace:
+    """A validated project with its mappings compiled, ready to test, preview or run."""
+
+    project: Project
+    mappings: dict[str, CompiledMapping] = field(default_factory=dict)
+
+
+def open_project(path: Path, environ: Mapping[str, str] | None = None) -> Workspace:
+    """Read the project at ``path`` and compile its syncs' mappings.
+
+    :raises ConfigError: with every problem of every file, in file order
+    """
+    project, issues = read_project(path, os.environ if environ is None else environ)
+    mappings, compile_issues = compile_mappings(project)
+    issues = issues + compile_issues
+    if issues:
+        raise ConfigError(report_issues(issues, project))
+    return Workspace(project, mappings)
+
+
+def compile_mappings(project: Project) -> tuple[dict[str, CompiledMapping], list[ConfigIssue]]:
+    """Compile every sync whose source stream is known; collect the problems of all."""
+    mappings: dict[str, CompiledMapping] = {}
+    issues: list[ConfigIssue] = []
+    for name, sync in project.syncs.items():
+        system = project.systems.get(sync.source_system)
+        stream = system.options.streams.get(sync.source_stream) if system is not None else None
+        try:
+            mappings[name] = compile_mapping(sync, stream.key if stream is not None else ("id",))
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+    return mappings, issues

@@ -1,0 +1,241 @@
+"""``type:`` conversions: the values business systems send, to the types targets expect.
+
+Lenient where data is messy but meaning is clear (``"12 500,50"`` is a
+decimal, ``"ja"`` is true, an empty CSV cell is null), strict where guessing
+would corrupt data (``7.5`` is not an integer, ``"13/13/2024"`` is not a date).
+Dates with slashes or dashes are read day first, as in Europe; for other
+layouts use the ``parse_date:FORMAT`` transform.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+
+class ConversionError(ValueError):
+    """A value that does not convert; the message names the value and the type."""
+
+
+def _fail(value: Any, type_name: str, hint: str = "") -> ConversionError:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return ConversionError(f"cannot convert {shown} to {type_name}{hint}")
+
+
+# --- numbers ----------------------------------------------------------------
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_GROUPING = str.maketrans("", "", " \u00a0\u202f\u2009'")
+
+
+def parse_number_text(text: str) -> Decimal | None:
+    """``"1 234,50"``, ``"1.234,50"``, ``"1,234.50"`` → ``Decimal("1234.50")``; ``None`` if not a number.
+
+    The last of ``,`` and ``.`` is the decimal mark when both appear; a lone
+    comma is a decimal comma; several of the same mark are thousands groups.
+    """
+    cleaned = text.strip().translate(_GROUPING)
+    commas, dots = cleaned.count(","), cleaned.count(".")
+    if commas and dots:
+        if cleaned.rfind(",") > cleaned.rfind("."):
+            cleaned = cleaned.replace(".", "").replace(",", ".")
+        else:
+            cleaned = cleaned.replace(",", "")
+    elif commas == 1:
+        cleaned = cleaned.replace(",", ".")
+    elif commas > 1:
+        cleaned = cleaned.replace(",", "")
+    elif dots > 1:
+        cleaned = cleaned.replace(".", "")
+    if not _NUMBER.fullmatch(cleaned):
+        return None
+    return Decimal(cleaned)
+
+
+def to_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise _fail(value, "decimal")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise _fail(value, "decimal")
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _fail(value, "decimal")
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        parsed = parse_number_text(value)
+        if parsed is not None:
+            return parsed
+    raise _fail(value, "decimal")
+
+
+def to_integer(value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    try:
+        number = to_decimal(value)
+    except ConversionError:
+        raise _fail(value, "integer") from None
+    if number != number.to_integral_value():
+        raise _fail(value, "integer", " (it has a fraction; round it in an expression if that is meant)")
+    return int(number)
+
+
+def to_number(value: Any) -> float:
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    try:
+        return float(to_decimal(value))
+    except ConversionError:
+        raise _fail(value, "number") from None
+
+
+# --- booleans ---------------------------------------------------------------
+
+_TRUE = frozenset({"true", "yes", "y", "ja", "j", "1", "on", "t", "sant"})
+_FALSE = frozenset({"false", "no", "n", "nej", "0", "off", "f", "falskt"})
+
+
+def to_boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    raise _fail(value, "boolean", " (use true/false, yes/no, ja/nej, 1/0 or on/off)")
+
+
+# --- dates and times ----------------------------------------------------------
+
+DATE_FORMATS = (
+    "%d.%m.%Y", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d", "%Y.%m.%d",
+    "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%B %d %Y",
+)  # fmt: skip
+DATETIME_FORMATS = tuple(
+    f"{day} {clock}" for day in ("%d.%m.%Y", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d") for clock in ("%H:%M:%S", "%H:%M")
+)
+
+
+def _strptime(text: str, formats: tuple[str, ...]) -> datetime | None:
+    for layout in formats:
+        try:
+            return datetime.strptime(text, layout)
+        except ValueError:
+            continue
+    return None
+
+
+def to_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        for parse in (date.fromisoformat, lambda t: datetime.fromisoformat(t).date()):
+            try:
+                return parse(text)
+            except ValueError:
+                pass
+        parsed = _strptime(text, DATE_FORMATS) or _strptime(text, DATETIME_FORMATS)
+        if parsed is not None:
+            return parsed.date()
+    raise _fail(value, "date", " (use ISO 2024-03-05 or a form like 05.03.2024; parse_date:FORMAT for others)")
+
+
+def to_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise _fail(value, "datetime") from None
+    if isinstance(value, str):
+        parsed = _parse_datetime_text(value.strip())
+        if parsed is not None:
+            return parsed
+    raise _fail(value, "datetime", " (use ISO 2024-03-05T09:30:00Z or a form like 05.03.2024 09:30)")
+
+
+def _parse_datetime_text(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    parsed = _strptime(text, DATETIME_FORMATS)
+    if parsed is not None:
+        return parsed
+    if "," in text or text[:3].isalpha():
+        try:
+            return parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            pass
+    day = _strptime(text, DATE_FORMATS)
+    return day
+
+
+# --- text -------------------------------------------------------------------
+
+
+def to_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+    return str(value)
+
+
+Converter = Callable[[Any], Any]
+
+CONVERTERS: dict[str, Converter] = {
+    "string": to_string,
+    "integer": to_integer,
+    "number": to_number,
+    "decimal": to_decimal,
+    "boolean": to_boolean,
+    "date": to_date,
+    "datetime": to_datetime,
+}
+
+
+def converter(type_name: str) -> Converter:
+    """A converter that passes ``None`` through, reads an empty text as ``None`` (except
+    for ``string``) and converts lists item by item."""
+    convert = CONVERTERS[type_name]
+    empty_is_null = type_name != "string"
+
+    def apply(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, list):
+            return [apply(item) for item in value]
+        if empty_is_null and isinstance(value, str) and not value.strip():
+            return None
+        return convert(value)
+
+    return apply

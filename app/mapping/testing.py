@@ -1,0 +1,132 @@
+"""Run a sync's ``tests:``: map each input and compare with what the case expects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from app.config import SyncConfig, SyncTest
+from app.errors import MappingError
+from app.mapping.compiler import CompiledMapping
+from app.mapping.lookups import DictLookups
+
+
+@dataclass
+class CaseResult:
+    """One test case's verdict; ``failures`` says, line by line, what differed."""
+
+    sync: str
+    name: str
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def run_tests(sync: SyncConfig, mapping: CompiledMapping) -> list[CaseResult]:
+    """Every test case of ``sync``, run against its compiled ``mapping``."""
+    return [_run_case(sync.name, case, mapping) for case in sync.tests]
+
+
+def _run_case(sync: str, case: SyncTest, mapping: CompiledMapping) -> CaseResult:
+    result = CaseResult(sync, case.name)
+    error: MappingError | None = None
+    mapped: dict[str, Any] | None = None
+    try:
+        mapped = mapping.apply(case.input, DictLookups(case.lookups))
+    except MappingError as exc:
+        error = exc
+    if case.output is not None:
+        result.failures = _check_output(case.output, mapped, error)
+    elif case.skip:
+        if mapped is not None or error is not None:
+            result.failures = [f"expected the record to be skipped, got {_outcome(mapped, error)}"]
+    elif case.error is not None and not _error_matches(case.error, error):
+        result.failures = [f"expected an error about '{case.error}', got {_outcome(mapped, error)}"]
+    return result
+
+
+def _check_output(expected: Mapping[str, Any], mapped: dict[str, Any] | None, error: MappingError | None) -> list[str]:
+    if mapped is None:
+        return [f"expected a mapped record, got {_outcome(mapped, error)}"]
+    failures = []
+    for name, wanted in expected.items():
+        if name not in mapped:
+            failures.append(f"{name}: expected {show(wanted)}, got no such field")
+        elif not values_match(wanted, mapped[name]):
+            failures.append(f"{name}: expected {show(wanted)}, got {show(mapped[name])}")
+    return failures
+
+
+def _error_matches(wanted: str, error: MappingError | None) -> bool:
+    if error is None:
+        return False
+    return error.field == wanted or wanted.lower() in str(error).lower()
+
+
+def _outcome(mapped: dict[str, Any] | None, error: MappingError | None) -> str:
+    if error is not None:
+        return f"an error: {error.cause}" + (f" (field {error.field})" if error.field else "")
+    if mapped is None:
+        return "a skip (where was false)"
+    return f"a mapped record: {show(mapped)}"
+
+
+def values_match(expected: Any, actual: Any) -> bool:
+    """Whether a test's expected value (as YAML gives it) matches a mapped value.
+
+    Equal values match; so do values whose text is the same (``"2024-03-05"``
+    and a date; ``"12.50"`` and ``Decimal("12.5")``), because a YAML file can
+    not spell every type. Booleans match only booleans.
+    """
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return type(expected) is type(actual) and expected == actual
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return expected.keys() == actual.keys() and all(values_match(expected[k], actual[k]) for k in expected)
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(values_match(e, a) for e, a in zip(expected, actual, strict=True))
+    if expected == actual:
+        return True
+    if _is_number(actual) and isinstance(expected, str | int | float):
+        return _as_decimal(expected) == _as_decimal(actual)
+    if isinstance(actual, date) and isinstance(expected, str):
+        return actual.isoformat() == expected.strip() or str(actual) == expected.strip()
+    if isinstance(actual, str) and _is_number(expected):
+        return _as_decimal(actual) == _as_decimal(expected)
+    return False
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _as_decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+
+
+def show(value: Any) -> str:
+    """A value as a test report shows it: text quoted, other types named."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, Decimal):
+        return f"{value} (decimal)"
+    if isinstance(value, datetime):
+        return f"{value.isoformat()} (datetime)"
+    if isinstance(value, date):
+        return f"{value.isoformat()} (date)"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {show(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(show(item) for item in value) + "]"
+    return str(value)

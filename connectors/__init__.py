@@ -1,0 +1,1 @@
+"""Brygga's built-in connectors and the connector SDK (``connectors.base``)."""

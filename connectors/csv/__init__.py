@@ -1,0 +1,1 @@
+"""The ``csv`` connector: a folder of CSV files."""

@@ -1,0 +1,45 @@
+"""Options of a ``csv`` system and its streams (SPEC 4)."""
+
+from __future__ import annotations
+
+import codecs
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from app.config import StreamOptions, SystemOptions
+
+
+def _encoding(value: str) -> str:
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ValueError(f"unknown encoding '{value}': use one such as utf-8, cp1252 or latin-1") from None
+    return value
+
+
+def _one_character(value: str) -> str:
+    if len(value) != 1:
+        raise ValueError(f"'{value}' must be exactly one character (for a tab write \"\\t\")")
+    return value
+
+
+Character = Annotated[str, AfterValidator(_one_character)]
+
+
+class CsvStream(StreamOptions):
+    """One CSV file in the system's folder."""
+
+    file: str = Field(description="The file's name, relative to the system's folder.")
+    delimiter: Character = Field(",", description="The field separator.")
+    quotechar: Character = Field('"', description="The quote character.")
+    encoding: Annotated[str, AfterValidator(_encoding)] = Field(
+        "utf-8", description="The file's encoding; a UTF-8 BOM is always understood."
+    )
+
+
+class CsvSystem(SystemOptions):
+    """A folder of CSV files."""
+
+    path: str = Field(description="The folder, relative to the project file.")
+    streams: dict[str, CsvStream]  # type: ignore[assignment]

@@ -1,0 +1,1 @@
+"""The ``rest`` connector: any JSON HTTP API, declared in YAML."""

@@ -1,0 +1,197 @@
+"""Options of a ``rest`` system and its streams (SPEC 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, SecretStr
+
+from app.config import ConfigModel, Duration, HttpUrl, Problem, StreamOptions, StringList, SystemOptions
+
+# --- auth -----------------------------------------------------------------
+
+
+class BearerAuth(ConfigModel):
+    """``Authorization: Bearer <token>``."""
+
+    type: Literal["bearer"]
+    token: SecretStr
+
+
+class BasicAuth(ConfigModel):
+    """HTTP basic auth."""
+
+    type: Literal["basic"]
+    username: str
+    password: SecretStr
+
+
+class HeaderAuth(ConfigModel):
+    """An API key in a header of your choice."""
+
+    type: Literal["header"]
+    name: str = Field(description="The header, such as X-Api-Key.")
+    value: SecretStr
+
+
+class QueryAuth(ConfigModel):
+    """An API key in a query parameter."""
+
+    type: Literal["query"]
+    name: str = Field(description="The parameter, such as api_key.")
+    value: SecretStr
+
+
+class OAuth2Auth(ConfigModel):
+    """OAuth2 client credentials: a token fetched once, reused, and refreshed before it expires."""
+
+    type: Literal["oauth2"]
+    token_url: HttpUrl
+    client_id: str
+    client_secret: SecretStr
+    scopes: StringList = Field(default_factory=list)
+    audience: str | None = None
+
+
+Auth = Annotated[BearerAuth | BasicAuth | HeaderAuth | QueryAuth | OAuth2Auth, Field(discriminator="type")]
+
+# --- pagination -----------------------------------------------------------
+
+
+class LinkHeaderPagination(ConfigModel):
+    """Follow ``Link: <…>; rel="next"`` headers."""
+
+    type: Literal["link_header"]
+
+
+class PagePagination(ConfigModel):
+    """``?page=1``, ``?page=2``… until a page comes back empty or short."""
+
+    type: Literal["page"]
+    param: str = "page"
+    start: int = 1
+    size_param: str | None = None
+    size: int | None = Field(None, ge=1)
+
+
+class OffsetPagination(ConfigModel):
+    """``?offset=0&limit=100``, ``?offset=100&limit=100``…"""
+
+    type: Literal["offset"]
+    param: str = "offset"
+    limit_param: str = "limit"
+    limit: int = Field(100, ge=1)
+
+
+class CursorPagination(ConfigModel):
+    """A token from the body (``path``) sent back as ``param`` for the next page."""
+
+    type: Literal["cursor"]
+    param: str = "cursor"
+    path: str = Field(description="Where the next page's token is in the body, such as meta.next_cursor.")
+
+
+class NextUrlPagination(ConfigModel):
+    """A full URL of the next page in the body."""
+
+    type: Literal["next_url"]
+    path: str = Field(description="Where the next page's URL is in the body, such as links.next.")
+
+
+Pagination = Annotated[
+    LinkHeaderPagination | PagePagination | OffsetPagination | CursorPagination | NextUrlPagination,
+    Field(discriminator="type"),
+]
+
+# --- streams --------------------------------------------------------------
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+class Endpoint(ConfigModel):
+    """A request: method and path; ``{key}`` in the path is the record's key."""
+
+    method: Annotated[Method, BeforeValidator(_upper)]
+    path: str
+
+
+class GetEndpoint(ConfigModel):
+    """How to fetch one record by key."""
+
+    path: str = Field(description="Such as /contacts/{key}.")
+
+
+class WriteEndpoints(ConfigModel):
+    """The requests that create, update and delete records."""
+
+    create: Endpoint | None = None
+    update: Endpoint | None = None
+    delete: Endpoint | None = None
+
+
+class Incremental(ConfigModel):
+    """Ask only for records changed since the stored cursor."""
+
+    cursor: str = Field(description="The record field that grows on every change, such as updated_at.")
+    param: str = Field(description="The query parameter that takes it, such as updated_since.")
+
+
+class Total(ConfigModel):
+    """Where the API states its record count, to check that nothing was dropped."""
+
+    header: str | None = None
+    path: str | None = None
+
+    def own_problems(self) -> Iterator[Problem]:
+        if (self.header is None) == (self.path is None):
+            yield Problem((), "give exactly one of header and path")
+
+
+class Match(ConfigModel):
+    """Find an existing target record by a mapped field before creating one."""
+
+    param: str = Field(description="The query parameter to search with, such as email.")
+    field: str = Field(description="The mapped field whose value is searched for.")
+
+
+class RestStream(StreamOptions):
+    """A collection of records behind one path."""
+
+    path: str = Field(description="Such as /contacts.")
+    records: str | None = Field(None, description="Path to the list in the body; default the body itself.")
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    pagination: Pagination | None = None
+    incremental: Incremental | None = None
+    get: GetEndpoint | None = None
+    write: WriteEndpoints | None = None
+    total: Total | None = None
+    match: Match | None = None
+
+    def own_problems(self) -> Iterator[Problem]:
+        if self.match is not None and (self.write is None or self.write.create is None):
+            yield Problem(("match",), "match is used before a create: add write.create")
+
+
+class RateLimit(ConfigModel):
+    """One request budget for the whole system, shared by every sync."""
+
+    requests: int = Field(ge=1)
+    per: Duration = timedelta(seconds=1)
+
+
+class RestSystem(SystemOptions):
+    """A JSON HTTP API."""
+
+    base_url: HttpUrl = Field(description="Such as https://crm.example.com/api.")
+    auth: Auth | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = Field(timedelta(seconds=30), description="Per request.")
+    rate_limit: RateLimit | None = None
+    concurrency: int = Field(4, ge=1, le=256, description="Requests in flight at once.")
+    streams: dict[str, RestStream]  # type: ignore[assignment]

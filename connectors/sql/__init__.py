@@ -1,0 +1,1 @@
+"""The ``sql`` connector: SQLite, PostgreSQL and MariaDB/MySQL through SQLAlchemy URLs."""

@@ -1,0 +1,91 @@
+"""Options of a ``sql`` system and its streams (SPEC 4)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from app.config import ConfigModel, Duration, Problem, StreamOptions, SystemOptions
+
+BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
+_URL_HINT = "write sqlite:///crm.db, postgresql://user@host/db or mysql+pymysql://user@host/db"
+_READ_ONLY = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
+
+
+def _database_url(value: str) -> str:
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):
+        raise ValueError(f"not a database URL: {_URL_HINT}") from None
+    if url.get_backend_name() not in BACKENDS:
+        raise ValueError(f"database '{url.get_backend_name()}' is not supported: {_URL_HINT}")
+    return value
+
+
+def _delete_form(value: Any) -> Any:
+    if value == "hard":
+        return {"hard": True}
+    if isinstance(value, str):
+        raise ValueError(f"'{value}' is not a delete mode: write 'hard' or {{soft: COLUMN}}")
+    return value
+
+
+class DeleteMode(ConfigModel):
+    """How a ``mirror`` sync deletes: remove the row, or set a column."""
+
+    hard: bool = False
+    soft: str | None = Field(None, description="Set this column to the deletion time instead of deleting.")
+
+    def own_problems(self) -> Iterator[Problem]:
+        if self.hard == (self.soft is not None):
+            yield Problem((), "write 'hard' or {soft: COLUMN}")
+
+
+DeleteSpec = Annotated[
+    DeleteMode,
+    BeforeValidator(_delete_form),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"const": "hard"},
+                {
+                    "type": "object",
+                    "properties": {"soft": {"type": "string"}},
+                    "required": ["soft"],
+                    "additionalProperties": False,
+                },
+            ]
+        }
+    ),
+]
+
+
+class SqlStream(StreamOptions):
+    """A table (or a read-only query) in a SQL database."""
+
+    table: str | None = Field(None, description="The table to read and write.")
+    cursor: str | None = Field(None, description="A column that grows on every change, for incremental reads.")
+    lookback: Duration | None = Field(None, description="Re-read this much before the stored cursor.")
+    query: str | None = Field(None, description="A read-only SELECT used for reads instead of the table.")
+    delete: DeleteSpec | None = Field(None, description="hard, or {soft: COLUMN}.")
+
+    def own_problems(self) -> Iterator[Problem]:
+        if self.table is None and self.query is None:
+            yield Problem(("key",), "give a table (or a query for a stream that is only read)", at_key=True)
+        if self.lookback is not None and self.cursor is None:
+            yield Problem(("lookback",), "lookback needs a cursor column")
+        if self.query is not None and not _READ_ONLY.match(self.query):
+            yield Problem(("query",), "a query must be a read-only SELECT (or WITH … SELECT)")
+
+
+class SqlSystem(SystemOptions):
+    """A SQL database."""
+
+    url: Annotated[str, AfterValidator(_database_url)] = Field(description="A SQLAlchemy database URL.")
+    batch_size: int = Field(1000, ge=1, le=100_000, description="Rows per read and write batch.")
+    streams: dict[str, SqlStream]  # type: ignore[assignment]

@@ -1,0 +1,1 @@
+"""The ``webhook`` connector: a system that only sends webhooks."""
