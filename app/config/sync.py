@@ -6,6 +6,7 @@ by the mapping compiler, which owns their grammar.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -50,7 +51,7 @@ def _field_shorthand(value: Any) -> Any:
     if isinstance(value, str):
         return {"template": value} if ("{{" in value or "{%" in value) else {"from": value}
     if not isinstance(value, dict):
-        shown = str(value).lower() if isinstance(value, bool) else repr(value)
+        shown = json.dumps(value, ensure_ascii=False, default=str)  # JSON is YAML: null, true, [1, 2]
         raise ValueError(
             'a field is a source path (name: id), an expression (name: "{{ … }}") or a mapping with'
             f" from, value, template or lookup; for a constant write {{value: {shown}}}"

@@ -79,7 +79,7 @@ def _issue(model: type[BaseModel], error: ErrorDetails, origin: SourceMap, prefi
         location = (*prefix, *path)
         return origin.issue(location, _unknown_key(location, parent), at_key=True)
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return _tag_issue(error, origin, (*prefix, *path))
+        return _tag_issue(error, annotation, origin, (*prefix, *path))
     at_key = bool(path) and path[-1] == "[key]"
     location = (*prefix, *(path[:-1] if at_key else path))
     return origin.issue(location, with_path(location, _describe(error, annotation)), at_key=at_key)
@@ -94,10 +94,11 @@ def _unknown_key(location: Location, parent: Any) -> str:
     return with_path(location, f"unknown key (valid keys: {', '.join(allowed)})" if allowed else "unknown key")
 
 
-def _tag_issue(error: ErrorDetails, origin: SourceMap, location: Location) -> ConfigIssue:
+def _tag_issue(error: ErrorDetails, annotation: Any, origin: SourceMap, location: Location) -> ConfigIssue:
     context = error.get("ctx") or {}
     discriminator = str(context.get("discriminator", "type")).strip("'")
     expected = [tag.strip(" '") for tag in str(context.get("expected_tags", "")).split(",") if tag.strip()]
+    expected = expected or _tags_of(annotation, discriminator)
     if error["type"] == "union_tag_not_found":
         message = f"missing required key '{discriminator}' (one of: {', '.join(expected)})"
         return origin.issue(location, with_path(location, message))
@@ -105,6 +106,15 @@ def _tag_issue(error: ErrorDetails, origin: SourceMap, location: Location) -> Co
     tag_location = (*location, discriminator)
     message = f"unknown {discriminator} '{tag}': {choice_hint(tag, expected)}"
     return origin.issue(tag_location, with_path(tag_location, message))
+
+
+def _tags_of(annotation: Any, discriminator: str) -> list[str]:
+    """The tags of a discriminated union; pydantic names them only when the tag is wrong, not when missing."""
+    tags: list[str] = []
+    for arm in _union_arms(_unwrap(annotation)):
+        if isinstance(arm, type) and issubclass(arm, BaseModel) and discriminator in arm.model_fields:
+            tags.extend(str(tag) for tag in typing.get_args(_unwrap(arm.model_fields[discriminator].annotation)))
+    return tags
 
 
 _TYPE_WORDS = {
@@ -129,17 +139,39 @@ def _describe(error: ErrorDetails, annotation: Any) -> str:
     given = error.get("input")
     context = error.get("ctx") or {}
     if kind == "literal_error":
-        choices = [str(choice) for choice in typing.get_args(annotation)] or [
-            choice.strip(" '") for choice in str(context.get("expected", "")).replace(" or ", ",").split(",")
-        ]
-        return f"{_yaml_kind(given)} is not valid: {choice_hint(str(given), choices)}"
+        return _literal_message(given, context, _unwrap(annotation))
+    if kind == "string_type" and isinstance(given, int | float) and not isinstance(given, bool):
+        return f"expected text, got the number {given}: write it in quotes ('{given}')"
     if kind in _TYPE_WORDS:
         return f"{_TYPE_WORDS[kind]}, got {_yaml_kind(given)}"
+    if kind in _BOUNDS:
+        word, key = _BOUNDS[kind]
+        return f"must be {word} {context.get(key)}, got {_yaml_kind(given)}"
+    if kind in ("byte_size", "byte_size_unit"):
+        return f"{_yaml_kind(given)} is not a size: write a number of bytes or one with a unit, such as 512KB or 1MiB"
     if kind in ("value_error", "assertion_error") and "error" in context:
         return str(context["error"])
     if kind == "too_short":
         return "must not be empty" if context.get("min_length") == 1 else str(error["msg"]).lower()
     return _lower_first(str(error["msg"]))
+
+
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("more than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+}
+
+
+def _literal_message(given: Any, context: Any, annotation: Any) -> str:
+    literals = typing.get_args(annotation) if typing.get_origin(annotation) is Literal else ()
+    choices = [str(choice) for choice in literals] or [
+        choice.strip(" '") for choice in str(context.get("expected", "")).replace(" or ", ",").split(",")
+    ]
+    if isinstance(given, str) and any(str(choice) == given and not isinstance(choice, str) for choice in literals):
+        return f"{_yaml_kind(given)} is text: write {given} without quotes"
+    return f"{_yaml_kind(given)} is not valid: {choice_hint(str(given), choices)}"
 
 
 def _lower_first(text: str) -> str:

@@ -1,0 +1,46 @@
+"""Shared fixtures: small projects written to a temporary folder."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ProjectWriter = Callable[[dict[str, str]], Path]
+
+MINIMAL_PROJECT = """\
+version: 1
+systems:
+  crm:
+    connector: sql
+    url: sqlite:///crm.db
+    streams:
+      contacts: {table: contacts, key: id, cursor: updated_at}
+      users: {table: users, key: id}
+  erp:
+    connector: csv
+    path: erp
+    streams:
+      customers: {file: customers.csv, key: customer_no}
+      users: {file: users.csv, key: user_no}
+"""
+
+
+@pytest.fixture
+def write_project(tmp_path: Path) -> ProjectWriter:
+    """Write files (relative path → YAML text, dedented) and return the project file's path.
+
+    ``brygga.yaml`` defaults to :data:`MINIMAL_PROJECT` when not given.
+    """
+
+    def write(files: dict[str, str]) -> Path:
+        files = {"brygga.yaml": MINIMAL_PROJECT, **files}
+        for relative, text in files.items():
+            path = tmp_path / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return tmp_path / "brygga.yaml"
+
+    return write
