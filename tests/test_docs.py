@@ -51,7 +51,7 @@ def test_every_connector_option_is_documented(kind: str) -> None:
 
 
 def test_every_project_key_is_documented() -> None:
-    models = [ProjectFile, ApiConfig, ApiToken, Retention, Alert, WebhookConfig]
+    models: list[type[BaseModel]] = [ProjectFile, ApiConfig, ApiToken, Retention, Alert, WebhookConfig]
 
     assert _undocumented(DOCS / "configuration.md", _keys(models)) == []
 

@@ -60,10 +60,7 @@ def test_no_import_points_back_up(source: Path) -> None:
     if layer is None:
         return
     wrong = sorted(
-        imported
-        for imported in _imports(source)
-        for banned in FORBIDDEN[layer]
-        if _within(imported, banned)
+        imported for imported in _imports(source) for banned in FORBIDDEN[layer] if _within(imported, banned)
     )
     assert wrong == [], f"{module} ({layer}) must not import {wrong}"
 

@@ -55,6 +55,7 @@ def _child_models(value: Any, location: Location) -> Iterator[tuple[Location, Co
             yield from _child_models(item, (*location, index))
 
 
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 DURATION_HINT = "write a number with a unit, such as 500ms, 30s, 5m, 2h, 1d or 1h30m"
@@ -68,6 +69,8 @@ def parse_duration(value: Any) -> timedelta:
         raise ValueError(f"expected a duration: {DURATION_HINT}")
     if isinstance(value, int | float):
         seconds = float(value)
+    elif isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value.strip()):
+        seconds = float(value)  # from ${VAR}, where every value is text
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         parts = list(_DURATION_PART.finditer(text))

@@ -89,6 +89,8 @@ class _ProjectReader:
         self.secrets = SecretValues()
         self.issues: list[ConfigIssue] = []
         self.files: list[Path] = [file]
+        self.unresolved: set[tuple[Path, Mark]] = set()
+        """Values whose ``${...}`` failed: other complaints about them would only echo that error."""
 
     def read(self) -> Project:
         document = self._parse(self.file)
@@ -97,28 +99,41 @@ class _ProjectReader:
         settings = validate_node(ProjectFile, data, origin, (), self.issues) if document is not None else None
         systems_data = data.get("systems")
         systems = self._systems(systems_data, origin) if isinstance(systems_data, dict) else {}
-        project = Project(self.file, settings or ProjectFile.model_construct(systems={}), systems, {}, self.secrets, self.files)
+        project = Project(
+            self.file, settings or ProjectFile.model_construct(systems={}), systems, {}, self.secrets, self.files
+        )
         system_names = set(systems_data) if isinstance(systems_data, dict) else set()
         project.syncs = _SyncReader(self, project, system_names).read(self._sync_files(data, origin))
+        self.issues[:] = [issue for issue in self.issues if not self._echoes_interpolation(issue)]
         return project
+
+    def _echoes_interpolation(self, issue: ConfigIssue) -> bool:
+        """An issue about a value whose ``${...}`` failed, other than that failure itself."""
+        return (issue.file, issue.mark) in self.unresolved and not isinstance(issue, _InterpolationIssue)
 
     # --- files ------------------------------------------------------------
 
     def _parse(self, file: Path) -> YamlDocument | None:
         try:
-            text = file.read_text(encoding="utf-8-sig")
+            raw = file.read_bytes()
+            text = raw.decode("utf-8-sig")
         except FileNotFoundError:
             self.issues.append(ConfigIssue(file, START, "file not found: create it, or pass -c PATH"))
             return None
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             self.issues.append(ConfigIssue(file, START, f"cannot read the file: {exc}"))
+            return None
+        except UnicodeDecodeError as exc:
+            message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}): save the file as UTF-8"
+            self.issues.append(ConfigIssue(file, _byte_mark(raw, exc.start), message))
             return None
 
         def on_string(value: str, mark: Mark) -> str:
             try:
                 return interpolate(value, self.environ, self.secrets)
             except InterpolationError as exc:
-                self.issues.append(ConfigIssue(file, mark, str(exc)))
+                self.issues.append(_InterpolationIssue(file, mark, str(exc)))
+                self.unresolved.add((file, mark))
                 return value
 
         document = parse_yaml(file, text, self.issues, on_string)
@@ -141,7 +156,8 @@ class _ProjectReader:
             elif Path(full).exists():
                 matches = [Path(full)]
             else:
-                self.issues.append(origin.issue(("mappings", index), f"mappings[{index}]: file not found: {pattern}"))
+                message = f"mappings[{index}]: file not found: {pattern} (paths are relative to this file)"
+                self.issues.append(origin.issue(("mappings", index), message))
                 matches = []
             for match in matches:
                 found.setdefault(match.absolute(), ("mappings", index))
@@ -153,7 +169,9 @@ class _ProjectReader:
         loaded: dict[str, SystemConfig] = {}
         for name, raw in systems.items():
             location: Location = ("systems", name)
-            if not isinstance(name, str) or not _NAME.match(name):
+            if not isinstance(name, str):
+                continue  # the project model reported it
+            if not _NAME.match(name):
                 self.issues.append(
                     origin.issue(location, f"systems: '{name}' is not a system name: {NAME_HINT}", at_key=True)
                 )
@@ -215,6 +233,17 @@ class _ProjectReader:
             return None
 
 
+class _InterpolationIssue(ConfigIssue):
+    """A failed ``${...}``: kept when other issues about the same value are dropped."""
+
+
+def _byte_mark(raw: bytes, offset: int) -> Mark:
+    """The line and column of the byte at ``offset`` in ``raw``, whose text before it is UTF-8."""
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    before = raw[line_start:offset].decode("utf-8-sig")
+    return Mark(raw.count(b"\n", 0, offset) + 1, len(before) + 1)
+
+
 @cache
 def system_model(kind: str) -> type[SystemOptions]:
     """The full model of a system of this kind: its options plus ``connector`` and ``webhook``."""
@@ -263,10 +292,14 @@ class _SyncReader:
         return syncs
 
     def _duplicate(self, sync: SyncConfig, first: SyncConfig) -> None:
-        mark = first.origin.value_mark(("name",))
-        where = f"{first.origin.file.name}:{mark.line}"
+        other = os.path.relpath(first.origin.file, self.project.root)
+        if first.origin.has(("name",)):
+            mark = first.origin.value_mark(("name",))
+            where = f"also {other}:{mark.line}:{mark.col}"
+        else:
+            where = f"also {other}, named after its file"
         self.issues.append(
-            sync.origin.issue(("name",), f"name: duplicate sync name '{sync.name}' (also in {where}): rename one")
+            sync.origin.issue(("name",), f"name: duplicate sync name '{sync.name}' ({where}): rename one")
         )
 
     def _check_references(self, sync: SyncConfig, syncs: dict[str, SyncConfig], all_names: set[str]) -> None:

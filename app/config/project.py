@@ -51,7 +51,9 @@ class ApiConfig(ConfigModel):
         seen: set[str] = set()
         for index, token in enumerate(self.tokens):
             if token.name in seen:
-                yield Problem(("tokens", index, "name"), f"duplicate token name '{token.name}'")
+                yield Problem(
+                    ("tokens", index, "name"), f"duplicate token name '{token.name}': give each token its own name"
+                )
             seen.add(token.name)
 
 

@@ -50,7 +50,7 @@ class WebhookConfig(ConfigModel):
 
     def own_problems(self) -> Iterator[Problem]:
         if self.verify != "none" and self.secret is None:
-            yield Problem(("verify",), f"verify: {self.verify} needs a secret: add 'secret: ${{YOUR_SECRET}}'")
+            yield Problem(("verify",), f"{self.verify} needs a secret: add 'secret: ${{YOUR_SECRET}}'")
         if self.verify == "none" and self.secret is not None:
             yield Problem(("secret",), "verify: none checks no secret: remove it, or choose standard, github or token")
 

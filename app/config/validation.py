@@ -141,7 +141,7 @@ def _describe(error: ErrorDetails, annotation: Any) -> str:
     if kind == "literal_error":
         return _literal_message(given, context, _unwrap(annotation))
     if kind == "string_type" and isinstance(given, int | float) and not isinstance(given, bool):
-        return f"expected text, got the number {given}: write it in quotes ('{given}')"
+        return f"expected text, got the number {given} (for text, write '{given}')"
     if kind in _TYPE_WORDS:
         return f"{_TYPE_WORDS[kind]}, got {_yaml_kind(given)}"
     if kind in _BOUNDS:
@@ -165,6 +165,7 @@ _BOUNDS = {
 
 
 def _literal_message(given: Any, context: Any, annotation: Any) -> str:
+    """The valid choices; or, for ``version: '1'``, that only the quotes are wrong."""
     literals = typing.get_args(annotation) if typing.get_origin(annotation) is Literal else ()
     choices = [str(choice) for choice in literals] or [
         choice.strip(" '") for choice in str(context.get("expected", "")).replace(" or ", ",").split(",")

@@ -161,9 +161,12 @@ def _syntax_issue(file: Path, exc: yaml.MarkedYAMLError) -> ConfigIssue:
     mark = exc.problem_mark or exc.context_mark
     position = Mark(mark.line + 1, mark.column + 1) if mark is not None else START
     problem = exc.problem or "cannot parse"
-    message = f"YAML syntax error: {problem}"
-    if exc.context:
-        message += f" ({exc.context})"
+    if exc.context and problem.startswith("but "):  # PyYAML's "expected X" / "but found Y" reads in that order
+        message = f"YAML syntax error: {exc.context}, {problem}"
+    else:
+        message = f"YAML syntax error: {problem}" + (f" ({exc.context})" if exc.context else "")
+    if problem == "but found another document":
+        message += ": a file holds one document, remove the '---' line and split the rest into its own file"
     if "\\t" in problem or "\t" in problem:
         message += "; indent with spaces, not tabs"
     return ConfigIssue(file, position, message)

@@ -65,7 +65,8 @@ def _check_output(expected: Mapping[str, Any], mapped: dict[str, Any] | None, er
 def _error_matches(wanted: str, error: MappingError | None) -> bool:
     if error is None:
         return False
-    return error.field == wanted or wanted.lower() in str(error).lower()
+    # the cause, not the whole message: that also names the sync, which would match anything
+    return error.field == wanted or wanted.lower() in error.cause.lower()
 
 
 def _outcome(mapped: dict[str, Any] | None, error: MappingError | None) -> str:

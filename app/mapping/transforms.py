@@ -34,6 +34,7 @@ class TransformKind:
     build: Callable[[str | None], Transform]
     argument: str | None  # what the argument is, e.g. "N"; None for no argument
     help: str
+    str_method: str | None = None  # on text it is this str method, which compiled mappings call directly
 
     @property
     def usage(self) -> str:
@@ -124,6 +125,10 @@ def _parse_with(layout: str | None, make: Callable[[datetime], Any]) -> Transfor
     return _on_text(lambda text: parse(text) if text.strip() else None)
 
 
+def _text_method(name: str, help: str) -> TransformKind:
+    return TransformKind(name, _no_argument(getattr(str, name)), None, help, str_method=name)
+
+
 def _null_if_empty(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         return None
@@ -133,13 +138,13 @@ def _null_if_empty(value: Any) -> Any:
 KINDS: dict[str, TransformKind] = {
     kind.name: kind
     for kind in (
-        TransformKind("strip", _no_argument(str.strip), None, "remove spaces at both ends"),
-        TransformKind("lstrip", _no_argument(str.lstrip), None, "remove spaces at the start"),
-        TransformKind("rstrip", _no_argument(str.rstrip), None, "remove spaces at the end"),
-        TransformKind("lower", _no_argument(str.lower), None, "lower case"),
-        TransformKind("upper", _no_argument(str.upper), None, "upper case"),
-        TransformKind("title", _no_argument(str.title), None, "Title Case Each Word"),
-        TransformKind("capitalize", _no_argument(str.capitalize), None, "Upper case first letter only"),
+        _text_method("strip", "remove spaces at both ends"),
+        _text_method("lstrip", "remove spaces at the start"),
+        _text_method("rstrip", "remove spaces at the end"),
+        _text_method("lower", "lower case"),
+        _text_method("upper", "upper case"),
+        _text_method("title", "Title Case Each Word"),
+        _text_method("capitalize", "Upper case first letter only"),
         TransformKind("digits", _no_argument(lambda text: _NON_DIGITS.sub("", text)), None, "keep only 0-9"),
         TransformKind(
             "collapse_spaces", _no_argument(lambda text: _SPACES.sub(" ", text)), None, "runs of spaces become one"

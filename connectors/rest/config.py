@@ -110,6 +110,17 @@ Pagination = Annotated[
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
+def _scalar(value: Any) -> Any:
+    """Reject lists and mappings up front: else each arm of the union below reports its own error."""
+    if value is None or isinstance(value, list | dict):
+        shown = "nothing (null)" if value is None else "a list" if isinstance(value, list) else "a mapping"
+        raise ValueError(f"expected text, a number or true/false, got {shown}")
+    return value
+
+
+ParamValue = Annotated[str | int | float | bool, BeforeValidator(_scalar)]
+
+
 def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
@@ -165,7 +176,7 @@ class RestStream(StreamOptions):
 
     path: str = Field(description="Such as /contacts.")
     records: str | None = Field(None, description="Path to the list in the body; default the body itself.")
-    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    params: dict[str, ParamValue] = Field(default_factory=dict)
     pagination: Pagination | None = None
     incremental: Incremental | None = None
     get: GetEndpoint | None = None

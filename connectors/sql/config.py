@@ -76,7 +76,7 @@ class SqlStream(StreamOptions):
 
     def own_problems(self) -> Iterator[Problem]:
         if self.table is None and self.query is None:
-            yield Problem(("key",), "give a table (or a query for a stream that is only read)", at_key=True)
+            yield Problem((), "missing required key 'table' (or 'query' for a stream that is only read)")
         if self.lookback is not None and self.cursor is None:
             yield Problem(("lookback",), "lookback needs a cursor column")
         if self.query is not None and not _READ_ONLY.match(self.query):

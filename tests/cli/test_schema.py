@@ -72,9 +72,7 @@ def test_quickstart_sync_files_are_valid(sync_schema: Draft202012Validator, sync
     ],
     ids=["unknown connector kind", "unknown system key", "missing csv file", "bad version", "bad duration"],
 )
-def test_broken_project_file_is_rejected(
-    project_schema: Draft202012Validator, edit: Any, expected: str
-) -> None:
+def test_broken_project_file_is_rejected(project_schema: Draft202012Validator, edit: Any, expected: str) -> None:
     data = _load((REPO / "brygga.yaml").read_text())
     edit(data)
 

@@ -62,9 +62,11 @@ tests:
     output: {id: 2}
 """
 
-VALID_PROJECT = PROJECT_WITH_BAD_VALUES.replace('state: "${CRM_TOKEN}"', "state: sqlite:///state.db").replace(
-    'base_url: "${CRM_TOKEN}"', "base_url: https://api.example.com"
-).replace('timeout: "${CRM_TOKEN}"', "timeout: 10s")
+VALID_PROJECT = (
+    PROJECT_WITH_BAD_VALUES.replace('state: "${CRM_TOKEN}"', "state: sqlite:///state.db")
+    .replace('base_url: "${CRM_TOKEN}"', "base_url: https://api.example.com")
+    .replace('timeout: "${CRM_TOKEN}"', "timeout: 10s")
+)
 
 
 def _assert_secret_absent(text: str) -> None:

@@ -48,13 +48,18 @@ def test_failures_show_expected_and_actual_and_exit_1(write_project: ProjectWrit
     assert "     missing_field: expected 1, got no such field" in lines
     assert "FAIL contacts › wrongly expects a skip" in lines
     assert any(line.startswith("     expected the record to be skipped, got a mapped record: {") for line in lines)
-    assert "     expected an error about 'email', got a mapped record: {customer_no: 4, email: 'a@b.se', credit: null}" in lines
-    assert "     expected a mapped record, got an error: required, but 'email' is missing or empty (field email)" in lines
+    assert (
+        "     expected an error about 'email', got a mapped record: {customer_no: 4, email: 'a@b.se', credit: null}"
+        in lines
+    )
+    assert (
+        "     expected a mapped record, got an error: required, but 'email' is missing or empty (field email)" in lines
+    )
     assert lines[-1] == "1 passed, 4 failed"
 
 
 def test_all_passing_exits_0(write_project: ProjectWriter) -> None:
-    passing = SYNC.split("  - name: wrong output")[0]
+    passing = SYNC.split("  - name: wrong output", maxsplit=1)[0]
     project = write_project({"mappings/contacts.yaml": passing})
 
     result = run_brygga("test", "-c", str(project))
@@ -64,7 +69,7 @@ def test_all_passing_exits_0(write_project: ProjectWriter) -> None:
 
 
 def test_named_syncs_only(write_project: ProjectWriter) -> None:
-    passing = SYNC.split("  - name: wrong output")[0]
+    passing = SYNC.split("  - name: wrong output", maxsplit=1)[0]
     project = write_project({"mappings/good.yaml": passing, "mappings/bad.yaml": SYNC})
 
     result = run_brygga("test", "good", "-c", str(project))
@@ -94,7 +99,7 @@ def test_config_errors_exit_2_without_running_tests(write_project: ProjectWriter
 
 
 def test_config_found_through_environment_variable(write_project: ProjectWriter, tmp_path: Path) -> None:
-    project = write_project({"mappings/contacts.yaml": SYNC.split("  - name: wrong output")[0]})
+    project = write_project({"mappings/contacts.yaml": SYNC.split("  - name: wrong output", maxsplit=1)[0]})
 
     result = run_brygga("test", cwd=tmp_path.parent, env={"BRYGGA_CONFIG": str(project)})
 

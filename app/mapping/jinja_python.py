@@ -1,0 +1,197 @@
+"""Translate common Jinja2 expressions into plain Python source.
+
+Running a Jinja2 expression through the sandbox costs microseconds per call;
+most mapping expressions are simple (``record.first_name ~ ' ' ~
+record.last_name``, ``record.price * 1.25``, ``'%05d' | format(record.id)``).
+Those are translated, from Jinja's own parse tree, into Python that calls the
+very helpers Jinja's runtime would call (the sandboxed environment's
+``getattr``/``getitem``, its filters and tests, its undefined objects), so the
+result is the same, only faster. Anything else (calls, slices, loops,
+context filters) raises :class:`Untranslatable` and is left to the sandbox.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from app.config.validation import closest
+from app.mapping.python_code import Namespace
+
+
+class Untranslatable(Exception):
+    """This expression uses a form the translator does not cover; use the sandbox."""
+
+
+class UnknownName(Exception):
+    """A filter or test that does not exist: the expression can never run."""
+
+
+_BINARY = {
+    nodes.Add: "+", nodes.Sub: "-", nodes.Mul: "*", nodes.Div: "/",
+    nodes.FloorDiv: "//", nodes.Mod: "%", nodes.Pow: "**",
+}  # fmt: skip
+_UNARY = {nodes.Neg: "-", nodes.Pos: "+"}
+_COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=", "in": "in", "notin": "not in"}
+_CONSTANT_TYPES = (str, int, float, bool, type(None))
+_MISSING = object()
+
+
+class Translator:
+    """Translates one expression tree over the variable ``variable``.
+
+    :param environment: the sandboxed environment whose semantics to keep
+    :param namespace: where helper values go
+    """
+
+    def __init__(self, environment: SandboxedEnvironment, namespace: Namespace, variable: str = "record") -> None:
+        self.environment = environment
+        self.namespace = namespace
+        self.variable = variable
+        self._names: dict[str, str] = {}
+
+    def _helper(self, key: str, value: Any) -> str:
+        if key not in self._names:
+            self._names[key] = self.namespace.add(value, "j")
+        return self._names[key]
+
+    def expression(self, node: nodes.Node) -> str:
+        """Python source for ``node``; :raises Untranslatable: for forms not covered."""
+        method = getattr(self, f"_{type(node).__name__}", None)
+        if method is None:
+            raise Untranslatable(type(node).__name__)
+        source: str = method(node)
+        return source
+
+    def _Name(self, node: nodes.Name) -> str:
+        if node.name != self.variable or node.ctx != "load":
+            raise Untranslatable(f"variable {node.name}")
+        return self.variable
+
+    def _Const(self, node: nodes.Const) -> str:
+        if not isinstance(node.value, _CONSTANT_TYPES):
+            raise Untranslatable("constant")
+        return repr(node.value)
+
+    def _Getattr(self, node: nodes.Getattr) -> str:
+        getattr_ = self._helper("getattr", self._fast_getattr())
+        if isinstance(node.node, nodes.Name) and node.node.name == self.variable:
+            # The record is a mapping: a present field is the answer; only a missing
+            # one needs Jinja's rules (a method of that name, else undefined).
+            missing = self._helper("missing", _MISSING)
+            record = self.variable
+            return (
+                f"(_w if (_w := {record}.get({node.attr!r}, {missing})) is not {missing}"
+                f" else {getattr_}({record}, {node.attr!r}))"
+            )
+        return f"{getattr_}({self.expression(node.node)}, {node.attr!r})"
+
+    def _Getitem(self, node: nodes.Getitem) -> str:
+        if isinstance(node.arg, nodes.Slice):
+            raise Untranslatable("slice")
+        getitem = self._helper("getitem", self.environment.getitem)
+        return f"{getitem}({self.expression(node.node)}, {self.expression(node.arg)})"
+
+    def _Concat(self, node: nodes.Concat) -> str:
+        parts = ", ".join(self.expression(child) for child in node.nodes)
+        return f"{self._helper('str_join', _str_join)}(({parts},))"
+
+    def _BinExpr(self, node: nodes.BinExpr) -> str:
+        operator = _BINARY.get(type(node))
+        if operator is None or node.operator in self.environment.intercepted_binops:
+            raise Untranslatable("operator")
+        return f"({self.expression(node.left)} {operator} {self.expression(node.right)})"
+
+    _Add = _Sub = _Mul = _Div = _FloorDiv = _Mod = _Pow = _BinExpr
+
+    def _UnaryExpr(self, node: nodes.UnaryExpr) -> str:
+        operator = _UNARY.get(type(node))
+        if operator is None or node.operator in self.environment.intercepted_unops:
+            raise Untranslatable("operator")
+        return f"({operator}{self.expression(node.node)})"
+
+    _Neg = _Pos = _UnaryExpr
+
+    def _Not(self, node: nodes.Not) -> str:
+        return f"(not {self.expression(node.node)})"
+
+    def _And(self, node: nodes.And) -> str:
+        return f"({self.expression(node.left)} and {self.expression(node.right)})"
+
+    def _Or(self, node: nodes.Or) -> str:
+        return f"({self.expression(node.left)} or {self.expression(node.right)})"
+
+    def _Compare(self, node: nodes.Compare) -> str:
+        parts = [self.expression(node.expr)]
+        for operand in node.ops:
+            parts.append(_COMPARE[operand.op])
+            parts.append(self.expression(operand.expr))
+        return f"({' '.join(parts)})"
+
+    def _CondExpr(self, node: nodes.CondExpr) -> str:
+        if node.expr2 is None:
+            otherwise = f"{self._helper('undefined', self.environment.undefined)}()"
+        else:
+            otherwise = self.expression(node.expr2)
+        return f"({self.expression(node.expr1)} if {self.expression(node.test)} else {otherwise})"
+
+    def _List(self, node: nodes.List) -> str:
+        return "[" + ", ".join(self.expression(item) for item in node.items) + "]"
+
+    def _Tuple(self, node: nodes.Tuple) -> str:
+        return "(" + "".join(f"{self.expression(item)}, " for item in node.items) + ")"
+
+    def _Dict(self, node: nodes.Dict) -> str:
+        pairs = ", ".join(f"{self.expression(pair.key)}: {self.expression(pair.value)}" for pair in node.items)
+        return "{" + pairs + "}"
+
+    def _Filter(self, node: nodes.Filter) -> str:
+        function = self.environment.filters.get(node.name) if node.name else None
+        return self._call("filter", node, function)
+
+    def _Test(self, node: nodes.Test) -> str:
+        return self._call("test", node, self.environment.tests.get(node.name))
+
+    def _call(self, kind: str, node: nodes.Filter | nodes.Test, function: Any) -> str:
+        if function is None:
+            known = self.environment.filters if kind == "filter" else self.environment.tests
+            guess = closest(str(node.name), sorted(known))
+            raise UnknownName(f"no {kind} named '{node.name}'" + (f" (did you mean '{guess}'?)" if guess else ""))
+        if node.dyn_args is not None or node.dyn_kwargs is not None or node.node is None:
+            raise Untranslatable(f"{kind} {node.name}")
+        leading = self._pass_argument(getattr(function, "jinja_pass_arg", None))
+        arguments = [*leading, self.expression(node.node)]
+        arguments += [self.expression(argument) for argument in node.args]
+        arguments += [f"{pair.key}={self.expression(pair.value)}" for pair in node.kwargs]
+        return f"{self._helper(f'{kind}:{node.name}', function)}({', '.join(arguments)})"
+
+    def _pass_argument(self, kind: Any) -> list[str]:
+        """What Jinja passes before the value to filters marked ``@pass_environment`` and the like."""
+        name = getattr(kind, "name", None)
+        if name is None:
+            return []
+        if name == "environment":
+            return [self._helper("environment", self.environment)]
+        if name == "eval_context":
+            return [self._helper("eval_context", nodes.EvalContext(self.environment))]
+        raise Untranslatable("context filter")
+
+    def _fast_getattr(self) -> Any:
+        environment_getattr = self.environment.getattr
+
+        def getattr_(obj: Any, name: str) -> Any:
+            if obj.__class__ is dict:
+                try:
+                    return obj[name]
+                except KeyError:
+                    pass
+            return environment_getattr(obj, name)
+
+        return getattr_
+
+
+def _str_join(parts: tuple[Any, ...]) -> str:
+    """Jinja's ``~``: every part as text (undefined as empty), joined."""
+    return "".join([str(part) for part in parts])

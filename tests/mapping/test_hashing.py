@@ -1,0 +1,121 @@
+"""``record_hash``: the same values give the same hash whatever their order or spelling; any change shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from app.mapping.hashing import canonical_json, record_hash
+
+RECORD: dict[str, Any] = {
+    "customer_no": 7,
+    "name": "Ann Berg",
+    "limit": Decimal("12500.50"),
+    "since": date(2024, 3, 5),
+    "seen": datetime(2024, 3, 5, 9, 30, tzinfo=UTC),
+    "active": True,
+    "tags": ["a", "b"],
+    "address": {"country": "SE", "lines": ["Storgatan 1"]},
+    "manager": None,
+}
+
+
+def test_the_hash_is_128_bits_of_hex() -> None:
+    digest = record_hash(RECORD)
+
+    assert len(digest) == 32
+    assert int(digest, 16) >= 0
+    assert record_hash(RECORD) == digest
+
+
+def test_the_hash_ignores_key_order_at_every_level() -> None:
+    reordered = {
+        "manager": None,
+        "address": {"lines": ["Storgatan 1"], "country": "SE"},
+        "tags": ["a", "b"],
+        "active": True,
+        "seen": datetime(2024, 3, 5, 9, 30, tzinfo=UTC),
+        "since": date(2024, 3, 5),
+        "limit": Decimal("12500.50"),
+        "name": "Ann Berg",
+        "customer_no": 7,
+    }
+
+    assert record_hash(reordered) == record_hash(RECORD)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        (Decimal("1.50"), Decimal("1.5")),
+        (Decimal("1.500"), Decimal("1.5")),
+        (Decimal("100"), Decimal("1E+2")),
+        (Decimal("0.00"), Decimal("0")),
+        (Decimal("-0"), Decimal("0")),
+        (Decimal("12500.50"), Decimal("12500.5")),
+    ],
+)
+def test_equal_decimals_hash_the_same_however_spelled(one: Decimal, other: Decimal) -> None:
+    assert record_hash({"limit": one}) == record_hash({"limit": other})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("customer_no", 8),
+        ("customer_no", "7"),
+        ("name", "Ann  Berg"),
+        ("name", "ann berg"),
+        ("limit", Decimal("12500.51")),
+        ("since", date(2024, 3, 6)),
+        ("seen", datetime(2024, 3, 5, 9, 31, tzinfo=UTC)),
+        ("seen", datetime(2024, 3, 5, 9, 30)),  # naive is not UTC
+        ("active", False),
+        ("tags", ["b", "a"]),  # list order counts
+        ("tags", ["a", "b", "c"]),
+        ("address", {"country": "NO", "lines": ["Storgatan 1"]}),
+        ("address", {"country": "SE", "lines": ["Storgatan 2"]}),
+        ("address", {"country": "SE"}),
+        ("manager", "U-3"),
+        ("manager", ""),
+    ],
+)
+def test_the_hash_changes_when_a_value_changes(field: str, value: Any) -> None:
+    assert record_hash({**RECORD, field: value}) != record_hash(RECORD)
+
+
+def test_the_hash_changes_when_a_field_is_added_or_removed() -> None:
+    without_manager = {name: value for name, value in RECORD.items() if name != "manager"}
+
+    assert record_hash(without_manager) != record_hash(RECORD)
+    assert record_hash({**RECORD, "extra": None}) != record_hash(RECORD)
+
+
+@pytest.mark.parametrize(
+    ("record", "text"),
+    [
+        ({"b": 1, "a": 2}, b'{"a":2,"b":1}'),
+        ({"limit": Decimal("12500.50")}, b'{"limit":"12500.5"}'),
+        ({"limit": Decimal("1E+3")}, b'{"limit":"1000"}'),
+        ({"limit": Decimal("-0.00")}, b'{"limit":"0"}'),
+        ({"since": date(2024, 3, 5)}, b'{"since":"2024-03-05"}'),
+        ({"seen": datetime(2024, 3, 5, 9, 30, tzinfo=UTC)}, b'{"seen":"2024-03-05T09:30:00+00:00"}'),
+        ({"nested": {"z": [1, Decimal("2.0")], "a": None}}, b'{"nested":{"a":null,"z":[1,"2"]}}'),
+        ({"name": "Åsa"}, '{"name":"Åsa"}'.encode()),
+        ({"tuple": (1, 2)}, b'{"tuple":[1,2]}'),
+        ({"set": {3, 1, 2}}, b'{"set":[1,2,3]}'),
+        ({"bytes": b"\x01\xff"}, b'{"bytes":"01ff"}'),
+        ({1: "one"}, b'{"1":"one"}'),
+        ({"flag": True, "ratio": 0.5}, b'{"flag":true,"ratio":0.5}'),
+    ],
+)
+def test_canonical_json(record: dict[Any, Any], text: bytes) -> None:
+    assert canonical_json(record) == text
+
+
+def test_a_value_that_has_no_json_form_is_refused() -> None:
+    with pytest.raises(TypeError):
+        record_hash({"odd": object()})

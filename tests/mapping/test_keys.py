@@ -1,0 +1,85 @@
+"""Record keys as text, and the lookup resolvers that answer with them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from app.mapping.keys import KeyReader, format_key, key_text
+from app.mapping.lookups import DictLookups, NoLookups
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("C-7", "C-7"),
+        ("", ""),
+        (7, "7"),
+        (-7, "-7"),
+        (7.0, "7"),
+        (7.5, "7.5"),
+        (Decimal("7.0"), "7.0"),
+        (Decimal("1E+3"), "1000"),
+        (True, "true"),
+        (False, "false"),
+        (date(2024, 3, 5), "2024-03-05"),
+        (datetime(2024, 3, 5, 9, 30), "2024-03-05T09:30:00"),
+    ],
+)
+def test_key_text(value: Any, text: str) -> None:
+    assert key_text(value) == text
+
+
+@pytest.mark.parametrize(
+    ("values", "text"),
+    [
+        ((7,), "7"),
+        (("SE", 42), '["SE","42"]'),
+        (("Malmö", date(2024, 3, 5), True), '["Malmö","2024-03-05","true"]'),
+        (('a"b', "c"), '["a\\"b","c"]'),
+    ],
+)
+def test_format_key_writes_a_composite_key_as_a_json_list(values: tuple[Any, ...], text: str) -> None:
+    assert format_key(values) == text
+
+
+@pytest.mark.parametrize(
+    ("record", "text"),
+    [
+        ({"country": "SE", "customer": {"no": 42}}, '["SE","42"]'),
+        ({"country": "SE", "customer": {"no": 0}}, '["SE","0"]'),
+        ({"country": "SE"}, None),
+        ({"country": None, "customer": {"no": 42}}, None),
+        ({}, None),
+    ],
+)
+def test_key_reader_reads_every_key_field(record: dict[str, Any], text: str | None) -> None:
+    reader = KeyReader(["country", "customer.no"])
+
+    assert reader.fields == ("country", "customer.no")
+    assert reader.text(record) == text
+
+
+def test_key_reader_gives_the_raw_values() -> None:
+    assert KeyReader(["id", "site"]).values({"id": 7, "site": Decimal("1.0")}) == (7, Decimal("1.0"))
+
+
+@pytest.mark.parametrize(
+    ("source_key", "target_key"),
+    [("3", "U-3"), ("C-9", "90"), ("true", "yes"), ('["SE","42"]', "K"), ("4", None), ("3.0", None)],
+)
+def test_dict_lookups_answer_as_text(source_key: str, target_key: str | None) -> None:
+    lookups = DictLookups({"users": {3: "U-3", "C-9": 90, True: "yes", '["SE","42"]': "K"}})
+
+    assert lookups.target_key("users", source_key) == target_key
+
+
+def test_dict_lookups_know_only_their_syncs() -> None:
+    assert DictLookups({"users": {3: "U-3"}}).target_key("companies", "3") is None
+
+
+def test_no_lookups_answer_nothing() -> None:
+    assert NoLookups().target_key("users", "3") is None
