@@ -1,31 +1,219 @@
-"""The connector contract.
+"""The connector contract: what every connector kind does, and how it fails.
 
-A connector kind is a class registered under the ``brygga.connectors``
-entry-point group, built-ins included. Its ``options_model`` (a
-:class:`~app.config.SystemOptions` subclass) validates a system's YAML;
-Brygga checks every project against it before connecting to anything.
+A connector kind is a :class:`Connector` subclass registered under the
+``brygga.connectors`` entry-point group (built-ins included), with an
+``options_model`` that validates a system's YAML. The engine drives it:
+
+1. :meth:`~Connector.open` once, :meth:`~Connector.close` at the end;
+2. :meth:`~Connector.prepare` each stream it will use, before the first
+   record moves, so a missing table or column stops a run with a clear error;
+3. :meth:`~Connector.read` a source stream in batches, storing each batch's
+   :attr:`Batch.checkpoint` only after every record of that batch is written,
+   skipped or dead-lettered: a crash then re-reads, never skips;
+4. :meth:`~Connector.write` a target stream in batches, one result per write.
+
+Keys cross this boundary as text (:func:`app.records.format_key`): that is how
+the ID map keeps them. Failures are :class:`~app.errors.TransientError`
+(retried with backoff: timeouts, dropped connections, 429, 5xx, deadlocks) or
+:class:`~app.errors.PermanentError` (dead-letter now: bad data, 4xx, a
+missing column). A connector translates its library's exceptions into these
+at one boundary, ``raise … from exc``; retry decisions follow the type only.
 """
 
 from __future__ import annotations
 
-from abc import ABC
-from typing import ClassVar
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, ClassVar, Self
 
 from app.config import SystemConfig, SystemOptions
 from app.config.kinds import UnknownKindError, installed_kinds, load_kind
+from app.errors import ConnectorError, PermanentError, TransientError
+from app.records import Record, format_key
+
+Checkpoint = dict[str, Any]
+"""Where a read got to, in a form of the connector's choosing; JSON with dates and decimals allowed."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Records read in one go, and where the read will be once they are processed.
+
+    :param records: the records, each a plain dict of field → value
+    :param checkpoint: stored by the engine once every record of this batch is
+        written, skipped or dead-lettered; handed back to :meth:`Connector.read`
+        on the next run. ``{}`` means "read everything next time".
+    """
+
+    records: list[Record]
+    checkpoint: Checkpoint
+
+
+class WriteAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Write:
+    """One change to a target record.
+
+    :param action: create, update or delete
+    :param record: the mapped record (create and update); ``None`` for delete
+    :param target_key: the target record's key as text (update and delete; for
+        a create only where the key is part of ``record``, else ``None``)
+    """
+
+    action: WriteAction
+    record: Record | None
+    target_key: str | None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What became of one :class:`Write`.
+
+    :param target_key: the record's key in the target (for a create into a
+        system that assigns keys, the key it assigned)
+    :param error: why this record failed, or ``None``; a
+        :class:`~app.errors.PermanentError` dead-letters the record
+    """
+
+    target_key: str | None
+    error: ConnectorError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class StreamInfo:
+    """What :meth:`Connector.prepare` learnt about a stream."""
+
+    fields: list[str] = field(default_factory=list)
+    """The stream's fields (columns), where the system knows them."""
 
 
 class Connector(ABC):
     """One configured system, ready to be read from and written to.
 
     :param system: the system's validated config; ``system.options`` is an
-        instance of this class's ``options_model``
+        instance of this class's ``options_model``; relative paths in it start
+        at ``system.root``
     """
 
     options_model: ClassVar[type[SystemOptions]]
+    """The pydantic model of a system's options (and its streams')."""
+
+    assigns_keys: ClassVar[bool] = False
+    """True when the system assigns a record's key on create (most REST APIs);
+    False when the key is part of the record written (SQL, CSV)."""
 
     def __init__(self, system: SystemConfig) -> None:
         self.system = system
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Connect (pools, sessions). Called once before any other method.
+
+        :raises ConnectorError: when the system cannot be reached or refuses the credentials
+        """
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. Safe to call after a failed :meth:`open`."""
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @abstractmethod
+    async def check(self) -> None:
+        """Check that the system answers, without reading or writing records.
+
+        :raises TransientError: when it does not answer now
+        :raises PermanentError: when it refuses (credentials, a missing database)
+        """
+
+    @abstractmethod
+    async def prepare(self, stream: str, *, write_fields: Sequence[str] | None = None) -> StreamInfo:
+        """Check that ``stream`` exists and, when ``write_fields`` is given, that it can take them.
+
+        Brygga never creates or alters tables or columns: a missing one is a
+        :class:`~app.errors.PermanentError` that names it and the ones there are.
+
+        :param write_fields: the mapped fields a sync will write, or ``None`` for a source
+        :raises PermanentError: when the stream or a field is missing
+        :raises TransientError: when the system does not answer
+        """
+
+    @abstractmethod
+    def read(self, stream: str, checkpoint: Checkpoint | None, batch_size: int) -> AsyncIterator[Batch]:
+        """Read ``stream`` from ``checkpoint`` (``None``: everything), in batches.
+
+        Rows that share a cursor value are never skipped at a batch boundary;
+        rows re-read (a look-back, a resumed run) are fine: the engine
+        recognises them by hash. The last batch's checkpoint is where the next
+        run starts; a batch may be empty only to carry that checkpoint.
+
+        :param batch_size: the most records per batch
+        :raises TransientError: when the read fails for a passing reason (it is retried)
+        :raises PermanentError: when it cannot succeed (a missing column, a repeated page)
+        """
+
+    async def get(self, stream: str, keys: Sequence[str]) -> dict[str, Record]:
+        """The records with these keys (text), those that exist, by key.
+
+        Used to re-read dead letters fresh before a retry, to show field-level
+        differences in ``brygga preview``, and to find which target keys exist.
+
+        :raises NotImplementedError: when the system cannot look records up by key
+        """
+        raise NotImplementedError(f"{self.system.connector} systems cannot look records up by key")
+
+    async def existing_keys(self, stream: str, keys: Sequence[str]) -> set[str]:
+        """Which of these keys (text) exist in ``stream``. The default asks :meth:`get`."""
+        return set(await self.get(stream, keys))
+
+    def scan_keys(self, stream: str, batch_size: int) -> AsyncIterator[list[str]]:
+        """Every key in ``stream``, in batches: how ``mirror`` finds source records that are gone.
+
+        The default reads the whole stream; override it where keys alone are cheaper.
+        """
+        return self._keys_from_read(stream, batch_size)
+
+    async def _keys_from_read(self, stream: str, batch_size: int) -> AsyncIterator[list[str]]:
+        key_fields = self.system.stream(stream).key
+        async for batch in self.read(stream, None, batch_size):
+            keys = [_record_key(record, key_fields) for record in batch.records]
+            yield [key for key in keys if key is not None]
+
+    async def write(self, stream: str, writes: Sequence[Write]) -> list[WriteResult]:
+        """Apply a batch of writes to ``stream``; one result per write, in order.
+
+        A record the system refuses is a :class:`~app.errors.PermanentError` in
+        its own result and the others still go through. When the whole batch
+        failed for a passing reason, raise :class:`~app.errors.TransientError`:
+        the batch is retried whole, so writes must be idempotent (an upsert by
+        key, or a create the connector can recognise as already done).
+
+        :raises TransientError: when nothing was written for a passing reason
+        :raises NotImplementedError: for systems that cannot be written
+        """
+        raise NotImplementedError(f"{self.system.connector} systems cannot be written to")
+
+
+def _record_key(record: Record, key_fields: Sequence[str]) -> str | None:
+    values = [record.get(name) for name in key_fields]
+    return None if any(value is None for value in values) else format_key(values)
 
 
 def connector_class(kind: str) -> type[Connector]:
@@ -40,4 +228,24 @@ def connector_class(kind: str) -> type[Connector]:
     return loaded
 
 
-__all__ = ["Connector", "UnknownKindError", "connector_class", "installed_kinds"]
+def create_connector(system: SystemConfig) -> Connector:
+    """A connector for ``system``, not yet opened."""
+    return connector_class(system.connector)(system)
+
+
+__all__ = [
+    "Batch",
+    "Checkpoint",
+    "Connector",
+    "ConnectorError",
+    "PermanentError",
+    "StreamInfo",
+    "TransientError",
+    "UnknownKindError",
+    "Write",
+    "WriteAction",
+    "WriteResult",
+    "connector_class",
+    "create_connector",
+    "installed_kinds",
+]

@@ -28,6 +28,7 @@ class SystemOptions(ConfigModel):
     """A connector kind's options for one system; ``streams`` is always there."""
 
     streams: dict[str, StreamOptions] = Field(description="The streams of this system, by name.")
+    batch_size: int = Field(1000, ge=1, le=100_000, description="Records per read and write batch.")
 
     def own_problems(self) -> Iterator[Problem]:
         if not self.streams:

@@ -21,11 +21,12 @@ from app.config.validation import dotted
 from app.errors import ConfigError, LookupPendingError, MappingError
 from app.mapping.conversions import ConversionError, converter
 from app.mapping.expressions import ExpressionSyntaxError, condition_source, template_source
-from app.mapping.keys import KeyReader, format_key
+from app.mapping.keys import KeyReader
 from app.mapping.lookups import LookupResolver, NoLookups
 from app.mapping.paths import PathSyntaxError, Step, compile_steps, parse_path
 from app.mapping.python_code import Namespace
 from app.mapping.transforms import KINDS, TransformError, TransformSpecError, build_transform
+from app.records import format_key
 
 
 class MappingFunction(Protocol):

@@ -1,36 +1,12 @@
-"""Record keys as text: how the ID map, the record log and error messages name a record."""
+"""Reading a record's key from its key fields (the text form is :mod:`app.records`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from app.mapping.paths import Getter, compile_path
-
-
-def key_text(value: Any) -> str:
-    """One key value as text: ``7`` → ``"7"``, ``Decimal("7.0")`` → ``"7.0"``."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return str(value)
-
-
-def format_key(values: Sequence[Any]) -> str:
-    """A key (one or more values) as text; a composite key is a JSON list of its parts."""
-    if len(values) == 1:
-        return key_text(values[0])
-    return json.dumps([key_text(value) for value in values], ensure_ascii=False, separators=(",", ":"))
+from app.records import format_key
 
 
 class KeyReader:

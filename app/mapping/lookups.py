@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from app.mapping.keys import key_text
+from app.records import key_text
 
 
 class LookupResolver(Protocol):

@@ -87,5 +87,4 @@ class SqlSystem(SystemOptions):
     """A SQL database."""
 
     url: Annotated[str, AfterValidator(_database_url)] = Field(description="A SQLAlchemy database URL.")
-    batch_size: int = Field(1000, ge=1, le=100_000, description="Rows per read and write batch.")
     streams: dict[str, SqlStream]  # type: ignore[assignment]

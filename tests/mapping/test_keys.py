@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from app.mapping.keys import KeyReader, format_key, key_text
+from app.mapping.keys import KeyReader
 from app.mapping.lookups import DictLookups, NoLookups
+from app.records import format_key, key_text
 
 
 @pytest.mark.parametrize(

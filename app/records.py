@@ -1,0 +1,104 @@
+"""Records and their keys as text, the one way every layer writes them.
+
+A key is kept as text in the ID map, the record log and the dead letters:
+one value as itself (``7`` → ``"7"``), a composite key as a JSON list of its
+parts (``["A", "1"]``). Records and checkpoints are stored as JSON that keeps
+the types JSON lacks (decimals, dates, datetimes), so a dead letter retried
+from its kept copy maps exactly as the original did.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+Record = dict[str, Any]
+
+
+def key_text(value: Any) -> str:
+    """One key value as text: ``7`` → ``"7"``, ``Decimal("7.0")`` → ``"7.0"``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def format_key(values: Sequence[Any]) -> str:
+    """A key (one or more values) as text; a composite key is a JSON list of its parts."""
+    if len(values) == 1:
+        return key_text(values[0])
+    return json.dumps([key_text(value) for value in values], ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_key(text: str, width: int) -> tuple[str, ...]:
+    """The parts of a key made by :func:`format_key` for a key of ``width`` fields.
+
+    :raises ValueError: when ``text`` is not a key of that width
+    """
+    if width == 1:
+        return (text,)
+    parts = json.loads(text)
+    if not isinstance(parts, list) or len(parts) != width or not all(isinstance(part, str) for part in parts):
+        raise ValueError(f"'{text}' is not a key of {width} parts")
+    return tuple(parts)
+
+
+# --- typed JSON ----------------------------------------------------------------
+
+_TAG = "$brygga"
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {_TAG: "decimal", "value": str(value)}
+    if isinstance(value, datetime):
+        return {_TAG: "datetime", "value": value.isoformat()}
+    if isinstance(value, date):
+        return {_TAG: "date", "value": value.isoformat()}
+    if isinstance(value, time):
+        return {_TAG: "time", "value": value.isoformat()}
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {_TAG: "bytes", "value": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot store a value of type {type(value).__name__}")
+
+
+_DECODERS = {
+    "decimal": Decimal,
+    "datetime": datetime.fromisoformat,
+    "date": date.fromisoformat,
+    "time": time.fromisoformat,
+    "bytes": base64.b64decode,
+}
+
+
+def _decode(mapping: dict[str, Any]) -> Any:
+    kind = mapping.get(_TAG)
+    if kind is not None and len(mapping) == 2 and kind in _DECODERS:
+        return _DECODERS[kind](mapping["value"])
+    return mapping
+
+
+def dumps(value: Any) -> str:
+    """``value`` as JSON text that :func:`loads` turns back into the same types."""
+    # orjson writes datetimes itself; pass them through so they keep their type tag
+    return orjson.dumps(value, default=_encode, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
+
+
+def loads(text: str) -> Any:
+    """The value :func:`dumps` wrote."""
+    return json.loads(text, object_hook=_decode)
