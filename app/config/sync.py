@@ -121,6 +121,9 @@ class RetryPolicy(ConfigModel):
     attempts: int = Field(5, ge=1, le=100, description="Tries in all, the first included.")
     backoff: Duration = Field(timedelta(seconds=1), description="Wait before the first retry; doubles each time.")
     max_backoff: Duration = Field(timedelta(minutes=5), description="The longest wait between tries.")
+    later_runs: int = Field(
+        3, ge=0, le=1000, description="Dead letters are tried again at this many later runs (lookups: until resolved)."
+    )
 
 
 class SyncTest(ConfigModel):

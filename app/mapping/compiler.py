@@ -37,6 +37,18 @@ _MISSING = object()
 _NO_LOOKUPS = NoLookups()
 
 
+class _LookupKey:
+    """Where one lookup field finds its key in a record, and which sync's ID map it asks."""
+
+    def __init__(self, sync: str, getters: tuple[Callable[[Mapping[str, Any]], Any], ...]) -> None:
+        self.sync = sync
+        self.getters = getters
+
+    def key(self, record: Mapping[str, Any]) -> str | None:
+        values = [get(record) for get in self.getters]
+        return None if any(value is None for value in values) else format_key(values)
+
+
 class _LookupMissing(Exception):
     """Raised inside a field when the parent record has no target key yet."""
 
@@ -63,13 +75,34 @@ class CompiledMapping:
     """
 
     def __init__(
-        self, sync: str, key: KeyReader, fields: Sequence[str], function: MappingFunction, source: str
+        self,
+        sync: str,
+        key: KeyReader,
+        fields: Sequence[str],
+        function: MappingFunction,
+        source: str,
+        *,
+        lookups: Sequence[_LookupKey] = (),
     ) -> None:
         self.sync = sync
         self.key = key
         self.field_names = tuple(fields)
         self.apply = function  # the generated function itself: no wrapper call per record
         self.source = source
+        self._lookups = tuple(lookups)
+
+    @property
+    def has_lookups(self) -> bool:
+        return bool(self._lookups)
+
+    def lookup_requests(self, record: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """The (sync, source key) pairs mapping this record will ask about, so they can be fetched at once."""
+        requests = []
+        for lookup in self._lookups:
+            key = lookup.key(record)
+            if key is not None:
+                requests.append((lookup.sync, key))
+        return requests
 
     def source_key(self, record: Mapping[str, Any]) -> str | None:
         """The source record's key as text, or ``None`` when a key field is missing."""
@@ -109,7 +142,7 @@ def compile_mapping(sync: SyncConfig, key_fields: Sequence[str]) -> CompiledMapp
     ]
     source = "\n".join(lines) + "\n"
     function = compiler.namespace.compile_function(source, "_map", f"<mapping {sync.name}>")
-    return CompiledMapping(sync.name, key, list(sync.fields), function, source)
+    return CompiledMapping(sync.name, key, list(sync.fields), function, source, lookups=compiler.lookups)
 
 
 _BODY_START = 3  # the generated function's first body line: after ``def`` and ``try:``
@@ -155,6 +188,7 @@ class _Compiler:
         self.namespace = Namespace()
         self._shared_parents = _shared_parents(sync)
         self._parent_variables: dict[str, str] = {}
+        self.lookups: list[_LookupKey] = []
 
     def add(self, value: Any, hint: str = "v") -> str:
         return self.namespace.add(value, hint)
@@ -228,24 +262,23 @@ class _Compiler:
 
     def _lookup(self, at: Location, spec: FieldMapping) -> Callable[[Mapping[str, Any], LookupResolver], Any]:
         assert spec.lookup is not None
-        other = spec.lookup.sync
-        paths = spec.lookup.from_
         getters = []
-        for index, text in enumerate(paths):
+        for index, text in enumerate(spec.lookup.from_):
             try:
                 getters.append(compile_steps(parse_path(text)))
             except PathSyntaxError as exc:
                 self.problem((*at, "lookup", "from", index), str(exc))
-        shown = " + ".join(paths)
+        lookup_key = _LookupKey(spec.lookup.sync, tuple(getters))
+        self.lookups.append(lookup_key)
+        shown = " + ".join(spec.lookup.from_)
 
         def lookup(record: Mapping[str, Any], lookups: LookupResolver) -> Any:
-            values = [get(record) for get in getters]
-            if any(value is None for value in values):
+            source_key = lookup_key.key(record)
+            if source_key is None:
                 return None
-            source_key = format_key(values)
-            target = lookups.target_key(other, source_key)
+            target = lookups.target_key(lookup_key.sync, source_key)
             if target is None:
-                raise _LookupMissing(f"lookup: {shown} {source_key} has no target key in sync {other} yet")
+                raise _LookupMissing(f"lookup: {shown} {source_key} has no target key in sync {lookup_key.sync} yet")
             return target
 
         return lookup

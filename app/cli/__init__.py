@@ -1,0 +1,15 @@
+"""The ``brygga`` command line (SPEC 6).
+
+Exit codes: 0 all well, 1 a test, record or run failed, 2 a config or usage error.
+Everything printed passes through the project's secret scrubber.
+"""
+
+from app.cli import checks, demo, runs
+from app.cli.app import cli
+
+__all__ = ["checks", "cli", "demo", "main", "runs"]
+
+
+def main() -> None:
+    """The console-script entry point."""
+    cli()

@@ -1,0 +1,84 @@
+"""``brygga demo``: the sample systems the quickstart project syncs, created beside its brygga.yaml.
+
+A small CRM in SQLite (companies and contacts, with Nordic letters, an
+archived contact, and a contact waiting for nothing) and an empty ERP import
+folder. Existing files are left alone unless ``--reset`` is given, so the
+quickstart command can be run again and report everything unchanged.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli.app import ConfigOption, cli
+from app.cli.output import output
+from app.config import find_project_file
+
+COMPANIES = [
+    (1, "Berg & Son AB", "556677-8899", "Sverige", "ja"),
+    (2, "Fjord Fisk AS", "987 654 321", "Norge", "ja"),
+    (3, "Ålands Åkeri Ab", "2345678-9", "Finland", "nej"),
+    (4, "Köpenhamns Kaffe ApS", "DK12345678", "Danmark", "ja"),
+    (5, "Umeå   Hantverk", "559900-1122", "sverige", "nej"),
+]
+
+CONTACTS = [
+    # id, company, first, last, email, phone, credit limit, created, status
+    (1, 1, "Ann", "Berg", " Ann@Berg.SE ", "+46 70-123 45 67", "12 500,50", "2023-01-12T09:30:00Z", "active"),
+    (2, 1, "Örjan", "Åkesson", "orjan@berg.se", "070 765 43 21", "5000", "2023-02-01T10:00:00Z", "active"),
+    (3, 2, "Kari", "Nordmann", "KARI@fjordfisk.no", "+47 912 34 567", "", "2023-03-15T08:00:00Z", "active"),
+    (4, 3, "Åsa", "Lind", "asa.lind@akeri.ax", None, "750,00", "2023-05-20T12:45:00Z", "active"),
+    (5, 4, "Søren", "Kierkegaard", "soren@kaffe.dk", "+45 12 34 56 78", "1.250,00", "2023-06-01T07:15:00Z", "archived"),
+    (6, 5, "Märta", "Öberg", "marta@umeahantverk.se", "090-12 34 56", "3000", "2024-01-08T14:00:00Z", "active"),
+    (7, None, "Bo", "Ek", "bo.ek@example.com", None, None, "2024-02-02T16:20:00Z", "active"),
+]
+
+_SCHEMA = """
+CREATE TABLE companies (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, org_number TEXT, country TEXT, vat_registered TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE contacts (
+    id INTEGER PRIMARY KEY, company_id INTEGER REFERENCES companies(id), first_name TEXT, last_name TEXT,
+    email TEXT, phone TEXT, credit_limit TEXT, created_at TEXT, status TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+"""
+
+
+@cli.command()
+def demo(
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Start over: recreate the sample data and forget all runs.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Create the quickstart's sample systems (demo/crm.db and demo/erp-import/) if they are missing."""
+    folder = find_project_file(config).parent / "demo"
+    if reset and folder.exists():
+        shutil.rmtree(folder)
+    crm = folder / "crm.db"
+    (folder / "erp-import").mkdir(parents=True, exist_ok=True)
+    if crm.exists():
+        output.say(f"the sample CRM is there already: {crm} (use --reset to start over)")
+        return
+    _create_crm(crm)
+    output.say(f"created the sample CRM ({len(COMPANIES)} companies, {len(CONTACTS)} contacts): {crm}")
+    output.say(f"created the ERP import folder: {folder / 'erp-import'}")
+
+
+def _create_crm(path: Path) -> None:
+    stamp = "2024-03-01 12:00:00"
+    with sqlite3.connect(path) as connection:
+        connection.executescript(_SCHEMA)
+        connection.executemany(
+            "INSERT INTO companies VALUES (?, ?, ?, ?, ?, ?)", [(*company, stamp) for company in COMPANIES]
+        )
+        connection.executemany(
+            "INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [(*contact, stamp) for contact in CONTACTS]
+        )
+    connection.close()

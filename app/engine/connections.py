@@ -1,0 +1,47 @@
+"""The open connectors of a project: one per system, shared by every sync that uses it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.config import Project
+from app.errors import PermanentError
+from connectors.base import Connector, create_connector
+
+
+class Connections:
+    """Opens each system's connector on first use and closes them all at the end.
+
+    One connector per system means one connection pool, and (for REST) one
+    rate-limit budget, whatever number of syncs use the system.
+    """
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._open: dict[str, Connector] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, system: str) -> Connector:
+        """The opened connector of ``system``.
+
+        :raises ConnectorError: when it cannot be opened
+        """
+        async with self._lock:
+            connector = self._open.get(system)
+            if connector is None:
+                config = self.project.systems[system]
+                try:
+                    connector = create_connector(config)
+                except TypeError as exc:  # an abstract class: a kind that cannot run yet
+                    raise PermanentError(
+                        f"system {system}: the {config.connector} connector cannot run: {exc}"
+                    ) from exc
+                await connector.open()
+                self._open[system] = connector
+            return connector
+
+    async def close(self) -> None:
+        async with self._lock:
+            connectors, self._open = list(self._open.values()), {}
+        for connector in connectors:
+            await connector.close()

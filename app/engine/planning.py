@@ -1,0 +1,164 @@
+"""Decide what each record of a batch needs: create, update, nothing, skip, or fail.
+
+Planning reads (the ID map, lookups, which target keys exist) but writes
+nothing, so ``brygga preview`` shows exactly what a run would do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from app.config import SyncConfig
+from app.errors import MappingError
+from app.mapping.compiler import CompiledMapping
+from app.mapping.hashing import record_hash
+from app.mapping.keys import KeyReader
+from app.records import Record
+from app.store import IdMapping, Store
+from connectors.base import Connector
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    SKIP = "skip"
+    FAIL = "fail"
+
+
+@dataclass
+class Planned:
+    """One record and what it needs."""
+
+    source_key: str
+    record: Record
+    action: Action
+    mapped: dict[str, Any] | None = None
+    hash: str | None = None
+    target_key: str | None = None
+    error: str | None = None
+    reason: str | None = None
+    """Why it failed: ``mapping``, ``lookup`` or ``write``."""
+    note: str | None = None
+    """Why it was skipped, when not by ``where``."""
+
+
+@dataclass
+class SyncParts:
+    """What planning and writing one sync need."""
+
+    sync: SyncConfig
+    mapping: CompiledMapping
+    store: Store
+    source: Connector
+    target: Connector
+
+    @property
+    def target_key(self) -> KeyReader | None:
+        """Reads the target key from a mapped record, for targets keyed by the record's own fields."""
+        if self.target.assigns_keys:
+            return None
+        return KeyReader(self.target.system.stream(self.sync.target_stream).key)
+
+
+class _Lookups:
+    def __init__(self, found: Mapping[tuple[str, str], str]) -> None:
+        self.found = found
+
+    def target_key(self, sync: str, source_key: str) -> str | None:
+        return self.found.get((sync, source_key))
+
+
+async def plan_batch(parts: SyncParts, records: Sequence[Record]) -> list[Planned]:
+    """What each record of ``records`` needs; one entry per record, in order."""
+    plan = [_keyed(parts.mapping, record) for record in records]
+    _supersede_duplicates(plan)
+    keys = [item.source_key for item in plan if item.action is not Action.FAIL]
+    known = await parts.store.id_map(parts.sync.name, keys)
+    lookups = await _lookups(parts, records) if parts.mapping.has_lookups else _Lookups({})
+    new: list[Planned] = []
+    for item in plan:
+        if item.action is Action.CREATE:
+            _map(parts, item, known.get(item.source_key), lookups, new)
+    await _sort_new(parts, new)
+    return plan
+
+
+def _keyed(mapping: CompiledMapping, record: Record) -> Planned:
+    source_key = mapping.source_key(record)
+    if source_key is None:
+        fields = ", ".join(mapping.key.fields)
+        placeholder = f"(no key) {record_hash(record)[:16]}"
+        error = f"sync {mapping.sync}: the record has no value for its key field {fields}"
+        return Planned(placeholder, record, Action.FAIL, error=error, reason="mapping")
+    return Planned(source_key, record, Action.CREATE)
+
+
+def _supersede_duplicates(plan: list[Planned]) -> None:
+    """A key read twice in one batch: only its last version is written."""
+    last = {item.source_key: index for index, item in enumerate(plan)}
+    for index, item in enumerate(plan):
+        if last[item.source_key] != index and item.action is Action.CREATE:
+            item.action = Action.UNCHANGED
+
+
+async def _lookups(parts: SyncParts, records: Sequence[Record]) -> _Lookups:
+    requests = {request for record in records for request in parts.mapping.lookup_requests(record)}
+    return _Lookups(await parts.store.target_keys(requests))
+
+
+def _map(parts: SyncParts, item: Planned, known: IdMapping | None, lookups: _Lookups, new: list[Planned]) -> None:
+    try:
+        mapped = parts.mapping.apply(item.record, lookups)
+    except MappingError as exc:
+        item.action, item.error, item.reason = Action.FAIL, str(exc), exc.reason
+        return
+    if mapped is None:
+        item.action = Action.SKIP
+        item.target_key = known.target_key if known is not None else None
+        return
+    item.mapped, item.hash = mapped, record_hash(mapped)
+    mode = parts.sync.mode
+    if known is not None and known.target_key is not None:
+        item.target_key = known.target_key
+        if known.hash == item.hash:
+            item.action = Action.UNCHANGED
+        elif mode == "insert":
+            item.action, item.note = Action.SKIP, "already in the target: insert mode never updates"
+        else:
+            item.action = Action.UPDATE
+        return
+    reader = parts.target_key
+    if reader is None:  # the target assigns keys: nothing to look up by
+        if mode == "update":
+            item.action, item.note = Action.SKIP, "not in the target: update mode never creates"
+        return
+    target_key = reader.text(mapped)
+    if target_key is None:
+        fields = ", ".join(reader.fields)
+        item.action, item.reason = Action.FAIL, "mapping"
+        where = f"sync {parts.sync.name}, record {item.source_key}"
+        item.error = f"{where}: the mapped record has no value for the target key {fields}"
+        return
+    item.target_key = target_key
+    new.append(item)
+
+
+async def _sort_new(parts: SyncParts, new: list[Planned]) -> None:
+    """Records not in the ID map: create them, or update what the target already holds."""
+    if not new:
+        return
+    stream = parts.sync.target_stream
+    existing = await parts.target.existing_keys(stream, [item.target_key for item in new if item.target_key])
+    mode = parts.sync.mode
+    for item in new:
+        exists = item.target_key in existing
+        if exists and mode == "insert":
+            item.action, item.note = Action.SKIP, "already in the target: insert mode never updates"
+        elif not exists and mode == "update":
+            item.action, item.note = Action.SKIP, "not in the target: update mode never creates"
+        else:
+            item.action = Action.UPDATE if exists else Action.CREATE

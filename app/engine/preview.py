@@ -1,0 +1,83 @@
+"""``brygga preview``: what a run would do to the next records, with field-level differences; writes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.engine.planning import Action, Planned, plan_batch
+from app.engine.runner import Engine
+from app.records import Record
+
+
+@dataclass
+class PreviewRow:
+    """One source record: the action a run would take, and what would change."""
+
+    source_key: str
+    action: str
+    target_key: str | None = None
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    """field → (value in the target now, value it would get), for updates."""
+    mapped: dict[str, Any] | None = None
+    error: str | None = None
+    note: str | None = None
+
+
+async def preview(engine: Engine, name: str, limit: int) -> list[PreviewRow]:
+    """The first ``limit`` records the next run of sync ``name`` would read, planned but not written."""
+    sync = engine.workspace.project.syncs[name]
+    parts = await engine.parts(sync)
+    await parts.source.prepare(sync.source_stream)
+    await parts.target.prepare(sync.target_stream, write_fields=list(parts.mapping.field_names))
+    records = await _first_records(engine, name, limit)
+    plan = await plan_batch(parts, records)
+    current = await _current_targets(parts.target, sync.target_stream, plan)
+    return [_row(item, current) for item in plan]
+
+
+async def _first_records(engine: Engine, name: str, limit: int) -> list[Record]:
+    sync = engine.workspace.project.syncs[name]
+    source = await engine.connections.get(sync.source_system)
+    checkpoint = await engine.store.checkpoint(name)
+    records: list[Record] = []
+    reader = source.read(sync.source_stream, checkpoint, min(limit, source.system.options.batch_size))
+    try:
+        async for batch in reader:
+            records.extend(batch.records[: limit - len(records)])
+            if len(records) >= limit:
+                break
+    finally:
+        await reader.aclose()  # type: ignore[attr-defined]
+    return records
+
+
+async def _current_targets(target: Any, stream: str, plan: list[Planned]) -> dict[str, Record]:
+    keys = [item.target_key for item in plan if item.action is Action.UPDATE and item.target_key]
+    if not keys:
+        return {}
+    try:
+        found: dict[str, Record] = await target.get(stream, keys)
+    except NotImplementedError:
+        return {}
+    return found
+
+
+def _row(item: Planned, current: dict[str, Record]) -> PreviewRow:
+    row = PreviewRow(item.source_key, item.action.value, item.target_key, mapped=item.mapped, error=item.error,
+                     note=item.note)  # fmt: skip
+    before = current.get(item.target_key or "")
+    if item.action is Action.UPDATE and before is not None and item.mapped is not None:
+        row.changes = {
+            name: (before.get(name), value) for name, value in item.mapped.items() if not _same(before.get(name), value)
+        }
+    return row
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Equal, or equal as text (a CSV file holds text; a database may hand back a date for a string)."""
+    if old == new:
+        return True
+    if old is None or new is None:
+        return old in (None, "") and new in (None, "")
+    return str(old) == str(new)

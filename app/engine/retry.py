@@ -1,0 +1,38 @@
+"""Retries with exponential backoff and jitter, for transient failures only (SPEC 8)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from app.config.sync import RetryPolicy
+from app.errors import TransientError
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+async def with_retries(policy: RetryPolicy, operation: Callable[[], Awaitable[T]], sleep: Sleep = asyncio.sleep) -> T:
+    """Run ``operation``; on :class:`TransientError` wait and try again, up to ``policy.attempts`` tries in all.
+
+    :raises TransientError: the last one, when every try failed
+    :raises Exception: anything else at once: permanent failures are not retried
+    """
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(policy.attempts),
+        wait=wait_exponential_jitter(
+            initial=policy.backoff.total_seconds(),
+            max=policy.max_backoff.total_seconds(),
+            jitter=policy.backoff.total_seconds(),
+        ),
+        retry=retry_if_exception_type(TransientError),
+        sleep=sleep,
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await operation()
+    raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

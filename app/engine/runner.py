@@ -1,0 +1,224 @@
+"""One run of a sync: read → map → compare → write → log, batch by batch (SPEC 3, 8).
+
+Dead letters are retried first (so a stale kept copy never overwrites a newer
+record read later in the run), then the source is read from its stored
+checkpoint; each batch's changes and its checkpoint are committed together
+after the batch is written. ``mirror`` runs end by deleting the target
+records whose source records are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from app.config import SyncConfig
+from app.engine.connections import Connections
+from app.engine.planning import SyncParts, plan_batch
+from app.engine.project import Workspace
+from app.engine.retry import Sleep, with_retries
+from app.engine.writing import write_plan
+from app.errors import BryggaError, TransientError
+from app.records import Record
+from app.store import BatchChanges, Checkpoint, Counts, LogEntry, RunInfo, Store
+from connectors.base import Batch, Write, WriteAction
+
+log = logging.getLogger("brygga.engine")
+
+Progress = Callable[[Counts], None]
+
+
+@dataclass
+class RunOptions:
+    full: bool = False
+    trigger: str = "manual"
+    progress: Progress | None = None
+
+
+class Engine:
+    """Runs a workspace's syncs against its state database."""
+
+    def __init__(self, workspace: Workspace, store: Store, connections: Connections, sleep: Sleep = asyncio.sleep):
+        self.workspace = workspace
+        self.store = store
+        self.connections = connections
+        self.sleep = sleep
+
+    async def run(self, name: str, options: RunOptions | None = None) -> RunInfo:
+        """Run sync ``name`` now and return its finished run.
+
+        The run is ``succeeded``, ``partial`` (some records failed: they are
+        dead letters) or ``failed`` (it stopped: its error says why; what was
+        committed stays, and the next run carries on from there).
+        """
+        options = options or RunOptions()
+        sync = self.workspace.project.syncs[name]
+        run_id = await self.store.start_run(name, options.trigger)
+        try:
+            counts = await _Run(self, sync, run_id, options).execute()
+        except BryggaError as exc:
+            log.warning("run %s of %s failed: %s", run_id, name, exc)
+            return await self.store.finish_run(run_id, "failed", str(exc))
+        except BaseException as exc:
+            await asyncio.shield(self.store.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}"))
+            raise
+        return await self.store.finish_run(run_id, "partial" if counts.failed else "succeeded")
+
+    async def parts(self, sync: SyncConfig) -> SyncParts:
+        source = await self.connections.get(sync.source_system)
+        target = await self.connections.get(sync.target_system)
+        return SyncParts(sync, self.workspace.mappings[sync.name], self.store, source, target)
+
+
+class _Run:
+    def __init__(self, engine: Engine, sync: SyncConfig, run_id: int, options: RunOptions) -> None:
+        self.engine = engine
+        self.sync = sync
+        self.run_id = run_id
+        self.options = options
+        self.store = engine.store
+        self.counts = Counts()
+        self.dead_keys: set[str] = set()
+
+    async def execute(self) -> Counts:
+        self.parts = await self.engine.parts(self.sync)
+        source_stream, target_stream = self.sync.source_stream, self.sync.target_stream
+        await with_retries(self.sync.retry, lambda: self.parts.source.prepare(source_stream), self.engine.sleep)
+        fields = list(self.parts.mapping.field_names)
+        await with_retries(
+            self.sync.retry, lambda: self.parts.target.prepare(target_stream, write_fields=fields), self.engine.sleep
+        )
+        self.dead_keys = {letter.source_key for letter in await self.store.dead_letters(self.sync.name)}
+        if self.dead_keys:
+            await self._retry_dead_letters()
+        await self._read_source()
+        if self.sync.mode == "mirror":
+            await self._delete_gone()
+        return self.counts
+
+    async def _process(self, records: list[Record], checkpoint: Checkpoint | None) -> None:
+        plan = await plan_batch(self.parts, records)
+        changes = await write_plan(self.parts, plan, self.engine.sleep)
+        changes.checkpoint = checkpoint
+        await self._commit(changes)
+
+    async def _commit(self, changes: BatchChanges) -> None:
+        changes.resolved = [key for key in changes.resolved if key in self.dead_keys]
+        await self.store.commit_batch(self.sync.name, self.run_id, changes)
+        self.dead_keys.difference_update(changes.resolved)
+        self.dead_keys.update(failure.source_key for failure in changes.failures)
+        self.counts.add(changes.counts)
+        if self.options.progress is not None:
+            self.options.progress(self.counts)
+
+    # --- reading ----------------------------------------------------------------
+
+    async def _read_source(self) -> None:
+        checkpoint = None if self.options.full else await self.store.checkpoint(self.sync.name)
+        async for batch in self._batches(checkpoint):
+            await self._process(batch.records, batch.checkpoint)
+
+    async def _batches(self, checkpoint: Checkpoint | None) -> AsyncIterator[Batch]:
+        """The source's batches; a transient failure re-opens the read where the last batch left it."""
+        failures = 0
+        size = self.parts.source.system.options.batch_size
+        while True:
+            try:
+                async for batch in self.parts.source.read(self.sync.source_stream, checkpoint, size):
+                    yield batch
+                    checkpoint, failures = batch.checkpoint, 0
+                return
+            except TransientError:
+                failures += 1
+                if failures >= self.sync.retry.attempts:
+                    raise
+                delay = min(
+                    self.sync.retry.backoff.total_seconds() * 2 ** (failures - 1),
+                    self.sync.retry.max_backoff.total_seconds(),
+                )
+                log.info("reading %s failed for a passing reason; again in %.1fs", self.sync.source, delay)
+                await self.engine.sleep(delay)
+
+    # --- dead letters -------------------------------------------------------------
+
+    async def _retry_dead_letters(self) -> None:
+        after = 0
+        size = self.parts.source.system.options.batch_size
+        while True:
+            letters = await self.store.due_dead_letters(
+                self.sync.name, self.run_id, self.sync.retry.later_runs, after, size
+            )
+            if not letters:
+                return
+            after = letters[-1].id
+            records = await self._fresh_records({letter.source_key: letter.record for letter in letters})
+            await self._process(records, None)
+
+    async def _fresh_records(self, kept: dict[str, Record]) -> list[Record]:
+        """The dead letters' records read again from the source where it can; else the kept copies."""
+        try:
+            fresh = await self.parts.source.get(self.sync.source_stream, list(kept))
+        except NotImplementedError:
+            return list(kept.values())
+        gone = [key for key in kept if key not in fresh]
+        if gone:  # the source record was deleted: nothing left to retry
+            changes = BatchChanges(
+                resolved=gone, log=[LogEntry(key, None, "skipped", "gone from the source") for key in gone]
+            )
+            changes.counts.read = changes.counts.skipped = len(gone)
+            await self._commit(changes)
+        return list(fresh.values())
+
+    # --- mirror -----------------------------------------------------------------
+
+    async def _delete_gone(self) -> None:
+        """Delete the target records whose source record no longer exists."""
+        size = self.parts.source.system.options.batch_size
+        async for keys in self.parts.source.scan_keys(self.sync.source_stream, size):
+            await self.store.mark_seen(self.sync.name, self.run_id, keys)
+        after: str | None = None
+        while True:
+            gone = await self.store.unseen(self.sync.name, self.run_id, after, size)
+            if not gone:
+                return
+            after = gone[-1][0]
+            await self._delete(gone)
+
+    async def _delete(self, gone: list[tuple[str, str]]) -> None:
+        writes = [Write(WriteAction.DELETE, None, target_key) for _, target_key in gone]
+        stream = self.sync.target_stream
+        results = await with_retries(
+            self.sync.retry, lambda: self.parts.target.write(stream, writes), self.engine.sleep
+        )
+        changes = BatchChanges()
+        for (source_key, target_key), result in zip(gone, results, strict=True):
+            if result.ok:
+                changes.unmapped.append(source_key)
+                changes.log.append(LogEntry(source_key, target_key, "deleted"))
+                changes.counts.deleted += 1
+            else:
+                changes.log.append(LogEntry(source_key, target_key, "failed", f"delete: {result.error}"))
+                changes.counts.failed += 1
+        await self._commit(changes)
+
+
+__all__ = ["Engine", "RunOptions"]
+
+
+@asynccontextmanager
+async def open_engine(workspace: Workspace, sleep: Sleep = asyncio.sleep) -> AsyncIterator[Engine]:
+    """An engine on the project's state database; connectors open as syncs need them and close at the end.
+
+    :raises StoreError: when the state database cannot be opened
+    """
+    project = workspace.project
+    store = await Store.open(project.settings.state, project.root)
+    connections = Connections(project)
+    try:
+        yield Engine(workspace, store, connections, sleep)
+    finally:
+        await connections.close()
+        await store.close()

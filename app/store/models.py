@@ -1,0 +1,103 @@
+"""What the store takes and gives back: plain values, no sessions or rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+Checkpoint = dict[str, Any]
+
+ACTIONS = ("created", "updated", "deleted", "skipped", "failed")
+
+
+@dataclass
+class Counts:
+    """What a run did: every record read is exactly one of the others."""
+
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def add(self, other: Counts) -> None:
+        for item in fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+    @property
+    def changed(self) -> int:
+        return self.created + self.updated + self.deleted
+
+
+@dataclass(frozen=True)
+class IdMapping:
+    """One source record's place in the target, and the hash of what was last written there."""
+
+    target_key: str | None
+    hash: str | None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    source_key: str
+    target_key: str | None
+    action: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A record to keep as a dead letter (or whose dead letter failed again)."""
+
+    source_key: str
+    record: dict[str, Any]
+    error: str
+    reason: str
+
+
+@dataclass
+class BatchChanges:
+    """Everything one processed batch changes in the state database, committed at once."""
+
+    mapped: list[tuple[str, str | None, str]] = field(default_factory=list)
+    """(source key, target key, hash) written."""
+    unmapped: list[str] = field(default_factory=list)
+    """Source keys whose target record was deleted."""
+    log: list[LogEntry] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    """Source keys whose dead letter is settled (written, skipped, unchanged)."""
+    counts: Counts = field(default_factory=Counts)
+    checkpoint: Checkpoint | None = None
+    """Stored with the batch; ``None`` leaves the stored checkpoint as it is."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    sync: str
+    trigger: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    counts: Counts
+    error: str | None
+
+
+@dataclass(frozen=True)
+class DeadLetterInfo:
+    id: int
+    sync: str
+    source_key: str
+    record: dict[str, Any]
+    error: str
+    reason: str
+    attempts: int
+    first_failed_at: datetime
+    last_failed_at: datetime

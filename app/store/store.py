@@ -1,0 +1,353 @@
+"""The state database: runs, record log, ID map, cursors and dead letters.
+
+Each processed batch is committed in one transaction together with the
+checkpoint it covers, so the stored cursor never runs ahead of what was
+written and logged.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.errors import StoreError
+from app.records import dumps, loads
+from app.store.database import open_database, state_url
+from app.store.models import BatchChanges, Checkpoint, Counts, DeadLetterInfo, IdMapping, RunInfo
+from app.store.tables import Cursor, DeadLetter, IdMapEntry, RecordLogEntry, Run, utc_now
+
+RUNS: Table = Run.__table__  # type: ignore[attr-defined]
+LOG: Table = RecordLogEntry.__table__  # type: ignore[attr-defined]
+ID_MAP: Table = IdMapEntry.__table__  # type: ignore[attr-defined]
+CURSORS: Table = Cursor.__table__  # type: ignore[attr-defined]
+DEAD_LETTERS: Table = DeadLetter.__table__  # type: ignore[attr-defined]
+
+_IN_CHUNK = 500  # keys per IN (...) list: well under every database's parameter limit
+
+
+class Store:
+    """The state database behind a project. Open with :meth:`open`; every method is a short transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @classmethod
+    async def open(cls, url: str, root: Path) -> Store:
+        """:raises StoreError: when the database cannot be reached or migrated"""
+        return cls(await open_database(state_url(url, root)))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # --- runs -----------------------------------------------------------------
+
+    async def start_run(self, sync: str, trigger: str) -> int:
+        now = utc_now()
+        async with self._begin() as connection:
+            result = await connection.execute(
+                insert(RUNS)
+                .values(
+                    sync=sync, trigger=trigger, status="running", started_at=now, progress_at=now, **Counts().as_dict()
+                )
+                .returning(RUNS.c.id)
+            )
+            return int(result.scalar_one())
+
+    async def finish_run(self, run_id: int, status: str, error: str | None = None) -> RunInfo:
+        async with self._begin() as connection:
+            await connection.execute(
+                update(RUNS).where(RUNS.c.id == run_id).values(status=status, error=error, finished_at=utc_now())
+            )
+            row = (await connection.execute(select(RUNS).where(RUNS.c.id == run_id))).mappings().one()
+        return _run_info(row)
+
+    async def run(self, run_id: int) -> RunInfo | None:
+        async with self._begin() as connection:
+            row = (await connection.execute(select(RUNS).where(RUNS.c.id == run_id))).mappings().first()
+        return _run_info(row) if row is not None else None
+
+    async def last_runs(self) -> dict[str, RunInfo]:
+        """Every sync's newest run, by sync name."""
+        newest = select(func.max(RUNS.c.id)).group_by(RUNS.c.sync)
+        async with self._begin() as connection:
+            rows = (await connection.execute(select(RUNS).where(RUNS.c.id.in_(newest)))).mappings().all()
+        return {row["sync"]: _run_info(row) for row in rows}
+
+    # --- checkpoints ------------------------------------------------------------
+
+    async def checkpoint(self, sync: str) -> Checkpoint | None:
+        async with self._begin() as connection:
+            text = (await connection.execute(select(CURSORS.c.checkpoint).where(CURSORS.c.sync == sync))).scalar()
+        return loads(text) if text is not None else None
+
+    async def forget_checkpoint(self, sync: str) -> None:
+        async with self._begin() as connection:
+            await connection.execute(delete(CURSORS).where(CURSORS.c.sync == sync))
+
+    # --- ID map -----------------------------------------------------------------
+
+    async def id_map(self, sync: str, source_keys: Collection[str]) -> dict[str, IdMapping]:
+        """The ID map entries of these source keys, those that exist."""
+        found: dict[str, IdMapping] = {}
+        columns = (ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.hash)
+        async with self._begin() as connection:
+            for chunk in _chunks(list(source_keys)):
+                query = select(*columns).where(ID_MAP.c.sync == sync, ID_MAP.c.source_key.in_(chunk))
+                for source_key, target_key, digest in await connection.execute(query):
+                    found[source_key] = IdMapping(target_key, digest)
+        return found
+
+    async def target_keys(self, requests: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """For ``lookup``: the target key each (sync, source key) became, where it has one."""
+        by_sync: dict[str, list[str]] = defaultdict(list)
+        for sync, source_key in requests:
+            by_sync[sync].append(source_key)
+        found: dict[tuple[str, str], str] = {}
+        async with self._begin() as connection:
+            for sync, keys in by_sync.items():
+                for chunk in _chunks(keys):
+                    query = select(ID_MAP.c.source_key, ID_MAP.c.target_key).where(
+                        ID_MAP.c.sync == sync, ID_MAP.c.source_key.in_(chunk), ID_MAP.c.target_key.is_not(None)
+                    )
+                    for source_key, target_key in await connection.execute(query):
+                        found[(sync, source_key)] = target_key
+        return found
+
+    async def mark_seen(self, sync: str, run_id: int, source_keys: Sequence[str]) -> None:
+        """For ``mirror``: these source records still exist at this run."""
+        async with self._begin() as connection:
+            for chunk in _chunks(list(source_keys)):
+                await connection.execute(
+                    update(ID_MAP).where(ID_MAP.c.sync == sync, ID_MAP.c.source_key.in_(chunk)).values(seen_run=run_id)
+                )
+
+    async def unseen(self, sync: str, run_id: int, after: str | None, limit: int) -> list[tuple[str, str]]:
+        """For ``mirror``: (source key, target key) of records not seen at this run, in key order."""
+        query = (
+            select(ID_MAP.c.source_key, ID_MAP.c.target_key)
+            .where(
+                ID_MAP.c.sync == sync,
+                ID_MAP.c.target_key.is_not(None),
+                or_(ID_MAP.c.seen_run.is_(None), ID_MAP.c.seen_run != run_id),
+            )
+            .order_by(ID_MAP.c.source_key)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(ID_MAP.c.source_key > after)
+        async with self._begin() as connection:
+            return [(row[0], row[1]) for row in await connection.execute(query)]
+
+    # --- one batch ----------------------------------------------------------------
+
+    async def commit_batch(self, sync: str, run_id: int, changes: BatchChanges) -> None:
+        """Store everything a batch changed, and its checkpoint, in one transaction."""
+        now = utc_now()
+        async with self._begin() as connection:
+            await self._write_id_map(connection, sync, run_id, changes, now)
+            if changes.log:
+                await connection.execute(
+                    insert(LOG),
+                    [
+                        {
+                            "run_id": run_id,
+                            "sync": sync,
+                            "source_key": entry.source_key,
+                            "target_key": entry.target_key,
+                            "action": entry.action,
+                            "error": entry.error,
+                            "at": now,
+                        }
+                        for entry in changes.log
+                    ],
+                )
+            await self._write_dead_letters(connection, sync, run_id, changes, now)
+            counts = changes.counts.as_dict()
+            await connection.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id)
+                .values(progress_at=now, **{name: RUNS.c[name] + value for name, value in counts.items()})
+            )
+            if changes.checkpoint is not None:
+                statement = self._insert(CURSORS).values(
+                    sync=sync, checkpoint=dumps(changes.checkpoint), updated_at=now
+                )
+                await connection.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[CURSORS.c.sync],
+                        set_={"checkpoint": statement.excluded.checkpoint, "updated_at": statement.excluded.updated_at},
+                    )
+                )
+
+    async def _write_id_map(
+        self, connection: AsyncConnection, sync: str, run_id: int, changes: BatchChanges, now: Any
+    ) -> None:
+        if changes.mapped:
+            statement = self._insert(ID_MAP)
+            await connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[ID_MAP.c.sync, ID_MAP.c.source_key],
+                    set_={
+                        "target_key": statement.excluded.target_key,
+                        "hash": statement.excluded.hash,
+                        "seen_run": statement.excluded.seen_run,
+                        "updated_at": statement.excluded.updated_at,
+                    },
+                ),
+                [
+                    {
+                        "sync": sync,
+                        "source_key": source_key,
+                        "target_key": target_key,
+                        "hash": digest,
+                        "seen_run": run_id,
+                        "updated_at": now,
+                    }
+                    for source_key, target_key, digest in changes.mapped
+                ],
+            )
+        for chunk in _chunks(changes.unmapped):
+            await connection.execute(delete(ID_MAP).where(ID_MAP.c.sync == sync, ID_MAP.c.source_key.in_(chunk)))
+
+    async def _write_dead_letters(
+        self, connection: AsyncConnection, sync: str, run_id: int, changes: BatchChanges, now: Any
+    ) -> None:
+        for chunk in _chunks(changes.resolved):
+            await connection.execute(
+                delete(DEAD_LETTERS).where(DEAD_LETTERS.c.sync == sync, DEAD_LETTERS.c.source_key.in_(chunk))
+            )
+        if not changes.failures:
+            return
+        statement = self._insert(DEAD_LETTERS)
+        await connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[DEAD_LETTERS.c.sync, DEAD_LETTERS.c.source_key],
+                set_={
+                    "record": statement.excluded.record,
+                    "error": statement.excluded.error,
+                    "reason": statement.excluded.reason,
+                    "attempts": DEAD_LETTERS.c.attempts + 1,
+                    "run_id": statement.excluded.run_id,
+                    "last_failed_at": statement.excluded.last_failed_at,
+                },
+            ),
+            [
+                {
+                    "sync": sync,
+                    "source_key": failure.source_key,
+                    "record": dumps(failure.record),
+                    "error": failure.error,
+                    "reason": failure.reason,
+                    "attempts": 1,
+                    "run_id": run_id,
+                    "first_failed_at": now,
+                    "last_failed_at": now,
+                }
+                for failure in changes.failures
+            ],
+        )
+
+    # --- dead letters -------------------------------------------------------------
+
+    async def due_dead_letters(
+        self, sync: str, run_id: int, later_runs: int, after_id: int, limit: int
+    ) -> list[DeadLetterInfo]:
+        """Dead letters to try again at this run: those waiting for a lookup, and the
+        others while they have failed at most ``later_runs`` times; in id order after ``after_id``."""
+        query = (
+            select(DEAD_LETTERS)
+            .where(
+                DEAD_LETTERS.c.sync == sync,
+                DEAD_LETTERS.c.id > after_id,
+                or_(DEAD_LETTERS.c.run_id.is_(None), DEAD_LETTERS.c.run_id != run_id),
+                or_(DEAD_LETTERS.c.reason == "lookup", DEAD_LETTERS.c.attempts <= later_runs),
+            )
+            .order_by(DEAD_LETTERS.c.id)
+            .limit(limit)
+        )
+        async with self._begin() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [_dead_letter_info(row) for row in rows]
+
+    async def dead_letters(self, sync: str | None = None) -> list[DeadLetterInfo]:
+        query = select(DEAD_LETTERS).order_by(DEAD_LETTERS.c.id)
+        if sync is not None:
+            query = query.where(DEAD_LETTERS.c.sync == sync)
+        async with self._begin() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [_dead_letter_info(row) for row in rows]
+
+    async def dead_letter_counts(self) -> dict[str, int]:
+        query = select(DEAD_LETTERS.c.sync, func.count()).group_by(DEAD_LETTERS.c.sync)
+        async with self._begin() as connection:
+            return {sync: int(count) for sync, count in await connection.execute(query)}
+
+    async def log_entries(self, run_id: int) -> list[dict[str, Any]]:
+        query = select(LOG).where(LOG.c.run_id == run_id).order_by(LOG.c.id)
+        async with self._begin() as connection:
+            return [dict(row) for row in (await connection.execute(query)).mappings().all()]
+
+    def _begin(self) -> _Transaction:
+        return _Transaction(self.engine)
+
+
+class _Transaction:
+    """``async with store._begin() as connection``: one transaction; database errors become StoreError."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._context = engine.begin()
+
+    async def __aenter__(self) -> AsyncConnection:
+        try:
+            return await self._context.__aenter__()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"the state database failed: {exc}") from exc
+
+    async def __aexit__(self, kind: Any, error: Any, traceback: Any) -> None:
+        try:
+            await self._context.__aexit__(kind, error, traceback)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"the state database failed: {exc}") from exc
+        if isinstance(error, SQLAlchemyError):
+            raise StoreError(f"the state database failed: {error}") from error
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]
+
+
+def _run_info(row: Any) -> RunInfo:
+    counts = Counts(**{name: row[name] for name in Counts().as_dict()})
+    return RunInfo(
+        row["id"],
+        row["sync"],
+        row["trigger"],
+        row["status"],
+        row["started_at"],
+        row["finished_at"],
+        counts,
+        row["error"],
+    )
+
+
+def _dead_letter_info(row: Any) -> DeadLetterInfo:
+    return DeadLetterInfo(
+        row["id"],
+        row["sync"],
+        row["source_key"],
+        loads(row["record"]),
+        row["error"],
+        row["reason"],
+        row["attempts"],
+        row["first_failed_at"],
+        row["last_failed_at"],
+    )

@@ -1,0 +1,129 @@
+"""The state database's tables (SQLModel on SQLAlchemy).
+
+Schema changes go through Alembic migrations in ``app/store/migrations``;
+``tests/store/test_migrations.py`` checks that the migrations and these models agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC (SQLite keeps no zone), read back as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if isinstance(value, str):  # SQLite without type detection
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _time(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(UtcDateTime(), nullable=nullable))
+
+
+class Run(SQLModel, table=True):
+    """One execution of a sync, with its counts."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_sync_id", "sync", "id"), Index("ix_runs_started_at", "started_at"))
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    sync: str = Field(sa_column=Column(Text, nullable=False))
+    trigger: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(sa_column=Column(Text, nullable=False))
+    started_at: datetime = _time()
+    finished_at: datetime | None = _time(nullable=True)
+    progress_at: datetime | None = _time(nullable=True)
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class RecordLogEntry(SQLModel, table=True):
+    """What one run did to one record (unchanged records are counted, not logged)."""
+
+    __tablename__ = "record_log"
+    __table_args__ = (
+        Index("ix_record_log_sync_key", "sync", "source_key"),
+        Index("ix_record_log_run_id", "run_id"),
+        Index("ix_record_log_at", "at"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    )
+    run_id: int = Field(sa_column=Column(Integer, nullable=False))
+    sync: str = Field(sa_column=Column(Text, nullable=False))
+    source_key: str = Field(sa_column=Column(Text, nullable=False))
+    target_key: str | None = Field(default=None, sa_column=Column(Text))
+    action: str = Field(sa_column=Column(Text, nullable=False))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    at: datetime = _time()
+
+
+class IdMapEntry(SQLModel, table=True):
+    """Which target record a source record became, and the hash of what was last written."""
+
+    __tablename__ = "id_map"
+
+    sync: str = Field(sa_column=Column(Text, primary_key=True))
+    source_key: str = Field(sa_column=Column(Text, primary_key=True))
+    target_key: str | None = Field(default=None, sa_column=Column(Text))
+    hash: str | None = Field(default=None, sa_column=Column(Text))
+    seen_run: int | None = Field(default=None, sa_column=Column(Integer))
+    updated_at: datetime = _time()
+
+
+class Cursor(SQLModel, table=True):
+    """Where a sync's source read got to: the connector's checkpoint, as typed JSON."""
+
+    __tablename__ = "cursors"
+
+    sync: str = Field(sa_column=Column(Text, primary_key=True))
+    checkpoint: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = _time()
+
+
+class DeadLetter(SQLModel, table=True):
+    """A record that failed, kept with its source data so it can be retried."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (UniqueConstraint("sync", "source_key", name="uq_dead_letters_sync_key"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    sync: str = Field(sa_column=Column(Text, nullable=False))
+    source_key: str = Field(sa_column=Column(Text, nullable=False))
+    record: str = Field(sa_column=Column(Text, nullable=False))
+    error: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    attempts: int = 1
+    run_id: int | None = Field(default=None, sa_column=Column(Integer))
+    first_failed_at: datetime = _time()
+    last_failed_at: datetime = _time()
+
+
+METADATA = SQLModel.metadata

@@ -1,0 +1,208 @@
+"""What the engine relies on from the state database, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection
+
+from app.errors import StoreError
+from app.store import BatchChanges, Counts, Failure, LogEntry, Store
+from app.store.tables import METADATA
+
+SYNC = "contacts"
+
+
+async def test_migrations_build_exactly_the_models(store: Store) -> None:
+    def differences(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, METADATA))
+
+    async with store.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+
+
+async def test_opening_an_existing_database_again_keeps_its_data(state_url: str, tmp_path: Path) -> None:
+    first = await Store.open(state_url, tmp_path)
+    run_id = await first.start_run(SYNC, "manual")
+    await first.close()
+
+    second = await Store.open(state_url, tmp_path)
+    try:
+        found = await second.run(run_id)
+    finally:
+        await second.close()
+
+    assert found is not None and found.status == "running"
+
+
+async def test_a_run_adds_up_its_batches(store: Store) -> None:
+    run_id = await store.start_run(SYNC, "schedule")
+    await store.commit_batch(SYNC, run_id, BatchChanges(counts=Counts(read=3, created=2, skipped=1)))
+    await store.commit_batch(SYNC, run_id, BatchChanges(counts=Counts(read=2, updated=1, failed=1)))
+
+    finished = await store.finish_run(run_id, "partial")
+
+    assert finished.counts == Counts(read=5, created=2, updated=1, skipped=1, failed=1)
+    assert (finished.trigger, finished.status) == ("schedule", "partial")
+    assert finished.finished_at is not None and finished.finished_at >= finished.started_at
+    assert finished.started_at.tzinfo is UTC
+
+
+async def test_last_runs_gives_each_syncs_newest(store: Store) -> None:
+    old = await store.start_run(SYNC, "manual")
+    await store.finish_run(old, "failed", "target down")
+    newest = await store.start_run(SYNC, "manual")
+    other = await store.start_run("other", "manual")
+
+    last = await store.last_runs()
+
+    assert {name: run.id for name, run in last.items()} == {SYNC: newest, "other": other}
+
+
+async def test_a_checkpoint_keeps_its_types_and_moves_only_with_its_batch(store: Store) -> None:
+    run_id = await store.start_run(SYNC, "manual")
+    moment = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
+    checkpoint = {"cursor": moment, "amount": Decimal("1.50"), "after": ["a", 1]}
+
+    assert await store.checkpoint(SYNC) is None
+    await store.commit_batch(SYNC, run_id, BatchChanges(checkpoint=checkpoint))
+    await store.commit_batch(SYNC, run_id, BatchChanges(checkpoint=None))
+
+    assert await store.checkpoint(SYNC) == checkpoint
+    await store.forget_checkpoint(SYNC)
+    assert await store.checkpoint(SYNC) is None
+
+
+async def test_a_failing_batch_commits_nothing(store: Store) -> None:
+    run_id = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, run_id, BatchChanges(checkpoint={"cursor": 1}))
+    broken = BatchChanges(
+        mapped=[("1", "1", "h1")],
+        log=[LogEntry("1", "1", "created")],
+        counts=Counts(read=1, created=1),
+        checkpoint={"cursor": 2},
+        failures=[Failure("2", {"unstorable": object()}, "bad", "mapping")],
+    )
+
+    with pytest.raises(TypeError):
+        await store.commit_batch(SYNC, run_id, broken)
+
+    assert await store.checkpoint(SYNC) == {"cursor": 1}
+    assert await store.id_map(SYNC, ["1"]) == {}
+    assert await store.log_entries(run_id) == []
+    assert (await store.finish_run(run_id, "failed")).counts == Counts()
+
+
+async def test_the_id_map_keeps_target_keys_and_hashes(store: Store) -> None:
+    run_id = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, run_id, BatchChanges(mapped=[("1", "A1", "h1"), ("2", "A2", "h2")]))
+    await store.commit_batch(SYNC, run_id, BatchChanges(mapped=[("2", "A2", "h2b")], unmapped=["1"]))
+
+    found = await store.id_map(SYNC, ["1", "2", "3"])
+
+    assert {key: (entry.target_key, entry.hash) for key, entry in found.items()} == {"2": ("A2", "h2b")}
+    assert await store.id_map("other sync", ["2"]) == {}
+
+
+async def test_lookups_find_target_keys_across_syncs_in_large_numbers(store: Store) -> None:
+    run_id = await store.start_run("parents", "manual")
+    parents: list[tuple[str, str | None, str]] = [(str(number), f"P{number}", "h") for number in range(1200)]
+    await store.commit_batch("parents", run_id, BatchChanges(mapped=parents))
+
+    found = await store.target_keys([("parents", str(number)) for number in range(0, 1300, 7)])
+
+    assert found == {("parents", str(number)): f"P{number}" for number in range(0, 1200, 7)}
+
+
+async def test_dead_letters_count_their_attempts_and_clear_when_resolved(store: Store) -> None:
+    first_run = await store.start_run(SYNC, "manual")
+    failure = Failure("9", {"id": 9, "amount": Decimal("2.50")}, "field email: required", "mapping")
+    await store.commit_batch(SYNC, first_run, BatchChanges(failures=[failure, Failure("10", {"id": 10}, "x", "write")]))
+    second_run = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, second_run, BatchChanges(failures=[Failure("9", {"id": 9}, "again", "mapping")]))
+
+    letters = {letter.source_key: letter for letter in await store.dead_letters(SYNC)}
+    assert letters["9"].attempts == 2 and letters["9"].error == "again" and letters["9"].record == {"id": 9}
+    assert letters["10"].record == {"id": 10} and letters["10"].reason == "write"
+    assert letters["9"].last_failed_at >= letters["9"].first_failed_at
+
+    await store.commit_batch(SYNC, second_run, BatchChanges(resolved=["9"]))
+    assert [letter.source_key for letter in await store.dead_letters(SYNC)] == ["10"]
+    assert await store.dead_letter_counts() == {SYNC: 1}
+
+
+async def test_due_dead_letters_stop_after_later_runs_except_lookups(store: Store) -> None:
+    run_id = await store.start_run(SYNC, "manual")
+    failures = [Failure("mapping", {}, "e", "mapping"), Failure("lookup", {}, "e", "lookup")]
+    await store.commit_batch(SYNC, run_id, BatchChanges(failures=failures))
+    for _ in range(3):  # three more failures: four attempts in all
+        later = await store.start_run(SYNC, "manual")
+        await store.commit_batch(SYNC, later, BatchChanges(failures=failures))
+
+    this_run = await store.start_run(SYNC, "manual")
+    due_with_three = await store.due_dead_letters(SYNC, this_run, later_runs=3, after_id=0, limit=10)
+    due_with_four = await store.due_dead_letters(SYNC, this_run, later_runs=4, after_id=0, limit=10)
+    due_in_failing_run = await store.due_dead_letters(SYNC, later, later_runs=4, after_id=0, limit=10)
+
+    assert [letter.source_key for letter in due_with_three] == ["lookup"]
+    assert [letter.source_key for letter in due_with_four] == ["mapping", "lookup"]
+    assert due_in_failing_run == []
+
+
+async def test_due_dead_letters_page_by_id(store: Store) -> None:
+    run_id = await store.start_run(SYNC, "manual")
+    await store.commit_batch(
+        SYNC, run_id, BatchChanges(failures=[Failure(str(n), {}, "e", "mapping") for n in range(5)])
+    )
+    this_run = await store.start_run(SYNC, "manual")
+
+    first = await store.due_dead_letters(SYNC, this_run, 3, after_id=0, limit=3)
+    rest = await store.due_dead_letters(SYNC, this_run, 3, after_id=first[-1].id, limit=3)
+
+    assert [letter.source_key for letter in first + rest] == ["0", "1", "2", "3", "4"]
+
+
+async def test_mirror_finds_records_not_seen_in_this_run(store: Store) -> None:
+    old_run = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, old_run, BatchChanges(mapped=[(str(n), f"T{n}", "h") for n in range(6)]))
+    run_id = await store.start_run(SYNC, "manual")
+
+    await store.mark_seen(SYNC, run_id, ["0", "2", "4"])
+    await store.commit_batch(SYNC, run_id, BatchChanges(mapped=[("5", "T5", "h2")]))
+    first = await store.unseen(SYNC, run_id, None, 1)
+    rest = await store.unseen(SYNC, run_id, first[-1][0], 10)
+
+    assert first + rest == [("1", "T1"), ("3", "T3")]
+
+
+async def test_the_record_log_keeps_each_action(store: Store) -> None:
+    run_id = await store.start_run(SYNC, "manual")
+    log = [LogEntry("1", "A", "created"), LogEntry("2", None, "failed", "field email: required")]
+    await store.commit_batch(SYNC, run_id, BatchChanges(log=log))
+
+    entries = await store.log_entries(run_id)
+
+    assert [(e["source_key"], e["target_key"], e["action"], e["error"]) for e in entries] == [
+        ("1", "A", "created", None),
+        ("2", None, "failed", "field email: required"),
+    ]
+
+
+async def test_an_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot open the state database postgresql") as caught:
+        await Store.open("postgresql://nobody:secret@127.0.0.1:1/none", tmp_path)
+
+    assert "secret" not in str(caught.value)
+
+
+async def test_a_relative_sqlite_path_starts_at_the_project_folder(tmp_path: Path) -> None:
+    store = await Store.open("sqlite:///state/brygga.db", tmp_path)
+    await store.close()
+
+    assert (tmp_path / "state" / "brygga.db").exists()
