@@ -93,10 +93,14 @@ def _decode(mapping: dict[str, Any]) -> Any:
     return mapping
 
 
+# orjson writes datetimes itself: pass them through so they keep their type tag. Keys may be
+# str subclasses (SQLAlchemy's quoted_name): written as plain text.
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
 def dumps(value: Any) -> str:
     """``value`` as JSON text that :func:`loads` turns back into the same types."""
-    # orjson writes datetimes itself; pass them through so they keep their type tag
-    return orjson.dumps(value, default=_encode, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
+    return orjson.dumps(value, default=_encode, option=_OPTIONS).decode()
 
 
 def loads(text: str) -> Any:

@@ -41,11 +41,11 @@ CONTACTS = [
 _SCHEMA = """
 CREATE TABLE companies (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, org_number TEXT, country TEXT, vat_registered TEXT,
-    updated_at TEXT NOT NULL
+    updated_at TIMESTAMP NOT NULL
 );
 CREATE TABLE contacts (
     id INTEGER PRIMARY KEY, company_id INTEGER REFERENCES companies(id), first_name TEXT, last_name TEXT,
-    email TEXT, phone TEXT, credit_limit TEXT, created_at TEXT, status TEXT NOT NULL, updated_at TEXT NOT NULL
+    email TEXT, phone TEXT, credit_limit TEXT, created_at TEXT, status TEXT NOT NULL, updated_at TIMESTAMP NOT NULL
 );
 """
 

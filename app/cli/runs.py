@@ -22,6 +22,7 @@ from app.engine.project import Workspace
 from app.engine.runner import RunOptions, open_engine
 from app.engine.status import read_status
 from app.errors import BryggaError
+from app.mapping.testing import show
 from app.store import Counts, RunInfo
 
 COUNT_NAMES = ("read", "created", "updated", "deleted", "unchanged", "skipped", "failed")
@@ -141,14 +142,15 @@ def _row_json(row: PreviewRow) -> dict[str, Any]:
 
 def _preview_table(rows: list[PreviewRow]) -> None:
     table = Table("source key", "action", "target key", "details", show_lines=False)
+    table.columns[0].overflow = table.columns[2].overflow = "fold"
     redact = output.secrets.redact
     for row in rows:
         if row.error or row.note:
             details = row.error or row.note or ""
         elif row.changes:
-            details = "; ".join(f"{name}: {old!r} → {new!r}" for name, (old, new) in row.changes.items())
+            details = "; ".join(f"{name}: {show(old)} → {show(new)}" for name, (old, new) in row.changes.items())
         elif row.action == "create" and row.mapped is not None:
-            details = ", ".join(f"{name}={value!r}" for name, value in row.mapped.items())
+            details = ", ".join(f"{name}: {show(value)}" for name, value in row.mapped.items())
         else:
             details = ""
         table.add_row(redact(row.source_key), row.action, redact(row.target_key or ""), redact(details))
@@ -166,17 +168,16 @@ def status(config: ConfigOption = None) -> None:
     except BryggaError as exc:
         output.warn(f"error: {exc}", style="red")
         raise typer.Exit(EXIT_FAILED) from None
-    table = Table("sync", "source → target", "last run", "status", "finished", "counts", "dead letters")
-    for name, sync in workspace.project.syncs.items():
+    table = Table("sync", "last run", "counts", "dead letters")
+    table.columns[0].overflow = "fold"
+    for name in workspace.project.syncs:
         run_info = last.get(name)
-        finished = run_info.finished_at.strftime("%Y-%m-%d %H:%M:%S") if run_info and run_info.finished_at else ""
+        if run_info is None:
+            table.add_row(name, "never", "", str(dead.get(name, 0)))
+            continue
+        finished = f"{run_info.finished_at:%Y-%m-%d %H:%M}" if run_info.finished_at else "running"
+        done = [f"{value} {key}" for key, value in run_info.counts.as_dict().items() if value]
         table.add_row(
-            name,
-            f"{sync.source} → {sync.target}",
-            str(run_info.id) if run_info else "never",
-            run_info.status if run_info else "",
-            finished,
-            counts_text(run_info.counts) if run_info else "",
-            str(dead.get(name, 0)),
+            name, f"{run_info.status} ({finished})", ", ".join(done) or "nothing read", str(dead.get(name, 0))
         )
     output.show(table)

@@ -44,6 +44,8 @@ class Planned:
     """Why it failed: ``mapping``, ``lookup`` or ``write``."""
     note: str | None = None
     """Why it was skipped, when not by ``where``."""
+    settled: bool = False
+    """Read again unchanged after its fate was settled (a dead letter): counted, not touched."""
 
 
 @dataclass
@@ -72,10 +74,18 @@ class _Lookups:
         return self.found.get((sync, source_key))
 
 
-async def plan_batch(parts: SyncParts, records: Sequence[Record]) -> list[Planned]:
-    """What each record of ``records`` needs; one entry per record, in order."""
+async def plan_batch(
+    parts: SyncParts, records: Sequence[Record], settled: Mapping[str, str] | None = None
+) -> list[Planned]:
+    """What each record of ``records`` needs; one entry per record, in order.
+
+    :param settled: source key → hash of a source record already dealt with (a dead
+        letter, or one retried in this run): the very same record read again is left alone
+    """
     plan = [_keyed(parts.mapping, record) for record in records]
     _supersede_duplicates(plan)
+    if settled:
+        _leave_settled(plan, settled)
     keys = [item.source_key for item in plan if item.action is not Action.FAIL]
     known = await parts.store.id_map(parts.sync.name, keys)
     lookups = await _lookups(parts, records) if parts.mapping.has_lookups else _Lookups({})
@@ -103,6 +113,14 @@ def _supersede_duplicates(plan: list[Planned]) -> None:
     for index, item in enumerate(plan):
         if last[item.source_key] != index and item.action is Action.CREATE:
             item.action = Action.UNCHANGED
+
+
+def _leave_settled(plan: list[Planned], settled: Mapping[str, str]) -> None:
+    """A re-read of a record whose fate is settled (the cursor re-reads its last value) changes nothing."""
+    for item in plan:
+        known = settled.get(item.source_key)
+        if known is not None and item.action is Action.CREATE and record_hash(item.record) == known:
+            item.action, item.settled = Action.UNCHANGED, True
 
 
 async def _lookups(parts: SyncParts, records: Sequence[Record]) -> _Lookups:

@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
+from tenacity.wait import wait_base
 
 from app.config.sync import RetryPolicy
 from app.errors import TransientError
@@ -23,11 +24,7 @@ async def with_retries(policy: RetryPolicy, operation: Callable[[], Awaitable[T]
     """
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.attempts),
-        wait=wait_exponential_jitter(
-            initial=policy.backoff.total_seconds(),
-            max=policy.max_backoff.total_seconds(),
-            jitter=policy.backoff.total_seconds(),
-        ),
+        wait=_backoff(policy),
         retry=retry_if_exception_type(TransientError),
         sleep=sleep,
         reraise=True,
@@ -36,3 +33,9 @@ async def with_retries(policy: RetryPolicy, operation: Callable[[], Awaitable[T]
         with attempt:
             return await operation()
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+
+def _backoff(policy: RetryPolicy) -> wait_base:
+    """``backoff``, doubled at each try up to ``max_backoff``, plus up to one ``backoff`` of jitter."""
+    first, most = policy.backoff.total_seconds(), policy.max_backoff.total_seconds()
+    return wait_exponential(multiplier=first, max=most) + wait_random(0, min(first, most))

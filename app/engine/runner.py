@@ -22,6 +22,7 @@ from app.engine.project import Workspace
 from app.engine.retry import Sleep, with_retries
 from app.engine.writing import write_plan
 from app.errors import BryggaError, TransientError
+from app.mapping.hashing import record_hash
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, LogEntry, RunInfo, Store
 from connectors.base import Batch, Write, WriteAction
@@ -82,6 +83,8 @@ class _Run:
         self.store = engine.store
         self.counts = Counts()
         self.dead_keys: set[str] = set()
+        self.settled: dict[str, str] = {}
+        """Source key → hash of the record a dead letter keeps, or that this run already retried."""
 
     async def execute(self) -> Counts:
         self.parts = await self.engine.parts(self.sync)
@@ -91,7 +94,9 @@ class _Run:
         await with_retries(
             self.sync.retry, lambda: self.parts.target.prepare(target_stream, write_fields=fields), self.engine.sleep
         )
-        self.dead_keys = {letter.source_key for letter in await self.store.dead_letters(self.sync.name)}
+        letters = await self.store.dead_letters(self.sync.name)
+        self.dead_keys = {letter.source_key for letter in letters}
+        self.settled = {letter.source_key: record_hash(letter.record) for letter in letters}
         if self.dead_keys:
             await self._retry_dead_letters()
         await self._read_source()
@@ -99,8 +104,10 @@ class _Run:
             await self._delete_gone()
         return self.counts
 
-    async def _process(self, records: list[Record], checkpoint: Checkpoint | None) -> None:
-        plan = await plan_batch(self.parts, records)
+    async def _process(self, records: list[Record], checkpoint: Checkpoint | None, *, retrying: bool = False) -> None:
+        plan = await plan_batch(self.parts, records, None if retrying else self.settled)
+        if retrying:  # read again later in this run (the cursor re-reads its last value): leave it
+            self.settled.update((item.source_key, record_hash(item.record)) for item in plan)
         changes = await write_plan(self.parts, plan, self.engine.sleep)
         changes.checkpoint = checkpoint
         await self._commit(changes)
@@ -155,7 +162,7 @@ class _Run:
                 return
             after = letters[-1].id
             records = await self._fresh_records({letter.source_key: letter.record for letter in letters})
-            await self._process(records, None)
+            await self._process(records, None, retrying=True)
 
     async def _fresh_records(self, kept: dict[str, Record]) -> list[Record]:
         """The dead letters' records read again from the source where it can; else the kept copies."""

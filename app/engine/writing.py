@@ -50,10 +50,13 @@ def record_outcome(item: Planned, changes: BatchChanges) -> None:
         changes.log.append(LogEntry(item.source_key, item.target_key, "failed", item.error))
         changes.failures.append(Failure(item.source_key, item.record, item.error or "failed", item.reason or "mapping"))
         return
-    changes.resolved.append(item.source_key)
     if item.action is Action.UNCHANGED:
         counts.unchanged += 1
-    elif item.action is Action.SKIP:
+        if not item.settled:
+            changes.resolved.append(item.source_key)
+        return
+    changes.resolved.append(item.source_key)
+    if item.action is Action.SKIP:
         counts.skipped += 1
         changes.log.append(LogEntry(item.source_key, item.target_key, "skipped", item.note))
     else:

@@ -1,0 +1,240 @@
+"""Reading a stream: encodings, delimiters, quoting, empty cells, batches, and files that are not quite right."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tracemalloc
+from collections.abc import AsyncGenerator, AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from app.errors import PermanentError
+from connectors.base import Write, WriteAction, connector_class
+from connectors.csv.connector import CsvConnector
+from connectors.csv.files import CsvFileError
+from tests.connectors.csv.conftest import SystemMaker, read_all, records_of
+
+SWEDISH = [
+    {"kundnr": "1", "namn": "Åsa Öberg", "ort": "Malmö"},
+    {"kundnr": "2", "namn": "Örjan Ärlig", "ort": "Gävle"},
+    {"kundnr": "3", "namn": "åäö ÅÄÖ", "ort": "Umeå"},
+]
+
+
+def test_the_csv_kind_is_registered_as_this_class() -> None:
+    assert connector_class("csv") is CsvConnector
+
+
+async def test_semicolons_in_cp1252_read_every_swedish_letter_intact(system: SystemMaker, folder: Path) -> None:
+    text = "kundnr;namn;ort\r\n1;Åsa Öberg;Malmö\r\n2;Örjan Ärlig;Gävle\r\n3;åäö ÅÄÖ;Umeå\r\n"
+    (folder / "kunder.csv").write_bytes(text.encode("cp1252"))
+    connector = system(kunder='{file: kunder.csv, key: kundnr, delimiter: ";", encoding: cp1252}')
+
+    assert await records_of(connector, "kunder") == SWEDISH
+
+
+@pytest.mark.parametrize("bom", [b"\xef\xbb\xbf", b""], ids=["with-bom", "without-bom"])
+async def test_utf8_reads_with_and_without_a_bom_and_the_bom_is_not_in_the_first_name(
+    system: SystemMaker, folder: Path, bom: bytes
+) -> None:
+    text = "kundnr,namn,ort\n1,Åsa Öberg,Malmö\n2,Örjan Ärlig,Gävle\n3,åäö ÅÄÖ,Umeå\n"
+    (folder / "kunder.csv").write_bytes(bom + text.encode("utf-8"))
+    connector = system(kunder="{file: kunder.csv, key: kundnr}")
+
+    info = await connector.prepare("kunder")
+
+    assert info.fields == ["kundnr", "namn", "ort"]
+    assert await records_of(connector, "kunder") == SWEDISH
+
+
+async def test_tabs_and_another_quote_character_are_honoured(system: SystemMaker, folder: Path) -> None:
+    (folder / "t.tsv").write_text("id\tnote\n1\t'a\tb'\n2\t'it''s'\n", encoding="utf-8")
+    connector = system(t='{file: t.tsv, key: id, delimiter: "\\t", quotechar: "\'"}')
+
+    assert await records_of(connector, "t") == [{"id": "1", "note": "a\tb"}, {"id": "2", "note": "it's"}]
+
+
+async def test_quoted_cells_keep_delimiters_quotes_and_line_breaks(system: SystemMaker, folder: Path) -> None:
+    text = 'id;note;city\r\n1;"one; two";Lund\r\n2;"first line\r\nsecond ""quoted"" line";Ystad\r\n3;plain;Visby\r\n'
+    (folder / "n.csv").write_text(text, encoding="utf-8", newline="")
+    connector = system(n='{file: n.csv, key: id, delimiter: ";"}')
+
+    assert await records_of(connector, "n") == [
+        {"id": "1", "note": "one; two", "city": "Lund"},
+        {"id": "2", "note": 'first line\r\nsecond "quoted" line', "city": "Ystad"},
+        {"id": "3", "note": "plain", "city": "Visby"},
+    ]
+
+
+async def test_empty_cells_are_none_and_blank_rows_are_skipped(system: SystemMaker, folder: Path) -> None:
+    (folder / "e.csv").write_text('id,name,city\n1,,Lund\n\n,,\n2,"",\n', encoding="utf-8")
+    connector = system(e="{file: e.csv, key: id}")
+
+    assert await records_of(connector, "e") == [
+        {"id": "1", "name": None, "city": "Lund"},
+        {"id": "2", "name": None, "city": None},
+    ]
+
+
+async def test_a_read_comes_in_batches_of_at_most_batch_size_in_file_order_each_with_an_empty_checkpoint(
+    system: SystemMaker, folder: Path
+) -> None:
+    (folder / "n.csv").write_text("id\n" + "".join(f"{n}\n" for n in range(7)), encoding="utf-8")
+    connector = system(n="{file: n.csv, key: id}")
+
+    batches = await read_all(connector, "n", batch_size=3)
+
+    assert [[record["id"] for record in batch.records] for batch in batches] == [
+        ["0", "1", "2"],
+        ["3", "4", "5"],
+        ["6"],
+    ]
+    assert [batch.checkpoint for batch in batches] == [{}, {}, {}]
+
+
+async def test_every_read_is_a_full_read_whatever_the_checkpoint(system: SystemMaker, folder: Path) -> None:
+    (folder / "n.csv").write_text("id\n1\n2\n", encoding="utf-8")
+    connector = system(n="{file: n.csv, key: id}")
+
+    batches = [batch async for batch in connector.read("n", {"anything": 5}, 10)]
+
+    assert [record["id"] for batch in batches for record in batch.records] == ["1", "2"]
+
+
+async def test_a_file_with_only_a_header_reads_no_batches(system: SystemMaker, folder: Path) -> None:
+    (folder / "h.csv").write_text("id,name\n", encoding="utf-8")
+    connector = system(h="{file: h.csv, key: id}")
+
+    assert await read_all(connector, "h") == []
+
+
+async def test_a_row_with_too_few_or_too_many_cells_is_read_as_far_as_it_goes_with_one_warning(
+    system: SystemMaker, folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (folder / "r.csv").write_text("id,name,city\n1,Ann\n2,Bo,Lund,extra\n3,Cy,Visby,\n", encoding="utf-8")
+    connector = system(r="{file: r.csv, key: id}")
+
+    with caplog.at_level(logging.WARNING):
+        records = await records_of(connector, "r")
+
+    assert records == [
+        {"id": "1", "name": "Ann", "city": None},
+        {"id": "2", "name": "Bo", "city": "Lund"},
+        {"id": "3", "name": "Cy", "city": "Visby"},
+    ]
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warnings == [
+        "files/r.csv: 2 row(s) had a different number of cells than the header (the first at line 2); "
+        "missing cells were read as empty, extra cells were ignored"
+    ]
+
+
+async def test_a_read_streams_the_file_instead_of_loading_it(system: SystemMaker, folder: Path) -> None:
+    rows = "".join(f"{n},{'x' * 40}\n" for n in range(200_000))
+    (folder / "big.csv").write_text("id,filler\n" + rows, encoding="utf-8")  # about 9 MB
+    connector = system(big="{file: big.csv, key: id}")
+    reads = connector.read("big", None, 100)
+
+    tracemalloc.start()
+    try:
+        first = await anext(reads)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await aclose(reads)
+
+    assert len(first.records) == 100
+    assert peak < 1_000_000
+
+
+async def test_a_read_under_way_keeps_reading_the_file_it_opened_when_a_write_replaces_it(
+    system: SystemMaker, folder: Path
+) -> None:
+    (folder / "n.csv").write_text("id\n" + "".join(f"{n}\n" for n in range(10_000)), encoding="utf-8")
+    connector = system(n="{file: n.csv, key: id}")
+    reads = connector.read("n", None, 100)
+
+    first = await anext(reads)
+    await connector.write("n", [Write(WriteAction.DELETE, None, str(n)) for n in range(5000)])
+    rest = [batch async for batch in reads]
+
+    assert first.records[0] == {"id": "0"}
+    assert sum(len(batch.records) for batch in rest) == 9_900
+    assert len(await records_of(connector, "n")) == 5000
+
+
+async def test_a_utf8_stream_over_a_cp1252_file_names_the_line_and_suggests_cp1252(
+    system: SystemMaker, folder: Path
+) -> None:
+    # enough rows that the bad byte lies far beyond the first chunk the reader decodes
+    good = "".join(f"{n},Anna\n" for n in range(5000))
+    (folder / "k.csv").write_bytes(("id,name\n" + good).encode() + "5000,Åsa\n".encode("cp1252"))
+    connector = system(k="{file: k.csv, key: id}")
+
+    with pytest.raises(CsvFileError) as caught:
+        await read_all(connector, "k")
+
+    error = caught.value
+    assert isinstance(error, PermanentError)
+    assert (error.file, error.line) == ("files/k.csv", 5002)
+    assert str(error) == (
+        "files/k.csv:5002: not valid utf-8 (bytes 0xc5): "
+        "is it cp1252 (Windows, Excel)? set `encoding: cp1252` on the stream"
+    )
+
+
+async def test_a_bom_on_a_stream_set_to_cp1252_says_to_set_utf8(system: SystemMaker, folder: Path) -> None:
+    (folder / "k.csv").write_bytes(b"\xef\xbb\xbfid;name\n1;" + "Åsa".encode())
+    connector = system(k='{file: k.csv, key: id, delimiter: ";", encoding: cp1252}')
+
+    with pytest.raises(CsvFileError, match="byte-order mark but its encoding is set to cp1252: set `encoding: utf-8`"):
+        await connector.prepare("k")
+
+
+async def test_a_cell_beyond_the_csv_field_limit_is_a_permanent_error_at_its_line(
+    system: SystemMaker, folder: Path
+) -> None:
+    (folder / "w.csv").write_text("id,note\n1,short\n2," + "x" * 200_000 + "\n", encoding="utf-8")
+    connector = system(w="{file: w.csv, key: id}")
+
+    with pytest.raises(CsvFileError) as caught:
+        await read_all(connector, "w")
+
+    assert caught.value.line == 3
+    assert "not valid CSV: field larger than field limit" in str(caught.value)
+
+
+async def test_a_header_that_names_a_column_twice_is_refused(system: SystemMaker, folder: Path) -> None:
+    (folder / "d.csv").write_text("id,name,name,,\n1,a,b,,\n", encoding="utf-8")
+    connector = system(d="{file: d.csv, key: id}")
+
+    with pytest.raises(CsvFileError, match=r"^files/d.csv:1: the header names 'name' more than once"):
+        await connector.prepare("d")
+
+
+async def test_an_abandoned_read_closes_its_file(system: SystemMaker, folder: Path) -> None:
+    (folder / "n.csv").write_text("id\n1\n2\n3\n", encoding="utf-8")
+    connector = system(n="{file: n.csv, key: id}")
+    reads = connector.read("n", None, 1)
+
+    await anext(reads)
+    assert str(folder / "n.csv") in open_files()
+    await aclose(reads)
+
+    assert str(folder / "n.csv") not in open_files()
+
+
+def open_files() -> set[str]:
+    """What this process has open (Linux)."""
+    found: set[str] = set()
+    for descriptor in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            found.add(str(descriptor.readlink()))
+    return found
+
+
+async def aclose(reads: AsyncIterator[object]) -> None:
+    assert isinstance(reads, AsyncGenerator)
+    await reads.aclose()

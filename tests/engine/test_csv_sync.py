@@ -1,0 +1,154 @@
+"""CSV files in and out of a sync: encodings intact, and no partial file after a crash (SPEC 4)."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from app.engine.project import open_project
+from app.engine.runner import RunOptions, open_engine
+from tests.cli.helpers import BRYGGA
+
+LETTERS = "åäöÅÄÖ"
+
+PROJECT = """\
+version: 1
+state: sqlite:///state.db
+systems:
+  exports:
+    connector: csv
+    path: exports
+    batch_size: {batch_size}
+    streams:
+      nordic: {{file: nordic.csv, key: id, delimiter: ";", encoding: cp1252}}
+      bom: {{file: bom.csv, key: id}}
+      customers: {{file: customers.csv, key: customer_no, delimiter: ";", encoding: cp1252}}
+  db:
+    connector: sql
+    url: sqlite:///db.sqlite
+    batch_size: {batch_size}
+    streams:
+      people: {{table: people, key: id}}
+"""
+
+INTO_DB = """\
+source: exports.{stream}
+target: db.people
+fields:
+  id: {{from: id, type: integer}}
+  name: name
+  city: city
+"""
+
+INTO_CSV = """\
+source: db.people
+target: exports.customers
+fields:
+  customer_no: id
+  name: name
+  city: city
+"""
+
+
+def _project(tmp_path: Path, batch_size: int = 1000) -> Path:
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "brygga.yaml").write_text(PROJECT.format(batch_size=batch_size))
+    for stream in ("nordic", "bom"):
+        (tmp_path / "mappings" / f"{stream}.yaml").write_text(INTO_DB.format(stream=stream))
+    (tmp_path / "mappings" / "out.yaml").write_text(INTO_CSV)
+    with sqlite3.connect(tmp_path / "db.sqlite") as connection:
+        connection.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, city TEXT)")
+    connection.close()
+    return tmp_path / "brygga.yaml"
+
+
+async def _run(project: Path, sync: str) -> str:
+    async with open_engine(open_project(project, environ={})) as engine:
+        run = await engine.run(sync, RunOptions())
+    assert run.error is None, run.error
+    return run.status
+
+
+def _people(project: Path) -> list[tuple[object, ...]]:
+    connection = sqlite3.connect(project.parent / "db.sqlite")
+    try:
+        return list(connection.execute("SELECT id, name, city FROM people ORDER BY id"))
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("stream", "content"),
+    [
+        ("nordic", f"id;name;city\r\n1;Åsa Öberg;Umeå\r\n2;Jörgen Ärlig;{LETTERS}\r\n".encode("cp1252")),
+        ("bom", "\ufeffid,name,city\n1,Åsa Öberg,Umeå\n2,Jörgen Ärlig,åäöÅÄÖ\n".encode()),
+    ],
+    ids=["semicolon cp1252", "utf-8 with a BOM"],
+)
+async def test_a_csv_export_syncs_into_sqlite_with_every_letter_intact(
+    tmp_path: Path, stream: str, content: bytes
+) -> None:
+    project = _project(tmp_path)
+    (tmp_path / "exports" / f"{stream}.csv").write_bytes(content)
+
+    assert await _run(project, stream) == "succeeded"
+
+    assert _people(project) == [(1, "Åsa Öberg", "Umeå"), (2, "Jörgen Ärlig", LETTERS)]
+
+
+async def test_sqlite_into_csv_writes_cp1252_with_a_header(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    with sqlite3.connect(tmp_path / "db.sqlite") as connection:
+        connection.execute("INSERT INTO people VALUES (1, 'Åsa Öberg', 'Umeå'), (2, 'Bo', NULL)")
+    connection.close()
+
+    assert await _run(project, "out") == "succeeded"
+
+    text = (tmp_path / "exports" / "customers.csv").read_bytes().decode("cp1252")
+    assert list(csv.reader(text.splitlines(), delimiter=";")) == [
+        ["customer_no", "name", "city"],
+        ["1", "Åsa Öberg", "Umeå"],
+        ["2", "Bo", ""],
+    ]
+
+
+def test_a_run_killed_while_writing_a_csv_leaves_no_partial_file(tmp_path: Path) -> None:
+    rows = 150_000
+    project = _project(tmp_path, batch_size=100_000)
+    with sqlite3.connect(tmp_path / "db.sqlite") as connection:
+        connection.executemany(
+            "INSERT INTO people VALUES (?, ?, ?)", ((n, f"Person {n} {LETTERS}", "Umeå" * 10) for n in range(rows))
+        )
+    connection.close()
+    target, folder = tmp_path / "exports" / "customers.csv", tmp_path / "exports"
+    command = [str(BRYGGA), "run", "out", "-c", str(project)]
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(path.name.endswith(".brygga-tmp") for path in folder.iterdir()):
+            assert process.poll() is None, "the run ended before it began writing the file"
+            assert time.monotonic() < deadline, "no temporary file appeared within 60s"
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        process.kill()
+
+    assert process.returncode == -signal.SIGKILL
+    assert not target.exists(), "a killed first write must leave no customers.csv at all"
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    with target.open(encoding="cp1252", newline="") as file:
+        written = list(csv.reader(file, delimiter=";"))
+    assert len(written) == rows + 1
+    assert written[-1] == [str(rows - 1), f"Person {rows - 1} {LETTERS}", "Umeå" * 10]
