@@ -1,12 +1,198 @@
-"""The ``sql`` connector class."""
+"""The ``sql`` connector class: SQLite, PostgreSQL and MariaDB/MySQL tables through SQLAlchemy Core."""
 
 from __future__ import annotations
 
-from connectors.base import Connector
-from connectors.sql.config import SqlSystem
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, cast
+
+from sqlalchemy import Row, Select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import SystemConfig
+from app.errors import PermanentError
+from app.records import Record, format_key
+from connectors.base import Batch, Checkpoint, Connector, StreamInfo, Write, WriteResult
+from connectors.sql.config import SqlStream, SqlSystem
+from connectors.sql.engine import Backend, Database, create_engine, database
+from connectors.sql.errors import database_errors
+from connectors.sql.lookups import LOOKUP_CHUNK, KeyLookup
+from connectors.sql.reading import Fetch, StreamReader, read_batches
+from connectors.sql.streams import StreamShape, describe_stream
+from connectors.sql.writing import StreamWriter
 
 
 class SqlConnector(Connector):
     """SQLite, PostgreSQL and MariaDB/MySQL tables, read incrementally on a cursor column."""
 
     options_model = SqlSystem
+
+    def __init__(self, system: SystemConfig) -> None:
+        super().__init__(system)
+        self.options = cast(SqlSystem, system.options)
+        self._database: Database | None = None
+        self._engine: AsyncEngine | None = None
+        self._shapes: dict[str, StreamShape] = {}
+        self._readers: dict[str, StreamReader] = {}
+        self._writers: dict[str, StreamWriter] = {}
+
+    # --- connections -----------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Make the engine (connections open on first use).
+
+        :raises PermanentError: when the URL names a SQLite file that does not exist
+        """
+        found = database(self.options.url, self.system.root)
+        if found.file is not None and not found.file.is_file():
+            raise PermanentError(
+                f"{self.system.name}: the SQLite database {found.file} does not exist "
+                f"(a relative path starts at the project's folder, {self.system.root})"
+            )
+        self._database, self._engine = found, create_engine(found)
+
+    async def close(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await engine.dispose()
+
+    async def check(self) -> None:
+        engine = await self._connected()
+        with self._errors(None, "connecting"):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+    # --- streams -----------------------------------------------------------------------
+
+    async def prepare(self, stream: str, *, write_fields: Sequence[str] | None = None) -> StreamInfo:
+        shape = await self._describe(stream)
+        if write_fields is not None:
+            shape.check_write(write_fields)
+        return StreamInfo(fields=list(shape.columns))
+
+    async def _describe(self, stream: str) -> StreamShape:
+        options = self._stream_options(stream)
+        engine = await self._connected()
+        assert self._database is not None
+        with self._errors(stream, "reading the table's columns"):
+            async with engine.connect() as conn:
+                shape = await describe_stream(conn, f"{self.system.name}.{stream}", options, self._database.backend)
+        self._shapes[stream] = shape
+        self._readers.pop(stream, None)
+        self._writers.pop(stream, None)
+        return shape
+
+    async def _shape(self, stream: str) -> StreamShape:
+        shape = self._shapes.get(stream)
+        if shape is None or not shape.keys_known:  # a query that had no rows may have some now
+            shape = await self._describe(stream)
+        return shape
+
+    async def _reader(self, stream: str) -> StreamReader:
+        shape = await self._shape(stream)
+        if stream not in self._readers:
+            self._readers[stream] = StreamReader(shape)
+        return self._readers[stream]
+
+    async def _writer(self, stream: str) -> StreamWriter:
+        shape = await self._shape(stream)
+        if stream not in self._writers:
+            assert self._database is not None
+            copy = self._database.backend is Backend.POSTGRESQL and self._database.url.get_driver_name() == "asyncpg"
+            self._writers[stream] = StreamWriter(shape, shape.check_write([]), copy=copy)
+        return self._writers[stream]
+
+    def _stream_options(self, stream: str) -> SqlStream:
+        try:
+            return cast(SqlStream, self.system.stream(stream))
+        except KeyError:
+            there = ", ".join(sorted(self.options.streams))
+            raise PermanentError(f"{self.system.name} has no stream {stream}; its streams are: {there}") from None
+
+    # --- reading -----------------------------------------------------------------------
+
+    async def read(self, stream: str, checkpoint: Checkpoint | None, batch_size: int) -> AsyncIterator[Batch]:
+        reader = await self._reader(stream)
+        async for batch in read_batches(reader, checkpoint, batch_size, self._fetcher(stream)):
+            yield batch
+
+    async def get(self, stream: str, keys: Sequence[str]) -> dict[str, Record]:
+        reader = await self._reader(stream)
+        if not reader.shape.keys_known:
+            return {}  # a query without rows
+        lookup = KeyLookup(reader.shape, keys)
+        fetch = self._fetcher(stream)
+        found: dict[str, Record] = {}
+        for chunk in lookup.chunks(LOOKUP_CHUNK):
+            records, _ = reader.split(await fetch(reader.by_keys, {"keys": chunk}))
+            for record in records:
+                found.update(dict.fromkeys(lookup.texts_of(record), record))
+        return found
+
+    async def existing_keys(self, stream: str, keys: Sequence[str]) -> set[str]:
+        reader = await self._reader(stream)
+        if not reader.shape.keys_known:
+            return set()  # a query without rows
+        lookup = KeyLookup(reader.shape, keys)
+        fetch = self._fetcher(stream)
+        found: set[str] = set()
+        for chunk in lookup.chunks(LOOKUP_CHUNK):
+            for row in await fetch(reader.keys_existing, {"keys": chunk}):
+                found.update(lookup.texts_of(dict(zip(reader.shape.key, row, strict=True))))
+        return found
+
+    async def scan_keys(self, stream: str, batch_size: int) -> AsyncIterator[list[str]]:
+        reader = await self._reader(stream)
+        fetch = self._fetcher(stream)
+        after: list[Any] | None = None
+        while True:
+            statement = reader.keys_first if after is None else reader.keys_next
+            rows = await fetch(statement, reader.page(after, batch_size))
+            records, after = reader.split_keys(rows)
+            if records:
+                yield [format_key(values) for values in records]
+            if len(rows) < batch_size:
+                return
+
+    def _fetcher(self, stream: str) -> Fetch:
+        """Runs a read statement on a connection of its own: none is held while the engine writes a batch."""
+
+        async def fetch(statement: Select[Any], params: dict[str, Any]) -> Sequence[Row[Any]]:
+            engine = await self._connected()
+            with self._errors(stream, "reading"):
+                async with engine.connect() as conn:
+                    result = await conn.execute(statement, params)
+                    try:
+                        rows: Sequence[Row[Any]] = result.all()
+                    except (ValueError, TypeError) as exc:  # SQLite hands back whatever text a column holds
+                        raise PermanentError(
+                            f"{self.system.name}.{stream}: reading: a value does not fit its column's type ({exc})"
+                        ) from exc
+            return rows
+
+        return fetch
+
+    # --- writing -----------------------------------------------------------------------
+
+    async def write(self, stream: str, writes: Sequence[Write]) -> list[WriteResult]:
+        if not writes:
+            return []
+        writer = await self._writer(stream)
+        return await writer.write(await self._connected(), writes, self._password)
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    async def _connected(self) -> AsyncEngine:
+        if self._engine is None:
+            await self.open()
+        assert self._engine is not None
+        return self._engine
+
+    @property
+    def _password(self) -> str | None:
+        return self._database.url.password if self._database is not None else None
+
+    def _errors(self, stream: str | None, doing: str) -> AbstractContextManager[None]:
+        where = self.system.name if stream is None else f"{self.system.name}.{stream}"
+        shown = f" ({self._database.shown()})" if self._database is not None and stream is None else ""
+        return database_errors(f"{where}{shown}: {doing}", self._password)

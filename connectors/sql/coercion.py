@@ -1,0 +1,263 @@
+"""Values converted to their column's type: mapped values before a write, key text before a lookup.
+
+Drivers are strict (asyncpg refuses ``"7"`` for an integer column), mappings
+are loose (a CSV gives text): each column's type decides how a value is
+converted, and a value that does not convert fails only its own record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import types as sqltypes
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import CompileError
+
+from app.records import key_text
+
+
+class Kind(StrEnum):
+    """What a column holds, as far as converting values goes."""
+
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    FLOAT = "float"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    TIME = "time"
+    TEXT = "text"
+    UUID = "uuid"
+    BYTES = "bytes"
+    OTHER = "other"
+    """JSON, arrays, intervals, enums of the database's own: passed on as they are."""
+
+
+DATE_KINDS = (Kind.DATE, Kind.DATETIME)
+
+
+class ConversionError(ValueError):
+    """A value that does not convert to its column's type."""
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """How values for one column are converted.
+
+    :param kind: what the column holds
+    :param name: the type as the database calls it (``NUMERIC(12, 2)``), for messages
+    :param aware: for a datetime column, whether it keeps a time zone (PostgreSQL ``timestamptz``)
+    """
+
+    kind: Kind
+    name: str
+    aware: bool = False
+    native: type | None = field(init=False, repr=False, compare=False)
+    """The type a value needs no converting from (``None`` for a datetime, whose zone needs checking too)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "native", _NATIVE.get(self.kind))
+
+    def convert(self, value: Any) -> Any:
+        """``value`` as the column's Python type; ``None`` stays ``None``.
+
+        :raises ConversionError: when it does not convert
+        """
+        if value is None or self.kind is Kind.OTHER or type(value) is self.native:
+            return value
+        try:
+            if self.kind is Kind.DATETIME:
+                return _to_datetime(value, aware=self.aware)
+            return _CONVERTERS[self.kind](value)
+        except (ValueError, TypeError, AttributeError, ArithmeticError):
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "…"
+            raise ConversionError(f"cannot convert {shown} to {_WHAT[self.kind]}") from None
+
+
+def column_type(type_: sqltypes.TypeEngine[Any], dialect: Dialect) -> ColumnType:
+    """The :class:`ColumnType` of a reflected column's SQLAlchemy type."""
+    name = _type_name(type_, dialect)
+    if isinstance(type_, sqltypes.Boolean) or (isinstance(type_, mysql.TINYINT) and type_.display_width == 1):
+        return ColumnType(Kind.BOOLEAN, name)  # MariaDB's BOOLEAN is TINYINT(1)
+    if isinstance(type_, sqltypes.DateTime):
+        return ColumnType(Kind.DATETIME, name, aware=bool(type_.timezone))
+    for sql_type, kind in _KINDS:
+        if isinstance(type_, sql_type):
+            return ColumnType(kind, name)
+    if isinstance(type_, sqltypes.Uuid):
+        return ColumnType(Kind.UUID if type_.as_uuid else Kind.TEXT, name)
+    return ColumnType(Kind.OTHER, name)
+
+
+def value_type(value: Any) -> ColumnType:
+    """The :class:`ColumnType` that a value read from an untyped column (a query's) suggests."""
+    if isinstance(value, datetime):
+        return ColumnType(Kind.DATETIME, "datetime", aware=value.tzinfo is not None)
+    for python_type, kind in _VALUE_KINDS:
+        if isinstance(value, python_type):
+            return ColumnType(kind, kind.value)
+    return ColumnType(Kind.OTHER, type(value).__name__)
+
+
+def _type_name(type_: sqltypes.TypeEngine[Any], dialect: Dialect) -> str:
+    try:
+        return type_.compile(dialect=dialect)
+    except (CompileError, NotImplementedError, TypeError):
+        return type(type_).__name__.upper()
+
+
+_KINDS: list[tuple[type[sqltypes.TypeEngine[Any]], Kind]] = [
+    (sqltypes.Integer, Kind.INTEGER),
+    (sqltypes.Float, Kind.FLOAT),  # before Numeric: a Float is a Numeric
+    (sqltypes.Numeric, Kind.DECIMAL),
+    (sqltypes.Date, Kind.DATE),
+    (sqltypes.Time, Kind.TIME),
+    (sqltypes.String, Kind.TEXT),
+    (sqltypes._Binary, Kind.BYTES),
+]
+_VALUE_KINDS: list[tuple[type, Kind]] = [
+    (bool, Kind.BOOLEAN),  # before int: a bool is an int
+    (int, Kind.INTEGER),
+    (Decimal, Kind.DECIMAL),
+    (float, Kind.FLOAT),
+    (date, Kind.DATE),
+    (time, Kind.TIME),
+    (str, Kind.TEXT),
+    (uuid.UUID, Kind.UUID),
+    (bytes, Kind.BYTES),
+]
+_NATIVE: dict[Kind, type] = {
+    Kind.INTEGER: int,
+    Kind.DECIMAL: Decimal,
+    Kind.FLOAT: float,
+    Kind.BOOLEAN: bool,
+    Kind.DATE: date,
+    Kind.TIME: time,
+    Kind.TEXT: str,
+    Kind.UUID: uuid.UUID,
+    Kind.BYTES: bytes,
+}
+"""The type a value of each kind already has when nothing is to be done (datetimes also need their zone checked)."""
+_WHAT = {
+    Kind.INTEGER: "a whole number",
+    Kind.DECIMAL: "a decimal number",
+    Kind.FLOAT: "a number",
+    Kind.BOOLEAN: "true or false",
+    Kind.DATE: "a date (YYYY-MM-DD)",
+    Kind.DATETIME: "a date and time (ISO 8601)",
+    Kind.TIME: "a time of day (HH:MM:SS)",
+    Kind.TEXT: "text",
+    Kind.UUID: "a UUID",
+    Kind.BYTES: "bytes",
+}
+
+
+def _to_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise TypeError
+    if isinstance(value, float):
+        value = repr(value)  # 0.1 is Decimal("0.1"), not 0.1000000000000000055…
+    number = Decimal(value.strip() if isinstance(value, str) else value)
+    if not number.is_finite():
+        raise ValueError
+    return number
+
+
+def _to_integer(value: Any) -> int:
+    if isinstance(value, int):
+        return int(value)
+    number = _to_decimal(value)
+    if number != number.to_integral_value():
+        raise ValueError
+    return int(number)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError
+    return float(value.strip() if isinstance(value, str) else value)
+
+
+_TRUE = {"true", "t", "yes", "y", "1", "on"}
+_FALSE = {"false", "f", "no", "n", "0", "off"}
+
+
+def _to_boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | Decimal | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError
+
+
+def _to_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()  # the date where the moment was written down, not in UTC
+    if isinstance(value, date):
+        return value
+    text = value.strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return datetime.fromisoformat(text).date()
+
+
+def _to_datetime(value: Any, *, aware: bool) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time())
+    else:
+        moment = datetime.fromisoformat(value.strip())
+    if aware:  # a moment without a zone is taken as UTC
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    # a column without zones keeps UTC
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+
+
+def _to_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, datetime):
+        return value.time()
+    return time.fromisoformat(value.strip())
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float | Decimal | date | time | uuid.UUID):
+        return key_text(value)
+    raise TypeError
+
+
+def _to_uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value.strip())
+
+
+def _to_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise TypeError
+
+
+_CONVERTERS: dict[Kind, Callable[[Any], Any]] = {
+    Kind.INTEGER: _to_integer,
+    Kind.DECIMAL: _to_decimal,
+    Kind.FLOAT: _to_float,
+    Kind.BOOLEAN: _to_boolean,
+    Kind.DATE: _to_date,
+    Kind.TIME: _to_time,
+    Kind.TEXT: _to_text,
+    Kind.UUID: _to_uuid,
+    Kind.BYTES: _to_bytes,
+}

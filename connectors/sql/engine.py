@@ -1,0 +1,120 @@
+"""Database URLs and engines: every URL is served by an async driver.
+
+Users write the URLs they know (``postgresql://…``, ``mysql+pymysql://…``,
+``sqlite:///crm.db``); Brygga swaps in the async driver it ships with
+(asyncpg, asyncmy, aiosqlite) and keeps one the user named that is async
+already. A relative SQLite path starts at the project's folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.errors import PermanentError
+
+
+class Backend(StrEnum):
+    """The database families the ``sql`` connector speaks, each with its own SQL dialect."""
+
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+    MYSQL = "mysql"
+
+
+_BACKENDS = {
+    "sqlite": Backend.SQLITE,
+    "postgresql": Backend.POSTGRESQL,
+    "mysql": Backend.MYSQL,
+    "mariadb": Backend.MYSQL,
+}
+_DEFAULT_DRIVERS = {Backend.SQLITE: "aiosqlite", Backend.POSTGRESQL: "asyncpg", Backend.MYSQL: "asyncmy"}
+_ASYNC_DRIVERS = {
+    Backend.SQLITE: {"aiosqlite"},
+    Backend.POSTGRESQL: {"asyncpg", "psycopg_async"},
+    Backend.MYSQL: {"asyncmy", "aiomysql"},
+}
+_CONNECT_TIMEOUT = {"asyncpg": "timeout", "asyncmy": "connect_timeout", "aiomysql": "connect_timeout"}
+"""The driver's name for the seconds a connection attempt may take (a dead host must not hang a run)."""
+
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+def backend_of(url: URL) -> Backend:
+    """The database family of ``url``.
+
+    :raises PermanentError: for a database the connector does not support
+    """
+    try:
+        return _BACKENDS[url.get_backend_name()]
+    except KeyError:
+        raise PermanentError(f"database '{url.get_backend_name()}' is not supported by the sql connector") from None
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where a ``sql`` system's data lives: the URL with its async driver, and a SQLite database's file."""
+
+    url: URL
+    backend: Backend
+    file: Path | None = None
+    """A SQLite database's file (absolute); ``None`` for other databases and in-memory SQLite."""
+
+    def shown(self) -> str:
+        """The database as its user wrote it, safe for a log line or an error message: never its password."""
+        if self.file is not None:
+            return f"sqlite:///{self.file}"
+        return self.url.render_as_string(hide_password=True)
+
+
+def database(text: str, root: Path) -> Database:
+    """The database ``text`` names, with an async driver and a relative SQLite path made absolute from ``root``.
+
+    :raises PermanentError: when ``text`` is not a URL of a supported database
+    """
+    try:
+        url = make_url(text)
+    except Exception:
+        raise PermanentError("the database URL cannot be parsed") from None
+    backend = backend_of(url)
+    if url.get_driver_name() not in _ASYNC_DRIVERS[backend] or url.get_backend_name() != backend:
+        url = url.set(drivername=f"{backend}+{_DEFAULT_DRIVERS[backend]}")
+    if backend is Backend.SQLITE:
+        return _sqlite_database(url, root)
+    if url.get_driver_name() == "asyncpg" and "sslmode" in url.query:
+        # libpq's sslmode=require is asyncpg's ssl=require
+        url = url.difference_update_query(["sslmode"]).update_query_dict({"ssl": url.query["sslmode"]})
+    if backend is Backend.MYSQL and "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})  # åäö and emoji, whatever the server's default
+    return Database(url, backend)
+
+
+def _sqlite_database(url: URL, root: Path) -> Database:
+    name = url.database or ""
+    if not name or name == ":memory:" or url.query.get("uri") == "true":
+        return Database(url, Backend.SQLITE)
+    path = Path(name).expanduser()
+    if not path.is_absolute():
+        path = root / path
+    # mode=rw: a missing file is an error, never a new empty database (Brygga creates no tables to fill it)
+    url = url.set(database="file:" + quote(str(path))).update_query_dict({"mode": "rw", "uri": "true"})
+    return Database(url, Backend.SQLITE, path)
+
+
+def create_engine(database: Database) -> AsyncEngine:
+    """An engine (a pool of connections, opened on first use) for ``database``."""
+    url = database.url
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    connect_args: dict[str, Any] = {}
+    timeout_name = _CONNECT_TIMEOUT.get(url.get_driver_name())
+    if timeout_name is not None and timeout_name not in url.query:
+        connect_args[timeout_name] = CONNECT_TIMEOUT_SECONDS
+    if database.backend is Backend.MYSQL:
+        options["pool_recycle"] = 3600  # the server drops connections idle past wait_timeout
+    return create_async_engine(url, connect_args=connect_args, **options)

@@ -1,0 +1,143 @@
+"""The one boundary where database and driver exceptions become Brygga's errors.
+
+Whether a failure is worth retrying follows the error's type and the
+database's own error code, never its message text: the SQLSTATE of
+PostgreSQL (and MariaDB/MySQL), MariaDB/MySQL's error number, SQLite's
+result code, then SQLAlchemy's exception class. Messages carry the
+database's own words, never the SQL, the parameters or a password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncmy.errors
+import asyncpg
+import sqlalchemy.exc as sa
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from app.errors import ConnectorError, PermanentError, TransientError
+
+TRANSIENT_TYPES: tuple[type[Exception], ...] = (
+    sa.OperationalError,  # lost connections, locks, timeouts (refined by the error codes below)
+    sa.InterfaceError,  # the driver lost its connection
+    sa.InternalError,  # the server or driver got out of step; a new connection usually helps
+    sa.TimeoutError,  # no connection free in the pool in time
+    sa.DisconnectionError,  # a pooled connection turned out dead
+    OSError,  # refused, reset or timed-out sockets, unresolvable hosts
+    asyncpg.InterfaceError,  # asyncpg used directly (the COPY path) lost its connection
+)
+"""Exception types that mean "try again later" unless an error code says otherwise."""
+
+TRANSLATED_TYPES: tuple[type[Exception], ...] = (
+    SQLAlchemyError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+"""What :func:`database_errors` translates; anything else is a bug and passes through untouched."""
+
+_TRANSIENT_SQLSTATE_CLASSES = {"08", "40", "53", "57", "58"}
+"""Connection exception, transaction rollback (deadlock, serialization), insufficient resources,
+operator intervention (statement timeout, shutdown), system error."""
+_TRANSIENT_SQLSTATES = {"55P03", "55006", "25P03"}
+"""Lock not available, object in use, idle-in-transaction timeout."""
+_GENERIC_SQLSTATES = {"HY000", "00000"}
+"""MariaDB/MySQL's catch-all states: the error number decides instead."""
+
+_TRANSIENT_MYSQL_ERRORS = {1040, 1053, 1205, 1213, 1317, 1927, 1969, 3024, 4031}
+"""Too many connections, shutdown, lock wait timeout, deadlock, query interrupted, connection killed,
+statement timeouts, idle disconnect. Numbers 2000–2999 are the client's connection errors."""
+
+_TRANSIENT_SQLITE_CODES = {5, 6, 9, 10, 13, 15}
+"""SQLITE_BUSY ("database is locked"), LOCKED, INTERRUPT, IOERR, FULL, PROTOCOL."""
+
+
+@contextmanager
+def database_errors(where: str, secret: str | None = None) -> Iterator[None]:
+    """Raise what the database calls inside raise as :class:`TransientError` or :class:`PermanentError`.
+
+    :param where: what was being done, for the message (``"erp.customers: reading"``)
+    :param secret: a password that must never appear in the message
+    """
+    try:
+        yield
+    except ConnectorError:
+        raise
+    except TRANSLATED_TYPES as exc:
+        raise translate(exc, where, secret) from exc
+
+
+def translate(exc: BaseException, where: str, secret: str | None = None) -> ConnectorError:
+    """``exc`` as the Brygga error to raise ``from`` it."""
+    message = f"{where}: {describe(exc)}"
+    if secret:
+        message = message.replace(secret, "***")
+    return TransientError(message) if is_transient(exc) else PermanentError(message)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying may help: by the database's error code where it gave one, else by type."""
+    chain = _chain(exc)
+    for link in reversed(chain):  # the driver's own exception, innermost, knows best
+        verdict = _code_verdict(link)
+        if verdict is not None:
+            return verdict
+    driver = chain[-1]
+    if not isinstance(driver, SQLAlchemyError | OSError) and isinstance(driver, ValueError | TypeError | OverflowError):
+        return False  # the driver refused a value before sending it
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TRANSIENT_TYPES)
+
+
+def describe(exc: BaseException) -> str:
+    """The database's own words for ``exc``: no SQL, no parameters."""
+    if not isinstance(exc, DBAPIError) and isinstance(exc, SQLAlchemyError):
+        return _first_line(str(exc)) or type(exc).__name__
+    driver = _chain(exc)[-1]
+    if isinstance(driver, TimeoutError):
+        return "the database did not answer in time"
+    if isinstance(driver, asyncmy.errors.MySQLError) and len(driver.args) == 2:
+        return f"{driver.args[1]} (error {driver.args[0]})"
+    text = _first_line(str(driver)) or type(driver).__name__
+    detail = getattr(driver, "detail", None)
+    if isinstance(detail, str) and detail:
+        text = f"{text}: {detail}"
+    sqlstate = getattr(driver, "sqlstate", None)
+    if isinstance(sqlstate, str) and isinstance(driver, asyncpg.PostgresError):
+        text = f"{text} (SQLSTATE {sqlstate})"
+    return text
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc``, the DBAPI exception it wraps, and the driver's exception under that."""
+    chain = [exc]
+    while len(chain) < 8:
+        current = chain[-1]
+        inner = getattr(current, "orig", None)
+        if not isinstance(inner, BaseException):
+            inner = current.__cause__
+        if inner is None or inner in chain:
+            break
+        chain.append(inner)
+    return chain
+
+
+def _code_verdict(exc: BaseException) -> bool | None:
+    """Transient (True), permanent (False) or unknown (None), by the error code ``exc`` carries."""
+    if isinstance(exc, asyncmy.errors.MySQLError) and exc.args and isinstance(exc.args[0], int):
+        number: int = exc.args[0]
+        return number in _TRANSIENT_MYSQL_ERRORS or number < 1000 or 2000 <= number < 3000
+    sqlite_code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return sqlite_code & 0xFF in _TRANSIENT_SQLITE_CODES
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and len(sqlstate) == 5 and sqlstate not in _GENERIC_SQLSTATES:
+        return sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES or sqlstate in _TRANSIENT_SQLSTATES
+    return None
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0].strip() if text.strip() else ""

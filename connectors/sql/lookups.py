@@ -1,0 +1,50 @@
+"""Looking rows up by key text: the text converted to the key columns' types, and back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from app.records import Record, format_key, parse_key
+from connectors.sql.streams import StreamShape
+
+LOOKUP_CHUNK = 1000
+"""Keys per ``IN (…)`` list: far below every database's limit on parameters."""
+
+
+class KeyLookup:
+    """Keys asked for as text (:func:`app.records.format_key`), converted to their columns' types.
+
+    A text that does not convert (``"abc"`` for an integer key) cannot be a
+    key of the stream and is left out.
+    """
+
+    def __init__(self, shape: StreamShape, texts: Sequence[str]) -> None:
+        self.key = shape.key
+        self.asked = set(texts)
+        self.by_values: dict[tuple[Any, ...], list[str]] = {}
+        for text in dict.fromkeys(texts):
+            try:
+                parts = parse_key(text, len(self.key))
+                values = tuple(
+                    shape.types[name].convert(part) if name in shape.types else part
+                    for name, part in zip(self.key, parts, strict=True)
+                )
+            except ValueError:
+                continue
+            self.by_values.setdefault(values, []).append(text)
+
+    def chunks(self, size: int) -> Iterator[list[Any]]:
+        """The converted keys to bind as ``keys``, ``size`` at a time."""
+        values = [value[0] if len(self.key) == 1 else value for value in self.by_values]
+        for start in range(0, len(values), size):
+            yield values[start : start + size]
+
+    def texts_of(self, record: Record) -> list[str]:
+        """The texts asked for that name the row ``record``."""
+        values = tuple(record[name] for name in self.key)
+        texts = list(self.by_values.get(values, []))
+        own = format_key(values)
+        if own in self.asked and own not in texts:
+            texts.append(own)
+        return texts

@@ -1,0 +1,263 @@
+"""Reading a stream in batches: keyset pagination, never OFFSET.
+
+Two kinds of read, told apart by the checkpoint:
+
+- **changes** (``{"cursor": v}``): rows whose cursor is at least ``v`` (less
+  the lookback), in (cursor, key) order. Between batches the read goes on
+  after the last row's (cursor, key), so rows that share a cursor value are
+  never skipped at a batch boundary. Each batch's checkpoint is its last
+  cursor value: the next run starts there again, with ``>=``, so rows that
+  share it, or that were committed late, are seen again (the engine
+  recognises them by hash).
+- **full** (no checkpoint, or ``{"full": {...}}`` to resume one): every row
+  in key order, batch checkpoints holding the last key; it ends with the
+  checkpoint ``{"cursor": MAX(cursor) when the full read began}``, or ``{}``
+  for a stream without a cursor (read in full again next time).
+
+Rows whose key is NULL cannot be synced and are not read; rows whose cursor
+is NULL are read by full reads only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+)
+from sqlalchemy.types import NullType
+
+from app.errors import PermanentError
+from app.records import Record
+from connectors.base import Batch, Checkpoint
+from connectors.sql.coercion import ConversionError
+from connectors.sql.engine import Backend
+from connectors.sql.streams import StreamShape
+
+Fetch = Callable[[Select[Any], dict[str, Any]], Awaitable[Sequence[Row[Any]]]]
+"""Runs a statement with its parameters and returns every row."""
+
+_LIMIT = "brygga_limit"
+_SINCE = "brygga_since"
+
+
+class StreamReader:
+    """The statements that read one stream, built once and reused batch after batch."""
+
+    def __init__(self, shape: StreamShape) -> None:
+        self.shape = shape
+        source = shape.source
+        self.columns = [source.c[name] for name in shape.columns]
+        self.key = [self._comparable(name) for name in shape.key]
+        self.cursor = self._comparable(shape.options.cursor) if shape.options.cursor else None
+        key_columns = [source.c[name] for name in shape.key]
+        keys_present = and_(*(column.is_not(None) for column in key_columns))
+        self.full_first = self._select(self.columns, self.key).where(keys_present)
+        self.full_next = self.full_first.where(self._after(self.key))
+        if self.cursor is not None:
+            ordered = [self.cursor, *self.key]
+            self.changes_first = self._select(self.columns, ordered).where(
+                keys_present, self.cursor >= bindparam(_SINCE)
+            )
+            self.changes_next = self._select(self.columns, ordered).where(keys_present, self._after(ordered))
+            self.max_cursor = select(func.max(self.cursor)).select_from(source)
+        self.keys_first = self._select(key_columns, self.key).where(keys_present)
+        self.keys_next = self.keys_first.where(self._after(self.key))
+        self.by_keys = select(*self.columns).where(_key_in(key_columns))
+        written = [shape.table.c[name] for name in shape.key] if shape.table is not None else key_columns
+        self.keys_existing = select(*written).where(_key_in(written))
+
+    def _comparable(self, name: str) -> ColumnElement[Any]:
+        """A column as keyset pagination compares it.
+
+        SQLite keeps dates as text in whatever format wrote them, while
+        SQLAlchemy binds dates in one format of its own: comparing those
+        would skip rows. So on SQLite the key and cursor are compared and
+        checkpointed exactly as stored.
+        """
+        column = self.shape.source.c[name]
+        return type_coerce(column, NullType()) if self.shape.backend is Backend.SQLITE else column
+
+    @staticmethod
+    def _select(columns: Sequence[ColumnElement[Any]], keyset: list[ColumnElement[Any]]) -> Select[Any]:
+        """``columns``, then the keyset values labelled (a key is also a plain column), in keyset order."""
+        labelled = [value.label(f"brygga_keyset_{index}") for index, value in enumerate(keyset)]
+        return select(*columns, *labelled).order_by(*keyset).limit(bindparam(_LIMIT, type_=None))
+
+    def _after(self, keyset: list[ColumnElement[Any]]) -> ColumnElement[bool]:
+        """Rows after the keyset values bound as ``after_0``, ``after_1``, …, in keyset order."""
+        bounds = [bindparam(f"after_{index}", type_=value.type) for index, value in enumerate(keyset)]
+        if len(keyset) == 1:
+            return keyset[0] > bounds[0]
+        if self.shape.backend is not Backend.MYSQL:
+            return tuple_(*keyset) > tuple_(*bounds)
+        return _expanded_after(keyset, bounds)  # MariaDB's optimizer uses an index for this form, not for rows
+
+    def split(self, rows: Sequence[Row[Any]]) -> tuple[list[Record], list[Any]]:
+        """The rows as records, and the last row's keyset values."""
+        width = len(self.columns)
+        names = self.shape.columns
+        records = [dict(zip(names, row[:width], strict=True)) for row in rows]
+        return records, list(rows[-1][width:]) if rows else []
+
+    def split_keys(self, rows: Sequence[Row[Any]]) -> tuple[list[list[Any]], list[Any]]:
+        """Rows of :attr:`keys_first` or :attr:`keys_next` as key values, and the last row's keyset values."""
+        width = len(self.shape.key)
+        return [list(row[:width]) for row in rows], list(rows[-1][width:]) if rows else []
+
+    @staticmethod
+    def page(after: Sequence[Any] | None, size: int) -> dict[str, Any]:
+        """The parameters of the page of ``size`` rows after the keyset values ``after`` (``None``: the first page)."""
+        return {**{f"after_{index}": value for index, value in enumerate(after or ())}, _LIMIT: size}
+
+    def bound(self, names: Sequence[str], values: Sequence[Any]) -> list[Any]:
+        """Checkpoint values as the driver wants them bound (after a trip through JSON).
+
+        :raises ConversionError: when a value does not fit its column any more
+        """
+        if self.shape.backend is Backend.SQLITE:
+            return [_as_stored(value) for value in values]  # compared exactly as stored
+        types = self.shape.types
+        return [
+            types[name].convert(value) if name in types else value for name, value in zip(names, values, strict=True)
+        ]
+
+    def since(self, value: Any) -> Any:
+        """Where a changes read starts: ``value`` less the stream's lookback.
+
+        :raises PermanentError: when lookback is set and ``value`` is no date
+        """
+        lookback = self.shape.options.lookback
+        if lookback is None:
+            return value
+        if isinstance(value, datetime):
+            return value - lookback
+        if isinstance(value, date):
+            return value - timedelta(days=math.ceil(lookback / timedelta(days=1)))
+        if isinstance(value, str):
+            shifted = _text_moment_minus(value, lookback)
+            if shifted is not None:
+                return shifted
+        raise PermanentError(
+            f"{self.shape.where}: lookback needs a date or datetime cursor, and the stored cursor is {value!r}: "
+            "remove lookback, or choose a timestamp column"
+        )
+
+
+def _expanded_after(keyset: Sequence[ColumnElement[Any]], bounds: Sequence[BindParameter[Any]]) -> ColumnElement[bool]:
+    """``(a, b, …) > (x, y, …)`` written out as ``a > x OR (a = x AND (b > y OR …))``."""
+    first, bound = keyset[0], bounds[0]
+    if len(keyset) == 1:
+        return first > bound
+    return or_(first > bound, and_(first == bound, _expanded_after(keyset[1:], bounds[1:])))
+
+
+def _as_stored(value: Any) -> Any:
+    """A value to compare with SQLite's own: a date as the ISO text SQLite keeps dates in."""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _text_moment_minus(text: str, lookback: timedelta) -> str | None:
+    """A date or timestamp kept as text, moved back by ``lookback``, written in the same style (SQLite)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if len(text.strip()) == 10:  # a date
+        return (moment.date() - timedelta(days=math.ceil(lookback / timedelta(days=1)))).isoformat()
+    separator = "T" if text.strip()[10:11] == "T" else " "
+    shifted = moment - lookback
+    if moment.tzinfo is None and shifted.tzinfo is None:
+        return shifted.isoformat(sep=separator, timespec="microseconds" if "." in text else "seconds")
+    return shifted.isoformat(sep=separator)
+
+
+async def read_batches(
+    reader: StreamReader, checkpoint: Checkpoint | None, size: int, fetch: Fetch
+) -> AsyncIterator[Batch]:
+    """The stream's batches from ``checkpoint``; see the module's docstring.
+
+    :raises PermanentError: when a stored cursor no longer fits its column
+    """
+    options = reader.shape.options
+    stored = checkpoint.get("cursor") if isinstance(checkpoint, dict) else None
+    if options.cursor is not None and stored is not None:
+        try:
+            (value,) = reader.bound([options.cursor], [stored])
+        except ConversionError as exc:
+            raise PermanentError(
+                f"{reader.shape.where}: the stored cursor {stored!r} does not fit column {options.cursor} ({exc}): "
+                "run the sync with --full to read everything again"
+            ) from None
+        async for batch in _changes(reader, reader.since(value), size, fetch):
+            yield batch
+        return
+    async for batch in _full(reader, checkpoint, size, fetch):
+        yield batch
+
+
+async def _changes(reader: StreamReader, since: Any, size: int, fetch: Fetch) -> AsyncIterator[Batch]:
+    rows = await fetch(reader.changes_first, {_SINCE: since, _LIMIT: size})
+    while rows:
+        records, last = reader.split(rows)
+        yield Batch(records, {"cursor": last[0]})
+        if len(rows) < size:
+            return
+        rows = await fetch(reader.changes_next, reader.page(last, size))
+
+
+async def _full(reader: StreamReader, checkpoint: Checkpoint | None, size: int, fetch: Fetch) -> AsyncIterator[Batch]:
+    start, after = _resumed(reader, checkpoint)
+    if after is None and reader.cursor is not None:
+        start = (await fetch(reader.max_cursor, {}))[0][0]
+    while True:
+        if after is None:
+            rows = await fetch(reader.full_first, {_LIMIT: size})
+        else:
+            rows = await fetch(reader.full_next, reader.page(after, size))
+        records, last = reader.split(rows)
+        if len(rows) < size:
+            final: Checkpoint = {"cursor": start} if reader.cursor is not None and start is not None else {}
+            yield Batch(records, final)
+            return
+        after = last
+        yield Batch(records, {"full": {"after": after, "start": start}})
+
+
+def _resumed(reader: StreamReader, checkpoint: Checkpoint | None) -> tuple[Any, list[Any] | None]:
+    """The start cursor and last key of a full read that ``checkpoint`` resumes, else ``(None, None)``."""
+    full = checkpoint.get("full") if isinstance(checkpoint, dict) else None
+    if not isinstance(full, dict):
+        return None, None
+    after, start = full.get("after"), full.get("start")
+    if not isinstance(after, list) or len(after) != len(reader.shape.key):
+        return None, None  # not a checkpoint of this stream's key: read it all again, never skip
+    try:
+        after = reader.bound(reader.shape.key, after)
+        if start is not None and reader.shape.options.cursor is not None:
+            (start,) = reader.bound([reader.shape.options.cursor], [start])
+    except ConversionError:
+        return None, None
+    return start, after
+
+
+def _key_in(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[bool]:
+    """The key is one of the list bound as ``keys`` (values, or tuples of values for a composite key)."""
+    compared = columns[0] if len(columns) == 1 else tuple_(*columns)
+    matches: ColumnElement[bool] = compared.in_(bindparam("keys", expanding=True))
+    return matches

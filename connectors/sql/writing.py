@@ -1,0 +1,325 @@
+"""Writing a batch: one native upsert (and delete) per batch, in one transaction.
+
+Every mapped value is converted to its column's type first; a value that does
+not convert fails its own record only. Creates and updates are one upsert
+(``INSERT … ON CONFLICT (key) DO UPDATE`` on PostgreSQL and SQLite, ``INSERT …
+ON DUPLICATE KEY UPDATE`` on MariaDB/MySQL), so a batch retried whole writes
+the same rows again. When the database refuses the batch for a reason of the
+data (a constraint, a value too long), each row is written on its own, so
+only the rows it refuses fail; when it fails for a passing reason, the whole
+batch is a :class:`~app.errors.TransientError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Executable, Table, and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.errors import PermanentError
+from app.records import Record, format_key, key_text, parse_key
+from connectors.base import Write, WriteAction, WriteResult
+from connectors.sql.coercion import ConversionError, Kind
+from connectors.sql.engine import Backend
+from connectors.sql.errors import TRANSLATED_TYPES, is_transient, translate
+from connectors.sql.lookups import LOOKUP_CHUNK
+from connectors.sql.pg_copy import copies, copy_upsert
+from connectors.sql.streams import StreamShape, require_column, unique_column_sets
+
+BATCH_FAILURES: tuple[type[Exception], ...] = (*TRANSLATED_TYPES, ValueError, TypeError, OverflowError)
+"""What a failed batch raises: the database's errors, and a driver refusing a value it was handed."""
+
+COPY_FROM = 500
+"""Rows in one upsert from which PostgreSQL (asyncpg) gets them by COPY into a temporary table."""
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """A create or update: ``row`` holds converted values by column."""
+
+    index: int
+    key: tuple[Any, ...]
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Delete:
+    index: int
+    key: tuple[Any, ...]
+
+
+Operation = Upsert | Delete
+
+
+class StreamWriter:
+    """Writes one stream's batches into its table."""
+
+    def __init__(self, shape: StreamShape, table: Table, copy: bool) -> None:
+        self.shape = shape
+        self.table = table
+        self.where = shape.where
+        self.copy = copy
+        self.names = [column.name for column in table.columns]
+        self.types = {name: shape.types[name] for name in self.names}
+        self.natives = {name: kind.native for name, kind in self.types.items()}
+        soft = shape.options.delete.soft if shape.options.delete is not None else None
+        self.soft = soft
+        self.alive = False if soft is not None and shape.types[soft].kind is Kind.BOOLEAN else None
+        # ON DUPLICATE KEY UPDATE takes a clash on any unique index for a clash on the key, and would
+        # overwrite another row: with more unique indexes than the key, MariaDB updates and inserts apart
+        self.apart = shape.backend is Backend.MYSQL and any(
+            columns != set(shape.key) for columns in unique_column_sets(table)
+        )
+        self.key_is_primary = set(shape.key) == {column.name for column in table.primary_key.columns}
+
+    async def write(self, engine: AsyncEngine, writes: Sequence[Write], secret: str | None) -> list[WriteResult]:
+        """One result per write, in order.
+
+        :raises TransientError: when the batch failed for a passing reason; retried whole, it writes the same rows
+        """
+        results: dict[int, WriteResult] = {}
+        operations: list[Operation] = []
+        for index, write in enumerate(writes):
+            try:
+                operations.append(self._operation(index, write))
+            except PermanentError as error:
+                results[index] = WriteResult(write.target_key, error)
+        results.update(await self._write_part(engine, operations, secret))
+        return [results[index] for index in range(len(writes))]
+
+    async def _write_part(
+        self, engine: AsyncEngine, operations: Sequence[Operation], secret: str | None
+    ) -> dict[int, WriteResult]:
+        """Write ``operations`` in one transaction.
+
+        Where the database refuses the part for a reason of the data, each
+        half is written on its own, and so on down to single rows: only the
+        rows it refuses fail, in a few transactions rather than one per row.
+        """
+        if not operations:
+            return {}
+        try:
+            async with engine.begin() as conn:
+                for round_ in _rounds(operations):
+                    await self._apply(conn, round_)
+        except BATCH_FAILURES as exc:
+            what = format_key(operations[0].key) if len(operations) == 1 else f"{len(operations)} rows"
+            error = translate(exc, f"{self.where}: writing {what}", secret)
+            if is_transient(exc):
+                raise error from exc
+            if len(operations) == 1:
+                return {operations[0].index: WriteResult(what, error)}
+            middle = len(operations) // 2
+            first = await self._write_part(engine, operations[:middle], secret)
+            return first | await self._write_part(engine, operations[middle:], secret)
+        return {operation.index: WriteResult(_key_text(operation.key)) for operation in operations}
+
+    # --- turning writes into operations --------------------------------------------
+
+    def _operation(self, index: int, write: Write) -> Operation:
+        if write.action is WriteAction.DELETE:
+            if self.shape.options.delete is None:
+                raise PermanentError(
+                    f"{self.where}: cannot delete {write.target_key}: the stream has no 'delete' option; "
+                    "add delete: hard or delete: {soft: COLUMN} to its config"
+                )
+            return Delete(index, self._key_from_text(write.target_key))
+        row = self._row(write.record or {})
+        key = self._key_of(row)
+        if None in key and write.target_key is not None:
+            key = self._key_from_text(write.target_key)
+            row.update(zip(self.shape.key, key, strict=True))
+        if None in key:
+            missing = ", ".join(name for name, value in zip(self.shape.key, key, strict=True) if value is None)
+            raise PermanentError(f"{self.where}: the record has no value for the key column {missing}")
+        if self.soft is not None and self.soft not in row:
+            row[self.soft] = self.alive  # written again: not deleted (any more)
+        return Upsert(index, key, row)
+
+    def _key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return (
+            tuple(row.get(name) for name in self.shape.key)
+            if len(self.shape.key) > 1
+            else (row.get(self.shape.key[0]),)
+        )
+
+    def _row(self, record: Record) -> dict[str, Any]:
+        types, natives = self.types, self.natives
+        try:
+            # a value already of its column's type is taken as it is: the common case, kept fast
+            return {
+                name: value if value is None or type(value) is natives[name] else types[name].convert(value)
+                for name, value in record.items()
+            }
+        except (KeyError, ConversionError):
+            pass  # find which column, and say so
+        for name, value in record.items():
+            require_column(self.where, f"table {self.shape.options.table}", name, self.names)
+            self._convert(name, value)
+        raise AssertionError("a record failed to convert, then converted")  # pragma: no cover
+
+    def _convert(self, name: str, value: Any) -> Any:
+        kind = self.shape.types[name]
+        try:
+            return kind.convert(value)
+        except ConversionError as exc:
+            raise PermanentError(f"{self.where}: column {name} ({kind.name}): {exc}") from None
+
+    def _key_from_text(self, text: str | None) -> tuple[Any, ...]:
+        if text is None:
+            raise PermanentError(f"{self.where}: a write without a target key cannot be applied")
+        try:
+            parts = parse_key(text, len(self.shape.key))
+        except ValueError as exc:
+            raise PermanentError(f"{self.where}: {exc}") from None
+        return tuple(self._convert(name, part) for name, part in zip(self.shape.key, parts, strict=True))
+
+    # --- statements --------------------------------------------------------------
+
+    async def _apply(self, conn: AsyncConnection, operations: Sequence[Operation]) -> None:
+        """Run ``operations`` (distinct keys) as one statement per column set, and one for the deletes."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        doomed: list[tuple[Any, ...]] = []
+        for operation in operations:
+            if isinstance(operation, Upsert):
+                groups.setdefault(tuple(operation.row), []).append(operation.row)
+            else:
+                doomed.append(operation.key)
+        for columns, rows in groups.items():
+            if self.copy and len(rows) >= COPY_FROM and copies(self.shape, columns):
+                await copy_upsert(conn, self.shape, self.table, columns, rows)
+            elif self.apart:
+                await self._update_or_insert(conn, columns, rows)
+            else:
+                await conn.execute(self._upsert(columns), rows)
+        if doomed:
+            await conn.execute(self._delete(), [self._delete_params(key) for key in doomed])
+
+    async def _update_or_insert(
+        self, conn: AsyncConnection, columns: tuple[str, ...], rows: list[dict[str, Any]]
+    ) -> None:
+        """Update the rows whose key is in the table, insert the others: no clash is taken for another.
+
+        A new row is a plain ``INSERT``, which fails on any clash. A row whose
+        key exists is upserted when the key is the primary key (InnoDB finds a
+        clash on it before any other), else updated by key.
+        """
+        key = self.shape.key
+        existing: set[tuple[Any, ...]] = set()
+        find = self._statement(("existing",), lambda: _existing(self.table, key))
+        for start in range(0, len(rows), LOOKUP_CHUNK):
+            chunk = [self._key_of(row) for row in rows[start : start + LOOKUP_CHUNK]]
+            bound = [values[0] for values in chunk] if len(key) == 1 else chunk
+            existing.update(tuple(found) for found in await conn.execute(find, {"keys": bound}))
+        present = [row for row in rows if self._key_of(row) in existing]
+        new = [row for row in rows if self._key_of(row) not in existing]
+        changed = [name for name in columns if name not in key]
+        if present and self.key_is_primary:
+            await conn.execute(self._upsert(columns), present)
+        elif present and changed:
+            change = self._statement(("update", columns), lambda: _update(self.table, key, changed))
+            await conn.execute(change, [_update_params(row, key, changed) for row in present])
+        if new:
+            await conn.execute(insert(self.table), new)
+
+    def _statement(self, name: tuple[Any, ...], build: Callable[[], Executable]) -> Executable:
+        """A statement of this stream, built once."""
+        cached = self.shape.cache.get(name)
+        if cached is None:
+            cached = self.shape.cache[name] = build()
+        statement: Executable = cached
+        return statement
+
+    def _upsert(self, columns: tuple[str, ...]) -> Executable:
+        cached = self.shape.cache.get(("upsert", columns))
+        if cached is None:
+            cached = self.shape.cache[("upsert", columns)] = upsert_statement(
+                self.shape.backend, self.table, self.shape.key, columns
+            )
+        statement: Executable = cached
+        return statement
+
+    def _delete(self) -> Executable:
+        return self._statement(
+            ("delete",), lambda: _deletion(self.table, self.shape.key, self.soft, self.alive is None)
+        )
+
+    def _delete_params(self, key: tuple[Any, ...]) -> dict[str, Any]:
+        params = {f"key_{i}": value for i, value in enumerate(key)}
+        if self.soft is not None:
+            soft_kind = self.shape.types[self.soft]
+            params["deleted_at"] = True if soft_kind.kind is Kind.BOOLEAN else soft_kind.convert(datetime.now(UTC))
+        return params
+
+
+def upsert_statement(backend: Backend, table: Table, key: Sequence[str], columns: Sequence[str]) -> Executable:
+    """``INSERT … ON CONFLICT (key) DO UPDATE`` or ``ON DUPLICATE KEY UPDATE`` of ``columns``, for executemany."""
+    changed = [name for name in columns if name not in key]
+    if backend is Backend.MYSQL:
+        statement = mysql.insert(table)
+        # with nothing to change, "update" the key to itself: a no-op that keeps the row
+        return statement.on_duplicate_key_update({name: statement.inserted[name] for name in changed or key[:1]})
+    insert = postgresql.insert if backend is Backend.POSTGRESQL else sqlite.insert
+    upsert = insert(table)
+    if not changed:
+        return upsert.on_conflict_do_nothing(index_elements=list(key))
+    return upsert.on_conflict_do_update(
+        index_elements=list(key), set_={name: upsert.excluded[name] for name in changed}
+    )
+
+
+def _existing(table: Table, key: Sequence[str]) -> Executable:
+    """The keys among those bound as ``keys`` that are in the table, locked for this transaction."""
+    columns = [table.c[name] for name in key]
+    compared = columns[0] if len(columns) == 1 else tuple_(*columns)
+    return select(*columns).where(compared.in_(bindparam("keys", expanding=True))).with_for_update()
+
+
+def _deletion(table: Table, key: Sequence[str], soft: str | None, keep_first: bool) -> Executable:
+    """``DELETE`` the row of the key bound as ``key_0``, …, or set its soft-delete column to ``deleted_at``."""
+    if soft is None:
+        return delete(table).where(_key_match(table, key))
+    column = table.c[soft]
+    match = and_(_key_match(table, key), column.is_(None)) if keep_first else _key_match(table, key)
+    return update(table).where(match).values({column: bindparam("deleted_at", type_=column.type)})
+
+
+def _key_match(table: Table, key: Sequence[str]) -> ColumnElement[bool]:
+    return and_(*(table.c[name] == bindparam(f"key_{i}", type_=table.c[name].type) for i, name in enumerate(key)))
+
+
+def _update(table: Table, key: Sequence[str], changed: Sequence[str]) -> Executable:
+    match = _key_match(table, key)
+    values = {table.c[name]: bindparam(f"value_{i}", type_=table.c[name].type) for i, name in enumerate(changed)}
+    return update(table).where(match).values(values)
+
+
+def _update_params(row: dict[str, Any], key: Sequence[str], changed: Sequence[str]) -> dict[str, Any]:
+    params = {f"key_{i}": row[name] for i, name in enumerate(key)}
+    params.update({f"value_{i}": row[name] for i, name in enumerate(changed)})
+    return params
+
+
+def _key_text(key: tuple[Any, ...]) -> str:
+    return key_text(key[0]) if len(key) == 1 else format_key(key)
+
+
+def _rounds(operations: Sequence[Operation]) -> list[list[Operation]]:
+    """``operations`` in order, cut wherever a key comes again: within a round every row is another."""
+    rounds: list[list[Operation]] = []
+    current: list[Operation] = []
+    seen: set[tuple[Any, ...]] = set()
+    for operation in operations:
+        if operation.key in seen:
+            rounds.append(current)
+            current, seen = [], set()
+        current.append(operation)
+        seen.add(operation.key)
+    if current:
+        rounds.append(current)
+    return rounds

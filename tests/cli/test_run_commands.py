@@ -1,0 +1,97 @@
+"""``brygga demo``, ``run``, ``preview`` and ``status`` on the quickstart project, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import run_brygga
+
+REPO = Path(__file__).resolve().parents[2]
+SYNCS = ["crm-companies-to-erp-accounts", "crm-contacts-to-erp-customers"]
+
+
+@pytest.fixture
+def quickstart(tmp_path: Path) -> Path:
+    """A copy of the quickstart project, with its sample systems created."""
+    shutil.copy(REPO / "brygga.yaml", tmp_path / "brygga.yaml")
+    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
+    created = run_brygga("demo", "-c", str(tmp_path / "brygga.yaml"))
+    assert created.returncode == 0, created.stderr
+    return tmp_path / "brygga.yaml"
+
+
+def test_the_quickstart_syncs_and_then_finds_everything_unchanged(quickstart: Path) -> None:
+    first = run_brygga("run", *SYNCS, "-c", str(quickstart))
+    second = run_brygga("run", *SYNCS, "-c", str(quickstart))
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "  read 5, created 5, updated 0, deleted 0, unchanged 0, skipped 0, failed 0" in first.stdout
+    assert "  read 7, created 6, updated 0, deleted 0, unchanged 0, skipped 1, failed 0" in first.stdout
+    assert second.returncode == 0
+    assert "  read 5, created 0, updated 0, deleted 0, unchanged 5, skipped 0, failed 0" in second.stdout
+    assert "created 0, updated 0, deleted 0" in second.stdout.split("crm-contacts-to-erp-customers")[1]
+    customers = (quickstart.parent / "demo" / "erp-import" / "customers.csv").read_bytes().decode("cp1252")
+    assert "2;Örjan Åkesson;orjan@berg.se;0707654321;A00001;5000;2023-02-01;smb" in customers.splitlines()
+
+
+def test_demo_leaves_existing_data_alone(quickstart: Path) -> None:
+    again = run_brygga("demo", "-c", str(quickstart))
+
+    assert again.returncode == 0
+    assert "the sample CRM is there already" in again.stdout
+
+
+def test_a_failing_record_makes_run_exit_1_and_shows_why(quickstart: Path) -> None:
+    crm = quickstart.parent / "demo" / "crm.db"
+    with sqlite3.connect(crm) as connection:
+        connection.execute("UPDATE contacts SET email = NULL WHERE id = 2")
+    connection.close()
+
+    result = run_brygga("run", "crm-contacts-to-erp-customers", "-c", str(quickstart))
+
+    assert result.returncode == 1
+    assert "crm-contacts-to-erp-customers: partial" in result.stdout
+    assert "failed 2: sync crm-contacts-to-erp-customers, record 2, field email: required" in result.stdout
+
+
+def test_preview_shows_actions_and_differences_without_writing(quickstart: Path) -> None:
+    run_brygga("run", *SYNCS, "-c", str(quickstart))
+    crm = quickstart.parent / "demo" / "crm.db"
+    with sqlite3.connect(crm) as connection:
+        connection.execute("UPDATE contacts SET first_name = 'Anna', updated_at = '2024-03-02 00:00:00' WHERE id = 1")
+    connection.close()
+
+    table = run_brygga("preview", "crm-contacts-to-erp-customers", "-c", str(quickstart))
+    as_json = run_brygga("preview", "crm-contacts-to-erp-customers", "--json", "-c", str(quickstart))
+
+    assert table.returncode == 0, table.stderr
+    assert "name: 'Ann Berg' → 'Anna Berg'" in table.stdout
+    rows = {row["source_key"]: row for row in json.loads(as_json.stdout)}
+    assert rows["1"]["action"] == "update"
+    assert rows["1"]["changes"] == {"name": {"from": "Ann Berg", "to": "Anna Berg"}}
+    assert rows["5"]["action"] == "skip"
+    customers = (quickstart.parent / "demo" / "erp-import" / "customers.csv").read_bytes().decode("cp1252")
+    assert "Anna" not in customers
+
+
+def test_status_lists_every_sync(quickstart: Path) -> None:
+    before = run_brygga("status", "-c", str(quickstart))
+    run_brygga("run", SYNCS[0], "-c", str(quickstart))
+    after = run_brygga("status", "-c", str(quickstart))
+
+    assert before.returncode == after.returncode == 0
+    assert before.stdout.count("never") == 2
+    assert after.stdout.count("never") == 1
+    assert "5 read, 5 created" in after.stdout
+
+
+def test_an_unknown_sync_is_a_usage_error(quickstart: Path) -> None:
+    result = run_brygga("run", "crm-contacts", "-c", str(quickstart))
+
+    assert result.returncode == 2
+    assert "no sync named 'crm-contacts'" in result.stderr

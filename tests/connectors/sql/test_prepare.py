@@ -1,0 +1,126 @@
+"""prepare and check: what the database has is checked before a record moves; nothing is created."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Integer, String
+
+from app.errors import PermanentError
+from tests.connectors.sql.conftest import Connect, Db
+
+COLUMNS = "id, name, email, credit_limit, active, born, updated_at, deleted_at"
+
+
+async def test_check_answers(db: Db, connect: Connect) -> None:
+    async with connect({"c": {"table": "anything", "key": "id"}}) as connector:
+        await connector.check()
+
+
+async def test_prepare_gives_the_columns(db: Db, connect: Connect) -> None:
+    table = await db.customers()
+
+    async with connect({"c": {"table": table.name, "key": "id", "cursor": "updated_at"}}) as connector:
+        info = await connector.prepare("c", write_fields=["id", "name"])
+
+    assert info.fields == COLUMNS.split(", ")
+
+
+async def test_a_missing_table_is_named_with_the_tables_there_are(db: Db, connect: Connect) -> None:
+    table = await db.customers()
+
+    async with connect({"c": {"table": "no_such_table", "key": "id"}}) as connector:
+        with pytest.raises(PermanentError) as caught:
+            await connector.prepare("c")
+
+    message = str(caught.value)
+    assert message.startswith("db.c: table no_such_table does not exist")
+    assert table.name in message
+    assert "never creates tables" in message
+
+
+@pytest.mark.parametrize(
+    ("options", "write_fields", "missing"),
+    [
+        ({"key": "ident"}, None, "ident"),
+        ({"key": "id", "cursor": "changed"}, None, "changed"),
+        ({"key": "id", "delete": {"soft": "removed_at"}}, ["name"], "removed_at"),
+        ({"key": "id"}, ["name", "phone"], "phone"),
+        ({"key": ["id", "branch"]}, None, "branch"),
+    ],
+    ids=["key", "cursor", "soft-delete", "write-field", "composite-key-part"],
+)
+async def test_a_missing_column_is_named_with_the_columns_there_are(
+    db: Db, connect: Connect, options: dict[str, Any], write_fields: list[str] | None, missing: str
+) -> None:
+    table = await db.customers()
+
+    async with connect({"c": {"table": table.name, **options}}) as connector:
+        with pytest.raises(PermanentError) as caught:
+            await connector.prepare("c", write_fields=write_fields)
+
+    message = str(caught.value)
+    assert message.startswith(f"db.c: table {table.name} has no column {missing}")
+    assert message.endswith(f"; its columns are: {COLUMNS} (Brygga never adds columns)")
+
+
+async def test_a_column_differing_only_in_case_is_suggested(db: Db, connect: Connect) -> None:
+    table = await db.customers()
+
+    async with connect({"c": {"table": table.name, "key": "ID"}}) as connector:
+        with pytest.raises(PermanentError, match=r"has no column ID \(did you mean id\?\)"):
+            await connector.prepare("c")
+
+
+async def test_lookback_on_a_cursor_that_is_no_date_is_refused(db: Db, connect: Connect) -> None:
+    table = await db.create(
+        "versions", Column("id", Integer, primary_key=True, autoincrement=False), Column("version", Integer)
+    )
+
+    async with connect({"c": {"table": table.name, "key": "id", "cursor": "version", "lookback": "2m"}}) as connector:
+        with pytest.raises(PermanentError, match="lookback needs a date or datetime cursor, and column version is"):
+            await connector.prepare("c")
+        with pytest.raises(PermanentError, match="lookback needs a date or datetime cursor"):
+            [batch async for batch in connector.read("c", {"cursor": 7}, 10)]
+
+
+async def test_a_stream_with_only_a_query_cannot_be_written(db: Db, connect: Connect) -> None:
+    table = await db.customers()
+
+    async with connect({"q": {"query": f"SELECT id, name FROM {table.name}", "key": "id"}}) as connector:
+        info = await connector.prepare("q")
+        with pytest.raises(PermanentError, match="a stream with only a query can be read, not written"):
+            await connector.prepare("q", write_fields=["name"])
+
+    assert info.fields == ["id", "name"]
+
+
+async def test_a_query_without_the_key_column_is_refused(db: Db, connect: Connect) -> None:
+    table = await db.customers()
+
+    async with connect({"q": {"query": f"SELECT name FROM {table.name}", "key": "id"}}) as connector:
+        with pytest.raises(PermanentError, match=r"db.q: the query has no column id; its columns are: name"):
+            await connector.prepare("q")
+
+
+async def test_writing_needs_a_unique_index_on_the_key(db: Db, connect: Connect) -> None:
+    table = await db.create("loose", Column("code", String(20)), Column("name", String(20)))
+
+    async with connect({"c": {"table": table.name, "key": "code"}}) as connector:
+        await connector.prepare("c")  # reading is fine
+        with pytest.raises(PermanentError, match=r"has no primary key or unique index on \(code\)"):
+            await connector.prepare("c", write_fields=["name"])
+
+
+async def test_a_unique_constraint_on_the_key_is_enough_to_write(db: Db, connect: Connect) -> None:
+    table = await db.customers()
+
+    async with connect({"c": {"table": table.name, "key": "email"}}) as connector:
+        await connector.prepare("c", write_fields=["email", "name"])
+
+
+async def test_an_unknown_stream_lists_the_streams(db: Db, connect: Connect) -> None:
+    async with connect({"c": {"table": "t", "key": "id"}}) as connector:
+        with pytest.raises(PermanentError, match="db has no stream d; its streams are: c"):
+            await connector.prepare("d")
