@@ -23,6 +23,8 @@ Record = dict[str, Any]
 
 def key_text(value: Any) -> str:
     """One key value as text: ``7`` → ``"7"``, ``Decimal("7.0")`` → ``"7.0"``."""
+    if value.__class__ is int:
+        return str(value)
     if isinstance(value, str):
         return value
     if isinstance(value, bool):

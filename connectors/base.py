@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, NamedTuple, Self
 
 from app.config import SystemConfig, SystemOptions
 from app.config.kinds import UnknownKindError, installed_kinds, load_kind
@@ -58,9 +58,8 @@ class WriteAction(StrEnum):
     DELETE = "delete"
 
 
-@dataclass(frozen=True)
-class Write:
-    """One change to a target record.
+class Write(NamedTuple):
+    """One change to a target record (a tuple: a batch makes thousands).
 
     :param action: create, update or delete
     :param record: the mapped record (create and update); ``None`` for delete
@@ -73,8 +72,7 @@ class Write:
     target_key: str | None
 
 
-@dataclass(frozen=True)
-class WriteResult:
+class WriteResult(NamedTuple):
     """What became of one :class:`Write`.
 
     :param target_key: the record's key in the target (for a create into a

@@ -18,6 +18,7 @@ from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace,
 from app.cli.output import output
 from app.config.validation import closest
 from app.engine.preview import PreviewRow, preview
+from app.engine.process import tune_garbage_collection
 from app.engine.project import Workspace
 from app.engine.runner import RunOptions, open_engine
 from app.engine.status import read_status
@@ -49,6 +50,7 @@ def run(
     """Run syncs now, with a progress bar on a terminal, and print their counts."""
     workspace = open_workspace(config)
     _check_names(workspace, syncs)
+    tune_garbage_collection()
     try:
         runs = asyncio.run(_run_all(workspace, syncs, full))
     except BryggaError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from app.config import SyncConfig
@@ -29,7 +30,7 @@ class Action(StrEnum):
     FAIL = "fail"
 
 
-@dataclass
+@dataclass(slots=True)
 class Planned:
     """One record and what it needs."""
 
@@ -46,6 +47,8 @@ class Planned:
     """Why it was skipped, when not by ``where``."""
     settled: bool = False
     """Read again unchanged after its fate was settled (a dead letter): counted, not touched."""
+    mapped_before: bool = False
+    """The ID map already has this record (so writing it updates that entry, rather than adding one)."""
 
 
 @dataclass
@@ -58,7 +61,7 @@ class SyncParts:
     source: Connector
     target: Connector
 
-    @property
+    @cached_property
     def target_key(self) -> KeyReader | None:
         """Reads the target key from a mapped record, for targets keyed by the record's own fields."""
         if self.target.assigns_keys:
@@ -75,14 +78,20 @@ class _Lookups:
 
 
 async def plan_batch(
-    parts: SyncParts, records: Sequence[Record], settled: Mapping[str, str] | None = None
+    parts: SyncParts,
+    records: Sequence[Record],
+    settled: Mapping[str, str] | None = None,
+    source_keys: Sequence[str | None] | None = None,
 ) -> list[Planned]:
     """What each record of ``records`` needs; one entry per record, in order.
 
     :param settled: source key → hash of a source record already dealt with (a dead
         letter, or one retried in this run): the very same record read again is left alone
+    :param source_keys: the records' keys, where the caller has read them already
     """
-    plan = [_keyed(parts.mapping, record) for record in records]
+    if source_keys is None:
+        source_keys = [parts.mapping.source_key(record) for record in records]
+    plan = [_keyed(parts.mapping, record, key) for record, key in zip(records, source_keys, strict=True)]
     _supersede_duplicates(plan)
     if settled:
         _leave_settled(plan, settled)
@@ -97,8 +106,7 @@ async def plan_batch(
     return plan
 
 
-def _keyed(mapping: CompiledMapping, record: Record) -> Planned:
-    source_key = mapping.source_key(record)
+def _keyed(mapping: CompiledMapping, record: Record, source_key: str | None) -> Planned:
     if source_key is None:
         fields = ", ".join(mapping.key.fields)
         placeholder = f"(no key) {record_hash(record)[:16]}"
@@ -140,6 +148,8 @@ def _map(parts: SyncParts, item: Planned, known: IdMapping | None, lookups: _Loo
         return
     item.mapped, item.hash = mapped, record_hash(mapped)
     mode = parts.sync.mode
+    if known is not None:
+        item.mapped_before = True
     if known is not None and known.target_key is not None:
         item.target_key = known.target_key
         if known.hash == item.hash:

@@ -10,6 +10,7 @@ records whose source records are gone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 from app.config import SyncConfig
 from app.engine.connections import Connections
+from app.engine.pipeline import CommitQueue, read_ahead
 from app.engine.planning import SyncParts, plan_batch
 from app.engine.project import Workspace
 from app.engine.retry import Sleep, with_retries
@@ -74,6 +76,15 @@ class Engine:
         return SyncParts(sync, self.workspace.mappings[sync.name], self.store, source, target)
 
 
+@dataclass
+class _Writing:
+    """A batch being written: its write task, its source keys, and the checkpoint to store after it."""
+
+    task: asyncio.Task[BatchChanges]
+    keys: set[str]
+    checkpoint: Checkpoint | None
+
+
 class _Run:
     def __init__(self, engine: Engine, sync: SyncConfig, run_id: int, options: RunOptions) -> None:
         self.engine = engine
@@ -83,6 +94,8 @@ class _Run:
         self.store = engine.store
         self.counts = Counts()
         self.dead_keys: set[str] = set()
+        self.commits = CommitQueue()
+        self.writing: _Writing | None = None
         self.settled: dict[str, str] = {}
         """Source key → hash of the record a dead letter keeps, or that this run already retried."""
 
@@ -97,35 +110,71 @@ class _Run:
         letters = await self.store.dead_letters(self.sync.name)
         self.dead_keys = {letter.source_key for letter in letters}
         self.settled = {letter.source_key: record_hash(letter.record) for letter in letters}
-        if self.dead_keys:
-            await self._retry_dead_letters()
-        await self._read_source()
-        if self.sync.mode == "mirror":
-            await self._delete_gone()
+        try:
+            if self.dead_keys:
+                await self._retry_dead_letters()
+                await self._drain()
+            await self._read_source()
+            await self._drain()
+            if self.sync.mode == "mirror":
+                await self._delete_gone()
+                await self._drain()
+        finally:
+            if self.writing is not None:
+                self.writing.task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self.writing.task
+            await self.commits.cancel()
         return self.counts
 
     async def _process(self, records: list[Record], checkpoint: Checkpoint | None, *, retrying: bool = False) -> None:
-        plan = await plan_batch(self.parts, records, None if retrying else self.settled)
+        """Plan one batch while the previous one is written; then start writing this one.
+
+        Each batch's state is committed (in the background) once its writes are done, in order.
+        """
+        source_keys = [self.parts.mapping.source_key(record) for record in records]
+        keys = {key for key in source_keys if key is not None}
+        if keys & (self.commits.keys | (self.writing.keys if self.writing else set())):
+            await self._finish_writing()  # some of these are being written or stored: plan on that outcome
+            await self.commits.wait()
+        plan = await plan_batch(self.parts, records, None if retrying else self.settled, source_keys)
         if retrying:  # read again later in this run (the cursor re-reads its last value): leave it
             self.settled.update((item.source_key, record_hash(item.record)) for item in plan)
-        changes = await write_plan(self.parts, plan, self.engine.sleep)
-        changes.checkpoint = checkpoint
-        await self._commit(changes)
+        await self._finish_writing()
+        task = asyncio.ensure_future(write_plan(self.parts, plan, self.engine.sleep))
+        self.writing = _Writing(task, keys, checkpoint)
 
-    async def _commit(self, changes: BatchChanges) -> None:
+    async def _finish_writing(self) -> None:
+        """Wait for the batch being written, and hand its state to the commit queue."""
+        writing, self.writing = self.writing, None
+        if writing is not None:
+            changes = await writing.task
+            changes.checkpoint = writing.checkpoint
+            await self._commit(changes, writing.keys)
+
+    async def _commit(self, changes: BatchChanges, keys: set[str] | None = None) -> None:
         changes.resolved = [key for key in changes.resolved if key in self.dead_keys]
-        await self.store.commit_batch(self.sync.name, self.run_id, changes)
         self.dead_keys.difference_update(changes.resolved)
         self.dead_keys.update(failure.source_key for failure in changes.failures)
-        self.counts.add(changes.counts)
-        if self.options.progress is not None:
-            self.options.progress(self.counts)
+
+        async def commit() -> None:
+            await self.store.commit_batch(self.sync.name, self.run_id, changes)
+            self.counts.add(changes.counts)
+            if self.options.progress is not None:
+                self.options.progress(self.counts)
+
+        await self.commits.submit(commit, keys or set())
+
+    async def _drain(self) -> None:
+        """Everything written and committed."""
+        await self._finish_writing()
+        await self.commits.wait()
 
     # --- reading ----------------------------------------------------------------
 
     async def _read_source(self) -> None:
         checkpoint = None if self.options.full else await self.store.checkpoint(self.sync.name)
-        async for batch in self._batches(checkpoint):
+        async for batch in read_ahead(self._batches(checkpoint)):
             await self._process(batch.records, batch.checkpoint)
 
     async def _batches(self, checkpoint: Checkpoint | None) -> AsyncIterator[Batch]:
@@ -176,6 +225,7 @@ class _Run:
                 resolved=gone, log=[LogEntry(key, None, "skipped", "gone from the source") for key in gone]
             )
             changes.counts.read = changes.counts.skipped = len(gone)
+            await self._finish_writing()  # state is committed in read order
             await self._commit(changes)
         return list(fresh.values())
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app.mapping.paths import Getter, compile_path
-from app.records import format_key
+from app.mapping.paths import Getter, compile_path, parse_path
+from app.records import format_key, key_text
 
 
 class KeyReader:
@@ -15,12 +15,19 @@ class KeyReader:
     def __init__(self, fields: Sequence[str]) -> None:
         self.fields = tuple(fields)
         self._getters: tuple[Getter, ...] = tuple(compile_path(name) for name in fields)
+        # One plain field is by far the commonest key: read it without the general machinery.
+        self._single = fields[0] if len(fields) == 1 and parse_path(fields[0]) == (fields[0],) else None
 
     def values(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(get(record) for get in self._getters)
 
     def text(self, record: Mapping[str, Any]) -> str | None:
         """The key as text, or ``None`` when a key field is missing."""
+        if self._single is not None:
+            value = record.get(self._single)
+            if value is None or value.__class__ is str:
+                return value
+            return key_text(value)
         values = self.values(record)
         if any(value is None for value in values):
             return None

@@ -56,7 +56,10 @@ async def open_database(url: URL) -> AsyncEngine:
 def _engine_options(url: URL) -> dict[str, Any]:
     if url.get_backend_name() == "sqlite":
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+    # The ID map fills during a run, before autovacuum has analysed it: a cached generic plan
+    # would scan it whole for every batch's look-up. Custom plans see its real size.
+    settings = {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "connect_args": settings}
 
 
 def _sqlite_settings(connection: Any, _record: Any) -> None:

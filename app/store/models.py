@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 Checkpoint = dict[str, Any]
 
@@ -43,16 +43,19 @@ class IdMapping:
     hash: str | None
 
 
-@dataclass(frozen=True)
-class LogEntry:
+class LogEntry(NamedTuple):
+    """What a run did to one record (a tuple: a run makes one per record it changes)."""
+
     source_key: str
     target_key: str | None
     action: str
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class Failure:
+LogRow = tuple[str, str | None, str, str | None]
+
+
+class Failure(NamedTuple):
     """A record to keep as a dead letter (or whose dead letter failed again)."""
 
     source_key: str
@@ -66,10 +69,13 @@ class BatchChanges:
     """Everything one processed batch changes in the state database, committed at once."""
 
     mapped: list[tuple[str, str | None, str]] = field(default_factory=list)
-    """(source key, target key, hash) written."""
+    """(source key, target key, hash) written, for records the ID map may hold already."""
+    new_mappings: list[tuple[str, str | None, str]] = field(default_factory=list)
+    """(source key, target key, hash) written, for records the ID map does not hold yet: simply added."""
     unmapped: list[str] = field(default_factory=list)
     """Source keys whose target record was deleted."""
-    log: list[LogEntry] = field(default_factory=list)
+    log: list[LogRow] = field(default_factory=list)
+    """(source key, target key, action, error): a :class:`LogEntry`, or a plain tuple of those."""
     failures: list[Failure] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     """Source keys whose dead letter is settled (written, skipped, unchanged)."""

@@ -12,13 +12,14 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, Text, any_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.errors import StoreError
 from app.records import dumps, loads
+from app.store.bulk import insert_rows, stored_time, upsert_rows
 from app.store.database import open_database, state_url
 from app.store.models import BatchChanges, Checkpoint, Counts, DeadLetterInfo, IdMapping, RunInfo
 from app.store.tables import Cursor, DeadLetter, IdMapEntry, RecordLogEntry, Run, utc_now
@@ -29,7 +30,7 @@ ID_MAP: Table = IdMapEntry.__table__  # type: ignore[attr-defined]
 CURSORS: Table = Cursor.__table__  # type: ignore[attr-defined]
 DEAD_LETTERS: Table = DeadLetter.__table__  # type: ignore[attr-defined]
 
-_IN_CHUNK = 500  # keys per IN (...) list: well under every database's parameter limit
+_IN_CHUNK = 5000  # SQLite keys per IN (...) list: well under its limit of 32,766 parameters
 
 
 class Store:
@@ -37,7 +38,8 @@ class Store:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
 
     @classmethod
     async def open(cls, url: str, root: Path) -> Store:
@@ -99,8 +101,8 @@ class Store:
         found: dict[str, IdMapping] = {}
         columns = (ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.hash)
         async with self._begin() as connection:
-            for chunk in _chunks(list(source_keys)):
-                query = select(*columns).where(ID_MAP.c.sync == sync, ID_MAP.c.source_key.in_(chunk))
+            for keys in self._key_in(ID_MAP.c.source_key, list(source_keys)):
+                query = select(*columns).where(ID_MAP.c.sync == sync, keys)
                 for source_key, target_key, digest in await connection.execute(query):
                     found[source_key] = IdMapping(target_key, digest)
         return found
@@ -113,9 +115,9 @@ class Store:
         found: dict[tuple[str, str], str] = {}
         async with self._begin() as connection:
             for sync, keys in by_sync.items():
-                for chunk in _chunks(keys):
+                for among in self._key_in(ID_MAP.c.source_key, keys):
                     query = select(ID_MAP.c.source_key, ID_MAP.c.target_key).where(
-                        ID_MAP.c.sync == sync, ID_MAP.c.source_key.in_(chunk), ID_MAP.c.target_key.is_not(None)
+                        ID_MAP.c.sync == sync, among, ID_MAP.c.target_key.is_not(None)
                     )
                     for source_key, target_key in await connection.execute(query):
                         found[(sync, source_key)] = target_key
@@ -124,10 +126,8 @@ class Store:
     async def mark_seen(self, sync: str, run_id: int, source_keys: Sequence[str]) -> None:
         """For ``mirror``: these source records still exist at this run."""
         async with self._begin() as connection:
-            for chunk in _chunks(list(source_keys)):
-                await connection.execute(
-                    update(ID_MAP).where(ID_MAP.c.sync == sync, ID_MAP.c.source_key.in_(chunk)).values(seen_run=run_id)
-                )
+            for keys in self._key_in(ID_MAP.c.source_key, list(source_keys)):
+                await connection.execute(update(ID_MAP).where(ID_MAP.c.sync == sync, keys).values(seen_run=run_id))
 
     async def unseen(self, sync: str, run_id: int, after: str | None, limit: int) -> list[tuple[str, str]]:
         """For ``mirror``: (source key, target key) of records not seen at this run, in key order."""
@@ -152,23 +152,14 @@ class Store:
         """Store everything a batch changed, and its checkpoint, in one transaction."""
         now = utc_now()
         async with self._begin() as connection:
-            await self._write_id_map(connection, sync, run_id, changes, now)
-            if changes.log:
-                await connection.execute(
-                    insert(LOG),
-                    [
-                        {
-                            "run_id": run_id,
-                            "sync": sync,
-                            "source_key": entry.source_key,
-                            "target_key": entry.target_key,
-                            "action": entry.action,
-                            "error": entry.error,
-                            "at": now,
-                        }
-                        for entry in changes.log
-                    ],
-                )
+            at = stored_time(now.replace(tzinfo=None), connection)
+            await self._write_id_map(connection, sync, run_id, changes, at)
+            await insert_rows(
+                connection,
+                "record_log",
+                ("run_id", "sync", "source_key", "target_key", "action", "error", "at"),
+                [(run_id, sync, *entry, at) for entry in changes.log],
+            )
             await self._write_dead_letters(connection, sync, run_id, changes, now)
             counts = changes.counts.as_dict()
             await connection.execute(
@@ -188,42 +179,30 @@ class Store:
                 )
 
     async def _write_id_map(
-        self, connection: AsyncConnection, sync: str, run_id: int, changes: BatchChanges, now: Any
+        self, connection: AsyncConnection, sync: str, run_id: int, changes: BatchChanges, at: Any
     ) -> None:
-        if changes.mapped:
-            statement = self._insert(ID_MAP)
-            await connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[ID_MAP.c.sync, ID_MAP.c.source_key],
-                    set_={
-                        "target_key": statement.excluded.target_key,
-                        "hash": statement.excluded.hash,
-                        "seen_run": statement.excluded.seen_run,
-                        "updated_at": statement.excluded.updated_at,
-                    },
-                ),
-                [
-                    {
-                        "sync": sync,
-                        "source_key": source_key,
-                        "target_key": target_key,
-                        "hash": digest,
-                        "seen_run": run_id,
-                        "updated_at": now,
-                    }
-                    for source_key, target_key, digest in changes.mapped
-                ],
-            )
-        for chunk in _chunks(changes.unmapped):
-            await connection.execute(delete(ID_MAP).where(ID_MAP.c.sync == sync, ID_MAP.c.source_key.in_(chunk)))
+        columns = ("sync", "source_key", "target_key", "hash", "seen_run", "updated_at")
+        await upsert_rows(
+            connection,
+            "id_map",
+            columns,
+            ("sync", "source_key"),
+            [(sync, source_key, target_key, digest, run_id, at) for source_key, target_key, digest in changes.mapped],
+        )
+        await insert_rows(
+            connection,
+            "id_map",
+            columns,
+            [(sync, key, target_key, digest, run_id, at) for key, target_key, digest in changes.new_mappings],
+        )
+        for keys in self._key_in(ID_MAP.c.source_key, changes.unmapped):
+            await connection.execute(delete(ID_MAP).where(ID_MAP.c.sync == sync, keys))
 
     async def _write_dead_letters(
         self, connection: AsyncConnection, sync: str, run_id: int, changes: BatchChanges, now: Any
     ) -> None:
-        for chunk in _chunks(changes.resolved):
-            await connection.execute(
-                delete(DEAD_LETTERS).where(DEAD_LETTERS.c.sync == sync, DEAD_LETTERS.c.source_key.in_(chunk))
-            )
+        for keys in self._key_in(DEAD_LETTERS.c.source_key, changes.resolved):
+            await connection.execute(delete(DEAD_LETTERS).where(DEAD_LETTERS.c.sync == sync, keys))
         if not changes.failures:
             return
         statement = self._insert(DEAD_LETTERS)
@@ -295,6 +274,16 @@ class Store:
         async with self._begin() as connection:
             return [dict(row) for row in (await connection.execute(query)).mappings().all()]
 
+    def _key_in(self, column: Any, keys: Sequence[str]) -> Iterable[ColumnElement[bool]]:
+        """``column`` among ``keys``: one array parameter on PostgreSQL, IN lists in chunks on SQLite."""
+        if not keys:
+            return
+        if self._postgres:
+            yield column == any_(bindparam("keys", list(keys), type_=postgresql.ARRAY(Text)))
+            return
+        for start in range(0, len(keys), _IN_CHUNK):
+            yield column.in_(keys[start : start + _IN_CHUNK])
+
     def _begin(self) -> _Transaction:
         return _Transaction(self.engine)
 
@@ -318,11 +307,6 @@ class _Transaction:
             raise StoreError(f"the state database failed: {exc}") from exc
         if isinstance(error, SQLAlchemyError):
             raise StoreError(f"the state database failed: {error}") from error
-
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), _IN_CHUNK):
-        yield items[start : start + _IN_CHUNK]
 
 
 def _run_info(row: Any) -> RunInfo:

@@ -173,6 +173,8 @@ def _to_decimal(value: Any) -> Decimal:
 def _to_integer(value: Any) -> int:
     if isinstance(value, int):
         return int(value)
+    if value.__class__ is str and value.isdigit():  # a key read back from its text: the common case
+        return int(value)
     number = _to_decimal(value)
     if number != number.to_integral_value():
         raise ValueError

@@ -16,7 +16,7 @@ from connectors.base import Batch, Checkpoint, Connector, StreamInfo, Write, Wri
 from connectors.sql.config import SqlStream, SqlSystem
 from connectors.sql.engine import Backend, Database, create_engine, database
 from connectors.sql.errors import database_errors
-from connectors.sql.lookups import LOOKUP_CHUNK, KeyLookup
+from connectors.sql.lookups import KeyLookup
 from connectors.sql.reading import Fetch, StreamReader, read_batches
 from connectors.sql.streams import StreamShape, describe_stream
 from connectors.sql.writing import StreamWriter
@@ -123,7 +123,7 @@ class SqlConnector(Connector):
         lookup = KeyLookup(reader.shape, keys)
         fetch = self._fetcher(stream)
         found: dict[str, Record] = {}
-        for chunk in lookup.chunks(LOOKUP_CHUNK):
+        for chunk in lookup.chunks(reader.lookup_chunk):
             records, _ = reader.split(await fetch(reader.by_keys, {"keys": chunk}))
             for record in records:
                 found.update(dict.fromkeys(lookup.texts_of(record), record))
@@ -136,7 +136,7 @@ class SqlConnector(Connector):
         lookup = KeyLookup(reader.shape, keys)
         fetch = self._fetcher(stream)
         found: set[str] = set()
-        for chunk in lookup.chunks(LOOKUP_CHUNK):
+        for chunk in lookup.chunks(reader.lookup_chunk):
             for row in await fetch(reader.keys_existing, {"keys": chunk}):
                 found.update(lookup.texts_of(dict(zip(reader.shape.key, row, strict=True))))
         return found

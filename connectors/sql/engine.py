@@ -117,4 +117,8 @@ def create_engine(database: Database) -> AsyncEngine:
         connect_args[timeout_name] = CONNECT_TIMEOUT_SECONDS
     if database.backend is Backend.MYSQL:
         options["pool_recycle"] = 3600  # the server drops connections idle past wait_timeout
+    if url.get_driver_name() == "asyncpg":
+        # A table filled by the run itself has no statistics yet: a cached generic plan would
+        # scan it whole for every batch's key look-up. Custom plans see its real size.
+        connect_args["server_settings"] = {"plan_cache_mode": "force_custom_plan"}
     return create_async_engine(url, connect_args=connect_args, **options)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from app.records import Record, format_key, parse_key
@@ -23,6 +23,9 @@ class KeyLookup:
         self.key = shape.key
         self.asked = set(texts)
         self.by_values: dict[tuple[Any, ...], list[str]] = {}
+        if len(self.key) == 1 and self.key[0] in shape.types:
+            self._one_column(shape.types[self.key[0]].convert, texts)
+            return
         for text in dict.fromkeys(texts):
             try:
                 parts = parse_key(text, len(self.key))
@@ -33,6 +36,20 @@ class KeyLookup:
             except ValueError:
                 continue
             self.by_values.setdefault(values, []).append(text)
+
+    def _one_column(self, convert: Callable[[Any], Any], texts: Sequence[str]) -> None:
+        """The common one-column key, without the general machinery: a batch asks thousands at a time."""
+        by_values = self.by_values
+        for text in texts:
+            try:
+                value = convert(text)
+            except ValueError:
+                continue
+            found = by_values.get((value,))
+            if found is None:
+                by_values[(value,)] = [text]
+            elif text not in found:
+                found.append(text)
 
     def chunks(self, size: int) -> Iterator[list[Any]]:
         """The converted keys to bind as ``keys``, ``size`` at a time."""

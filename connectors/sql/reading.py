@@ -31,6 +31,7 @@ from sqlalchemy import (
     Row,
     Select,
     and_,
+    any_,
     bindparam,
     func,
     or_,
@@ -38,6 +39,7 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import NullType
 
 from app.errors import PermanentError
@@ -45,6 +47,7 @@ from app.records import Record
 from connectors.base import Batch, Checkpoint
 from connectors.sql.coercion import ConversionError
 from connectors.sql.engine import Backend
+from connectors.sql.lookups import LOOKUP_CHUNK
 from connectors.sql.streams import StreamShape
 
 Fetch = Callable[[Select[Any], dict[str, Any]], Awaitable[Sequence[Row[Any]]]]
@@ -76,9 +79,11 @@ class StreamReader:
             self.max_cursor = select(func.max(self.cursor)).select_from(source)
         self.keys_first = self._select(key_columns, self.key).where(keys_present)
         self.keys_next = self.keys_first.where(self._after(self.key))
-        self.by_keys = select(*self.columns).where(_key_in(key_columns))
+        postgres = shape.backend is Backend.POSTGRESQL
+        self.by_keys = select(*self.columns).where(_key_in(key_columns, postgres))
         written = [shape.table.c[name] for name in shape.key] if shape.table is not None else key_columns
-        self.keys_existing = select(*written).where(_key_in(written))
+        self.keys_existing = select(*written).where(_key_in(written, postgres))
+        self.lookup_chunk = 100_000 if postgres and len(shape.key) == 1 else LOOKUP_CHUNK
 
     def _comparable(self, name: str) -> ColumnElement[Any]:
         """A column as keyset pagination compares it.
@@ -256,8 +261,14 @@ def _resumed(reader: StreamReader, checkpoint: Checkpoint | None) -> tuple[Any, 
     return start, after
 
 
-def _key_in(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[bool]:
-    """The key is one of the list bound as ``keys`` (values, or tuples of values for a composite key)."""
+def _key_in(columns: Sequence[ColumnElement[Any]], postgres: bool) -> ColumnElement[bool]:
+    """The key is one of the list bound as ``keys`` (values, or tuples of values for a composite key).
+
+    On PostgreSQL a one-column key is compared with ``= ANY`` of one array parameter: a
+    single round trip for a whole batch, with no statement rebuilt per list length.
+    """
+    if postgres and len(columns) == 1:
+        return columns[0] == any_(bindparam("keys", type_=postgresql.ARRAY(columns[0].type)))
     compared = columns[0] if len(columns) == 1 else tuple_(*columns)
     matches: ColumnElement[bool] = compared.in_(bindparam("keys", expanding=True))
     return matches

@@ -117,7 +117,8 @@ class StreamWriter:
             middle = len(operations) // 2
             first = await self._write_part(engine, operations[:middle], secret)
             return first | await self._write_part(engine, operations[middle:], secret)
-        return {operation.index: WriteResult(_key_text(operation.key)) for operation in operations}
+        new = tuple.__new__  # a NamedTuple without its generated __new__: thousands per batch
+        return {operation.index: new(WriteResult, (_key_text(operation.key), None)) for operation in operations}
 
     # --- turning writes into operations --------------------------------------------
 

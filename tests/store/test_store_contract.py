@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from app.errors import StoreError
 from app.store import BatchChanges, Counts, Failure, LogEntry, Store
+from app.store.models import LogRow
 from app.store.tables import METADATA
 
 SYNC = "contacts"
@@ -183,7 +184,7 @@ async def test_mirror_finds_records_not_seen_in_this_run(store: Store) -> None:
 
 async def test_the_record_log_keeps_each_action(store: Store) -> None:
     run_id = await store.start_run(SYNC, "manual")
-    log = [LogEntry("1", "A", "created"), LogEntry("2", None, "failed", "field email: required")]
+    log: list[LogRow] = [LogEntry("1", "A", "created"), LogEntry("2", None, "failed", "field email: required")]
     await store.commit_batch(SYNC, run_id, BatchChanges(log=log))
 
     entries = await store.log_entries(run_id)
