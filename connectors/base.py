@@ -79,10 +79,14 @@ class WriteResult(NamedTuple):
         system that assigns keys, the key it assigned)
     :param error: why this record failed, or ``None``; a
         :class:`~app.errors.PermanentError` dead-letters the record
+    :param created: for a create or update written as an upsert, whether the
+        record was new in the target; ``None`` where the connector cannot tell
+        (see :meth:`Connector.reports_created`)
     """
 
     target_key: str | None
     error: ConnectorError | None = None
+    created: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -166,6 +170,16 @@ class Connector(ABC):
         :raises TransientError: when the read fails for a passing reason (it is retried)
         :raises PermanentError: when it cannot succeed (a missing column, a repeated page)
         """
+
+    def reports_created(self, stream: str) -> bool:
+        """Whether every :class:`WriteResult` of a create or update on ``stream`` says if the record was new.
+
+        When it does, an ``upsert`` or ``mirror`` sync writes records it has
+        not seen before without first asking which of them exist (one round
+        trip less per batch), and counts each as created or updated from the
+        result. Valid after :meth:`prepare` with ``write_fields``.
+        """
+        return False
 
     async def get(self, stream: str, keys: Sequence[str]) -> dict[str, Record]:
         """The records with these keys (text), those that exist, by key.

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 
+import asyncpg
 import pytest
 
 POSTGRES_URL = os.environ.get("BRYGGA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -38,3 +40,23 @@ def require_service(name: str) -> None:
     if services_required():
         pytest.fail(f"{message}, and BRYGGA_REQUIRE_SERVICES=1 requires it")
     pytest.skip(message)
+
+
+class FreshPostgresDatabase:
+    """CREATE DATABASE for one test; DROP it afterwards."""
+
+    async def __aenter__(self) -> str:
+        self.name = f"brygga_test_{uuid.uuid4().hex[:12]}"
+        admin = await asyncpg.connect(POSTGRES_URL.replace("/test", "/postgres"))
+        try:
+            await admin.execute(f'CREATE DATABASE "{self.name}"')
+        finally:
+            await admin.close()
+        return POSTGRES_URL.rsplit("/", 1)[0] + f"/{self.name}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        admin = await asyncpg.connect(POSTGRES_URL.replace("/test", "/postgres"))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        finally:
+            await admin.close()

@@ -180,8 +180,10 @@ async def _sort_new(parts: SyncParts, new: list[Planned]) -> None:
     if not new:
         return
     stream = parts.sync.target_stream
-    existing = await parts.target.existing_keys(stream, [item.target_key for item in new if item.target_key])
     mode = parts.sync.mode
+    if mode in ("upsert", "mirror") and parts.target.reports_created(stream):
+        return  # the write says which were new: CREATE stands for "upsert, new as far as we know"
+    existing = await parts.target.existing_keys(stream, [item.target_key for item in new if item.target_key])
     for item in new:
         exists = item.target_key in existing
         if exists and mode == "insert":

@@ -35,6 +35,8 @@ async def write_plan(parts: SyncParts, plan: Sequence[Planned], sleep: Sleep) ->
             if result.error is None:
                 if result.target_key is not None:
                     item.target_key = result.target_key
+                if result.created is not None:  # the target knows best whether it was new
+                    item.action = Action.CREATE if result.created else Action.UPDATE
             else:
                 item.action, item.reason, item.error = Action.FAIL, "write", str(result.error)
     return outcomes(plan)

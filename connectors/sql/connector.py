@@ -17,6 +17,7 @@ from connectors.sql.config import SqlStream, SqlSystem
 from connectors.sql.engine import Backend, Database, create_engine, database
 from connectors.sql.errors import database_errors
 from connectors.sql.lookups import KeyLookup
+from connectors.sql.pg_copy import copies
 from connectors.sql.reading import Fetch, StreamReader, read_batches
 from connectors.sql.streams import StreamShape, describe_stream
 from connectors.sql.writing import StreamWriter
@@ -35,6 +36,7 @@ class SqlConnector(Connector):
         self._shapes: dict[str, StreamShape] = {}
         self._readers: dict[str, StreamReader] = {}
         self._writers: dict[str, StreamWriter] = {}
+        self._write_fields: dict[str, tuple[str, ...]] = {}
 
     # --- connections -----------------------------------------------------------------
 
@@ -68,7 +70,24 @@ class SqlConnector(Connector):
         shape = await self._describe(stream)
         if write_fields is not None:
             shape.check_write(write_fields)
+            self._write_fields[stream] = tuple(write_fields)
         return StreamInfo(fields=list(shape.columns))
+
+    def reports_created(self, stream: str) -> bool:
+        """On PostgreSQL (asyncpg), where the written columns go by COPY: ``RETURNING xmax = 0`` tells new rows."""
+        shape, fields = self._shapes.get(stream), self._write_fields.get(stream)
+        if shape is None or fields is None or not self._copies():
+            return False
+        soft = shape.options.delete.soft if shape.options.delete is not None else None
+        return copies(shape, (*fields, *([soft] if soft else [])))
+
+    def _copies(self) -> bool:
+        database = self._database
+        return (
+            database is not None
+            and database.backend is Backend.POSTGRESQL
+            and database.url.get_driver_name() == "asyncpg"
+        )
 
     async def _describe(self, stream: str) -> StreamShape:
         options = self._stream_options(stream)
@@ -98,8 +117,9 @@ class SqlConnector(Connector):
         shape = await self._shape(stream)
         if stream not in self._writers:
             assert self._database is not None
-            copy = self._database.backend is Backend.POSTGRESQL and self._database.url.get_driver_name() == "asyncpg"
-            self._writers[stream] = StreamWriter(shape, shape.check_write([]), copy=copy)
+            copy = self._copies()
+            report = self.reports_created(stream)
+            self._writers[stream] = StreamWriter(shape, shape.check_write([]), copy=copy, report_created=report)
         return self._writers[stream]
 
     def _stream_options(self, stream: str) -> SqlStream:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, column, select, table
+from sqlalchemy import ColumnElement, Table, column, literal_column, select, table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,16 +42,32 @@ def copies(shape: StreamShape, columns: Sequence[str]) -> bool:
 
 async def copy_upsert(
     conn: AsyncConnection, shape: StreamShape, target: Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]]
-) -> None:
-    """Upsert ``rows`` (distinct keys) into ``target`` through a temporary table filled by COPY."""
+) -> set[tuple[Any, ...]]:
+    """Upsert ``rows`` (distinct keys) into ``target`` through a temporary table filled by COPY.
+
+    :returns: the keys of the rows that were new (``xmax = 0``: no earlier version was updated)
+    """
+    values = itemgetter(*columns)
+    records = [values(row) for row in rows] if len(columns) > 1 else [(values(row),) for row in rows]
+    return await copy_upsert_tuples(conn, shape, target, columns, records)
+
+
+async def copy_upsert_tuples(
+    conn: AsyncConnection,
+    shape: StreamShape,
+    target: Table,
+    columns: tuple[str, ...],
+    records: Sequence[tuple[Any, ...]],
+) -> set[tuple[Any, ...]]:
+    """:func:`copy_upsert` for rows already as tuples of converted values, in ``columns`` order."""
     create, move = _statements(conn, shape, target, columns)
     await conn.exec_driver_sql(create)  # through SQLAlchemy: this also begins the transaction
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None
-    values = itemgetter(*columns)
-    records = [values(row) for row in rows] if len(columns) > 1 else [(values(row),) for row in rows]
     await driver.copy_records_to_table(STAGE, records=records, columns=list(columns))
-    await driver.execute(move)
+    inserted = {tuple(row)[:-1] for row in await driver.fetch(move) if row[-1]}
+    await driver.execute(f"DROP TABLE {STAGE}")
+    return inserted
 
 
 def _statements(conn: AsyncConnection, shape: StreamShape, target: Table, columns: tuple[str, ...]) -> tuple[str, str]:
@@ -75,6 +91,8 @@ def _statements(conn: AsyncConnection, shape: StreamShape, target: Table, column
         )
     else:
         statement = insert.on_conflict_do_nothing(index_elements=list(shape.key))
-    move = f"{statement.compile(dialect=conn.dialect)}; DROP TABLE {STAGE}"
+    new_row: ColumnElement[Any] = literal_column("(xmax = 0)")  # no earlier row version: inserted, not updated
+    returning = statement.returning(*(target.c[name] for name in shape.key), new_row)
+    move = str(returning.compile(dialect=conn.dialect))
     shape.cache[("copy", columns)] = (create, move)
     return create, move

@@ -25,10 +25,11 @@ from app.errors import PermanentError
 from app.records import Record, format_key, key_text, parse_key
 from connectors.base import Write, WriteAction, WriteResult
 from connectors.sql.coercion import ConversionError, Kind
+from connectors.sql.columnar import column_rows, results
 from connectors.sql.engine import Backend
 from connectors.sql.errors import TRANSLATED_TYPES, is_transient, translate
 from connectors.sql.lookups import LOOKUP_CHUNK
-from connectors.sql.pg_copy import copies, copy_upsert
+from connectors.sql.pg_copy import copies, copy_upsert, copy_upsert_tuples
 from connectors.sql.streams import StreamShape, require_column, unique_column_sets
 
 BATCH_FAILURES: tuple[type[Exception], ...] = (*TRANSLATED_TYPES, ValueError, TypeError, OverflowError)
@@ -38,7 +39,7 @@ COPY_FROM = 500
 """Rows in one upsert from which PostgreSQL (asyncpg) gets them by COPY into a temporary table."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Upsert:
     """A create or update: ``row`` holds converted values by column."""
 
@@ -47,7 +48,7 @@ class Upsert:
     row: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delete:
     index: int
     key: tuple[Any, ...]
@@ -59,11 +60,13 @@ Operation = Upsert | Delete
 class StreamWriter:
     """Writes one stream's batches into its table."""
 
-    def __init__(self, shape: StreamShape, table: Table, copy: bool) -> None:
+    def __init__(self, shape: StreamShape, table: Table, copy: bool, report_created: bool = False) -> None:
         self.shape = shape
         self.table = table
         self.where = shape.where
         self.copy = copy
+        self.report_created = report_created
+        """Every upsert goes by COPY and says which rows were new (see Connector.reports_created)."""
         self.names = [column.name for column in table.columns]
         self.types = {name: shape.types[name] for name in self.names}
         self.natives = {name: kind.native for name, kind in self.types.items()}
@@ -82,6 +85,10 @@ class StreamWriter:
 
         :raises TransientError: when the batch failed for a passing reason; retried whole, it writes the same rows
         """
+        if self.copy and (self.report_created or len(writes) >= COPY_FROM):
+            done = await self._by_columns(engine, writes, secret)
+            if done is not None:
+                return done
         results: dict[int, WriteResult] = {}
         operations: list[Operation] = []
         for index, write in enumerate(writes):
@@ -91,6 +98,24 @@ class StreamWriter:
                 results[index] = WriteResult(write.target_key, error)
         results.update(await self._write_part(engine, operations, secret))
         return [results[index] for index in range(len(writes))]
+
+    async def _by_columns(
+        self, engine: AsyncEngine, writes: Sequence[Write], secret: str | None
+    ) -> list[WriteResult] | None:
+        """The common batch (like upserts) in one COPY, converted column by column; ``None`` where it does not apply."""
+        extra = (self.soft, self.alive) if self.soft is not None else None
+        prepared = column_rows(writes, self.shape.key, self.types, extra)
+        if prepared is None or not copies(self.shape, prepared[0]):
+            return None
+        columns, rows, keys = prepared
+        try:
+            async with engine.begin() as conn:
+                inserted = await copy_upsert_tuples(conn, self.shape, self.table, columns, rows)
+        except BATCH_FAILURES as exc:
+            if is_transient(exc):
+                raise translate(exc, f"{self.where}: writing {len(rows)} rows", secret) from exc
+            return None  # a row the database refuses: the row-by-row way finds which
+        return results(keys, inserted, self.report_created)
 
     async def _write_part(
         self, engine: AsyncEngine, operations: Sequence[Operation], secret: str | None
@@ -103,10 +128,12 @@ class StreamWriter:
         """
         if not operations:
             return {}
+        inserted: set[tuple[Any, ...]] | None = set()
         try:
             async with engine.begin() as conn:
                 for round_ in _rounds(operations):
-                    await self._apply(conn, round_)
+                    news = await self._apply(conn, round_)
+                    inserted = inserted | news if inserted is not None and news is not None else None
         except BATCH_FAILURES as exc:
             what = format_key(operations[0].key) if len(operations) == 1 else f"{len(operations)} rows"
             error = translate(exc, f"{self.where}: writing {what}", secret)
@@ -118,7 +145,17 @@ class StreamWriter:
             first = await self._write_part(engine, operations[:middle], secret)
             return first | await self._write_part(engine, operations[middle:], secret)
         new = tuple.__new__  # a NamedTuple without its generated __new__: thousands per batch
-        return {operation.index: new(WriteResult, (_key_text(operation.key), None)) for operation in operations}
+        if inserted is None or not self.report_created:
+            return {
+                operation.index: new(WriteResult, (_key_text(operation.key), None, None)) for operation in operations
+            }
+        return {
+            operation.index: new(
+                WriteResult,
+                (_key_text(operation.key), None, operation.key in inserted if isinstance(operation, Upsert) else None),
+            )
+            for operation in operations
+        }
 
     # --- turning writes into operations --------------------------------------------
 
@@ -182,8 +219,12 @@ class StreamWriter:
 
     # --- statements --------------------------------------------------------------
 
-    async def _apply(self, conn: AsyncConnection, operations: Sequence[Operation]) -> None:
-        """Run ``operations`` (distinct keys) as one statement per column set, and one for the deletes."""
+    async def _apply(self, conn: AsyncConnection, operations: Sequence[Operation]) -> set[tuple[Any, ...]] | None:
+        """Run ``operations`` (distinct keys) as one statement per column set, and one for the deletes.
+
+        :returns: the keys of the rows that were new, where the upserts tell (by COPY on PostgreSQL), else ``None``
+        """
+        inserted: set[tuple[Any, ...]] | None = set()
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         doomed: list[tuple[Any, ...]] = []
         for operation in operations:
@@ -192,14 +233,19 @@ class StreamWriter:
             else:
                 doomed.append(operation.key)
         for columns, rows in groups.items():
-            if self.copy and len(rows) >= COPY_FROM and copies(self.shape, columns):
-                await copy_upsert(conn, self.shape, self.table, columns, rows)
-            elif self.apart:
+            by_copy = self.copy and (self.report_created or len(rows) >= COPY_FROM) and copies(self.shape, columns)
+            if by_copy:
+                news = await copy_upsert(conn, self.shape, self.table, columns, rows)
+                inserted = inserted | news if inserted is not None else None
+                continue
+            inserted = None
+            if self.apart:
                 await self._update_or_insert(conn, columns, rows)
             else:
                 await conn.execute(self._upsert(columns), rows)
         if doomed:
             await conn.execute(self._delete(), [self._delete_params(key) for key in doomed])
+        return inserted
 
     async def _update_or_insert(
         self, conn: AsyncConnection, columns: tuple[str, ...], rows: list[dict[str, Any]]

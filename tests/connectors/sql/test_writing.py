@@ -283,13 +283,14 @@ async def test_an_empty_batch_writes_nothing(db: Db, connect: Connect) -> None:
 async def test_a_large_postgresql_batch_goes_by_copy(db: Db, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
     table = await db.customers()
     copies: list[int] = []
-    real = pg_copy.copy_upsert
+    real = pg_copy.copy_upsert_tuples
 
-    async def counted(*args: Any) -> None:
+    async def counted(*args: Any) -> set[tuple[Any, ...]]:
         copies.append(len(args[-1]))
-        await real(*args)
+        return await real(*args)
 
-    monkeypatch.setattr(writing, "copy_upsert", counted)
+    monkeypatch.setattr(pg_copy, "copy_upsert_tuples", counted)
+    monkeypatch.setattr(writing, "copy_upsert_tuples", counted)
 
     async with connect({"c": {"table": table.name, "key": "id"}}) as connector:
         small = await connector.write("c", [create(i) for i in range(1, 11)])
@@ -365,3 +366,16 @@ async def test_a_clash_on_another_unique_column_fails_its_row_and_never_overwrit
     assert [result.ok for result in results + again] == [False, False, True, True, True]
     rows = {row["account_no"]: (row["email"], row["name"]) for row in await db.rows(table)}
     assert rows == {"A1": ("a@x.se", "A2"), "B1": ("b@x.se", "B"), "D1": ("d@x.se", "D2")}
+
+
+@only("postgresql")
+async def test_postgresql_says_which_upserted_rows_were_new(db: Db, connect: Connect) -> None:
+    table = await db.customers()
+    await db.insert(table, [{"id": 1, "name": "Old"}])
+
+    async with connect({"c": {"table": table.name, "key": "id"}}) as connector:
+        await connector.prepare("c", write_fields=["id", "name"])
+        assert connector.reports_created("c")
+        results = await connector.write("c", [Write(CREATE, {"id": 1, "name": "A"}, None), create(2)])
+
+    assert [(result.target_key, result.created) for result in results] == [("1", False), ("2", True)]

@@ -1,0 +1,91 @@
+"""The common batch, written column by column: every record a create or update with the same fields.
+
+Checking and converting ten values per record one at a time costs more than
+the COPY that writes them. Taken column by column, a column whose values are
+all of its type already (the usual case: the mapping gave them their types)
+is checked at C speed and not touched; only a column that needs it is
+converted value by value. Anything unusual (deletes, records with other
+fields, a value that does not convert, a key given twice, a refused row)
+returns ``None``, and the row-by-row way, which finds and reports the one bad
+record, takes over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
+
+from app.records import format_key, key_text
+from connectors.base import Write, WriteAction, WriteResult
+from connectors.sql.coercion import ColumnType, ConversionError, Kind
+
+_NONE = type(None)
+
+
+def column_rows(
+    writes: Sequence[Write], key: Sequence[str], types: dict[str, ColumnType], extra: tuple[str, Any] | None
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]] | None:
+    """(columns, rows as converted tuples, each row's key) for a batch of like upserts; else ``None``.
+
+    :param extra: a column and value every row gets (a soft-delete column, cleared)
+    """
+    first = writes[0].record
+    if not first or any(write.action is WriteAction.DELETE or write.record is None for write in writes):
+        return None
+    columns = tuple(first)
+    if any(name not in types for name in columns) or any(name not in columns for name in key):
+        return None
+    getter = itemgetter(*columns)
+    try:
+        rows = [getter(write.record) for write in writes]  # type: ignore[arg-type]
+    except KeyError:
+        return None
+    if len(columns) == 1:
+        rows = [(value,) for value in rows]
+    if any(len(write.record or ()) != len(columns) for write in writes):
+        return None
+    values = list(zip(*rows, strict=True))
+    changed = False
+    for index, name in enumerate(columns):
+        converted = _converted(values[index], types[name])
+        if converted is None:
+            return None
+        if converted is not values[index]:
+            values[index], changed = converted, True
+    if extra is not None and extra[0] not in columns:
+        columns, values, changed = (*columns, extra[0]), [*values, (extra[1],) * len(rows)], True
+    if changed:
+        rows = list(zip(*values, strict=True))
+    keys = list(zip(*(values[columns.index(name)] for name in key), strict=True))
+    if len(set(keys)) != len(keys) or any(None in values for values in keys):
+        return None
+    return columns, rows, keys
+
+
+def _converted(values: tuple[Any, ...], kind: ColumnType) -> tuple[Any, ...] | None:
+    """``values`` as they are when all fit the column, else converted; ``None`` when one does not convert."""
+    seen = set(map(type, values))
+    seen.discard(_NONE)
+    if kind.kind is Kind.OTHER or not seen:
+        return values
+    if kind.native is not None and seen == {kind.native}:
+        return values
+    if kind.kind is Kind.DATETIME and seen == {datetime}:
+        zones = {value.tzinfo is None for value in values if value is not None}
+        if zones == {not kind.aware}:
+            return values
+    try:
+        return tuple(map(kind.convert, values))
+    except ConversionError:
+        return None
+
+
+def results(keys: Sequence[tuple[Any, ...]], inserted: set[tuple[Any, ...]], report: bool) -> list[WriteResult]:
+    """One result per row: its key as text, and (where the database tells) whether it was new."""
+    new = tuple.__new__  # a NamedTuple without its generated __new__: thousands per batch
+    texts = [key_text(key[0]) for key in keys] if keys and len(keys[0]) == 1 else [format_key(key) for key in keys]
+    if not report:
+        return [new(WriteResult, (text, None, None)) for text in texts]
+    return [new(WriteResult, (text, None, key in inserted)) for text, key in zip(texts, keys, strict=True)]

@@ -1,0 +1,65 @@
+"""The column-by-column way for like upserts: what it takes as is, what it converts, what it leaves to rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from connectors.base import Write, WriteAction
+from connectors.sql.coercion import ColumnType, Kind
+from connectors.sql.columnar import column_rows, results
+
+TYPES = {
+    "id": ColumnType(Kind.INTEGER, "INTEGER"),
+    "amount": ColumnType(Kind.DECIMAL, "NUMERIC"),
+    "at": ColumnType(Kind.DATETIME, "TIMESTAMP"),
+    "gone": ColumnType(Kind.BOOLEAN, "BOOLEAN"),
+}
+CREATE, DELETE = WriteAction.CREATE, WriteAction.DELETE
+
+
+def write(record: dict[str, object]) -> Write:
+    return Write(CREATE, record, None)
+
+
+def test_values_of_their_columns_types_pass_untouched() -> None:
+    moment = datetime(2024, 3, 5, 9, 30)
+    batch = [write({"id": 1, "amount": Decimal("1.5"), "at": moment}), write({"id": 2, "amount": None, "at": None})]
+    prepared = column_rows(batch, ["id"], TYPES, None)
+
+    assert prepared == (("id", "amount", "at"), [(1, Decimal("1.5"), moment), (2, None, None)], [(1,), (2,)])
+
+
+def test_a_column_that_needs_it_is_converted() -> None:
+    aware = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
+    prepared = column_rows([write({"id": "7", "amount": "2.50", "at": aware})], ["id"], TYPES, None)
+
+    assert prepared is not None
+    assert prepared[1] == [(7, Decimal("2.50"), datetime(2024, 3, 5, 9, 30))]
+
+
+def test_a_soft_delete_column_is_cleared_on_every_row() -> None:
+    prepared = column_rows([write({"id": 1}), write({"id": 2})], ["id"], TYPES, ("gone", False))
+
+    assert prepared == (("id", "gone"), [(1, False), (2, False)], [(1,), (2,)])
+
+
+def test_anything_unusual_is_left_to_the_row_by_row_way() -> None:
+    unusual = [
+        [write({"id": 1}), Write(DELETE, None, "2")],  # a delete
+        [write({"id": 1}), write({"id": 2, "amount": Decimal(1)})],  # other fields
+        [write({"id": 1, "amount": "lots"})],  # a value that does not convert
+        [write({"id": 1}), write({"id": 1})],  # a key twice
+        [write({"id": None})],  # no key
+        [write({"id": 1, "unknown": 2})],  # a column the table lacks
+    ]
+
+    assert [column_rows(batch, ["id"], TYPES, None) for batch in unusual] == [None] * len(unusual)
+
+
+def test_results_carry_key_text_and_whether_new() -> None:
+    told = results([(1,), (2,)], {(2,)}, report=True)
+    untold = results([(1,)], set(), report=False)
+
+    assert [(r.target_key, r.created) for r in told] == [("1", False), ("2", True)]
+    assert [(r.target_key, r.created, r.ok) for r in untold] == [("1", None, True)]
