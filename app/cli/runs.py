@@ -68,7 +68,7 @@ async def _run_all(workspace: Workspace, names: list[str], full: bool) -> list[R
                 run_info = await engine.run(name, RunOptions(full=full, progress=progress))
             _report(run_info, time.monotonic() - started)
             if run_info.counts.failed:
-                await _show_failures(engine.store, run_info)
+                _show_failures(await engine.failures(run_info.id))
             finished.append(run_info)
     return finished
 
@@ -97,10 +97,9 @@ def _report(run_info: RunInfo, seconds: float) -> None:
         output.say(f"  error: {run_info.error}", style="red")
 
 
-async def _show_failures(store: Any, run_info: RunInfo, most: int = 10) -> None:
-    failed = [entry for entry in await store.log_entries(run_info.id) if entry["action"] == "failed"]
-    for entry in failed[:most]:
-        output.say(f"  failed {entry['source_key']}: {entry['error']}", style="red")
+def _show_failures(failed: list[tuple[str, str]], most: int = 10) -> None:
+    for source_key, error in failed[:most]:
+        output.say(f"  failed {source_key}: {error}", style="red")
     if len(failed) > most:
         output.say(f"  … and {len(failed) - most} more; they are dead letters, retried at later runs")
 

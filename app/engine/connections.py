@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 from app.config import Project
 from app.errors import PermanentError
-from connectors.base import Connector, create_connector
+from connectors.base import Connector, connector_class
 
 
 class Connections:
@@ -30,12 +31,13 @@ class Connections:
             connector = self._open.get(system)
             if connector is None:
                 config = self.project.systems[system]
-                try:
-                    connector = create_connector(config)
-                except TypeError as exc:  # an abstract class: a kind that cannot run yet
+                kind = connector_class(config.connector)
+                if inspect.isabstract(kind):
                     raise PermanentError(
-                        f"system {system}: the {config.connector} connector cannot run: {exc}"
-                    ) from exc
+                        f"system {system}: the {config.connector} connector can be configured and validated,"
+                        " but cannot read or write records yet in this version of Brygga"
+                    )
+                connector = kind(config)
                 await connector.open()
                 self._open[system] = connector
             return connector

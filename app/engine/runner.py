@@ -70,6 +70,11 @@ class Engine:
             raise
         return await self.store.finish_run(run_id, "partial" if counts.failed else "succeeded")
 
+    async def failures(self, run_id: int) -> list[tuple[str, str]]:
+        """(source key, error) of every record that failed in run ``run_id``."""
+        entries = await self.store.log_entries(run_id)
+        return [(entry["source_key"], entry["error"] or "") for entry in entries if entry["action"] == "failed"]
+
     async def parts(self, sync: SyncConfig) -> SyncParts:
         source = await self.connections.get(sync.source_system)
         target = await self.connections.get(sync.target_system)

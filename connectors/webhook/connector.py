@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+
 from app.config import StreamOptions, SystemOptions
-from connectors.base import Connector
+from connectors.base import Batch, Checkpoint, Connector, StreamInfo
 
 
 class WebhookSystem(SystemOptions):
@@ -13,6 +15,15 @@ class WebhookSystem(SystemOptions):
 
 
 class WebhookConnector(Connector):
-    """Records arrive only through ``POST /webhooks/{system}``."""
+    """Records arrive only through ``POST /webhooks/{system}``: a scheduled or manual run reads nothing."""
 
     options_model = WebhookSystem
+
+    async def check(self) -> None:
+        """Nothing to reach: the system calls Brygga."""
+
+    async def prepare(self, stream: str, *, write_fields: Sequence[str] | None = None) -> StreamInfo:
+        return StreamInfo()
+
+    async def read(self, stream: str, checkpoint: Checkpoint | None, batch_size: int) -> AsyncIterator[Batch]:
+        yield Batch([], {})
