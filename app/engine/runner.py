@@ -12,9 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
 
 from app.config import SyncConfig
 from app.engine.connections import Connections
@@ -34,21 +39,88 @@ log = logging.getLogger("brygga.engine")
 Progress = Callable[[Counts], None]
 
 
+DeadLetterChoice = Literal["due", "all"] | tuple[int, ...]
+
+
 @dataclass
 class RunOptions:
+    """How one run goes.
+
+    :param full: ignore the stored cursor and read everything
+    :param trigger: what started it: ``manual``, ``schedule``, ``webhook`` or ``retry``
+    :param progress: told the counts after every batch
+    :param stop: when set, the run stops after the batch it is writing (shutdown, a lost lease)
+    :param dead_letters: which dead letters to try again: those ``due`` (by ``retry.later_runs``),
+        ``all`` of the sync's, or these ids
+    :param read_source: read the source after the dead letters (a retry run only retries)
+    """
+
     full: bool = False
     trigger: str = "manual"
     progress: Progress | None = None
+    stop: asyncio.Event | None = None
+    dead_letters: DeadLetterChoice = "due"
+    read_source: bool = True
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run, and whether it failed because a system could not be reached (SPEC 8: failing)."""
+
+    run: RunInfo
+    unreachable: bool = False
+
+
+def holder_is_gone(holder: str) -> bool:
+    """Whether a lease holder (``host:pid:token``) is a process of this machine that has ended."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class SyncBusyError(BryggaError):
+    """A run of this sync is going on already (here or in another process sharing the state database)."""
+
+    def __init__(self, sync: str) -> None:
+        self.sync = sync
+        super().__init__(f"sync {sync} is running already: wait for that run to end")
+
+
+class RunStopped(BryggaError):
+    """The run was asked to stop (the service is shutting down): what it committed stays."""
 
 
 class Engine:
-    """Runs a workspace's syncs against its state database."""
+    """Runs a workspace's syncs against its state database, one run of a sync at a time.
 
-    def __init__(self, workspace: Workspace, store: Store, connections: Connections, sleep: Sleep = asyncio.sleep):
+    :param holder: who this process is, in the leases it takes
+    :param lease_ttl: how long a lease lasts without renewal (renewed every third of it)
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        store: Store,
+        connections: Connections,
+        sleep: Sleep = asyncio.sleep,
+        *,
+        holder: str | None = None,
+        lease_ttl: timedelta = timedelta(seconds=60),
+    ) -> None:
         self.workspace = workspace
         self.store = store
         self.connections = connections
         self.sleep = sleep
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_ttl = lease_ttl
 
     async def run(self, name: str, options: RunOptions | None = None) -> RunInfo:
         """Run sync ``name`` now and return its finished run.
@@ -56,19 +128,74 @@ class Engine:
         The run is ``succeeded``, ``partial`` (some records failed: they are
         dead letters) or ``failed`` (it stopped: its error says why; what was
         committed stays, and the next run carries on from there).
+
+        :raises SyncBusyError: when a run of the sync is going on already
         """
         options = options or RunOptions()
+        run_id = await self.begin(name, options)
+        return (await self.execute(run_id, name, options)).run
+
+    async def begin(self, name: str, options: RunOptions) -> int:
+        """Take the sync's lease and record a new run; the run's id.
+
+        :raises SyncBusyError: when a run of the sync is going on already
+        """
+        if not await self.store.leases.acquire(name, self.holder, self.lease_ttl) and not await self._take_over(name):
+            raise SyncBusyError(name)
+        try:
+            abandoned = await self.store.history.abandon(name, "abandoned: the process running it stopped")
+            if abandoned:
+                log.warning(
+                    "sync %s: %d run(s) left running by a process that stopped are marked failed", name, abandoned
+                )
+            return await self.store.start_run(name, options.trigger)
+        except BaseException:
+            await self.store.leases.release(name, self.holder)
+            raise
+
+    async def execute(self, run_id: int, name: str, options: RunOptions) -> RunResult:
+        """Carry out run ``run_id`` (from :meth:`begin`), renewing the lease, and release it at the end."""
         sync = self.workspace.project.syncs[name]
-        run_id = await self.store.start_run(name, options.trigger)
+        stop = options.stop = options.stop or asyncio.Event()
+        heartbeat = asyncio.ensure_future(self._keep_lease(name, stop))
         try:
             counts = await _Run(self, sync, run_id, options).execute()
         except BryggaError as exc:
             log.warning("run %s of %s failed: %s", run_id, name, exc)
-            return await self.store.finish_run(run_id, "failed", str(exc))
+            run = await self.store.finish_run(run_id, "failed", str(exc))
+            return RunResult(run, unreachable=isinstance(exc, TransientError))
         except BaseException as exc:
             await asyncio.shield(self.store.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}"))
             raise
-        return await self.store.finish_run(run_id, "partial" if counts.failed else "succeeded")
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            await asyncio.shield(self.store.leases.release(name, self.holder))
+        return RunResult(await self.store.finish_run(run_id, "partial" if counts.failed else "succeeded"))
+
+    async def _take_over(self, name: str) -> bool:
+        """Take the lease of a process on this machine that no longer exists (killed, say) at once,
+        rather than waiting for it to expire."""
+        previous = await self.store.leases.holder(name)
+        if previous is None or not holder_is_gone(previous):
+            return False
+        log.warning("sync %s: taking over from %s, which no longer runs", name, previous)
+        return await self.store.leases.take_over(name, previous, self.holder, self.lease_ttl)
+
+    async def _keep_lease(self, name: str, stop: asyncio.Event) -> None:
+        """Renew the lease while the run goes on; if it was lost, stop the run."""
+        while True:
+            await asyncio.sleep(self.lease_ttl.total_seconds() / 3)
+            try:
+                kept = await self.store.leases.renew(name, self.holder, self.lease_ttl)
+            except BryggaError as exc:
+                log.warning("sync %s: could not renew its lease: %s", name, exc)
+                continue
+            if not kept:
+                log.error("sync %s: its lease was taken over; stopping this run", name)
+                stop.set()
+                return
 
     async def failures(self, run_id: int) -> list[tuple[str, str]]:
         """(source key, error) of every record that failed in run ``run_id``."""
@@ -119,6 +246,8 @@ class _Run:
             if self.dead_keys:
                 await self._retry_dead_letters()
                 await self._drain()
+            if not self.options.read_source:
+                return self.counts
             await self._read_source()
             await self._drain()
             if self.sync.mode == "mirror":
@@ -180,7 +309,13 @@ class _Run:
     async def _read_source(self) -> None:
         checkpoint = None if self.options.full else await self.store.checkpoint(self.sync.name)
         async for batch in read_ahead(self._batches(checkpoint)):
+            self._check_stop()
             await self._process(batch.records, batch.checkpoint)
+
+    def _check_stop(self) -> None:
+        """Between batches: stop here when asked; every batch before is written and committed."""
+        if self.options.stop is not None and self.options.stop.is_set():
+            raise RunStopped("stopped before it ended (the service is shutting down); the next run carries on")
 
     async def _batches(self, checkpoint: Checkpoint | None) -> AsyncIterator[Batch]:
         """The source's batches; a transient failure re-opens the read where the last batch left it."""
@@ -208,13 +343,18 @@ class _Run:
     async def _retry_dead_letters(self) -> None:
         after = 0
         size = self.parts.source.system.options.batch_size
+        choice = self.options.dead_letters
+        later_runs = 1_000_000 if choice == "all" or isinstance(choice, tuple) else self.sync.retry.later_runs
         while True:
-            letters = await self.store.due_dead_letters(
-                self.sync.name, self.run_id, self.sync.retry.later_runs, after, size
-            )
+            self._check_stop()
+            letters = await self.store.due_dead_letters(self.sync.name, self.run_id, later_runs, after, size)
             if not letters:
                 return
             after = letters[-1].id
+            if isinstance(choice, tuple):
+                letters = [letter for letter in letters if letter.id in choice]
+                if not letters:
+                    continue
             records = await self._fresh_records({letter.source_key: letter.record for letter in letters})
             await self._process(records, None, retrying=True)
 

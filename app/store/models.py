@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from app.records import loads
+
 Checkpoint = dict[str, Any]
 
 ACTIONS = ("created", "updated", "deleted", "skipped", "failed")
@@ -99,6 +101,7 @@ class RunInfo:
 @dataclass(frozen=True)
 class DeadLetterInfo:
     id: int
+    run_id: int | None
     sync: str
     source_key: str
     record: dict[str, Any]
@@ -107,3 +110,34 @@ class DeadLetterInfo:
     attempts: int
     first_failed_at: datetime
     last_failed_at: datetime
+
+
+def run_info(row: Any) -> RunInfo:
+    """A ``runs`` row as a :class:`RunInfo`."""
+    counts = Counts(**{name: row[name] for name in Counts().as_dict()})
+    return RunInfo(
+        row["id"],
+        row["sync"],
+        row["trigger"],
+        row["status"],
+        row["started_at"],
+        row["finished_at"],
+        counts,
+        row["error"],
+    )
+
+
+def dead_letter_info(row: Any) -> DeadLetterInfo:
+    """A ``dead_letters`` row as a :class:`DeadLetterInfo`."""
+    return DeadLetterInfo(
+        row["id"],
+        row["run_id"],
+        row["sync"],
+        row["source_key"],
+        loads(row["record"]),
+        row["error"],
+        row["reason"],
+        row["attempts"],
+        row["first_failed_at"],
+        row["last_failed_at"],
+    )

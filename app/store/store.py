@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, Text, any_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Text, any_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -21,14 +21,27 @@ from app.errors import StoreError
 from app.records import dumps, loads
 from app.store.bulk import insert_rows, stored_time, upsert_rows
 from app.store.database import open_database, state_url
-from app.store.models import BatchChanges, Checkpoint, Counts, DeadLetterInfo, IdMapping, RunInfo
-from app.store.tables import Cursor, DeadLetter, IdMapEntry, RecordLogEntry, Run, utc_now
-
-RUNS: Table = Run.__table__  # type: ignore[attr-defined]
-LOG: Table = RecordLogEntry.__table__  # type: ignore[attr-defined]
-ID_MAP: Table = IdMapEntry.__table__  # type: ignore[attr-defined]
-CURSORS: Table = Cursor.__table__  # type: ignore[attr-defined]
-DEAD_LETTERS: Table = DeadLetter.__table__  # type: ignore[attr-defined]
+from app.store.history import History
+from app.store.leases import Leases
+from app.store.models import (
+    BatchChanges,
+    Checkpoint,
+    Counts,
+    DeadLetterInfo,
+    IdMapping,
+    RunInfo,
+    dead_letter_info,
+    run_info,
+)
+from app.store.states import SyncStates
+from app.store.tables import (
+    CURSORS,
+    DEAD_LETTERS,
+    ID_MAP,
+    LOG,
+    RUNS,
+    utc_now,
+)
 
 _IN_CHUNK = 5000  # SQLite keys per IN (...) list: well under its limit of 32,766 parameters
 
@@ -40,6 +53,9 @@ class Store:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._postgres else sqlite.insert
+        self.leases = Leases(self)
+        self.states = SyncStates(self)
+        self.history = History(self)
 
     @classmethod
     async def open(cls, url: str, root: Path) -> Store:
@@ -69,19 +85,19 @@ class Store:
                 update(RUNS).where(RUNS.c.id == run_id).values(status=status, error=error, finished_at=utc_now())
             )
             row = (await connection.execute(select(RUNS).where(RUNS.c.id == run_id))).mappings().one()
-        return _run_info(row)
+        return run_info(row)
 
     async def run(self, run_id: int) -> RunInfo | None:
         async with self._begin() as connection:
             row = (await connection.execute(select(RUNS).where(RUNS.c.id == run_id))).mappings().first()
-        return _run_info(row) if row is not None else None
+        return run_info(row) if row is not None else None
 
     async def last_runs(self) -> dict[str, RunInfo]:
         """Every sync's newest run, by sync name."""
         newest = select(func.max(RUNS.c.id)).group_by(RUNS.c.sync)
         async with self._begin() as connection:
             rows = (await connection.execute(select(RUNS).where(RUNS.c.id.in_(newest)))).mappings().all()
-        return {row["sync"]: _run_info(row) for row in rows}
+        return {row["sync"]: run_info(row) for row in rows}
 
     # --- checkpoints ------------------------------------------------------------
 
@@ -254,7 +270,7 @@ class Store:
         )
         async with self._begin() as connection:
             rows = (await connection.execute(query)).mappings().all()
-        return [_dead_letter_info(row) for row in rows]
+        return [dead_letter_info(row) for row in rows]
 
     async def dead_letters(self, sync: str | None = None) -> list[DeadLetterInfo]:
         query = select(DEAD_LETTERS).order_by(DEAD_LETTERS.c.id)
@@ -262,7 +278,7 @@ class Store:
             query = query.where(DEAD_LETTERS.c.sync == sync)
         async with self._begin() as connection:
             rows = (await connection.execute(query)).mappings().all()
-        return [_dead_letter_info(row) for row in rows]
+        return [dead_letter_info(row) for row in rows]
 
     async def dead_letter_counts(self) -> dict[str, int]:
         query = select(DEAD_LETTERS.c.sync, func.count()).group_by(DEAD_LETTERS.c.sync)
@@ -307,31 +323,3 @@ class _Transaction:
             raise StoreError(f"the state database failed: {exc}") from exc
         if isinstance(error, SQLAlchemyError):
             raise StoreError(f"the state database failed: {error}") from error
-
-
-def _run_info(row: Any) -> RunInfo:
-    counts = Counts(**{name: row[name] for name in Counts().as_dict()})
-    return RunInfo(
-        row["id"],
-        row["sync"],
-        row["trigger"],
-        row["status"],
-        row["started_at"],
-        row["finished_at"],
-        counts,
-        row["error"],
-    )
-
-
-def _dead_letter_info(row: Any) -> DeadLetterInfo:
-    return DeadLetterInfo(
-        row["id"],
-        row["sync"],
-        row["source_key"],
-        loads(row["record"]),
-        row["error"],
-        row["reason"],
-        row["attempts"],
-        row["first_failed_at"],
-        row["last_failed_at"],
-    )

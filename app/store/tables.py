@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Table, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -126,4 +126,45 @@ class DeadLetter(SQLModel, table=True):
     last_failed_at: datetime = _time()
 
 
+class Lease(SQLModel, table=True):
+    """Who may run a sync now: one holder at a time, across every process sharing the database."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(sa_column=Column(Text, primary_key=True))
+    holder: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: datetime = _time()
+
+
+class SyncState(SQLModel, table=True):
+    """What the service keeps about a sync between runs: paused, failing, its last schedule slot."""
+
+    __tablename__ = "sync_states"
+
+    sync: str = Field(sa_column=Column(Text, primary_key=True))
+    paused: bool = False
+    failures: int = 0
+    """Runs in a row that failed because a system could not be reached."""
+    backoff_until: datetime | None = _time(nullable=True)
+    announced: str | None = Field(default=None, sa_column=Column(Text))
+    """The status last announced by an alert, so every change is announced once."""
+    last_slot: datetime | None = _time(nullable=True)
+    """The last schedule slot a process claimed: each scheduled run happens once."""
+    updated_at: datetime = _time()
+
+
 METADATA = SQLModel.metadata
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+RUNS = _table(Run)
+LOG = _table(RecordLogEntry)
+ID_MAP = _table(IdMapEntry)
+CURSORS = _table(Cursor)
+DEAD_LETTERS = _table(DeadLetter)
+LEASES = _table(Lease)
+STATES = _table(SyncState)

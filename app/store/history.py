@@ -1,0 +1,145 @@
+"""Reading back what happened, page by page, and forgetting it when it is old (SPEC 7, retention)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select, update
+
+from app.store.models import DeadLetterInfo, IdMapping, RunInfo, dead_letter_info, run_info
+from app.store.tables import DEAD_LETTERS, ID_MAP, LOG, RUNS, utc_now
+
+if TYPE_CHECKING:
+    from app.store.store import Store
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One record-log entry as the API shows it."""
+
+    id: int
+    run_id: int
+    sync: str
+    source_key: str
+    target_key: str | None
+    action: str
+    error: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Story:
+    """One source record's story: where it went, and every log entry about it."""
+
+    id_map: IdMapping | None
+    updated_at: datetime | None
+    entries: list[LogRecord]
+
+
+class History:
+    """The store's queries for the HTTP API, and its retention purge."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def runs(self, sync: str | None, status: str | None, before: int | None, limit: int) -> list[RunInfo]:
+        """Runs, newest first, with ids below ``before``."""
+        query = select(RUNS).order_by(RUNS.c.id.desc()).limit(limit)
+        if sync is not None:
+            query = query.where(RUNS.c.sync == sync)
+        if status is not None:
+            query = query.where(RUNS.c.status == status)
+        if before is not None:
+            query = query.where(RUNS.c.id < before)
+        async with self.store._begin() as connection:
+            return [run_info(row) for row in (await connection.execute(query)).mappings().all()]
+
+    async def running(self) -> list[RunInfo]:
+        return await self.runs(None, "running", None, 10_000)
+
+    async def abandon(self, sync: str, error: str) -> int:
+        """Mark ``sync``'s runs left running by a process that stopped as failed; how many there were."""
+        statement = (
+            update(RUNS)
+            .where(RUNS.c.sync == sync, RUNS.c.status == "running")
+            .values(status="failed", error=error, finished_at=utc_now())
+        )
+        async with self.store._begin() as connection:
+            result = await connection.execute(statement)
+        return int(result.rowcount)
+
+    async def log(self, run_id: int, after: int | None, limit: int) -> list[LogRecord]:
+        """A run's record log, oldest first, with ids above ``after``."""
+        query = select(LOG).where(LOG.c.run_id == run_id).order_by(LOG.c.id).limit(limit)
+        if after is not None:
+            query = query.where(LOG.c.id > after)
+        return await self._log(query)
+
+    async def story(self, sync: str, source_key: str, limit: int = 1000) -> Story:
+        """The ID map entry of one source record and its log entries, newest first."""
+        entry_query = select(ID_MAP).where(ID_MAP.c.sync == sync, ID_MAP.c.source_key == source_key)
+        log_query = (
+            select(LOG).where(LOG.c.sync == sync, LOG.c.source_key == source_key).order_by(LOG.c.id.desc()).limit(limit)
+        )
+        async with self.store._begin() as connection:
+            row = (await connection.execute(entry_query)).mappings().first()
+        mapping = IdMapping(row["target_key"], row["hash"]) if row is not None else None
+        return Story(mapping, row["updated_at"] if row is not None else None, await self._log(log_query))
+
+    async def dead_letter(self, letter_id: int) -> DeadLetterInfo | None:
+        query = select(DEAD_LETTERS).where(DEAD_LETTERS.c.id == letter_id)
+        async with self.store._begin() as connection:
+            row = (await connection.execute(query)).mappings().first()
+        return dead_letter_info(row) if row is not None else None
+
+    async def dead_letters(self, sync: str | None, after: int | None, limit: int) -> list[DeadLetterInfo]:
+        query = select(DEAD_LETTERS).order_by(DEAD_LETTERS.c.id).limit(limit)
+        if sync is not None:
+            query = query.where(DEAD_LETTERS.c.sync == sync)
+        if after is not None:
+            query = query.where(DEAD_LETTERS.c.id > after)
+        async with self.store._begin() as connection:
+            return [dead_letter_info(row) for row in (await connection.execute(query)).mappings().all()]
+
+    async def discard(self, letter_id: int, note: str) -> DeadLetterInfo | None:
+        """Delete a dead letter, and log it as skipped in its last run with ``note``."""
+        letter = await self.dead_letter(letter_id)
+        if letter is None:
+            return None
+        async with self.store._begin() as connection:
+            await connection.execute(delete(DEAD_LETTERS).where(DEAD_LETTERS.c.id == letter_id))
+            run_id = (
+                await connection.execute(select(DEAD_LETTERS.c.run_id).where(DEAD_LETTERS.c.id == letter_id))
+            ).scalar()
+            await connection.execute(
+                insert(LOG).values(
+                    run_id=run_id or letter.run_id or 0,
+                    sync=letter.sync,
+                    source_key=letter.source_key,
+                    target_key=None,
+                    action="skipped",
+                    error=note,
+                    at=utc_now(),
+                )
+            )
+        return letter
+
+    async def purge(self, runs_before: datetime, records_before: datetime) -> tuple[int, int]:
+        """Forget finished runs started before ``runs_before`` and log entries made before ``records_before``."""
+        async with self.store._begin() as connection:
+            records = await connection.execute(delete(LOG).where(LOG.c.at < records_before))
+            runs = await connection.execute(
+                delete(RUNS).where(RUNS.c.started_at < runs_before, RUNS.c.status != "running")
+            )
+        return int(runs.rowcount), int(records.rowcount)
+
+    async def _log(self, query: Any) -> list[LogRecord]:
+        async with self.store._begin() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [
+            LogRecord(row["id"], row["run_id"], row["sync"], row["source_key"], row["target_key"], row["action"],
+                      row["error"], row["at"])
+            for row in rows
+        ]  # fmt: skip

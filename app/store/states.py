@@ -1,0 +1,111 @@
+"""What the service keeps about each sync between runs: paused, failing and backing off, schedule slots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select, update
+
+from app.store.tables import STATES, utc_now
+
+if TYPE_CHECKING:
+    from app.store.store import Store
+
+
+@dataclass(frozen=True)
+class SyncStateInfo:
+    sync: str
+    paused: bool = False
+    failures: int = 0
+    backoff_until: datetime | None = None
+    announced: str | None = None
+
+
+class SyncStates:
+    """The store's per-sync service state. A sync without a row has the defaults."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def get(self, sync: str) -> SyncStateInfo:
+        async with self.store._begin() as connection:
+            row = (await connection.execute(select(STATES).where(STATES.c.sync == sync))).mappings().first()
+        return _info(row) if row is not None else SyncStateInfo(sync)
+
+    async def all(self) -> dict[str, SyncStateInfo]:
+        async with self.store._begin() as connection:
+            rows = (await connection.execute(select(STATES))).mappings().all()
+        return {row["sync"]: _info(row) for row in rows}
+
+    async def set_paused(self, sync: str, paused: bool) -> SyncStateInfo:
+        await self._ensure(sync)
+        async with self.store._begin() as connection:
+            await connection.execute(
+                update(STATES).where(STATES.c.sync == sync).values(paused=paused, updated_at=utc_now())
+            )
+        return await self.get(sync)
+
+    async def after_run(
+        self, sync: str, unreachable: bool, failing_after: int, backoff: timedelta, max_backoff: timedelta
+    ) -> SyncStateInfo:
+        """Count a run: one that could not reach a system adds a failure and, from ``failing_after`` on,
+        a backoff that doubles each time up to ``max_backoff``; any other run clears both."""
+        await self._ensure(sync)
+        state = await self.get(sync)
+        failures = state.failures + 1 if unreachable else 0
+        until = None
+        if failures >= failing_after:
+            delay = min(backoff * 2 ** (failures - failing_after), max_backoff)
+            until = utc_now() + delay
+        async with self.store._begin() as connection:
+            await connection.execute(
+                update(STATES)
+                .where(STATES.c.sync == sync)
+                .values(failures=failures, backoff_until=until, updated_at=utc_now())
+            )
+        return await self.get(sync)
+
+    async def claim_slot(self, sync: str, slot: datetime) -> bool:
+        """Claim the scheduled run due at ``slot``: ``True`` for exactly one process of those asking."""
+        await self._ensure(sync)
+        statement = (
+            update(STATES)
+            .where(STATES.c.sync == sync, or_(STATES.c.last_slot.is_(None), STATES.c.last_slot < slot))
+            .values(last_slot=slot, updated_at=utc_now())
+        )
+        async with self.store._begin() as connection:
+            result = await connection.execute(statement)
+        return bool(result.rowcount)
+
+    async def announce(self, sync: str, status: str) -> str | None:
+        """Record ``status`` as announced; the status it replaces, or ``None`` when it was announced already
+        (by this process or another: each change is announced once)."""
+        await self._ensure(sync)
+        before = await self.get(sync)
+        if before.announced == status:
+            return None
+        statement = (
+            update(STATES)
+            .where(STATES.c.sync == sync, _same(STATES.c.announced, before.announced))
+            .values(announced=status, updated_at=utc_now())
+        )
+        async with self.store._begin() as connection:
+            result = await connection.execute(statement)
+        if not result.rowcount:
+            return None  # another process announced first
+        return before.announced or "idle"
+
+    async def _ensure(self, sync: str) -> None:
+        statement = self.store._insert(STATES).values(sync=sync, paused=False, failures=0, updated_at=utc_now())
+        async with self.store._begin() as connection:
+            await connection.execute(statement.on_conflict_do_nothing(index_elements=[STATES.c.sync]))
+
+
+def _same(column: Any, value: str | None) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
+def _info(row: Any) -> SyncStateInfo:
+    return SyncStateInfo(row["sync"], bool(row["paused"]), row["failures"], row["backoff_until"], row["announced"])
