@@ -12,7 +12,9 @@ fix it::
     ├── ConnectorError       a business system failed us
     │   ├── TransientError   worth retrying: timeouts, 429, 5xx, dropped connections
     │   └── PermanentError   retrying will not help: 4xx, missing table, bad data
-    └── StoreError           the state database failed
+    ├── StoreError           the state database failed
+    ├── NotFoundError        no such sync, run or dead letter (HTTP 404)
+    └── ConflictError        clashes with what is going on, such as a run already going (HTTP 409)
 
 Retry decisions follow the type, never the message text.
 """
@@ -89,3 +91,11 @@ class PermanentError(ConnectorError):
 
 class StoreError(BryggaError):
     """The state database failed."""
+
+
+class NotFoundError(BryggaError):
+    """A sync, run or dead letter that does not exist (HTTP 404)."""
+
+
+class ConflictError(BryggaError):
+    """What was asked clashes with what is going on (HTTP 409): a run of the sync is going on already."""

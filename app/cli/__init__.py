@@ -4,10 +4,10 @@ Exit codes: 0 all well, 1 a test, record or run failed, 2 a config or usage erro
 Everything printed passes through the project's secret scrubber.
 """
 
-from app.cli import checks, demo, runs
+from app.cli import checks, demo, runs, serve
 from app.cli.app import cli
 
-__all__ = ["checks", "cli", "demo", "main", "runs"]
+__all__ = ["checks", "cli", "demo", "main", "runs", "serve"]
 
 
 def main() -> None:

@@ -44,6 +44,8 @@ class Project:
     syncs: dict[str, SyncConfig] = field(default_factory=dict)
     secrets: SecretValues = field(default_factory=SecretValues)
     files: list[Path] = field(default_factory=list)
+    origin: SourceMap = field(default_factory=lambda: SourceMap(Path("brygga.yaml")))
+    """Where each node of the project file is, for problems found after loading."""
 
     @property
     def root(self) -> Path:
@@ -100,7 +102,13 @@ class _ProjectReader:
         systems_data = data.get("systems")
         systems = self._systems(systems_data, origin) if isinstance(systems_data, dict) else {}
         project = Project(
-            self.file, settings or ProjectFile.model_construct(systems={}), systems, {}, self.secrets, self.files
+            self.file,
+            settings or ProjectFile.model_construct(systems={}),
+            systems,
+            {},
+            self.secrets,
+            self.files,
+            origin,
         )
         system_names = set(systems_data) if isinstance(systems_data, dict) else set()
         project.syncs = _SyncReader(self, project, system_names).read(self._sync_files(data, origin))

@@ -28,7 +28,7 @@ from app.engine.planning import SyncParts, plan_batch
 from app.engine.project import Workspace
 from app.engine.retry import Sleep, with_retries
 from app.engine.writing import write_plan
-from app.errors import BryggaError, TransientError
+from app.errors import BryggaError, ConflictError, TransientError
 from app.mapping.hashing import record_hash
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, LogEntry, RunInfo, Store
@@ -86,7 +86,7 @@ def holder_is_gone(holder: str) -> bool:
     return False
 
 
-class SyncBusyError(BryggaError):
+class SyncBusyError(ConflictError):
     """A run of this sync is going on already (here or in another process sharing the state database)."""
 
     def __init__(self, sync: str) -> None:

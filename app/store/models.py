@@ -96,6 +96,8 @@ class RunInfo:
     finished_at: datetime | None
     counts: Counts
     error: str | None
+    progress_at: datetime | None = None
+    """When the run last committed a batch: a run that stops moving is stalled."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ def run_info(row: Any) -> RunInfo:
         row["finished_at"],
         counts,
         row["error"],
+        row["progress_at"],
     )
 
 

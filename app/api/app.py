@@ -1,0 +1,88 @@
+"""The FastAPI application of ``brygga serve``: ``create_app(settings)``.
+
+The service (schedules, runs, alerts) starts and stops with the app's
+lifespan; SIGHUP reloads the config, as ``POST /api/v1/config/reload`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
+
+import httpx
+from fastapi import FastAPI
+
+from app import __version__
+from app.api import errors
+from app.api.redaction import RedactSecrets
+from app.api.routes import dead_letters, runs, service, syncs
+from app.config import SecretValues
+from app.config.secrets import RedactingFilter
+from app.engine.service import Service
+from app.engine.settings import ServiceSettings
+from app.errors import ConfigError
+
+log = logging.getLogger("brygga.api")
+
+DESCRIPTION = """Watch and steer Brygga's syncs: status, runs, the record log, dead letters.
+
+Lists are pages: `{"items": [...], "next": CURSOR}`; pass `?cursor=CURSOR` for the next page,
+and `?limit=` (default 50, at most 500). With `api.tokens` configured, every `/api` route needs
+`Authorization: Bearer <token>`: a viewer token reads, an operator token also runs, pauses,
+resumes, resets, retries and discards. Errors are `{"detail": "..."}`."""
+
+
+def create_app(
+    settings: ServiceSettings, environ: Mapping[str, str] | None = None, client: httpx.AsyncClient | None = None
+) -> FastAPI:
+    """The HTTP API, with the service it steers started in its lifespan."""
+    secrets = SecretValues()
+    log_filter = RedactingFilter(secrets)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        running = Service(settings, environ, client, secrets)
+        await running.start()
+        app.state.service = running
+        handlers = [logging.getLogger(), *logging.getLogger().handlers]
+        for handler in handlers:
+            handler.addFilter(log_filter)
+        undo = _reload_on_sighup(running)
+        try:
+            yield
+        finally:
+            undo()
+            await running.stop()
+            for handler in handlers:
+                handler.removeFilter(log_filter)
+
+    app = FastAPI(title="Brygga", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    for module in (syncs, runs, dead_letters, service):
+        app.include_router(module.router)
+    errors.install(app)
+    app.add_middleware(RedactSecrets, secrets=lambda: secrets)
+    return app
+
+
+def _reload_on_sighup(running: Service) -> Callable[[], None]:
+    """Reload on SIGHUP, where this thread can take signals; the function that stops it."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(_reload(running)))
+
+    def undo() -> None:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+    return undo
+
+
+async def _reload(running: Service) -> None:
+    try:
+        await running.reload()
+    except ConfigError as exc:
+        log.error("SIGHUP: the config has errors; the running one stays:\n%s", exc)

@@ -1,0 +1,49 @@
+"""Cursor pagination: ``?limit=`` (default 50, at most 500) and an opaque ``?cursor=``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from app.errors import BryggaError
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
+CursorParam = Annotated[str | None, Query(description="From the previous page's `next`.")]
+DEFAULT_LIMIT = 50
+
+
+class BadCursorError(BryggaError):
+    """A ``cursor`` that no page gave out (HTTP 400)."""
+
+
+def encode_cursor(position: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> Any:
+    """The position a cursor stands for; ``None`` for the first page.
+
+    :raises BadCursorError: when ``cursor`` was not made by :func:`encode_cursor`
+    """
+    if cursor is None:
+        return None
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raise BadCursorError("bad cursor: pass the `next` value of the previous page unchanged") from None
+
+
+def next_cursor(items: list[Any], limit: int, position: Any) -> str | None:
+    """The cursor of the page after ``items``, or ``None`` when this page was the last."""
+    return encode_cursor(position) if len(items) == limit else None
+
+
+def int_cursor(cursor: str | None) -> int | None:
+    position = decode_cursor(cursor)
+    if position is not None and not isinstance(position, int):
+        raise BadCursorError("bad cursor: pass the `next` value of the previous page unchanged")
+    return position

@@ -1,0 +1,89 @@
+"""When syncs run by themselves: ``every`` and ``cron`` schedules, as APScheduler jobs.
+
+Interval schedules are aligned to a fixed epoch and cron fires on whole
+minutes, so every process sharing a state database sees the same slots;
+each slot is claimed in the database, so each scheduled run happens once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from app.config import SyncConfig
+from app.config.base import format_duration
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+Job = Callable[[str, datetime], Awaitable[None]]
+
+
+def trigger_of(sync: SyncConfig) -> BaseTrigger | None:
+    """The APScheduler trigger of a sync's schedule, or ``None`` for a sync without one."""
+    if sync.schedule is None:
+        return None
+    if sync.schedule.every is not None:
+        return IntervalTrigger(seconds=sync.schedule.every.total_seconds(), start_date=EPOCH, timezone=UTC)
+    assert sync.schedule.cron is not None
+    return CronTrigger.from_crontab(sync.schedule.cron, timezone=UTC)
+
+
+def slot_of(sync: SyncConfig, now: datetime) -> datetime:
+    """The schedule slot that fires at (or just before) ``now``: the same in every process."""
+    assert sync.schedule is not None
+    if sync.schedule.every is not None:
+        step = sync.schedule.every.total_seconds()
+        return EPOCH + timedelta(seconds=((now - EPOCH).total_seconds() // step) * step)
+    return now.replace(second=0, microsecond=0)
+
+
+def schedule_text(sync: SyncConfig) -> str | None:
+    if sync.schedule is None:
+        return None
+    if sync.schedule.every is not None:
+        return f"every {format_duration(sync.schedule.every)}"
+    return f"cron {sync.schedule.cron}"
+
+
+class Schedules:
+    """The scheduler and one job per scheduled sync; replaced whole on a config reload."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def plan(self, syncs: dict[str, SyncConfig]) -> None:
+        """One job per scheduled sync, replacing those there were."""
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("sync:"):
+                job.remove()
+        for name, sync in syncs.items():
+            trigger = trigger_of(sync)
+            if trigger is not None:
+                self.scheduler.add_job(
+                    self._fire, trigger, args=[name, sync], id=f"sync:{name}", max_instances=1, coalesce=True,
+                    misfire_grace_time=30,
+                )  # fmt: skip
+
+    def every(self, name: str, interval: timedelta, job: Callable[[], Awaitable[None]]) -> None:
+        """A housekeeping job (stall watch, retention) every ``interval``."""
+        self.scheduler.add_job(job, IntervalTrigger(seconds=interval.total_seconds()), id=name, max_instances=1)
+
+    def next_run_at(self, name: str) -> datetime | None:
+        job = self.scheduler.get_job(f"sync:{name}")
+        return job.next_run_time if job is not None else None
+
+    async def _fire(self, name: str, sync: SyncConfig) -> None:
+        await self.job(name, slot_of(sync, datetime.now(UTC)))

@@ -1,0 +1,401 @@
+"""The service behind ``brygga serve``: schedules, runs in the background, status, alerts, reload.
+
+The HTTP API calls this; it calls the engine. It keeps no state of its own
+that another process could need: leases, pauses, failures, schedule slots
+and announced statuses live in the state database, so several processes
+sharing one (PostgreSQL) database behave as one service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from app.config import Project, SecretValues, SyncConfig
+from app.engine.alerts import Alerts
+from app.engine.connections import Connections
+from app.engine.metrics import Metrics
+from app.engine.project import Workspace, open_project
+from app.engine.runner import DeadLetterChoice, Engine, RunOptions, RunResult, SyncBusyError
+from app.engine.scheduling import Schedules, schedule_text
+from app.engine.settings import ServiceSettings
+from app.errors import BryggaError, ConfigError, NotFoundError
+from app.store import DeadLetterInfo, RunInfo, Store
+from app.store.history import LogRecord, Story
+
+log = logging.getLogger("brygga.service")
+
+
+@dataclass(frozen=True)
+class SyncView:
+    """A sync as ops staff see it: its config in short, its status and its last run."""
+
+    name: str
+    description: str
+    source: str
+    target: str
+    mode: str
+    schedule: str | None
+    webhook: bool
+    after: str | None
+    paused: bool
+    status: str
+    last_run: RunInfo | None
+    next_run_at: datetime | None
+    dead_letters: int
+
+
+@dataclass
+class _Running:
+    task: asyncio.Task[None]
+    stop: asyncio.Event
+    run_id: int
+
+
+class Service:
+    """Everything ``brygga serve`` does besides HTTP; start with :meth:`start`, end with :meth:`stop`."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        environ: Mapping[str, str] | None = None,
+        client: httpx.AsyncClient | None = None,
+        secrets: SecretValues | None = None,
+    ) -> None:
+        self.settings = settings
+        self.secrets = secrets or SecretValues()
+        """Every secret value of every config this service has run: scrubbed from answers and logs."""
+        self.environ = environ
+        self.metrics = Metrics()
+        self._client = client
+        self._running: dict[str, _Running] = {}
+        self._run_engines: dict[str, Engine] = {}
+        self._engines: list[Engine] = []
+        self._reload_lock = asyncio.Lock()
+
+    # --- life cycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Read the config, open the state database, start the schedules.
+
+        :raises ConfigError: for a project with errors
+        :raises StoreError: when the state database cannot be opened
+        """
+        self.workspace = open_project(self.settings.config, self.environ)
+        project = self.workspace.project
+        self.secrets.update(project.secrets)
+        self.store = await Store.open(project.settings.state, project.root)
+        self.alerts = Alerts(self.store, self._client)
+        self.engine = self._new_engine(self.workspace)
+        self.schedules = Schedules(self._scheduled)
+        self.schedules.plan(project.syncs)
+        self.schedules.every("watch", self.settings.watch_every, self._watch)
+        self.schedules.every("retention", self.settings.retention_every, self._purge_job)
+        self.schedules.start()
+        await self._count_dead_letters()
+        log.info("serving %d syncs from %s", len(project.syncs), project.file)
+
+    async def stop(self) -> None:
+        """Stop the schedules; let running runs finish their batch (up to the grace time), then end them."""
+        self.schedules.stop()
+        running = list(self._running.values())
+        for run in running:
+            run.stop.set()
+        tasks = [run.task for run in running]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace.total_seconds())
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        for engine in self._engines:
+            await engine.connections.close()
+        await self.alerts.close()
+        await self.store.close()
+
+    @property
+    def project(self) -> Project:
+        return self.workspace.project
+
+    async def reload(self) -> Workspace:
+        """Read the config again; a valid one replaces the running one between runs.
+
+        :raises ConfigError: with every problem; the running config stays
+        """
+        async with self._reload_lock:
+            workspace = open_project(self.settings.config, self.environ)
+            if workspace.project.settings.state != self.project.settings.state:
+                issue = workspace.project.origin.issue(("state",), "state: a new state database needs a restart")
+                raise ConfigError([issue])
+            self.secrets.update(workspace.project.secrets)
+            self.workspace = workspace
+            self.engine = self._new_engine(workspace)
+            self.schedules.plan(workspace.project.syncs)
+            await self._retire_engines()
+            log.info("config reloaded: %d syncs", len(workspace.project.syncs))
+            return workspace
+
+    def _new_engine(self, workspace: Workspace) -> Engine:
+        engine = Engine(workspace, self.store, Connections(workspace.project), lease_ttl=self.settings.lease_ttl)
+        self._engines.append(engine)
+        return engine
+
+    async def _retire_engines(self) -> None:
+        """Close the connectors of engines a reload replaced, once no run uses them."""
+        in_use = {id(run_engine) for run_engine in self._run_engines.values()} | {id(self.engine)}
+        for engine in [engine for engine in self._engines if id(engine) not in in_use]:
+            await engine.connections.close()
+            self._engines.remove(engine)
+
+    # --- runs --------------------------------------------------------------------------
+
+    async def trigger(
+        self,
+        name: str,
+        *,
+        trigger: str = "manual",
+        full: bool = False,
+        dead_letters: DeadLetterChoice = "due",
+        read_source: bool = True,
+    ) -> int:
+        """Start a run of sync ``name`` in the background; its run id.
+
+        :raises NotFoundError: for an unknown sync
+        :raises SyncBusyError: when a run of it is going on already
+        """
+        self.sync(name)
+        engine = self.engine
+        options = RunOptions(
+            full=full, trigger=trigger, stop=asyncio.Event(), dead_letters=dead_letters, read_source=read_source
+        )
+        run_id = await engine.begin(name, options)
+        task = asyncio.ensure_future(self._execute(engine, run_id, name, options))
+        assert options.stop is not None
+        self._running[name] = _Running(task, options.stop, run_id)
+        self._run_engines[name] = engine
+        return run_id
+
+    async def _execute(self, engine: Engine, run_id: int, name: str, options: RunOptions) -> None:
+        try:
+            result = await engine.execute(run_id, name, options)
+        except Exception:
+            log.exception("run %s of %s ended with an unexpected error", run_id, name)
+            return
+        finally:
+            self._running.pop(name, None)
+            self._run_engines.pop(name, None)
+        try:
+            await self._after_run(name, result)
+        except BryggaError as exc:
+            log.error("after run %s of %s: %s", run_id, name, exc)
+
+    async def _after_run(self, name: str, result: RunResult) -> None:
+        self.metrics.count_run(result.run)
+        s = self.settings
+        await self.store.states.after_run(name, result.unreachable, s.failing_after, s.backoff, s.max_backoff)
+        await self._count_dead_letters()
+        if name in self.project.syncs:
+            await self.alerts.status_is(self.project, name, await self._status(name))
+        if result.run.status in ("succeeded", "partial"):
+            await self._run_after(name)
+
+    async def _run_after(self, name: str) -> None:
+        """Start the syncs that run right after ``name`` (``after:``), unless paused or running."""
+        for child, sync in self.project.syncs.items():
+            if sync.after == name and not (await self.store.states.get(child)).paused:
+                with contextlib.suppress(SyncBusyError):
+                    await self.trigger(child, trigger="schedule")
+
+    async def _scheduled(self, name: str, slot: datetime) -> None:
+        """A schedule fired: run, unless paused, backing off, or another process has this slot."""
+        state = await self.store.states.get(name)
+        if state.paused or (state.backoff_until is not None and datetime.now(UTC) < state.backoff_until):
+            return
+        if not await self.store.states.claim_slot(name, slot):
+            return
+        try:
+            await self.trigger(name, trigger="schedule")
+        except SyncBusyError:
+            log.info("sync %s: its schedule fired while it was still running; skipped", name)
+        except BryggaError as exc:
+            log.error("sync %s: scheduled run did not start: %s", name, exc)
+
+    async def wait_for(self, name: str) -> None:
+        """Wait until this process's run of ``name`` (if any) has ended, and its aftermath is done."""
+        running = self._running.get(name)
+        if running is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(running.task)
+
+    # --- housekeeping ----------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """Announce syncs whose run has stalled (and stalls that ended)."""
+        try:
+            held = await self.store.leases.held()
+            for name in self.project.syncs:
+                if name in held:
+                    await self.alerts.status_is(self.project, name, await self._status(name))
+        except BryggaError as exc:
+            log.error("watching runs: %s", exc)
+
+    async def purge(self) -> tuple[int, int]:
+        """Forget runs and record-log entries older than ``retention``; (runs, entries) forgotten."""
+        now = datetime.now(UTC)
+        retention = self.project.settings.retention
+        try:
+            purged = await self.store.history.purge(now - retention.runs, now - retention.records)
+        except BryggaError as exc:
+            log.error("retention purge failed: %s", exc)
+            return 0, 0
+        if any(purged):
+            log.info("retention: forgot %d runs and %d record-log entries", *purged)
+        return purged
+
+    async def _purge_job(self) -> None:
+        await self.purge()
+
+    async def _count_dead_letters(self) -> None:
+        self.metrics.set_dead_letters(await self.store.dead_letter_counts(), list(self.project.syncs))
+
+    async def ready(self) -> bool:
+        """Whether the config is loaded and the state database answers."""
+        try:
+            await self.store.checkpoint("-")
+        except BryggaError:
+            return False
+        return True
+
+    # --- syncs ---------------------------------------------------------------------------
+
+    def sync(self, name: str) -> SyncConfig:
+        """:raises NotFoundError: for an unknown sync"""
+        try:
+            return self.project.syncs[name]
+        except KeyError:
+            raise NotFoundError(f"no sync named '{name}'") from None
+
+    async def pause(self, name: str) -> SyncView:
+        self.sync(name)
+        await self.store.states.set_paused(name, True)
+        return await self.view(name)
+
+    async def resume(self, name: str) -> SyncView:
+        self.sync(name)
+        await self.store.states.set_paused(name, False)
+        return await self.view(name)
+
+    async def reset(self, name: str) -> SyncView:
+        """Forget the stored cursor: the next run reads everything (the ID map stays)."""
+        self.sync(name)
+        await self.store.forget_checkpoint(name)
+        return await self.view(name)
+
+    async def views(self) -> list[SyncView]:
+        facts = await self._facts()
+        return [self._view(name, facts) for name in self.project.syncs]
+
+    async def view(self, name: str) -> SyncView:
+        self.sync(name)
+        return self._view(name, await self._facts())
+
+    async def _status(self, name: str) -> str:
+        return self._view(name, await self._facts()).status
+
+    async def _facts(self) -> dict[str, Any]:
+        return {
+            "states": await self.store.states.all(),
+            "held": await self.store.leases.held(),
+            "last": await self.store.last_runs(),
+            "dead": await self.store.dead_letter_counts(),
+        }
+
+    def _view(self, name: str, facts: dict[str, Any]) -> SyncView:
+        sync = self.project.syncs[name]
+        state = facts["states"].get(name)
+        last: RunInfo | None = facts["last"].get(name)
+        paused = bool(state and state.paused)
+        return SyncView(
+            name=name,
+            description=sync.description,
+            source=sync.source,
+            target=sync.target,
+            mode=sync.mode,
+            schedule=schedule_text(sync),
+            webhook=sync.webhook,
+            after=sync.after,
+            paused=paused,
+            status=self._status_of(name, paused, state.failures if state else 0, name in facts["held"], last),
+            last_run=last,
+            next_run_at=None if paused else self.schedules.next_run_at(name),
+            dead_letters=facts["dead"].get(name, 0),
+        )
+
+    def _status_of(self, name: str, paused: bool, failures: int, running: bool, last: RunInfo | None) -> str:
+        if paused:
+            return "paused"
+        if running and last is not None and last.status == "running":
+            moved = last.progress_at or last.started_at
+            return "stalled" if datetime.now(UTC) - moved > self.settings.stalled_after else "running"
+        if running:
+            return "running"
+        return "failing" if failures >= self.settings.failing_after else "idle"
+
+    # --- history ------------------------------------------------------------------------
+
+    async def runs(self, sync: str | None, status: str | None, before: int | None, limit: int) -> list[RunInfo]:
+        """Runs, newest first, with ids below ``before``."""
+        return await self.store.history.runs(sync, status, before, limit)
+
+    async def run(self, run_id: int) -> RunInfo:
+        """:raises NotFoundError: for an unknown run"""
+        found = await self.store.run(run_id)
+        if found is None:
+            raise NotFoundError(f"no run with id {run_id}")
+        return found
+
+    async def run_log(self, run_id: int, after: int | None, limit: int) -> list[LogRecord]:
+        """A run's record log, oldest first. :raises NotFoundError: for an unknown run"""
+        await self.run(run_id)
+        return await self.store.history.log(run_id, after, limit)
+
+    async def story(self, name: str, source_key: str) -> Story:
+        """One source record's ID map entry and log entries. :raises NotFoundError: for an unknown sync"""
+        self.sync(name)
+        return await self.store.history.story(name, source_key)
+
+    async def dead_letters(self, sync: str | None, after: int | None, limit: int) -> list[DeadLetterInfo]:
+        return await self.store.history.dead_letters(sync, after, limit)
+
+    # --- dead letters ----------------------------------------------------------------
+
+    async def retry_dead_letter(self, letter_id: int) -> int:
+        """Retry one dead letter now (fresh from the source where it can); the run's id.
+
+        :raises NotFoundError: for an unknown dead letter
+        :raises SyncBusyError: when its sync is running
+        """
+        letter = await self._dead_letter(letter_id)
+        return await self.trigger(letter.sync, trigger="retry", dead_letters=(letter_id,), read_source=False)
+
+    async def retry_dead_letters(self, name: str) -> int:
+        """Retry every dead letter of sync ``name`` now; the run's id."""
+        return await self.trigger(name, trigger="retry", dead_letters="all", read_source=False)
+
+    async def discard_dead_letter(self, letter_id: int, by: str) -> None:
+        """Delete a dead letter; logged in its record's story as skipped, with who discarded it."""
+        if await self.store.history.discard(letter_id, f"dead letter discarded by {by}") is None:
+            raise NotFoundError(f"no dead letter with id {letter_id}")
+        await self._count_dead_letters()
+
+    async def _dead_letter(self, letter_id: int) -> DeadLetterInfo:
+        letter = await self.store.history.dead_letter(letter_id)
+        if letter is None:
+            raise NotFoundError(f"no dead letter with id {letter_id}")
+        return letter
