@@ -40,23 +40,24 @@ def create_app(
     settings: ServiceSettings, environ: Mapping[str, str] | None = None, client: httpx.AsyncClient | None = None
 ) -> FastAPI:
     """The HTTP API, with the service it steers started in its lifespan."""
-    secrets = SecretValues()
-    log_filter = RedactingFilter(secrets)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        running = Service(settings, environ, client, secrets)
-        await running.start()
-        app.state.service = running
-        handlers = [logging.getLogger(), *logging.getLogger().handlers]
+        running = Service(settings, environ, client)
+        log_filter = RedactingFilter(running.secrets)  # the service's own set: starting and reloads fill it
+        handlers = _log_handlers()
         for handler in handlers:
             handler.addFilter(log_filter)
-        undo = _reload_on_sighup(running)
         try:
-            yield
+            await running.start()
+            app.state.service = running
+            undo = _reload_on_sighup(running)
+            try:
+                yield
+            finally:
+                undo()
+                await running.stop()
         finally:
-            undo()
-            await running.stop()
             for handler in handlers:
                 handler.removeFilter(log_filter)
 
@@ -64,8 +65,22 @@ def create_app(
     for module in (syncs, runs, dead_letters, service):
         app.include_router(module.router)
     errors.install(app)
-    app.add_middleware(RedactSecrets, secrets=lambda: secrets)
+    app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app))
     return app
+
+
+def _secrets_of(app: FastAPI) -> SecretValues | None:
+    """The running service's secret values; ``None`` before it has started."""
+    running: Service | None = getattr(app.state, "service", None)
+    return running.secrets if running is not None else None
+
+
+def _log_handlers() -> list[logging.Filterer]:
+    """Where log records pass: the root logger and its handlers, and uvicorn's handler of server errors
+    (tracebacks of failed requests), which does not propagate to the root. The access log's handler is left
+    alone: its formatter needs the record's arguments, and it only shows what clients sent."""
+    root, server = logging.getLogger(), logging.getLogger("uvicorn")
+    return [root, *root.handlers, *(handler for handler in server.handlers if handler not in root.handlers)]
 
 
 def _reload_on_sighup(running: Service) -> Callable[[], None]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from app.api.auth import Caller, identify, require_role
+from app.api.pagination import MAX_ID
 from app.engine.service import Service
 
 
@@ -25,5 +26,7 @@ def operator(caller: Annotated[Caller, Depends(viewer)]) -> Caller:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+"""A run's or dead letter's id; one the state database cannot hold is refused with 422."""
 Viewer = Annotated[Caller, Depends(viewer)]
 Operator = Annotated[Caller, Depends(operator)]

@@ -14,6 +14,8 @@ from app.errors import BryggaError
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 CursorParam = Annotated[str | None, Query(description="From the previous page's `next`.")]
 DEFAULT_LIMIT = 50
+MAX_ID = 2**63 - 1
+"""The largest id the state database holds (a signed 64-bit integer)."""
 
 
 class BadCursorError(BryggaError):
@@ -43,7 +45,8 @@ def next_cursor(items: list[Any], limit: int, position: Any) -> str | None:
 
 
 def int_cursor(cursor: str | None) -> int | None:
+    """The id a cursor stands for. :raises BadCursorError: for anything but an id the state database can hold"""
     position = decode_cursor(cursor)
-    if position is not None and not isinstance(position, int):
+    if position is not None and (not isinstance(position, int) or isinstance(position, bool) or abs(position) > MAX_ID):
         raise BadCursorError("bad cursor: pass the `next` value of the previous page unchanged")
     return position

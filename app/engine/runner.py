@@ -239,7 +239,7 @@ class _Run:
         await with_retries(
             self.sync.retry, lambda: self.parts.target.prepare(target_stream, write_fields=fields), self.engine.sleep
         )
-        letters = await self.store.dead_letters(self.sync.name)
+        letters = await self.store.dead_letters(self.sync.name, discarded=True)
         self.dead_keys = {letter.source_key for letter in letters}
         self.settled = {letter.source_key: record_hash(letter.record) for letter in letters}
         try:

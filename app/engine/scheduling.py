@@ -7,8 +7,10 @@ each slot is claimed in the database, so each scheduled run happens once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -56,13 +58,26 @@ class Schedules:
     def __init__(self, job: Job) -> None:
         self.job = job
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._working: set[asyncio.Task[Any]] = set()
+        """The jobs going on now (APScheduler cancels them at shutdown, but does not wait for them)."""
 
     def start(self) -> None:
         self.scheduler.start()
 
-    def stop(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+    async def stop(self, grace: timedelta) -> None:
+        """Fire no more, and wait for the jobs going on to end; those still going after ``grace`` are
+        cancelled, and waited for too. No job then uses what the service closes after this."""
+        if not self.scheduler.running:
+            return
+        self.scheduler.pause()
+        await asyncio.sleep(0)  # jobs handed to the event loop just before the pause start, and are counted
+        working = {task for task in self._working if not task.done()}
+        if working:
+            _, late = await asyncio.wait(working, timeout=grace.total_seconds())
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        self.scheduler.shutdown(wait=False)
 
     def plan(self, syncs: dict[str, SyncConfig]) -> None:
         """One job per scheduled sync, replacing those there were."""
@@ -79,11 +94,24 @@ class Schedules:
 
     def every(self, name: str, interval: timedelta, job: Callable[[], Awaitable[None]]) -> None:
         """A housekeeping job (stall watch, retention) every ``interval``."""
-        self.scheduler.add_job(job, IntervalTrigger(seconds=interval.total_seconds()), id=name, max_instances=1)
+        trigger = IntervalTrigger(seconds=interval.total_seconds())
+        self.scheduler.add_job(self._housekeeping, trigger, args=[job], id=name, max_instances=1)
 
     def next_run_at(self, name: str) -> datetime | None:
         job = self.scheduler.get_job(f"sync:{name}")
         return job.next_run_time if job is not None else None
 
     async def _fire(self, name: str, sync: SyncConfig) -> None:
-        await self.job(name, slot_of(sync, datetime.now(UTC)))
+        await self._tracked(self.job(name, slot_of(sync, datetime.now(UTC))))
+
+    async def _housekeeping(self, job: Callable[[], Awaitable[None]]) -> None:
+        await self._tracked(job())
+
+    async def _tracked(self, work: Awaitable[None]) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._working.add(task)
+        try:
+            await work
+        finally:
+            self._working.discard(task)

@@ -70,7 +70,7 @@ class Service:
         secrets: SecretValues | None = None,
     ) -> None:
         self.settings = settings
-        self.secrets = secrets or SecretValues()
+        self.secrets = secrets if secrets is not None else SecretValues()
         """Every secret value of every config this service has run: scrubbed from answers and logs."""
         self.environ = environ
         self.metrics = Metrics()
@@ -79,6 +79,7 @@ class Service:
         self._run_engines: dict[str, Engine] = {}
         self._engines: list[Engine] = []
         self._reload_lock = asyncio.Lock()
+        self._stopping = False
 
     # --- life cycle ------------------------------------------------------------------
 
@@ -104,7 +105,8 @@ class Service:
 
     async def stop(self) -> None:
         """Stop the schedules; let running runs finish their batch (up to the grace time), then end them."""
-        self.schedules.stop()
+        self._stopping = True
+        await self.schedules.stop(self.settings.shutdown_grace)
         running = list(self._running.values())
         for run in running:
             run.stop.set()
@@ -207,6 +209,8 @@ class Service:
 
     async def _run_after(self, name: str) -> None:
         """Start the syncs that run right after ``name`` (``after:``), unless paused or running."""
+        if self._stopping:  # a run that ended while the service stops starts nothing new
+            return
         for child, sync in self.project.syncs.items():
             if sync.after == name and not (await self.store.states.get(child)).paused:
                 with contextlib.suppress(SyncBusyError):
@@ -217,8 +221,8 @@ class Service:
         state = await self.store.states.get(name)
         if state.paused or (state.backoff_until is not None and datetime.now(UTC) < state.backoff_until):
             return
-        if not await self.store.states.claim_slot(name, slot):
-            return
+        if not await self.store.states.claim_slot(name, slot) or self._stopping:
+            return  # another process has the slot, or the service is stopping: no run it would stop at once
         try:
             await self.trigger(name, trigger="schedule")
         except SyncBusyError:
@@ -342,10 +346,11 @@ class Service:
             return "paused"
         if running and last is not None and last.status == "running":
             moved = last.progress_at or last.started_at
-            return "stalled" if datetime.now(UTC) - moved > self.settings.stalled_after else "running"
-        if running:
-            return "running"
-        return "failing" if failures >= self.settings.failing_after else "idle"
+            if datetime.now(UTC) - moved > self.settings.stalled_after:
+                return "stalled"
+        if failures >= self.settings.failing_after:
+            return "failing"  # a retry going on is no recovery: only a run that gets through is
+        return "running" if running else "idle"
 
     # --- history ------------------------------------------------------------------------
 

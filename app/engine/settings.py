@@ -33,14 +33,20 @@ class ServiceSettings:
     watch_every: timedelta = timedelta(seconds=15)
     """How often running syncs are checked for stalls."""
     retention_every: timedelta = timedelta(hours=1)
-    shutdown_grace: timedelta = timedelta(seconds=8)
+    shutdown_grace: timedelta = timedelta(seconds=6)
     """On SIGTERM, how long runs may take to finish their batch before they are abandoned."""
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            problem = _problem(item.name, getattr(self, item.name))
+            if problem is not None:
+                raise ValueError(f"{item.name}: {problem}")
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **given: object) -> ServiceSettings:
         """The defaults, then ``BRYGGA_*`` variables, then ``given`` (command-line options).
 
-        :raises ValueError: for a variable that does not parse, naming it
+        :raises ValueError: for a variable that does not parse or is out of range, naming it
         """
         environ = os.environ if environ is None else environ
         values: dict[str, object] = {}
@@ -49,9 +55,13 @@ class ServiceSettings:
             if text is None or item.name == "config":
                 continue
             try:
-                values[item.name] = _parse(text, type(getattr(cls(), item.name)))
+                parsed = _parse(text, type(getattr(cls(), item.name)))
             except ValueError as exc:
                 raise ValueError(f"BRYGGA_{item.name.upper()}: {exc}") from None
+            problem = _problem(item.name, parsed)
+            if problem is not None:
+                raise ValueError(f"BRYGGA_{item.name.upper()}: {problem}")
+            values[item.name] = parsed
         values.update({name: value for name, value in given.items() if value is not None})
         return replace(cls(), **values)  # type: ignore[arg-type]
 
@@ -62,3 +72,13 @@ def _parse(text: str, kind: type) -> object:
     if kind is int:
         return int(text)
     return text
+
+
+def _problem(name: str, value: object) -> str | None:
+    """What is wrong with a setting's value, if anything: a zero interval or TTL would make the
+    service spin (watch, renew) or hand every lease over at once; no failure at all is not failing."""
+    if isinstance(value, timedelta) and value <= timedelta(0):
+        return f"must be longer than 0s, not {value}"
+    if name == "failing_after" and isinstance(value, int) and value < 1:
+        return f"must be 1 or more, not {value}"
+    return None

@@ -89,13 +89,15 @@ class History:
         return Story(mapping, row["updated_at"] if row is not None else None, await self._log(log_query))
 
     async def dead_letter(self, letter_id: int) -> DeadLetterInfo | None:
-        query = select(DEAD_LETTERS).where(DEAD_LETTERS.c.id == letter_id)
+        query = select(DEAD_LETTERS).where(DEAD_LETTERS.c.id == letter_id, DEAD_LETTERS.c.discarded_at.is_(None))
         async with self.store._begin() as connection:
             row = (await connection.execute(query)).mappings().first()
         return dead_letter_info(row) if row is not None else None
 
     async def dead_letters(self, sync: str | None, after: int | None, limit: int) -> list[DeadLetterInfo]:
-        query = select(DEAD_LETTERS).order_by(DEAD_LETTERS.c.id).limit(limit)
+        query = (
+            select(DEAD_LETTERS).where(DEAD_LETTERS.c.discarded_at.is_(None)).order_by(DEAD_LETTERS.c.id).limit(limit)
+        )
         if sync is not None:
             query = query.where(DEAD_LETTERS.c.sync == sync)
         if after is not None:
@@ -104,26 +106,18 @@ class History:
             return [dead_letter_info(row) for row in (await connection.execute(query)).mappings().all()]
 
     async def discard(self, letter_id: int, note: str) -> DeadLetterInfo | None:
-        """Delete a dead letter, and log it as skipped in its last run with ``note``."""
+        """Discard a dead letter: no longer retried or listed, and logged as skipped in its last run with
+        ``note``. It is kept (marked), so the same record read again unchanged is left alone."""
         letter = await self.dead_letter(letter_id)
         if letter is None:
             return None
+        now = utc_now()
         async with self.store._begin() as connection:
-            await connection.execute(delete(DEAD_LETTERS).where(DEAD_LETTERS.c.id == letter_id))
-            run_id = (
-                await connection.execute(select(DEAD_LETTERS.c.run_id).where(DEAD_LETTERS.c.id == letter_id))
-            ).scalar()
             await connection.execute(
-                insert(LOG).values(
-                    run_id=run_id or letter.run_id or 0,
-                    sync=letter.sync,
-                    source_key=letter.source_key,
-                    target_key=None,
-                    action="skipped",
-                    error=note,
-                    at=utc_now(),
-                )
+                update(DEAD_LETTERS).where(DEAD_LETTERS.c.id == letter_id).values(discarded_at=now)
             )
+            entry = {"run_id": letter.run_id or 0, "sync": letter.sync, "source_key": letter.source_key}
+            await connection.execute(insert(LOG).values(**entry, target_key=None, action="skipped", error=note, at=now))
         return letter
 
     async def purge(self, runs_before: datetime, records_before: datetime) -> tuple[int, int]:

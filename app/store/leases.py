@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 
 from app.store.tables import LEASES, utc_now
 
@@ -25,13 +25,17 @@ class Leases:
         self.store = store
 
     async def acquire(self, name: str, holder: str, ttl: timedelta) -> bool:
-        """Take the lease ``name`` for ``ttl``, if it is free, expired, or ``holder``'s already."""
+        """Take the lease ``name`` for ``ttl``, if it is free or expired.
+
+        Not re-entrant: a holder asking again for a lease it holds is refused, so one process
+        (one holder) cannot start a second run of a sync while its first goes on.
+        """
         now = utc_now()
         values = self.store._insert(LEASES).values(name=name, holder=holder, expires_at=now + ttl)
         statement = values.on_conflict_do_update(
             index_elements=[LEASES.c.name],
             set_={"holder": values.excluded.holder, "expires_at": values.excluded.expires_at},
-            where=or_(LEASES.c.expires_at < now, LEASES.c.holder == holder),
+            where=LEASES.c.expires_at < now,
         ).returning(LEASES.c.holder)
         async with self.store._begin() as connection:
             taken = (await connection.execute(statement)).first()

@@ -232,6 +232,7 @@ class Store:
                     "attempts": DEAD_LETTERS.c.attempts + 1,
                     "run_id": statement.excluded.run_id,
                     "last_failed_at": statement.excluded.last_failed_at,
+                    "discarded_at": None,  # failing anew: a dead letter again
                 },
             ),
             [
@@ -262,6 +263,7 @@ class Store:
             .where(
                 DEAD_LETTERS.c.sync == sync,
                 DEAD_LETTERS.c.id > after_id,
+                DEAD_LETTERS.c.discarded_at.is_(None),
                 or_(DEAD_LETTERS.c.run_id.is_(None), DEAD_LETTERS.c.run_id != run_id),
                 or_(DEAD_LETTERS.c.reason == "lookup", DEAD_LETTERS.c.attempts <= later_runs),
             )
@@ -272,8 +274,11 @@ class Store:
             rows = (await connection.execute(query)).mappings().all()
         return [dead_letter_info(row) for row in rows]
 
-    async def dead_letters(self, sync: str | None = None) -> list[DeadLetterInfo]:
+    async def dead_letters(self, sync: str | None = None, *, discarded: bool = False) -> list[DeadLetterInfo]:
+        """Dead letters in id order; with ``discarded``, those an operator discarded too."""
         query = select(DEAD_LETTERS).order_by(DEAD_LETTERS.c.id)
+        if not discarded:
+            query = query.where(DEAD_LETTERS.c.discarded_at.is_(None))
         if sync is not None:
             query = query.where(DEAD_LETTERS.c.sync == sync)
         async with self._begin() as connection:
@@ -281,7 +286,11 @@ class Store:
         return [dead_letter_info(row) for row in rows]
 
     async def dead_letter_counts(self) -> dict[str, int]:
-        query = select(DEAD_LETTERS.c.sync, func.count()).group_by(DEAD_LETTERS.c.sync)
+        query = (
+            select(DEAD_LETTERS.c.sync, func.count())
+            .where(DEAD_LETTERS.c.discarded_at.is_(None))
+            .group_by(DEAD_LETTERS.c.sync)
+        )
         async with self._begin() as connection:
             return {sync: int(count) for sync, count in await connection.execute(query)}
 

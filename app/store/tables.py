@@ -43,7 +43,11 @@ class Run(SQLModel, table=True):
     """One execution of a sync, with its counts."""
 
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_sync_id", "sync", "id"), Index("ix_runs_started_at", "started_at"))
+    __table_args__ = (
+        Index("ix_runs_sync_id", "sync", "id"),
+        Index("ix_runs_started_at", "started_at"),
+        {"sqlite_autoincrement": True},  # ids are never reused: an old id never names a new run
+    )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
     sync: str = Field(sa_column=Column(Text, nullable=False))
@@ -70,6 +74,7 @@ class RecordLogEntry(SQLModel, table=True):
         Index("ix_record_log_sync_key", "sync", "source_key"),
         Index("ix_record_log_run_id", "run_id"),
         Index("ix_record_log_at", "at"),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(
@@ -112,7 +117,10 @@ class DeadLetter(SQLModel, table=True):
     """A record that failed, kept with its source data so it can be retried."""
 
     __tablename__ = "dead_letters"
-    __table_args__ = (UniqueConstraint("sync", "source_key", name="uq_dead_letters_sync_key"),)
+    __table_args__ = (
+        UniqueConstraint("sync", "source_key", name="uq_dead_letters_sync_key"),
+        {"sqlite_autoincrement": True},  # a discarded letter's id never names another record
+    )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
     sync: str = Field(sa_column=Column(Text, nullable=False))
@@ -124,6 +132,8 @@ class DeadLetter(SQLModel, table=True):
     run_id: int | None = Field(default=None, sa_column=Column(Integer))
     first_failed_at: datetime = _time()
     last_failed_at: datetime = _time()
+    discarded_at: datetime | None = _time(nullable=True)
+    """Discarded by an operator: not retried or listed; the same record read again unchanged is left alone."""
 
 
 class Lease(SQLModel, table=True):

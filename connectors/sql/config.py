@@ -24,6 +24,8 @@ def _database_url(value: str) -> str:
         raise ValueError(f"not a database URL: {_URL_HINT}") from None
     if url.get_backend_name() not in BACKENDS:
         raise ValueError(f"database '{url.get_backend_name()}' is not supported: {_URL_HINT}")
+    if url.get_backend_name() == "sqlite" and (url.username or url.password or url.host or url.port):
+        raise ValueError("a SQLite database is a file: write sqlite:///PATH, without user, password or host")
     return value
 
 

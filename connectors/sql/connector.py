@@ -10,7 +10,7 @@ from sqlalchemy import Row, Select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import SystemConfig
-from app.errors import PermanentError
+from app.errors import PermanentError, TransientError
 from app.records import Record, format_key
 from connectors.base import Batch, Checkpoint, Connector, StreamInfo, Write, WriteResult
 from connectors.sql.config import SqlStream, SqlSystem
@@ -43,11 +43,12 @@ class SqlConnector(Connector):
     async def open(self) -> None:
         """Make the engine (connections open on first use).
 
-        :raises PermanentError: when the URL names a SQLite file that does not exist
+        :raises TransientError: when the URL names a SQLite file that is not there (now): a missing
+            file is an unreachable system, which may come back (a remounted disk, a restored backup)
         """
         found = database(self.options.url, self.system.root)
         if found.file is not None and not found.file.is_file():
-            raise PermanentError(
+            raise TransientError(
                 f"{self.system.name}: the SQLite database {found.file} does not exist "
                 f"(a relative path starts at the project's folder, {self.system.root})"
             )

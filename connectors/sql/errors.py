@@ -41,8 +41,10 @@ TRANSLATED_TYPES: tuple[type[Exception], ...] = (
 _TRANSIENT_SQLSTATE_CLASSES = {"08", "40", "53", "57", "58"}
 """Connection exception, transaction rollback (deadlock, serialization), insufficient resources,
 operator intervention (statement timeout, shutdown), system error."""
-_TRANSIENT_SQLSTATES = {"55P03", "55006", "25P03"}
-"""Lock not available, object in use, idle-in-transaction timeout."""
+_TRANSIENT_SQLSTATES = {"55P03", "55006", "25P03", "3D000", "55000"}
+"""Lock not available, object in use, idle-in-transaction timeout; and a database that is not there
+or not taking connections (dropped for a restore, being renamed): the system is unreachable for
+now, so the sync turns failing, backs off and alerts, rather than failing every run for good."""
 _GENERIC_SQLSTATES = {"HY000", "00000"}
 """MariaDB/MySQL's catch-all states: the error number decides instead."""
 

@@ -436,6 +436,11 @@ SQL_CASES = [
         (P, 5, 10, "systems.crm.url: database 'oracle' is not supported"),
     ),
     case(
+        "sql-sqlite-with-a-password",
+        system(SQL_SYSTEM.replace("sqlite:///crm.db", "sqlite://crm:secret@localhost/crm.db")),
+        (P, 5, 10, "systems.crm.url: a SQLite database is a file: write sqlite:///PATH, without user, password"),
+    ),
+    case(
         "sql-missing-url",
         system(SQL_SYSTEM.replace("    url: sqlite:///crm.db\n", "")),
         (P, 4, 5, "systems.crm: missing required key 'url'"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from app.engine.project import open_project
+from app.engine.runner import open_engine
 from app.store import Counts
 from tests.engine.conftest import CHILD_SYNC, COMPANIES_SYNC, T0, ProjectFactory, contact, state_rows
 
@@ -221,3 +223,24 @@ async def test_values_reach_the_target_with_their_types(make_project: ProjectFac
     name, credit = project.erp.rows("SELECT name, credit FROM customers")[0]
     assert name == "Åsa Öberg"
     assert Decimal(str(credit)) == Decimal("12500.5")
+
+
+async def test_a_discarded_dead_letter_is_left_alone_until_its_record_changes(make_project: ProjectFactory) -> None:
+    project = make_project()
+    project.crm.insert("contacts", [contact(1, email="")])
+    await project.run("contacts")
+    workspace = open_project(project.file, environ={})
+    async with open_engine(workspace) as engine:
+        (letter,) = await engine.store.dead_letters("contacts")
+        await engine.store.history.discard(letter.id, "dead letter discarded by ops")
+
+    again = await project.run("contacts")  # the cursor re-reads the same, unchanged record
+
+    assert again.counts == Counts(read=1, unchanged=1)
+    assert await state_rows(project, "SELECT count(*) FROM dead_letters WHERE discarded_at IS NULL") == [(0,)]
+
+    project.crm.execute("UPDATE contacts SET first_name = 'Changed', updated_at = ? WHERE id = 1", T1)
+    changed = await project.run("contacts")  # a new version fails anew: a dead letter again
+
+    assert changed.counts.failed == 1
+    assert await state_rows(project, "SELECT attempts, discarded_at IS NULL FROM dead_letters") == [(2, 1)]

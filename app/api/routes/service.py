@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 
 from app.api.deps import Operator, ServiceDep
 from app.api.models import ConfigProblems, Health, Readiness, Reloaded
+from app.api.responses import FORBIDDEN, UNAUTHORIZED
 
 router = APIRouter(tags=["service"])
 
@@ -34,7 +35,11 @@ async def metrics(service: ServiceDep) -> Response:
 @router.post(
     "/api/v1/config/reload",
     tags=["config"],
-    responses={422: {"model": ConfigProblems, "description": "The config has errors; the running one stays."}},
+    responses={
+        422: {"model": ConfigProblems, "description": "The config has errors; the running one stays."},
+        **UNAUTHORIZED,
+        **FORBIDDEN,
+    },
 )
 async def reload(service: ServiceDep, _: Operator) -> Reloaded:
     """Read the config files again; a valid config replaces the running one between runs."""

@@ -10,14 +10,14 @@ from app.api.convert import story_public, sync_public
 from app.api.deps import Operator, ServiceDep, Viewer
 from app.api.models import RecordStory, RunStarted, SyncPublic, SyncsPage
 from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, decode_cursor, encode_cursor
-from app.api.responses import problem
+from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
 
-router = APIRouter(prefix="/api/v1/syncs", tags=["syncs"])
+router = APIRouter(prefix="/api/v1/syncs", tags=["syncs"], responses=UNAUTHORIZED)
 NOT_FOUND = problem(404, "No sync of that name.")
 BUSY = problem(409, "A run of the sync is going on already.")
 
 
-@router.get("")
+@router.get("", responses=BAD_CURSOR)
 async def list_syncs(
     service: ServiceDep, _: Viewer, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
 ) -> SyncsPage:
@@ -37,7 +37,7 @@ async def get_sync(name: str, service: ServiceDep, _: Viewer) -> SyncPublic:
     return sync_public(await service.view(name))
 
 
-@router.post("/{name}/runs", status_code=status.HTTP_202_ACCEPTED, responses={**NOT_FOUND, **BUSY})
+@router.post("/{name}/runs", status_code=status.HTTP_202_ACCEPTED, responses={**NOT_FOUND, **BUSY, **FORBIDDEN})
 async def start_run(
     name: str,
     service: ServiceDep,
@@ -48,19 +48,19 @@ async def start_run(
     return RunStarted(run_id=await service.trigger(name, full=full))
 
 
-@router.post("/{name}/pause", responses=NOT_FOUND)
+@router.post("/{name}/pause", responses={**NOT_FOUND, **FORBIDDEN})
 async def pause(name: str, service: ServiceDep, _: Operator) -> SyncPublic:
     """Take no scheduled or webhook runs until resumed; manual runs still work."""
     return sync_public(await service.pause(name))
 
 
-@router.post("/{name}/resume", responses=NOT_FOUND)
+@router.post("/{name}/resume", responses={**NOT_FOUND, **FORBIDDEN})
 async def resume(name: str, service: ServiceDep, _: Operator) -> SyncPublic:
     """Take scheduled and webhook runs again."""
     return sync_public(await service.resume(name))
 
 
-@router.post("/{name}/reset", responses=NOT_FOUND)
+@router.post("/{name}/reset", responses={**NOT_FOUND, **FORBIDDEN})
 async def reset(name: str, service: ServiceDep, _: Operator) -> SyncPublic:
     """Forget the stored cursor: the next run reads everything. The ID map stays, so nothing is created twice."""
     return sync_public(await service.reset(name))
@@ -72,7 +72,9 @@ async def record_story(name: str, source_key: str, service: ServiceDep, _: Viewe
     return story_public(name, source_key, await service.story(name, source_key))
 
 
-@router.post("/{name}/dead-letters/retry", status_code=status.HTTP_202_ACCEPTED, responses={**NOT_FOUND, **BUSY})
+@router.post(
+    "/{name}/dead-letters/retry", status_code=status.HTTP_202_ACCEPTED, responses={**NOT_FOUND, **BUSY, **FORBIDDEN}
+)
 async def retry_dead_letters(name: str, service: ServiceDep, _: Operator) -> RunStarted:
     """Retry every dead letter of the sync now, read again from the source where it can."""
     return RunStarted(run_id=await service.retry_dead_letters(name))

@@ -131,7 +131,8 @@ def _sqlstate_error(sqlstate: str) -> sa.DBAPIError:
         ("42P01", False),  # undefined table
         ("42501", False),  # insufficient privilege
         ("28P01", False),  # invalid password
-        ("3D000", False),  # database does not exist
+        ("3D000", True),  # database does not exist (now): unreachable, the sync turns failing and backs off
+        ("55000", True),  # database not accepting connections
     ],
 )
 def test_postgresql_errors_are_decided_by_their_sqlstate(sqlstate: str, transient: bool) -> None:

@@ -45,9 +45,9 @@ async def test_a_database_that_refuses_is_permanent_and_the_password_never_shows
 
 
 @SQLITE
-async def test_a_missing_sqlite_file_is_permanent_and_never_created(db: Db, connect: Connect) -> None:
+async def test_a_missing_sqlite_file_is_unreachable_and_never_created(db: Db, connect: Connect) -> None:
 
-    with pytest.raises(PermanentError, match=r"the SQLite database .*missing\.db does not exist"):
+    with pytest.raises(TransientError, match=r"the SQLite database .*missing\.db does not exist"):
         async with connect({"c": {"table": "t", "key": "id"}}, url="sqlite:///missing.db"):
             pass
 

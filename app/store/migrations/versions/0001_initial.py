@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("progress_at", UtcDateTime(), nullable=True),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in _COUNTS),
         sa.Column("error", sa.Text(), nullable=True),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_runs_sync_id", "runs", ["sync", "id"])
     op.create_index("ix_runs_started_at", "runs", ["started_at"])
@@ -43,6 +44,7 @@ def upgrade() -> None:
         sa.Column("action", sa.Text(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("at", UtcDateTime(), nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_record_log_run_id", "record_log", ["run_id"])
     op.create_index("ix_record_log_sync_key", "record_log", ["sync", "source_key"])
@@ -75,6 +77,7 @@ def upgrade() -> None:
         sa.Column("first_failed_at", UtcDateTime(), nullable=False),
         sa.Column("last_failed_at", UtcDateTime(), nullable=False),
         sa.UniqueConstraint("sync", "source_key", name="uq_dead_letters_sync_key"),
+        sqlite_autoincrement=True,
     )
 
 

@@ -1,4 +1,5 @@
-"""The service's state: leases (one run of a sync at a time) and per-sync state (paused, failing, slots).
+"""The service's state: leases (one run of a sync at a time), per-sync state (paused, failing, slots),
+and discarded dead letters.
 
 Revision ID: 0002
 Revises: 0001
@@ -19,6 +20,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("dead_letters") as table:
+        table.add_column(sa.Column("discarded_at", UtcDateTime(), nullable=True))
     op.create_table(
         "leases",
         sa.Column("name", sa.Text(), primary_key=True),
@@ -40,3 +43,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("sync_states")
     op.drop_table("leases")
+    with op.batch_alter_table("dead_letters") as table:
+        table.drop_column("discarded_at")

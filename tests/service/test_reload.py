@@ -1,0 +1,95 @@
+"""Reloading the config of a running ``brygga serve``, on SIGHUP and through the API (SPEC 6, 7).
+
+A valid config changes what the next run writes; a broken one is refused with every error as
+FILE:LINE:COL, and the service goes on with the config it had.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections.abc import Callable
+
+from tests.service.conftest import Project, Served
+
+UPPER = "{from: name, transform: upper}"
+BROKEN = """\
+source: crm.contacts
+target: erp.customers
+fields:
+  customer_no: id
+  name: {from: name, transfrom: lower}
+  email: email
+"""
+ERROR = re.compile(
+    r"mappings/customers\.yaml:5:22: fields\.name\.transfrom: unknown key \(did you mean 'transform'\?\)"
+)
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def _run_names(project: Project, served: Served) -> list[str]:
+    """Run the sync reading everything, wait for it; the names in the target."""
+    started = served.client.post("/api/v1/syncs/customers/runs", params={"full": "true"})
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+
+    def finished() -> bool:
+        return bool(served.client.get(f"/api/v1/runs/{run_id}").json()["status"] != "running")
+
+    _wait_until(finished, 20, f"run {run_id}")
+    assert served.client.get(f"/api/v1/runs/{run_id}").json()["status"] == "succeeded", served.log()
+    return [str(row[0]) for row in project.erp.rows("SELECT name FROM customers ORDER BY customer_no")]
+
+
+def test_sighup_reloads_a_changed_mapping_and_keeps_the_running_config_when_the_new_one_is_broken(
+    project: Project, serve: Callable[..., Served]
+) -> None:
+    project.customers_sync()
+    project.add_contacts(2)
+    served = serve(project.file)
+    assert _run_names(project, served) == ["Name 1", "Name 2"]
+
+    project.customers_sync(name=UPPER)
+    served.signal(signal.SIGHUP)
+    _wait_until(lambda: "config reloaded: 1 syncs" in served.log(), 10, "the reload")
+    assert _run_names(project, served) == ["NAME 1", "NAME 2"]
+
+    project.write_sync("customers", BROKEN)
+    served.signal(signal.SIGHUP)
+    _wait_until(lambda: "SIGHUP: the config has errors" in served.log(), 10, "the refused reload")
+    assert ERROR.search(served.log()), served.log()
+    project.crm.execute("UPDATE contacts SET name = 'Changed' WHERE id = 1")
+    assert _run_names(project, served) == ["CHANGED", "NAME 2"], "the old config goes on"
+    assert served.process.poll() is None
+
+
+def test_the_reload_route_applies_a_valid_config_and_refuses_a_broken_one_with_its_errors(
+    project: Project, serve: Callable[..., Served]
+) -> None:
+    project.customers_sync()
+    project.add_contacts(2)
+    served = serve(project.file)
+    assert _run_names(project, served) == ["Name 1", "Name 2"]
+
+    project.customers_sync(name=UPPER)
+    project.people_sync()
+    reloaded = served.client.post("/api/v1/config/reload")
+    assert (reloaded.status_code, reloaded.json()) == (200, {"syncs": ["customers", "people"]})
+    assert _run_names(project, served) == ["NAME 1", "NAME 2"]
+
+    project.write_sync("customers", BROKEN)
+    refused = served.client.post("/api/v1/config/reload")
+    assert refused.status_code == 422, refused.text
+    errors = refused.json()["errors"]
+    assert len(errors) == 1 and ERROR.search(errors[0]), errors
+    assert [sync["name"] for sync in served.client.get("/api/v1/syncs").json()["items"]] == ["customers", "people"]
+    project.crm.execute("UPDATE contacts SET name = 'Changed' WHERE id = 1")
+    assert _run_names(project, served) == ["CHANGED", "NAME 2"], "the old config goes on"

@@ -1,0 +1,62 @@
+"""Retention: runs and record-log entries older than ``retention`` are forgotten; the ID map stays (SPEC 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from app.engine.service import Service
+from app.engine.settings import ServiceSettings
+from app.store.tables import LOG, RUNS, utc_now
+from tests.service.conftest import Project, eventually
+
+StartService = Callable[[ServiceSettings], Awaitable[Service]]
+
+
+async def _run(service: Service) -> int:
+    run_id = await service.trigger("customers")
+    await service.wait_for("customers")
+    assert (await service.run(run_id)).status == "succeeded"
+    return run_id
+
+
+async def test_purging_forgets_what_is_older_than_retention_and_keeps_the_rest(
+    project: Project, start_service: StartService
+) -> None:
+    project.write(retention="1d")
+    project.customers_sync()
+    project.add_contacts(3)
+    service = await start_service(project.settings())
+    old = await _run(service)
+    two_days_ago = utc_now() - timedelta(days=2)
+    async with service.store.engine.begin() as connection:
+        await connection.execute(update(RUNS).where(RUNS.c.id == old).values(started_at=two_days_ago))
+        await connection.execute(update(LOG).where(LOG.c.run_id == old).values(at=two_days_ago))
+    project.add_contacts(2, start=4)
+    recent = await _run(service)
+
+    assert await service.purge() == (1, 3)
+
+    assert [run.id for run in await service.runs("customers", None, None, 10)] == [recent]
+    assert [entry.source_key for entry in await service.run_log(recent, None, 10)] == ["4", "5"]
+    story = await service.story("customers", "1")
+    assert story.entries == [] and story.id_map is not None, "the ID map is no history: nothing is created twice"
+    assert await service.purge() == (0, 0)
+
+
+async def test_the_service_purges_by_itself(project: Project, start_service: StartService) -> None:
+    project.write(retention="1s")
+    project.customers_sync()
+    project.add_contacts(3)
+    service = await start_service(project.settings(retention_every=timedelta(seconds=0.3)))
+    await _run(service)
+
+    def forgotten() -> bool:
+        return project.state.rows("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM record_log)") == [(0, 0)]
+
+    await eventually(forgotten, 10, "the retention job")
+    assert project.state.rows("SELECT count(*) FROM id_map") == [(3,)]
+    await _run(service)
+    assert project.erp.count("customers") == 3
