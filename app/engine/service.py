@@ -14,7 +14,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 
@@ -24,32 +23,14 @@ from app.engine.connections import Connections
 from app.engine.metrics import Metrics
 from app.engine.project import Workspace, open_project
 from app.engine.runner import DeadLetterChoice, Engine, RunOptions, RunResult, SyncBusyError
-from app.engine.scheduling import Schedules, schedule_text
+from app.engine.scheduling import Schedules
 from app.engine.settings import ServiceSettings
+from app.engine.views import Facts, SyncView, view_of
 from app.errors import BryggaError, ConfigError, NotFoundError
 from app.store import DeadLetterInfo, RunInfo, Store
 from app.store.history import LogRecord, Story
 
 log = logging.getLogger("brygga.service")
-
-
-@dataclass(frozen=True)
-class SyncView:
-    """A sync as ops staff see it: its config in short, its status and its last run."""
-
-    name: str
-    description: str
-    source: str
-    target: str
-    mode: str
-    schedule: str | None
-    webhook: bool
-    after: str | None
-    paused: bool
-    status: str
-    last_run: RunInfo | None
-    next_run_at: datetime | None
-    dead_letters: int
 
 
 @dataclass
@@ -302,55 +283,17 @@ class Service:
         return await self.view(name)
 
     async def views(self) -> list[SyncView]:
-        facts = await self._facts()
-        return [self._view(name, facts) for name in self.project.syncs]
+        facts = await Facts.gather(self.store)
+        return [self._view(sync, facts) for sync in self.project.syncs.values()]
 
     async def view(self, name: str) -> SyncView:
-        self.sync(name)
-        return self._view(name, await self._facts())
+        return self._view(self.sync(name), await Facts.gather(self.store))
 
     async def _status(self, name: str) -> str:
-        return self._view(name, await self._facts()).status
+        return (await self.view(name)).status
 
-    async def _facts(self) -> dict[str, Any]:
-        return {
-            "states": await self.store.states.all(),
-            "held": await self.store.leases.held(),
-            "last": await self.store.last_runs(),
-            "dead": await self.store.dead_letter_counts(),
-        }
-
-    def _view(self, name: str, facts: dict[str, Any]) -> SyncView:
-        sync = self.project.syncs[name]
-        state = facts["states"].get(name)
-        last: RunInfo | None = facts["last"].get(name)
-        paused = bool(state and state.paused)
-        return SyncView(
-            name=name,
-            description=sync.description,
-            source=sync.source,
-            target=sync.target,
-            mode=sync.mode,
-            schedule=schedule_text(sync),
-            webhook=sync.webhook,
-            after=sync.after,
-            paused=paused,
-            status=self._status_of(name, paused, state.failures if state else 0, name in facts["held"], last),
-            last_run=last,
-            next_run_at=None if paused else self.schedules.next_run_at(name),
-            dead_letters=facts["dead"].get(name, 0),
-        )
-
-    def _status_of(self, name: str, paused: bool, failures: int, running: bool, last: RunInfo | None) -> str:
-        if paused:
-            return "paused"
-        if running and last is not None and last.status == "running":
-            moved = last.progress_at or last.started_at
-            if datetime.now(UTC) - moved > self.settings.stalled_after:
-                return "stalled"
-        if failures >= self.settings.failing_after:
-            return "failing"  # a retry going on is no recovery: only a run that gets through is
-        return "running" if running else "idle"
+    def _view(self, sync: SyncConfig, facts: Facts) -> SyncView:
+        return view_of(sync, facts, self.settings, self.schedules.next_run_at(sync.name))
 
     # --- history ------------------------------------------------------------------------
 

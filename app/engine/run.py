@@ -1,0 +1,267 @@
+"""One run of a sync: read → map → compare → write → log, batch by batch (SPEC 3, 8).
+
+Dead letters are retried first (so a stale kept copy never overwrites a newer
+record read later in the run), then the source is read from its stored
+checkpoint; each batch's changes and its checkpoint are committed together
+after the batch is written. ``mirror`` runs end by deleting the target
+records whose source records are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from app.config import SyncConfig
+from app.engine.pipeline import CommitQueue, read_ahead
+from app.engine.planning import plan_batch
+from app.engine.retry import with_retries
+from app.engine.writing import write_plan
+from app.errors import BryggaError, TransientError
+from app.mapping.hashing import record_hash
+from app.records import Record
+from app.store import BatchChanges, Checkpoint, Counts, LogEntry
+from connectors.base import Batch, Write, WriteAction
+
+if TYPE_CHECKING:
+    from app.engine.runner import Engine
+
+log = logging.getLogger("brygga.engine")
+
+Progress = Callable[[Counts], None]
+
+
+DeadLetterChoice = Literal["due", "all"] | tuple[int, ...]
+
+
+@dataclass
+class RunOptions:
+    """How one run goes.
+
+    :param full: ignore the stored cursor and read everything
+    :param trigger: what started it: ``manual``, ``schedule``, ``webhook`` or ``retry``
+    :param progress: told the counts after every batch
+    :param stop: when set, the run stops after the batch it is writing (shutdown, a lost lease)
+    :param dead_letters: which dead letters to try again: those ``due`` (by ``retry.later_runs``),
+        ``all`` of the sync's, or these ids
+    :param read_source: read the source after the dead letters (a retry run only retries)
+    """
+
+    full: bool = False
+    trigger: str = "manual"
+    progress: Progress | None = None
+    stop: asyncio.Event | None = None
+    dead_letters: DeadLetterChoice = "due"
+    read_source: bool = True
+
+
+class RunStopped(BryggaError):
+    """The run was asked to stop (the service is shutting down): what it committed stays."""
+
+
+@dataclass
+class _Writing:
+    """A batch being written: its write task, its source keys, and the checkpoint to store after it."""
+
+    task: asyncio.Task[BatchChanges]
+    keys: set[str]
+    checkpoint: Checkpoint | None
+
+
+class SyncRun:
+    """One run of one sync, from its dead letters to its last batch; made and driven by the engine."""
+
+    def __init__(self, engine: Engine, sync: SyncConfig, run_id: int, options: RunOptions) -> None:
+        self.engine = engine
+        self.sync = sync
+        self.run_id = run_id
+        self.options = options
+        self.store = engine.store
+        self.counts = Counts()
+        self.dead_keys: set[str] = set()
+        self.commits = CommitQueue()
+        self.writing: _Writing | None = None
+        self.settled: dict[str, str] = {}
+        """Source key → hash of the record a dead letter keeps, or that this run already retried."""
+
+    async def execute(self) -> Counts:
+        self.parts = await self.engine.parts(self.sync)
+        source_stream, target_stream = self.sync.source_stream, self.sync.target_stream
+        await with_retries(self.sync.retry, lambda: self.parts.source.prepare(source_stream), self.engine.sleep)
+        fields = list(self.parts.mapping.field_names)
+        await with_retries(
+            self.sync.retry, lambda: self.parts.target.prepare(target_stream, write_fields=fields), self.engine.sleep
+        )
+        letters = await self.store.dead_letters(self.sync.name, discarded=True)
+        self.dead_keys = {letter.source_key for letter in letters}
+        self.settled = {letter.source_key: record_hash(letter.record) for letter in letters}
+        try:
+            if self.dead_keys:
+                await self._retry_dead_letters()
+                await self._drain()
+            if not self.options.read_source:
+                return self.counts
+            await self._read_source()
+            await self._drain()
+            if self.sync.mode == "mirror":
+                await self._delete_gone()
+                await self._drain()
+        finally:
+            if self.writing is not None:
+                self.writing.task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self.writing.task
+            await self.commits.cancel()
+        return self.counts
+
+    async def _process(self, records: list[Record], checkpoint: Checkpoint | None, *, retrying: bool = False) -> None:
+        """Plan one batch while the previous one is written; then start writing this one.
+
+        Each batch's state is committed (in the background) once its writes are done, in order.
+        """
+        source_keys = [self.parts.mapping.source_key(record) for record in records]
+        keys = {key for key in source_keys if key is not None}
+        if keys & (self.commits.keys | (self.writing.keys if self.writing else set())):
+            await self._finish_writing()  # some of these are being written or stored: plan on that outcome
+            await self.commits.wait()
+        plan = await plan_batch(self.parts, records, None if retrying else self.settled, source_keys)
+        if retrying:  # read again later in this run (the cursor re-reads its last value): leave it
+            self.settled.update((item.source_key, record_hash(item.record)) for item in plan)
+        await self._finish_writing()
+        task = asyncio.ensure_future(write_plan(self.parts, plan, self.engine.sleep))
+        self.writing = _Writing(task, keys, checkpoint)
+
+    async def _finish_writing(self) -> None:
+        """Wait for the batch being written, and hand its state to the commit queue."""
+        writing, self.writing = self.writing, None
+        if writing is not None:
+            changes = await writing.task
+            changes.checkpoint = writing.checkpoint
+            await self._commit(changes, writing.keys)
+
+    async def _commit(self, changes: BatchChanges, keys: set[str] | None = None) -> None:
+        changes.resolved = [key for key in changes.resolved if key in self.dead_keys]
+        self.dead_keys.difference_update(changes.resolved)
+        self.dead_keys.update(failure.source_key for failure in changes.failures)
+
+        async def commit() -> None:
+            await self.store.commit_batch(self.sync.name, self.run_id, changes)
+            self.counts.add(changes.counts)
+            if self.options.progress is not None:
+                self.options.progress(self.counts)
+
+        await self.commits.submit(commit, keys or set())
+
+    async def _drain(self) -> None:
+        """Everything written and committed."""
+        await self._finish_writing()
+        await self.commits.wait()
+
+    # --- reading ----------------------------------------------------------------
+
+    async def _read_source(self) -> None:
+        checkpoint = None if self.options.full else await self.store.checkpoint(self.sync.name)
+        async for batch in read_ahead(self._batches(checkpoint)):
+            self._check_stop()
+            await self._process(batch.records, batch.checkpoint)
+
+    def _check_stop(self) -> None:
+        """Between batches: stop here when asked; every batch before is written and committed."""
+        if self.options.stop is not None and self.options.stop.is_set():
+            raise RunStopped("stopped before it ended (the service is shutting down); the next run carries on")
+
+    async def _batches(self, checkpoint: Checkpoint | None) -> AsyncIterator[Batch]:
+        """The source's batches; a transient failure re-opens the read where the last batch left it."""
+        failures = 0
+        size = self.parts.source.system.options.batch_size
+        while True:
+            try:
+                async for batch in self.parts.source.read(self.sync.source_stream, checkpoint, size):
+                    yield batch
+                    checkpoint, failures = batch.checkpoint, 0
+                return
+            except TransientError:
+                failures += 1
+                if failures >= self.sync.retry.attempts:
+                    raise
+                delay = min(
+                    self.sync.retry.backoff.total_seconds() * 2 ** (failures - 1),
+                    self.sync.retry.max_backoff.total_seconds(),
+                )
+                log.info("reading %s failed for a passing reason; again in %.1fs", self.sync.source, delay)
+                await self.engine.sleep(delay)
+
+    # --- dead letters -------------------------------------------------------------
+
+    async def _retry_dead_letters(self) -> None:
+        after = 0
+        size = self.parts.source.system.options.batch_size
+        choice = self.options.dead_letters
+        later_runs = 1_000_000 if choice == "all" or isinstance(choice, tuple) else self.sync.retry.later_runs
+        while True:
+            self._check_stop()
+            letters = await self.store.due_dead_letters(self.sync.name, self.run_id, later_runs, after, size)
+            if not letters:
+                return
+            after = letters[-1].id
+            if isinstance(choice, tuple):
+                letters = [letter for letter in letters if letter.id in choice]
+                if not letters:
+                    continue
+            records = await self._fresh_records({letter.source_key: letter.record for letter in letters})
+            await self._process(records, None, retrying=True)
+
+    async def _fresh_records(self, kept: dict[str, Record]) -> list[Record]:
+        """The dead letters' records read again from the source where it can; else the kept copies."""
+        try:
+            fresh = await self.parts.source.get(self.sync.source_stream, list(kept))
+        except NotImplementedError:
+            return list(kept.values())
+        gone = [key for key in kept if key not in fresh]
+        if gone:  # the source record was deleted: nothing left to retry
+            changes = BatchChanges(
+                resolved=gone, log=[LogEntry(key, None, "skipped", "gone from the source") for key in gone]
+            )
+            changes.counts.read = changes.counts.skipped = len(gone)
+            await self._finish_writing()  # state is committed in read order
+            await self._commit(changes)
+        return list(fresh.values())
+
+    # --- mirror -----------------------------------------------------------------
+
+    async def _delete_gone(self) -> None:
+        """Delete the target records whose source record no longer exists."""
+        size = self.parts.source.system.options.batch_size
+        async for keys in self.parts.source.scan_keys(self.sync.source_stream, size):
+            await self.store.mark_seen(self.sync.name, self.run_id, keys)
+        after: str | None = None
+        while True:
+            gone = await self.store.unseen(self.sync.name, self.run_id, after, size)
+            if not gone:
+                return
+            after = gone[-1][0]
+            await self._delete(gone)
+
+    async def _delete(self, gone: list[tuple[str, str]]) -> None:
+        writes = [Write(WriteAction.DELETE, None, target_key) for _, target_key in gone]
+        stream = self.sync.target_stream
+        results = await with_retries(
+            self.sync.retry, lambda: self.parts.target.write(stream, writes), self.engine.sleep
+        )
+        changes = BatchChanges()
+        for (source_key, target_key), result in zip(gone, results, strict=True):
+            if result.ok:
+                changes.unmapped.append(source_key)
+                changes.log.append(LogEntry(source_key, target_key, "deleted"))
+                changes.counts.deleted += 1
+            else:
+                changes.log.append(LogEntry(source_key, target_key, "failed", f"delete: {result.error}"))
+                changes.counts.failed += 1
+        await self._commit(changes)
+
+
+__all__ = ["Engine", "RunOptions"]
