@@ -181,6 +181,24 @@ class Connector(ABC):
         """
         return False
 
+    def can_match(self, stream: str) -> bool:
+        """Whether :meth:`match` can find existing target records of ``stream`` (its ``match`` option)."""
+        return False
+
+    async def match(self, stream: str, records: Sequence[Record]) -> list[str | None]:
+        """For each mapped record about to be created, the key of the record already in the target that
+        is the same one, found by the stream's ``match`` option (``GET path?email=…``); ``None`` where
+        there is none.
+
+        The engine asks before it creates records in a system that assigns keys, so records already
+        there are adopted instead of duplicated (the first sync into a system that holds data), and a
+        create cut off by a crash is found instead of sent again.
+
+        :raises TransientError: when the system does not answer (the batch is retried)
+        :raises PermanentError: when a look-up is refused
+        """
+        return [None] * len(records)
+
     async def get(self, stream: str, keys: Sequence[str]) -> dict[str, Record]:
         """The records with these keys (text), those that exist, by key.
 

@@ -160,9 +160,7 @@ def _map(parts: SyncParts, item: Planned, known: IdMapping | None, lookups: _Loo
             item.action = Action.UPDATE
         return
     reader = parts.target_key
-    if reader is None:  # the target assigns keys: nothing to look up by
-        if mode == "update":
-            item.action, item.note = Action.SKIP, "not in the target: update mode never creates"
+    if reader is None:  # the target assigns keys: a create for now, settled against the target before writing
         return
     target_key = reader.text(mapped)
     if target_key is None:

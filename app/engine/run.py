@@ -132,7 +132,7 @@ class SyncRun:
         if retrying:  # read again later in this run (the cursor re-reads its last value): leave it
             self.settled.update((item.source_key, record_hash(item.record)) for item in plan)
         await self._finish_writing()
-        task = asyncio.ensure_future(write_plan(self.parts, plan, self.engine.sleep))
+        task = asyncio.ensure_future(write_plan(self.parts, plan, self.engine.sleep, self.run_id))
         self.writing = _Writing(task, keys, checkpoint)
 
     async def _finish_writing(self) -> None:

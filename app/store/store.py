@@ -139,6 +139,18 @@ class Store:
                         found[(sync, source_key)] = target_key
         return found
 
+    async def record_intents(self, sync: str, run_id: int, source_keys: Sequence[str]) -> None:
+        """Note that creates of these source records are about to be sent: ID map entries without a target
+        key, committed before the creates, so that after a crash the next run checks before creating again."""
+        if not source_keys:
+            return
+        now = utc_now()
+        statement = self._insert(ID_MAP).on_conflict_do_nothing(index_elements=[ID_MAP.c.sync, ID_MAP.c.source_key])
+        rows = [{"sync": sync, "source_key": key, "target_key": None, "hash": None, "seen_run": run_id,
+                 "updated_at": now} for key in source_keys]  # fmt: skip
+        async with self._begin() as connection:
+            await connection.execute(statement, rows)
+
     async def mark_seen(self, sync: str, run_id: int, source_keys: Sequence[str]) -> None:
         """For ``mirror``: these source records still exist at this run."""
         async with self._begin() as connection:
