@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from app import __version__
 from app.api import errors
 from app.api.redaction import RedactSecrets
-from app.api.routes import dead_letters, runs, service, syncs
+from app.api.routes import dead_letters, runs, service, syncs, webhooks
 from app.config import SecretValues
 from app.config.secrets import RedactingFilter
 from app.engine.service import Service
@@ -62,7 +62,7 @@ def create_app(
                 handler.removeFilter(log_filter)
 
     app = FastAPI(title="Brygga", version=__version__, description=DESCRIPTION, lifespan=lifespan)
-    for module in (syncs, runs, dead_letters, service):
+    for module in (syncs, runs, dead_letters, service, webhooks):
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app))

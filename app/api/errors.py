@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app.api.pagination import BadCursorError
+from app.engine.webhooks import WebhookRejected
 from app.errors import BryggaError, ConfigError, ConflictError, NotFoundError, StoreError
 
 _STATUSES: list[tuple[type[BryggaError], int]] = [
@@ -25,6 +26,9 @@ def install(app: FastAPI) -> None:
             return JSONResponse(
                 {"detail": f"{len(errors)} config error(s): the running config stays", "errors": errors}, 422
             )
+        if isinstance(exc, WebhookRejected):
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            return JSONResponse({"detail": str(exc)}, exc.status, headers=headers)
         for kind, code in _STATUSES:
             if isinstance(exc, kind):
                 return JSONResponse({"detail": str(exc)}, code)

@@ -147,3 +147,19 @@ class Reloaded(BaseModel):
     """The syncs of the config now running."""
 
     syncs: list[str]
+
+
+class WebhookEventPublic(BaseModel):
+    """A received webhook delivery and how far its processing got."""
+
+    id: int
+    system: str
+    received_at: datetime
+    records: int
+    status: Literal["pending", "processed", "failed"]
+    error: str | None
+
+
+class WebhookEventsPage(BaseModel):
+    items: list[WebhookEventPublic]
+    next: str | None

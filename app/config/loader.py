@@ -214,6 +214,10 @@ class _ProjectReader:
             self.issues.append(
                 origin.issue(where, with_path(where, f"no stream '{webhook.stream}' in system {name}: {hint}"))
             )
+        if kind == "webhook" and webhook is not None and webhook.fetch:
+            where = (*location, "webhook", "fetch")
+            message = "a webhook system cannot fetch records: use fetch with a system that can (rest, sql)"
+            self.issues.append(origin.issue(where, with_path(where, message)))
         if kind == "webhook" and webhook is None:
             self.issues.append(
                 origin.issue(location, with_path(location, "a webhook system needs a webhook block"), at_key=True)

@@ -7,6 +7,8 @@ the ``connector`` and ``webhook`` keys of a system belong to Brygga itself.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +54,24 @@ class WebhookConfig(ConfigModel):
     def own_problems(self) -> Iterator[Problem]:
         if self.verify != "none" and self.secret is None:
             yield Problem(("verify",), f"{self.verify} needs a secret: add 'secret: ${{YOUR_SECRET}}'")
+        if (
+            self.verify == "standard"
+            and self.secret is not None
+            and not _standard_secret(self.secret.get_secret_value())
+        ):
+            yield Problem(
+                ("secret",), "a Standard Webhooks secret is whsec_ followed by base64 (as the sender gives it)"
+            )
         if self.verify == "none" and self.secret is not None:
             yield Problem(("secret",), "verify: none checks no secret: remove it, or choose standard, github or token")
+
+
+def _standard_secret(secret: str) -> bool:
+    text = secret.removeprefix("whsec_")
+    try:
+        return bool(base64.b64decode(text + "==", validate=True))
+    except (binascii.Error, ValueError):
+        return False
 
 
 @dataclass

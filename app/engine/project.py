@@ -10,6 +10,8 @@ from pathlib import Path
 from app.config import ConfigIssue, Project, read_project, report_issues
 from app.errors import ConfigError
 from app.mapping.compiler import CompiledMapping, compile_mapping
+from app.mapping.expressions import ExpressionSyntaxError, compile_condition
+from app.mapping.paths import PathSyntaxError, parse_path
 
 
 @dataclass
@@ -27,7 +29,7 @@ def open_project(path: Path, environ: Mapping[str, str] | None = None) -> Worksp
     """
     project, issues = read_project(path, os.environ if environ is None else environ)
     mappings, compile_issues = compile_mappings(project)
-    issues = issues + compile_issues
+    issues = issues + compile_issues + webhook_issues(project)
     if issues:
         raise ConfigError(report_issues(issues, project))
     return Workspace(project, mappings)
@@ -45,3 +47,25 @@ def compile_mappings(project: Project) -> tuple[dict[str, CompiledMapping], list
         except ConfigError as exc:
             issues.extend(exc.issues)
     return mappings, issues
+
+
+def webhook_issues(project: Project) -> list[ConfigIssue]:
+    """Problems in the webhook blocks' ``records`` paths and ``delete_when`` expressions."""
+    issues: list[ConfigIssue] = []
+    for system in project.systems.values():
+        webhook = system.webhook
+        if webhook is None:
+            continue
+        where = system.origin
+        if webhook.records is not None:
+            try:
+                parse_path(webhook.records)
+            except PathSyntaxError as exc:
+                issues.append(where.issue(("webhook", "records"), f"systems.{system.name}.webhook.records: {exc}"))
+        if webhook.delete_when is not None:
+            try:
+                compile_condition(webhook.delete_when, variable="event")
+            except ExpressionSyntaxError as exc:
+                message = f"systems.{system.name}.webhook.delete_when: {exc}"
+                issues.append(where.issue(("webhook", "delete_when"), message))
+    return issues

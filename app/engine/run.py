@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from app.config import SyncConfig
+from app.engine.events import process_events
 from app.engine.pipeline import CommitQueue, read_ahead
 from app.engine.planning import plan_batch
 from app.engine.retry import with_retries
@@ -57,6 +58,8 @@ class RunOptions:
     stop: asyncio.Event | None = None
     dead_letters: DeadLetterChoice = "due"
     read_source: bool = True
+    webhook: bool = False
+    """Process the sync's pending webhook events (and nothing else): a run whose trigger is ``webhook``."""
 
 
 class RunStopped(BryggaError):
@@ -84,6 +87,7 @@ class SyncRun:
         self.counts = Counts()
         self.dead_keys: set[str] = set()
         self.commits = CommitQueue()
+        self.events_done = 0
         self.writing: _Writing | None = None
         self.settled: dict[str, str] = {}
         """Source key → hash of the record a dead letter keeps, or that this run already retried."""
@@ -100,6 +104,10 @@ class SyncRun:
         self.dead_keys = {letter.source_key for letter in letters}
         self.settled = {letter.source_key: record_hash(letter.record) for letter in letters}
         try:
+            if self.options.webhook:
+                await process_events(self)
+                await self._drain()
+                return self.counts
             if self.dead_keys:
                 await self._retry_dead_letters()
                 await self._drain()
@@ -246,13 +254,17 @@ class SyncRun:
             after = gone[-1][0]
             await self._delete(gone)
 
-    async def _delete(self, gone: list[tuple[str, str]]) -> None:
+    async def _delete(self, gone: list[tuple[str, str]], changes: BatchChanges | None = None) -> None:
+        """Delete these target records (source key, target key), and commit that with ``changes``."""
+        changes = changes or BatchChanges()
+        if not gone:
+            await self._commit(changes)
+            return
         writes = [Write(WriteAction.DELETE, None, target_key) for _, target_key in gone]
         stream = self.sync.target_stream
         results = await with_retries(
             self.sync.retry, lambda: self.parts.target.write(stream, writes), self.engine.sleep
         )
-        changes = BatchChanges()
         for (source_key, target_key), result in zip(gone, results, strict=True):
             if result.ok:
                 changes.unmapped.append(source_key)
@@ -262,6 +274,3 @@ class SyncRun:
                 changes.log.append(LogEntry(source_key, target_key, "failed", f"delete: {result.error}"))
                 changes.counts.failed += 1
         await self._commit(changes)
-
-
-__all__ = ["Engine", "RunOptions"]

@@ -38,6 +38,8 @@ class RunResult:
 
     run: RunInfo
     unreachable: bool = False
+    events: int = 0
+    """Webhook events the run processed."""
 
 
 def holder_is_gone(holder: str) -> bool:
@@ -124,7 +126,8 @@ class Engine:
         stop = options.stop = options.stop or asyncio.Event()
         heartbeat = asyncio.ensure_future(self._keep_lease(name, stop))
         try:
-            counts = await SyncRun(self, sync, run_id, options).execute()
+            work = SyncRun(self, sync, run_id, options)
+            counts = await work.execute()
         except BryggaError as exc:
             log.warning("run %s of %s failed: %s", run_id, name, exc)
             run = await self.store.finish_run(run_id, "failed", str(exc))
@@ -137,7 +140,8 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
             await asyncio.shield(self.store.leases.release(name, self.holder))
-        return RunResult(await self.store.finish_run(run_id, "partial" if counts.failed else "succeeded"))
+        status = "partial" if counts.failed else "succeeded"
+        return RunResult(await self.store.finish_run(run_id, status), events=work.events_done)
 
     async def _take_over(self, name: str) -> bool:
         """Take the lease of a process on this machine that no longer exists (killed, say) at once,

@@ -20,6 +20,7 @@ import httpx
 from app.config import Project, SecretValues, SyncConfig
 from app.engine.alerts import Alerts
 from app.engine.connections import Connections
+from app.engine.inbox import Webhooks
 from app.engine.metrics import Metrics
 from app.engine.project import Workspace, open_project
 from app.engine.runner import DeadLetterChoice, Engine, RunOptions, RunResult, SyncBusyError
@@ -81,6 +82,8 @@ class Service:
         self.schedules.every("watch", self.settings.watch_every, self._watch)
         self.schedules.every("retention", self.settings.retention_every, self._purge_job)
         self.schedules.start()
+        self.webhooks = Webhooks(self)
+        await self.webhooks.catch_up()  # accepted before a restart, not yet processed
         await self._count_dead_letters()
         log.info("serving %d syncs from %s", len(project.syncs), project.file)
 
@@ -88,6 +91,7 @@ class Service:
         """Stop the schedules; let running runs finish their batch (up to the grace time), then end them."""
         self._stopping = True
         await self.schedules.stop(self.settings.shutdown_grace)
+        await self.webhooks.close()
         running = list(self._running.values())
         for run in running:
             run.stop.set()
@@ -101,6 +105,10 @@ class Service:
             await engine.connections.close()
         await self.alerts.close()
         await self.store.close()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     @property
     def project(self) -> Project:
@@ -146,6 +154,7 @@ class Service:
         full: bool = False,
         dead_letters: DeadLetterChoice = "due",
         read_source: bool = True,
+        webhook: bool = False,
     ) -> int:
         """Start a run of sync ``name`` in the background; its run id.
 
@@ -155,7 +164,12 @@ class Service:
         self.sync(name)
         engine = self.engine
         options = RunOptions(
-            full=full, trigger=trigger, stop=asyncio.Event(), dead_letters=dead_letters, read_source=read_source
+            full=full,
+            trigger=trigger,
+            stop=asyncio.Event(),
+            dead_letters=() if webhook else dead_letters,
+            read_source=read_source and not webhook,
+            webhook=webhook,
         )
         run_id = await engine.begin(name, options)
         task = asyncio.ensure_future(self._execute(engine, run_id, name, options))
@@ -180,13 +194,19 @@ class Service:
 
     async def _after_run(self, name: str, result: RunResult) -> None:
         self.metrics.count_run(result.run)
+        if result.events and name in self.project.syncs:
+            system = self.project.syncs[name].source_system
+            self.metrics.webhook_events.labels(system, "processed").inc(result.events)
         s = self.settings
         await self.store.states.after_run(name, result.unreachable, s.failing_after, s.backoff, s.max_backoff)
         await self._count_dead_letters()
         if name in self.project.syncs:
             await self.alerts.status_is(self.project, name, await self._status(name))
-        if result.run.status in ("succeeded", "partial"):
+        succeeded = result.run.status in ("succeeded", "partial")
+        if succeeded:
             await self._run_after(name)
+        if self.project.syncs.get(name) is not None and self.project.syncs[name].webhook and not self._stopping:
+            await self.webhooks.after_run(name, succeeded)
 
     async def _run_after(self, name: str) -> None:
         """Start the syncs that run right after ``name`` (``after:``), unless paused or running."""
@@ -227,6 +247,7 @@ class Service:
             for name in self.project.syncs:
                 if name in held:
                     await self.alerts.status_is(self.project, name, await self._status(name))
+            await self.webhooks.catch_up()
         except BryggaError as exc:
             log.error("watching runs: %s", exc)
 
@@ -272,8 +293,10 @@ class Service:
         return await self.view(name)
 
     async def resume(self, name: str) -> SyncView:
-        self.sync(name)
+        sync = self.sync(name)
         await self.store.states.set_paused(name, False)
+        if sync.webhook:
+            self.webhooks.wake([name])  # events that waited while it was paused
         return await self.view(name)
 
     async def reset(self, name: str) -> SyncView:

@@ -84,6 +84,8 @@ class BatchChanges:
     counts: Counts = field(default_factory=Counts)
     checkpoint: Checkpoint | None = None
     """Stored with the batch; ``None`` leaves the stored checkpoint as it is."""
+    events: list[tuple[int, str | None]] = field(default_factory=list)
+    """Webhook events this batch processed: (event id, the first error of a record that failed, or ``None``)."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from app.records import dumps, loads
 from app.store.bulk import insert_rows, stored_time, upsert_rows
 from app.store.database import open_database, state_url
 from app.store.history import History
+from app.store.inbox import Inbox, record_progress
 from app.store.leases import Leases
 from app.store.models import (
     BatchChanges,
@@ -56,6 +57,7 @@ class Store:
         self.leases = Leases(self)
         self.states = SyncStates(self)
         self.history = History(self)
+        self.inbox = Inbox(self)
 
     @classmethod
     async def open(cls, url: str, root: Path) -> Store:
@@ -189,6 +191,7 @@ class Store:
                 [(run_id, sync, *entry, at) for entry in changes.log],
             )
             await self._write_dead_letters(connection, sync, run_id, changes, now)
+            await record_progress(connection, sync, run_id, changes.events)
             counts = changes.counts.as_dict()
             await connection.execute(
                 update(RUNS)

@@ -163,6 +163,42 @@ class SyncState(SQLModel, table=True):
     updated_at: datetime = _time()
 
 
+class WebhookEvent(SQLModel, table=True):
+    """A webhook delivery, stored before it is answered 202: the webhook inbox."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("system", "delivery_id", name="uq_webhook_events_delivery"),
+        Index("ix_webhook_events_system_id", "system", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    system: str = Field(sa_column=Column(Text, nullable=False))
+    delivery_id: str | None = Field(default=None, sa_column=Column(Text))
+    """The sender's id of the delivery (webhook-id, X-GitHub-Delivery, Idempotency-Key): seen twice, kept once."""
+    received_at: datetime = _time()
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    records: int = 0
+    status: str = Field(sa_column=Column(Text, nullable=False))
+    """pending, processed or failed: taken from the event's progress in every sync that listens."""
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class WebhookProgress(SQLModel, table=True):
+    """Where one sync is with one webhook event."""
+
+    __tablename__ = "webhook_progress"
+    __table_args__ = (Index("ix_webhook_progress_sync_status", "sync", "status", "event_id"),)
+
+    event_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    sync: str = Field(sa_column=Column(Text, primary_key=True))
+    status: str = Field(sa_column=Column(Text, nullable=False))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    run_id: int | None = Field(default=None, sa_column=Column(Integer))
+    updated_at: datetime = _time()
+
+
 METADATA = SQLModel.metadata
 
 
@@ -178,3 +214,5 @@ CURSORS = _table(Cursor)
 DEAD_LETTERS = _table(DeadLetter)
 LEASES = _table(Lease)
 STATES = _table(SyncState)
+WEBHOOK_EVENTS = _table(WebhookEvent)
+WEBHOOK_PROGRESS = _table(WebhookProgress)

@@ -12,8 +12,10 @@ from tests.engine.conftest import contact
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 OPERATOR_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-# SPEC 7's /api routes this build serves (the webhook-event routes are not built yet)
+# SPEC 7's /api routes
 SPEC_ROUTES = {
+    ("GET", "/api/v1/webhook-events"),
+    ("POST", "/api/v1/webhook-events/{event_id}/replay"),
     ("POST", "/api/v1/config/reload"),
     ("GET", "/api/v1/syncs"),
     ("GET", "/api/v1/syncs/{name}"),
@@ -48,7 +50,7 @@ def test_every_api_route_needs_a_token_and_acting_needs_an_operator(serve: Serve
     project.crm.insert("contacts", [contact(1), contact(2, email="")])
     finished = run(served.operator, "contacts")
     [letter] = dead_letters(served.operator)
-    values = {"name": "contacts", "source_key": "1", "run_id": finished["id"], "letter_id": letter["id"]}
+    values = {"name": "contacts", "source_key": "1", "run_id": finished["id"], "letter_id": letter["id"], "event_id": 1}
     before = served.viewer.json("GET", "/api/v1/syncs")
 
     description = served.anonymous.json("GET", "/openapi.json")

@@ -92,7 +92,7 @@ def test_no_answer_and_no_log_shows_a_secret(
     [letter] = dead_letters(operator)
 
     # every route, as each caller
-    values = {"name": "contacts", "source_key": "2", "run_id": finished["id"], "letter_id": letter["id"]}
+    values = {"name": "contacts", "source_key": "2", "run_id": finished["id"], "letter_id": letter["id"], "event_id": 1}
     for method, path, _ in api_routes(operator.json("GET", "/openapi.json")):
         for client in (served.anonymous, served.anonymous.as_("wrong-token"), viewer):
             client.request(method, path.format(**values))

@@ -1,0 +1,72 @@
+"""``POST /webhooks/{system}``: deliveries, checked and committed before the 202 (SPEC 5);
+``/api/v1/webhook-events``: what was received, and replaying it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel
+
+from app.api.deps import Id, Operator, ServiceDep, Viewer
+from app.api.models import WebhookEventPublic, WebhookEventsPage
+from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, encode_cursor, int_cursor
+from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
+from app.engine.webhooks import WebhookRejected, webhook_of
+
+router = APIRouter(tags=["webhooks"])
+
+
+class WebhookAccepted(BaseModel):
+    """The delivery is stored; its records are processed right away."""
+
+    event_id: str
+    records: int
+
+
+@router.post(
+    "/webhooks/{system}",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        **problem(400, "The body is not JSON, or has no records where `records` points."),
+        **problem(401, "The signature, token or timestamp does not verify."),
+        **problem(404, "No system of that name takes webhooks."),
+        **problem(413, "The body is larger than `max_body`."),
+    },
+)
+async def receive(system: str, request: Request, service: ServiceDep) -> WebhookAccepted:
+    """Take a delivery: 202 only once it is committed to the state database. The same delivery twice
+    (same webhook-id, X-GitHub-Delivery or Idempotency-Key) is answered 202 and processed once."""
+    webhook = webhook_of(service.project, system)
+    limit = int(webhook.max_body)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise WebhookRejected(413, "too large", f"the body is over {webhook.max_body.human_readable()}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise WebhookRejected(413, "too large", f"the body is over {webhook.max_body.human_readable()}")
+    client = request.client.host if request.client is not None else None
+    accepted = await service.webhooks.receive(system, bytes(body), dict(request.headers), client)
+    return WebhookAccepted(event_id=str(accepted.event_id), records=accepted.records)
+
+
+@router.get("/api/v1/webhook-events", responses={**BAD_CURSOR, **UNAUTHORIZED})
+async def list_events(
+    service: ServiceDep, _: Viewer, system: str | None = None, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
+) -> WebhookEventsPage:
+    """Received webhook events, newest first; of one system when asked."""
+    events = await service.webhooks.events(system, int_cursor(cursor), limit + 1)
+    page = events[:limit]
+    items = [WebhookEventPublic.model_validate(event, from_attributes=True) for event in page]
+    return WebhookEventsPage(items=items, next=encode_cursor(page[-1].id) if len(events) > limit else None)
+
+
+@router.post(
+    "/api/v1/webhook-events/{event_id}/replay",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**UNAUTHORIZED, **FORBIDDEN, **problem(404, "No webhook event with that id.")},
+)
+async def replay(event_id: Id, service: ServiceDep, _: Operator) -> WebhookEventPublic:
+    """Process the stored event again, in every sync that listens to its system now."""
+    event = await service.webhooks.replay(event_id)
+    return WebhookEventPublic.model_validate(event, from_attributes=True).model_copy(update={"status": "pending"})

@@ -1,0 +1,112 @@
+"""A webhook run: the sync's pending webhook events, mapped and written like any batch (SPEC 5).
+
+Each group of events is planned, written and committed together with the
+events' progress, so an event is processed exactly once: a crash before the
+commit leaves it pending, and the next run processes it again (a record
+written twice is recognised by its hash). ``delete_when`` turns an event
+into deletes; ``fetch: true`` reads each record from the source by key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from app.engine.planning import Action, Planned, plan_batch
+from app.engine.webhooks import WebhookRejected, records_of
+from app.engine.writing import write_plan
+from app.mapping.expressions import Expression, compile_condition
+from app.records import Record
+from app.store import BatchChanges
+from app.store.inbox import EventInfo
+
+if TYPE_CHECKING:
+    from app.engine.run import SyncRun
+
+EVENTS_PER_ROUND = 100
+
+
+async def process_events(run: SyncRun) -> None:
+    """Work through every event of the sync's source stream that this sync has yet to process."""
+    webhook = run.parts.source.system.webhook
+    assert webhook is not None, "a webhook run needs the source system's webhook block"
+    deletes = compile_condition(webhook.delete_when, variable="event") if webhook.delete_when else None
+    while True:
+        run._check_stop()
+        events = await run.store.inbox.pending(run.sync.name, EVENTS_PER_ROUND)
+        if not events:
+            return
+        group: list[tuple[EventInfo, list[Record]]] = []
+        for event in events:
+            body = json.loads(event.body)
+            try:
+                records = records_of(webhook, body)
+            except WebhookRejected as exc:  # the config changed since it was accepted
+                await _commit_failed(run, event, str(exc))
+                continue
+            if deletes is not None and _is_delete(deletes, body):
+                await _upsert(run, group)
+                group = []
+                await _delete(run, event, records)
+            else:
+                group.append((event, records))
+        await _upsert(run, group)
+
+
+def _is_delete(condition: Expression, event: Any) -> bool:
+    return bool(condition(event))
+
+
+async def _upsert(run: SyncRun, group: list[tuple[EventInfo, list[Record]]]) -> None:
+    """Plan, write and commit the records of ``group``'s events, with each event's outcome."""
+    if not group:
+        return
+    owners = [event.id for event, records in group for _ in records]
+    records = [record for _, records in group for record in records]
+    plan = await _plan(run, records)
+    changes = await write_plan(run.parts, plan, run.engine.sleep, run.run_id)
+    first_error: dict[int, str | None] = {event.id: None for event, _ in group}
+    for owner, item in zip(owners, plan, strict=True):
+        if item.action is Action.FAIL and first_error[owner] is None:
+            first_error[owner] = f"record {item.source_key}: {item.error}"
+    changes.events = list(first_error.items())
+    await run._commit(changes)
+    await run.commits.wait()
+    run.events_done += len(changes.events)
+
+
+async def _plan(run: SyncRun, records: list[Record]) -> list[Planned]:
+    """The records' plan; with ``fetch: true``, each record read from the source by its key first."""
+    webhook = run.parts.source.system.webhook
+    if webhook is None or not webhook.fetch:
+        return await plan_batch(run.parts, records)
+    keys = [run.parts.mapping.source_key(record) for record in records]
+    fresh = await run.parts.source.get(run.sync.source_stream, [key for key in keys if key is not None])
+    found = [fresh[key] for key in keys if key is not None and key in fresh]
+    plan = await plan_batch(run.parts, found)
+    missing = [(key, record) for key, record in zip(keys, records, strict=True) if key is None or key not in fresh]
+    for key, record in missing:
+        error = "the event names no key" if key is None else f"{run.sync.source} has no record {key} (fetch)"
+        plan.append(Planned(key or "(no key)", record, Action.FAIL, error=error, reason="fetch"))
+    return plan
+
+
+async def _delete(run: SyncRun, event: EventInfo, records: list[Record]) -> None:
+    """Delete the target records of the event's source records (those Brygga wrote)."""
+    keys = [key for key in map(run.parts.mapping.source_key, records) if key is not None]
+    known = await run.store.id_map(run.sync.name, keys)
+    gone = [(key, entry.target_key) for key, entry in known.items() if entry.target_key is not None]
+    changes = BatchChanges()
+    changes.counts.read = len(records)
+    changes.counts.skipped = len(records) - len(gone)
+    changes.events = [(event.id, None)]
+    await run._delete(gone, changes)
+    await run.commits.wait()
+    run.events_done += 1
+
+
+async def _commit_failed(run: SyncRun, event: EventInfo, error: str) -> None:
+    changes = BatchChanges(events=[(event.id, error)])
+    await run._commit(changes)
+    await run.commits.wait()
+    run.events_done += 1

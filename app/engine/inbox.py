@@ -1,0 +1,131 @@
+"""The service's side of webhooks: accept deliveries into the inbox, and wake the syncs that listen.
+
+A webhook run starts the moment a delivery is committed (no polling loop).
+A sync that is running already goes again right after; one that is paused
+keeps its events pending until it is resumed; the watch job picks up what a
+failed run left pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from app.engine.runner import SyncBusyError
+from app.engine.webhooks import WebhookRejected, check_delivery, webhook_of
+from app.errors import BryggaError, NotFoundError
+from app.store.inbox import EventInfo
+
+if TYPE_CHECKING:
+    from app.engine.service import Service
+
+log = logging.getLogger("brygga.webhooks")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    event_id: int
+    records: int
+    duplicate: bool
+
+
+class Webhooks:
+    """Webhook intake and wake-ups for a :class:`~app.engine.service.Service`."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def receive(self, system: str, body: bytes, headers: Mapping[str, str], client: str | None) -> Accepted:
+        """Check a delivery and commit it to the inbox; then wake the syncs that listen.
+
+        :raises WebhookRejected: with the HTTP status to answer; nothing is stored then
+        """
+        counter = self.service.metrics.webhook_events
+        try:
+            delivery = check_delivery(webhook_of(self.service.project, system), body, headers, client)
+        except WebhookRejected as exc:
+            counter.labels(system if exc.status != 404 else "(unknown)", f"rejected: {exc.reason}").inc()
+            raise
+        listening = self.listening(system)
+        event_id, duplicate = await self.service.store.inbox.accept(
+            system, delivery.delivery_id, delivery.body, len(delivery.records), listening
+        )
+        counter.labels(system, "duplicate" if duplicate else "accepted").inc()
+        if not duplicate:
+            self.wake(listening)
+        return Accepted(event_id, len(delivery.records), duplicate)
+
+    def listening(self, system: str) -> list[str]:
+        """The syncs with ``webhook: true`` whose source is this system's webhook stream."""
+        config = self.service.project.systems.get(system)
+        if config is None or config.webhook is None:
+            return []
+        stream = config.webhook.stream
+        return [
+            name
+            for name, sync in self.service.project.syncs.items()
+            if sync.webhook and sync.source_system == system and sync.source_stream == stream
+        ]
+
+    def wake(self, syncs: list[str]) -> None:
+        """Start a webhook run of each sync, in the background (the request that woke them returns at once)."""
+        for name in syncs:
+            task = asyncio.ensure_future(self._run(name))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, name: str) -> None:
+        service = self.service
+        if service.stopping or name not in service.project.syncs:
+            return
+        try:
+            state = await service.store.states.get(name)
+            if state.paused or (state.backoff_until is not None and datetime.now(UTC) < state.backoff_until):
+                return  # its events wait: resumed or recovered, it takes them
+            await service.trigger(name, trigger="webhook", webhook=True)
+        except SyncBusyError:
+            pass  # the run going on looks for new events when it ends
+        except BryggaError as exc:
+            log.error("sync %s: webhook run did not start: %s", name, exc)
+
+    async def after_run(self, name: str, succeeded: bool) -> None:
+        """After any run of a listening sync that got through: events that came meanwhile are taken now."""
+        if succeeded and await self.service.store.inbox.pending(name, 1):
+            self.wake([name])
+
+    async def catch_up(self) -> None:
+        """Wake every listening sync with pending events (at start, and from the watch job)."""
+        pending = await self.service.store.inbox.syncs_with_pending()
+        self.wake(
+            [
+                name
+                for name in pending
+                if name in self.service.project.syncs and self.service.project.syncs[name].webhook
+            ]
+        )
+
+    async def events(self, system: str | None, before: int | None, limit: int) -> list[EventInfo]:
+        return await self.service.store.inbox.events(system, before, limit)
+
+    async def replay(self, event_id: int) -> EventInfo:
+        """Process a stored event again, in every sync that listens now.
+
+        :raises NotFoundError: for an unknown event
+        """
+        event = await self.service.store.inbox.event(event_id)
+        if event is None:
+            raise NotFoundError(f"no webhook event with id {event_id}")
+        listening = self.listening(event.system)
+        await self.service.store.inbox.replay(event_id, listening)
+        self.wake(listening)
+        return event
+
+    async def close(self) -> None:
+        """Wait for wake-ups under way (each ends at once when the service is stopping)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,134 @@
+"""Webhook deliveries: checked, then committed to the inbox before they are answered (SPEC 5).
+
+A delivery that is not proven to come from its system, or that has no
+records where the config says, is refused and nothing is stored. One that
+is accepted is in the state database before the 202 goes out, so an answered
+delivery is never lost.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from app.config import Project, WebhookConfig
+from app.errors import BryggaError
+from app.mapping.paths import compile_path
+from app.records import Record
+
+DELIVERY_ID_HEADERS = ("webhook-id", "x-github-delivery", "idempotency-key")
+
+
+class WebhookRejected(BryggaError):
+    """A delivery refused: ``status`` is the HTTP answer, ``reason`` the metrics label."""
+
+    def __init__(self, status: int, reason: str, detail: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(detail)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A checked delivery: its parsed body, its records, and the sender's id for it."""
+
+    body: str
+    event: Any
+    records: list[Record]
+    delivery_id: str | None
+
+
+def webhook_of(project: Project, system: str) -> WebhookConfig:
+    """:raises WebhookRejected: 404 for an unknown system or one without a ``webhook`` block"""
+    found = project.systems.get(system)
+    if found is None or found.webhook is None:
+        raise WebhookRejected(404, "unknown system", f"no system '{system}' takes webhooks")
+    return found.webhook
+
+
+def check_delivery(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], client: str | None) -> Delivery:
+    """Verify, parse and take the records out of a delivery.
+
+    :raises WebhookRejected: 413 over ``max_body``, 401 not proven, 400 not JSON or no records
+    """
+    if len(body) > webhook.max_body:
+        raise WebhookRejected(413, "too large", f"the body is over {webhook.max_body.human_readable()}")
+    lowered = {name.lower(): value for name, value in headers.items()}
+    verify(webhook, body, lowered, client)
+    try:
+        text = body.decode("utf-8")
+        event = json.loads(text)
+    except (UnicodeDecodeError, ValueError):
+        raise WebhookRejected(400, "not json", "the body is not JSON") from None
+    records = records_of(webhook, event)
+    delivery_id = next((lowered[name] for name in DELIVERY_ID_HEADERS if lowered.get(name)), None)
+    return Delivery(text, event, records, delivery_id)
+
+
+def records_of(webhook: WebhookConfig, event: Any) -> list[Record]:
+    """The record, or list of records, at the webhook's ``records`` path (default: the body).
+
+    :raises WebhookRejected: 400 when there is no record or list of records there
+    """
+    if webhook.records is None:
+        found = event
+    else:
+        found = compile_path(webhook.records)(event) if isinstance(event, dict) else None
+    where = f"at '{webhook.records}'" if webhook.records else "in the body"
+    if isinstance(found, dict):
+        return [found]
+    if isinstance(found, list) and all(isinstance(item, dict) for item in found):
+        return found
+    raise WebhookRejected(400, "no records", f"no record or list of records {where}")
+
+
+def verify(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], client: str | None) -> None:
+    """:raises WebhookRejected: 401 when the delivery is not proven to come from the system"""
+    secret = webhook.secret.get_secret_value() if webhook.secret is not None else ""
+    if webhook.verify == "standard":
+        _standard(secret, body, headers)
+    elif webhook.verify == "github":
+        _github(secret, body, headers)
+    elif webhook.verify == "token":
+        scheme, _, given = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), secret.encode()):
+            raise WebhookRejected(401, "bad token", "a valid bearer token is required")
+    elif not _loopback(client):
+        raise WebhookRejected(401, "not loopback", "verify: none takes deliveries from this machine only")
+
+
+def _standard(secret: str, body: bytes, headers: Mapping[str, str]) -> None:
+    """Standard Webhooks: webhook-id, webhook-timestamp (within 5 minutes), webhook-signature."""
+    try:
+        Webhook(secret).verify(body, dict(headers), json_parse=False)
+    except (WebhookVerificationError, ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        reason = "stale timestamp" if "timestamp" in str(exc).lower() else "bad signature"
+        raise WebhookRejected(401, reason, f"the signature does not verify: {exc}") from None
+
+
+def _github(secret: str, body: bytes, headers: Mapping[str, str]) -> None:
+    """GitHub style: X-Hub-Signature-256 is sha256=<hex HMAC-SHA256 of the body>."""
+    given = headers.get("x-hub-signature-256", "")
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise WebhookRejected(401, "bad signature", "X-Hub-Signature-256 is missing or does not match the body")
+
+
+def _loopback(client: str | None) -> bool:
+    try:
+        return client is not None and ipaddress.ip_address(client).is_loopback
+    except ValueError:
+        return False
+
+
+def sign_standard(secret: str, delivery_id: str, timestamp: Any, body: str) -> str:
+    """A Standard Webhooks signature (for tests and benchmarks that send deliveries)."""
+    return Webhook(secret).sign(msg_id=delivery_id, timestamp=timestamp, data=body)

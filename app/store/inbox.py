@@ -1,0 +1,161 @@
+"""The webhook inbox: a delivery is committed here before it is answered 202, and each sync that
+listens works through it, exactly once (SPEC 5, 8)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import case, exists, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.store.tables import WEBHOOK_EVENTS, WEBHOOK_PROGRESS, utc_now
+
+if TYPE_CHECKING:
+    from app.store.store import Store
+
+EVENTS, PROGRESS = WEBHOOK_EVENTS, WEBHOOK_PROGRESS
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    id: int
+    system: str
+    delivery_id: str | None
+    received_at: datetime
+    records: int
+    status: str
+    error: str | None
+    body: str
+
+
+class Inbox:
+    """The store's webhook events and each sync's progress with them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def accept(
+        self, system: str, delivery_id: str | None, body: str, records: int, syncs: Sequence[str]
+    ) -> tuple[int, bool]:
+        """Store a delivery, pending for every sync in ``syncs``; (event id, whether it was seen before)."""
+        now = utc_now()
+        async with self.store._begin() as connection:
+            if delivery_id is not None:
+                seen = await connection.execute(
+                    select(EVENTS.c.id).where(EVENTS.c.system == system, EVENTS.c.delivery_id == delivery_id)
+                )
+                found = seen.scalar()
+                if found is not None:
+                    return int(found), True
+            status = "pending" if syncs else "processed"
+            values = {"system": system, "delivery_id": delivery_id, "received_at": now, "body": body,
+                      "records": records, "status": status}  # fmt: skip
+            event_id = int(
+                (await connection.execute(insert(EVENTS).values(values).returning(EVENTS.c.id))).scalar_one()
+            )
+            await self._pending(connection, event_id, syncs, now)
+        return event_id, False
+
+    async def _pending(self, connection: AsyncConnection, event_id: int, syncs: Sequence[str], now: datetime) -> None:
+        if syncs:
+            rows = [{"event_id": event_id, "sync": sync, "status": "pending", "updated_at": now} for sync in syncs]
+            await connection.execute(insert(PROGRESS), rows)
+
+    async def pending(self, sync: str, limit: int) -> list[EventInfo]:
+        """Events ``sync`` has yet to process, oldest first."""
+        waiting = select(PROGRESS.c.event_id).where(PROGRESS.c.sync == sync, PROGRESS.c.status == "pending")
+        query = select(EVENTS).where(EVENTS.c.id.in_(waiting)).order_by(EVENTS.c.id).limit(limit)
+        return await self._events(query)
+
+    async def syncs_with_pending(self) -> set[str]:
+        query = select(PROGRESS.c.sync).where(PROGRESS.c.status == "pending").distinct()
+        async with self.store._begin() as connection:
+            return {str(sync) for sync in (await connection.execute(query)).scalars()}
+
+    async def events(self, system: str | None, after: int | None, limit: int) -> list[EventInfo]:
+        """Events, newest first, with ids below ``after``."""
+        query = select(EVENTS).order_by(EVENTS.c.id.desc()).limit(limit)
+        if system is not None:
+            query = query.where(EVENTS.c.system == system)
+        if after is not None:
+            query = query.where(EVENTS.c.id < after)
+        return await self._events(query)
+
+    async def event(self, event_id: int) -> EventInfo | None:
+        found = await self._events(select(EVENTS).where(EVENTS.c.id == event_id))
+        return found[0] if found else None
+
+    async def replay(self, event_id: int, syncs: Sequence[str]) -> None:
+        """Make the event pending again for every sync in ``syncs``."""
+        now = utc_now()
+        async with self.store._begin() as connection:
+            await connection.execute(
+                update(PROGRESS)
+                .where(PROGRESS.c.event_id == event_id, PROGRESS.c.sync.in_(list(syncs)))
+                .values(status="pending", error=None, updated_at=now)
+            )
+            there = set(
+                (await connection.execute(select(PROGRESS.c.sync).where(PROGRESS.c.event_id == event_id))).scalars()
+            )
+            await self._pending(connection, event_id, [sync for sync in syncs if sync not in there], now)
+            await settle_events(connection, [event_id])
+
+    async def note_error(self, sync: str, event_ids: Sequence[int], error: str) -> None:
+        """Events a run of ``sync`` could not process (it failed as a whole): they stay pending, with the error."""
+        if not event_ids:
+            return
+        async with self.store._begin() as connection:
+            await connection.execute(
+                update(PROGRESS)
+                .where(PROGRESS.c.sync == sync, PROGRESS.c.event_id.in_(list(event_ids)))
+                .values(error=error, updated_at=utc_now())
+            )
+            await connection.execute(update(EVENTS).where(EVENTS.c.id.in_(list(event_ids))).values(error=error))
+
+    async def _events(self, query: Any) -> list[EventInfo]:
+        async with self.store._begin() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [
+            EventInfo(row["id"], row["system"], row["delivery_id"], row["received_at"], row["records"], row["status"],
+                      row["error"], row["body"])
+            for row in rows
+        ]  # fmt: skip
+
+
+async def record_progress(
+    connection: AsyncConnection, sync: str, run_id: int, done: Sequence[tuple[int, str | None]]
+) -> None:
+    """In a batch's transaction: these events are processed by ``sync`` (with the first error of a record
+    that failed, or ``None``); then each event's status follows from every sync's progress."""
+    if not done:
+        return
+    now = utc_now()
+    for event_id, error in done:
+        await connection.execute(
+            update(PROGRESS)
+            .where(PROGRESS.c.event_id == event_id, PROGRESS.c.sync == sync)
+            .values(status="failed" if error else "processed", error=error, run_id=run_id, updated_at=now)
+        )
+    await settle_events(connection, [event_id for event_id, _ in done])
+
+
+async def settle_events(connection: AsyncConnection, event_ids: Sequence[int]) -> None:
+    """Each event's status from its progress: failed if any sync failed it, pending while any has yet to."""
+    progress = PROGRESS.alias()
+
+    def any_(status: str) -> Any:
+        return exists().where(progress.c.event_id == EVENTS.c.id, progress.c.status == status)
+
+    first_error = (
+        select(progress.c.error)
+        .where(progress.c.event_id == EVENTS.c.id, progress.c.error.is_not(None))
+        .limit(1)
+        .scalar_subquery()
+    )
+    status = case((any_("failed"), "failed"), (any_("pending"), "pending"), else_="processed")
+    await connection.execute(
+        update(EVENTS).where(EVENTS.c.id.in_(list(event_ids))).values(status=status, error=first_error)
+    )
