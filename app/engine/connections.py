@@ -33,9 +33,10 @@ class Connections:
                 config = self.project.systems[system]
                 kind = connector_class(config.connector)
                 if inspect.isabstract(kind):
+                    missing = ", ".join(sorted(getattr(kind, "__abstractmethods__", ())))
                     raise PermanentError(
-                        f"system {system}: the {config.connector} connector can be configured and validated,"
-                        " but cannot read or write records yet in this version of Brygga"
+                        f"system {system}: the {config.connector} connector ({kind.__module__}) is incomplete:"
+                        f" it lacks {missing}; update or reinstall the package that provides it"
                     )
                 connector = kind(config)
                 await connector.open()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from app.engine.planning import Action, Planned, plan_batch
 from app.engine.webhooks import WebhookRejected, records_of
 from app.engine.writing import write_plan
+from app.errors import BryggaError
 from app.mapping.expressions import Expression, compile_condition
 from app.records import Record
 from app.store import BatchChanges
@@ -44,7 +45,12 @@ async def process_events(run: SyncRun) -> None:
             except WebhookRejected as exc:  # the config changed since it was accepted
                 await _commit_failed(run, event, str(exc))
                 continue
-            if deletes is not None and _is_delete(deletes, body):
+            try:
+                is_delete = deletes is not None and _is_delete(deletes, body)
+            except DeleteWhenError as exc:  # this event fails alone; the others go on
+                await _commit_failed(run, event, str(exc))
+                continue
+            if is_delete:
                 await _upsert(run, group)
                 group = []
                 await _delete(run, event, records)
@@ -53,8 +59,16 @@ async def process_events(run: SyncRun) -> None:
         await _upsert(run, group)
 
 
+class DeleteWhenError(BryggaError):
+    """``delete_when`` raised for an event (a division by zero, say)."""
+
+
 def _is_delete(condition: Expression, event: Any) -> bool:
-    return bool(condition(event))
+    """:raises DeleteWhenError: when the expression raises for this event"""
+    try:
+        return bool(condition(event))
+    except Exception as exc:
+        raise DeleteWhenError(f"delete_when: {type(exc).__name__}: {exc}") from exc
 
 
 async def _upsert(run: SyncRun, group: list[tuple[EventInfo, list[Record]]]) -> None:
@@ -82,12 +96,14 @@ async def _plan(run: SyncRun, records: list[Record]) -> list[Planned]:
         return await plan_batch(run.parts, records)
     keys = [run.parts.mapping.source_key(record) for record in records]
     fresh = await run.parts.source.get(run.sync.source_stream, [key for key in keys if key is not None])
-    found = [fresh[key] for key in keys if key is not None and key in fresh]
-    plan = await plan_batch(run.parts, found)
-    missing = [(key, record) for key, record in zip(keys, records, strict=True) if key is None or key not in fresh]
-    for key, record in missing:
-        error = "the event names no key" if key is None else f"{run.sync.source} has no record {key} (fetch)"
-        plan.append(Planned(key or "(no key)", record, Action.FAIL, error=error, reason="fetch"))
+    planned = iter(await plan_batch(run.parts, [fresh[key] for key in keys if key is not None and key in fresh]))
+    plan: list[Planned] = []
+    for key, record in zip(keys, records, strict=True):  # in the records' order: each outcome is its event's
+        if key is not None and key in fresh:
+            plan.append(next(planned))
+        else:
+            error = "the event names no key" if key is None else f"{run.sync.source} has no record {key} (fetch)"
+            plan.append(Planned(key or "(no key)", record, Action.FAIL, error=error, reason="fetch"))
     return plan
 
 

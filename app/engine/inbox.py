@@ -49,7 +49,7 @@ class Webhooks:
         try:
             delivery = check_delivery(webhook_of(self.service.project, system), body, headers, client)
         except WebhookRejected as exc:
-            counter.labels(system if exc.status != 404 else "(unknown)", f"rejected: {exc.reason}").inc()
+            self.rejected(system, exc)
             raise
         listening = self.listening(system)
         event_id, duplicate = await self.service.store.inbox.accept(
@@ -59,6 +59,11 @@ class Webhooks:
         if not duplicate:
             self.wake(listening)
         return Accepted(event_id, len(delivery.records), duplicate)
+
+    def rejected(self, system: str, exc: WebhookRejected) -> None:
+        """Count a refused delivery; those to an unknown system under one label (senders choose the names)."""
+        label = system if exc.status != 404 else "(unknown)"
+        self.service.metrics.webhook_events.labels(label, f"rejected: {exc.reason}").inc()
 
     def listening(self, system: str) -> list[str]:
         """The syncs with ``webhook: true`` whose source is this system's webhook stream."""

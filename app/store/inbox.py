@@ -40,24 +40,25 @@ class Inbox:
     async def accept(
         self, system: str, delivery_id: str | None, body: str, records: int, syncs: Sequence[str]
     ) -> tuple[int, bool]:
-        """Store a delivery, pending for every sync in ``syncs``; (event id, whether it was seen before)."""
+        """Store a delivery, pending for every sync in ``syncs``; (event id, whether it was seen before).
+
+        The same delivery sent again while the first is being stored (a sender retrying on a timeout)
+        waits for it on the unique delivery id, then finds it: never a second event, never an error.
+        """
         now = utc_now()
+        status = "pending" if syncs else "processed"
+        values = {"system": system, "delivery_id": delivery_id, "received_at": now, "body": body,
+                  "records": records, "status": status}  # fmt: skip
+        statement = self.store._insert(EVENTS).values(values)
+        if delivery_id is not None:
+            statement = statement.on_conflict_do_nothing(index_elements=[EVENTS.c.system, EVENTS.c.delivery_id])
         async with self.store._begin() as connection:
-            if delivery_id is not None:
-                seen = await connection.execute(
-                    select(EVENTS.c.id).where(EVENTS.c.system == system, EVENTS.c.delivery_id == delivery_id)
-                )
-                found = seen.scalar()
-                if found is not None:
-                    return int(found), True
-            status = "pending" if syncs else "processed"
-            values = {"system": system, "delivery_id": delivery_id, "received_at": now, "body": body,
-                      "records": records, "status": status}  # fmt: skip
-            event_id = int(
-                (await connection.execute(insert(EVENTS).values(values).returning(EVENTS.c.id))).scalar_one()
-            )
-            await self._pending(connection, event_id, syncs, now)
-        return event_id, False
+            event_id = (await connection.execute(statement.returning(EVENTS.c.id))).scalar()
+            if event_id is None:  # seen before
+                seen = select(EVENTS.c.id).where(EVENTS.c.system == system, EVENTS.c.delivery_id == delivery_id)
+                return int((await connection.execute(seen)).scalar_one()), True
+            await self._pending(connection, int(event_id), syncs, now)
+        return int(event_id), False
 
     async def _pending(self, connection: AsyncConnection, event_id: int, syncs: Sequence[str], now: datetime) -> None:
         if syncs:

@@ -10,6 +10,7 @@ from app.api.deps import Id, Operator, ServiceDep, Viewer
 from app.api.models import WebhookEventPublic, WebhookEventsPage
 from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, encode_cursor, int_cursor
 from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
+from app.config import WebhookConfig
 from app.engine.webhooks import WebhookRejected, webhook_of
 
 router = APIRouter(tags=["webhooks"])
@@ -35,19 +36,32 @@ class WebhookAccepted(BaseModel):
 async def receive(system: str, request: Request, service: ServiceDep) -> WebhookAccepted:
     """Take a delivery: 202 only once it is committed to the state database. The same delivery twice
     (same webhook-id, X-GitHub-Delivery or Idempotency-Key) is answered 202 and processed once."""
-    webhook = webhook_of(service.project, system)
+    try:
+        body = await _body(request, webhook_of(service.project, system))
+    except WebhookRejected as exc:  # refused before the engine saw it: counted all the same
+        service.webhooks.rejected(system, exc)
+        raise
+    client = request.client.host if request.client is not None else None
+    accepted = await service.webhooks.receive(system, body, dict(request.headers), client)
+    return WebhookAccepted(event_id=str(accepted.event_id), records=accepted.records)
+
+
+async def _body(request: Request, webhook: WebhookConfig) -> bytes:
+    """The body, read no further than ``max_body`` (whether or not a Content-Length says so).
+
+    :raises WebhookRejected: 413 over ``max_body``
+    """
     limit = int(webhook.max_body)
+    too_large = WebhookRejected(413, "too large", f"the body is over {webhook.max_body.human_readable()}")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise WebhookRejected(413, "too large", f"the body is over {webhook.max_body.human_readable()}")
+        raise too_large
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise WebhookRejected(413, "too large", f"the body is over {webhook.max_body.human_readable()}")
-    client = request.client.host if request.client is not None else None
-    accepted = await service.webhooks.receive(system, bytes(body), dict(request.headers), client)
-    return WebhookAccepted(event_id=str(accepted.event_id), records=accepted.records)
+            raise too_large
+    return bytes(body)
 
 
 @router.get("/api/v1/webhook-events", responses={**BAD_CURSOR, **UNAUTHORIZED})

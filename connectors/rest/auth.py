@@ -1,0 +1,170 @@
+"""Credentials on each request: bearer, basic, header, query, and OAuth2 client credentials.
+
+OAuth2 (client credentials, RFC 6749 §4.4): the token is fetched once and
+shared by every request; it is fetched again shortly before its
+``expires_in`` runs out (a tenth of its life early, at most a minute), and
+after the API answers 401 to it (the request is then sent once more with the
+new token). The client id and secret are sent in the form body
+(``client_secret_post``), with ``scope`` and ``audience`` when configured.
+Every secret and token is added to the connector's secrets, so no message or
+log line shows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import orjson
+
+from app.config import SecretValues
+from connectors.rest.config import Auth, BasicAuth, BearerAuth, HeaderAuth, OAuth2Auth, QueryAuth
+from connectors.rest.errors import PermanentHttpError
+from connectors.rest.limits import Clock
+
+log = logging.getLogger(__name__)
+
+SendToken = Callable[[httpx.Request], Awaitable[httpx.Response]]
+"""Sends the token request once and returns its 2xx answer (errors mapped; the request that needs the
+token retries it with itself)."""
+
+
+class Credentials:
+    """No credentials: the base of every kind."""
+
+    async def authorize(self, request: httpx.Request) -> str | None:
+        """Put the credentials on ``request``; returns what was used, to hand to :meth:`rejected`."""
+        return None
+
+    async def rejected(self, used: str | None) -> bool:
+        """The API answered 401 to credentials ``used``: whether fresh ones may do (send once more)."""
+        return False
+
+
+class HeaderCredentials(Credentials):
+    """A fixed header: bearer, basic and header kinds."""
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name, self.value = name, value
+
+    async def authorize(self, request: httpx.Request) -> str | None:
+        request.headers[self.name] = self.value
+        return None
+
+
+class QueryCredentials(Credentials):
+    """An API key in a query parameter."""
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name, self.value = name, value
+
+    async def authorize(self, request: httpx.Request) -> str | None:
+        request.url = request.url.copy_merge_params({self.name: self.value})
+        return None
+
+
+class OAuth2Credentials(Credentials):
+    """An OAuth2 client-credentials token, fetched once and refreshed before it runs out and after a 401.
+
+    :param send: sends the token request
+    :param secrets: every token fetched is added here
+    """
+
+    EARLY = 0.1
+    """Refresh this share of a token's life before it runs out …"""
+    MOST_EARLY = 60.0
+    """… but no more than this many seconds early."""
+
+    def __init__(self, options: OAuth2Auth, send: SendToken, secrets: SecretValues, clock: Clock) -> None:
+        self.options = options
+        self._send = send
+        self._secrets = secrets
+        self._clock = clock
+        self._token: str | None = None
+        self._refresh_at: float | None = None
+        self._lock = asyncio.Lock()
+        self.fetched = 0
+        """How many tokens were fetched (for logs and tests)."""
+
+    async def authorize(self, request: httpx.Request) -> str | None:
+        token = await self._current()
+        request.headers["Authorization"] = f"Bearer {token}"
+        return token
+
+    async def rejected(self, used: str | None) -> bool:
+        async with self._lock:
+            if used is not None and self._token == used:
+                self._token = None  # the next request fetches a new one (one fetch, however many were refused)
+        return used is not None
+
+    async def _current(self) -> str:
+        async with self._lock:
+            expired = self._refresh_at is not None and self._clock.now() >= self._refresh_at
+            if self._token is None or expired:
+                self._token, self._refresh_at = await self._fetch()
+            return self._token
+
+    async def _fetch(self) -> tuple[str, float | None]:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.options.client_id,
+            "client_secret": self.options.client_secret.get_secret_value(),
+        }
+        if self.options.scopes:
+            form["scope"] = " ".join(self.options.scopes)
+        if self.options.audience:
+            form["audience"] = self.options.audience
+        request = httpx.Request("POST", self.options.token_url, data=form, headers={"Accept": "application/json"})
+        answer = await self._send(request)
+        token, lifetime = self._read_answer(answer)
+        self._secrets.add(token)
+        self.fetched += 1
+        shown = f"valid for {lifetime:g}s" if lifetime is not None else "without an expiry"
+        log.info("fetched an OAuth2 token from %s (%s)", self.options.token_url, shown)
+        if lifetime is None:
+            return token, None
+        return token, self._clock.now() + lifetime - min(lifetime * self.EARLY, self.MOST_EARLY)
+
+    def _read_answer(self, answer: httpx.Response) -> tuple[str, float | None]:
+        where = f"OAuth2 token request to {self.options.token_url}"
+        try:
+            body: Any = orjson.loads(answer.content)
+        except orjson.JSONDecodeError:
+            raise PermanentHttpError(f"{where}: the answer is not JSON", status=answer.status_code) from None
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise PermanentHttpError(f"{where}: the answer has no access_token", status=answer.status_code)
+        lifetime = body.get("expires_in")
+        if isinstance(lifetime, str) and lifetime.isdigit():
+            lifetime = int(lifetime)
+        valid = isinstance(lifetime, int | float) and not isinstance(lifetime, bool) and lifetime > 0
+        return token, float(lifetime) if valid else None
+
+
+def credentials(auth: Auth | None, send: SendToken, secrets: SecretValues, clock: Clock) -> Credentials:
+    """The credentials of a system's ``auth`` option; their secret values are added to ``secrets``."""
+    if auth is None:
+        return Credentials()
+    if isinstance(auth, OAuth2Auth):
+        secrets.add(auth.client_secret.get_secret_value())
+        return OAuth2Credentials(auth, send, secrets, clock)
+    if isinstance(auth, BearerAuth):
+        token = auth.token.get_secret_value()
+        secrets.add(token)
+        return HeaderCredentials("Authorization", f"Bearer {token}")
+    if isinstance(auth, BasicAuth):
+        password = auth.password.get_secret_value()
+        secrets.add(password)
+        pair = base64.b64encode(f"{auth.username}:{password}".encode()).decode("ascii")
+        secrets.add(pair)
+        return HeaderCredentials("Authorization", f"Basic {pair}")
+    if isinstance(auth, HeaderAuth):
+        secrets.add(auth.value.get_secret_value())
+        return HeaderCredentials(auth.name, auth.value.get_secret_value())
+    assert isinstance(auth, QueryAuth)
+    secrets.add(auth.value.get_secret_value())
+    return QueryCredentials(auth.name, auth.value.get_secret_value())

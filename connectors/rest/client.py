@@ -1,0 +1,149 @@
+"""One system's HTTP client: httpx on ``base_url`` with its headers, timeout and credentials, every
+request through the system's limits and retries, every failure one of Brygga's errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from app.config import SecretValues
+from app.errors import PermanentError
+from connectors.rest.auth import credentials
+from connectors.rest.config import RestSystem
+from connectors.rest.errors import PermanentHttpError, TransientHttpError, http_errors, retry_after, status_error
+from connectors.rest.limits import Clock, RequestLimits
+from connectors.rest.redaction import unwatch_logs, watch_logs
+from connectors.rest.retrying import RetryPolicy, retrying
+from connectors.rest.values import json_bytes
+
+Params = Mapping[str, str | int | float | bool]
+
+
+class RestClient:
+    """Sends one system's requests.
+
+    :param name: the system's name, for messages
+    """
+
+    def __init__(self, name: str, options: RestSystem, clock: Clock, policy: RetryPolicy) -> None:
+        self.name = name
+        self.options = options
+        self.clock = clock
+        self.policy = policy
+        self.secrets = SecretValues()
+        self.limits = RequestLimits(options.rate_limit, options.concurrency, clock)
+        self.credentials = credentials(options.auth, self._send_token_request, self.secrets, clock)
+        seconds = options.timeout.total_seconds()
+        headers = httpx.Headers({"Accept": "application/json"})
+        headers.update(options.headers)  # by name, whatever its case: the configured ones win
+        self._http = httpx.AsyncClient(
+            base_url=options.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(seconds),
+            limits=httpx.Limits(max_connections=options.concurrency, max_keepalive_connections=options.concurrency),
+            follow_redirects=False,  # a redirect means a wrong base_url; following it could carry a key elsewhere
+        )
+        watch_logs(self.secrets)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+        unwatch_logs(self.secrets)
+
+    def redact(self, text: str) -> str:
+        return self.secrets.redact(text)
+
+    async def request(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        where: str,
+        *,
+        params: Params | None = None,
+        body: Any = None,
+        repeatable: bool = True,
+    ) -> httpx.Response:
+        """Send a request (retrying passing failures) and return its 2xx answer.
+
+        :param url: a path under ``base_url`` or an absolute URL
+        :param where: what is being done, for messages (``"crm.contacts: reading"``)
+        :param body: sent as JSON when not ``None``
+        :param repeatable: whether it may be sent again after it may have arrived (not for creates)
+        :raises TransientHttpError: when it kept failing for passing reasons
+        :raises PermanentHttpError: when the system refused it (:class:`NotFoundHttpError` for 404 and 410)
+        """
+        if params:  # httpx would replace a query the URL has (a next-page URL's) with ``params``
+            url = httpx.URL(url).copy_merge_params(dict(params))
+        try:
+            content = None if body is None else json_bytes(body)
+        except PermanentError as exc:
+            raise PermanentError(f"{where}: {exc}") from exc
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        async for attempt in retrying(self.policy, self.clock, repeatable=repeatable):
+            with attempt:
+                return await self._authorized(
+                    lambda: self._http.build_request(method, url, content=content, headers=headers),
+                    where,
+                )
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _authorized(self, build: Callable[[], httpx.Request], where: str) -> httpx.Response:
+        """One try; after a 401 to credentials that can be renewed, once more with new ones."""
+        request: httpx.Request = build()
+        used = await self.credentials.authorize(request)
+        response = await self._send(request, where)
+        if response.status_code == 401 and await self.credentials.rejected(used):
+            request = build()
+            await self.credentials.authorize(request)
+            response = await self._send(request, where)
+        if error := status_error(response, self._shown(request, where), self.redact):
+            raise error
+        return response
+
+    async def _send(self, request: httpx.Request, where: str) -> httpx.Response:
+        async with self.limits.request():
+            with http_errors(self._shown(request, where), self.redact):
+                response = await self._http.send(request)
+        if response.status_code in (429, 503) and (wait := retry_after(response)) is not None:
+            self.limits.pause(min(wait, self.policy.longest_wait))
+        return response
+
+    async def _send_token_request(self, request: httpx.Request) -> httpx.Response:
+        """The OAuth2 token request, once: it is part of each try of the request that needs the token, so
+        it is retried with that request. Not counted in the API's rate limit (it often goes elsewhere).
+
+        A passing failure says ``maybe_done=False``: the API request itself was not sent, so even a
+        create may be tried again.
+        """
+        where = f"{self.name}: fetching an OAuth2 token from {request.url}"
+        try:
+            with http_errors(where, self.redact):
+                response = await self._http.send(request)
+            error = status_error(response, where, self.redact)
+        except TransientHttpError as exc:
+            raise TransientHttpError(str(exc), maybe_done=False, status=exc.status) from exc
+        if isinstance(error, PermanentHttpError):
+            refused = f"{self.name}: fetching an OAuth2 token: {request.url} refused the client credentials"
+            raise PermanentHttpError(self.redact(f"{refused}: {_oauth_error(response)}"), status=error.status)
+        if isinstance(error, TransientHttpError):
+            raise TransientHttpError(str(error), maybe_done=False, status=error.status, retry_after=error.retry_after)
+        return response
+
+    def _shown(self, request: httpx.Request, where: str) -> str:
+        return f"{where}: {request.method} {request.url}"
+
+
+def _oauth_error(response: httpx.Response) -> str:
+    """The token endpoint's ``error`` and ``error_description`` (RFC 6749 §5.2), never more of its answer."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return f"{response.status_code} {response.reason_phrase}"
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+        return f"{response.status_code} {response.reason_phrase}"
+    error: str = body["error"]
+    description = body.get("error_description")
+    return error + (f" ({description})" if isinstance(description, str) else "")

@@ -1,0 +1,132 @@
+"""Paths into a JSON body (``data.items``, ``meta.next_cursor``) and ``{key}`` in a request path.
+
+A body path is a dotted list of object keys; a part that is a number picks
+an item of a list (``results.0.id``). A request path's placeholders are
+``{key}`` (the whole key, for a one-field key) and ``{FIELD}`` for each key
+field (``/orders/{order_no}/lines/{line_no}`` for a composite key); each
+value is URL-quoted, so a key such as ``a/b`` stays one path segment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Final
+from urllib.parse import quote
+
+from app.records import Record, format_key, parse_key
+
+MISSING: Final = object()
+"""What :func:`body_value` returns where the body has nothing at the path."""
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def body_value(body: Any, path: str | None) -> Any:
+    """The value at ``path`` in ``body`` (``None``: the body itself), or :data:`MISSING`."""
+    if path is None or path == "":
+        return body
+    current = body
+    for part in path.split("."):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return MISSING
+    return current
+
+
+def path_prefixes(path: str | None) -> list[str | None]:
+    """``"data.items"`` → ``["data.items", "data", None]``: from the path itself out to the body."""
+    if not path:
+        return [None]
+    parts = path.split(".")
+    return [".".join(parts[:end]) for end in range(len(parts), 0, -1)] + [None]
+
+
+def shape_of(value: Any) -> str:
+    """What ``value`` is, in words, for an error message."""
+    if value is MISSING:
+        return "nothing"
+    if isinstance(value, dict):
+        keys = ", ".join(list(value)[:10]) + (", …" if len(value) > 10 else "")
+        return f"an object with keys {keys}" if value else "an empty object"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__} value"
+
+
+def placeholders(template: str) -> list[str]:
+    """The names in ``{…}`` in a request path."""
+    return _PLACEHOLDER.findall(template)
+
+
+def template_problem(template: str, key_fields: Sequence[str]) -> str | None:
+    """Why ``template`` cannot be filled from a key of ``key_fields``, or ``None`` when it can."""
+    for name in placeholders(template):
+        if name == "key" and len(key_fields) > 1:
+            fields = ", ".join(f"{{{field}}}" for field in key_fields)
+            return f"{{key}} in '{template}' stands for a one-field key; this key has several: use {fields}"
+        if name != "key" and name not in key_fields:
+            known = ", ".join(["{key}", *(f"{{{field}}}" for field in key_fields)])
+            return f"'{{{name}}}' in '{template}' is not a key field: use {known}"
+    return None
+
+
+def fill_key(template: str, key: str, key_fields: Sequence[str]) -> str:
+    """``template`` with each placeholder replaced by the URL-quoted key (part).
+
+    :raises ValueError: when ``key`` is not a key of ``key_fields``' width
+    """
+    parts = dict(zip(key_fields, parse_key(key, len(key_fields)), strict=True))
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return quote(key if name == "key" else parts[name], safe="")
+
+    return _PLACEHOLDER.sub(value, template)
+
+
+def record_key(record: Record, key_fields: Sequence[str]) -> str | None:
+    """The key of ``record`` as text, or ``None`` when a key field is missing or null."""
+    values = [record.get(name) for name in key_fields]
+    return None if any(value is None for value in values) else format_key(values)
+
+
+def record_in(body: Any, records: str | None, key_fields: Sequence[str]) -> Record | None:
+    """The one record an answer about a single record holds: the first object that has the key fields.
+
+    Looked for at the stream's ``records`` path, then each shorter path towards
+    the body, then the body itself (``{"data": {"id": 7}}`` for ``records: data``;
+    ``{"id": 7}`` plain), then the values of the body's own keys, where exactly
+    one has the key fields (``{"customer": {"id": 7}}`` beside ``records: customers``);
+    a list of exactly one object counts as that object.
+    """
+    for path in path_prefixes(records):
+        candidate = _one_object(body_value(body, path))
+        if candidate is not None and record_key(candidate, key_fields) is not None:
+            return candidate
+    if isinstance(body, dict):
+        inside = [found for value in body.values() if (found := _one_object(value)) is not None]
+        keyed = [found for found in inside if record_key(found, key_fields) is not None]
+        if len(keyed) == 1:
+            return keyed[0]
+    return None
+
+
+def _one_object(value: Any) -> Record | None:
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value if isinstance(value, dict) else None
+
+
+def object_in(body: Any, records: str | None) -> Record | None:
+    """Like :func:`record_in`, for an answer whose record may lack its key fields: the first object found
+    at the ``records`` path, a shorter one, or the body."""
+    for path in path_prefixes(records):
+        if (candidate := _one_object(body_value(body, path))) is not None:
+            return candidate
+    return None

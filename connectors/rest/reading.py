@@ -1,0 +1,239 @@
+"""Reading a stream: pages in order, checked for completeness, cut into batches.
+
+Completeness: a page seen twice (the same request, the same cursor token, or
+the very same records again) fails the read instead of looping; when the API
+states a total (``total``), a read that ends with fewer records fails instead
+of silently dropping some. The total is the one the first page states.
+
+Checkpoints (``incremental: {cursor, param}``): an API returns records in its
+own order, not the cursor's, so only the end of a whole read knows the
+greatest cursor value. Every batch but the last carries the checkpoint the
+read started from (``{}`` when there was none); the last carries
+``{"cursor": V}``, V the greatest cursor value of the whole read (or of the
+one it started from, if greater). A read cut off at any point therefore
+starts again from the old cursor, and the stored cursor never runs ahead of a
+record that was not processed. A read that gets no records yields no batch.
+Without ``incremental``, every checkpoint is ``{}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+from collections import deque
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+
+import orjson
+
+from app.errors import PermanentError
+from app.records import Record
+from connectors.base import Batch, Checkpoint
+from connectors.rest.answers import json_body, records_in, stated_total
+from connectors.rest.client import RestClient
+from connectors.rest.config import RestStream
+from connectors.rest.errors import NotFoundHttpError
+from connectors.rest.paging import BodyCursor, NumberedPaging, Page, PageRequest, Paging, Params, paging
+from connectors.rest.values import latest, param_text
+
+log = logging.getLogger(__name__)
+
+
+class StreamRead:
+    """One read of one stream, from a checkpoint.
+
+    :param where: the stream, for messages (``"crm.contacts"``)
+    :param window: the most pages fetched at once where the pagination allows it
+    """
+
+    def __init__(
+        self, client: RestClient, where: str, options: RestStream, checkpoint: Checkpoint | None, window: int
+    ) -> None:
+        self.client = client
+        self.where = f"{where}: reading"
+        self.options = options
+        self.started_from: Checkpoint = dict(checkpoint) if checkpoint else {}
+        self.window = max(1, window)
+        self.paging: Paging = paging(options.pagination)
+        self.cursor = self.started_from.get("cursor") if options.incremental is not None else None
+        self.count = 0
+        self.total: int | None = None
+        self._cursor_seen = False
+        self._seen_requests: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        self._seen_records: dict[bytes, int] = {}
+
+    # --- batches ---------------------------------------------------------------------
+
+    async def batches(self, batch_size: int) -> AsyncGenerator[Batch, None]:
+        """The stream's records in batches of at most ``batch_size``; checkpoints as the module says."""
+        held: list[Record] = []
+        async with aclosing(self.pages()) as pages:
+            async for page in pages:
+                held.extend(page.records)
+                while len(held) > batch_size:  # keep the last records back: the last batch carries the new cursor
+                    yield Batch(held[:batch_size], dict(self.started_from))
+                    del held[:batch_size]
+        self._check_total()
+        final = self._final_checkpoint()
+        if held or final != self.started_from:
+            yield Batch(held, final)
+
+    def _final_checkpoint(self) -> Checkpoint:
+        incremental = self.options.incremental
+        if incremental is None:
+            return {}
+        if self.count and not self._cursor_seen:
+            log.warning(
+                "%s: no record had the cursor field %s: the next read starts from the same place",
+                self.where,
+                incremental.cursor,
+            )
+        return {"cursor": self.cursor} if self.cursor is not None else self.started_from
+
+    def _check_total(self) -> None:
+        total = self.options.total
+        if total is None or self.total is None or self.count >= self.total:
+            return
+        source = f"header {total.header}" if total.header else f"`{total.path}`"
+        raise PermanentError(
+            f"{self.where}: read {self.count} records, but the API stated a total of {self.total} ({source} "
+            "of the first page): records would be missing, so the read fails; check `pagination` "
+            "(an API may return fewer records per page than asked for)"
+        )
+
+    # --- pages -----------------------------------------------------------------------
+
+    async def pages(self) -> AsyncGenerator[Page, None]:
+        """Every page of the read, in order, each checked and counted."""
+        first = self.paging.first(self.options.path, self._params())
+        pages = self._numbered(self.paging, first) if isinstance(self.paging, NumberedPaging) else self._followed(first)
+        async with aclosing(pages):
+            async for page in pages:
+                yield page
+
+    def _params(self) -> Params:
+        params: Params = dict(self.options.params)
+        if self.options.incremental is not None and self.cursor is not None:
+            params[self.options.incremental.param] = param_text(self.cursor)
+        return params
+
+    async def _followed(self, request: PageRequest | None) -> AsyncGenerator[Page, None]:
+        """One page at a time, each request learnt from the answer before."""
+        while request is not None:
+            self._check_new_request(request)
+            page = self._took(await self.fetch(request))
+            yield page
+            request = self.paging.after(page)
+
+    async def _numbered(self, paging: NumberedPaging, first: PageRequest) -> AsyncGenerator[Page, None]:
+        """Pages known by number: fetched ahead, up to ``window`` at once (the window doubles from one
+        page each time a page is full), taken in order. Once the first page states a total, no page
+        past it is asked for."""
+        pending: deque[asyncio.Task[Page | None]] = deque()
+        number, window, last = 0, 1, None
+        try:
+            while True:
+                while len(pending) < window and (last is None or number <= last):
+                    request = first if number == 0 else paging.numbered_request(number)
+                    pending.append(asyncio.ensure_future(self._fetch_numbered(request)))
+                    number += 1
+                if not pending:
+                    return
+                fetched = await pending.popleft()
+                if fetched is None:  # a 404 past the first page: past the end
+                    return
+                page = self._took(fetched)
+                yield page
+                short = paging.is_last(page)
+                if page.request.number == 0 and self.total is not None and paging.size:
+                    last = max(0, math.ceil(self.total / paging.size) - 1)
+                if short:
+                    await self._check_nothing_after(paging, page, pending)
+                if short or (self.total is not None and self.count >= self.total):
+                    return
+                window = min(window * 2, self.window)
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _fetch_numbered(self, request: PageRequest) -> Page | None:
+        try:
+            return await self.fetch(request)
+        except NotFoundHttpError:
+            if request.number == 0:
+                raise
+            return None  # some APIs answer 404 for a page past the last one
+
+    async def _check_nothing_after(
+        self, paging: NumberedPaging, page: Page, pending: deque[asyncio.Task[Page | None]]
+    ) -> None:
+        """A short page ends the read: unless the API stated a total (checked at the end), the page after
+        it must be empty, else the API returns fewer records per page than asked for and the rest would
+        be dropped silently. The next page is often fetched already; else it is asked for now."""
+        if not page.records or (self.total is not None and not pending):
+            return
+        following_page = (
+            pending.popleft() if pending else self._fetch_numbered(paging.numbered_request(page.request.number + 1))
+        )
+        try:
+            following = await following_page
+        except PermanentError:  # an API may refuse a page past the end (400): then there is none
+            return
+        if following is not None and following.records:
+            shown = self.client.redact(page.describe())
+            raise PermanentError(
+                f"{self.where}: {shown} had {len(page.records)} records, fewer than a full page, but the page "
+                "after it has more: the API returns fewer records per page than asked for; "
+                "set the page size in `pagination` to at most what the API returns"
+            )
+
+    async def fetch(self, request: PageRequest) -> Page:
+        """One page: its records, body and headers."""
+        where = f"{self.where} page {request.number + 1}"
+        response = await self.client.request("GET", request.url, where, params=request.params)
+        url = self.client.redact(str(response.url))
+        body = json_body(response, f"{where}: {url}")
+        records = records_in(body, self.options.records, f"{where}: {url}")
+        return Page(request, records, body, response.headers, str(response.url))
+
+    # --- checks ------------------------------------------------------------------------
+
+    def _took(self, page: Page) -> Page:
+        """Check ``page`` against the pages before it, then count it."""
+        if page.records:
+            digest = hashlib.blake2b(orjson.dumps(page.records), digest_size=16).digest()
+            earlier = self._seen_records.setdefault(digest, page.request.number)
+            if earlier != page.request.number:
+                raise PermanentError(
+                    f"{self.where}: {self.client.redact(page.describe())} has the very same records as page "
+                    f"{earlier + 1}: the API is not moving on to the next page (check `pagination`); "
+                    "the read stops here instead of looping"
+                )
+        if page.request.number == 0 and self.options.total is not None:
+            self.total = stated_total(self.options.total, page.body, page.headers, f"{self.where}: first page")
+        self.count += len(page.records)
+        incremental = self.options.incremental
+        if incremental is not None and page.records:
+            values = [record.get(incremental.cursor) for record in page.records]
+            if any(value is not None for value in values):
+                self._cursor_seen = True
+                self.cursor = latest([*values, self.cursor])
+        return page
+
+    def _check_new_request(self, request: PageRequest) -> None:
+        identity = request.identity()
+        earlier = self._seen_requests.setdefault(identity, request.number)
+        if earlier == request.number:
+            return
+        if isinstance(self.paging, BodyCursor):
+            token = request.params.get(self.paging.options.param)
+            what = f"the cursor token {token!r} again (page {earlier + 1} had it too)"
+        else:
+            what = f"page {earlier + 1} again ({self.client.redact(request.url)})"
+        raise PermanentError(
+            f"{self.where}: after page {request.number} the API pointed to {what}: "
+            "its pagination is going round in a circle; the read stops here instead of looping"
+        )

@@ -1,0 +1,74 @@
+"""When and how long a request is retried: tenacity, exponential backoff with full jitter.
+
+Only :class:`~connectors.rest.errors.TransientHttpError` is retried, and a
+request that must not be repeated once it may have arrived (a create) only
+when it certainly did not (see ``maybe_done``). A 429 or 503 that says
+``Retry-After`` is waited for as asked instead of the backoff; one that asks
+for longer than :attr:`RetryPolicy.longest_wait` is not waited for within the
+run: the error goes up at once, and the sync tries again later.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from tenacity import AsyncRetrying, RetryCallState, wait_random_exponential
+
+from connectors.rest.errors import TransientHttpError
+from connectors.rest.limits import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a request is retried.
+
+    :param attempts: tries in all, the first included
+    :param first_wait: the backoff before the second try (seconds); it doubles each try, with full jitter
+    :param most_wait: the longest backoff between two tries (seconds)
+    :param longest_wait: the longest ``Retry-After`` waited for within a run (seconds)
+    """
+
+    attempts: int = 5
+    first_wait: float = 0.5
+    most_wait: float = 30.0
+    longest_wait: float = 300.0
+
+
+def retrying(policy: RetryPolicy, clock: Clock, *, repeatable: bool) -> AsyncRetrying:
+    """A tenacity loop for one request.
+
+    :param repeatable: whether the request may be sent again after it may have arrived
+        (reads, updates, deletes: yes; creates: no)
+    """
+    backoff = wait_random_exponential(multiplier=policy.first_wait, max=policy.most_wait)
+
+    def worth_retrying(state: RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome is not None else None
+        if not isinstance(error, TransientHttpError):
+            return False
+        if error.retry_after is not None and error.retry_after > policy.longest_wait:
+            return False
+        return repeatable or not error.maybe_done
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(error, TransientHttpError) and error.retry_after is not None:
+            return error.retry_after
+        return float(backoff(state))
+
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        delay = state.upcoming_sleep
+        log.info("%s; trying again in %.1fs (try %d of %d)", error, delay, state.attempt_number + 1, policy.attempts)
+
+    return AsyncRetrying(
+        stop=lambda state: state.attempt_number >= policy.attempts,
+        retry=worth_retrying,
+        wait=wait,
+        sleep=clock.sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )

@@ -1,0 +1,147 @@
+"""Writing a stream: one request per record, up to ``concurrency`` at once, one result per write.
+
+- create: ``write.create`` with the mapped record as JSON; the key the system
+  assigned is read from the answer (see :func:`~connectors.rest.paths.record_in`).
+  A create is never sent again once it may have arrived: a timeout, a dropped
+  connection or a 5xx other than 503 after the request went out ends that
+  record's write with a :class:`~app.errors.TransientError` in its own result
+  (the engine keeps it as a dead letter, and the next try looks with ``match``
+  before creating); only failures that prove nothing happened (no connection,
+  429, 503, 408) are retried at once.
+- update: ``write.update`` with the record as JSON, at the target key;
+- delete: ``write.delete`` at the target key. A 404 or 410 is success ("already
+  gone") only where the stream's ``get`` confirms the record is not there, so a
+  wrong delete path is never taken for deletes that happened.
+
+A record the system refuses (any 4xx, a 404 on update) fails alone with a
+:class:`~app.errors.PermanentError` in its result. Only when every write of
+the batch failed for a passing reason, and none of them may have happened,
+does :meth:`StreamWriter.write` raise :class:`~app.errors.TransientError`, so
+that the engine retries the whole batch and backs off a system that is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from app.errors import ConnectorError, PermanentError, TransientError
+from connectors.base import Write, WriteAction, WriteResult
+from connectors.rest.answers import json_body
+from connectors.rest.client import RestClient
+from connectors.rest.config import Endpoint, RestStream
+from connectors.rest.errors import NotFoundHttpError, TransientHttpError
+from connectors.rest.matching import Ambiguities
+from connectors.rest.paths import fill_key, record_in, record_key
+
+Exists = Callable[[str], Awaitable[bool]]
+
+
+class StreamWriter:
+    """Writes one stream's records.
+
+    :param where: the stream, for messages (``"crm.contacts"``)
+    :param exists: whether the record with a key is in the stream (its ``get``); ``None`` without ``get``
+    :param ambiguities: values that ``match`` found on several records: creates of those are refused
+    """
+
+    def __init__(
+        self,
+        client: RestClient,
+        where: str,
+        options: RestStream,
+        exists: Exists | None,
+        ambiguities: Ambiguities,
+    ) -> None:
+        self.client = client
+        self.stream = where
+        self.where = f"{where}: writing"
+        self.options = options
+        self.key = tuple(options.key)
+        self.exists = exists
+        self.ambiguities = ambiguities
+
+    async def write(self, writes: Sequence[Write]) -> list[WriteResult]:
+        """One result per write, in order.
+
+        :raises TransientError: when every write failed for a passing reason and none may have happened
+        """
+        results = list(await asyncio.gather(*(self._one(write) for write in writes)))
+        if results and all(_undone(write, result) for write, result in zip(writes, results, strict=True)):
+            first = results[0].error
+            raise TransientError(f"{self.where}: none of the {len(writes)} writes went through: {first}") from first
+        return results
+
+    async def _one(self, write: Write) -> WriteResult:
+        try:
+            if write.action is WriteAction.CREATE:
+                return await self._create(write)
+            if write.action is WriteAction.UPDATE:
+                return await self._update(write)
+            return await self._delete(write)
+        except ConnectorError as exc:
+            return WriteResult(write.target_key, exc)
+
+    async def _create(self, write: Write) -> WriteResult:
+        endpoint = self._endpoint("create", self.options.write.create if self.options.write else None)
+        record = write.record or {}
+        if (keys := self.ambiguities.refused(self.stream, self.options.match, record)) is not None:
+            field = self.options.match.field if self.options.match else ""
+            raise PermanentError(
+                f"{self.where}: not created: {len(keys)} records in {self.stream} already have this {field} "
+                f"(keys {', '.join(keys)}), so `match` cannot tell which one this record is; merge them in the "
+                "system, then retry the dead letter"
+            )
+        where = f"{self.where} (create)"
+        response = await self.client.request(endpoint.method, endpoint.path, where, body=record, repeatable=False)
+        created = record_in(json_body(response, where, empty=None), self.options.records, self.key)
+        key = record_key(created, self.key) if created is not None else write.target_key
+        if key is None:
+            fields = ", ".join(f"`{name}`" for name in self.key)
+            raise PermanentError(
+                f"{where}: the record was created ({response.status_code}), but the answer has no {fields}, so "
+                f"its key is unknown: a later run cannot update it. Check the stream's `key` and `records` "
+                "against what the API answers to a create"
+            )
+        return WriteResult(key)
+
+    async def _update(self, write: Write) -> WriteResult:
+        endpoint = self._endpoint("update", self.options.write.update if self.options.write else None)
+        where = f"{self.where} (update of {write.target_key})"
+        path = self._path(endpoint, write.target_key, where)
+        await self.client.request(endpoint.method, path, where, body=write.record or {})
+        return WriteResult(write.target_key)
+
+    async def _delete(self, write: Write) -> WriteResult:
+        endpoint = self._endpoint("delete", self.options.write.delete if self.options.write else None)
+        where = f"{self.where} (delete of {write.target_key})"
+        path = self._path(endpoint, write.target_key, where)
+        try:
+            await self.client.request(endpoint.method, path, where)
+        except NotFoundHttpError:
+            if self.exists is None or write.target_key is None or await self.exists(write.target_key):
+                raise
+        return WriteResult(write.target_key)
+
+    def _endpoint(self, action: str, endpoint: Endpoint | None) -> Endpoint:
+        if endpoint is None:
+            raise PermanentError(f"{self.where}: the stream has no `write.{action}`: add one to {action} records")
+        return endpoint
+
+    def _path(self, endpoint: Endpoint, target_key: str | None, where: str) -> str:
+        if target_key is None:
+            raise PermanentError(f"{where}: the record has no target key")
+        try:
+            return fill_key(endpoint.path, target_key, self.key)
+        except (ValueError, KeyError) as exc:
+            raise PermanentError(f"{where}: '{target_key}' is not a key of {', '.join(self.key)}") from exc
+
+
+def _undone(write: Write, result: WriteResult) -> bool:
+    """Whether ``result`` is a passing failure of a write that certainly did not happen, or may be repeated."""
+    error = result.error
+    if not isinstance(error, TransientError):
+        return False
+    if write.action is not WriteAction.CREATE:
+        return True
+    return isinstance(error, TransientHttpError) and not error.maybe_done

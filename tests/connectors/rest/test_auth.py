@@ -1,0 +1,228 @@
+"""Each kind of credentials against the local API; OAuth2's token reuse and refresh; no secret in any log."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from app.errors import PermanentError
+from connectors.base import Write, WriteAction
+from tests.connectors.rest.conftest import FakeClock, MakeSystem, read_all
+from tests.connectors.rest.server import (
+    BASIC_PASSWORD,
+    BASIC_USER,
+    BEARER_TOKEN,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    HEADER_KEY,
+    QUERY_KEY,
+    ApiState,
+    contacts,
+)
+
+ENVIRON = {
+    "TOKEN": BEARER_TOKEN,
+    "PASSWORD": BASIC_PASSWORD,
+    "HEADER_KEY": HEADER_KEY,
+    "QUERY_KEY": QUERY_KEY,
+    "CLIENT_SECRET": CLIENT_SECRET,
+}
+
+AUTH: dict[str, dict[str, Any]] = {
+    "bearer": {"type": "bearer", "token": "${TOKEN}"},
+    "basic": {"type": "basic", "username": BASIC_USER, "password": "${PASSWORD}"},
+    "header": {"type": "header", "name": "X-Api-Key", "value": "${HEADER_KEY}"},
+    "query": {"type": "query", "name": "api_key", "value": "${QUERY_KEY}"},
+}
+SECRETS = [BEARER_TOKEN, BASIC_PASSWORD, HEADER_KEY, QUERY_KEY, CLIENT_SECRET]
+
+
+def oauth(api_url: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "oauth2",
+        "token_url": f"{api_url}/oauth/token",
+        "client_id": CLIENT_ID,
+        "client_secret": "${CLIENT_SECRET}",
+        **extra,
+    }
+
+
+def stream(kind: str) -> dict[str, Any]:
+    return {"contacts": {"key": "id", "path": f"/auth/{kind}/contacts"}}
+
+
+def assert_no_secret(text: str, tokens: list[str] = []) -> None:  # noqa: B006 - read only
+    for secret in [*SECRETS, *tokens]:
+        for shown in {secret, quote(secret, safe=""), quote_plus(secret)}:
+            assert shown not in text
+
+
+@pytest.mark.parametrize("kind", list(AUTH))
+async def test_each_static_kind_of_credentials_is_accepted(api: ApiState, make_system: MakeSystem, kind: str) -> None:
+    api.contacts = contacts(3)
+    connector = make_system(stream(kind), ENVIRON, auth=AUTH[kind])
+
+    batches = await read_all(connector, "contacts")
+
+    assert [record["id"] for batch in batches for record in batch.records] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("kind", list(AUTH))
+async def test_refused_credentials_fail_at_once_without_the_secret_in_the_message(
+    api: ApiState, make_system: MakeSystem, kind: str
+) -> None:
+    connector = make_system(stream(kind), {key: value[::-1] for key, value in ENVIRON.items()}, auth=AUTH[kind])
+
+    with pytest.raises(
+        PermanentError, match=r"401 Unauthorized.*the system refused the credentials: check `auth`"
+    ) as e:
+        await read_all(connector, "contacts")
+
+    assert len(api.requests(f"/api/auth/{kind}/contacts")) == 1
+    assert_no_secret(str(e.value), [value[::-1] for value in ENVIRON.values()])
+
+
+async def test_a_query_key_never_shows_in_messages_or_httpx_logs(
+    api: ApiState, make_system: MakeSystem, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.fault("GET", "/api/auth/query/contacts", status=400)
+    connector = make_system(stream("query"), ENVIRON, auth=AUTH["query"])
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(PermanentError) as failed:
+        await read_all(connector, "contacts")
+
+    assert "api_key=***" in str(failed.value)
+    assert_no_secret(str(failed.value))
+    assert "HTTP Request: GET" in caplog.text and "api_key=***" in caplog.text
+    assert_no_secret(caplog.text)
+
+
+# --- OAuth2 ---------------------------------------------------------------------------------------
+
+
+async def test_oauth2_fetches_one_token_for_many_requests(api: ApiState, api_url: str, make_system: MakeSystem) -> None:
+    api.contacts = contacts(3)
+    connector = make_system(stream("oauth"), ENVIRON, auth=oauth(api_url, scopes=["read", "write"], audience="crm"))
+
+    for _ in range(3):
+        await read_all(connector, "contacts")
+    await asyncio.gather(*(read_all(connector, "contacts") for _ in range(10)))
+
+    assert api.token_requests == 1
+    assert len(api.requests("/api/auth/oauth/contacts")) == 13
+    form = api.requests("/api/oauth/token")[0].body.decode()
+    assert sorted(form.split("&")) == sorted(
+        [
+            "grant_type=client_credentials",
+            f"client_id={CLIENT_ID}",
+            f"client_secret={CLIENT_SECRET}",
+            "scope=read+write",
+            "audience=crm",
+        ]
+    )
+
+
+async def test_oauth2_refreshes_the_token_shortly_before_it_expires(
+    api: ApiState, api_url: str, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    api.contacts, api.token_lifetime = contacts(3), 100
+    connector = make_system(stream("oauth"), ENVIRON, auth=oauth(api_url))
+
+    await read_all(connector, "contacts")
+    fake_clock.time += 89  # a tenth of its life early: at 90 s
+    await read_all(connector, "contacts")
+    assert api.token_requests == 1
+    fake_clock.time += 2
+    await read_all(connector, "contacts")
+
+    assert api.token_requests == 2
+    used = [seen.headers["authorization"] for seen in api.requests("/api/auth/oauth/contacts")]
+    assert used[0] == used[1] != used[2]
+
+
+async def test_oauth2_fetches_a_new_token_after_a_401_and_sends_the_request_once_more(
+    api: ApiState, api_url: str, make_system: MakeSystem
+) -> None:
+    api.contacts = contacts(3)
+    connector = make_system(stream("oauth"), ENVIRON, auth=oauth(api_url))
+    await read_all(connector, "contacts")
+    api.revoke_tokens()
+
+    batches = await read_all(connector, "contacts")
+
+    assert len(batches[0].records) == 3
+    assert api.token_requests == 2
+    assert len(api.requests("/api/auth/oauth/contacts")) == 3
+
+
+async def test_oauth2_gives_up_when_a_fresh_token_is_refused_too(
+    api: ApiState, api_url: str, make_system: MakeSystem
+) -> None:
+    api.token_lifetime = 0  # the API takes no token it issues
+    connector = make_system(stream("oauth"), ENVIRON, auth=oauth(api_url))
+
+    with pytest.raises(PermanentError, match="401 Unauthorized"):
+        await read_all(connector, "contacts")
+
+    assert api.token_requests == 2
+    assert len(api.requests("/api/auth/oauth/contacts")) == 2
+
+
+async def test_oauth2_refused_client_credentials_say_why_without_the_secret(
+    api: ApiState, api_url: str, make_system: MakeSystem
+) -> None:
+    connector = make_system(stream("oauth"), {"CLIENT_SECRET": "wrong-secret-value"}, auth=oauth(api_url))
+
+    with pytest.raises(PermanentError) as failed:
+        await read_all(connector, "contacts")
+
+    assert str(failed.value) == (
+        f"crm: fetching an OAuth2 token: {api_url}/oauth/token refused the client credentials: "
+        "invalid_client (unknown client)"
+    )
+    assert api.token_requests == 1
+
+
+async def test_oauth2_tokens_and_secrets_appear_in_no_log_line(
+    api: ApiState, api_url: str, make_system: MakeSystem, caplog: pytest.LogCaptureFixture, fake_clock: FakeClock
+) -> None:
+    api.contacts, api.token_lifetime = contacts(3), 100
+    connector = make_system(stream("oauth"), ENVIRON, auth=oauth(api_url))
+    api.fault("GET", "/api/auth/oauth/contacts", status=503)
+
+    with caplog.at_level(logging.DEBUG):
+        await read_all(connector, "contacts")
+        api.revoke_tokens()
+        await read_all(connector, "contacts")
+        fake_clock.time += 95
+        await read_all(connector, "contacts")
+
+    tokens = [
+        seen.headers["authorization"].removeprefix("Bearer ") for seen in api.requests("/api/auth/oauth/contacts")
+    ]
+    assert api.token_requests == 3 and len(set(tokens)) == 3
+    assert "fetched an OAuth2 token" in caplog.text and "503" in caplog.text
+    assert_no_secret(caplog.text, tokens)
+
+
+async def test_a_token_request_that_fails_for_a_passing_reason_is_retried_even_before_a_create(
+    api: ApiState, api_url: str, make_system: MakeSystem
+) -> None:
+    api.fault("POST", "/api/oauth/token", status=503)
+    api.fault("POST", "/api/oauth/token", kind="drop")
+    write = {"create": {"method": "POST", "path": "/w/contacts"}}
+    connector = make_system(
+        {"contacts": {"key": "id", "path": "/w/contacts", "records": "data", "write": write}},
+        ENVIRON,
+        auth=oauth(api_url),
+    )
+
+    [result] = await connector.write("contacts", [Write(WriteAction.CREATE, {"email": "ann@a.se"}, None)])
+
+    assert result.ok
+    assert api.token_requests == 1 and len(api.requests("/api/oauth/token")) == 3
+    assert len(api.requests("/api/w/contacts", "POST")) == 1

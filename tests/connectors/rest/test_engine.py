@@ -1,0 +1,116 @@
+"""The connector under the real engine, against the local API: SQLite → REST with assigned keys, and back."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from app.engine.project import open_project
+from app.engine.runner import RunOptions, open_engine
+from app.store import Counts
+from tests.connectors.rest.server import ApiState, contacts
+
+WRITE = {
+    "create": {"method": "POST", "path": "/w/contacts"},
+    "update": {"method": "PATCH", "path": "/w/contacts/{key}"},
+    "delete": {"method": "DELETE", "path": "/w/contacts/{key}"},
+}
+
+
+def project(root: Path, api_url: str) -> Path:
+    systems = {
+        "db": {
+            "connector": "sql",
+            "url": "sqlite:///db.sqlite",
+            "streams": {"people": {"table": "people", "key": "id"}, "copies": {"table": "copies", "key": "id"}},
+        },
+        "api": {
+            "connector": "rest",
+            "base_url": api_url,
+            "streams": {
+                "people": {
+                    "key": "id",
+                    "path": "/w/contacts",
+                    "records": "data",
+                    "get": {"path": "/w/contacts/{key}"},
+                    "write": WRITE,
+                    "match": {"param": "email", "field": "email"},
+                },
+                "contacts": {
+                    "key": "id",
+                    "path": "/cursors/contacts",
+                    "records": "data",
+                    "pagination": {"type": "cursor", "path": "meta.next_cursor"},
+                    "incremental": {"cursor": "updated_at", "param": "updated_since"},
+                },
+            },
+        },
+    }
+    (root / "brygga.yaml").write_text(json.dumps({"version": 1, "state": "sqlite:///state.db", "systems": systems}))
+    (root / "mappings").mkdir()
+    retry = "retry: {attempts: 1, backoff: 0s, max_backoff: 0s}\n"
+    (root / "mappings" / "out.yaml").write_text(
+        "source: db.people\ntarget: api.people\nmode: mirror\n" + retry + "fields: {email: email, name: name}\n"
+    )
+    (root / "mappings" / "in.yaml").write_text(
+        "source: api.contacts\ntarget: db.copies\n" + retry + "fields: {id: id, name: name, updated_at: updated_at}\n"
+    )
+    with sqlite3.connect(root / "db.sqlite") as db:
+        db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT, name TEXT)")
+        db.executemany("INSERT INTO people VALUES (?, ?, ?)", [(n, f"p{n}@x.se", f"Person {n}") for n in range(1, 6)])
+        db.execute("CREATE TABLE copies (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT)")
+    db.close()
+    return root / "brygga.yaml"
+
+
+def execute(root: Path, sql: str) -> None:
+    with sqlite3.connect(root / "db.sqlite") as db:
+        db.execute(sql)
+    db.close()
+
+
+async def run(path: Path, sync: str) -> Any:
+    async with open_engine(open_project(path, environ={})) as engine:
+        return await engine.run(sync, RunOptions())
+
+
+async def test_sqlite_to_rest_adopts_creates_updates_and_deletes_the_right_records(
+    api: ApiState, api_url: str, tmp_path: Path
+) -> None:
+    path = project(tmp_path, api_url)
+    api.store[77] = {"id": 77, "email": "p2@x.se", "name": "Already there"}
+
+    first = await run(path, "out")
+    again = await run(path, "out")
+    execute(tmp_path, "UPDATE people SET name = 'Person Three' WHERE id = 3")
+    execute(tmp_path, "DELETE FROM people WHERE id = 4")
+    changed = await run(path, "out")
+
+    assert (first.status, first.counts) == ("succeeded", Counts(read=5, created=4, updated=1))
+    assert (again.status, again.counts) == ("succeeded", Counts(read=5, unchanged=5))
+    assert (changed.status, changed.counts) == ("succeeded", Counts(read=4, updated=1, unchanged=3, deleted=1))
+    by_email = {row["email"]: row for row in api.store.values()}
+    assert sorted(by_email) == ["p1@x.se", "p2@x.se", "p3@x.se", "p5@x.se"]
+    assert by_email["p2@x.se"]["id"] == 77 and by_email["p2@x.se"]["name"] == "Person 2"
+    assert by_email["p3@x.se"]["name"] == "Person Three"
+    assert len(api.requests("/api/w/contacts", "POST")) == 4
+    patched = [seen.path for seen in api.seen if seen.method == "PATCH"]
+    assert patched[-1] == f"/api/w/contacts/{by_email['p3@x.se']['id']}"
+
+
+async def test_rest_to_sqlite_reads_incrementally_from_the_cursor_it_stored(
+    api: ApiState, api_url: str, tmp_path: Path
+) -> None:
+    path = project(tmp_path, api_url)
+    api.contacts = contacts(25)
+    greatest = max(row["updated_at"] for row in api.contacts)
+
+    first = await run(path, "in")
+    second = await run(path, "in")
+
+    assert (first.status, first.counts) == ("succeeded", Counts(read=25, created=25))
+    assert second.status == "succeeded" and second.counts.created == 0
+    sent = [seen.param("updated_since") for seen in api.requests("/api/cursors/contacts")]
+    assert sent[:3] == [None, None, None] and set(sent[3:]) == {greatest}

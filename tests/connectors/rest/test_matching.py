@@ -1,0 +1,94 @@
+"""``match``: records already in the target are found by a mapped field, so they are adopted, not duplicated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.errors import PermanentError
+from connectors.base import Write, WriteAction
+from tests.connectors.rest.conftest import MakeSystem
+from tests.connectors.rest.server import ApiState
+
+STREAM: dict[str, Any] = {
+    "key": "id",
+    "path": "/w/contacts",
+    "records": "data",
+    "params": {"active": True},
+    "write": {"create": {"method": "POST", "path": "/w/contacts"}},
+    "match": {"param": "email", "field": "email"},
+}
+
+
+def hold(api: ApiState, *emails: str) -> None:
+    """Records already in the target, before any sync."""
+    for number, email in enumerate(emails, start=501):
+        api.store[number] = {"id": number, "email": email, "name": f"Old {number}"}
+
+
+async def test_can_match_only_streams_with_a_match_option(make_system: MakeSystem) -> None:
+    plain = {key: value for key, value in STREAM.items() if key != "match"}
+    connector = make_system({"matched": STREAM, "plain": plain})
+
+    assert connector.can_match("matched") and not connector.can_match("plain")
+    assert await connector.match("plain", [{"email": "a@a.se"}]) == [None]
+
+
+async def test_each_record_gets_the_key_of_the_one_record_with_its_value(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    hold(api, "ann@a.se", "bo@b.se")
+    connector = make_system({"contacts": STREAM})
+
+    found = await connector.match("contacts", [{"email": "bo@b.se"}, {"email": "new@n.se"}, {"email": "ANN@a.se"}])
+
+    assert found == ["502", None, "501"]
+    asked = sorted((seen.param("email") or "", seen.param("active")) for seen in api.requests("/api/w/contacts"))
+    assert asked == [("ANN@a.se", "true"), ("bo@b.se", "true"), ("new@n.se", "true")]
+
+
+async def test_a_record_without_a_value_is_not_looked_up(api: ApiState, make_system: MakeSystem) -> None:
+    connector = make_system({"contacts": STREAM})
+
+    assert await connector.match("contacts", [{"email": None}, {"name": "x"}, {"email": ""}]) == [None, None, None]
+    assert api.seen == []
+
+
+async def test_an_api_that_ignores_the_parameter_does_not_make_us_adopt_a_stranger(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    hold(api, "ann@a.se", "bo@b.se")
+    api.ignore_filter = True
+    connector = make_system({"contacts": STREAM})
+
+    assert await connector.match("contacts", [{"email": "cy@c.se"}, {"email": "bo@b.se"}]) == [None, "502"]
+
+
+async def test_several_records_with_the_value_adopt_none_and_their_create_is_refused(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    hold(api, "ann@a.se", "ann@a.se", "bo@b.se")
+    connector = make_system({"contacts": STREAM})
+    records = [{"email": "ann@a.se", "name": "Ann"}, {"email": "cy@c.se", "name": "Cy"}]
+
+    found = await connector.match("contacts", records)
+    results = await connector.write("contacts", [Write(WriteAction.CREATE, record, None) for record in records])
+
+    assert found == [None, None]
+    assert isinstance(results[0].error, PermanentError)
+    assert str(results[0].error) == (
+        "crm.contacts: writing: not created: 2 records in crm.contacts already have this email (keys 501, 502), "
+        "so `match` cannot tell which one this record is; merge them in the system, then retry the dead letter"
+    )
+    assert results[1].ok
+    assert sorted(row["email"] for row in api.store.values()) == ["ann@a.se", "ann@a.se", "bo@b.se", "cy@c.se"]
+
+
+async def test_once_the_duplicates_are_merged_the_record_is_adopted(api: ApiState, make_system: MakeSystem) -> None:
+    hold(api, "ann@a.se", "ann@a.se")
+    connector = make_system({"contacts": STREAM})
+    assert await connector.match("contacts", [{"email": "ann@a.se"}]) == [None]
+    del api.store[502]
+
+    assert await connector.match("contacts", [{"email": "ann@a.se"}]) == ["501"]
+    [result] = await connector.write("contacts", [Write(WriteAction.CREATE, {"email": "ann@a.se"}, None)])
+    assert result.ok  # no longer refused (the engine would update 501; a create is what was asked here)

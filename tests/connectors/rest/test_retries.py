@@ -1,0 +1,144 @@
+"""Retries against the local API: only passing failures, with backoff and jitter, honouring ``Retry-After``."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from app.errors import PermanentError, TransientError
+from connectors.rest.retrying import RetryPolicy
+from tests.connectors.rest.conftest import FakeClock, MakeSystem, ids, read_all
+from tests.connectors.rest.server import ApiState, contacts
+
+PATH = "/api/link/contacts"
+STREAM = {"contacts": {"key": "id", "path": "/link/contacts", "pagination": {"type": "link_header"}}}
+
+
+async def test_a_429_waits_as_long_as_retry_after_says(
+    api: ApiState, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    api.contacts = contacts(3)
+    api.fault("GET", PATH, status=429, headers={"Retry-After": "7"})
+    connector = make_system(STREAM)
+
+    batches = await read_all(connector, "contacts")
+
+    assert ids(batches) == [1, 2, 3]
+    assert fake_clock.sleeps == [7.0]
+    assert len(api.requests(PATH)) == 2
+
+
+async def test_a_retry_after_date_counts_from_the_answers_own_date(
+    api: ApiState, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    api.contacts = contacts(3)
+    server_now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)  # far from this machine's clock: only the difference counts
+    headers = {"Date": format_datetime(server_now, usegmt=True)}
+    headers["Retry-After"] = format_datetime(server_now + timedelta(seconds=30), usegmt=True)
+    api.fault("GET", PATH, status=503, headers=headers)
+    connector = make_system(STREAM)
+
+    assert ids(await read_all(connector, "contacts")) == [1, 2, 3]
+
+    assert fake_clock.sleeps == [30.0]
+
+
+async def test_a_retry_after_longer_than_brygga_waits_in_a_run_fails_at_once_as_transient(
+    api: ApiState, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    api.fault("GET", PATH, status=429, headers={"Retry-After": "3600"})
+    connector = make_system(STREAM)
+
+    with pytest.raises(TransientError, match="429 Too Many Requests"):
+        await read_all(connector, "contacts")
+
+    assert fake_clock.sleeps == []
+    assert len(api.requests(PATH)) == 1
+
+
+async def test_a_503_then_success_is_retried_and_delivered_once(
+    api: ApiState, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    api.contacts = contacts(25)
+    api.fault("GET", PATH, status=503, skip=1)  # the second page
+    connector = make_system({"contacts": {**STREAM["contacts"], "params": {"per_page": 10}}})
+
+    batches = await read_all(connector, "contacts")
+
+    assert ids(batches) == list(range(1, 26))
+    assert [seen.param("page") for seen in api.requests(PATH)] == [None, "2", "2", "3"]
+    assert len(fake_clock.sleeps) == 1
+
+
+async def test_a_dropped_connection_is_retried(api: ApiState, make_system: MakeSystem) -> None:
+    api.contacts = contacts(3)
+    api.fault("GET", PATH, kind="drop")
+    connector = make_system(STREAM)
+
+    assert ids(await read_all(connector, "contacts")) == [1, 2, 3]
+    assert len(api.requests(PATH)) == 2
+
+
+async def test_a_dropped_connection_that_keeps_happening_ends_as_a_transient_error(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    for _ in range(4):
+        api.fault("GET", PATH, kind="drop")
+    connector = make_system(STREAM)
+
+    with pytest.raises(TransientError, match="the connection was dropped before a whole answer came"):
+        await read_all(connector, "contacts")
+
+    assert len(api.requests(PATH)) == 4
+
+
+async def test_a_400_is_not_retried(api: ApiState, make_system: MakeSystem, fake_clock: FakeClock) -> None:
+    api.fault("GET", PATH, status=400)
+    connector = make_system(STREAM)
+
+    with pytest.raises(PermanentError, match=r'400 Bad Request: \{"error":"scripted"\}'):
+        await read_all(connector, "contacts")
+
+    assert len(api.requests(PATH)) == 1
+    assert fake_clock.sleeps == []
+
+
+async def test_5xx_answers_are_retried_with_growing_jittered_backoff_until_the_tries_run_out(
+    api: ApiState, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    for _ in range(5):
+        api.fault("GET", PATH, status=500)
+    connector = make_system(STREAM)
+    connector.retry_policy = RetryPolicy(attempts=5, first_wait=1, most_wait=4)
+
+    with pytest.raises(TransientError, match="500 Internal Server Error"):
+        await read_all(connector, "contacts")
+
+    assert len(api.requests(PATH)) == 5
+    assert len(fake_clock.sleeps) == 4
+    assert all(0 <= wait <= bound for wait, bound in zip(fake_clock.sleeps, [1, 2, 4, 4], strict=True))
+    assert len(set(fake_clock.sleeps)) == 4  # jitter: no two waits alike
+
+
+async def test_a_system_that_does_not_answer_in_time_is_a_transient_error(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    api.delay = 0.5
+    connector = make_system(STREAM, timeout="50ms")
+    connector.retry_policy = RetryPolicy(attempts=2, first_wait=0.01, most_wait=0.01)
+
+    with pytest.raises(TransientError, match=r"no answer in time \(ReadTimeout"):
+        await read_all(connector, "contacts")
+
+
+async def test_a_system_that_refuses_connections_is_a_transient_error(make_system: MakeSystem) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    connector = make_system(STREAM, base_url=f"http://127.0.0.1:{port}/api")
+
+    with pytest.raises(TransientError, match="could not connect"):
+        await read_all(connector, "contacts")

@@ -1,0 +1,126 @@
+"""The small pieces: body paths, key placeholders, Link headers, JSON bodies and cursor order."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from app.errors import PermanentError
+from connectors.rest.paging import next_link
+from connectors.rest.paths import MISSING, body_value, fill_key, path_prefixes, record_in
+from connectors.rest.values import cursor_order, json_bytes, latest, param_text
+
+BODY = {"data": {"items": [{"id": 1}, {"id": 2}], "count": 0}, "meta": None}
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (None, BODY),
+        ("", BODY),
+        ("data.items", [{"id": 1}, {"id": 2}]),
+        ("data.items.1.id", 2),
+        ("data.count", 0),
+        ("meta", None),
+        ("meta.total", MISSING),
+        ("data.items.7", MISSING),
+        ("data.nope", MISSING),
+    ],
+)
+def test_body_paths(path: str | None, value: Any) -> None:
+    assert body_value(BODY, path) == value if value is not MISSING else body_value(BODY, path) is MISSING
+
+
+def test_path_prefixes_run_from_the_path_out_to_the_body() -> None:
+    assert path_prefixes("a.b.c") == ["a.b.c", "a.b", "a", None]
+    assert path_prefixes(None) == [None]
+
+
+def test_a_record_is_the_first_object_with_the_key_fields_from_the_records_path_outwards() -> None:
+    assert record_in({"data": {"id": 5}, "id": "request-1"}, "data", ("id",)) == {"id": 5}
+    assert record_in({"id": 5, "data": {"other": 1}}, "data", ("id",)) == {"id": 5, "data": {"other": 1}}
+    assert record_in({"data": [{"id": 1}, {"id": 2}]}, "data", ("id",)) is None  # a list of several is no answer
+    assert record_in({"data": {"id": None}}, "data", ("id",)) is None
+    assert record_in({"customer": {"id": 7}, "meta": {"v": 1}}, "customers", ("id",)) == {"id": 7}
+    assert record_in({"a": {"id": 1}, "b": {"id": 2}}, None, ("id",)) is None  # which one? neither
+
+
+@pytest.mark.parametrize(
+    ("template", "key", "fields", "path"),
+    [
+        ("/c/{key}", "7", ("id",), "/c/7"),
+        ("/c/{key}", "a b/c", ("id",), "/c/a%20b%2Fc"),
+        ("/c/{id}", "x", ("id",), "/c/x"),
+        ("/o/{order}/l/{line}", '["A","1"]', ("order", "line"), "/o/A/l/1"),
+        ("/c", "7", ("id",), "/c"),
+    ],
+)
+def test_key_placeholders_are_filled_url_quoted(template: str, key: str, fields: tuple[str, ...], path: str) -> None:
+    assert fill_key(template, key, fields) == path
+
+
+def test_a_key_of_the_wrong_width_cannot_fill_a_path() -> None:
+    with pytest.raises(ValueError, match="is not a key of 2 parts"):
+        fill_key("/o/{order}/l/{line}", "7", ("order", "line"))
+
+
+@pytest.mark.parametrize(
+    ("headers", "url"),
+    [
+        ([("Link", '<https://a/x?p=2>; rel="next", <https://a/x?p=9>; rel="last"')], "https://a/x?p=2"),
+        ([("Link", '<https://a/x?p=1>; rel="prev"'), ("Link", "</x?p=3>; rel=next")], "/x?p=3"),
+        ([("Link", '<https://a/x?p=3>; title="n, m"; rel="last next"')], "https://a/x?p=3"),
+        ([("Link", '<https://a/x?p=1>; rel="prev"')], None),
+        ([], None),
+    ],
+)
+def test_the_next_link_is_found_in_link_headers(headers: list[tuple[str, str]], url: str | None) -> None:
+    assert next_link(httpx.Headers(headers)) == url
+
+
+def test_json_bodies_write_decimals_as_numbers_where_exact_and_as_text_where_not() -> None:
+    sent = orjson.loads(
+        json_bytes(
+            {
+                "a": Decimal("10.50"),
+                "b": Decimal("1E+2"),
+                "c": Decimal("0.30000000000000000001"),
+                "d": Decimal("NaN"),
+                "e": b"\x00\x01",
+                "f": {1, 2} - {2},
+            }
+        )
+    )
+
+    assert sent == {"a": 10.5, "b": 100, "c": "0.30000000000000000001", "d": "NaN", "e": "AAE=", "f": [1]}
+
+
+def test_a_value_json_cannot_hold_says_so() -> None:
+    with pytest.raises(PermanentError, match="the record cannot be sent as JSON: cannot send a value of type complex"):
+        json_bytes({"z": 1j})
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(True, "true"), (7, "7"), (7.0, "7"), (Decimal("1.50"), "1.50"), (date(2024, 5, 1), "2024-05-01")],
+)
+def test_query_parameter_text(value: Any, text: str) -> None:
+    assert param_text(value) == text
+
+
+def test_param_text_of_a_datetime_keeps_its_time() -> None:
+    assert param_text(datetime(2024, 5, 1, 12, 30, tzinfo=UTC)) == "2024-05-01T12:30:00+00:00"
+
+
+def test_cursor_values_order_numbers_by_size_and_timestamps_by_moment() -> None:
+    assert latest([9, 10, None, 2]) == 10
+    assert latest(["2024-05-01T10:00:00+02:00", "2024-05-01T09:00:00Z"]) == "2024-05-01T09:00:00Z"
+    assert latest(["2024-05-01T09:00:00", "2024-05-01T08:00:00Z"]) == "2024-05-01T09:00:00"  # no zone: UTC
+    assert latest(["b", "a"]) == "b"
+    assert latest([None]) is None
+    assert cursor_order(date(2024, 5, 2)) > cursor_order("2024-05-01T23:59:59Z")
