@@ -103,12 +103,21 @@ class ApiState:
     delay: float = 0.0
     in_flight: int = 0
     most_in_flight: int = 0
+    idle: threading.Event = field(default_factory=threading.Event)
+    """Set while no request is being answered."""
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
 
     def reset(self) -> None:
+        """Forget everything, once requests left over from an earlier test (say, of a killed client)
+        have been answered: they would count as in flight in this one."""
+        assert self.wait_idle(10), "the test API still answers requests of an earlier test after 10 s"
         fresh = ApiState()
         for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(fresh, name))
+            if name not in ("in_flight", "idle"):
+                setattr(self, name, getattr(fresh, name))
+
+    def wait_idle(self, timeout: float) -> bool:
+        return self.in_flight == 0 or self.idle.wait(timeout)
 
     def fault(self, method: str, path: str, kind: Literal["status", "drop"] = "status", **options: Any) -> None:
         self.faults.append(Fault(method, path, kind, **options))
@@ -296,6 +305,7 @@ class Recorder:
         query = parse_qs(scope["query_string"].decode(), keep_blank_values=True)
         state.seen.append(Seen(arrived, scope["method"], scope["path"], query, headers, body))
         state.in_flight += 1
+        state.idle.clear()
         state.most_in_flight = max(state.most_in_flight, state.in_flight)
         try:
             if state.delay:
@@ -303,6 +313,8 @@ class Recorder:
             await self._answer(scope, _replay(body), send)
         finally:
             state.in_flight -= 1
+            if state.in_flight == 0:
+                state.idle.set()
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         fault = self.state.take_fault(scope["method"], scope["path"])
