@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -11,6 +12,7 @@ from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
 from app.store import Counts
 from tests.connectors.rest.server import ApiState, contacts
+from tests.connectors.rest.test_limits import most_in_any_window
 
 WRITE = {
     "create": {"method": "POST", "path": "/w/contacts"},
@@ -114,3 +116,53 @@ async def test_rest_to_sqlite_reads_incrementally_from_the_cursor_it_stored(
     assert second.status == "succeeded" and second.counts.created == 0
     sent = [seen.param("updated_since") for seen in api.requests("/api/cursors/contacts")]
     assert sent[:3] == [None, None, None] and set(sent[3:]) == {greatest}
+
+
+async def test_a_record_the_api_refuses_with_400_is_dead_lettered_at_once_and_the_others_go_through(
+    api: ApiState, api_url: str, tmp_path: Path
+) -> None:
+    path = project(tmp_path, api_url)
+    execute(tmp_path, "UPDATE people SET email = 'not-an-address' WHERE id = 2")
+
+    async with open_engine(open_project(path, environ={})) as engine:
+        result = await engine.run("out", RunOptions())
+        [letter] = await engine.store.dead_letters("out")
+
+    assert (result.status, result.counts) == ("partial", Counts(read=5, created=4, failed=1))
+    assert letter.source_key == "2" and letter.attempts == 1
+    assert "400" in letter.error and "email is not valid" in letter.error
+    refused = [seen for seen in api.requests("/api/w/contacts", "POST") if b"not-an-address" in seen.body]
+    assert len(refused) == 1, "a 400 is not retried"
+    assert sorted(row["email"] for row in api.store.values()) == ["p1@x.se", "p3@x.se", "p4@x.se", "p5@x.se"]
+
+
+async def test_two_syncs_on_one_system_run_together_within_its_rate_limit(
+    api: ApiState, api_url: str, tmp_path: Path
+) -> None:
+    """Both syncs read the same system at once, through the engine: one budget, counted at the server."""
+    path = project(tmp_path, api_url)
+    config = json.loads(path.read_text())
+    api_system = config["systems"]["api"]
+    api_system["rate_limit"] = {"requests": 5, "per": "200ms"}
+    api_system["streams"]["paged"] = {
+        "key": "id",
+        "path": "/pages/contacts",
+        "pagination": {"type": "page", "size_param": "size", "size": 10},
+    }
+    config["systems"]["db"]["streams"]["others"] = {"table": "others", "key": "id"}
+    path.write_text(json.dumps(config))
+    (tmp_path / "mappings" / "paged.yaml").write_text(
+        "source: api.paged\ntarget: db.others\nfields: {id: id, name: name}\n"
+    )
+    execute(tmp_path, "CREATE TABLE others (id INTEGER PRIMARY KEY, name TEXT)")
+    api.contacts = contacts(120)
+
+    async with open_engine(open_project(path, environ={})) as engine:
+        first, second = await asyncio.gather(engine.run("in", RunOptions()), engine.run("paged", RunOptions()))
+
+    assert (first.counts.created, second.counts.created) == (120, 120)
+    paths = {seen.path for seen in api.seen}
+    assert paths == {"/api/cursors/contacts", "/api/pages/contacts"}, "both syncs ran"
+    arrivals = [seen.at for seen in api.seen]
+    assert len(arrivals) >= 25
+    assert most_in_any_window(arrivals, 0.2) <= 5
