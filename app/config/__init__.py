@@ -5,8 +5,8 @@ from app.config.issues import ConfigIssue, Mark
 from app.config.loader import Project, find_project_file, load_project, read_project, report_issues, system_model
 from app.config.project import HttpUrl, ProjectFile
 from app.config.secrets import SecretValues
-from app.config.sync import FieldMapping, Lookup, SyncConfig, SyncTest
-from app.config.systems import StreamOptions, SystemConfig, SystemOptions, WebhookConfig
+from app.config.sync import FieldMapping, Lookup, Mode, SyncConfig, SyncTest
+from app.config.systems import StreamOptions, SystemConfig, SystemOptions, TargetProblem, WebhookConfig
 
 __all__ = [
     "ConfigIssue",
@@ -18,6 +18,7 @@ __all__ = [
     "Location",
     "Lookup",
     "Mark",
+    "Mode",
     "Problem",
     "Project",
     "ProjectFile",
@@ -28,6 +29,7 @@ __all__ = [
     "SyncTest",
     "SystemConfig",
     "SystemOptions",
+    "TargetProblem",
     "WebhookConfig",
     "find_project_file",
     "load_project",

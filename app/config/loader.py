@@ -316,7 +316,8 @@ class _SyncReader:
 
     def _check_references(self, sync: SyncConfig, syncs: dict[str, SyncConfig], all_names: set[str]) -> None:
         self._check_stream(sync, "source", sync.source_system, sync.source_stream)
-        self._check_stream(sync, "target", sync.target_system, sync.target_stream)
+        if self._check_stream(sync, "target", sync.target_system, sync.target_stream):
+            self._check_target(sync)
         for field_name, mapping in sync.fields.items():
             if mapping.lookup is not None:
                 self._check_sync_name(sync, ("fields", field_name, "lookup", "sync"), mapping.lookup.sync, all_names)
@@ -331,7 +332,8 @@ class _SyncReader:
         if sync.webhook:
             self._check_webhook(sync)
 
-    def _check_stream(self, sync: SyncConfig, key: str, system_name: str, stream: str) -> None:
+    def _check_stream(self, sync: SyncConfig, key: str, system_name: str, stream: str) -> bool:
+        """Whether the system and its stream exist; an issue where not."""
         if system_name not in self.system_names:
             known = sorted(str(name) for name in self.system_names)
             message = (
@@ -340,13 +342,25 @@ class _SyncReader:
                 else f"no system '{system_name}' in the project"
             )
             self.issues.append(sync.origin.issue((key,), f"{key}: {message}"))
-            return
+            return False
         system = self.project.systems.get(system_name)
         if system is not None and stream not in system.options.streams:
             hint = choice_hint(stream, sorted(system.options.streams))
             self.issues.append(
                 sync.origin.issue((key,), f"{key}: system {system_name} has no stream '{stream}': {hint}")
             )
+            return False
+        return system is not None
+
+    def _check_target(self, sync: SyncConfig) -> None:
+        """What the target stream's config says it cannot take from this sync."""
+        system = self.project.systems[sync.target_system]
+        for problem in system.options.target_problems(sync.target_stream, sync.mode):
+            if problem.about_mode and sync.origin.has(("mode",)):
+                issue = sync.origin.issue(("mode",), f"mode: {sync.mode}: {problem.message}")
+            else:
+                issue = sync.origin.issue(("target",), f"target: {sync.target}: {problem.message}")
+            self.issues.append(issue)
 
     def _check_sync_name(self, sync: SyncConfig, location: Location, name: str, all_names: set[str]) -> None:
         if name not in all_names:

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import ByteSize, Field, SecretStr
 
 from app.config.base import ConfigModel, KeyFields, Problem
+from app.config.sync import Mode
 from app.config.yaml_source import SourceMap
 
 
@@ -24,6 +25,22 @@ class StreamOptions(ConfigModel):
     """One collection of records in a system."""
 
     key: KeyFields = Field(description="The field(s) that identify a record in this stream.")
+
+    def target_problems(self, mode: Mode) -> Iterator[TargetProblem]:
+        """Why a sync in ``mode`` could not write to this stream, known from the config alone.
+
+        Found when the project is loaded, so ``brygga validate`` says it instead of every record
+        failing at run time. A connector kind that cannot tell says nothing (the default).
+        """
+        return iter(())
+
+
+@dataclass(frozen=True)
+class TargetProblem:
+    """A reason a sync cannot write to a stream; ``about_mode`` when another ``mode`` would not have it."""
+
+    message: str
+    about_mode: bool = False
 
 
 class SystemOptions(ConfigModel):
@@ -35,6 +52,11 @@ class SystemOptions(ConfigModel):
     def own_problems(self) -> Iterator[Problem]:
         if not self.streams:
             yield Problem(("streams",), "a system needs at least one stream")
+
+    def target_problems(self, stream: str, mode: Mode) -> Iterator[TargetProblem]:
+        """Why a sync in ``mode`` could not write to ``stream`` (see :meth:`StreamOptions.target_problems`)."""
+        options = self.streams.get(stream)
+        return options.target_problems(mode) if options is not None else iter(())
 
 
 WebhookVerify = Literal["standard", "github", "token", "none"]

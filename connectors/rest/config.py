@@ -8,7 +8,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr
 
-from app.config import ConfigModel, Duration, HttpUrl, Problem, StreamOptions, StringList, SystemOptions
+from app.config import (
+    ConfigModel,
+    Duration,
+    HttpUrl,
+    Mode,
+    Problem,
+    StreamOptions,
+    StringList,
+    SystemOptions,
+    TargetProblem,
+)
 
 # --- auth -----------------------------------------------------------------
 
@@ -187,6 +197,21 @@ class RestStream(StreamOptions):
     def own_problems(self) -> Iterator[Problem]:
         if self.match is not None and (self.write is None or self.write.create is None):
             yield Problem(("match",), "match is used before a create: add write.create")
+
+    def target_problems(self, mode: Mode) -> Iterator[TargetProblem]:
+        if self.write is None:
+            yield TargetProblem("the stream has no write block: add write: {create: …, update: …} to it")
+            return
+        needed = {
+            "create": mode in ("upsert", "insert", "mirror"),
+            "update": mode in ("upsert", "update", "mirror"),
+            "delete": mode == "mirror",
+        }
+        for verb, is_needed in needed.items():
+            if is_needed and getattr(self.write, verb) is None:
+                yield TargetProblem(
+                    f"{mode} {verb}s records, but the target stream has no write.{verb}: add one", about_mode=True
+                )
 
 
 class RateLimit(ConfigModel):

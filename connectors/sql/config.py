@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from app.config import ConfigModel, Duration, Problem, StreamOptions, SystemOptions
+from app.config import ConfigModel, Duration, Mode, Problem, StreamOptions, SystemOptions, TargetProblem
 
 BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
 _URL_HINT = "write sqlite:///crm.db, postgresql://user@host/db or mysql+pymysql://user@host/db"
@@ -83,6 +83,16 @@ class SqlStream(StreamOptions):
             yield Problem(("lookback",), "lookback needs a cursor column")
         if self.query is not None and not _READ_ONLY.match(self.query):
             yield Problem(("query",), "a query must be a read-only SELECT (or WITH … SELECT)")
+
+    def target_problems(self, mode: Mode) -> Iterator[TargetProblem]:
+        if self.table is None:
+            yield TargetProblem("the stream is a read-only query: give it a table to write to")
+        elif mode == "mirror" and self.delete is None:
+            yield TargetProblem(
+                "mirror deletes the rows whose source record is gone, but the target stream has no delete option:"
+                " add delete: hard or delete: {soft: COLUMN} to it",
+                about_mode=True,
+            )
 
 
 class SqlSystem(SystemOptions):

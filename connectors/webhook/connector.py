@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
-from app.config import StreamOptions, SystemOptions
+from app.config import Mode, StreamOptions, SystemOptions, TargetProblem
 from connectors.base import Batch, Checkpoint, Connector, StreamInfo
 
 
@@ -12,6 +12,9 @@ class WebhookSystem(SystemOptions):
     """A system known only by the events it pushes; its ``webhook`` block is required."""
 
     streams: dict[str, StreamOptions]
+
+    def target_problems(self, stream: str, mode: Mode) -> Iterator[TargetProblem]:
+        yield TargetProblem("a webhook system only sends events: nothing can be written to it")
 
 
 class WebhookConnector(Connector):

@@ -892,6 +892,65 @@ MAPPING_CASES = [
     ),
 ]
 
+TARGETS_PROJECT = (
+    MINIMAL_PROJECT
+    + """\
+  reports:
+    connector: sql
+    url: sqlite:///reports.db
+    streams:
+      totals: {query: "SELECT region AS id, COUNT(*) AS n FROM orders GROUP BY region", key: id}
+  api:
+    connector: rest
+    base_url: https://api.example.com
+    streams:
+      people: {path: /people, key: id}
+      notes:
+        path: /notes
+        key: id
+        write: {create: {method: POST, path: /notes}, update: {method: PUT, path: "/notes/{key}"}}
+  hooks:
+    connector: webhook
+    streams: {events: {key: id}}
+    webhook: {verify: none, stream: events}
+"""
+)
+"""The minimal project and targets a sync cannot write to, or not in every mode."""
+
+
+def into(target: str, extra: str = "") -> dict[str, str]:
+    """A sync from ``erp.customers`` into ``target`` (line 2, value at column 9), ``extra`` from line 5."""
+    return {P: TARGETS_PROJECT, A: f"source: erp.customers\ntarget: {target}\nfields:\n  id: customer_no\n{extra}"}
+
+
+TARGET_CASES = [
+    case(
+        "target-sql-query-stream",
+        into("reports.totals"),
+        (A, 2, 9, "target: reports.totals: the stream is a read-only query: give it a table to write to"),
+    ),
+    case(
+        "target-sql-mirror-without-delete",
+        into("crm.contacts", "mode: mirror\n"),
+        (A, 5, 7, "mode: mirror: mirror deletes the rows whose source record is gone, but the target stream has no"),
+    ),
+    case(
+        "target-rest-stream-without-write",
+        into("api.people"),
+        (A, 2, 9, "target: api.people: the stream has no write block: add write: {create: …, update: …} to it"),
+    ),
+    case(
+        "target-rest-mirror-without-delete",
+        into("api.notes", "mode: mirror\n"),
+        (A, 5, 7, "mode: mirror: mirror deletes records, but the target stream has no write.delete: add one"),
+    ),
+    case(
+        "target-webhook-system",
+        into("hooks.events"),
+        (A, 2, 9, "target: hooks.events: a webhook system only sends events: nothing can be written to it"),
+    ),
+]
+
 CASES = [
     *YAML_CASES,
     *INTERPOLATION_CASES,
@@ -906,6 +965,7 @@ CASES = [
     *WEBHOOK_CASES,
     *SYNC_CASES,
     *MAPPING_CASES,
+    *TARGET_CASES,
 ]
 
 

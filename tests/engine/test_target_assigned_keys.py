@@ -26,10 +26,14 @@ systems:
     connector: sql
     url: sqlite:///crm.db
     streams: {contacts: {table: contacts, key: id}}
-  api:
-    connector: webhook
-    webhook: {verify: none, stream: people}
-    streams: {people: {key: id}}
+  api:  # the REST config a real one would have; the tests put FakeApi in its place
+    connector: rest
+    base_url: http://127.0.0.1:9
+    streams:
+      people:
+        path: /people
+        key: id
+        write: {create: {method: POST, path: /people}, update: {method: PATCH, path: "/people/{key}"}}
 """
 SYNC = """\
 source: crm.contacts
