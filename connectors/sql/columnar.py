@@ -3,8 +3,10 @@
 Checking and converting ten values per record one at a time costs more than
 the COPY that writes them. Taken column by column, a column whose values are
 all of its type already (the usual case: the mapping gave them their types)
-is checked at C speed and not touched; only a column that needs it is
-converted value by value. Anything unusual (deletes, records with other
+is checked at C speed and not touched. The common conversions of a whole
+column (text to decimals, dates and timestamps, as JSON APIs send them;
+whole numbers to floats) run at C speed too; any other column that needs it
+is converted value by value. Anything unusual (deletes, records with other
 fields, a value that does not convert, a key given twice, a refused row)
 returns ``None``, and the row-by-row way, which finds and reports the one bad
 record, takes over.
@@ -13,7 +15,10 @@ record, takes over.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from functools import partial
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -67,6 +72,7 @@ def column_rows(
 def _converted(values: tuple[Any, ...], kind: ColumnType) -> tuple[Any, ...] | None:
     """``values`` as they are when all fit the column, else converted; ``None`` when one does not convert."""
     seen = set(map(type, values))
+    nulls = _NONE in seen
     seen.discard(_NONE)
     if kind.kind is Kind.OTHER or not seen:
         return values
@@ -76,16 +82,43 @@ def _converted(values: tuple[Any, ...], kind: ColumnType) -> tuple[Any, ...] | N
         zones = {value.tzinfo is None for value in values if value is not None}
         if zones == {not kind.aware}:
             return values
+    if not nulls and (converted := _in_bulk(values, kind, seen)) is not None:
+        return converted
     try:
         return tuple(map(kind.convert, values))
     except ConversionError:
         return None
 
 
-def results(keys: Sequence[tuple[Any, ...]], inserted: set[tuple[Any, ...]], report: bool) -> list[WriteResult]:
-    """One result per row: its key as text, and (where the database tells) whether it was new."""
-    new = tuple.__new__  # a NamedTuple without its generated __new__: thousands per batch
-    texts = [key_text(key[0]) for key in keys] if keys and len(keys[0]) == 1 else [format_key(key) for key in keys]
+def _in_bulk(values: tuple[Any, ...], kind: ColumnType, seen: set[type]) -> tuple[Any, ...] | None:
+    """A column without nulls converted at C speed where that gives what :meth:`ColumnType.convert` gives
+    value by value; ``None`` where it does not apply, or a value needs a closer look."""
+    try:
+        if seen == {str} and kind.kind is Kind.DECIMAL:
+            numbers = tuple(map(Decimal, values))  # like Decimal(value.strip()): Decimal ignores the spaces
+            return numbers if all(map(Decimal.is_finite, numbers)) else None
+        if seen == {str} and kind.kind is Kind.DATE:
+            return tuple(map(date.fromisoformat, values))  # refuses spaces: such text takes the careful way
+        if seen == {str} and kind.kind is Kind.DATETIME:
+            moments = tuple(map(datetime.fromisoformat, values))
+            zones = {moment.tzinfo is None for moment in moments}
+            return moments if zones == {not kind.aware} else tuple(map(kind.convert, moments))
+        if seen <= {int, float} and kind.kind is Kind.FLOAT:
+            return tuple(map(float, values))
+    except (ValueError, ArithmeticError):
+        return None
+    return None
+
+
+def results(keys: Sequence[tuple[Any, ...]], existing: set[tuple[Any, ...]], report: bool) -> list[WriteResult]:
+    """One result per row: its key as text, and (where the database tells) whether it was new.
+
+    :param existing: the keys of the rows that were in the table already
+    """
+    result = partial(tuple.__new__, WriteResult)  # a NamedTuple without its generated __new__: thousands per batch
+    single = bool(keys) and len(keys[0]) == 1
+    texts = list(map(key_text, [key[0] for key in keys])) if single else list(map(format_key, keys))
     if not report:
-        return [new(WriteResult, (text, None, None)) for text in texts]
-    return [new(WriteResult, (text, None, key in inserted)) for text, key in zip(texts, keys, strict=True)]
+        return list(map(result, zip(texts, repeat(None), repeat(None))))
+    created = [key not in existing for key in keys] if existing else repeat(True)
+    return list(map(result, zip(texts, repeat(None), created)))

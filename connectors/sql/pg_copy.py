@@ -5,6 +5,9 @@ columns, then one ``INSERT … SELECT … ON CONFLICT DO UPDATE`` moves the rows
 in. It runs in the caller's transaction (the temporary table goes with it),
 through the driver's own connection, so only plainly typed columns take this
 way: a value SQLAlchemy would have to convert first (JSON, arrays) does not.
+
+The move answers with the keys of the rows that were there already, not with
+every row: a load into an empty table, the largest kind, gets nothing back.
 """
 
 from __future__ import annotations
@@ -45,11 +48,14 @@ async def copy_upsert(
 ) -> set[tuple[Any, ...]]:
     """Upsert ``rows`` (distinct keys) into ``target`` through a temporary table filled by COPY.
 
-    :returns: the keys of the rows that were new (``xmax = 0``: no earlier version was updated)
+    :returns: the keys of the rows that were new
     """
     values = itemgetter(*columns)
     records = [values(row) for row in rows] if len(columns) > 1 else [(values(row),) for row in rows]
-    return await copy_upsert_tuples(conn, shape, target, columns, records)
+    existing = await copy_upsert_tuples(conn, shape, target, columns, records)
+    key = itemgetter(*shape.key)
+    keys = [key(row) for row in rows] if len(shape.key) > 1 else [(key(row),) for row in rows]
+    return {values for values in keys if values not in existing}
 
 
 async def copy_upsert_tuples(
@@ -59,19 +65,23 @@ async def copy_upsert_tuples(
     columns: tuple[str, ...],
     records: Sequence[tuple[Any, ...]],
 ) -> set[tuple[Any, ...]]:
-    """:func:`copy_upsert` for rows already as tuples of converted values, in ``columns`` order."""
+    """Upsert rows already as tuples of converted values, in ``columns`` order, with distinct keys.
+
+    :returns: the keys of the rows that were there already (and were updated, or left as they were)
+    """
     create, move = _statements(conn, shape, target, columns)
     await conn.exec_driver_sql(create)  # through SQLAlchemy: this also begins the transaction
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None
     await driver.copy_records_to_table(STAGE, records=records, columns=list(columns))
-    inserted = {tuple(row)[:-1] for row in await driver.fetch(move) if row[-1]}
+    existing = {tuple(row) for row in await driver.fetch(move)}
     await driver.execute(f"DROP TABLE {STAGE}")
-    return inserted
+    return existing
 
 
 def _statements(conn: AsyncConnection, shape: StreamShape, target: Table, columns: tuple[str, ...]) -> tuple[str, str]:
-    """The SQL that creates the stage table (dropped at commit), and the one that moves its rows in and drops it."""
+    """The SQL that creates the stage table (dropped at commit), and the one that moves its rows in and
+    answers with the keys of the rows that were there already."""
     cached = shape.cache.get(("copy", columns))
     if cached is not None:
         found: tuple[str, str] = cached
@@ -85,14 +95,17 @@ def _statements(conn: AsyncConnection, shape: StreamShape, target: Table, column
     stage = table(STAGE, *(column(name) for name in columns))
     insert = postgresql.insert(target).from_select(list(columns), select(*stage.c))
     changed = [name for name in columns if name not in shape.key]
-    if changed:
+    key_columns = [target.c[name] for name in shape.key]
+    keys = ", ".join(preparer.quote(name) for name in shape.key)
+    if changed:  # every row comes back, with xmax = 0 where it has no earlier version: where it is new
+        new_row: ColumnElement[Any] = literal_column("(xmax = 0)").label("brygga_new")
         statement = insert.on_conflict_do_update(
             index_elements=list(shape.key), set_={name: insert.excluded[name] for name in changed}
-        )
-    else:
-        statement = insert.on_conflict_do_nothing(index_elements=list(shape.key))
-    new_row: ColumnElement[Any] = literal_column("(xmax = 0)")  # no earlier row version: inserted, not updated
-    returning = statement.returning(*(target.c[name] for name in shape.key), new_row)
-    move = str(returning.compile(dialect=conn.dialect))
+        ).returning(*key_columns, new_row)
+        after = f"SELECT {keys} FROM moved WHERE NOT brygga_new"
+    else:  # only the new rows come back: the others are the stage's rows less those
+        statement = insert.on_conflict_do_nothing(index_elements=list(shape.key)).returning(*key_columns)
+        after = f"SELECT {keys} FROM {STAGE} EXCEPT SELECT {keys} FROM moved"
+    move = f"WITH moved AS ({statement.compile(dialect=conn.dialect)}) {after}"
     shape.cache[("copy", columns)] = (create, move)
     return create, move

@@ -110,12 +110,12 @@ class StreamWriter:
         columns, rows, keys = prepared
         try:
             async with engine.begin() as conn:
-                inserted = await copy_upsert_tuples(conn, self.shape, self.table, columns, rows)
+                existing = await copy_upsert_tuples(conn, self.shape, self.table, columns, rows)
         except BATCH_FAILURES as exc:
             if is_transient(exc):
                 raise translate(exc, f"{self.where}: writing {len(rows)} rows", secret) from exc
             return None  # a row the database refuses: the row-by-row way finds which
-        return results(keys, inserted, self.report_created)
+        return results(keys, existing, self.report_created)
 
     async def _write_part(
         self, engine: AsyncEngine, operations: Sequence[Operation], secret: str | None

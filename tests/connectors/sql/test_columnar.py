@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from connectors.base import Write, WriteAction
@@ -38,6 +38,38 @@ def test_a_column_that_needs_it_is_converted() -> None:
     assert prepared[1] == [(7, Decimal("2.50"), datetime(2024, 3, 5, 9, 30))]
 
 
+def test_whole_columns_of_text_convert_as_value_by_value() -> None:
+    types = {
+        "id": ColumnType(Kind.INTEGER, "INTEGER"),
+        "amount": ColumnType(Kind.DECIMAL, "NUMERIC"),
+        "born": ColumnType(Kind.DATE, "DATE"),
+        "at": ColumnType(Kind.DATETIME, "TIMESTAMP"),
+        "aware": ColumnType(Kind.DATETIME, "TIMESTAMPTZ", aware=True),
+        "rate": ColumnType(Kind.FLOAT, "FLOAT"),
+    }
+    texts = [
+        {"id": 1, "amount": "2.50", "born": "2020-02-29", "at": "2024-03-05T09:30:00Z",
+         "aware": "2024-03-05T09:30:00", "rate": 3},
+        {"id": 2, "amount": " 7 ", "born": " 2020-03-01", "at": "2024-03-05 10:30:00+01:00",
+         "aware": "2024-03-05T09:30:00+02:00", "rate": 2.5},
+    ]  # fmt: skip
+    prepared = column_rows([write(record) for record in texts], ["id"], types, None)
+
+    assert prepared is not None
+    by_value = [tuple(types[name].convert(value) for name, value in record.items()) for record in texts]
+    assert prepared[1] == by_value
+    assert [type(value) for value in prepared[1][0]] == [int, Decimal, date, datetime, datetime, float]
+
+
+def test_a_column_with_a_value_that_does_not_convert_is_left_to_rows_whatever_else_it_holds() -> None:
+    types = {"id": ColumnType(Kind.INTEGER, "INTEGER"), "amount": ColumnType(Kind.DECIMAL, "NUMERIC")}
+    for bad in ("NaN", "Infinity", "lots", ""):
+        assert (
+            column_rows([write({"id": 1, "amount": "1.5"}), write({"id": 2, "amount": bad})], ["id"], types, None)
+            is None
+        )
+
+
 def test_a_soft_delete_column_is_cleared_on_every_row() -> None:
     prepared = column_rows([write({"id": 1}), write({"id": 2})], ["id"], TYPES, ("gone", False))
 
@@ -58,7 +90,7 @@ def test_anything_unusual_is_left_to_the_row_by_row_way() -> None:
 
 
 def test_results_carry_key_text_and_whether_new() -> None:
-    told = results([(1,), (2,)], {(2,)}, report=True)
+    told = results([(1,), (2,)], {(1,)}, report=True)
     untold = results([(1,)], set(), report=False)
 
     assert [(r.target_key, r.created) for r in told] == [("1", False), ("2", True)]

@@ -379,3 +379,25 @@ async def test_postgresql_says_which_upserted_rows_were_new(db: Db, connect: Con
         results = await connector.write("c", [Write(CREATE, {"id": 1, "name": "A"}, None), create(2)])
 
     assert [(result.target_key, result.created) for result in results] == [("1", False), ("2", True)]
+
+
+@only("postgresql")
+async def test_postgresql_says_which_rows_were_new_in_a_batch_of_like_rows_and_of_key_columns_only(
+    db: Db, connect: Connect
+) -> None:
+    customers = await db.customers()
+    await db.insert(customers, [{"id": 1, "name": "Old"}])
+    tags = await db.create("known_tags", Column("tag", String(20), primary_key=True))
+    await db.insert(tags, [{"tag": "a"}])
+
+    async with connect({"c": {"table": customers.name, "key": "id"}, "t": {"table": tags.name, "key": "tag"}}) as sql:
+        await sql.prepare("c", write_fields=["id", "name"])
+        await sql.prepare("t", write_fields=["tag"])
+        like = await sql.write(
+            "c", [Write(CREATE, {"id": 1, "name": "A"}, None), Write(CREATE, {"id": 2, "name": "B"}, None)]
+        )
+        keys = await sql.write("t", [Write(CREATE, {"tag": "a"}, None), Write(CREATE, {"tag": "b"}, None)])
+
+    assert [(result.target_key, result.created) for result in like] == [("1", False), ("2", True)]
+    assert [(result.target_key, result.created) for result in keys] == [("a", False), ("b", True)]
+    assert [row["tag"] for row in await db.rows(tags)] == ["a", "b"]
