@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, exists, insert, select, update
+from sqlalchemy import bindparam, case, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.store.tables import WEBHOOK_EVENTS, WEBHOOK_PROGRESS, utc_now
@@ -36,6 +36,13 @@ class Inbox:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # Built once, values bound at each call: a statement made per delivery (``.values(...)``) costs
+        # SQLAlchemy a cache key each time, as much again as the insert itself.
+        new = store._insert(EVENTS).on_conflict_do_nothing(index_elements=[EVENTS.c.system, EVENTS.c.delivery_id])
+        self._insert_new = new.returning(EVENTS.c.id)
+        self._find = select(EVENTS.c.id).where(
+            EVENTS.c.system == bindparam("system"), EVENTS.c.delivery_id == bindparam("delivery_id")
+        )
 
     async def accept(
         self, system: str, delivery_id: str | None, body: str, records: int, syncs: Sequence[str]
@@ -46,17 +53,13 @@ class Inbox:
         waits for it on the unique delivery id, then finds it: never a second event, never an error.
         """
         now = utc_now()
-        status = "pending" if syncs else "processed"
         values = {"system": system, "delivery_id": delivery_id, "received_at": now, "body": body,
-                  "records": records, "status": status}  # fmt: skip
-        statement = self.store._insert(EVENTS).values(values)
-        if delivery_id is not None:
-            statement = statement.on_conflict_do_nothing(index_elements=[EVENTS.c.system, EVENTS.c.delivery_id])
+                  "records": records, "status": "pending" if syncs else "processed"}  # fmt: skip
         async with self.store._begin() as connection:
-            event_id = (await connection.execute(statement.returning(EVENTS.c.id))).scalar()
+            event_id = (await connection.execute(self._insert_new, values)).scalar()
             if event_id is None:  # seen before
-                seen = select(EVENTS.c.id).where(EVENTS.c.system == system, EVENTS.c.delivery_id == delivery_id)
-                return int((await connection.execute(seen)).scalar_one()), True
+                seen = await connection.execute(self._find, {"system": system, "delivery_id": delivery_id})
+                return int(seen.scalar_one()), True
             await self._pending(connection, int(event_id), syncs, now)
         return int(event_id), False
 
