@@ -1,4 +1,7 @@
-"""The dependencies routes declare: the service, and the caller with the role a route needs."""
+"""The dependencies routes declare: the service, and the caller with the role a route needs.
+
+All are ``async``: FastAPI runs a plain function in a worker thread, a hop that would cost every
+request more than the function itself (none of them waits on anything)."""
 
 from __future__ import annotations
 
@@ -11,16 +14,16 @@ from app.api.pagination import MAX_ID
 from app.engine.service import Service
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 
 
-def viewer(request: Request, service: Annotated[Service, Depends(get_service)]) -> Caller:
+async def viewer(request: Request, service: Annotated[Service, Depends(get_service)]) -> Caller:
     return identify(service.project, request)
 
 
-def operator(caller: Annotated[Caller, Depends(viewer)]) -> Caller:
+async def operator(caller: Annotated[Caller, Depends(viewer)]) -> Caller:
     require_role(caller, "operator")
     return caller
 

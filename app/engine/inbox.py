@@ -39,6 +39,8 @@ class Webhooks:
     def __init__(self, service: Service) -> None:
         self.service = service
         self._tasks: set[asyncio.Task[None]] = set()
+        self._waking: set[str] = set()
+        """Syncs with a wake-up that has yet to start: the run it starts takes every event committed before."""
 
     async def receive(self, system: str, body: bytes, headers: Mapping[str, str], client: str | None) -> Accepted:
         """Check a delivery and commit it to the inbox; then wake the syncs that listen.
@@ -78,13 +80,20 @@ class Webhooks:
         ]
 
     def wake(self, syncs: list[str]) -> None:
-        """Start a webhook run of each sync, in the background (the request that woke them returns at once)."""
+        """Start a webhook run of each sync, in the background (the request that woke them returns at once).
+
+        Under load, deliveries come faster than wake-ups start: one waiting is enough for them all.
+        """
         for name in syncs:
+            if name in self._waking:
+                continue
+            self._waking.add(name)
             task = asyncio.ensure_future(self._run(name))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, name: str) -> None:
+        self._waking.discard(name)  # events committed from here on wake the sync again
         service = self.service
         if service.stopping or name not in service.project.syncs:
             return

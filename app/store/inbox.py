@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, case, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.store.group_commit import GroupCommit
 from app.store.tables import WEBHOOK_EVENTS, WEBHOOK_PROGRESS, utc_now
 
 if TYPE_CHECKING:
@@ -31,6 +32,19 @@ class EventInfo:
     body: str
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    system: str
+    delivery_id: str | None
+    body: str
+    records: int
+    syncs: tuple[str, ...]
+
+
+def _progress_rows(event_id: int, syncs: Sequence[str], now: datetime) -> list[dict[str, Any]]:
+    return [{"event_id": event_id, "sync": sync, "status": "pending", "updated_at": now} for sync in syncs]
+
+
 class Inbox:
     """The store's webhook events and each sync's progress with them."""
 
@@ -43,30 +57,44 @@ class Inbox:
         self._find = select(EVENTS.c.id).where(
             EVENTS.c.system == bindparam("system"), EVENTS.c.delivery_id == bindparam("delivery_id")
         )
+        self._intake = GroupCommit(self._accept_all)
 
     async def accept(
         self, system: str, delivery_id: str | None, body: str, records: int, syncs: Sequence[str]
     ) -> tuple[int, bool]:
         """Store a delivery, pending for every sync in ``syncs``; (event id, whether it was seen before).
 
-        The same delivery sent again while the first is being stored (a sender retrying on a timeout)
-        waits for it on the unique delivery id, then finds it: never a second event, never an error.
+        Deliveries that come while another is being committed are committed together, next (see
+        :mod:`app.store.group_commit`). The same delivery sent again while the first is being stored (a
+        sender retrying on a timeout) waits for it on the unique delivery id, then finds it: never a
+        second event, never an error.
         """
+        return await self._intake.submit(_Delivery(system, delivery_id, body, records, tuple(syncs)))
+
+    async def _accept_all(self, deliveries: Sequence[_Delivery]) -> list[tuple[int, bool]]:
+        """Store deliveries in one transaction; for each, (event id, whether it was seen before)."""
         now = utc_now()
-        values = {"system": system, "delivery_id": delivery_id, "received_at": now, "body": body,
-                  "records": records, "status": "pending" if syncs else "processed"}  # fmt: skip
+        accepted: list[tuple[int, bool]] = []
+        progress: list[dict[str, Any]] = []
         async with self.store._begin() as connection:
-            event_id = (await connection.execute(self._insert_new, values)).scalar()
-            if event_id is None:  # seen before
-                seen = await connection.execute(self._find, {"system": system, "delivery_id": delivery_id})
-                return int(seen.scalar_one()), True
-            await self._pending(connection, int(event_id), syncs, now)
-        return int(event_id), False
+            for delivery in deliveries:
+                values = {"system": delivery.system, "delivery_id": delivery.delivery_id, "received_at": now,
+                          "body": delivery.body, "records": delivery.records,
+                          "status": "pending" if delivery.syncs else "processed"}  # fmt: skip
+                event_id = (await connection.execute(self._insert_new, values)).scalar()
+                if event_id is None:  # seen before
+                    key = {"system": delivery.system, "delivery_id": delivery.delivery_id}
+                    accepted.append((int((await connection.execute(self._find, key)).scalar_one()), True))
+                    continue
+                accepted.append((int(event_id), False))
+                progress.extend(_progress_rows(int(event_id), delivery.syncs, now))
+            if progress:
+                await connection.execute(insert(PROGRESS), progress)
+        return accepted
 
     async def _pending(self, connection: AsyncConnection, event_id: int, syncs: Sequence[str], now: datetime) -> None:
         if syncs:
-            rows = [{"event_id": event_id, "sync": sync, "status": "pending", "updated_at": now} for sync in syncs]
-            await connection.execute(insert(PROGRESS), rows)
+            await connection.execute(insert(PROGRESS), _progress_rows(event_id, syncs, now))
 
     async def pending(self, sync: str, limit: int) -> list[EventInfo]:
         """Events ``sync`` has yet to process, oldest first."""

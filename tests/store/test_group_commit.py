@@ -1,0 +1,111 @@
+"""Group commit and task turns: the pieces that let webhook intake commit many deliveries at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from app.store.group_commit import GroupCommit
+from app.store.turns import TaskTurns
+
+
+class Recorder:
+    """A commit that records its groups, refuses the item "bad", and can be held open."""
+
+    def __init__(self) -> None:
+        self.groups: list[list[str]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def commit(self, items: Sequence[str]) -> list[str]:
+        await self.gate.wait()
+        if "bad" in items:
+            raise ValueError("cannot store 'bad'")
+        self.groups.append(list(items))
+        return [item.upper() for item in items]
+
+
+async def test_calls_that_come_during_a_commit_share_the_next_one() -> None:
+    recorder = Recorder()
+    commits = GroupCommit(recorder.commit)
+    recorder.gate.clear()
+    first = asyncio.ensure_future(commits.submit("a"))
+    await asyncio.sleep(0)  # the first commit has begun, and waits at the gate
+    rest = [asyncio.ensure_future(commits.submit(item)) for item in "bcd"]
+    await asyncio.sleep(0)
+    recorder.gate.set()
+
+    assert [await first, *[await call for call in rest]] == ["A", "B", "C", "D"]
+    assert recorder.groups == [["a"], ["b", "c", "d"]]
+
+
+async def test_an_item_that_cannot_be_committed_fails_only_its_own_caller() -> None:
+    recorder = Recorder()
+    commits = GroupCommit(recorder.commit)
+    recorder.gate.clear()
+    first = asyncio.ensure_future(commits.submit("a"))
+    await asyncio.sleep(0)
+    calls = [asyncio.ensure_future(commits.submit(item)) for item in ("b", "bad", "c")]
+    await asyncio.sleep(0)
+    recorder.gate.set()
+
+    results = await asyncio.gather(first, *calls, return_exceptions=True)
+
+    assert results[:2] == ["A", "B"] and results[3] == "C"
+    assert isinstance(results[2], ValueError)
+    assert recorder.groups == [["a"], ["b"], ["c"]]
+
+
+async def test_a_caller_that_gives_up_does_not_stop_its_item_being_committed() -> None:
+    recorder = Recorder()
+    commits = GroupCommit(recorder.commit)
+    recorder.gate.clear()
+    gone = asyncio.ensure_future(commits.submit("a"))
+    await asyncio.sleep(0)
+    gone.cancel()
+    kept = asyncio.ensure_future(commits.submit("b"))
+    await asyncio.sleep(0)
+    recorder.gate.set()
+
+    assert await kept == "B"
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert recorder.groups == [["a"], ["b"]]
+
+
+async def test_groups_are_at_most_the_size_given() -> None:
+    recorder = Recorder()
+    commits = GroupCommit(recorder.commit, most=2)
+    recorder.gate.clear()
+    calls = [asyncio.ensure_future(commits.submit(item)) for item in "abcde"]
+    await asyncio.sleep(0)
+    recorder.gate.set()
+    await asyncio.gather(*calls)
+
+    assert recorder.groups == [["a", "b"], ["c", "d"], ["e"]]
+
+
+async def test_a_task_holding_its_turn_takes_it_again_and_others_wait_in_order() -> None:
+    turns = TaskTurns()
+    order: list[str] = []
+
+    async def other(name: str) -> None:
+        await turns.take()
+        order.append(name)
+        turns.give_back()
+
+    await turns.take()
+    waiting = [asyncio.ensure_future(other(name)) for name in ("x", "y")]
+    await asyncio.sleep(0)
+    async with asyncio.timeout(1):  # the holder again (in the same task): at once, not a deadlock
+        await turns.take()
+    order.append("nested")
+    turns.give_back()
+    await asyncio.sleep(0)
+    assert order == ["nested"]  # still held by the outer take
+    turns.give_back()
+    await asyncio.gather(*waiting)
+
+    assert order == ["nested", "x", "y"]
