@@ -62,7 +62,8 @@ def create_app(
                 handler.removeFilter(log_filter)
 
     app = FastAPI(title="Brygga", version=__version__, description=DESCRIPTION, lifespan=lifespan)
-    for module in (syncs, runs, dead_letters, service, webhooks):
+    # Webhook deliveries first: a request is matched against each route in turn, and they are the many
+    for module in (webhooks, syncs, runs, dead_letters, service):
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app))

@@ -40,6 +40,11 @@ class _Delivery:
     records: int
     syncs: tuple[str, ...]
 
+    def values(self, now: datetime) -> dict[str, Any]:
+        """The event's row."""
+        return {"system": self.system, "delivery_id": self.delivery_id, "received_at": now, "body": self.body,
+                "records": self.records, "status": "pending" if self.syncs else "processed"}  # fmt: skip
+
 
 def _progress_rows(event_id: int, syncs: Sequence[str], now: datetime) -> list[dict[str, Any]]:
     return [{"event_id": event_id, "sync": sync, "status": "pending", "updated_at": now} for sync in syncs]
@@ -56,6 +61,9 @@ class Inbox:
         self._insert_new = new.returning(EVENTS.c.id)
         self._find = select(EVENTS.c.id).where(
             EVENTS.c.system == bindparam("system"), EVENTS.c.delivery_id == bindparam("delivery_id")
+        )
+        self._find_many = select(EVENTS.c.id, EVENTS.c.delivery_id).where(
+            EVENTS.c.system == bindparam("system"), EVENTS.c.delivery_id.in_(bindparam("delivery_ids", expanding=True))
         )
         self._intake = GroupCommit(self._accept_all)
 
@@ -74,23 +82,88 @@ class Inbox:
     async def _accept_all(self, deliveries: Sequence[_Delivery]) -> list[tuple[int, bool]]:
         """Store deliveries in one transaction; for each, (event id, whether it was seen before)."""
         now = utc_now()
-        accepted: list[tuple[int, bool]] = []
-        progress: list[dict[str, Any]] = []
         async with self.store._begin() as connection:
-            for delivery in deliveries:
-                values = {"system": delivery.system, "delivery_id": delivery.delivery_id, "received_at": now,
-                          "body": delivery.body, "records": delivery.records,
-                          "status": "pending" if delivery.syncs else "processed"}  # fmt: skip
-                event_id = (await connection.execute(self._insert_new, values)).scalar()
-                if event_id is None:  # seen before
-                    key = {"system": delivery.system, "delivery_id": delivery.delivery_id}
-                    accepted.append((int((await connection.execute(self._find, key)).scalar_one()), True))
-                    continue
-                accepted.append((int(event_id), False))
-                progress.extend(_progress_rows(int(event_id), delivery.syncs, now))
+            if len(deliveries) == 1:
+                accepted = [await self._accept_one(connection, deliveries[0], now)]
+            else:
+                accepted = await self._accept_many(connection, deliveries, now)
+            progress = [
+                row
+                for (event_id, seen), delivery in zip(accepted, deliveries, strict=True)
+                if not seen
+                for row in _progress_rows(event_id, delivery.syncs, now)
+            ]
             if progress:
                 await connection.execute(insert(PROGRESS), progress)
         return accepted
+
+    async def _accept_one(self, connection: AsyncConnection, delivery: _Delivery, now: datetime) -> tuple[int, bool]:
+        event_id = (await connection.execute(self._insert_new, delivery.values(now))).scalar()
+        if event_id is not None:
+            return int(event_id), False
+        key = {"system": delivery.system, "delivery_id": delivery.delivery_id}  # seen before
+        return int((await connection.execute(self._find, key)).scalar_one()), True
+
+    async def _accept_many(
+        self, connection: AsyncConnection, deliveries: Sequence[_Delivery], now: datetime
+    ) -> list[tuple[int, bool]]:
+        """Several deliveries: one look for those seen before, one insert for the rest.
+
+        A delivery another process stores between the two makes the insert fail on the unique
+        delivery id; the group is then committed one delivery at a time, which finds it.
+        """
+        seen = await self._stored(connection, deliveries)
+        first: dict[tuple[str, str | None], int] = {}  # a delivery given twice in this group: its first
+        fresh: list[int] = []
+        for index, delivery in enumerate(deliveries):
+            key = (delivery.system, delivery.delivery_id)
+            if delivery.delivery_id is None or (key not in seen and key not in first):
+                first[key] = index
+                fresh.append(index)
+        new_ids = await self._insert_fresh(connection, {index: deliveries[index] for index in fresh}, now)
+        accepted: list[tuple[int, bool]] = []
+        for index, delivery in enumerate(deliveries):
+            key = (delivery.system, delivery.delivery_id)
+            if index in new_ids:
+                accepted.append((new_ids[index], False))
+            else:
+                accepted.append((seen[key] if key in seen else new_ids[first[key]], True))
+        return accepted
+
+    async def _insert_fresh(
+        self, connection: AsyncConnection, fresh: dict[int, _Delivery], now: datetime
+    ) -> dict[int, int]:
+        """Insert deliveries not stored before; their event ids by their index in the group.
+
+        Those with a delivery id go in one ``executemany`` and their ids are read back by it: an
+        ``INSERT … RETURNING`` of many rows is sent one row at a time where the order of what it
+        returns is not guaranteed (SQLite). Those without one (rare) are inserted one by one.
+        """
+        keyed = {index: delivery for index, delivery in fresh.items() if delivery.delivery_id is not None}
+        new_ids: dict[int, int] = {}
+        if keyed:
+            await connection.execute(insert(EVENTS), [delivery.values(now) for delivery in keyed.values()])
+            stored = await self._stored(connection, list(keyed.values()))
+            new_ids = {index: stored[(delivery.system, delivery.delivery_id)] for index, delivery in keyed.items()}
+        for index, delivery in fresh.items():
+            if delivery.delivery_id is None:
+                found = await connection.execute(insert(EVENTS).returning(EVENTS.c.id), delivery.values(now))
+                new_ids[index] = int(found.scalar_one())
+        return new_ids
+
+    async def _stored(
+        self, connection: AsyncConnection, deliveries: Sequence[_Delivery]
+    ) -> dict[tuple[str, str | None], int]:
+        """The event ids of those of ``deliveries`` stored before, by (system, delivery id)."""
+        by_system: dict[str, set[str]] = {}
+        for delivery in deliveries:
+            if delivery.delivery_id is not None:
+                by_system.setdefault(delivery.system, set()).add(delivery.delivery_id)
+        stored: dict[tuple[str, str | None], int] = {}
+        for system, ids in by_system.items():
+            rows = await connection.execute(self._find_many, {"system": system, "delivery_ids": sorted(ids)})
+            stored.update(((system, delivery_id), int(event_id)) for event_id, delivery_id in rows)
+        return stored
 
     async def _pending(self, connection: AsyncConnection, event_id: int, syncs: Sequence[str], now: datetime) -> None:
         if syncs:

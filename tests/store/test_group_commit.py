@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from app.store import Store
 from app.store.group_commit import GroupCommit
 from app.store.turns import TaskTurns
 
@@ -109,3 +110,27 @@ async def test_a_task_holding_its_turn_takes_it_again_and_others_wait_in_order()
     await asyncio.gather(*waiting)
 
     assert order == ["nested", "x", "y"]
+
+
+async def test_deliveries_committed_together_are_each_an_event_once(store: Store) -> None:
+    inbox = store.inbox
+    before, _ = await inbox.accept("shop", "b", "{}", 1, ["orders"])
+
+    accepted = await asyncio.gather(
+        inbox.accept("shop", "first", "{}", 1, ["orders"]),  # all seven come before a commit begins: one group
+        inbox.accept("shop", "a", "{}", 1, ["orders"]),
+        inbox.accept("shop", "a", "{}", 1, ["orders"]),  # the same delivery again, in the same group
+        inbox.accept("shop", None, "{}", 1, ["orders"]),
+        inbox.accept("shop", None, "{}", 1, ["orders"]),  # no id: each its own event
+        inbox.accept("crm", "a", "{}", 2, []),  # another system's id "a"
+        inbox.accept("shop", "b", "{}", 1, ["orders"]),  # seen before this group
+    )
+
+    ids = [event_id for event_id, _ in accepted]
+    assert [seen for _, seen in accepted] == [False, False, True, False, False, False, True]
+    assert ids[1] == ids[2] and ids[6] == before
+    assert len({ids[0], ids[1], ids[3], ids[4], ids[5], before}) == 6
+    pending = await inbox.pending("orders", 10)
+    assert [event.id for event in pending] == sorted([before, ids[0], ids[1], ids[3], ids[4]])
+    other = await inbox.event(ids[5])
+    assert other is not None and (other.system, other.records, other.status) == ("crm", 2, "processed")
