@@ -85,8 +85,8 @@ class Webhooks:
         Under load, deliveries come faster than wake-ups start: one waiting is enough for them all.
         """
         for name in syncs:
-            if name in self._waking:
-                continue
+            if name in self._waking or self.service.runs_here(name):
+                continue  # a run under way takes events until none are left, and looks again when it ends
             self._waking.add(name)
             task = asyncio.ensure_future(self._run(name))
             self._tasks.add(task)

@@ -146,6 +146,10 @@ class Service:
 
     # --- runs --------------------------------------------------------------------------
 
+    def runs_here(self, name: str) -> bool:
+        """Whether a run of ``name`` is under way in this process."""
+        return name in self._running
+
     async def trigger(
         self,
         name: str,
