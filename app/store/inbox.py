@@ -3,7 +3,7 @@ listens works through it, exactly once (SPEC 5, 8)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -62,7 +62,9 @@ class Inbox:
         self._find = select(EVENTS.c.id).where(
             EVENTS.c.system == bindparam("system"), EVENTS.c.delivery_id == bindparam("delivery_id")
         )
-        self._find_many = select(EVENTS.c.id, EVENTS.c.delivery_id).where(
+        self._insert_unless_stored = new
+        self._insert_loose = insert(EVENTS).returning(EVENTS.c.id)
+        self._find_many = select(EVENTS.c.id, EVENTS.c.delivery_id, EVENTS.c.received_at).where(
             EVENTS.c.system == bindparam("system"), EVENTS.c.delivery_id.in_(bindparam("delivery_ids", expanding=True))
         )
         self._intake = GroupCommit(self._accept_all)
@@ -107,62 +109,42 @@ class Inbox:
     async def _accept_many(
         self, connection: AsyncConnection, deliveries: Sequence[_Delivery], now: datetime
     ) -> list[tuple[int, bool]]:
-        """Several deliveries: one look for those seen before, one insert for the rest.
-
-        A delivery another process stores between the two makes the insert fail on the unique
-        delivery id; the group is then committed one delivery at a time, which finds it.
+        """Several deliveries: one insert of those with a delivery id (each given once), skipping
+        any stored before, then one read-back. A row read back with this group's own ``received_at``
+        is new; any other was there before, from an earlier delivery or another process. Deliveries
+        without an id (rare) are inserted one by one.
         """
-        seen = await self._stored(connection, deliveries)
-        first: dict[tuple[str, str | None], int] = {}  # a delivery given twice in this group: its first
-        fresh: list[int] = []
+        first: dict[tuple[str, str], int] = {}  # a delivery given twice in this group: its first
         for index, delivery in enumerate(deliveries):
-            key = (delivery.system, delivery.delivery_id)
-            if delivery.delivery_id is None or (key not in seen and key not in first):
-                first[key] = index
-                fresh.append(index)
-        new_ids = await self._insert_fresh(connection, {index: deliveries[index] for index in fresh}, now)
+            if delivery.delivery_id is not None:
+                first.setdefault((delivery.system, delivery.delivery_id), index)
+        stored: dict[tuple[str, str], tuple[int, datetime]] = {}
+        if first:
+            rows = [deliveries[index].values(now) for index in first.values()]
+            await connection.execute(self._insert_unless_stored, rows)
+            stored = await self._stored(connection, first)
         accepted: list[tuple[int, bool]] = []
         for index, delivery in enumerate(deliveries):
+            if delivery.delivery_id is None:
+                found = await connection.execute(self._insert_loose, delivery.values(now))
+                accepted.append((int(found.scalar_one()), False))
+                continue
             key = (delivery.system, delivery.delivery_id)
-            if index in new_ids:
-                accepted.append((new_ids[index], False))
-            else:
-                accepted.append((seen[key] if key in seen else new_ids[first[key]], True))
+            event_id, received_at = stored[key]
+            accepted.append((event_id, first[key] != index or received_at != now))
         return accepted
 
-    async def _insert_fresh(
-        self, connection: AsyncConnection, fresh: dict[int, _Delivery], now: datetime
-    ) -> dict[int, int]:
-        """Insert deliveries not stored before; their event ids by their index in the group.
-
-        Those with a delivery id go in one ``executemany`` and their ids are read back by it: an
-        ``INSERT … RETURNING`` of many rows is sent one row at a time where the order of what it
-        returns is not guaranteed (SQLite). Those without one (rare) are inserted one by one.
-        """
-        keyed = {index: delivery for index, delivery in fresh.items() if delivery.delivery_id is not None}
-        new_ids: dict[int, int] = {}
-        if keyed:
-            await connection.execute(insert(EVENTS), [delivery.values(now) for delivery in keyed.values()])
-            stored = await self._stored(connection, list(keyed.values()))
-            new_ids = {index: stored[(delivery.system, delivery.delivery_id)] for index, delivery in keyed.items()}
-        for index, delivery in fresh.items():
-            if delivery.delivery_id is None:
-                found = await connection.execute(insert(EVENTS).returning(EVENTS.c.id), delivery.values(now))
-                new_ids[index] = int(found.scalar_one())
-        return new_ids
-
     async def _stored(
-        self, connection: AsyncConnection, deliveries: Sequence[_Delivery]
-    ) -> dict[tuple[str, str | None], int]:
-        """The event ids of those of ``deliveries`` stored before, by (system, delivery id)."""
-        by_system: dict[str, set[str]] = {}
-        for delivery in deliveries:
-            if delivery.delivery_id is not None:
-                by_system.setdefault(delivery.system, set()).add(delivery.delivery_id)
-        stored: dict[tuple[str, str | None], int] = {}
+        self, connection: AsyncConnection, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, datetime]]:
+        """(event id, received at) of the stored deliveries with these (system, delivery id) keys."""
+        by_system: dict[str, list[str]] = {}
+        for system, delivery_id in keys:
+            by_system.setdefault(system, []).append(delivery_id)
+        stored: dict[tuple[str, str], tuple[int, datetime]] = {}
         for system, ids in by_system.items():
-            rows = await connection.execute(self._find_many, {"system": system, "delivery_ids": sorted(ids)})
-            stored.update(((system, delivery_id), int(event_id)) for event_id, delivery_id in rows)
+            rows = await connection.execute(self._find_many, {"system": system, "delivery_ids": ids})
+            stored.update(((system, delivery_id), (int(event_id), at)) for event_id, delivery_id, at in rows)
         return stored
 
     async def _pending(self, connection: AsyncConnection, event_id: int, syncs: Sequence[str], now: datetime) -> None:
