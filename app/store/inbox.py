@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from asyncpg import InterfaceError, PostgresError
 from sqlalchemy import bindparam, case, exists, insert, select, update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.errors import StoreError
 from app.store.group_commit import GroupCommit
 from app.store.tables import WEBHOOK_EVENTS, WEBHOOK_PROGRESS, utc_now
 
@@ -95,6 +98,80 @@ class _SqliteIntake:
         await driver.executemany(self.PROGRESS, values)
 
 
+class _PostgresIntake:
+    """A group of deliveries (each with a delivery id) on PostgreSQL through asyncpg itself, in its own
+    transaction: one insert of all that answers with the new rows, one insert of their progress, and a
+    look-up only when some were stored before; each a round trip, without SQLAlchemy's work per
+    statement."""
+
+    INSERT = (
+        f"INSERT INTO {EVENTS.name} (system, delivery_id, received_at, body, records, status)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamp[], $4::text[], $5::int[], $6::text[])"
+        " ON CONFLICT (system, delivery_id) DO NOTHING RETURNING system, delivery_id, id"
+    )
+    FIND = (
+        f"SELECT system, delivery_id, id FROM {EVENTS.name}"
+        " WHERE system = ANY($1::text[]) AND delivery_id = ANY($2::text[])"
+    )
+    PROGRESS = (
+        f"INSERT INTO {PROGRESS.name} (event_id, sync, status, updated_at)"
+        " SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamp[])"
+    )
+
+    async def accept(
+        self, engine: AsyncEngine, deliveries: Sequence[_Delivery], now: datetime
+    ) -> list[tuple[int, bool]]:
+        """For each delivery, (event id, whether it was stored before).
+
+        :raises StoreError: when the database fails
+        """
+        first: dict[tuple[str, str | None], _Delivery] = {}
+        for delivery in deliveries:
+            first.setdefault((delivery.system, delivery.delivery_id), delivery)
+        at = now.astimezone(UTC).replace(tzinfo=None)  # naive UTC, as UtcDateTime stores it
+        try:
+            async with engine.connect() as connection:
+                driver = (await connection.get_raw_connection()).driver_connection
+                assert driver is not None
+                async with driver.transaction():
+                    new, old = await self._insert(driver, list(first.values()), at)
+                    progress = [(new[key], sync) for key, delivery in first.items() if key in new
+                                for sync in delivery.syncs]  # fmt: skip
+                    if progress:
+                        events, syncs = zip(*progress, strict=True)
+                        count = len(progress)
+                        await driver.execute(
+                            self.PROGRESS, list(events), list(syncs), ["pending"] * count, [at] * count
+                        )
+        except (OSError, SQLAlchemyError, PostgresError, InterfaceError) as exc:
+            raise StoreError(f"the state database failed: {exc}") from exc
+        accepted: list[tuple[int, bool]] = []
+        for delivery in deliveries:
+            key = (delivery.system, delivery.delivery_id)
+            if key in new:
+                accepted.append((new.pop(key), False))  # popped: the same delivery again in the group is seen
+                old[key] = accepted[-1][0]
+            else:
+                accepted.append((old[key], True))
+        return accepted
+
+    async def _insert(
+        self, driver: Any, fresh: list[_Delivery], at: datetime
+    ) -> tuple[dict[tuple[str, str | None], int], dict[tuple[str, str | None], int]]:
+        """Insert ``fresh`` (distinct delivery ids); the new events' ids and those stored before."""
+        columns = (
+            [d.system for d in fresh], [d.delivery_id for d in fresh], [at] * len(fresh), [d.body for d in fresh],
+            [d.records for d in fresh], ["pending" if d.syncs else "processed" for d in fresh],
+        )  # fmt: skip
+        new = {(system, key): int(event_id) for system, key, event_id in await driver.fetch(self.INSERT, *columns)}
+        old: dict[tuple[str, str | None], int] = {}
+        if len(new) < len(fresh):
+            systems, keys = list({d.system for d in fresh}), [d.delivery_id for d in fresh]
+            found = await driver.fetch(self.FIND, systems, keys)
+            old = {(system, key): int(event_id) for system, key, event_id in found if (system, key) not in new}
+        return new, old
+
+
 def _as_is(value: Any) -> Any:
     return value
 
@@ -124,6 +201,7 @@ class Inbox:
             EVENTS.c.system == bindparam("system"), EVENTS.c.delivery_id.in_(bindparam("delivery_ids", expanding=True))
         )
         self._sqlite = None if store._postgres else _SqliteIntake(store.engine.dialect)
+        self._postgres = _PostgresIntake() if store._postgres else None
         self._intake = GroupCommit(self._accept_all)
 
     async def accept(
@@ -141,6 +219,8 @@ class Inbox:
     async def _accept_all(self, deliveries: Sequence[_Delivery]) -> list[tuple[int, bool]]:
         """Store deliveries in one transaction; for each, (event id, whether it was seen before)."""
         now = utc_now()
+        if self._postgres is not None and all(delivery.delivery_id is not None for delivery in deliveries):
+            return await self._postgres.accept(self.store.engine, deliveries, now)
         async with self.store._begin() as connection:
             if len(deliveries) == 1 and self._sqlite is None:
                 accepted = [await self._accept_one(connection, deliveries[0], now)]

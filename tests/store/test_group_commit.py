@@ -134,3 +134,27 @@ async def test_deliveries_committed_together_are_each_an_event_once(store: Store
     assert [event.id for event in pending] == sorted([before, ids[0], ids[1], ids[3], ids[4]])
     other = await inbox.event(ids[5])
     assert other is not None and (other.system, other.records, other.status) == ("crm", 2, "processed")
+
+
+async def test_a_group_of_deliveries_all_with_ids_is_each_an_event_once(store: Store) -> None:
+    """Every delivery with an id: the way a busy sender's deliveries go (on PostgreSQL, straight through asyncpg)."""
+    inbox = store.inbox
+    before, _ = await inbox.accept("shop", "b", "{}", 1, ["orders", "audit"])
+
+    accepted = await asyncio.gather(
+        inbox.accept("shop", "a", "{}", 1, ["orders", "audit"]),
+        inbox.accept("shop", "a", "{}", 1, ["orders", "audit"]),
+        inbox.accept("shop", "b", "{}", 1, ["orders", "audit"]),
+        inbox.accept("crm", "a", "{}", 2, []),
+        inbox.accept("shop", "c", "{}", 1, ["orders", "audit"]),
+    )
+
+    ids = [event_id for event_id, _ in accepted]
+    assert [seen for _, seen in accepted] == [False, True, True, False, False]
+    assert ids[0] == ids[1] and ids[2] == before
+    assert len({before, ids[0], ids[3], ids[4]}) == 4
+    for sync in ("orders", "audit"):
+        assert [event.id for event in await inbox.pending(sync, 10)] == sorted([before, ids[0], ids[4]])
+    crm = await inbox.event(ids[3])
+    assert crm is not None and (crm.system, crm.records, crm.status) == ("crm", 2, "processed")
+    assert crm.received_at.tzinfo is not None
