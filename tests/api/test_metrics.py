@@ -56,6 +56,7 @@ def test_metrics_count_runs_records_durations_and_dead_letters(serve: ServeFacto
     assert run(api, "contacts")["status"] == "partial"
 
     settles(api, "brygga_runs_total", 1, sync="contacts", status="partial")
+    settles(api, "brygga_dead_letters", 1, sync="contacts")  # counted after the run, a moment later
     _, values = scrape(api)
     assert values[("brygga_records_total", (("action", "created"), ("sync", "contacts")))] == 2
     assert values[("brygga_records_total", (("action", "failed"), ("sync", "contacts")))] == 1
