@@ -9,6 +9,7 @@ work per statement would cost more than the statement.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,7 +88,7 @@ class _SqliteIntake:
         return stored
 
     async def insert_progress(self, connection: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert webhook progress rows (as :func:`_progress_rows` makes them)."""
+        """Insert webhook progress rows (as :func:`progress_rows` makes them)."""
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None
         values = [(row["event_id"], row["sync"], row["status"], self._stamp(row["updated_at"])) for row in rows]
@@ -209,21 +210,24 @@ class Intake:
         now = utc_now()
         if self._postgres is not None and all(delivery.delivery_id is not None for delivery in deliveries):
             return await self._postgres.accept(self.store.engine, deliveries, now)
-        async with self.store._begin() as connection:
-            if len(deliveries) == 1 and self._sqlite is None:
-                accepted = [await self._accept_one(connection, deliveries[0], now)]
-            else:
-                accepted = await self._accept_many(connection, deliveries, now)
-            progress = [
-                row
-                for (event_id, seen), delivery in zip(accepted, deliveries, strict=True)
-                if not seen
-                for row in progress_rows(event_id, delivery.syncs, now)
-            ]
-            if progress and self._sqlite is not None:
-                await self._sqlite.insert_progress(connection, progress)
-            elif progress:
-                await connection.execute(insert(PROGRESS), progress)
+        try:
+            async with self.store._begin() as connection:
+                if len(deliveries) == 1 and self._sqlite is None:
+                    accepted = [await self._accept_one(connection, deliveries[0], now)]
+                else:
+                    accepted = await self._accept_many(connection, deliveries, now)
+                progress = [
+                    row
+                    for (event_id, seen), delivery in zip(accepted, deliveries, strict=True)
+                    if not seen
+                    for row in progress_rows(event_id, delivery.syncs, now)
+                ]
+                if progress and self._sqlite is not None:
+                    await self._sqlite.insert_progress(connection, progress)
+                elif progress:
+                    await connection.execute(insert(PROGRESS), progress)
+        except sqlite3.Error as exc:  # from the driver's own connection (SQLAlchemy's are StoreErrors already)
+            raise StoreError(f"the state database failed: {exc}") from exc
         return accepted
 
     async def _accept_one(self, connection: AsyncConnection, delivery: Delivery, now: datetime) -> tuple[int, bool]:

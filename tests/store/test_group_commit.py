@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from app.errors import StoreError
 from app.store import Store
 from app.store.group_commit import GroupCommit
 from app.store.turns import TaskTurns
@@ -158,3 +159,16 @@ async def test_a_group_of_deliveries_all_with_ids_is_each_an_event_once(store: S
     crm = await inbox.event(ids[3])
     assert crm is not None and (crm.system, crm.records, crm.status) == ("crm", 2, "processed")
     assert crm.received_at.tzinfo is not None
+
+
+async def test_a_delivery_the_database_refuses_is_a_store_error(store: Store) -> None:
+    async with store.engine.begin() as connection:
+        await connection.exec_driver_sql("DROP TABLE webhook_progress")
+        await connection.exec_driver_sql("DROP TABLE webhook_events")
+
+    for given in ([("shop", "a")], [("shop", "b"), ("shop", "c")], [("shop", None)]):
+        calls = [store.inbox.accept(system, delivery_id, "{}", 1, ["orders"]) for system, delivery_id in given]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+
+        assert all(isinstance(result, StoreError) for result in results), results
+        assert all("webhook_events" in str(result) for result in results), results
