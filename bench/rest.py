@@ -57,9 +57,9 @@ from dlt.sources.rest_api import rest_api_source
 from app.engine.process import tune_garbage_collection
 from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from bench.postgres import SERVER, fresh_database
 from bench.results import write_section
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 PAGE = 1000
 BATCH = 5000
 CONCURRENCY = 4  # the rest connector's default
@@ -182,31 +182,10 @@ class Api:
 # --- databases ----------------------------------------------------------------------------
 
 
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(f"{SERVER}/postgres")
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-async def _fresh_database(name: str, table: bool = False) -> str:
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await _admin(f'CREATE DATABASE "{name}"')
-    url = f"{SERVER}/{name}"
-    if table:
-        connection = await asyncpg.connect(url)
-        try:
-            await connection.execute(f"CREATE TABLE people ({COLUMNS})")
-        finally:
-            await connection.close()
-    return url
-
-
 async def _fresh() -> tuple[str, str]:
     """A target database with an empty table, and an empty state database."""
-    target = await _fresh_database("brygga_bench_rest_target", table=True)
-    return target, await _fresh_database("brygga_bench_rest_state")
+    target = await fresh_database("brygga_bench_rest_target", f"CREATE TABLE people ({COLUMNS})")
+    return target, await fresh_database("brygga_bench_rest_state")
 
 
 async def _content(target: str, table: str, columns: list[str]) -> tuple[int, str]:

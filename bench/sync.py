@@ -29,9 +29,9 @@ import asyncpg
 from app.engine.process import tune_garbage_collection
 from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from bench.postgres import SERVER, fresh_database
 from bench.results import write_section
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 COLUMNS = "id bigint PRIMARY KEY, name text, email text, phone text, city text, country text, " \
     "credit numeric(12,2), active boolean, created date, updated_at timestamp NOT NULL"  # fmt: skip
 NAMES = ["id", "name", "email", "phone", "city", "country", "credit", "active", "created", "updated_at"]
@@ -54,22 +54,8 @@ fields:
 """ + "".join(f"  {name}: {name}\n" for name in NAMES)
 
 
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(f"{SERVER}/postgres")
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-async def _fresh_database(name: str) -> str:
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await _admin(f'CREATE DATABASE "{name}"')
-    return f"{SERVER}/{name}"
-
-
 async def _prepare(rows: int) -> tuple[str, str, str]:
-    source = await _fresh_database("brygga_bench_source")
+    source = await fresh_database("brygga_bench_source")
     connection = await asyncpg.connect(source)
     try:
         await connection.execute(f"CREATE TABLE people ({COLUMNS})")
@@ -85,8 +71,8 @@ async def _prepare(rows: int) -> tuple[str, str, str]:
 
 
 async def _fresh_target(target: str, state: str) -> None:
-    await _fresh_database(target.rsplit("/", 1)[1])
-    await _fresh_database(state.rsplit("/", 1)[1])
+    await fresh_database(target.rsplit("/", 1)[1])
+    await fresh_database(state.rsplit("/", 1)[1])
     connection = await asyncpg.connect(target)
     try:
         await connection.execute(f"CREATE TABLE people ({COLUMNS})")

@@ -54,9 +54,9 @@ from pydantic import BaseModel
 from standardwebhooks.webhooks import Webhook
 
 from app.engine.process import tune_garbage_collection
+from bench.postgres import fresh_database
 from bench.results import write_section
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
 BRYGGA = Path(sys.executable).parent / "brygga"
 REPOSITORY = Path(__file__).resolve().parent.parent
 SECRET = os.environ.setdefault("BENCH_SECRET", "whsec_" + base64.b64encode(os.urandom(24)).decode())
@@ -205,28 +205,6 @@ def serve_bare(port: int) -> None:
 # --- projects ------------------------------------------------------------------------------------------
 
 
-async def _admin(*statements: str) -> None:
-    connection = await asyncpg.connect(f"{SERVER}/postgres")
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-async def fresh_postgres(name: str) -> str:
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
-    return f"{SERVER}/{name}"
-
-
-async def _postgres_execute(url: str, sql: str) -> None:
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 @dataclass(frozen=True)
 class Setup:
     """A project folder, and where its target table is: a SQLite file or a PostgreSQL URL."""
@@ -241,9 +219,8 @@ async def make_project(folder: Path, backend: str, listening: bool = True) -> Se
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "mappings").mkdir(exist_ok=True)
     if backend == "postgresql":
-        state = await fresh_postgres("brygga_bench_webhook_state")
-        target = await fresh_postgres("brygga_bench_webhook_target")
-        await _postgres_execute(target, TABLE + ";" + NOTIFY)
+        state = await fresh_database("brygga_bench_webhook_state")
+        target = await fresh_database("brygga_bench_webhook_target", TABLE, NOTIFY)
         label = "PostgreSQL target, state in PostgreSQL"
     else:
         state, target = "sqlite:///state.db", str(folder / "erp.db")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.connectors.rest.server import ApiServer, ApiState
+from tests.connectors.rest.server import ApiServer, ApiState, running_api
 from tests.webhooks.conftest import InProcess, InProcessFactory, WebhookProject, make_project
 
 PROJECT = """\
@@ -55,19 +55,14 @@ fields:
 
 @pytest.fixture(scope="module")
 def shop_server() -> Iterator[ApiServer]:
-    server = ApiServer()
-    server.start()
-    try:
+    with running_api() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def shop(shop_server: ApiServer) -> ApiState:
     """The shop's API, fresh for this test."""
-    shop_server.state.reset()
-    return shop_server.state
+    return shop_server.fresh()
 
 
 def shop_project(root: Path, api_url: str) -> WebhookProject:

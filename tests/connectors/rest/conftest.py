@@ -15,7 +15,7 @@ from connectors.base import Batch, Connector, create_connector
 from connectors.rest.connector import RestConnector
 from connectors.rest.limits import Clock
 from connectors.rest.retrying import RetryPolicy
-from tests.connectors.rest.server import ApiServer, ApiState
+from tests.connectors.rest.server import ApiServer, ApiState, running_api
 
 FAST_RETRIES = RetryPolicy(attempts=4, first_wait=0.01, most_wait=0.05, longest_wait=300)
 
@@ -42,19 +42,14 @@ class FakeClock:
 
 @pytest.fixture(scope="session")
 def api_server() -> Iterator[ApiServer]:
-    server = ApiServer()
-    server.start()
-    try:
+    with running_api() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def api(api_server: ApiServer) -> ApiState:
     """The test API's state, fresh for this test."""
-    api_server.state.reset()
-    return api_server.state
+    return api_server.fresh()
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs
@@ -384,3 +385,19 @@ class ApiServer:
         self.thread.join(timeout=10)
         self.socket.close()
         assert not self.thread.is_alive(), "the test API did not stop within 10 s"
+
+    def fresh(self) -> ApiState:
+        """The API's state, reset for a new test."""
+        self.state.reset()
+        return self.state
+
+
+@contextmanager
+def running_api() -> Iterator[ApiServer]:
+    """A test API serving until the block ends (for a fixture of any scope)."""
+    server = ApiServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
