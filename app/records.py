@@ -38,6 +38,17 @@ def key_text(value: Any) -> str:
     return str(value)
 
 
+def key_texts(values: Sequence[Any]) -> list[str]:
+    """Many key values (none of them ``None``) as text: :func:`key_text` of each, a whole column of
+    whole numbers or of text at C speed."""
+    kinds = set(map(type, values))
+    if kinds == {int}:
+        return list(map(str, values))
+    if kinds == {str}:
+        return list(values)
+    return list(map(key_text, values))
+
+
 def format_key(values: Sequence[Any]) -> str:
     """A key (one or more values) as text; a composite key is a JSON list of its parts."""
     if len(values) == 1:

@@ -68,6 +68,14 @@ class SyncParts:
             return None
         return KeyReader(self.target.system.stream(self.sync.target_stream).key)
 
+    @cached_property
+    def target_key_is_source_key(self) -> bool:
+        """Whether the target key is a plain copy of the (one-field) source key: its text is the same."""
+        reader, source = self.target_key, self.mapping.key.fields
+        if reader is None or len(reader.fields) != 1 or len(source) != 1:
+            return False
+        return self.mapping.copies.get(reader.fields[0]) == source[0]
+
 
 class _Lookups:
     def __init__(self, found: Mapping[tuple[str, str], str]) -> None:
@@ -90,7 +98,7 @@ async def plan_batch(
     :param source_keys: the records' keys, where the caller has read them already
     """
     if source_keys is None:
-        source_keys = [parts.mapping.source_key(record) for record in records]
+        source_keys = parts.mapping.source_keys(records)
     plan = [_keyed(parts.mapping, record, key) for record, key in zip(records, source_keys, strict=True)]
     _supersede_duplicates(plan)
     if settled:
@@ -98,10 +106,7 @@ async def plan_batch(
     keys = [item.source_key for item in plan if item.action is not Action.FAIL]
     known = await parts.store.id_map(parts.sync.name, keys)
     lookups = await _lookups(parts, records) if parts.mapping.has_lookups else _Lookups({})
-    new: list[Planned] = []
-    for item in plan:
-        if item.action is Action.CREATE:
-            _map(parts, item, known.get(item.source_key), lookups, new)
+    new = _map_all(parts, plan, known, lookups)
     await _sort_new(parts, new)
     return plan
 
@@ -136,41 +141,53 @@ async def _lookups(parts: SyncParts, records: Sequence[Record]) -> _Lookups:
     return _Lookups(await parts.store.target_keys(requests))
 
 
-def _map(parts: SyncParts, item: Planned, known: IdMapping | None, lookups: _Lookups, new: list[Planned]) -> None:
-    try:
-        mapped = parts.mapping.apply(item.record, lookups)
-    except MappingError as exc:
-        item.action, item.error, item.reason = Action.FAIL, str(exc), exc.reason
-        return
-    if mapped is None:
-        item.action = Action.SKIP
-        item.target_key = known.target_key if known is not None else None
-        return
-    item.mapped, item.hash = mapped, record_hash(mapped)
-    mode = parts.sync.mode
-    if known is not None:
-        item.mapped_before = True
-    if known is not None and known.target_key is not None:
-        item.target_key = known.target_key
-        if known.hash == item.hash:
-            item.action = Action.UNCHANGED
-        elif mode == "insert":
-            item.action, item.note = Action.SKIP, "already in the target: insert mode never updates"
-        else:
-            item.action = Action.UPDATE
-        return
+def _map_all(parts: SyncParts, plan: list[Planned], known: Mapping[str, IdMapping], lookups: _Lookups) -> list[Planned]:
+    """Map and hash every record still to create, and compare it with the ID map.
+
+    :returns: the records the ID map does not hold, whose target key is known: whether the target has
+        them is for :func:`_sort_new`
+    """
+    apply, create, insert = parts.mapping.apply, Action.CREATE, parts.sync.mode == "insert"
     reader = parts.target_key
-    if reader is None:  # the target assigns keys: a create for now, settled against the target before writing
-        return
-    target_key = reader.text(mapped)
-    if target_key is None:
-        fields = ", ".join(reader.fields)
-        item.action, item.reason = Action.FAIL, "mapping"
-        where = f"sync {parts.sync.name}, record {item.source_key}"
-        item.error = f"{where}: the mapped record has no value for the target key {fields}"
-        return
-    item.target_key = target_key
-    new.append(item)
+    same_key = parts.target_key_is_source_key
+    new: list[Planned] = []
+    for item in plan:
+        if item.action is not create:
+            continue
+        try:
+            mapped = apply(item.record, lookups)
+        except MappingError as exc:
+            item.action, item.error, item.reason = Action.FAIL, str(exc), exc.reason
+            continue
+        entry = known.get(item.source_key)
+        if mapped is None:
+            item.action = Action.SKIP
+            item.target_key = entry.target_key if entry is not None else None
+            continue
+        item.mapped, item.hash = mapped, record_hash(mapped)
+        if entry is not None:
+            item.mapped_before = True
+            if entry.target_key is not None:
+                item.target_key = entry.target_key
+                if entry.hash == item.hash:
+                    item.action = Action.UNCHANGED
+                elif insert:
+                    item.action, item.note = Action.SKIP, "already in the target: insert mode never updates"
+                else:
+                    item.action = Action.UPDATE
+                continue
+        if reader is None:  # the target assigns keys: a create for now, settled against the target before writing
+            continue
+        target_key = item.source_key if same_key else reader.text(mapped)
+        if target_key is None:
+            fields = ", ".join(reader.fields)
+            item.action, item.reason = Action.FAIL, "mapping"
+            where = f"sync {parts.sync.name}, record {item.source_key}"
+            item.error = f"{where}: the mapped record has no value for the target key {fields}"
+            continue
+        item.target_key = target_key
+        new.append(item)
+    return new
 
 
 async def _sort_new(parts: SyncParts, new: list[Planned]) -> None:

@@ -131,7 +131,7 @@ class SyncRun:
 
         Each batch's state is committed (in the background) once its writes are done, in order.
         """
-        source_keys = [self.parts.mapping.source_key(record) for record in records]
+        source_keys = self.parts.mapping.source_keys(records)
         keys = {key for key in source_keys if key is not None}
         if keys & (self.commits.keys | (self.writing.keys if self.writing else set())):
             await self._finish_writing()  # some of these are being written or stored: plan on that outcome

@@ -83,6 +83,7 @@ class CompiledMapping:
         source: str,
         *,
         lookups: Sequence[_LookupKey] = (),
+        copies: Mapping[str, str] | None = None,
     ) -> None:
         self.sync = sync
         self.key = key
@@ -90,6 +91,8 @@ class CompiledMapping:
         self.apply = function  # the generated function itself: no wrapper call per record
         self.source = source
         self._lookups = tuple(lookups)
+        self.copies: Mapping[str, str] = dict(copies or {})
+        """Target field → the source path it is a plain copy of (no transform, map, type or default)."""
 
     @property
     def has_lookups(self) -> bool:
@@ -107,6 +110,10 @@ class CompiledMapping:
     def source_key(self, record: Mapping[str, Any]) -> str | None:
         """The source record's key as text, or ``None`` when a key field is missing."""
         return self.key.text(record)
+
+    def source_keys(self, records: Sequence[Mapping[str, Any]]) -> list[str | None]:
+        """:meth:`source_key` of each record, a batch at once."""
+        return self.key.texts(records)
 
 
 def compile_mapping(sync: SyncConfig, key_fields: Sequence[str]) -> CompiledMapping:
@@ -142,7 +149,13 @@ def compile_mapping(sync: SyncConfig, key_fields: Sequence[str]) -> CompiledMapp
     ]
     source = "\n".join(lines) + "\n"
     function = compiler.namespace.compile_function(source, "_map", f"<mapping {sync.name}>")
-    return CompiledMapping(sync.name, key, list(sync.fields), function, source, lookups=compiler.lookups)
+    copies = {name: spec.from_ for name, spec in sync.fields.items() if spec.from_ is not None and _copies(spec)}
+    return CompiledMapping(sync.name, key, list(sync.fields), function, source, lookups=compiler.lookups, copies=copies)
+
+
+def _copies(spec: FieldMapping) -> bool:
+    """Whether the field's value is its source value as it is."""
+    return not spec.transform and spec.map is None and spec.type is None and spec.default is None
 
 
 _BODY_START = 3  # the generated function's first body line: after ``def`` and ``try:``

@@ -22,7 +22,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from app.records import format_key, key_text
+from app.records import format_key, key_texts
 from connectors.base import Write, WriteAction, WriteResult
 from connectors.sql.coercion import ColumnType, ConversionError, Kind
 
@@ -117,7 +117,7 @@ def results(keys: Sequence[tuple[Any, ...]], existing: set[tuple[Any, ...]], rep
     """
     result = partial(tuple.__new__, WriteResult)  # a NamedTuple without its generated __new__: thousands per batch
     single = bool(keys) and len(keys[0]) == 1
-    texts = list(map(key_text, [key[0] for key in keys])) if single else list(map(format_key, keys))
+    texts = key_texts([key[0] for key in keys]) if single else list(map(format_key, keys))
     if not report:
         return list(map(result, zip(texts, repeat(None), repeat(None))))
     created = [key not in existing for key in keys] if existing else repeat(True)

@@ -850,3 +850,19 @@ def test_every_compile_error_is_reported_at_once(config_issues: ConfigIssues) ->
     assert str(issues[0]).endswith(
         "contacts.yaml:4:8: where: a condition is one expression: write {{ record.status != 'archived' }}"
     )
+
+
+def test_plain_copies_are_known_so_a_copied_key_need_not_be_read_again(compile_fields: CompileFields) -> None:
+    mapping = compile_fields(
+        {
+            "customer_no": "id",
+            "city": "address.city",
+            "name": {"from": "first_name", "transform": ["strip"]},
+            "status": {"from": "status", "map": {"active": "A"}},
+            "owner": {"from": "owner_id", "type": "string"},
+            "note": {"from": "note", "default": "-"},
+            "fixed": {"value": 1},
+        }
+    )
+
+    assert mapping.copies == {"customer_no": "id", "city": "address.city"}

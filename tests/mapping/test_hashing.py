@@ -119,3 +119,15 @@ def test_canonical_json(record: dict[Any, Any], text: bytes) -> None:
 def test_a_value_that_has_no_json_form_is_refused() -> None:
     with pytest.raises(TypeError):
         record_hash({"odd": object()})
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["12500.50", "-0.00", "0E-8", "1E+3", "1.5E-7", "100", "-100.000", "0.000001", "123456789012345678.90", "NaN",
+     "-Infinity", "7.0", "-7.10"],
+)  # fmt: skip
+def test_decimals_read_as_plain_text_agree_with_the_normal_form(text: str) -> None:
+    value = Decimal(text)
+    normal = format(value.normalize(), "f")
+
+    assert canonical_json({"d": value}) == f'{{"d":"{"0" if normal == "-0" else normal}"}}'.encode()

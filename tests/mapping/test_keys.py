@@ -10,7 +10,7 @@ import pytest
 
 from app.mapping.keys import KeyReader
 from app.mapping.lookups import DictLookups, NoLookups
-from app.records import format_key, key_text
+from app.records import format_key, key_text, key_texts
 
 
 @pytest.mark.parametrize(
@@ -84,3 +84,30 @@ def test_dict_lookups_know_only_their_syncs() -> None:
 
 def test_no_lookups_answer_nothing() -> None:
     assert NoLookups().target_key("users", "3") is None
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [7, -7, 0, 10**20],
+        ["C-7", "", "Å"],
+        [7, "7", 7.0, True, Decimal("7.0"), date(2024, 3, 5)],  # mixed: value by value
+        [True, False],  # booleans are not whole numbers here
+    ],
+)
+def test_a_batch_of_key_values_reads_as_each_one_would(values: list[Any]) -> None:
+    assert key_texts(values) == [key_text(value) for value in values]
+
+
+@pytest.mark.parametrize("fields", [["id"], ["a.b"], ["id", "region"]])
+def test_a_batch_of_records_reads_its_keys_as_one_by_one(fields: list[str]) -> None:
+    reader = KeyReader(fields)
+    records: list[dict[str, Any]] = [
+        {"id": 7, "region": "N", "a": {"b": "x"}},
+        {"id": "8", "region": "S", "a": {"b": 2}},
+        {"region": "S", "a": {}},  # no key
+        {"id": 9, "region": None, "a": {"b": None}},
+    ]
+
+    assert reader.texts(records) == [reader.text(record) for record in records]
+    assert reader.texts(records[:1] * 3) == [reader.text(records[0])] * 3
