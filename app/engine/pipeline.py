@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
@@ -40,29 +41,54 @@ async def read_ahead(source: AsyncIterator[T]) -> AsyncIterator[T]:
 
 
 class CommitQueue:
-    """Commits batches one after another in the background; at most one waits at a time."""
+    """Commits batches one after another, in order, in the background; up to ``depth`` wait their turn.
 
-    def __init__(self) -> None:
-        self._pending: asyncio.Task[None] | None = None
-        self.keys: set[str] = set()
-        """Source keys of the batch whose commit is under way."""
+    A state database that is slower for a batch or two (a checkpoint, another
+    run's commit) then delays no reading, planning or writing: the queue takes
+    up the slack. A commit that fails fails those queued after it, unrun.
+    """
+
+    def __init__(self, depth: int = 2) -> None:
+        self._depth = depth
+        self._pending: deque[tuple[asyncio.Task[None], set[str]]] = deque()
+
+    @property
+    def keys(self) -> set[str]:
+        """Source keys of the batches whose commit is under way or waiting."""
+        if len(self._pending) == 1:
+            return self._pending[0][1]
+        return set().union(*(keys for _, keys in self._pending))
 
     async def submit(self, commit: Callable[[], Awaitable[None]], keys: set[str]) -> None:
-        """Start ``commit`` once the previous one is done; raises what the previous one raised."""
-        await self.wait()
-        self.keys = keys
-        self._pending = asyncio.ensure_future(commit())
+        """Queue ``commit`` after those queued; waits while the queue is full, and raises what a commit raised."""
+        while self._pending and (len(self._pending) >= self._depth or self._pending[0][0].done()):
+            await self._oldest()
+        before = self._pending[-1][0] if self._pending else None
+
+        async def in_turn() -> None:
+            if before is not None:
+                await asyncio.shield(before)  # raises what it raised: nothing after a failed commit is committed
+            await commit()
+
+        self._pending.append((asyncio.ensure_future(in_turn()), keys))
 
     async def wait(self) -> None:
-        """Wait for the commit under way, if any; raises what it raised."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            await pending
-        self.keys = set()
+        """Wait for every queued commit; raises what the first failing one raised."""
+        while self._pending:
+            await self._oldest()
+
+    async def _oldest(self) -> None:
+        task, _ = self._pending[0]
+        try:
+            await task
+        except Exception:
+            await self.cancel()
+            raise
+        self._pending.popleft()
 
     async def cancel(self) -> None:
-        """Stop waiting: on the way out of a failed run, let an unfinished commit end (or fail) quietly."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
+        """Stop waiting: on the way out of a failed run, let the unfinished commits end (or fail) quietly."""
+        pending, self._pending = list(self._pending), deque()
+        for task, _ in pending:
             with contextlib.suppress(Exception):
-                await pending
+                await task
