@@ -58,6 +58,8 @@ class Service:
         self.metrics = Metrics()
         self._client = client
         self._running: dict[str, _Running] = {}
+        self._executions: set[asyncio.Task[None]] = set()
+        """Every run task of this process, with its aftermath (which goes on after the run has ended)."""
         self._run_engines: dict[str, Engine] = {}
         self._engines: list[Engine] = []
         self._reload_lock = asyncio.Lock()
@@ -92,10 +94,9 @@ class Service:
         self._stopping = True
         await self.schedules.stop(self.settings.shutdown_grace)
         await self.webhooks.close()
-        running = list(self._running.values())
-        for run in running:
+        for run in self._running.values():
             run.stop.set()
-        tasks = [run.task for run in running]
+        tasks = [task for task in self._executions if not task.done()]  # runs, and runs' aftermath
         if tasks:
             _, late = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace.total_seconds())
             for task in late:
@@ -177,6 +178,8 @@ class Service:
         )
         run_id = await engine.begin(name, options)
         task = asyncio.ensure_future(self._execute(engine, run_id, name, options))
+        self._executions.add(task)
+        task.add_done_callback(self._executions.discard)
         assert options.stop is not None
         self._running[name] = _Running(task, options.stop, run_id)
         self._run_engines[name] = engine

@@ -180,3 +180,32 @@ async def _stop_during_a_job(service: Service) -> None:
     await service.start()
     await eventually(lambda: bool(service.schedules._working), 5, "a job under way")
     await service.stop()
+
+
+async def test_stopping_waits_for_a_runs_aftermath_so_it_never_uses_a_closed_state_database(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.customers_sync()
+    project.add_contacts(2)
+    service = Service(project.settings(), environ={})
+    await service.start()
+    in_aftermath, finish = asyncio.Event(), asyncio.Event()
+    after_run = service._after_run
+
+    async def slow_after_run(*args: object) -> None:
+        in_aftermath.set()
+        await finish.wait()  # the run is over and marked so; its aftermath still needs the state database
+        await after_run(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "_after_run", slow_after_run)
+    await service.trigger("customers")
+    await asyncio.wait_for(in_aftermath.wait(), 10)
+
+    stopping = asyncio.ensure_future(service.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done(), "stop waits for the aftermath under way"
+    finish.set()
+    await asyncio.wait_for(stopping, 10)
+
+    assert asyncio.all_tasks() - {asyncio.current_task()} == set()
+    assert [run.status for run in await _runs(service, "customers")] == ["succeeded"]
