@@ -33,7 +33,7 @@ async def process_events(run: SyncRun) -> None:
     assert webhook is not None, "a webhook run needs the source system's webhook block"
     deletes = compile_condition(webhook.delete_when, variable="event") if webhook.delete_when else None
     while True:
-        run._check_stop()
+        await run._stop_if_asked()
         events = await run.store.inbox.pending(run.sync.name, EVENTS_PER_ROUND)
         if not events:
             return

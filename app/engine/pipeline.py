@@ -50,27 +50,20 @@ class CommitQueue:
 
     def __init__(self, depth: int = 2) -> None:
         self._depth = depth
-        self._pending: deque[tuple[asyncio.Task[None], set[str]]] = deque()
+        self._pending: deque[asyncio.Task[None]] = deque()
 
-    @property
-    def keys(self) -> set[str]:
-        """Source keys of the batches whose commit is under way or waiting."""
-        if len(self._pending) == 1:
-            return self._pending[0][1]
-        return set().union(*(keys for _, keys in self._pending))
-
-    async def submit(self, commit: Callable[[], Awaitable[None]], keys: set[str]) -> None:
+    async def submit(self, commit: Callable[[], Awaitable[None]]) -> None:
         """Queue ``commit`` after those queued; waits while the queue is full, and raises what a commit raised."""
-        while self._pending and (len(self._pending) >= self._depth or self._pending[0][0].done()):
+        while self._pending and (len(self._pending) >= self._depth or self._pending[0].done()):
             await self._oldest()
-        before = self._pending[-1][0] if self._pending else None
+        before = self._pending[-1] if self._pending else None
 
         async def in_turn() -> None:
             if before is not None:
                 await asyncio.shield(before)  # raises what it raised: nothing after a failed commit is committed
             await commit()
 
-        self._pending.append((asyncio.ensure_future(in_turn()), keys))
+        self._pending.append(asyncio.ensure_future(in_turn()))
 
     async def wait(self) -> None:
         """Wait for every queued commit; raises what the first failing one raised."""
@@ -78,7 +71,7 @@ class CommitQueue:
             await self._oldest()
 
     async def _oldest(self) -> None:
-        task, _ = self._pending[0]
+        task = self._pending[0]
         try:
             await task
         except Exception:
@@ -89,6 +82,6 @@ class CommitQueue:
     async def cancel(self) -> None:
         """Stop waiting: on the way out of a failed run, let the unfinished commits end (or fail) quietly."""
         pending, self._pending = list(self._pending), deque()
-        for task, _ in pending:
+        for task in pending:
             with contextlib.suppress(Exception):
                 await task

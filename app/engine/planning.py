@@ -90,12 +90,14 @@ async def plan_batch(
     records: Sequence[Record],
     settled: Mapping[str, str] | None = None,
     source_keys: Sequence[str | None] | None = None,
+    known: Mapping[str, IdMapping] | None = None,
 ) -> list[Planned]:
     """What each record of ``records`` needs; one entry per record, in order.
 
     :param settled: source key → hash of a source record already dealt with (a dead
         letter, or one retried in this run): the very same record read again is left alone
     :param source_keys: the records' keys, where the caller has read them already
+    :param known: the records' ID-map rows, where the caller has looked them up already
     """
     if source_keys is None:
         source_keys = parts.mapping.source_keys(records)
@@ -103,8 +105,9 @@ async def plan_batch(
     _supersede_duplicates(plan)
     if settled:
         _leave_settled(plan, settled)
-    keys = [item.source_key for item in plan if item.action is not Action.FAIL]
-    known = await parts.store.id_map(parts.sync.name, keys)
+    if known is None:
+        keys = [item.source_key for item in plan if item.action is not Action.FAIL]
+        known = await parts.store.id_map(parts.sync.name, keys)
     lookups = await _lookups(parts, records) if parts.mapping.has_lookups else _Lookups({})
     new = _map_all(parts, plan, known, lookups)
     await _sort_new(parts, new)

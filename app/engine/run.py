@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from app.engine.writing import write_plan
 from app.errors import BryggaError, TransientError
 from app.mapping.hashing import record_hash
 from app.records import Record
-from app.store import BatchChanges, Checkpoint, Counts, LogEntry
+from app.store import BatchChanges, Checkpoint, Counts, IdMapping, LogEntry
 from connectors.base import Batch, Write, WriteAction
 
 if TYPE_CHECKING:
@@ -68,11 +69,28 @@ class RunStopped(BryggaError):
 
 @dataclass
 class _Writing:
-    """A batch being written: its write task, its source keys, and the checkpoint to store after it."""
+    """A batch being written: its write task, its number in the run, and the checkpoint to store after it."""
 
     task: asyncio.Task[BatchChanges]
-    keys: set[str]
+    number: int
     checkpoint: Checkpoint | None
+
+
+@dataclass
+class _LookedUp:
+    """A batch read from the source, with its ID-map rows looked up ahead of its planning.
+
+    ``unsettled`` holds the keys of the batches not yet committed when the
+    look-up began: only a record among those can have changed its row since.
+    """
+
+    batch: Batch
+    source_keys: list[str | None]
+    known: dict[str, IdMapping]
+    unsettled: list[set[str]]
+
+    def still_valid(self, keys: set[str]) -> bool:
+        return not any(keys & earlier for earlier in self.unsettled)
 
 
 class SyncRun:
@@ -87,6 +105,9 @@ class SyncRun:
         self.counts = Counts()
         self.dead_keys: set[str] = set()
         self.commits = CommitQueue()
+        self.numbers = itertools.count()
+        self.unsettled: dict[int, set[str]] = {}
+        """Source keys of each batch from its planning until its state is committed: their ID-map rows may change."""
         self.events_done = 0
         self.writing: _Writing | None = None
         self.settled: dict[str, str] = {}
@@ -126,22 +147,31 @@ class SyncRun:
             await self.commits.cancel()
         return self.counts
 
-    async def _process(self, records: list[Record], checkpoint: Checkpoint | None, *, retrying: bool = False) -> None:
+    async def _process(
+        self,
+        records: list[Record],
+        checkpoint: Checkpoint | None,
+        *,
+        retrying: bool = False,
+        looked_up: _LookedUp | None = None,
+    ) -> None:
         """Plan one batch while the previous one is written; then start writing this one.
 
         Each batch's state is committed (in the background) once its writes are done, in order.
         """
-        source_keys = self.parts.mapping.source_keys(records)
+        source_keys = looked_up.source_keys if looked_up else self.parts.mapping.source_keys(records)
         keys = {key for key in source_keys if key is not None}
-        if keys & (self.commits.keys | (self.writing.keys if self.writing else set())):
-            await self._finish_writing()  # some of these are being written or stored: plan on that outcome
-            await self.commits.wait()
-        plan = await plan_batch(self.parts, records, None if retrying else self.settled, source_keys)
+        known = looked_up.known if looked_up is not None and looked_up.still_valid(keys) else None
+        if known is None and any(keys & earlier for earlier in self.unsettled.values()):
+            await self._drain()  # some of these are being written or stored: plan on that outcome
+        number = next(self.numbers)
+        self.unsettled[number] = keys
+        plan = await plan_batch(self.parts, records, None if retrying else self.settled, source_keys, known)
         if retrying:  # read again later in this run (the cursor re-reads its last value): leave it
             self.settled.update((item.source_key, record_hash(item.record)) for item in plan)
         await self._finish_writing()
         task = asyncio.ensure_future(write_plan(self.parts, plan, self.engine.sleep, self.run_id))
-        self.writing = _Writing(task, keys, checkpoint)
+        self.writing = _Writing(task, number, checkpoint)
 
     async def _finish_writing(self) -> None:
         """Wait for the batch being written, and hand its state to the commit queue."""
@@ -149,20 +179,23 @@ class SyncRun:
         if writing is not None:
             changes = await writing.task
             changes.checkpoint = writing.checkpoint
-            await self._commit(changes, writing.keys)
+            await self._commit(changes, writing.number)
 
-    async def _commit(self, changes: BatchChanges, keys: set[str] | None = None) -> None:
+    async def _commit(self, changes: BatchChanges, number: int | None = None) -> None:
+        """Queue ``changes`` for committing; ``number`` is that of the batch they come from, if any."""
         changes.resolved = [key for key in changes.resolved if key in self.dead_keys]
         self.dead_keys.difference_update(changes.resolved)
         self.dead_keys.update(failure.source_key for failure in changes.failures)
 
         async def commit() -> None:
             await self.store.commit_batch(self.sync.name, self.run_id, changes)
+            if number is not None:
+                del self.unsettled[number]
             self.counts.add(changes.counts)
             if self.options.progress is not None:
                 self.options.progress(self.counts)
 
-        await self.commits.submit(commit, keys or set())
+        await self.commits.submit(commit)
 
     async def _drain(self) -> None:
         """Everything written and committed."""
@@ -173,13 +206,26 @@ class SyncRun:
 
     async def _read_source(self) -> None:
         checkpoint = None if self.options.full else await self.store.checkpoint(self.sync.name)
-        async for batch in read_ahead(self._batches(checkpoint)):
-            self._check_stop()
-            await self._process(batch.records, batch.checkpoint)
+        async for looked_up in read_ahead(self._looked_up(self._batches(checkpoint))):
+            await self._stop_if_asked()
+            await self._process(looked_up.batch.records, looked_up.batch.checkpoint, looked_up=looked_up)
 
-    def _check_stop(self) -> None:
-        """Between batches: stop here when asked; every batch before is written and committed."""
+    async def _looked_up(self, batches: AsyncIterator[Batch]) -> AsyncIterator[_LookedUp]:
+        """Each batch with its ID-map rows, looked up while the batch before it is planned and written."""
+        async for batch in batches:
+            source_keys = self.parts.mapping.source_keys(batch.records)
+            unsettled = list(self.unsettled.values())
+            known = await self.store.id_map(self.sync.name, {key for key in source_keys if key is not None})
+            yield _LookedUp(batch, source_keys, known, unsettled)
+
+    async def _stop_if_asked(self) -> None:
+        """Between batches: stop here when asked, once every batch before is written and committed.
+
+        The batch being written is finished, not cut off: a write cancelled half way may still
+        reach the target (a driver working in a thread), with no state to say it did.
+        """
         if self.options.stop is not None and self.options.stop.is_set():
+            await self._drain()
             raise RunStopped("stopped before it ended (the service is shutting down); the next run carries on")
 
     async def _batches(self, checkpoint: Checkpoint | None) -> AsyncIterator[Batch]:
@@ -211,7 +257,7 @@ class SyncRun:
         choice = self.options.dead_letters
         later_runs = 1_000_000 if choice == "all" or isinstance(choice, tuple) else self.sync.retry.later_runs
         while True:
-            self._check_stop()
+            await self._stop_if_asked()
             letters = await self.store.due_dead_letters(self.sync.name, self.run_id, later_runs, after, size)
             if not letters:
                 return

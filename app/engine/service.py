@@ -58,7 +58,8 @@ class Service:
         self.metrics = Metrics()
         self._client = client
         self._running: dict[str, _Running] = {}
-        self._executions: set[asyncio.Task[None]] = set()
+        self._executions: dict[asyncio.Task[None], str] = {}
+        """Every run task, until its aftermath is done too, with its sync's name."""
         """Every run task of this process, with its aftermath (which goes on after the run has ended)."""
         self._run_engines: dict[str, Engine] = {}
         self._engines: list[Engine] = []
@@ -178,8 +179,8 @@ class Service:
         )
         run_id = await engine.begin(name, options)
         task = asyncio.ensure_future(self._execute(engine, run_id, name, options))
-        self._executions.add(task)
-        task.add_done_callback(self._executions.discard)
+        self._executions[task] = name
+        task.add_done_callback(self._forget_execution)
         assert options.stop is not None
         self._running[name] = _Running(task, options.stop, run_id)
         self._run_engines[name] = engine
@@ -238,12 +239,14 @@ class Service:
         except BryggaError as exc:
             log.error("sync %s: scheduled run did not start: %s", name, exc)
 
+    def _forget_execution(self, task: asyncio.Task[None]) -> None:
+        self._executions.pop(task, None)
+
     async def wait_for(self, name: str) -> None:
         """Wait until this process's run of ``name`` (if any) has ended, and its aftermath is done."""
-        running = self._running.get(name)
-        if running is not None:
+        for task in [task for task, sync in self._executions.items() if sync == name]:
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(running.task)
+                await asyncio.shield(task)
 
     # --- housekeeping ----------------------------------------------------------------
 

@@ -209,3 +209,35 @@ async def test_stopping_waits_for_a_runs_aftermath_so_it_never_uses_a_closed_sta
 
     assert asyncio.all_tasks() - {asyncio.current_task()} == set()
     assert [run.status for run in await _runs(service, "customers")] == ["succeeded"]
+
+
+async def test_waiting_for_a_sync_waits_for_its_runs_aftermath_too(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.customers_sync()
+    project.add_contacts(2)
+    service = Service(project.settings(), environ={})
+    await service.start()
+    in_aftermath, finish = asyncio.Event(), asyncio.Event()
+    after_run = service._after_run
+
+    async def slow_after_run(*args: object) -> None:
+        in_aftermath.set()
+        await finish.wait()  # the run is over and marked so: what follows it (alerts, `after:` syncs) is not
+        await after_run(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "_after_run", slow_after_run)
+    try:
+        await service.trigger("customers")
+        await asyncio.wait_for(in_aftermath.wait(), 10)
+        assert not service.runs_here("customers")
+
+        waiting = asyncio.ensure_future(service.wait_for("customers"))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not waiting.done(), "wait_for waits for the aftermath under way"
+        finish.set()
+        await asyncio.wait_for(waiting, 10)
+    finally:
+        finish.set()
+        await service.stop()

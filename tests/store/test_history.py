@@ -136,6 +136,22 @@ async def test_runs_and_log_entries_have_their_own_retention(store: Store) -> No
     assert await store.run(run_id) is None
 
 
+async def test_log_entries_outlive_their_purged_run_until_their_own_retention(store: Store) -> None:
+    old = await _run_with_log(store, SYNC, ["1"])
+    await store.finish_run(old, "succeeded")
+    long_ago = utc_now() - timedelta(days=10)
+    async with store.engine.begin() as connection:
+        await connection.execute(update(RUNS).where(RUNS.c.id == old).values(started_at=long_ago))
+        await connection.execute(update(LOG).where(LOG.c.run_id == old).values(at=long_ago))
+    week_ago = utc_now() - timedelta(days=7)
+    assert await store.history.purge(week_ago, long_ago - timedelta(days=1)) == (1, 0)
+    newer = await _run_with_log(store, SYNC, ["2"])
+
+    assert await store.history.purge(week_ago, week_ago) == (0, 1)
+    assert [entry.run_id for entry in (await store.history.story(SYNC, "1")).entries] == []
+    assert [entry.run_id for entry in (await store.history.story(SYNC, "2")).entries] == [newer]
+
+
 async def test_abandoning_marks_a_syncs_running_runs_failed(store: Store) -> None:
     running = [await store.start_run(SYNC, "schedule") for _ in range(2)]
     other = await store.start_run("other", "schedule")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from app.errors import StoreError
 from app.store import BatchChanges, Counts, Failure, LogEntry, Store
@@ -26,6 +26,20 @@ async def test_migrations_build_exactly_the_models(store: Store) -> None:
 
     async with store.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
+
+
+async def test_keys_are_compared_byte_by_byte(store: Store) -> None:
+    """Source keys are identifiers: a language collation would only make every key index dearer."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite compares text byte by byte unless told otherwise")
+    query = text(
+        "SELECT table_name, column_name, collation_name FROM information_schema.columns "
+        "WHERE column_name IN ('sync', 'source_key') AND table_name IN ('id_map', 'record_log', 'dead_letters')"
+    )
+    async with store.engine.connect() as connection:
+        columns = (await connection.execute(query)).all()
+    assert len(columns) == 6
+    assert {row[2] for row in columns} == {"C"}, columns
 
 
 async def test_opening_an_existing_database_again_keeps_its_data(state_url: str, tmp_path: Path) -> None:

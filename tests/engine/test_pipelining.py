@@ -1,0 +1,140 @@
+"""Batches overlap (one planned while the one before is written and stored): a key read again in the
+next batch is planned on what the batch before it did, never on a look-up made before that was stored."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.engine.project import open_project
+from app.engine.runner import RunOptions, open_engine
+from app.store import Checkpoint, Counts
+from connectors.base import Batch, Write, WriteResult
+from connectors.csv.connector import CsvConnector
+from connectors.sql.connector import SqlConnector
+
+PROJECT = """\
+version: 1
+state: sqlite:///state.db
+systems:
+  exports:
+    connector: csv
+    path: exports
+    batch_size: 2
+    streams: {people: {file: people.csv, key: id}}
+  db:
+    connector: sql
+    url: sqlite:///db.sqlite
+    streams: {people: {table: people, key: id}}
+"""
+
+SYNC = "source: exports.people\ntarget: db.people\nfields: {id: {from: id, type: integer}, name: name}\n"
+
+
+def _project(tmp_path: Path, rows: str) -> Path:
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "people.csv").write_text("id,name\n" + rows)
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "mappings" / "people.yaml").write_text(SYNC)
+    (tmp_path / "brygga.yaml").write_text(PROJECT)
+    with sqlite3.connect(tmp_path / "db.sqlite") as connection:
+        connection.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    connection.close()
+    return tmp_path / "brygga.yaml"
+
+
+def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    connection = sqlite3.connect(path)
+    try:
+        return list(connection.execute(sql))
+    finally:
+        connection.close()
+
+
+async def test_a_key_read_again_in_the_next_batch_is_updated_once_more_not_created_twice(tmp_path: Path) -> None:
+    _project(tmp_path, "1,Ann\n2,Bo\n1,Annie\n3,Cy\n2,Bob\n4,Di\n")
+
+    async with open_engine(open_project(tmp_path / "brygga.yaml", environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+
+    assert run.status == "succeeded", run.error
+    assert run.counts == Counts(read=6, created=4, updated=2)
+    connection = sqlite3.connect(tmp_path / "db.sqlite")
+    try:
+        assert list(connection.execute("SELECT id, name FROM people ORDER BY id")) == [
+            (1, "Annie"), (2, "Bob"), (3, "Cy"), (4, "Di"),
+        ]  # fmt: skip
+    finally:
+        connection.close()
+    state = sqlite3.connect(tmp_path / "state.db")
+    try:
+        actions = list(state.execute("SELECT source_key, action FROM record_log ORDER BY id"))
+        mapped = list(state.execute("SELECT source_key FROM id_map ORDER BY source_key"))
+    finally:
+        state.close()
+    assert actions == [("1", "created"), ("2", "created"), ("1", "updated"), ("3", "created"), ("2", "updated"),
+                       ("4", "created")]  # fmt: skip
+    assert mapped == [("1",), ("2",), ("3",), ("4",)]
+
+
+class _WatchedStop(asyncio.Event):
+    """A stop request that tells when the run has seen it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = asyncio.Event()
+
+    def is_set(self) -> bool:
+        if super().is_set():
+            self.seen.set()
+            return True
+        return False
+
+
+async def test_a_stop_asked_mid_write_lets_that_batch_finish_and_be_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _project(tmp_path, "".join(f"{n},Person {n}\n" for n in range(1, 9)))
+    stop = _WatchedStop()
+    write, read = SqlConnector.write, CsvConnector.read
+    first_written = asyncio.Event()
+    writes_done: list[bool] = []
+    """For each write that ended: whether the run had seen the stop by then."""
+
+    async def read_slowly(
+        self: CsvConnector, stream: str, checkpoint: Checkpoint | None, size: int
+    ) -> AsyncIterator[Batch]:
+        async for batch in read(self, stream, checkpoint, size):
+            yield batch
+            await first_written.wait()  # a slow source: the next batch comes once the first is in the target
+
+    async def write_then_stop(self: SqlConnector, stream: str, writes: Sequence[Write]) -> list[WriteResult]:
+        results = await write(self, stream, writes)  # in the target now, and not yet in the state
+        if not writes_done:
+            stop.set()  # the service shuts down while this batch is still being written
+            first_written.set()
+            await stop.seen.wait()  # the run reaches its next check first: it waits for the next batch, not this
+        writes_done.append(stop.seen.is_set())
+        return results
+
+    monkeypatch.setattr(CsvConnector, "read", read_slowly)
+    monkeypatch.setattr(SqlConnector, "write", write_then_stop)
+    async with open_engine(open_project(project, environ={})) as engine:
+        stopped = await engine.run("people", RunOptions(stop=stop))
+    monkeypatch.undo()
+
+    assert writes_done == [True], "the write under way when the stop came was finished, not cancelled"
+    assert stopped.status == "failed" and "stopped before it ended" in (stopped.error or ""), stopped
+    written = _rows(tmp_path / "db.sqlite", "SELECT id FROM people ORDER BY id")
+    assert written, "the batch being written when the stop came was finished"
+    assert _rows(tmp_path / "state.db", "SELECT CAST(source_key AS INTEGER) FROM id_map ORDER BY 1") == written
+    assert stopped.counts.created == len(written)
+
+    async with open_engine(open_project(project, environ={})) as engine:
+        again = await engine.run("people", RunOptions())
+    assert (again.status, again.counts.created) == ("succeeded", 8 - len(written))
