@@ -59,6 +59,7 @@ class Store:
         # handler (1 ms, then 2, 5, … up to 100 ms a time): under load, most of a transaction's time. This
         # process's transactions take turns instead, each woken the moment the one before it ends.
         self._turns = None if self._postgres else TaskTurns()
+        self._closed = False
         self.leases = Leases(self)
         self.states = SyncStates(self)
         self.history = History(self)
@@ -70,6 +71,7 @@ class Store:
         return cls(await open_database(state_url(url, root)))
 
     async def close(self) -> None:
+        self._closed = True
         await self.engine.dispose()
 
     # --- runs -----------------------------------------------------------------
@@ -330,6 +332,8 @@ class Store:
             yield column.in_(keys[start : start + _IN_CHUNK])
 
     def _begin(self) -> _Transaction:
+        if self._closed:  # the engine would quietly open a new connection, which nothing would ever close
+            raise StoreError("the state database was used after it was closed; this is a bug in Brygga")
         return _Transaction(self.engine, self._turns)
 
 

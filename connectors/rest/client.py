@@ -4,6 +4,8 @@ request through the system's limits and retries, every failure one of Brygga's e
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,6 +23,13 @@ from connectors.rest.retrying import RetryPolicy, retrying
 from connectors.rest.values import json_bytes
 
 Params = Mapping[str, str | int | float | bool]
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS settings (certifi's CA bundle), built once per process, not for every client:
+    loading the bundle takes tens of milliseconds, paid by every run that opens the system."""
+    return httpx.create_ssl_context()
 
 
 class RestClient:
@@ -46,6 +55,7 @@ class RestClient:
             timeout=httpx.Timeout(seconds),
             limits=httpx.Limits(max_connections=options.concurrency, max_keepalive_connections=options.concurrency),
             follow_redirects=False,  # a redirect means a wrong base_url; following it could carry a key elsewhere
+            verify=_tls(),
         )
         watch_logs(self.secrets)
 

@@ -200,6 +200,7 @@ async def test_stopping_waits_for_a_runs_aftermath_so_it_never_uses_a_closed_sta
     monkeypatch.setattr(service, "_after_run", slow_after_run)
     await service.trigger("customers")
     await asyncio.wait_for(in_aftermath.wait(), 10)
+    assert [run.status for run in await _runs(service, "customers")] == ["succeeded"]
 
     stopping = asyncio.ensure_future(service.stop())
     await asyncio.sleep(0.05)
@@ -208,7 +209,6 @@ async def test_stopping_waits_for_a_runs_aftermath_so_it_never_uses_a_closed_sta
     await asyncio.wait_for(stopping, 10)
 
     assert asyncio.all_tasks() - {asyncio.current_task()} == set()
-    assert [run.status for run in await _runs(service, "customers")] == ["succeeded"]
 
 
 async def test_waiting_for_a_sync_waits_for_its_runs_aftermath_too(

@@ -42,6 +42,15 @@ async def test_keys_are_compared_byte_by_byte(store: Store) -> None:
     assert {row[2] for row in columns} == {"C"}, columns
 
 
+async def test_a_closed_store_refuses_work_rather_than_open_a_connection_nothing_closes(
+    state_url: str, tmp_path: Path
+) -> None:
+    store = await Store.open(state_url, tmp_path)
+    await store.close()
+    with pytest.raises(StoreError, match="used after it was closed"):
+        await store.start_run(SYNC, "manual")
+
+
 async def test_opening_an_existing_database_again_keeps_its_data(state_url: str, tmp_path: Path) -> None:
     first = await Store.open(state_url, tmp_path)
     run_id = await first.start_run(SYNC, "manual")

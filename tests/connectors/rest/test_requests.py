@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ import respx
 
 from app.errors import PermanentError
 from connectors.base import Write, WriteAction
+from connectors.rest.client import _tls
 from connectors.rest.connector import RestConnector
 from tests.connectors.rest.conftest import FAST_RETRIES, FakeClock, read_all, rest_system
 
@@ -369,3 +371,9 @@ async def test_a_redirect_is_not_followed_and_says_to_check_base_url(mocked: tup
         await read_all(connector, "contacts")
 
     assert not elsewhere.called  # the key never went to another host
+
+
+def test_https_certificates_and_host_names_are_checked_with_one_context_for_every_client() -> None:
+    context = _tls()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert _tls() is context, "the CA bundle is loaded once per process, not for every run's client"
