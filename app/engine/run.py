@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -81,16 +80,19 @@ class _LookedUp:
     """A batch read from the source, with its ID-map rows looked up ahead of its planning.
 
     ``unsettled`` holds the keys of the batches not yet committed when the
-    look-up began: only a record among those can have changed its row since.
+    look-up began, and ``begun`` how many batches had begun: only a record
+    among those, or in a batch begun since, can have changed its row since.
     """
 
     batch: Batch
     source_keys: list[str | None]
     known: dict[str, IdMapping]
     unsettled: list[set[str]]
+    begun: int
 
-    def still_valid(self, keys: set[str]) -> bool:
-        return not any(keys & earlier for earlier in self.unsettled)
+    def still_valid(self, keys: set[str], number: int) -> bool:
+        """Whether the look-up holds for batch ``number`` with these keys."""
+        return number == self.begun and not any(keys & earlier for earlier in self.unsettled)
 
 
 class SyncRun:
@@ -105,7 +107,8 @@ class SyncRun:
         self.counts = Counts()
         self.dead_keys: set[str] = set()
         self.commits = CommitQueue()
-        self.numbers = itertools.count()
+        self.begun = 0
+        """Batches begun (planned or further): the next one's number."""
         self.unsettled: dict[int, set[str]] = {}
         """Source keys of each batch from its planning until its state is committed: their ID-map rows may change."""
         self.events_done = 0
@@ -161,11 +164,12 @@ class SyncRun:
         """
         source_keys = looked_up.source_keys if looked_up else self.parts.mapping.source_keys(records)
         keys = {key for key in source_keys if key is not None}
-        known = looked_up.known if looked_up is not None and looked_up.still_valid(keys) else None
-        if known is None and any(keys & earlier for earlier in self.unsettled.values()):
+        earlier = list(self.unsettled.values())
+        number, self.begun = self.begun, self.begun + 1
+        self.unsettled[number] = keys  # before any await: the next batch's look-up, made meanwhile, must see it
+        known = looked_up.known if looked_up is not None and looked_up.still_valid(keys, number) else None
+        if known is None and any(keys & batch for batch in earlier):
             await self._drain()  # some of these are being written or stored: plan on that outcome
-        number = next(self.numbers)
-        self.unsettled[number] = keys
         plan = await plan_batch(self.parts, records, None if retrying else self.settled, source_keys, known)
         if retrying:  # read again later in this run (the cursor re-reads its last value): leave it
             self.settled.update((item.source_key, record_hash(item.record)) for item in plan)
@@ -214,9 +218,9 @@ class SyncRun:
         """Each batch with its ID-map rows, looked up while the batch before it is planned and written."""
         async for batch in batches:
             source_keys = self.parts.mapping.source_keys(batch.records)
-            unsettled = list(self.unsettled.values())
+            unsettled, begun = list(self.unsettled.values()), self.begun
             known = await self.store.id_map(self.sync.name, {key for key in source_keys if key is not None})
-            yield _LookedUp(batch, source_keys, known, unsettled)
+            yield _LookedUp(batch, source_keys, known, unsettled, begun)
 
     async def _stop_if_asked(self) -> None:
         """Between batches: stop here when asked, once every batch before is written and committed.

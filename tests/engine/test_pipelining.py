@@ -82,6 +82,21 @@ async def test_a_key_read_again_in_the_next_batch_is_updated_once_more_not_creat
     assert mapped == [("1",), ("2",), ("3",), ("4",)]
 
 
+async def test_a_batch_waiting_for_the_one_before_still_counts_for_the_look_up_of_the_next(tmp_path: Path) -> None:
+    # 1 comes again in the second batch (which then waits for the first to be stored), and 3 again in
+    # the third, looked up while the second waited.
+    _project(tmp_path, "1,Ann\n2,Bo\n1,Annie\n3,Cy\n3,Cyd\n4,Di\n")
+
+    async with open_engine(open_project(tmp_path / "brygga.yaml", environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+
+    assert run.status == "succeeded", run.error
+    assert run.counts == Counts(read=6, created=4, updated=2)
+    assert _rows(tmp_path / "db.sqlite", "SELECT id, name FROM people ORDER BY id") == [
+        (1, "Annie"), (2, "Bo"), (3, "Cyd"), (4, "Di"),
+    ]  # fmt: skip
+
+
 class _WatchedStop(asyncio.Event):
     """A stop request that tells when the run has seen it."""
 
