@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from app.config import SyncConfig
 from app.engine.events import process_events
+from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, read_ahead
 from app.engine.planning import plan_batch
 from app.engine.retry import with_retries
@@ -111,6 +112,8 @@ class SyncRun:
         """Batches begun (planned or further): the next one's number."""
         self.unsettled: dict[int, set[str]] = {}
         """Source keys of each batch from its planning until its state is committed: their ID-map rows may change."""
+        self.first_load: FirstLoad | None = None
+        """Set when the sync's ID map was empty as the run began."""
         self.events_done = 0
         self.writing: _Writing | None = None
         self.settled: dict[str, str] = {}
@@ -124,6 +127,8 @@ class SyncRun:
         await with_retries(
             self.sync.retry, lambda: self.parts.target.prepare(target_stream, write_fields=fields), self.engine.sleep
         )
+        if not await self.store.has_id_map(self.sync.name):
+            self.first_load = FirstLoad()
         letters = await self.store.dead_letters(self.sync.name, discarded=True)
         self.dead_keys = {letter.source_key for letter in letters}
         self.settled = {letter.source_key: record_hash(letter.record) for letter in letters}
@@ -167,6 +172,8 @@ class SyncRun:
         earlier = list(self.unsettled.values())
         number, self.begun = self.begun, self.begun + 1
         self.unsettled[number] = keys  # before any await: the next batch's look-up, made meanwhile, must see it
+        if self.first_load is not None:
+            self.first_load.meet(keys)
         known = looked_up.known if looked_up is not None and looked_up.still_valid(keys, number) else None
         if known is None and any(keys & batch for batch in earlier):
             await self._drain()  # some of these are being written or stored: plan on that outcome
@@ -219,7 +226,10 @@ class SyncRun:
         async for batch in batches:
             source_keys = self.parts.mapping.source_keys(batch.records)
             unsettled, begun = list(self.unsettled.values()), self.begun
-            known = await self.store.id_map(self.sync.name, {key for key in source_keys if key is not None})
+            keys = {key for key in source_keys if key is not None}
+            if self.first_load is not None and (maybe := self.first_load.maybe_mapped(keys)) is not None:
+                keys = maybe  # a first load: only keys it has met already can be in the ID map
+            known = await self.store.id_map(self.sync.name, keys) if keys else {}
             yield _LookedUp(batch, source_keys, known, unsettled, begun)
 
     async def _stop_if_asked(self) -> None:

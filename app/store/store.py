@@ -121,6 +121,12 @@ class Store:
 
     # --- ID map -----------------------------------------------------------------
 
+    async def has_id_map(self, sync: str) -> bool:
+        """Whether the sync's ID map holds any entry."""
+        async with self._begin() as connection:
+            found = await connection.execute(select(ID_MAP.c.sync).where(ID_MAP.c.sync == sync).limit(1))
+            return found.first() is not None
+
     async def id_map(self, sync: str, source_keys: Collection[str]) -> dict[str, IdMapping]:
         """The ID map entries of these source keys, those that exist."""
         found: dict[str, IdMapping] = {}

@@ -13,7 +13,7 @@ import pytest
 
 from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
-from app.store import Checkpoint, Counts
+from app.store import Checkpoint, Counts, Store
 from connectors.base import Batch, Write, WriteResult
 from connectors.csv.connector import CsvConnector
 from connectors.sql.connector import SqlConnector
@@ -95,6 +95,32 @@ async def test_a_batch_waiting_for_the_one_before_still_counts_for_the_look_up_o
     assert _rows(tmp_path / "db.sqlite", "SELECT id, name FROM people ORDER BY id") == [
         (1, "Annie"), (2, "Bo"), (3, "Cyd"), (4, "Di"),
     ]  # fmt: skip
+
+
+async def test_a_first_load_looks_up_only_keys_it_has_met_and_finds_one_met_long_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = "".join(f"{n},Person {n}\n" for n in range(1, 19)) + "1,Person one\n"  # 1 again, nine batches on
+    _project(tmp_path, rows)
+    looked_up: list[set[str]] = []
+    id_map = Store.id_map
+
+    async def counted(self: Store, sync: str, keys: Any) -> Any:
+        looked_up.append(set(keys))
+        return await id_map(self, sync, keys)
+
+    monkeypatch.setattr(Store, "id_map", counted)
+
+    async with open_engine(open_project(tmp_path / "brygga.yaml", environ={})) as engine:
+        first = await engine.run("people", RunOptions())
+        assert (first.status, first.counts) == ("succeeded", Counts(read=19, created=18, updated=1)), first.error
+        assert looked_up == [{"1"}], "a first load looks up only a key it has met before"
+        assert _rows(tmp_path / "db.sqlite", "SELECT name FROM people WHERE id = 1") == [("Person one",)]
+
+        looked_up.clear()
+        again = await engine.run("people", RunOptions(full=True))
+    assert again.counts.read == 19 and again.counts.created == 0
+    assert len(looked_up) == 10, "a later run looks every batch up"
 
 
 class _WatchedStop(asyncio.Event):

@@ -132,6 +132,7 @@ async def test_the_id_map_keeps_target_keys_and_hashes(store: Store) -> None:
 
     assert {key: (entry.target_key, entry.hash) for key, entry in found.items()} == {"2": ("A2", "h2b")}
     assert await store.id_map("other sync", ["2"]) == {}
+    assert (await store.has_id_map(SYNC), await store.has_id_map("other sync")) == (True, False)
 
 
 async def test_lookups_find_target_keys_across_syncs_in_large_numbers(store: Store) -> None:
