@@ -127,8 +127,8 @@ class SyncRun:
         await with_retries(
             self.sync.retry, lambda: self.parts.target.prepare(target_stream, write_fields=fields), self.engine.sleep
         )
-        if not await self.store.has_id_map(self.sync.name):
-            self.first_load = FirstLoad()
+        if self.options.read_source and not self.options.webhook and not await self.store.has_id_map(self.sync.name):
+            self.first_load = FirstLoad()  # only reading the source looks batches up ahead
         letters = await self.store.dead_letters(self.sync.name, discarded=True)
         self.dead_keys = {letter.source_key for letter in letters}
         self.settled = {letter.source_key: record_hash(letter.record) for letter in letters}
