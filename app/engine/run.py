@@ -93,7 +93,12 @@ class _LookedUp:
 
     def still_valid(self, keys: set[str], number: int) -> bool:
         """Whether the look-up holds for batch ``number`` with these keys."""
-        return number == self.begun and not any(keys & earlier for earlier in self.unsettled)
+        return number == self.begun and not _shares_keys(keys, self.unsettled)
+
+
+def _shares_keys(keys: set[str], batches: list[set[str]]) -> bool:
+    """Whether any of ``keys`` is in one of these batches' keys."""
+    return any(not keys.isdisjoint(batch) for batch in batches)
 
 
 class SyncRun:
@@ -175,7 +180,7 @@ class SyncRun:
         if self.first_load is not None:
             self.first_load.meet(keys)
         known = looked_up.known if looked_up is not None and looked_up.still_valid(keys, number) else None
-        if known is None and any(keys & batch for batch in earlier):
+        if known is None and _shares_keys(keys, earlier):
             await self._drain()  # some of these are being written or stored: plan on that outcome
         plan = await plan_batch(self.parts, records, None if retrying else self.settled, source_keys, known)
         if retrying:  # read again later in this run (the cursor re-reads its last value): leave it

@@ -59,8 +59,8 @@ class Service:
         self._client = client
         self._running: dict[str, _Running] = {}
         self._executions: dict[asyncio.Task[None], str] = {}
-        """Every run task, until its aftermath is done too, with its sync's name."""
-        """Every run task of this process, with its aftermath (which goes on after the run has ended)."""
+        """Every run task of this process with its sync's name, until its aftermath (which goes on after the
+        run has ended) is done too."""
         self._run_engines: dict[str, Engine] = {}
         self._engines: list[Engine] = []
         self._reload_lock = asyncio.Lock()

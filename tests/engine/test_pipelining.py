@@ -13,7 +13,7 @@ import pytest
 
 from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
-from app.store import Checkpoint, Counts, Store
+from app.store import Checkpoint, Counts, RunInfo, Store
 from connectors.base import Batch, Write, WriteResult
 from connectors.csv.connector import CsvConnector
 from connectors.sql.connector import SqlConnector
@@ -56,39 +56,31 @@ def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
         connection.close()
 
 
-async def test_a_key_read_again_in_the_next_batch_is_updated_once_more_not_created_twice(tmp_path: Path) -> None:
-    _project(tmp_path, "1,Ann\n2,Bo\n1,Annie\n3,Cy\n2,Bob\n4,Di\n")
+async def _run(project: Path, options: RunOptions | None = None) -> RunInfo:
+    async with open_engine(open_project(project, environ={})) as engine:
+        return await engine.run("people", options or RunOptions())
 
-    async with open_engine(open_project(tmp_path / "brygga.yaml", environ={})) as engine:
-        run = await engine.run("people", RunOptions())
+
+async def test_a_key_read_again_in_the_next_batch_is_updated_once_more_not_created_twice(tmp_path: Path) -> None:
+    run = await _run(_project(tmp_path, "1,Ann\n2,Bo\n1,Annie\n3,Cy\n2,Bob\n4,Di\n"))
 
     assert run.status == "succeeded", run.error
     assert run.counts == Counts(read=6, created=4, updated=2)
-    connection = sqlite3.connect(tmp_path / "db.sqlite")
-    try:
-        assert list(connection.execute("SELECT id, name FROM people ORDER BY id")) == [
-            (1, "Annie"), (2, "Bob"), (3, "Cy"), (4, "Di"),
-        ]  # fmt: skip
-    finally:
-        connection.close()
-    state = sqlite3.connect(tmp_path / "state.db")
-    try:
-        actions = list(state.execute("SELECT source_key, action FROM record_log ORDER BY id"))
-        mapped = list(state.execute("SELECT source_key FROM id_map ORDER BY source_key"))
-    finally:
-        state.close()
-    assert actions == [("1", "created"), ("2", "created"), ("1", "updated"), ("3", "created"), ("2", "updated"),
-                       ("4", "created")]  # fmt: skip
-    assert mapped == [("1",), ("2",), ("3",), ("4",)]
+    assert _rows(tmp_path / "db.sqlite", "SELECT id, name FROM people ORDER BY id") == [
+        (1, "Annie"), (2, "Bob"), (3, "Cy"), (4, "Di"),
+    ]  # fmt: skip
+    assert _rows(tmp_path / "state.db", "SELECT source_key, action FROM record_log ORDER BY id") == [
+        ("1", "created"), ("2", "created"), ("1", "updated"), ("3", "created"), ("2", "updated"), ("4", "created"),
+    ]  # fmt: skip
+    assert _rows(tmp_path / "state.db", "SELECT source_key FROM id_map ORDER BY source_key") == [
+        ("1",), ("2",), ("3",), ("4",),
+    ]  # fmt: skip
 
 
 async def test_a_batch_waiting_for_the_one_before_still_counts_for_the_look_up_of_the_next(tmp_path: Path) -> None:
     # 1 comes again in the second batch (which then waits for the first to be stored), and 3 again in
     # the third, looked up while the second waited.
-    _project(tmp_path, "1,Ann\n2,Bo\n1,Annie\n3,Cy\n3,Cyd\n4,Di\n")
-
-    async with open_engine(open_project(tmp_path / "brygga.yaml", environ={})) as engine:
-        run = await engine.run("people", RunOptions())
+    run = await _run(_project(tmp_path, "1,Ann\n2,Bo\n1,Annie\n3,Cy\n3,Cyd\n4,Di\n"))
 
     assert run.status == "succeeded", run.error
     assert run.counts == Counts(read=6, created=4, updated=2)
@@ -165,8 +157,7 @@ async def test_a_stop_asked_mid_write_lets_that_batch_finish_and_be_stored(
 
     monkeypatch.setattr(CsvConnector, "read", read_slowly)
     monkeypatch.setattr(SqlConnector, "write", write_then_stop)
-    async with open_engine(open_project(project, environ={})) as engine:
-        stopped = await engine.run("people", RunOptions(stop=stop))
+    stopped = await _run(project, RunOptions(stop=stop))
     monkeypatch.undo()
 
     assert writes_done == [True], "the write under way when the stop came was finished, not cancelled"
@@ -176,6 +167,5 @@ async def test_a_stop_asked_mid_write_lets_that_batch_finish_and_be_stored(
     assert _rows(tmp_path / "state.db", "SELECT CAST(source_key AS INTEGER) FROM id_map ORDER BY 1") == written
     assert stopped.counts.created == len(written)
 
-    async with open_engine(open_project(project, environ={})) as engine:
-        again = await engine.run("people", RunOptions())
+    again = await _run(project)
     assert (again.status, again.counts.created) == ("succeeded", 8 - len(written))

@@ -182,9 +182,8 @@ async def _stop_during_a_job(service: Service) -> None:
     await service.stop()
 
 
-async def test_stopping_waits_for_a_runs_aftermath_so_it_never_uses_a_closed_state_database(
-    project: Project, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def _in_aftermath(project: Project, monkeypatch: pytest.MonkeyPatch) -> tuple[Service, asyncio.Event]:
+    """A service whose run of customers has ended and is marked so, its aftermath held until the event is set."""
     project.customers_sync()
     project.add_contacts(2)
     service = Service(project.settings(), environ={})
@@ -194,12 +193,19 @@ async def test_stopping_waits_for_a_runs_aftermath_so_it_never_uses_a_closed_sta
 
     async def slow_after_run(*args: object) -> None:
         in_aftermath.set()
-        await finish.wait()  # the run is over and marked so; its aftermath still needs the state database
+        await finish.wait()  # what follows a run (alerts, `after:` syncs) still needs the state database
         await after_run(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(service, "_after_run", slow_after_run)
     await service.trigger("customers")
     await asyncio.wait_for(in_aftermath.wait(), 10)
+    return service, finish
+
+
+async def test_stopping_waits_for_a_runs_aftermath_so_it_never_uses_a_closed_state_database(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, finish = await _in_aftermath(project, monkeypatch)
     assert [run.status for run in await _runs(service, "customers")] == ["succeeded"]
 
     stopping = asyncio.ensure_future(service.stop())
@@ -214,22 +220,8 @@ async def test_stopping_waits_for_a_runs_aftermath_so_it_never_uses_a_closed_sta
 async def test_waiting_for_a_sync_waits_for_its_runs_aftermath_too(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project.customers_sync()
-    project.add_contacts(2)
-    service = Service(project.settings(), environ={})
-    await service.start()
-    in_aftermath, finish = asyncio.Event(), asyncio.Event()
-    after_run = service._after_run
-
-    async def slow_after_run(*args: object) -> None:
-        in_aftermath.set()
-        await finish.wait()  # the run is over and marked so: what follows it (alerts, `after:` syncs) is not
-        await after_run(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(service, "_after_run", slow_after_run)
+    service, finish = await _in_aftermath(project, monkeypatch)
     try:
-        await service.trigger("customers")
-        await asyncio.wait_for(in_aftermath.wait(), 10)
         assert not service.runs_here("customers")
 
         waiting = asyncio.ensure_future(service.wait_for("customers"))
