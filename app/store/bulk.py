@@ -60,5 +60,13 @@ async def upsert_rows(
 
 
 async def _driver(connection: AsyncConnection) -> Any:
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
+    """asyncpg's own connection, in the transaction of ``connection``.
+
+    SQLAlchemy begins its transaction with its first statement: a COPY sent to the driver
+    before any would be committed on its own, whatever became of the transaction.
+    """
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        await connection.exec_driver_sql("SELECT 1")
+    return driver

@@ -123,6 +123,29 @@ async def test_a_failing_batch_commits_nothing(store: Store) -> None:
     assert (await store.finish_run(run_id, "failed")).counts == Counts()
 
 
+async def test_a_failing_first_load_batch_commits_nothing(store: Store) -> None:
+    """New ID-map rows and log rows go in by COPY on PostgreSQL: inside the batch's transaction too."""
+    run_id = await store.start_run(SYNC, "manual")
+    broken = _batch("1", 1)
+    broken.failures = [Failure("2", {"unstorable": object()}, "bad", "mapping")]
+
+    with pytest.raises(TypeError):
+        await store.commit_batch(SYNC, run_id, broken)
+
+    assert await store.id_map(SYNC, ["1"]) == {}
+    assert await store.log_entries(run_id) == []
+    assert await store.checkpoint(SYNC) is None
+
+
+def _batch(key: str, cursor: int) -> BatchChanges:
+    return BatchChanges(
+        new_mappings=[(key, key, "h")],
+        log=[LogEntry(key, key, "created")],
+        counts=Counts(read=1, created=1),
+        checkpoint={"cursor": cursor},
+    )
+
+
 async def test_the_id_map_keeps_target_keys_and_hashes(store: Store) -> None:
     run_id = await store.start_run(SYNC, "manual")
     await store.commit_batch(SYNC, run_id, BatchChanges(mapped=[("1", "A1", "h1"), ("2", "A2", "h2")]))
