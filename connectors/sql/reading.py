@@ -115,13 +115,15 @@ class StreamReader:
         """The rows as records, and the last row's keyset values."""
         width = len(self.columns)
         names = self.shape.columns
-        records = [dict(zip(names, row[:width], strict=True)) for row in rows]
+        # zip stops at the last name, before the keyset values: slicing a SQLAlchemy row first
+        # costs twice what the rest of this does (about 3 µs a row)
+        records = [dict(zip(names, row, strict=False)) for row in rows]
         return records, list(rows[-1][width:]) if rows else []
 
     def split_keys(self, rows: Sequence[Row[Any]]) -> tuple[list[list[Any]], list[Any]]:
         """Rows of :attr:`keys_first` or :attr:`keys_next` as key values, and the last row's keyset values."""
         width = len(self.shape.key)
-        return [list(row[:width]) for row in rows], list(rows[-1][width:]) if rows else []
+        return [list(tuple(row)[:width]) for row in rows], list(rows[-1][width:]) if rows else []
 
     @staticmethod
     def page(after: Sequence[Any] | None, size: int) -> dict[str, Any]:
