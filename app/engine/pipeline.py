@@ -4,7 +4,7 @@ The databases do their share of the work in their own processes; with the
 stages overlapped, a run takes about as long as its Python work alone.
 Order still holds where it matters: batches are written in read order, and
 each batch's state (with its checkpoint) is committed after the batch's
-writes and after the previous batch's state.
+writes and after the previous batch's state (which may be stored alongside).
 """
 
 from __future__ import annotations
@@ -40,30 +40,35 @@ async def read_ahead(source: AsyncIterator[T]) -> AsyncIterator[T]:
             await close()
 
 
-class CommitQueue:
-    """Commits batches one after another, in order, in the background; up to ``depth`` wait their turn.
+WaitForBefore = Callable[[], Awaitable[None]]
+"""Given to each commit: waits for the commit before it, and raises what that one raised."""
 
-    A state database that is slower for a batch or two (a checkpoint, another
-    run's commit) then delays no reading, planning or writing: the queue takes
-    up the slack. A commit that fails fails those queued after it, unrun.
+
+class CommitQueue:
+    """Commits batches in order, in the background; up to ``depth`` are under way or wait their turn.
+
+    A commit is handed a :data:`WaitForBefore` and must await it before it makes itself
+    durable: it may write its rows meanwhile (on a state database that takes several writers),
+    so two batches' state is stored at once, yet committed in order. A state database that
+    is slower for a batch or two then delays no reading, planning or writing: the queue takes
+    up the slack. A commit that fails fails those after it, uncommitted.
     """
 
     def __init__(self, depth: int = 2) -> None:
         self._depth = depth
         self._pending: deque[asyncio.Task[None]] = deque()
 
-    async def submit(self, commit: Callable[[], Awaitable[None]]) -> None:
+    async def submit(self, commit: Callable[[WaitForBefore], Awaitable[None]]) -> None:
         """Queue ``commit`` after those queued; waits while the queue is full, and raises what a commit raised."""
         while self._pending and (len(self._pending) >= self._depth or self._pending[0].done()):
             await self._oldest()
         before = self._pending[-1] if self._pending else None
 
-        async def in_turn() -> None:
+        async def wait_for_before() -> None:
             if before is not None:
                 await asyncio.shield(before)  # raises what it raised: nothing after a failed commit is committed
-            await commit()
 
-        self._pending.append(asyncio.ensure_future(in_turn()))
+        self._pending.append(asyncio.ensure_future(commit(wait_for_before)))
 
     async def wait(self) -> None:
         """Wait for every queued commit; raises what the first failing one raised."""

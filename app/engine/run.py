@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from app.config import SyncConfig
 from app.engine.events import process_events
 from app.engine.first_load import FirstLoad
-from app.engine.pipeline import CommitQueue, read_ahead
+from app.engine.pipeline import CommitQueue, WaitForBefore, read_ahead
 from app.engine.planning import plan_batch
 from app.engine.retry import with_retries
 from app.engine.writing import write_plan
@@ -203,8 +203,8 @@ class SyncRun:
         self.dead_keys.difference_update(changes.resolved)
         self.dead_keys.update(failure.source_key for failure in changes.failures)
 
-        async def commit() -> None:
-            await self.store.commit_batch(self.sync.name, self.run_id, changes)
+        async def commit(wait_for_before: WaitForBefore) -> None:
+            await self.store.commit_batch(self.sync.name, self.run_id, changes, after=wait_for_before)
             if number is not None:
                 del self.unsettled[number]
             self.counts.add(changes.counts)

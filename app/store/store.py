@@ -8,7 +8,7 @@ written and logged.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -191,8 +191,19 @@ class Store:
 
     # --- one batch ----------------------------------------------------------------
 
-    async def commit_batch(self, sync: str, run_id: int, changes: BatchChanges) -> None:
-        """Store everything a batch changed, and its checkpoint, in one transaction."""
+    async def commit_batch(
+        self, sync: str, run_id: int, changes: BatchChanges, after: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Store everything a batch changed, and its checkpoint, in one transaction.
+
+        :param after: waits for the commit of the batch before, which may still be under way. On
+            PostgreSQL this batch's ID-map and log rows are written meanwhile (the engine never has two
+            batches with a key in common under way), and its counts, checkpoint and COMMIT follow that
+            commit; SQLite takes one writer at a time, so there it is awaited first.
+        """
+        if after is not None and not self._postgres:
+            await after()
+            after = None
         now = utc_now()
         async with self._begin() as connection:
             at = stored_time(now.replace(tzinfo=None), connection)
@@ -205,6 +216,8 @@ class Store:
             )
             await self._write_dead_letters(connection, sync, run_id, changes, now)
             await record_progress(connection, sync, run_id, changes.events)
+            if after is not None:
+                await after()  # what follows is stored on top of the batch before, and committed after it
             counts = changes.counts.as_dict()
             await connection.execute(
                 update(RUNS)

@@ -1,4 +1,4 @@
-"""The commit queue: batches' state committed one at a time, in order, with a bounded backlog."""
+"""The commit queue: batches' state committed in order, with a bounded backlog."""
 
 from __future__ import annotations
 
@@ -7,32 +7,35 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from app.engine.pipeline import CommitQueue
+from app.engine.pipeline import CommitQueue, WaitForBefore
 
 
-def _commit(name: str, log: list[str], gate: asyncio.Event | None = None) -> Callable[[], Awaitable[None]]:
-    async def commit() -> None:
+def _commit(name: str, log: list[str], gate: asyncio.Event | None = None) -> Callable[[WaitForBefore], Awaitable[None]]:
+    """A commit that, like the store's, writes first ("begins"), then waits for the one before, then ends."""
+
+    async def commit(wait_for_before: WaitForBefore) -> None:
         log.append(f"{name} begins")
         if gate is not None:
             await gate.wait()
+        await wait_for_before()
         log.append(f"{name} ends")
 
     return commit
 
 
-async def test_commits_run_one_at_a_time_in_the_order_submitted() -> None:
+async def test_commits_overlap_but_end_in_the_order_submitted() -> None:
     log: list[str] = []
     slow = asyncio.Event()
     queue = CommitQueue(depth=3)
 
     await queue.submit(_commit("a", log, slow))
     await queue.submit(_commit("b", log))
-    await asyncio.sleep(0)
-    assert log == ["a begins"], "b waits for a"
+    await asyncio.sleep(0.01)
+    assert log == ["a begins", "b begins"], "b is under way, and waits for a to end"
     slow.set()
     await queue.wait()
 
-    assert log == ["a begins", "a ends", "b begins", "b ends"]
+    assert log == ["a begins", "b begins", "a ends", "b ends"]
 
 
 async def test_a_full_queue_makes_the_next_submit_wait_for_the_oldest_commit() -> None:
@@ -49,14 +52,14 @@ async def test_a_full_queue_makes_the_next_submit_wait_for_the_oldest_commit() -
     await third
     await queue.wait()
 
-    assert log == ["a begins", "a ends", "b begins", "b ends", "c begins", "c ends"]
+    assert log == ["a begins", "b begins", "a ends", "b ends", "c begins", "c ends"]
 
 
 async def test_a_failed_commit_stops_the_ones_after_it_and_is_raised() -> None:
     log: list[str] = []
     queue = CommitQueue(depth=3)
 
-    async def broken() -> None:
+    async def broken(wait_for_before: WaitForBefore) -> None:
         raise RuntimeError("state database gone")
 
     await queue.submit(broken)
@@ -64,5 +67,5 @@ async def test_a_failed_commit_stops_the_ones_after_it_and_is_raised() -> None:
 
     with pytest.raises(RuntimeError, match="state database gone"):
         await queue.wait()
-    assert log == [], "nothing after a failed commit is committed"
+    assert log == ["after begins"], "nothing after a failed commit ends (is committed)"
     await queue.wait()  # the queue is empty afterwards: nothing raised twice

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -144,6 +145,50 @@ def _batch(key: str, cursor: int) -> BatchChanges:
         counts=Counts(read=1, created=1),
         checkpoint={"cursor": cursor},
     )
+
+
+async def test_a_batch_stored_while_the_one_before_commits_is_committed_after_it(store: Store) -> None:
+    """On PostgreSQL the second batch writes its rows meanwhile; on SQLite it waits first. Either way
+    nothing of it is visible before the first is committed, and its checkpoint is the one kept."""
+    run_id = await store.start_run(SYNC, "manual")
+    first_may_end, second_waits = asyncio.Event(), asyncio.Event()
+
+    async def hold_first() -> None:
+        await first_may_end.wait()
+
+    first = asyncio.ensure_future(store.commit_batch(SYNC, run_id, _batch("1", 1), after=hold_first))
+
+    async def after_first() -> None:
+        second_waits.set()
+        await asyncio.shield(first)
+
+    second = asyncio.ensure_future(store.commit_batch(SYNC, run_id, _batch("2", 2), after=after_first))
+    await second_waits.wait()
+    if store.engine.dialect.name == "postgresql":
+        assert first_may_end.is_set() is False
+    assert await store.id_map(SYNC, ["1", "2"]) == {}, "neither batch is committed yet"
+    first_may_end.set()
+    await asyncio.gather(first, second)
+
+    assert set(await store.id_map(SYNC, ["1", "2"])) == {"1", "2"}
+    assert await store.checkpoint(SYNC) == {"cursor": 2}
+    assert (await store.finish_run(run_id, "succeeded")).counts == Counts(read=2, created=2)
+
+
+async def test_a_batch_whose_batch_before_failed_commits_nothing(store: Store) -> None:
+    run_id = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, run_id, _batch("1", 1))
+
+    async def failed_before() -> None:
+        raise StoreError("the batch before could not be stored")
+
+    with pytest.raises(StoreError, match="batch before"):
+        await store.commit_batch(SYNC, run_id, _batch("2", 2), after=failed_before)
+
+    assert set(await store.id_map(SYNC, ["1", "2"])) == {"1"}
+    assert [entry["source_key"] for entry in await store.log_entries(run_id)] == ["1"]
+    assert await store.checkpoint(SYNC) == {"cursor": 1}
+    assert (await store.finish_run(run_id, "failed")).counts == Counts(read=1, created=1)
 
 
 async def test_the_id_map_keeps_target_keys_and_hashes(store: Store) -> None:
