@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -96,6 +96,14 @@ class _LookedUp:
         return number == self.begun and not _shares_keys(keys, self.unsettled)
 
 
+async def _both(first: Awaitable[object], second: Awaitable[object]) -> None:
+    """Await both at once; when either fails, raise what failed (the first's failure if both did)."""
+    outcomes = await asyncio.gather(first, second, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
 def _shares_keys(keys: set[str], batches: list[set[str]]) -> bool:
     """Whether any of ``keys`` is in one of these batches' keys."""
     return any(not keys.isdisjoint(batch) for batch in batches)
@@ -127,10 +135,11 @@ class SyncRun:
     async def execute(self) -> Counts:
         self.parts = await self.engine.parts(self.sync)
         source_stream, target_stream = self.sync.source_stream, self.sync.target_stream
-        await with_retries(self.sync.retry, lambda: self.parts.source.prepare(source_stream), self.engine.sleep)
         fields = list(self.parts.mapping.field_names)
-        await with_retries(
-            self.sync.retry, lambda: self.parts.target.prepare(target_stream, write_fields=fields), self.engine.sleep
+        retry, sleep = self.sync.retry, self.engine.sleep
+        await _both(  # each looks at its system (a table's columns: a few catalog queries), at the same time
+            with_retries(retry, lambda: self.parts.source.prepare(source_stream), sleep),
+            with_retries(retry, lambda: self.parts.target.prepare(target_stream, write_fields=fields), sleep),
         )
         if self.options.read_source and not self.options.webhook and not await self.store.has_id_map(self.sync.name):
             self.first_load = FirstLoad()  # only reading the source looks batches up ahead

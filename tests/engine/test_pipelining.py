@@ -169,3 +169,30 @@ async def test_a_stop_asked_mid_write_lets_that_batch_finish_and_be_stored(
 
     again = await _run(project)
     assert (again.status, again.counts.created) == ("succeeded", 8 - len(written))
+
+
+async def test_the_source_and_the_target_are_prepared_at_the_same_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each looks at its own system (catalog queries for a table): neither waits for the other."""
+    project = _project(tmp_path, "1,Ann\n")
+    both_begun = asyncio.Barrier(2)
+    csv_prepare, sql_prepare = CsvConnector.prepare, SqlConnector.prepare
+
+    async def meet_then(original: Any, connector: Any, stream: str, **options: Any) -> Any:
+        async with asyncio.timeout(5):  # prepared one after the other, the first would wait here for ever
+            await both_begun.wait()
+        return await original(connector, stream, **options)
+
+    async def csv(connector: Any, stream: str, **options: Any) -> Any:
+        return await meet_then(csv_prepare, connector, stream, **options)
+
+    async def sql(connector: Any, stream: str, **options: Any) -> Any:
+        return await meet_then(sql_prepare, connector, stream, **options)
+
+    monkeypatch.setattr(CsvConnector, "prepare", csv)
+    monkeypatch.setattr(SqlConnector, "prepare", sql)
+
+    run = await _run(project)
+
+    assert (run.status, run.counts.created) == ("succeeded", 1), run.error
