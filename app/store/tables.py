@@ -1,7 +1,7 @@
 """The state database's tables (SQLModel on SQLAlchemy).
 
 Schema changes go through Alembic migrations in ``app/store/migrations``;
-``tests/store/test_migrations.py`` checks that the migrations and these models agree.
+``tests/store/test_store_contract.py`` checks that the migrations and these models agree.
 """
 
 from __future__ import annotations

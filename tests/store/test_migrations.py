@@ -1,0 +1,58 @@
+"""Opening a state database migrates it to the newest schema, and skips Alembic when it is there already."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+
+from app.store import Store
+from app.store.database import MIGRATIONS, SCHEMA_HEAD
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def test_the_known_head_is_the_newest_migration() -> None:
+    assert ScriptDirectory.from_config(_config()).get_current_head() == SCHEMA_HEAD, (
+        "a migration was added: set SCHEMA_HEAD in app/store/database.py to its revision"
+    )
+
+
+async def test_a_database_at_the_newest_schema_opens_without_alembic(
+    state_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await (await Store.open(state_url, tmp_path)).close()
+
+    def no_upgrade(*_: object) -> None:
+        raise AssertionError("Alembic ran for a database at the newest schema")
+
+    monkeypatch.setattr(command, "upgrade", no_upgrade)
+    store = await Store.open(state_url, tmp_path)
+    await store.close()
+
+
+async def test_a_database_at_an_older_schema_is_upgraded_when_opened(state_url: str, tmp_path: Path) -> None:
+    store = await Store.open(state_url, tmp_path)
+    try:
+        async with store.engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.downgrade(_config(sync), "0003"))
+            assert (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar() == "0003"
+    finally:
+        await store.close()
+
+    store = await Store.open(state_url, tmp_path)
+    try:
+        async with store.engine.connect() as connection:
+            version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    finally:
+        await store.close()
+    assert version == SCHEMA_HEAD
