@@ -63,7 +63,7 @@ def hand_written(record: dict[str, Any]) -> dict[str, Any]:
         "phone": record.get("phone"),
         "city": address.get("city") if address is not None else None,
         "zip": address.get("zip") if address is not None else None,
-        "country": COUNTRIES.get(country, country),
+        "country": COUNTRIES.get(country, country) if country is not None else None,
         "credit_limit": Decimal(credit) if credit is not None else None,
         "status": status if status is not None else "active",
     }

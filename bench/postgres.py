@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncpg
+
+from app.store import Store
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 
@@ -23,4 +27,16 @@ async def fresh_database(name: str, *statements: str) -> str:
     url = f"{SERVER}/{name}"
     if statements:
         await execute(url, *statements)
+    return url
+
+
+async def fresh_state_database(name: str) -> str:
+    """An empty state database ``name`` with Brygga's schema in it, as after a project's first start.
+
+    Creating the schema (about 0.15 s, once per project) is set-up, like creating the target
+    table, which no loader's timing includes either.
+    """
+    url = await fresh_database(name)
+    store = await Store.open(url, Path.cwd())
+    await store.close()
     return url
