@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from asyncpg import InterfaceError, PostgresError
 from sqlalchemy import ColumnElement, Text, any_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -60,6 +61,8 @@ class Store:
         # process's transactions take turns instead, each woken the moment the one before it ends.
         self._turns = None if self._postgres else TaskTurns()
         self._closed = False
+        self.lock_timeout_ms = 60_000
+        """How long a batch's commit waits for a row lock while the batch before it commits."""
         self.leases = Leases(self)
         self.states = SyncStates(self)
         self.history = History(self)
@@ -206,6 +209,11 @@ class Store:
             after = None
         now = utc_now()
         async with self._begin() as connection:
+            if after is not None:
+                # While this batch waits for the one before (here, not in the database), a lock it
+                # holds that the one before needs would be waited for for ever. The engine never has two
+                # batches with a key in common under way; should that ever slip, this makes it an error.
+                await connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{self.lock_timeout_ms}ms'")
             at = stored_time(now.replace(tzinfo=None), connection)
             await self._write_id_map(connection, sync, run_id, changes, at)
             await insert_rows(
@@ -356,6 +364,9 @@ class Store:
         return _Transaction(self.engine, self._turns)
 
 
+_DATABASE_ERRORS = (SQLAlchemyError, PostgresError, InterfaceError, OSError)
+
+
 class _Transaction:
     """``async with store._begin() as connection``: one transaction; database errors become StoreError."""
 
@@ -383,5 +394,5 @@ class _Transaction:
         finally:
             if self._turns is not None:
                 self._turns.give_back()
-        if isinstance(error, SQLAlchemyError):
+        if isinstance(error, _DATABASE_ERRORS):  # asyncpg's own too: from COPY, sent to the driver itself
             raise StoreError(f"the state database failed: {error}") from error

@@ -175,6 +175,38 @@ async def test_a_batch_stored_while_the_one_before_commits_is_committed_after_it
     assert (await store.finish_run(run_id, "succeeded")).counts == Counts(read=2, created=2)
 
 
+async def test_two_batches_under_way_waiting_on_each_other_fail_rather_than_hang(store: Store) -> None:
+    """The engine never lets two batches with a key in common be under way; were it to, the later one
+    could hold a row the earlier one needs while it waits for that one: an error, not a hang."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite commits one batch after the other: nothing waits on anything")
+    store.lock_timeout_ms = 200
+    run_id = await store.start_run(SYNC, "manual")
+    tasks: dict[str, asyncio.Task[None]] = {}
+    later_holds_the_row, earlier_started = asyncio.Event(), asyncio.Event()
+
+    async def wait_for_earlier() -> None:
+        later_holds_the_row.set()
+        await earlier_started.wait()
+        await asyncio.shield(tasks["earlier"])
+
+    async def nothing_before() -> None:
+        return None
+
+    tasks["later"] = asyncio.ensure_future(store.commit_batch(SYNC, run_id, _batch("1", 2), after=wait_for_earlier))
+    await later_holds_the_row.wait()
+    tasks["earlier"] = asyncio.ensure_future(store.commit_batch(SYNC, run_id, _batch("1", 1), after=nothing_before))
+    earlier_started.set()
+
+    async with asyncio.timeout(10):
+        results = await asyncio.gather(tasks["earlier"], tasks["later"], return_exceptions=True)
+
+    assert [type(result) for result in results] == [StoreError, StoreError], results
+    assert "lock timeout" in str(results[0])
+    assert await store.id_map(SYNC, ["1"]) == {}
+    assert await store.checkpoint(SYNC) is None
+
+
 async def test_a_batch_whose_batch_before_failed_commits_nothing(store: Store) -> None:
     run_id = await store.start_run(SYNC, "manual")
     await store.commit_batch(SYNC, run_id, _batch("1", 1))
