@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
-async def read_ahead(source: AsyncIterator[T]) -> AsyncIterator[T]:
+async def read_ahead(source: AsyncIterator[T]) -> AsyncGenerator[T, None]:
     """The items of ``source``, with the next one already being fetched while the caller works on this one."""
     iterator = aiter(source)
     pending: asyncio.Task[T] = asyncio.ensure_future(anext(iterator))

@@ -231,9 +231,15 @@ class SyncRun:
 
     async def _read_source(self) -> None:
         checkpoint = None if self.options.full else await self.store.checkpoint(self.sync.name)
-        async for looked_up in read_ahead(self._looked_up(self._batches(checkpoint))):
-            await self._stop_if_asked()
-            await self._process(looked_up.batch.records, looked_up.batch.checkpoint, looked_up=looked_up)
+        # Two stages ahead: the source is read while the batch before it is looked up, and that one
+        # while the batch before it is planned and written (each a database's work, and a wait here).
+        async with (
+            contextlib.aclosing(read_ahead(self._batches(checkpoint))) as batches,
+            contextlib.aclosing(read_ahead(self._looked_up(batches))) as ready,
+        ):
+            async for looked_up in ready:
+                await self._stop_if_asked()
+                await self._process(looked_up.batch.records, looked_up.batch.checkpoint, looked_up=looked_up)
 
     async def _looked_up(self, batches: AsyncIterator[Batch]) -> AsyncIterator[_LookedUp]:
         """Each batch with its ID-map rows, looked up while the batch before it is planned and written."""

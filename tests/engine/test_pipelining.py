@@ -196,3 +196,31 @@ async def test_the_source_and_the_target_are_prepared_at_the_same_time(
     run = await _run(project)
 
     assert (run.status, run.counts.created) == ("succeeded", 1), run.error
+
+
+async def test_the_next_batch_is_read_while_one_is_looked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The source read and the ID-map look-up are each a database's work: they overlap, not queue."""
+    project = _project(tmp_path, "1,Ann\n2,Bo\n3,Cy\n4,Di\n5,Ed\n")
+    assert (await _run(project)).status == "succeeded"
+    second_read = asyncio.Event()
+    csv_read, id_map = CsvConnector.read, Store.id_map
+
+    async def read(connector: Any, *args: Any) -> AsyncIterator[Batch]:
+        count = 0
+        async for batch in csv_read(connector, *args):
+            count += 1
+            if count == 2:
+                second_read.set()
+            yield batch
+
+    async def looked_up(store: Store, sync: str, keys: Any) -> Any:
+        async with asyncio.timeout(5):  # the source waiting for this look-up would never read the second batch
+            await second_read.wait()
+        return await id_map(store, sync, keys)
+
+    monkeypatch.setattr(CsvConnector, "read", read)
+    monkeypatch.setattr(Store, "id_map", looked_up)
+
+    run = await _run(project, RunOptions(full=True))
+
+    assert (run.status, run.counts.unchanged) == ("succeeded", 5), run.error
