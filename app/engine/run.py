@@ -87,6 +87,8 @@ class _LookedUp:
 
     batch: Batch
     source_keys: list[str | None]
+    keys: set[str]
+    """The batch's source keys, those present."""
     known: dict[str, IdMapping]
     unsettled: list[set[str]]
     begun: int
@@ -181,8 +183,11 @@ class SyncRun:
 
         Each batch's state is committed (in the background) once its writes are done, in order.
         """
-        source_keys = looked_up.source_keys if looked_up else self.parts.mapping.source_keys(records)
-        keys = {key for key in source_keys if key is not None}
+        if looked_up is not None:
+            source_keys, keys = looked_up.source_keys, looked_up.keys
+        else:
+            source_keys = self.parts.mapping.source_keys(records)
+            keys = {key for key in source_keys if key is not None}
         earlier = list(self.unsettled.values())
         number, self.begun = self.begun, self.begun + 1
         self.unsettled[number] = keys  # before any await: the next batch's look-up, made meanwhile, must see it
@@ -246,11 +251,11 @@ class SyncRun:
         async for batch in batches:
             source_keys = self.parts.mapping.source_keys(batch.records)
             unsettled, begun = list(self.unsettled.values()), self.begun
-            keys = {key for key in source_keys if key is not None}
+            keys = wanted = {key for key in source_keys if key is not None}
             if self.first_load is not None and (maybe := self.first_load.maybe_mapped(keys)) is not None:
-                keys = maybe  # a first load: only keys it has met already can be in the ID map
-            known = await self.store.id_map(self.sync.name, keys) if keys else {}
-            yield _LookedUp(batch, source_keys, known, unsettled, begun)
+                wanted = maybe  # a first load: only keys it has met already can be in the ID map
+            known = await self.store.id_map(self.sync.name, wanted) if wanted else {}
+            yield _LookedUp(batch, source_keys, keys, known, unsettled, begun)
 
     async def _stop_if_asked(self) -> None:
         """Between batches: stop here when asked, once every batch before is written and committed.

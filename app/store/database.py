@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from asyncpg import InterfaceError, PostgresError
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.url import URL
@@ -17,6 +18,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SCHEMA_HEAD = "0004"
 """The newest migration's revision (a test keeps it in step): a database already at it opens
 without loading Alembic and its scripts, a good part of a short run's start-up."""
+DATABASE_ERRORS = (SQLAlchemyError, PostgresError, InterfaceError, OSError)
+"""What the state database can raise: SQLAlchemy's errors, and asyncpg's own where work goes to the
+driver itself (COPY, the webhook intake)."""
 _MIGRATION_LOCK = 7_316_203_771  # a pg_advisory_xact_lock id: one process migrates at a time
 
 

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from asyncpg import InterfaceError, PostgresError
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import StoreError
+from app.store.database import DATABASE_ERRORS
 from app.store.group_commit import GroupCommit
 from app.store.tables import WEBHOOK_EVENTS, WEBHOOK_PROGRESS, utc_now
 
@@ -194,7 +193,7 @@ class _Postgres:
                     if progress:
                         events, syncs = zip(*progress, strict=True)
                         await driver.execute(self.PROGRESS, list(events), list(syncs), at)
-        except (OSError, SQLAlchemyError, PostgresError, InterfaceError) as exc:
+        except DATABASE_ERRORS as exc:
             raise StoreError(f"the state database failed: {exc}") from exc
         return accepted
 

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from asyncpg import InterfaceError, PostgresError
 from sqlalchemy import ColumnElement, Text, any_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.errors import StoreError
 from app.records import dumps, loads
 from app.store.bulk import insert_rows, stored_time, upsert_rows
-from app.store.database import open_database, state_url
+from app.store.database import DATABASE_ERRORS, open_database, state_url
 from app.store.history import History
 from app.store.inbox import Inbox, record_progress
 from app.store.leases import Leases
@@ -364,9 +363,6 @@ class Store:
         return _Transaction(self.engine, self._turns)
 
 
-_DATABASE_ERRORS = (SQLAlchemyError, PostgresError, InterfaceError, OSError)
-
-
 class _Transaction:
     """``async with store._begin() as connection``: one transaction; database errors become StoreError."""
 
@@ -394,5 +390,5 @@ class _Transaction:
         finally:
             if self._turns is not None:
                 self._turns.give_back()
-        if isinstance(error, _DATABASE_ERRORS):  # asyncpg's own too: from COPY, sent to the driver itself
+        if isinstance(error, DATABASE_ERRORS):  # asyncpg's own too: from COPY, sent to the driver itself
             raise StoreError(f"the state database failed: {error}") from error
