@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from itertools import repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from app.records import format_key, key_texts
@@ -27,6 +27,8 @@ from connectors.base import Write, WriteAction, WriteResult
 from connectors.sql.coercion import ColumnType, ConversionError, Kind
 
 _NONE = type(None)
+_ACTION, _RECORD, _TZINFO = attrgetter("action"), attrgetter("record"), attrgetter("tzinfo")
+_FIRST = itemgetter(0)
 
 
 def column_rows(
@@ -36,21 +38,22 @@ def column_rows(
 
     :param extra: a column and value every row gets (a soft-delete column, cleared)
     """
-    first = writes[0].record
-    if not first or any(write.action is WriteAction.DELETE or write.record is None for write in writes):
+    records = list(map(_RECORD, writes))
+    first = records[0]
+    if not first or None in records or WriteAction.DELETE in map(_ACTION, writes):
         return None
     columns = tuple(first)
     if any(name not in types for name in columns) or any(name not in columns for name in key):
         return None
+    if set(map(len, records)) != {len(columns)}:
+        return None
     getter = itemgetter(*columns)
     try:
-        rows = [getter(write.record) for write in writes]  # type: ignore[arg-type]
+        rows = list(map(getter, records))
     except KeyError:
         return None
     if len(columns) == 1:
         rows = [(value,) for value in rows]
-    if any(len(write.record or ()) != len(columns) for write in writes):
-        return None
     values = list(zip(*rows, strict=True))
     changed = False
     for index, name in enumerate(columns):
@@ -63,8 +66,11 @@ def column_rows(
         columns, values, changed = (*columns, extra[0]), [*values, (extra[1],) * len(rows)], True
     if changed:
         rows = list(zip(*values, strict=True))
-    keys = list(zip(*(values[columns.index(name)] for name in key), strict=True))
-    if len(set(keys)) != len(keys) or any(None in values for values in keys):
+    key_columns = [values[columns.index(name)] for name in key]
+    if any(None in column for column in key_columns):
+        return None
+    keys = list(zip(*key_columns, strict=True))
+    if len(set(keys)) != len(keys):
         return None
     return columns, rows, keys
 
@@ -79,8 +85,8 @@ def _converted(values: tuple[Any, ...], kind: ColumnType) -> tuple[Any, ...] | N
     if kind.native is not None and seen == {kind.native}:
         return values
     if kind.kind is Kind.DATETIME and seen == {datetime}:
-        zones = {value.tzinfo is None for value in values if value is not None}
-        if zones == {not kind.aware}:
+        zones = set(map(_TZINFO, filter(None, values)))  # no datetime is false: only the nulls go
+        if (None not in zones) if kind.aware else (zones == {None}):
             return values
     if not nulls and (converted := _in_bulk(values, kind, seen)) is not None:
         return converted
@@ -117,7 +123,7 @@ def results(keys: Sequence[tuple[Any, ...]], existing: set[tuple[Any, ...]], rep
     """
     result = partial(tuple.__new__, WriteResult)  # a NamedTuple without its generated __new__: thousands per batch
     single = bool(keys) and len(keys[0]) == 1
-    texts = key_texts([key[0] for key in keys]) if single else list(map(format_key, keys))
+    texts = key_texts(list(map(_FIRST, keys))) if single else list(map(format_key, keys))
     if not report:
         return list(map(result, zip(texts, repeat(None), repeat(None))))
     created = [key not in existing for key in keys] if existing else repeat(True)

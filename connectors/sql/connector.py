@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, text
+from sqlalchemy import Select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import SystemConfig
@@ -134,7 +134,7 @@ class SqlConnector(Connector):
 
     async def read(self, stream: str, checkpoint: Checkpoint | None, batch_size: int) -> AsyncIterator[Batch]:
         reader = await self._reader(stream)
-        async for batch in read_batches(reader, checkpoint, batch_size, self._fetcher(stream)):
+        async for batch in read_batches(reader, checkpoint, batch_size, self._fetcher(stream, reader)):
             yield batch
 
     async def get(self, stream: str, keys: Sequence[str]) -> dict[str, Record]:
@@ -142,7 +142,7 @@ class SqlConnector(Connector):
         if not reader.shape.keys_known:
             return {}  # a query without rows
         lookup = KeyLookup(reader.shape, keys)
-        fetch = self._fetcher(stream)
+        fetch = self._fetcher(stream, reader)
         found: dict[str, Record] = {}
         for chunk in lookup.chunks(reader.lookup_chunk):
             records, _ = reader.split(await fetch(reader.by_keys, {"keys": chunk}))
@@ -155,7 +155,7 @@ class SqlConnector(Connector):
         if not reader.shape.keys_known:
             return set()  # a query without rows
         lookup = KeyLookup(reader.shape, keys)
-        fetch = self._fetcher(stream)
+        fetch = self._fetcher(stream, reader)
         found: set[str] = set()
         for chunk in lookup.chunks(reader.lookup_chunk):
             for row in await fetch(reader.keys_existing, {"keys": chunk}):
@@ -164,7 +164,7 @@ class SqlConnector(Connector):
 
     async def scan_keys(self, stream: str, batch_size: int) -> AsyncIterator[list[str]]:
         reader = await self._reader(stream)
-        fetch = self._fetcher(stream)
+        fetch = self._fetcher(stream, reader)
         after: list[Any] | None = None
         while True:
             statement = reader.keys_first if after is None else reader.keys_next
@@ -175,16 +175,19 @@ class SqlConnector(Connector):
             if len(rows) < batch_size:
                 return
 
-    def _fetcher(self, stream: str) -> Fetch:
+    def _fetcher(self, stream: str, reader: StreamReader) -> Fetch:
         """Runs a read statement on a connection of its own: none is held while the engine writes a batch."""
 
-        async def fetch(statement: Select[Any], params: dict[str, Any]) -> Sequence[Row[Any]]:
+        async def fetch(statement: Select[Any], params: dict[str, Any]) -> Sequence[Sequence[Any]]:
             engine = await self._connected()
             with self._errors(stream, "reading"):
                 async with engine.connect() as conn:
+                    raw = await reader.raw.fetch(conn, statement, params)
+                    if raw is not None:
+                        return raw
                     result = await conn.execute(statement, params)
                     try:
-                        rows: Sequence[Row[Any]] = result.all()
+                        rows: Sequence[Sequence[Any]] = result.all()
                     except (ValueError, TypeError) as exc:  # SQLite hands back whatever text a column holds
                         raise PermanentError(
                             f"{self.system.name}.{stream}: reading: a value does not fit its column's type ({exc})"

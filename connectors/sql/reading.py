@@ -28,7 +28,6 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
-    Row,
     Select,
     and_,
     any_,
@@ -48,10 +47,11 @@ from connectors.base import Batch, Checkpoint
 from connectors.sql.coercion import ConversionError
 from connectors.sql.engine import Backend
 from connectors.sql.lookups import LOOKUP_CHUNK
+from connectors.sql.pg_read import RawReads
 from connectors.sql.streams import StreamShape
 
-Fetch = Callable[[Select[Any], dict[str, Any]], Awaitable[Sequence[Row[Any]]]]
-"""Runs a statement with its parameters and returns every row."""
+Fetch = Callable[[Select[Any], dict[str, Any]], Awaitable[Sequence[Sequence[Any]]]]
+"""Runs a statement with its parameters and returns every row (SQLAlchemy's rows, or asyncpg's records)."""
 
 _LIMIT = "brygga_limit"
 _SINCE = "brygga_since"
@@ -84,6 +84,7 @@ class StreamReader:
         written = [shape.table.c[name] for name in shape.key] if shape.table is not None else key_columns
         self.keys_existing = select(*written).where(_key_in(written, postgres))
         self.lookup_chunk = 100_000 if postgres and len(shape.key) == 1 else LOOKUP_CHUNK
+        self.raw = RawReads(shape)
 
     def _comparable(self, name: str) -> ColumnElement[Any]:
         """A column as keyset pagination compares it.
@@ -111,7 +112,7 @@ class StreamReader:
             return tuple_(*keyset) > tuple_(*bounds)
         return _expanded_after(keyset, bounds)  # MariaDB's optimizer uses an index for this form, not for rows
 
-    def split(self, rows: Sequence[Row[Any]]) -> tuple[list[Record], list[Any]]:
+    def split(self, rows: Sequence[Sequence[Any]]) -> tuple[list[Record], list[Any]]:
         """The rows as records, and the last row's keyset values."""
         width = len(self.columns)
         names = self.shape.columns
@@ -120,7 +121,7 @@ class StreamReader:
         records = [dict(zip(names, row, strict=False)) for row in rows]
         return records, list(rows[-1][width:]) if rows else []
 
-    def split_keys(self, rows: Sequence[Row[Any]]) -> tuple[list[list[Any]], list[Any]]:
+    def split_keys(self, rows: Sequence[Sequence[Any]]) -> tuple[list[list[Any]], list[Any]]:
         """Rows of :attr:`keys_first` or :attr:`keys_next` as key values, and the last row's keyset values."""
         width = len(self.shape.key)
         return [list(tuple(row)[:width]) for row in rows], list(rows[-1][width:]) if rows else []
