@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from app.errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 """The newest migration's revision (a test keeps it in step): a database already at it opens
 without loading Alembic and its scripts, a good part of a short run's start-up."""
 DATABASE_ERRORS = (SQLAlchemyError, PostgresError, InterfaceError, OSError)

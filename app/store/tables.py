@@ -79,7 +79,9 @@ class RecordLogEntry(SQLModel, table=True):
     __tablename__ = "record_log"
     __table_args__ = (
         Index("ix_record_log_sync_key", "sync", "source_key"),
-        Index("ix_record_log_run_id", "run_id"),  # also what purging by age goes by: runs' ids grow with time
+        # also what purging by age goes by: runs' ids grow with time, so on PostgreSQL a block-range index
+        # serves, at next to no cost per logged row
+        Index("ix_record_log_run_id", "run_id", postgresql_using="brin"),
         {"sqlite_autoincrement": True},
     )
 

@@ -43,6 +43,16 @@ async def test_keys_are_compared_byte_by_byte(store: Store) -> None:
     assert {row[2] for row in columns} == {"C"}, columns
 
 
+async def test_the_record_log_finds_runs_by_a_block_range_index(store: Store) -> None:
+    """Each logged row keeps every index of the log up to date: the run's index costs next to nothing."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no block-range indexes")
+    query = text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_record_log_run_id'")
+    async with store.engine.connect() as connection:
+        definition = (await connection.execute(query)).scalar_one()
+    assert "USING brin (run_id)" in definition
+
+
 async def test_a_closed_store_refuses_work_rather_than_open_a_connection_nothing_closes(
     state_url: str, tmp_path: Path
 ) -> None:
