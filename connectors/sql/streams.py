@@ -9,7 +9,6 @@ there is.
 from __future__ import annotations
 
 import difflib
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,6 @@ from sqlalchemy import (
     Float,
     FromClause,
     LargeBinary,
-    MetaData,
     Numeric,
     String,
     Table,
@@ -38,7 +36,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Result
-from sqlalchemy.exc import NoSuchTableError, SAWarning
+from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import NullType, TypeEngine
@@ -47,6 +45,7 @@ from app.errors import PermanentError
 from connectors.sql.coercion import DATE_KINDS, ColumnType, Kind, column_type, value_type
 from connectors.sql.config import SqlStream
 from connectors.sql.engine import Backend
+from connectors.sql.reflection import reflect_table
 
 QUERY_ALIAS = "brygga_query"
 
@@ -155,9 +154,7 @@ async def describe_stream(conn: AsyncConnection, where: str, options: SqlStream,
 def _reflect(conn: Connection, where: str, name: str) -> Table:
     schema, _, table_name = name.rpartition(".")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SAWarning)  # a type SQLAlchemy does not know reads as it is
-            return Table(table_name, MetaData(), schema=schema or None, autoload_with=conn)
+        return reflect_table(conn, table_name, schema or None)
     except NoSuchTableError:
         inspector = inspect(conn)
         there = sorted([*inspector.get_table_names(schema or None), *inspector.get_view_names(schema or None)])
@@ -227,11 +224,7 @@ def unique_column_sets(table: Table) -> list[set[str]]:
     """The column sets of the table's primary key, unique constraints and (whole-table) unique indexes."""
     candidates: list[list[Column[Any]]] = [list(table.primary_key.columns)]
     candidates += [list(c.columns) for c in table.constraints if isinstance(c, UniqueConstraint)]
-    candidates += [
-        [c for c in index.columns if isinstance(c, Column)]
-        for index in table.indexes
-        if index.unique and not index.dialect_options["postgresql"].get("where")
-    ]
+    candidates += [[c for c in index.columns if isinstance(c, Column)] for index in table.indexes if index.unique]
     return [{column.name for column in columns} for columns in candidates if columns]
 
 

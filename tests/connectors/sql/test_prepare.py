@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, String
+from sqlalchemy import Column, ForeignKey, Integer, String
 
 from app.errors import PermanentError
-from tests.connectors.sql.conftest import Connect, Db
+from connectors.base import Write, WriteAction
+from tests.connectors.sql.conftest import Connect, Db, only
 
 COLUMNS = "id, name, email, credit_limit, active, born, updated_at, deleted_at"
 
@@ -118,6 +119,53 @@ async def test_a_unique_constraint_on_the_key_is_enough_to_write(db: Db, connect
 
     async with connect({"c": {"table": table.name, "key": "email"}}) as connector:
         await connector.prepare("c", write_fields=["email", "name"])
+
+
+async def test_a_unique_index_on_the_key_is_enough_to_write(db: Db, connect: Connect) -> None:
+    table = await db.create("indexed", Column("code", String(20)), Column("name", String(20)))
+    await db.execute(f"CREATE UNIQUE INDEX {table.name}_code ON {table.name} (code)")
+
+    async with connect({"c": {"table": table.name, "key": "code"}}) as connector:
+        await connector.prepare("c", write_fields=["code", "name"])
+
+
+@only("sqlite", "postgresql")
+async def test_a_unique_index_on_some_rows_only_keys_nothing(db: Db, connect: Connect) -> None:
+    """A partial index leaves the other rows free to share a code: an upsert on it could not work."""
+    table = await db.create("partial", Column("code", String(20)), Column("name", String(20)))
+    await db.execute(f"CREATE UNIQUE INDEX {table.name}_code ON {table.name} (code) WHERE name IS NOT NULL")
+
+    async with connect({"c": {"table": table.name, "key": "code"}}) as connector:
+        with pytest.raises(PermanentError, match=r"has no primary key or unique index on \(code\)"):
+            await connector.prepare("c", write_fields=["code", "name"])
+
+
+@only("sqlite", "postgresql")
+async def test_a_unique_index_on_an_expression_keys_nothing(db: Db, connect: Connect) -> None:
+    table = await db.create("lowered", Column("code", String(20)), Column("name", String(20)))
+    await db.execute(f"CREATE UNIQUE INDEX {table.name}_code ON {table.name} (lower(code))")
+
+    async with connect({"c": {"table": table.name, "key": "code"}}) as connector:
+        with pytest.raises(PermanentError, match=r"has no primary key or unique index on \(code\)"):
+            await connector.prepare("c", write_fields=["code", "name"])
+
+
+async def test_a_table_with_a_foreign_key_is_written_by_its_own_columns(db: Db, connect: Connect) -> None:
+    parent = await db.create("parent", Column("id", Integer, primary_key=True, autoincrement=False))
+    child = await db.create(
+        "child",
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("parent_id", Integer, ForeignKey(parent.c.id)),
+    )
+    await db.insert(parent, [{"id": 1}])
+
+    async with connect({"c": {"table": child.name, "key": "id"}}) as connector:
+        info = await connector.prepare("c", write_fields=["id", "parent_id"])
+        (result,) = await connector.write("c", [Write(WriteAction.CREATE, {"id": 5, "parent_id": 1}, None)])
+
+    assert info.fields == ["id", "parent_id"]
+    assert result.ok
+    assert await db.rows(child) == [{"id": 5, "parent_id": 1}]
 
 
 async def test_an_unknown_stream_lists_the_streams(db: Db, connect: Connect) -> None:
