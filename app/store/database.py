@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.errors import StoreError
+from app.pooling import check_when_idle
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SCHEMA_HEAD = "0005"
@@ -46,6 +47,7 @@ async def open_database(url: URL) -> AsyncEngine:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, **_engine_options(url))
+    check_when_idle(engine)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_settings)
     try:
@@ -64,7 +66,7 @@ def _engine_options(url: URL) -> dict[str, Any]:
     # The ID map fills during a run, before autovacuum has analysed it: a cached generic plan
     # would scan it whole for every batch's look-up. Custom plans see its real size.
     settings = {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "connect_args": settings}
+    return {"pool_size": 5, "max_overflow": 5, "connect_args": settings}
 
 
 def _sqlite_settings(connection: Any, _record: Any) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.errors import PermanentError
+from app.pooling import check_when_idle
 
 
 class Backend(StrEnum):
@@ -110,7 +111,7 @@ def _sqlite_database(url: URL, root: Path) -> Database:
 def create_engine(database: Database) -> AsyncEngine:
     """An engine (a pool of connections, opened on first use) for ``database``."""
     url = database.url
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {}
     connect_args: dict[str, Any] = {}
     timeout_name = _CONNECT_TIMEOUT.get(url.get_driver_name())
     if timeout_name is not None and timeout_name not in url.query:
@@ -121,4 +122,6 @@ def create_engine(database: Database) -> AsyncEngine:
         # A table filled by the run itself has no statistics yet: a cached generic plan would
         # scan it whole for every batch's key look-up. Custom plans see its real size.
         connect_args["server_settings"] = {"plan_cache_mode": "force_custom_plan"}
-    return create_async_engine(url, connect_args=connect_args, **options)
+    engine = create_async_engine(url, connect_args=connect_args, **options)
+    check_when_idle(engine)
+    return engine
