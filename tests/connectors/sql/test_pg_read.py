@@ -76,7 +76,7 @@ async def test_every_plain_type_reads_from_the_driver_as_sqlalchemy_reads_it(db:
         "updated_at": T0,
         "seen_at": T0.replace(tzinfo=UTC) + timedelta(hours=1),
     }
-    empty = {name: None for name in full} | {"id": 2, "updated_at": T0 + timedelta(seconds=1)}
+    empty = dict.fromkeys(full) | {"id": 2, "updated_at": T0 + timedelta(seconds=1)}
     await db.insert(table, [full, empty, {**full, "id": 3}])
     async with db.engine.connect() as conn:
         expected = [dict(row._mapping) for row in await conn.execute(select(table).order_by(table.c.id))]
