@@ -101,8 +101,13 @@ async def plan_batch(
     """
     if source_keys is None:
         source_keys = parts.mapping.source_keys(records)
-    plan = [_keyed(parts.mapping, record, key) for record, key in zip(records, source_keys, strict=True)]
-    _supersede_duplicates(plan)
+    create = Action.CREATE
+    plan = [
+        Planned(key, record, create) if key is not None else _keyless(parts.mapping, record)
+        for record, key in zip(records, source_keys, strict=True)
+    ]
+    if len(set(source_keys)) < len(source_keys):  # a key read twice (or two records without one)
+        _supersede_duplicates(plan)
     if settled:
         _leave_settled(plan, settled)
     if known is None:
@@ -114,13 +119,11 @@ async def plan_batch(
     return plan
 
 
-def _keyed(mapping: CompiledMapping, record: Record, source_key: str | None) -> Planned:
-    if source_key is None:
-        fields = ", ".join(mapping.key.fields)
-        placeholder = f"(no key) {record_hash(record)[:16]}"
-        error = f"sync {mapping.sync}: the record has no value for its key field {fields}"
-        return Planned(placeholder, record, Action.FAIL, error=error, reason="mapping")
-    return Planned(source_key, record, Action.CREATE)
+def _keyless(mapping: CompiledMapping, record: Record) -> Planned:
+    fields = ", ".join(mapping.key.fields)
+    placeholder = f"(no key) {record_hash(record)[:16]}"
+    error = f"sync {mapping.sync}: the record has no value for its key field {fields}"
+    return Planned(placeholder, record, Action.FAIL, error=error, reason="mapping")
 
 
 def _supersede_duplicates(plan: list[Planned]) -> None:
