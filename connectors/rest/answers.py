@@ -19,7 +19,7 @@ def json_body(response: httpx.Response, where: str, *, empty: Any = MISSING) -> 
     :raises PermanentError: when the body is not JSON (or empty where ``empty`` is not given)
     """
     content = response.content
-    if not content.strip():
+    if not content or content.isspace():  # not strip(): that copies the whole body
         if empty is not MISSING:
             return empty
         raise PermanentError(f"{where}: the answer ({response.status_code}) is empty, not JSON")

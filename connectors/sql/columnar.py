@@ -84,10 +84,8 @@ def _converted(values: tuple[Any, ...], kind: ColumnType) -> tuple[Any, ...] | N
         return values
     if kind.native is not None and seen == {kind.native}:
         return values
-    if kind.kind is Kind.DATETIME and seen == {datetime}:
-        zones = set(map(_TZINFO, filter(None, values)))  # no datetime is false: only the nulls go
-        if (None not in zones) if kind.aware else (zones == {None}):
-            return values
+    if kind.kind is Kind.DATETIME and seen == {datetime} and _zones_fit(values, kind.aware):
+        return values
     if not nulls and (converted := _in_bulk(values, kind, seen)) is not None:
         return converted
     try:
@@ -107,13 +105,18 @@ def _in_bulk(values: tuple[Any, ...], kind: ColumnType, seen: set[type]) -> tupl
             return tuple(map(date.fromisoformat, values))  # refuses spaces: such text takes the careful way
         if seen == {str} and kind.kind is Kind.DATETIME:
             moments = tuple(map(datetime.fromisoformat, values))
-            zones = {moment.tzinfo is None for moment in moments}
-            return moments if zones == {not kind.aware} else tuple(map(kind.convert, moments))
+            return moments if _zones_fit(moments, kind.aware) else tuple(map(kind.convert, moments))
         if seen <= {int, float} and kind.kind is Kind.FLOAT:
             return tuple(map(float, values))
     except (ValueError, ArithmeticError):
         return None
     return None
+
+
+def _zones_fit(moments: tuple[Any, ...], aware: bool) -> bool:
+    """Whether every moment (nulls aside) has a time zone, for a column that keeps them, or none has."""
+    zones = set(map(_TZINFO, filter(None, moments)))  # no datetime is false: only the nulls go
+    return None not in zones if aware else zones <= {None}
 
 
 def results(keys: Sequence[tuple[Any, ...]], existing: set[tuple[Any, ...]], report: bool) -> list[WriteResult]:
