@@ -98,9 +98,9 @@ class _LookedUp:
         return number == self.begun and not _shares_keys(keys, self.unsettled)
 
 
-async def _both(first: Awaitable[object], second: Awaitable[object]) -> None:
-    """Await both at once; when either fails, raise what failed (the first's failure if both did)."""
-    outcomes = await asyncio.gather(first, second, return_exceptions=True)
+async def _all(*awaitables: Awaitable[object]) -> None:
+    """Await them all at once; when any fails, raise what failed (the first's failure if several did)."""
+    outcomes = await asyncio.gather(*awaitables, return_exceptions=True)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
@@ -139,15 +139,11 @@ class SyncRun:
         source_stream, target_stream = self.sync.source_stream, self.sync.target_stream
         fields = list(self.parts.mapping.field_names)
         retry, sleep = self.sync.retry, self.engine.sleep
-        await _both(  # each looks at its system (a table's columns: a few catalog queries), at the same time
+        await _all(  # each looks at its system (a table's columns: a few catalog queries), at the same time
             with_retries(retry, lambda: self.parts.source.prepare(source_stream), sleep),
             with_retries(retry, lambda: self.parts.target.prepare(target_stream, write_fields=fields), sleep),
+            self._look_at_state(),
         )
-        if self.options.read_source and not self.options.webhook and not await self.store.has_id_map(self.sync.name):
-            self.first_load = FirstLoad()  # only reading the source looks batches up ahead
-        letters = await self.store.dead_letters(self.sync.name, discarded=True)
-        self.dead_keys = {letter.source_key for letter in letters}
-        self.settled = {letter.source_key: record_hash(letter.record) for letter in letters}
         try:
             if self.options.webhook:
                 await process_events(self)
@@ -170,6 +166,14 @@ class SyncRun:
                     await self.writing.task
             await self.commits.cancel()
         return self.counts
+
+    async def _look_at_state(self) -> None:
+        """What the state database says about the sync before the run: its dead letters, a first load."""
+        if self.options.read_source and not self.options.webhook and not await self.store.has_id_map(self.sync.name):
+            self.first_load = FirstLoad()  # only reading the source looks batches up ahead
+        letters = await self.store.dead_letters(self.sync.name, discarded=True)
+        self.dead_keys = {letter.source_key for letter in letters}
+        self.settled = {letter.source_key: record_hash(letter.record) for letter in letters}
 
     async def _process(
         self,

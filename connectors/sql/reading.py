@@ -234,12 +234,14 @@ async def _full(reader: StreamReader, checkpoint: Checkpoint | None, size: int, 
     if after is None and reader.cursor is not None:
         start = (await fetch(reader.max_cursor, {}))[0][0]
     while True:
+        # one row more than a batch tells whether this batch is the last: a table of a multiple of
+        # the batch size then ends with its last full batch, not with a read of nothing after it
         if after is None:
-            rows = await fetch(reader.full_first, {_LIMIT: size})
+            rows = await fetch(reader.full_first, {_LIMIT: size + 1})
         else:
-            rows = await fetch(reader.full_next, reader.page(after, size))
-        records, last = reader.split(rows)
-        if len(rows) < size:
+            rows = await fetch(reader.full_next, reader.page(after, size + 1))
+        records, last = reader.split(rows[:size])
+        if len(rows) <= size:
             final: Checkpoint = {"cursor": start} if reader.cursor is not None and start is not None else {}
             yield Batch(records, final)
             return

@@ -37,15 +37,28 @@ async def test_a_full_read_goes_in_key_order_across_batches_and_ends_at_the_curs
     assert checkpoints(batches)[-1] == {"cursor": times[-1]}
 
 
-async def test_a_full_read_of_a_multiple_of_the_batch_size_ends_with_an_empty_batch(db: Db, connect: Connect) -> None:
+async def test_a_full_read_of_a_multiple_of_the_batch_size_ends_with_its_last_full_batch(
+    db: Db, connect: Connect
+) -> None:
+    """No batch of nothing at the end: the last full batch knows it is the last, and carries the cursor."""
     table = await db.customers()
     await db.insert(table, [customer(i) for i in range(1, 7)])
 
     async with connect({"c": {**CUSTOMERS, "table": table.name}}) as connector:
         batches = await read_all(connector, "c", None, 3)
 
-    assert [len(batch.records) for batch in batches] == [3, 3, 0]
-    assert checkpoints(batches)[-1] == {"cursor": T0}
+    assert [len(batch.records) for batch in batches] == [3, 3]
+    assert checkpoints(batches) == [{"full": {"after": [3], "start": T0}}, {"cursor": T0}]
+
+
+async def test_a_full_read_of_an_empty_table_is_one_empty_batch_with_its_checkpoint(db: Db, connect: Connect) -> None:
+    table = await db.customers()
+
+    async with connect({"c": {**CUSTOMERS, "table": table.name}}) as connector:
+        batches = await read_all(connector, "c", None, 3)
+
+    assert [len(batch.records) for batch in batches] == [0]
+    assert checkpoints(batches) == [{}]
 
 
 async def test_a_full_read_resumes_after_the_key_of_its_checkpoint(db: Db, connect: Connect) -> None:
