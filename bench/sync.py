@@ -213,7 +213,7 @@ def main() -> None:
     tune_garbage_collection()  # as `brygga run` does
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--memory-rows", type=int, nargs=2, default=(100_000, 1_000_000))
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--write", action="store_true", help="write the figures to bench/RESULTS.md")
