@@ -1,4 +1,5 @@
-"""Database connection pools that check a connection before use only when it has sat idle.
+"""Database connection pools: connections checked before use only after sitting idle, and the driver's own
+connection under a pooled one.
 
 SQLAlchemy's ``pool_pre_ping`` asks the database on every checkout; on
 asyncpg that is ``BEGIN``, an empty statement and ``ROLLBACK``, three round
@@ -20,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 IDLE_BEFORE_CHECK = 5.0
 """Seconds a pooled connection may sit unused and still be taken without a check."""
@@ -48,3 +49,10 @@ def check_when_idle(
 
     event.listen(engine.sync_engine, "checkin", returned)
     event.listen(engine.sync_engine, "checkout", taken)
+
+
+async def driver_connection(connection: AsyncConnection) -> Any:
+    """The driver's own connection (asyncpg's) under ``connection``, for what SQLAlchemy does not offer (COPY)."""
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    return driver

@@ -48,34 +48,24 @@ async def backend(engine: AsyncEngine) -> int:
     return found
 
 
-async def test_a_connection_in_steady_use_is_taken_without_a_check(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("unused_for", "checks"),
+    [(4, 0), (6, 1)],
+    ids=["in steady use: taken without a check", "idle past the limit: checked, and kept when alive"],
+)
+async def test_a_connection_is_checked_only_after_sitting_idle_past_the_limit(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, unused_for: float, checks: int
 ) -> None:
     clock = Clock()
     check_when_idle(engine, idle_seconds=5, clock=clock)
     pings = count_pings(engine, monkeypatch)
 
     first = await backend(engine)
-    clock.now += 4
+    clock.now += unused_for
     second = await backend(engine)
 
     assert second == first
-    assert pings == []
-
-
-async def test_a_connection_idle_past_the_limit_is_checked_and_kept_when_alive(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    clock = Clock()
-    check_when_idle(engine, idle_seconds=5, clock=clock)
-    pings = count_pings(engine, monkeypatch)
-
-    first = await backend(engine)
-    clock.now += 6
-    second = await backend(engine)
-
-    assert second == first
-    assert len(pings) == 1
+    assert len(pings) == checks
 
 
 async def test_a_connection_that_died_while_idle_is_replaced_before_use(engine: AsyncEngine) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.pooling import driver_connection
+
 Row = tuple[Any, ...]
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy's SQLite DateTime stores a moment
@@ -65,8 +67,7 @@ async def _driver(connection: AsyncConnection) -> Any:
     SQLAlchemy begins its transaction with its first statement: a COPY sent to the driver
     before any would be committed on its own, whatever became of the transaction.
     """
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
+    driver = await driver_connection(connection)
     if not driver.is_in_transaction():
         await connection.exec_driver_sql("SELECT 1")
     return driver

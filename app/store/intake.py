@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.engine import Dialect
 
 from app.errors import StoreError
+from app.pooling import driver_connection
 from app.store.database import DATABASE_ERRORS
 from app.store.group_commit import GroupCommit
 from app.store.tables import WEBHOOK_EVENTS, WEBHOOK_PROGRESS, utc_now
@@ -136,8 +137,7 @@ class _Sqlite:
         group, stamp = _Group(deliveries), self._stamp(now)
         try:
             async with self.store._begin() as connection:
-                driver = (await connection.get_raw_connection()).driver_connection
-                assert driver is not None
+                driver = await driver_connection(connection)
                 new: dict[Key, int] = {}
                 old: dict[Key, int] = {}
                 if group.keyed:
@@ -183,8 +183,7 @@ class _Postgres:
         at = now.astimezone(UTC).replace(tzinfo=None)  # naive UTC, as UtcDateTime stores it
         try:
             async with self.store.engine.connect() as connection:
-                driver = (await connection.get_raw_connection()).driver_connection
-                assert driver is not None
+                driver = await driver_connection(connection)
                 async with driver.transaction():
                     new, old = await self._insert_keyed(driver, list(group.keyed.values()), at)
                     loose = [int(await driver.fetchval(self.INSERT, *d.row(at))) for d in group.loose]

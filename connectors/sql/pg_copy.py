@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Table, column, literal_column, select, tab
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.pooling import driver_connection
 from connectors.sql.coercion import Kind
 from connectors.sql.streams import StreamShape
 
@@ -71,8 +72,7 @@ async def copy_upsert_tuples(
     """
     create, move = _statements(conn, shape, target, columns)
     await conn.exec_driver_sql(create)  # through SQLAlchemy: this also begins the transaction
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
+    driver = await driver_connection(conn)
     await driver.copy_records_to_table(STAGE, records=records, columns=list(columns))
     existing = {tuple(row) for row in await driver.fetch(move)}
     await driver.execute(f"DROP TABLE {STAGE}")

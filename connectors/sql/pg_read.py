@@ -19,6 +19,7 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.pooling import driver_connection
 from connectors.sql.coercion import Kind
 from connectors.sql.engine import Backend
 from connectors.sql.streams import StreamShape
@@ -60,8 +61,7 @@ class RawReads:
             compiled = self._compiled[id(statement)] = _compile(statement, conn.dialect)
         if compiled.sql is None:
             return None
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
+        driver = await driver_connection(conn)
         rows: Sequence[Sequence[Any]] = await driver.fetch(compiled.sql, *[params[name] for name in compiled.names])
         return rows
 
