@@ -110,7 +110,7 @@ class StreamWriter:
         columns, rows, keys = prepared
         try:
             async with engine.begin() as conn:
-                existing = await copy_upsert_tuples(conn, self.shape, self.table, columns, rows)
+                existing = await copy_upsert_tuples(conn, self.shape, self.table, columns, rows, last=True)
         except BATCH_FAILURES as exc:
             if is_transient(exc):
                 raise translate(exc, f"{self.where}: writing {len(rows)} rows", secret) from exc

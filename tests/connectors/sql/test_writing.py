@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Boolean, Column, Integer, String
+from sqlalchemy import Boolean, Column, Integer, String, text
+from sqlalchemy.dialects import postgresql
 
-from app.errors import PermanentError
+from app.errors import PermanentError, TransientError
 from connectors.base import Write, WriteAction
 from connectors.sql import pg_copy, writing
 from tests.connectors.sql.conftest import T0, Connect, Db, only, read_all, timestamp
@@ -285,12 +286,11 @@ async def test_a_large_postgresql_batch_goes_by_copy(db: Db, connect: Connect, m
     copies: list[int] = []
     real = pg_copy.copy_upsert_tuples
 
-    async def counted(*args: Any) -> set[tuple[Any, ...]]:
+    async def counted(*args: Any, **options: Any) -> set[tuple[Any, ...]]:
         copies.append(len(args[-1]))
-        return await real(*args)
+        return await real(*args, **options)
 
-    monkeypatch.setattr(pg_copy, "copy_upsert_tuples", counted)
-    monkeypatch.setattr(writing, "copy_upsert_tuples", counted)
+    monkeypatch.setattr(writing, "copy_upsert_tuples", counted)  # like rows: the column-by-column way
 
     async with connect({"c": {"table": table.name, "key": "id"}}) as connector:
         small = await connector.write("c", [create(i) for i in range(1, 11)])
@@ -302,6 +302,71 @@ async def test_a_large_postgresql_batch_goes_by_copy(db: Db, connect: Connect, m
     rows = await db.rows(table)
     assert len(rows) == 1000
     assert (rows[500]["name"], rows[500]["born"], rows[500]["active"]) == ("again 501", date(2020, 2, 29), True)
+
+
+@only("postgresql")
+async def test_postgresql_batches_by_copy_share_one_stage_table_left_empty_even_by_a_failed_batch(
+    db: Db, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = await db.customers()
+    await db.insert(table, [{"id": 1000, "name": "Other", "email": "taken@example.com"}])
+    outcomes: list[str] = []
+    real = pg_copy.copy_upsert_tuples
+
+    async def watched(*args: Any, **options: Any) -> set[tuple[Any, ...]]:
+        try:
+            found = await real(*args, **options)
+        except Exception as exc:
+            outcomes.append(type(exc).__name__)
+            raise
+        outcomes.append("ok")
+        return found
+
+    monkeypatch.setattr(writing, "copy_upsert_tuples", watched)
+    stage = pg_copy.stage_table_name(postgresql.dialect(), table, ["id", "name", "email"])  # type: ignore[no-untyped-call]
+
+    async with connect({"c": {"table": table.name, "key": "id"}}) as connector:
+        first = await connector.write("c", [create(i, email=f"{i}@example.com") for i in range(1, 601)])
+        clash = [create(i, email="taken@example.com" if i == 300 else f"new{i}@example.com") for i in range(1, 601)]
+        second = await connector.write("c", clash)  # refused whole by the database: row by row, one fails
+        third = await connector.write("c", [create(i, name=f"third {i}", email=None) for i in range(1, 601)])
+        async with db.engine.connect() as conn:
+            stages = (
+                await conn.execute(text("SELECT count(*) FROM pg_class WHERE relname = :name"), {"name": stage})
+            ).scalar()
+
+    # a stage with the second batch's rows left in it would have failed the third, with the same keys
+    assert outcomes == ["ok", "UniqueViolationError", "ok"]
+    assert stages == 1  # made once for the connection, kept, not made and dropped per batch
+    assert all(result.ok for result in first + third)
+    assert [result.target_key for result in second if not result.ok] == ["300"]
+    rows = await db.rows(table)
+    assert [row["name"] for row in rows] == [*(f"third {i}" for i in range(1, 601)), "Other"]
+
+
+async def backends(db: Db) -> set[int]:
+    """The server processes of the connections to the test database."""
+    async with db.engine.connect() as conn:
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        return {row[0] for row in await conn.execute(text(query))}
+
+
+@only("postgresql")
+async def test_a_connection_lost_under_a_postgresql_copy_is_not_used_again(db: Db, connect: Connect) -> None:
+    table = await db.customers()
+
+    ours = await backends(db)
+
+    async with connect({"c": {"table": table.name, "key": "id"}}) as connector:
+        await connector.write("c", [create(i) for i in range(1, 601)])
+        for pid in await backends(db) - ours:  # the connector's session: a restart, a dropped connection
+            await db.execute("SELECT pg_terminate_backend(:pid)", pid=pid)
+        with pytest.raises(TransientError):
+            await connector.write("c", [create(i, name="lost") for i in range(1, 601)])
+        again = await connector.write("c", [create(i, name="again") for i in range(1, 601)])
+
+    assert all(result.ok for result in again)
+    assert {row["name"] for row in await db.rows(table)} == {"again"}
 
 
 async def test_a_boolean_soft_delete_column_is_set_true_and_cleared_by_a_later_write(db: Db, connect: Connect) -> None:
