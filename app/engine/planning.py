@@ -6,6 +6,7 @@ nothing, so ``brygga preview`` shows exactly what a run would do.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -114,7 +115,11 @@ async def plan_batch(
         keys = [item.source_key for item in plan if item.action is not Action.FAIL]
         known = await parts.store.id_map(parts.sync.name, keys)
     lookups = await _lookups(parts, records) if parts.mapping.has_lookups else _Lookups({})
-    new = _map_all(parts, plan, known, lookups)
+    new: list[Planned] = []
+    for start in range(0, len(plan), 1000):
+        if start:
+            await asyncio.sleep(0)
+        new += _map_all(parts, plan[start : start + 1000], known, lookups)
     await _sort_new(parts, new)
     return plan
 

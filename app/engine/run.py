@@ -206,6 +206,7 @@ class SyncRun:
         await self._finish_writing()
         task = asyncio.ensure_future(write_plan(self.parts, plan, self.engine.sleep, self.run_id))
         self.writing = _Writing(task, number, checkpoint)
+        await asyncio.sleep(0)  # let the write begin before the next batch is planned
 
     async def _finish_writing(self) -> None:
         """Wait for the batch being written, and hand its state to the commit queue."""
