@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import app.engine.run as run_module
 from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
 from app.store import Checkpoint, Counts, RunInfo, Store
@@ -224,3 +225,28 @@ async def test_the_next_batch_is_read_while_one_is_looked_up(tmp_path: Path, mon
     run = await _run(project, RunOptions(full=True))
 
     assert (run.status, run.counts.unchanged) == ("succeeded", 5), run.error
+
+
+async def test_a_batch_is_being_written_before_the_next_one_is_planned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write's round trips to the target overlap the next batch's planning (Python's work), not follow it."""
+    project = _project(tmp_path, "1,Ann\n2,Bo\n3,Cy\n4,Di\n5,Ed\n6,Flo\n")
+    events: list[str] = []
+    plan_batch, write = run_module.plan_batch, SqlConnector.write
+
+    async def planning(parts: Any, records: Sequence[Any], *args: Any) -> Any:
+        events.append(f"plan {records[0]['id']}")
+        return await plan_batch(parts, records, *args)
+
+    async def writing(connector: Any, stream: str, writes: Sequence[Write]) -> list[WriteResult]:
+        events.append(f"write {writes[0].record['id'] if writes[0].record else None}")
+        return await write(connector, stream, writes)
+
+    monkeypatch.setattr(run_module, "plan_batch", planning)
+    monkeypatch.setattr(SqlConnector, "write", writing)
+
+    run = await _run(project)
+
+    assert (run.status, run.counts.created) == ("succeeded", 6), run.error
+    assert events == ["plan 1", "write 1", "plan 3", "write 3", "plan 5", "write 5"]
