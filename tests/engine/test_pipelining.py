@@ -233,7 +233,7 @@ async def test_a_batch_is_being_written_before_the_next_one_is_planned(
     """The write's round trips to the target overlap the next batch's planning (Python's work), not follow it."""
     project = _project(tmp_path, "1,Ann\n2,Bo\n3,Cy\n4,Di\n5,Ed\n6,Flo\n")
     events: list[str] = []
-    plan_batch, write = run_module.plan_batch, SqlConnector.write
+    plan_batch, write = run_module.plan_batch, SqlConnector.write  # type: ignore[attr-defined]
 
     async def planning(parts: Any, records: Sequence[Any], *args: Any) -> Any:
         events.append(f"plan {records[0]['id']}")
