@@ -85,6 +85,14 @@ class TransientError(ConnectorError):
     """A failure that may pass: retry with backoff."""
 
 
+class EarlierWriteFailed(TransientError):
+    """A write that overlapped an earlier one of the same table, which failed: it changed nothing.
+
+    Not retried on its own (its retry could overtake the earlier write's): whoever made both writes
+    makes it again once the earlier one is through (see :mod:`connectors.ordering`).
+    """
+
+
 class PermanentError(ConnectorError):
     """A failure that retrying will not fix: dead-letter the record at once."""
 

@@ -181,6 +181,17 @@ class Connector(ABC):
         """
         return False
 
+    def overlapping_writes(self, stream: str) -> bool:
+        """Whether :meth:`write` may be called again for ``stream`` before an earlier call has returned.
+
+        A connector that says yes changes the system in the order the calls
+        were made (a later call may only prepare meanwhile: convert its rows,
+        stage them) and fails a call whose earlier call failed, before it
+        changes anything (see :mod:`connectors.ordering`). The engine then has
+        the next batch's write under way while the one before finishes.
+        """
+        return False
+
     def can_match(self, stream: str) -> bool:
         """Whether :meth:`match` can find existing target records of ``stream`` (its ``match`` option)."""
         return False

@@ -6,11 +6,18 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 from tenacity.wait import wait_base
 
 from app.config.sync import RetryPolicy
-from app.errors import TransientError
+from app.errors import EarlierWriteFailed, TransientError
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -19,13 +26,14 @@ Sleep = Callable[[float], Awaitable[None]]
 async def with_retries(policy: RetryPolicy, operation: Callable[[], Awaitable[T]], sleep: Sleep = asyncio.sleep) -> T:
     """Run ``operation``; on :class:`TransientError` wait and try again, up to ``policy.attempts`` tries in all.
 
-    :raises TransientError: the last one, when every try failed
+    :raises TransientError: the last one, when every try failed; at once an :class:`EarlierWriteFailed`,
+        which its caller makes again in its turn
     :raises Exception: anything else at once: permanent failures are not retried
     """
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.attempts),
         wait=_backoff(policy),
-        retry=retry_if_exception_type(TransientError),
+        retry=retry_if_exception_type(TransientError) & retry_if_not_exception_type(EarlierWriteFailed),
         sleep=sleep,
         reraise=True,
     )

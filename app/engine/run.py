@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -20,10 +21,10 @@ from app.config import SyncConfig
 from app.engine.events import process_events
 from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, WaitForBefore, read_ahead
-from app.engine.planning import plan_batch
+from app.engine.planning import Planned, plan_batch
 from app.engine.retry import with_retries
 from app.engine.writing import write_plan
-from app.errors import BryggaError, TransientError
+from app.errors import BryggaError, EarlierWriteFailed, TransientError
 from app.mapping.hashing import record_hash
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, IdMapping, LogEntry
@@ -69,11 +70,13 @@ class RunStopped(BryggaError):
 
 @dataclass
 class _Writing:
-    """A batch being written: its write task, its number in the run, and the checkpoint to store after it."""
+    """A batch being written: its write task, its number in the run, the checkpoint to store after it,
+    and its plan (written again, should the write before it fail and take this one with it)."""
 
     task: asyncio.Task[BatchChanges]
     number: int
     checkpoint: Checkpoint | None
+    plan: list[Planned]
 
 
 @dataclass
@@ -106,6 +109,11 @@ async def _all(*awaitables: Awaitable[object]) -> None:
             raise outcome
 
 
+def _failed(task: asyncio.Task[BatchChanges]) -> bool:
+    """Whether ``task`` has ended with an error."""
+    return task.done() and not task.cancelled() and task.exception() is not None
+
+
 def _shares_keys(keys: set[str], batches: list[set[str]]) -> bool:
     """Whether any of ``keys`` is in one of these batches' keys."""
     return any(not keys.isdisjoint(batch) for batch in batches)
@@ -130,7 +138,9 @@ class SyncRun:
         self.first_load: FirstLoad | None = None
         """Set when the sync's ID map was empty as the run began."""
         self.events_done = 0
-        self.writing: _Writing | None = None
+        self.writing: deque[_Writing] = deque()
+        """Batches being written, oldest first: one at a time, or two where the target keeps their order."""
+        self.writes_at_once = 1
         self.settled: dict[str, str] = {}
         """Source key → hash of the record a dead letter keeps, or that this run already retried."""
 
@@ -144,6 +154,8 @@ class SyncRun:
             with_retries(retry, lambda: self.parts.target.prepare(target_stream, write_fields=fields), sleep),
             self._look_at_state(),
         )
+        if self.parts.target.overlapping_writes(target_stream):
+            self.writes_at_once = 2  # the next batch is staged while the one before is moved in
         try:
             if self.options.webhook:
                 await process_events(self)
@@ -160,10 +172,11 @@ class SyncRun:
                 await self._delete_gone()
                 await self._drain()
         finally:
-            if self.writing is not None:
-                self.writing.task.cancel()
+            for writing in self.writing:
+                writing.task.cancel()
+            for writing in self.writing:
                 with contextlib.suppress(BaseException):
-                    await self.writing.task
+                    await writing.task
             await self.commits.cancel()
         return self.counts
 
@@ -203,16 +216,25 @@ class SyncRun:
         plan = await plan_batch(self.parts, records, None if retrying else self.settled, source_keys, known)
         if retrying:  # read again later in this run (the cursor re-reads its last value): leave it
             self.settled.update((item.source_key, record_hash(item.record)) for item in plan)
-        await self._finish_writing()
+        await self._finish_writing(leave=self.writes_at_once - 1)
         task = asyncio.ensure_future(write_plan(self.parts, plan, self.engine.sleep, self.run_id))
-        self.writing = _Writing(task, number, checkpoint)
+        self.writing.append(_Writing(task, number, checkpoint, plan))
         await asyncio.sleep(0)  # let the write begin before the next batch is planned
 
-    async def _finish_writing(self) -> None:
-        """Wait for the batch being written, and hand its state to the commit queue."""
-        writing, self.writing = self.writing, None
-        if writing is not None:
-            changes = await writing.task
+    async def _finish_writing(self, leave: int = 0) -> None:
+        """Wait for the batches being written, oldest first, until ``leave`` are left under way, and hand
+        each one's state to the commit queue.
+
+        A batch whose write failed for the one before it is written again now, before any later batch
+        begins: batches reach the target in read order.
+        """
+        while len(self.writing) > leave or (self.writing and _failed(self.writing[0].task)):
+            writing = self.writing[0]
+            try:
+                changes = await writing.task
+            except EarlierWriteFailed:  # the one before failed, then went through on a retry: this one's turn now
+                changes = await write_plan(self.parts, writing.plan, self.engine.sleep, self.run_id)
+            self.writing.popleft()
             changes.checkpoint = writing.checkpoint
             await self._commit(changes, writing.number)
 

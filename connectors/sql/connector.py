@@ -10,9 +10,10 @@ from sqlalchemy import Select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import SystemConfig
-from app.errors import PermanentError, TransientError
+from app.errors import EarlierWriteFailed, PermanentError, TransientError
 from app.records import Record, format_key
 from connectors.base import Batch, Checkpoint, Connector, StreamInfo, Write, WriteResult
+from connectors.ordering import CallOrder
 from connectors.sql.config import SqlStream, SqlSystem
 from connectors.sql.engine import Backend, Database, create_engine, database
 from connectors.sql.errors import database_errors
@@ -37,6 +38,7 @@ class SqlConnector(Connector):
         self._readers: dict[str, StreamReader] = {}
         self._writers: dict[str, StreamWriter] = {}
         self._write_fields: dict[str, tuple[str, ...]] = {}
+        self._write_order: dict[str, CallOrder] = {}
 
     # --- connections -----------------------------------------------------------------
 
@@ -198,11 +200,24 @@ class SqlConnector(Connector):
 
     # --- writing -----------------------------------------------------------------------
 
+    def overlapping_writes(self, stream: str) -> bool:
+        """Where batches go by COPY (PostgreSQL): the next batch is staged while the one before is moved in."""
+        return self.reports_created(stream)
+
     async def write(self, stream: str, writes: Sequence[Write]) -> list[WriteResult]:
         if not writes:
             return []
-        writer = await self._writer(stream)
-        return await writer.write(await self._connected(), writes, self._password)
+        turn = self._write_order.setdefault(stream, CallOrder()).turn()  # before any await: the call's place
+        try:
+            writer = await self._writer(stream)
+            return await writer.write(await self._connected(), writes, self._password, turn)
+        except EarlierWriteFailed:
+            raise
+        except BaseException:
+            turn.fail()
+            raise
+        finally:
+            turn.end()
 
     # --- plumbing ----------------------------------------------------------------------
 

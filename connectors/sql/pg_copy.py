@@ -14,7 +14,7 @@ every row: a load into an empty table, the largest kind, gets nothing back.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -79,6 +79,7 @@ async def copy_upsert_tuples(
     records: Sequence[tuple[Any, ...]],
     *,
     last: bool = False,
+    before_move: Callable[[], Awaitable[None]] | None = None,
 ) -> set[tuple[Any, ...]]:
     """Upsert rows already as tuples of converted values, in ``columns`` order, with distinct keys, in the
     caller's transaction.
@@ -89,12 +90,15 @@ async def copy_upsert_tuples(
 
     :param last: nothing else goes through the stage before the transaction ends (which empties it),
         so it is not emptied now
+    :param before_move: awaited once the rows are staged, before the target changes (its turn)
     :returns: the keys of the rows that were there already (and were updated, or left as they were)
     """
     stage = _stage(conn.dialect, shape, target, columns)
     await conn.exec_driver_sql(stage.create)  # through SQLAlchemy: this also begins the transaction
     driver = await driver_connection(conn)
     await driver.copy_records_to_table(stage.name, records=records, columns=list(columns))
+    if before_move is not None:
+        await before_move()
     existing = {tuple(row) for row in await driver.fetch(stage.move)}
     if not last:
         await driver.execute(f"TRUNCATE {stage.name}")

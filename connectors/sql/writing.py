@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.errors import PermanentError
 from app.records import Record, format_key, key_text, parse_key
 from connectors.base import Write, WriteAction, WriteResult
+from connectors.ordering import Turn
 from connectors.sql.coercion import ConversionError, Kind
 from connectors.sql.columnar import column_rows, results
 from connectors.sql.engine import Backend
@@ -80,15 +81,20 @@ class StreamWriter:
         )
         self.key_is_primary = set(shape.key) == {column.name for column in table.primary_key.columns}
 
-    async def write(self, engine: AsyncEngine, writes: Sequence[Write], secret: str | None) -> list[WriteResult]:
+    async def write(
+        self, engine: AsyncEngine, writes: Sequence[Write], secret: str | None, turn: Turn | None = None
+    ) -> list[WriteResult]:
         """One result per write, in order.
 
+        :param turn: waited for before the table changes: overlapping calls change it in the order they were made
         :raises TransientError: when the batch failed for a passing reason; retried whole, it writes the same rows
         """
         if self.copy and (self.report_created or len(writes) >= COPY_FROM):
-            done = await self._by_columns(engine, writes, secret)
+            done = await self._by_columns(engine, writes, secret, turn)
             if done is not None:
                 return done
+        if turn is not None:
+            await turn.wait()
         results: dict[int, WriteResult] = {}
         operations: list[Operation] = []
         for index, write in enumerate(writes):
@@ -100,7 +106,7 @@ class StreamWriter:
         return [results[index] for index in range(len(writes))]
 
     async def _by_columns(
-        self, engine: AsyncEngine, writes: Sequence[Write], secret: str | None
+        self, engine: AsyncEngine, writes: Sequence[Write], secret: str | None, turn: Turn | None
     ) -> list[WriteResult] | None:
         """The common batch (like upserts) in one COPY, converted column by column; ``None`` where it does not apply."""
         extra = (self.soft, self.alive) if self.soft is not None else None
@@ -110,7 +116,9 @@ class StreamWriter:
         columns, rows, keys = prepared
         try:
             async with engine.begin() as conn:
-                existing = await copy_upsert_tuples(conn, self.shape, self.table, columns, rows, last=True)
+                existing = await copy_upsert_tuples(
+                    conn, self.shape, self.table, columns, rows, last=True, before_move=turn.wait if turn else None
+                )
         except BATCH_FAILURES as exc:
             if is_transient(exc):
                 raise translate(exc, f"{self.where}: writing {len(rows)} rows", secret) from exc

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import pytest
 
 from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from app.errors import EarlierWriteFailed
 from app.store import Counts
+from connectors.sql import pg_copy, writing
 from tests.services import FreshPostgresDatabase, require_service
 
 PROJECT = """\
@@ -44,5 +49,65 @@ async def test_new_and_existing_records_are_counted_from_the_upsert(tmp_path: Pa
             assert first.counts == Counts(read=1200, created=1198, updated=2)
             assert again.counts == Counts(read=1200, unchanged=1200)
             assert await target.fetchval("SELECT count(*) FROM people WHERE name LIKE 'Person %'") == 1200
+        finally:
+            await target.close()
+
+
+async def test_a_write_failing_under_the_next_one_is_retried_and_both_land_in_read_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two batches' writes overlap (the next staged while the one before moves in); when the first fails
+    while the second waits for its turn, the second changes nothing and is written after the first's retry."""
+    require_service("postgresql")
+    with sqlite3.connect(tmp_path / "crm.db") as connection:
+        connection.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+        connection.executemany("INSERT INTO people VALUES (?, ?)", [(n, f"Person {n}") for n in range(1, 3001)])
+    connection.close()
+    second_waits = asyncio.Event()
+    moved: list[int] = []
+    outcomes: list[str] = []
+    real = pg_copy.copy_upsert_tuples
+
+    async def flaky(conn: Any, shape: Any, table: Any, columns: Any, rows: Any, **options: Any) -> Any:
+        first_id = rows[0][0]
+        turn = options["before_move"]
+
+        async def before_move() -> None:
+            if first_id == 1001:
+                second_waits.set()
+            await turn()
+
+        if first_id == 1 and not outcomes:
+            await second_waits.wait()  # the second batch is staged and waits for its turn
+            outcomes.append("deadlock")
+            raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+        try:
+            found = await real(conn, shape, table, columns, rows, **{**options, "before_move": before_move})
+        except EarlierWriteFailed:
+            outcomes.append(f"{first_id} waited in vain")
+            raise
+        moved.append(first_id)
+        return found
+
+    monkeypatch.setattr(writing, "copy_upsert_tuples", flaky)
+
+    async def instant(_seconds: float) -> None:
+        return None
+
+    async with FreshPostgresDatabase() as url:
+        target = await asyncpg.connect(url)
+        try:
+            await target.execute("CREATE TABLE people (id bigint PRIMARY KEY, name text)")
+            (tmp_path / "mappings").mkdir()
+            (tmp_path / "brygga.yaml").write_text(PROJECT.format(target=url))
+            (tmp_path / "mappings" / "people.yaml").write_text(SYNC)
+
+            async with open_engine(open_project(tmp_path / "brygga.yaml", environ={}), sleep=instant) as engine:
+                run = await engine.run("people", RunOptions())
+
+            assert (run.status, run.counts) == ("succeeded", Counts(read=3000, created=3000)), run.error
+            assert outcomes == ["deadlock", "1001 waited in vain"]
+            assert moved == [1, 1001, 2001]
+            assert await target.fetchval("SELECT count(*) FROM people") == 3000
         finally:
             await target.close()

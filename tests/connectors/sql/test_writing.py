@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -342,6 +343,27 @@ async def test_postgresql_batches_by_copy_share_one_stage_table_left_empty_even_
     assert [result.target_key for result in second if not result.ok] == ["300"]
     rows = await db.rows(table)
     assert [row["name"] for row in rows] == [*(f"third {i}" for i in range(1, 601)), "Other"]
+
+
+@only("postgresql")
+async def test_overlapping_postgresql_writes_change_the_table_in_the_order_they_were_made(
+    db: Db, connect: Connect
+) -> None:
+    table = await db.customers()
+
+    async with connect({"c": {"table": table.name, "key": "id"}}) as connector:
+        await connector.prepare("c", write_fields=["id", "name"])
+        assert connector.overlapping_writes("c")
+        # the second, smaller batch is staged first: made to wait for its turn, it still lands last
+        first, second = await asyncio.gather(
+            connector.write("c", [create(i, name="first") for i in range(1, 30001)]),
+            connector.write("c", [create(i, name="second") for i in range(1, 11)]),
+        )
+
+    assert all(result.ok for result in first + second)
+    assert [result.created for result in second] == [False] * 10
+    rows = await db.rows(table)
+    assert [row["name"] for row in rows] == ["second"] * 10 + ["first"] * 29990
 
 
 async def backends(db: Db) -> set[int]:
