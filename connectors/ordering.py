@@ -77,3 +77,5 @@ class Turn:
     def _settle(self) -> None:
         if not self._ended.done():
             self._ended.set_result(None)
+        if self._order._last is self._ended:  # every call has ended: no one is left to fail for these
+            self._order.failed.clear()

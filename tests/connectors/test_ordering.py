@@ -60,6 +60,7 @@ async def test_a_call_waiting_behind_one_that_fails_fails_without_changing_anyth
     await _call(order.turn(), "second again", changes, ready)
 
     assert changes == ["first again", "second again"]
+    assert order.failed == []  # every call has ended: the failure is forgotten
 
 
 async def test_a_call_that_ends_early_still_holds_back_the_next_until_every_earlier_one_ended() -> None:
