@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import Boolean, Column, Integer, String, text
 from sqlalchemy.dialects import postgresql
@@ -16,6 +17,7 @@ from app.errors import PermanentError, TransientError
 from connectors.base import Write, WriteAction
 from connectors.sql import pg_copy, writing
 from tests.connectors.sql.conftest import T0, Connect, Db, only, read_all, timestamp
+from tests.services import FreshPostgresDatabase
 
 CREATE, UPDATE, DELETE = WriteAction.CREATE, WriteAction.UPDATE, WriteAction.DELETE
 
@@ -366,29 +368,26 @@ async def test_overlapping_postgresql_writes_change_the_table_in_the_order_they_
     assert [row["name"] for row in rows] == ["second"] * 10 + ["first"] * 29990
 
 
-async def backends(db: Db) -> set[int]:
-    """The server processes of the connections to the test database."""
-    async with db.engine.connect() as conn:
-        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-        return {row[0] for row in await conn.execute(text(query))}
-
-
 @only("postgresql")
 async def test_a_connection_lost_under_a_postgresql_copy_is_not_used_again(db: Db, connect: Connect) -> None:
-    table = await db.customers()
+    async with FreshPostgresDatabase() as url:  # a database of its own: every other session there is the connector's
+        admin = await asyncpg.connect(url)
+        try:
+            await admin.execute("CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL)")
+            async with connect({"c": {"table": "customers", "key": "id"}}, url=url) as connector:
+                await connector.write("c", [create(i) for i in range(1, 601)])
+                await admin.execute(  # a restart, a dropped connection
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                with pytest.raises(TransientError):
+                    await connector.write("c", [create(i, name="lost") for i in range(1, 601)])
+                again = await connector.write("c", [create(i, name="again") for i in range(1, 601)])
 
-    ours = await backends(db)
-
-    async with connect({"c": {"table": table.name, "key": "id"}}) as connector:
-        await connector.write("c", [create(i) for i in range(1, 601)])
-        for pid in await backends(db) - ours:  # the connector's session: a restart, a dropped connection
-            await db.execute("SELECT pg_terminate_backend(:pid)", pid=pid)
-        with pytest.raises(TransientError):
-            await connector.write("c", [create(i, name="lost") for i in range(1, 601)])
-        again = await connector.write("c", [create(i, name="again") for i in range(1, 601)])
-
-    assert all(result.ok for result in again)
-    assert {row["name"] for row in await db.rows(table)} == {"again"}
+            assert all(result.ok for result in again)
+            assert {row["name"] for row in await admin.fetch("SELECT name FROM customers")} == {"again"}
+        finally:
+            await admin.close()
 
 
 async def test_a_boolean_soft_delete_column_is_set_true_and_cleared_by_a_later_write(db: Db, connect: Connect) -> None:
