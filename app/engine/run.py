@@ -95,10 +95,12 @@ class _LookedUp:
     known: dict[str, IdMapping]
     unsettled: list[set[str]]
     begun: int
+    unmet: bool = False
+    """A first load had met none of the keys when the look-up began: no batch begun by then holds one."""
 
     def still_valid(self, keys: set[str], number: int) -> bool:
         """Whether the look-up holds for batch ``number`` with these keys."""
-        return number == self.begun and not _shares_keys(keys, self.unsettled)
+        return number == self.begun and (self.unmet or not _shares_keys(keys, self.unsettled))
 
 
 async def _all(*awaitables: Awaitable[object]) -> None:
@@ -282,7 +284,7 @@ class SyncRun:
             if self.first_load is not None and (maybe := self.first_load.maybe_mapped(keys)) is not None:
                 wanted = maybe  # a first load: only keys it has met already can be in the ID map
             known = await self.store.id_map(self.sync.name, wanted) if wanted else {}
-            yield _LookedUp(batch, source_keys, keys, known, unsettled, begun)
+            yield _LookedUp(batch, source_keys, keys, known, unsettled, begun, unmet=not wanted)
 
     async def _stop_if_asked(self) -> None:
         """Between batches: stop here when asked, once every batch before is written and committed.
