@@ -22,6 +22,10 @@ from app.records import Record
 from app.store import IdMapping, Store
 from connectors.base import Connector
 
+PLAN_SLICE = 1000
+"""Records mapped between two turns of the event loop: the batch being written meanwhile gets its
+round trips answered while a large batch is planned, not after."""
+
 
 class Action(StrEnum):
     CREATE = "create"
@@ -116,10 +120,10 @@ async def plan_batch(
         known = await parts.store.id_map(parts.sync.name, keys)
     lookups = await _lookups(parts, records) if parts.mapping.has_lookups else _Lookups({})
     new: list[Planned] = []
-    for start in range(0, len(plan), 1000):
+    for start in range(0, len(plan), PLAN_SLICE):
         if start:
             await asyncio.sleep(0)
-        new += _map_all(parts, plan[start : start + 1000], known, lookups)
+        new += _map_all(parts, plan[start : start + PLAN_SLICE], known, lookups)
     await _sort_new(parts, new)
     return plan
 
