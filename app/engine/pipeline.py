@@ -21,23 +21,38 @@ T = TypeVar("T")
 async def read_ahead(source: AsyncIterator[T]) -> AsyncGenerator[T, None]:
     """The items of ``source``, with the next one already being fetched while the caller works on this one."""
     iterator = aiter(source)
-    pending: asyncio.Task[T] = asyncio.ensure_future(anext(iterator))
+    pending: asyncio.Task[T | _End] = asyncio.ensure_future(_next(iterator))
     try:
-        while True:
-            try:
-                item = await pending
-            except StopAsyncIteration:
-                return
-            pending = asyncio.ensure_future(anext(iterator))
+        while not isinstance(item := await pending, _End):
+            pending = asyncio.ensure_future(_next(iterator))
             yield item
     finally:
         if not pending.done():
             pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+            with contextlib.suppress(asyncio.CancelledError):
                 await pending
         close = getattr(iterator, "aclose", None)
         if close is not None:
             await close()
+
+
+class _End:
+    """What :func:`_next` gives at the end of an iterator."""
+
+
+_END = _End()
+
+
+async def _next(iterator: AsyncIterator[T]) -> T | _End:
+    """The next item, or :data:`_END`.
+
+    Not ``StopAsyncIteration``: an exception kept by a finished task holds its traceback, whose frames
+    hold the batches they worked on, in a cycle only a full garbage collection frees.
+    """
+    try:
+        return await anext(iterator)
+    except StopAsyncIteration:
+        return _END
 
 
 WaitForBefore = Callable[[], Awaitable[None]]
