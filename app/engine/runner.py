@@ -21,6 +21,7 @@ from datetime import timedelta
 from app.config import SyncConfig
 from app.engine.connections import Connections
 from app.engine.planning import SyncParts
+from app.engine.process import collect_after_close, collect_after_run
 from app.engine.project import Workspace
 from app.engine.retry import Sleep
 from app.engine.run import DeadLetterChoice, Progress, RunOptions, RunStopped, SyncRun
@@ -140,6 +141,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
             await asyncio.shield(self.store.leases.release(name, self.holder))
+        collect_after_run(counts.read)
         status = "partial" if counts.failed else "succeeded"
         return RunResult(await self.store.finish_run(run_id, status), events=work.events_done)
 
@@ -191,3 +193,4 @@ async def open_engine(workspace: Workspace, sleep: Sleep = asyncio.sleep) -> Asy
     finally:
         await connections.close()
         await store.close()
+        collect_after_close()

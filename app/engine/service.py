@@ -22,6 +22,7 @@ from app.engine.alerts import Alerts
 from app.engine.connections import Connections
 from app.engine.inbox import Webhooks
 from app.engine.metrics import Metrics
+from app.engine.process import collect_after_close
 from app.engine.project import Workspace, open_project
 from app.engine.runner import DeadLetterChoice, Engine, RunOptions, RunResult, SyncBusyError
 from app.engine.scheduling import Schedules
@@ -142,9 +143,12 @@ class Service:
     async def _retire_engines(self) -> None:
         """Close the connectors of engines a reload replaced, once no run uses them."""
         in_use = {id(run_engine) for run_engine in self._run_engines.values()} | {id(self.engine)}
-        for engine in [engine for engine in self._engines if id(engine) not in in_use]:
+        retired = [engine for engine in self._engines if id(engine) not in in_use]
+        for engine in retired:
             await engine.connections.close()
             self._engines.remove(engine)
+        if retired:
+            collect_after_close()
 
     # --- runs --------------------------------------------------------------------------
 

@@ -1,0 +1,110 @@
+"""A process that runs many syncs stays as fast as a new one: what a run or a closed engine leaves in
+reference cycles is freed at once, not at a full garbage collection long after (Brygga makes those rare).
+
+Each test turns the collector off, so only Brygga's own collections (or plain reference counting) free
+anything: without them, what the test watches would stay.
+"""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.engine import process
+from app.engine.pipeline import read_ahead
+from app.engine.project import open_project
+from app.engine.runner import open_engine
+
+PROJECT = """\
+version: 1
+state: sqlite:///state.db
+systems:
+  crm:
+    connector: sql
+    url: sqlite:///crm.sqlite
+    streams: {people: {table: people, key: id}}
+  erp:
+    connector: sql
+    url: sqlite:///erp.sqlite
+    streams: {people: {table: people, key: id}}
+"""
+SYNC = "source: crm.people\ntarget: erp.people\nfields: {id: id, name: name}\n"
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "brygga.yaml").write_text(PROJECT)
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "mappings" / "people.yaml").write_text(SYNC)
+    for name, rows in (("crm.sqlite", [(1, "Ada"), (2, "Bo"), (3, "Cecilia")]), ("erp.sqlite", [])):
+        with sqlite3.connect(tmp_path / name) as connection:
+            connection.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+            connection.executemany("INSERT INTO people VALUES (?, ?)", rows)
+        connection.close()
+    return tmp_path / "brygga.yaml"
+
+
+class _Item:
+    """Something a weak reference can watch."""
+
+
+@pytest.mark.usefixtures("collector_off")
+async def test_read_ahead_keeps_no_item_once_it_has_ended() -> None:
+    async def items() -> AsyncIterator[_Item]:
+        for _ in range(3):
+            yield _Item()
+
+    watched: list[weakref.ref[_Item]] = []
+    async for item in read_ahead(items()):
+        watched.append(weakref.ref(item))
+    del item
+    assert [ref() for ref in watched] == [None, None, None]
+
+
+@pytest.mark.usefixtures("collector_off")
+async def test_closing_an_engine_frees_its_connectors_database_engines(project: Path) -> None:
+    async with open_engine(open_project(project, environ={})) as engine:
+        run = await engine.run("people")
+        connector: Any = await engine.connections.get("crm")
+        database = weakref.ref((await connector._connected()).sync_engine)
+        del connector
+    assert run.status == "succeeded"
+    assert database() is None
+
+
+@pytest.mark.usefixtures("collector_off")
+@pytest.mark.parametrize(("threshold", "collected"), [(3, True), (4, False)])
+async def test_a_large_run_is_followed_by_a_full_collection(
+    project: Path, monkeypatch: pytest.MonkeyPatch, threshold: int, collected: bool
+) -> None:
+    monkeypatch.setattr(process, "COLLECT_AFTER_RECORDS", threshold)
+    full: list[int] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            full.append(1)
+
+    async with open_engine(open_project(project, environ={})) as engine:
+        gc.callbacks.append(watch)
+        try:
+            run = await engine.run("people")
+        finally:
+            gc.callbacks.remove(watch)
+    assert run.counts.read == 3
+    assert bool(full) is collected
