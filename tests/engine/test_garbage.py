@@ -90,15 +90,15 @@ async def test_closing_an_engine_frees_its_connectors_database_engines(project: 
 
 @pytest.mark.usefixtures("collector_off")
 @pytest.mark.parametrize(("threshold", "collected"), [(3, True), (4, False)])
-async def test_a_large_run_is_followed_by_a_full_collection(
+async def test_a_large_run_is_followed_by_a_collection_of_the_younger_generations(
     project: Path, monkeypatch: pytest.MonkeyPatch, threshold: int, collected: bool
 ) -> None:
     monkeypatch.setattr(process, "COLLECT_AFTER_RECORDS", threshold)
-    full: list[int] = []
+    collected_young: list[int] = []
 
     def watch(phase: str, info: dict[str, int]) -> None:
-        if phase == "stop" and info["generation"] == 2:
-            full.append(1)
+        if phase == "stop" and info["generation"] >= 1:
+            collected_young.append(1)
 
     async with open_engine(open_project(project, environ={})) as engine:
         gc.callbacks.append(watch)
@@ -107,4 +107,4 @@ async def test_a_large_run_is_followed_by_a_full_collection(
         finally:
             gc.callbacks.remove(watch)
     assert run.counts.read == 3
-    assert bool(full) is collected
+    assert bool(collected_young) is collected
