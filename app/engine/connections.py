@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Awaitable
 
 from app.config import Project
 from app.errors import PermanentError
@@ -46,5 +47,13 @@ class Connections:
     async def close(self) -> None:
         async with self._lock:
             connectors, self._open = list(self._open.values()), {}
-        for connector in connectors:
-            await connector.close()
+        await close_together(*(connector.close() for connector in connectors))
+
+
+async def close_together(*closings: Awaitable[None]) -> None:
+    """Await ``closings`` at once (each waits for its server to hang up); every one ends, and the first
+    failure is raised after."""
+    outcomes = await asyncio.gather(*closings, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome

@@ -20,8 +20,8 @@ def tune_garbage_collection() -> None:
 
 
 COLLECT_AFTER_RECORDS = 10_000
-"""A run that read this many records is followed by a full collection: a few milliseconds, next to
-the run's hundred or more."""
+"""A run that read this many records leaves enough behind to collect before the engine's next run: a
+few milliseconds, next to the run's hundred or more."""
 
 
 def collect_after_close() -> None:
@@ -35,12 +35,16 @@ def collect_after_close() -> None:
     gc.collect()
 
 
-def collect_after_run(records_read: int) -> None:
-    """After a large run, free the cycles it left (retry states, compiled statements, finished tasks).
+def leaves_garbage(records_read: int) -> bool:
+    """Whether a run that read ``records_read`` records is worth a collection before the next."""
+    return records_read >= COLLECT_AFTER_RECORDS
+
+
+def collect_after_runs() -> None:
+    """Free the cycles that large runs left (retry states, compiled statements, finished tasks).
 
     Left to the rare full collections, they made the next large run in the same process (as
     ``brygga serve`` makes them) about a tenth slower than the first. They are young: collecting
     the two younger generations finds them, without going through everything older.
     """
-    if records_read >= COLLECT_AFTER_RECORDS:
-        gc.collect(1)
+    gc.collect(1)

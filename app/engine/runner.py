@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from app.config import SyncConfig
-from app.engine.connections import Connections
+from app.engine.connections import Connections, close_together
 from app.engine.planning import SyncParts
-from app.engine.process import collect_after_close, collect_after_run
+from app.engine.process import collect_after_close, collect_after_runs, leaves_garbage
 from app.engine.project import Workspace
 from app.engine.retry import Sleep
 from app.engine.run import DeadLetterChoice, Progress, RunOptions, RunStopped, SyncRun
@@ -89,6 +89,8 @@ class Engine:
         self.sleep = sleep
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease_ttl = lease_ttl
+        self._large_run_ended = False
+        """A large run ended since the last collection: the next run begins with one (see collect_after_runs)."""
 
     async def run(self, name: str, options: RunOptions | None = None) -> RunInfo:
         """Run sync ``name`` now and return its finished run.
@@ -108,6 +110,9 @@ class Engine:
 
         :raises SyncBusyError: when a run of the sync is going on already
         """
+        if self._large_run_ended:  # here, not as that run ended: an engine closed next collects anyway
+            self._large_run_ended = False
+            collect_after_runs()
         if not await self.store.leases.acquire(name, self.holder, self.lease_ttl) and not await self._take_over(name):
             raise SyncBusyError(name)
         try:
@@ -141,7 +146,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
             await asyncio.shield(self.store.leases.release(name, self.holder))
-        collect_after_run(counts.read)
+        self._large_run_ended |= leaves_garbage(counts.read)
         status = "partial" if counts.failed else "succeeded"
         return RunResult(await self.store.finish_run(run_id, status), events=work.events_done)
 
@@ -191,6 +196,7 @@ async def open_engine(workspace: Workspace, sleep: Sleep = asyncio.sleep) -> Asy
     try:
         yield Engine(workspace, store, connections, sleep)
     finally:
-        await connections.close()
-        await store.close()
-        collect_after_close()
+        try:
+            await close_together(connections.close(), store.close())
+        finally:
+            collect_after_close()

@@ -7,6 +7,7 @@ anything: without them, what the test watches would stay.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sqlite3
 import weakref
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from app.engine import process
+from app.engine.connections import close_together
 from app.engine.pipeline import read_ahead
 from app.engine.project import open_project
 from app.engine.runner import open_engine
@@ -90,21 +92,37 @@ async def test_closing_an_engine_frees_its_connectors_database_engines(project: 
 
 @pytest.mark.usefixtures("collector_off")
 @pytest.mark.parametrize(("threshold", "collected"), [(3, True), (4, False)])
-async def test_a_large_run_is_followed_by_a_collection_of_the_younger_generations(
+async def test_the_run_after_a_large_run_begins_with_a_collection_of_the_younger_generations(
     project: Path, monkeypatch: pytest.MonkeyPatch, threshold: int, collected: bool
 ) -> None:
     monkeypatch.setattr(process, "COLLECT_AFTER_RECORDS", threshold)
-    collected_young: list[int] = []
+    collections: list[str] = []
 
     def watch(phase: str, info: dict[str, int]) -> None:
         if phase == "stop" and info["generation"] >= 1:
-            collected_young.append(1)
+            collections.append("collected")
 
     async with open_engine(open_project(project, environ={})) as engine:
         gc.callbacks.append(watch)
         try:
-            run = await engine.run("people")
+            first = await engine.run("people")
+            collections.append("first run ended")
+            await engine.run("people")
         finally:
             gc.callbacks.remove(watch)
-    assert run.counts.read == 3
-    assert bool(collected_young) is collected
+    assert first.counts.read == 3
+    assert collections == (["first run ended", "collected"] if collected else ["first run ended"])
+
+
+async def test_closing_together_closes_every_one_and_raises_the_first_failure() -> None:
+    closed: list[str] = []
+
+    async def close(name: str, error: Exception | None = None) -> None:
+        await asyncio.sleep(0)
+        closed.append(name)
+        if error is not None:
+            raise error
+
+    with pytest.raises(RuntimeError, match="source"):
+        await close_together(close("source", RuntimeError("source")), close("target"), close("state", OSError("x")))
+    assert sorted(closed) == ["source", "state", "target"]
