@@ -62,7 +62,8 @@ class Write(NamedTuple):
     """One change to a target record (a tuple: a batch makes thousands).
 
     :param action: create, update or delete
-    :param record: the mapped record (create and update); ``None`` for delete
+    :param record: the mapped record (create and update); ``None`` for delete. Read it, never change
+        it: a sync that copies every field under its own name passes the source record itself
     :param target_key: the target record's key as text (update and delete; for
         a create only where the key is part of ``record``, else ``None``)
     """

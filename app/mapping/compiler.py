@@ -68,7 +68,9 @@ class CompiledMapping:
     """
 
     apply: MappingFunction
-    """Map one record: ``apply(record, lookups=NoLookups())``; ``None`` when ``where`` skips it.
+    """Map one record: ``apply(record, lookups=NoLookups())``; ``None`` when ``where`` skips it. A mapping
+    that copies every field under its own name gives a record of just those fields back itself: neither
+    is ever changed in place.
 
     :raises LookupPendingError: when a lookup's parent record is not synced yet
     :raises MappingError: when a field cannot be mapped (names sync, key, field, cause)
@@ -123,6 +125,11 @@ def compile_mapping(sync: SyncConfig, key_fields: Sequence[str]) -> CompiledMapp
     """
     key = KeyReader(key_fields)
     compiler = _Compiler(sync)
+    passthrough = _passthrough(sync)
+    prologue = []
+    if passthrough:
+        prologue = [f"    if tuple(record) == {compiler.add(passthrough, 'fields')}:", "        return record"]
+    body_start = _BODY_START + len(prologue)
     body: list[str] = []
     if sync.where is not None:
         body += compiler.where(sync.where)
@@ -131,7 +138,7 @@ def compile_mapping(sync: SyncConfig, key_fields: Sequence[str]) -> CompiledMapp
     for index, (name, spec) in enumerate(sync.fields.items()):
         variable = f"v{index}"
         field_lines = compiler.field(variable, name, spec)
-        first_line = len(body) + _BODY_START
+        first_line = len(body) + body_start
         field_of_line.update(dict.fromkeys(range(first_line, first_line + len(field_lines)), name))
         body += field_lines
         results.append(f"{name!r}: {variable}")
@@ -141,6 +148,7 @@ def compile_mapping(sync: SyncConfig, key_fields: Sequence[str]) -> CompiledMapp
     no_lookups = compiler.namespace.add(_NO_LOOKUPS, "no_lookups")
     lines = [
         f"def _map(record, lookups={no_lookups}, /):",
+        *prologue,
         "    try:",
         *(f"        {line}" for line in body),
         f"        return {{{', '.join(results)}}}",
@@ -158,7 +166,27 @@ def _copies(spec: FieldMapping) -> bool:
     return not spec.transform and spec.map is None and spec.type is None and spec.default is None
 
 
-_BODY_START = 3  # the generated function's first body line: after ``def`` and ``try:``
+def _passthrough(sync: SyncConfig) -> tuple[str, ...] | None:
+    """The fields, where each is the source field of the same name as it is: a record with just these
+    fields, in this order, maps to itself (a copy would be equal, and cost more than the rest of its
+    mapping and hashing together).
+
+    Mapped records are therefore never changed in place, by the engine or a connector.
+    """
+    if sync.where is not None:
+        return None
+    for name, spec in sync.fields.items():
+        if spec.from_ is None or not _copies(spec) or spec.required:
+            return None
+        try:
+            if parse_path(spec.from_) != (name,):
+                return None
+        except PathSyntaxError:
+            return None  # reported with the field
+    return tuple(sync.fields)
+
+
+_BODY_START = 3  # the generated function's first body line: after ``def`` and ``try:`` (and any prologue)
 
 
 def _failure(

@@ -866,3 +866,52 @@ def test_plain_copies_are_known_so_a_copied_key_need_not_be_read_again(compile_f
     )
 
     assert mapping.copies == {"customer_no": "id", "city": "address.city"}
+
+
+# --- pass-through -----------------------------------------------------------------
+
+PASSED: dict[str, Any] = {"id": 7, "name": "Ann", "credit": Decimal("12.50")}
+
+
+def test_a_mapping_of_every_field_to_itself_gives_a_record_of_just_those_fields_back_as_it_is(
+    compile_fields: CompileFields,
+) -> None:
+    mapping = compile_fields({"id": "id", "name": {"from": "name"}, "credit": "credit"})
+    record = dict(PASSED)
+    assert mapping.apply(record) is record
+    assert record == PASSED
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"id": 7, "name": "Ann", "credit": Decimal("12.50"), "extra": 1},  # a field the mapping leaves out
+        {"id": 7, "name": "Ann"},  # one it lacks
+        {"name": "Ann", "id": 7, "credit": Decimal("12.50")},  # the same fields in another order
+    ],
+)
+def test_a_record_with_other_fields_is_mapped_as_ever(compile_fields: CompileFields, record: dict[str, Any]) -> None:
+    mapped = compile_fields({"id": "id", "name": "name", "credit": "credit"}).apply(record)
+    assert mapped is not record
+    assert mapped == {"id": 7, "name": "Ann", "credit": record.get("credit")}
+    assert list(mapped or {}) == ["id", "name", "credit"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"id": "id", "name": "name", "credit": "name"}, None),  # a field from another
+        ({"id": "id", "name": {"from": "name", "transform": "upper"}, "credit": "credit"}, None),
+        ({"id": "id", "name": {"from": "name", "required": True}, "credit": "credit"}, None),
+        ({"id": "id", "name": {"from": "name", "default": "?"}, "credit": "credit"}, None),
+        ({"id": {"from": "id", "type": "integer"}, "name": "name", "credit": "credit"}, None),
+        ({"id": "id", "name": "name", "credit": "credit"}, "record.id > 1"),
+    ],
+)
+def test_a_mapping_that_changes_or_skips_anything_never_passes_a_record_through(
+    compile_fields: CompileFields, fields: dict[str, Any], where: str | None
+) -> None:
+    record = dict(PASSED)
+    mapped = compile_fields(fields, where).apply(record)
+    assert mapped is not record
+    assert record == PASSED
