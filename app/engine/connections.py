@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable
 
 from app.config import Project
+from app.engine.pipeline import all_of
 from app.errors import PermanentError
 from connectors.base import Connector, connector_class
 
@@ -47,13 +47,4 @@ class Connections:
     async def close(self) -> None:
         async with self._lock:
             connectors, self._open = list(self._open.values()), {}
-        await close_together(*(connector.close() for connector in connectors))
-
-
-async def close_together(*closings: Awaitable[None]) -> None:
-    """Await ``closings`` at once (each waits for its server to hang up); every one ends, and the first
-    failure is raised after."""
-    outcomes = await asyncio.gather(*closings, return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
+        await all_of(*(connector.close() for connector in connectors))  # each waits for its server to hang up

@@ -55,6 +55,14 @@ async def _next(iterator: AsyncIterator[T]) -> T | _End:
         return _END
 
 
+async def all_of(*awaitables: Awaitable[object]) -> None:
+    """Await them all at once; every one ends, and when any failed, the first failure is raised after."""
+    outcomes = await asyncio.gather(*awaitables, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
 WaitForBefore = Callable[[], Awaitable[None]]
 """Given to each commit: waits for the commit before it, and raises what that one raised."""
 

@@ -13,14 +13,14 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from app.config import SyncConfig
 from app.engine.events import process_events
 from app.engine.first_load import FirstLoad
-from app.engine.pipeline import CommitQueue, WaitForBefore, read_ahead
+from app.engine.pipeline import CommitQueue, WaitForBefore, all_of, read_ahead
 from app.engine.planning import Planned, plan_batch
 from app.engine.retry import with_retries
 from app.engine.writing import write_plan
@@ -103,14 +103,6 @@ class _LookedUp:
         return number == self.begun and (self.unmet or not _shares_keys(keys, self.unsettled))
 
 
-async def _all(*awaitables: Awaitable[object]) -> None:
-    """Await them all at once; when any fails, raise what failed (the first's failure if several did)."""
-    outcomes = await asyncio.gather(*awaitables, return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
-
-
 def _failed(task: asyncio.Task[BatchChanges]) -> bool:
     """Whether ``task`` has ended with an error."""
     return task.done() and not task.cancelled() and task.exception() is not None
@@ -151,7 +143,7 @@ class SyncRun:
         source_stream, target_stream = self.sync.source_stream, self.sync.target_stream
         fields = list(self.parts.mapping.field_names)
         retry, sleep = self.sync.retry, self.engine.sleep
-        await _all(  # each looks at its system (a table's columns: a few catalog queries), at the same time
+        await all_of(  # each looks at its system (a table's columns: a few catalog queries), at the same time
             with_retries(retry, lambda: self.parts.source.prepare(source_stream), sleep),
             with_retries(retry, lambda: self.parts.target.prepare(target_stream, write_fields=fields), sleep),
             self._look_at_state(),

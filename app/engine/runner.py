@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from app.config import SyncConfig
-from app.engine.connections import Connections, close_together
+from app.engine.connections import Connections
+from app.engine.pipeline import all_of
 from app.engine.planning import SyncParts
 from app.engine.process import collect_after_close, collect_after_runs, leaves_garbage
 from app.engine.project import Workspace
@@ -197,6 +198,6 @@ async def open_engine(workspace: Workspace, sleep: Sleep = asyncio.sleep) -> Asy
         yield Engine(workspace, store, connections, sleep)
     finally:
         try:
-            await close_together(connections.close(), store.close())
+            await all_of(connections.close(), store.close())  # each waits for its server to hang up
         finally:
             collect_after_close()

@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 
 from app.engine import process
-from app.engine.connections import close_together
-from app.engine.pipeline import read_ahead
+from app.engine.pipeline import all_of, read_ahead
 from app.engine.project import open_project
 from app.engine.runner import open_engine
 
@@ -114,7 +113,7 @@ async def test_the_run_after_a_large_run_begins_with_a_collection_of_the_younger
     assert collections == (["first run ended", "collected"] if collected else ["first run ended"])
 
 
-async def test_closing_together_closes_every_one_and_raises_the_first_failure() -> None:
+async def test_all_of_lets_every_one_end_and_raises_the_first_failure() -> None:
     closed: list[str] = []
 
     async def close(name: str, error: Exception | None = None) -> None:
@@ -124,5 +123,5 @@ async def test_closing_together_closes_every_one_and_raises_the_first_failure() 
             raise error
 
     with pytest.raises(RuntimeError, match="source"):
-        await close_together(close("source", RuntimeError("source")), close("target"), close("state", OSError("x")))
+        await all_of(close("source", RuntimeError("source")), close("target"), close("state", OSError("x")))
     assert sorted(closed) == ["source", "state", "target"]
