@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,18 @@ def write_project(tmp_path: Path) -> ProjectWriter:
         return tmp_path / "brygga.yaml"
 
     return write
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    """No automatic garbage collection, in a process tuned as ``brygga run`` and ``serve`` tune theirs:
+    only Brygga's own collections (and reference counting) free anything."""
+    threshold = gc.get_threshold()
+    gc.collect()
+    gc.disable()
+    gc.set_threshold(50_000, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.enable()

@@ -19,6 +19,13 @@ def tune_garbage_collection() -> None:
     gc.set_threshold(_GENERATION_0, older, oldest)
 
 
+def _collecting_rarely() -> bool:
+    """Whether this process collects as rarely as :func:`tune_garbage_collection` makes it (``brygga run``
+    and ``serve``): only then is collecting at the moments below worth it. Elsewhere the collector's own
+    pace frees the same soon, and a full collection would cost a short command ~80 ms."""
+    return gc.get_threshold()[0] >= _GENERATION_0
+
+
 COLLECT_AFTER_RECORDS = 10_000
 """A run that read this many records leaves enough behind to collect before the engine's next run: a
 few milliseconds, next to the run's hundred or more."""
@@ -30,9 +37,10 @@ def collect_after_close() -> None:
     Database engines, their pools and compiled statements are full of reference cycles. With
     collections as rare as :func:`tune_garbage_collection` makes them, those of closed engines
     lingered, and every later run in the process was slower: 10–25 % after a few engines
-    (``brygga serve`` reloading its projects, a test suite, the benchmarks).
+    (``brygga serve`` reloading its projects, the benchmarks).
     """
-    gc.collect()
+    if _collecting_rarely():
+        gc.collect()
 
 
 def leaves_garbage(records_read: int) -> bool:
@@ -47,4 +55,5 @@ def collect_after_runs() -> None:
     ``brygga serve`` makes them) about a tenth slower than the first. They are young: collecting
     the two younger generations finds them, without going through everything older.
     """
-    gc.collect(1)
+    if _collecting_rarely():
+        gc.collect(1)

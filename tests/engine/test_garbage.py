@@ -11,7 +11,7 @@ import asyncio
 import gc
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +36,6 @@ systems:
     streams: {people: {table: people, key: id}}
 """
 SYNC = "source: crm.people\ntarget: erp.people\nfields: {id: id, name: name}\n"
-
-
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 @pytest.fixture
@@ -111,6 +101,26 @@ async def test_the_run_after_a_large_run_begins_with_a_collection_of_the_younger
             gc.callbacks.remove(watch)
     assert first.counts.read == 3
     assert collections == (["first run ended", "collected"] if collected else ["first run ended"])
+
+
+async def test_a_process_collecting_at_the_usual_pace_is_left_to_it(project: Path) -> None:
+    """``brygga preview`` and the like: a full collection at the end would only cost time."""
+    collections: list[int] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            collections.append(info["generation"])
+
+    gc.disable()
+    try:
+        async with open_engine(open_project(project, environ={})) as engine:
+            await engine.run("people")
+            gc.callbacks.append(watch)
+    finally:
+        gc.callbacks.remove(watch)
+        gc.enable()
+    assert gc.get_threshold()[0] < 50_000
+    assert collections == []
 
 
 async def test_all_of_lets_every_one_end_and_raises_the_first_failure() -> None:

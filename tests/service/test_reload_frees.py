@@ -4,9 +4,8 @@ leave for long, and every run after slower (see ``app.engine.process``)."""
 
 from __future__ import annotations
 
-import gc
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -16,16 +15,6 @@ from app.engine.settings import ServiceSettings
 from tests.service.conftest import Project
 
 StartService = Callable[[ServiceSettings], Awaitable[Service]]
-
-
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 @pytest.mark.usefixtures("collector_off")
