@@ -4,16 +4,48 @@ SQLAlchemy's full reflection also reads foreign keys (and the tables they
 point to), check constraints, comments and options, each a catalog query
 compiled afresh for every new connection pool: about half of a run's
 start-up for a table with no foreign keys, more for one with some. Brygga
-reads and writes columns by a key, so this is all it asks for.
+reads and writes columns by a key, so this is all it asks for; on PostgreSQL
+the keys come from one catalog query of its own.
 """
 
 from __future__ import annotations
 
 import warnings
 
-from sqlalchemy import Column, Connection, Index, MetaData, PrimaryKeyConstraint, Table, UniqueConstraint, inspect
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+    bindparam,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import Inspector
 from sqlalchemy.exc import SAWarning
+from sqlalchemy.types import Text
+
+_POSTGRES_KEYS = text(
+    """
+    SELECT i.indisprimary, ARRAY(
+             SELECT a.attname FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             WHERE k.n <= i.indnkeyatts ORDER BY k.n), x.relname
+    FROM pg_index i
+    JOIN pg_class t ON t.oid = i.indrelid
+    JOIN pg_namespace s ON s.oid = t.relnamespace
+    JOIN pg_class x ON x.oid = i.indexrelid
+    WHERE t.relname = :table AND (s.nspname = :schema OR (:schema IS NULL AND pg_table_is_visible(t.oid)))
+      AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+    ORDER BY x.relname
+    """
+).bindparams(bindparam("schema", type_=Text()))
+"""A PostgreSQL table's primary key and unique indexes (a unique constraint has one) of whole columns
+over every row, key columns only (not INCLUDE ones), in one query: SQLAlchemy's inspector asks three
+times, each a catalog query compiled afresh for every new connection pool (~7 ms of a run's start)."""
 
 
 def reflect_table(conn: Connection, name: str, schema: str | None) -> Table:
@@ -25,17 +57,40 @@ def reflect_table(conn: Connection, name: str, schema: str | None) -> Table:
     with warnings.catch_warnings():
         # a type SQLAlchemy does not know reads as it is; an index on an expression is left out
         warnings.simplefilter("ignore", SAWarning)
-        return _reflect(inspect(conn), name, schema)
+        inspector = inspect(conn)
+        table = _columns(inspector, name, schema)
+        if conn.dialect.name == "postgresql":
+            _postgres_keys(conn, table, name, schema)
+        else:
+            _keys(inspector, table, name, schema)
+        return table
 
 
-def _reflect(inspector: Inspector, name: str, schema: str | None) -> Table:
+def _columns(inspector: Inspector, name: str, schema: str | None) -> Table:
+    """The table with its columns, nothing else yet.
+
+    :raises NoSuchTableError: when there is no such table or view
+    """
     columns = inspector.get_columns(name, schema)
-    table = Table(
+    return Table(
         name,
         MetaData(),
         *(Column(found["name"], found["type"], nullable=found["nullable"]) for found in columns),
         schema=schema,
     )
+
+
+def _postgres_keys(conn: Connection, table: Table, name: str, schema: str | None) -> None:
+    """Add the table's primary key and unique indexes, as :data:`_POSTGRES_KEYS` finds them."""
+    for primary, names, index in conn.execute(_POSTGRES_KEYS, {"table": name, "schema": schema}):
+        if primary:
+            table.append_constraint(PrimaryKeyConstraint(*names))
+        else:
+            Index(index, *(table.c[column] for column in names), unique=True)  # joins the table
+
+
+def _keys(inspector: Inspector, table: Table, name: str, schema: str | None) -> None:
+    """Add the table's primary key, unique constraints and unique indexes, as the inspector finds them."""
     primary_key = inspector.get_pk_constraint(name, schema).get("constrained_columns") or []
     if primary_key:
         table.append_constraint(PrimaryKeyConstraint(*primary_key))
@@ -46,4 +101,3 @@ def _reflect(inspector: Inspector, name: str, schema: str | None) -> Table:
         partial = any(option.endswith("_where") for option in index.get("dialect_options", {}))
         if index["unique"] and not partial and names and len(names) == len(index["column_names"]):
             Index(index["name"], *(table.c[column] for column in names), unique=True)  # joins the table
-    return table

@@ -149,6 +149,19 @@ async def test_a_unique_index_that_is_not_on_the_whole_key_column_keys_nothing(
             await connector.prepare("c", write_fields=["code", "name"])
 
 
+@only("postgresql")
+async def test_a_unique_index_keys_its_own_columns_not_those_it_only_includes(db: Db, connect: Connect) -> None:
+    table = await db.create("covered", Column("code", String(20)), Column("name", String(20)))
+    await db.execute(f"CREATE UNIQUE INDEX {table.name}_code ON {table.name} (code) INCLUDE (name)")
+
+    async with connect(
+        {"c": {"table": table.name, "key": "code"}, "n": {"table": table.name, "key": ["code", "name"]}}
+    ) as connector:
+        await connector.prepare("c", write_fields=["code", "name"])
+        with pytest.raises(PermanentError, match=r"has no primary key or unique index on \(code, name\)"):
+            await connector.prepare("n", write_fields=["code", "name"])
+
+
 async def test_a_table_with_a_foreign_key_is_written_by_its_own_columns(db: Db, connect: Connect) -> None:
     parent = await db.create("parent", Column("id", Integer, primary_key=True, autoincrement=False))
     child = await db.create(
