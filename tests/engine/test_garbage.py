@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,34 +20,15 @@ from app.engine import process
 from app.engine.pipeline import all_of, read_ahead
 from app.engine.project import open_project
 from app.engine.runner import open_engine
-
-PROJECT = """\
-version: 1
-state: sqlite:///state.db
-systems:
-  crm:
-    connector: sql
-    url: sqlite:///crm.sqlite
-    streams: {people: {table: people, key: id}}
-  erp:
-    connector: sql
-    url: sqlite:///erp.sqlite
-    streams: {people: {table: people, key: id}}
-"""
-SYNC = "source: crm.people\ntarget: erp.people\nfields: {id: id, name: name}\n"
+from tests.engine.conftest import ProjectFactory, contact
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    (tmp_path / "brygga.yaml").write_text(PROJECT)
-    (tmp_path / "mappings").mkdir()
-    (tmp_path / "mappings" / "people.yaml").write_text(SYNC)
-    for name, rows in (("crm.sqlite", [(1, "Ada"), (2, "Bo"), (3, "Cecilia")]), ("erp.sqlite", [])):
-        with sqlite3.connect(tmp_path / name) as connection:
-            connection.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
-            connection.executemany("INSERT INTO people VALUES (?, ?)", rows)
-        connection.close()
-    return tmp_path / "brygga.yaml"
+def project(make_project: ProjectFactory) -> Path:
+    """The engine tests' CRM → ERP project, with three contacts to sync."""
+    made = make_project()
+    made.crm.insert("contacts", [contact(1), contact(2), contact(3)])
+    return made.file
 
 
 class _Item:
@@ -71,7 +51,7 @@ async def test_read_ahead_keeps_no_item_once_it_has_ended() -> None:
 @pytest.mark.usefixtures("collector_off")
 async def test_closing_an_engine_frees_its_connectors_database_engines(project: Path) -> None:
     async with open_engine(open_project(project, environ={})) as engine:
-        run = await engine.run("people")
+        run = await engine.run("contacts")
         connector: Any = await engine.connections.get("crm")
         database = weakref.ref((await connector._connected()).sync_engine)
         del connector
@@ -94,9 +74,9 @@ async def test_the_run_after_a_large_run_begins_with_a_collection_of_the_younger
     async with open_engine(open_project(project, environ={})) as engine:
         gc.callbacks.append(watch)
         try:
-            first = await engine.run("people")
+            first = await engine.run("contacts")
             collections.append("first run ended")
-            await engine.run("people")
+            await engine.run("contacts")
         finally:
             gc.callbacks.remove(watch)
     assert first.counts.read == 3
@@ -114,7 +94,7 @@ async def test_a_process_collecting_at_the_usual_pace_is_left_to_it(project: Pat
     gc.disable()
     try:
         async with open_engine(open_project(project, environ={})) as engine:
-            await engine.run("people")
+            await engine.run("contacts")
             gc.callbacks.append(watch)
     finally:
         gc.callbacks.remove(watch)
