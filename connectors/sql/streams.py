@@ -145,7 +145,8 @@ async def describe_stream(conn: AsyncConnection, where: str, options: SqlStream,
         source, columns = await _query_source(conn, options, table, types)
     else:
         assert table is not None  # the config requires a table or a query
-        source, columns = table, [column.name for column in table.columns]
+        # plain text: as record keys, SQLAlchemy's names (a str subclass) send JSON encoders their slow way
+        source, columns = table, [str(column.name) for column in table.columns]
     shape = StreamShape(where, options, backend, source, columns, types, table)
     shape.check_read()
     return shape

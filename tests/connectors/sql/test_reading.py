@@ -240,3 +240,25 @@ async def test_a_table_in_a_named_schema_is_read_and_written(db: Db, connect: Co
 
     assert result.ok
     assert ids(batches) == [1, 2]
+
+
+async def test_records_read_have_plain_text_field_names(db: Db, connect: Connect) -> None:
+    """Not SQLAlchemy's names (a str subclass): JSON encoders, hashing each record, take a slow way for them."""
+    table = await db.customers()
+    await db.insert(table, [customer(1), customer(2)])
+    query = f"SELECT id, name, updated_at FROM {table.name}"
+    streams = {"c": {**CUSTOMERS, "table": table.name}, "q": {"query": query, "key": "id", "cursor": "updated_at"}}
+
+    async with connect(streams) as connector:
+        read = [
+            record
+            for name in streams
+            for batch in await read_all(connector, name, None, 10)
+            for record in batch.records
+        ]
+        changed = await read_all(connector, "c", {"cursor": T0 - timedelta(days=1)}, 10)
+        found = await connector.get("c", ["1"])
+
+    records = [*read, *changed[0].records, *found.values()]
+    assert len(records) == 7
+    assert {type(name) for record in records for name in record} == {str}
