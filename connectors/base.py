@@ -42,7 +42,8 @@ Checkpoint = dict[str, Any]
 class Batch:
     """Records read in one go, and where the read will be once they are processed.
 
-    :param records: the records, each a plain dict of field → value
+    :param records: the records, each a plain dict of field → value, its field names plain ``str``
+        (a subclass of it, such as SQLAlchemy's column names, sends hashing every record a slower way)
     :param checkpoint: stored by the engine once every record of this batch is
         written, skipped or dead-lettered; handed back to :meth:`Connector.read`
         on the next run. ``{}`` means "read everything next time".
