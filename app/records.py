@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from app.record_checks import MAX_DEPTH
+
 Record = dict[str, Any]
 
 
@@ -34,7 +36,9 @@ def key_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return format(value, "f") if abs(value.adjusted()) < 100 else str(value)  # never a million digits
+    if isinstance(value, dict | list | tuple | set | frozenset):
+        return dumps(value)  # not a value but a structure: its JSON, of bounded depth, never str()'s recursion
     return str(value)
 
 
@@ -112,8 +116,32 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 
 
 def dumps(value: Any) -> str:
-    """``value`` as JSON text that :func:`loads` turns back into the same types."""
-    return orjson.dumps(value, default=_encode, option=_OPTIONS).decode()
+    """``value`` as JSON text that :func:`loads` turns back into the same types.
+
+    Whatever a record holds can be kept (a dead letter keeps its record): integers beyond 64 bits
+    as they are, lone surrogates as ``\\ud800`` escapes, NUL bytes as ``\\u0000`` (the text has
+    neither, so any database takes it), nesting beyond :data:`~app.record_checks.MAX_DEPTH` cut off
+    with a note saying so.
+    """
+    try:
+        return orjson.dumps(value, default=_encode, option=_OPTIONS).decode()
+    except orjson.JSONEncodeError:  # a number beyond 64 bits, a lone surrogate, nesting beyond orjson's
+        return json.dumps(_bounded(value, 0), default=_encode, ensure_ascii=True, separators=(",", ":"))
+
+
+def _key(key: Any) -> str:
+    return key if isinstance(key, str) else key_text(key)
+
+
+def _bounded(value: Any, depth: int) -> Any:
+    """``value`` with its nesting cut at :data:`MAX_DEPTH` (so :mod:`json` never recurses too deep)."""
+    if isinstance(value, dict | list | tuple | set | frozenset) and depth >= MAX_DEPTH:
+        return {_TAG: "cut", "value": f"nested deeper than {MAX_DEPTH} levels: the rest was not kept"}
+    if isinstance(value, dict):
+        return {_key(key): _bounded(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_bounded(item, depth + 1) for item in value]
+    return value
 
 
 def loads(text: str) -> Any:

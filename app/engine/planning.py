@@ -7,6 +7,7 @@ nothing, so ``brygga preview`` shows exactly what a run would do.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,11 +17,14 @@ from typing import Any
 from app.config import SyncConfig
 from app.errors import MappingError
 from app.mapping.compiler import CompiledMapping
-from app.mapping.hashing import record_hash
+from app.mapping.hashing import mapped_hash, record_hash
 from app.mapping.keys import KeyReader
+from app.record_checks import UnfitKey, all_storable
 from app.records import Record
 from app.store import IdMapping, Store
 from connectors.base import Connector
+
+log = logging.getLogger("brygga.engine")
 
 PLAN_SLICE = 1000
 """Records mapped between two turns of the event loop: the batch being written meanwhile gets its
@@ -111,6 +115,8 @@ async def plan_batch(
         Planned(key, record, create) if key is not None else _keyless(parts.mapping, record)
         for record, key in zip(records, source_keys, strict=True)
     ]
+    if UnfitKey in set(map(type, source_keys)):
+        _fail_unfit_keys(parts.mapping, plan)
     if len(set(source_keys)) < len(source_keys):  # a key read twice (or two records without one)
         _supersede_duplicates(plan)
     if settled:
@@ -135,6 +141,17 @@ def _keyless(mapping: CompiledMapping, record: Record) -> Planned:
     return Planned(placeholder, record, Action.FAIL, error=error, reason="mapping")
 
 
+def _fail_unfit_keys(mapping: CompiledMapping, plan: list[Planned]) -> None:
+    """Records whose key holds a NUL byte or a lone surrogate fail alone: no ID map or target can keep it."""
+    for item in plan:
+        if item.source_key.__class__ is UnfitKey:
+            item.action, item.reason = Action.FAIL, "mapping"
+            item.error = (
+                f"sync {mapping.sync}, record {item.source_key}: its key holds a NUL byte or text that is not valid "
+                "Unicode, which no ID map or target can keep: correct the key in the source system"
+            )
+
+
 def _supersede_duplicates(plan: list[Planned]) -> None:
     """A key read twice in one batch: only its last version is written."""
     last = {item.source_key: index for index, item in enumerate(plan)}
@@ -153,6 +170,8 @@ def _leave_settled(plan: list[Planned], settled: Mapping[str, str]) -> None:
 
 async def _lookups(parts: SyncParts, records: Sequence[Record]) -> _Lookups:
     requests = {request for record in records for request in parts.mapping.lookup_requests(record)}
+    if not all_storable(key for _, key in requests):  # a parent key no ID map can hold: not found, never an error
+        requests = {(sync, key) for sync, key in requests if all_storable((key,))}
     return _Lookups(await parts.store.target_keys(requests))
 
 
@@ -166,20 +185,27 @@ def _map_all(parts: SyncParts, plan: list[Planned], known: Mapping[str, IdMappin
     reader = parts.target_key
     same_key = parts.target_key_is_source_key
     new: list[Planned] = []
+    sync = parts.sync.name
     for item in plan:
         if item.action is not create:
             continue
         try:
             mapped = apply(item.record, lookups)
+            digest = mapped_hash(mapped, sync, item.source_key) if mapped is not None else None
         except MappingError as exc:
             item.action, item.error, item.reason = Action.FAIL, str(exc), exc.reason
+            continue
+        except Exception as exc:  # a record no check foresaw: it fails alone, the batch goes on
+            log.warning("sync %s, record %s: mapping failed unexpectedly", sync, item.source_key, exc_info=True)
+            item.action, item.reason = Action.FAIL, "mapping"
+            item.error = f"sync {sync}, record {item.source_key}: the mapping failed: {type(exc).__name__}: {exc}"
             continue
         entry = known.get(item.source_key)
         if mapped is None:
             item.action = Action.SKIP
             item.target_key = entry.target_key if entry is not None else None
             continue
-        item.mapped, item.hash = mapped, record_hash(mapped)
+        item.mapped, item.hash = mapped, digest
         if entry is not None:
             item.mapped_before = True
             if entry.target_key is not None:

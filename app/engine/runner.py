@@ -26,7 +26,7 @@ from app.engine.process import collect_after_close, collect_after_runs, leaves_g
 from app.engine.project import Workspace
 from app.engine.retry import Sleep
 from app.engine.run import DeadLetterChoice, Progress, RunOptions, RunStopped, SyncRun
-from app.errors import BryggaError, ConflictError, TransientError
+from app.errors import BryggaError, ConflictError
 from app.store import RunInfo, Store
 
 log = logging.getLogger("brygga.engine")
@@ -36,12 +36,18 @@ __all__ = ["DeadLetterChoice", "Engine", "Progress", "RunOptions", "RunResult", 
 
 @dataclass(frozen=True)
 class RunResult:
-    """A finished run, and whether it failed because a system could not be reached (SPEC 8: failing)."""
+    """A finished run, and whether it counts as a failure of its sync (SPEC 8: failing)."""
 
     run: RunInfo
-    unreachable: bool = False
     events: int = 0
     """Webhook events the run processed."""
+    stopped: bool = False
+    """The run was asked to stop (the service shutting down, its lease lost): no failure of the sync."""
+
+    @property
+    def counts_as_failure(self) -> bool:
+        """Whether the sync has failed once more (``failing`` after a few in a row, and backing off)."""
+        return self.run.status == "failed" and not self.stopped
 
 
 def holder_is_gone(holder: str) -> bool:
@@ -135,10 +141,16 @@ class Engine:
         try:
             work = SyncRun(self, sync, run_id, options)
             counts = await work.execute()
+        except RunStopped as exc:
+            log.info("run %s of %s stopped: %s", run_id, name, exc)
+            return RunResult(await self.store.finish_run(run_id, "failed", str(exc)), stopped=True)
         except BryggaError as exc:
             log.warning("run %s of %s failed: %s", run_id, name, exc)
-            run = await self.store.finish_run(run_id, "failed", str(exc))
-            return RunResult(run, unreachable=isinstance(exc, TransientError))
+            return RunResult(await self.store.finish_run(run_id, "failed", str(exc)))
+        except Exception as exc:  # a defect, not the data's fault: the run fails visibly, the service goes on
+            log.error("run %s of %s failed unexpectedly", run_id, name, exc_info=True)
+            error = f"an unexpected error ({type(exc).__name__}: {exc}); the service log has its details"
+            return RunResult(await self.store.finish_run(run_id, "failed", error))
         except BaseException as exc:
             await asyncio.shield(self.store.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}"))
             raise

@@ -210,7 +210,7 @@ class Service:
             system = self.project.syncs[name].source_system
             self.metrics.webhook_events.labels(system, "processed").inc(result.events)
         s = self.settings
-        await self.store.states.after_run(name, result.unreachable, s.failing_after, s.backoff, s.max_backoff)
+        await self.store.states.after_run(name, result.counts_as_failure, s.failing_after, s.backoff, s.max_backoff)
         await self._count_dead_letters()
         if name in self.project.syncs:
             await self.alerts.status_is(self.project, name, await self._status(name))

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app.mapping.paths import Getter, compile_path, parse_path
+from app.record_checks import fit_key, fit_keys
 from app.records import format_key, key_text, key_texts
 
 
@@ -24,15 +25,19 @@ class KeyReader:
     def texts(self, records: Sequence[Mapping[str, Any]]) -> list[str | None]:
         """:meth:`text` of each record; for the common one-field key, a whole batch at C speed."""
         if self._single is None:
-            return [self.text(record) for record in records]
+            return fit_keys([self._text(record) for record in records])
         name = self._single
         values = [record.get(name) for record in records]
         if None in values:
-            return [self.text(record) for record in records]
-        return list(key_texts(values))
+            return fit_keys([self._text(record) for record in records])
+        return fit_keys(list(key_texts(values)))
 
     def text(self, record: Mapping[str, Any]) -> str | None:
-        """The key as text, or ``None`` when a key field is missing."""
+        """The key as text, or ``None`` when a key field is missing; an :class:`~app.record_checks.UnfitKey`
+        when it holds a NUL byte or a lone surrogate (its record fails alone)."""
+        return fit_key(self._text(record))
+
+    def _text(self, record: Mapping[str, Any]) -> str | None:
         if self._single is not None:
             value = record.get(self._single)
             if value is None or value.__class__ is str:

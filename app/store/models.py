@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from app.record_checks import all_storable, storable_text
 from app.records import loads
 
 Checkpoint = dict[str, Any]
@@ -86,6 +87,31 @@ class BatchChanges:
     """Stored with the batch; ``None`` leaves the stored checkpoint as it is."""
     events: list[tuple[int, str | None]] = field(default_factory=list)
     """Webhook events this batch processed: (event id, the first error of a record that failed, or ``None``)."""
+
+
+def storable_changes(changes: BatchChanges) -> None:
+    """Spell out NUL bytes and lone surrogates in what ``changes`` stores as text: a database refuses them,
+    and errors quote hostile records. Keys are checked a batch at a time; the common batch passes as it is."""
+    texts = [text for row in changes.log for text in (row[0], row[1], row[3])]
+    texts += [text for row in (*changes.mapped, *changes.new_mappings) for text in row[:2]]
+    texts += [text for failure in changes.failures for text in (failure.source_key, failure.error)]
+    texts += [error for _, error in changes.events]
+    if all_storable(texts):
+        return
+    changes.log = [tuple(_storable(text) for text in row) for row in changes.log]  # type: ignore[misc]
+    changes.mapped = [(storable_text(key), _storable(target), digest) for key, target, digest in changes.mapped]
+    changes.new_mappings = [
+        (storable_text(key), _storable(target), digest) for key, target, digest in changes.new_mappings
+    ]
+    changes.failures = [
+        failure._replace(source_key=storable_text(failure.source_key), error=storable_text(failure.error))
+        for failure in changes.failures
+    ]
+    changes.events = [(event, _storable(error)) for event, error in changes.events]
+
+
+def _storable(text: str | None) -> str | None:
+    return storable_text(text) if text is not None else None
 
 
 @dataclass(frozen=True)

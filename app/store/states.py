@@ -48,13 +48,13 @@ class SyncStates:
         return await self.get(sync)
 
     async def after_run(
-        self, sync: str, unreachable: bool, failing_after: int, backoff: timedelta, max_backoff: timedelta
+        self, sync: str, failed: bool, failing_after: int, backoff: timedelta, max_backoff: timedelta
     ) -> SyncStateInfo:
-        """Count a run: one that could not reach a system adds a failure and, from ``failing_after`` on,
-        a backoff that doubles each time up to ``max_backoff``; any other run clears both."""
+        """Count a run: one that failed adds a failure and, from ``failing_after`` on, a backoff that doubles
+        each time up to ``max_backoff``; a run that got through clears both."""
         await self._ensure(sync)
         state = await self.get(sync)
-        failures = state.failures + 1 if unreachable else 0
+        failures = state.failures + 1 if failed else 0
         until = None
         if failures >= failing_after:
             delay = min(backoff * 2 ** (failures - failing_after), max_backoff)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.errors import StoreError
+from app.record_checks import storable_text
 from app.records import dumps, loads
 from app.store.bulk import insert_rows, stored_time, upsert_rows
 from app.store.database import DATABASE_ERRORS, open_database, state_url
@@ -33,6 +34,7 @@ from app.store.models import (
     RunInfo,
     dead_letter_info,
     run_info,
+    storable_changes,
 )
 from app.store.states import SyncStates
 from app.store.tables import (
@@ -91,6 +93,7 @@ class Store:
             return int(result.scalar_one())
 
     async def finish_run(self, run_id: int, status: str, error: str | None = None) -> RunInfo:
+        error = storable_text(error) if error is not None else None  # it may quote a hostile record
         async with self._begin() as connection:
             await connection.execute(
                 update(RUNS).where(RUNS.c.id == run_id).values(status=status, error=error, finished_at=utc_now())
@@ -206,6 +209,7 @@ class Store:
         if after is not None and not self._postgres:
             await after()
             after = None
+        storable_changes(changes)
         now = utc_now()
         async with self._begin() as connection:
             if after is not None:

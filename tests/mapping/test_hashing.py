@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.mapping.hashing import canonical_json, record_hash
+from app.mapping.hashing import UnfitRecordError, canonical_json, mapped_hash, record_hash
 
 RECORD: dict[str, Any] = {
     "customer_no": 7,
@@ -132,9 +132,77 @@ def test_canonical_json(record: dict[Any, Any], text: bytes) -> None:
     assert canonical_json(record) == text
 
 
-def test_a_value_that_has_no_json_form_is_refused() -> None:
-    with pytest.raises(TypeError):
-        record_hash({"odd": object()})
+class _Odd:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def test_a_value_of_a_type_no_connector_gives_is_hashed_by_its_type_and_text() -> None:
+    assert record_hash({"odd": _Odd("a")}) == record_hash({"odd": _Odd("a")})
+    assert record_hash({"odd": _Odd("a")}) != record_hash({"odd": _Odd("b")})
+    assert record_hash({"odd": _Odd("a")}) != record_hash({"odd": "a"})
+
+
+def _nested(levels: int) -> Any:
+    value: Any = "x"
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ({"n": 2**64}, {"n": 2**64 + 1}),
+        ({"n": -(2**63) - 1}, {"n": -(2**63) - 2}),
+        ({"n": 123456789012345678901234567890}, {"n": 123456789012345678901234567891}),
+        ({"t": "a\ud800"}, {"t": "a\ud801"}),
+        ({"t": "\x00"}, {"t": ""}),
+        ({"deep": _nested(300)}, {"deep": _nested(301)}),
+        ({"d": Decimal("1E+999999999")}, {"d": Decimal("1E+999999998")}),
+        ({"d": Decimal("1.00000000000000000000000000001")}, {"d": Decimal("1.00000000000000000000000000002")}),
+    ],
+)
+def test_records_orjson_refuses_are_hashed_all_the_same_and_any_change_shows(
+    one: dict[str, Any], other: dict[str, Any]
+) -> None:
+    assert record_hash(one) == record_hash(dict(one))
+    assert record_hash(one) != record_hash(other)
+
+
+def test_a_record_nested_twenty_thousand_levels_deep_is_hashed_without_exhausting_the_stack() -> None:
+    assert len(record_hash({"deep": _nested(20_000)})) == 32
+
+
+def test_a_huge_decimal_exponent_is_hashed_as_written_not_as_a_billion_digits() -> None:
+    assert canonical_json({"d": Decimal("1E+999999999")}) == b'{"d":"1E+999999999"}'
+    assert canonical_json({"d": Decimal("-0E+999999999")}) == b'{"d":"0"}'
+
+
+@pytest.mark.parametrize(
+    ("record", "cause"),
+    [
+        ({"name": "Ann \ud800"}, "field 'name' holds text that is not valid Unicode (a lone surrogate)"),
+        ({"tags": ["a", {"b": "\udfff"}]}, "field 'tags' holds text that is not valid Unicode (a lone surrogate)"),
+        ({"odd": {"\ud800": 1}}, "field 'odd' has a field name that is not valid Unicode (a lone surrogate)"),
+        ({"deep": _nested(300)}, "field 'deep' is nested deeper than 254 levels"),
+        ({"list": [[_nested(260)]]}, "field 'list' is nested deeper than 254 levels"),
+    ],
+)
+def test_a_mapped_record_no_system_could_take_is_refused_with_its_cause(record: dict[str, Any], cause: str) -> None:
+    with pytest.raises(UnfitRecordError) as refused:
+        mapped_hash(record, "contacts", "7")
+
+    assert str(refused.value) == f"sync contacts, record 7: the mapped record {cause}"
+
+
+def test_a_mapped_record_with_big_numbers_or_nul_bytes_is_hashed_as_any_other() -> None:
+    record = {"n": 2**70, "t": "a\x00b", "deep": _nested(250)}
+
+    assert mapped_hash(record, "contacts", "7") == record_hash(record)
 
 
 @pytest.mark.parametrize(

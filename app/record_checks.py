@@ -1,0 +1,100 @@
+"""What no system and no state database can hold, found before it breaks a whole batch (SPEC 8).
+
+Records come from other systems and are hostile until proven otherwise. A
+record with text that is not valid Unicode (a lone surrogate, which JSON's
+``\\ud800`` escape can carry), or nested deeper than :data:`MAX_DEPTH`, cannot
+be hashed, stored or sent anywhere: it fails alone into the dead letters. A
+key or an error text with a NUL byte or a lone surrogate cannot go into a
+PostgreSQL text column: :func:`storable_text` spells those characters out.
+
+These checks run only where the fast way (orjson) has already refused a
+record, or once per batch over all its keys at C speed: the common record
+pays nothing for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+MAX_DEPTH = 254
+"""The deepest nesting of objects and lists a record may have: as deep as orjson (which hashes and sends
+records) goes, so that the check below runs only for records orjson has refused."""
+
+
+def valid_unicode(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (it holds no lone surrogate)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable_text(text: str) -> str:
+    """``text`` with NUL bytes and lone surrogates spelt out (``\\x00``, ``\\ud800``): fit for any database."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    if valid_unicode(text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def all_storable(texts: Iterable[str | None]) -> bool:
+    """Whether every one of ``texts`` is fit for a database as it is: one pass at C speed for a whole batch."""
+    joined = "".join(text for text in texts if text is not None)
+    return "\x00" not in joined and valid_unicode(joined)
+
+
+def unfit_reason(record: Any) -> str | None:
+    """Why no system could take ``record`` (a lone surrogate, nesting beyond :data:`MAX_DEPTH`), or ``None``.
+
+    Walks the record without recursion, so no depth can exhaust the stack.
+    """
+    pending: list[tuple[Any, int, str | None]] = [(record, 0, None)]
+    while pending:
+        value, depth, field = pending.pop()
+        if isinstance(value, str):
+            if not valid_unicode(value):
+                return f"{_where(field)}holds text that is not valid Unicode (a lone surrogate)"
+            continue
+        if isinstance(value, dict):
+            items: Iterable[tuple[Any, Any]] = value.items()
+        elif isinstance(value, list | tuple | set | frozenset):
+            items = ((None, item) for item in value)
+        else:
+            continue
+        if depth >= MAX_DEPTH:
+            return f"{_where(field)}is nested deeper than {MAX_DEPTH} levels"
+        for key, item in items:
+            if isinstance(key, str) and not valid_unicode(key):
+                return f"{_where(field)}has a field name that is not valid Unicode (a lone surrogate)"
+            pending.append((item, depth + 1, field if depth else (None if key is None else str(key))))
+    return None
+
+
+def _where(field: str | None) -> str:
+    return "the record " if field is None else f"field {storable_text(field)!r} "
+
+
+class UnfitKey(str):
+    """A key read from a record that holds a NUL byte or a lone surrogate, spelt out by :func:`storable_text`.
+
+    Its text is safe to look up and store; its record fails alone (no system could be written by it).
+    """
+
+
+def fit_keys(keys: list[str | None]) -> list[str | None]:
+    """``keys``, with each key unfit for a database as an :class:`UnfitKey` (a batch's check at C speed)."""
+    if all_storable(keys):
+        return keys
+    return [fit_key(key) for key in keys]
+
+
+def fit_key(key: str | None) -> str | None:
+    """``key``, or an :class:`UnfitKey` when it holds a NUL byte or a lone surrogate."""
+    if key is None or ("\x00" not in key and valid_unicode(key)):
+        return key
+    return UnfitKey(storable_text(key))

@@ -1,0 +1,133 @@
+"""One hostile record in a polled run fails alone into the dead letters; the rest land (SPEC 8; issue 17 item 1).
+
+Records come from other systems: a key with a NUL byte (PostgreSQL text cannot hold one), text that is not
+valid Unicode, nesting deeper than any system takes. Each must fail alone, whatever the state database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.engine.project import open_project
+from app.engine.runner import Engine, RunOptions, open_engine
+from app.store import RunInfo
+from tests.services import FreshPostgresDatabase, require_service
+
+PROJECT = """\
+version: 1
+state: {state}
+systems:
+  crm:
+    connector: sql
+    url: sqlite:///crm.db
+    streams: {{items: {{table: items, key: code}}}}
+  erp:
+    connector: sql
+    url: sqlite:///erp.db
+    streams: {{items: {{table: items, key: code}}}}
+"""
+SYNC = """\
+source: crm.items
+target: erp.items
+retry: {attempts: 1, backoff: 0s, max_backoff: 0s}
+fields:
+  code: code
+  name: name
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def state(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield "sqlite:///state.db"
+        return
+    require_service("postgresql")
+    async with FreshPostgresDatabase() as url:
+        yield url
+
+
+def _project(root: Path, state: str, rows: list[tuple[str, str]]) -> Path:
+    for name in ("crm.db", "erp.db"):
+        connection = sqlite3.connect(root / name)
+        with connection:
+            connection.execute("CREATE TABLE items (code TEXT PRIMARY KEY, name TEXT)")
+        connection.close()
+    connection = sqlite3.connect(root / "crm.db")
+    with connection:
+        connection.executemany("INSERT INTO items VALUES (?, ?)", rows)
+    connection.close()
+    (root / "brygga.yaml").write_text(PROJECT.format(state=state), encoding="utf-8")
+    (root / "mappings").mkdir()
+    (root / "mappings" / "items.yaml").write_text(textwrap.dedent(SYNC), encoding="utf-8")
+    return root / "brygga.yaml"
+
+
+async def _run(file: Path) -> tuple[RunInfo, list[tuple[str, str]], Engine]:
+    async with open_engine(open_project(file, environ={})) as engine:
+        run = await engine.run("items", RunOptions())
+        letters = [(letter.source_key, letter.error) for letter in await engine.store.dead_letters("items")]
+        return run, letters, engine
+
+
+def _target(root: Path) -> list[tuple[Any, ...]]:
+    connection = sqlite3.connect(root / "erp.db")
+    try:
+        return list(connection.execute("SELECT code, name FROM items ORDER BY code"))
+    finally:
+        connection.close()
+
+
+async def test_a_key_with_a_nul_byte_fails_alone_and_the_batch_lands(tmp_path: Path, state: str) -> None:
+    file = _project(tmp_path, state, [("a", "Ann"), ("b\x00c", "Bo"), ("d", "Di")])
+
+    run, letters, _ = await _run(file)
+
+    assert run.status == "partial", run.error
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (3, 2, 1)
+    assert _target(tmp_path) == [("a", "Ann"), ("d", "Di")]
+    [(key, error)] = letters
+    assert key == "b\\x00c"
+    assert "its key holds a NUL byte" in error and "correct the key in the source system" in error
+
+    again, letters_again, _ = await _run(file)  # the dead letter is tried again, and fails again alone
+    assert again.status in ("partial", "succeeded") and [key for key, _ in letters_again] == ["b\\x00c"]
+    assert _target(tmp_path) == [("a", "Ann"), ("d", "Di")]
+
+
+async def test_an_error_quoting_a_nul_byte_is_stored_spelt_out(tmp_path: Path, state: str) -> None:
+    file = _project(tmp_path, state, [("a", "12"), ("b", "1\x002")])
+    (tmp_path / "mappings" / "items.yaml").write_text(
+        textwrap.dedent(SYNC).replace("name: name", "name: {from: name, type: integer}"), encoding="utf-8"
+    )
+
+    run, letters, _ = await _run(file)
+
+    assert run.status == "partial", run.error
+    [(key, error)] = letters
+    assert key == "b" and "\x00" not in error and "1\\x002" in error, error
+    assert _target(tmp_path) == [("a", "12")]  # a TEXT column
+
+
+async def test_a_run_that_fails_unexpectedly_is_failed_visibly_and_the_next_one_works(
+    tmp_path: Path, state: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = _project(tmp_path, state, [("a", "Ann")])
+    from app.engine import run as run_module
+
+    async def broken(self: object) -> None:
+        raise RuntimeError("a defect")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run_module.SyncRun, "_read_source", broken)
+        failed, _, _ = await _run(file)
+    worked, _, _ = await _run(file)
+
+    assert failed.status == "failed"
+    assert failed.error == "an unexpected error (RuntimeError: a defect); the service log has its details"
+    assert worked.status == "succeeded" and _target(tmp_path) == [("a", "Ann")]
