@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -11,6 +11,18 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 Location = tuple[Hashable, ...]
+
+
+def dotted(location: Sequence[Hashable]) -> str:
+    """``("fields", "email", "transform", 1)`` → ``fields.email.transform[1]``."""
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def with_path(location: Location, message: str) -> str:
+    return f"{dotted(location)}: {message}" if location else message
 
 
 @dataclass(frozen=True)

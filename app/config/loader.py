@@ -20,7 +20,7 @@ from pydantic import Field, create_model
 
 from app.config.base import NAME_HINT, NAME_PATTERN, Location
 from app.config.interpolation import InterpolationError, interpolate
-from app.config.issues import START, ConfigIssue, Mark
+from app.config.issues import START, ConfigIssue, Mark, RootCause
 from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, options_model
 from app.config.project import ProjectFile
 from app.config.secrets import SecretValues
@@ -72,9 +72,9 @@ def load_project(path: Path, environ: Mapping[str, str] | None = None) -> Projec
 
 
 def report_issues(issues: list[ConfigIssue], project: Project) -> list[ConfigIssue]:
-    """Issues ready to show: in file order (the project file first), by position, secrets scrubbed."""
+    """Issues ready to show: echoes dropped, in file order (the project file first), by position, secrets scrubbed."""
     order = {file: index for index, file in enumerate(project.files)}
-    ordered = sorted(issues, key=lambda issue: (order.get(issue.file, len(order)), issue.mark))
+    ordered = sorted(_without_echoes(issues), key=lambda issue: (order.get(issue.file, len(order)), issue.mark))
     return [ConfigIssue(issue.file, issue.mark, project.secrets.redact(issue.message)) for issue in ordered]
 
 
@@ -91,8 +91,6 @@ class _ProjectReader:
         self.secrets = SecretValues()
         self.issues: list[ConfigIssue] = []
         self.files: list[Path] = [file]
-        self.unresolved: set[tuple[Path, Mark]] = set()
-        """Values whose ``${...}`` failed: other complaints about them would only echo that error."""
 
     def read(self) -> Project:
         document = self._parse(self.file)
@@ -112,12 +110,8 @@ class _ProjectReader:
         )
         system_names = set(systems_data) if isinstance(systems_data, dict) else set()
         project.syncs = _SyncReader(self, project, system_names).read(self._sync_files(data, origin))
-        self.issues[:] = [issue for issue in self.issues if not self._echoes_interpolation(issue)]
+        self.issues[:] = _without_echoes(self.issues)
         return project
-
-    def _echoes_interpolation(self, issue: ConfigIssue) -> bool:
-        """An issue about a value whose ``${...}`` failed, other than that failure itself."""
-        return (issue.file, issue.mark) in self.unresolved and not isinstance(issue, _InterpolationIssue)
 
     # --- files ------------------------------------------------------------
 
@@ -140,8 +134,7 @@ class _ProjectReader:
             try:
                 return interpolate(value, self.environ, self.secrets)
             except InterpolationError as exc:
-                self.issues.append(_InterpolationIssue(file, mark, str(exc)))
-                self.unresolved.add((file, mark))
+                self.issues.append(RootCause(file, mark, str(exc)))
                 return value
 
         document = parse_yaml(file, text, self.issues, on_string)
@@ -245,8 +238,10 @@ class _ProjectReader:
             return None
 
 
-class _InterpolationIssue(ConfigIssue):
-    """A failed ``${...}``: kept when other issues about the same value are dropped."""
+def _without_echoes(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """The issues, less those at the place of a :class:`RootCause` that would only echo it."""
+    causes = {(issue.file, issue.mark) for issue in issues if isinstance(issue, RootCause)}
+    return [issue for issue in issues if isinstance(issue, RootCause) or (issue.file, issue.mark) not in causes]
 
 
 def _byte_mark(raw: bytes, offset: int) -> Mark:

@@ -17,9 +17,11 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from app.config.base import ConfigModel, Location
+from app.config.base import ConfigModel, Location, dotted, with_path
 from app.config.issues import ConfigIssue
 from app.config.yaml_source import SourceMap
+
+__all__ = ["choice_hint", "closest", "dotted", "validate_node", "with_path"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -42,18 +44,6 @@ def validate_node(
             location = (*prefix, *problem.location)
             issues.append(origin.issue(location, with_path(location, problem.message), at_key=problem.at_key))
     return result
-
-
-def dotted(location: Sequence[Hashable]) -> str:
-    """``("fields", "email", "transform", 1)`` → ``fields.email.transform[1]``."""
-    text = ""
-    for part in location:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def with_path(location: Location, message: str) -> str:
-    return f"{dotted(location)}: {message}" if location else message
 
 
 def closest(word: str, choices: Sequence[str]) -> str | None:

@@ -22,7 +22,12 @@ Expected = tuple[str, int, int, str]
 P = "brygga.yaml"
 A = "mappings/a.yaml"
 B = "mappings/b.yaml"
-ENVIRON = {"ERP_FOLDER": "erp"}
+ENVIRON = {
+    "ERP_FOLDER": "erp",
+    "NOT_UTF8": "caf\udce9",  # how Python holds environment bytes that are not UTF-8
+    "WITH_NUL": "a\x00b",
+}
+"""Every case's environment: one value of each kind a hostile or careless environment gives."""
 
 SYNC = """\
 source: crm.contacts
@@ -171,6 +176,21 @@ INTERPOLATION_CASES = [
         "env-var-empty-name",
         sync("description: ${}\n"),
         (A, AFTER_SYNC, 14, "'${}' is not a variable reference"),
+    ),
+    case(
+        "env-value-not-utf8",
+        sync("description: ${NOT_UTF8}\n"),
+        (A, AFTER_SYNC, 14, "environment variable NOT_UTF8 is not UTF-8 text (or holds a NUL character): set it"),
+    ),
+    case(
+        "env-value-with-a-nul",
+        system(SQL_SYSTEM.replace("sqlite:///crm.db", "sqlite:///${WITH_NUL}.db")),
+        (P, 5, 10, "environment variable WITH_NUL is not UTF-8 text (or holds a NUL character)"),
+    ),
+    case(
+        "env-reference-with-a-nul",
+        sync('description: "${TEAM\\0}"\n'),
+        (A, AFTER_SYNC, 14, "description: a NUL character (\\0) cannot be in config text"),
     ),
 ]
 
@@ -951,6 +971,170 @@ TARGET_CASES = [
     ),
 ]
 
+ALIAS_BOMB = "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}' if previous else 'lol'] * 9)}]\n"
+    for previous, name in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
+)
+"""The "billion laughs": nine lines whose last alias stands for 9⁹ (387 million) values."""
+
+DEEP = 5000
+"""Far deeper than Python's stack would survive, were the nesting not refused."""
+
+HOSTILE_YAML_CASES = [
+    case(
+        "alias-bomb",
+        sync(ALIAS_BOMB),
+        (A, AFTER_SYNC + 5, 8, "the alias *e takes this file past 100,000 values (each alias repeats all that its"),
+    ),
+    case(
+        "alias-bomb-in-the-project-file",
+        settings(ALIAS_BOMB),
+        (P, AFTER_MINIMAL + 5, 8, "the alias *e takes this file past 100,000 values"),
+    ),
+    case(
+        "recursive-alias",
+        sync("description: &loop [*loop]\n"),
+        (A, AFTER_SYNC, 21, "the alias *loop is inside its own anchor &loop (line 5), so it would repeat forever"),
+    ),
+    case(
+        "recursive-alias-through-a-merge",
+        sync("tests:\n  - &case {name: x, skip: true, input: {<<: *case}}\n"),
+        (A, AFTER_SYNC + 1, 45, "the alias *case is inside its own anchor &case (line 6)"),
+    ),
+    case(
+        "recursive-alias-as-the-whole-file",
+        {A: "&file\nsource: *file\n"},
+        (A, 2, 9, "the alias *file is inside its own anchor &file (line 1)"),
+    ),
+    case(
+        "undefined-alias",
+        sync("description: *nothing\n"),
+        (A, AFTER_SYNC, 14, "YAML syntax error: found undefined alias 'nothing'"),
+    ),
+    case(
+        "deep-flow-nesting",
+        sync("description: " + "[" * DEEP + "]" * DEEP + "\n"),
+        (A, AFTER_SYNC, 113, "nested more than 100 levels deep: no config needs that many"),
+    ),
+    case(
+        "deep-block-nesting",
+        sync("tests:\n" + "".join(" " * level + "- \n" for level in range(150))),
+        (A, AFTER_SYNC + 100, 100, "nested more than 100 levels deep"),
+    ),
+    case(
+        "deep-nesting-through-an-alias",
+        sync("x: &deep " + "[" * 60 + "]" * 60 + "\ny: " + "[" * 45 + "*deep" + "]" * 45 + "\n"),
+        (A, AFTER_SYNC + 1, 49, "with what *deep holds, this is nested more than 100 levels deep"),
+    ),
+    case(
+        "nul-byte-in-the-file",
+        sync("description: a\x00b\n"),
+        (A, AFTER_SYNC, 15, "a NUL character (U+0000) cannot be in a YAML file: remove it"),
+    ),
+    case(
+        "control-character-in-the-file",
+        sync("description: red \x1b[31m alert\n"),
+        (A, AFTER_SYNC, 18, "the control character U+001B cannot be in a YAML file"),
+    ),
+    case(
+        "nul-escape-in-a-value",
+        sync('description: "a\\0b"\n'),
+        (A, AFTER_SYNC, 14, "description: a NUL character (\\0) cannot be in config text: remove it"),
+    ),
+    case(
+        "nul-escape-in-a-path",
+        system(CSV_SYSTEM.replace("${ERP_FOLDER}", '"erp\\0/../../etc"') + "      customers: {file: c.csv, key: id}\n"),
+        (P, 5, 11, "systems.erp.path: a NUL character (\\0) cannot be in config text"),
+    ),
+    case(
+        "nul-escape-in-a-field-name",
+        sync('  "customer\\0no": id\n'),
+        (A, AFTER_SYNC, 3, "fields: key 'customer\\0no': a NUL character (\\0) cannot be in config text"),
+    ),
+    case(
+        "lone-surrogate-escape",
+        sync('description: "caf\\udce9"\n'),
+        (A, AFTER_SYNC, 14, "description: \\udce9 is half of a UTF-16 pair, not a character: write the character"),
+    ),
+    case(
+        "python-object-tag",
+        sync("description: !!python/object/apply:os.system [echo hi]\n"),
+        (A, AFTER_SYNC, 14, "description: the tag !!python/object/apply:os.system is not supported: config values"),
+    ),
+    case(
+        "custom-tag",
+        sync("description: !vault secret/crm\n"),
+        (A, AFTER_SYNC, 14, "description: the tag !vault is not supported"),
+    ),
+    case(
+        "binary-tag",
+        sync("description: !!binary aGVsbG8=\n"),
+        (A, AFTER_SYNC, 14, "description: the tag !!binary is not supported"),
+    ),
+    case(
+        "set-tag-on-a-mapping",
+        sync("retry: !!set {attempts: 2}\n"),
+        (A, AFTER_SYNC, 8, "retry: the tag !!set is not supported"),
+    ),
+    case(
+        "int-tag-on-text",
+        sync("retry: {attempts: !!int three}\n"),
+        (A, AFTER_SYNC, 19, "retry.attempts: 'three' is not a valid !!int: fix the value or remove the tag"),
+    ),
+    case(
+        "bool-tag-on-text",
+        sync("webhook: !!bool maybe\n"),
+        (A, AFTER_SYNC, 10, "webhook: 'maybe' is not a valid !!bool"),
+    ),
+    case(
+        "number-of-5000-digits",
+        sync("retry: {attempts: " + "9" * 5000 + "}\n"),
+        (A, AFTER_SYNC, 19, "retry.attempts: a number of more than 4,300 digits: write it in quotes, as text"),
+    ),
+    case(
+        "hexadecimal-number-of-5000-digits",
+        sync("retry: {attempts: 0x" + "f" * 5000 + "}\n"),
+        (A, AFTER_SYNC, 19, "retry.attempts: a number of more than 4,300 digits"),
+    ),
+    case(
+        "number-beyond-64-bits",
+        sync("retry: {attempts: 18446744073709551616}\n"),
+        (A, AFTER_SYNC, 19, "retry.attempts: must be at most 100, got the number 18446744073709551616"),
+    ),
+    case(
+        "batch-size-beyond-64-bits",
+        system(SQL_SYSTEM + "    batch_size: 99999999999999999999999\n"),
+        (P, 8, 17, "systems.crm.batch_size: must be at most 100000, got the number 99999999999999999999999"),
+    ),
+    case(
+        "number-beyond-floats",
+        sync("retry: {attempts: 1e999}\n"),
+        (A, AFTER_SYNC, 19, "retry.attempts: input should be a finite number"),
+    ),
+    case("empty-project-file", {P: ""}, (P, 1, 1, "missing required key 'systems'")),
+    case("project-file-of-only-a-comment", {P: "# to do\n"}, (P, 1, 1, "missing required key 'systems'")),
+    case(
+        "project-file-that-is-a-list",
+        {P: "- version: 1\n- systems: {}\n"},
+        (P, 1, 1, "expected a mapping of keys at the top of the file"),
+    ),
+    case(
+        "unknown-top-level-key",
+        settings("frobnicate: true\n"),
+        (P, AFTER_MINIMAL, 1, "frobnicate: unknown key (valid keys: version, state, api, systems, mappings,"),
+    ),
+    case(
+        "systems-left-empty",
+        {P: "version: 1\nsystems:\n"},
+        (P, 2, 9, "systems: expected a mapping (key: value), got nothing (null)"),
+    ),
+    case(
+        "tab-indentation-in-the-project",
+        {P: MINIMAL_PROJECT.replace("    connector: csv", "\tconnector: csv")},
+        (P, 10, 1, "found character '\\t' that cannot start any token"),
+    ),
+]
+
 CASES = [
     *YAML_CASES,
     *INTERPOLATION_CASES,
@@ -966,6 +1150,7 @@ CASES = [
     *SYNC_CASES,
     *MAPPING_CASES,
     *TARGET_CASES,
+    *HOSTILE_YAML_CASES,
 ]
 
 
