@@ -7,7 +7,6 @@ checks (the mapping compiler) can add their problems to the same report.
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 from collections.abc import Mapping
@@ -19,12 +18,13 @@ from typing import Any, Literal
 from pydantic import Field, create_model
 
 from app.config.base import NAME_HINT, NAME_PATTERN, Location
+from app.config.files import read_config_text, sync_files
 from app.config.interpolation import InterpolationError, interpolate
 from app.config.issues import START, ConfigIssue, Mark, RootCause
 from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, options_model
 from app.config.project import ProjectFile
 from app.config.secrets import SecretValues
-from app.config.sync import SyncConfig
+from app.config.sync import SYNC_NAME_HINT, SyncConfig, is_sync_name
 from app.config.systems import SystemConfig, SystemOptions, WebhookConfig
 from app.config.validation import choice_hint, closest, dotted, validate_node, with_path
 from app.config.yaml_source import SourceMap, YamlDocument, parse_yaml
@@ -109,25 +109,17 @@ class _ProjectReader:
             origin,
         )
         system_names = set(systems_data) if isinstance(systems_data, dict) else set()
-        project.syncs = _SyncReader(self, project, system_names).read(self._sync_files(data, origin))
+        patterns = data.get("mappings", ProjectFile.model_fields["mappings"].get_default(call_default_factory=True))
+        sync_paths = sync_files(self.file, patterns, origin, self.issues)
+        project.syncs = _SyncReader(self, project, system_names).read(sync_paths)
         self.issues[:] = _without_echoes(self.issues)
         return project
 
     # --- files ------------------------------------------------------------
 
     def _parse(self, file: Path) -> YamlDocument | None:
-        try:
-            raw = file.read_bytes()
-            text = raw.decode("utf-8-sig")
-        except FileNotFoundError:
-            self.issues.append(ConfigIssue(file, START, "file not found: create it, or pass -c PATH"))
-            return None
-        except OSError as exc:
-            self.issues.append(ConfigIssue(file, START, f"cannot read the file: {exc}"))
-            return None
-        except UnicodeDecodeError as exc:
-            message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}): save the file as UTF-8"
-            self.issues.append(ConfigIssue(file, _byte_mark(raw, exc.start), message))
+        text = read_config_text(file, self.issues)
+        if text is None:
             return None
 
         def on_string(value: str, mark: Mark) -> str:
@@ -142,27 +134,6 @@ class _ProjectReader:
             self.issues.append(ConfigIssue(file, START, "expected a mapping of keys at the top of the file"))
             return None
         return document
-
-    def _sync_files(self, data: dict[str, Any], origin: SourceMap) -> list[tuple[Path, Location]]:
-        patterns = data.get("mappings", ProjectFile.model_fields["mappings"].get_default(call_default_factory=True))
-        if not isinstance(patterns, list):
-            return []
-        found: dict[Path, Location] = {}
-        for index, pattern in enumerate(patterns):
-            if not isinstance(pattern, str):
-                continue
-            full = os.path.join(self.file.parent, pattern)
-            if glob.has_magic(pattern):
-                matches = sorted(Path(match) for match in glob.glob(full, recursive=True))
-            elif Path(full).exists():
-                matches = [Path(full)]
-            else:
-                message = f"mappings[{index}]: file not found: {pattern} (paths are relative to this file)"
-                self.issues.append(origin.issue(("mappings", index), message))
-                matches = []
-            for match in matches:
-                found.setdefault(match.absolute(), ("mappings", index))
-        return list(found.items())
 
     # --- systems ----------------------------------------------------------
 
@@ -244,13 +215,6 @@ def _without_echoes(issues: list[ConfigIssue]) -> list[ConfigIssue]:
     return [issue for issue in issues if isinstance(issue, RootCause) or (issue.file, issue.mark) not in causes]
 
 
-def _byte_mark(raw: bytes, offset: int) -> Mark:
-    """The line and column of the byte at ``offset`` in ``raw``, whose text before it is UTF-8."""
-    line_start = raw.rfind(b"\n", 0, offset) + 1
-    before = raw[line_start:offset].decode("utf-8-sig")
-    return Mark(raw.count(b"\n", 0, offset) + 1, len(before) + 1)
-
-
 @cache
 def system_model(kind: str) -> type[SystemOptions]:
     """The full model of a system of this kind: its options plus ``connector`` and ``webhook``."""
@@ -284,7 +248,8 @@ class _SyncReader:
                 all_names.add(file.stem)
                 continue
             data = document.data if isinstance(document.data, dict) else {}
-            data.setdefault("name", file.stem)
+            if "name" not in data:
+                data["name"] = self._name_of_file(file)
             all_names.add(str(data["name"]))
             sync = validate_node(SyncConfig, data, document.source_map, (), self.issues)
             if sync is None:
@@ -297,6 +262,17 @@ class _SyncReader:
         for sync in syncs.values():
             self._check_references(sync, syncs, all_names)
         return syncs
+
+    def _name_of_file(self, file: Path) -> str:
+        """The name of a sync without ``name:``: its file's stem, made valid (with an issue) if it is not."""
+        if is_sync_name(file.stem):
+            return file.stem
+        message = (
+            f"the file name '{file.stem}' is no sync name, and a sync without name: is named after its file:"
+            f" rename the file, or add a name: line ({SYNC_NAME_HINT})"
+        )
+        self.issues.append(ConfigIssue(file, START, message))
+        return "unnamed-" + re.sub(r"[^A-Za-z0-9_.-]", "-", file.stem)
 
     def _duplicate(self, sync: SyncConfig, first: SyncConfig) -> None:
         other = os.path.relpath(first.origin.file, self.project.root)

@@ -1135,6 +1135,67 @@ HOSTILE_YAML_CASES = [
     ),
 ]
 
+NAME_CASES = [
+    case(
+        "sync-name-with-a-slash",
+        {A: "name: crm/contacts\n" + SYNC},
+        (A, 1, 7, "name: 'crm/contacts' is not a sync name: use letters, digits, '-', '_' and '.'"),
+    ),
+    case(
+        "sync-name-that-climbs-up",
+        {A: "name: ../../etc/passwd\n" + SYNC},
+        (A, 1, 7, "name: '../../etc/passwd' is not a sync name"),
+    ),
+    case(
+        "sync-file-name-that-is-no-sync-name",
+        {"mappings/crm contacts.yaml": SYNC},
+        (
+            "mappings/crm contacts.yaml",
+            1,
+            1,
+            "the file name 'crm contacts' is no sync name, and a sync without name: is named after its file: rename",
+        ),
+    ),
+    case(
+        "stream-name-with-a-space",
+        system(SQL_SYSTEM.replace("contacts:", "all contacts:")),
+        (P, 7, 7, "systems.crm.streams.all contacts: not a stream name: use letters, digits, '-' and '_'"),
+    ),
+]
+
+MAPPINGS_PATTERN_CASES = [
+    case(
+        "mappings-outside-the-project",
+        settings("mappings: ['../shared/*.yaml']\n"),
+        (P, AFTER_MINIMAL, 12, "mappings[0]: '../shared/*.yaml' is outside the project's folder ("),
+    ),
+    case(
+        "mappings-climbing-out-through-a-folder",
+        settings("mappings: ['mappings/../../*.yaml']\n"),
+        (P, AFTER_MINIMAL, 12, "mappings[0]: 'mappings/../../*.yaml' is outside the project's folder"),
+    ),
+    case(
+        "mappings-absolute",
+        settings("mappings: ['/etc/**/*.conf']\n"),
+        (P, AFTER_MINIMAL, 12, "mappings[0]: '/etc/**/*.conf' is outside the project's folder"),
+    ),
+    case(
+        "mappings-the-project-folder-itself",
+        settings("mappings: ['.']\n"),
+        (P, AFTER_MINIMAL, 12, "mappings[0]: '.' is a folder: name the files in it, such as ./*.yaml"),
+    ),
+    case(
+        "mappings-a-folder",
+        {**settings("mappings: [mappings/]\n"), A: SYNC},
+        (P, AFTER_MINIMAL, 12, "mappings[0]: 'mappings/' is a folder: name the files in it, such as mappings/*.yaml"),
+    ),
+    case(
+        "mappings-empty-pattern",
+        settings("mappings: ['']\n"),
+        (P, AFTER_MINIMAL, 12, "mappings[0]: an empty pattern: write one such as mappings/*.yaml"),
+    ),
+]
+
 CASES = [
     *YAML_CASES,
     *INTERPOLATION_CASES,
@@ -1151,6 +1212,8 @@ CASES = [
     *MAPPING_CASES,
     *TARGET_CASES,
     *HOSTILE_YAML_CASES,
+    *NAME_CASES,
+    *MAPPINGS_PATTERN_CASES,
 ]
 
 
