@@ -1163,6 +1163,44 @@ NAME_CASES = [
     ),
 ]
 
+DURATION_CASES = [
+    case(
+        "duration-infinite",
+        sync("schedule: {every: .inf}\n"),
+        (A, AFTER_SYNC, 19, "schedule.every: a duration can be at most 36500d (a hundred years)"),
+    ),
+    case(
+        "duration-not-a-number",
+        sync("schedule: {every: .nan}\n"),
+        (A, AFTER_SYNC, 19, "schedule.every: .nan is not a duration: write a number with a unit"),
+    ),
+    case(
+        "duration-beyond-64-bits",
+        sync("retry: {backoff: 99999999999999999999999999999}\n"),
+        (A, AFTER_SYNC, 18, "retry.backoff: a duration can be at most 36500d (a hundred years)"),
+    ),
+    case(
+        "duration-in-days-beyond-dates",
+        settings("retention: {runs: 99999999999d}\n"),
+        (P, AFTER_MINIMAL, 19, "retention.runs: a duration can be at most 36500d"),
+    ),
+    case(
+        "duration-negative",
+        sync("retry: {max_backoff: -1}\n"),
+        (A, AFTER_SYNC, 22, "retry.max_backoff: a duration cannot be negative"),
+    ),
+    case(
+        "duration-negative-with-a-unit",
+        sync("schedule: {every: -5m}\n"),
+        (A, AFTER_SYNC, 19, "schedule.every: '-5m' is not a duration"),
+    ),
+    case(
+        "duration-zero",
+        sync("schedule: {every: 0s}\n"),
+        (A, AFTER_SYNC, 19, "schedule.every: run at most once a second: use 1s or more"),
+    ),
+]
+
 MAPPINGS_PATTERN_CASES = [
     case(
         "mappings-outside-the-project",
@@ -1213,6 +1251,7 @@ CASES = [
     *TARGET_CASES,
     *HOSTILE_YAML_CASES,
     *NAME_CASES,
+    *DURATION_CASES,
     *MAPPINGS_PATTERN_CASES,
 ]
 
