@@ -866,6 +866,11 @@ MAPPING_CASES = [
         (A, AFTER_SYNC, 8, "where: bad expression: no filter named 'shout' (did you mean 'sort'?)"),
     ),
     case(
+        "where-with-a-character-jinja-cannot-read",
+        sync('where: "{{ $status == 1 }}"\n'),
+        (A, AFTER_SYNC, 8, "where: bad expression: unexpected char '$' at 1"),
+    ),
+    case(
         "where-that-is-a-template",
         sync('where: "status {{ record.status }}"\n'),
         (A, AFTER_SYNC, 8, "where: a condition is one expression: write {{ record.status != 'archived' }}"),
