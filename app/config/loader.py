@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -99,6 +99,8 @@ class _ProjectReader:
         settings = validate_node(ProjectFile, data, origin, (), self.issues) if document is not None else None
         systems_data = data.get("systems")
         systems = self._systems(systems_data, origin) if isinstance(systems_data, dict) else {}
+        if settings is not None:
+            self.issues.extend(_webhook_secrets_that_are_tokens(settings, systems, origin))
         project = Project(
             self.file,
             settings or ProjectFile.model_construct(systems={}),
@@ -207,6 +209,25 @@ class _ProjectReader:
         except (UnknownKindError, BrokenKindError) as exc:
             self.issues.append(origin.issue(where, with_path(where, str(exc))))
             return None
+
+
+def _webhook_secrets_that_are_tokens(
+    settings: ProjectFile, systems: dict[str, SystemConfig], origin: SourceMap
+) -> Iterator[ConfigIssue]:
+    """A webhook secret that is also an API token would let whoever sends the webhooks use the API too."""
+    tokens = {token.token.get_secret_value(): index for index, token in reversed(list(enumerate(settings.api.tokens)))}
+    for name, system in systems.items():
+        secret = system.webhook.secret if system.webhook is not None else None
+        value = secret.get_secret_value() if secret is not None else ""
+        index = tokens.get(value) if value.strip() else None  # a blank one is reported as such
+        if index is not None:
+            token = settings.api.tokens[index]
+            where: Location = ("systems", name, "webhook", "secret")
+            message = (
+                f"the same value as api.tokens[{index}].token ('{token.name}', {token.role}): whoever sends"
+                f" {name}'s webhooks could use the API with it; give each its own"
+            )
+            yield origin.issue(where, with_path(where, message))
 
 
 def _without_echoes(issues: list[ConfigIssue]) -> list[ConfigIssue]:

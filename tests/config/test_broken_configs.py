@@ -24,6 +24,13 @@ A = "mappings/a.yaml"
 B = "mappings/b.yaml"
 ENVIRON = {
     "ERP_FOLDER": "erp",
+    "WEBHOOK_TOKEN": "webhook-token-0123456789",
+    "VIEWER_TOKEN": "viewer-token-0123456789",
+    "OPERATOR_TOKEN": "operator-token-0123456789",
+    "EMPTY": "",
+    "SPACES": "    ",
+    "SHORT": "abc123",
+    "FROM_A_FILE": "token-read-from-a-file-0123\n",
     "NOT_UTF8": "caf\udce9",  # how Python holds environment bytes that are not UTF-8
     "WITH_NUL": "a\x00b",
 }
@@ -408,7 +415,8 @@ PROJECT_CASES = [
     case(
         "duplicate-token-name",
         settings(
-            "api:\n  tokens:\n    - {name: ops, token: a, role: viewer}\n    - {name: ops, token: b, role: operator}\n"
+            "api:\n  tokens:\n    - {name: ops, token: '${VIEWER_TOKEN}', role: viewer}\n"
+            "    - {name: ops, token: '${OPERATOR_TOKEN}', role: operator}\n"
         ),
         (P, AFTER_MINIMAL + 3, 14, "api.tokens[1].name: duplicate token name 'ops': give each token its own name"),
     ),
@@ -646,8 +654,8 @@ WEBHOOK_CASES = [
     ),
     case(
         "webhook-unknown-stream",
-        system(SQL_SYSTEM + "    webhook: {verify: token, secret: abcd, stream: contact}\n"),
-        (P, 8, 52, "systems.crm.webhook.stream: no stream 'contact' in system crm: choose contacts (did you mean"),
+        system(SQL_SYSTEM + "    webhook: {verify: token, secret: '${WEBHOOK_TOKEN}', stream: contact}\n"),
+        (P, 8, 66, "systems.crm.webhook.stream: no stream 'contact' in system crm: choose contacts (did you mean"),
     ),
     case(
         "webhook-max-body-not-a-size",
@@ -811,7 +819,8 @@ SYNC_CASES = [
         {
             P: MINIMAL_PROJECT.replace(
                 "      users: {table: users, key: id}\n",
-                "      users: {table: users, key: id}\n    webhook: {verify: token, secret: abcd, stream: users}\n",
+                "      users: {table: users, key: id}\n"
+                "    webhook: {verify: token, secret: '${WEBHOOK_TOKEN}', stream: users}\n",
             ),
             A: SYNC + "webhook: true\n",
         },
@@ -1239,6 +1248,134 @@ MAPPINGS_PATTERN_CASES = [
     ),
 ]
 
+SECRET_ADVICE = 'such as the output of python3 -c "import secrets; print(secrets.token_hex(16))"'
+
+SECRET_CASES = [
+    case(
+        "webhook-token-empty",
+        system(SQL_SYSTEM + "    webhook: {verify: token, secret: '${EMPTY}', stream: contacts}\n"),
+        (
+            P,
+            8,
+            38,
+            "systems.crm.webhook.secret: the secret is empty (0 characters; a ${VAR} set to nothing gives that):"
+            f" use at least 16 random characters, {SECRET_ADVICE}",
+        ),
+    ),
+    case(
+        "webhook-github-secret-empty",
+        system(SQL_SYSTEM + "    webhook: {verify: github, secret: '', stream: contacts}\n"),
+        (P, 8, 39, "systems.crm.webhook.secret: the secret is empty (0 characters"),
+    ),
+    case(
+        "webhook-github-secret-short",
+        system(SQL_SYSTEM + "    webhook: {verify: github, secret: '${SHORT}', stream: contacts}\n"),
+        (
+            P,
+            8,
+            39,
+            "systems.crm.webhook.secret: the secret is 6 characters long, fewer than the 16 it needs: use 16 or"
+            f" more random characters, {SECRET_ADVICE}",
+        ),
+    ),
+    case(
+        "webhook-secret-of-spaces",
+        system(SQL_SYSTEM + "    webhook: {verify: token, secret: '${SPACES}', stream: contacts}\n"),
+        (P, 8, 38, "systems.crm.webhook.secret: the secret is only whitespace (4 characters): use at least 16"),
+    ),
+    case(
+        "webhook-secret-with-a-line-end",
+        system(SQL_SYSTEM + "    webhook: {verify: github, secret: '${FROM_A_FILE}', stream: contacts}\n"),
+        (P, 8, 39, "systems.crm.webhook.secret: the secret begins or ends with whitespace (a line end from a file?)"),
+    ),
+    case(
+        "webhook-secret-given-as-a-number",
+        system(SQL_SYSTEM + "    webhook: {verify: token, secret: 1234567890123456789, stream: contacts}\n"),
+        (P, 8, 38, "systems.crm.webhook.secret: expected text, got a number (for text, write it in quotes)"),
+    ),
+    case(
+        "webhook-standard-secret-empty",
+        system(SQL_SYSTEM + "    webhook: {verify: standard, secret: '${EMPTY}', stream: contacts}\n"),
+        (P, 8, 41, "systems.crm.webhook.secret: the secret is empty (0 characters"),
+    ),
+    case(
+        "webhook-standard-secret-not-base64",
+        system(SQL_SYSTEM + "    webhook: {verify: standard, secret: 'whsec_not-base64!', stream: contacts}\n"),
+        (P, 8, 41, "systems.crm.webhook.secret: a Standard Webhooks secret is whsec_ followed by base64"),
+    ),
+    case(
+        "webhook-standard-key-short",
+        system(SQL_SYSTEM + "    webhook: {verify: standard, secret: whsec_c2hvcnQta2V5, stream: contacts}\n"),
+        (
+            P,
+            8,
+            41,
+            "systems.crm.webhook.secret: the key in this Standard Webhooks secret is 9 bytes, fewer than the 16 it"
+            " needs: use the secret the sender gives, or make one with python3 -c",
+        ),
+    ),
+    case(
+        "webhook-secret-is-an-api-token",
+        {
+            P: MINIMAL_PROJECT.replace(
+                "      users: {table: users, key: id}\n",
+                "      users: {table: users, key: id}\n"
+                "    webhook: {verify: token, secret: '${OPERATOR_TOKEN}', stream: users}\n",
+            )
+            + "api:\n  tokens:\n    - {name: admin, token: '${OPERATOR_TOKEN}', role: operator}\n",
+        },
+        (
+            P,
+            9,
+            38,
+            "systems.crm.webhook.secret: the same value as api.tokens[0].token ('admin', operator): whoever sends"
+            " crm's webhooks could use the API with it; give each its own",
+        ),
+    ),
+    case(
+        "api-token-empty",
+        settings("api:\n  tokens:\n    - {name: ops, token: '${EMPTY}', role: viewer}\n"),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token is empty (0 characters; a ${VAR} set to nothing"),
+    ),
+    case(
+        "api-token-short",
+        settings("api:\n  tokens:\n    - {name: ops, token: hunter2, role: viewer}\n"),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token is 7 characters long, fewer than the 16 it needs"),
+    ),
+    case(
+        "api-token-of-spaces",
+        settings("api:\n  tokens:\n    - {name: ops, token: '${SPACES}', role: viewer}\n"),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token is only whitespace (4 characters)"),
+    ),
+    case(
+        "api-token-with-a-line-end",
+        settings("api:\n  tokens:\n    - {name: ops, token: '${FROM_A_FILE}', role: viewer}\n"),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token begins or ends with whitespace"),
+    ),
+    case(
+        "api-token-for-two-roles",
+        settings(
+            "api:\n  tokens:\n    - {name: ops, token: '${VIEWER_TOKEN}', role: viewer}\n"
+            "    - {name: admin, token: '${VIEWER_TOKEN}', role: operator}\n"
+        ),
+        (
+            P,
+            AFTER_MINIMAL + 3,
+            28,
+            "api.tokens[1].token: the same token as api.tokens[0] ('ops', viewer): a token stands for one holder"
+            " with one role, so give each entry its own",
+        ),
+    ),
+    case(
+        "api-token-twice-for-one-role",
+        settings(
+            "api:\n  tokens:\n    - {name: ann, token: '${VIEWER_TOKEN}', role: viewer}\n"
+            "    - {name: bo, token: '${VIEWER_TOKEN}', role: viewer}\n"
+        ),
+        (P, AFTER_MINIMAL + 3, 25, "api.tokens[1].token: the same token as api.tokens[0] ('ann', viewer)"),
+    ),
+]
+
 CASES = [
     *YAML_CASES,
     *INTERPOLATION_CASES,
@@ -1258,6 +1395,7 @@ CASES = [
     *NAME_CASES,
     *DURATION_CASES,
     *MAPPINGS_PATTERN_CASES,
+    *SECRET_CASES,
 ]
 
 
