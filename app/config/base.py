@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -11,6 +12,18 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 Location = tuple[Hashable, ...]
+
+
+def dotted(location: Sequence[Hashable]) -> str:
+    """``("fields", "email", "transform", 1)`` → ``fields.email.transform[1]``."""
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def with_path(location: Location, message: str) -> str:
+    return f"{dotted(location)}: {message}" if location else message
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,10 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604
 DURATION_HINT = "write a number with a unit, such as 500ms, 30s, 5m, 2h, 1d or 1h30m"
 
 
+MAX_DURATION = timedelta(days=36500)
+"""A hundred years: longer is no schedule, wait or retention, and would overflow dates."""
+
+
 def parse_duration(value: Any) -> timedelta:
     """``"1h30m"`` → ``timedelta(hours=1, minutes=30)``; plain numbers are seconds."""
     if isinstance(value, timedelta):
@@ -68,7 +85,7 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration: {DURATION_HINT}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        seconds = value
     elif isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value.strip()):
         seconds = float(value)  # from ${VAR}, where every value is text
     elif isinstance(value, str):
@@ -79,9 +96,18 @@ def parse_duration(value: Any) -> timedelta:
         seconds = sum(float(p.group(1)) * _DURATION_UNITS[p.group(2)] for p in parts)
     else:
         raise ValueError(f"expected a duration: {DURATION_HINT}")
+    return timedelta(seconds=_bounded(seconds))
+
+
+def _bounded(seconds: float) -> float:
+    """``seconds`` as a float, when it is a duration that a timedelta, and a date that far ahead, can hold."""
+    if isinstance(seconds, float) and math.isnan(seconds):  # from .nan
+        raise ValueError(f".nan is not a duration: {DURATION_HINT}")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
-    return timedelta(seconds=seconds)
+    if seconds > MAX_DURATION.total_seconds():  # compared before float(), which big integers overflow
+        raise ValueError(f"a duration can be at most {MAX_DURATION.days}d (a hundred years)")
+    return float(seconds)
 
 
 def format_duration(value: timedelta) -> str:

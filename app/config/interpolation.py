@@ -40,6 +40,18 @@ def interpolate(text: str, environ: Mapping[str, str], secrets: SecretValues) ->
     return "".join(parts)
 
 
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+"""A NUL, or a lone surrogate: how Python holds environment bytes that are not UTF-8."""
+
+
+def _check_text(name: str, value: str) -> None:
+    """:raises InterpolationError: when the variable's value is not text (never showing the value)"""
+    if _NOT_TEXT.search(value) is not None:
+        raise InterpolationError(
+            f"environment variable {name} is not UTF-8 text (or holds a NUL character): set it to UTF-8 text"
+        )
+
+
 def _resolve(match: re.Match[str], environ: Mapping[str, str], secrets: SecretValues) -> str:
     body = match.group("body")
     if match.group("close") is None:
@@ -52,6 +64,7 @@ def _resolve(match: re.Match[str], environ: Mapping[str, str], secrets: SecretVa
     name, op, default = parsed.group("name", "op", "default")
     value = environ.get(name)
     if value is not None and not (op == ":-" and value == ""):
+        _check_text(name, value)  # first: a value that is no text cannot even be remembered as a secret
         secrets.add(value)
         return value
     if op is not None:

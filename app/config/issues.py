@@ -38,6 +38,14 @@ class ConfigIssue:
         return f"{display_path(self.file)}:{self.mark.line}:{self.mark.col}: {self.message}"
 
 
+class RootCause(ConfigIssue):
+    """A problem with a value as written (an unset ``${VAR}``, an unsupported tag, a NUL).
+
+    The value is replaced by its text, so checks go on; what they would then
+    say about the same place only echoes this issue, and is dropped.
+    """
+
+
 def display_path(file: Path) -> str:
     """The path as the user would type it: relative to the working folder when inside it."""
     try:

@@ -7,10 +7,9 @@ checks (the mapping compiler) can add their problems to the same report.
 
 from __future__ import annotations
 
-import glob
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -19,12 +18,13 @@ from typing import Any, Literal
 from pydantic import Field, create_model
 
 from app.config.base import NAME_HINT, NAME_PATTERN, Location
+from app.config.files import read_config_text, sync_files
 from app.config.interpolation import InterpolationError, interpolate
-from app.config.issues import START, ConfigIssue, Mark
+from app.config.issues import START, ConfigIssue, Mark, RootCause
 from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, options_model
 from app.config.project import ProjectFile
 from app.config.secrets import SecretValues
-from app.config.sync import SyncConfig
+from app.config.sync import SYNC_NAME_HINT, SyncConfig, is_sync_name
 from app.config.systems import SystemConfig, SystemOptions, WebhookConfig
 from app.config.validation import choice_hint, closest, dotted, validate_node, with_path
 from app.config.yaml_source import SourceMap, YamlDocument, parse_yaml
@@ -72,9 +72,9 @@ def load_project(path: Path, environ: Mapping[str, str] | None = None) -> Projec
 
 
 def report_issues(issues: list[ConfigIssue], project: Project) -> list[ConfigIssue]:
-    """Issues ready to show: in file order (the project file first), by position, secrets scrubbed."""
+    """Issues ready to show: echoes dropped, in file order (the project file first), by position, secrets scrubbed."""
     order = {file: index for index, file in enumerate(project.files)}
-    ordered = sorted(issues, key=lambda issue: (order.get(issue.file, len(order)), issue.mark))
+    ordered = sorted(_without_echoes(issues), key=lambda issue: (order.get(issue.file, len(order)), issue.mark))
     return [ConfigIssue(issue.file, issue.mark, project.secrets.redact(issue.message)) for issue in ordered]
 
 
@@ -91,8 +91,6 @@ class _ProjectReader:
         self.secrets = SecretValues()
         self.issues: list[ConfigIssue] = []
         self.files: list[Path] = [file]
-        self.unresolved: set[tuple[Path, Mark]] = set()
-        """Values whose ``${...}`` failed: other complaints about them would only echo that error."""
 
     def read(self) -> Project:
         document = self._parse(self.file)
@@ -101,6 +99,8 @@ class _ProjectReader:
         settings = validate_node(ProjectFile, data, origin, (), self.issues) if document is not None else None
         systems_data = data.get("systems")
         systems = self._systems(systems_data, origin) if isinstance(systems_data, dict) else {}
+        if settings is not None:
+            self.issues.extend(_webhook_secrets_that_are_tokens(settings, systems, origin))
         project = Project(
             self.file,
             settings or ProjectFile.model_construct(systems={}),
@@ -111,37 +111,24 @@ class _ProjectReader:
             origin,
         )
         system_names = set(systems_data) if isinstance(systems_data, dict) else set()
-        project.syncs = _SyncReader(self, project, system_names).read(self._sync_files(data, origin))
-        self.issues[:] = [issue for issue in self.issues if not self._echoes_interpolation(issue)]
+        patterns = data.get("mappings", ProjectFile.model_fields["mappings"].get_default(call_default_factory=True))
+        sync_paths = sync_files(self.file, patterns, origin, self.issues)
+        project.syncs = _SyncReader(self, project, system_names).read(sync_paths)
+        self.issues[:] = _without_echoes(self.issues)
         return project
-
-    def _echoes_interpolation(self, issue: ConfigIssue) -> bool:
-        """An issue about a value whose ``${...}`` failed, other than that failure itself."""
-        return (issue.file, issue.mark) in self.unresolved and not isinstance(issue, _InterpolationIssue)
 
     # --- files ------------------------------------------------------------
 
     def _parse(self, file: Path) -> YamlDocument | None:
-        try:
-            raw = file.read_bytes()
-            text = raw.decode("utf-8-sig")
-        except FileNotFoundError:
-            self.issues.append(ConfigIssue(file, START, "file not found: create it, or pass -c PATH"))
-            return None
-        except OSError as exc:
-            self.issues.append(ConfigIssue(file, START, f"cannot read the file: {exc}"))
-            return None
-        except UnicodeDecodeError as exc:
-            message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}): save the file as UTF-8"
-            self.issues.append(ConfigIssue(file, _byte_mark(raw, exc.start), message))
+        text = read_config_text(file, self.issues)
+        if text is None:
             return None
 
         def on_string(value: str, mark: Mark) -> str:
             try:
                 return interpolate(value, self.environ, self.secrets)
             except InterpolationError as exc:
-                self.issues.append(_InterpolationIssue(file, mark, str(exc)))
-                self.unresolved.add((file, mark))
+                self.issues.append(RootCause(file, mark, str(exc)))
                 return value
 
         document = parse_yaml(file, text, self.issues, on_string)
@@ -149,27 +136,6 @@ class _ProjectReader:
             self.issues.append(ConfigIssue(file, START, "expected a mapping of keys at the top of the file"))
             return None
         return document
-
-    def _sync_files(self, data: dict[str, Any], origin: SourceMap) -> list[tuple[Path, Location]]:
-        patterns = data.get("mappings", ProjectFile.model_fields["mappings"].get_default(call_default_factory=True))
-        if not isinstance(patterns, list):
-            return []
-        found: dict[Path, Location] = {}
-        for index, pattern in enumerate(patterns):
-            if not isinstance(pattern, str):
-                continue
-            full = os.path.join(self.file.parent, pattern)
-            if glob.has_magic(pattern):
-                matches = sorted(Path(match) for match in glob.glob(full, recursive=True))
-            elif Path(full).exists():
-                matches = [Path(full)]
-            else:
-                message = f"mappings[{index}]: file not found: {pattern} (paths are relative to this file)"
-                self.issues.append(origin.issue(("mappings", index), message))
-                matches = []
-            for match in matches:
-                found.setdefault(match.absolute(), ("mappings", index))
-        return list(found.items())
 
     # --- systems ----------------------------------------------------------
 
@@ -245,15 +211,29 @@ class _ProjectReader:
             return None
 
 
-class _InterpolationIssue(ConfigIssue):
-    """A failed ``${...}``: kept when other issues about the same value are dropped."""
+def _webhook_secrets_that_are_tokens(
+    settings: ProjectFile, systems: dict[str, SystemConfig], origin: SourceMap
+) -> Iterator[ConfigIssue]:
+    """A webhook secret that is also an API token would let whoever sends the webhooks use the API too."""
+    tokens = {token.token.get_secret_value(): index for index, token in reversed(list(enumerate(settings.api.tokens)))}
+    for name, system in systems.items():
+        secret = system.webhook.secret if system.webhook is not None else None
+        value = secret.get_secret_value() if secret is not None else ""
+        index = tokens.get(value) if value.strip() else None  # a blank one is reported as such
+        if index is not None:
+            token = settings.api.tokens[index]
+            where: Location = ("systems", name, "webhook", "secret")
+            message = (
+                f"the same value as api.tokens[{index}].token ('{token.name}', {token.role}): whoever sends"
+                f" {name}'s webhooks could use the API with it; give each its own"
+            )
+            yield origin.issue(where, with_path(where, message))
 
 
-def _byte_mark(raw: bytes, offset: int) -> Mark:
-    """The line and column of the byte at ``offset`` in ``raw``, whose text before it is UTF-8."""
-    line_start = raw.rfind(b"\n", 0, offset) + 1
-    before = raw[line_start:offset].decode("utf-8-sig")
-    return Mark(raw.count(b"\n", 0, offset) + 1, len(before) + 1)
+def _without_echoes(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """The issues, less those at the place of a :class:`RootCause` that would only echo it."""
+    causes = {(issue.file, issue.mark) for issue in issues if isinstance(issue, RootCause)}
+    return [issue for issue in issues if isinstance(issue, RootCause) or (issue.file, issue.mark) not in causes]
 
 
 @cache
@@ -289,7 +269,8 @@ class _SyncReader:
                 all_names.add(file.stem)
                 continue
             data = document.data if isinstance(document.data, dict) else {}
-            data.setdefault("name", file.stem)
+            if "name" not in data:
+                data["name"] = self._name_of_file(file)
             all_names.add(str(data["name"]))
             sync = validate_node(SyncConfig, data, document.source_map, (), self.issues)
             if sync is None:
@@ -302,6 +283,17 @@ class _SyncReader:
         for sync in syncs.values():
             self._check_references(sync, syncs, all_names)
         return syncs
+
+    def _name_of_file(self, file: Path) -> str:
+        """The name of a sync without ``name:``: its file's stem, made valid (with an issue) if it is not."""
+        if is_sync_name(file.stem):
+            return file.stem
+        message = (
+            f"the file name '{file.stem}' is no sync name, and a sync without name: is named after its file:"
+            f" rename the file, or add a name: line ({SYNC_NAME_HINT})"
+        )
+        self.issues.append(ConfigIssue(file, START, message))
+        return "unnamed-" + re.sub(r"[^A-Za-z0-9_.-]", "-", file.stem)
 
     def _duplicate(self, sync: SyncConfig, first: SyncConfig) -> None:
         other = os.path.relpath(first.origin.file, self.project.root)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, SecretStr
 
 from app.config.base import ConfigModel, Duration, Problem
+from app.config.credentials import secret_problems
 
 Role = Literal["viewer", "operator"]
 AlertEvent = Literal["failing", "recovered", "stalled"]
@@ -41,6 +42,10 @@ class ApiToken(ConfigModel):
     token: SecretStr = Field(description="The token itself; use ${VAR} to keep it out of the file.")
     role: Role = Field(description="viewer reads; operator also triggers, pauses, retries and discards.")
 
+    def own_problems(self) -> Iterator[Problem]:
+        for message in secret_problems(self.token.get_secret_value(), "token"):
+            yield Problem(("token",), message)
+
 
 class ApiConfig(ConfigModel):
     """The HTTP API's settings."""
@@ -48,13 +53,23 @@ class ApiConfig(ConfigModel):
     tokens: list[ApiToken] = Field(default_factory=list, description="When present, every /api route needs a token.")
 
     def own_problems(self) -> Iterator[Problem]:
-        seen: set[str] = set()
+        names: set[str] = set()
+        values: dict[str, int] = {}
         for index, token in enumerate(self.tokens):
-            if token.name in seen:
+            if token.name in names:
                 yield Problem(
                     ("tokens", index, "name"), f"duplicate token name '{token.name}': give each token its own name"
                 )
-            seen.add(token.name)
+            names.add(token.name)
+            value = token.token.get_secret_value()
+            if value in values:
+                first = self.tokens[values[value]]
+                yield Problem(
+                    ("tokens", index, "token"),
+                    f"the same token as api.tokens[{values[value]}] ('{first.name}', {first.role}):"
+                    " a token stands for one holder with one role, so give each entry its own",
+                )
+            values.setdefault(value, index)
 
 
 class Retention(ConfigModel):

@@ -35,11 +35,16 @@ StreamRef = Annotated[str, AfterValidator(_stream_ref)]
 _SYNC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
+SYNC_NAME_HINT = "use letters, digits, '-', '_' and '.', starting with a letter or digit"
+
+
+def is_sync_name(value: str) -> bool:
+    return _SYNC_NAME.fullmatch(value) is not None
+
+
 def _sync_name(value: str) -> str:
-    if not _SYNC_NAME.fullmatch(value):
-        raise ValueError(
-            f"'{value}' is not a sync name: use letters, digits, '-', '_' and '.', starting with a letter or digit"
-        )
+    if not is_sync_name(value):
+        raise ValueError(f"'{value}' is not a sync name: {SYNC_NAME_HINT}")
     return value
 
 

@@ -14,12 +14,14 @@ import typing
 from collections.abc import Hashable, Sequence
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
-from app.config.base import ConfigModel, Location
+from app.config.base import ConfigModel, Location, dotted, with_path
 from app.config.issues import ConfigIssue
 from app.config.yaml_source import SourceMap
+
+__all__ = ["choice_hint", "closest", "dotted", "validate_node", "with_path"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -42,18 +44,6 @@ def validate_node(
             location = (*prefix, *problem.location)
             issues.append(origin.issue(location, with_path(location, problem.message), at_key=problem.at_key))
     return result
-
-
-def dotted(location: Sequence[Hashable]) -> str:
-    """``("fields", "email", "transform", 1)`` → ``fields.email.transform[1]``."""
-    text = ""
-    for part in location:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def with_path(location: Location, message: str) -> str:
-    return f"{dotted(location)}: {message}" if location else message
 
 
 def closest(word: str, choices: Sequence[str]) -> str | None:
@@ -138,6 +128,8 @@ def _describe(error: ErrorDetails, annotation: Any) -> str:
     kind = error["type"]
     given = error.get("input")
     context = error.get("ctx") or {}
+    if _unwrap(annotation) is SecretStr:  # a token or secret: say what kind of value it is, never the value
+        return f"expected text, got {_secret_kind(given)} (for text, write it in quotes)"
     if kind == "literal_error":
         return _literal_message(given, context, _unwrap(annotation))
     if kind == "string_type" and isinstance(given, int | float) and not isinstance(given, bool):
@@ -177,6 +169,12 @@ def _literal_message(given: Any, context: Any, annotation: Any) -> str:
 
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
+
+
+def _secret_kind(value: Any) -> str:
+    if value is None or isinstance(value, bool | dict | list):
+        return _yaml_kind(value)
+    return "a number" if isinstance(value, int | float) else "something else"
 
 
 def _yaml_kind(value: Any) -> str:

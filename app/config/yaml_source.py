@@ -10,6 +10,7 @@ a key) and dates stay strings, as they arrive from business systems.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +19,15 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from app.config.issues import START, ConfigIssue, Mark
+from app.config.base import with_path
+from app.config.issues import START, ConfigIssue, Mark, RootCause
+from app.config.yaml_bounds import BoundedComposer, YamlLimitError
 
 Location = tuple[Hashable, ...]
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """A safe loader with YAML 1.2 core-schema scalars."""
+class _Yaml12Loader(BoundedComposer, yaml.SafeLoader):
+    """A safe loader with YAML 1.2 core-schema scalars, bounded in depth and size."""
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {}
@@ -44,13 +47,29 @@ for _tag, _regexp, _first in _IMPLICIT:
 _Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^$"), [""])
 
 
+MAX_DIGITS = 4300
+"""Python's own limit for turning decimal text into a number and back (sys.int_info)."""
+_MAX_INT = 10**MAX_DIGITS
+
+
+class _TooManyDigits(ValueError):
+    def __init__(self) -> None:
+        super().__init__(f"a number of more than {MAX_DIGITS:,} digits: write it in quotes, as text")
+
+
 def _construct_int(loader: yaml.SafeLoader, node: ScalarNode) -> int:
     text = str(loader.construct_scalar(node))
+    if len(text.lstrip("+-")) > MAX_DIGITS:
+        raise _TooManyDigits
     if text.startswith("0o"):
-        return int(text[2:], 8)
-    if text.startswith("0x"):
-        return int(text[2:], 16)
-    return int(text, 10)
+        value = int(text[2:], 8)
+    elif text.startswith("0x"):
+        value = int(text[2:], 16)
+    else:
+        value = int(text, 10)
+    if abs(value) >= _MAX_INT:  # hexadecimal or octal digits, too many to show in decimal
+        raise _TooManyDigits
+    return value
 
 
 def _construct_float(loader: yaml.SafeLoader, node: ScalarNode) -> float:
@@ -64,6 +83,10 @@ def _construct_float(loader: yaml.SafeLoader, node: ScalarNode) -> float:
 
 _Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Yaml12Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+
+_CORE = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_CORE + name for name in ("str", "int", "float", "bool", "null", "merge")}
+"""The tags of the YAML 1.2 core schema: Brygga reads plain data, never ``!!binary``, ``!!set`` or objects."""
 
 
 @dataclass(frozen=True)
@@ -138,9 +161,16 @@ def parse_yaml(
     :param on_string: called for every string value (not keys) and may replace it,
         used for ``${VAR}`` interpolation
     """
-    loader = _Yaml12Loader(text)
+    try:
+        loader = _Yaml12Loader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, anywhere in the text
+        issues.append(_character_issue(file, text, exc))
+        return None
     try:
         root = loader.get_single_node()
+    except YamlLimitError as exc:
+        issues.append(ConfigIssue(file, _position(exc.problem_mark), str(exc.problem)))
+        return None
     except yaml.MarkedYAMLError as exc:
         issues.append(_syntax_issue(file, exc))
         return None
@@ -157,9 +187,26 @@ def parse_yaml(
     return YamlDocument(file, data, source_map)
 
 
+def _position(mark: yaml.Mark | None) -> Mark:
+    return Mark(mark.line + 1, mark.column + 1) if mark is not None else START
+
+
+def _character_issue(file: Path, text: str, exc: yaml.reader.ReaderError) -> ConfigIssue:
+    """Where the first character YAML does not allow is, and what it is."""
+    before = text[: exc.position]
+    mark = Mark(before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+    code = int(exc.character) if isinstance(exc.character, int) else ord(text[exc.position])
+    if code == 0:
+        name = "a NUL character (U+0000)"
+    elif unicodedata.category(chr(code)) == "Cc":
+        name = f"the control character U+{code:04X}"
+    else:
+        name = f"the character U+{code:04X}"
+    return ConfigIssue(file, mark, f"{name} cannot be in a YAML file: remove it (or write an escape in double quotes)")
+
+
 def _syntax_issue(file: Path, exc: yaml.MarkedYAMLError) -> ConfigIssue:
-    mark = exc.problem_mark or exc.context_mark
-    position = Mark(mark.line + 1, mark.column + 1) if mark is not None else START
+    position = _position(exc.problem_mark or exc.context_mark)
     problem = exc.problem or "cannot parse"
     if exc.context and problem.startswith("but "):  # PyYAML's "expected X" / "but found Y" reads in that order
         message = f"YAML syntax error: {exc.context}, {problem}"
@@ -190,13 +237,34 @@ class _Builder:
     def build(self, node: Node, location: Location, key_mark: Mark | None) -> Any:
         self.source_map.marks[location] = NodeMarks(_mark_of(node), key_mark)
         if isinstance(node, MappingNode):
+            self._check_tag(node, location, _CORE + "map")
             return self._mapping(node, location)
         if isinstance(node, SequenceNode):
+            self._check_tag(node, location, _CORE + "seq")
             return [self.build(item, (*location, index), None) for index, item in enumerate(node.value)]
-        value = self.loader.construct_object(node, deep=True)
-        if isinstance(value, str) and self.on_string is not None:
+        assert isinstance(node, ScalarNode)
+        problem, value = _construct(self.loader, node)
+        if problem is not None:  # the value is its text now: what else is said about it would echo this
+            self.issues.append(RootCause(self.source_map.file, _mark_of(node), with_path(location, problem)))
+        elif isinstance(value, str) and self.on_string is not None:
             return self.on_string(value, _mark_of(node))
         return value
+
+    def _key(self, node: Node, location: Location) -> Any:
+        """A key of the mapping at ``location``, kept (written visibly) when it has a problem, so checks go on."""
+        if not isinstance(node, ScalarNode):
+            return []  # not hashable: the caller reports it
+        problem, key = _construct(self.loader, node)
+        if problem is not None:
+            message = with_path(location, f"key '{key}': {problem}")
+            self.issues.append(ConfigIssue(self.source_map.file, _mark_of(node), message))
+        return key
+
+    def _check_tag(self, node: Node, location: Location, expected: str) -> None:
+        """A list or mapping with a tag is read as plain data; complaints about its shape would echo the tag."""
+        if node.tag != expected:
+            message = with_path(location, _tag_problem(node.tag))
+            self.issues.append(RootCause(self.source_map.file, _mark_of(node), message))
 
     def _mapping(self, node: MappingNode, location: Location) -> dict[Any, Any]:
         own_pairs = [pair for pair in node.value if pair[0].tag != "tag:yaml.org,2002:merge"]
@@ -208,7 +276,7 @@ class _Builder:
         result: dict[Any, Any] = {}
         seen: dict[Any, Mark] = {}
         for index, (key_node, value_node) in enumerate(node.value):
-            key = self.loader.construct_object(key_node, deep=True)
+            key = self._key(key_node, location)
             if not isinstance(key, Hashable):
                 self.issues.append(ConfigIssue(self.source_map.file, _mark_of(key_node), "a key must be a plain value"))
                 continue
@@ -227,3 +295,54 @@ class _Builder:
                 seen[key] = key_mark
             result[key] = self.build(value_node, (*location, key), key_mark)
         return result
+
+
+def _construct(loader: yaml.SafeLoader, node: ScalarNode) -> tuple[str | None, Any]:
+    """A scalar's value and ``None``, or why it cannot be a config value and its text, written visibly."""
+    if node.tag not in _SCALAR_TAGS:
+        return _tag_problem(node.tag), _visible(str(node.value))
+    try:
+        value = loader.construct_object(node, deep=True)
+    except _TooManyDigits as exc:
+        return str(exc), node.value[:20] + "…"
+    except (ValueError, KeyError, yaml.YAMLError):  # such as !!int abc or !!bool maybe
+        return _tag_mismatch(node), _visible(str(node.value))
+    if isinstance(value, str) and (problem := _text_problem(value)) is not None:
+        return problem, _visible(value)
+    return None, value
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
+
+
+def _tag_problem(tag: str) -> str:
+    return (
+        f"the tag {_short_tag(tag)} is not supported: config values are plain text, numbers, true/false,"
+        " lists and mappings; remove the tag (quote a value to keep it text)"
+    )
+
+
+def _tag_mismatch(node: Node) -> str:
+    return f"'{_visible(str(node.value))}' is not a valid {_short_tag(node.tag)}: fix the value or remove the tag"
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text_problem(text: str) -> str | None:
+    """Why a string from a double-quoted escape cannot be config text, if it cannot."""
+    if "\x00" in text:
+        return "a NUL character (\\0) cannot be in config text: remove it"
+    found = _LONE_SURROGATE.search(text)
+    if found is not None:
+        return (
+            f"\\u{ord(found.group()):04x} is half of a UTF-16 pair, not a character: write the character itself"
+            " (or a \\U escape of 8 hex digits)"
+        )
+    return None
+
+
+def _visible(text: str) -> str:
+    """``text`` with its NULs and lone surrogates written as escapes, safe to encode and to show."""
+    return text.replace("\x00", "\\0").encode("utf-8", "backslashreplace").decode("utf-8")

@@ -93,6 +93,8 @@ def records_of(webhook: WebhookConfig, event: Any) -> list[Record]:
 def verify(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], client: str | None) -> None:
     """:raises WebhookRejected: 401 when the delivery is not proven to come from the system"""
     secret = webhook.secret.get_secret_value() if webhook.secret is not None else ""
+    if webhook.verify != "none" and not secret.strip():  # config validation refuses it; never trust that alone
+        raise WebhookRejected(401, "no secret", "the delivery cannot be verified: the webhook has no secret")
     if webhook.verify == "standard":
         _standard(secret, body, headers)
     elif webhook.verify == "github":

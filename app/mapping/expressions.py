@@ -122,8 +122,8 @@ def condition_source(text: str, namespace: Namespace, variable: str = "record") 
     body = single.group("body") if single is not None else source
     if "{{" in body or "}}" in body:
         raise ExpressionSyntaxError("a condition is one expression: write {{ record.status != 'archived' }}")
-    parser = Parser(ENVIRONMENT, body, state="variable")
     try:
+        parser = Parser(ENVIRONMENT, body, state="variable")  # it reads the first token: that may fail too
         node = parser.parse_expression()
         if not parser.stream.eos:
             raise TemplateSyntaxError("unexpected text after the expression", parser.stream.current.lineno)

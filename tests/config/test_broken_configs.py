@@ -22,7 +22,19 @@ Expected = tuple[str, int, int, str]
 P = "brygga.yaml"
 A = "mappings/a.yaml"
 B = "mappings/b.yaml"
-ENVIRON = {"ERP_FOLDER": "erp"}
+ENVIRON = {
+    "ERP_FOLDER": "erp",
+    "WEBHOOK_TOKEN": "webhook-token-0123456789",
+    "VIEWER_TOKEN": "viewer-token-0123456789",
+    "OPERATOR_TOKEN": "operator-token-0123456789",
+    "EMPTY": "",
+    "SPACES": "    ",
+    "SHORT": "abc123",
+    "FROM_A_FILE": "token-read-from-a-file-0123\n",
+    "NOT_UTF8": "caf\udce9",  # how Python holds environment bytes that are not UTF-8
+    "WITH_NUL": "a\x00b",
+}
+"""Every case's environment: one value of each kind a hostile or careless environment gives."""
 
 SYNC = """\
 source: crm.contacts
@@ -171,6 +183,21 @@ INTERPOLATION_CASES = [
         "env-var-empty-name",
         sync("description: ${}\n"),
         (A, AFTER_SYNC, 14, "'${}' is not a variable reference"),
+    ),
+    case(
+        "env-value-not-utf8",
+        sync("description: ${NOT_UTF8}\n"),
+        (A, AFTER_SYNC, 14, "environment variable NOT_UTF8 is not UTF-8 text (or holds a NUL character): set it"),
+    ),
+    case(
+        "env-value-with-a-nul",
+        system(SQL_SYSTEM.replace("sqlite:///crm.db", "sqlite:///${WITH_NUL}.db")),
+        (P, 5, 10, "environment variable WITH_NUL is not UTF-8 text (or holds a NUL character)"),
+    ),
+    case(
+        "env-reference-with-a-nul",
+        sync('description: "${TEAM\\0}"\n'),
+        (A, AFTER_SYNC, 14, "description: a NUL character (\\0) cannot be in config text"),
     ),
 ]
 
@@ -388,7 +415,8 @@ PROJECT_CASES = [
     case(
         "duplicate-token-name",
         settings(
-            "api:\n  tokens:\n    - {name: ops, token: a, role: viewer}\n    - {name: ops, token: b, role: operator}\n"
+            "api:\n  tokens:\n    - {name: ops, token: '${VIEWER_TOKEN}', role: viewer}\n"
+            "    - {name: ops, token: '${OPERATOR_TOKEN}', role: operator}\n"
         ),
         (P, AFTER_MINIMAL + 3, 14, "api.tokens[1].name: duplicate token name 'ops': give each token its own name"),
     ),
@@ -626,8 +654,8 @@ WEBHOOK_CASES = [
     ),
     case(
         "webhook-unknown-stream",
-        system(SQL_SYSTEM + "    webhook: {verify: token, secret: abcd, stream: contact}\n"),
-        (P, 8, 52, "systems.crm.webhook.stream: no stream 'contact' in system crm: choose contacts (did you mean"),
+        system(SQL_SYSTEM + "    webhook: {verify: token, secret: '${WEBHOOK_TOKEN}', stream: contact}\n"),
+        (P, 8, 66, "systems.crm.webhook.stream: no stream 'contact' in system crm: choose contacts (did you mean"),
     ),
     case(
         "webhook-max-body-not-a-size",
@@ -791,7 +819,8 @@ SYNC_CASES = [
         {
             P: MINIMAL_PROJECT.replace(
                 "      users: {table: users, key: id}\n",
-                "      users: {table: users, key: id}\n    webhook: {verify: token, secret: abcd, stream: users}\n",
+                "      users: {table: users, key: id}\n"
+                "    webhook: {verify: token, secret: '${WEBHOOK_TOKEN}', stream: users}\n",
             ),
             A: SYNC + "webhook: true\n",
         },
@@ -844,6 +873,11 @@ MAPPING_CASES = [
         "where-unknown-filter",
         sync('where: "{{ record.status | shout }}"\n'),
         (A, AFTER_SYNC, 8, "where: bad expression: no filter named 'shout' (did you mean 'sort'?)"),
+    ),
+    case(
+        "where-with-a-character-jinja-cannot-read",
+        sync('where: "{{ $status == 1 }}"\n'),
+        (A, AFTER_SYNC, 8, "where: bad expression: unexpected char '$' at 1"),
     ),
     case(
         "where-that-is-a-template",
@@ -951,6 +985,397 @@ TARGET_CASES = [
     ),
 ]
 
+ALIAS_BOMB = "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}' if previous else 'lol'] * 9)}]\n"
+    for previous, name in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
+)
+"""The "billion laughs": nine lines whose last alias stands for 9⁹ (387 million) values."""
+
+DEEP = 5000
+"""Far deeper than Python's stack would survive, were the nesting not refused."""
+
+HOSTILE_YAML_CASES = [
+    case(
+        "alias-bomb",
+        sync(ALIAS_BOMB),
+        (A, AFTER_SYNC + 5, 8, "the alias *e takes this file past 100,000 values (each alias repeats all that its"),
+    ),
+    case(
+        "alias-bomb-in-the-project-file",
+        settings(ALIAS_BOMB),
+        (P, AFTER_MINIMAL + 5, 8, "the alias *e takes this file past 100,000 values"),
+    ),
+    case(
+        "recursive-alias",
+        sync("description: &loop [*loop]\n"),
+        (A, AFTER_SYNC, 21, "the alias *loop is inside its own anchor &loop (line 5), so it would repeat forever"),
+    ),
+    case(
+        "recursive-alias-through-a-merge",
+        sync("tests:\n  - &case {name: x, skip: true, input: {<<: *case}}\n"),
+        (A, AFTER_SYNC + 1, 45, "the alias *case is inside its own anchor &case (line 6)"),
+    ),
+    case(
+        "recursive-alias-as-the-whole-file",
+        {A: "&file\nsource: *file\n"},
+        (A, 2, 9, "the alias *file is inside its own anchor &file (line 1)"),
+    ),
+    case(
+        "undefined-alias",
+        sync("description: *nothing\n"),
+        (A, AFTER_SYNC, 14, "YAML syntax error: found undefined alias 'nothing'"),
+    ),
+    case(
+        "deep-flow-nesting",
+        sync("description: " + "[" * DEEP + "]" * DEEP + "\n"),
+        (A, AFTER_SYNC, 113, "nested more than 100 levels deep: no config needs that many"),
+    ),
+    case(
+        "deep-block-nesting",
+        sync("tests:\n" + "".join(" " * level + "- \n" for level in range(150))),
+        (A, AFTER_SYNC + 100, 100, "nested more than 100 levels deep"),
+    ),
+    case(
+        "deep-nesting-through-an-alias",
+        sync("x: &deep " + "[" * 60 + "]" * 60 + "\ny: " + "[" * 45 + "*deep" + "]" * 45 + "\n"),
+        (A, AFTER_SYNC + 1, 49, "with what *deep holds, this is nested more than 100 levels deep"),
+    ),
+    case(
+        "nul-byte-in-the-file",
+        sync("description: a\x00b\n"),
+        (A, AFTER_SYNC, 15, "a NUL character (U+0000) cannot be in a YAML file: remove it"),
+    ),
+    case(
+        "control-character-in-the-file",
+        sync("description: red \x1b[31m alert\n"),
+        (A, AFTER_SYNC, 18, "the control character U+001B cannot be in a YAML file"),
+    ),
+    case(
+        "nul-escape-in-a-value",
+        sync('description: "a\\0b"\n'),
+        (A, AFTER_SYNC, 14, "description: a NUL character (\\0) cannot be in config text: remove it"),
+    ),
+    case(
+        "nul-escape-in-a-path",
+        system(CSV_SYSTEM.replace("${ERP_FOLDER}", '"erp\\0/../../etc"') + "      customers: {file: c.csv, key: id}\n"),
+        (P, 5, 11, "systems.erp.path: a NUL character (\\0) cannot be in config text"),
+    ),
+    case(
+        "nul-escape-in-a-field-name",
+        sync('  "customer\\0no": id\n'),
+        (A, AFTER_SYNC, 3, "fields: key 'customer\\0no': a NUL character (\\0) cannot be in config text"),
+    ),
+    case(
+        "lone-surrogate-escape",
+        sync('description: "caf\\udce9"\n'),
+        (A, AFTER_SYNC, 14, "description: \\udce9 is half of a UTF-16 pair, not a character: write the character"),
+    ),
+    case(
+        "python-object-tag",
+        sync("description: !!python/object/apply:os.system [echo hi]\n"),
+        (A, AFTER_SYNC, 14, "description: the tag !!python/object/apply:os.system is not supported: config values"),
+    ),
+    case(
+        "custom-tag",
+        sync("description: !vault secret/crm\n"),
+        (A, AFTER_SYNC, 14, "description: the tag !vault is not supported"),
+    ),
+    case(
+        "binary-tag",
+        sync("description: !!binary aGVsbG8=\n"),
+        (A, AFTER_SYNC, 14, "description: the tag !!binary is not supported"),
+    ),
+    case(
+        "set-tag-on-a-mapping",
+        sync("retry: !!set {attempts: 2}\n"),
+        (A, AFTER_SYNC, 8, "retry: the tag !!set is not supported"),
+    ),
+    case(
+        "int-tag-on-text",
+        sync("retry: {attempts: !!int three}\n"),
+        (A, AFTER_SYNC, 19, "retry.attempts: 'three' is not a valid !!int: fix the value or remove the tag"),
+    ),
+    case(
+        "bool-tag-on-text",
+        sync("webhook: !!bool maybe\n"),
+        (A, AFTER_SYNC, 10, "webhook: 'maybe' is not a valid !!bool"),
+    ),
+    case(
+        "number-of-5000-digits",
+        sync("retry: {attempts: " + "9" * 5000 + "}\n"),
+        (A, AFTER_SYNC, 19, "retry.attempts: a number of more than 4,300 digits: write it in quotes, as text"),
+    ),
+    case(
+        "hexadecimal-number-of-5000-digits",
+        sync("retry: {attempts: 0x" + "f" * 5000 + "}\n"),
+        (A, AFTER_SYNC, 19, "retry.attempts: a number of more than 4,300 digits"),
+    ),
+    case(
+        "number-beyond-64-bits",
+        sync("retry: {attempts: 18446744073709551616}\n"),
+        (A, AFTER_SYNC, 19, "retry.attempts: must be at most 100, got the number 18446744073709551616"),
+    ),
+    case(
+        "batch-size-beyond-64-bits",
+        system(SQL_SYSTEM + "    batch_size: 99999999999999999999999\n"),
+        (P, 8, 17, "systems.crm.batch_size: must be at most 100000, got the number 99999999999999999999999"),
+    ),
+    case(
+        "number-beyond-floats",
+        sync("retry: {attempts: 1e999}\n"),
+        (A, AFTER_SYNC, 19, "retry.attempts: input should be a finite number"),
+    ),
+    case("empty-project-file", {P: ""}, (P, 1, 1, "missing required key 'systems'")),
+    case("project-file-of-only-a-comment", {P: "# to do\n"}, (P, 1, 1, "missing required key 'systems'")),
+    case(
+        "project-file-that-is-a-list",
+        {P: "- version: 1\n- systems: {}\n"},
+        (P, 1, 1, "expected a mapping of keys at the top of the file"),
+    ),
+    case(
+        "unknown-top-level-key",
+        settings("frobnicate: true\n"),
+        (P, AFTER_MINIMAL, 1, "frobnicate: unknown key (valid keys: version, state, api, systems, mappings,"),
+    ),
+    case(
+        "systems-left-empty",
+        {P: "version: 1\nsystems:\n"},
+        (P, 2, 9, "systems: expected a mapping (key: value), got nothing (null)"),
+    ),
+    case(
+        "tab-indentation-in-the-project",
+        {P: MINIMAL_PROJECT.replace("    connector: csv", "\tconnector: csv")},
+        (P, 10, 1, "found character '\\t' that cannot start any token"),
+    ),
+]
+
+NAME_CASES = [
+    case(
+        "sync-name-with-a-slash",
+        {A: "name: crm/contacts\n" + SYNC},
+        (A, 1, 7, "name: 'crm/contacts' is not a sync name: use letters, digits, '-', '_' and '.'"),
+    ),
+    case(
+        "sync-name-that-climbs-up",
+        {A: "name: ../../etc/passwd\n" + SYNC},
+        (A, 1, 7, "name: '../../etc/passwd' is not a sync name"),
+    ),
+    case(
+        "sync-file-name-that-is-no-sync-name",
+        {"mappings/crm contacts.yaml": SYNC},
+        (
+            "mappings/crm contacts.yaml",
+            1,
+            1,
+            "the file name 'crm contacts' is no sync name, and a sync without name: is named after its file: rename",
+        ),
+    ),
+    case(
+        "stream-name-with-a-space",
+        system(SQL_SYSTEM.replace("contacts:", "all contacts:")),
+        (P, 7, 7, "systems.crm.streams.all contacts: not a stream name: use letters, digits, '-' and '_'"),
+    ),
+]
+
+DURATION_CASES = [
+    case(
+        "duration-infinite",
+        sync("schedule: {every: .inf}\n"),
+        (A, AFTER_SYNC, 19, "schedule.every: a duration can be at most 36500d (a hundred years)"),
+    ),
+    case(
+        "duration-not-a-number",
+        sync("schedule: {every: .nan}\n"),
+        (A, AFTER_SYNC, 19, "schedule.every: .nan is not a duration: write a number with a unit"),
+    ),
+    case(
+        "duration-beyond-64-bits",
+        sync("retry: {backoff: 99999999999999999999999999999}\n"),
+        (A, AFTER_SYNC, 18, "retry.backoff: a duration can be at most 36500d (a hundred years)"),
+    ),
+    case(
+        "duration-in-days-beyond-dates",
+        settings("retention: {runs: 99999999999d}\n"),
+        (P, AFTER_MINIMAL, 19, "retention.runs: a duration can be at most 36500d"),
+    ),
+    case(
+        "duration-negative",
+        sync("retry: {max_backoff: -1}\n"),
+        (A, AFTER_SYNC, 22, "retry.max_backoff: a duration cannot be negative"),
+    ),
+    case(
+        "duration-negative-with-a-unit",
+        sync("schedule: {every: -5m}\n"),
+        (A, AFTER_SYNC, 19, "schedule.every: '-5m' is not a duration"),
+    ),
+    case(
+        "duration-zero",
+        sync("schedule: {every: 0s}\n"),
+        (A, AFTER_SYNC, 19, "schedule.every: run at most once a second: use 1s or more"),
+    ),
+]
+
+MAPPINGS_PATTERN_CASES = [
+    case(
+        "mappings-outside-the-project",
+        settings("mappings: ['../shared/*.yaml']\n"),
+        (P, AFTER_MINIMAL, 12, "mappings[0]: '../shared/*.yaml' is outside the project's folder ("),
+    ),
+    case(
+        "mappings-climbing-out-through-a-folder",
+        settings("mappings: ['mappings/../../*.yaml']\n"),
+        (P, AFTER_MINIMAL, 12, "mappings[0]: 'mappings/../../*.yaml' is outside the project's folder"),
+    ),
+    case(
+        "mappings-absolute",
+        settings("mappings: ['/etc/**/*.conf']\n"),
+        (P, AFTER_MINIMAL, 12, "mappings[0]: '/etc/**/*.conf' is outside the project's folder"),
+    ),
+    case(
+        "mappings-the-project-folder-itself",
+        settings("mappings: ['.']\n"),
+        (P, AFTER_MINIMAL, 12, "mappings[0]: '.' is a folder: name the files in it, such as ./*.yaml"),
+    ),
+    case(
+        "mappings-a-folder",
+        {**settings("mappings: [mappings/]\n"), A: SYNC},
+        (P, AFTER_MINIMAL, 12, "mappings[0]: 'mappings/' is a folder: name the files in it, such as mappings/*.yaml"),
+    ),
+    case(
+        "mappings-empty-pattern",
+        settings("mappings: ['']\n"),
+        (P, AFTER_MINIMAL, 12, "mappings[0]: an empty pattern: write one such as mappings/*.yaml"),
+    ),
+]
+
+SECRET_ADVICE = 'such as the output of python3 -c "import secrets; print(secrets.token_hex(16))"'
+
+SECRET_CASES = [
+    case(
+        "webhook-token-empty",
+        system(SQL_SYSTEM + "    webhook: {verify: token, secret: '${EMPTY}', stream: contacts}\n"),
+        (
+            P,
+            8,
+            38,
+            "systems.crm.webhook.secret: the secret is empty (0 characters; a ${VAR} set to nothing gives that):"
+            f" use at least 16 random characters, {SECRET_ADVICE}",
+        ),
+    ),
+    case(
+        "webhook-github-secret-empty",
+        system(SQL_SYSTEM + "    webhook: {verify: github, secret: '', stream: contacts}\n"),
+        (P, 8, 39, "systems.crm.webhook.secret: the secret is empty (0 characters"),
+    ),
+    case(
+        "webhook-github-secret-short",
+        system(SQL_SYSTEM + "    webhook: {verify: github, secret: '${SHORT}', stream: contacts}\n"),
+        (
+            P,
+            8,
+            39,
+            "systems.crm.webhook.secret: the secret is 6 characters long, fewer than the 16 it needs: use 16 or"
+            f" more random characters, {SECRET_ADVICE}",
+        ),
+    ),
+    case(
+        "webhook-secret-of-spaces",
+        system(SQL_SYSTEM + "    webhook: {verify: token, secret: '${SPACES}', stream: contacts}\n"),
+        (P, 8, 38, "systems.crm.webhook.secret: the secret is only whitespace (4 characters): use at least 16"),
+    ),
+    case(
+        "webhook-secret-with-a-line-end",
+        system(SQL_SYSTEM + "    webhook: {verify: github, secret: '${FROM_A_FILE}', stream: contacts}\n"),
+        (P, 8, 39, "systems.crm.webhook.secret: the secret begins or ends with whitespace (a line end from a file?)"),
+    ),
+    case(
+        "webhook-secret-given-as-a-number",
+        system(SQL_SYSTEM + "    webhook: {verify: token, secret: 1234567890123456789, stream: contacts}\n"),
+        (P, 8, 38, "systems.crm.webhook.secret: expected text, got a number (for text, write it in quotes)"),
+    ),
+    case(
+        "webhook-standard-secret-empty",
+        system(SQL_SYSTEM + "    webhook: {verify: standard, secret: '${EMPTY}', stream: contacts}\n"),
+        (P, 8, 41, "systems.crm.webhook.secret: the secret is empty (0 characters"),
+    ),
+    case(
+        "webhook-standard-secret-not-base64",
+        system(SQL_SYSTEM + "    webhook: {verify: standard, secret: 'whsec_not-base64!', stream: contacts}\n"),
+        (P, 8, 41, "systems.crm.webhook.secret: a Standard Webhooks secret is whsec_ followed by base64"),
+    ),
+    case(
+        "webhook-standard-key-short",
+        system(SQL_SYSTEM + "    webhook: {verify: standard, secret: whsec_c2hvcnQta2V5, stream: contacts}\n"),
+        (
+            P,
+            8,
+            41,
+            "systems.crm.webhook.secret: the key in this Standard Webhooks secret is 9 bytes, fewer than the 16 it"
+            " needs: use the secret the sender gives, or make one with python3 -c",
+        ),
+    ),
+    case(
+        "webhook-secret-is-an-api-token",
+        {
+            P: MINIMAL_PROJECT.replace(
+                "      users: {table: users, key: id}\n",
+                "      users: {table: users, key: id}\n"
+                "    webhook: {verify: token, secret: '${OPERATOR_TOKEN}', stream: users}\n",
+            )
+            + "api:\n  tokens:\n    - {name: admin, token: '${OPERATOR_TOKEN}', role: operator}\n",
+        },
+        (
+            P,
+            9,
+            38,
+            "systems.crm.webhook.secret: the same value as api.tokens[0].token ('admin', operator): whoever sends"
+            " crm's webhooks could use the API with it; give each its own",
+        ),
+    ),
+    case(
+        "api-token-empty",
+        settings("api:\n  tokens:\n    - {name: ops, token: '${EMPTY}', role: viewer}\n"),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token is empty (0 characters; a ${VAR} set to nothing"),
+    ),
+    case(
+        "api-token-short",
+        settings("api:\n  tokens:\n    - {name: ops, token: hunter2, role: viewer}\n"),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token is 7 characters long, fewer than the 16 it needs"),
+    ),
+    case(
+        "api-token-of-spaces",
+        settings("api:\n  tokens:\n    - {name: ops, token: '${SPACES}', role: viewer}\n"),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token is only whitespace (4 characters)"),
+    ),
+    case(
+        "api-token-with-a-line-end",
+        settings("api:\n  tokens:\n    - {name: ops, token: '${FROM_A_FILE}', role: viewer}\n"),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token begins or ends with whitespace"),
+    ),
+    case(
+        "api-token-for-two-roles",
+        settings(
+            "api:\n  tokens:\n    - {name: ops, token: '${VIEWER_TOKEN}', role: viewer}\n"
+            "    - {name: admin, token: '${VIEWER_TOKEN}', role: operator}\n"
+        ),
+        (
+            P,
+            AFTER_MINIMAL + 3,
+            28,
+            "api.tokens[1].token: the same token as api.tokens[0] ('ops', viewer): a token stands for one holder"
+            " with one role, so give each entry its own",
+        ),
+    ),
+    case(
+        "api-token-twice-for-one-role",
+        settings(
+            "api:\n  tokens:\n    - {name: ann, token: '${VIEWER_TOKEN}', role: viewer}\n"
+            "    - {name: bo, token: '${VIEWER_TOKEN}', role: viewer}\n"
+        ),
+        (P, AFTER_MINIMAL + 3, 25, "api.tokens[1].token: the same token as api.tokens[0] ('ann', viewer)"),
+    ),
+]
+
 CASES = [
     *YAML_CASES,
     *INTERPOLATION_CASES,
@@ -966,6 +1391,11 @@ CASES = [
     *SYNC_CASES,
     *MAPPING_CASES,
     *TARGET_CASES,
+    *HOSTILE_YAML_CASES,
+    *NAME_CASES,
+    *DURATION_CASES,
+    *MAPPINGS_PATTERN_CASES,
+    *SECRET_CASES,
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli.helpers import run_brygga
 from tests.conftest import MINIMAL_PROJECT, ProjectWriter
 
@@ -54,3 +56,60 @@ def test_validate_exits_0_for_a_valid_project(write_project: ProjectWriter) -> N
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok: 2 systems, 1 sync (brygga.yaml)"
     assert result.stderr == ""
+
+
+ALIAS_BOMB = "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}' if previous else 'lol'] * 9)}]\n"
+    for previous, name in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
+)
+USERS = "      users: {table: users, key: id}\n"
+WEBHOOK = "    webhook: {verify: token, secret: '${CRM_WEBHOOK_TOKEN}', stream: users}\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "error"),
+    [
+        pytest.param(
+            {"mappings/a.yaml": SYNC + ALIAS_BOMB},
+            "mappings/a.yaml:10:8: the alias *e takes this file past 100,000 values (each alias repeats all that its"
+            " anchor holds, 66,430 values here): use fewer aliases",
+            id="alias-bomb",
+        ),
+        pytest.param(
+            {"mappings/a.yaml": SYNC + "tests: &t [{name: x, skip: true, input: {cases: *t}}]\n"},
+            "mappings/a.yaml:5:49: the alias *t is inside its own anchor &t (line 5), so it would repeat forever: an"
+            " alias can only name a finished value",
+            id="recursive-alias",
+        ),
+        pytest.param(
+            {"mappings/a.yaml": SYNC + "description: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n"},
+            "mappings/a.yaml:5:407: nested more than 100 levels deep: no config needs that many",
+            id="deep-nesting",
+        ),
+        pytest.param(
+            {
+                "brygga.yaml": MINIMAL_PROJECT.replace(
+                    "      users: {table: users, key: id}\n", "      users: {table: users, key: id}\n" + WEBHOOK
+                )
+            },
+            "brygga.yaml:9:38: systems.crm.webhook.secret: the secret is empty (0 characters; a ${VAR} set to nothing"
+            ' gives that): use at least 16 random characters, such as the output of python3 -c "import secrets;'
+            ' print(secrets.token_hex(16))"',
+            id="empty-secret",
+        ),
+        pytest.param(
+            {"mappings/a.yaml": SYNC + "description: a\x00b\n"},
+            "mappings/a.yaml:5:15: a NUL character (U+0000) cannot be in a YAML file: remove it (or write an escape in"
+            " double quotes)",
+            id="nul-byte",
+        ),
+    ],
+)
+def test_validate_refuses_a_hostile_config_with_exit_2(
+    write_project: ProjectWriter, files: dict[str, str], error: str
+) -> None:
+    project = write_project(files)
+
+    result = run_brygga("validate", "-c", str(project), cwd=project.parent, env={"CRM_WEBHOOK_TOKEN": ""}, timeout=30)
+
+    assert (result.returncode, result.stderr.splitlines(), result.stdout) == (2, [error, "1 config error"], "")

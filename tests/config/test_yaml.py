@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.config import ConfigIssue, Mark
+from app.config import ConfigIssue, Mark, yaml_bounds
 from app.config.yaml_source import parse_yaml
 
 
@@ -101,3 +102,74 @@ def test_an_empty_file_is_none() -> None:
     assert document is not None
     assert document.data is None
     assert issues == []
+
+
+BILLION_LAUGHS = "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}' if previous else 'lol'] * 9)}]\n"
+    for previous, name in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
+)
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded() -> None:
+    issues: list[ConfigIssue] = []
+    tracemalloc.start()
+    try:
+        document = parse_yaml(Path("a.yaml"), BILLION_LAUGHS, issues)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert document is None
+    assert [(issue.mark, issue.message.split(" (")[0]) for issue in issues] == [
+        (Mark(6, 8), "the alias *e takes this file past 100,000 values")
+    ]
+    assert peak < 8 * 1024 * 1024  # the bomb stands for 387 million values: expanded, gigabytes
+
+
+def count_values(monkeypatch: pytest.MonkeyPatch, limit: int, text: str) -> list[ConfigIssue]:
+    monkeypatch.setattr(yaml_bounds, "MAX_VALUES", limit)
+    issues: list[ConfigIssue] = []
+    parse_yaml(Path("a.yaml"), text, issues)
+    return issues
+
+
+def test_values_are_counted_with_every_alias_as_all_its_anchor_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "a: &a [1, 2, 3]\nb: [*a, *a]\n"  # 1 mapping, 2 keys, 4 + 1 + 4 + 4 values: 16
+
+    assert count_values(monkeypatch, 16, text) == []
+    [issue] = count_values(monkeypatch, 15, text)
+    assert (issue.mark, issue.message) == (
+        Mark(2, 9),
+        "the alias *a takes this file past 15 values (each alias repeats all that its anchor holds, 4 values here):"
+        " use fewer aliases",
+    )
+
+
+def test_a_file_of_too_many_plain_values_is_refused_at_the_first_one_too_many(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    [issue] = count_values(monkeypatch, 5, "[1, 2, 3, 4, 5]\n")
+
+    assert (issue.mark, issue.message) == (
+        Mark(1, 14),
+        "more than 5 values (keys and list items included) in one file: split it",
+    )
+
+
+def test_nesting_100_deep_is_fine_and_101_is_refused() -> None:
+    nested: list[Any] = []
+    for _ in range(98):
+        nested = [nested]
+    assert parse("a: " + "[" * 99 + "]" * 99 + "\n") == {"a": nested}  # 1 mapping and 99 lists: 100 levels
+
+    issues: list[ConfigIssue] = []
+    assert parse_yaml(Path("a.yaml"), "a: " + "[" * 100 + "]" * 100 + "\n", issues) is None
+    assert [(issue.mark, issue.message) for issue in issues] == [
+        (Mark(1, 103), "nested more than 100 levels deep: no config needs that many")
+    ]
+
+
+def test_anchors_aliases_and_core_tags_still_work() -> None:
+    text = "a: &a {x: 1}\nb: *a\nc: !!str 007\ne: !!int '12'\nf: !!float 1\ng: !!null ''\nh: !!seq [1]\n"
+
+    assert parse(text) == {"a": {"x": 1}, "b": {"x": 1}, "c": "007", "e": 12, "f": 1.0, "g": None, "h": [1]}

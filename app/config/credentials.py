@@ -1,0 +1,87 @@
+"""What a shared secret needs before it may guard a door: webhook secrets and API tokens.
+
+An empty secret is an open door: ``Authorization: Bearer`` with nothing
+after it matches an empty token, and anyone can sign a body with an empty
+HMAC key. The usual cause is a ``${VAR}`` whose variable is set to nothing,
+so the rules hold for the value after interpolation. The messages say how
+long a value is, never what it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator
+
+MIN_SECRET_CHARS = 16
+"""The shortest token or webhook secret: 16 random characters are past guessing."""
+
+MIN_STANDARD_KEY_BYTES = 16
+"""The shortest key inside a Standard Webhooks secret (``whsec_`` + base64 of the key)."""
+
+MAKE_ONE = 'python3 -c "import secrets; print(secrets.token_hex(16))"'
+MAKE_STANDARD = (
+    "python3 -c \"import base64, secrets; print('whsec_' + base64.b64encode(secrets.token_bytes(24)).decode())\""
+)
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+def secret_problems(value: str, what: str) -> Iterator[str]:
+    """Why ``value`` cannot be a ``what`` (a token, a secret), if it cannot; at most one reason."""
+    problem = _blank_problem(value, what)
+    if problem is None and len(value) < MIN_SECRET_CHARS:
+        problem = (
+            f"the {what} is {_characters(len(value))} long, fewer than the {MIN_SECRET_CHARS} it needs:"
+            f" use {MIN_SECRET_CHARS} or more random characters, such as the output of {MAKE_ONE}"
+        )
+    if problem is not None:
+        yield problem
+
+
+def standard_secret_problems(value: str) -> Iterator[str]:
+    """Why ``value`` cannot be a Standard Webhooks secret, if it cannot: its key must decode and be long enough."""
+    problem = _blank_problem(value, "secret")
+    if problem is None:
+        key = standard_key(value)
+        if key is None:
+            problem = "a Standard Webhooks secret is whsec_ followed by base64 (as the sender gives it)"
+        elif len(key) < MIN_STANDARD_KEY_BYTES:
+            problem = (
+                f"the key in this Standard Webhooks secret is {len(key)} bytes, fewer than the"
+                f" {MIN_STANDARD_KEY_BYTES} it needs: use the secret the sender gives, or make one with {MAKE_STANDARD}"
+            )
+    if problem is not None:
+        yield problem
+
+
+def standard_key(secret: str) -> bytes | None:
+    """The key of a Standard Webhooks secret, or ``None`` when it is not ``whsec_`` (optional) and base64.
+
+    Decoded as the ``standardwebhooks`` library decodes it (padding may be
+    left out), but stricter: a character outside base64, which the library
+    would silently skip, makes it no secret at all.
+    """
+    text = secret.removeprefix("whsec_")
+    if not _BASE64.fullmatch(text):
+        return None
+    try:
+        return base64.b64decode(text + "==")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _blank_problem(value: str, what: str) -> str | None:
+    advice = f"use at least {MIN_SECRET_CHARS} random characters, such as the output of {MAKE_ONE}"
+    if not value:
+        return f"the {what} is empty (0 characters; a ${{VAR}} set to nothing gives that): {advice}"
+    if not value.strip():
+        return f"the {what} is only whitespace ({_characters(len(value))}): {advice}"
+    if value != value.strip():
+        return f"the {what} begins or ends with whitespace (a line end from a file?): remove it"
+    return None
+
+
+def _characters(count: int) -> str:
+    return f"{count} character{'' if count == 1 else 's'}"

@@ -1,0 +1,139 @@
+"""Config files on disk: which files ``mappings:`` names, and each read as bounded UTF-8 text.
+
+A problem with a file (missing, a folder, a pipe, unreadable, too large, not
+UTF-8) is an issue at its first line, or at the ``mappings:`` entry that
+names it: never an exception, and never an unbounded read. A config file is
+small text, so one over :data:`MAX_FILE_BYTES` is refused before it is read,
+and a pipe or device, which may never end, is not opened at all.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from app.config.base import Location
+from app.config.issues import START, ConfigIssue, Mark
+from app.config.yaml_source import SourceMap
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+"""The largest config file read: ample for text someone writes, short of a memory problem."""
+
+_UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def read_config_text(file: Path, issues: list[ConfigIssue]) -> str | None:
+    """The text of ``file``, or ``None`` with an issue saying what is wrong with it."""
+    problem = _file_problem(file)
+    if problem is None:
+        try:
+            with file.open("rb") as stream:
+                raw = stream.read(MAX_FILE_BYTES + 1)  # the file may have grown since it was looked at
+        except OSError as exc:
+            problem = _os_problem(exc)
+        else:
+            problem = _size_problem(len(raw)) if len(raw) > MAX_FILE_BYTES else None
+    if problem is not None:
+        issues.append(ConfigIssue(file, START, problem))
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        issues.append(_encoding_issue(file, raw, exc))
+        return None
+
+
+def _file_problem(file: Path) -> str | None:
+    """What stops ``file`` from being read as a config file, found without opening it."""
+    try:
+        info = file.stat()
+    except FileNotFoundError:
+        return "file not found: create it, or pass -c PATH"
+    except OSError as exc:
+        return _os_problem(exc)
+    if stat.S_ISDIR(info.st_mode):
+        return "this is a folder, not a file: name the file, such as brygga.yaml or mappings/*.yaml"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file (a pipe, socket or device): name a file"
+    if info.st_size > MAX_FILE_BYTES:
+        return _size_problem(info.st_size)
+    return None
+
+
+def _os_problem(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "cannot read the file: permission denied: let the user that runs brygga read it"
+    return f"cannot read the file: {exc.strerror or exc}"
+
+
+def _size_problem(size: int) -> str:
+    limit = MAX_FILE_BYTES // (1024 * 1024)
+    return f"the file is {size:,} bytes, more than the {limit} MiB a config file may be: is it the right file?"
+
+
+def _encoding_issue(file: Path, raw: bytes, exc: UnicodeDecodeError) -> ConfigIssue:
+    if raw.startswith(_UTF16_MARKS):
+        return ConfigIssue(file, START, "the file is UTF-16 text: save it as UTF-8")
+    message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}): save the file as UTF-8"
+    return ConfigIssue(file, _byte_mark(raw, exc.start), message)
+
+
+def _byte_mark(raw: bytes, offset: int) -> Mark:
+    """The line and column of the byte at ``offset`` in ``raw``, whose text before it is UTF-8."""
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    before = raw[line_start:offset].decode("utf-8-sig")
+    return Mark(raw.count(b"\n", 0, offset) + 1, len(before) + 1)
+
+
+def sync_files(
+    project_file: Path, patterns: Any, origin: SourceMap, issues: list[ConfigIssue]
+) -> list[tuple[Path, Location]]:
+    """The sync files that ``mappings:`` names, each with the location of the entry that names it.
+
+    Patterns are relative to the project's folder and stay inside it. A glob
+    matches files only (not folders, nor the project file itself); a plain
+    name must be a file that exists.
+    """
+    if not isinstance(patterns, list):
+        return []  # the project model reports it
+    found: dict[Path, Location] = {}
+    for index, pattern in enumerate(patterns):
+        location: Location = ("mappings", index)
+        if not isinstance(pattern, str):
+            continue
+        problem = _pattern_problem(project_file.parent, pattern)
+        if problem is not None:
+            issues.append(origin.issue(location, f"mappings[{index}]: {problem}"))
+            continue
+        for match in _matches(project_file, pattern):
+            found.setdefault(match, location)
+    return list(found.items())
+
+
+def _pattern_problem(root: Path, pattern: str) -> str | None:
+    if not pattern.strip():
+        return "an empty pattern: write one such as mappings/*.yaml"
+    if Path(pattern).is_absolute() or Path(os.path.normpath(pattern)).parts[:1] == (os.pardir,):
+        return (
+            f"'{pattern}' is outside the project's folder ({root}): sync files live in it or in a folder"
+            " below it; write a path relative to it, such as mappings/*.yaml"
+        )
+    if glob.has_magic(pattern):
+        return None
+    full = root / pattern
+    if full.is_dir():
+        return f"'{pattern}' is a folder: name the files in it, such as {pattern.rstrip('/')}/*.yaml"
+    if not full.exists():
+        return f"file not found: {pattern} (paths are relative to this file)"
+    return None
+
+
+def _matches(project_file: Path, pattern: str) -> list[Path]:
+    full = os.path.join(project_file.parent, pattern)
+    if not glob.has_magic(pattern):
+        return [Path(full).absolute()]
+    matches = (Path(match).absolute() for match in glob.glob(full, recursive=True))
+    return sorted(match for match in matches if match != project_file and not match.is_dir())
