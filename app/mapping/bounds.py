@@ -121,13 +121,18 @@ def formatted_size(text: str, values: Any) -> None:
                     if _whole(item):
                         _length(abs(item), "%")
             elif value is not None:
-                _length(int(value), "%")
+                _length(_width(value), "%")
 
 
 def format_width(spec: str) -> None:
     """A ``str.format`` field's format spec: every number in it is a width or precision to bound."""
     for number in re.findall(r"\d+", spec):
-        _length(int(number), "format")
+        _length(_width(number), "format")
+
+
+def _width(digits: str) -> int:
+    """A width written in a format; one of more digits than any allowed width is simply too large."""
+    return int(digits) if len(digits) <= 9 else MAX_LENGTH * 10
 
 
 def _bounded_filter(check: Callable[..., None]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -38,6 +38,8 @@ COSTLY = [
     ("{{ record.items * 600 }}", "* would make 1,200,000 characters or items"),
     ("{{ 'ab' * 600000 }}", "* would make 1,200,000 characters"),
     ("{{ '%09999999d' % 1 }}", "% would make 9,999,999 characters"),
+    ("{{ '%0" + "9" * 5000 + "d' % 1 }}", "% would make 10,000,000 characters"),
+    ("{{ '{:" + "9" * 5000 + "}'.format(1) }}", "format would make 10,000,000 characters"),
     ("{{ '%.*f' % (1500000, 1.5) }}", "% would make 1,500,000 characters"),
     ("{{ '%09999999d' | format(1) }}", "% would make 9,999,999 characters"),
     ("{{ 'x' | center(9999999) }}", "center would make 9,999,999 characters"),
