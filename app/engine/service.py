@@ -265,18 +265,22 @@ class Service:
         except BryggaError as exc:
             log.error("watching runs: %s", exc)
 
-    async def purge(self) -> tuple[int, int]:
-        """Forget runs and record-log entries older than ``retention``; (runs, entries) forgotten."""
+    async def purge(self) -> tuple[int, int, int]:
+        """Forget what is older than ``retention``; (runs, record-log entries, webhook events) forgotten.
+
+        Webhook events follow ``retention.records``: an event's body is records' data, like the log's.
+        """
         now = datetime.now(UTC)
         retention = self.project.settings.retention
         try:
-            purged = await self.store.history.purge(now - retention.runs, now - retention.records)
+            runs, records = await self.store.history.purge(now - retention.runs, now - retention.records)
+            events = await self.store.inbox.purge(now - retention.records)
         except BryggaError as exc:
             log.error("retention purge failed: %s", exc)
-            return 0, 0
-        if any(purged):
-            log.info("retention: forgot %d runs and %d record-log entries", *purged)
-        return purged
+            return 0, 0, 0
+        if runs or records or events:
+            log.info("retention: forgot %d runs, %d record-log entries and %d webhook events", runs, records, events)
+        return runs, records, events
 
     async def _purge_job(self) -> None:
         await self.purge()

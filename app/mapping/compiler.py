@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from app.config import ConfigIssue, FieldMapping, Location, SyncConfig
 from app.config.validation import dotted
 from app.errors import ConfigError, LookupPendingError, MappingError
+from app.mapping.bounds import ExpressionTooCostly
 from app.mapping.conversions import ConversionError, converter
 from app.mapping.expressions import ExpressionSyntaxError, condition_source, template_source
 from app.mapping.keys import KeyReader
@@ -216,6 +217,8 @@ def _failure(
 def _cause(exc: Exception) -> str:
     if isinstance(exc, ConversionError | TransformError | _RequiredMissing):
         return str(exc)
+    if isinstance(exc, ExpressionTooCostly):
+        return f"expression refused: {exc}"
     return f"expression failed: {type(exc).__name__}: {exc}"
 
 

@@ -15,14 +15,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import update_wrapper
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.parser import Parser
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 
+from app.mapping import bounds
 from app.mapping.jinja_python import Translator, UnknownName, Untranslatable
-from app.mapping.python_code import Namespace
+from app.mapping.python_code import Namespace, python_literal
 from app.mapping.transforms import KINDS
 
 Expression = Callable[[Mapping[str, Any]], Any]
@@ -35,8 +39,28 @@ class ExpressionSyntaxError(ValueError):
     """An expression that does not parse; the message is Jinja's, with its line."""
 
 
+class _ExactConstants(CodeGenerator):
+    """Jinja's code generator, writing number constants as Python reads them back exactly.
+
+    Jinja writes ``str(value)`` or ``repr(value)``: ``inf`` for ``1e999``, also inside a list it folded
+    into one constant (a ``NameError`` when run), and a folded ``-2.0`` bare, where an operator next
+    to it could bind first.
+    """
+
+    def visit_Const(self, node: nodes.Const, frame: Frame) -> None:
+        literal = python_literal(node.as_const(frame.eval_ctx))
+        if literal is None:
+            super().visit_Const(node, frame)
+        else:
+            self.write(literal)
+
+
 class RecordEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox, with a record's fields taking precedence over mapping methods."""
+    """The sandbox, with a record's fields taking precedence over mapping methods, and every operation
+    whose result could be huge sized first (:mod:`app.mapping.bounds`)."""
+
+    intercepted_binops = frozenset(bounds.BINARY)
+    code_generator_class = _ExactConstants
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):
@@ -45,6 +69,34 @@ class RecordEnvironment(ImmutableSandboxedEnvironment):
             except (KeyError, TypeError):
                 pass
         return super().getattr(obj, attribute)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        return bounds.BINARY[operator](left, right)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        args = bounds.check_method(__obj, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """Jinja's sandboxed ``str.format``, with each field's width and precision bounded."""
+        if super().wrap_str_format(value) is None:
+            return None
+        text, is_format_map, formatter = value.__self__, value.__name__ == "format_map", _BoundedFormatter(self)
+
+        def wrapper(*args: Any, **kwargs: Any) -> str:
+            if not is_format_map:
+                return str(formatter.vformat(text, args, kwargs))
+            if kwargs or len(args) != 1:
+                raise TypeError("format_map() takes exactly one argument and no keyword arguments")
+            return str(formatter.vformat(text, (), args[0]))
+
+        return update_wrapper(wrapper, value)
+
+
+class _BoundedFormatter(SandboxedFormatter):
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        bounds.format_width(format_spec)
+        return super().format_field(value, format_spec)
 
 
 def _render_null_as_empty(value: Any) -> Any:
@@ -58,8 +110,16 @@ def _environment() -> RecordEnvironment:
             kind = KINDS[name]
             environment.filters[name] = _filter(kind.build, kind.argument is not None)
     environment.filters["date"] = lambda value, layout="%Y-%m-%d": KINDS["date"].build(layout)(value)
-    environment.globals.clear()
+    for name, bounded in bounds.BOUNDED_FILTERS.items():
+        environment.filters[name] = bounded(environment.filters[name])
+    environment.filters["join"] = bounds.bounded_join(environment.filters["join"])
+    environment.filters[_COUNTED] = bounds.counted
+    environment.globals.clear()  # range, lipsum, dict, cycler…: nothing but the record
     return environment
+
+
+_COUNTED = "brygga_counted"
+"""The filter every ``{% for %}`` loop's items go through, so that each step counts (:func:`bounds.counted`)."""
 
 
 def _filter(build: Callable[[str | None], Callable[[Any], Any]], takes_argument: bool) -> Callable[..., Any]:
@@ -92,8 +152,10 @@ def template_source(text: str, namespace: Namespace, variable: str = "record") -
     try:
         if single is not None and _is_single_output(tree):
             output = tree.body[0].nodes[0]  # type: ignore[attr-defined]
-            return f"{namespace.add(_native, 'native')}({translator.expression(output)})"
-        return _text_source(tree, translator, namespace)
+            source = f"{namespace.add(_native, 'native')}({translator.expression(output)})"
+        else:
+            source = _text_source(tree, translator, namespace)
+        return _counted(source, translator, namespace)
     except UnknownName as exc:
         raise ExpressionSyntaxError(f"bad expression: {exc}") from None
     except Untranslatable:
@@ -103,9 +165,9 @@ def template_source(text: str, namespace: Namespace, variable: str = "record") -
             expression = ENVIRONMENT.compile_expression(single.group("body"), undefined_to_none=True)
             run: Expression = lambda record: expression({variable: record})  # noqa: E731
         else:
-            template = ENVIRONMENT.from_string(tree)
+            template = ENVIRONMENT.from_string(_loops_counted(tree))
             run = lambda record: template.render({variable: record})  # noqa: E731
-    return f"{namespace.add(run, 'sandboxed')}({variable})"
+    return f"{namespace.add(_evaluation(run), 'sandboxed')}({variable})"
 
 
 def condition_source(text: str, namespace: Namespace, variable: str = "record") -> str:
@@ -122,15 +184,15 @@ def condition_source(text: str, namespace: Namespace, variable: str = "record") 
     body = single.group("body") if single is not None else source
     if "{{" in body or "}}" in body:
         raise ExpressionSyntaxError("a condition is one expression: write {{ record.status != 'archived' }}")
-    try:
+    with _syntax_errors():
         parser = Parser(ENVIRONMENT, body, state="variable")  # it reads the first token: that may fail too
         node = parser.parse_expression()
         if not parser.stream.eos:
             raise TemplateSyntaxError("unexpected text after the expression", parser.stream.current.lineno)
-    except TemplateSyntaxError as exc:
-        raise ExpressionSyntaxError(_syntax_message(exc)) from None
+    _check_nesting(node)
     try:
-        return f"({Translator(ENVIRONMENT, namespace, variable).expression(node)})"
+        translator = Translator(ENVIRONMENT, namespace, variable)
+        return _counted(f"({translator.expression(node)})", translator, namespace)
     except UnknownName as exc:
         raise ExpressionSyntaxError(f"bad expression: {exc}") from None
     except Untranslatable:
@@ -138,7 +200,31 @@ def condition_source(text: str, namespace: Namespace, variable: str = "record") 
     with _syntax_errors():
         expression = ENVIRONMENT.compile_expression(body, undefined_to_none=True)
     run: Expression = lambda record: expression({variable: record})  # noqa: E731
-    return f"{namespace.add(run, 'sandboxed')}({variable})"
+    return f"{namespace.add(_evaluation(run), 'sandboxed')}({variable})"
+
+
+def _counted(source: str, translator: Translator, namespace: Namespace) -> str:
+    """Translated ``source`` that starts an evaluation's count of work first, where it does any work counted."""
+    if not translator.counts_work:
+        return source
+    return f"({namespace.add(bounds.start_evaluation, 'start')}() or {source})"
+
+
+def _evaluation(run: Expression) -> Expression:
+    """``run``, each call an evaluation of its own for :mod:`app.mapping.bounds`."""
+
+    def evaluate(record: Mapping[str, Any]) -> Any:
+        bounds.start_evaluation()
+        return run(record)
+
+    return evaluate
+
+
+def _loops_counted(tree: nodes.Template) -> nodes.Template:
+    """``tree`` with every ``{% for %}`` loop's items counted, step by step, against the evaluation's work."""
+    for loop in tree.find_all(nodes.For):
+        loop.iter = nodes.Filter(loop.iter, _COUNTED, [], [], None, None, lineno=loop.lineno)
+    return tree
 
 
 def compile_template(text: str, variable: str = "record") -> Expression:
@@ -162,18 +248,48 @@ def compile_condition(text: str, variable: str = "record") -> Expression:
 
 @contextmanager
 def _syntax_errors() -> Iterator[None]:
-    """Jinja checks filter and test names when it compiles: report those like parse errors."""
+    """Parse errors, and Jinja's checks of filter and test names when it compiles, as one error.
+
+    Hostile text fails here too: nesting too deep for Jinja's recursive parser, and a number
+    literal of more digits than Python turns into an integer.
+    """
     try:
         yield
     except TemplateSyntaxError as exc:
         raise ExpressionSyntaxError(_syntax_message(exc)) from None
+    except (RecursionError, MemoryError):
+        raise ExpressionSyntaxError(_TOO_DEEP) from None
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):
+            raise ExpressionSyntaxError(
+                f"bad expression: a number in it has more than {bounds.MAX_DIGITS} digits"
+            ) from None
+        raise ExpressionSyntaxError(f"bad expression: {exc}") from None
 
 
 def _parse(text: str) -> nodes.Template:
-    try:
-        return ENVIRONMENT.parse(text)
-    except TemplateSyntaxError as exc:
-        raise ExpressionSyntaxError(_syntax_message(exc)) from None
+    with _syntax_errors():
+        tree = ENVIRONMENT.parse(text)
+    _check_nesting(tree)
+    return tree
+
+
+MAX_NESTING = 40
+"""How deeply parts of an expression may nest: Jinja's parser and Python's compiler both recurse."""
+_TOO_DEEP = (
+    f"bad expression: it is nested more than {MAX_NESTING} levels deep (brackets, or operators in a row): "
+    "split it into several fields, or write it more simply"
+)
+
+
+def _check_nesting(tree: nodes.Node) -> None:
+    """:raises ExpressionSyntaxError: for a tree deeper than :data:`MAX_NESTING` (walked without recursion)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ExpressionSyntaxError(_TOO_DEEP)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
 
 
 def _text_source(tree: nodes.Template, translator: Translator, namespace: Namespace) -> str:

@@ -18,7 +18,8 @@ from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.config.validation import closest
-from app.mapping.python_code import Namespace
+from app.mapping import bounds
+from app.mapping.python_code import Namespace, python_literal
 
 
 class Untranslatable(Exception):
@@ -36,6 +37,8 @@ _BINARY = {
 _UNARY = {nodes.Neg: "-", nodes.Pos: "+"}
 _COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=", "in": "in", "notin": "not in"}
 _CONSTANT_TYPES = (str, int, float, bool, type(None))
+_LITERAL_BITS = 64
+"""Integers up to this size are written into the source as they are; larger ones are bound as values."""
 _MISSING = object()
 
 
@@ -51,6 +54,9 @@ class Translator:
         self.namespace = namespace
         self.variable = variable
         self._names: dict[str, str] = {}
+        self.counts_work = False
+        """Whether the source calls a sized operation (:mod:`app.mapping.bounds`): then each evaluation must
+        start its count of work, as the sandbox's does."""
 
     def _helper(self, key: str, value: Any) -> str:
         if key not in self._names:
@@ -71,9 +77,14 @@ class Translator:
         return self.variable
 
     def _Const(self, node: nodes.Const) -> str:
-        if not isinstance(node.value, _CONSTANT_TYPES):
+        """The constant exactly (:func:`python_literal`); a large integer as a bound value, not digits to parse."""
+        value = node.value
+        if not isinstance(value, _CONSTANT_TYPES):
             raise Untranslatable("constant")
-        return repr(node.value)
+        literal = python_literal(value)
+        if literal is None or (isinstance(value, int) and value.bit_length() > _LITERAL_BITS):
+            return self.namespace.add(value, "c")
+        return literal
 
     def _Getattr(self, node: nodes.Getattr) -> str:
         getattr_ = self._helper("getattr", self._fast_getattr())
@@ -100,9 +111,15 @@ class Translator:
 
     def _BinExpr(self, node: nodes.BinExpr) -> str:
         operator = _BINARY.get(type(node))
-        if operator is None or node.operator in self.environment.intercepted_binops:
+        if operator is None:
             raise Untranslatable("operator")
-        return f"({self.expression(node.left)} {operator} {self.expression(node.right)})"
+        left, right = self.expression(node.left), self.expression(node.right)
+        if node.operator in bounds.BINARY:  # sized first, by the very function the sandbox calls
+            self.counts_work = True
+            return f"{self._helper(f'binary:{node.operator}', bounds.BINARY[node.operator])}({left}, {right})"
+        if node.operator in self.environment.intercepted_binops:
+            raise Untranslatable("operator")
+        return f"({left} {operator} {right})"
 
     _Add = _Sub = _Mul = _Div = _FloorDiv = _Mod = _Pow = _BinExpr
 
@@ -149,6 +166,7 @@ class Translator:
 
     def _Filter(self, node: nodes.Filter) -> str:
         function = self.environment.filters.get(node.name) if node.name else None
+        self.counts_work = self.counts_work or node.name in bounds.BOUNDED_FILTERS or node.name == "join"
         return self._call("filter", node, function)
 
     def _Test(self, node: nodes.Test) -> str:

@@ -8,6 +8,7 @@ Jinja's own helpers) live in a :class:`Namespace` under unique names.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -36,3 +37,34 @@ class Namespace:
     def compile_lambda(self, expression: str, parameters: str, filename: str) -> Callable[..., Any]:
         """Compile ``lambda parameters: expression`` in this namespace."""
         return self.compile_function(f"def _f({parameters}):\n    return {expression}\n", "_f", filename)
+
+
+def python_literal(value: Any) -> str | None:
+    """Python source that evaluates to exactly ``value``, or ``None`` where there is none (bind it instead).
+
+    ``repr`` is not that: ``repr(float("inf"))`` is ``inf``, a name; a negative number written next
+    to an operator can bind the wrong way round (``-2.0 ** 2``); an integer of more than 4300 digits
+    has no ``repr``.
+    """
+    if value is None or isinstance(value, bool | str | bytes):
+        return repr(value)
+    if isinstance(value, float):
+        return f"({value!r})" if math.isfinite(value) else f"float('{value}')"
+    if isinstance(value, int):
+        try:
+            return f"({value!r})"
+        except ValueError:
+            return None
+    parts: list[str | None]
+    if isinstance(value, list | tuple):
+        parts = [python_literal(item) for item in value]
+        if None in parts:
+            return None
+        inner = "".join(f"{part}, " for part in parts)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+    if isinstance(value, dict):
+        parts = [python_literal(item) for pair in value.items() for item in pair]
+        if None in parts:
+            return None
+        return "{" + "".join(f"{key}: {item}, " for key, item in zip(parts[::2], parts[1::2], strict=True)) + "}"
+    return None

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, exists, insert, select, update
+from sqlalchemy import and_, case, delete, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.store.intake import Delivery, Intake, progress_rows
-from app.store.tables import WEBHOOK_EVENTS, WEBHOOK_PROGRESS, utc_now
+from app.store.tables import DEAD_LETTERS, WEBHOOK_EVENTS, WEBHOOK_PROGRESS, utc_now
 
 if TYPE_CHECKING:
     from app.store.store import Store
@@ -105,6 +105,27 @@ class Inbox:
                 .values(error=error, updated_at=utc_now())
             )
             await connection.execute(update(EVENTS).where(EVENTS.c.id.in_(list(event_ids))).values(error=error))
+
+    async def purge(self, received_before: datetime) -> int:
+        """Forget the events received before ``received_before`` that every sync is done with; how many.
+
+        Kept whatever their age: an event some sync has yet to process (``pending``, a run at it now
+        included), and one a sync failed while that sync still has dead letters, so that it can be
+        replayed once the cause is fixed. The progress rows of forgotten events go with them, and so do
+        any left behind by an event forgotten while it was being replayed.
+        """
+        progress = PROGRESS.alias()
+        open_letters = exists().where(DEAD_LETTERS.c.sync == progress.c.sync, DEAD_LETTERS.c.discarded_at.is_(None))
+        not_done = exists().where(
+            progress.c.event_id == EVENTS.c.id,
+            or_(progress.c.status == "pending", and_(progress.c.status == "failed", open_letters)),
+        )
+        old = delete(EVENTS).where(EVENTS.c.received_at < received_before, EVENTS.c.status != "pending", ~not_done)
+        orphans = delete(PROGRESS).where(~exists().where(EVENTS.c.id == PROGRESS.c.event_id))
+        async with self.store._begin() as connection:
+            events = await connection.execute(old)
+            await connection.execute(orphans)
+        return int(events.rowcount)
 
     async def _events(self, query: Any) -> list[EventInfo]:
         async with self.store._begin() as connection:

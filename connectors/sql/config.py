@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -11,10 +10,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from app.config import ConfigModel, Duration, Mode, Problem, StreamOptions, SystemOptions, TargetProblem
+from connectors.sql.engine import backend_of
+from connectors.sql.query_text import QueryError, one_select
 
 BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
 _URL_HINT = "write sqlite:///crm.db, postgresql://user@host/db or mysql+pymysql://user@host/db"
-_READ_ONLY = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 
 
 def _database_url(value: str) -> str:
@@ -81,8 +81,6 @@ class SqlStream(StreamOptions):
             yield Problem((), "missing required key 'table' (or 'query' for a stream that is only read)")
         if self.lookback is not None and self.cursor is None:
             yield Problem(("lookback",), "lookback needs a cursor column")
-        if self.query is not None and not _READ_ONLY.match(self.query):
-            yield Problem(("query",), "a query must be a read-only SELECT (or WITH … SELECT)")
 
     def target_problems(self, mode: Mode) -> Iterator[TargetProblem]:
         if self.table is None:
@@ -100,3 +98,14 @@ class SqlSystem(SystemOptions):
 
     url: Annotated[str, AfterValidator(_database_url)] = Field(description="A SQLAlchemy database URL.")
     streams: dict[str, SqlStream]  # type: ignore[assignment]
+
+    def own_problems(self) -> Iterator[Problem]:
+        """Each stream's query read as the system's database reads SQL: exactly one SELECT."""
+        yield from super().own_problems()
+        backend = backend_of(make_url(self.url))
+        for name, stream in self.streams.items():
+            if stream.query is not None:
+                try:
+                    one_select(stream.query, backend)
+                except QueryError as exc:
+                    yield Problem(("streams", name, "query"), str(exc))

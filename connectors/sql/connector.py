@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, cast
 
 from sqlalchemy import Select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import SystemConfig
 from app.errors import EarlierWriteFailed, PermanentError, TransientError
@@ -19,9 +19,12 @@ from connectors.sql.engine import Backend, Database, create_engine, database
 from connectors.sql.errors import database_errors
 from connectors.sql.lookups import KeyLookup
 from connectors.sql.pg_copy import copies
+from connectors.sql.read_only import read_only_connection
 from connectors.sql.reading import Fetch, StreamReader, read_batches
 from connectors.sql.streams import StreamShape, describe_stream
 from connectors.sql.writing import StreamWriter
+
+_THROUGH_QUERY = "reading through the stream's query (it runs read-only: a query may only read)"
 
 
 class SqlConnector(Connector):
@@ -96,8 +99,8 @@ class SqlConnector(Connector):
         options = self._stream_options(stream)
         engine = await self._connected()
         assert self._database is not None
-        with self._errors(stream, "reading the table's columns"):
-            async with engine.connect() as conn:
+        with self._errors(stream, "reading the table's columns" if options.query is None else _THROUGH_QUERY):
+            async with self._reading(engine, options) as conn:
                 shape = await describe_stream(conn, f"{self.system.name}.{stream}", options, self._database.backend)
         self._shapes[stream] = shape
         self._readers.pop(stream, None)
@@ -182,8 +185,8 @@ class SqlConnector(Connector):
 
         async def fetch(statement: Select[Any], params: dict[str, Any]) -> Sequence[Sequence[Any]]:
             engine = await self._connected()
-            with self._errors(stream, "reading"):
-                async with engine.connect() as conn:
+            with self._errors(stream, "reading" if reader.shape.options.query is None else _THROUGH_QUERY):
+                async with self._reading(engine, reader.shape.options) as conn:
                     raw = await reader.raw.fetch(conn, statement, params)
                     if raw is not None:
                         return raw
@@ -197,6 +200,13 @@ class SqlConnector(Connector):
             return rows
 
         return fetch
+
+    def _reading(self, engine: AsyncEngine, options: SqlStream) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection to read with: a read-only one for a stream's query (the user's SQL), else a plain one."""
+        if options.query is None:
+            return engine.connect()
+        assert self._database is not None
+        return read_only_connection(engine, self._database.backend)
 
     # --- writing -----------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from app.errors import PermanentError
 from connectors.sql.coercion import DATE_KINDS, ColumnType, Kind, column_type, value_type
 from connectors.sql.config import SqlStream
 from connectors.sql.engine import Backend
+from connectors.sql.query_text import QueryError, one_select
 from connectors.sql.reflection import reflect_table
 
 QUERY_ALIAS = "brygga_query"
@@ -142,7 +143,7 @@ async def describe_stream(conn: AsyncConnection, where: str, options: SqlStream,
             value = await _sample(conn, table, name)
             types[name] = value_type(value) if value is not None else types[name]
     if options.query is not None:
-        source, columns = await _query_source(conn, options, table, types)
+        source, columns = await _query_source(conn, options, table, types, where=where, backend=backend)
     else:
         assert table is not None  # the config requires a table or a query
         # plain text: as record keys, SQLAlchemy's names (a str subclass) send JSON encoders their slow way
@@ -166,11 +167,21 @@ def _reflect(conn: Connection, where: str, name: str) -> Table:
 
 
 async def _query_source(
-    conn: AsyncConnection, options: SqlStream, table: Table | None, types: dict[str, ColumnType]
+    conn: AsyncConnection,
+    options: SqlStream,
+    table: Table | None,
+    types: dict[str, ColumnType],
+    *,
+    where: str,
+    backend: Backend,
 ) -> tuple[FromClause, list[str]]:
     """The stream's query as a subquery whose key and cursor columns are typed, and its columns."""
     assert options.query is not None
-    query = text(options.query.strip().rstrip(";").replace(":", "\\:"))  # a ':' in the query is no parameter
+    try:  # checked when the config was validated; checked again here, right before it is sent
+        statement = one_select(options.query, backend)
+    except QueryError as exc:
+        raise PermanentError(f"{where}: query: {exc}") from None
+    query = text(statement.replace(":", "\\:"))  # a ':' in the query is no parameter
     untyped = query.columns().subquery(QUERY_ALIAS)
     result: Result[Any] = await conn.execute(select(literal_column("*")).select_from(untyped).limit(1))
     columns = list(result.keys())

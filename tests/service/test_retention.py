@@ -1,16 +1,19 @@
-"""Retention: runs and record-log entries older than ``retention`` are forgotten; the ID map stays (SPEC 2)."""
+"""Retention: runs, record-log entries and webhook events older than ``retention`` are forgotten; the ID map
+stays (SPEC 2, 8)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from app.engine.service import Service
 from app.engine.settings import ServiceSettings
-from app.store.tables import LOG, RUNS, utc_now
+from app.store.tables import LOG, RUNS, WEBHOOK_EVENTS, utc_now
 from tests.service.conftest import Project, eventually
+from tests.services import FreshPostgresDatabase, require_service
 
 StartService = Callable[[ServiceSettings], Awaitable[Service]]
 
@@ -37,13 +40,13 @@ async def test_purging_forgets_what_is_older_than_retention_and_keeps_the_rest(
     project.add_contacts(2, start=4)
     recent = await _run(service)
 
-    assert await service.purge() == (1, 3)
+    assert await service.purge() == (1, 3, 0)
 
     assert [run.id for run in await service.runs("customers", None, None, 10)] == [recent]
     assert [entry.source_key for entry in await service.run_log(recent, None, 10)] == ["4", "5"]
     story = await service.story("customers", "1")
     assert story.entries == [] and story.id_map is not None, "the ID map is no history: nothing is created twice"
-    assert await service.purge() == (0, 0)
+    assert await service.purge() == (0, 0, 0)
 
 
 async def test_the_service_purges_by_itself(project: Project, start_service: StartService) -> None:
@@ -60,3 +63,36 @@ async def test_the_service_purges_by_itself(project: Project, start_service: Sta
     assert project.state.rows("SELECT count(*) FROM id_map") == [(3,)]
     await _run(service)
     assert project.erp.count("customers") == 3
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def state(request: pytest.FixtureRequest, project: Project) -> AsyncIterator[str]:
+    """The project's state database: its own SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield "sqlite:///state.db"
+        return
+    require_service("postgresql")
+    async with FreshPostgresDatabase() as url:
+        yield url
+
+
+async def test_the_purge_job_forgets_old_webhook_events_that_every_sync_is_done_with(
+    project: Project, start_service: StartService, state: str
+) -> None:
+    project.write(retention="1s", state=state)
+    project.customers_sync()
+    service = await start_service(project.settings(retention_every=timedelta(seconds=0.3)))
+    inbox = service.store.inbox
+    done, _ = await inbox.accept("shop", "delivered-1", '{"card": "4111 1111 1111 1111"}', 1, [])
+    # pending for a sync that is not in the project (any more): nothing processes it, and it stays
+    waiting, _ = await inbox.accept("shop", "delivered-2", "{}", 1, ["removed-sync"])
+    async with service.store.engine.begin() as connection:  # both long past retention: one purge sees both
+        await connection.execute(update(WEBHOOK_EVENTS).values(received_at=utc_now() - timedelta(hours=1)))
+
+    async def forgotten() -> bool:
+        return await inbox.event(done) is None
+
+    await eventually(forgotten, 10, "the retention job to forget the processed webhook event")
+    kept = await inbox.event(waiting)
+    assert kept is not None and kept.status == "pending"
+    assert [event.id for event in await inbox.pending("removed-sync", 10)] == [waiting]

@@ -1,0 +1,276 @@
+"""What one expression may cost: operations whose result could be huge are checked before they run.
+
+``{{ record.n ** record.n }}`` with a large ``n``, ``'a' * 10**9`` or
+``'x' | center(10**9)`` would run for minutes or fill the memory of the
+service, for one record. Their results are sized first, from their operands,
+and refused over a bound: the record then fails alone with a
+:class:`~app.errors.MappingError` naming the field and this cause.
+
+- a number: at most :data:`MAX_DIGITS` digits, the most Python turns into
+  text (so the most any target could be sent);
+- a text, list or tuple an expression makes: at most :data:`MAX_LENGTH`
+  characters or items;
+- all of one evaluation together (every result sized here, every loop step
+  and every call in a ``{% %}`` template): at most :data:`MAX_WORK`, so
+  nothing repeats a bounded step into an unbounded whole.
+
+Jinja's sandbox (:mod:`app.mapping.expressions`) and the expressions
+translated to Python (:mod:`app.mapping.jinja_python`) call the same
+functions, so both refuse exactly the same things.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import wraps
+from typing import Any
+
+MAX_DIGITS = 4300
+"""Python's own limit for turning an integer into text (and back)."""
+MAX_LENGTH = 1_000_000
+MAX_WORK = 10_000_000
+
+_SEQUENCES = (str, bytes, list, tuple)
+
+
+class ExpressionTooCostly(ValueError):
+    """An operation whose result would be too large; the message names it and the bound."""
+
+
+class _Work(threading.local):
+    spent = 0
+
+
+_work = _Work()
+
+
+def start_evaluation() -> None:
+    """A new evaluation of an expression begins: its work is counted from nothing."""
+    _work.spent = 0
+
+
+def spend(amount: int, what: str) -> None:
+    """Count ``amount`` of work for ``what``; :raises ExpressionTooCostly: past :data:`MAX_WORK`."""
+    _work.spent += amount
+    if _work.spent > MAX_WORK:
+        raise ExpressionTooCostly(f"{what}: the expression does more than {MAX_WORK:,} steps for one record")
+
+
+def _length(size: int, what: str) -> None:
+    if size > MAX_LENGTH:
+        raise ExpressionTooCostly(f"{what} would make {size:,} characters or items; the most is {MAX_LENGTH:,}")
+    spend(size, what)
+
+
+def _digits(value: int) -> float:
+    return math.log10(abs(value)) + 1 if value else 1
+
+
+def _number(digits: float, what: str) -> None:
+    if digits > MAX_DIGITS:
+        raise ExpressionTooCostly(f"{what} would make a number of about {digits:,.0f} digits; the most is {MAX_DIGITS}")
+    spend(int(digits), what)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int)  # bool too: True * 'a' is 'a'
+
+
+def power(left: Any, right: Any) -> Any:
+    """``left ** right``, refused where an integer result would have too many digits.
+
+    Floats overflow at once, and decimals keep their context's precision: only integers grow.
+    """
+    if _whole(left) and _whole(right) and right > 0 and abs(left) > 1:
+        _number(right * math.log10(abs(left)), "**")
+    return left**right
+
+
+def multiply(left: Any, right: Any) -> Any:
+    """``left * right``, refused where repeating a text or list, or an integer product, would be too large."""
+    if _whole(left) and _whole(right):
+        if left and right:
+            _number(_digits(left) + _digits(right) - 1, "*")
+    elif isinstance(left, _SEQUENCES) and _whole(right):
+        _length(len(left) * max(right, 0), "*")
+    elif isinstance(right, _SEQUENCES) and _whole(left):
+        _length(len(right) * max(left, 0), "*")
+    return left * right
+
+
+_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+def modulo(left: Any, right: Any) -> Any:
+    """``left % right``, refused where a ``%`` format's width or precision would make too long a text."""
+    if isinstance(left, str):
+        formatted_size(left, right)
+    return left % right
+
+
+def formatted_size(text: str, values: Any) -> None:
+    """:raises ExpressionTooCostly: when a width or precision of the ``%`` format ``text`` is too large."""
+    given = values if isinstance(values, tuple) else (values,)
+    for match in _PERCENT_FIELD.finditer(text):
+        for value in match.groups():
+            if value == "*":
+                for item in given:
+                    if _whole(item):
+                        _length(abs(item), "%")
+            elif value is not None:
+                _length(_width(value), "%")
+
+
+def format_width(spec: str) -> None:
+    """A ``str.format`` field's format spec: every number in it is a width or precision to bound."""
+    for number in re.findall(r"\d+", spec):
+        _length(_width(number), "format")
+
+
+def _width(digits: str) -> int:
+    """A width written in a format; one of more digits than any allowed width is simply too large."""
+    return int(digits) if len(digits) <= 9 else MAX_LENGTH * 10
+
+
+def _bounded_filter(check: Callable[..., None]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Wrap a Jinja filter so that ``check`` sees its arguments first (Jinja's pass-argument marks kept)."""
+
+    def wrap(function: Callable[..., Any]) -> Callable[..., Any]:
+        passed = getattr(function, "jinja_pass_arg", None) is not None  # Jinja's environment or context, first
+
+        @wraps(function)
+        def bounded(*args: Any, **kwargs: Any) -> Any:
+            check(*(args[1:] if passed else args), **kwargs)
+            return function(*args, **kwargs)
+
+        return bounded
+
+    return wrap
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, _SEQUENCES) else len(str(value))
+
+
+def _check_center(value: Any, width: Any = 80) -> None:
+    if _whole(width):
+        _length(max(width, _size(value)), "center")
+
+
+def _check_indent(value: Any, width: Any = 4, *_: Any, **__: Any) -> None:
+    per_line = len(width) if isinstance(width, str) else (width if _whole(width) else 0)
+    _length(_size(value) + (str(value).count("\n") + 1) * max(per_line, 0), "indent")
+
+
+def _check_format(value: Any, *args: Any, **kwargs: Any) -> None:
+    if isinstance(value, str) and not kwargs:
+        formatted_size(value, args)
+
+
+def replaced_size(text: Any, old: Any, new: Any, count: Any = None) -> None:
+    """:raises ExpressionTooCostly: when replacing ``old`` by ``new`` in ``text`` would make too long a text."""
+    if not (isinstance(text, str | bytes) and isinstance(old, type(text)) and isinstance(new, type(text))):
+        return
+    matches = len(text) + 1 if not old else text.count(old)  # type: ignore[arg-type]  # the same type, checked
+    if _whole(count) and count >= 0:
+        matches = min(matches, count)
+    _length(len(text) + matches * max(len(new) - len(old), 0), "replace")
+
+
+def _check_replace(value: Any, old: Any, new: Any, count: Any = None) -> None:
+    replaced_size(str(value), str(old), str(new), count)
+
+
+def joined_size(separator: Any, parts: list[Any]) -> None:
+    """:raises ExpressionTooCostly: when joining ``parts`` with ``separator`` would make too long a text."""
+    _length(len(str(separator)) * max(len(parts) - 1, 0) + sum(_size(part) for part in parts), "join")
+
+
+def _check_count(value: Any, count: Any, *_: Any, **__: Any) -> None:
+    if _whole(count):
+        _length(abs(count), "batch/slice")
+
+
+def _check_wordwrap(value: Any, width: Any = 79, break_long_words: Any = True, wrapstring: Any = None,
+                    *_: Any, **__: Any) -> None:  # fmt: skip
+    separator = wrapstring if isinstance(wrapstring, str) else "\n"
+    text = str(value)
+    _length(len(text) + (len(text) + 1) * len(separator), "wordwrap")
+
+
+def _check_sum(iterable: Any, attribute: Any = None, start: Any = 0) -> None:
+    if isinstance(start, _SEQUENCES):
+        _length(len(start), "sum")
+
+
+BINARY: dict[str, Callable[[Any, Any], Any]] = {"*": multiply, "**": power, "%": modulo}
+"""The operators whose results are sized first, and the function each is computed by."""
+
+BOUNDED_FILTERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
+    "center": _bounded_filter(_check_center),
+    "indent": _bounded_filter(_check_indent),
+    "format": _bounded_filter(_check_format),
+    "replace": _bounded_filter(_check_replace),
+    "batch": _bounded_filter(_check_count),
+    "slice": _bounded_filter(_check_count),
+    "wordwrap": _bounded_filter(_check_wordwrap),
+    "sum": _bounded_filter(_check_sum),
+}
+"""Jinja filters whose result can be much larger than their input, with the check each gets first."""
+
+
+def bounded_join(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Jinja's ``join`` filter, sized first: its items are taken once, then joined."""
+
+    @wraps(function)
+    def join(eval_context: Any, value: Iterable[Any], d: Any = "", attribute: Any = None) -> Any:
+        parts = list(value)
+        joined_size(d, parts)
+        return function(eval_context, parts, d, attribute)
+
+    return join
+
+
+def counted(items: Iterable[Any]) -> Iterator[Any]:
+    """A ``{% for %}`` loop's items, each counted as a step of the evaluation."""
+    for item in items:
+        spend(1, "a loop")
+        yield item
+
+
+def check_method(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Before a method call in the sandbox: size what would grow; the arguments to call with.
+
+    :raises ExpressionTooCostly: when the call would make too large a result
+    """
+    spend(1, "a call")
+    owner = getattr(method, "__self__", None)
+    name = getattr(method, "__name__", "")
+    if isinstance(owner, str | bytes):
+        if name in ("center", "ljust", "rjust", "zfill") and args and _whole(args[0]):
+            _length(max(args[0], len(owner)), name)
+        elif name == "expandtabs":
+            size = args[0] if args else kwargs.get("tabsize", 8)
+            if _whole(size):
+                tabs = owner.count("\t") if isinstance(owner, str) else owner.count(b"\t")
+                _length(len(owner) + tabs * max(size, 0), name)
+        elif name == "replace" and len(args) >= 2:
+            replaced_size(owner, args[0], args[1], args[2] if len(args) > 2 else kwargs.get("count"))
+        elif name == "join" and args:
+            parts = list(args[0])
+            joined_size(owner, parts)
+            return (parts, *args[1:])
+        elif name == "translate":
+            _length(len(owner) * max([len(v) for v in _values(args[0]) if isinstance(v, str)] or [1]), name)
+    elif isinstance(owner, int) and name == "to_bytes":
+        length = args[0] if args else kwargs.get("length", 1)
+        if _whole(length):
+            _length(length, name)
+    return args
+
+
+def _values(table: Any) -> Iterable[Any]:
+    return table.values() if isinstance(table, Mapping) else ()

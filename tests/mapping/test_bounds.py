@@ -1,0 +1,193 @@
+"""What an expression may cost: huge results are refused before they are made, alike in the sandbox and in
+the expressions translated to Python, and the record fails alone naming its field and the cause.
+
+The hostile values are large enough to pass the bounds many times over, yet small enough that without the
+bounds each would still finish in moments: a test here never hangs, it fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.mapping import bounds
+from app.mapping.bounds import MAX_DIGITS, MAX_LENGTH, ExpressionTooCostly
+from app.mapping.expressions import ENVIRONMENT, ExpressionSyntaxError, compile_condition, compile_template
+from tests.mapping.conftest import CompileFields
+from tests.mapping.test_compiler import mapping_error
+from tests.mapping.test_jinja_python import _compiled
+
+RECORD: dict[str, Any] = {
+    "id": 7,
+    "n": 20_000,
+    "s": "x" * 2_000,
+    "items": list(range(2_000)),
+    "many": ["y" * 1_000] * 2_000,
+    "tab": "\t" * 1_000,
+    "lines": "\n" * 2_000,
+    "some": list(range(250)),
+    "few": list(range(20)),
+}
+
+COSTLY = [
+    ("{{ record.n ** record.n }}", "** would make a number of about 86,021 digits; the most is 4300"),
+    ("{{ 2 ** 20000 }}", "** would make a number of about 6,021 digits"),
+    ("{{ (10 ** 3000) * (10 ** 3000) }}", "* would make a number of about 6,001 digits"),
+    ("{{ record.s * record.n }}", f"* would make 40,000,000 characters or items; the most is {MAX_LENGTH:,}"),
+    ("{{ record.items * 600 }}", "* would make 1,200,000 characters or items"),
+    ("{{ 'ab' * 600000 }}", "* would make 1,200,000 characters"),
+    ("{{ '%09999999d' % 1 }}", "% would make 9,999,999 characters"),
+    ("{{ '%0" + "9" * 5000 + "d' % 1 }}", "% would make 10,000,000 characters"),
+    ("{{ '{:" + "9" * 5000 + "}'.format(1) }}", "format would make 10,000,000 characters"),
+    ("{{ '%.*f' % (1500000, 1.5) }}", "% would make 1,500,000 characters"),
+    ("{{ '%09999999d' | format(1) }}", "% would make 9,999,999 characters"),
+    ("{{ 'x' | center(9999999) }}", "center would make 9,999,999 characters"),
+    ("{{ record.lines | indent(record.n) }}", "indent would make 40,022,000 characters"),
+    ("{{ record.s | replace('', record.s) }}", "replace would make 4,004,000 characters"),
+    ("{{ record.many | join(record.s) }}", "join would make 5,998,000 characters"),
+    ("{{ record.items | batch(1500000, 0) | list }}", "batch/slice would make 1,500,000 characters"),
+    ("{{ record.items | slice(1500000) | list }}", "batch/slice would make 1,500,000"),
+    ("{{ record.s | wordwrap(1, wrapstring=record.s) }}", "wordwrap would make"),
+    ("{{ 'x'.ljust(9999999) }}", "ljust would make 9,999,999 characters"),
+    ("{{ 'x'.zfill(9999999) }}", "zfill would make 9,999,999"),
+    ("{{ record.tab.expandtabs(record.n) }}", "expandtabs would make 20,001,000"),
+    ("{{ record.s.replace('x', record.s) }}", "replace would make 4,000,000"),
+    ("{{ record.s.join(record.many) }}", "join would make 5,998,000"),
+    ("{{ record.s.translate({120: record.s}) }}", "translate would make 4,000,000"),
+    ("{{ (1).to_bytes(9999999, 'big') }}", "to_bytes would make 9,999,999"),
+    ("{{ '{:>9999999}'.format(1) }}", "format would make 9,999,999"),
+    ("{{ '{:.{p}f}'.format(1.5, p=1500000) }}", "format would make 1,500,000"),
+    ("{{ '{x:>9999999}'.format_map({'x': 1}) }}", "format would make 9,999,999"),
+    (
+        "{{ 'a' * 999999 ~ 'a' * 999999 ~ 'a' * 999999 ~ 'a' * 999999 ~ 'a' * 999999 ~ 'a' * 999999 ~ 'a' * 999999"
+        " ~ 'a' * 999999 ~ 'a' * 999999 ~ 'a' * 999999 ~ 'a' * 999999 }}",
+        "*: the expression does more than 10,000,000 steps for one record",
+    ),
+    (
+        "{% for a in record.some %}{% for b in record.some %}{% for c in record.some %}.{% endfor %}"
+        "{% endfor %}{% endfor %}",
+        "a loop: the expression does more than 10,000,000 steps",
+    ),
+    (
+        "{% for a in record.few %}{{ record.s.center(999999) }}{% endfor %}",
+        "the expression does more than 10,000,000 steps",
+    ),
+    ("{{ record.few | map('center', 999999) | join }}", "the expression does more than 10,000,000 steps"),
+]
+
+
+def _sandboxed(text: str) -> Any:
+    """``text`` evaluated by Jinja's sandbox alone, as one evaluation."""
+    if text.startswith("{{") and text.endswith("}}") and text.count("{{") == 1:
+        expression = ENVIRONMENT.compile_expression(text[2:-2], undefined_to_none=True)
+        bounds.start_evaluation()
+        return expression(record=RECORD)
+    bounds.start_evaluation()
+    return ENVIRONMENT.from_string(text).render(record=RECORD)
+
+
+@pytest.mark.parametrize(("text", "cause"), COSTLY)
+def test_a_costly_expression_is_refused_before_it_runs(text: str, cause: str) -> None:
+    with pytest.raises(ExpressionTooCostly) as compiled:
+        compile_template(text)(RECORD)
+
+    assert cause in str(compiled.value)
+
+
+@pytest.mark.parametrize(("text", "cause"), [case for case in COSTLY if not case[0].startswith("{%")])
+def test_the_sandbox_refuses_what_the_translation_refuses_with_the_same_words(text: str, cause: str) -> None:
+    with pytest.raises(ExpressionTooCostly) as sandboxed:
+        _sandboxed(text)
+
+    assert cause in str(sandboxed.value)
+    _, source = _compiled(text)
+    with pytest.raises(ExpressionTooCostly) as compiled:
+        compile_template(text)(RECORD)
+    assert str(compiled.value) == str(sandboxed.value), source
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("{{ 2 ** 1000 }}", 2**1000),
+        ("{{ 10 ** 4299 }}", 10**4299),
+        ("{{ 2 ** -2 }}", 0.25),
+        ("{{ 2.5 ** 2 }}", 6.25),
+        ("{{ -1 ** 99999999999 }}", -1),
+        ("{{ 0 * record.n }}", 0),
+        ("{{ 'ab' * 3 }}", "ababab"),
+        ("{{ 'ab' * -3 }}", ""),
+        ("{{ [1] * 3 }}", [1, 1, 1]),
+        ("{{ 3 * 'ab' }}", "ababab"),
+        ("{{ record.n % 7 }}", 20_000 % 7),
+        ("{{ '%05d' % record.id }}", "00007"),
+        ("{{ '%s-%s' % (1, 2) }}", "1-2"),
+        ("{{ '%05d' | format(record.id) }}", "00007"),
+        ("{{ 'x' | center(5) }}", "  x  "),
+        ("{{ 'ab'.ljust(4, '.') }}", "ab.."),
+        ("{{ '{:>5}'.format(7) }}", "    7"),
+        ("{{ ['a', 'b'] | join('-') }}", "a-b"),
+        ("{{ 'a b'.replace(' ', '_') }}", "a_b"),
+        ("{{ (record.s * 500) | length }}", 1_000_000),
+    ],
+)
+def test_what_stays_within_the_bounds_works_as_before(text: str, value: Any) -> None:
+    assert compile_template(text)(RECORD) == value
+    assert _sandboxed(text) == value
+
+
+def test_bounds_count_per_evaluation_not_per_mapping() -> None:
+    """Each record starts from nothing: a mapping run over many records is not refused for their sum."""
+    half = "{{ 'a' * 999999 ~ 'a' * 999999 ~ 'a' * 999999 ~ 'a' * 999999 ~ 'a' * 999999 }}"
+    compiled = compile_template(half)
+    sandboxed = compile_template("{% if true %}" + half + "{% endif %}")
+
+    for _ in range(5):
+        assert len(compiled(RECORD)) == 5 * 999_999
+        assert len(sandboxed(RECORD)) == 5 * 999_999
+
+
+def test_a_condition_is_bounded_too() -> None:
+    with pytest.raises(ExpressionTooCostly, match=r"\*\* would make"):
+        compile_condition("record.n ** record.n > 1")(RECORD)
+
+
+def test_range_and_other_globals_do_not_exist() -> None:
+    for text in ("{{ range(10 ** 9) | list }}", "{{ lipsum(10 ** 9) }}", "{{ dict(a=1) }}"):
+        with pytest.raises(Exception, match="is undefined"):
+            compile_template(text)(RECORD)
+
+
+def test_a_record_whose_field_costs_too_much_fails_alone_naming_the_field(compile_fields: CompileFields) -> None:
+    mapping = compile_fields({"out": "{{ record.n ** record.n }}", "id": "id"})
+
+    error = mapping_error(compile_fields, "{{ record.n ** record.n }}", {"id": 1, "n": 100_000})
+
+    assert error.field == "out"
+    assert error.source_key == "1"
+    assert str(error.cause) == (
+        f"expression refused: ** would make a number of about 500,000 digits; the most is {MAX_DIGITS}"
+    )
+    assert mapping.apply({"id": 2, "n": 3}) == {"out": 27, "id": 2}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{{ " + "[" * 45 + "]" * 45 + " }}", "bad expression: it is nested more than 40 levels deep"),
+        ("{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}", "nested more than 40 levels deep"),
+        ("{{ record.a" + " + 1" * 5000 + " }}", "nested more than 40 levels deep"),
+        ("{{ " + "-" * 5000 + "1 }}", "nested more than 40 levels deep"),
+        ("{{ " + "[" * 5000 + "]" * 5000 + " }}", "nested more than 40 levels deep"),
+        ("{{ 1" + "0" * MAX_DIGITS + " }}", f"bad expression: a number in it has more than {MAX_DIGITS} digits"),
+    ],
+)
+def test_hostile_expression_text_is_a_syntax_error_not_a_crash(text: str, message: str) -> None:
+    with pytest.raises(ExpressionSyntaxError) as template:
+        compile_template(text)
+    with pytest.raises(ExpressionSyntaxError) as condition:
+        compile_condition(text)
+
+    assert message in str(template.value)
+    assert message in str(condition.value)
