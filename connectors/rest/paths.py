@@ -45,12 +45,21 @@ def path_prefixes(path: str | None) -> list[str | None]:
     return [".".join(parts[:end]) for end in range(len(parts), 0, -1)] + [None]
 
 
+def shown_text(text: str, limit: int = 100) -> str:
+    """``text`` fit for a message: as it is when it is short and printable; else quoted, with control
+    characters and lone surrogates escaped (a message is logged and stored: a NUL or a lone surrogate
+    would break that), cut at ``limit`` characters."""
+    if len(text) <= limit and text.isprintable():
+        return text
+    return repr(text[:limit]) + ("…" if len(text) > limit else "")
+
+
 def shape_of(value: Any) -> str:
     """What ``value`` is, in words, for an error message."""
     if value is MISSING:
         return "nothing"
     if isinstance(value, dict):
-        keys = ", ".join(list(value)[:10]) + (", …" if len(value) > 10 else "")
+        keys = ", ".join(shown_text(str(key), 40) for key in list(value)[:10]) + (", …" if len(value) > 10 else "")
         return f"an object with keys {keys}" if value else "an empty object"
     if isinstance(value, list):
         return "a list"

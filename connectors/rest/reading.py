@@ -36,6 +36,7 @@ from connectors.rest.client import RestClient
 from connectors.rest.config import RestStream
 from connectors.rest.errors import NotFoundHttpError
 from connectors.rest.paging import BodyCursor, NumberedPaging, Page, PageRequest, Paging, Params, paging
+from connectors.rest.paths import shown_text
 from connectors.rest.values import latest, param_text
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class StreamRead:
         self.total: int | None = None
         self._cursor_seen = False
         self._seen_requests: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
-        self._seen_records: dict[tuple[int, bytes, bytes], int] = {}
+        self._seen_records: dict[tuple[int, object, object], int] = {}
 
     # --- batches ---------------------------------------------------------------------
 
@@ -229,8 +230,8 @@ class StreamRead:
         if earlier == request.number:
             return
         if isinstance(self.paging, BodyCursor):
-            token = request.params.get(self.paging.options.param)
-            what = f"the cursor token {token!r} again (page {earlier + 1} had it too)"
+            token = shown_text(repr(request.params.get(self.paging.options.param)))
+            what = f"the cursor token {token} again (page {earlier + 1} had it too)"
         else:
             what = f"page {earlier + 1} again ({self.client.redact(request.url)})"
         raise PermanentError(
@@ -239,8 +240,21 @@ class StreamRead:
         )
 
 
-def _fingerprint(records: list[Record]) -> tuple[int, bytes, bytes]:
+def _fingerprint(records: list[Record]) -> tuple[int, object, object]:
     """What tells a page of records from another: how many, the first and the last. An API that pages on
     repeats them all; one that moves on starts and ends with other records (writing the whole page out
     again to compare it cost as much as a tenth of a read)."""
-    return len(records), orjson.dumps(records[0]), orjson.dumps(records[-1])
+    return len(records), _identity(records[0]), _identity(records[-1])
+
+
+def _identity(record: Record) -> object:
+    """``record`` as comparable bytes; one that orjson cannot write (an integer beyond 64 bits, a
+    :class:`~decimal.Decimal`, a lone surrogate, nesting past 254 levels) as its ``repr``, and one too
+    deep even for that as a token equal to nothing: it is the record's to fail, not the page's."""
+    try:
+        return orjson.dumps(record)
+    except orjson.JSONEncodeError:
+        try:
+            return repr(record)
+        except RecursionError:
+            return object()
