@@ -16,7 +16,14 @@ from app.config import SecretValues
 from app.errors import PermanentError
 from connectors.rest.auth import credentials
 from connectors.rest.config import RestSystem
-from connectors.rest.errors import PermanentHttpError, TransientHttpError, http_errors, retry_after, status_error
+from connectors.rest.errors import (
+    PermanentHttpError,
+    TransientHttpError,
+    http_errors,
+    retry_after,
+    status_error,
+    unusable_url,
+)
 from connectors.rest.limits import Clock, RequestLimits
 from connectors.rest.redaction import unwatch_logs, watch_logs
 from connectors.rest.retrying import RetryPolicy, retrying
@@ -85,8 +92,10 @@ class RestClient:
         :raises TransientHttpError: when it kept failing for passing reasons
         :raises PermanentHttpError: when the system refused it (:class:`NotFoundHttpError` for 404 and 410)
         """
-        if params:  # httpx would replace a query the URL has (a next-page URL's) with ``params``
-            url = httpx.URL(url).copy_merge_params(dict(params))
+        with unusable_url(where, self.redact):  # a URL or parameter from an answer or a record may be unusable
+            url = httpx.URL(url)
+            if params:  # httpx would replace a query the URL has (a next-page URL's) with ``params``
+                url = url.copy_merge_params(dict(params))
         try:
             content = None if body is None else json_bytes(body)
         except PermanentError as exc:

@@ -82,6 +82,22 @@ def http_errors(where: str, redact: Redact) -> Iterator[None]:
         raise transport_error(exc, where, redact) from exc
 
 
+@contextmanager
+def unusable_url(where: str, redact: Redact) -> Iterator[None]:
+    """Raise a URL that httpx cannot make a request to as :class:`PermanentHttpError`: one with text that
+    is not valid Unicode (a lone surrogate, from an answer's next-page link or a record's value) or a
+    control character. No retry can help; the message escapes the character.
+    """
+    try:
+        yield
+    except UnicodeEncodeError as exc:
+        raise PermanentHttpError(
+            redact(f"{where}: the request cannot be made: its URL has text that is not valid Unicode ({exc.reason})")
+        ) from exc
+    except httpx.InvalidURL as exc:
+        raise PermanentHttpError(redact(f"{where}: the request cannot be made: {exc}")) from exc
+
+
 def transport_error(exc: httpx.HTTPError, where: str, redact: Redact) -> ConnectorError:
     """``exc`` (no answer, or an answer httpx could not read) as the error to raise ``from`` it."""
     detail = redact(f"{where}: {_describe(exc)}")

@@ -37,7 +37,7 @@ from connectors.rest.config import RestStream
 from connectors.rest.errors import NotFoundHttpError
 from connectors.rest.paging import BodyCursor, NumberedPaging, Page, PageRequest, Paging, Params, paging
 from connectors.rest.paths import shown_text
-from connectors.rest.values import latest, param_text
+from connectors.rest.values import is_unicode, latest, param_text
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class StreamRead:
         self.count += len(page.records)
         incremental = self.options.incremental
         if incremental is not None and page.records:
-            values = [record.get(incremental.cursor) for record in page.records]
+            values = [_usable_cursor(record.get(incremental.cursor)) for record in page.records]
             if any(value is not None for value in values):
                 self._cursor_seen = True
                 self.cursor = latest([*values, self.cursor])
@@ -238,6 +238,14 @@ class StreamRead:
             f"{self.where}: after page {request.number} the API pointed to {what}: "
             "its pagination is going round in a circle; the read stops here instead of looping"
         )
+
+
+def _usable_cursor(value: object) -> object:
+    """``value``, or ``None`` for text that cannot be sent back as a parameter or stored as a checkpoint
+    (a lone surrogate, a NUL): such a record fails alone, and the cursor does not move for it."""
+    if isinstance(value, str) and ("\x00" in value or not is_unicode(value)):
+        return None
+    return value
 
 
 def _fingerprint(records: list[Record]) -> tuple[int, object, object]:

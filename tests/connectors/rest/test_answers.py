@@ -168,3 +168,45 @@ async def test_an_object_without_the_list_names_its_keys_fit_for_a_message(
     message = str(failed.value)
     assert "'a\\x00b', 'c\\ud800', 'kkkk" in message and "k" * 41 not in message
     message.encode("utf-8")  # no lone surrogate: the message can be logged and stored
+
+
+@pytest.mark.parametrize(
+    ("link", "reason"),
+    [
+        (b'"/raw/two\\ud800"', r"its URL has text that is not valid Unicode \(surrogates not allowed\)"),
+        (b'"/raw/two\\u0000"', r"Invalid non-printable ASCII character in URL, '\\x00'"),
+    ],
+)
+async def test_a_next_page_link_that_cannot_be_requested_fails_the_read_saying_why(
+    api: ApiState, make_system: MakeSystem, link: bytes, reason: str
+) -> None:
+    api.raw["page"] = b'{"items": [{"id": 1}], "next": ' + link + b"}"
+    pagination = {"type": "next_url", "path": "next"}
+    connector = raw_stream(make_system, records="items", pagination=pagination)
+
+    with pytest.raises(PermanentError, match=rf"crm\.contacts: reading page 2: the request cannot be made: {reason}"):
+        await records(connector)
+
+
+async def test_a_cursor_token_that_cannot_be_sent_fails_the_read_saying_why(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    api.raw["page"] = b'{"items": [{"id": 1}], "next": "c\\udcff"}'
+    connector = raw_stream(make_system, records="items", pagination={"type": "cursor", "path": "next"})
+
+    with pytest.raises(PermanentError, match=r"reading page 2: the request cannot be made: .*not valid Unicode"):
+        await records(connector)
+
+
+async def test_cursor_values_that_cannot_be_sent_back_do_not_move_the_cursor(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    api.raw["page"] = (
+        b'[{"id": 1, "at": "2024-05-01"}, {"id": 2, "at": "2099-01-01\\ud800"}, {"id": 3, "at": "2099-01-01\\u0000"}]'
+    )
+    connector = raw_stream(make_system, incremental={"cursor": "at", "param": "since"})
+
+    batches = await read_all(connector, "contacts")
+
+    assert [len(batch.records) for batch in batches] == [3]
+    assert batches[-1].checkpoint == {"cursor": "2024-05-01"}
