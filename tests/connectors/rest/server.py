@@ -62,6 +62,8 @@ class Seen:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    raw_path: str = ""
+    """The path as sent, before the server decodes it (``/api/w/contacts/a%2Fb``)."""
 
     def param(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -328,7 +330,8 @@ class Recorder:
         body = await _whole_body(receive)
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         query = parse_qs(scope["query_string"].decode(), keep_blank_values=True)
-        state.seen.append(Seen(arrived, scope["method"], scope["path"], query, headers, body))
+        raw_path = scope.get("raw_path", b"").decode("latin-1")
+        state.seen.append(Seen(arrived, scope["method"], scope["path"], query, headers, body, raw_path))
         state.in_flight += 1
         state.idle.clear()
         state.most_in_flight = max(state.most_in_flight, state.in_flight)
