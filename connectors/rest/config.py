@@ -227,7 +227,9 @@ class RestSystem(SystemOptions):
     base_url: HttpUrl = Field(description="Such as https://crm.example.com/api.")
     auth: Auth | None = None
     headers: dict[str, str] = Field(default_factory=dict)
-    timeout: Duration = Field(timedelta(seconds=30), description="Per request.")
+    timeout: Duration = Field(
+        timedelta(seconds=30), gt=timedelta(0), description="The longest one whole request may take, answer included."
+    )
     rate_limit: RateLimit | None = None
     concurrency: int = Field(4, ge=1, le=256, description="Requests in flight at once.")
     streams: dict[str, RestStream]  # type: ignore[assignment]

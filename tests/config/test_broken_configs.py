@@ -549,6 +549,11 @@ REST_CASES = [
         (P, 6, 14, "systems.api.timeout: 'fast' is not a duration: write a number with a unit"),
     ),
     case(
+        "rest-timeout-zero",
+        system(REST_SYSTEM + "    timeout: 0s\n" + REST_STREAM),
+        (P, 6, 14, "systems.api.timeout: must be more than 0 seconds"),
+    ),
+    case(
         "rest-write-method-typo",
         system(
             REST_SYSTEM
