@@ -193,6 +193,9 @@ class RestStream(StreamOptions):
     write: WriteEndpoints | None = None
     total: Total | None = None
     match: Match | None = None
+    max_pages: int = Field(
+        10_000, ge=1, description="The most pages one read may take; more fails the read instead of going on."
+    )
 
     def own_problems(self) -> Iterator[Problem]:
         if self.match is not None and (self.write is None or self.write.create is None):

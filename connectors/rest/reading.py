@@ -123,6 +123,7 @@ class StreamRead:
     async def _followed(self, request: PageRequest | None) -> AsyncGenerator[Page, None]:
         """One page at a time, each request learnt from the answer before."""
         while request is not None:
+            self._check_page_count(request.number)
             self._check_new_request(request)
             page = self._took(await self.fetch(request))
             yield page
@@ -136,11 +137,13 @@ class StreamRead:
         number, window, last = 0, 1, None
         try:
             while True:
-                while len(pending) < window and (last is None or number <= last):
+                while len(pending) < window and (last is None or number <= last) and number < self.options.max_pages:
                     request = first if number == 0 else paging.numbered_request(number)
                     pending.append(asyncio.ensure_future(self._fetch_numbered(request)))
                     number += 1
                 if not pending:
+                    if last is None or number <= last:  # more pages are needed than max_pages allows
+                        self._check_page_count(number)
                     return
                 fetched = await pending.popleft()
                 if fetched is None:  # a 404 past the first page: past the end
@@ -223,6 +226,18 @@ class StreamRead:
                 self._cursor_seen = True
                 self.cursor = latest([*values, self.cursor])
         return page
+
+    def _check_page_count(self, number: int) -> None:
+        """Fail the read before page ``number`` (from 0) past the stream's ``max_pages``: an API that
+        keeps pointing to new pages (a ``next`` link to a new URL each time) would else never end."""
+        most = self.options.max_pages
+        if number < most:
+            return
+        raise PermanentError(
+            f"{self.where}: the API gave {most:,} pages ({self.count:,} records) and points to more, past the "
+            f"stream's `max_pages` ({most:,}): the read stops here instead of going on without end. If the "
+            "stream really has more pages, raise its `max_pages`; else check `pagination`"
+        )
 
     def _check_new_request(self, request: PageRequest) -> None:
         identity = request.identity()
