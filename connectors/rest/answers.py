@@ -1,16 +1,23 @@
-"""What an answer holds: its JSON body, the list of records in it, and the total it states."""
+"""What an answer holds: its JSON body, the list of records in it, and the total it states.
+
+A body is parsed so that nothing is lost (:func:`app.json_values.parse_json`):
+numbers keep their exact value, and text that is not valid Unicode is handed
+on as it is, for the engine to fail the records holding it alone. Only a body
+that is not JSON at all fails the page.
+"""
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 import httpx
-import orjson
 
 from app.errors import PermanentError
+from app.json_values import NotJson, parse_json
 from app.records import Record
 from connectors.rest.config import Total
-from connectors.rest.paths import MISSING, body_value, shape_of
+from connectors.rest.paths import MISSING, body_value, shape_of, shown_text
 
 
 def json_body(response: httpx.Response, where: str, *, empty: Any = MISSING) -> Any:
@@ -24,12 +31,37 @@ def json_body(response: httpx.Response, where: str, *, empty: Any = MISSING) -> 
             return empty
         raise PermanentError(f"{where}: the answer ({response.status_code}) is empty, not JSON")
     try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        kind = response.headers.get("Content-Type", "no Content-Type")
-        raise PermanentError(
-            f"{where}: the answer is not JSON ({kind}): check `base_url` and the stream's `path`"
-        ) from None
+        return parse_json(_declared_text(response, content))
+    except NotJson as exc:
+        raise PermanentError(f"{where}: {_not_json(response, content, exc.reason)}") from None
+
+
+def _declared_text(response: httpx.Response, content: bytes) -> bytes | str:
+    """The body as the parser should see it: JSON is UTF-8 (RFC 8259), and a body that is valid UTF-8
+    is read so whatever its ``charset`` says (servers often label UTF-8 ``ISO-8859-1``). Only a body
+    that is not UTF-8, from a server that names another charset, is read in that one."""
+    charset = response.charset_encoding
+    if charset is None:
+        return content
+    try:
+        if codecs.lookup(charset).name == "utf-8":
+            return content
+        content.decode("utf-8")
+    except LookupError:  # a charset Python does not know: read it as UTF-8
+        return content
+    except UnicodeDecodeError:
+        return content.decode(charset, "surrogateescape")
+    return content
+
+
+def _not_json(response: httpx.Response, content: bytes, reason: str) -> str:
+    kind = response.headers.get("Content-Type", "no Content-Type")
+    if "html" in kind.lower() or content.lstrip()[:1] == b"<":
+        return (
+            f"the answer is not JSON ({kind}): check `base_url` and the stream's `path` (it is an HTML page: "
+            "a login or error page, or a wrong address)"
+        )
+    return f"the answer ({response.status_code}, {kind}, {len(content)} bytes) is not JSON: {reason}"
 
 
 def records_in(body: Any, path: str | None, where: str) -> list[Record]:
@@ -71,5 +103,5 @@ def stated_total(total: Total, body: Any, headers: httpx.Headers, where: str) ->
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise PermanentError(f"{where}: the total at {source} is {value!r}, not a count of records")
+        raise PermanentError(f"{where}: the total at {source} is {shown_text(repr(value))}, not a count of records")
     return value

@@ -4,6 +4,7 @@ request through the system's limits and retries, every failure one of Brygga's e
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ssl
 from collections.abc import Callable, Mapping
@@ -16,7 +17,14 @@ from app.config import SecretValues
 from app.errors import PermanentError
 from connectors.rest.auth import credentials
 from connectors.rest.config import RestSystem
-from connectors.rest.errors import PermanentHttpError, TransientHttpError, http_errors, retry_after, status_error
+from connectors.rest.errors import (
+    PermanentHttpError,
+    TransientHttpError,
+    http_errors,
+    retry_after,
+    status_error,
+    unusable_url,
+)
 from connectors.rest.limits import Clock, RequestLimits
 from connectors.rest.redaction import unwatch_logs, watch_logs
 from connectors.rest.retrying import RetryPolicy, retrying
@@ -85,8 +93,10 @@ class RestClient:
         :raises TransientHttpError: when it kept failing for passing reasons
         :raises PermanentHttpError: when the system refused it (:class:`NotFoundHttpError` for 404 and 410)
         """
-        if params:  # httpx would replace a query the URL has (a next-page URL's) with ``params``
-            url = httpx.URL(url).copy_merge_params(dict(params))
+        with unusable_url(where, self.redact):  # a URL or parameter from an answer or a record may be unusable
+            url = httpx.URL(url)
+            if params:  # httpx would replace a query the URL has (a next-page URL's) with ``params``
+                url = url.copy_merge_params(dict(params))
         try:
             content = None if body is None else json_bytes(body)
         except PermanentError as exc:
@@ -116,7 +126,7 @@ class RestClient:
     async def _send(self, request: httpx.Request, where: str) -> httpx.Response:
         async with self.limits.request():
             with http_errors(self._shown(request, where), self.redact):
-                response = await self._http.send(request)
+                response = await self._whole(request)
         if response.status_code in (429, 503) and (wait := retry_after(response)) is not None:
             self.limits.pause(min(wait, self.policy.longest_wait))
         return response
@@ -131,7 +141,7 @@ class RestClient:
         where = f"{self.name}: fetching an OAuth2 token from {request.url}"
         try:
             with http_errors(where, self.redact):
-                response = await self._http.send(request)
+                response = await self._whole(request)
             error = status_error(response, where, self.redact)
         except TransientHttpError as exc:
             raise TransientHttpError(str(exc), maybe_done=False, status=exc.status) from exc
@@ -141,6 +151,14 @@ class RestClient:
         if isinstance(error, TransientHttpError):
             raise TransientHttpError(str(error), maybe_done=False, status=error.status, retry_after=error.retry_after)
         return response
+
+    async def _whole(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and read its whole answer within ``timeout``: connect, send and every byte of
+        the answer together. httpx's own timeouts bound each read, so a server sending a byte a second
+        would never trip them; past the deadline :func:`~connectors.rest.errors.http_errors` makes the
+        ``TimeoutError`` a passing error, as it does httpx's timeouts."""
+        async with asyncio.timeout(self.options.timeout.total_seconds()):
+            return await self._http.send(request)
 
     def _shown(self, request: httpx.Request, where: str) -> str:
         return f"{where}: {request.method} {request.url}"

@@ -193,6 +193,9 @@ class RestStream(StreamOptions):
     write: WriteEndpoints | None = None
     total: Total | None = None
     match: Match | None = None
+    max_pages: int = Field(
+        10_000, ge=1, description="The most pages one read may take; more fails the read instead of going on."
+    )
 
     def own_problems(self) -> Iterator[Problem]:
         if self.match is not None and (self.write is None or self.write.create is None):
@@ -227,7 +230,9 @@ class RestSystem(SystemOptions):
     base_url: HttpUrl = Field(description="Such as https://crm.example.com/api.")
     auth: Auth | None = None
     headers: dict[str, str] = Field(default_factory=dict)
-    timeout: Duration = Field(timedelta(seconds=30), description="Per request.")
+    timeout: Duration = Field(
+        timedelta(seconds=30), gt=timedelta(0), description="The longest one whole request may take, answer included."
+    )
     rate_limit: RateLimit | None = None
     concurrency: int = Field(4, ge=1, le=256, description="Requests in flight at once.")
     streams: dict[str, RestStream]  # type: ignore[assignment]

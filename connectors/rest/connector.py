@@ -25,7 +25,7 @@ from connectors.rest.errors import NotFoundHttpError
 from connectors.rest.limits import Clock
 from connectors.rest.matching import Ambiguities, Matcher
 from connectors.rest.paging import Params
-from connectors.rest.paths import fill_key, object_in, placeholders, record_in, template_problem
+from connectors.rest.paths import object_in, placeholders, record_in, request_path, shown_text, template_problem
 from connectors.rest.reading import StreamRead
 from connectors.rest.retrying import RetryPolicy
 from connectors.rest.writing import StreamWriter
@@ -144,11 +144,8 @@ class RestConnector(Connector):
 
     async def _get_one(self, stream: str, options: RestStream, key: str) -> Record | None:
         assert options.get is not None
-        where = f"{self._where(stream)}: fetching {key}"
-        try:
-            path = fill_key(options.get.path, key, tuple(options.key))
-        except (ValueError, KeyError) as exc:
-            raise PermanentError(f"{where}: '{key}' is not a key of {', '.join(options.key)}") from exc
+        where = f"{self._where(stream)}: fetching {shown_text(key)}"
+        path = request_path(options.get.path, key, tuple(options.key), where)
         try:
             response = await self.client.request("GET", path, where)
         except NotFoundHttpError:

@@ -1,7 +1,8 @@
 """The one boundary where httpx exceptions and HTTP statuses become Brygga's errors.
 
 Transient (worth retrying): every failure to reach the system or get a whole
-answer (connection errors, timeouts, dropped connections, proxies), and the
+answer (connection errors, timeouts, dropped connections, proxies, and a
+request whose whole answer did not come within ``timeout``), and the
 statuses 408, 429 and 5xx. Permanent (dead-letter now): every other 4xx, a
 3xx that was not followed, and a request httpx refuses to make at all (an
 unsupported URL scheme, an illegal header value), which no retry can fix.
@@ -80,6 +81,27 @@ def http_errors(where: str, redact: Redact) -> Iterator[None]:
         yield
     except httpx.HTTPError as exc:
         raise transport_error(exc, where, redact) from exc
+    except TimeoutError as exc:  # the whole request's deadline: it may have arrived, as after a ReadTimeout
+        raise TransientHttpError(
+            redact(f"{where}: no answer in time (the whole request took longer than the system's `timeout`)"),
+            maybe_done=True,
+        ) from exc
+
+
+@contextmanager
+def unusable_url(where: str, redact: Redact) -> Iterator[None]:
+    """Raise a URL that httpx cannot make a request to as :class:`PermanentHttpError`: one with text that
+    is not valid Unicode (a lone surrogate, from an answer's next-page link or a record's value) or a
+    control character. No retry can help; the message escapes the character.
+    """
+    try:
+        yield
+    except UnicodeEncodeError as exc:
+        raise PermanentHttpError(
+            redact(f"{where}: the request cannot be made: its URL has text that is not valid Unicode ({exc.reason})")
+        ) from exc
+    except httpx.InvalidURL as exc:
+        raise PermanentHttpError(redact(f"{where}: the request cannot be made: {exc}")) from exc
 
 
 def transport_error(exc: httpx.HTTPError, where: str, redact: Redact) -> ConnectorError:

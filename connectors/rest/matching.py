@@ -30,7 +30,7 @@ from connectors.rest.answers import json_body, records_in
 from connectors.rest.client import RestClient
 from connectors.rest.config import Match, RestStream
 from connectors.rest.paths import record_key
-from connectors.rest.values import param_text
+from connectors.rest.values import is_unicode, param_text
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,8 @@ class Matcher:
         if value is None or value == "":
             return None
         text = param_text(value)
+        if not is_unicode(text):  # it cannot be asked for; the create's body cannot hold it either: it fails alone
+            return None
         params = {**self.options.params, self.match.param: text}
         where = f"{self.where} {self.match.param}"
         response = await self.client.request("GET", self.options.path, where, params=params)

@@ -210,5 +210,9 @@ def next_link(headers: httpx.Headers) -> str | None:
 
 
 def _resolve(base: str, target: str) -> str:
-    """``target`` as an absolute URL, relative to the page that named it."""
-    return str(httpx.URL(base).join(target))
+    """``target`` as an absolute URL, relative to the page that named it; as it is where httpx cannot
+    read it (the request then fails, saying why: see :func:`connectors.rest.errors.unusable_url`)."""
+    try:
+        return str(httpx.URL(base).join(target))
+    except (httpx.InvalidURL, UnicodeEncodeError):
+        return target

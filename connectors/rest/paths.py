@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
+from app.errors import PermanentError
 from app.records import Record, format_key, parse_key
 
 MISSING: Final = object()
@@ -45,12 +46,21 @@ def path_prefixes(path: str | None) -> list[str | None]:
     return [".".join(parts[:end]) for end in range(len(parts), 0, -1)] + [None]
 
 
+def shown_text(text: str, limit: int = 100) -> str:
+    """``text`` fit for a message: as it is when it is short and printable; else quoted, with control
+    characters and lone surrogates escaped (a message is logged and stored: a NUL or a lone surrogate
+    would break that), cut at ``limit`` characters."""
+    if len(text) <= limit and text.isprintable():
+        return text
+    return repr(text[:limit]) + ("…" if len(text) > limit else "")
+
+
 def shape_of(value: Any) -> str:
     """What ``value`` is, in words, for an error message."""
     if value is MISSING:
         return "nothing"
     if isinstance(value, dict):
-        keys = ", ".join(list(value)[:10]) + (", …" if len(value) > 10 else "")
+        keys = ", ".join(shown_text(str(key), 40) for key in list(value)[:10]) + (", …" if len(value) > 10 else "")
         return f"an object with keys {keys}" if value else "an empty object"
     if isinstance(value, list):
         return "a list"
@@ -77,17 +87,53 @@ def template_problem(template: str, key_fields: Sequence[str]) -> str | None:
 
 
 def fill_key(template: str, key: str, key_fields: Sequence[str]) -> str:
-    """``template`` with each placeholder replaced by the URL-quoted key (part).
+    """``template`` with each placeholder replaced by the URL-quoted key (part): exactly one path segment.
 
     :raises ValueError: when ``key`` is not a key of ``key_fields``' width
+    :raises KeyRefused: when a part cannot be one segment (see :func:`segment`)
     """
     parts = dict(zip(key_fields, parse_key(key, len(key_fields)), strict=True))
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        return quote(key if name == "key" else parts[name], safe="")
+        return segment(key if name == "key" else parts[name])
 
     return _PLACEHOLDER.sub(value, template)
+
+
+def segment(part: str) -> str:
+    """``part`` of a key as one path segment: URL-quoted (``a/b`` → ``a%2Fb``, ``?`` → ``%3F``).
+
+    :raises KeyRefused: for a part no URL can hold as one segment: empty (``/contacts/`` is the
+        collection), ``.`` or ``..`` (a URL resolves them: ``/orders/7/lines/..`` is order 7), or text
+        that is not valid Unicode
+    """
+    if part in ("", ".", ".."):
+        what = "is empty" if not part else f"is '{part}'"
+        raise KeyRefused(f"the key {what}, which a URL cannot hold as a path segment of its own")
+    try:
+        return quote(part, safe="")
+    except UnicodeEncodeError:
+        raise KeyRefused(f"the key {shown_text(part)} has text that is not valid Unicode (a lone surrogate)") from None
+
+
+class KeyRefused(ValueError):
+    """A key that cannot be put into a request path; the message says why."""
+
+
+def request_path(template: str, key: str, key_fields: Sequence[str], where: str) -> str:
+    """:func:`fill_key`, failing the record with a message that says why where it cannot.
+
+    :raises PermanentError: when ``key`` cannot fill ``template``
+    """
+    try:
+        return fill_key(template, key, key_fields)
+    except KeyRefused as exc:
+        reason = str(exc)
+    except (ValueError, KeyError) as exc:
+        reason = f"'{shown_text(key)}' is not a key of {', '.join(key_fields)}"
+        raise PermanentError(f"{where}: {reason}") from exc
+    raise PermanentError(f"{where}: {reason}; no request is sent for it")
 
 
 def record_key(record: Record, key_fields: Sequence[str]) -> str | None:

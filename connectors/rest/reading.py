@@ -36,7 +36,8 @@ from connectors.rest.client import RestClient
 from connectors.rest.config import RestStream
 from connectors.rest.errors import NotFoundHttpError
 from connectors.rest.paging import BodyCursor, NumberedPaging, Page, PageRequest, Paging, Params, paging
-from connectors.rest.values import latest, param_text
+from connectors.rest.paths import shown_text
+from connectors.rest.values import is_unicode, latest, param_text
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class StreamRead:
         self.total: int | None = None
         self._cursor_seen = False
         self._seen_requests: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
-        self._seen_records: dict[tuple[int, bytes, bytes], int] = {}
+        self._seen_records: dict[tuple[int, object, object], int] = {}
 
     # --- batches ---------------------------------------------------------------------
 
@@ -122,6 +123,7 @@ class StreamRead:
     async def _followed(self, request: PageRequest | None) -> AsyncGenerator[Page, None]:
         """One page at a time, each request learnt from the answer before."""
         while request is not None:
+            self._check_page_count(request.number)
             self._check_new_request(request)
             page = self._took(await self.fetch(request))
             yield page
@@ -135,11 +137,13 @@ class StreamRead:
         number, window, last = 0, 1, None
         try:
             while True:
-                while len(pending) < window and (last is None or number <= last):
+                while len(pending) < window and (last is None or number <= last) and number < self.options.max_pages:
                     request = first if number == 0 else paging.numbered_request(number)
                     pending.append(asyncio.ensure_future(self._fetch_numbered(request)))
                     number += 1
                 if not pending:
+                    if last is None or number <= last:  # more pages are needed than max_pages allows
+                        self._check_page_count(number)
                     return
                 fetched = await pending.popleft()
                 if fetched is None:  # a 404 past the first page: past the end
@@ -217,11 +221,23 @@ class StreamRead:
         self.count += len(page.records)
         incremental = self.options.incremental
         if incremental is not None and page.records:
-            values = [record.get(incremental.cursor) for record in page.records]
+            values = [_usable_cursor(record.get(incremental.cursor)) for record in page.records]
             if any(value is not None for value in values):
                 self._cursor_seen = True
                 self.cursor = latest([*values, self.cursor])
         return page
+
+    def _check_page_count(self, number: int) -> None:
+        """Fail the read before page ``number`` (from 0) past the stream's ``max_pages``: an API that
+        keeps pointing to new pages (a ``next`` link to a new URL each time) would else never end."""
+        most = self.options.max_pages
+        if number < most:
+            return
+        raise PermanentError(
+            f"{self.where}: the API gave {most:,} pages ({self.count:,} records) and points to more, past the "
+            f"stream's `max_pages` ({most:,}): the read stops here instead of going on without end. If the "
+            "stream really has more pages, raise its `max_pages`; else check `pagination`"
+        )
 
     def _check_new_request(self, request: PageRequest) -> None:
         identity = request.identity()
@@ -229,8 +245,8 @@ class StreamRead:
         if earlier == request.number:
             return
         if isinstance(self.paging, BodyCursor):
-            token = request.params.get(self.paging.options.param)
-            what = f"the cursor token {token!r} again (page {earlier + 1} had it too)"
+            token = shown_text(repr(request.params.get(self.paging.options.param)))
+            what = f"the cursor token {token} again (page {earlier + 1} had it too)"
         else:
             what = f"page {earlier + 1} again ({self.client.redact(request.url)})"
         raise PermanentError(
@@ -239,8 +255,29 @@ class StreamRead:
         )
 
 
-def _fingerprint(records: list[Record]) -> tuple[int, bytes, bytes]:
+def _usable_cursor(value: object) -> object:
+    """``value``, or ``None`` for text that cannot be sent back as a parameter or stored as a checkpoint
+    (a lone surrogate, a NUL): such a record fails alone, and the cursor does not move for it."""
+    if isinstance(value, str) and ("\x00" in value or not is_unicode(value)):
+        return None
+    return value
+
+
+def _fingerprint(records: list[Record]) -> tuple[int, object, object]:
     """What tells a page of records from another: how many, the first and the last. An API that pages on
     repeats them all; one that moves on starts and ends with other records (writing the whole page out
     again to compare it cost as much as a tenth of a read)."""
-    return len(records), orjson.dumps(records[0]), orjson.dumps(records[-1])
+    return len(records), _identity(records[0]), _identity(records[-1])
+
+
+def _identity(record: Record) -> object:
+    """``record`` as comparable bytes; one that orjson cannot write (an integer beyond 64 bits, a
+    :class:`~decimal.Decimal`, a lone surrogate, nesting past 254 levels) as its ``repr``, and one too
+    deep even for that as a token equal to nothing: it is the record's to fail, not the page's."""
+    try:
+        return orjson.dumps(record)
+    except orjson.JSONEncodeError:
+        try:
+            return repr(record)
+        except RecursionError:
+            return object()

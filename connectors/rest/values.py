@@ -1,10 +1,16 @@
 """Values crossing the wire: mapped records as JSON bodies, values as query parameters, and the
 order of incremental cursor values.
+
+Numbers are written exactly as they are: an integer of any size as its digits,
+a :class:`~decimal.Decimal` as its own digits (``10.50``, never a rounded
+float). orjson writes neither past 64 bits, so those are handed to it as
+:class:`orjson.Fragment` (raw JSON), looked for only when orjson refuses a body.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,26 +31,90 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"cannot send a value of type {type(value).__name__} as JSON")
 
 
-def _decimal(value: Decimal) -> int | float | str:
-    """A decimal as a JSON number where a double holds it exactly (``12.50`` → ``12.5``), else as text."""
+def _decimal(value: Decimal) -> orjson.Fragment | str:
+    """A decimal as the JSON number it is (``12.50``, ``1E+400``); a whole one without a fraction
+    (``100.00`` → ``100``, for APIs that want integers); NaN and infinities, which JSON lacks, as text."""
     if not value.is_finite():
         return str(value)
     if value == value.to_integral_value():
-        return int(value)
-    as_float = float(value)
-    return as_float if Decimal(repr(as_float)) == value else str(value)
+        return orjson.Fragment(format(value.to_integral_value(), "f"))
+    return orjson.Fragment(str(value))
+
+
+_LARGEST_DEPTH = 254
+"""orjson writes lists and objects at most this deep."""
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def json_bytes(value: Any) -> bytes:
-    """``value`` as a JSON body: dates and datetimes in ISO 8601, decimals as numbers.
+    """``value`` as a JSON body: dates and datetimes in ISO 8601, numbers exactly as they are.
 
-    :raises PermanentError: when a value cannot be written as JSON
+    :raises PermanentError: when a value cannot be written as JSON, saying which and where
     """
     try:
-        return orjson.dumps(value, default=_encode, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(value, default=_encode, option=_OPTIONS)
+    except orjson.JSONEncodeError as exc:
+        first = exc
+    try:  # the slow way: integers past 64 bits as raw JSON; anything else wrong is found on the way
+        return orjson.dumps(_exact(value, "", 0), default=_encode, option=_OPTIONS)
+    except _Unwritable as exc:
+        raise PermanentError(f"the record cannot be sent as JSON: {exc}") from first
     except orjson.JSONEncodeError as exc:
         cause = exc.__cause__ if isinstance(exc.__cause__, TypeError) else exc
         raise PermanentError(f"the record cannot be sent as JSON: {cause}") from exc
+
+
+class _Unwritable(Exception):
+    """A value that has no JSON form, and where it is."""
+
+
+def _exact(value: Any, at: str, depth: int) -> Any:
+    """``value`` with every integer past 64 bits as raw JSON.
+
+    :raises _Unwritable: for text that is not valid Unicode (a lone surrogate) or nesting past orjson's depth
+    """
+    if isinstance(value, str):
+        if not is_unicode(value):
+            raise _Unwritable(f"the text at `{at or '(the record)'}` is not valid Unicode (it has a lone surrogate)")
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if -(2**63) <= value < 2**64 else orjson.Fragment(_digits(value, at))
+    if isinstance(value, dict | list | tuple | set | frozenset) and depth >= _LARGEST_DEPTH:
+        field = re.split(r"[.\[]", at, maxsplit=1)[0]
+        raise _Unwritable(f"the value of `{field}` is nested more than {_LARGEST_DEPTH} levels deep")
+    if isinstance(value, dict):
+        return {_key(key, at): _exact(item, _within(at, key), depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_exact(item, f"{at}[{index}]", depth + 1) for index, item in enumerate(value)]
+    return value
+
+
+def _key(key: Any, at: str) -> Any:
+    if isinstance(key, str) and not is_unicode(key):
+        raise _Unwritable(f"a field name in `{at or '(the record)'}` is not valid Unicode (it has a lone surrogate)")
+    return key
+
+
+def _within(at: str, key: Any) -> str:
+    name = str(key) if isinstance(key, str) and is_unicode(key) and str(key).isprintable() else repr(key)
+    return f"{at}.{name}" if at else name
+
+
+def _digits(value: int, at: str) -> str:
+    try:
+        return str(value)
+    except ValueError:  # more digits than Python writes (sys.get_int_max_str_digits)
+        raise _Unwritable(f"the integer at `{at}` has too many digits to write") from None
+
+
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (it has no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def param_text(value: Any) -> str:

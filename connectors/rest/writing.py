@@ -32,7 +32,7 @@ from connectors.rest.client import RestClient
 from connectors.rest.config import Endpoint, RestStream
 from connectors.rest.errors import NotFoundHttpError, TransientHttpError
 from connectors.rest.matching import Ambiguities
-from connectors.rest.paths import fill_key, record_in, record_key
+from connectors.rest.paths import record_in, record_key, request_path, shown_text
 
 Exists = Callable[[str], Awaitable[bool]]
 
@@ -107,14 +107,14 @@ class StreamWriter:
 
     async def _update(self, write: Write) -> WriteResult:
         endpoint = self._endpoint("update", self.options.write.update if self.options.write else None)
-        where = f"{self.where} (update of {write.target_key})"
+        where = f"{self.where} (update of {shown_text(str(write.target_key))})"
         path = self._path(endpoint, write.target_key, where)
         await self.client.request(endpoint.method, path, where, body=write.record or {})
         return WriteResult(write.target_key)
 
     async def _delete(self, write: Write) -> WriteResult:
         endpoint = self._endpoint("delete", self.options.write.delete if self.options.write else None)
-        where = f"{self.where} (delete of {write.target_key})"
+        where = f"{self.where} (delete of {shown_text(str(write.target_key))})"
         path = self._path(endpoint, write.target_key, where)
         try:
             await self.client.request(endpoint.method, path, where)
@@ -131,10 +131,7 @@ class StreamWriter:
     def _path(self, endpoint: Endpoint, target_key: str | None, where: str) -> str:
         if target_key is None:
             raise PermanentError(f"{where}: the record has no target key")
-        try:
-            return fill_key(endpoint.path, target_key, self.key)
-        except (ValueError, KeyError) as exc:
-            raise PermanentError(f"{where}: '{target_key}' is not a key of {', '.join(self.key)}") from exc
+        return request_path(endpoint.path, target_key, self.key, where)
 
 
 def _undone(write: Write, result: WriteResult) -> bool:

@@ -577,6 +577,16 @@ REST_CASES = [
         (P, 6, 14, "systems.api.timeout: 'fast' is not a duration: write a number with a unit"),
     ),
     case(
+        "rest-timeout-zero",
+        system(REST_SYSTEM + "    timeout: 0s\n" + REST_STREAM),
+        (P, 6, 14, "systems.api.timeout: must be more than 0 seconds"),
+    ),
+    case(
+        "rest-max-pages-zero",
+        system(REST_SYSTEM + "    streams:\n      items: {path: /items, key: id, max_pages: 0}\n"),
+        (P, 7, 49, "systems.api.streams.items.max_pages: must be at least 1, got the number 0"),
+    ),
+    case(
         "rest-write-method-typo",
         system(
             REST_SYSTEM

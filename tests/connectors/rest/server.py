@@ -9,6 +9,10 @@ Everything lives under ``/api`` (so ``base_url`` has a path, as real ones do):
 - ``/auth/{kind}/contacts`` and ``POST /oauth/token``: each kind of credentials;
 - ``/w/contacts`` (``GET ?email=``, ``POST``) and ``/w/contacts/{id}`` (``GET``, ``PATCH``,
   ``DELETE``): a writable collection whose ids the server assigns;
+- ``/raw/{name}``: the bytes of :attr:`ApiState.raw` ``[name]``, as they are (hostile answers);
+- ``/slow/contacts``: :attr:`ApiState.raw` ``["slow"]`` a byte at a time, one every
+  :attr:`ApiState.trickle` seconds, until it is all sent or the client hangs up;
+- ``/endless/contacts``: a page of one record, and a ``Link`` to the next page, forever;
 - every request is noted (arrival time, method, path, query, headers, body), and
   :meth:`ApiState.fault` scripts failures: a status (with headers), or a dropped
   connection, before or after the request is handled.
@@ -58,6 +62,8 @@ class Seen:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    raw_path: str = ""
+    """The path as sent, before the server decodes it (``/api/w/contacts/a%2Fb``)."""
 
     def param(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -102,6 +108,12 @@ class ApiState:
     tokens: dict[str, float] = field(default_factory=dict)
     token_requests: int = 0
     delay: float = 0.0
+    raw: dict[str, bytes] = field(default_factory=dict)
+    """Bodies ``/raw/{name}`` answers with as they are."""
+    raw_type: str = "application/json"
+    """The ``Content-Type`` of ``/raw/…`` and ``/slow/…`` answers."""
+    trickle: float = 0.05
+    """Seconds between two bytes of ``/slow/contacts``."""
     in_flight: int = 0
     most_in_flight: int = 0
     idle: threading.Event = field(default_factory=threading.Event)
@@ -216,6 +228,18 @@ def build_app(state: ApiState) -> Starlette:
         chunk = state.contacts[(page - 1) * 10 : page * 10]
         return JSONResponse(chunk, headers={"Link": f'<{request.url.include_query_params(page=2)}>; rel="next"'})
 
+    async def raw(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in state.raw:
+            return JSONResponse({"error": "no such raw body"}, status_code=404)
+        return Response(state.raw[name], headers={"Content-Type": state.raw_type})
+
+    async def endless(request: Request) -> Response:
+        page = _int(request, "page", 1)
+        return JSONResponse(
+            [{"id": page}], headers={"Link": f'<{request.url.include_query_params(page=page + 1)}>; rel="next"'}
+        )
+
     async def auth_contacts(request: Request) -> Response:
         if not _authorized(state, request.path_params["kind"], request):
             return JSONResponse({"error": "unauthorized"}, status_code=401)
@@ -264,6 +288,8 @@ def build_app(state: ApiState) -> Starlette:
         Route("/repeat/pages", repeat_pages),
         Route("/repeat/cursor", repeat_cursor),
         Route("/repeat/link", repeat_link),
+        Route("/raw/{name}", raw),
+        Route("/endless/contacts", endless),
         Route("/auth/{kind}/contacts", auth_contacts),
         Route("/oauth/token", token, methods=["POST"]),
         Route("/w/contacts", writable, methods=["GET", "POST"]),
@@ -304,14 +330,18 @@ class Recorder:
         body = await _whole_body(receive)
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         query = parse_qs(scope["query_string"].decode(), keep_blank_values=True)
-        state.seen.append(Seen(arrived, scope["method"], scope["path"], query, headers, body))
+        raw_path = scope.get("raw_path", b"").decode("latin-1")
+        state.seen.append(Seen(arrived, scope["method"], scope["path"], query, headers, body, raw_path))
         state.in_flight += 1
         state.idle.clear()
         state.most_in_flight = max(state.most_in_flight, state.in_flight)
         try:
             if state.delay:
                 await asyncio.sleep(state.delay)
-            await self._answer(scope, _replay(body), send)
+            if scope["path"] == "/api/slow/contacts":
+                await _trickle(state, receive, send)
+            else:
+                await self._answer(scope, _replay(body, receive), send)
         finally:
             state.in_flight -= 1
             if state.in_flight == 0:
@@ -340,11 +370,34 @@ async def _whole_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, then: Receive) -> Receive:
+    """The body already read, once; then what the connection says (``http.disconnect`` when it closes)."""
+    replayed = False
+
     async def receive() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await then()
+        replayed = True
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+async def _trickle(state: ApiState, receive: Receive, send: Send) -> None:
+    """``state.raw["slow"]`` a byte at a time, each after ``state.trickle`` seconds; it stops as soon as
+    the client hangs up (waiting for that is the pause between bytes)."""
+    body = state.raw.get("slow", b"[]")
+    headers = [(b"content-type", state.raw_type.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for index in range(len(body)):
+        try:
+            message = await asyncio.wait_for(receive(), state.trickle)
+        except TimeoutError:
+            message = {}
+        if message.get("type") == "http.disconnect":
+            return
+        await send({"type": "http.response.body", "body": body[index : index + 1], "more_body": index < len(body) - 1})
 
 
 async def _discard(message: Message) -> None:

@@ -92,3 +92,19 @@ async def test_once_the_duplicates_are_merged_the_record_is_adopted(api: ApiStat
     assert await connector.match("contacts", [{"email": "ann@a.se"}]) == ["501"]
     [result] = await connector.write("contacts", [Write(WriteAction.CREATE, {"email": "ann@a.se"}, None)])
     assert result.ok  # no longer refused (the engine would update 501; a create is what was asked here)
+
+
+async def test_a_value_that_cannot_be_asked_for_is_not_looked_up_and_its_create_fails_alone(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    hold(api, "ann@a.se")
+    connector = make_system({"contacts": STREAM})
+    records = [{"email": "ann@a.se"}, {"email": "b\udcffo@b.se"}]
+
+    keys = await connector.match("contacts", records)
+    results = await connector.write("contacts", [Write(WriteAction.CREATE, record, None) for record in records[1:]])
+
+    assert keys == ["501", None]
+    assert len(api.requests("/api/w/contacts", "GET")) == 1
+    assert isinstance(results[0].error, PermanentError) and "not valid Unicode" in str(results[0].error)
+    assert api.requests("/api/w/contacts", "POST") == []

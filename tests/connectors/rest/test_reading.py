@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -259,3 +260,41 @@ async def test_an_object_body_without_records_configured_says_to_set_records(
         await read_all(connector, "contacts")
 
     assert "an object with keys data, meta: set the stream's `records` to the path of the list" in str(failed.value)
+
+
+# --- max_pages -----------------------------------------------------------------------------------
+
+
+async def test_endless_next_links_stop_at_max_pages_with_a_clear_error(api: ApiState, make_system: MakeSystem) -> None:
+    options = {"key": "id", "path": "/endless/contacts", "pagination": {"type": "link_header"}, "max_pages": 30}
+    connector = make_system({"contacts": options})
+
+    with pytest.raises(PermanentError) as failed:
+        await asyncio.wait_for(read_all(connector, "contacts"), 60)
+
+    assert str(failed.value) == (
+        "crm.contacts: reading: the API gave 30 pages (30 records) and points to more, past the stream's "
+        "`max_pages` (30): the read stops here instead of going on without end. If the stream really has more "
+        "pages, raise its `max_pages`; else check `pagination`"
+    )
+    assert len(api.requests("/api/endless/contacts")) == 30
+
+
+def test_max_pages_is_ten_thousand_unless_set(make_system: MakeSystem) -> None:
+    connector = make_system({"contacts": stream("cursor"), "few": stream("cursor", max_pages=5)})
+
+    assert [options.max_pages for options in connector.options.streams.values()] == [10_000, 5]
+
+
+@pytest.mark.parametrize("style", ["page", "offset"])
+async def test_numbered_pages_stop_at_max_pages(api: ApiState, make_system: MakeSystem, style: str) -> None:
+    api.contacts = contacts(35)
+    too_few = make_system({"contacts": stream(style, total=None, max_pages=3)}, concurrency=4)
+    enough = make_system({"contacts": stream(style, total=None, max_pages=4)}, concurrency=4)
+
+    with pytest.raises(PermanentError, match=r"the API gave 3 pages \(30 records\) and points to more"):
+        await read_all(too_few, "contacts")
+    asked = len(api.requests(f"/api{STYLES[style]['path']}"))
+
+    assert ids(await read_all(enough, "contacts")) == list(range(1, 36))
+    assert asked == 3, "no page past max_pages is asked for"

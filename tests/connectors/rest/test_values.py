@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from app.errors import PermanentError
 from connectors.rest.paging import next_link
 from connectors.rest.paths import MISSING, body_value, fill_key, path_prefixes, record_in
 from connectors.rest.values import cursor_order, json_bytes, latest, param_text
+
+
+def _nested(depth: int) -> list[Any]:
+    outer: list[Any] = []
+    inner = outer
+    for _ in range(depth - 1):
+        inner.append([])
+        inner = inner[0]
+    return outer
+
 
 BODY = {"data": {"items": [{"id": 1}, {"id": 2}], "count": 0}, "meta": None}
 
@@ -83,21 +93,47 @@ def test_the_next_link_is_found_in_link_headers(headers: list[tuple[str, str]], 
     assert next_link(httpx.Headers(headers)) == url
 
 
-def test_json_bodies_write_decimals_as_numbers_where_exact_and_as_text_where_not() -> None:
-    sent = orjson.loads(
-        json_bytes(
-            {
-                "a": Decimal("10.50"),
-                "b": Decimal("1E+2"),
-                "c": Decimal("0.30000000000000000001"),
-                "d": Decimal("NaN"),
-                "e": b"\x00\x01",
-                "f": {1, 2} - {2},
-            }
-        )
+def test_json_bodies_write_numbers_exactly_as_they_are() -> None:
+    sent = json_bytes(
+        {
+            "a": Decimal("10.50"),
+            "b": Decimal("1E+2"),
+            "c": Decimal("0.30000000000000000001"),
+            "d": Decimal("NaN"),
+            "e": b"\x00\x01",
+            "f": {1, 2} - {2},
+            "g": 123456789012345678901234567890,
+            "h": [-(2**63) - 1, 2**64 - 1, 2**64],
+            "i": Decimal("-1E+30"),
+            "j": Decimal("1.5E-7"),
+            "k": 0.1,
+        }
     )
 
-    assert sent == {"a": 10.5, "b": 100, "c": "0.30000000000000000001", "d": "NaN", "e": "AAE=", "f": [1]}
+    assert sent == (
+        b'{"a":10.50,"b":100,"c":0.30000000000000000001,"d":"NaN","e":"AAE=","f":[1],'
+        b'"g":123456789012345678901234567890,"h":[-9223372036854775809,18446744073709551615,18446744073709551616],'
+        b'"i":-1000000000000000000000000000000,"j":1.5E-7,"k":0.1}'
+    )
+    assert json.loads(sent, parse_float=Decimal)["c"] == Decimal("0.30000000000000000001")
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"name": "B\ud800o"}, "the text at `name` is not valid Unicode (it has a lone surrogate)"),
+        ({"lines": [{"sku": "ok"}, {"sku": "\udcff"}]}, "the text at `lines[1].sku` is not valid Unicode"),
+        ({"n\udcffame": "x", "big": 2**70}, "a field name in `(the record)` is not valid Unicode"),
+        ({"deep": _nested(300)}, "the value of `deep` is nested more than 254 levels deep"),
+        ({"huge": 10**5000}, "the integer at `huge` has too many digits to write"),
+    ],
+)
+def test_a_record_json_cannot_hold_says_what_and_where(record: dict[str, Any], message: str) -> None:
+    with pytest.raises(PermanentError) as refused:
+        json_bytes(record)
+
+    assert str(refused.value).startswith(f"the record cannot be sent as JSON: {message}")
+    str(refused.value).encode("utf-8")  # fit to be logged and stored
 
 
 def test_a_value_json_cannot_hold_says_so() -> None:

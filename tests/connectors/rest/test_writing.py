@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -190,3 +191,30 @@ async def test_a_write_the_stream_has_no_request_for_fails_that_record(api: ApiS
 
     assert str(result.error) == "crm.contacts: writing: the stream has no `write.update`: add one to update records"
     assert api.seen == []
+
+
+async def test_numbers_are_sent_exactly_as_they_are(api: ApiState, make_system: MakeSystem) -> None:
+    connector = make_system({"contacts": STREAM})
+    record = {"email": "ann@a.se", "id_ext": 123456789012345678901234567890, "rate": Decimal("0.30000000000000000001")}
+
+    [result] = await connector.write("contacts", [Write(WriteAction.CREATE, record, None)])
+
+    assert result.ok
+    [sent] = api.requests(*POSTS)
+    assert b'"id_ext":123456789012345678901234567890' in sent.body
+    assert b'"rate":0.30000000000000000001' in sent.body
+
+
+async def test_a_record_that_cannot_be_sent_as_json_fails_alone(api: ApiState, make_system: MakeSystem) -> None:
+    connector = make_system({"contacts": STREAM})
+    bad = Write(WriteAction.CREATE, {"email": "bo@b.se", "name": "B\ud800o"}, None)
+
+    results = await connector.write("contacts", [create("ann@a.se"), bad, create("cy@c.se")])
+
+    assert [result.ok for result in results] == [True, False, True]
+    assert isinstance(results[1].error, PermanentError)
+    assert str(results[1].error) == (
+        "crm.contacts: writing (create): the record cannot be sent as JSON: "
+        "the text at `name` is not valid Unicode (it has a lone surrogate)"
+    )
+    assert len(api.requests(*POSTS)) == 2

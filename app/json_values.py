@@ -1,0 +1,148 @@
+"""JSON from other systems, parsed so that nothing is lost.
+
+orjson is the fast way, but it loses or refuses what other systems do send:
+integers beyond 64 bits become floats (``123456789012345678901234567890``
+arrives as ``123456789012345677877719597056``), numbers with more digits
+than a double keeps are rounded, and it refuses lone surrogates (``"\\ud800"``),
+bytes that are not UTF-8, control characters in strings and numbers out of a
+double's range (``1e400``). So a body is parsed by orjson only where it holds
+no number that orjson could change; else, and wherever orjson refuses it, by
+the standard library's parser with hooks that keep every value:
+
+- integers of any size stay :class:`int` (past Python's limit on digits for
+  ``int()``, they become :class:`~decimal.Decimal`);
+- a number that a float holds exactly as written (``0.1``, ``2.50``: the float
+  prints back as the same number) is a :class:`float`; one it cannot hold
+  (``1e400``, ``0.30000000000000000001``) is a :class:`~decimal.Decimal` of
+  exactly what was written. One gap, for speed: a number below a double's
+  range written with fewer than 16 digits (``1e-400``) is what orjson makes of
+  it (``0.0``), unless the body goes the exact way for another reason;
+- text is kept as it is: a lone surrogate stays one, a byte that is not UTF-8
+  becomes one (``surrogateescape``), a raw control character stays in its
+  string. Whoever takes the records decides what to do with such values (the
+  engine fails a record holding one alone); a body is not refused for them.
+
+What is refused (:class:`NotJson`) is a body that is not JSON at all, one with
+``NaN`` or ``Infinity`` (not JSON), and one nested so deeply that parsing it
+would mean recursing without bound (orjson stops at 1024 levels, the standard
+parser at Python's recursion limit, both cleanly).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+import orjson
+
+_LONG_RUN: Final = b"1" * 16
+"""16 digits (or dots) in a row: a number with fewer digits is one a double holds exactly as written."""
+
+_RUNS: Final = bytes(ord("1") if chr(byte) in "0123456789." else ord(" ") for byte in range(256))
+"""For ``bytes.translate``: digits and dots to ``1``, everything else to a space, so that a C-speed
+``find`` of :data:`_LONG_RUN` finds long numbers (a regular expression took three times as long as
+orjson's whole parse)."""
+
+_NUMBER: Final = re.compile(rb"-?[0-9.]+(?:[eE][-+]?[0-9]+)?")
+_MINUS: Final = ord("-")
+
+
+class NotJson(ValueError):
+    """A body that is not JSON (or not JSON that can be parsed safely).
+
+    :param reason: what is wrong, with the place where it shows (``line 1 column 5``)
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_json(content: bytes | str) -> Any:
+    """The JSON value of ``content``, numbers exact and text as sent (see the module).
+
+    :raises NotJson: when ``content`` is not JSON, holds ``NaN``/``Infinity``, or is nested too deeply
+    """
+    try:
+        value = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return _parse_exactly(content)
+    raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
+    return value if _all_kept(raw) else _parse_exactly(content)
+
+
+def _all_kept(raw: bytes) -> bool:
+    """Whether orjson kept every number of ``raw`` as written: no long number that it changed.
+
+    Long runs of digits inside strings are looked at too; :func:`_kept` lets those pass (or, at
+    worst, sends the body the exact way for nothing).
+    """
+    runs = raw.translate(_RUNS)
+    start = runs.find(_LONG_RUN)
+    while start != -1:
+        token = _NUMBER.match(raw, start - 1 if start and raw[start - 1] == _MINUS else start)
+        assert token is not None, "a run of digits or dots is a match"
+        if not _kept(token.group()):
+            return False
+        start = runs.find(_LONG_RUN, token.end())
+    return True
+
+
+def _kept(token: bytes) -> bool:
+    """Whether orjson parses ``token`` to the very number written (``False`` only for a number it changes)."""
+    text = token.decode()
+    try:
+        number = float(text)
+        if repr(number) == text:  # the usual case: a double written by a shortest-repr writer
+            return True
+        if "." in text or "e" in text or "E" in text:
+            return exact_float(text) is not None
+        return -(2**63) <= int(text) < 2**64  # orjson's integers; beyond them it gives a float
+    except (ValueError, InvalidOperation):  # digits and dots in a string, such as a version: not a number
+        return True
+
+
+def exact_float(text: str) -> float | None:
+    """The float that is exactly the number ``text`` as written, or ``None`` when no float is.
+
+    "Exactly" as JSON writers mean it: the float prints back as the same number (``0.1`` is one,
+    ``1e400`` and ``0.30000000000000000001`` are not).
+    """
+    number = float(text)
+    if repr(number) == text:  # the usual case: written by a shortest-repr writer
+        return number
+    if number in (float("inf"), float("-inf")):
+        return None
+    return number if Decimal(repr(number)) == Decimal(text) else None
+
+
+def _number(text: str) -> float | Decimal:
+    number = exact_float(text)
+    return Decimal(text) if number is None else number
+
+
+def _integer(text: str) -> int | Decimal:
+    digits = len(text) - text.startswith("-")
+    limit = sys.get_int_max_str_digits()
+    return Decimal(text) if limit and digits > limit else int(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _parse_exactly(content: bytes | str) -> Any:
+    """The standard library's parser with hooks that keep every number and every string as sent."""
+    text = content.decode("utf-8", "surrogateescape") if isinstance(content, bytes) else content
+    text = text.removeprefix("\ufeff")  # a byte order mark: orjson refuses it, the text does not need it
+    try:
+        return json.loads(text, parse_float=_number, parse_int=_integer, parse_constant=_no_constant, strict=False)
+    except RecursionError:  # the standard parser stops at Python's recursion limit, cleanly
+        raise NotJson("it is nested too deeply (hundreds of levels of lists and objects)") from None
+    except json.JSONDecodeError as exc:
+        raise NotJson(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # from a hook: NaN, Infinity
+        raise NotJson(str(exc)) from None
