@@ -73,7 +73,7 @@ def watch_access_log(secrets: Callable[[], SecretValues | None]) -> AccessLogRed
 
 
 class RedactSecrets:
-    """ASGI middleware: replaces each secret value in response bodies with ``***``.
+    """ASGI middleware: replaces each secret value in response bodies and headers with ``***``.
 
     Bodies are gathered whole (API answers are small pages), scrubbed, and
     sent with a corrected ``content-length``.
@@ -106,7 +106,11 @@ class RedactSecrets:
                 "utf-8", "surrogateescape"
             )
             assert start is not None
-            headers = [(name, value) for name, value in start.get("headers", []) if name.lower() != b"content-length"]
+            headers = [
+                (name, secrets.redact(value.decode("latin-1")).encode("latin-1"))
+                for name, value in start.get("headers", [])
+                if name.lower() != b"content-length"
+            ]
             headers.append((b"content-length", str(len(body)).encode()))
             await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": body})
