@@ -9,10 +9,12 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from app.cli.output import RedactingStream
 from app.config import SecretValues
@@ -20,6 +22,7 @@ from tests.cli.helpers import run_brygga
 from tests.config.test_secrets import FORMS
 from tests.conftest import ProjectWriter
 from tests.connectors.rest.server import ApiServer, contacts, running_api
+from tests.services import MARIADB_URL, POSTGRES_URL, require_service
 
 MARKER = "s3cr3t"
 SHAPES = {
@@ -255,3 +258,38 @@ def test_a_secret_written_in_pieces_is_scrubbed_whole() -> None:
 
     assert before_flush == "key: *** end\n"
     assert underneath.getvalue() == "key: *** end\nno newline yet: ***"
+
+
+def test_database_passwords_never_show_when_databases_fail(tmp_path: Path) -> None:
+    """Passwords written in database URLs as they are (not from ``${VAR}``): SQLAlchemy shows URLs with
+    the password masked, and the drivers' messages name the user, never the password."""
+    require_service("postgresql")
+    require_service("mariadb")
+    missing = f"brygga_missing_{uuid.uuid4().hex[:8]}"
+    postgres = make_url(POSTGRES_URL).set(database=missing)
+    state = postgres.set(password=f"state-pw-{MARKER}").render_as_string(hide_password=False)
+    source = postgres.set(password=f"source-pw-{MARKER}").render_as_string(hide_password=False)
+    maria = make_url(MARIADB_URL).set(password=f"maria-pw-{MARKER}").render_as_string(hide_password=False)
+    systems = {
+        "pg": {"connector": "sql", "url": source, "streams": {"items": {"table": "items", "key": "id"}}},
+        "maria": {"connector": "sql", "url": maria, "streams": {"items": {"table": "items", "key": "id"}}},
+    }
+    project = tmp_path / "brygga.yaml"
+    project.write_text(json.dumps({"version": 1, "state": state, "systems": systems}))
+    (tmp_path / "mappings").mkdir()
+    for name, source_system in (("from-pg", "pg"), ("from-maria", "maria")):
+        target = "maria" if source_system == "pg" else "pg"
+        (tmp_path / "mappings" / f"{name}.yaml").write_text(
+            f"source: {source_system}.items\ntarget: {target}.items\n"
+            "retry: {attempts: 1, backoff: 0s, max_backoff: 0s}\nfields: {id: id}\n"
+        )
+
+    status = run_brygga("status", "-c", str(project))
+    project.write_text(project.read_text().replace(json.dumps(state), '"sqlite:///state.db"'))
+    runs = run_brygga("run", "from-pg", "from-maria", "-c", str(project))
+
+    assert status.returncode == 1
+    assert f"cannot open the state database postgresql+asyncpg://{postgres.username}:***@" in status.stderr
+    assert f'database "{missing}" does not exist' in runs.stdout
+    assert "Access denied for user" in runs.stdout
+    _assert_secret_absent(status.stdout + status.stderr + runs.stdout + runs.stderr, f"state-pw-{MARKER}")
