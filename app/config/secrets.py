@@ -92,7 +92,8 @@ def secret_pattern(value: str) -> str:
 def _first_characters(values: list[str]) -> str:
     """A character class of every character a match can start with: a quick test at each position of a
     long text before the alternation of every value is tried there."""
-    firsts = {form[0] for value in values for form in _forms(_units(value)[0])}
+    forms = {form for value in values for form in _forms(_units(value)[0])}
+    firsts = {form[0] for form in forms} | {form[0].swapcase() for form in forms if form != form[0]}  # (?i:…)
     return "[" + "".join(re.escape(char) for char in sorted(firsts)) + "]"
 
 
