@@ -1,16 +1,79 @@
-"""Secret values never leave in an answer: every response body is scrubbed before it is sent (SPEC 7)."""
+"""Secret values never leave the service: not in an answer (SPEC 7), not in the access log.
+
+Every response body and header is scrubbed before it is sent. The access
+log shows what clients sent, and clients put tokens in query strings
+(``?token=…``, ``?api_key=…``, a presigned URL's ``X-Amz-Signature``): the
+value of every parameter whose name looks secret is hidden, as is every
+configured secret wherever it shows in the line.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
+from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import SecretValues
+from app.config.secrets import REDACTED
+
+ACCESS_LOGGER = "uvicorn.access"
+
+SECRET_PARAMETER = re.compile(r"token|secret|pass|pwd|key|auth|sig|credential|session|jwt", re.IGNORECASE)
+"""Query parameters whose values the access log hides: any name with one of these in it (``access_token``,
+``api_key``, ``apiKey``, ``X-Amz-Signature``, ``client_secret``, ``password``, ``sig``). Hiding the value
+of a harmless parameter that happens to match (``keyword``) costs a log line some detail, nothing more."""
+
+
+def hide_query_secrets(target: str) -> str:
+    """A request target (path and query) with the value of each secret-looking query parameter hidden."""
+    path, mark, query = target.partition("?")
+    if not mark:
+        return target
+    return f"{path}?{'&'.join(_hidden(parameter) for parameter in query.split('&'))}"
+
+
+def _hidden(parameter: str) -> str:
+    name, equals, _ = parameter.partition("=")
+    if equals and SECRET_PARAMETER.search(unquote_plus(name)):  # a name sent as %74oken is still "token"
+        return f"{name}={REDACTED}"
+    return parameter
+
+
+class AccessLogRedaction(logging.Filter):
+    """On uvicorn's access logger: hides secret-looking query values and every configured secret.
+
+    Its records keep their arguments (client, method, target, HTTP version, status), which uvicorn's
+    access formatter takes apart; only the target is rewritten.
+
+    :param secrets: the running service's secret values (``None`` before it has started)
+    """
+
+    def __init__(self, secrets: Callable[[], SecretValues | None]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            target = hide_query_secrets(args[2])
+            secrets = self.secrets()
+            record.args = (*args[:2], secrets.redact(target) if secrets is not None else target, *args[3:])
+        return True
+
+
+def watch_access_log(secrets: Callable[[], SecretValues | None]) -> AccessLogRedaction:
+    """Put an :class:`AccessLogRedaction` on uvicorn's access logger (it stays through uvicorn's own
+    logging setup, which replaces the logger's handlers, not its filters); returned for removal."""
+    log_filter = AccessLogRedaction(secrets)
+    logging.getLogger(ACCESS_LOGGER).addFilter(log_filter)
+    return log_filter
 
 
 class RedactSecrets:
-    """ASGI middleware: replaces each secret value in response bodies with ``***``.
+    """ASGI middleware: replaces each secret value in response bodies and headers with ``***``.
 
     Bodies are gathered whole (API answers are small pages), scrubbed, and
     sent with a corrected ``content-length``.
@@ -43,7 +106,11 @@ class RedactSecrets:
                 "utf-8", "surrogateescape"
             )
             assert start is not None
-            headers = [(name, value) for name, value in start.get("headers", []) if name.lower() != b"content-length"]
+            headers = [
+                (name, secrets.redact(value.decode("latin-1")).encode("latin-1"))
+                for name, value in start.get("headers", [])
+                if name.lower() != b"content-length"
+            ]
             headers.append((b"content-length", str(len(body)).encode()))
             await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": body})

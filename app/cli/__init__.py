@@ -6,10 +6,12 @@ Everything printed passes through the project's secret scrubber.
 
 from app.cli import checks, demo, runs, serve
 from app.cli.app import cli
+from app.cli.output import output
 
 __all__ = ["checks", "cli", "demo", "main", "runs", "serve"]
 
 
 def main() -> None:
     """The console-script entry point."""
+    output.guard_streams()
     cli()

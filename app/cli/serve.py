@@ -8,11 +8,13 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 
 from app.api.app import create_app
+from app.api.redaction import watch_access_log
 from app.cli.app import EXIT_CONFIG, ConfigOption, cli, open_workspace
 from app.cli.output import output
-from app.config import find_project_file
+from app.config import SecretValues, find_project_file
 from app.engine.process import tune_garbage_collection
 from app.engine.settings import ServiceSettings
 
@@ -51,11 +53,19 @@ def serve(
         raise typer.Exit(EXIT_CONFIG) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     tune_garbage_collection()
+    application = create_app(settings)
+    watch_access_log(lambda: _running_secrets(application))
     uvicorn.run(
-        create_app(settings),
+        application,
         host=host,
         port=port,
         log_level="info",
         timeout_graceful_shutdown=1,  # API answers are quick; the runs get the shutdown grace
         lifespan="on",
     )
+
+
+def _running_secrets(application: FastAPI) -> SecretValues:
+    """The service's secret values (those of every config it has loaded), once it has started."""
+    running = getattr(application.state, "service", None)
+    return running.secrets if running is not None else output.secrets

@@ -4,40 +4,126 @@ SPEC 2 promises that values from ``${...}`` never appear in logs, API
 answers or errors. Rather than trusting every printer to remember which
 fields are sensitive, every value read from the environment is collected
 here and scrubbed from text at the output boundaries.
+
+By the time text reaches a boundary, a secret in it has often been encoded:
+JSON-escaped in an answer body, percent-encoded in a URL (by httpx, which
+leaves some characters as they are and encodes others), ``repr()``-escaped
+in a traceback or a config error, or two of these in turn. So each
+character of a secret is matched in any of the forms these encoders give it,
+and a secret is found whatever mix of forms its characters are in.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from urllib.parse import quote
+import threading
+from collections.abc import Callable, Iterator
+from functools import cache
+from urllib.parse import quote, quote_plus
 
 REDACTED = "***"
 
-# Shorter values (a port, a flag) cannot be secret in any useful sense, and
-# scrubbing them would garble ordinary output.
 MIN_SECRET_LENGTH = 4
+"""Shorter values are not secret: three characters are guessed in moments, and hiding every word of two or
+three letters that equals one (a folder ``erp``, a flag ``on``) would garble ordinary messages."""
+
+WHOLE_WORD_BELOW = 8
+"""Values shorter than this (a short database password, a port) are hidden where they stand as a word of
+their own, not inside longer words: ``pw`` is hidden in ``postgresql://ann:pw@db`` but not in ``pwd``."""
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")  # a lone surrogate is a byte the environment held
+
+
+_ENCODERS: tuple[Callable[[str], str], ...] = (
+    lambda text: json.dumps(text)[1:-1],  # \u00e9, \ud83d\ude00, \" and \\
+    lambda text: json.dumps(text, ensure_ascii=False)[1:-1],  # only \" \\ and control characters
+    lambda text: json.dumps(text, ensure_ascii=False)[1:-1].replace("/", "\\/"),  # encoders that escape /
+    lambda text: repr(text)[1:-1],  # tracebacks, config errors, %r in log lines
+    lambda text: ascii(text)[1:-1],  # \xe9, \u20ac, \U0001f600
+    lambda text: repr(_utf8(text))[2:-1],  # bytes: \xc3\xa9
+    lambda text: quote(_utf8(text), safe=""),  # %2F; safe="/" leaves / as it is: the raw form
+    lambda text: quote_plus(_utf8(text), safe=""),  # a space as +
+    lambda text: _utf8(text).decode("latin-1"),  # UTF-8 read as Latin-1 (raw request paths)
+)
+
+
+@cache
+def _forms(unit: str) -> frozenset[str]:
+    """``unit`` as every encoder gives it, and as each encoder gives each of those."""
+    forms = {unit}
+    for _ in range(2):  # text is often encoded twice: a JSON answer of a repr(), a URL in a JSON answer
+        forms |= {encode(form) for form in forms for encode in _ENCODERS}
+    if unit == "'":
+        forms |= {"\\'", "\\\\'"}  # repr() of text that has both quotes in it
+    return frozenset(forms)
+
+
+@cache
+def _unit_pattern(unit: str) -> str:
+    alternatives = [
+        re.escape(form) if form == unit or not ("%" in form or "\\" in form) else f"(?i:{re.escape(form)})"
+        for form in sorted(_forms(unit), key=len, reverse=True)  # the longest first: never half an escape
+    ]
+    return alternatives[0] if len(alternatives) == 1 else f"(?:{'|'.join(alternatives)})"
+
+
+def _units(value: str) -> list[str]:
+    """The characters of ``value``, a run of backslashes as one: every backslash of a run is encoded alike,
+    and matching each on its own (``\\``, ``\\\\``, ``\\\\\\\\``) would try each mix of forms in turn."""
+    return re.findall(r"\\+|.", value, re.DOTALL)
+
+
+_WORD_START = r"(?:(?<![^\W_])|(?<=%[0-9A-Fa-f]{2})|(?<=\\u[0-9A-Fa-f]{4})|(?<=\\x[0-9A-Fa-f]{2})|(?<=\\[abfnrtv0]))"
+"""Where a word may start in encoded text: after a character that is no letter or digit, or after an
+escape (``%3A``, ``\\u003a``, ``\\n``), whose last character would otherwise look like part of the word."""
+_WORD_END = r"(?![^\W_])"
+
+
+def secret_pattern(value: str) -> str:
+    """A regular expression that finds ``value`` in any of its forms (see the module's docstring)."""
+    body = "".join(_unit_pattern(unit) for unit in _units(value))
+    return f"{_WORD_START}{body}{_WORD_END}" if len(value) < WHOLE_WORD_BELOW else body
+
+
+def _first_characters(values: list[str]) -> str:
+    """A character class of every character a match can start with: a quick test at each position of a
+    long text before the alternation of every value is tried there."""
+    forms = {form for value in values for form in _forms(_units(value)[0])}
+    firsts = {form[0] for form in forms} | {form[0].swapcase() for form in forms if form != form[0]}  # (?i:…)
+    return "[" + "".join(re.escape(char) for char in sorted(firsts)) + "]"
 
 
 class SecretValues:
-    """A set of secret strings and a fast way to scrub them from text."""
+    """A set of secret strings and a fast way to scrub them from text.
+
+    Safe to share between threads: log records are scrubbed in whichever thread logs them.
+    """
 
     def __init__(self) -> None:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
 
     def add(self, value: str) -> None:
-        """Remember ``value`` (and its URL-encoded form) as secret."""
+        """Remember ``value`` as secret (values under :data:`MIN_SECRET_LENGTH` characters are not)."""
         if len(value) < MIN_SECRET_LENGTH:
             return
-        for variant in (value, quote(value, safe="")):
-            if variant not in self._values:
-                self._values.add(variant)
+        with self._lock:
+            if value not in self._values:
+                self._values.add(value)
                 self._pattern = None
 
     def update(self, other: SecretValues) -> None:
-        for value in other._values:
+        for value in other:
             self.add(value)
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(sorted(self._values))
 
     def __contains__(self, value: object) -> bool:
         return value in self._values
@@ -46,26 +132,40 @@ class SecretValues:
         return len(self._values)
 
     def redact(self, text: str) -> str:
-        """Return ``text`` with every secret value replaced by ``***``."""
+        """Return ``text`` with every secret value, in any of its forms, replaced by ``***``."""
         if not self._values:
             return text
-        if self._pattern is None:
-            longest_first = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in longest_first))
-        return self._pattern.sub(REDACTED, text)
+        return self._compiled().sub(REDACTED, text)
+
+    def _compiled(self) -> re.Pattern[str]:
+        """One alternation of every value, the longest first (a value inside another must not win);
+        compiled again only after the set has changed."""
+        with self._lock:
+            if self._pattern is None:
+                longest_first = sorted(self._values, key=lambda value: (-len(value), value))
+                alternation = "|".join(secret_pattern(value) for value in longest_first)
+                self._pattern = re.compile(f"(?={_first_characters(longest_first)})(?:{alternation})")
+            return self._pattern
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that scrubs secret values from every record it passes."""
+    """A logging filter that scrubs secret values from every record it passes: its message (arguments
+    merged in), its traceback and its stack."""
 
     def __init__(self, secrets: SecretValues) -> None:
         super().__init__()
         self.secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        record.msg = self.secrets.redact(message)
-        record.args = None
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the message: show both, as logging would
+            message = f"{record.msg!s} {record.args!r}"
+        record.msg, record.args = self.secrets.redact(message), None
         if record.exc_info and record.exc_text is None and record.exc_info[1] is not None:
-            record.exc_text = self.secrets.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.secrets.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.secrets.redact(record.stack_info)
         return True

@@ -204,7 +204,7 @@ async def open_engine(workspace: Workspace, sleep: Sleep = asyncio.sleep) -> Asy
     :raises StoreError: when the state database cannot be opened
     """
     project = workspace.project
-    store = await Store.open(project.settings.state, project.root)
+    store = await Store.open(project.settings.state, project.root, project.secrets.redact)
     connections = Connections(project)
     try:
         yield Engine(workspace, store, connections, sleep)

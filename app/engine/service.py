@@ -78,7 +78,7 @@ class Service:
         self.workspace = open_project(self.settings.config, self.environ)
         project = self.workspace.project
         self.secrets.update(project.secrets)
-        self.store = await Store.open(project.settings.state, project.root)
+        self.store = await Store.open(project.settings.state, project.root, self.secrets.redact)
         self.alerts = Alerts(self.store, self._client)
         self.engine = self._new_engine(self.workspace)
         self.schedules = Schedules(self._scheduled)

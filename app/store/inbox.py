@@ -98,6 +98,7 @@ class Inbox:
         """Events a run of ``sync`` could not process (it failed as a whole): they stay pending, with the error."""
         if not event_ids:
             return
+        error = self.store.scrub(error)
         async with self.store._begin() as connection:
             await connection.execute(
                 update(PROGRESS)

@@ -50,11 +50,24 @@ from app.store.turns import TaskTurns
 _IN_CHUNK = 5000  # SQLite keys per IN (...) list: well under its limit of 32,766 parameters
 
 
-class Store:
-    """The state database behind a project. Open with :meth:`open`; every method is a short transaction."""
+Scrub = Callable[[str], str]
 
-    def __init__(self, engine: AsyncEngine) -> None:
+
+def _as_is(text: str) -> str:
+    return text
+
+
+class Store:
+    """The state database behind a project. Open with :meth:`open`; every method is a short transaction.
+
+    :param scrub: applied to every error message before it is stored (the project's secrets, SPEC 2):
+        what is kept is shown later, by the API and ``brygga status``, maybe after a secret has changed
+        and the old one is no longer known to be secret
+    """
+
+    def __init__(self, engine: AsyncEngine, scrub: Scrub = _as_is) -> None:
         self.engine = engine
+        self.scrub = scrub
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._postgres else sqlite.insert
         # SQLite has one writer at a time, and a connection that finds the file locked sleeps in its busy
@@ -70,9 +83,12 @@ class Store:
         self.inbox = Inbox(self)
 
     @classmethod
-    async def open(cls, url: str, root: Path) -> Store:
+    async def open(cls, url: str, root: Path, scrub: Scrub = _as_is) -> Store:
         """:raises StoreError: when the database cannot be reached or migrated"""
-        return cls(await open_database(state_url(url, root)))
+        return cls(await open_database(state_url(url, root)), scrub)
+
+    def scrubbed(self, error: str | None) -> str | None:
+        return None if error is None else self.scrub(error)
 
     async def close(self) -> None:
         self._closed = True
@@ -96,7 +112,9 @@ class Store:
         error = storable_text(error) if error is not None else None  # it may quote a hostile record
         async with self._begin() as connection:
             await connection.execute(
-                update(RUNS).where(RUNS.c.id == run_id).values(status=status, error=error, finished_at=utc_now())
+                update(RUNS)
+                .where(RUNS.c.id == run_id)
+                .values(status=status, error=self.scrubbed(error), finished_at=utc_now())
             )
             row = (await connection.execute(select(RUNS).where(RUNS.c.id == run_id))).mappings().one()
         return run_info(row)
@@ -223,10 +241,14 @@ class Store:
                 connection,
                 "record_log",
                 ("run_id", "sync", "source_key", "target_key", "action", "error", "at"),
-                [(run_id, sync, *entry, at) for entry in changes.log],
+                [
+                    (run_id, sync, key, target, action, self.scrubbed(error), at)
+                    for key, target, action, error in changes.log
+                ],
             )
             await self._write_dead_letters(connection, sync, run_id, changes, now)
-            await record_progress(connection, sync, run_id, changes.events)
+            events = [(event_id, self.scrubbed(error)) for event_id, error in changes.events]
+            await record_progress(connection, sync, run_id, events)
             if after is not None:
                 await after()  # what follows is stored on top of the batch before, and committed after it
             counts = changes.counts.as_dict()
@@ -292,7 +314,7 @@ class Store:
                     "sync": sync,
                     "source_key": failure.source_key,
                     "record": dumps(failure.record),
-                    "error": failure.error,
+                    "error": self.scrub(failure.error),
                     "reason": failure.reason,
                     "attempts": 1,
                     "run_id": run_id,

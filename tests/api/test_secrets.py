@@ -15,8 +15,15 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
+import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from app.api.redaction import RedactSecrets
+from app.config import SecretValues
 from tests.api.conftest import ApiProject, Evidence, ServeFactory
 from tests.api.serve_process import free_port, wait_until
 from tests.api.test_auth import api_routes
@@ -130,3 +137,25 @@ def test_no_answer_and_no_log_shows_a_secret(
     for process in evidence.processes:
         found += [f"log of {process.config}: {secret}" for secret in leaks(process.log(), secrets)]
     assert not found, "\n".join(found)
+
+
+ESCAPED = 'quo"te\\back/slash lösen-€'
+
+
+async def test_answers_are_scrubbed_of_every_form_in_body_and_headers() -> None:
+    """A secret with a quote, a backslash, a space and non-ASCII is JSON-escaped in a body and
+    percent-encoded in a header: both are found, and the body stays valid JSON of the right length."""
+
+    async def leaky(request: Request) -> Response:
+        location = f"/next?key={quote(ESCAPED, safe='')}"
+        return JSONResponse({"detail": f"cannot use {ESCAPED!r}", "raw": ESCAPED}, headers={"Location": location})
+
+    secrets = SecretValues()
+    secrets.add(ESCAPED)
+    app = RedactSecrets(Starlette(routes=[Route("/leaky", leaky)]), lambda: secrets)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        answer = await client.get("/leaky")
+
+    assert answer.json() == {"detail": "cannot use '***'", "raw": "***"}
+    assert answer.headers["location"] == "/next?key=***"
+    assert int(answer.headers["content-length"]) == len(answer.content)
