@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import Annotated
 
@@ -13,20 +12,9 @@ from app.api.app import create_app
 from app.cli.app import EXIT_CONFIG, ConfigOption, cli, open_workspace
 from app.cli.output import output
 from app.config import find_project_file
+from app.engine.listening import open_to_others
 from app.engine.process import tune_garbage_collection
 from app.engine.settings import ServiceSettings
-
-LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only listens on this machine."""
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @cli.command()
@@ -37,7 +25,7 @@ def serve(
 ) -> None:
     """Run the service: HTTP API, webhooks and schedules. SIGHUP reloads the config; SIGTERM stops cleanly."""
     workspace = open_workspace(config)
-    if not is_loopback(host) and not workspace.project.settings.api.tokens:
+    if open_to_others(workspace.project, host) is not None:
         output.warn(
             f"error: refusing to listen on {host} without api.tokens in {workspace.project.file.name}: "
             "anyone who can reach it could run and change syncs. Add tokens, or listen on 127.0.0.1.",

@@ -49,17 +49,19 @@ def wait_until(check: Callable[[], bool], deadline: float, what: str, interval: 
 
 
 class ServeProcess:
-    """``brygga serve -c CONFIG --port PORT`` on 127.0.0.1; ``url`` once it answers ``/health``.
+    """``brygga serve -c CONFIG --host HOST --port PORT``; ``url`` (on 127.0.0.1) once it answers ``/health``.
 
     :param config: the project file
     :param env: variables added to a clean environment (no inherited ``BRYGGA_*``)
     :param logs: the folder for ``serve.out`` and ``serve.err``
+    :param host: the address it listens on (``0.0.0.0`` takes 127.0.0.1 too)
     """
 
-    def __init__(self, config: Path, env: Mapping[str, str], logs: Path) -> None:
+    def __init__(self, config: Path, env: Mapping[str, str], logs: Path, host: str = "127.0.0.1") -> None:
         self.config = config
         self.env = env
         self.logs = logs
+        self.host = host
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.returncode: int | None = None
@@ -87,7 +89,7 @@ class ServeProcess:
         self.port = port
         with (self.logs / "serve.out").open("ab") as out, (self.logs / "serve.err").open("ab") as err:
             self.process = subprocess.Popen(
-                [str(BRYGGA), "serve", "-c", str(self.config), "--host", "127.0.0.1", "--port", str(port)],
+                [str(BRYGGA), "serve", "-c", str(self.config), "--host", self.host, "--port", str(port)],
                 cwd=self.config.parent,
                 env=environment,
                 stdout=out,
@@ -100,7 +102,7 @@ class ServeProcess:
         """Whether it listens (its own log says so: no other server on that port) and answers ``/health``,
         before it exited or the deadline passed."""
         assert self.process is not None
-        listening = f"Uvicorn running on {self.url}"
+        listening = f"Uvicorn running on http://{self.host}:{self.port}"
         end = time.monotonic() + START_DEADLINE
         with httpx.Client(base_url=self.url, timeout=2) as client:
             while time.monotonic() < end:
