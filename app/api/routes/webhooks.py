@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
 from app.api.deps import Id, Operator, ServiceDep, Viewer
@@ -14,6 +14,7 @@ from app.config import WebhookConfig
 from app.engine.webhooks import WebhookRejected, webhook_of
 
 router = APIRouter(tags=["webhooks"])
+NO_EVENT = problem(404, "No webhook event with that id.")
 
 
 class WebhookAccepted(BaseModel):
@@ -78,9 +79,21 @@ async def list_events(
 @router.post(
     "/api/v1/webhook-events/{event_id}/replay",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={**UNAUTHORIZED, **FORBIDDEN, **problem(404, "No webhook event with that id.")},
+    responses={**UNAUTHORIZED, **FORBIDDEN, **NO_EVENT, **problem(409, "The event was discarded.")},
 )
 async def replay(event_id: Id, service: ServiceDep, _: Operator) -> WebhookEventPublic:
     """Process the stored event again, in every sync that listens to its system now."""
     event = await service.webhooks.replay(event_id)
     return WebhookEventPublic.model_validate(event, from_attributes=True).model_copy(update={"status": "pending"})
+
+
+@router.delete(
+    "/api/v1/webhook-events/{event_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**UNAUTHORIZED, **FORBIDDEN, **NO_EVENT, **problem(409, "Every sync has processed the event.")},
+)
+async def discard(event_id: Id, service: ServiceDep, caller: Operator) -> Response:
+    """Discard a pending or failed event: it is `discarded` from now on and never processed again
+    (a run that holds it already finishes it). Logged with the token's name."""
+    await service.webhooks.discard(event_id, caller.name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
