@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
-from app.api.deps import Id, Operator, ServiceDep, Viewer
+from app.api.deps import Id, Operator, ServiceDep, SystemFilter, Viewer
 from app.api.models import WebhookEventPublic, WebhookEventsPage
 from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, encode_cursor, int_cursor
 from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
@@ -67,7 +67,11 @@ async def _body(request: Request, webhook: WebhookConfig) -> bytes:
 
 @router.get("/api/v1/webhook-events", responses={**BAD_CURSOR, **UNAUTHORIZED})
 async def list_events(
-    service: ServiceDep, _: Viewer, system: str | None = None, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
+    service: ServiceDep,
+    _: Viewer,
+    system: SystemFilter = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
 ) -> WebhookEventsPage:
     """Received webhook events, newest first; of one system when asked."""
     events = await service.webhooks.events(system, int_cursor(cursor), limit + 1)
