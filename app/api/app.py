@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.api import errors
+from app.api.cross_site import CrossSiteGuard
 from app.api.redaction import RedactSecrets
 from app.api.routes import dead_letters, runs, service, syncs, webhooks
 from app.config import SecretValues
@@ -67,6 +68,7 @@ def create_app(
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app))
+    app.add_middleware(CrossSiteGuard, host=settings.host, allowed_hosts=settings.allowed_hosts)  # outermost
     return app
 
 

@@ -35,6 +35,8 @@ class ServiceSettings:
     retention_every: timedelta = timedelta(hours=1)
     shutdown_grace: timedelta = timedelta(seconds=6)
     """On SIGTERM, how long runs may take to finish their batch before they are abandoned."""
+    allowed_hosts: tuple[str, ...] = ()
+    """On a loopback address, the ``Host`` names answered besides the loopback ones (a reverse proxy's)."""
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -71,6 +73,8 @@ def _parse(text: str, kind: type) -> object:
         return parse_duration(text)
     if kind is int:
         return int(text)
+    if kind is tuple:  # a comma-separated list
+        return tuple(item.strip() for item in text.split(",") if item.strip())
     return text
 
 

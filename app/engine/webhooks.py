@@ -91,7 +91,8 @@ def records_of(webhook: WebhookConfig, event: Any) -> list[Record]:
 
 
 def verify(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], client: str | None) -> None:
-    """:raises WebhookRejected: 401 when the delivery is not proven to come from the system"""
+    """:raises WebhookRejected: 401 when the delivery is not proven to come from the system; 403 for an
+    unsigned one (``verify: none``) that a web page sent"""
     secret = webhook.secret.get_secret_value() if webhook.secret is not None else ""
     if webhook.verify == "standard":
         _standard(secret, body, headers)
@@ -103,6 +104,11 @@ def verify(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], clie
             raise WebhookRejected(401, "bad token", "a valid bearer token is required")
     elif not _loopback(client):
         raise WebhookRejected(401, "not loopback", "verify: none takes deliveries from this machine only")
+    elif "origin" in headers or headers.get("sec-fetch-site", "none") != "none":
+        # a browser on this machine is on the loopback too: a web page may not post unsigned deliveries
+        raise WebhookRejected(
+            403, "web page", "verify: none takes deliveries from programs on this machine, not web pages"
+        )
 
 
 def _standard(secret: str, body: bytes, headers: Mapping[str, str]) -> None:
