@@ -9,6 +9,7 @@ import typer
 import uvicorn
 
 from app.api.app import create_app
+from app.api.slow_clients import ConnectionLimits, fit_open_files, protocol_for
 from app.cli.app import EXIT_CONFIG, ConfigOption, cli, open_workspace
 from app.cli.output import output
 from app.config import find_project_file
@@ -46,4 +47,18 @@ def serve(
         log_level="info",
         timeout_graceful_shutdown=1,  # API answers are quick; the runs get the shutdown grace
         lifespan="on",
+        http=protocol_for(_connection_limits(settings)),
     )
+
+
+def _connection_limits(settings: ServiceSettings) -> ConnectionLimits:
+    """The limits on clients' connections, ``max_connections`` fitted to the open files this process may have."""
+    fitting = fit_open_files(settings.max_connections)
+    if fitting < settings.max_connections:
+        logging.getLogger("brygga.api").warning(
+            "the open-files limit (ulimit -n) leaves room for %d connections at once, not BRYGGA_MAX_CONNECTIONS=%d:"
+            " raise the limit to serve more",
+            fitting,
+            settings.max_connections,
+        )
+    return ConnectionLimits(settings.header_timeout.total_seconds(), settings.body_timeout.total_seconds(), fitting)
