@@ -11,7 +11,7 @@ from app.api.models import WebhookEventPublic, WebhookEventsPage
 from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, encode_cursor, int_cursor
 from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
 from app.config import WebhookConfig
-from app.engine.webhooks import WebhookRejected, webhook_of
+from app.engine.webhooks import DELIVERY_ID_HEADERS, PROOF_HEADERS, WebhookRejected, webhook_of
 
 router = APIRouter(tags=["webhooks"])
 NO_EVENT = problem(404, "No webhook event with that id.")
@@ -28,7 +28,12 @@ class WebhookAccepted(BaseModel):
     "/webhooks/{system}",
     status_code=status.HTTP_202_ACCEPTED,
     responses={
-        **problem(400, "The body is not JSON, or has no records where `records` points."),
+        **problem(
+            400,
+            "The body is empty, not UTF-8 JSON, nested deeper than 200 levels, or has no records where `records`"
+            " points; or a delivery id is over 255 characters, or a signature or id header comes twice.",
+        ),
+        **problem(403, "`verify: none`, and a web page sent it."),
         **problem(401, "The signature, token or timestamp does not verify."),
         **problem(404, "No system of that name takes webhooks."),
         **problem(413, "The body is larger than `max_body`."),
@@ -38,13 +43,22 @@ async def receive(system: str, request: Request, service: ServiceDep) -> Webhook
     """Take a delivery: 202 only once it is committed to the state database. The same delivery twice
     (same webhook-id, X-GitHub-Delivery or Idempotency-Key) is answered 202 and processed once."""
     try:
-        body = await _body(request, webhook_of(service.project, system))
+        webhook = webhook_of(service.project, system)
+        _each_once(request)
+        body = await _body(request, webhook)
     except WebhookRejected as exc:  # refused before the engine saw it: counted all the same
         service.webhooks.rejected(system, exc)
         raise
     client = request.client.host if request.client is not None else None
     accepted = await service.webhooks.receive(system, body, dict(request.headers), client)
     return WebhookAccepted(event_id=str(accepted.event_id), records=accepted.records)
+
+
+def _each_once(request: Request) -> None:
+    """:raises WebhookRejected: 400 for a header that proves or names the delivery sent more than once"""
+    for name in (*PROOF_HEADERS, *DELIVERY_ID_HEADERS):
+        if len(request.headers.getlist(name)) > 1:
+            raise WebhookRejected(400, "header twice", f"{name} is sent more than once: send it once")
 
 
 async def _body(request: Request, webhook: WebhookConfig) -> bytes:
