@@ -18,7 +18,9 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.api import errors
+from app.api.cross_site import CrossSiteGuard
 from app.api.redaction import RedactSecrets
+from app.api.request_limits import RequestLimits
 from app.api.routes import dead_letters, runs, service, syncs, webhooks
 from app.config import SecretValues
 from app.config.secrets import RedactingFilter
@@ -67,6 +69,8 @@ def create_app(
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app))
+    app.add_middleware(CrossSiteGuard, host=settings.host, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(RequestLimits, body_timeout=settings.body_timeout.total_seconds())  # the outermost
     return app
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
+from pydantic import AfterValidator
 
 from app.api.auth import Caller, identify, require_role
 from app.api.pagination import MAX_ID
@@ -33,3 +34,35 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 """A run's or dead letter's id; one the state database cannot hold is refused with 422."""
 Viewer = Annotated[Caller, Depends(viewer)]
 Operator = Annotated[Caller, Depends(operator)]
+
+MAX_TEXT = 2048
+"""The longest name, key or filter a request may give: the request line holds 16 KiB, a name or key far less."""
+
+
+def storable(text: str | None) -> str | None:
+    """``text`` when a name, key or filter could be it; names and keys go into the state database's
+    queries, and PostgreSQL refuses NUL characters (as the answer would be a 503, refuse them here).
+
+    :raises ValueError: for a NUL character or a lone surrogate (FastAPI answers 422)
+    """
+    if text is None:
+        return None
+    if "\x00" in text:
+        raise ValueError("a NUL character (%00) is in no name, key or filter of Brygga: leave it out")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode: send names and keys UTF-8 encoded, percent-escaped") from None
+    return text
+
+
+SyncName = Annotated[str, Path(max_length=MAX_TEXT, description="The sync's name."), AfterValidator(storable)]
+SourceKey = Annotated[
+    str, Path(max_length=MAX_TEXT, description="The source record's key, as text."), AfterValidator(storable)
+]
+SyncFilter = Annotated[
+    str | None, Query(max_length=MAX_TEXT, description="Only this sync's."), AfterValidator(storable)
+]
+SystemFilter = Annotated[
+    str | None, Query(max_length=MAX_TEXT, description="Only this system's."), AfterValidator(storable)
+]

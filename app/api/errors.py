@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -9,11 +11,12 @@ from app.api.pagination import BadCursorError
 from app.engine.webhooks import WebhookRejected
 from app.errors import BryggaError, ConfigError, ConflictError, NotFoundError, StoreError
 
+log = logging.getLogger("brygga.api")
+
 _STATUSES: list[tuple[type[BryggaError], int]] = [
     (NotFoundError, 404),
     (ConflictError, 409),
     (BadCursorError, 400),
-    (StoreError, 503),
 ]
 
 
@@ -32,6 +35,22 @@ def install(app: FastAPI) -> None:
         for kind, code in _STATUSES:
             if isinstance(exc, kind):
                 return JSONResponse({"detail": str(exc)}, code)
-        return JSONResponse({"detail": str(exc)}, 500)
+        return _failed(request, exc)
 
     app.add_exception_handler(BryggaError, answer)
+
+
+def _failed(request: Request, exc: Exception) -> JSONResponse:
+    """The service's own failure, logged once (secrets are scrubbed from the log as everywhere). A state
+    database error carries its SQL statement and parameters: its answer says what failed and what to do,
+    and leaves the statement to the log."""
+    route = getattr(request.scope.get("route"), "path", "this request")  # the route, not what the client sent
+    where = f"{request.method} {route}"
+    log.error("%s failed: %s", where, exc)
+    if isinstance(exc, StoreError):
+        detail = (
+            f"{where}: the state database failed; its error is in the service log. "
+            "Check that the state database is up and reachable (GET /ready answers 503 while it is not)"
+        )
+        return JSONResponse({"detail": detail}, 503)
+    return JSONResponse({"detail": str(exc)}, 500)

@@ -156,7 +156,9 @@ class WebhookEventPublic(BaseModel):
     system: str
     received_at: datetime
     records: int
-    status: Literal["pending", "processed", "failed"]
+    status: Literal["pending", "processed", "failed", "discarded"] = Field(
+        description="pending, processed, failed (a record failed; see error), or discarded by an operator"
+    )
     error: str | None
 
 

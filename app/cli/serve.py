@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import Annotated
 
@@ -12,23 +11,13 @@ from fastapi import FastAPI
 
 from app.api.app import create_app
 from app.api.redaction import watch_access_log
+from app.api.slow_clients import ConnectionLimits, fit_open_files, protocol_for
 from app.cli.app import EXIT_CONFIG, ConfigOption, cli, open_workspace
 from app.cli.output import output
 from app.config import SecretValues, find_project_file
+from app.engine.listening import open_to_others
 from app.engine.process import tune_garbage_collection
 from app.engine.settings import ServiceSettings
-
-LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only listens on this machine."""
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @cli.command()
@@ -39,7 +28,7 @@ def serve(
 ) -> None:
     """Run the service: HTTP API, webhooks and schedules. SIGHUP reloads the config; SIGTERM stops cleanly."""
     workspace = open_workspace(config)
-    if not is_loopback(host) and not workspace.project.settings.api.tokens:
+    if open_to_others(workspace.project, host) is not None:
         output.warn(
             f"error: refusing to listen on {host} without api.tokens in {workspace.project.file.name}: "
             "anyone who can reach it could run and change syncs. Add tokens, or listen on 127.0.0.1.",
@@ -62,6 +51,7 @@ def serve(
         log_level="info",
         timeout_graceful_shutdown=1,  # API answers are quick; the runs get the shutdown grace
         lifespan="on",
+        http=protocol_for(_connection_limits(settings)),
     )
 
 
@@ -69,3 +59,16 @@ def _running_secrets(application: FastAPI) -> SecretValues:
     """The service's secret values (those of every config it has loaded), once it has started."""
     running = getattr(application.state, "service", None)
     return running.secrets if running is not None else output.secrets
+
+
+def _connection_limits(settings: ServiceSettings) -> ConnectionLimits:
+    """The limits on clients' connections, ``max_connections`` fitted to the open files this process may have."""
+    fitting = fit_open_files(settings.max_connections)
+    if fitting < settings.max_connections:
+        logging.getLogger("brygga.api").warning(
+            "the open-files limit (ulimit -n) leaves room for %d connections at once, not BRYGGA_MAX_CONNECTIONS=%d:"
+            " raise the limit to serve more",
+            fitting,
+            settings.max_connections,
+        )
+    return ConnectionLimits(settings.header_timeout.total_seconds(), settings.body_timeout.total_seconds(), fitting)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from app.engine.runner import SyncBusyError
 from app.engine.webhooks import WebhookRejected, check_delivery, webhook_of
-from app.errors import BryggaError, NotFoundError
+from app.errors import BryggaError, ConflictError, NotFoundError
 from app.store.inbox import EventInfo
 
 if TYPE_CHECKING:
@@ -130,14 +130,32 @@ class Webhooks:
         """Process a stored event again, in every sync that listens now.
 
         :raises NotFoundError: for an unknown event
+        :raises ConflictError: for a discarded event
         """
         event = await self.service.store.inbox.event(event_id)
         if event is None:
             raise NotFoundError(f"no webhook event with id {event_id}")
+        if event.status == "discarded":
+            raise ConflictError(f"webhook event {event_id} was discarded: it is not processed again")
         listening = self.listening(event.system)
         await self.service.store.inbox.replay(event_id, listening)
         self.wake(listening)
         return event
+
+    async def discard(self, event_id: int, by: str) -> None:
+        """Set a pending or failed event aside: no sync processes it again (logged, with who did it).
+
+        :raises NotFoundError: for an unknown event
+        :raises ConflictError: for an event every sync has processed already
+        """
+        event = await self.service.store.inbox.discard(event_id)
+        if event is None:
+            raise NotFoundError(f"no webhook event with id {event_id}")
+        if event.status == "processed":
+            raise ConflictError(f"webhook event {event_id} is processed already: there is nothing to discard")
+        if event.status != "discarded":
+            self.service.metrics.webhook_events.labels(event.system, "discarded").inc()
+            log.info("webhook event %d from %s (%s) discarded by %s", event_id, event.system, event.status, by)
 
     async def close(self) -> None:
         """Wait for wake-ups under way (each ends at once when the service is stopping)."""

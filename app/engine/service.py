@@ -21,6 +21,7 @@ from app.config import Project, SecretValues, SyncConfig
 from app.engine.alerts import Alerts
 from app.engine.connections import Connections
 from app.engine.inbox import Webhooks
+from app.engine.listening import open_to_others
 from app.engine.metrics import Metrics
 from app.engine.process import collect_after_close
 from app.engine.project import Workspace, open_project
@@ -72,11 +73,14 @@ class Service:
     async def start(self) -> None:
         """Read the config, open the state database, start the schedules.
 
-        :raises ConfigError: for a project with errors
+        :raises ConfigError: for a project with errors, or without ``api.tokens`` on a reachable address
         :raises StoreError: when the state database cannot be opened
         """
         self.workspace = open_project(self.settings.config, self.environ)
         project = self.workspace.project
+        exposed = open_to_others(project, self.settings.host)
+        if exposed is not None:
+            raise ConfigError([exposed])
         self.secrets.update(project.secrets)
         self.store = await Store.open(project.settings.state, project.root, self.secrets.redact)
         self.alerts = Alerts(self.store, self._client)
@@ -120,13 +124,17 @@ class Service:
     async def reload(self) -> Workspace:
         """Read the config again; a valid one replaces the running one between runs.
 
-        :raises ConfigError: with every problem; the running config stays
+        :raises ConfigError: with every problem; the running config stays. A config without ``api.tokens``
+            is one, where the service listens on an address other machines can reach (as at start-up)
         """
         async with self._reload_lock:
             workspace = open_project(self.settings.config, self.environ)
             if workspace.project.settings.state != self.project.settings.state:
                 issue = workspace.project.origin.issue(("state",), "state: a new state database needs a restart")
                 raise ConfigError([issue])
+            exposed = open_to_others(workspace.project, self.settings.host)
+            if exposed is not None:  # the rule start-up follows: a reload never opens a reachable service
+                raise ConfigError([exposed])
             self.secrets.update(workspace.project.secrets)
             self.workspace = workspace
             self.engine = self._new_engine(workspace)

@@ -35,6 +35,15 @@ class ServiceSettings:
     retention_every: timedelta = timedelta(hours=1)
     shutdown_grace: timedelta = timedelta(seconds=6)
     """On SIGTERM, how long runs may take to finish their batch before they are abandoned."""
+    header_timeout: timedelta = timedelta(seconds=10)
+    """How long a client may take to send a request's headers (from its first byte): then 408, closed."""
+    body_timeout: timedelta = timedelta(seconds=30)
+    """How long a client may take to send a request's body (from its headers): then 408, closed."""
+    max_connections: int = 1000
+    """Connections held at once; beyond it the slowest request still arriving makes room (lowered to fit
+    the process's open-files limit)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """On a loopback address, the ``Host`` names answered besides the loopback ones (a reverse proxy's)."""
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -71,6 +80,8 @@ def _parse(text: str, kind: type) -> object:
         return parse_duration(text)
     if kind is int:
         return int(text)
+    if kind is tuple:  # a comma-separated list
+        return tuple(item.strip() for item in text.split(",") if item.strip())
     return text
 
 
@@ -79,6 +90,6 @@ def _problem(name: str, value: object) -> str | None:
     service spin (watch, renew) or hand every lease over at once; no failure at all is not failing."""
     if isinstance(value, timedelta) and value <= timedelta(0):
         return f"must be longer than 0s, not {value}"
-    if name == "failing_after" and isinstance(value, int) and value < 1:
+    if name in ("failing_after", "max_connections") and isinstance(value, int) and value < 1:
         return f"must be 1 or more, not {value}"
     return None

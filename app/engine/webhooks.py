@@ -25,6 +25,13 @@ from app.mapping.paths import compile_path
 from app.records import Record
 
 DELIVERY_ID_HEADERS = ("webhook-id", "x-github-delivery", "idempotency-key")
+PROOF_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "x-hub-signature-256", "authorization")
+"""Headers that prove or name a delivery: each must come once, or which one counted would be a guess."""
+MAX_DEPTH = 200
+"""How deeply a delivery's JSON may nest: records are flat-ish; a deeper body is an attack on the parser."""
+MAX_DELIVERY_ID = 255
+"""The longest delivery id kept (Standard Webhooks' ids are ~30 characters, GitHub's are UUIDs); a longer
+one would not fit the inbox's unique index on PostgreSQL."""
 
 
 class WebhookRejected(BryggaError):
@@ -57,20 +64,90 @@ def webhook_of(project: Project, system: str) -> WebhookConfig:
 def check_delivery(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], client: str | None) -> Delivery:
     """Verify, parse and take the records out of a delivery.
 
-    :raises WebhookRejected: 413 over ``max_body``, 401 not proven, 400 not JSON or no records
+    :raises WebhookRejected: 413 over ``max_body``, 401 not proven, 403 a web page's unsigned delivery,
+        400 not JSON (or too deep), no records, or a delivery id too long
     """
     if len(body) > webhook.max_body:
         raise WebhookRejected(413, "too large", f"the body is over {webhook.max_body.human_readable()}")
     lowered = {name.lower(): value for name, value in headers.items()}
     verify(webhook, body, lowered, client)
+    text, event = parse_body(body)
+    records = records_of(webhook, event)
+    return Delivery(text, event, records, delivery_id_of(lowered))
+
+
+def parse_json(text: str) -> Any:
+    """JSON text as Python values: integers of any size exactly (Python's own ``int``); NaN and Infinity,
+    which JSON does not have, refused. The one place the webhook path parses JSON: the run reads the stored
+    body back with it too, so a parser swapped here is swapped everywhere.
+
+    :raises ValueError: for text that is not JSON
+    :raises RecursionError: for nesting deeper than the interpreter's stack
+    """
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def parse_body(body: bytes) -> tuple[str, Any]:
+    """The body as text and as JSON.
+
+    :raises WebhookRejected: 400 for an empty body, one that is not UTF-8 or not JSON, or nested deeper
+        than :data:`MAX_DEPTH` levels
+    """
+    if not body.strip():
+        raise WebhookRejected(400, "not json", "the body is not JSON: it is empty")
     try:
         text = body.decode("utf-8")
-        event = json.loads(text)
-    except (UnicodeDecodeError, ValueError):
-        raise WebhookRejected(400, "not json", "the body is not JSON") from None
-    records = records_of(webhook, event)
-    delivery_id = next((lowered[name] for name in DELIVERY_ID_HEADERS if lowered.get(name)), None)
-    return Delivery(text, event, records, delivery_id)
+    except UnicodeDecodeError as exc:
+        raise WebhookRejected(
+            400, "not json", f"the body is not JSON: it is not UTF-8 text (byte {exc.start} is not valid)"
+        ) from None
+    try:
+        event = parse_json(text)
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as exc:
+        raise WebhookRejected(400, "not json", f"the body is not JSON: {exc}") from None
+    if _deeper_than(event, MAX_DEPTH):
+        raise _too_deep()
+    return text, event
+
+
+def _too_deep() -> WebhookRejected:
+    return WebhookRejected(
+        400, "too deep", f"the body nests deeper than {MAX_DEPTH} levels: send records of fewer levels"
+    )
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects in ``value`` nest deeper than ``limit`` (walked without recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        item, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def delivery_id_of(headers: Mapping[str, str]) -> str | None:
+    """The sender's id for the delivery (``headers`` lower-cased), which makes a second sending a duplicate.
+
+    :raises WebhookRejected: 400 for an id longer than :data:`MAX_DELIVERY_ID`
+    """
+    for name in DELIVERY_ID_HEADERS:
+        found = headers.get(name)
+        if found:
+            if len(found) > MAX_DELIVERY_ID:
+                raise WebhookRejected(
+                    400, "bad delivery id", f"{name} is longer than {MAX_DELIVERY_ID} characters: send a shorter id"
+                )
+            return found
+    return None
 
 
 def records_of(webhook: WebhookConfig, event: Any) -> list[Record]:
@@ -91,7 +168,8 @@ def records_of(webhook: WebhookConfig, event: Any) -> list[Record]:
 
 
 def verify(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], client: str | None) -> None:
-    """:raises WebhookRejected: 401 when the delivery is not proven to come from the system"""
+    """:raises WebhookRejected: 401 when the delivery is not proven to come from the system; 403 for an
+    unsigned one (``verify: none``) that a web page sent"""
     secret = webhook.secret.get_secret_value() if webhook.secret is not None else ""
     if webhook.verify != "none" and not secret.strip():  # config validation refuses it; never trust that alone
         raise WebhookRejected(401, "no secret", "the delivery cannot be verified: the webhook has no secret")
@@ -105,6 +183,11 @@ def verify(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], clie
             raise WebhookRejected(401, "bad token", "a valid bearer token is required")
     elif not _loopback(client):
         raise WebhookRejected(401, "not loopback", "verify: none takes deliveries from this machine only")
+    elif "origin" in headers or headers.get("sec-fetch-site", "none") != "none":
+        # a browser on this machine is on the loopback too: a web page may not post unsigned deliveries
+        raise WebhookRejected(
+            403, "web page", "verify: none takes deliveries from programs on this machine, not web pages"
+        )
 
 
 def _standard(secret: str, body: bytes, headers: Mapping[str, str]) -> None:

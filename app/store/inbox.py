@@ -94,6 +94,22 @@ class Inbox:
             await self._pending(connection, event_id, [sync for sync in syncs if sync not in there], now)
             await settle_events(connection, [event_id])
 
+    async def discard(self, event_id: int) -> EventInfo | None:
+        """Set a pending or failed event aside for good: ``discarded``, and no sync waits for it any longer
+        (a run that holds it already finishes it). The event as it was; ``None`` for an unknown id. A
+        processed event is left as it is (there is nothing to stop)."""
+        async with self.store._begin() as connection:
+            row = (await connection.execute(select(EVENTS).where(EVENTS.c.id == event_id))).mappings().first()
+            if row is None or row["status"] in ("processed", "discarded"):
+                return _event(row) if row is not None else None
+            await connection.execute(
+                update(PROGRESS)
+                .where(PROGRESS.c.event_id == event_id, PROGRESS.c.status.in_(["pending", "failed"]))
+                .values(status="discarded", updated_at=utc_now())
+            )
+            await connection.execute(update(EVENTS).where(EVENTS.c.id == event_id).values(status="discarded"))
+        return _event(row)
+
     async def note_error(self, sync: str, event_ids: Sequence[int], error: str) -> None:
         """Events a run of ``sync`` could not process (it failed as a whole): they stay pending, with the error."""
         if not event_ids:
@@ -131,11 +147,12 @@ class Inbox:
     async def _events(self, query: Any) -> list[EventInfo]:
         async with self.store._begin() as connection:
             rows = (await connection.execute(query)).mappings().all()
-        return [
-            EventInfo(row["id"], row["system"], row["delivery_id"], row["received_at"], row["records"], row["status"],
-                      row["error"], row["body"])
-            for row in rows
-        ]  # fmt: skip
+        return [_event(row) for row in rows]
+
+
+def _event(row: Any) -> EventInfo:
+    return EventInfo(row["id"], row["system"], row["delivery_id"], row["received_at"], row["records"], row["status"],
+                     row["error"], row["body"])  # fmt: skip
 
 
 async def record_progress(
@@ -156,7 +173,8 @@ async def record_progress(
 
 
 async def settle_events(connection: AsyncConnection, event_ids: Sequence[int]) -> None:
-    """Each event's status from its progress: failed if any sync failed it, pending while any has yet to."""
+    """Each event's status from its progress: failed if any sync failed it, pending while any has yet to;
+    a discarded event stays discarded."""
     progress = PROGRESS.alias()
 
     def any_(status: str) -> Any:
@@ -168,7 +186,12 @@ async def settle_events(connection: AsyncConnection, event_ids: Sequence[int]) -
         .limit(1)
         .scalar_subquery()
     )
-    status = case((any_("failed"), "failed"), (any_("pending"), "pending"), else_="processed")
+    status = case(
+        (EVENTS.c.status == "discarded", "discarded"),
+        (any_("failed"), "failed"),
+        (any_("pending"), "pending"),
+        else_="processed",
+    )
     await connection.execute(
         update(EVENTS).where(EVENTS.c.id.in_(list(event_ids))).values(status=status, error=first_error)
     )

@@ -49,17 +49,28 @@ def wait_until(check: Callable[[], bool], deadline: float, what: str, interval: 
 
 
 class ServeProcess:
-    """``brygga serve -c CONFIG --port PORT`` on 127.0.0.1; ``url`` once it answers ``/health``.
+    """``brygga serve -c CONFIG --host HOST --port PORT``; ``url`` (on 127.0.0.1) once it answers ``/health``.
 
     :param config: the project file
     :param env: variables added to a clean environment (no inherited ``BRYGGA_*``)
     :param logs: the folder for ``serve.out`` and ``serve.err``
+    :param host: the address it listens on (``0.0.0.0`` takes 127.0.0.1 too)
+    :param open_files: its (soft, hard) limit of open files (``None`` for hard: the one it inherits)
     """
 
-    def __init__(self, config: Path, env: Mapping[str, str], logs: Path) -> None:
+    def __init__(
+        self,
+        config: Path,
+        env: Mapping[str, str],
+        logs: Path,
+        host: str = "127.0.0.1",
+        open_files: tuple[int, int | None] | None = None,
+    ) -> None:
         self.config = config
         self.env = env
         self.logs = logs
+        self.host = host
+        self.open_files = open_files
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.returncode: int | None = None
@@ -87,7 +98,17 @@ class ServeProcess:
         self.port = port
         with (self.logs / "serve.out").open("ab") as out, (self.logs / "serve.err").open("ab") as err:
             self.process = subprocess.Popen(
-                [str(BRYGGA), "serve", "-c", str(self.config), "--host", "127.0.0.1", "--port", str(port)],
+                [
+                    *self._limits(),
+                    str(BRYGGA),
+                    "serve",
+                    "-c",
+                    str(self.config),
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(port),
+                ],
                 cwd=self.config.parent,
                 env=environment,
                 stdout=out,
@@ -96,11 +117,19 @@ class ServeProcess:
                 start_new_session=True,  # its own process group: stop() can check that none of it is left
             )
 
+    def _limits(self) -> list[str]:
+        """The start of the command: a shell that sets the open-files limit, then becomes ``brygga serve``."""
+        if self.open_files is None:
+            return []
+        soft, hard = self.open_files
+        limits = f"ulimit -S -n {soft}" + (f" && ulimit -H -n {hard}" if hard is not None else "")
+        return ["sh", "-c", f'{limits} && exec "$0" "$@"']
+
     def _wait_for_health(self) -> bool:
         """Whether it listens (its own log says so: no other server on that port) and answers ``/health``,
         before it exited or the deadline passed."""
         assert self.process is not None
-        listening = f"Uvicorn running on {self.url}"
+        listening = f"Uvicorn running on http://{self.host}:{self.port}"
         end = time.monotonic() + START_DEADLINE
         with httpx.Client(base_url=self.url, timeout=2) as client:
             while time.monotonic() < end:

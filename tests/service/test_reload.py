@@ -10,7 +10,16 @@ import re
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import httpx
+import pytest
+
+from app.engine.service import Service
+from app.errors import ConfigError
+from tests.api.conftest import SERVICE_ENV
+from tests.api.conftest import make_project as make_api_project
+from tests.api.serve_process import ServeProcess
 from tests.service.conftest import Project, Served
 
 UPPER = "{from: name, transform: upper}"
@@ -93,3 +102,43 @@ def test_the_reload_route_applies_a_valid_config_and_refuses_a_broken_one_with_i
     assert [sync["name"] for sync in served.client.get("/api/v1/syncs").json()["items"]] == ["customers", "people"]
     project.crm.execute("UPDATE contacts SET name = 'Changed' WHERE id = 1")
     assert _run_names(project, served) == ["CHANGED", "NAME 2"], "the old config goes on"
+
+
+def _without_tokens(project_file: Path) -> None:
+    text = project_file.read_text(encoding="utf-8")
+    project_file.write_text(re.sub(r"api:\n(  .*\n)+", "", text), encoding="utf-8")
+    assert "tokens" not in project_file.read_text(encoding="utf-8")
+
+
+def test_a_reload_that_would_leave_a_reachable_service_without_tokens_is_refused(tmp_path: Path) -> None:
+    api_project = make_api_project(tmp_path / "project")
+    process = ServeProcess(
+        api_project.file, {**SERVICE_ENV, **api_project.secrets.env()}, tmp_path / "logs", host="0.0.0.0"
+    ).start()
+    operator = {"Authorization": f"Bearer {api_project.secrets.operator}"}
+    try:
+        with httpx.Client(base_url=process.url, timeout=10) as client:
+            _without_tokens(api_project.file)
+
+            refused = client.post("/api/v1/config/reload", headers=operator)
+            assert refused.status_code == 422, refused.text
+            [error] = refused.json()["errors"]
+            assert re.search(r"brygga\.yaml:\d+:\d+: api\.tokens: the service listens on 0\.0\.0\.0", error), error
+            assert "Add api.tokens" in error
+            assert client.get("/api/v1/syncs").status_code == 401, "the running config (and its tokens) stays"
+
+            assert process.process is not None
+            process.process.send_signal(signal.SIGHUP)
+            _wait_until(lambda: "SIGHUP: the config has errors" in process.log(), 10, "the refused SIGHUP reload")
+            assert "api.tokens: the service listens on 0.0.0.0" in process.log()
+            assert client.get("/api/v1/syncs").status_code == 401
+            assert client.get("/api/v1/syncs", headers=operator).status_code == 200
+    finally:
+        process.stop()
+
+
+async def test_a_service_on_a_reachable_address_does_not_start_without_tokens(project: Project) -> None:
+    service = Service(project.settings(host="0.0.0.0"), environ={})
+
+    with pytest.raises(ConfigError, match=r"api\.tokens: the service listens on 0\.0\.0\.0"):
+        await service.start()

@@ -20,6 +20,10 @@ def test_each_setting_comes_from_its_variable_and_command_line_options_win() -> 
         "BRYGGA_SHUTDOWN_GRACE": "3s",
         "BRYGGA_RETENTION_EVERY": "5m",
         "BRYGGA_PORT": "9000",
+        "BRYGGA_HEADER_TIMEOUT": "2s",
+        "BRYGGA_BODY_TIMEOUT": "1m",
+        "BRYGGA_MAX_CONNECTIONS": "50",
+        "BRYGGA_ALLOWED_HOSTS": " brygga.example.com,, proxy:8443 ",
         "BRYGGA_CONFIG": "elsewhere.yaml",  # found by find_project_file, not here
     }
 
@@ -35,6 +39,10 @@ def test_each_setting_comes_from_its_variable_and_command_line_options_win() -> 
         lease_ttl=timedelta(seconds=3),
         shutdown_grace=timedelta(seconds=3),
         retention_every=timedelta(minutes=5),
+        header_timeout=timedelta(seconds=2),
+        body_timeout=timedelta(minutes=1),
+        max_connections=50,
+        allowed_hosts=("brygga.example.com", "proxy:8443"),
     )
     assert ServiceSettings.from_environment({}) == ServiceSettings()
 
@@ -47,6 +55,9 @@ def test_each_setting_comes_from_its_variable_and_command_line_options_win() -> 
         ("BRYGGA_LEASE_TTL", "0s", r"^BRYGGA_LEASE_TTL: must be longer than 0s"),
         ("BRYGGA_WATCH_EVERY", "0s", r"^BRYGGA_WATCH_EVERY: must be longer than 0s"),
         ("BRYGGA_FAILING_AFTER", "0", r"^BRYGGA_FAILING_AFTER: must be 1 or more, not 0"),
+        ("BRYGGA_HEADER_TIMEOUT", "0s", r"^BRYGGA_HEADER_TIMEOUT: must be longer than 0s"),
+        ("BRYGGA_BODY_TIMEOUT", "never", r"^BRYGGA_BODY_TIMEOUT: "),
+        ("BRYGGA_MAX_CONNECTIONS", "0", r"^BRYGGA_MAX_CONNECTIONS: must be 1 or more, not 0"),
     ],
 )
 def test_a_variable_that_does_not_parse_or_is_out_of_range_is_named(variable: str, value: str, message: str) -> None:

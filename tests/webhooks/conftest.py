@@ -402,9 +402,9 @@ async def in_process(tmp_path: Path) -> AsyncIterator[InProcessFactory]:
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         transport = httpx.ASGITransport(app=app, client=client)
-        hooks = httpx.AsyncClient(transport=transport, base_url="http://brygga", timeout=10)
+        hooks = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000", timeout=10)
         token = {"Authorization": f"Bearer {project.secrets.operator}"}
-        api = httpx.AsyncClient(transport=transport, base_url="http://brygga", headers=token, timeout=10)
+        api = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000", headers=token, timeout=10)
         running = InProcess(app, project, hooks, api)
         stacks.append((lifespan, running))
         return running

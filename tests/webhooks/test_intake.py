@@ -102,6 +102,11 @@ REFUSALS = [
     Refusal("token: none", "tokened", TOKEN_ONE, lambda s, b: {}, 401, "bad token", "bearer token"),
     Refusal("token: basic, not bearer", "tokened", TOKEN_ONE,
             lambda s, b: {"authorization": f"Basic {s.sender_token}"}, 401, "bad token", "bearer token"),
+    # verify: none, from a browser on this machine
+    Refusal("none: a web page's POST", "local", body_of({"items": [contact(1)]}),
+            lambda s, b: {"origin": "http://evil.example"}, 403, "web page", "not web pages"),
+    Refusal("none: a cross-site fetch", "local", body_of({"items": [contact(1)]}),
+            lambda s, b: {"sec-fetch-site": "cross-site"}, 403, "web page", "not web pages"),
     # the body
     Refusal("standard: signed, but not JSON", "signed", b"{'data': 1", _standard, 400, "not json", "not JSON"),
     Refusal("none: not UTF-8", "local", b"{\"items\": \"\xff\xfe\"}", lambda s, b: {}, 400, "not json", "not JSON"),

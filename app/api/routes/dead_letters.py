@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from app.api.convert import dead_letter_public
-from app.api.deps import Id, Operator, ServiceDep, Viewer
+from app.api.deps import Id, Operator, ServiceDep, SyncFilter, Viewer
 from app.api.models import DeadLettersPage, RunStarted
 from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, encode_cursor, int_cursor
 from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
@@ -16,7 +16,7 @@ NOT_FOUND = problem(404, "No dead letter with that id.")
 
 @router.get("", responses=BAD_CURSOR)
 async def list_dead_letters(
-    service: ServiceDep, _: Viewer, sync: str | None = None, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
+    service: ServiceDep, _: Viewer, sync: SyncFilter = None, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
 ) -> DeadLettersPage:
     """Dead letters, oldest first; of one sync when asked."""
     letters = await service.dead_letters(sync, int_cursor(cursor), limit + 1)

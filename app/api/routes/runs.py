@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.convert import log_public, run_public
-from app.api.deps import Id, ServiceDep, Viewer
+from app.api.deps import Id, ServiceDep, SyncFilter, Viewer
 from app.api.models import LogPage, RunPublic, RunsPage, RunStatus
 from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, encode_cursor, int_cursor
 from app.api.responses import BAD_CURSOR, UNAUTHORIZED, problem
@@ -18,7 +18,7 @@ NOT_FOUND = problem(404, "No run with that id.")
 async def list_runs(
     service: ServiceDep,
     _: Viewer,
-    sync: str | None = None,
+    sync: SyncFilter = None,
     status: RunStatus | None = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: CursorParam = None,

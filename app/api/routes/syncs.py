@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.api.convert import story_public, sync_public
-from app.api.deps import Operator, ServiceDep, Viewer
+from app.api.deps import Operator, ServiceDep, SourceKey, SyncName, Viewer
 from app.api.models import RecordStory, RunStarted, SyncPublic, SyncsPage
 from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, decode_cursor, encode_cursor
 from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
@@ -32,14 +32,14 @@ async def list_syncs(
 
 
 @router.get("/{name}", responses=NOT_FOUND)
-async def get_sync(name: str, service: ServiceDep, _: Viewer) -> SyncPublic:
+async def get_sync(name: SyncName, service: ServiceDep, _: Viewer) -> SyncPublic:
     """One sync."""
     return sync_public(await service.view(name))
 
 
 @router.post("/{name}/runs", status_code=status.HTTP_202_ACCEPTED, responses={**NOT_FOUND, **BUSY, **FORBIDDEN})
 async def start_run(
-    name: str,
+    name: SyncName,
     service: ServiceDep,
     _: Operator,
     full: Annotated[bool, Query(description="Ignore the stored cursor: read everything.")] = False,
@@ -49,25 +49,25 @@ async def start_run(
 
 
 @router.post("/{name}/pause", responses={**NOT_FOUND, **FORBIDDEN})
-async def pause(name: str, service: ServiceDep, _: Operator) -> SyncPublic:
+async def pause(name: SyncName, service: ServiceDep, _: Operator) -> SyncPublic:
     """Take no scheduled or webhook runs until resumed; manual runs still work."""
     return sync_public(await service.pause(name))
 
 
 @router.post("/{name}/resume", responses={**NOT_FOUND, **FORBIDDEN})
-async def resume(name: str, service: ServiceDep, _: Operator) -> SyncPublic:
+async def resume(name: SyncName, service: ServiceDep, _: Operator) -> SyncPublic:
     """Take scheduled and webhook runs again."""
     return sync_public(await service.resume(name))
 
 
 @router.post("/{name}/reset", responses={**NOT_FOUND, **FORBIDDEN})
-async def reset(name: str, service: ServiceDep, _: Operator) -> SyncPublic:
+async def reset(name: SyncName, service: ServiceDep, _: Operator) -> SyncPublic:
     """Forget the stored cursor: the next run reads everything. The ID map stays, so nothing is created twice."""
     return sync_public(await service.reset(name))
 
 
 @router.get("/{name}/records/{source_key:path}", responses=NOT_FOUND)
-async def record_story(name: str, source_key: str, service: ServiceDep, _: Viewer) -> RecordStory:
+async def record_story(name: SyncName, source_key: SourceKey, service: ServiceDep, _: Viewer) -> RecordStory:
     """One source record's story: its ID map entry and every log entry about it, newest first."""
     return story_public(name, source_key, await service.story(name, source_key))
 
@@ -75,6 +75,6 @@ async def record_story(name: str, source_key: str, service: ServiceDep, _: Viewe
 @router.post(
     "/{name}/dead-letters/retry", status_code=status.HTTP_202_ACCEPTED, responses={**NOT_FOUND, **BUSY, **FORBIDDEN}
 )
-async def retry_dead_letters(name: str, service: ServiceDep, _: Operator) -> RunStarted:
+async def retry_dead_letters(name: SyncName, service: ServiceDep, _: Operator) -> RunStarted:
     """Retry every dead letter of the sync now, read again from the source where it can."""
     return RunStarted(run_id=await service.retry_dead_letters(name))

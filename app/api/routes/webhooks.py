@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
-from app.api.deps import Id, Operator, ServiceDep, Viewer
+from app.api.deps import Id, Operator, ServiceDep, SystemFilter, Viewer
 from app.api.models import WebhookEventPublic, WebhookEventsPage
 from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, encode_cursor, int_cursor
 from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
 from app.config import WebhookConfig
-from app.engine.webhooks import WebhookRejected, webhook_of
+from app.engine.webhooks import DELIVERY_ID_HEADERS, PROOF_HEADERS, WebhookRejected, webhook_of
 
 router = APIRouter(tags=["webhooks"])
+NO_EVENT = problem(404, "No webhook event with that id.")
 
 
 class WebhookAccepted(BaseModel):
@@ -27,7 +28,12 @@ class WebhookAccepted(BaseModel):
     "/webhooks/{system}",
     status_code=status.HTTP_202_ACCEPTED,
     responses={
-        **problem(400, "The body is not JSON, or has no records where `records` points."),
+        **problem(
+            400,
+            "The body is empty, not UTF-8 JSON, nested deeper than 200 levels, or has no records where `records`"
+            " points; or a delivery id is over 255 characters, or a signature or id header comes twice.",
+        ),
+        **problem(403, "`verify: none`, and a web page sent it."),
         **problem(401, "The signature, token or timestamp does not verify."),
         **problem(404, "No system of that name takes webhooks."),
         **problem(413, "The body is larger than `max_body`."),
@@ -37,13 +43,22 @@ async def receive(system: str, request: Request, service: ServiceDep) -> Webhook
     """Take a delivery: 202 only once it is committed to the state database. The same delivery twice
     (same webhook-id, X-GitHub-Delivery or Idempotency-Key) is answered 202 and processed once."""
     try:
-        body = await _body(request, webhook_of(service.project, system))
+        webhook = webhook_of(service.project, system)
+        _each_once(request)
+        body = await _body(request, webhook)
     except WebhookRejected as exc:  # refused before the engine saw it: counted all the same
         service.webhooks.rejected(system, exc)
         raise
     client = request.client.host if request.client is not None else None
     accepted = await service.webhooks.receive(system, body, dict(request.headers), client)
     return WebhookAccepted(event_id=str(accepted.event_id), records=accepted.records)
+
+
+def _each_once(request: Request) -> None:
+    """:raises WebhookRejected: 400 for a header that proves or names the delivery sent more than once"""
+    for name in (*PROOF_HEADERS, *DELIVERY_ID_HEADERS):
+        if len(request.headers.getlist(name)) > 1:
+            raise WebhookRejected(400, "header twice", f"{name} is sent more than once: send it once")
 
 
 async def _body(request: Request, webhook: WebhookConfig) -> bytes:
@@ -66,7 +81,11 @@ async def _body(request: Request, webhook: WebhookConfig) -> bytes:
 
 @router.get("/api/v1/webhook-events", responses={**BAD_CURSOR, **UNAUTHORIZED})
 async def list_events(
-    service: ServiceDep, _: Viewer, system: str | None = None, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
+    service: ServiceDep,
+    _: Viewer,
+    system: SystemFilter = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
 ) -> WebhookEventsPage:
     """Received webhook events, newest first; of one system when asked."""
     events = await service.webhooks.events(system, int_cursor(cursor), limit + 1)
@@ -78,9 +97,21 @@ async def list_events(
 @router.post(
     "/api/v1/webhook-events/{event_id}/replay",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={**UNAUTHORIZED, **FORBIDDEN, **problem(404, "No webhook event with that id.")},
+    responses={**UNAUTHORIZED, **FORBIDDEN, **NO_EVENT, **problem(409, "The event was discarded.")},
 )
 async def replay(event_id: Id, service: ServiceDep, _: Operator) -> WebhookEventPublic:
     """Process the stored event again, in every sync that listens to its system now."""
     event = await service.webhooks.replay(event_id)
     return WebhookEventPublic.model_validate(event, from_attributes=True).model_copy(update={"status": "pending"})
+
+
+@router.delete(
+    "/api/v1/webhook-events/{event_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**UNAUTHORIZED, **FORBIDDEN, **NO_EVENT, **problem(409, "Every sync has processed the event.")},
+)
+async def discard(event_id: Id, service: ServiceDep, caller: Operator) -> Response:
+    """Discard a pending or failed event: it is `discarded` from now on and never processed again
+    (a run that holds it already finishes it). Logged with the token's name."""
+    await service.webhooks.discard(event_id, caller.name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,104 @@
+"""Limits on what one request may take: header size, and the time its body takes to arrive.
+
+A slow sender holds a connection, a task and a buffer for as long as it likes
+unless something ends it. Header *time* is bounded before the application
+sees the request (:mod:`app.api.slow_clients`); here, once the headers are in:
+
+- headers over 16 KiB or 100 fields are answered 431 (uvicorn bounds them only
+  while they are incomplete: a large block that arrives at once gets through);
+- the body must arrive within ``body_timeout`` of the headers, or the request is
+  answered 408 and the connection closed;
+- a client that goes away before its body is complete is logged in one line
+  (the request is simply dropped: nothing of it was stored), not as a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("brygga.api")
+
+MAX_HEADER_BYTES = 16 * 1024
+MAX_HEADERS = 100
+
+
+class BodyTooSlow(HTTPException):
+    """The body did not arrive in time (HTTP 408). An ``HTTPException``, so that whatever reads the body
+    (a route, FastAPI's own parsing) lets it through to the answer unchanged."""
+
+    def __init__(self, seconds: float) -> None:
+        detail = f"the request body did not arrive within {seconds:g}s: send it at once, or in fewer pauses"
+        super().__init__(408, detail, headers={"Connection": "close"})
+
+
+class RequestLimits:
+    """ASGI middleware: 431 for oversized headers, 408 for a body that takes too long, one log line for a
+    client that went away mid-request.
+
+    :param body_timeout: seconds a request's body may take, from the moment its headers are in
+    """
+
+    def __init__(self, app: ASGIApp, body_timeout: float) -> None:
+        self.app = app
+        self.body_timeout = body_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        problem = _header_problem(scope["headers"])
+        if problem is not None:
+            await JSONResponse({"detail": problem}, 431, headers={"Connection": "close"})(scope, receive, send)
+            return
+        try:
+            await self.app(scope, self._timed(scope, receive), send)
+        except ClientDisconnect:
+            log.info("%s went away before its request was complete (%s): dropped", _client(scope), _request(scope))
+
+    def _timed(self, scope: Scope, receive: Receive) -> Receive:
+        """``receive``, bounded: the whole body within ``body_timeout``; after it, as it is."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout
+        whole = False
+
+        async def timed_receive() -> Message:
+            nonlocal whole
+            if whole:
+                return await receive()
+            try:
+                if loop.time() >= deadline:
+                    raise TimeoutError
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                log.info("%s sent too slow a body (%s): answered 408", _client(scope), _request(scope))
+                raise BodyTooSlow(self.body_timeout) from None
+            whole = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        return timed_receive
+
+
+def _header_problem(headers: list[tuple[bytes, bytes]]) -> str | None:
+    if len(headers) > MAX_HEADERS:
+        return f"the request has more than {MAX_HEADERS} headers: send fewer"
+    if sum(len(name) + len(value) + 4 for name, value in headers) > MAX_HEADER_BYTES:
+        return f"the request's headers are larger than {MAX_HEADER_BYTES // 1024} KiB: send smaller ones"
+    return None
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"client {client[0]}:{client[1]}" if client else "a client"
+
+
+def _request(scope: Scope) -> str:
+    """The request in a log line: its method and route path, cut short (the path is the client's)."""
+    path = str(scope.get("path", ""))
+    return f"{scope.get('method', '')} {path[:200]}{'…' if len(path) > 200 else ''}"
