@@ -219,9 +219,9 @@ class Started:
             command, cwd=cwd, env=environment, stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
 
-    def wait_for(self, moment: Rule, timeout: float) -> None:
+    def wait_for(self, moment: Rule, timeout: float, what: str = "the moment") -> None:
         """Wait until ``moment`` is reached; fail if the command ends first, or after ``timeout`` seconds."""
-        wait_for_moment(moment, self.process, timeout, lambda: self.output()[-3000:])
+        wait_for_moment(moment, self.process, timeout, self.output, what)
 
     def kill(self) -> None:
         """SIGKILL, and wait for it to be gone."""
@@ -250,16 +250,18 @@ class Started:
         self.out.close()
 
 
-def wait_for_moment(moment: Rule, process: subprocess.Popen[Any], timeout: float, log: Callable[[], str]) -> None:
-    """Wait until ``moment`` (a rule playing a :class:`Moment`) is reached; fail, with ``log()``, if
-    ``process`` ends first or ``timeout`` seconds pass."""
+def wait_for_moment(
+    moment: Rule, process: subprocess.Popen[Any], timeout: float, log: Callable[[], str], what: str = "the moment"
+) -> None:
+    """Wait until ``moment`` (a rule playing a :class:`Moment`) is reached; fail, naming ``what`` and
+    with the end of ``log()``, if ``process`` ends first or ``timeout`` seconds pass."""
     assert isinstance(moment.fault, Moment)
     ends = time.monotonic() + timeout
     while not moment.fault.reached.wait(0.05):  # woken at once when reached; the slices watch the process
         if process.poll() is not None:
-            raise AssertionError(f"the process ended (exit {process.returncode}) before the moment came:\n{log()}")
+            raise AssertionError(f"the process ended (exit {process.returncode}) before {what}:\n{log()[-3000:]}")
         if time.monotonic() > ends:
-            raise AssertionError(f"gave up after {timeout:.0f}s waiting for the moment:\n{log()}")
+            raise AssertionError(f"gave up after {timeout:.0f}s waiting for {what}:\n{log()[-3000:]}")
 
 
 def each_once(api: ApiState, records: int) -> str | None:
