@@ -119,7 +119,9 @@ def exact_float(text: str) -> float | None:
     return number if Decimal(repr(number)) == Decimal(text) else None
 
 
-def _number(text: str) -> float | Decimal:
+def exact_number(text: str) -> float | Decimal:
+    """A JSON number with a fraction or an exponent, exactly: a float where one holds it, else a decimal
+    (a ``parse_float`` hook for :func:`json.loads`)."""
     number = exact_float(text)
     return Decimal(text) if number is None else number
 
@@ -139,7 +141,7 @@ def _parse_exactly(content: bytes | str) -> Any:
     text = content.decode("utf-8", "surrogateescape") if isinstance(content, bytes) else content
     text = text.removeprefix("\ufeff")  # a byte order mark: orjson refuses it, the text does not need it
     try:
-        return json.loads(text, parse_float=_number, parse_int=_integer, parse_constant=_no_constant, strict=False)
+        return json.loads(text, parse_float=exact_number, parse_int=_integer, parse_constant=_no_constant, strict=False)
     except RecursionError:  # the standard parser stops at Python's recursion limit, cleanly
         raise NotJson("it is nested too deeply (hundreds of levels of lists and objects)") from None
     except json.JSONDecodeError as exc:

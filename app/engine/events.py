@@ -9,11 +9,10 @@ into deletes; ``fetch: true`` reads each record from the source by key.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from app.engine.planning import Action, Planned, plan_batch
-from app.engine.webhooks import WebhookRejected, records_of
+from app.engine.webhooks import WebhookRejected, parse_json, records_of
 from app.engine.writing import write_plan
 from app.errors import BryggaError
 from app.mapping.expressions import Expression, compile_condition
@@ -39,7 +38,7 @@ async def process_events(run: SyncRun) -> None:
             return
         group: list[tuple[EventInfo, list[Record]]] = []
         for event in events:
-            body = json.loads(event.body)
+            body = parse_json(event.body)
             try:
                 records = records_of(webhook, body)
             except WebhookRejected as exc:  # the config changed since it was accepted

@@ -21,6 +21,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.config import Project, WebhookConfig
 from app.errors import BryggaError
+from app.json_values import exact_number
 from app.mapping.paths import compile_path
 from app.records import Record
 
@@ -77,14 +78,16 @@ def check_delivery(webhook: WebhookConfig, body: bytes, headers: Mapping[str, st
 
 
 def parse_json(text: str) -> Any:
-    """JSON text as Python values: integers of any size exactly (Python's own ``int``); NaN and Infinity,
-    which JSON does not have, refused. The one place the webhook path parses JSON: the run reads the stored
-    body back with it too, so a parser swapped here is swapped everywhere.
+    """JSON text as Python values: integers of any size exactly (Python's own ``int``), numbers a float
+    cannot hold as written (``1e400``) as decimals; NaN and Infinity, which JSON does not have, refused, and
+    raw control characters too (strict JSON: a NUL in a string must come escaped, so the body is text any
+    state database stores). The one place the webhook path parses JSON: the run reads the stored body back
+    with it too, so a parser swapped here is swapped everywhere.
 
     :raises ValueError: for text that is not JSON
     :raises RecursionError: for nesting deeper than the interpreter's stack
     """
-    return json.loads(text, parse_constant=_no_constant)
+    return json.loads(text, parse_float=exact_number, parse_constant=_no_constant)
 
 
 def _no_constant(name: str) -> Any:
