@@ -82,7 +82,23 @@ class ConnectorError(BryggaError):
 
 
 class TransientError(ConnectorError):
-    """A failure that may pass: retry with backoff."""
+    """A failure that may pass: retry with backoff.
+
+    :param retried: the connector already retried it as the sync's ``retry`` policy says (see
+        :data:`connectors.base.retry_policy`): the engine does not retry it once more, so retry layers
+        never multiply
+    :param retry_after: the seconds the system asked to wait before the next try, if it did
+    :param maybe_done: whether the system may have acted on it before it failed; a create into a system
+        that assigns keys is only sent again when it certainly was not, or after ``match`` found nothing
+    """
+
+    def __init__(
+        self, message: str, *, retried: bool = False, retry_after: float | None = None, maybe_done: bool = True
+    ) -> None:
+        super().__init__(message)
+        self.retried = retried
+        self.retry_after = retry_after
+        self.maybe_done = maybe_done
 
 
 class EarlierWriteFailed(TransientError):

@@ -23,16 +23,44 @@ at one boundary, ``raise … from exc``; retry decisions follow the type only.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, ClassVar, NamedTuple, Self
 
-from app.config import SystemConfig, SystemOptions
+from app.config import RetryPolicy, SystemConfig, SystemOptions
 from app.config.kinds import UnknownKindError, installed_kinds, load_kind
 from app.errors import ConnectorError, PermanentError, TransientError
 from app.records import Record, format_key
+
+retry_policy: ContextVar[RetryPolicy | None] = ContextVar("brygga_retry_policy", default=None)
+"""The ``retry`` policy of the sync whose run is calling, while the engine drives a connector in a run
+(``None`` outside runs: ``brygga preview``, checks). One policy governs every passing failure within a
+run, and retry layers never multiply (SPEC 8):
+
+- a connector that retries requests itself (the REST connector retries the one request that failed, not
+  the batch) follows this policy while it is set, and raises what it gave up on as a
+  :class:`~app.errors.TransientError` with ``retried=True``: the engine retries it no more;
+- a connector that does not retry raises its :class:`~app.errors.TransientError` as it is, and the engine
+  retries the call (or, for a failed write in a result, that record's write) under the same policy.
+
+A connector is shared by the syncs that use its system, so the policy is per call, in the calling task's
+context (which every task a run starts inherits), not on the connector.
+"""
+
+
+@contextmanager
+def retrying_as(policy: RetryPolicy) -> Iterator[None]:
+    """Within this block, connectors retry as ``policy`` says (see :data:`retry_policy`)."""
+    token = retry_policy.set(policy)
+    try:
+        yield
+    finally:
+        retry_policy.reset(token)
+
 
 Checkpoint = dict[str, Any]
 """Where a read got to, in a form of the connector's choosing; JSON with dates and decimals allowed."""
@@ -80,7 +108,10 @@ class WriteResult(NamedTuple):
     :param target_key: the record's key in the target (for a create into a
         system that assigns keys, the key it assigned)
     :param error: why this record failed, or ``None``; a
-        :class:`~app.errors.PermanentError` dead-letters the record
+        :class:`~app.errors.PermanentError` dead-letters the record, a
+        :class:`~app.errors.TransientError` is tried again within the run as the sync's ``retry`` policy
+        says (unless the connector ``retried`` it already; a create into a system that assigns keys only
+        where it was certainly not done, or after ``match`` found nothing), then dead-letters it
     :param created: for a create or update written as an upsert, whether the
         record was new in the target; ``None`` where the connector cannot tell
         (see :meth:`Connector.reports_created`)
@@ -243,10 +274,13 @@ class Connector(ABC):
         """Apply a batch of writes to ``stream``; one result per write, in order.
 
         A record the system refuses is a :class:`~app.errors.PermanentError` in
-        its own result and the others still go through. When the whole batch
-        failed for a passing reason, raise :class:`~app.errors.TransientError`:
+        its own result and the others still go through; a record whose write
+        failed for a passing reason is a :class:`~app.errors.TransientError` in
+        its own result, and only those records are written again. When the whole
+        batch failed for a passing reason, raise :class:`~app.errors.TransientError`:
         the batch is retried whole, so writes must be idempotent (an upsert by
-        key, or a create the connector can recognise as already done).
+        key, or a create the connector can recognise as already done). Either
+        way, retries follow :data:`retry_policy`.
 
         :raises TransientError: when nothing was written for a passing reason
         :raises NotImplementedError: for systems that cannot be written
@@ -291,4 +325,6 @@ __all__ = [
     "connector_class",
     "create_connector",
     "installed_kinds",
+    "retry_policy",
+    "retrying_as",
 ]

@@ -5,7 +5,7 @@ from app.config.issues import ConfigIssue, Mark
 from app.config.loader import Project, find_project_file, load_project, read_project, report_issues, system_model
 from app.config.project import HttpUrl, ProjectFile
 from app.config.secrets import SecretValues
-from app.config.sync import FieldMapping, Lookup, Mode, SyncConfig, SyncTest
+from app.config.sync import FieldMapping, Lookup, Mode, RetryPolicy, SyncConfig, SyncTest
 from app.config.systems import StreamOptions, SystemConfig, SystemOptions, TargetProblem, WebhookConfig
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Problem",
     "Project",
     "ProjectFile",
+    "RetryPolicy",
     "SecretValues",
     "StreamOptions",
     "StringList",

@@ -48,7 +48,14 @@ _ENCODERS: tuple[Callable[[str], str], ...] = (
     lambda text: quote(_utf8(text), safe=""),  # %2F; safe="/" leaves / as it is: the raw form
     lambda text: quote_plus(_utf8(text), safe=""),  # a space as +
     lambda text: _utf8(text).decode("latin-1"),  # UTF-8 read as Latin-1 (raw request paths)
+    lambda text: "".join(f"\\u{unit:04x}" for unit in _utf16(text)),  # JSON lets any character be \u-escaped
+    lambda text: "".join(f"%{byte:02x}" for byte in _utf8(text)),  # and a URL any byte percent-encoded
 )
+
+
+def _utf16(text: str) -> list[int]:
+    data = text.encode("utf-16-be", "surrogatepass")
+    return [int.from_bytes(data[index : index + 2], "big") for index in range(0, len(data), 2)]
 
 
 @cache

@@ -22,13 +22,13 @@ from app.engine.events import process_events
 from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, WaitForBefore, all_of, read_ahead
 from app.engine.planning import Planned, plan_batch
-from app.engine.retry import with_retries
+from app.engine.retry import pause, with_retries, worth_retrying
 from app.engine.writing import write_plan
 from app.errors import BryggaError, EarlierWriteFailed, TransientError
 from app.mapping.hashing import record_hash
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, IdMapping, LogEntry
-from connectors.base import Batch, Write, WriteAction
+from connectors.base import Batch, Write, WriteAction, retrying_as
 
 if TYPE_CHECKING:
     from app.engine.runner import Engine
@@ -139,6 +139,10 @@ class SyncRun:
         """Source key → hash of the record a dead letter keeps, or that this run already retried."""
 
     async def execute(self) -> Counts:
+        with retrying_as(self.sync.retry):  # connectors that retry requests themselves follow the sync's policy
+            return await self._execute()
+
+    async def _execute(self) -> Counts:
         self.parts = await self.engine.parts(self.sync)
         source_stream, target_stream = self.sync.source_stream, self.sync.target_stream
         fields = list(self.parts.mapping.field_names)
@@ -298,14 +302,11 @@ class SyncRun:
                     yield batch
                     checkpoint, failures = batch.checkpoint, 0
                 return
-            except TransientError:
+            except TransientError as exc:
                 failures += 1
-                if failures >= self.sync.retry.attempts:
+                if failures >= self.sync.retry.attempts or not worth_retrying(exc):
                     raise
-                delay = min(
-                    self.sync.retry.backoff.total_seconds() * 2 ** (failures - 1),
-                    self.sync.retry.max_backoff.total_seconds(),
-                )
+                delay = pause(self.sync.retry, failures, exc)
                 log.info("reading %s failed for a passing reason; again in %.1fs", self.sync.source, delay)
                 await self.engine.sleep(delay)
 

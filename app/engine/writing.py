@@ -10,7 +10,8 @@ import logging
 from collections.abc import Sequence
 
 from app.engine.planning import Action, Planned, SyncParts
-from app.engine.retry import Sleep, with_retries
+from app.engine.retry import Sleep, pause, with_retries, worth_retrying
+from app.errors import ConnectorError, TransientError
 from app.store import BatchChanges, Failure
 from connectors.base import Write, WriteAction, WriteResult
 
@@ -20,30 +21,74 @@ _new_tuple = tuple.__new__  # a NamedTuple without its generated __new__: a thir
 
 
 async def write_plan(parts: SyncParts, plan: Sequence[Planned], sleep: Sleep, run_id: int) -> BatchChanges:
-    """Write the creates and updates of ``plan`` (retrying transient failures) and collect what to store.
+    """Write the creates and updates of ``plan`` and collect what to store.
 
-    :raises TransientError: when the target keeps failing: the run stops and the batch is not committed
+    Passing failures are tried again as the sync's ``retry`` policy says, ``attempts`` tries in all: the
+    whole batch where the write failed whole, else only the records whose write failed for a passing
+    reason (a create into a system that assigns keys only where it certainly was not done, or after
+    ``match`` found nothing). A target down for less than the policy's patience costs no dead letter.
+
+    :raises TransientError: when the target keeps failing whole: the run stops and the batch is not committed
     """
     if parts.target.assigns_keys:
         await settle_creates(parts, plan, sleep, run_id)
-    to_write = [item for item in plan if item.action in _WRITE_ACTIONS]
-    if to_write:
-        writes = [_new_tuple(Write, (_WRITE_ACTIONS[item.action], item.mapped, item.target_key)) for item in to_write]
-        stream = parts.sync.target_stream
-
-        async def write() -> list[WriteResult]:
-            return await parts.target.write(stream, writes)
-
-        results = await with_retries(parts.sync.retry, write, sleep)
-        for item, result in zip(to_write, results, strict=True):
-            if result.error is None:
-                if result.target_key is not None:
-                    item.target_key = result.target_key
-                if result.created is not None:  # the target knows best whether it was new
-                    item.action = Action.CREATE if result.created else Action.UPDATE
-            else:
-                item.action, item.reason, item.error = Action.FAIL, "write", str(result.error)
+    policy, stream = parts.sync.retry, parts.sync.target_stream
+    pending = [item for item in plan if item.action in _WRITE_ACTIONS]
+    tries = 0
+    while pending:
+        tries += 1
+        writes = [_new_tuple(Write, (_WRITE_ACTIONS[item.action], item.mapped, item.target_key)) for item in pending]
+        try:
+            results = await parts.target.write(stream, writes)
+        except TransientError as exc:
+            if tries >= policy.attempts or not worth_retrying(exc):
+                raise
+            await sleep(pause(policy, tries, exc))
+            continue
+        again = _outcomes_of_writes(parts, pending, results, last_try=tries >= policy.attempts)
+        if again:
+            await sleep(pause(policy, tries, again[0][1]))
+            pending = await _again(parts, [item for item, _ in again], sleep, run_id)
+        else:
+            pending = []
     return outcomes(plan)
+
+
+def _outcomes_of_writes(
+    parts: SyncParts, written: Sequence[Planned], results: Sequence[WriteResult], *, last_try: bool
+) -> list[tuple[Planned, ConnectorError]]:
+    """Settle each written item by its result; the items to write again, with their errors."""
+    again: list[tuple[Planned, ConnectorError]] = []
+    for item, result in zip(written, results, strict=True):
+        error = result.error
+        if error is None:
+            if result.target_key is not None:
+                item.target_key = result.target_key
+            if result.created is not None:  # the target knows best whether it was new
+                item.action = Action.CREATE if result.created else Action.UPDATE
+        elif not last_try and _may_write_again(parts, item, error):
+            again.append((item, error))
+        else:
+            item.action, item.reason, item.error = Action.FAIL, "write", str(error)
+    return again
+
+
+def _may_write_again(parts: SyncParts, item: Planned, error: ConnectorError) -> bool:
+    """Whether a record whose write failed may be written again within the run."""
+    if not worth_retrying(error):
+        return False
+    if item.action is not Action.CREATE or not parts.target.assigns_keys:
+        return True  # an update, or an upsert by the record's own key: the same write again is harmless
+    assert isinstance(error, TransientError)
+    return not error.maybe_done or parts.target.can_match(parts.sync.target_stream)
+
+
+async def _again(parts: SyncParts, items: list[Planned], sleep: Sleep, run_id: int) -> list[Planned]:
+    """The items to write again: creates into a system that assigns keys are first looked up with ``match``
+    (one cut off may have happened), and adopted where found."""
+    if parts.target.assigns_keys and parts.target.can_match(parts.sync.target_stream):
+        await settle_creates(parts, items, sleep, run_id)
+    return [item for item in items if item.action in _WRITE_ACTIONS]
 
 
 async def settle_creates(parts: SyncParts, plan: Sequence[Planned], sleep: Sleep, run_id: int) -> None:

@@ -15,6 +15,7 @@ import orjson
 
 from app.config import SecretValues
 from app.errors import PermanentError
+from connectors.base import retry_policy
 from connectors.rest.auth import credentials
 from connectors.rest.config import RestSystem
 from connectors.rest.errors import (
@@ -102,13 +103,29 @@ class RestClient:
         except PermanentError as exc:
             raise PermanentError(f"{where}: {exc}") from exc
         headers = {"Content-Type": "application/json"} if content is not None else None
-        async for attempt in retrying(self.policy, self.clock, repeatable=repeatable):
-            with attempt:
-                return await self._authorized(
-                    lambda: self._http.build_request(method, url, content=content, headers=headers),
-                    where,
-                )
+        try:
+            async for attempt in retrying(self._policy(), self.clock, repeatable=repeatable):
+                with attempt:
+                    return await self._authorized(
+                        lambda: self._http.build_request(method, url, content=content, headers=headers),
+                        where,
+                    )
+        except TransientHttpError as exc:
+            exc.retried = repeatable or not exc.maybe_done  # a create that may have happened was not retried
+            raise
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _policy(self) -> RetryPolicy:
+        """The calling run's sync's ``retry`` policy (one policy for every retry layer), else the system's own."""
+        run = retry_policy.get()
+        if run is None:
+            return self.policy
+        return RetryPolicy(
+            attempts=run.attempts,
+            first_wait=run.backoff.total_seconds(),
+            most_wait=run.max_backoff.total_seconds(),
+            longest_wait=self.policy.longest_wait,
+        )
 
     async def _authorized(self, build: Callable[[], httpx.Request], where: str) -> httpx.Response:
         """One try; after a 401 to credentials that can be renewed, once more with new ones."""
@@ -127,8 +144,9 @@ class RestClient:
         async with self.limits.request():
             with http_errors(self._shown(request, where), self.redact):
                 response = await self._whole(request)
-        if response.status_code in (429, 503) and (wait := retry_after(response)) is not None:
-            self.limits.pause(min(wait, self.policy.longest_wait))
+        wait = retry_after(response) if response.status_code in (429, 503) else None
+        if wait is not None and wait <= self.policy.longest_wait:  # longer: "come back later", not a wait
+            self.limits.pause(wait)
         return response
 
     async def _send_token_request(self, request: httpx.Request) -> httpx.Response:

@@ -29,20 +29,23 @@ Redact = Callable[[str], str]
 
 
 class TransientHttpError(TransientError):
-    """A request that failed for a passing reason.
+    """A request that failed for a passing reason (``maybe_done``, ``retry_after``, ``retried``: see
+    :class:`~app.errors.TransientError`).
 
-    :param maybe_done: whether the system may have acted on the request before it failed
     :param status: the HTTP status, or ``None`` when no answer came
-    :param retry_after: the seconds the system asked us to wait (``Retry-After``), if it did
     """
 
     def __init__(
-        self, message: str, *, maybe_done: bool, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        maybe_done: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+        retried: bool = False,
     ) -> None:
-        super().__init__(message)
-        self.maybe_done = maybe_done
+        super().__init__(message, retried=retried, retry_after=retry_after, maybe_done=maybe_done)
         self.status = status
-        self.retry_after = retry_after
 
 
 class PermanentHttpError(PermanentError):
@@ -140,7 +143,7 @@ def retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
     if not value:
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() takes '²' and other digits float() refuses
         return float(value)
     try:
         until = parsedate_to_datetime(value)

@@ -58,15 +58,21 @@ class RequestLimits:
 
     @asynccontextmanager
     async def request(self) -> AsyncIterator[None]:
-        """Wait for a pause to end, a permit of the budget and a place in flight; send inside."""
+        """Wait for a pause to end, a permit of the budget and a place in flight; send inside.
+
+        The pause is looked at again once a place in flight is had: a request that waited for its place
+        while the one before was answered ``Retry-After`` waits out that pause too.
+        """
         await self._pause_over()
         if self._permits is None:
             async with self._in_flight:
+                await self._pause_over()
                 yield
             return
         await self._permits.acquire()
         try:
             async with self._in_flight:
+                await self._pause_over()
                 yield
         finally:
             asyncio.get_running_loop().call_later(self._per, self._permits.release)

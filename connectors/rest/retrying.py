@@ -1,4 +1,4 @@
-"""When and how long a request is retried: tenacity, exponential backoff with full jitter.
+"""When and how long a request is retried: tenacity, exponential backoff with jitter.
 
 Only :class:`~connectors.rest.errors.TransientHttpError` is retried, and a
 request that must not be repeated once it may have arrived (a create) only
@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from tenacity import AsyncRetrying, RetryCallState, wait_random_exponential
+from tenacity import AsyncRetrying, RetryCallState, wait_exponential, wait_random
 
 from connectors.rest.errors import TransientHttpError
 from connectors.rest.limits import Clock
@@ -26,7 +26,8 @@ class RetryPolicy:
     """How a request is retried.
 
     :param attempts: tries in all, the first included
-    :param first_wait: the backoff before the second try (seconds); it doubles each try, with full jitter
+    :param first_wait: the backoff before the second try (seconds); it doubles each try, plus up to one
+        ``first_wait`` of jitter (as the engine's retries: one policy, the same waits)
     :param most_wait: the longest backoff between two tries (seconds)
     :param longest_wait: the longest ``Retry-After`` waited for within a run (seconds)
     """
@@ -43,7 +44,8 @@ def retrying(policy: RetryPolicy, clock: Clock, *, repeatable: bool) -> AsyncRet
     :param repeatable: whether the request may be sent again after it may have arrived
         (reads, updates, deletes: yes; creates: no)
     """
-    backoff = wait_random_exponential(multiplier=policy.first_wait, max=policy.most_wait)
+    jitter = wait_random(0, min(policy.first_wait, policy.most_wait))
+    backoff = wait_exponential(multiplier=policy.first_wait, max=policy.most_wait) + jitter
 
     def worth_retrying(state: RetryCallState) -> bool:
         error = state.outcome.exception() if state.outcome is not None else None

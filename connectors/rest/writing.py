@@ -5,9 +5,9 @@
   A create is never sent again once it may have arrived: a timeout, a dropped
   connection or a 5xx other than 503 after the request went out ends that
   record's write with a :class:`~app.errors.TransientError` in its own result
-  (the engine keeps it as a dead letter, and the next try looks with ``match``
-  before creating); only failures that prove nothing happened (no connection,
-  429, 503, 408) are retried at once.
+  (the engine tries it again within the run only after ``match`` found nothing,
+  else keeps it as a dead letter); only failures that prove nothing happened
+  (no connection, 429, 503, 408) are retried here at once.
 - update: ``write.update`` with the record as JSON, at the target key;
 - delete: ``write.delete`` at the target key. A 404 or 410 is success ("already
   gone") only where the stream's ``get`` confirms the record is not there, so a
@@ -17,7 +17,9 @@ A record the system refuses (any 4xx, a 404 on update) fails alone with a
 :class:`~app.errors.PermanentError` in its result. Only when every write of
 the batch failed for a passing reason, and none of them may have happened,
 does :meth:`StreamWriter.write` raise :class:`~app.errors.TransientError`, so
-that the engine retries the whole batch and backs off a system that is down.
+that the run stops and the sync backs off a system that is down. Each request
+was retried already as the sync's ``retry`` policy says (see
+:data:`connectors.base.retry_policy`): the engine retries none of it again.
 """
 
 from __future__ import annotations
@@ -68,8 +70,14 @@ class StreamWriter:
         """
         results = list(await asyncio.gather(*(self._one(write) for write in writes)))
         if results and all(_undone(write, result) for write, result in zip(writes, results, strict=True)):
-            first = results[0].error
-            raise TransientError(f"{self.where}: none of the {len(writes)} writes went through: {first}") from first
+            errors = [result.error for result in results if isinstance(result.error, TransientError)]
+            first = errors[0]
+            raise TransientError(
+                f"{self.where}: none of the {len(writes)} writes went through: {first}",
+                retried=all(error.retried for error in errors),  # each one's request was retried already
+                retry_after=first.retry_after,
+                maybe_done=False,
+            ) from first
         return results
 
     async def _one(self, write: Write) -> WriteResult:

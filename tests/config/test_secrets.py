@@ -63,6 +63,10 @@ FORMS: dict[str, Callable[[str], str]] = {
     "JSON of quote": lambda s: json.dumps(quote(_utf8(s))),
     "JSON of JSON": lambda s: json.dumps(json.dumps(s)),
     "quote of JSON": lambda s: quote(json.dumps(s), safe=""),
+    "every character \\u-escaped": lambda s: "".join(
+        f"\\u{ord(c):04X}" if ord(c) < 0x10000 else json.dumps(c)[1:-1] for c in s
+    ),
+    "every byte percent-encoded": lambda s: "".join(f"%{byte:02x}" for byte in _utf8(s)),
 }
 
 

@@ -147,6 +147,11 @@ def test_retry_after_that_is_absent_unreadable_or_on_another_status_is_none(stat
     assert retry_after(httpx.Response(status, headers={"Retry-After": value})) is None
 
 
+@pytest.mark.parametrize("value", [b"\xb2", b"1\xb2", b"\xb9\xb3", b"\xbd"])
+def test_a_retry_after_of_digits_float_refuses_is_none_not_a_crash(value: bytes) -> None:
+    assert retry_after(httpx.Response(429, headers=[(b"Retry-After", value)])) is None
+
+
 def test_a_retry_after_date_in_the_past_waits_nothing() -> None:
     past = datetime.now(UTC) - timedelta(hours=1)
 
