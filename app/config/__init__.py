@@ -1,6 +1,15 @@
 """Config loading: the project file, systems, syncs, and errors with FILE:LINE:COL."""
 
-from app.config.base import ConfigModel, Duration, KeyFields, Location, Problem, StringList, parse_duration
+from app.config.base import (
+    ConfigModel,
+    Duration,
+    KeyFields,
+    Location,
+    Problem,
+    StringList,
+    check_url_port,
+    parse_duration,
+)
 from app.config.issues import ConfigIssue, Mark
 from app.config.loader import Project, find_project_file, load_project, read_project, report_issues, system_model
 from app.config.project import HttpUrl, ProjectFile
@@ -32,6 +41,7 @@ __all__ = [
     "SystemOptions",
     "TargetProblem",
     "WebhookConfig",
+    "check_url_port",
     "find_project_file",
     "load_project",
     "parse_duration",

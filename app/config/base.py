@@ -8,6 +8,7 @@ from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
@@ -162,3 +163,12 @@ StringList = Annotated[
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 NAME_HINT = "use letters, digits, '-' and '_' (no dots or spaces), starting with a letter or digit"
+
+
+def check_url_port(url: str) -> None:
+    """:raises ValueError: when ``url`` has a port that is not a number from 0 to 65535 (which would pass
+    for a URL until the first connection, and then fail with a traceback)"""
+    try:
+        urlsplit(url).port  # noqa: B018 - read for its check
+    except ValueError:
+        raise ValueError("the port in this URL is not a number from 0 to 65535") from None

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 
-from app.config.base import ConfigModel, Duration, Problem
+from app.config.base import ConfigModel, Duration, Problem, check_url_port
 from app.config.credentials import secret_problems
 
 Role = Literal["viewer", "operator"]
@@ -23,6 +23,7 @@ _HTTP_URL = re.compile(r"^https?://[^\s/]+")
 def _state_url(value: str) -> str:
     if not _STATE_SCHEMES.match(value):
         raise ValueError("the state database must be sqlite:///FILE or postgresql://USER@HOST/DB")
+    check_url_port(value)
     return value
 
 

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from app.config import ConfigModel, Duration, Mode, Problem, StreamOptions, SystemOptions, TargetProblem
+from app.config import ConfigModel, Duration, Mode, Problem, StreamOptions, SystemOptions, TargetProblem, check_url_port
 from connectors.sql.engine import backend_of
 from connectors.sql.query_text import QueryError, one_select
 
@@ -18,6 +18,7 @@ _URL_HINT = "write sqlite:///crm.db, postgresql://user@host/db or mysql+pymysql:
 
 
 def _database_url(value: str) -> str:
+    check_url_port(value)
     try:
         url = make_url(value)
     except (ArgumentError, ValueError):

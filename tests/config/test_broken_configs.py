@@ -408,6 +408,16 @@ PROJECT_CASES = [
         (P, AFTER_MINIMAL, 8, "state: the state database must be sqlite:///FILE or postgresql://USER@HOST/DB"),
     ),
     case(
+        "state-url-port-not-a-number",
+        settings("state: postgresql://postgres@127.0.0.1:xx/brygga\n"),
+        (P, AFTER_MINIMAL, 8, "state: the port in this URL is not a number from 0 to 65535"),
+    ),
+    case(
+        "state-url-port-beyond-65535",
+        settings("state: postgresql://postgres@127.0.0.1:99999999/brygga\n"),
+        (P, AFTER_MINIMAL, 8, "state: the port in this URL is not a number from 0 to 65535"),
+    ),
+    case(
         "token-without-token",
         settings("api:\n  tokens:\n    - {name: ops, role: viewer}\n"),
         (P, AFTER_MINIMAL + 2, 7, "api.tokens[0]: missing required key 'token'"),
@@ -457,6 +467,11 @@ SQL_CASES = [
         "sql-not-a-url",
         system(SQL_SYSTEM.replace("sqlite:///crm.db", "crm.db")),
         (P, 5, 10, "systems.crm.url: not a database URL: write sqlite:///crm.db, postgresql://user@host/db or"),
+    ),
+    case(
+        "sql-url-port-beyond-65535",
+        system(SQL_SYSTEM.replace("sqlite:///crm.db", "postgresql://ann@db:99999999/crm")),
+        (P, 5, 10, "systems.crm.url: the port in this URL is not a number from 0 to 65535"),
     ),
     case(
         "sql-unsupported-database",
