@@ -9,7 +9,7 @@ from asyncpg import InterfaceError, PostgresError
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.url import URL
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.errors import StoreError
@@ -22,6 +22,23 @@ without loading Alembic and its scripts, a good part of a short run's start-up."
 DATABASE_ERRORS = (SQLAlchemyError, PostgresError, InterfaceError, OSError)
 """What the state database can raise: SQLAlchemy's errors, and asyncpg's own where work goes to the
 driver itself (COPY, the webhook intake)."""
+
+
+def database_failure(exc: BaseException) -> StoreError:
+    """``exc`` as a :class:`StoreError` that says what failed in the database's words, without the statement,
+    its parameters or SQLAlchemy's link (they are for the log, and parameters may hold a record's data)."""
+    cause: BaseException = exc
+    lost = False
+    if isinstance(exc, DBAPIError):
+        lost = bool(exc.connection_invalidated)
+        cause = exc.orig if exc.orig is not None else exc
+    text = str(cause).split("\n[SQL:", 1)[0].split("\n(Background on this error", 1)[0].strip()
+    text = text or type(cause).__name__
+    if lost or "connection is closed" in text or "connection was closed" in text:
+        text = f"the connection to it was lost ({text}); the next run carries on from what was committed"
+    return StoreError(f"the state database failed: {text}")
+
+
 _MIGRATION_LOCK = 7_316_203_771  # a pg_advisory_xact_lock id: one process migrates at a time
 
 

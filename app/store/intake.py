@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import Dialect
 
-from app.errors import StoreError
 from app.pooling import driver_connection
-from app.store.database import DATABASE_ERRORS
+from app.store.database import DATABASE_ERRORS, database_failure
 from app.store.group_commit import GroupCommit
 from app.store.tables import WEBHOOK_EVENTS, WEBHOOK_PROGRESS, utc_now
 
@@ -152,7 +151,7 @@ class _Sqlite:
                 if progress:
                     await driver.executemany(self.PROGRESS, progress)
         except sqlite3.Error as exc:  # from the driver's own connection (SQLAlchemy's are StoreErrors already)
-            raise StoreError(f"the state database failed: {exc}") from exc
+            raise database_failure(exc) from exc
         return accepted
 
 
@@ -193,7 +192,7 @@ class _Postgres:
                         events, syncs = zip(*progress, strict=True)
                         await driver.execute(self.PROGRESS, list(events), list(syncs), at)
         except DATABASE_ERRORS as exc:
-            raise StoreError(f"the state database failed: {exc}") from exc
+            raise database_failure(exc) from exc
         return accepted
 
     async def _insert_keyed(

@@ -21,7 +21,7 @@ from app.errors import StoreError
 from app.record_checks import storable_text
 from app.records import dumps, loads
 from app.store.bulk import insert_rows, stored_time, upsert_rows
-from app.store.database import DATABASE_ERRORS, open_database, state_url
+from app.store.database import DATABASE_ERRORS, database_failure, open_database, state_url
 from app.store.history import History
 from app.store.inbox import Inbox, record_progress
 from app.store.leases import Leases
@@ -405,16 +405,16 @@ class _Transaction:
             if self._turns is not None:
                 self._turns.give_back()
             if isinstance(exc, SQLAlchemyError):
-                raise StoreError(f"the state database failed: {exc}") from exc
+                raise database_failure(exc) from exc
             raise
 
     async def __aexit__(self, kind: Any, error: Any, traceback: Any) -> None:
         try:
             await self._context.__aexit__(kind, error, traceback)
         except SQLAlchemyError as exc:
-            raise StoreError(f"the state database failed: {exc}") from exc
+            raise database_failure(exc) from exc
         finally:
             if self._turns is not None:
                 self._turns.give_back()
         if isinstance(error, DATABASE_ERRORS):  # asyncpg's own too: from COPY, sent to the driver itself
-            raise StoreError(f"the state database failed: {error}") from error
+            raise database_failure(error) from error

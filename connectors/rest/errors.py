@@ -168,7 +168,12 @@ def _describe(exc: httpx.HTTPError) -> str:
         return f"could not connect ({text})"
     if isinstance(exc, httpx.TooManyRedirects):
         return "redirected too many times"
-    return f"{type(exc).__name__}: {text}"
+    said = f" ({text})" if text != type(exc).__name__ else ""
+    if isinstance(exc, httpx.ReadError):
+        return f"the connection broke while the answer was read (it was reset or closed){said}"
+    if isinstance(exc, httpx.WriteError):
+        return f"the connection broke while the request was sent (it was reset or closed){said}"
+    return f"{type(exc).__name__}{': ' + text if said else ''}"
 
 
 def _answer_detail(response: httpx.Response, redact: Redact) -> str:

@@ -156,3 +156,20 @@ def test_a_retry_after_date_in_the_past_waits_nothing() -> None:
     past = datetime.now(UTC) - timedelta(hours=1)
 
     assert retry_after(httpx.Response(429, headers={"Retry-After": format_datetime(past, usegmt=True)})) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        (httpx.ReadError, "the connection broke while the answer was read (it was reset or closed)"),
+        (httpx.WriteError, "the connection broke while the request was sent (it was reset or closed)"),
+        (httpx.NetworkError, "NetworkError"),
+    ],
+)
+def test_a_broken_connection_without_words_of_its_own_says_what_broke_once(
+    kind: type[httpx.TransportError], said: str
+) -> None:
+    with pytest.raises(TransientHttpError) as raised, http_errors("crm.contacts: reading", _redact):
+        raise kind("")
+
+    assert str(raised.value) == f"crm.contacts: reading: {said}"  # not "ReadError: ReadError"
