@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import gc
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.services import FreshPostgresDatabase, require_service
+
+if TYPE_CHECKING:
+    from tests.connectors.rest.server import ApiServer, ApiState
 
 ProjectWriter = Callable[[dict[str, str]], Path]
 
@@ -60,3 +66,30 @@ def collector_off() -> Iterator[None]:
     finally:
         gc.set_threshold(*threshold)
         gc.enable()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def state(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A state database of each kind: a SQLite file in the project's folder (``sqlite:///state.db``), or a
+    fresh PostgreSQL database of this test's own (skipped where there is none)."""
+    if request.param == "sqlite":
+        yield "sqlite:///state.db"
+        return
+    require_service("postgresql")
+    async with FreshPostgresDatabase() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def api_server() -> Iterator[ApiServer]:
+    """The local test REST API (tests/connectors/rest/server.py), under uvicorn in a thread."""
+    from tests.connectors.rest.server import running_api  # only for the tests that talk to it
+
+    with running_api() as server:
+        yield server
+
+
+@pytest.fixture
+def api(api_server: ApiServer) -> ApiState:
+    """The test API's state, fresh for this test."""
+    return api_server.fresh()

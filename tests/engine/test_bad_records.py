@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import textwrap
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ import pytest
 from app.engine.project import open_project
 from app.engine.runner import Engine, RunOptions, open_engine
 from app.store import RunInfo
-from tests.services import FreshPostgresDatabase, require_service
 
 PROJECT = """\
 version: 1
@@ -40,16 +38,6 @@ fields:
   code: code
   name: name
 """
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def state(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield "sqlite:///state.db"
-        return
-    require_service("postgresql")
-    async with FreshPostgresDatabase() as url:
-        yield url
 
 
 def _project(root: Path, state: str, rows: list[tuple[str, str]]) -> Path:

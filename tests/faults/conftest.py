@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from tests.cli.helpers import BRYGGA, run_brygga
-from tests.connectors.rest.server import ApiServer, ApiState, running_api
+from tests.connectors.rest.server import ApiServer, ApiState
 from tests.faults.proxy import Exchange, FaultProxy, Moment, Rule, running_proxy
 
 PATIENT: dict[str, Any] = {"attempts": 10, "backoff": "300ms", "max_backoff": "1s"}
@@ -298,18 +298,6 @@ def _number(address: str) -> int:
 
 
 # --- fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def api_server() -> Iterator[ApiServer]:
-    with running_api() as server:
-        yield server
-
-
-@pytest.fixture
-def api(api_server: ApiServer) -> ApiState:
-    """The API's state, fresh for this test."""
-    return api_server.fresh()
 
 
 @pytest.fixture

@@ -3,17 +3,15 @@ stays (SPEC 2, 8)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import update
 
 from app.engine.service import Service
 from app.engine.settings import ServiceSettings
 from app.store.tables import LOG, RUNS, WEBHOOK_EVENTS, utc_now
 from tests.service.conftest import Project, eventually
-from tests.services import FreshPostgresDatabase, require_service
 
 StartService = Callable[[ServiceSettings], Awaitable[Service]]
 
@@ -63,17 +61,6 @@ async def test_the_service_purges_by_itself(project: Project, start_service: Sta
     assert project.state.rows("SELECT count(*) FROM id_map") == [(3,)]
     await _run(service)
     assert project.erp.count("customers") == 3
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def state(request: pytest.FixtureRequest, project: Project) -> AsyncIterator[str]:
-    """The project's state database: its own SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield "sqlite:///state.db"
-        return
-    require_service("postgresql")
-    async with FreshPostgresDatabase() as url:
-        yield url
 
 
 async def test_the_purge_job_forgets_old_webhook_events_that_every_sync_is_done_with(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from connectors.base import Batch, Connector, create_connector
 from connectors.rest.connector import RestConnector
 from connectors.rest.limits import Clock
 from connectors.rest.retrying import RetryPolicy
-from tests.connectors.rest.server import ApiServer, ApiState, running_api
+from tests.connectors.rest.server import ApiServer
 
 FAST_RETRIES = RetryPolicy(attempts=4, first_wait=0.01, most_wait=0.05, longest_wait=300)
 
@@ -38,18 +38,6 @@ class FakeClock:
     @property
     def clock(self) -> Clock:
         return Clock(now=self.now, sleep=self.sleep)
-
-
-@pytest.fixture(scope="session")
-def api_server() -> Iterator[ApiServer]:
-    with running_api() as server:
-        yield server
-
-
-@pytest.fixture
-def api(api_server: ApiServer) -> ApiState:
-    """The test API's state, fresh for this test."""
-    return api_server.fresh()
 
 
 @pytest.fixture
