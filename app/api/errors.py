@@ -46,7 +46,8 @@ def _failed(request: Request, exc: Exception) -> JSONResponse:
     and leaves the statement to the log."""
     route = getattr(request.scope.get("route"), "path", "this request")  # the route, not what the client sent
     where = f"{request.method} {route}"
-    log.error("%s failed: %s", where, exc)
+    cause = exc.__cause__  # the database's own error, statement and all: for the log, never the answer
+    log.error("%s failed: %s%s", where, exc, f" ({cause})" if isinstance(exc, StoreError) and cause else "")
     if isinstance(exc, StoreError):
         detail = (
             f"{where}: the state database failed; its error is in the service log. "
