@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from app.engine.by_key import ByKey, records_by_key
 from app.engine.planning import Action, Planned, plan_batch
 from app.engine.webhooks import WebhookRejected, parse_json, records_of
 from app.engine.writing import write_plan
 from app.errors import BryggaError
 from app.mapping.expressions import Expression, compile_condition
+from app.record_checks import UnfitKey
 from app.records import Record
 from app.store import BatchChanges
 from app.store.inbox import EventInfo
@@ -94,16 +96,32 @@ async def _plan(run: SyncRun, records: list[Record]) -> list[Planned]:
     if webhook is None or not webhook.fetch:
         return await plan_batch(run.parts, records)
     keys = [run.parts.mapping.source_key(record) for record in records]
-    fresh = await run.parts.source.get(run.sync.source_stream, [key for key in keys if key is not None])
+    askable = list(dict.fromkeys(key for key in keys if key is not None and type(key) is not UnfitKey))
+    looked_up = await records_by_key(
+        run.parts.source, run.sync.source_stream, askable, run.sync.retry, run.engine.sleep
+    )
+    fresh = looked_up.found
     planned = iter(await plan_batch(run.parts, [fresh[key] for key in keys if key is not None and key in fresh]))
     plan: list[Planned] = []
     for key, record in zip(keys, records, strict=True):  # in the records' order: each outcome is its event's
         if key is not None and key in fresh:
             plan.append(next(planned))
         else:
-            error = "the event names no key" if key is None else f"{run.sync.source} has no record {key} (fetch)"
-            plan.append(Planned(key or "(no key)", record, Action.FAIL, error=error, reason="fetch"))
+            plan.append(
+                Planned(key or "(no key)", record, Action.FAIL, error=_not_fetched(run, key, looked_up), reason="fetch")
+            )
     return plan
+
+
+def _not_fetched(run: SyncRun, key: str | None, looked_up: ByKey) -> str:
+    """Why the record of ``key`` was not fetched."""
+    if key is None:
+        return "the event names no key"
+    if type(key) is UnfitKey:
+        return f"the key holds a NUL byte or text that is not valid Unicode: {run.sync.source} cannot be asked for it"
+    if key in looked_up.refused:
+        return str(looked_up.refused[key])
+    return f"{run.sync.source} has no record {key} (fetch)"
 
 
 async def _delete(run: SyncRun, event: EventInfo, records: list[Record]) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from app.config import SyncConfig
+from app.engine.by_key import records_by_key
 from app.engine.events import process_events
 from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, WaitForBefore, all_of, read_ahead
@@ -26,6 +27,7 @@ from app.engine.retry import pause, with_retries, worth_retrying
 from app.engine.writing import write_plan
 from app.errors import BryggaError, EarlierWriteFailed, TransientError
 from app.mapping.hashing import record_hash
+from app.record_checks import UnfitKey
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, IdMapping, LogEntry
 from connectors.base import Batch, Write, WriteAction, retrying_as
@@ -331,11 +333,16 @@ class SyncRun:
             await self._process(records, None, retrying=True)
 
     async def _fresh_records(self, kept: dict[str, Record]) -> list[Record]:
-        """The dead letters' records read again from the source where it can; else the kept copies."""
+        """The dead letters' records read again from the source where it can; else the kept copies (also of a
+        key the source refuses to look up, or one kept spelt out: a NUL byte, a lone surrogate)."""
+        askable = [key for key, record in kept.items() if type(self.parts.mapping.source_key(record)) is not UnfitKey]
         try:
-            fresh = await self.parts.source.get(self.sync.source_stream, list(kept))
+            looked_up = await records_by_key(
+                self.parts.source, self.sync.source_stream, askable, self.sync.retry, self.engine.sleep
+            )
         except NotImplementedError:
             return list(kept.values())
+        fresh = looked_up.found | {key: kept[key] for key in kept if key not in askable or key in looked_up.refused}
         gone = [key for key in kept if key not in fresh]
         if gone:  # the source record was deleted: nothing left to retry
             changes = BatchChanges(

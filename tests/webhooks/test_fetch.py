@@ -121,3 +121,22 @@ async def test_a_thin_event_for_a_record_the_api_does_not_have_fails_visibly(
     assert event["status"] == "failed"
     assert "4040" in event["error"] and "fetch" in event["error"]
     assert project.customers() == [(1001, "Ann Lind", "ann@shop.se")], "the record that was there is written"
+
+
+async def test_a_thin_event_naming_a_key_no_url_can_hold_fails_that_record_alone(
+    shop: ApiState, shop_server: ApiServer, in_process: InProcessFactory, tmp_path: Path
+) -> None:
+    """A key such as ``..`` is refused by the REST system's ``get`` before any request: that record fails
+    alone and the event's other record lands (issue 17: one refused key failed the whole look-up, so the
+    run failed and the event stayed pending for good)."""
+    project = shop_project(tmp_path / "shop", shop_server.url)
+    shop.store = {1001: {"id": 1001, "name": "Ann Lind", "email": "ann@shop.se"}}
+    service = await in_process(project)
+    token = {"authorization": f"Bearer {project.secrets.sender_token}"}
+
+    answer = await service.send("shop", {"action": "updated", "items": [{"id": 1001}, {"id": ".."}]}, token)
+    [event] = await service.settled(answer.json()["event_id"])
+
+    assert event["status"] == "failed" and "record .." in event["error"], event
+    assert project.customers() == [(1001, "Ann Lind", "ann@shop.se")]
+    assert all(seen.path != "/api/w/contacts" for seen in shop.seen), "no request climbs out of its path"

@@ -83,3 +83,25 @@ async def test_hostile_records_on_a_page_fail_alone_and_numbers_keep_their_value
     assert sorted(letters) == ["2", "3", "4\\x00x", "6"], letters  # 6: PostgreSQL text takes no NUL
     assert [row[0] for row in rows] == ["1", "5"]
     assert run.status == "partial"
+
+
+async def test_a_dead_letter_whose_key_no_url_can_hold_is_retried_from_its_kept_copy(
+    tmp_path: Path, api: ApiState, api_url: str, target: str
+) -> None:
+    """The source's ``get`` refuses a key such as ``..``; the dead letter is tried again from the copy it
+    keeps instead, and the run goes on (issue 17: the refused look-up failed every later run for good)."""
+    api.raw["page"] = b'{"data": [{"id": "1", "name": "Ann", "n": 1}, {"id": "..", "name": "Dots", "n": "x"}]}'
+    api.raw["1"] = b'{"id": "1", "name": "Ann", "n": 1}'
+    file = _project(tmp_path, api_url, target)
+    config = json.loads(file.read_text())
+    config["systems"]["api"]["streams"]["items"]["get"] = {"path": "/raw/{key}"}
+    file.write_text(json.dumps(config))
+
+    async with open_engine(open_project(file, environ={})) as engine:
+        first = await engine.run("items", RunOptions())
+        second = await engine.run("items", RunOptions())
+        letters = [letter.source_key for letter in await engine.store.dead_letters("items")]
+
+    assert (first.status, first.counts.failed) == ("partial", 1), first.error
+    assert second.status == "partial", second.error
+    assert letters == [".."]
