@@ -2,13 +2,52 @@
 
 Exit codes: 0 all well, 1 a test, record or run failed, 2 a config or usage error.
 Everything printed passes through the project's secret scrubber.
+
+Each command imports only what it needs, when it is run (issue 18): ``brygga --help`` and
+``brygga validate`` import neither FastAPI, uvicorn nor the state database. To add a command:
+
+1. write it in a module of its own (or beside its kin) as ``@cli.command()`` on
+   :data:`app.cli.app.cli`; the module may import what the command needs at its top;
+2. list it below with :func:`~app.cli.lazy.lazy_command`: its name, its module, and the first line of
+   its docstring (what ``brygga --help`` shows without importing the module);
+3. keep :mod:`app.cli.app` and :mod:`app.cli.output`, which every command imports, free of heavy
+   imports. ``tests/cli/test_startup.py`` checks what ``--help`` and the offline commands import.
+
+Everything shared (the ``-c`` option, exit codes, :func:`~app.cli.app.open_workspace`) is in
+:mod:`app.cli.app`; the lazy loading itself is in :mod:`app.cli.lazy`.
 """
 
-from app.cli import checks, demo, runs, serve
 from app.cli.app import cli
+from app.cli.lazy import lazy_command
 from app.cli.output import output
 
-__all__ = ["checks", "cli", "demo", "main", "runs", "serve"]
+__all__ = ["cli", "main"]
+
+lazy_command(
+    "validate",
+    "app.cli.checks",
+    "Check the project file and every sync, connectors' options included, without connecting.",
+)
+lazy_command("test", "app.cli.checks", "Run the syncs' mapping tests; print each failure with expected and actual.")
+lazy_command(
+    "schema", "app.cli.checks", "Print the JSON Schema of brygga.yaml or of a sync file, for editor completion."
+)
+lazy_command("connectors", "app.cli.checks", "List the installed connector kinds.")
+lazy_command(
+    "demo",
+    "app.cli.demo",
+    "Create the quickstart's sample systems (demo/crm.db and demo/erp-import/) if they are missing.",
+)
+lazy_command("run", "app.cli.runs", "Run syncs now, with a progress bar on a terminal, and print their counts.")
+lazy_command(
+    "preview", "app.cli.runs", "Read from the source and show the action each record would get; writes nothing."
+)
+lazy_command("status", "app.cli.runs", "Every sync's last run and dead-letter count, from the state database.")
+lazy_command(
+    "serve",
+    "app.cli.serve",
+    "Run the service: HTTP API, webhooks and schedules. SIGHUP reloads the config; SIGTERM stops cleanly.",
+)
 
 
 def main() -> None:

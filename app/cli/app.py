@@ -1,38 +1,64 @@
-"""The Typer application and what every command shares: the config option, exit codes, opening a project."""
+"""The Typer application and what every command shares: the config option, exit codes, opening a project.
+
+This module is imported for every command, ``brygga --help`` included, so it imports nothing heavy at
+its top: the config loader and the engine are imported in :func:`open_workspace`, when a command opens
+its project.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from app import __version__
+from app.cli.lazy import LazyGroup
 from app.cli.output import output
-from app.config import find_project_file
-from app.engine.project import Workspace, open_project
-from app.errors import ConfigError
+
+if TYPE_CHECKING:
+    from app.engine.project import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 cli = typer.Typer(
     name="brygga",
+    cls=LazyGroup,
     help="Keep business systems in sync: connectors, YAML field mappings, schedules with retries.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
+CONFIG_HELP = "The project file. Default: $BRYGGA_CONFIG, else ./brygga.yaml."
+
 ConfigOption = Annotated[
     Path | None,
-    typer.Option(
-        "--config", "-c", help="The project file. Default: $BRYGGA_CONFIG, else ./brygga.yaml.", show_default=False
-    ),
+    typer.Option("--config", "-c", help=CONFIG_HELP + " Also accepted before the command.", show_default=False),
 ]
+
+
+def project_file(config: Path | None) -> Path:
+    """The project file: the command's ``-c``, else the one given before the command, else the default."""
+    from app.config import find_project_file  # noqa: PLC0415 - the loader, only when a project is opened
+
+    return find_project_file(config or _global_config())
+
+
+_before_command: dict[str, Path | None] = {"config": None}
+"""``brygga -c FILE COMMAND``: the ``-c`` given before the command's name, set by :func:`_root` at each call."""
+
+
+def _global_config() -> Path | None:
+    return _before_command["config"]
 
 
 def open_workspace(config: Path | None) -> Workspace:
     """The project, validated and compiled; on config errors, print them all and exit 2."""
-    path = find_project_file(config)
+    from app.engine.project import open_project  # noqa: PLC0415 - the engine, only when a project is opened
+    from app.errors import ConfigError  # noqa: PLC0415
+
+    path = project_file(config)
     try:
         workspace = open_project(path)
     except ConfigError as exc:
@@ -52,3 +78,25 @@ def usage_error(message: str) -> NoReturn:
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _version(value: bool) -> None:
+    if value:
+        output.say(f"brygga {__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help=CONFIG_HELP + " A command's own -c wins over this one.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Keep business systems in sync."""
+    _before_command["config"] = config

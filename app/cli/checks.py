@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from app import __version__
 from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, plural, usage_error
 from app.cli.output import output
 from app.config.kinds import installed_kinds
@@ -82,18 +81,3 @@ def list_connectors() -> None:
     """List the installed connector kinds."""
     for kind in installed_kinds():
         output.say(kind)
-
-
-def _version(value: bool) -> None:
-    if value:
-        output.say(f"brygga {__version__}")
-        raise typer.Exit()
-
-
-@cli.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    """Keep business systems in sync."""

@@ -15,9 +15,8 @@ from typing import Annotated
 
 import typer
 
-from app.cli.app import ConfigOption, cli
+from app.cli.app import ConfigOption, cli, project_file
 from app.cli.output import output
-from app.config import find_project_file
 
 COMPANIES = [
     (1, "Berg & Son AB", "556677-8899", "Sverige", "ja"),
@@ -58,7 +57,7 @@ def demo(
     config: ConfigOption = None,
 ) -> None:
     """Create the quickstart's sample systems (demo/crm.db and demo/erp-import/) if they are missing."""
-    folder = find_project_file(config).parent / "demo"
+    folder = project_file(config).parent / "demo"
     if reset and folder.exists():
         shutil.rmtree(folder)
     crm = folder / "crm.db"

@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from app.api.app import create_app
 from app.api.redaction import watch_access_log
 from app.api.slow_clients import ConnectionLimits, fit_open_files, protocol_for
-from app.cli.app import EXIT_CONFIG, ConfigOption, cli, open_workspace
+from app.cli.app import EXIT_CONFIG, ConfigOption, cli, open_workspace, project_file
 from app.cli.output import output
-from app.config import SecretValues, find_project_file
+from app.config import SecretValues
 from app.engine.listening import open_to_others
 from app.engine.process import tune_garbage_collection
 from app.engine.settings import ServiceSettings
@@ -36,7 +36,7 @@ def serve(
         )
         raise typer.Exit(EXIT_CONFIG)
     try:
-        settings = ServiceSettings.from_environment(config=find_project_file(config), host=host, port=port)
+        settings = ServiceSettings.from_environment(config=project_file(config), host=host, port=port)
     except ValueError as exc:
         output.warn(f"error: {exc}", style="red")
         raise typer.Exit(EXIT_CONFIG) from None

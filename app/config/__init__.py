@@ -1,21 +1,15 @@
-"""Config loading: the project file, systems, syncs, and errors with FILE:LINE:COL."""
+"""Config loading: the project file, systems, syncs, and errors with FILE:LINE:COL.
 
-from app.config.base import (
-    ConfigModel,
-    Duration,
-    KeyFields,
-    Location,
-    Problem,
-    StringList,
-    check_url_port,
-    parse_duration,
-)
-from app.config.issues import ConfigIssue, Mark
-from app.config.loader import Project, find_project_file, load_project, read_project, report_issues, system_model
-from app.config.project import HttpUrl, ProjectFile
-from app.config.secrets import SecretValues
-from app.config.sync import FieldMapping, Lookup, Mode, RetryPolicy, SyncConfig, SyncTest
-from app.config.systems import StreamOptions, SystemConfig, SystemOptions, TargetProblem, WebhookConfig
+Names are imported from their modules on first use (PEP 562), so ``from app.config import SecretValues``
+costs the secrets module alone, not pydantic's models of every config file: the CLI prints its help
+and scrubs secrets without building them. A new public name goes into ``_MODULES`` and the
+``TYPE_CHECKING`` imports below.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "ConfigIssue",
@@ -49,3 +43,70 @@ __all__ = [
     "report_issues",
     "system_model",
 ]
+
+if TYPE_CHECKING:
+    from app.config.base import (
+        ConfigModel,
+        Duration,
+        KeyFields,
+        Location,
+        Problem,
+        StringList,
+        check_url_port,
+        parse_duration,
+    )
+    from app.config.issues import ConfigIssue, Mark
+    from app.config.loader import (
+        Project,
+        find_project_file,
+        load_project,
+        read_project,
+        report_issues,
+        system_model,
+    )
+    from app.config.project import HttpUrl, ProjectFile
+    from app.config.secrets import SecretValues
+    from app.config.sync import FieldMapping, Lookup, Mode, RetryPolicy, SyncConfig, SyncTest
+    from app.config.systems import StreamOptions, SystemConfig, SystemOptions, TargetProblem, WebhookConfig
+
+_MODULES = {
+    "app.config.base": (
+        "ConfigModel",
+        "Duration",
+        "KeyFields",
+        "Location",
+        "Problem",
+        "StringList",
+        "check_url_port",
+        "parse_duration",
+    ),
+    "app.config.issues": ("ConfigIssue", "Mark"),
+    "app.config.loader": (
+        "Project",
+        "find_project_file",
+        "load_project",
+        "read_project",
+        "report_issues",
+        "system_model",
+    ),
+    "app.config.project": ("HttpUrl", "ProjectFile"),
+    "app.config.secrets": ("SecretValues",),
+    "app.config.sync": ("FieldMapping", "Lookup", "Mode", "RetryPolicy", "SyncConfig", "SyncTest"),
+    "app.config.systems": ("StreamOptions", "SystemConfig", "SystemOptions", "TargetProblem", "WebhookConfig"),
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module the first time it is asked for."""
+    try:
+        module = _HOME[name]
+    except KeyError:
+        raise AttributeError(f"module 'app.config' has no attribute '{name}'") from None
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))

@@ -13,6 +13,9 @@ from importlib.metadata import EntryPoint, entry_points
 from app.config.systems import SystemOptions
 
 ENTRY_POINT_GROUP = "brygga.connectors"
+OPTIONS_ENTRY_POINT_GROUP = "brygga.connector_options"
+"""Optional: a kind's options model alone, so validating a project does not import the connector's
+client libraries (SQLAlchemy, httpx). A kind without one has its connector class loaded instead."""
 
 
 class UnknownKindError(LookupError):
@@ -31,6 +34,11 @@ class BrokenKindError(TypeError):
 @cache
 def _entry_points() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+@cache
+def _options_entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=OPTIONS_ENTRY_POINT_GROUP)}
 
 
 def installed_kinds() -> list[str]:
@@ -69,7 +77,14 @@ def options_model(kind: str) -> type[SystemOptions]:
     :raises UnknownKindError: when no package registers ``kind``
     :raises BrokenKindError: when the class has no ``options_model`` subclassing SystemOptions
     """
-    model = getattr(load_kind(kind), "options_model", None)
+    point = _options_entry_points().get(kind)
+    if point is None:
+        model = getattr(load_kind(kind), "options_model", None)
+    else:
+        try:
+            model = point.load()
+        except Exception as exc:
+            raise BrokenKindError(f"connector kind '{kind}' options ({point.value}) failed to load: {exc}") from exc
     if not (isinstance(model, type) and issubclass(model, SystemOptions)):
         raise BrokenKindError(f"connector kind '{kind}' has no options_model subclassing app.config.SystemOptions")
     return model

@@ -6,26 +6,23 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from app.config import ConfigModel, Duration, Mode, Problem, StreamOptions, SystemOptions, TargetProblem, check_url_port
-from connectors.sql.engine import backend_of
+from connectors.sql.backends import BACKENDS, split_url
 from connectors.sql.query_text import QueryError, one_select
 
-BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
 _URL_HINT = "write sqlite:///crm.db, postgresql://user@host/db or mysql+pymysql://user@host/db"
 
 
 def _database_url(value: str) -> str:
     check_url_port(value)
     try:
-        url = make_url(value)
-    except (ArgumentError, ValueError):
+        url = split_url(value)
+    except ValueError:
         raise ValueError(f"not a database URL: {_URL_HINT}") from None
-    if url.get_backend_name() not in BACKENDS:
-        raise ValueError(f"database '{url.get_backend_name()}' is not supported: {_URL_HINT}")
-    if url.get_backend_name() == "sqlite" and (url.username or url.password or url.host or url.port):
+    if url.backend not in BACKENDS:
+        raise ValueError(f"database '{url.backend}' is not supported: {_URL_HINT}")
+    if url.backend == "sqlite" and (url.username or url.password or url.host or url.port):
         raise ValueError("a SQLite database is a file: write sqlite:///PATH, without user, password or host")
     return value
 
@@ -103,7 +100,7 @@ class SqlSystem(SystemOptions):
     def own_problems(self) -> Iterator[Problem]:
         """Each stream's query read as the system's database reads SQL: exactly one SELECT."""
         yield from super().own_problems()
-        backend = backend_of(make_url(self.url))
+        backend = BACKENDS[split_url(self.url).backend]
         for name, stream in self.streams.items():
             if stream.query is not None:
                 try:

@@ -9,7 +9,6 @@ already. A relative SQLite path starts at the project's folder.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,22 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.errors import PermanentError
 from app.pooling import check_when_idle
+from connectors.sql.backends import BACKENDS as _BACKENDS
+from connectors.sql.backends import Backend
 
+__all__ = ["CONNECT_TIMEOUT_SECONDS", "Backend", "Database", "backend_of", "create_engine", "database"]
 
-class Backend(StrEnum):
-    """The database families the ``sql`` connector speaks, each with its own SQL dialect."""
-
-    SQLITE = "sqlite"
-    POSTGRESQL = "postgresql"
-    MYSQL = "mysql"
-
-
-_BACKENDS = {
-    "sqlite": Backend.SQLITE,
-    "postgresql": Backend.POSTGRESQL,
-    "mysql": Backend.MYSQL,
-    "mariadb": Backend.MYSQL,
-}
 _DEFAULT_DRIVERS = {Backend.SQLITE: "aiosqlite", Backend.POSTGRESQL: "asyncpg", Backend.MYSQL: "asyncmy"}
 _ASYNC_DRIVERS = {
     Backend.SQLITE: {"aiosqlite"},

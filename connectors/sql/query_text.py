@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from connectors.sql.engine import Backend
+from connectors.sql.backends import Backend
 
 MAX_QUERY_CHARACTERS = 1_000_000
 """The longest query taken: a list of values longer than that belongs in a table that the query joins."""

@@ -1,0 +1,89 @@
+"""Each command imports only what it needs (issue 18): the import discipline, not a timing.
+
+The real console-script entry point runs in a fresh interpreter, in-process there, so the modules it
+loaded can be listed after the command has finished. The figures of what this buys are in
+``bench/cli.py``; no test here measures time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import run_brygga
+
+REPO = Path(__file__).resolve().parents[2]
+
+SERVICE = ("fastapi", "starlette", "uvicorn", "app.api", "apscheduler.schedulers", "prometheus_client")
+"""What only ``brygga serve`` needs."""
+STATE = ("sqlalchemy", "asyncpg", "aiosqlite", "alembic", "app.store", "httpx")
+"""What only commands that reach the state database or a system need."""
+
+SCRIPT = """
+import json, sys
+sys.argv = ["brygga", *json.loads(sys.argv[1])]
+from app.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+sys.__stdout__.write("\\nMODULES " + json.dumps({"code": code, "modules": sorted(sys.modules)}) + "\\n")
+"""
+
+
+def _loaded(*args: str, cwd: Path) -> tuple[int, set[str]]:
+    """The exit code of ``brygga ARGS`` and the top packages and modules it imported."""
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, json.dumps(args)],
+        check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = next(line for line in result.stdout.splitlines() if line.startswith("MODULES "))
+    report = json.loads(line.removeprefix("MODULES "))
+    return report["code"] or 0, set(report["modules"])
+
+
+def _heavy(modules: set[str], families: tuple[str, ...]) -> list[str]:
+    return sorted(family for family in families if any(m == family or m.startswith(family + ".") for m in modules))
+
+
+@pytest.fixture
+def quickstart(tmp_path: Path) -> Path:
+    shutil.copy(REPO / "brygga.yaml", tmp_path / "brygga.yaml")
+    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
+    assert run_brygga("demo", cwd=tmp_path).returncode == 0
+    return tmp_path
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+def test_help_imports_no_service_no_store_and_no_config_models(quickstart: Path, args: list[str]) -> None:
+    code, modules = _loaded(*args, cwd=quickstart)
+
+    assert code == 0
+    assert _heavy(modules, SERVICE + STATE + ("app.engine", "app.config.loader", "pydantic")) == []
+
+
+@pytest.mark.parametrize("args", [["validate"], ["test"], ["schema"], ["schema", "sync"], ["connectors"]])
+def test_offline_commands_import_neither_the_service_nor_the_state_database(quickstart: Path, args: list[str]) -> None:
+    code, modules = _loaded(*args, cwd=quickstart)
+
+    assert code == 0
+    assert _heavy(modules, SERVICE + STATE) == []
+
+
+def test_run_imports_the_state_database_but_not_the_service(quickstart: Path) -> None:
+    code, modules = _loaded("run", "crm-companies-to-erp-accounts", cwd=quickstart)
+
+    assert code == 0
+    assert _heavy(modules, SERVICE) == []
+    assert "app.store" in modules
