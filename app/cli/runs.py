@@ -17,6 +17,7 @@ from rich.table import Table
 from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, usage_error
 from app.cli.output import output
 from app.config.validation import closest
+from app.engine.order import in_after_order
 from app.engine.preview import PreviewRow, preview
 from app.engine.process import tune_garbage_collection
 from app.engine.project import Workspace
@@ -43,32 +44,50 @@ def counts_text(counts: Counts) -> str:
 
 @cli.command()
 def run(
-    syncs: Annotated[list[str], typer.Argument(help="The sync(s) to run, in this order.", show_default=False)],
+    syncs: Annotated[
+        list[str] | None, typer.Argument(help="The sync(s) to run, in this order.", show_default=False)
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Run every sync, each after the one its after: names.")] = False,
     full: Annotated[bool, typer.Option("--full", help="Ignore the stored cursor: read everything.")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Run syncs now, with a progress bar on a terminal, and print their counts."""
+    if every and syncs:
+        usage_error("give sync names or --all, not both")
+    if not every and not syncs:
+        usage_error("name the syncs to run, or give --all (every sync, after: order kept)")
     workspace = open_workspace(config)
-    _check_names(workspace, syncs)
+    names = in_after_order(workspace.project.syncs) if every else list(syncs or [])
+    _check_names(workspace, names)
     tune_garbage_collection()
     try:
-        runs = asyncio.run(_run_all(workspace, syncs, full))
+        runs = asyncio.run(_run_all(workspace, names, full, chained=every))
     except BryggaError as exc:
         output.warn(f"error: {exc}", style="red")
         raise typer.Exit(EXIT_FAILED) from None
-    raise typer.Exit(EXIT_OK if all(run.status == "succeeded" for run in runs) else EXIT_FAILED)
+    ok = len(runs) == len(names) and all(run.status == "succeeded" for run in runs)
+    raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
 
-async def _run_all(workspace: Workspace, names: list[str], full: bool) -> list[RunInfo]:
-    finished = []
+async def _run_all(workspace: Workspace, names: list[str], full: bool, chained: bool) -> list[RunInfo]:
+    """Run ``names`` in turn; when ``chained`` (``--all``), a sync whose ``after:`` sync did not get
+    through is skipped, as the service would not start it."""
+    finished: list[RunInfo] = []
+    through: dict[str, bool] = {}
     async with open_engine(workspace) as engine:
         for name in names:
+            after = workspace.project.syncs[name].after
+            if chained and after is not None and not through.get(after, True):
+                output.say(f"{name}: skipped: it runs after {after}, which failed", style="yellow")
+                through[name] = False
+                continue
             started = time.monotonic()
             with _progress(name) as progress:
                 run_info = await engine.run(name, RunOptions(full=full, progress=progress))
             _report(run_info, time.monotonic() - started)
             if run_info.counts.failed:
                 _show_failures(await engine.failures(run_info.id))
+            through[name] = run_info.status in ("succeeded", "partial")
             finished.append(run_info)
     return finished
 
@@ -165,20 +184,21 @@ def status(config: ConfigOption = None) -> None:
     """Every sync's last run and dead-letter count, from the state database."""
     workspace = open_workspace(config)
     try:
-        last, dead = asyncio.run(read_status(workspace))
+        views = asyncio.run(read_status(workspace))
+    except ValueError as exc:
+        usage_error(str(exc))
     except BryggaError as exc:
         output.warn(f"error: {exc}", style="red")
         raise typer.Exit(EXIT_FAILED) from None
-    table = Table("sync", "last run", "counts", "dead letters")
+    table = Table("sync", "status", "last run", "counts", "dead letters")
     table.columns[0].overflow = "fold"
-    for name in workspace.project.syncs:
-        run_info = last.get(name)
+    for view in views:
+        run_info = view.last_run
         if run_info is None:
-            table.add_row(name, "never", "", str(dead.get(name, 0)))
+            table.add_row(view.name, view.status, "never", "", str(view.dead_letters))
             continue
         finished = f"{run_info.finished_at:%Y-%m-%d %H:%M}" if run_info.finished_at else "running"
         done = [f"{value} {key}" for key, value in run_info.counts.as_dict().items() if value]
-        table.add_row(
-            name, f"{run_info.status} ({finished})", ", ".join(done) or "nothing read", str(dead.get(name, 0))
-        )
+        last = f"{run_info.status} ({finished})"
+        table.add_row(view.name, view.status, last, ", ".join(done) or "nothing read", str(view.dead_letters))
     output.show(table)

@@ -23,6 +23,7 @@ from app.engine.connections import Connections
 from app.engine.inbox import Webhooks
 from app.engine.listening import open_to_others
 from app.engine.metrics import Metrics
+from app.engine.order import followers
 from app.engine.process import collect_after_close
 from app.engine.project import Workspace, open_project
 from app.engine.runner import DeadLetterChoice, Engine, RunOptions, RunResult, SyncBusyError
@@ -232,8 +233,8 @@ class Service:
         """Start the syncs that run right after ``name`` (``after:``), unless paused or running."""
         if self._stopping:  # a run that ended while the service stops starts nothing new
             return
-        for child, sync in self.project.syncs.items():
-            if sync.after == name and not (await self.store.states.get(child)).paused:
+        for child in followers(self.project.syncs, name):
+            if not (await self.store.states.get(child)).paused:
                 with contextlib.suppress(SyncBusyError):
                     await self.trigger(child, trigger="schedule")
 

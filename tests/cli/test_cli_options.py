@@ -1,0 +1,103 @@
+"""``-c`` before the command, ``run --all`` in ``after:`` order, and ``status`` words as the API's (issue 18)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import run_brygga
+
+REPO = Path(__file__).resolve().parents[2]
+COMPANIES, CONTACTS = "crm-companies-to-erp-accounts", "crm-contacts-to-erp-customers"
+
+
+@pytest.fixture
+def quickstart(tmp_path: Path) -> Path:
+    """A copy of the quickstart project (contacts run ``after:`` companies), with its sample systems."""
+    shutil.copy(REPO / "brygga.yaml", tmp_path / "brygga.yaml")
+    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
+    assert run_brygga("demo", "-c", str(tmp_path / "brygga.yaml")).returncode == 0
+    return tmp_path / "brygga.yaml"
+
+
+def test_the_config_option_is_accepted_before_the_command(quickstart: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    status = run_brygga("-c", str(quickstart), "status", cwd=elsewhere)
+    validate = run_brygga("--config", str(quickstart), "validate", cwd=elsewhere)
+
+    assert status.returncode == 0, status.stderr
+    assert COMPANIES in status.stdout
+    assert validate.returncode == 0, validate.stderr
+    assert "ok: 2 systems, 2 syncs" in validate.stdout
+
+
+def test_the_commands_own_config_option_wins(quickstart: Path, tmp_path: Path) -> None:
+    result = run_brygga("-c", str(tmp_path / "missing.yaml"), "validate", "-c", str(quickstart), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_run_all_runs_every_sync_with_after_order_kept(quickstart: Path) -> None:
+    syncs = quickstart.parent / "mappings"
+    # Declared first, but runs after contacts, which runs after companies.
+    (syncs / "aaa-again.yaml").write_text(
+        (syncs / f"{COMPANIES}.yaml").read_text().replace("schedule: {every: 5m}", f"after: {CONTACTS}")
+    )
+
+    result = run_brygga("run", "--all", "-c", str(quickstart))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    order = [line.split(":")[0] for line in result.stdout.splitlines() if not line.startswith(" ")]
+    assert order == [COMPANIES, CONTACTS, "aaa-again"]
+
+
+def test_run_all_skips_a_sync_whose_after_sync_failed(quickstart: Path) -> None:
+    (quickstart.parent / "demo" / "crm.db").unlink()
+    (quickstart.parent / "demo" / "crm.db").mkdir()  # the CRM cannot be opened: every run fails
+
+    result = run_brygga("run", "--all", "-c", str(quickstart))
+
+    assert result.returncode == 1
+    assert f"{COMPANIES}: failed" in result.stdout
+    assert f"{CONTACTS}: skipped: it runs after {COMPANIES}, which failed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--all", COMPANIES], "give sync names or --all, not both"),
+        ([], "name the syncs to run, or give --all"),
+    ],
+)
+def test_run_needs_names_or_all_but_not_both(quickstart: Path, args: list[str], message: str) -> None:
+    result = run_brygga("run", *args, "-c", str(quickstart))
+
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_status_shows_each_syncs_status_word(quickstart: Path) -> None:
+    assert run_brygga("run", "--all", "-c", str(quickstart)).returncode == 0
+    before = run_brygga("status", "-c", str(quickstart))
+    state = quickstart.parent / "demo" / "brygga.db"
+    with sqlite3.connect(state) as connection:
+        for sync, paused, failures in [(COMPANIES, 0, 3), (CONTACTS, 1, 0)]:
+            connection.execute(
+                "INSERT INTO sync_states (sync, paused, failures, updated_at) VALUES (?, ?, ?, '2024-01-01 00:00:00')"
+                " ON CONFLICT (sync) DO UPDATE SET paused = excluded.paused, failures = excluded.failures",
+                (sync, paused, failures),
+            )
+    connection.close()
+
+    result = run_brygga("status", "-c", str(quickstart))
+
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 2}
+    assert "│ idle " in before.stdout
+    assert rows[COMPANIES].split("│")[2].strip() == "failing"
+    assert rows[CONTACTS].split("│")[2].strip() == "paused"
