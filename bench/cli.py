@@ -1,0 +1,123 @@
+"""Start-up of whole ``brygga`` processes, against bare Python, in one run (issue 18).
+
+Run: ``.venv/bin/python -m bench.cli [--rounds N] [--write]``; needs no database server.
+
+A temporary copy of the quickstart project gets its sample systems (``brygga demo``) and a first
+run; then each round starts, in turn and in a rotating order, ``python -c pass``, ``brygga --help``,
+``brygga validate`` and a nothing-changed ``brygga run`` of both quickstart syncs, timing each whole
+process (wall clock, from start to exit) and reading its peak RSS. The medians are compared with
+bare Python measured in the same rounds, so a busy machine slows both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from bench.results import write_section
+
+REPO = Path(__file__).resolve().parents[1]
+BRYGGA = str(Path(sys.executable).parent / "brygga")
+SYNCS = ("crm-companies-to-erp-accounts", "crm-contacts-to-erp-customers")
+
+COMMANDS: dict[str, tuple[list[str], float | None]] = {
+    "`python -c pass`": ([sys.executable, "-c", "pass"], None),
+    "`brygga --help`": ([BRYGGA, "--help"], 0.25),
+    "`brygga validate`": ([BRYGGA, "validate"], 0.25),
+    "`brygga run` (nothing changed)": ([BRYGGA, "run", *SYNCS], 0.5),
+}
+"""Each command, and its goal: at most this many seconds more than bare Python."""
+
+
+def _quickstart(folder: Path) -> None:
+    """The quickstart project in ``folder``, its sample systems created and synced once."""
+    shutil.copy(REPO / "brygga.yaml", folder / "brygga.yaml")
+    shutil.copytree(REPO / "mappings", folder / "mappings")
+    for args in (["demo"], ["run", *SYNCS]):
+        subprocess.run([BRYGGA, *args], cwd=folder, capture_output=True, check=True)
+
+
+def _environment() -> dict[str, str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("BRYGGA_")}
+    return {**environment, "NO_COLOR": "1", "COLUMNS": "100"}
+
+
+def measure(command: list[str], folder: Path) -> tuple[float, float]:
+    """(seconds from start to exit, peak RSS in MiB) of one process running ``command``."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=folder, env=_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{command} exited {process.returncode}: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+    process.stderr.close()  # type: ignore[union-attr]
+    return seconds, usage.ru_maxrss / 1024
+
+
+def rounds(count: int) -> dict[str, list[tuple[float, float]]]:
+    """Each command's (seconds, MiB) over ``count`` rounds, the commands interleaved."""
+    names = list(COMMANDS)
+    figures: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        _quickstart(folder)
+        for name in names:  # one untimed pass each: files cached, bytecode written
+            measure(COMMANDS[name][0], folder)
+        for round_number in range(count):
+            shift = round_number % len(names)
+            for command in names[shift:] + names[:shift]:
+                figures[command].append(measure(COMMANDS[command][0], folder))
+    return figures
+
+
+def report(figures: dict[str, list[tuple[float, float]]], count: int) -> str:
+    bare = statistics.median(seconds for seconds, _ in figures["`python -c pass`"])
+    rows, goals = [], []
+    for name, (_, goal) in COMMANDS.items():
+        seconds = statistics.median(s for s, _ in figures[name])
+        memory = max(m for _, m in figures[name])
+        rows.append(f"| {name} | {seconds:.3f} | {seconds - bare:+.3f} | {seconds / bare:.1f}× | {memory:.0f} MiB |")
+        if goal is not None:
+            met = "met" if seconds - bare <= goal else "**not met**"
+            goals.append(f"- {name}: **{seconds - bare:+.2f} s** of bare Python (goal at most +{goal:.2f} s): {met}")
+    table = "\n".join(rows)
+    return (
+        textwrap.dedent(f"""\
+        Whole processes on the quickstart project (SQLite CRM → CSV ERP, state in SQLite), after `brygga demo`
+        and a first run; median of {count} interleaved rounds, Python {sys.version.split()[0]}, on a machine
+        shared with other work (bare Python measured in the same rounds).
+
+        | command | seconds | vs bare Python | ratio | peak RSS |
+        | --- | ---: | ---: | ---: | ---: |
+        """)
+        + table
+        + "\n\n"
+        + "\n".join(goals)
+        + "\n"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--write", action="store_true", help="write the figures to bench/RESULTS.md")
+    options = parser.parse_args()
+    text = report(rounds(options.rounds), options.rounds)
+    print(text)
+    if options.write:
+        write_section("CLI start-up (`python -m bench.cli`)", text)
+
+
+if __name__ == "__main__":
+    main()
