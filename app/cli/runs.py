@@ -1,4 +1,4 @@
-"""Commands that move records or report on them: run, preview, status."""
+"""Commands that move records: run, preview."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from app.engine.preview import PreviewRow, preview
 from app.engine.process import tune_garbage_collection
 from app.engine.project import Workspace
 from app.engine.runner import RunOptions, open_engine
-from app.engine.status import read_status
 from app.errors import BryggaError
 from app.mapping.testing import show
 from app.store import Counts, RunInfo
@@ -177,28 +176,3 @@ def _preview_table(rows: list[PreviewRow]) -> None:
     output.show(table)
     summary = Counter(row.action for row in rows)
     output.say(", ".join(f"{count} {action}" for action, count in summary.items()) or "no records to read")
-
-
-@cli.command()
-def status(config: ConfigOption = None) -> None:
-    """Every sync's last run and dead-letter count, from the state database."""
-    workspace = open_workspace(config)
-    try:
-        views = asyncio.run(read_status(workspace))
-    except ValueError as exc:
-        usage_error(str(exc))
-    except BryggaError as exc:
-        output.warn(f"error: {exc}", style="red")
-        raise typer.Exit(EXIT_FAILED) from None
-    table = Table("sync", "status", "last run", "counts", "dead letters")
-    table.columns[0].overflow = "fold"
-    for view in views:
-        run_info = view.last_run
-        if run_info is None:
-            table.add_row(view.name, view.status, "never", "", str(view.dead_letters))
-            continue
-        finished = f"{run_info.finished_at:%Y-%m-%d %H:%M}" if run_info.finished_at else "running"
-        done = [f"{value} {key}" for key, value in run_info.counts.as_dict().items() if value]
-        last = f"{run_info.status} ({finished})"
-        table.add_row(view.name, view.status, last, ", ".join(done) or "nothing read", str(view.dead_letters))
-    output.show(table)

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr
 
 from app.config.base import ConfigModel, Duration, Problem, StringList
@@ -112,6 +111,9 @@ class Schedule(ConfigModel):
         if self.every is not None and self.every < timedelta(seconds=1):
             yield Problem(("every",), "run at most once a second: use 1s or more")
         if self.cron is not None:
+            # APScheduler (and asyncio under it) only for a project that has a cron schedule
+            from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415
+
             try:
                 CronTrigger.from_crontab(self.cron)
             except ValueError as exc:

@@ -7,8 +7,10 @@ The service starts a sync's followers when its run gets through (succeeded or pa
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from app.config import SyncConfig
+if TYPE_CHECKING:
+    from app.config import SyncConfig
 
 
 def followers(syncs: Mapping[str, SyncConfig], name: str) -> list[str]:

@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer.main
 
+from app.cli import cli
+from app.cli.lazy import lazy_commands
 from tests.cli.helpers import run_brygga
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,3 +90,13 @@ def test_run_imports_the_state_database_but_not_the_service(quickstart: Path) ->
     assert code == 0
     assert _heavy(modules, SERVICE) == []
     assert "app.store" in modules
+
+
+def test_the_help_listed_for_each_lazy_command_is_its_docstrings_first_line() -> None:
+    for lazy in lazy_commands().values():
+        __import__(lazy.module)
+    commands = typer.main.get_group(cli).commands
+
+    assert {name: lazy.help for name, lazy in lazy_commands().items()} == {
+        name: (commands[name].help or "").split("\n")[0] for name in lazy_commands()
+    }

@@ -1,0 +1,38 @@
+"""``brygga status``: every sync's status word, last run and dead letters, from the state database."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.table import Table
+
+from app.cli.app import EXIT_FAILED, ConfigOption, cli, open_workspace, usage_error
+from app.cli.output import output
+from app.engine.status import read_status
+from app.errors import BryggaError
+
+
+@cli.command()
+def status(config: ConfigOption = None) -> None:
+    """Every sync's last run and dead-letter count, from the state database."""
+    workspace = open_workspace(config)
+    try:
+        views = asyncio.run(read_status(workspace))
+    except ValueError as exc:
+        usage_error(str(exc))
+    except BryggaError as exc:
+        output.warn(f"error: {exc}", style="red")
+        raise typer.Exit(EXIT_FAILED) from None
+    table = Table("sync", "status", "last run", "counts", "dead letters")
+    table.columns[0].overflow = "fold"
+    for view in views:
+        run_info = view.last_run
+        if run_info is None:
+            table.add_row(view.name, view.status, "never", "", str(view.dead_letters))
+            continue
+        finished = f"{run_info.finished_at:%Y-%m-%d %H:%M}" if run_info.finished_at else "running"
+        done = [f"{value} {key}" for key, value in run_info.counts.as_dict().items() if value]
+        last = f"{run_info.status} ({finished})"
+        table.add_row(view.name, view.status, last, ", ".join(done) or "nothing read", str(view.dead_letters))
+    output.show(table)
