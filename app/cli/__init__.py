@@ -30,9 +30,9 @@ lazy_command(
 )
 lazy_command("test", "app.cli.checks", "Run the syncs' mapping tests; print each failure with expected and actual.")
 lazy_command(
-    "schema", "app.cli.checks", "Print the JSON Schema of brygga.yaml or of a sync file, for editor completion."
+    "schema", "app.cli.schema", "Print the JSON Schema of brygga.yaml or of a sync file, for editor completion."
 )
-lazy_command("connectors", "app.cli.checks", "List the installed connector kinds.")
+lazy_command("connectors", "app.cli.schema", "List the installed connector kinds.")
 lazy_command(
     "demo",
     "app.cli.demo",

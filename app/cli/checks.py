@@ -1,18 +1,13 @@
-"""Commands that check a project without touching any system: validate, test, schema, connectors."""
+"""Commands that check a project without touching any system: validate, test."""
 
 from __future__ import annotations
 
-import json
-import sys
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, plural, usage_error
 from app.cli.output import output
-from app.config.kinds import installed_kinds
-from app.config.schema import project_schema, sync_schema
 from app.config.validation import closest
 from app.mapping.testing import run_tests
 
@@ -58,26 +53,3 @@ def test_command(
                 output.say(f"     {line}")
     output.say(f"{passed} passed, {failed} failed", style="bold red" if failed else "bold green")
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
-
-
-class SchemaKind(StrEnum):
-    project = "project"
-    sync = "sync"
-
-
-@cli.command()
-def schema(
-    kind: Annotated[
-        SchemaKind, typer.Argument(help="project (brygga.yaml) or sync (a mappings/ file).")
-    ] = SchemaKind.project,
-) -> None:
-    """Print the JSON Schema of brygga.yaml or of a sync file, for editor completion."""
-    document = project_schema() if kind is SchemaKind.project else sync_schema()
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-
-
-@cli.command("connectors")
-def list_connectors() -> None:
-    """List the installed connector kinds."""
-    for kind in installed_kinds():
-        output.say(kind)
