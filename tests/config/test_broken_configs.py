@@ -637,6 +637,41 @@ REST_CASES = [
         (P, 7, 55, "systems.api.streams.items.params.status: expected text, a number or true/false, got a list"),
     ),
     case(
+        "rest-get-path-placeholder-not-a-key-field",
+        system(REST_SYSTEM + '    streams:\n      items: {path: /items, key: id, get: {path: "/items/{item}"}}\n'),
+        (P, 7, 50, "systems.api.streams.items.get.path: '{item}' in '/items/{item}' is not a key field: use {key}, {id}"),
+    ),
+    case(
+        "rest-get-path-key-for-a-composite-key",
+        system(REST_SYSTEM + "    streams:\n      items: {path: /items, key: [a, b], get: {path: \"/items/{key}\"}}\n"),
+        (
+            P,
+            7,
+            54,
+            "systems.api.streams.items.get.path: {key} in '/items/{key}' stands for a one-field key; this key has"
+            " several: use {a}, {b}",
+        ),
+    ),
+    case(
+        "rest-write-paths-placeholders",
+        system(
+            REST_SYSTEM
+            + "    streams:\n      items:\n        path: /items/{key}\n        key: [order_no, line_no]\n"
+            + "        write:\n          create: {method: POST, path: \"/items/{key}\"}\n"
+            + "          update: {method: PATCH, path: '/orders/{order_no}/lines/{line_no}'}\n"
+            + "          delete: {method: DELETE, path: '/orders/{order}/lines/{line_no}'}\n"
+        ),
+        (P, 8, 15, "systems.api.streams.items.path: the stream's `path` '/items/{key}' cannot have {…}: it lists"),
+        (P, 11, 40, "systems.api.streams.items.write.create.path: `write.create` '/items/{key}' cannot have {…}: a new"),
+        (
+            P,
+            13,
+            42,
+            "systems.api.streams.items.write.delete.path: '{order}' in '/orders/{order}/lines/{line_no}' is not a key"
+            " field: use {key}, {order_no}, {line_no}",
+        ),
+    ),
+    case(
         "rest-concurrency-too-high",
         system(REST_SYSTEM + "    concurrency: 1000\n" + REST_STREAM),
         (P, 6, 18, "systems.api.concurrency: must be at most 256, got the number 1000"),
