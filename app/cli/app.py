@@ -8,7 +8,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from app.cli.output import output
-from app.config import find_project_file
+from app.config import EVERYTHING, Needs, find_project_file
 from app.engine.project import Workspace, open_project
 from app.errors import ConfigError
 
@@ -30,11 +30,14 @@ ConfigOption = Annotated[
 ]
 
 
-def open_workspace(config: Path | None) -> Workspace:
-    """The project, validated and compiled; on config errors, print them all and exit 2."""
+def open_workspace(config: Path | None, needs: Needs = EVERYTHING) -> Workspace:
+    """The project, validated and compiled; on config errors, print them all and exit 2.
+
+    :param needs: what the command uses: an unset ``${VAR}`` elsewhere is no error (SPEC 6)
+    """
     path = find_project_file(config)
     try:
-        workspace = open_project(path)
+        workspace = open_project(path, needs=needs)
     except ConfigError as exc:
         for issue in exc.issues:
             output.warn(str(issue))

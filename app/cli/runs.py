@@ -16,6 +16,7 @@ from rich.table import Table
 
 from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, usage_error
 from app.cli.output import output
+from app.config import Needs
 from app.config.validation import closest
 from app.engine.preview import PreviewRow, preview
 from app.engine.process import tune_garbage_collection
@@ -48,7 +49,7 @@ def run(
     config: ConfigOption = None,
 ) -> None:
     """Run syncs now, with a progress bar on a terminal, and print their counts."""
-    workspace = open_workspace(config)
+    workspace = open_workspace(config, Needs.running(syncs))
     _check_names(workspace, syncs)
     tune_garbage_collection()
     try:
@@ -112,7 +113,7 @@ def preview_command(
     config: ConfigOption = None,
 ) -> None:
     """Read from the source and show the action each record would get; writes nothing."""
-    workspace = open_workspace(config)
+    workspace = open_workspace(config, Needs.running([sync]))
     _check_names(workspace, [sync])
     try:
         rows = asyncio.run(_preview(workspace, sync, limit))
@@ -163,7 +164,7 @@ def _preview_table(rows: list[PreviewRow]) -> None:
 @cli.command()
 def status(config: ConfigOption = None) -> None:
     """Every sync's last run and dead-letter count, from the state database."""
-    workspace = open_workspace(config)
+    workspace = open_workspace(config, Needs.state_only())
     try:
         last, dead = asyncio.run(read_status(workspace))
     except BryggaError as exc:

@@ -10,14 +10,16 @@ from app.config.base import (
     check_url_port,
     parse_duration,
 )
-from app.config.issues import ConfigIssue, Mark
+from app.config.issues import ConfigIssue, Mark, UnsetVariable
 from app.config.loader import Project, find_project_file, load_project, read_project, report_issues, system_model
+from app.config.needs import EVERYTHING, Needs
 from app.config.project import HttpUrl, ProjectFile
 from app.config.secrets import SecretValues
 from app.config.sync import FieldMapping, Lookup, Mode, RetryPolicy, SyncConfig, SyncTest
 from app.config.systems import StreamOptions, SystemConfig, SystemOptions, TargetProblem, WebhookConfig
 
 __all__ = [
+    "EVERYTHING",
     "ConfigIssue",
     "ConfigModel",
     "Duration",
@@ -28,6 +30,7 @@ __all__ = [
     "Lookup",
     "Mark",
     "Mode",
+    "Needs",
     "Problem",
     "Project",
     "ProjectFile",
@@ -40,6 +43,7 @@ __all__ = [
     "SystemConfig",
     "SystemOptions",
     "TargetProblem",
+    "UnsetVariable",
     "WebhookConfig",
     "check_url_port",
     "find_project_file",

@@ -639,11 +639,11 @@ REST_CASES = [
     case(
         "rest-get-path-placeholder-not-a-key-field",
         system(REST_SYSTEM + '    streams:\n      items: {path: /items, key: id, get: {path: "/items/{item}"}}\n'),
-        (P, 7, 50, "systems.api.streams.items.get.path: '{item}' in '/items/{item}' is not a key field: use {key}, {id}"),
+        (P, 7, 50, "systems.api.streams.items.get.path: '{item}' in '/items/{item}' is not a key field: use {key}, {i"),
     ),
     case(
         "rest-get-path-key-for-a-composite-key",
-        system(REST_SYSTEM + "    streams:\n      items: {path: /items, key: [a, b], get: {path: \"/items/{key}\"}}\n"),
+        system(REST_SYSTEM + '    streams:\n      items: {path: /items, key: [a, b], get: {path: "/items/{key}"}}\n'),
         (
             P,
             7,
@@ -657,12 +657,12 @@ REST_CASES = [
         system(
             REST_SYSTEM
             + "    streams:\n      items:\n        path: /items/{key}\n        key: [order_no, line_no]\n"
-            + "        write:\n          create: {method: POST, path: \"/items/{key}\"}\n"
+            + '        write:\n          create: {method: POST, path: "/items/{key}"}\n'
             + "          update: {method: PATCH, path: '/orders/{order_no}/lines/{line_no}'}\n"
             + "          delete: {method: DELETE, path: '/orders/{order}/lines/{line_no}'}\n"
         ),
         (P, 8, 15, "systems.api.streams.items.path: the stream's `path` '/items/{key}' cannot have {…}: it lists"),
-        (P, 11, 40, "systems.api.streams.items.write.create.path: `write.create` '/items/{key}' cannot have {…}: a new"),
+        (P, 11, 40, "systems.api.streams.items.write.create.path: `write.create` '/items/{key}' cannot have {…}"),
         (
             P,
             13,

@@ -66,7 +66,8 @@ async def test_paths_that_do_not_fit_the_key_are_config_errors_and_stop_a_run_cl
     tmp_path: Path, stream: dict[str, Any], message: str
 ) -> None:
     options = {"base_url": "https://crm.example.com", "streams": {"s": {"key": "id", **stream}}}
-    (tmp_path / "brygga.yaml").write_text(json.dumps({"version": 1, "systems": {"crm": {"connector": "rest", **options}}}))
+    project_file = {"version": 1, "systems": {"crm": {"connector": "rest", **options}}}
+    (tmp_path / "brygga.yaml").write_text(json.dumps(project_file), encoding="utf-8")
     project, issues = read_project(tmp_path / "brygga.yaml", {})
     connector = create_connector(project.systems["crm"])  # as if made without the config's checks
 
