@@ -59,6 +59,17 @@ class UnsetVariable(RootCause):
     location: tuple[Hashable, ...] = ()
 
 
+@dataclass(frozen=True)
+class Unchecked(ConfigIssue):
+    """What could not be checked because ``system`` has errors of its own (a sync's stream in it).
+
+    Shown only beside those errors: where the system's only problem was a variable the command does
+    not need, there is nothing above to point to, and nothing the command uses is left unchecked.
+    """
+
+    system: str = ""
+
+
 def display_path(file: Path) -> str:
     """The path as the user would type it: relative to the working folder when inside it."""
     try:

@@ -20,7 +20,7 @@ from pydantic import Field, create_model
 from app.config.base import NAME_HINT, NAME_PATTERN, Location
 from app.config.files import read_config_text, sync_files
 from app.config.interpolation import InterpolationError, UnsetVariableError, interpolate
-from app.config.issues import START, ConfigIssue, Mark, RootCause, UnsetVariable
+from app.config.issues import START, ConfigIssue, Mark, RootCause, Unchecked, UnsetVariable
 from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, options_model
 from app.config.needs import EVERYTHING, Needs
 from app.config.project import ProjectFile
@@ -105,9 +105,25 @@ def report_issues(issues: list[ConfigIssue], project: Project, needs: Needs = EV
         for issue in _without_echoes(issues)
         if not isinstance(issue, UnsetVariable) or project.needs_variable(issue, needs)
     ]
+    kept = [
+        issue for issue in kept if not isinstance(issue, Unchecked) or _shown_in_system(issue.system, kept, project)
+    ]
     order = {file: index for index, file in enumerate(project.files)}
     ordered = sorted(kept, key=lambda issue: (order.get(issue.file, len(order)), issue.mark))
     return [ConfigIssue(issue.file, issue.mark, project.secrets.redact(issue.message)) for issue in ordered]
+
+
+def _shown_in_system(system: str, issues: list[ConfigIssue], project: Project) -> bool:
+    """Whether an issue in ``issues`` is at a place inside ``system``'s block of ``brygga.yaml``."""
+    prefix = ("systems", system)
+    places = {
+        mark
+        for location, marks in project.origin.marks.items()
+        if location[:2] == prefix
+        for mark in (marks.value, marks.key)
+        if mark is not None
+    }
+    return any(issue.file == project.file and issue.mark in places for issue in issues)
 
 
 def read_project(
@@ -395,13 +411,18 @@ class _SyncReader:
             self.issues.append(sync.origin.issue((key,), f"{key}: {message}"))
             return False
         system = self.project.systems.get(system_name)
-        if system is not None and stream not in system.options.streams:
+        if system is None:
+            message = f"{key}: system '{system_name}' has errors (above); its stream '{stream}' could not be checked"
+            mark = sync.origin.value_mark((key,))
+            self.issues.append(Unchecked(sync.origin.file, mark, message, system_name))
+            return False
+        if stream not in system.options.streams:
             hint = choice_hint(stream, sorted(system.options.streams))
             self.issues.append(
                 sync.origin.issue((key,), f"{key}: system {system_name} has no stream '{stream}': {hint}")
             )
             return False
-        return system is not None
+        return True
 
     def _check_target(self, sync: SyncConfig) -> None:
         """What the target stream's config says it cannot take from this sync."""

@@ -72,6 +72,7 @@ UNSET = {
     "CRM_WEBHOOK_SECRET": "brygga.yaml:14:38",
     "HR_DATABASE_URL": "brygga.yaml:23:10",
 }
+UNCHECKED = "mappings/users.yaml:1:9: source: system 'hr' has errors (above); its stream 'people' could not be checked"
 
 
 def write(root: Path, project: str = PROJECT) -> Path:
@@ -123,7 +124,8 @@ def test_validate_names_every_unset_variable_at_its_place(project: Path) -> None
 
     assert result.returncode == 2
     assert unset_lines(result.stderr) == UNSET
-    assert "4 config errors" in result.stderr
+    assert UNCHECKED in result.stderr  # the stream of a system left unreadable by its variable
+    assert "5 config errors" in result.stderr
 
 
 def test_serve_needs_every_variable(project: Path) -> None:
@@ -139,7 +141,8 @@ def test_a_run_of_a_sync_whose_system_needs_an_unset_variable_names_only_that_on
 
     assert ran.returncode == 2
     assert unset_lines(ran.stderr) == {"HR_DATABASE_URL": "brygga.yaml:23:10"}
-    assert "1 config error" in ran.stderr
+    assert UNCHECKED in ran.stderr
+    assert "2 config errors" in ran.stderr
     assert previewed.returncode == 2
     assert unset_lines(previewed.stderr) == {"HR_DATABASE_URL": "brygga.yaml:23:10"}
     assert not (project / "erp" / "users.csv").exists()

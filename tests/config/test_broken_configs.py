@@ -888,6 +888,30 @@ SYNC_CASES = [
     ),
 ]
 
+BROKEN_SYSTEM_CASES = [
+    case(
+        "a-sync-of-a-broken-source-system-is-still-checked",
+        {
+            P: MINIMAL_PROJECT.replace("    url: sqlite:///crm.db\n", ""),
+            A: "source: crm.contactz\ntarget: erp.customer\nfields:\n  customer_no: id\n  sku: 'items[0.sku'\n",
+        },
+        (P, 4, 5, "systems.crm: missing required key 'url'"),
+        (A, 1, 9, "source: system 'crm' has errors (above); its stream 'contactz' could not be checked"),
+        (A, 2, 9, "target: system erp has no stream 'customer': choose customers or users"),
+        (A, 5, 8, "fields.sku: bad path 'items[0.sku' at character 6"),
+    ),
+    case(
+        "a-sync-of-a-broken-target-system-is-still-checked",
+        {
+            P: MINIMAL_PROJECT.replace("    path: erp\n", ""),
+            A: SYNC + "mode: mirror\nafter: nothing\n",
+        },
+        (P, 10, 5, "systems.erp: missing required key 'path'"),
+        (A, 2, 9, "target: system 'erp' has errors (above); its stream 'customers' could not be checked"),
+        (A, AFTER_SYNC + 1, 8, "after: no sync named 'nothing'"),
+    ),
+]
+
 MAPPING_CASES = [
     case(
         "bad-path",
@@ -1450,6 +1474,7 @@ CASES = [
     *WEBHOOK_CASES,
     *SYNC_CASES,
     *MAPPING_CASES,
+    *BROKEN_SYSTEM_CASES,
     *TARGET_CASES,
     *HOSTILE_YAML_CASES,
     *NAME_CASES,
