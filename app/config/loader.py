@@ -427,6 +427,8 @@ class _SyncReader:
     def _check_target(self, sync: SyncConfig) -> None:
         """What the target stream's config says it cannot take from this sync."""
         system = self.project.systems[sync.target_system]
+        for problem in system.options.field_problems(sync.target_stream, list(sync.fields)):
+            self.issues.append(sync.origin.issue(("target",), f"target: {sync.target}: {problem.message}"))
         for problem in system.options.target_problems(sync.target_stream, sync.mode):
             if problem.about_mode and sync.origin.has(("mode",)):
                 issue = sync.origin.issue(("mode",), f"mode: {sync.mode}: {problem.message}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -235,6 +235,15 @@ class RestStream(StreamOptions):
                 yield TargetProblem(
                     f"{mode} {verb}s records, but the target stream has no write.{verb}: add one", about_mode=True
                 )
+
+
+    def field_problems(self, fields: Collection[str]) -> Iterator[TargetProblem]:
+        if self.match is not None and self.match.field not in fields:
+            yield TargetProblem(
+                f"the stream's match.field '{self.match.field}' is not a field this sync writes, so no existing"
+                f" record would ever be found and each create could duplicate one: map {self.match.field}"
+                " under fields, or match on a field the sync writes"
+            )
 
 
 class RateLimit(ConfigModel):

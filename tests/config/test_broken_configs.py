@@ -1063,6 +1063,18 @@ TARGET_CASES = [
         (A, 5, 7, "mode: mirror: mirror deletes records, but the target stream has no write.delete: add one"),
     ),
     case(
+        "target-rest-match-field-the-sync-does-not-write",
+        {
+            **into("api.contacts", "  name: name\nmode: insert\n"),
+            P: TARGETS_PROJECT.replace(
+                "      people: {path: /people, key: id}\n",
+                "      people: {path: /people, key: id}\n      contacts:\n        {path: /contacts, key: id,"
+                " match: {param: email, field: email}, write: {create: {method: POST, path: /contacts}}}\n",
+            ),
+        },
+        (A, 2, 9, "target: api.contacts: the stream's match.field 'email' is not a field this sync writes, so no"),
+    ),
+    case(
         "target-webhook-system",
         into("hooks.events"),
         (A, 2, 9, "target: hooks.events: a webhook system only sends events: nothing can be written to it"),
