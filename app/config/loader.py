@@ -253,6 +253,11 @@ class _ProjectReader:
             self.issues.append(
                 origin.issue(where, with_path(where, f"no stream '{webhook.stream}' in system {name}: {hint}"))
             )
+        if webhook is not None and webhook.fetch and webhook.stream in options.streams:
+            problem = options.streams[webhook.stream].fetch_problem()
+            if problem is not None:
+                where = (*location, "webhook", "fetch")
+                self.issues.append(origin.issue(where, with_path(where, f"{webhook.stream}: {problem}")))
         if kind == "webhook" and webhook is not None and webhook.fetch:
             where = (*location, "webhook", "fetch")
             message = "a webhook system cannot fetch records: use fetch with a system that can (rest, sql)"

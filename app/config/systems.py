@@ -33,6 +33,11 @@ class StreamOptions(ConfigModel):
         """
         return iter(())
 
+    def fetch_problem(self) -> str | None:
+        """Why records of this stream cannot be fetched by key (for a webhook with ``fetch: true``), known
+        from the config alone; ``None`` when they can, or when the kind cannot tell (the default)."""
+        return None
+
     def field_problems(self, fields: Collection[str]) -> Iterator[TargetProblem]:
         """Why a sync that writes exactly ``fields`` to this stream could not work as configured, known from
         the config alone (an option naming a field the sync never writes). The default says nothing."""

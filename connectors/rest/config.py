@@ -237,6 +237,11 @@ class RestStream(StreamOptions):
                 )
 
 
+    def fetch_problem(self) -> str | None:
+        if self.get is None:
+            return "the stream has no get, so no record can be fetched by key: add get: {path: …/{key}} to it"
+        return None
+
     def field_problems(self, fields: Collection[str]) -> Iterator[TargetProblem]:
         if self.match is not None and self.match.field not in fields:
             yield TargetProblem(

@@ -723,6 +723,11 @@ WEBHOOK_CASES = [
         (P, 8, 57, "systems.crm.webhook.max_body: 'lots' is not a size: write a number of bytes or one with a unit"),
     ),
     case(
+        "webhook-fetch-from-a-rest-stream-without-get",
+        system(REST_SYSTEM + REST_STREAM + "    webhook: {verify: none, stream: items, fetch: true}\n"),
+        (P, 8, 51, "systems.api.webhook.fetch: items: the stream has no get, so no record can be fetched by key"),
+    ),
+    case(
         "webhook-system-without-webhook-block",
         system("  shop:\n    connector: webhook\n    streams:\n      orders: {key: id}\n"),
         (P, 3, 3, "systems.shop: a webhook system needs a webhook block"),
