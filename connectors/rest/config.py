@@ -236,7 +236,6 @@ class RestStream(StreamOptions):
                     f"{mode} {verb}s records, but the target stream has no write.{verb}: add one", about_mode=True
                 )
 
-
     def fetch_problem(self) -> str | None:
         if self.get is None:
             return "the stream has no get, so no record can be fetched by key: add get: {path: …/{key}} to it"
