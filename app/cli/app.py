@@ -17,6 +17,7 @@ from app.cli.lazy import LazyGroup
 from app.cli.output import output
 
 if TYPE_CHECKING:
+    from app.config import Needs
     from app.engine.project import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -53,14 +54,18 @@ def _global_config() -> Path | None:
     return _before_command["config"]
 
 
-def open_workspace(config: Path | None) -> Workspace:
-    """The project, validated and compiled; on config errors, print them all and exit 2."""
+def open_workspace(config: Path | None, needs: Needs | None = None) -> Workspace:
+    """The project, validated and compiled; on config errors, print them all and exit 2.
+
+    :param needs: what the command uses: an unset ``${VAR}`` elsewhere is no error (SPEC 6); default everything
+    """
+    from app.config import EVERYTHING  # noqa: PLC0415 - the loader, only when a project is opened
     from app.engine.project import open_project  # noqa: PLC0415 - the engine, only when a project is opened
     from app.errors import ConfigError  # noqa: PLC0415
 
     path = project_file(config)
     try:
-        workspace = open_project(path)
+        workspace = open_project(path, needs=needs or EVERYTHING)
     except ConfigError as exc:
         for issue in exc.issues:
             output.warn(str(issue))

@@ -8,6 +8,7 @@ import typer
 
 from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, plural, usage_error
 from app.cli.output import output
+from app.config import Needs
 from app.config.validation import closest
 from app.mapping.testing import run_tests
 
@@ -31,7 +32,7 @@ def test_command(
     config: ConfigOption = None,
 ) -> None:
     """Run the syncs' mapping tests; print each failure with expected and actual."""
-    workspace = open_workspace(config)
+    workspace = open_workspace(config, Needs.testing(syncs or None))
     names = syncs or list(workspace.project.syncs)
     for name in names:
         if name not in workspace.project.syncs:

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, usage_error
 from app.cli.output import output
+from app.config import Needs
 from app.config.validation import closest
 from app.engine.order import in_after_order
 from app.engine.preview import PreviewRow, preview
@@ -55,7 +56,7 @@ def run(
         usage_error("give sync names or --all, not both")
     if not every and not syncs:
         usage_error("name the syncs to run, or give --all (every sync, after: order kept)")
-    workspace = open_workspace(config)
+    workspace = open_workspace(config, Needs.running(None if every else syncs))
     names = in_after_order(workspace.project.syncs) if every else list(syncs or [])
     _check_names(workspace, names)
     tune_garbage_collection()
@@ -130,7 +131,7 @@ def preview_command(
     config: ConfigOption = None,
 ) -> None:
     """Read from the source and show the action each record would get; writes nothing."""
-    workspace = open_workspace(config)
+    workspace = open_workspace(config, Needs.running([sync]))
     _check_names(workspace, [sync])
     try:
         rows = asyncio.run(_preview(workspace, sync, limit))

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from app.cli.app import EXIT_FAILED, ConfigOption, cli, open_workspace, usage_error
 from app.cli.output import output
+from app.config import Needs
 from app.engine.status import read_status
 from app.errors import BryggaError
 
@@ -16,7 +17,7 @@ from app.errors import BryggaError
 @cli.command()
 def status(config: ConfigOption = None) -> None:
     """Every sync's last run and dead-letter count, from the state database."""
-    workspace = open_workspace(config)
+    workspace = open_workspace(config, Needs.state_only())
     try:
         views = asyncio.run(read_status(workspace))
     except ValueError as exc:

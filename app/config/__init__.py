@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "EVERYTHING",
     "ConfigIssue",
     "ConfigModel",
     "Duration",
@@ -22,6 +23,7 @@ __all__ = [
     "Lookup",
     "Mark",
     "Mode",
+    "Needs",
     "Problem",
     "Project",
     "ProjectFile",
@@ -34,6 +36,7 @@ __all__ = [
     "SystemConfig",
     "SystemOptions",
     "TargetProblem",
+    "UnsetVariable",
     "WebhookConfig",
     "check_url_port",
     "find_project_file",
@@ -55,7 +58,7 @@ if TYPE_CHECKING:
         check_url_port,
         parse_duration,
     )
-    from app.config.issues import ConfigIssue, Mark
+    from app.config.issues import ConfigIssue, Mark, UnsetVariable
     from app.config.loader import (
         Project,
         find_project_file,
@@ -64,6 +67,7 @@ if TYPE_CHECKING:
         report_issues,
         system_model,
     )
+    from app.config.needs import EVERYTHING, Needs
     from app.config.project import HttpUrl, ProjectFile
     from app.config.secrets import SecretValues
     from app.config.sync import FieldMapping, Lookup, Mode, RetryPolicy, SyncConfig, SyncTest
@@ -80,7 +84,8 @@ _MODULES = {
         "check_url_port",
         "parse_duration",
     ),
-    "app.config.issues": ("ConfigIssue", "Mark"),
+    "app.config.issues": ("ConfigIssue", "Mark", "UnsetVariable"),
+    "app.config.needs": ("EVERYTHING", "Needs"),
     "app.config.loader": (
         "Project",
         "find_project_file",

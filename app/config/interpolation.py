@@ -20,10 +20,19 @@ class InterpolationError(ValueError):
     """A ``${...}`` reference that cannot be resolved; the message says why."""
 
 
+class UnsetVariableError(InterpolationError):
+    """A ``${NAME}`` without default whose variable is not set: an error only where the value is used."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"environment variable {name} is not set: set it, or give a default with ${{{name}:-value}}")
+        self.name = name
+
+
 def interpolate(text: str, environ: Mapping[str, str], secrets: SecretValues) -> str:
     """Replace every ``${...}`` in ``text``; values taken from ``environ`` become secrets.
 
-    :raises InterpolationError: for a malformed reference or an unset variable without default
+    :raises UnsetVariableError: for an unset variable without default
+    :raises InterpolationError: for a malformed reference
     """
     if "$" not in text:
         return text
@@ -69,6 +78,4 @@ def _resolve(match: re.Match[str], environ: Mapping[str, str], secrets: SecretVa
         return value
     if op is not None:
         return default
-    raise InterpolationError(
-        f"environment variable {name} is not set: set it, or give a default with ${{{name}:-value}}"
-    )
+    raise UnsetVariableError(name)

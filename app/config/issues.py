@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,29 @@ class RootCause(ConfigIssue):
     The value is replaced by its text, so checks go on; what they would then
     say about the same place only echoes this issue, and is dropped.
     """
+
+
+@dataclass(frozen=True)
+class UnsetVariable(RootCause):
+    """A ``${NAME}`` whose variable is not set, kept as its text at ``location`` in ``file``.
+
+    A problem only for a command that uses that part of the project (see :class:`~app.config.needs.Needs`):
+    ``brygga run`` from cron does not need the API's tokens, which only ``serve`` uses.
+    """
+
+    variable: str = ""
+    location: tuple[Hashable, ...] = ()
+
+
+@dataclass(frozen=True)
+class Unchecked(ConfigIssue):
+    """What could not be checked because ``system`` has errors of its own (a sync's stream in it).
+
+    Shown only beside those errors: where the system's only problem was a variable the command does
+    not need, there is nothing above to point to, and nothing the command uses is left unchecked.
+    """
+
+    system: str = ""
 
 
 def display_path(file: Path) -> str:

@@ -19,9 +19,10 @@ from pydantic import Field, create_model
 
 from app.config.base import NAME_HINT, NAME_PATTERN, Location
 from app.config.files import read_config_text, sync_files
-from app.config.interpolation import InterpolationError, interpolate
-from app.config.issues import START, ConfigIssue, Mark, RootCause
+from app.config.interpolation import InterpolationError, UnsetVariableError, interpolate
+from app.config.issues import START, ConfigIssue, Mark, RootCause, Unchecked, UnsetVariable
 from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, options_model
+from app.config.needs import EVERYTHING, Needs
 from app.config.project import ProjectFile
 from app.config.secrets import SecretValues
 from app.config.sync import SYNC_NAME_HINT, SyncConfig, is_sync_name
@@ -46,11 +47,35 @@ class Project:
     files: list[Path] = field(default_factory=list)
     origin: SourceMap = field(default_factory=lambda: SourceMap(Path("brygga.yaml")))
     """Where each node of the project file is, for problems found after loading."""
+    sync_files: dict[Path, str] = field(default_factory=dict)
+    """The name of the sync each sync file defines (its stem where the file could not be read)."""
+    unset: list[UnsetVariable] = field(default_factory=list)
+    """Every ``${VAR}`` whose variable is not set, left as its text: an error where a command uses it."""
 
     @property
     def root(self) -> Path:
         """The project file's folder: relative paths in the config start here."""
         return self.file.parent
+
+    def unset_in(self, *location: Any) -> list[UnsetVariable]:
+        """The unset variables at or under ``location`` in ``brygga.yaml`` (such as ``"systems", "crm"``)."""
+        width = len(location)
+        return [issue for issue in self.unset if issue.file == self.file and issue.location[:width] == location]
+
+    def used_systems(self, needs: Needs) -> set[str]:
+        """The systems the syncs that ``needs`` names read or write."""
+        return {
+            system
+            for sync in self.syncs.values()
+            if needs.uses_sync(sync.name)
+            for system in (sync.source_system, sync.target_system)
+        }
+
+    def needs_variable(self, issue: UnsetVariable, needs: Needs) -> bool:
+        """Whether a command that uses what ``needs`` names uses the value at ``issue``'s place."""
+        if issue.file != self.file:
+            return needs.uses_sync(self.sync_files.get(issue.file))
+        return needs.uses_project_location(issue.location, self.used_systems(needs))
 
 
 def find_project_file(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Path:
@@ -60,34 +85,64 @@ def find_project_file(explicit: str | os.PathLike[str] | None, environ: Mapping[
     return Path(chosen).absolute()
 
 
-def load_project(path: Path, environ: Mapping[str, str] | None = None) -> Project:
-    """Read and validate a project.
+def load_project(path: Path, environ: Mapping[str, str] | None = None, needs: Needs = EVERYTHING) -> Project:
+    """Read and validate a project, for a command that uses what ``needs`` names.
 
     :raises ConfigError: with every problem of every file
     """
-    project, issues = read_project(path, environ)
-    if issues:
-        raise ConfigError(report_issues(issues, project))
+    project, issues = read_project(path, environ, needs)
+    reported = report_issues(issues, project, needs)
+    if reported:
+        raise ConfigError(reported)
     return project
 
 
-def report_issues(issues: list[ConfigIssue], project: Project) -> list[ConfigIssue]:
-    """Issues ready to show: echoes dropped, in file order (the project file first), by position, secrets scrubbed."""
+def report_issues(issues: list[ConfigIssue], project: Project, needs: Needs = EVERYTHING) -> list[ConfigIssue]:
+    """Issues ready to show: echoes and the unset variables ``needs`` does not use dropped, in file order
+    (the project file first), by position, secrets scrubbed."""
+    kept = [
+        issue
+        for issue in _without_echoes(issues)
+        if not isinstance(issue, UnsetVariable) or project.needs_variable(issue, needs)
+    ]
+    kept = [
+        issue for issue in kept if not isinstance(issue, Unchecked) or _shown_in_system(issue.system, kept, project)
+    ]
     order = {file: index for index, file in enumerate(project.files)}
-    ordered = sorted(_without_echoes(issues), key=lambda issue: (order.get(issue.file, len(order)), issue.mark))
+    ordered = sorted(kept, key=lambda issue: (order.get(issue.file, len(order)), issue.mark))
     return [ConfigIssue(issue.file, issue.mark, project.secrets.redact(issue.message)) for issue in ordered]
 
 
-def read_project(path: Path, environ: Mapping[str, str] | None = None) -> tuple[Project, list[ConfigIssue]]:
-    """Read a project, returning whatever validated and every problem found."""
-    reader = _ProjectReader(path.absolute(), os.environ if environ is None else environ)
+def _shown_in_system(system: str, issues: list[ConfigIssue], project: Project) -> bool:
+    """Whether an issue in ``issues`` is at a place inside ``system``'s block of ``brygga.yaml``."""
+    prefix = ("systems", system)
+    places = {
+        mark
+        for location, marks in project.origin.marks.items()
+        if location[:2] == prefix
+        for mark in (marks.value, marks.key)
+        if mark is not None
+    }
+    return any(issue.file == project.file and issue.mark in places for issue in issues)
+
+
+def read_project(
+    path: Path, environ: Mapping[str, str] | None = None, needs: Needs = EVERYTHING
+) -> tuple[Project, list[ConfigIssue]]:
+    """Read a project, returning whatever validated and every problem found.
+
+    Every unset variable is among the problems (see :func:`report_issues` for those ``needs`` uses); a
+    section of ``brygga.yaml`` that ``needs`` does not use and that has one (``api`` for a run) is left out.
+    """
+    reader = _ProjectReader(path.absolute(), os.environ if environ is None else environ, needs)
     return reader.read(), reader.issues
 
 
 class _ProjectReader:
-    def __init__(self, file: Path, environ: Mapping[str, str]) -> None:
+    def __init__(self, file: Path, environ: Mapping[str, str], needs: Needs) -> None:
         self.file = file
         self.environ = environ
+        self.needs = needs
         self.secrets = SecretValues()
         self.issues: list[ConfigIssue] = []
         self.files: list[Path] = [file]
@@ -96,7 +151,9 @@ class _ProjectReader:
         document = self._parse(self.file)
         data = document.data if document is not None and isinstance(document.data, dict) else {}
         origin = document.source_map if document is not None else SourceMap(self.file)
-        settings = validate_node(ProjectFile, data, origin, (), self.issues) if document is not None else None
+        settings = None
+        if document is not None:
+            settings = validate_node(ProjectFile, self._used(data), origin, (), self.issues)
         systems_data = data.get("systems")
         systems = self._systems(systems_data, origin) if isinstance(systems_data, dict) else {}
         if settings is not None:
@@ -109,13 +166,26 @@ class _ProjectReader:
             self.secrets,
             self.files,
             origin,
+            unset=[issue for issue in self.issues if isinstance(issue, UnsetVariable)],
         )
         system_names = set(systems_data) if isinstance(systems_data, dict) else set()
         patterns = data.get("mappings", ProjectFile.model_fields["mappings"].get_default(call_default_factory=True))
         sync_paths = sync_files(self.file, patterns, origin, self.issues)
         project.syncs = _SyncReader(self, project, system_names).read(sync_paths)
         self.issues[:] = _without_echoes(self.issues)
+        project.unset = [issue for issue in self.issues if isinstance(issue, UnsetVariable)]
         return project
+
+    def _used(self, data: dict[Any, Any]) -> dict[Any, Any]:
+        """The project file's data less the sections the command does not use that have an unset variable:
+        their text in its place could fail their checks, and then the whole file's settings."""
+        unused = {
+            issue.location[0]
+            for issue in self.issues
+            if isinstance(issue, UnsetVariable) and issue.file == self.file and issue.location
+        }
+        unused = {key for key in unused if key != "systems" and not self.needs.uses_section(key)}
+        return {key: value for key, value in data.items() if key not in unused}
 
     # --- files ------------------------------------------------------------
 
@@ -124,9 +194,12 @@ class _ProjectReader:
         if text is None:
             return None
 
-        def on_string(value: str, mark: Mark) -> str:
+        def on_string(value: str, mark: Mark, location: Location) -> str:
             try:
                 return interpolate(value, self.environ, self.secrets)
+            except UnsetVariableError as exc:
+                self.issues.append(UnsetVariable(file, mark, str(exc), exc.name, location))
+                return value
             except InterpolationError as exc:
                 self.issues.append(RootCause(file, mark, str(exc)))
                 return value
@@ -180,6 +253,11 @@ class _ProjectReader:
             self.issues.append(
                 origin.issue(where, with_path(where, f"no stream '{webhook.stream}' in system {name}: {hint}"))
             )
+        if webhook is not None and webhook.fetch and webhook.stream in options.streams:
+            problem = options.streams[webhook.stream].fetch_problem()
+            if problem is not None:
+                where = (*location, "webhook", "fetch")
+                self.issues.append(origin.issue(where, with_path(where, f"{webhook.stream}: {problem}")))
         if kind == "webhook" and webhook is not None and webhook.fetch:
             where = (*location, "webhook", "fetch")
             message = "a webhook system cannot fetch records: use fetch with a system that can (rest, sql)"
@@ -264,6 +342,7 @@ class _SyncReader:
         all_names: set[str] = set()
         for file, _ in files:
             self.reader.files.append(file)
+            self.project.sync_files[file] = file.stem
             document = self.reader._parse(file)
             if document is None:
                 all_names.add(file.stem)
@@ -272,6 +351,7 @@ class _SyncReader:
             if "name" not in data:
                 data["name"] = self._name_of_file(file)
             all_names.add(str(data["name"]))
+            self.project.sync_files[file] = str(data["name"])
             sync = validate_node(SyncConfig, data, document.source_map, (), self.issues)
             if sync is None:
                 continue
@@ -336,17 +416,24 @@ class _SyncReader:
             self.issues.append(sync.origin.issue((key,), f"{key}: {message}"))
             return False
         system = self.project.systems.get(system_name)
-        if system is not None and stream not in system.options.streams:
+        if system is None:
+            message = f"{key}: system '{system_name}' has errors (above); its stream '{stream}' could not be checked"
+            mark = sync.origin.value_mark((key,))
+            self.issues.append(Unchecked(sync.origin.file, mark, message, system_name))
+            return False
+        if stream not in system.options.streams:
             hint = choice_hint(stream, sorted(system.options.streams))
             self.issues.append(
                 sync.origin.issue((key,), f"{key}: system {system_name} has no stream '{stream}': {hint}")
             )
             return False
-        return system is not None
+        return True
 
     def _check_target(self, sync: SyncConfig) -> None:
         """What the target stream's config says it cannot take from this sync."""
         system = self.project.systems[sync.target_system]
+        for problem in system.options.field_problems(sync.target_stream, list(sync.fields)):
+            self.issues.append(sync.origin.issue(("target",), f"target: {sync.target}: {problem.message}"))
         for problem in system.options.target_problems(sync.target_stream, sync.mode):
             if problem.about_mode and sync.origin.has(("mode",)):
                 issue = sync.origin.issue(("mode",), f"mode: {sync.mode}: {problem.message}")

@@ -7,7 +7,7 @@ the ``connector`` and ``webhook`` keys of a system belong to Brygga itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -33,6 +33,16 @@ class StreamOptions(ConfigModel):
         """
         return iter(())
 
+    def fetch_problem(self) -> str | None:
+        """Why records of this stream cannot be fetched by key (for a webhook with ``fetch: true``), known
+        from the config alone; ``None`` when they can, or when the kind cannot tell (the default)."""
+        return None
+
+    def field_problems(self, fields: Collection[str]) -> Iterator[TargetProblem]:
+        """Why a sync that writes exactly ``fields`` to this stream could not work as configured, known from
+        the config alone (an option naming a field the sync never writes). The default says nothing."""
+        return iter(())
+
 
 @dataclass(frozen=True)
 class TargetProblem:
@@ -56,6 +66,11 @@ class SystemOptions(ConfigModel):
         """Why a sync in ``mode`` could not write to ``stream`` (see :meth:`StreamOptions.target_problems`)."""
         options = self.streams.get(stream)
         return options.target_problems(mode) if options is not None else iter(())
+
+    def field_problems(self, stream: str, fields: Collection[str]) -> Iterator[TargetProblem]:
+        """See :meth:`StreamOptions.field_problems`."""
+        options = self.streams.get(stream)
+        return options.field_problems(fields) if options is not None else iter(())
 
 
 WebhookVerify = Literal["standard", "github", "token", "none"]

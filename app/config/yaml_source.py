@@ -150,7 +150,8 @@ class YamlDocument:
     source_map: SourceMap
 
 
-ScalarHook = Callable[[str, Mark], str]
+ScalarHook = Callable[[str, Mark, Location], str]
+"""Called with a string value, where it starts, and its location path; returns the value to keep."""
 
 
 def parse_yaml(
@@ -247,7 +248,7 @@ class _Builder:
         if problem is not None:  # the value is its text now: what else is said about it would echo this
             self.issues.append(RootCause(self.source_map.file, _mark_of(node), with_path(location, problem)))
         elif isinstance(value, str) and self.on_string is not None:
-            return self.on_string(value, _mark_of(node))
+            return self.on_string(value, _mark_of(node), location)
         return value
 
     def _key(self, node: Node, location: Location) -> Any:

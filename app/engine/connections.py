@@ -31,6 +31,7 @@ class Connections:
         async with self._lock:
             connector = self._open.get(system)
             if connector is None:
+                _check_variables(self.project, system)
                 config = self.project.systems[system]
                 kind = connector_class(config.connector)
                 if inspect.isabstract(kind):
@@ -48,3 +49,16 @@ class Connections:
         async with self._lock:
             connectors, self._open = list(self._open.values()), {}
         await all_of(*(connector.close() for connector in connectors))  # each waits for its server to hang up
+
+
+def _check_variables(project: Project, system: str) -> None:
+    """A system is opened only with every variable of its connection set: never with ``${VAR}`` as its text.
+
+    The commands load a project for what they use (:class:`~app.config.Needs`), so this holds already;
+    it is checked again where a wrong guess would send a variable's name to a system as a password.
+
+    :raises PermanentError: naming the first unset variable and its place
+    """
+    for issue in project.unset_in("systems", system):
+        if issue.location[2:4] != ("webhook", "secret"):
+            raise PermanentError(f"system {system}: {issue}")

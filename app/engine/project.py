@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.config import ConfigIssue, Project, read_project, report_issues
+from app.config import EVERYTHING, ConfigIssue, Needs, Project, read_project, report_issues
 from app.errors import ConfigError
 from app.mapping.compiler import CompiledMapping, compile_mapping
 from app.mapping.expressions import ExpressionSyntaxError, compile_condition
@@ -22,16 +22,17 @@ class Workspace:
     mappings: dict[str, CompiledMapping] = field(default_factory=dict)
 
 
-def open_project(path: Path, environ: Mapping[str, str] | None = None) -> Workspace:
-    """Read the project at ``path`` and compile its syncs' mappings.
+def open_project(path: Path, environ: Mapping[str, str] | None = None, needs: Needs = EVERYTHING) -> Workspace:
+    """Read the project at ``path`` and compile its syncs' mappings, for a command that uses what
+    ``needs`` names: an unset ``${VAR}`` elsewhere is no error (SPEC 6).
 
     :raises ConfigError: with every problem of every file, in file order
     """
-    project, issues = read_project(path, os.environ if environ is None else environ)
+    project, issues = read_project(path, os.environ if environ is None else environ, needs)
     mappings, compile_issues = compile_mappings(project)
-    issues = issues + compile_issues + webhook_issues(project)
-    if issues:
-        raise ConfigError(report_issues(issues, project))
+    reported = report_issues(issues + compile_issues + webhook_issues(project), project, needs)
+    if reported:
+        raise ConfigError(reported)
     return Workspace(project, mappings)
 
 

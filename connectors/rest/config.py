@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -19,6 +19,7 @@ from app.config import (
     SystemOptions,
     TargetProblem,
 )
+from connectors.rest.paths import placeholders, template_problem
 
 # --- auth -----------------------------------------------------------------
 
@@ -200,6 +201,25 @@ class RestStream(StreamOptions):
     def own_problems(self) -> Iterator[Problem]:
         if self.match is not None and (self.write is None or self.write.create is None):
             yield Problem(("match",), "match is used before a create: add write.create")
+        yield from self.path_problems()
+
+    def path_problems(self) -> Iterator[Problem]:
+        """Request paths whose ``{…}`` the connector could not fill from a record's key (see
+        :func:`~connectors.rest.paths.fill_key`): ``{key}`` for a one-field key, ``{FIELD}`` for each key
+        field. Checked when the config is loaded, so ``brygga validate`` says it, not the first run."""
+        key = tuple(self.key)
+        if placeholders(self.path):
+            yield Problem(("path",), f"the stream's `path` '{self.path}' cannot have {{…}}: it lists every record")
+        if self.get is not None and (problem := template_problem(self.get.path, key)) is not None:
+            yield Problem(("get", "path"), problem)
+        if self.write is None:
+            return
+        if self.write.create is not None and placeholders(self.write.create.path):
+            message = f"`write.create` '{self.write.create.path}' cannot have {{…}}: a new record has no key"
+            yield Problem(("write", "create", "path"), message)
+        for verb, endpoint in (("update", self.write.update), ("delete", self.write.delete)):
+            if endpoint is not None and (problem := template_problem(endpoint.path, key)) is not None:
+                yield Problem(("write", verb, "path"), problem)
 
     def target_problems(self, mode: Mode) -> Iterator[TargetProblem]:
         if self.write is None:
@@ -215,6 +235,19 @@ class RestStream(StreamOptions):
                 yield TargetProblem(
                     f"{mode} {verb}s records, but the target stream has no write.{verb}: add one", about_mode=True
                 )
+
+    def fetch_problem(self) -> str | None:
+        if self.get is None:
+            return "the stream has no get, so no record can be fetched by key: add get: {path: …/{key}} to it"
+        return None
+
+    def field_problems(self, fields: Collection[str]) -> Iterator[TargetProblem]:
+        if self.match is not None and self.match.field not in fields:
+            yield TargetProblem(
+                f"the stream's match.field '{self.match.field}' is not a field this sync writes, so no existing"
+                f" record would ever be found and each create could duplicate one: map {self.match.field}"
+                " under fields, or match on a field the sync writes"
+            )
 
 
 class RateLimit(ConfigModel):

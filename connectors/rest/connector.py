@@ -25,7 +25,7 @@ from connectors.rest.errors import NotFoundHttpError
 from connectors.rest.limits import Clock
 from connectors.rest.matching import Ambiguities, Matcher
 from connectors.rest.paging import Params
-from connectors.rest.paths import object_in, placeholders, record_in, request_path, shown_text, template_problem
+from connectors.rest.paths import object_in, record_in, request_path, shown_text
 from connectors.rest.reading import StreamRead
 from connectors.rest.retrying import RetryPolicy
 from connectors.rest.writing import StreamWriter
@@ -88,27 +88,12 @@ class RestConnector(Connector):
         write shows a wrong path at once.
         """
         options = self._stream(stream)
-        problems = [problem for problem in self._path_problems(options) if problem is not None]
+        problems = [problem.message for problem in options.path_problems()]
         if write_fields is not None and options.write is None:
             problems.append("the stream has no `write`: add `create`, `update` and `delete` requests to write to it")
         if problems:
             raise PermanentError(f"{self._where(stream)}: " + "; ".join(problems))
         return StreamInfo()
-
-    def _path_problems(self, options: RestStream) -> list[str | None]:
-        key = tuple(options.key)
-        found: list[str | None] = []
-        if placeholders(options.path):
-            found.append(f"the stream's `path` '{options.path}' cannot have {{…}}: it lists every record")
-        if options.get is not None:
-            found.append(template_problem(options.get.path, key))
-        if options.write is not None:
-            if options.write.create is not None and placeholders(options.write.create.path):
-                found.append(f"`write.create` '{options.write.create.path}' cannot have {{…}}: a new record has no key")
-            for endpoint in (options.write.update, options.write.delete):
-                if endpoint is not None:
-                    found.append(template_problem(endpoint.path, key))
-        return found
 
     def _stream(self, stream: str) -> RestStream:
         options = self.options.streams.get(stream)

@@ -637,6 +637,41 @@ REST_CASES = [
         (P, 7, 55, "systems.api.streams.items.params.status: expected text, a number or true/false, got a list"),
     ),
     case(
+        "rest-get-path-placeholder-not-a-key-field",
+        system(REST_SYSTEM + '    streams:\n      items: {path: /items, key: id, get: {path: "/items/{item}"}}\n'),
+        (P, 7, 50, "systems.api.streams.items.get.path: '{item}' in '/items/{item}' is not a key field: use {key}, {i"),
+    ),
+    case(
+        "rest-get-path-key-for-a-composite-key",
+        system(REST_SYSTEM + '    streams:\n      items: {path: /items, key: [a, b], get: {path: "/items/{key}"}}\n'),
+        (
+            P,
+            7,
+            54,
+            "systems.api.streams.items.get.path: {key} in '/items/{key}' stands for a one-field key; this key has"
+            " several: use {a}, {b}",
+        ),
+    ),
+    case(
+        "rest-write-paths-placeholders",
+        system(
+            REST_SYSTEM
+            + "    streams:\n      items:\n        path: /items/{key}\n        key: [order_no, line_no]\n"
+            + '        write:\n          create: {method: POST, path: "/items/{key}"}\n'
+            + "          update: {method: PATCH, path: '/orders/{order_no}/lines/{line_no}'}\n"
+            + "          delete: {method: DELETE, path: '/orders/{order}/lines/{line_no}'}\n"
+        ),
+        (P, 8, 15, "systems.api.streams.items.path: the stream's `path` '/items/{key}' cannot have {…}: it lists"),
+        (P, 11, 40, "systems.api.streams.items.write.create.path: `write.create` '/items/{key}' cannot have {…}"),
+        (
+            P,
+            13,
+            42,
+            "systems.api.streams.items.write.delete.path: '{order}' in '/orders/{order}/lines/{line_no}' is not a key"
+            " field: use {key}, {order_no}, {line_no}",
+        ),
+    ),
+    case(
         "rest-concurrency-too-high",
         system(REST_SYSTEM + "    concurrency: 1000\n" + REST_STREAM),
         (P, 6, 18, "systems.api.concurrency: must be at most 256, got the number 1000"),
@@ -686,6 +721,11 @@ WEBHOOK_CASES = [
         "webhook-max-body-not-a-size",
         system(SQL_SYSTEM + "    webhook: {verify: none, stream: contacts, max_body: lots}\n"),
         (P, 8, 57, "systems.crm.webhook.max_body: 'lots' is not a size: write a number of bytes or one with a unit"),
+    ),
+    case(
+        "webhook-fetch-from-a-rest-stream-without-get",
+        system(REST_SYSTEM + REST_STREAM + "    webhook: {verify: none, stream: items, fetch: true}\n"),
+        (P, 8, 51, "systems.api.webhook.fetch: items: the stream has no get, so no record can be fetched by key"),
     ),
     case(
         "webhook-system-without-webhook-block",
@@ -853,6 +893,30 @@ SYNC_CASES = [
     ),
 ]
 
+BROKEN_SYSTEM_CASES = [
+    case(
+        "a-sync-of-a-broken-source-system-is-still-checked",
+        {
+            P: MINIMAL_PROJECT.replace("    url: sqlite:///crm.db\n", ""),
+            A: "source: crm.contactz\ntarget: erp.customer\nfields:\n  customer_no: id\n  sku: 'items[0.sku'\n",
+        },
+        (P, 4, 5, "systems.crm: missing required key 'url'"),
+        (A, 1, 9, "source: system 'crm' has errors (above); its stream 'contactz' could not be checked"),
+        (A, 2, 9, "target: system erp has no stream 'customer': choose customers or users"),
+        (A, 5, 8, "fields.sku: bad path 'items[0.sku' at character 6"),
+    ),
+    case(
+        "a-sync-of-a-broken-target-system-is-still-checked",
+        {
+            P: MINIMAL_PROJECT.replace("    path: erp\n", ""),
+            A: SYNC + "mode: mirror\nafter: nothing\n",
+        },
+        (P, 10, 5, "systems.erp: missing required key 'path'"),
+        (A, 2, 9, "target: system 'erp' has errors (above); its stream 'customers' could not be checked"),
+        (A, AFTER_SYNC + 1, 8, "after: no sync named 'nothing'"),
+    ),
+]
+
 MAPPING_CASES = [
     case(
         "bad-path",
@@ -1002,6 +1066,18 @@ TARGET_CASES = [
         "target-rest-mirror-without-delete",
         into("api.notes", "mode: mirror\n"),
         (A, 5, 7, "mode: mirror: mirror deletes records, but the target stream has no write.delete: add one"),
+    ),
+    case(
+        "target-rest-match-field-the-sync-does-not-write",
+        {
+            **into("api.contacts", "  name: name\nmode: insert\n"),
+            P: TARGETS_PROJECT.replace(
+                "      people: {path: /people, key: id}\n",
+                "      people: {path: /people, key: id}\n      contacts:\n        {path: /contacts, key: id,"
+                " match: {param: email, field: email}, write: {create: {method: POST, path: /contacts}}}\n",
+            ),
+        },
+        (A, 2, 9, "target: api.contacts: the stream's match.field 'email' is not a field this sync writes, so no"),
     ),
     case(
         "target-webhook-system",
@@ -1415,6 +1491,7 @@ CASES = [
     *WEBHOOK_CASES,
     *SYNC_CASES,
     *MAPPING_CASES,
+    *BROKEN_SYSTEM_CASES,
     *TARGET_CASES,
     *HOSTILE_YAML_CASES,
     *NAME_CASES,

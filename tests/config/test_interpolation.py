@@ -82,7 +82,10 @@ def test_only_string_values_are_interpolated_never_keys_or_structure(tmp_path: P
     environ = {"KEY": "replaced", "VALUE": "a: [b, c]"}
 
     document = parse_yaml(
-        tmp_path / "a.yaml", text, [], on_string=lambda value, mark: interpolate(value, environ, SecretValues())
+        tmp_path / "a.yaml",
+        text,
+        [],
+        on_string=lambda value, mark, location: interpolate(value, environ, SecretValues()),
     )
 
     assert document is not None

@@ -113,3 +113,31 @@ def test_validate_refuses_a_hostile_config_with_exit_2(
     result = run_brygga("validate", "-c", str(project), cwd=project.parent, env={"CRM_WEBHOOK_TOKEN": ""}, timeout=30)
 
     assert (result.returncode, result.stderr.splitlines(), result.stdout) == (2, [error, "1 config error"], "")
+
+
+def test_validate_checks_what_it_can_offline_and_does_not_stop_at_a_broken_system(
+    write_project: ProjectWriter,
+) -> None:
+    rest = (
+        "  shop:\n    connector: rest\n    base_url: https://shop.example.com\n    streams:\n"
+        '      customers: {path: /customers, key: id, get: {path: "/customers/{customer}"}}\n'
+    )
+    project = write_project(
+        {
+            "brygga.yaml": MINIMAL_PROJECT.replace("    url: sqlite:///crm.db\n", "") + rest,
+            "mappings/a.yaml": SYNC.replace("crm.contacts", "crm.contactz") + "  sku: 'items[0.sku'\n",
+        }
+    )
+
+    result = run_brygga("validate", "-c", str(project), cwd=project.parent)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "brygga.yaml:4:5: systems.crm: missing required key 'url'",
+        "brygga.yaml:18:58: systems.shop.streams.customers.get.path: '{customer}' in '/customers/{customer}' is not"
+        " a key field: use {key}, {id}",
+        "mappings/a.yaml:1:9: source: system 'crm' has errors (above); its stream 'contactz' could not be checked",
+        "mappings/a.yaml:5:8: fields.sku: bad path 'items[0.sku' at character 6: write names joined by dots,"
+        ' [N] for list items and ["name"] for names with dots, such as address.country or items[0].sku',
+        "4 config errors",
+    ]

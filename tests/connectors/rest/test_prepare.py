@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.config import read_project
 from app.errors import PermanentError
-from connectors.base import StreamInfo, connector_class
+from connectors.base import StreamInfo, connector_class, create_connector
 from connectors.rest.config import RestSystem
 from connectors.rest.connector import RestConnector
 from tests.connectors.rest.conftest import rest_system
@@ -60,14 +62,19 @@ async def test_a_stream_with_consistent_paths_is_prepared_without_a_request(tmp_
         ),
     ],
 )
-async def test_paths_that_do_not_fit_the_key_stop_the_run_clearly(
+async def test_paths_that_do_not_fit_the_key_are_config_errors_and_stop_a_run_clearly(
     tmp_path: Path, stream: dict[str, Any], message: str
 ) -> None:
-    connector = system(tmp_path, **stream)
+    options = {"base_url": "https://crm.example.com", "streams": {"s": {"key": "id", **stream}}}
+    project_file = {"version": 1, "systems": {"crm": {"connector": "rest", **options}}}
+    (tmp_path / "brygga.yaml").write_text(json.dumps(project_file), encoding="utf-8")
+    project, issues = read_project(tmp_path / "brygga.yaml", {})
+    connector = create_connector(project.systems["crm"])  # as if made without the config's checks
 
     with pytest.raises(PermanentError) as failed:
         await connector.prepare("s")
 
+    assert [issue.message.split(": ", 1)[1] for issue in issues] == [message]  # brygga validate says it first
     assert str(failed.value) == f"crm.s: {message}"
 
 
