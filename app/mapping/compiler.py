@@ -87,6 +87,7 @@ class CompiledMapping:
         *,
         lookups: Sequence[_LookupKey] = (),
         copies: Mapping[str, str] | None = None,
+        types: Mapping[str, Callable[[Any], Any]] | None = None,
     ) -> None:
         self.sync = sync
         self.key = key
@@ -96,6 +97,9 @@ class CompiledMapping:
         self._lookups = tuple(lookups)
         self.copies: Mapping[str, str] = dict(copies or {})
         """Target field → the source path it is a plain copy of (no transform, map, type or default)."""
+        self.types: Mapping[str, Callable[[Any], Any]] = dict(types or {})
+        """Target field → the conversion of its ``type:``, as the mapping applies it (``brygga test`` reads
+        expected values through it, so that they compare by meaning)."""
 
     @property
     def has_lookups(self) -> bool:
@@ -159,7 +163,10 @@ def compile_mapping(sync: SyncConfig, key_fields: Sequence[str]) -> CompiledMapp
     source = "\n".join(lines) + "\n"
     function = compiler.namespace.compile_function(source, "_map", f"<mapping {sync.name}>")
     copies = {name: spec.from_ for name, spec in sync.fields.items() if spec.from_ is not None and _copies(spec)}
-    return CompiledMapping(sync.name, key, list(sync.fields), function, source, lookups=compiler.lookups, copies=copies)
+    types = {name: converter(spec.type) for name, spec in sync.fields.items() if spec.type is not None}
+    return CompiledMapping(
+        sync.name, key, list(sync.fields), function, source, lookups=compiler.lookups, copies=copies, types=types
+    )
 
 
 def _copies(spec: FieldMapping) -> bool:
