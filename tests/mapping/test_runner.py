@@ -17,7 +17,7 @@ fields:
   customer_no: id
   name: "{{{{ record.first_name }}}} {{{{ record.last_name }}}}"
   email: {{from: email, transform: [strip, lower], required: true}}
-  limit: {{from: limit, type: decimal}}
+  limit: {{from: limit, type: decimal, decimal_mark: ","}}
   since: {{from: since, type: date}}
   vip: {{from: vip, type: boolean}}
   manager: {{lookup: {{sync: {LOOKUP_SYNC}, from: owner_id}}}}
