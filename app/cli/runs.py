@@ -144,7 +144,7 @@ def preview_command(
 
 
 async def _preview(workspace: Workspace, name: str, limit: int) -> list[PreviewRow]:
-    async with open_engine(workspace) as engine:
+    async with open_engine(workspace, to_read=True) as engine:
         return await preview(engine, name, limit)
 
 

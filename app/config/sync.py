@@ -80,6 +80,11 @@ class FieldMapping(ConfigModel):
     transform: StringList = Field(default_factory=list, description="Transforms applied in order: strip, lower, …")
     map: dict[Any, Any] | None = Field(None, description='Value translation; "*" catches everything else.')
     type: FieldType | None = Field(None, description="Convert the value to this type.")
+    decimal_mark: Literal[".", ","] | None = Field(
+        None,
+        description="With type decimal, number or integer: the decimal mark of numbers in text, '.' (the "
+        "default; a comma then separates thousands) or ','.",
+    )
     default: Any = Field(None, description="Used where the value is null or missing.")
     required: bool = Field(False, description="Fail the record when the value is null or empty.")
 
@@ -88,6 +93,10 @@ class FieldMapping(ConfigModel):
         if len(given) != 1:
             found = f"found {' and '.join(given)}" if given else "found none"
             yield Problem((), f"give exactly one of from, value, template, lookup ({found})")
+        if self.decimal_mark is not None and self.type not in ("decimal", "number", "integer"):
+            yield Problem(
+                ("decimal_mark",), f"only for type decimal, number or integer (the type is {self.type or 'not given'})"
+            )
 
     def given_keys(self) -> set[str]:
         return {type(self).model_fields[name].alias or name for name in self.model_fields_set}

@@ -198,13 +198,18 @@ class Engine:
 
 
 @asynccontextmanager
-async def open_engine(workspace: Workspace, sleep: Sleep = asyncio.sleep) -> AsyncIterator[Engine]:
+async def open_engine(
+    workspace: Workspace, sleep: Sleep = asyncio.sleep, *, to_read: bool = False
+) -> AsyncIterator[Engine]:
     """An engine on the project's state database; connectors open as syncs need them and close at the end.
 
+    :param to_read: open the state database only to read it (``preview``): it is neither created nor
+        upgraded, and the engine cannot run a sync (its first write fails)
     :raises StoreError: when the state database cannot be opened
     """
     project = workspace.project
-    store = await Store.open(project.settings.state, project.root, project.secrets.redact)
+    open_store = Store.open_to_read if to_read else Store.open
+    store = await open_store(project.settings.state, project.root, project.secrets.redact)
     connections = Connections(project)
     try:
         yield Engine(workspace, store, connections, sleep)

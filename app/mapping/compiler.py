@@ -87,6 +87,7 @@ class CompiledMapping:
         *,
         lookups: Sequence[_LookupKey] = (),
         copies: Mapping[str, str] | None = None,
+        types: Mapping[str, Callable[[Any], Any]] | None = None,
     ) -> None:
         self.sync = sync
         self.key = key
@@ -96,6 +97,9 @@ class CompiledMapping:
         self._lookups = tuple(lookups)
         self.copies: Mapping[str, str] = dict(copies or {})
         """Target field → the source path it is a plain copy of (no transform, map, type or default)."""
+        self.types: Mapping[str, Callable[[Any], Any]] = dict(types or {})
+        """Target field → the conversion of its ``type:``, as the mapping applies it (``brygga test`` reads
+        expected values through it, so that they compare by meaning)."""
 
     @property
     def has_lookups(self) -> bool:
@@ -159,7 +163,10 @@ def compile_mapping(sync: SyncConfig, key_fields: Sequence[str]) -> CompiledMapp
     source = "\n".join(lines) + "\n"
     function = compiler.namespace.compile_function(source, "_map", f"<mapping {sync.name}>")
     copies = {name: spec.from_ for name, spec in sync.fields.items() if spec.from_ is not None and _copies(spec)}
-    return CompiledMapping(sync.name, key, list(sync.fields), function, source, lookups=compiler.lookups, copies=copies)
+    types = {name: converter(spec.type, spec.decimal_mark or ".") for name, spec in sync.fields.items() if spec.type}
+    return CompiledMapping(
+        sync.name, key, list(sync.fields), function, source, lookups=compiler.lookups, copies=copies, types=types
+    )
 
 
 def _copies(spec: FieldMapping) -> bool:
@@ -255,7 +262,7 @@ class _Compiler:
         if spec.map is not None:
             lines += self._map(v, spec.map)
         if spec.type is not None:
-            lines += self._type(v, spec.type)
+            lines += self._type(v, spec.type, spec.decimal_mark or ".")
         lines += self._default(v, at, spec)
         if spec.required:
             what = f"'{spec.from_}' is missing or empty" if spec.from_ is not None else "the value is empty"
@@ -366,9 +373,9 @@ class _Compiler:
             f"{v} = {index}.get({v}, {fallback}) if {v}.__class__ is str else {null} if {v} is None else {general}({v})"
         ]
 
-    def _type(self, v: str, type_name: str) -> list[str]:
-        convert = self.add(converter(type_name), "type")
-        if type_name != "decimal":
+    def _type(self, v: str, type_name: str, decimal_mark: str) -> list[str]:
+        convert = self.add(converter(type_name, decimal_mark), "type")
+        if type_name != "decimal" or decimal_mark != ".":  # Decimal("1.234") is 1234 with the mark ","
             return [f"if {v} is not None:", f"    {v} = {convert}({v})"]
         # Plain decimal text is the common case: read it inline at C speed; anything
         # else (decimal commas, blanks, NaN, underscores) goes to the full converter.
@@ -390,7 +397,7 @@ class _Compiler:
             return []
         if spec.type is not None:
             try:
-                default = converter(spec.type)(default)
+                default = converter(spec.type, spec.decimal_mark or ".")(default)
             except ConversionError as exc:
                 self.problem((*at, "default"), f"the default does not fit type {spec.type}: {exc}")
                 return []

@@ -1,8 +1,9 @@
 """``type:`` conversions: the values business systems send, to the types targets expect.
 
-Lenient where data is messy but meaning is clear (``"12 500,50"`` is a
+Lenient where data is messy but meaning is clear (``"12 500.50"`` is a
 decimal, ``"ja"`` is true, an empty CSV cell is null), strict where guessing
-would corrupt data (``7.5`` is not an integer, ``"13/13/2024"`` is not a date).
+would corrupt data (``7.5`` is not an integer, ``"13/13/2024"`` is not a date, ``"1,2"`` is
+not a number unless the field's ``decimal_mark`` is ``,``).
 Dates with slashes or dashes are read day first, as in Europe; for other
 layouts use the ``parse_date:FORMAT`` transform.
 """
@@ -32,35 +33,36 @@ def _fail(value: Any, type_name: str, hint: str = "") -> ConversionError:
 
 # --- numbers ----------------------------------------------------------------
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _GROUPING = str.maketrans("", "", " \u00a0\u202f\u2009'")
+"""Spaces (plain, no-break, narrow no-break, thin) and ``'``: thousands separators whatever the mark."""
+DecimalMark = str
+"""``"."`` or ``","``: a field's ``decimal_mark``; the other of the two separates thousands."""
+_NUMBERS: dict[str, re.Pattern[str]] = {
+    mark: re.compile(
+        rf"(?P<sign>[+-]?)(?P<whole>\d+|\d{{1,3}}(?:{re.escape(group)}\d{{3}})+)?"
+        rf"(?:{re.escape(mark)}(?P<fraction>\d*))?(?P<exponent>[eE][+-]?\d+)?"
+    )
+    for mark, group in ((".", ","), (",", "."))
+}
 
 
-def parse_number_text(text: str) -> Decimal | None:
-    """``"1 234,50"``, ``"1.234,50"``, ``"1,234.50"`` → ``Decimal("1234.50")``; ``None`` if not a number.
+def parse_number_text(text: str, decimal_mark: DecimalMark = ".") -> Decimal | None:
+    """``"1,234.50"`` (or with ``decimal_mark=","``, ``"1.234,50"``) → ``Decimal("1234.50")``; ``None`` if
+    not a number.
 
-    The last of ``,`` and ``.`` is the decimal mark when both appear; a lone
-    comma is a decimal comma; several of the same mark are thousands groups.
+    The other of ``.`` and ``,`` separates thousands, in groups of three, and nowhere else: ``"1,2"``
+    is no number with the mark ``.``, rather than a guess (1.2? 12?). Spaces separate thousands too.
     """
     cleaned = text.strip().translate(_GROUPING)
-    commas, dots = cleaned.count(","), cleaned.count(".")
-    if commas and dots:
-        if cleaned.rfind(",") > cleaned.rfind("."):
-            cleaned = cleaned.replace(".", "").replace(",", ".")
-        else:
-            cleaned = cleaned.replace(",", "")
-    elif commas == 1:
-        cleaned = cleaned.replace(",", ".")
-    elif commas > 1:
-        cleaned = cleaned.replace(",", "")
-    elif dots > 1:
-        cleaned = cleaned.replace(".", "")
-    if not _NUMBER.fullmatch(cleaned):
+    found = _NUMBERS[decimal_mark].fullmatch(cleaned)
+    if found is None or (found["whole"] is None and not found["fraction"]):
         return None
-    return Decimal(cleaned)
+    whole = (found["whole"] or "").replace("," if decimal_mark == "." else ".", "")
+    fraction = "" if found["fraction"] is None else "." + found["fraction"]
+    return Decimal(found["sign"] + whole + fraction + (found["exponent"] or ""))
 
 
-def to_decimal(value: Any) -> Decimal:
+def to_decimal(value: Any, decimal_mark: DecimalMark = ".") -> Decimal:
     if isinstance(value, bool):
         raise _fail(value, "decimal")
     if isinstance(value, Decimal):
@@ -74,33 +76,42 @@ def to_decimal(value: Any) -> Decimal:
             raise _fail(value, "decimal")
         return Decimal(repr(value))
     if isinstance(value, str):
-        parsed = parse_number_text(value)
+        parsed = parse_number_text(value, decimal_mark)
         if parsed is not None:
             return parsed
+        raise _fail(value, "decimal", _mark_hint(value, decimal_mark))
     raise _fail(value, "decimal")
 
 
-def to_integer(value: Any) -> int:
+def _mark_hint(text: str, decimal_mark: DecimalMark) -> str:
+    if decimal_mark == "." and "," in text:
+        return " (with the decimal mark '.', a comma separates thousands in groups of three; set decimal_mark: ',')"
+    if decimal_mark == "," and "." in text:
+        return " (with the decimal mark ',', a dot separates thousands in groups of three)"
+    return ""
+
+
+def to_integer(value: Any, decimal_mark: DecimalMark = ".") -> int:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
         return value
     try:
-        number = to_decimal(value)
+        number = to_decimal(value, decimal_mark)
     except ConversionError:
-        raise _fail(value, "integer") from None
+        raise _fail(value, "integer", _mark_hint(value, decimal_mark) if isinstance(value, str) else "") from None
     if number != number.to_integral_value():
         raise _fail(value, "integer", " (it has a fraction; round it in an expression if that is meant)")
     return int(number)
 
 
-def to_number(value: Any) -> float:
+def to_number(value: Any, decimal_mark: DecimalMark = ".") -> float:
     if isinstance(value, float) and math.isfinite(value):
         return value
     try:
-        return float(to_decimal(value))
+        return float(to_decimal(value, decimal_mark))
     except ConversionError:
-        raise _fail(value, "number") from None
+        raise _fail(value, "number", _mark_hint(value, decimal_mark) if isinstance(value, str) else "") from None
 
 
 # --- booleans ---------------------------------------------------------------
@@ -213,6 +224,13 @@ def to_string(value: Any) -> str:
 
 Converter = Callable[[Any], Any]
 
+NUMBER_TYPES: dict[str, Callable[[Any, DecimalMark], Any]] = {
+    "integer": to_integer,
+    "number": to_number,
+    "decimal": to_decimal,
+}
+"""The types whose text is read by a ``decimal_mark``."""
+
 CONVERTERS: dict[str, Converter] = {
     "string": to_string,
     "integer": to_integer,
@@ -224,10 +242,16 @@ CONVERTERS: dict[str, Converter] = {
 }
 
 
-def converter(type_name: str) -> Converter:
+def converter(type_name: str, decimal_mark: DecimalMark = ".") -> Converter:
     """A converter that passes ``None`` through, reads an empty text as ``None`` (except
-    for ``string``) and converts lists item by item."""
-    convert = CONVERTERS[type_name]
+    for ``string``) and converts lists item by item; numbers in text by ``decimal_mark``."""
+    convert: Converter = CONVERTERS[type_name]
+    if decimal_mark != "." and type_name in NUMBER_TYPES:
+        read_number = NUMBER_TYPES[type_name]
+
+        def convert(value: Any) -> Any:
+            return read_number(value, decimal_mark)
+
     empty_is_null = type_name != "string"
 
     def apply(value: Any) -> Any:
@@ -239,7 +263,7 @@ def converter(type_name: str) -> Converter:
             return None
         return convert(value)
 
-    fast = _FAST_TEXT.get(type_name)
+    fast = _FAST_TEXT.get(type_name) if decimal_mark == "." else None  # Decimal("1.234") is 1.234, not 1234
     if fast is None:
         return apply
 

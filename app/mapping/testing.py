@@ -11,6 +11,7 @@ from typing import Any
 from app.config import SyncConfig, SyncTest
 from app.errors import MappingError
 from app.mapping.compiler import CompiledMapping
+from app.mapping.conversions import ConversionError, Converter
 from app.mapping.lookups import DictLookups
 
 
@@ -41,7 +42,7 @@ def _run_case(sync: str, case: SyncTest, mapping: CompiledMapping) -> CaseResult
     except MappingError as exc:
         error = exc
     if case.output is not None:
-        result.failures = _check_output(case.output, mapped, error)
+        result.failures = _check_output(case.output, mapped, error, mapping.types)
     elif case.skip:
         if mapped is not None or error is not None:
             result.failures = [f"expected the record to be skipped, got {_outcome(mapped, error)}"]
@@ -50,14 +51,19 @@ def _run_case(sync: str, case: SyncTest, mapping: CompiledMapping) -> CaseResult
     return result
 
 
-def _check_output(expected: Mapping[str, Any], mapped: dict[str, Any] | None, error: MappingError | None) -> list[str]:
+def _check_output(
+    expected: Mapping[str, Any],
+    mapped: dict[str, Any] | None,
+    error: MappingError | None,
+    types: Mapping[str, Converter],
+) -> list[str]:
     if mapped is None:
         return [f"expected a mapped record, got {_outcome(mapped, error)}"]
     failures = []
     for name, wanted in expected.items():
         if name not in mapped:
             failures.append(f"{name}: expected {show(wanted)}, got no such field")
-        elif not values_match(wanted, mapped[name]):
+        elif not values_match(wanted, mapped[name], types.get(name)):
             failures.append(f"{name}: expected {show(wanted)}, got {show(mapped[name])}")
     return failures
 
@@ -77,13 +83,18 @@ def _outcome(mapped: dict[str, Any] | None, error: MappingError | None) -> str:
     return f"a mapped record: {show(mapped)}"
 
 
-def values_match(expected: Any, actual: Any) -> bool:
-    """Whether a test's expected value (as YAML gives it) matches a mapped value.
+def values_match(expected: Any, actual: Any, convert: Converter | None = None) -> bool:
+    """Whether a test's expected value (as YAML gives it) matches a mapped value, by meaning.
 
-    Equal values match; so do values whose text is the same (``"2024-03-05"``
-    and a date; ``"12.50"`` and ``Decimal("12.5")``), because a YAML file can
-    not spell every type. Booleans match only booleans.
+    ``convert`` is the field's ``type:`` conversion: the expected value read through it, as the mapping
+    reads the source's, is compared with the mapped value (``"2024-05-01T10:00:07Z"`` is the instant the
+    datetime ``10:00:07+00:00`` is, ``"1.50"`` the decimal 1.5, ``7`` the text ``"7"`` of a string field).
+    Otherwise equal values match, and so do values whose text is the same (``"2024-03-05"`` and a date;
+    ``"12.50"`` and ``Decimal("12.5")``), because a YAML file can not spell every type. Booleans match
+    only booleans.
     """
+    if convert is not None and _same_once_converted(expected, actual, convert):
+        return True
     if isinstance(expected, bool) or isinstance(actual, bool):
         return type(expected) is type(actual) and expected == actual
     if isinstance(expected, dict) and isinstance(actual, dict):
@@ -94,11 +105,35 @@ def values_match(expected: Any, actual: Any) -> bool:
         return True
     if _is_number(actual) and isinstance(expected, str | int | float):
         return _as_decimal(expected) == _as_decimal(actual)
+    if isinstance(actual, datetime) and actual.tzinfo is not None and isinstance(expected, str):
+        return _same_instant(expected, actual)
     if isinstance(actual, date) and isinstance(expected, str):
         return actual.isoformat() == expected.strip() or str(actual) == expected.strip()
     if isinstance(actual, str) and _is_number(expected):
         return _as_decimal(actual) == _as_decimal(expected)
     return False
+
+
+def _same_once_converted(expected: Any, actual: Any, convert: Converter) -> bool:
+    try:
+        converted = convert(expected)
+    except (ConversionError, ValueError, TypeError, OverflowError):
+        return False  # not a value of the type: compared as written, and shown as written
+    if isinstance(converted, bool) != isinstance(actual, bool):
+        return False
+    try:
+        return bool(converted == actual)
+    except TypeError:
+        return False
+
+
+def _same_instant(expected: str, actual: datetime) -> bool:
+    """``"…T10:00:07Z"`` and an aware datetime: the same moment, whichever zone each is written in."""
+    try:
+        moment = datetime.fromisoformat(expected.strip())
+    except ValueError:
+        return False
+    return moment.tzinfo is not None and moment == actual
 
 
 def _is_number(value: Any) -> bool:

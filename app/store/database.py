@@ -1,19 +1,26 @@
-"""Open the state database: the right async driver, sane SQLite settings, the schema migrated."""
+"""Open the state database: the right async driver, sane SQLite settings, the schema migrated.
+
+Or open it only to read (``brygga preview``, SPEC 6: it writes nothing): no file created, no
+migration run, every transaction read-only.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from asyncpg import InterfaceError, PostgresError
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from app.errors import StoreError
 from app.pooling import check_when_idle
+from app.store.tables import METADATA
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SCHEMA_HEAD = "0005"
@@ -75,6 +82,106 @@ async def open_database(url: URL) -> AsyncEngine:
         shown = url.render_as_string(hide_password=True)
         raise StoreError(f"cannot open the state database {shown}: {exc}") from exc
     return engine
+
+
+async def open_database_to_read(url: URL) -> AsyncEngine | None:
+    """An engine on the state database that cannot write to it, or ``None`` where there is no state
+    yet (no SQLite file, or a PostgreSQL database without Brygga's tables): nothing is created.
+
+    :raises StoreError: when the database cannot be reached, or its schema is not this Brygga's
+        (upgrading it is for ``brygga run`` or ``serve``, which may write)
+    """
+    sqlite = url.get_backend_name() == "sqlite"
+    if sqlite:
+        if not url.database or url.database == ":memory:" or not Path(url.database).is_file():
+            return None
+        engine = create_async_engine(_sqlite_read_url(url), connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_read_only)
+    else:
+        options = _engine_options(url)
+        options["connect_args"]["server_settings"]["default_transaction_read_only"] = "on"
+        engine = create_async_engine(url, **options)
+    check_when_idle(engine)
+    try:
+        async with engine.connect() as connection:
+            revision = await _revision(connection)
+    except (SQLAlchemyError, OSError) as exc:
+        await engine.dispose()
+        shown = url.render_as_string(hide_password=True)
+        raise StoreError(f"cannot open the state database {shown} to read it: {exc}") from exc
+    if revision == SCHEMA_HEAD:
+        return engine
+    await engine.dispose()
+    if revision is None and not sqlite:
+        return None
+    shown = url.render_as_string(hide_password=True)
+    raise StoreError(_not_at_head(shown, revision))
+
+
+async def empty_database() -> AsyncEngine:
+    """A state database of this process's memory, with every table and nothing in them: the state of a
+    project that has never run, without creating one on disk."""
+    # One connection for the engine's life: each new connection to :memory: is a database of its own.
+    engine = create_async_engine("sqlite+aiosqlite://", poolclass=StaticPool)
+    async with engine.begin() as connection:
+        await connection.run_sync(METADATA.create_all)
+    return engine
+
+
+async def _revision(connection: AsyncConnection) -> str | None:
+    """The schema's Alembic revision; ``None`` for a database without Brygga's tables."""
+
+    def read(sync: Connection) -> str | None:
+        if not inspect(sync).has_table("alembic_version"):
+            return None
+        found = sync.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        return ",".join(found) or None
+
+    return await connection.run_sync(read)
+
+
+def _not_at_head(shown: str, revision: str | None) -> str:
+    if revision is None:
+        return (
+            f"the state database {shown} has none of Brygga's tables (it is not a Brygga state database, "
+            "or its tables were dropped): check the project's `state`"
+        )
+    age = "older" if revision < SCHEMA_HEAD else "newer"
+    remedy = (
+        "preview reads it as it is and never upgrades it: run `brygga run SYNC` or `brygga serve` once, "
+        "which upgrade it, then preview again"
+        if age == "older"
+        else "this Brygga is older than the one that last upgraded it: use that version (or newer)"
+    )
+    return (
+        f"the state database {shown} has an {age} schema (revision {revision}) than this Brygga "
+        f"(revision {SCHEMA_HEAD}); {remedy}"
+    )
+
+
+def _sqlite_read_url(url: URL) -> URL:
+    """``url`` as a SQLite URI that opens the file only to read, and creates no file beside it.
+
+    mode=ro alone is not enough: on a database in WAL mode with no ``-wal`` file (no one has it open),
+    a reader creates ``-wal`` and ``-shm`` files, and being read-only, cannot remove them. With no
+    ``-wal`` file, everything is in the database file itself and no one is writing to it: it is read
+    as immutable, which touches nothing else. With one, a process has it open (``serve``, a run):
+    its ``-shm`` is there to share, so mode=ro reads the runs' latest commits and creates nothing.
+    """
+    database = url.database or ""
+    query = {"mode": "ro", "uri": "true"}
+    if not Path(database + "-wal").exists():
+        query["immutable"] = "1"
+    return url.set(database="file:" + quote(database)).update_query_dict(query)
+
+
+def _sqlite_read_only(connection: Any, _record: Any) -> None:
+    """A second lock against writing (the file is open read-only already), and wait rather than fail while a
+    run writes."""
+    cursor = connection.cursor()
+    for pragma in ("query_only=ON", "busy_timeout=30000"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
 
 
 def _engine_options(url: URL) -> dict[str, Any]:

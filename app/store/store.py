@@ -21,7 +21,14 @@ from app.errors import StoreError
 from app.record_checks import storable_text
 from app.records import dumps, loads
 from app.store.bulk import insert_rows, stored_time, upsert_rows
-from app.store.database import DATABASE_ERRORS, database_failure, open_database, state_url
+from app.store.database import (
+    DATABASE_ERRORS,
+    database_failure,
+    empty_database,
+    open_database,
+    open_database_to_read,
+    state_url,
+)
 from app.store.history import History
 from app.store.inbox import Inbox, record_progress
 from app.store.leases import Leases
@@ -86,6 +93,16 @@ class Store:
     async def open(cls, url: str, root: Path, scrub: Scrub = _as_is) -> Store:
         """:raises StoreError: when the database cannot be reached or migrated"""
         return cls(await open_database(state_url(url, root)), scrub)
+
+    @classmethod
+    async def open_to_read(cls, url: str, root: Path, scrub: Scrub = _as_is) -> Store:
+        """The state database, for reading only (``brygga preview``): nothing is created, migrated or
+        written; a project that has no state database yet gets an empty one in memory.
+
+        :raises StoreError: when the database cannot be reached, or its schema needs upgrading first
+        """
+        engine = await open_database_to_read(state_url(url, root))
+        return cls(engine if engine is not None else await empty_database(), scrub)
 
     def scrubbed(self, error: str | None) -> str | None:
         return None if error is None else self.scrub(error)

@@ -98,3 +98,12 @@ def test_broken_sync_file_is_rejected(sync_schema: Draft202012Validator, edit: A
     messages = _messages(sync_schema, data)
 
     assert any(expected in message for message in messages), messages
+
+
+def test_the_sync_schema_knows_decimal_mark() -> None:
+    validator = _schema("sync")
+    good = {"source": "a.b", "target": "c.d", "fields": {"x": {"from": "x", "type": "decimal", "decimal_mark": ","}}}
+    bad = {"source": "a.b", "target": "c.d", "fields": {"x": {"from": "x", "type": "decimal", "decimal_mark": ";"}}}
+
+    assert _messages(validator, good) == []
+    assert any("';' is not one of" in message for message in _messages(validator, bad))

@@ -14,7 +14,7 @@ where: "{{ record.status != 'archived' }}"
 fields:
   customer_no: id
   email: {from: email, transform: [strip, lower], required: true}
-  credit: {from: credit, type: decimal}
+  credit: {from: credit, type: decimal, decimal_mark: ","}
 tests:
   - name: passes
     input: {id: 1, email: " A@B.se ", credit: "1 000,50"}
@@ -111,3 +111,52 @@ def test_missing_project_file_exits_2(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "brygga.yaml:1:1: file not found: create it, or pass -c PATH" in result.stderr
+
+
+TYPED_SYNC = """\
+source: crm.contacts
+target: erp.customers
+fields:
+  customer_no: {from: id, type: string}
+  changed_at: {from: changed_at, type: datetime}
+  credit: {from: credit, type: decimal}
+tests:
+  - name: by meaning
+    input: {id: 7, changed_at: "2024-05-01T10:00:07+00:00", credit: "1.5"}
+    output: {customer_no: 7, changed_at: "2024-05-01T10:00:07Z", credit: "1.50"}
+"""
+
+
+def test_expected_values_compare_by_meaning_through_the_fields_type(write_project: ProjectWriter) -> None:
+    project = write_project({"mappings/contacts.yaml": TYPED_SYNC})
+
+    result = run_brygga("test", "-c", str(project))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "1 passed, 0 failed"
+
+
+MARK_SYNC = """\
+source: crm.contacts
+target: erp.customers
+fields:
+  customer_no: id
+  credit: {from: credit, type: decimal}
+  nordic: {from: nordic, type: decimal, decimal_mark: ","}
+tests:
+  - name: thousands separators
+    input: {id: 1, credit: "1,234", nordic: "1.234,5"}
+    output: {credit: "1234", nordic: "1234.5"}
+  - name: a comma in a wrong place
+    input: {id: 2, credit: "1,2"}
+    error: credit
+"""
+
+
+def test_decimal_mark_through_brygga_test(write_project: ProjectWriter) -> None:
+    project = write_project({"mappings/contacts.yaml": MARK_SYNC})
+
+    result = run_brygga("test", "-c", str(project))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "2 passed, 0 failed"

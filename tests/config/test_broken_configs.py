@@ -337,6 +337,21 @@ ENUM_CASES = [
         ),
     ),
     case(
+        "decimal-mark-not-a-mark",
+        sync("  credit: {from: credit, type: decimal, decimal_mark: ';'}\n"),
+        (A, AFTER_SYNC, 55, "fields.credit.decimal_mark: ';' is not valid: choose . or ,"),
+    ),
+    case(
+        "decimal-mark-without-a-number-type",
+        sync("  credit: {from: credit, type: string, decimal_mark: ','}\n"),
+        (
+            A,
+            AFTER_SYNC,
+            54,
+            "fields.credit.decimal_mark: only for type decimal, number or integer (the type is string)",
+        ),
+    ),
+    case(
         "bad-version",
         {P: MINIMAL_PROJECT.replace("version: 1", "version: 2")},
         (P, 1, 10, "version: the number 2 is not valid: choose 1"),

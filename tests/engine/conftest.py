@@ -60,7 +60,7 @@ fields:
   customer_no: id
   name: {{from: first_name, transform: strip}}
   email: {{from: email, transform: [strip, lower], required: true}}
-  credit: {{from: credit, type: decimal}}
+  credit: {{from: credit, type: decimal, decimal_mark: ","}}
 """
 
 COMPANIES_SYNC = """\

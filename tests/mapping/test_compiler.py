@@ -143,7 +143,7 @@ def test_the_spec_example_maps_a_contact(open_sync: OpenSync) -> None:
           name: "{{ record.first_name }} {{ record.last_name }}"
           email: {from: email, transform: [strip, lower], required: true}
           country: {from: address.country, map: {Sverige: SE, Sweden: SE, Norge: "NO"}, default: SE}
-          credit_limit: {from: credit.limit, type: decimal}
+          credit_limit: {from: credit.limit, type: decimal, decimal_mark: ","}
           segment: {value: smb}
           account_manager: {lookup: {sync: users-to-users, from: owner_id}}
         """
@@ -209,10 +209,11 @@ def test_a_transform_that_cannot_read_the_value_names_itself(compile_fields: Com
 @pytest.mark.parametrize(
     ("type_name", "value", "result"),
     [
-        ("decimal", "12 500,50", Decimal("12500.50")),
+        ("decimal", "12 500.50", Decimal("12500.50")),
+        ("decimal", "1,234", Decimal("1234")),
         ("decimal", 0.1, Decimal("0.1")),
-        ("integer", "7,0", 7),
-        ("number", "12,5", 12.5),
+        ("integer", "7,000", 7000),
+        ("number", "1,234.5", 1234.5),
         ("boolean", "ja", True),
         ("boolean", 0, False),
         ("date", "05/03/2024", date(2024, 3, 5)),
@@ -224,7 +225,7 @@ def test_a_transform_that_cannot_read_the_value_names_itself(compile_fields: Com
         ("integer", "", None),
         ("date", " ", None),
         ("string", "", ""),
-        ("integer", ["1", "2,0"], [1, 2]),
+        ("integer", ["1", "2,000"], [1, 2000]),
     ],
 )
 def test_type_converts_the_value(compile_fields: CompileFields, type_name: str, value: Any, result: Any) -> None:
@@ -289,8 +290,8 @@ def test_default_leaves_other_empty_values(compile_fields: CompileFields, value:
 @pytest.mark.parametrize(
     ("type_name", "default", "result"),
     [
-        ("decimal", "12,50", Decimal("12.50")),
-        ("integer", "7,0", 7),
+        ("decimal", "12.50", Decimal("12.50")),
+        ("integer", "7,000", 7000),
         ("number", 5, 5.0),
         ("boolean", "ja", True),
         ("date", "05.03.2024", date(2024, 3, 5)),
@@ -429,7 +430,7 @@ def test_map_translates_null_when_it_has_a_null_key(compile_fields: CompileField
         ({"transform": ["strip", "lower"], "map": {"se": "SE"}}, " Se ", "SE"),
         # map before type: the mapped text is converted
         ({"map": {"yes": "1", "no": "0"}, "type": "integer"}, "yes", 1),
-        ({"map": {"hög": "12,5"}, "type": "decimal"}, "hög", Decimal("12.5")),
+        ({"map": {"hög": "12,5"}, "type": "decimal", "decimal_mark": ","}, "hög", Decimal("12.5")),
         # transform before type: digits makes a number readable
         ({"transform": "digits", "type": "integer"}, "SEK 1 200:-", 1200),
         # type before default: blank text is null for a number, so the default applies

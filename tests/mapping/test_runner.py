@@ -17,7 +17,7 @@ fields:
   customer_no: id
   name: "{{{{ record.first_name }}}} {{{{ record.last_name }}}}"
   email: {{from: email, transform: [strip, lower], required: true}}
-  limit: {{from: limit, type: decimal}}
+  limit: {{from: limit, type: decimal, decimal_mark: ","}}
   since: {{from: since, type: date}}
   vip: {{from: vip, type: boolean}}
   manager: {{lookup: {{sync: {LOOKUP_SYNC}, from: owner_id}}}}
@@ -101,7 +101,7 @@ def test_failing_output_names_each_differing_field(open_sync: OpenSync) -> None:
       email: y@y.se
       limit: 2
       since: "2024-03-06"
-      vip: "false"
+      vip: "true"
       manager: null
       nosuch: 1
 """,
@@ -115,7 +115,7 @@ def test_failing_output_names_each_differing_field(open_sync: OpenSync) -> None:
                 "email: expected 'y@y.se', got 'x@y.se'",
                 "limit: expected 2, got 1.5 (decimal)",
                 "since: expected '2024-03-06', got 2024-03-05 (date)",
-                "vip: expected 'false', got false",
+                "vip: expected 'true', got false",
                 "nosuch: expected 1, got no such field",
             ],
         )
@@ -296,3 +296,47 @@ def test_values_do_not_match(expected: Any, actual: Any) -> None:
 )
 def test_show(value: Any, text: str) -> None:
     assert show(value) == text
+
+
+# --- expected values read through the field's type ------------------------------------------
+
+TYPED = """\
+fields:
+  customer_no: {from: id, type: string}
+  changed_at: {from: changed_at, type: datetime}
+  price: {from: price, type: decimal}
+  ratio: {from: ratio, type: number}
+  born: {from: born, type: date}
+  count: {from: count, type: integer}
+tests:
+  - name: by meaning
+    input: {id: 7, changed_at: "2024-05-01T10:00:07+00:00", price: "1.5", ratio: "0.25", born: "05.03.2024", count: "3"}
+    output: {customer_no: 7, changed_at: "2024-05-01T10:00:07Z", price: "1.50", ratio: "0.250", born: "2024-03-05",
+             count: "3"}
+  - name: other instant and price
+    input: {id: 7, changed_at: "2024-05-01T10:00:07+00:00", price: "1.5"}
+    output: {changed_at: "2024-05-01T10:00:08Z", price: "1.51", customer_no: 8}
+"""
+
+
+def test_expected_values_are_read_through_the_fields_type(open_sync: OpenSync) -> None:
+    workspace = open_sync(TYPED)
+
+    results = run_tests(workspace.project.syncs[SYNC], workspace.mappings[SYNC])
+
+    assert verdicts(results) == [
+        ("by meaning", []),
+        (
+            "other instant and price",
+            [
+                "changed_at: expected '2024-05-01T10:00:08Z', got 2024-05-01T10:00:07+00:00 (datetime)",
+                "price: expected '1.51', got 1.5 (decimal)",
+                "customer_no: expected 8, got '7'",
+            ],
+        ),
+    ]
+
+
+def test_an_aware_datetime_matches_the_same_instant_written_with_z_without_a_type() -> None:
+    assert values_match("2024-05-01T10:00:07Z", datetime(2024, 5, 1, 10, 0, 7, tzinfo=UTC))
+    assert not values_match("2024-05-01T10:00:08Z", datetime(2024, 5, 1, 10, 0, 7, tzinfo=UTC))
