@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 from app.cli.logs import JsonFormatter
+from app.engine.run_log import run_fields
+from app.store import Counts, RunInfo
 
 
 def test_a_record_with_an_exception_carries_its_traceback() -> None:
@@ -31,3 +35,14 @@ def test_a_run_line_has_its_facts_as_keys_and_keeps_the_standard_ones() -> None:
 
     assert entry["level"] == "INFO" and "exc_info" not in entry
     assert (entry["sync"], entry["run_id"], entry["counts"]) == ("contacts", 7, {"read": 2})
+
+
+def test_every_field_and_variable_of_the_log_is_documented() -> None:
+    run = RunInfo(7, "contacts", "manual", "succeeded", datetime.now(UTC), datetime.now(UTC), Counts(), None)
+    logs = (Path(__file__).parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = logs.partition("### Logs\n")[2].partition("\n### ")[0]
+
+    for name in [*run_fields(run), *run.counts.as_dict(), "time", "level", "logger", "message", "exc_info"]:
+        assert f"`{name}`" in section, name
+    for variable in ("BRYGGA_LOG_LEVEL", "BRYGGA_LOG_FORMAT"):
+        assert f"`{variable}`" in logs, variable
