@@ -17,7 +17,7 @@ import httpx
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import errors
+from app.api import docs_pages, errors
 from app.api.cross_site import CrossSiteGuard
 from app.api.redaction import RedactSecrets
 from app.api.request_limits import RequestLimits
@@ -63,12 +63,20 @@ def create_app(
             for handler in handlers:
                 handler.removeFilter(log_filter)
 
-    app = FastAPI(title="Brygga", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Brygga",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served by docs_pages, with their files: FastAPI's own load them from CDNs
+        redoc_url=None,
+    )
     # Webhook deliveries first: a request is matched against each route in turn, and they are the many
     for module in (webhooks, syncs, runs, dead_letters, service):
         app.include_router(module.router)
     errors.install(app)
-    app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app))
+    docs_pages.install(app)
+    app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app), unscrubbed=docs_pages.ASSETS)
     app.add_middleware(CrossSiteGuard, host=settings.host, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(RequestLimits, body_timeout=settings.body_timeout.total_seconds())  # the outermost
     return app

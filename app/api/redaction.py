@@ -77,14 +77,20 @@ class RedactSecrets:
 
     Bodies are gathered whole (API answers are small pages), scrubbed, and
     sent with a corrected ``content-length``.
+
+    :param unscrubbed: a path prefix whose answers pass as they are: files of an installed package (the
+        API pages' scripts), the same for every service, so no secret of this one can be in them; scrubbing
+        megabytes of script on each load would only cost time, and break the script wherever a secret's
+        value happened to be a word of it
     """
 
-    def __init__(self, app: ASGIApp, secrets: Callable[[], SecretValues | None]) -> None:
+    def __init__(self, app: ASGIApp, secrets: Callable[[], SecretValues | None], unscrubbed: str | None = None) -> None:
         self.app = app
         self.secrets = secrets
+        self.unscrubbed = unscrubbed.rstrip("/") + "/" if unscrubbed else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        secrets = self.secrets() if scope["type"] == "http" else None
+        secrets = self.secrets() if scope["type"] == "http" and not self._passes(scope) else None
         if secrets is None or not len(secrets):
             await self.app(scope, receive, send)
             return
@@ -116,3 +122,6 @@ class RedactSecrets:
             await send({"type": "http.response.body", "body": body})
 
         await self.app(scope, receive, scrubbing_send)
+
+    def _passes(self, scope: Scope) -> bool:
+        return self.unscrubbed is not None and str(scope.get("path", "")).startswith(self.unscrubbed)

@@ -13,6 +13,7 @@ from app.api.app import create_app
 from app.api.redaction import watch_access_log
 from app.api.slow_clients import ConnectionLimits, fit_open_files, protocol_for
 from app.cli.app import EXIT_CONFIG, ConfigOption, cli, open_workspace, project_file
+from app.cli.logs import configure_logging
 from app.cli.output import output
 from app.config import SecretValues
 from app.engine.listening import open_to_others
@@ -40,7 +41,7 @@ def serve(
     except ValueError as exc:
         output.warn(f"error: {exc}", style="red")
         raise typer.Exit(EXIT_CONFIG) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     tune_garbage_collection()
     application = create_app(settings)
     watch_access_log(lambda: _running_secrets(application))
@@ -48,7 +49,8 @@ def serve(
         application,
         host=host,
         port=port,
-        log_level="info",
+        log_config=None,  # configure_logging's: uvicorn's lines go through the service's one handler
+        log_level=settings.log_level,
         timeout_graceful_shutdown=1,  # API answers are quick; the runs get the shutdown grace
         lifespan="on",
         http=protocol_for(_connection_limits(settings)),

@@ -155,9 +155,14 @@ class SecretValues:
             return self._pattern
 
 
+_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+"""What every log record has; anything else on one came with ``extra=`` (facts a log format may show)."""
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that scrubs secret values from every record it passes: its message (arguments
-    merged in), its traceback and its stack."""
+    merged in), its traceback, its stack, and the text among the facts it carries (``extra=``: a run's
+    error, which the JSON log format shows as a field of its own)."""
 
     def __init__(self, secrets: SecretValues) -> None:
         super().__init__()
@@ -175,4 +180,18 @@ class RedactingFilter(logging.Filter):
             record.exc_text = self.secrets.redact(record.exc_text)
         if record.stack_info:
             record.stack_info = self.secrets.redact(record.stack_info)
+        for name, value in list(record.__dict__.items()):
+            if name not in _RECORD_ATTRIBUTES:
+                setattr(record, name, self._scrubbed(value))
         return True
+
+    def _scrubbed(self, value: object) -> object:
+        if isinstance(value, str):
+            return self.secrets.redact(value)
+        if isinstance(value, dict):
+            return {key: self._scrubbed(item) for key, item in value.items()}
+        if type(value) is list:
+            return [self._scrubbed(item) for item in value]
+        if type(value) is tuple:
+            return tuple(self._scrubbed(item) for item in value)
+        return value

@@ -26,6 +26,7 @@ from app.engine.process import collect_after_close, collect_after_runs, leaves_g
 from app.engine.project import Workspace
 from app.engine.retry import Sleep
 from app.engine.run import DeadLetterChoice, Progress, RunOptions, RunStopped, SyncRun
+from app.engine.run_log import log_finished
 from app.errors import BryggaError, ConflictError
 from app.store import RunInfo, Store
 
@@ -143,16 +144,16 @@ class Engine:
             counts = await work.execute()
         except RunStopped as exc:
             log.info("run %s of %s stopped: %s", run_id, name, exc)
-            return RunResult(await self.store.finish_run(run_id, "failed", str(exc)), stopped=True)
+            return RunResult(await self._finish(run_id, "failed", str(exc)), stopped=True)
         except BryggaError as exc:
             log.warning("run %s of %s failed: %s", run_id, name, exc)
-            return RunResult(await self.store.finish_run(run_id, "failed", str(exc)))
+            return RunResult(await self._finish(run_id, "failed", str(exc)))
         except Exception as exc:  # a defect, not the data's fault: the run fails visibly, the service goes on
             log.error("run %s of %s failed unexpectedly", run_id, name, exc_info=True)
             error = f"an unexpected error ({type(exc).__name__}: {exc}); the service log has its details"
-            return RunResult(await self.store.finish_run(run_id, "failed", error))
+            return RunResult(await self._finish(run_id, "failed", error))
         except BaseException as exc:
-            await asyncio.shield(self.store.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}"))
+            await asyncio.shield(self._finish(run_id, "failed", f"{type(exc).__name__}: {exc}"))
             raise
         finally:
             heartbeat.cancel()
@@ -161,7 +162,13 @@ class Engine:
             await asyncio.shield(self.store.leases.release(name, self.holder))
         self._large_run_ended |= leaves_garbage(counts.read)
         status = "partial" if counts.failed else "succeeded"
-        return RunResult(await self.store.finish_run(run_id, status), events=work.events_done)
+        return RunResult(await self._finish(run_id, status), events=work.events_done)
+
+    async def _finish(self, run_id: int, status: str, error: str | None = None) -> RunInfo:
+        """Record run ``run_id`` as finished, and write its line to the log (one per run, for ops)."""
+        finished = await self.store.finish_run(run_id, status, error)
+        log_finished(finished)
+        return finished
 
     async def _take_over(self, name: str) -> bool:
         """Take the lease of a process on this machine that no longer exists (killed, say) at once,

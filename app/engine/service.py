@@ -364,9 +364,18 @@ class Service:
         return await self.store.history.log(run_id, after, limit)
 
     async def story(self, name: str, source_key: str) -> Story:
-        """One source record's ID map entry and log entries. :raises NotFoundError: for an unknown sync"""
+        """One source record's ID map entry and log entries.
+
+        :raises NotFoundError: for an unknown sync, and for a key the sync never saw
+        """
         self.sync(name)
-        return await self.store.history.story(name, source_key)
+        story = await self.store.history.story(name, source_key)
+        if not story.seen:
+            raise NotFoundError(
+                f"sync '{name}' never saw a source record with key {source_key!r}: no ID map entry, log entry "
+                "or dead letter has it (check the key as the source gives it; retention may have purged old entries)"
+            )
+        return story
 
     async def dead_letters(self, sync: str | None, after: int | None, limit: int) -> list[DeadLetterInfo]:
         return await self.store.history.dead_letters(sync, after, limit)

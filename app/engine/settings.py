@@ -44,6 +44,10 @@ class ServiceSettings:
     the process's open-files limit)."""
     allowed_hosts: tuple[str, ...] = ()
     """On a loopback address, the ``Host`` names answered besides the loopback ones (a reverse proxy's)."""
+    log_level: str = "info"
+    """The service log's least level; ``debug`` also shows the scheduler's line for each job it runs."""
+    log_format: str = "text"
+    """``text`` (a line for people) or ``json`` (an object per line, for log collectors)."""
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -64,7 +68,7 @@ class ServiceSettings:
             if text is None or item.name == "config":
                 continue
             try:
-                parsed = _parse(text, type(getattr(cls(), item.name)))
+                parsed = _parse(text, type(getattr(cls(), item.name)), item.name)
             except ValueError as exc:
                 raise ValueError(f"BRYGGA_{item.name.upper()}: {exc}") from None
             problem = _problem(item.name, parsed)
@@ -75,7 +79,13 @@ class ServiceSettings:
         return replace(cls(), **values)  # type: ignore[arg-type]
 
 
-def _parse(text: str, kind: type) -> object:
+CHOICES = {"log_level": ("debug", "info", "warning", "error"), "log_format": ("text", "json")}
+"""The settings that are one of a few words (given in any case)."""
+
+
+def _parse(text: str, kind: type, name: str) -> object:
+    if name in CHOICES:
+        return text.strip().lower()
     if kind is timedelta:
         return parse_duration(text)
     if kind is int:
@@ -92,4 +102,7 @@ def _problem(name: str, value: object) -> str | None:
         return f"must be longer than 0s, not {value}"
     if name in ("failing_after", "max_connections") and isinstance(value, int) and value < 1:
         return f"must be 1 or more, not {value}"
+    if name in CHOICES and value not in CHOICES[name]:
+        *others, last = CHOICES[name]
+        return f"must be {', '.join(others)} or {last}, not {value!r}"
     return None

@@ -36,6 +36,13 @@ class Story:
     id_map: IdMapping | None
     updated_at: datetime | None
     entries: list[LogRecord]
+    dead_letter: bool = False
+    """A dead letter of it is kept (retried, or discarded): retention may have purged its log entries."""
+
+    @property
+    def seen(self) -> bool:
+        """Whether Brygga ever met this source record: an ID map entry, a log entry or a dead letter."""
+        return self.id_map is not None or bool(self.entries) or self.dead_letter
 
 
 class History:
@@ -83,10 +90,15 @@ class History:
         log_query = (
             select(LOG).where(LOG.c.sync == sync, LOG.c.source_key == source_key).order_by(LOG.c.id.desc()).limit(limit)
         )
+        letter_query = select(DEAD_LETTERS.c.id).where(
+            DEAD_LETTERS.c.sync == sync, DEAD_LETTERS.c.source_key == source_key
+        )
         async with self.store._begin() as connection:
             row = (await connection.execute(entry_query)).mappings().first()
+            dead_letter = (await connection.execute(letter_query.limit(1))).first() is not None
         mapping = IdMapping(row["target_key"], row["hash"]) if row is not None else None
-        return Story(mapping, row["updated_at"] if row is not None else None, await self._log(log_query))
+        updated_at = row["updated_at"] if row is not None else None
+        return Story(mapping, updated_at, await self._log(log_query), dead_letter)
 
     async def dead_letter(self, letter_id: int) -> DeadLetterInfo | None:
         query = select(DEAD_LETTERS).where(DEAD_LETTERS.c.id == letter_id, DEAD_LETTERS.c.discarded_at.is_(None))

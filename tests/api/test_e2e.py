@@ -234,10 +234,22 @@ def test_a_record_story_shows_its_id_map_entry_and_log(serve: ServeFactory, proj
     ]
     assert all(set(entry) >= LOG_FIELDS for entry in story["log"])
 
-    assert api.json("GET", "/api/v1/syncs/contacts/records/404") == {
-        "sync": "contacts", "source_key": "404", "id_map": None, "log": [],
-    }  # fmt: skip
-    assert "nope" in api.json("GET", "/api/v1/syncs/nope/records/1", 404)["detail"]
+    unseen = api.json("GET", "/api/v1/syncs/contacts/records/404", 404)
+    assert set(unseen) == {"detail"}
+    assert "contacts" in unseen["detail"] and "'404'" in unseen["detail"] and "never" in unseen["detail"]
+    unknown = api.json("GET", "/api/v1/syncs/nope/records/1", 404)["detail"]
+    assert "nope" in unknown and "no sync" in unknown and unknown != unseen["detail"]
+
+
+def test_a_key_known_only_by_its_dead_letter_has_a_story(serve: ServeFactory, project: ApiProject) -> None:
+    api = serve(project).operator
+    project.crm.insert("contacts", [contact(1, email="  ")])
+    assert run(api, "contacts")["counts"] == counts(read=1, failed=1)
+    project.crm.execute("DELETE FROM contacts")
+
+    story = api.json("GET", "/api/v1/syncs/contacts/records/1")
+    assert story["id_map"] is None and [entry["action"] for entry in story["log"]] == ["failed"]
+    assert "'2'" in api.json("GET", "/api/v1/syncs/contacts/records/2", 404)["detail"]
 
 
 def test_a_dead_letter_is_retried_once_its_source_row_is_fixed(serve: ServeFactory, project: ApiProject) -> None:

@@ -203,3 +203,21 @@ def test_the_log_filter_shows_a_record_whose_arguments_do_not_fit() -> None:
     assert RedactingFilter(_secrets("my-secret-value")).filter(record)
 
     assert record.getMessage() == "%d items ('***',)"
+
+
+def test_the_log_filter_scrubs_the_facts_a_record_carries() -> None:
+    """A run's line carries its error as a fact of its own, which the JSON log format shows as a field."""
+    secret = "my-secret-value"
+    record = _record("run finished")
+    facts = {"error": f"cannot reach http://u:{secret}@db", "counts": {"read": 1}, "notes": [secret]}
+    record.__dict__.update(fields=facts, color_message=f"run {secret}")  # as logging's extra= puts them
+
+    assert RedactingFilter(_secrets(secret)).filter(record)
+
+    assert record.__dict__["fields"] == {
+        "error": "cannot reach http://u:***@db",
+        "counts": {"read": 1},
+        "notes": ["***"],
+    }
+    assert record.__dict__["color_message"] == "run ***"
+    assert (record.levelno, record.lineno, record.args) == (logging.ERROR, 1, None)

@@ -24,6 +24,8 @@ def test_each_setting_comes_from_its_variable_and_command_line_options_win() -> 
         "BRYGGA_BODY_TIMEOUT": "1m",
         "BRYGGA_MAX_CONNECTIONS": "50",
         "BRYGGA_ALLOWED_HOSTS": " brygga.example.com,, proxy:8443 ",
+        "BRYGGA_LOG_LEVEL": "Debug",
+        "BRYGGA_LOG_FORMAT": "JSON",
         "BRYGGA_CONFIG": "elsewhere.yaml",  # found by find_project_file, not here
     }
 
@@ -43,6 +45,8 @@ def test_each_setting_comes_from_its_variable_and_command_line_options_win() -> 
         body_timeout=timedelta(minutes=1),
         max_connections=50,
         allowed_hosts=("brygga.example.com", "proxy:8443"),
+        log_level="debug",
+        log_format="json",
     )
     assert ServiceSettings.from_environment({}) == ServiceSettings()
 
@@ -58,6 +62,8 @@ def test_each_setting_comes_from_its_variable_and_command_line_options_win() -> 
         ("BRYGGA_HEADER_TIMEOUT", "0s", r"^BRYGGA_HEADER_TIMEOUT: must be longer than 0s"),
         ("BRYGGA_BODY_TIMEOUT", "never", r"^BRYGGA_BODY_TIMEOUT: "),
         ("BRYGGA_MAX_CONNECTIONS", "0", r"^BRYGGA_MAX_CONNECTIONS: must be 1 or more, not 0"),
+        ("BRYGGA_LOG_FORMAT", "xml", r"^BRYGGA_LOG_FORMAT: must be text or json, not 'xml'$"),
+        ("BRYGGA_LOG_LEVEL", "loud", r"^BRYGGA_LOG_LEVEL: must be debug, info, warning or error, not 'loud'$"),
     ],
 )
 def test_a_variable_that_does_not_parse_or_is_out_of_range_is_named(variable: str, value: str, message: str) -> None:

@@ -73,8 +73,22 @@ async def test_a_records_story_has_its_id_map_entry_and_its_log_newest_first(sto
     assert story.id_map == IdMapping("C7", "h2")
     assert story.updated_at is not None
     assert [(entry.run_id, entry.action) for entry in story.entries] == [(second, "updated"), (first, "created")]
+    assert story.seen
     unknown = await store.history.story(SYNC, "8")
-    assert (unknown.id_map, unknown.updated_at, unknown.entries) == (None, None, [])
+    assert (unknown.id_map, unknown.updated_at, unknown.entries, unknown.seen) == (None, None, [], False)
+    assert not (await store.history.story("other", "8")).seen
+
+
+async def test_a_key_with_only_a_dead_letter_was_seen(store: Store) -> None:
+    """Retention may have purged a failed record's log entries: its dead letter (even a discarded one) stays."""
+    run_id = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, run_id, BatchChanges(failures=[Failure("5", {"id": 5}, "bad", "mapping")]))
+    [letter] = await store.history.dead_letters(SYNC, None, 10)
+
+    assert (await store.history.story(SYNC, "5")).seen
+    assert not (await store.history.story("other", "5")).seen
+    await store.history.discard(letter.id, "discarded by ops")
+    assert (await store.history.story(SYNC, "5")).seen
 
 
 async def test_dead_letters_are_got_paged_by_sync_and_discarded_into_the_log(store: Store) -> None:

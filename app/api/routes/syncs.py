@@ -14,6 +14,7 @@ from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
 
 router = APIRouter(prefix="/api/v1/syncs", tags=["syncs"], responses=UNAUTHORIZED)
 NOT_FOUND = problem(404, "No sync of that name.")
+UNSEEN = problem(404, "No sync of that name, or a source key the sync never saw.")
 BUSY = problem(409, "A run of the sync is going on already.")
 
 
@@ -66,9 +67,10 @@ async def reset(name: SyncName, service: ServiceDep, _: Operator) -> SyncPublic:
     return sync_public(await service.reset(name))
 
 
-@router.get("/{name}/records/{source_key:path}", responses=NOT_FOUND)
+@router.get("/{name}/records/{source_key:path}", responses=UNSEEN)
 async def record_story(name: SyncName, source_key: SourceKey, service: ServiceDep, _: Viewer) -> RecordStory:
-    """One source record's story: its ID map entry and every log entry about it, newest first."""
+    """One source record's story: its ID map entry and every log entry about it, newest first.
+    404 for a key the sync never saw (no ID map entry, log entry or dead letter has it)."""
     return story_public(name, source_key, await service.story(name, source_key))
 
 
