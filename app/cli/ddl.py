@@ -9,7 +9,7 @@ admin's (SPEC 4).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,8 +18,10 @@ from app.cli.output import output
 from app.config import FieldMapping, Project, SyncConfig
 from app.config.sync import FieldType
 from app.config.validation import closest
-from connectors.sql.config import SqlStream, SqlSystem
-from connectors.sql.ddl import ColumnPlan, create_table
+
+if TYPE_CHECKING:
+    from connectors.sql.config import SqlStream
+    from connectors.sql.ddl import ColumnPlan
 
 
 def _field_type(project: Project, field: FieldMapping) -> FieldType | None:
@@ -35,6 +37,8 @@ def _field_type(project: Project, field: FieldMapping) -> FieldType | None:
 
 def columns(project: Project, sync: SyncConfig, stream: SqlStream) -> list[ColumnPlan]:
     """The target table's columns: key fields first, then the mapped fields, then cursor and soft delete."""
+    from connectors.sql.ddl import ColumnPlan  # noqa: PLC0415 (SQLAlchemy only for this command)
+
     types = {name: _field_type(project, field) for name, field in sync.fields.items()}
     plans = [ColumnPlan(name, types.get(name), key=True) for name in stream.key]
     plans += [
@@ -54,6 +58,9 @@ def ddl(
     config: ConfigOption = None,
 ) -> None:
     """Print a CREATE TABLE for a sync's SQL target, for you to review and run: Brygga never runs it."""
+    from connectors.sql.config import SqlSystem  # noqa: PLC0415 (SQLAlchemy only for this command)
+    from connectors.sql.ddl import create_table  # noqa: PLC0415
+
     project = open_workspace(config).project
     if sync not in project.syncs:
         guess = closest(sync, list(project.syncs))
