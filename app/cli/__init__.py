@@ -48,6 +48,16 @@ lazy_command(
     "app.cli.serve",
     "Run the service: HTTP API, webhooks and schedules. SIGHUP reloads the config; SIGTERM stops cleanly.",
 )
+lazy_command(
+    "init",
+    "app.cli.init",
+    "Write a commented starting brygga.yaml and one sync in mappings/, ready for `brygga validate`.",
+)
+lazy_command(
+    "ddl",
+    "app.cli.ddl",
+    "Print a CREATE TABLE for a sync's SQL target, for you to review and run: Brygga never runs it.",
+)
 
 
 def main() -> None:
