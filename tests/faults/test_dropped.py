@@ -38,7 +38,9 @@ def test_pages_cut_off_are_read_again_and_every_record_lands_once(
     for rule in cut:
         [broken] = rule.played
         again = [e for e in proxy.exchanges() if e.target == broken.target and e.number > broken.number]
-        assert again and again[0].status == 200, f"{broken.target} was not read again"
+        assert any(e.status == 200 for e in again), (
+            f"{broken.target} was not read again"
+        )  # under load a re-read may itself be retried
 
 
 def test_creates_whose_answers_were_cut_off_are_found_by_match_not_created_again(
