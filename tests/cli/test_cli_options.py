@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -12,15 +11,6 @@ from tests.cli.helpers import run_brygga
 
 REPO = Path(__file__).resolve().parents[2]
 COMPANIES, CONTACTS = "crm-companies-to-erp-accounts", "crm-contacts-to-erp-customers"
-
-
-@pytest.fixture
-def quickstart(tmp_path: Path) -> Path:
-    """A copy of the quickstart project (contacts run ``after:`` companies), with its sample systems."""
-    shutil.copy(REPO / "brygga.yaml", tmp_path / "brygga.yaml")
-    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
-    assert run_brygga("demo", "-c", str(tmp_path / "brygga.yaml")).returncode == 0
-    return tmp_path / "brygga.yaml"
 
 
 def test_the_config_option_is_accepted_before_the_command(quickstart: Path, tmp_path: Path) -> None:

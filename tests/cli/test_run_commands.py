@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
-
-import pytest
 
 from tests.cli.helpers import run_brygga
 
 REPO = Path(__file__).resolve().parents[2]
 SYNCS = ["crm-companies-to-erp-accounts", "crm-contacts-to-erp-customers"]
-
-
-@pytest.fixture
-def quickstart(tmp_path: Path) -> Path:
-    """A copy of the quickstart project, with its sample systems created."""
-    shutil.copy(REPO / "brygga.yaml", tmp_path / "brygga.yaml")
-    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
-    created = run_brygga("demo", "-c", str(tmp_path / "brygga.yaml"))
-    assert created.returncode == 0, created.stderr
-    return tmp_path / "brygga.yaml"
 
 
 def test_the_quickstart_syncs_and_then_finds_everything_unchanged(quickstart: Path) -> None:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
-
-import pytest
 
 from tests.cli.helpers import run_brygga
 
@@ -35,16 +32,6 @@ def commands(project: Path) -> list[list[str]]:
         ["preview", CONTACTS, "-c", str(project)],
         ["preview", CONTACTS, "--json", "-c", str(project)],
     ]
-
-
-@pytest.fixture
-def quickstart(tmp_path: Path) -> Path:
-    """A copy of the quickstart project, with its sample systems created (and no state database yet)."""
-    shutil.copy(REPO / "brygga.yaml", tmp_path / "brygga.yaml")
-    shutil.copytree(REPO / "mappings", tmp_path / "mappings")
-    created = run_brygga("demo", "-c", str(tmp_path / "brygga.yaml"))
-    assert created.returncode == 0, created.stderr
-    return tmp_path / "brygga.yaml"
 
 
 def test_nothing_is_written_in_a_fresh_project(quickstart: Path) -> None:
