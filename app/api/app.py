@@ -17,7 +17,7 @@ import httpx
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import docs_pages, errors
+from app.api import docs_pages, errors, pages
 from app.api.cross_site import CrossSiteGuard
 from app.api.redaction import RedactSecrets
 from app.api.request_limits import RequestLimits
@@ -76,6 +76,7 @@ def create_app(
         app.include_router(module.router)
     errors.install(app)
     docs_pages.install(app)
+    pages.install(app)  # the dashboard (SPEC 7.1), after the API: its routes are matched last
     app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app), unscrubbed=docs_pages.ASSETS)
     app.add_middleware(CrossSiteGuard, host=settings.host, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(RequestLimits, body_timeout=settings.body_timeout.total_seconds())  # the outermost

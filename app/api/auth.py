@@ -37,13 +37,20 @@ def identify(project: Project, request: Request) -> Caller:
     given = given.strip()
     if scheme.lower() != "bearer" or not given:
         raise _unauthorized("a bearer token is required: send Authorization: Bearer <token>")
+    found = caller_of(project, given)
+    if found is None:
+        raise _unauthorized("the bearer token is not valid")
+    return found
+
+
+def caller_of(project: Project, given: str) -> Caller | None:
+    """The configured token ``given`` is, as a caller; ``None`` for none of them. The API's bearer tokens and
+    the dashboard's sessions both ask here, so a token removed from the config stops working for both."""
     found: Caller | None = None
-    for token in tokens:  # every token is compared, so timing tells nothing about which one matched
+    for token in project.settings.api.tokens:  # every token is compared: timing tells nothing of which matched
         expected = token.token.get_secret_value()
         if expected and hmac.compare_digest(expected.encode(), given.encode()):  # an empty token never matches
             found = Caller(token.name, token.role)
-    if found is None:
-        raise _unauthorized("the bearer token is not valid")
     return found
 
 

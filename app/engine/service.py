@@ -358,10 +358,13 @@ class Service:
             raise NotFoundError(f"no run with id {run_id}")
         return found
 
-    async def run_log(self, run_id: int, after: int | None, limit: int) -> list[LogRecord]:
-        """A run's record log, oldest first. :raises NotFoundError: for an unknown run"""
+    async def run_log(self, run_id: int, after: int | None, limit: int, action: str | None = None) -> list[LogRecord]:
+        """A run's record log, oldest first; only ``action``'s entries when given.
+
+        :raises NotFoundError: for an unknown run
+        """
         await self.run(run_id)
-        return await self.store.history.log(run_id, after, limit)
+        return await self.store.history.log(run_id, after, limit, action)
 
     async def story(self, name: str, source_key: str) -> Story:
         """One source record's ID map entry and log entries.

@@ -77,11 +77,13 @@ class History:
             result = await connection.execute(statement)
         return int(result.rowcount)
 
-    async def log(self, run_id: int, after: int | None, limit: int) -> list[LogRecord]:
-        """A run's record log, oldest first, with ids above ``after``."""
+    async def log(self, run_id: int, after: int | None, limit: int, action: str | None = None) -> list[LogRecord]:
+        """A run's record log, oldest first, with ids above ``after``; only ``action``'s entries when given."""
         query = select(LOG).where(LOG.c.run_id == run_id).order_by(LOG.c.id).limit(limit)
         if after is not None:
             query = query.where(LOG.c.id > after)
+        if action is not None:
+            query = query.where(LOG.c.action == action)
         return await self._log(query)
 
     async def story(self, sync: str, source_key: str, limit: int = 1000) -> Story:

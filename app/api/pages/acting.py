@@ -1,0 +1,103 @@
+"""What operators do from the dashboard: run now, pause, resume, retry and discard dead letters, replay events.
+
+Each action is a form POST that :func:`app.api.pages.access.action_of` checks
+(this service's page, the session's CSRF token, the ``operator`` role) and then
+makes the same engine call as its API route. The browser goes back to the page
+it came from, which says what happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.api.deps import MAX_TEXT, Id
+from app.api.pages.access import action_of, back_to, service_of
+from app.api.pages.rendering import page
+from app.errors import ConflictError, NotFoundError
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _act(request: Request, default: str, act: Callable[[str], Awaitable[str]]) -> Response:
+    """Check the action, do it, and go back with what it did (or why it could not) as the page's notice."""
+    try:
+        visit, form = await action_of(request)
+    except HTTPException as exc:
+        return page(request, "problem.html", exc.status_code, title="Not allowed", detail=exc.detail)
+    try:
+        visit.session.notice = await act(visit.caller.name)
+    except (NotFoundError, ConflictError) as exc:
+        visit.session.notice = f"Not done: {exc}"
+    return RedirectResponse(back_to(form, default), status_code=303)
+
+
+def _name(name: str) -> str:
+    if len(name) > MAX_TEXT or "\x00" in name:
+        raise NotFoundError(f"no sync named {name[:100]!r}")
+    return name
+
+
+@router.post("/syncs/{name}/run")
+async def run_now(request: Request, name: str) -> Response:
+    async def act(_: str) -> str:
+        run_id = await service_of(request).trigger(_name(name))
+        return f"Run {run_id} of {name} started."
+
+    return await _act(request, f"/syncs/{name}", act)
+
+
+@router.post("/syncs/{name}/pause")
+async def pause(request: Request, name: str) -> Response:
+    async def act(_: str) -> str:
+        await service_of(request).pause(_name(name))
+        return f"{name} is paused: it takes no scheduled or webhook runs until resumed."
+
+    return await _act(request, f"/syncs/{name}", act)
+
+
+@router.post("/syncs/{name}/resume")
+async def resume(request: Request, name: str) -> Response:
+    async def act(_: str) -> str:
+        await service_of(request).resume(_name(name))
+        return f"{name} is resumed."
+
+    return await _act(request, f"/syncs/{name}", act)
+
+
+@router.post("/syncs/{name}/dead-letters/retry")
+async def retry_all(request: Request, name: str) -> Response:
+    async def act(_: str) -> str:
+        run_id = await service_of(request).retry_dead_letters(_name(name))
+        return f"Retrying every dead letter of {name}: run {run_id}."
+
+    return await _act(request, f"/syncs/{name}", act)
+
+
+@router.post("/dead-letters/{letter_id}/retry")
+async def retry(request: Request, letter_id: Id) -> Response:
+    async def act(_: str) -> str:
+        run_id = await service_of(request).retry_dead_letter(letter_id)
+        return f"Retrying dead letter {letter_id}: run {run_id}."
+
+    return await _act(request, "/", act)
+
+
+@router.post("/dead-letters/{letter_id}/discard")
+async def discard(request: Request, letter_id: Id) -> Response:
+    async def act(by: str) -> str:
+        await service_of(request).discard_dead_letter(letter_id, by)
+        return f"Dead letter {letter_id} discarded."
+
+    return await _act(request, "/", act)
+
+
+@router.post("/webhook-events/{event_id}/replay")
+async def replay(request: Request, event_id: Id) -> Response:
+    async def act(_: str) -> str:
+        await service_of(request).webhooks.replay(event_id)
+        return f"Webhook event {event_id} is processed again."
+
+    return await _act(request, "/webhook-events", act)

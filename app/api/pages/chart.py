@@ -1,0 +1,106 @@
+"""A sync's runs as a chart, drawn here as SVG: records by action per run, and each run's duration.
+
+Drawn on the server so the page needs no charting script: oldest run on the
+left, one stacked bar per run, and a second band below with the run's
+duration. Colours come from the stylesheet's classes (``a-created``, ...); the
+legend names each, and every bar has a ``<title>`` saying its numbers, so the
+chart is readable without telling colours apart (the runs table says it all too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+from app.store import RunInfo
+
+ACTIONS = ("created", "updated", "deleted", "unchanged", "skipped", "failed")
+WIDTH, BARS_HEIGHT, DURATION_HEIGHT, GAP, LEFT = 720, 150, 60, 26, 44
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    width: float
+    run: RunInfo
+
+
+def runs_chart(runs: list[RunInfo]) -> Markup:
+    """The chart of ``runs`` (newest first, as listed); an empty string for none."""
+    if not runs:
+        return Markup("")
+    ordered = list(reversed(runs))
+    step = (WIDTH - LEFT) / len(ordered)
+    bars = [Bar(LEFT + index * step + step * 0.15, max(step * 0.7, 1.0), run) for index, run in enumerate(ordered)]
+    most = max(1, *(sum(getattr(bar.run.counts, action) for action in ACTIONS) for bar in bars))
+    longest = max(0.001, *(_seconds(bar.run) for bar in bars))
+    height = BARS_HEIGHT + GAP + DURATION_HEIGHT + 4
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="chart-title">',
+        f'<title id="chart-title">{len(runs)} runs, oldest on the left: records by action, and duration</title>',
+        _axis(0, BARS_HEIGHT, f"{most:,}", "records by action"),
+        _axis(BARS_HEIGHT + GAP, DURATION_HEIGHT, _duration_text(longest), "duration"),
+    ]
+    for bar in bars:
+        parts.append(_stack(bar, most))
+        parts.append(_duration(bar, longest))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _axis(top: float, height: float, most: str, what: str) -> str:
+    """A band's base line, its scale (0 and ``most``) on the left, and what it shows."""
+    bottom = top + height
+    return (
+        f'<line class="axis" x1="{LEFT}" y1="{bottom}" x2="{WIDTH}" y2="{bottom}"/>'
+        f'<text class="tick" x="{LEFT - 4}" y="{top + 10}" text-anchor="end">{escape(most)}</text>'
+        f'<text class="tick" x="{LEFT - 4}" y="{bottom}" text-anchor="end">0</text>'
+        f'<text class="tick" x="{LEFT + 4}" y="{top + 10}">{escape(what)}</text>'
+    )
+
+
+def _stack(bar: Bar, most: int) -> str:
+    counts = bar.run.counts
+    described = ", ".join(f"{getattr(counts, action)} {action}" for action in ACTIONS if getattr(counts, action))
+    parts = [f"<g><title>Run {bar.run.id} ({bar.run.status}): {escape(described or 'nothing read')}</title>"]
+    y = float(BARS_HEIGHT)
+    for action in ACTIONS:
+        count = getattr(counts, action)
+        if not count:
+            continue
+        size = count / most * BARS_HEIGHT
+        y -= size
+        parts.append(
+            f'<rect class="a-{action}" x="{bar.x:.1f}" y="{y:.1f}" width="{bar.width:.1f}" height="{size:.1f}"/>'
+        )
+    if bar.run.status == "failed":  # a failed run may have written nothing: mark it all the same
+        middle = bar.x + bar.width / 2
+        parts.append(f'<text class="mark" x="{middle:.1f}" y="{y - 3:.1f}" text-anchor="middle">✕</text>')
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _duration(bar: Bar, longest: float) -> str:
+    seconds = _seconds(bar.run)
+    size = max(seconds / longest * DURATION_HEIGHT, 1.0)
+    bottom = BARS_HEIGHT + GAP + DURATION_HEIGHT
+    return (
+        f"<g><title>Run {bar.run.id}: {_duration_text(seconds)}</title>"
+        f'<rect class="duration" x="{bar.x:.1f}" y="{bottom - size:.1f}" width="{bar.width:.1f}" height="{size:.1f}"/>'
+        "</g>"
+    )
+
+
+def _seconds(run: RunInfo) -> float:
+    if run.finished_at is None:
+        return 0.0
+    return max((run.finished_at - run.started_at).total_seconds(), 0.0)
+
+
+def _duration_text(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"

@@ -1,0 +1,134 @@
+"""The dashboard's pages: overview, a sync, a run, a record's story, webhook events.
+
+Each reads through the same engine calls as the matching API route
+(``Service.views``, ``runs``, ``run_log``, ``story``, ``dead_letters``,
+``webhooks.events``): what a page shows is what the API answers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from app.api.deps import MAX_TEXT, Id, storable
+from app.api.pages.access import Visit, service_of, visit_of
+from app.api.pages.chart import ACTIONS
+from app.api.pages.rendering import SECURITY_HEADERS, page, render
+from app.engine.views import SyncView
+from app.errors import NotFoundError
+
+router = APIRouter(include_in_schema=False)
+
+ATTENTION = ("failing", "stalled", "paused")
+"""Statuses the overview puts above the table, in this order."""
+RUNS_SHOWN = 50
+LOG_SHOWN = 200
+LETTERS_SHOWN = 100
+EVENTS_SHOWN = 100
+
+Text = Annotated[str | None, Query(max_length=MAX_TEXT)]
+
+
+def attention(views: list[SyncView]) -> list[tuple[str, list[str]]]:
+    """The syncs that need a look, by status: ``[("failing", ["contacts"]), ...]``."""
+    found = [(status, [view.name for view in views if view.status == status]) for status in ATTENTION]
+    return [(status, names) for status, names in found if names]
+
+
+async def _overview(request: Request) -> dict[str, Any]:
+    views = sorted(await service_of(request).views(), key=lambda view: view.name)
+    return {"views": views, "attention": attention(views)}
+
+
+@router.get("/")
+async def overview(request: Request) -> Response:
+    visit = visit_of(request)
+    return page(request, "overview.html", visit=visit, **await _overview(request))
+
+
+@router.get("/ui/overview")
+async def overview_rows(request: Request) -> Response:
+    """What the overview refreshes itself with: its table's rows and its attention summary, as HTML."""
+    visit_of(request)
+    context = await _overview(request)
+    body = {"rows": render("overview_rows.html", **context), "summary": render("attention.html", **context)}
+    return JSONResponse(body, headers=SECURITY_HEADERS)
+
+
+@router.get("/syncs/{name}")
+async def sync_page(request: Request, name: str, before: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    visit = visit_of(request)
+    service = service_of(request)
+    try:
+        view = await service.view(_text(name) or "")
+    except NotFoundError as exc:
+        return _missing(request, visit, str(exc))
+    runs = await service.runs(view.name, None, before, RUNS_SHOWN + 1)
+    letters = await service.dead_letters(view.name, None, LETTERS_SHOWN + 1)
+    return page(
+        request,
+        "sync.html",
+        visit=visit,
+        view=view,
+        runs=runs[:RUNS_SHOWN],
+        older=runs[RUNS_SHOWN - 1].id if len(runs) > RUNS_SHOWN else None,
+        letters=letters[:LETTERS_SHOWN],
+        more_letters=len(letters) > LETTERS_SHOWN,
+    )
+
+
+@router.get("/runs/{run_id}")
+async def run_page(
+    request: Request, run_id: Id, action: Text = None, after: Annotated[int | None, Query(ge=0)] = None
+) -> Response:
+    visit = visit_of(request)
+    service = service_of(request)
+    chosen = action if action in ACTIONS else None
+    try:
+        run = await service.run(run_id)
+    except NotFoundError as exc:
+        return _missing(request, visit, str(exc))
+    entries = await service.run_log(run_id, after, LOG_SHOWN + 1, chosen)
+    later = entries[LOG_SHOWN - 1].id if len(entries) > LOG_SHOWN else None
+    return page(request, "run.html", visit=visit, run=run, entries=entries[:LOG_SHOWN], action=chosen, later=later)
+
+
+@router.get("/records")
+async def record_page(request: Request, sync: Text = None, key: Text = None) -> Response:
+    """A record's story: the search form, and once a sync and key are given, the story."""
+    visit = visit_of(request)
+    service = service_of(request)
+    names = sorted(service.project.syncs)
+    sync, key = _text(sync), _text(key)
+    story, problem = None, None
+    if sync and key:
+        try:
+            story = await service.story(sync, key)
+        except NotFoundError as exc:
+            problem = str(exc)
+    status = 404 if problem else 200
+    return page(
+        request, "record.html", status, visit=visit, names=names, sync=sync, key=key, story=story, problem=problem
+    )
+
+
+@router.get("/webhook-events")
+async def events_page(request: Request, system: Text = None) -> Response:
+    visit = visit_of(request)
+    system = _text(system) or None
+    events = await service_of(request).webhooks.events(system, None, EVENTS_SHOWN)
+    return page(request, "events.html", visit=visit, events=events, system=system)
+
+
+def _missing(request: Request, visit: Visit, detail: str) -> Response:
+    return page(request, "problem.html", 404, visit=visit, title="Not found", detail=detail)
+
+
+def _text(value: str | None) -> str | None:
+    """A name or key from the address, ``None`` where the state database could hold no such text."""
+    try:
+        return storable(value)
+    except ValueError:
+        return None
