@@ -8,6 +8,8 @@ it came from, which says what happened.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, HTTPException, Request
@@ -19,6 +21,9 @@ from app.api.pages.rendering import page
 from app.errors import ConflictError, NotFoundError
 
 router = APIRouter(include_in_schema=False)
+
+WAIT_FOR_RUN = 5.0
+"""Seconds an action that starts a run waits for it before the browser goes back (most runs take less)."""
 
 
 async def _act(request: Request, default: str, act: Callable[[str], Awaitable[str]]) -> Response:
@@ -34,6 +39,18 @@ async def _act(request: Request, default: str, act: Callable[[str], Awaitable[st
     return RedirectResponse(back_to(form, default), status_code=303)
 
 
+async def _outcome(request: Request, sync: str, run_id: int, started: str) -> str:
+    """What a run an action started did, when it ends within :data:`WAIT_FOR_RUN` seconds (the page it goes
+    back to then shows its outcome); else that it goes on in the background. Nothing cancels the run."""
+    service = service_of(request)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(service.wait_for(sync), WAIT_FOR_RUN)
+    run = await service.run(run_id)
+    if run.status == "running":
+        return f"{started}: run {run_id} goes on in the background."
+    return f"{started}: run {run_id} {run.status}{f' ({run.error})' if run.error else ''}."
+
+
 def _name(name: str) -> str:
     if len(name) > MAX_TEXT or "\x00" in name:
         raise NotFoundError(f"no sync named {name[:100]!r}")
@@ -44,7 +61,7 @@ def _name(name: str) -> str:
 async def run_now(request: Request, name: str) -> Response:
     async def act(_: str) -> str:
         run_id = await service_of(request).trigger(_name(name))
-        return f"Run {run_id} of {name} started."
+        return await _outcome(request, name, run_id, f"{name} runs now")
 
     return await _act(request, f"/syncs/{name}", act)
 
@@ -71,7 +88,7 @@ async def resume(request: Request, name: str) -> Response:
 async def retry_all(request: Request, name: str) -> Response:
     async def act(_: str) -> str:
         run_id = await service_of(request).retry_dead_letters(_name(name))
-        return f"Retrying every dead letter of {name}: run {run_id}."
+        return await _outcome(request, name, run_id, f"Every dead letter of {name} is retried")
 
     return await _act(request, f"/syncs/{name}", act)
 
@@ -79,8 +96,9 @@ async def retry_all(request: Request, name: str) -> Response:
 @router.post("/dead-letters/{letter_id}/retry")
 async def retry(request: Request, letter_id: Id) -> Response:
     async def act(_: str) -> str:
-        run_id = await service_of(request).retry_dead_letter(letter_id)
-        return f"Retrying dead letter {letter_id}: run {run_id}."
+        service = service_of(request)
+        run_id = await service.retry_dead_letter(letter_id)
+        return await _outcome(request, (await service.run(run_id)).sync, run_id, f"Dead letter {letter_id} is retried")
 
     return await _act(request, "/", act)
 

@@ -1,0 +1,186 @@
+"""The dashboard in real headless Chromium against a real ``brygga serve`` (SPEC 7.1)."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.api.conftest import ApiProject, Served, ServeFactory
+from tests.api.dashboard.conftest import PHONE, Screens, serious_violations
+from tests.api.test_e2e import dead_letters, locked, run
+from tests.engine.conftest import contact
+
+ENV = {"BRYGGA_FAILING_AFTER": "1"}
+OPERATOR_BUTTONS = re.compile(r"^(Run now|Pause|Resume|Retry|Retry all|Discard|Replay)$")
+
+
+def sign_in(page: Page, served: Served, token: str) -> None:
+    page.goto(served.process.url + "/")
+    expect(page).to_have_url(re.compile(r"/sign-in$"))
+    page.get_by_label("Token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Syncs")).to_be_visible()
+
+
+def with_history(served: Served) -> int:
+    """Runs of both syncs, one with a dead letter; the dead letter's id."""
+    project, operator = served.project, served.operator
+    project.crm.insert("contacts", [contact(1), contact(2, email="  "), contact(3, name="Bo")])
+    assert run(operator, "contacts")["status"] == "partial"
+    project.crm.insert("companies", [{"id": 7, "name": "Acme", "updated_at": "2024-03-01 12:00:00"}])
+    assert run(operator, "companies")["status"] == "succeeded"
+    [letter] = dead_letters(operator, "contacts")
+    return int(letter["id"])
+
+
+def checked(page: Page, screens: Screens, name: str) -> None:
+    """A screenshot of the page, and no serious or critical accessibility violation on it."""
+    screens.take(page, name)
+    assert serious_violations(page) == [], name
+
+
+def test_a_viewer_sees_every_sync_and_no_operator_button(
+    serve: ServeFactory, project: ApiProject, context: BrowserContext, screens: Screens
+) -> None:
+    served = serve(project, ENV)
+    letter = with_history(served)
+    page = context.new_page()
+    page.goto(served.process.url + "/")
+    checked(page, screens, "sign-in")
+    sign_in(page, served, project.secrets.viewer)
+
+    rows = page.locator("#overview tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0).locator("th")).to_have_text("companies")
+    expect(rows.nth(1).locator("th")).to_have_text("contacts")
+    expect(rows.nth(0).locator(".st")).to_have_text("idle")
+    expect(rows.nth(1).locator(".st")).to_have_text("idle")
+    expect(rows.nth(1)).to_contain_text("partial")
+    expect(rows.nth(1).locator("td.num")).to_have_text("1")
+    checked(page, screens, "overview")
+
+    page.get_by_role("link", name="contacts").first.click()
+    expect(page.get_by_role("heading", name=re.compile("^contacts"))).to_be_visible()
+    expect(page.locator("svg.chart")).to_be_visible()
+    expect(page.locator(f"#dead-letter-{letter}")).to_contain_text("email")
+    checked(page, screens, "sync")
+
+    page.locator("table").first.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Run \d+"))).to_be_visible()
+    page.get_by_label("Action").select_option("failed")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_contain_text("failed")
+    checked(page, screens, "run")
+
+    page.get_by_role("link", name="Record lookup").click()
+    page.get_by_label("Sync").select_option("contacts")
+    page.get_by_label("Source key").fill("1")
+    page.get_by_role("button", name="Look up").click()
+    expect(page.locator(".story li")).to_have_count(1)
+    expect(page.locator(".facts")).to_contain_text("1")
+    checked(page, screens, "record")
+
+    page.get_by_role("link", name="Webhook events").click()
+    expect(page.get_by_role("heading", name="Webhook events")).to_be_visible()
+    checked(page, screens, "webhook-events")
+
+    for path in ("/", "/syncs/contacts", "/webhook-events"):
+        page.goto(served.process.url + path)
+        expect(page.get_by_role("button", name=OPERATOR_BUTTONS)).to_have_count(0)
+
+    # the server refuses a viewer's action all the same, with the session's own CSRF token and origin
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    origin = {"Origin": served.process.url}
+    refused = page.request.post(
+        served.process.url + "/syncs/contacts/run", form={"csrf": csrf or "", "back": "/"}, headers=origin
+    )
+    assert refused.status == 403 and "viewer" in refused.text()
+    assert served.viewer.json("GET", "/api/v1/runs", params={"sync": "contacts"})["items"][0]["trigger"] == "manual"
+    assert len(served.viewer.json("GET", "/api/v1/runs")["items"]) == 2, "no run was started"
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/sign-in$"))
+    page.goto(served.process.url + "/syncs/contacts")
+    expect(page).to_have_url(re.compile(r"/sign-in$"))
+
+
+def test_a_forged_action_is_refused(serve: ServeFactory, project: ApiProject, context: BrowserContext) -> None:
+    served = serve(project, ENV)
+    page = context.new_page()
+    sign_in(page, served, project.secrets.operator)
+    url, origin = served.process.url, {"Origin": served.process.url}
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content") or ""
+
+    without_token = page.request.post(url + "/syncs/contacts/run", form={"back": "/"}, headers=origin)
+    assert without_token.status == 403 and "CSRF" in without_token.text()
+    wrong_token = page.request.post(url + "/syncs/contacts/pause", form={"csrf": csrf[:-1] + "x"}, headers=origin)
+    assert wrong_token.status == 403
+    other_site = {"Origin": "http://evil.example"}
+    from_elsewhere = page.request.post(url + "/syncs/contacts/pause", form={"csrf": csrf}, headers=other_site)
+    assert from_elsewhere.status == 403 and "another site" in from_elsewhere.text()
+    assert served.viewer.json("GET", "/api/v1/runs")["items"] == []
+    assert served.viewer.json("GET", "/api/v1/syncs/contacts")["paused"] is False
+
+    # the same form from the page itself goes through
+    allowed = page.request.post(url + "/syncs/contacts/pause", form={"csrf": csrf}, headers=origin)
+    assert allowed.ok
+    assert served.viewer.json("GET", "/api/v1/syncs/contacts")["paused"] is True
+
+
+def test_the_overview_shows_a_failing_sync_without_a_reload(
+    serve: ServeFactory, project: ApiProject, context: BrowserContext, screens: Screens
+) -> None:
+    served = serve(project, ENV)
+    page = context.new_page()
+    sign_in(page, served, project.secrets.viewer)
+    row = page.locator("#overview tbody tr", has=page.get_by_role("link", name="contacts", exact=True))
+    expect(row.locator(".st")).to_have_text("idle")
+    page.evaluate("window.notReloaded = true")
+
+    project.crm.insert("contacts", [contact(1)])
+    with locked(project.erp):  # the target is down: every write to it fails
+        assert run(served.operator, "contacts")["status"] == "failed"
+
+    expect(row.locator(".st")).to_have_text("failing", timeout=20_000)
+    expect(page.locator("#attention")).to_contain_text("1 sync failing")
+    assert page.evaluate("window.notReloaded") is True
+    checked(page, screens, "overview-failing")
+
+
+def test_an_operator_retries_a_dead_letter_and_sees_it_go(
+    serve: ServeFactory, project: ApiProject, context: BrowserContext, screens: Screens
+) -> None:
+    served = serve(project, ENV)
+    letter = with_history(served)
+    project.crm.execute("UPDATE contacts SET email = 'bo@example.com' WHERE id = 2")
+    page = context.new_page()
+    sign_in(page, served, project.secrets.operator)
+    page.goto(served.process.url + "/syncs/contacts")
+    row = page.locator(f"#dead-letter-{letter}")
+    expect(row).to_be_visible()
+    expect(page.get_by_role("button", name="Run now")).to_be_visible()
+
+    row.get_by_role("button", name="Retry").click()
+
+    expect(page.locator(".notice")).to_contain_text("succeeded")
+    expect(page.locator(f"#dead-letter-{letter}")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+    assert dead_letters(served.operator) == []
+    checked(page, screens, "sync-operator")
+
+
+def test_the_overview_reads_on_a_phone(
+    serve: ServeFactory, project: ApiProject, context: BrowserContext, screens: Screens
+) -> None:
+    served = serve(project, ENV)
+    with_history(served)
+    page = context.new_page()
+    page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    sign_in(page, served, project.secrets.viewer)
+    expect(page.locator("#overview tbody tr")).to_have_count(2)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    checked(page, screens, "overview-phone")
