@@ -16,7 +16,11 @@ from markupsafe import Markup, escape
 from app.store import RunInfo
 
 ACTIONS = ("created", "updated", "deleted", "unchanged", "skipped", "failed")
-WIDTH, BARS_HEIGHT, DURATION_HEIGHT, GAP, LEFT = 720, 150, 60, 26, 44
+WIDTH, LEFT, TOP, BARS_HEIGHT, GAP, DURATION_HEIGHT = 720, 48, 16, 130, 34, 50
+SLOTS = 30
+"""Room for this many runs at least: a few runs are drawn as narrow bars on the right, not as wide blocks."""
+
+DURATION_TOP = TOP + BARS_HEIGHT + GAP
 
 
 @dataclass(frozen=True)
@@ -31,16 +35,18 @@ def runs_chart(runs: list[RunInfo]) -> Markup:
     if not runs:
         return Markup("")
     ordered = list(reversed(runs))
-    step = (WIDTH - LEFT) / len(ordered)
-    bars = [Bar(LEFT + index * step + step * 0.15, max(step * 0.7, 1.0), run) for index, run in enumerate(ordered)]
+    slots = max(len(ordered), SLOTS)
+    step = (WIDTH - LEFT) / slots
+    first = LEFT + (slots - len(ordered)) * step  # the newest run at the right edge
+    bars = [Bar(first + index * step + step * 0.15, max(step * 0.7, 1.0), run) for index, run in enumerate(ordered)]
     most = max(1, *(sum(getattr(bar.run.counts, action) for action in ACTIONS) for bar in bars))
     longest = max(0.001, *(_seconds(bar.run) for bar in bars))
-    height = BARS_HEIGHT + GAP + DURATION_HEIGHT + 4
+    height = TOP + BARS_HEIGHT + GAP + DURATION_HEIGHT + 4
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="chart-title">',
         f'<title id="chart-title">{len(runs)} runs, oldest on the left: records by action, and duration</title>',
-        _axis(0, BARS_HEIGHT, f"{most:,}", "records by action"),
-        _axis(BARS_HEIGHT + GAP, DURATION_HEIGHT, _duration_text(longest), "duration"),
+        _axis(TOP, BARS_HEIGHT, f"{most:,}", "records by action"),
+        _axis(DURATION_TOP, DURATION_HEIGHT, _duration_text(longest), "duration"),
     ]
     for bar in bars:
         parts.append(_stack(bar, most))
@@ -50,13 +56,14 @@ def runs_chart(runs: list[RunInfo]) -> Markup:
 
 
 def _axis(top: float, height: float, most: str, what: str) -> str:
-    """A band's base line, its scale (0 and ``most``) on the left, and what it shows."""
+    """A band's base and top lines, its scale (0 and ``most``) on the left, and above it what it shows."""
     bottom = top + height
     return (
         f'<line class="axis" x1="{LEFT}" y1="{bottom}" x2="{WIDTH}" y2="{bottom}"/>'
-        f'<text class="tick" x="{LEFT - 4}" y="{top + 10}" text-anchor="end">{escape(most)}</text>'
+        f'<line class="grid" x1="{LEFT}" y1="{top}" x2="{WIDTH}" y2="{top}"/>'
+        f'<text class="tick" x="{LEFT - 4}" y="{top + 4}" text-anchor="end">{escape(most)}</text>'
         f'<text class="tick" x="{LEFT - 4}" y="{bottom}" text-anchor="end">0</text>'
-        f'<text class="tick" x="{LEFT + 4}" y="{top + 10}">{escape(what)}</text>'
+        f'<text class="label" x="{LEFT}" y="{top - 5}">{escape(what)}</text>'
     )
 
 
@@ -64,7 +71,7 @@ def _stack(bar: Bar, most: int) -> str:
     counts = bar.run.counts
     described = ", ".join(f"{getattr(counts, action)} {action}" for action in ACTIONS if getattr(counts, action))
     parts = [f"<g><title>Run {bar.run.id} ({bar.run.status}): {escape(described or 'nothing read')}</title>"]
-    y = float(BARS_HEIGHT)
+    y = float(TOP + BARS_HEIGHT)
     for action in ACTIONS:
         count = getattr(counts, action)
         if not count:
@@ -84,7 +91,7 @@ def _stack(bar: Bar, most: int) -> str:
 def _duration(bar: Bar, longest: float) -> str:
     seconds = _seconds(bar.run)
     size = max(seconds / longest * DURATION_HEIGHT, 1.0)
-    bottom = BARS_HEIGHT + GAP + DURATION_HEIGHT
+    bottom = DURATION_TOP + DURATION_HEIGHT
     return (
         f"<g><title>Run {bar.run.id}: {_duration_text(seconds)}</title>"
         f'<rect class="duration" x="{bar.x:.1f}" y="{bottom - size:.1f}" width="{bar.width:.1f}" height="{size:.1f}"/>'

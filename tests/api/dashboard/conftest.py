@@ -78,7 +78,7 @@ class Screens:
 
     def take(self, page: Page, name: str) -> Path:
         path = self.folder / f"dashboard-{name}.png"
-        page.screenshot(path=str(path), full_page=False)
+        page.screenshot(path=str(path), full_page=True)
         self.taken.append(path)
         if UPDATE_SCREENSHOTS:
             DOCS_IMAGES.mkdir(parents=True, exist_ok=True)

@@ -181,6 +181,6 @@ def test_the_overview_reads_on_a_phone(
     sign_in(page, served, project.secrets.viewer)
     expect(page.locator("#overview tbody tr")).to_have_count(2)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
+    checked(page, screens, "overview-phone")
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
-    checked(page, screens, "overview-phone")
