@@ -1,0 +1,167 @@
+"""Dashboard sessions, roles and page headers, through the app in this process (no browser needed)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.api.app import create_app
+from app.api.pages.sessions import COOKIE
+from app.engine.settings import ServiceSettings
+from tests.api.conftest import ApiProject, make_project
+
+BASE = "http://127.0.0.1:8000"
+SAME_SITE = {"Origin": BASE}
+Start = Callable[[ApiProject], Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[Start]:
+    """Start the app on a project; a client of it (a browser's cookie jar, no token); stopped after the test."""
+    stacks: list[tuple[object, httpx.AsyncClient]] = []
+
+    async def started(project: ApiProject) -> httpx.AsyncClient:
+        app = create_app(ServiceSettings(config=project.file), environ=project.secrets.env())
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE, timeout=10)
+        stacks.append((lifespan, client))
+        return client
+
+    yield started
+    for lifespan, client in reversed(stacks):
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> ApiProject:
+    return make_project(tmp_path / "project")
+
+
+def without_tokens(project: ApiProject) -> ApiProject:
+    text = project.file.read_text(encoding="utf-8")
+    project.file.write_text(re.sub(r"api:\n  tokens:\n(    - .*\n)+", "", text), encoding="utf-8")
+    return project
+
+
+async def sign_in(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/sign-in", data={"token": token}, headers=SAME_SITE)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+async def test_signing_in_gives_a_strict_http_only_session_cookie_and_never_the_token(
+    start: Start, project: ApiProject
+) -> None:
+    client = await start(project)
+    assert (await client.get("/")).headers["location"] == "/sign-in"
+    page = await client.get("/sign-in")
+    assert 'method="post" action="/sign-in"' in page.text and 'type="password"' in page.text
+
+    signed = await sign_in(client, project.secrets.viewer)
+
+    assert (signed.status_code, signed.headers["location"]) == (303, "/")
+    cookie = signed.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert project.secrets.viewer not in cookie
+    overview = await client.get("/")
+    assert overview.status_code == 200 and "watcher" in overview.text and "Sign out" in overview.text
+    assert project.secrets.viewer not in overview.text
+
+
+async def test_a_wrong_token_or_another_site_gets_no_session(start: Start, project: ApiProject) -> None:
+    client = await start(project)
+    wrong = await sign_in(client, "not-a-token")
+    assert wrong.status_code == 401 and "set-cookie" not in wrong.headers and "not one of" in wrong.text
+    forged = await client.post("/sign-in", data={"token": project.secrets.viewer}, headers={"Origin": "http://x.test"})
+    assert forged.status_code == 403 and "set-cookie" not in forged.headers
+
+
+async def test_signing_out_ends_the_session(start: Start, project: ApiProject) -> None:
+    client = await start(project)
+    await sign_in(client, project.secrets.operator)
+    cookie = client.cookies[COOKIE]
+    signed_out = await client.post("/sign-out", headers=SAME_SITE)
+    assert signed_out.headers["location"] == "/sign-in"
+    client.cookies.set(COOKIE, cookie)  # the old id, sent again
+    assert (await client.get("/syncs/contacts")).headers["location"] == "/sign-in"
+    assert (await client.get("/ui/overview")).status_code == 401
+
+
+async def test_a_token_removed_from_the_config_ends_its_sessions(start: Start, project: ApiProject) -> None:
+    client = await start(project)
+    await sign_in(client, project.secrets.viewer)
+    assert (await client.get("/")).status_code == 200
+    text = project.file.read_text(encoding="utf-8")
+    project.file.write_text(re.sub(r"    - \{name: watcher.*\n", "", text), encoding="utf-8")
+    operator = {"Authorization": f"Bearer {project.secrets.operator}"}
+    assert (await client.post("/api/v1/config/reload", headers=operator)).status_code == 200
+
+    assert (await client.get("/")).headers["location"] == "/sign-in"
+
+
+async def test_a_viewers_action_is_refused_even_with_its_own_csrf_token(start: Start, project: ApiProject) -> None:
+    client = await start(project)
+    await sign_in(client, project.secrets.viewer)
+    page = await client.get("/syncs/contacts")
+    assert "Run now" not in page.text and "Pause" not in page.text
+
+    refused = await client.post("/syncs/contacts/pause", data={"csrf": csrf_of(page.text)}, headers=SAME_SITE)
+
+    assert refused.status_code == 403 and "viewer" in refused.text
+    as_api = {"Authorization": f"Bearer {project.secrets.operator}"}
+    assert (await client.get("/api/v1/syncs/contacts", headers=as_api)).json()["paused"] is False
+
+
+async def test_without_tokens_there_is_no_sign_in_and_every_caller_operates(start: Start, project: ApiProject) -> None:
+    client = await start(without_tokens(project))
+    assert (await client.get("/sign-in")).headers["location"] == "/"
+    page = await client.get("/syncs/contacts")
+    assert page.status_code == 200 and "Sign out" not in page.text and "Run now" in page.text
+    csrf = csrf_of(page.text)
+
+    assert (await client.post("/syncs/contacts/pause", data={"back": "/"}, headers=SAME_SITE)).status_code == 403
+    form = {"csrf": csrf, "back": "/syncs/contacts"}
+    paused = await client.post("/syncs/contacts/pause", data=form, headers=SAME_SITE)
+    assert (paused.status_code, paused.headers["location"]) == (303, "/syncs/contacts")
+    after = await client.get("/syncs/contacts")
+    assert "st-paused" in after.text and "contacts is paused" in after.text and "Resume" in after.text
+
+
+async def test_an_action_goes_back_only_to_a_page_of_this_service(start: Start, project: ApiProject) -> None:
+    client = await start(without_tokens(project))
+    csrf = csrf_of((await client.get("/")).text)
+    for back in ("//evil.test/", "https://evil.test/", "/\\evil.test"):
+        answer = await client.post("/syncs/contacts/pause", data={"csrf": csrf, "back": back}, headers=SAME_SITE)
+        assert answer.headers["location"] == "/syncs/contacts", back
+
+
+async def test_every_page_forbids_inline_script_and_style(start: Start, project: ApiProject) -> None:
+    client = await start(without_tokens(project))
+    for path in ("/", "/syncs/contacts", "/records?sync=contacts&key=1", "/webhook-events", "/runs/999"):
+        page = await client.get(path)
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "style-src 'self'" in policy and "unsafe-inline" not in policy
+        assert "frame-ancestors 'none'" in policy and page.headers["x-content-type-options"] == "nosniff"
+        assert not re.search(r"<script(?![^>]*\bsrc=)", page.text), path
+        assert not re.search(r"\sstyle=|\son[a-z]+=|<style", page.text), path
+        assert not re.search(r'(src|href)="(https?:)?//', page.text), f"{path} names another host"
+
+
+async def test_unknown_things_are_pages_saying_so(start: Start, project: ApiProject) -> None:
+    client = await start(without_tokens(project))
+    missing_sync = await client.get("/syncs/nope")
+    assert missing_sync.status_code == 404 and "no sync named &#39;nope&#39;" in missing_sync.text
+    missing_run = await client.get("/runs/999")
+    assert missing_run.status_code == 404 and "no run with id 999" in missing_run.text
+    unseen = await client.get("/records", params={"sync": "contacts", "key": "42"})
+    assert unseen.status_code == 404 and "never saw a source record" in unseen.text
