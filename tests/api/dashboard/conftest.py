@@ -40,13 +40,15 @@ def chromium() -> str:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Playwright's driver, for one test module at a time: while it runs, its event loop is this thread's,
+    and async tests (of other modules) could not run their own."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     path = chromium()
     args = ["--no-sandbox"] if os.geteuid() == 0 else []  # root has no user namespace sandbox to drop into
@@ -100,13 +102,24 @@ def guard() -> LoopbackOnly:
 
 @pytest.fixture
 def context(browser: Browser, guard: LoopbackOnly) -> Iterator[BrowserContext]:
-    """A fresh browser profile at 1280×800 whose every request passes :class:`LoopbackOnly`."""
+    """A fresh browser profile at 1280×800 whose every request passes :class:`LoopbackOnly`; the test fails
+    on any error the pages' console shows (a script or style the Content-Security-Policy blocked, a script
+    error)."""
     opened = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
     opened.set_default_timeout(20_000)
     opened.route("**/*", guard)
+    errors: list[str] = []
+    opened.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    opened.on("weberror", lambda error: errors.append(str(error.error)))
     yield opened
     opened.close()
     assert guard.refused == [], f"requests left 127.0.0.1: {guard.refused}"
+    assert [e for e in errors if not _expected(e)] == [], "the pages' console shows errors"
+
+
+def _expected(error: str) -> bool:
+    """Errors the tests cause on purpose: a refused form answers 403, a wrong token 401."""
+    return "status of 403" in error or "status of 401" in error
 
 
 def serious_violations(page: Page) -> list[dict[str, Any]]:
