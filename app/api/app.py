@@ -77,7 +77,8 @@ def create_app(
     errors.install(app)
     docs_pages.install(app)
     pages.install(app)  # the dashboard (SPEC 7.1), after the API: its routes are matched last
-    app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app), unscrubbed=docs_pages.ASSETS)
+    unscrubbed = (docs_pages.ASSETS, pages.ASSETS)  # files of installed packages: no secret of ours is in them
+    app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app), unscrubbed=unscrubbed)
     app.add_middleware(CrossSiteGuard, host=settings.host, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(RequestLimits, body_timeout=settings.body_timeout.total_seconds())  # the outermost
     return app

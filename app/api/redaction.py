@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -78,16 +78,18 @@ class RedactSecrets:
     Bodies are gathered whole (API answers are small pages), scrubbed, and
     sent with a corrected ``content-length``.
 
-    :param unscrubbed: a path prefix whose answers pass as they are: files of an installed package (the
-        API pages' scripts), the same for every service, so no secret of this one can be in them; scrubbing
-        megabytes of script on each load would only cost time, and break the script wherever a secret's
-        value happened to be a word of it
+    :param unscrubbed: path prefixes whose answers pass as they are: files of an installed package (the
+        API pages' and the dashboard's scripts and styles), the same for every service, so no secret of this
+        one can be in them; scrubbing megabytes of script on each load would only cost time, and break the
+        script wherever a secret's value happened to be a word of it
     """
 
-    def __init__(self, app: ASGIApp, secrets: Callable[[], SecretValues | None], unscrubbed: str | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, secrets: Callable[[], SecretValues | None], unscrubbed: Iterable[str] = ()
+    ) -> None:
         self.app = app
         self.secrets = secrets
-        self.unscrubbed = unscrubbed.rstrip("/") + "/" if unscrubbed else None
+        self.unscrubbed = tuple(prefix.rstrip("/") + "/" for prefix in unscrubbed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         secrets = self.secrets() if scope["type"] == "http" and not self._passes(scope) else None
@@ -124,4 +126,4 @@ class RedactSecrets:
         await self.app(scope, receive, scrubbing_send)
 
     def _passes(self, scope: Scope) -> bool:
-        return self.unscrubbed is not None and str(scope.get("path", "")).startswith(self.unscrubbed)
+        return bool(self.unscrubbed) and str(scope.get("path", "")).startswith(self.unscrubbed)

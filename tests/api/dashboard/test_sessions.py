@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -165,3 +166,12 @@ async def test_unknown_things_are_pages_saying_so(start: Start, project: ApiProj
     assert missing_run.status_code == 404 and "no run with id 999" in missing_run.text
     unseen = await client.get("/records", params={"sync": "contacts", "key": "42"})
     assert unseen.status_code == 404 and "never saw a source record" in unseen.text
+
+
+async def test_the_pages_files_pass_unscrubbed_and_the_pages_scrubbed(start: Start, project: ApiProject) -> None:
+    """A secret whose value is also a word of the stylesheet breaks no style; the pages still hide it."""
+    project.secrets = replace(project.secrets, tenant="font-variant-numeric")
+    client = await start(without_tokens(project))
+    assert "font-variant-numeric" in (await client.get("/ui-assets/dashboard.css")).text
+    page = await client.get("/syncs/contacts")
+    assert "customer of *** in the ERP" in page.text and "font-variant-numeric" not in page.text
