@@ -16,6 +16,7 @@ from app.api.deps import MAX_TEXT, Id, storable
 from app.api.pages.access import Visit, service_of, visit_of
 from app.api.pages.chart import ACTIONS
 from app.api.pages.rendering import SECURITY_HEADERS, page, render
+from app.api.pages.sessions import set_cookie
 from app.engine.views import SyncView
 from app.errors import NotFoundError
 
@@ -51,10 +52,12 @@ async def overview(request: Request) -> Response:
 @router.get("/ui/overview")
 async def overview_rows(request: Request) -> Response:
     """What the overview refreshes itself with: its table's rows and its attention summary, as HTML."""
-    visit_of(request)
+    visit = visit_of(request)
     context = await _overview(request)
     body = {"rows": render("overview_rows.html", **context), "summary": render("attention.html", **context)}
-    return JSONResponse(body, headers=SECURITY_HEADERS)
+    response = JSONResponse(body, headers=SECURITY_HEADERS)
+    set_cookie(response, request, visit.session)  # a session started here (no tokens, after a restart) is kept
+    return response
 
 
 @router.get("/syncs/{name}")

@@ -175,3 +175,12 @@ async def test_the_pages_files_pass_unscrubbed_and_the_pages_scrubbed(start: Sta
     assert "font-variant-numeric" in (await client.get("/ui-assets/dashboard.css")).text
     page = await client.get("/syncs/contacts")
     assert "customer of *** in the ERP" in page.text and "font-variant-numeric" not in page.text
+
+
+async def test_the_overview_refresh_keeps_one_session_without_tokens(start: Start, project: ApiProject) -> None:
+    client = await start(without_tokens(project))
+    first = await client.get("/ui/overview")
+    assert first.status_code == 200 and "contacts" in first.json()["rows"]
+    cookie = client.cookies[COOKIE]
+    await client.get("/ui/overview")
+    assert client.cookies[COOKIE] == cookie, "each refresh started a new session"
