@@ -57,6 +57,19 @@ async def test_a_runs_record_log_pages_oldest_first(store: Store) -> None:
     assert all(entry.at.tzinfo is not None for entry in first)
 
 
+async def test_a_runs_record_log_filtered_by_action(store: Store) -> None:
+    run_id = await _run_with_log(store, SYNC, ["1", "2"])
+    failures: list[LogRow] = [LogEntry(key, None, "failed", "field email: required") for key in ("3", "4", "5")]
+    await store.commit_batch(SYNC, run_id, BatchChanges(log=failures))
+
+    first = await store.history.log(run_id, None, 2, "failed")
+
+    assert [entry.source_key for entry in first] == ["3", "4"]
+    assert [entry.source_key for entry in await store.history.log(run_id, first[-1].id, 2, "failed")] == ["5"]
+    assert [entry.source_key for entry in await store.history.log(run_id, None, 10, "created")] == ["1", "2"]
+    assert await store.history.log(run_id, None, 10, "deleted") == []
+
+
 async def test_a_records_story_has_its_id_map_entry_and_its_log_newest_first(store: Store) -> None:
     first = await store.start_run(SYNC, "manual")
     await store.commit_batch(
