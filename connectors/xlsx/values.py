@@ -1,7 +1,7 @@
 """Cell values as record values and back: numbers exact, dates and booleans kept, text as text.
 
 A workbook keeps every number as a binary double, shown with at most 15 significant digits by Excel and
-LibreOffice. A whole number up to 2**53 reads as an ``int`` (``42``, never ``42.0``); any other number
+LibreOffice. A whole number of up to 15 digits reads as an ``int`` (``42``, never ``42.0``); any other number
 reads as the :class:`~decimal.Decimal` of those 15 digits, which is what the user sees in the cell
 (``0.1``, never ``0.1000000000000000055…``).
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-_EXACT_WHOLE = 2**53
-"""Whole numbers a double holds exactly; past it a cell's digits are not all there."""
+_EXACT_WHOLE = 10**15
+"""Whole numbers of up to 15 digits: a double holds them exactly, and Excel and LibreOffice show them whole."""
 MAX_TEXT = 32_767
 """The most characters Excel keeps in one cell."""
 
@@ -27,7 +27,7 @@ def record_value(value: Any) -> Any:
     if kind is str:
         return value or None
     if kind is float:
-        if value.is_integer() and -_EXACT_WHOLE <= value <= _EXACT_WHOLE:
+        if value.is_integer() and -_EXACT_WHOLE < value < _EXACT_WHOLE:
             return int(value)
         return Decimal(format(value, ".15g"))
     if kind is timedelta:
@@ -73,7 +73,7 @@ def cell_value(value: Any) -> Any:
     if isinstance(value, str):
         return _text(value)
     if isinstance(value, int):
-        return value if -_EXACT_WHOLE <= value <= _EXACT_WHOLE else str(value)
+        return value if -_EXACT_WHOLE < value < _EXACT_WHOLE else str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise CellValueError(f"{value} is not a number a cell can hold")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import openpyxl
@@ -28,6 +29,10 @@ from connectors.xlsx.workbook import (
     lock_file,
     quoted,
 )
+
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+"""How a date and time written into a cell without a date format of its own shows (ISO 8601, 24 hours)."""
+_OPENPYXL_DATETIME = "yyyy-mm-dd h:mm:ss"
 
 
 @dataclass
@@ -60,7 +65,8 @@ def write_batch(
         if exists:
             check_is_workbook(file)
             read_from = file.path.stat()
-            workbook = openpyxl.load_workbook(file.path, rich_text=True)
+            with file.path.open("rb") as raw:  # openpyxl leaves its own file open when the workbook is damaged
+                workbook = openpyxl.load_workbook(raw)
         else:
             read_from, workbook = None, openpyxl.Workbook()
         sheet = _sheet(file, workbook, created=not exists)
@@ -227,6 +233,8 @@ class _Plan:
             cell.value = value
             if isinstance(value, str):
                 cell.data_type = "s"  # text, even when it starts with "=": never a formula from a record
+            elif isinstance(value, datetime) and cell.number_format == _OPENPYXL_DATETIME:
+                cell.number_format = DATETIME_FORMAT
 
 
 def _fields_of(key: Sequence[str], writes: Sequence[Write]) -> list[str]:
