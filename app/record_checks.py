@@ -42,8 +42,8 @@ class UnreadableValue:
     def __str__(self) -> str:
         return self.text
 
-    def __repr__(self) -> str:
-        return f"UnreadableValue({self.text!r}, {self.where!r})"
+    def __repr__(self) -> str:  # how a failed conversion (``type: decimal``) shows it to the user
+        return f"the error {self.text} ({self.where})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, UnreadableValue) and (self.text, self.where) == (other.text, other.where)
