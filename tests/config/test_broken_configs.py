@@ -386,7 +386,8 @@ CONNECTOR_KIND_CASES = [
             P,
             4,
             16,
-            "systems.crm.connector: unknown connector kind 'sqll': choose csv, rest, sql, webhook or xlsx (did you mean",
+            "systems.crm.connector: unknown connector kind 'sqll': choose csv, rest, sql, webhook or xlsx "
+            "(did you mean",
         ),
     ),
     case(
