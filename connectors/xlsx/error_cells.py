@@ -17,7 +17,7 @@ _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _RELATIONSHIP = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 
-_CHUNK = 1 << 20
+_CHUNK = 1 << 18
 _OVERLAP = 1 << 16
 """Bytes of one chunk kept for the next: an error cell cut at a chunk's end is whole in the next search."""
 _MARK = b't="e"'

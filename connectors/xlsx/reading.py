@@ -159,7 +159,7 @@ class SheetScan:
 
     def _record(self, number: int, row: list[Any]) -> Record:
         assert self.header is not None
-        record = {name: record_value(value) for name, value in zip(self.header.names, row, strict=False)}
+        record = dict(zip(self.header.names, map(record_value, row), strict=False))
         if len(row) < len(self.header.names):
             record.update(dict.fromkeys(self.header.names[len(row) :]))
         errors = self._errors.get(number)

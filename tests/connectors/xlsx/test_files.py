@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -127,3 +128,24 @@ async def test_an_error_cell_fails_only_a_record_that_maps_it(system: SystemMake
         mapped_hash({"price": first["price"]}, "s", "1")
     assert mapped_hash({"name": first["name"]}, "s", "1")  # a sync that does not map it is not stopped
     assert loads(dumps(first)) == first  # a dead letter keeps it
+
+
+async def test_a_large_sheet_is_read_a_batch_at_a_time(system: SystemMaker, folder: Path) -> None:
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Big")
+    sheet.append(["id", "filler"])
+    for number in range(50_000):
+        sheet.append([number, "x" * 40])
+    book.save(folder / "big.xlsx")
+    reads = system(big="{file: big.xlsx, key: id}").read("big", None, 100)
+
+    tracemalloc.start()
+    try:
+        first = await anext(reads)
+        _, peak = tracemalloc.get_traced_memory()  # Python's share; calamine keeps the sheet's cells in Rust
+    finally:
+        tracemalloc.stop()
+        await reads.aclose()  # type: ignore[attr-defined]
+
+    assert len(first.records) == 100
+    assert peak < 2_500_000  # the whole sheet's records would take some 15 MB; the error-cell scan streams the XML
