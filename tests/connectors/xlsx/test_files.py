@@ -11,6 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from app.mapping.conversions import ConversionError, converter
 from app.mapping.hashing import UnfitRecordError, mapped_hash
 from app.record_checks import UnreadableValue
 from app.records import dumps, loads
@@ -127,6 +128,8 @@ async def test_an_error_cell_fails_only_a_record_that_maps_it(system: SystemMake
     with pytest.raises(UnfitRecordError, match=r"field 'price' holds the error #DIV/0! \(files/e.xlsx, Sheet!B2\)"):
         mapped_hash({"price": first["price"]}, "s", "1")
     assert mapped_hash({"name": first["name"]}, "s", "1")  # a sync that does not map it is not stopped
+    with pytest.raises(ConversionError, match=r"cannot convert the error #DIV/0! \(files/e.xlsx, Sheet!B2\) to string"):
+        converter("string")(first["price"])  # its text is no value either
     assert loads(dumps(first)) == first  # a dead letter keeps it
 
 
