@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from app.errors import TransientError
 from connectors.base import Write, WriteAction
+from connectors.xlsx.rewrite import FileChangedError
 from connectors.xlsx.workbook import WorkbookOpenError, XlsxFileError
 from tests.connectors.xlsx.conftest import Books, SystemMaker, records_of
 from tests.connectors.xlsx.libreoffice import sheets_as_shown
@@ -113,3 +115,36 @@ async def test_a_workbook_open_in_libreoffice_is_a_passing_error(
 async def test_a_target_workbook_that_does_not_exist_needs_its_key_mapped(system: SystemMaker) -> None:
     with pytest.raises(XlsxFileError, match="does not exist yet, and the sync does not write its key 'id'"):
         await system(out="{file: out.xlsx, key: id}").prepare("out", write_fields=["name"])
+
+
+async def test_a_workbook_saved_by_someone_else_meanwhile_is_kept_and_the_batch_retried(
+    books: Books, system: SystemMaker, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    books.copy("target.xlsx", folder)
+    theirs = folder / "target.xlsx"
+    save = openpyxl.Workbook.save
+
+    def save_while_someone_saves(book: openpyxl.Workbook, out: object) -> None:
+        save(book, out)
+        theirs.write_bytes(theirs.read_bytes() + b"")  # another program saves the workbook meanwhile
+        os.utime(theirs, ns=(1, 1))
+
+    monkeypatch.setattr(openpyxl.Workbook, "save", save_while_someone_saves)
+    connector = system(customers="{file: target.xlsx, sheet: Customers, key: id}")
+
+    with pytest.raises(FileChangedError) as caught:
+        await connector.write("customers", [Write(DELETE, None, "1")])
+
+    assert isinstance(caught.value, TransientError)
+    assert len(await records_of(connector, "customers")) == 3
+    assert _temp_files(folder) == []
+
+
+async def test_a_missing_folder_is_named(system: SystemMaker, folder: Path) -> None:
+    folder.rmdir()
+    connector = system(customers="{file: target.xlsx, key: id}")
+
+    with pytest.raises(XlsxFileError, match=r"^files: the folder does not exist: create it, or correct the system"):
+        await connector.check()
+    with pytest.raises(XlsxFileError, match=r"^files: the folder does not exist"):
+        await connector.prepare("customers", write_fields=["id"])
