@@ -20,7 +20,7 @@ from app.records import Record
 from connectors.base import Batch, Checkpoint, Connector, StreamInfo, Write, WriteResult
 from connectors.xlsx.config import XlsxStream, XlsxSystem
 from connectors.xlsx.reading import SheetScan, wanted_keys
-from connectors.xlsx.workbook import XlsxFile, XlsxFileError, columns_are, quoted
+from connectors.xlsx.workbook import EmptySheetError, XlsxFile, XlsxFileError, columns_are, quoted
 from connectors.xlsx.writing import write_batch
 
 log = logging.getLogger(__name__)
@@ -119,14 +119,12 @@ class XlsxConnector(Connector):
         file, key = self._file(stream), self._key(stream)
         self._check_folder(file.path.parent, writing=True)
         if not file.path.exists():  # Brygga creates the workbook on the first write
-            if missing_key := [name for name in key if name not in write_fields]:
-                problem = f"the workbook does not exist yet, and the sync does not write its key {quoted(missing_key)}"
-                raise XlsxFileError(file.shown, f"{problem}: map it, so that rows can be found again")
-            self._new_headers[stream] = write_fields
-            return StreamInfo(fields=list(write_fields))
+            return self._new_target(stream, file, key, write_fields)
         scan = SheetScan(file, key)
         try:
             header = scan.open().names
+        except EmptySheetError:  # an empty sheet gets the written fields as its header, as a new workbook does
+            return self._new_target(stream, file, key, write_fields)
         finally:
             scan.close()
         if missing := [name for name in write_fields if name not in header]:
@@ -138,6 +136,14 @@ class XlsxConnector(Connector):
             )
         self._new_headers[stream] = write_fields
         return StreamInfo(fields=list(header))
+
+    def _new_target(self, stream: str, file: XlsxFile, key: Sequence[str], write_fields: list[str]) -> StreamInfo:
+        """A workbook or sheet that the first write fills: its header will be ``write_fields``, the key among them."""
+        if missing_key := [name for name in key if name not in write_fields]:
+            problem = f"the sheet has no header yet, and the sync does not write its key {quoted(missing_key)}"
+            raise XlsxFileError(file.shown, f"{problem}: map it, so that rows can be found again")
+        self._new_headers[stream] = write_fields
+        return StreamInfo(fields=list(write_fields))
 
     def _check_folder(self, folder: Path, *, writing: bool) -> bool:
         """Whether Brygga may write in ``folder``.

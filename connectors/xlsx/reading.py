@@ -19,6 +19,7 @@ from app.records import Record, format_key, parse_key
 from connectors.xlsx.error_cells import error_cells
 from connectors.xlsx.values import header_name, record_value
 from connectors.xlsx.workbook import (
+    EmptySheetError,
     XlsxFile,
     cell_name,
     check_is_workbook,
@@ -199,10 +200,14 @@ class SheetScan:
                 f"the workbook has no sheet named {self.file.sheet!r}; its sheets are: {quoted(workbook.sheet_names)}"
             )
         self.sheet_name = sheet.name
-        start = sheet.start or (0, 0)
+        if sheet.start is None:
+            raise EmptySheetError(
+                self.file.shown, f"sheet {sheet.name!r} is empty: it needs a header row naming its columns"
+            )
+        start = sheet.start
         header_at = self.file.header_row - 1
         skip = header_at - start[0]
-        rows = sheet.iter_rows() if sheet.start is not None else iter(())
+        rows = sheet.iter_rows()
         cells = [] if skip < 0 else next(islice(rows, skip, None), [])
         self.header = Header(self.file, sheet.name, cells, start[1])
         self._positions = self.header.positions(self.key, sheet.name)

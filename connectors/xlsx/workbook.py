@@ -42,6 +42,10 @@ class XlsxFileError(PermanentError):
         super().__init__(f"{file}{'' if cell is None else f' ({cell})'}: {problem}")
 
 
+class EmptySheetError(XlsxFileError):
+    """The stream's sheet has no cells at all: a source cannot be read, a target is written like a new one."""
+
+
 class WorkbookOpenError(TransientError):
     """Someone has the workbook open in Excel or LibreOffice (its lock file is beside it): writes wait for them.
 

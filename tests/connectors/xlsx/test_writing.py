@@ -113,7 +113,7 @@ async def test_a_workbook_open_in_libreoffice_is_a_passing_error(
 
 
 async def test_a_target_workbook_that_does_not_exist_needs_its_key_mapped(system: SystemMaker) -> None:
-    with pytest.raises(XlsxFileError, match="does not exist yet, and the sync does not write its key 'id'"):
+    with pytest.raises(XlsxFileError, match="the sheet has no header yet, and the sync does not write its key 'id'"):
         await system(out="{file: out.xlsx, key: id}").prepare("out", write_fields=["name"])
 
 
@@ -148,3 +148,20 @@ async def test_a_missing_folder_is_named(system: SystemMaker, folder: Path) -> N
         await connector.check()
     with pytest.raises(XlsxFileError, match=r"^files: the folder does not exist"):
         await connector.prepare("customers", write_fields=["id"])
+
+
+async def test_an_empty_sheet_is_an_error_as_a_source_and_gets_a_header_as_a_target(
+    system: SystemMaker, folder: Path
+) -> None:
+    book = openpyxl.Workbook()
+    book.create_sheet("Other").append(["keep me"])
+    book.save(folder / "empty.xlsx")
+    connector = system(out="{file: empty.xlsx, key: id}")
+
+    with pytest.raises(XlsxFileError, match="sheet 'Sheet' is empty: it needs a header row naming its columns"):
+        await connector.prepare("out")
+    await connector.prepare("out", write_fields=["id", "name"])
+    await connector.write("out", [Write(CREATE, {"id": 1, "name": "Ann"}, None)])
+
+    assert await records_of(connector, "out") == [{"id": 1, "name": "Ann"}]
+    assert openpyxl.load_workbook(folder / "empty.xlsx")["Other"]["A1"].value == "keep me"
