@@ -20,7 +20,14 @@ from app.records import Record
 from connectors.base import Batch, Checkpoint, Connector, StreamInfo, Write, WriteResult
 from connectors.xlsx.config import XlsxStream, XlsxSystem
 from connectors.xlsx.reading import SheetScan, wanted_keys
-from connectors.xlsx.workbook import EmptySheetError, XlsxFile, XlsxFileError, columns_are, quoted
+from connectors.xlsx.workbook import (
+    EmptySheetError,
+    XlsxFile,
+    XlsxFileError,
+    check_writable,
+    columns_are,
+    quoted,
+)
 from connectors.xlsx.writing import write_batch
 
 log = logging.getLogger(__name__)
@@ -117,6 +124,7 @@ class XlsxConnector(Connector):
 
     def _prepare_target(self, stream: str, write_fields: list[str]) -> StreamInfo:
         file, key = self._file(stream), self._key(stream)
+        check_writable(file)
         self._check_folder(file.path.parent, writing=True)
         if not file.path.exists():  # Brygga creates the workbook on the first write
             return self._new_target(stream, file, key, write_fields)

@@ -25,6 +25,7 @@ _PERMANENT_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.
 
 _ZIP = b"PK\x03\x04"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_MACRO_ENABLED = frozenset({".xlsm", ".xltm", ".xlam"})
 
 
 class XlsxFileError(PermanentError):
@@ -112,6 +113,18 @@ def lock_file(path: Path) -> Path | None:
         if candidate.exists():
             return candidate
     return None
+
+
+def check_writable(file: XlsxFile) -> None:
+    """Refuse to write a macro-enabled workbook (``.xlsm``): openpyxl would save it without its macros.
+
+    :raises XlsxFileError: naming the file
+    """
+    if file.path.suffix.lower() in _MACRO_ENABLED:
+        raise file.error(
+            "Brygga does not write macro-enabled workbooks: rewriting it would lose its macros; "
+            "sync into a plain .xlsx workbook instead (reading this one is fine)"
+        )
 
 
 def check_is_workbook(file: XlsxFile) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import openpyxl
+from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.worksheet import Worksheet
 
 from app.errors import PermanentError
@@ -24,6 +25,7 @@ from connectors.xlsx.workbook import (
     WorkbookOpenError,
     XlsxFile,
     check_is_workbook,
+    check_writable,
     columns_are,
     errors_translated,
     lock_file,
@@ -58,6 +60,7 @@ def write_batch(
     :raises WorkbookOpenError: when someone has the workbook open (its lock file is beside it)
     :raises XlsxFileError: when the workbook cannot be read or its folder cannot be written (permanent)
     """
+    check_writable(file)
     if (lock := lock_file(file.path)) is not None:
         raise WorkbookOpenError(file.shown, lock.name)
     with file_lock(file.path), errors_translated(file):
@@ -203,6 +206,24 @@ class _Plan:
                 self._fill(sheet, number, change, fresh=change.fresh)
         for number in sorted(set(doomed), reverse=True):
             sheet.delete_rows(number)
+        self._fit_tables(sheet)
+
+    def _fit_tables(self, sheet: Worksheet) -> None:
+        """Stretch each Excel table ("Format as Table") and filter that starts at the header row over the rows
+        now there, so rows Brygga adds are in the table, and a table never covers rows that are gone."""
+        last = max(self._last_row(sheet), self.file.header_row + 1)  # a table keeps one data row, if empty
+        for table in sheet.tables.values():
+            table.ref = self._fitted(table.ref, last)
+            if table.autoFilter is not None and table.autoFilter.ref:
+                table.autoFilter.ref = self._fitted(table.autoFilter.ref, last)
+        if sheet.auto_filter.ref:
+            sheet.auto_filter.ref = self._fitted(sheet.auto_filter.ref, last)
+
+    def _fitted(self, ref: str, last: int) -> str:
+        first_column, first_row, last_column, _ = range_boundaries(ref)
+        if first_row != self.file.header_row or first_column is None or last_column is None:
+            return ref
+        return f"{get_column_letter(first_column)}{first_row}:{get_column_letter(last_column)}{last}"
 
     def _rows_by_key(self, sheet: Worksheet) -> dict[str, list[int]]:
         positions = [self.at[name] + 1 for name in self.key]

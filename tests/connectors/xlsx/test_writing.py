@@ -9,6 +9,9 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.worksheet.filters import AutoFilter
+from openpyxl.worksheet.table import Table
+from openpyxl.worksheet.worksheet import Worksheet
 
 from app.errors import TransientError
 from connectors.base import Write, WriteAction
@@ -165,3 +168,33 @@ async def test_an_empty_sheet_is_an_error_as_a_source_and_gets_a_header_as_a_tar
 
     assert await records_of(connector, "out") == [{"id": 1, "name": "Ann"}]
     assert openpyxl.load_workbook(folder / "empty.xlsx")["Other"]["A1"].value == "keep me"
+
+
+async def test_an_excel_table_and_its_filter_stretch_over_the_rows_there_are(system: SystemMaker, folder: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (["id", "name"], [1, "Ann"], [2, "Bo"]):
+        sheet.append(row)
+    sheet.add_table(Table(displayName="People", ref="A1:B3", autoFilter=AutoFilter(ref="A1:B3")))
+    book.save(folder / "people.xlsx")
+    connector = system(people="{file: people.xlsx, key: id}")
+
+    await connector.write("people", [Write(CREATE, {"id": n, "name": f"P{n}"}, None) for n in range(3, 6)])
+    grown = openpyxl.load_workbook(folder / "people.xlsx").active
+    await connector.write("people", [Write(DELETE, None, str(n)) for n in range(1, 6)])
+    emptied = openpyxl.load_workbook(folder / "people.xlsx").active
+
+    assert isinstance(grown, Worksheet) and isinstance(emptied, Worksheet)
+    assert (grown.tables["People"].ref, grown.tables["People"].autoFilter.ref) == ("A1:B6", "A1:B6")
+    assert emptied.tables["People"].ref == "A1:B2"  # a table keeps its one data row, empty
+    assert await records_of(connector, "people") == []
+
+
+async def test_a_macro_enabled_workbook_is_read_but_never_written(system: SystemMaker, folder: Path) -> None:
+    connector = system(book="{file: book.xlsm, key: id}")
+
+    with pytest.raises(XlsxFileError, match="Brygga does not write macro-enabled workbooks"):
+        await connector.prepare("book", write_fields=["id"])
+    with pytest.raises(XlsxFileError, match="rewriting it would lose its macros"):
+        await connector.write("book", [Write(CREATE, {"id": 1}, None)])
