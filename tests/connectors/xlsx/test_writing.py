@@ -192,7 +192,15 @@ async def test_an_excel_table_and_its_filter_stretch_over_the_rows_there_are(sys
 
 
 async def test_a_macro_enabled_workbook_is_read_but_never_written(system: SystemMaker, folder: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["id"])
+    sheet.append([7])
+    book.save(folder / "book.xlsm")
     connector = system(book="{file: book.xlsm, key: id}")
+
+    assert await records_of(connector, "book") == [{"id": 7}]
 
     with pytest.raises(XlsxFileError, match="Brygga does not write macro-enabled workbooks"):
         await connector.prepare("book", write_fields=["id"])
