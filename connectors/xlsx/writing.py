@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import openpyxl
+from openpyxl.cell.cell import Cell
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -248,14 +249,18 @@ class _Plan:
             for at in self.at.values():
                 sheet.cell(row=number, column=at + 1).value = None
             for name, part in zip(self.key, change.key_parts, strict=True):
-                sheet.cell(row=number, column=self.at[name] + 1).value = part
+                _set(sheet.cell(row=number, column=self.at[name] + 1), part)
         for name, value in change.cells.items():
-            cell = sheet.cell(row=number, column=self.at[name] + 1)
-            cell.value = value
-            if isinstance(value, str):
-                cell.data_type = "s"  # text, even when it starts with "=": never a formula from a record
-            elif isinstance(value, datetime) and cell.number_format == _OPENPYXL_DATETIME:
-                cell.number_format = DATETIME_FORMAT
+            _set(sheet.cell(row=number, column=self.at[name] + 1), value)
+
+
+def _set(cell: Cell, value: Any) -> None:
+    """Write ``value`` (from :func:`~connectors.xlsx.values.cell_value`) into ``cell``, keeping its formatting."""
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"  # text, even when it starts with "=": never a formula from a record
+    elif isinstance(value, datetime) and cell.number_format == _OPENPYXL_DATETIME:
+        cell.number_format = DATETIME_FORMAT
 
 
 def _fields_of(key: Sequence[str], writes: Sequence[Write]) -> list[str]:

@@ -206,3 +206,13 @@ async def test_a_macro_enabled_workbook_is_read_but_never_written(system: System
         await connector.prepare("book", write_fields=["id"])
     with pytest.raises(XlsxFileError, match="rewriting it would lose its macros"):
         await connector.write("book", [Write(CREATE, {"id": 1}, None)])
+
+
+async def test_a_key_that_looks_like_a_formula_is_written_as_text(system: SystemMaker, folder: Path) -> None:
+    connector = system(out="{file: out.xlsx, key: code}")
+    await connector.prepare("out", write_fields=["code", "name"])
+
+    await connector.write("out", [Write(UPDATE, {"name": "by its target key"}, "=HYPERLINK(1)")])
+
+    assert await records_of(connector, "out") == [{"code": "=HYPERLINK(1)", "name": "by its target key"}]
+    assert openpyxl.load_workbook(folder / "out.xlsx").active["A2"].data_type == "s"
