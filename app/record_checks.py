@@ -22,6 +22,36 @@ MAX_DEPTH = 254
 records) goes, so that the check below runs only for records orjson has refused."""
 
 
+class UnreadableValue:
+    """A value that the source system holds as an error, not a value (an Excel cell showing ``#DIV/0!``).
+
+    A connector puts one in a record where it read such a cell, so the record still comes through (the
+    rest of its file is fine) and fails alone where a sync maps that field: no system can be written with
+    it. A sync that does not map the field is not stopped by it.
+
+    :param text: the error as the source shows it (``#DIV/0!``)
+    :param where: where it is, in the user's words (``prices.xlsx, Prices!H2``)
+    """
+
+    __slots__ = ("text", "where")
+
+    def __init__(self, text: str, where: str) -> None:
+        self.text = text
+        self.where = where
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:  # how a failed conversion (``type: decimal``) shows it to the user
+        return f"the error {self.text} ({self.where})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnreadableValue) and (self.text, self.where) == (other.text, other.where)
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.where))
+
+
 def valid_unicode(text: str) -> bool:
     """Whether ``text`` can be written as UTF-8 (it holds no lone surrogate)."""
     if text.isascii():
@@ -49,13 +79,16 @@ def all_storable(texts: Iterable[str | None]) -> bool:
 
 
 def unfit_reason(record: Any) -> str | None:
-    """Why no system could take ``record`` (a lone surrogate, nesting beyond :data:`MAX_DEPTH`), or ``None``.
+    """Why no system could take ``record`` (a lone surrogate, nesting beyond :data:`MAX_DEPTH`, an
+    :class:`UnreadableValue`), or ``None``.
 
     Walks the record without recursion, so no depth can exhaust the stack.
     """
     pending: list[tuple[Any, int, str | None]] = [(record, 0, None)]
     while pending:
         value, depth, field = pending.pop()
+        if isinstance(value, UnreadableValue):
+            return f"{_where(field)}holds the error {value.text} ({value.where}), not a value: correct it in the source"
         if isinstance(value, str):
             if not valid_unicode(value):
                 return f"{_where(field)}holds text that is not valid Unicode (a lone surrogate)"

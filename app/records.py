@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from app.record_checks import MAX_DEPTH
+from app.record_checks import MAX_DEPTH, UnreadableValue
 
 Record = dict[str, Any]
 
@@ -91,15 +91,18 @@ def _encode(value: Any) -> Any:
         return {_TAG: "bytes", "value": base64.b64encode(bytes(value)).decode()}
     if isinstance(value, set | frozenset | tuple):
         return list(value)
+    if isinstance(value, UnreadableValue):
+        return {_TAG: "unreadable", "value": [value.text, value.where]}
     raise TypeError(f"cannot store a value of type {type(value).__name__}")
 
 
-_DECODERS: dict[str, Callable[[str], Any]] = {
+_DECODERS: dict[str, Callable[[Any], Any]] = {
     "decimal": Decimal,
     "datetime": datetime.fromisoformat,
     "date": date.fromisoformat,
     "time": time.fromisoformat,
     "bytes": base64.b64decode,
+    "unreadable": lambda parts: UnreadableValue(*parts),
 }
 
 

@@ -19,6 +19,8 @@ from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from app.record_checks import UnreadableValue
+
 
 class ConversionError(ValueError):
     """A value that does not convert; the message names the value and the type."""
@@ -213,6 +215,8 @@ def _parse_datetime_text(text: str) -> datetime | None:
 def to_string(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, UnreadableValue):  # an error cell's text (#DIV/0!) is no value to carry over
+        raise _fail(value, "string")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, date):  # datetime too

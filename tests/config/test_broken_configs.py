@@ -386,13 +386,14 @@ CONNECTOR_KIND_CASES = [
             P,
             4,
             16,
-            "systems.crm.connector: unknown connector kind 'sqll': choose csv, rest, sql or webhook (did you mean",
+            "systems.crm.connector: unknown connector kind 'sqll': choose csv, rest, sql, webhook or xlsx "
+            "(did you mean",
         ),
     ),
     case(
         "missing-connector-kind",
         system(SQL_SYSTEM.replace("    connector: sql\n", "")),
-        (P, 4, 5, "systems.crm: missing required key 'connector' (one of: csv, rest, sql, webhook)"),
+        (P, 4, 5, "systems.crm: missing required key 'connector' (one of: csv, rest, sql, webhook, xlsx)"),
     ),
     case(
         "system-name-with-a-dot",

@@ -253,7 +253,9 @@ def test_options_model_needs_a_subclass_of_system_options(monkeypatch: pytest.Mo
 
 
 def test_an_unknown_kind_names_the_installed_ones() -> None:
-    with pytest.raises(UnknownKindError, match=r"unknown connector kind 'ftp' \(installed: csv, rest, sql, webhook\)"):
+    with pytest.raises(
+        UnknownKindError, match=r"unknown connector kind 'ftp' \(installed: csv, rest, sql, webhook, xlsx\)"
+    ):
         options_model("ftp")
 
 

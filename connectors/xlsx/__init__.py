@@ -1,0 +1,1 @@
+"""The ``xlsx`` connector: Excel workbooks in a folder, one sheet per stream."""

@@ -1,0 +1,24 @@
+"""Options of an ``xlsx`` system and its streams (SPEC 4)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from app.config import StreamOptions, SystemOptions
+
+
+class XlsxStream(StreamOptions):
+    """One sheet of a workbook in the system's folder."""
+
+    file: str = Field(description="The workbook's name (.xlsx), relative to the system's folder.")
+    sheet: str | None = Field(None, description="The sheet's name; the workbook's first sheet when left out.")
+    header_row: int = Field(
+        1, ge=1, le=1_048_576, description="The row (counting from 1) that names the columns; data rows follow it."
+    )
+
+
+class XlsxSystem(SystemOptions):
+    """A folder of Excel workbooks."""
+
+    path: str = Field(description="The folder, relative to the project file.")
+    streams: dict[str, XlsxStream]  # type: ignore[assignment]

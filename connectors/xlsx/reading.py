@@ -1,0 +1,247 @@
+"""Reading a stream's sheet as records or keys, a batch at a time.
+
+calamine holds the sheet's cells (not the file's other sheets); rows become Python values one at a time,
+so a large sheet is never a list of records in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from typing import Any
+
+import python_calamine
+
+from app.record_checks import UnreadableValue
+from app.records import Record, format_key, parse_key
+from connectors.xlsx.error_cells import error_cells
+from connectors.xlsx.values import header_name, record_value
+from connectors.xlsx.workbook import (
+    EmptySheetError,
+    XlsxFile,
+    cell_name,
+    check_is_workbook,
+    columns_are,
+    errors_translated,
+    quoted,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Header:
+    """A sheet's header row: its column names and where they are.
+
+    :param names: by column index (counting from 0 at the sheet's first used column), the named columns
+    """
+
+    def __init__(self, file: XlsxFile, sheet: str, cells: Sequence[Any], first_column: int) -> None:
+        self.file = file
+        names = [header_name(value) for value in cells]
+        while names and names[-1] is None:
+            names.pop()
+        row = file.header_row - 1
+        if not names:
+            raise file.error(
+                f"the header row (row {file.header_row}) is blank: it must name the columns "
+                "(or set the stream's `header_row` to the row that does)",
+                sheet=sheet,
+            )
+        if None in names:
+            at = names.index(None)
+            raise file.error(
+                "this header cell is blank, between named columns: name the column, or delete it",
+                sheet=sheet,
+                cell=cell_name(row, first_column + at),
+            )
+        twice = sorted(name for name, count in Counter(names).items() if name is not None and count > 1)
+        if twice:
+            problem = f"the header names {quoted(twice)} more than once: give each column its own name"
+            raise file.error(f"sheet {sheet!r}: {problem}")
+        self.names: list[str] = [name for name in names if name is not None]
+        self.first_column = first_column
+
+    def positions(self, key: Sequence[str], sheet: str) -> list[int]:
+        """The positions of the key columns. :raises XlsxFileError: naming the missing ones and those there are"""
+        if missing := [name for name in key if name not in self.names]:
+            raise self.file.error(
+                f"the {columns_are(missing, 'key column')} not in the header (row {self.file.header_row}) of "
+                f"sheet {sheet!r}; its columns are: {quoted(self.names)}"
+            )
+        return [self.names.index(name) for name in key]
+
+
+class SheetScan:
+    """One pass over a sheet's data rows, in sheet order; the workbook opens on the first call.
+
+    Rows with no value are skipped. Error cells (``#DIV/0!``) read as
+    :class:`~app.record_checks.UnreadableValue`, so only a record that a sync maps them into fails; an
+    error in a key cell leaves the record without a key. Cells past the header's last column are dropped,
+    and one warning at the end says how many rows had some.
+
+    Each method blocks: call them from one worker thread at a time, then :meth:`close`.
+
+    :raises XlsxFileError: when the file is missing, not a workbook, lacks the sheet or a key column
+    """
+
+    def __init__(self, file: XlsxFile, key: Sequence[str]) -> None:
+        self.file = file
+        self.key = tuple(key)
+        self.header: Header | None = None
+        self.sheet_name = file.sheet or ""
+        self._workbook: python_calamine.CalamineWorkbook | None = None
+        self._rows: Iterator[tuple[int, list[Any]]] = iter(())
+        self._positions: list[int] = []
+        self._errors: dict[int, dict[int, str]] = {}
+        self._wide = 0
+
+    def open(self) -> Header:
+        """Open the workbook, find the sheet and read its header row."""
+        if self.header is None:
+            with errors_translated(self.file):
+                self._open()
+        assert self.header is not None
+        return self.header
+
+    def records(self, size: int) -> list[Record] | None:
+        """The next (at most) ``size`` records, or ``None`` at the end of the sheet."""
+        rows = self._next_rows(size)
+        return None if not rows else [self._record(number, row) for number, row in rows]
+
+    def keys(self, size: int) -> list[str] | None:
+        """The keys of the next (at most) ``size`` rows, rows without a key left out; ``None`` at the end."""
+        rows = self._next_rows(size)
+        if not rows:
+            return None
+        keys = (self._key_of(self._record(number, row)) for number, row in rows)
+        return [key for key in keys if key is not None]
+
+    def find(self, wanted: dict[str, str]) -> dict[str, Record]:
+        """The records whose key is in ``wanted`` (key text → the caller's text), by the caller's text.
+
+        Reads the whole sheet, then closes it. A workbook that is not there (a target that its first
+        write will create) has no records.
+        """
+        found: dict[str, Record] = {}
+        if not self.file.path.exists():
+            return found
+        try:
+            while rows := self._next_rows(1000):
+                for number, row in rows:
+                    record = self._record(number, row)
+                    key = self._key_of(record)
+                    if key is not None and key in wanted:
+                        found[wanted[key]] = record
+        finally:
+            self.close()
+        return found
+
+    def close(self) -> None:
+        if self._workbook is not None:
+            self._workbook.close()
+            self._workbook = None
+        if self._wide:
+            log.warning(
+                "%s: %d row(s) of sheet %r had values right of the header's last column; they were ignored",
+                self.file.shown,
+                self._wide,
+                self.sheet_name,
+            )
+            self._wide = 0
+
+    # --- rows -----------------------------------------------------------------
+
+    def _next_rows(self, size: int) -> list[tuple[int, list[Any]]]:
+        self.open()
+        with errors_translated(self.file):
+            return list(islice(self._rows, size))
+
+    def _record(self, number: int, row: list[Any]) -> Record:
+        assert self.header is not None
+        record = dict(zip(self.header.names, map(record_value, row), strict=False))
+        if len(row) < len(self.header.names):
+            record.update(dict.fromkeys(self.header.names[len(row) :]))
+        errors = self._errors.get(number)
+        if errors:
+            self._mark_errors(record, number, errors)
+        return record
+
+    def _mark_errors(self, record: Record, number: int, errors: dict[int, str]) -> None:
+        assert self.header is not None
+        for at, text in errors.items():
+            if at < len(self.header.names):
+                name = self.header.names[at]
+                where = f"{self.file.shown}, {self.sheet_name}!{cell_name(number, self.header.first_column + at)}"
+                record[name] = None if name in self.key else UnreadableValue(text, where)
+
+    def _key_of(self, record: Record) -> str | None:
+        values = [record[name] for name in self.key]
+        return None if any(value is None for value in values) else format_key(values)
+
+    def _open(self) -> None:
+        check_is_workbook(self.file)
+        workbook = python_calamine.CalamineWorkbook.from_path(self.file.path)
+        try:
+            self._read_header(workbook)
+        except BaseException:
+            workbook.close()
+            raise
+        self._workbook = workbook
+
+    def _read_header(self, workbook: python_calamine.CalamineWorkbook) -> None:
+        if self.file.sheet is None:
+            sheet = workbook.get_sheet_by_index(0)
+        elif self.file.sheet in workbook.sheet_names:
+            sheet = workbook.get_sheet_by_name(self.file.sheet)
+        else:
+            raise self.file.error(
+                f"the workbook has no sheet named {self.file.sheet!r}; its sheets are: {quoted(workbook.sheet_names)}"
+            )
+        self.sheet_name = sheet.name
+        if sheet.start is None:
+            raise EmptySheetError(
+                self.file.shown, f"sheet {sheet.name!r} is empty: it needs a header row naming its columns"
+            )
+        start = sheet.start
+        header_at = self.file.header_row - 1
+        skip = header_at - start[0]
+        rows = sheet.iter_rows()
+        cells = [] if skip < 0 else next(islice(rows, skip, None), [])
+        self.header = Header(self.file, sheet.name, cells, start[1])
+        self._positions = self.header.positions(self.key, sheet.name)
+        self._errors = self._errors_by_row(start[1])
+        self._rows = self._data_rows(rows, header_at + 1)
+
+    def _errors_by_row(self, first_column: int) -> dict[int, dict[int, str]]:
+        by_row: dict[int, dict[int, str]] = {}
+        for (row, column), text in error_cells(self.file.path, self.sheet_name).items():
+            if row >= self.file.header_row:
+                by_row.setdefault(row, {})[column - first_column] = text
+        return by_row
+
+    def _data_rows(self, rows: Iterator[list[Any]], first: int) -> Iterator[tuple[int, list[Any]]]:
+        assert self.header is not None
+        width = len(self.header.names)
+        errors = self._errors
+        for number, row in enumerate(rows, start=first):
+            if not any(value != "" for value in row) and number not in errors:
+                continue
+            if len(row) > width and any(value != "" for value in row[width:]):
+                self._wide += 1
+            yield number, row
+
+
+def wanted_keys(keys: Sequence[str], width: int) -> dict[str, str]:
+    """Keys asked for, by their normal text (a composite key's JSON re-spelt as :func:`format_key` does).
+
+    Text that is no key of ``width`` parts matches no row.
+    """
+    wanted: dict[str, str] = {}
+    for text in keys:
+        try:
+            wanted[format_key(parse_key(text, width))] = text
+        except ValueError:
+            continue
+    return wanted

@@ -1,0 +1,103 @@
+"""Cell values as record values and back: numbers exact, dates and booleans kept, text as text.
+
+A workbook keeps every number as a binary double, shown with at most 15 significant digits by Excel and
+LibreOffice. A whole number of up to 15 digits reads as an ``int`` (``42``, never ``42.0``); any other number
+reads as the :class:`~decimal.Decimal` of those 15 digits, which is what the user sees in the cell
+(``0.1``, never ``0.1000000000000000055…``).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+_EXACT_WHOLE = 10**15
+"""Whole numbers of up to 15 digits: a double holds them exactly, and Excel and LibreOffice show them whole."""
+MAX_TEXT = 32_767
+"""The most characters Excel keeps in one cell."""
+
+
+def record_value(value: Any) -> Any:
+    """What a record holds for a cell as calamine reads it: empty text is ``None``."""
+    kind = value.__class__
+    if kind is str:
+        return value or None
+    if kind is float:
+        if value.is_integer() and -_EXACT_WHOLE < value < _EXACT_WHOLE:
+            return int(value)
+        return Decimal(format(value, ".15g"))
+    if kind is timedelta:
+        return duration_text(value)
+    return value  # int, bool, date, datetime, time as they are
+
+
+def duration_text(value: timedelta) -> str:
+    """A duration cell (``[HH]:MM:SS``) as LibreOffice shows it: ``26:30:00``."""
+    seconds = round(value.total_seconds())
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{sign}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def header_name(value: Any) -> str | None:
+    """A header cell as a column name (numbers and dates as they show), or ``None`` for a blank one."""
+    value = record_value(value)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value).strip() or None
+
+
+class CellValueError(ValueError):
+    """A record's value that no cell can hold; the message says why."""
+
+
+def cell_value(value: Any) -> Any:
+    """What a cell is written with for a record's value.
+
+    Text stays text (a leading ``=`` is no formula, leading zeros stay); whole numbers beyond what a
+    cell holds exactly are written as text, so no digit is lost; a datetime with a time zone is written
+    in UTC (cells have no time zones).
+
+    :raises CellValueError: for a value no cell can hold (a list, control characters, too long a text)
+    """
+    if value is None or isinstance(value, bool | date | time):
+        return _naive(value) if isinstance(value, datetime | time) else value
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, int):
+        return value if -_EXACT_WHOLE < value < _EXACT_WHOLE else str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CellValueError(f"{value} is not a number a cell can hold")
+        return value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise CellValueError(f"{value} is not a number a cell can hold")
+        return value
+    if isinstance(value, dict | list | tuple | set | frozenset):
+        raise CellValueError(f"a {type(value).__name__} cannot be written in one cell: map it to text first")
+    return _text(str(value))
+
+
+def _text(value: str) -> str:
+    if len(value) > MAX_TEXT:
+        raise CellValueError(f"the text has {len(value)} characters; a cell holds at most {MAX_TEXT}")
+    if bad := ILLEGAL_CHARACTERS_RE.search(value):
+        raise CellValueError(f"the text holds the control character {bad.group()!r}, which a workbook cannot hold")
+    return value
+
+
+def _naive(value: datetime | time) -> datetime | time:
+    if value.tzinfo is None:
+        return value
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(tzinfo=None)
