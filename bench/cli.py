@@ -46,7 +46,11 @@ def _quickstart(folder: Path) -> None:
 
 
 def _environment() -> dict[str, str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("BRYGGA_")}
+    """The environment of each process: no ``BRYGGA_`` settings, and Brygga's bytecode written and read
+    as a user's would be. With ``PYTHONDONTWRITEBYTECODE`` (set on some machines) this editable install's
+    own modules were compiled from source at every start: 0.03–0.09 s more per command."""
+    unwanted = ("BRYGGA_", "PYTHONDONTWRITEBYTECODE")
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(unwanted)}
     return {**environment, "NO_COLOR": "1", "COLUMNS": "100"}
 
 
