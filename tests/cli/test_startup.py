@@ -106,6 +106,16 @@ def test_a_run_with_sqlite_state_imports_no_other_databases_driver_or_dialect(qu
     assert _heavy(modules, NOT_SQLITE) == []
 
 
+@pytest.mark.parametrize("args", [["validate"], ["test"]])
+def test_mappings_without_expressions_are_checked_without_jinja(tmp_path: Path, args: list[str]) -> None:
+    assert run_brygga("init", cwd=tmp_path).returncode == 0  # its mapping copies fields, with no {{ }}
+
+    code, modules = _loaded(*args, cwd=tmp_path)
+
+    assert code == 0
+    assert _heavy(modules, ("jinja2",)) == []
+
+
 def test_the_help_listed_for_each_lazy_command_is_its_docstrings_first_line() -> None:
     for lazy in lazy_commands().values():
         __import__(lazy.module)
