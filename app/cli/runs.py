@@ -11,8 +11,6 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, usage_error
 from app.cli.output import output
@@ -98,6 +96,8 @@ def _progress(name: str) -> Iterator[Any]:
     if not output.out.is_terminal:
         yield None
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415 - a terminal's only
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=output.out, transient=True) as bar:
         task = bar.add_task(name)
@@ -161,6 +161,8 @@ def _row_json(row: PreviewRow) -> dict[str, Any]:
 
 
 def _preview_table(rows: list[PreviewRow]) -> None:
+    from rich.table import Table  # noqa: PLC0415 - preview's only, not a run's
+
     table = Table("source key", "action", "target key", "details", show_lines=False)
     table.columns[0].overflow = table.columns[2].overflow = "fold"
     redact = output.secrets.redact

@@ -10,7 +10,6 @@ from pathlib import Path
 from app.config import EVERYTHING, ConfigIssue, Needs, Project, read_project, report_issues
 from app.errors import ConfigError
 from app.mapping.compiler import CompiledMapping, compile_mapping
-from app.mapping.expressions import ExpressionSyntaxError, compile_condition
 from app.mapping.paths import PathSyntaxError, parse_path
 
 
@@ -64,6 +63,8 @@ def webhook_issues(project: Project) -> list[ConfigIssue]:
             except PathSyntaxError as exc:
                 issues.append(where.issue(("webhook", "records"), f"systems.{system.name}.webhook.records: {exc}"))
         if webhook.delete_when is not None:
+            from app.mapping.expressions import ExpressionSyntaxError, compile_condition  # noqa: PLC0415 - Jinja2, for expressions only
+
             try:
                 compile_condition(webhook.delete_when, variable="event")
             except ExpressionSyntaxError as exc:

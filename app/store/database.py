@@ -6,11 +6,11 @@ migration run, every transaction read-only.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from asyncpg import InterfaceError, PostgresError
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.url import URL
@@ -26,9 +26,19 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SCHEMA_HEAD = "0005"
 """The newest migration's revision (a test keeps it in step): a database already at it opens
 without loading Alembic and its scripts, a good part of a short run's start-up."""
-DATABASE_ERRORS = (SQLAlchemyError, PostgresError, InterfaceError, OSError)
-"""What the state database can raise: SQLAlchemy's errors, and asyncpg's own where work goes to the
-driver itself (COPY, the webhook intake)."""
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What the state database can raise, for ``except database_errors():``: SQLAlchemy's errors, and
+    asyncpg's own where work goes to the driver itself (COPY, the webhook intake).
+
+    asyncpg's classes only once asyncpg is imported (a PostgreSQL state database): a driver this process
+    never imported raised nothing, and importing it only for its classes cost every SQLite run ~20 ms.
+    """
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is None:
+        return (SQLAlchemyError, OSError)
+    return (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
 def database_failure(exc: BaseException) -> StoreError:

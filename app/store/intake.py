@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.engine import Dialect
 
 from app.pooling import driver_connection
-from app.store.database import DATABASE_ERRORS, database_failure
+from app.store.database import database_errors, database_failure
 from app.store.group_commit import GroupCommit
 from app.store.tables import WEBHOOK_EVENTS, WEBHOOK_PROGRESS, utc_now
 
@@ -191,7 +191,7 @@ class _Postgres:
                     if progress:
                         events, syncs = zip(*progress, strict=True)
                         await driver.execute(self.PROGRESS, list(events), list(syncs), at)
-        except DATABASE_ERRORS as exc:
+        except database_errors() as exc:
             raise database_failure(exc) from exc
         return accepted
 

@@ -5,38 +5,54 @@ database's own error code, never its message text: the SQLSTATE of
 PostgreSQL (and MariaDB/MySQL), MariaDB/MySQL's error number, SQLite's
 result code, then SQLAlchemy's exception class. Messages carry the
 database's own words, never the SQL, the parameters or a password.
+
+The drivers' own exception classes are looked up only in drivers this process has imported (a
+system of that kind is in use): a driver never imported raised nothing, and importing asyncpg and
+asyncmy only for their classes cost every run ~30 ms, SQLite's included.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-import asyncmy.errors
-import asyncpg
 import sqlalchemy.exc as sa
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from app.errors import ConnectorError, PermanentError, TransientError
 
-TRANSIENT_TYPES: tuple[type[Exception], ...] = (
+_TRANSIENT_TYPES: tuple[type[Exception], ...] = (
     sa.OperationalError,  # lost connections, locks, timeouts (refined by the error codes below)
     sa.InterfaceError,  # the driver lost its connection
     sa.InternalError,  # the server or driver got out of step; a new connection usually helps
     sa.TimeoutError,  # no connection free in the pool in time
     sa.DisconnectionError,  # a pooled connection turned out dead
     OSError,  # refused, reset or timed-out sockets, unresolvable hosts
-    asyncpg.InterfaceError,  # asyncpg used directly (the COPY path) lost its connection
 )
-"""Exception types that mean "try again later" unless an error code says otherwise."""
 
-TRANSLATED_TYPES: tuple[type[Exception], ...] = (
-    SQLAlchemyError,
-    OSError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-)
-"""What :func:`database_errors` translates; anything else is a bug and passes through untouched."""
+
+def transient_types() -> tuple[type[Exception], ...]:
+    """Exception types that mean "try again later" unless an error code says otherwise."""
+    asyncpg = _imported("asyncpg")
+    if asyncpg is None:
+        return _TRANSIENT_TYPES
+    return (*_TRANSIENT_TYPES, asyncpg.InterfaceError)  # asyncpg used directly (the COPY path) lost its connection
+
+
+def translated_types() -> tuple[type[Exception], ...]:
+    """What :func:`database_errors` translates; anything else is a bug and passes through untouched."""
+    asyncpg = _imported("asyncpg")
+    if asyncpg is None:
+        return (SQLAlchemyError, OSError)
+    return (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _imported(driver: str) -> Any:
+    """The driver's module if this process has imported it, else ``None``: its exceptions cannot be at hand."""
+    return sys.modules.get(driver)
+
 
 _TRANSIENT_SQLSTATE_CLASSES = {"08", "40", "53", "57", "58"}
 """Connection exception, transaction rollback (deadlock, serialization), insufficient resources,
@@ -67,7 +83,7 @@ def database_errors(where: str, secret: str | None = None) -> Iterator[None]:
         yield
     except ConnectorError:
         raise
-    except TRANSLATED_TYPES as exc:
+    except translated_types() as exc:
         raise translate(exc, where, secret) from exc
 
 
@@ -91,7 +107,7 @@ def is_transient(exc: BaseException) -> bool:
         return False  # the driver refused a value before sending it
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, TRANSIENT_TYPES)
+    return isinstance(exc, transient_types())
 
 
 def describe(exc: BaseException) -> str:
@@ -101,14 +117,15 @@ def describe(exc: BaseException) -> str:
     driver = _chain(exc)[-1]
     if isinstance(driver, TimeoutError):
         return "the database did not answer in time"
-    if isinstance(driver, asyncmy.errors.MySQLError) and len(driver.args) == 2:
+    if _is_mysql_error(driver) and len(driver.args) == 2:
         return f"{driver.args[1]} (error {driver.args[0]})"
     text = _first_line(str(driver)) or type(driver).__name__
     detail = getattr(driver, "detail", None)
     if isinstance(detail, str) and detail:
         text = f"{text}: {detail}"
     sqlstate = getattr(driver, "sqlstate", None)
-    if isinstance(sqlstate, str) and isinstance(driver, asyncpg.PostgresError):
+    asyncpg = _imported("asyncpg")
+    if isinstance(sqlstate, str) and asyncpg is not None and isinstance(driver, asyncpg.PostgresError):
         text = f"{text} (SQLSTATE {sqlstate})"
     return text
 
@@ -129,7 +146,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def _code_verdict(exc: BaseException) -> bool | None:
     """Transient (True), permanent (False) or unknown (None), by the error code ``exc`` carries."""
-    if isinstance(exc, asyncmy.errors.MySQLError) and exc.args and isinstance(exc.args[0], int):
+    if _is_mysql_error(exc) and exc.args and isinstance(exc.args[0], int):
         number: int = exc.args[0]
         return number in _TRANSIENT_MYSQL_ERRORS or number < 1000 or 2000 <= number < 3000
     sqlite_code = getattr(exc, "sqlite_errorcode", None)
@@ -139,6 +156,12 @@ def _code_verdict(exc: BaseException) -> bool | None:
     if isinstance(sqlstate, str) and len(sqlstate) == 5 and sqlstate not in _GENERIC_SQLSTATES:
         return sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES or sqlstate in _TRANSIENT_SQLSTATES
     return None
+
+
+def _is_mysql_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is asyncmy's: MariaDB/MySQL's error number is its first argument."""
+    errors = _imported("asyncmy.errors")
+    return errors is not None and isinstance(exc, errors.MySQLError)
 
 
 def _first_line(text: str) -> str:

@@ -20,7 +20,6 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, column, literal_column, select, table
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -118,6 +117,8 @@ def _stage(dialect: Dialect, shape: StreamShape, target: Table, columns: tuple[s
     if cached is not None:
         found: _Stage = cached
         return found
+    from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: PLC0415 - its dialect, when PostgreSQL is in use
+
     preparer = dialect.identifier_preparer
     listed = ", ".join(preparer.quote(name) for name in columns)
     stage_name = stage_table_name(dialect, target, columns)
@@ -126,7 +127,7 @@ def _stage(dialect: Dialect, shape: StreamShape, target: Table, columns: tuple[s
         f"SELECT {listed} FROM {preparer.format_table(target)} WITH NO DATA"
     )
     stage = table(stage_name, *(column(name) for name in columns))
-    insert = postgresql.insert(target).from_select(list(columns), select(*stage.c))
+    insert = pg_insert(target).from_select(list(columns), select(*stage.c))
     changed = [name for name in columns if name not in shape.key]
     key_columns = [target.c[name] for name in shape.key]
     keys = ", ".join(preparer.quote(name) for name in shape.key)

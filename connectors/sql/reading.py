@@ -39,7 +39,6 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import NullType
 
 from app.errors import PermanentError
@@ -275,7 +274,9 @@ def _key_in(columns: Sequence[ColumnElement[Any]], postgres: bool) -> ColumnElem
     single round trip for a whole batch, with no statement rebuilt per list length.
     """
     if postgres and len(columns) == 1:
-        return columns[0] == any_(bindparam("keys", type_=postgresql.ARRAY(columns[0].type)))
+        from sqlalchemy.dialects.postgresql import ARRAY  # noqa: PLC0415 - the PostgreSQL dialect, for its tables only
+
+        return columns[0] == any_(bindparam("keys", type_=ARRAY(columns[0].type)))
     compared = columns[0] if len(columns) == 1 else tuple_(*columns)
     matches: ColumnElement[bool] = compared.in_(bindparam("keys", expanding=True))
     return matches

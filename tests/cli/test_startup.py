@@ -24,8 +24,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 SERVICE = ("fastapi", "starlette", "uvicorn", "app.api", "apscheduler.schedulers", "prometheus_client")
 """What only ``brygga serve`` needs."""
-STATE = ("sqlalchemy", "asyncpg", "aiosqlite", "alembic", "app.store", "httpx")
+STATE = ("sqlalchemy", "asyncpg", "asyncmy", "aiosqlite", "alembic", "app.store", "httpx")
 """What only commands that reach the state database or a system need."""
+NOT_SQLITE = ("asyncpg", "asyncmy", "sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.mysql", "sqlmodel")
+"""What a run with SQLite systems and SQLite state never uses: other databases' drivers and dialects (once
+imported for their error classes, ``insert`` and types), and ORM classes for the state tables."""
 
 SCRIPT = """
 import json, sys
@@ -90,6 +93,27 @@ def test_run_imports_the_state_database_but_not_the_service(quickstart: Path) ->
     assert code == 0
     assert _heavy(modules, SERVICE) == []
     assert "app.store" in modules
+
+
+def test_a_run_with_sqlite_state_imports_no_other_databases_driver_or_dialect(quickstart: Path) -> None:
+    syncs = ("crm-companies-to-erp-accounts", "crm-contacts-to-erp-customers")
+    assert run_brygga("run", *syncs, cwd=quickstart).returncode == 0  # the run after it finds nothing changed
+
+    code, modules = _loaded("run", *syncs, cwd=quickstart)
+
+    assert code == 0
+    assert "sqlalchemy.dialects.sqlite" in modules
+    assert _heavy(modules, NOT_SQLITE) == []
+
+
+@pytest.mark.parametrize("args", [["validate"], ["test"]])
+def test_mappings_without_expressions_are_checked_without_jinja(tmp_path: Path, args: list[str]) -> None:
+    assert run_brygga("init", cwd=tmp_path).returncode == 0  # its mapping copies fields, with no {{ }}
+
+    code, modules = _loaded(*args, cwd=tmp_path)
+
+    assert code == 0
+    assert _heavy(modules, ("jinja2",)) == []
 
 
 def test_the_help_listed_for_each_lazy_command_is_its_docstrings_first_line() -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import StoreError
 from app.store import Store
+from app.store.database import database_errors
 from tests.services import FreshPostgresDatabase, require_service
 
 
@@ -46,3 +48,12 @@ async def test_a_connection_killed_under_the_store_says_it_was_lost(tmp_path: ob
     text = str(failed.value)
     assert "the connection to it was lost" in text or "terminat" in text, text
     assert "[SQL" not in text and "sqlalche.me" not in text
+
+
+def test_asyncpgs_own_errors_are_the_state_databases_once_asyncpg_is_in_use() -> None:
+    """COPY and the webhook intake talk to asyncpg itself: its bare errors must become StoreErrors too.
+    asyncpg is looked up, not imported (a SQLite state database never loads it: issue 18)."""
+    errors = database_errors()
+
+    assert issubclass(asyncpg.PostgresError, errors) and issubclass(asyncpg.InterfaceError, errors)
+    assert issubclass(SQLAlchemyError, errors) and issubclass(ConnectionResetError, errors)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import sqlite3
+import subprocess
+import sys
 
 import asyncmy.errors
 import asyncpg
@@ -224,3 +226,34 @@ def test_messages_carry_the_database_words_without_sql_parameters_or_password() 
 def test_exceptions_that_are_not_the_databases_pass_through() -> None:
     with pytest.raises(KeyError), database_errors("erp.customers: reading"):
         raise KeyError("a bug")
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (asyncpg.exceptions.UniqueViolationError("duplicate key value"), PermanentError),
+        (asyncpg.exceptions.DeadlockDetectedError("deadlock detected"), TransientError),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"), TransientError),
+        (asyncpg.InterfaceError("cannot perform operation: another operation is in progress"), TransientError),
+    ],
+    ids=["unique", "deadlock", "closed", "interface"],
+)
+def test_asyncpgs_own_errors_are_translated_where_it_is_used_directly(
+    error: Exception, expected: type[ConnectorError]
+) -> None:
+    """The COPY path talks to asyncpg itself: its errors come bare, not wrapped by SQLAlchemy."""
+    with pytest.raises(ConnectorError) as caught, database_errors("erp.customers: writing"):
+        raise error
+
+    assert type(caught.value) is expected
+    assert caught.value.__cause__ is error
+
+
+def test_the_boundary_imports_no_driver_a_run_does_not_use() -> None:
+    """A driver's error classes are looked up once it is imported, not imported for them (issue 18: asyncpg and
+    asyncmy were loaded into every SQLite run only for this module)."""
+    probe = "import sys, connectors.sql.errors; print(sorted({'asyncpg', 'asyncmy'} & set(sys.modules)))"
+
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+
+    assert result.stdout.strip() == "[]"
