@@ -17,7 +17,7 @@ import asyncpg
 import sqlalchemy.exc as sa
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from app.errors import ConnectorError, PermanentError, TransientError
+from connectors.base import ConnectorError, PermanentError, TransientError
 
 TRANSIENT_TYPES: tuple[type[Exception], ...] = (
     sa.OperationalError,  # lost connections, locks, timeouts (refined by the error codes below)

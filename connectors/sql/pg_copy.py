@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.pooling import driver_connection
+from connectors.base import driver_connection
 from connectors.sql.coercion import Kind
 from connectors.sql.streams import StreamShape
 
