@@ -228,12 +228,12 @@ class ConnectorContract:
 
     async def test_a_system_that_does_not_answer_is_a_passing_error(self, subject: Subject) -> None:
         make = require(subject.unreachable, "the subject gives no unreachable system")
-        error = await self._failure(make)
+        error = await self._failure(make, subject.stream)
         assert isinstance(error, TransientError), f"{type(error).__name__}: {error}"
 
     async def test_a_system_that_refuses_is_a_permanent_error(self, subject: Subject) -> None:
         make = require(subject.refusing, "the subject gives no refusing system")
-        error = await self._failure(make)
+        error = await self._failure(make, subject.stream)
         assert isinstance(error, PermanentError), f"{type(error).__name__}: {error}"
 
     async def test_a_missing_stream_is_a_permanent_error_that_names_it(self, subject: Subject) -> None:
@@ -249,7 +249,7 @@ class ConnectorContract:
         errors: list[BaseException] = []
         for make in (subject.unreachable, subject.refusing):
             if make is not None:
-                errors.append(await self._failure(make))
+                errors.append(await self._failure(make, subject.stream))
         if subject.missing_stream is not None:
             async with opened(subject.make) as connector:
                 errors.append(await self._prepare_failure(connector, subject.missing_stream))
@@ -283,17 +283,18 @@ class ConnectorContract:
             subject.key not in written or key_text(read.get(subject.key)) == key_text(written[subject.key])
         )
 
-    async def _failure(self, make: Callable[[], Connector]) -> ConnectorError:
-        """The error of opening and checking a connector, which must fail."""
+    async def _failure(self, make: Callable[[], Connector], stream: str) -> ConnectorError:
+        """The error of opening, checking and preparing a connector (as a run starts), which must fail."""
         connector = make()
         try:
             await connector.open()
             await connector.check()
+            await connector.prepare(stream)
         except ConnectorError as exc:
             return exc
         finally:
             await connector.close()
-        pytest.fail("opening and checking the system succeeded")
+        pytest.fail(f"opening, checking and preparing '{stream}' succeeded")
 
     async def _prepare_failure(self, connector: Connector, stream: str) -> ConnectorError:
         try:
