@@ -14,6 +14,7 @@ connector, and a stream already holding known records::
             (tmp_path / "people.jsonl").write_text('{"id": "1", "name": "Ada"}\\n...')
             return Subject(make=lambda: MyConnector(system), stream="people", key="id", records=[...], ...)
 
+:func:`configured_system` makes the system from options as a project's YAML gives them.
 The suite's tests are coroutines: run them with pytest-asyncio (``asyncio_mode = "auto"``).
 
 What a kind cannot do it declares as :mod:`connectors.base` says: :meth:`~connectors.base.Connector.get`
@@ -24,13 +25,16 @@ no unreachable system).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import json
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.config import load_project
 from connectors.base import (
     Batch,
     Checkpoint,
@@ -38,6 +42,7 @@ from connectors.base import (
     ConnectorError,
     PermanentError,
     Record,
+    SystemConfig,
     TransientError,
     Write,
     WriteAction,
@@ -81,6 +86,20 @@ class Subject:
     missing_stream: str | None = None
     secret: str | None = None
     deletes: bool = True
+
+
+def configured_system(
+    root: Path, kind: str, options: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> SystemConfig:
+    """A system of ``kind`` as the engine gets it: written to ``root/brygga.yaml`` (named ``system``), loaded
+    and validated as a project is, ``${VARIABLES}`` filled from ``environ``, paths relative to ``root``.
+
+    :param options: the system's options (``streams`` included), as its YAML would give them
+    :raises ConfigError: when the options are not valid (the message says where, as ``brygga validate`` does)
+    """
+    project = {"version": 1, "systems": {"system": {"connector": kind, **options}}}
+    (root / "brygga.yaml").write_text(json.dumps(project), encoding="utf-8")
+    return load_project(root / "brygga.yaml", environ=dict(environ or {})).systems["system"]
 
 
 @asynccontextmanager

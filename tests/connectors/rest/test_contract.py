@@ -31,7 +31,7 @@ GUARDED = {"guarded": {"key": "id", "path": "/auth/bearer/contacts"}, **STREAMS}
 class TestRestContract(ConnectorContract):
     @pytest.fixture
     def subject(self, api: ApiState, make_system: MakeSystem) -> Subject:
-        records = [
+        records: list[dict[str, Any]] = [
             {"id": 1, "name": "Ada", "email": "ada@a.se"},
             {"id": 2, "name": "Bo", "email": "bo@b.se"},
             {"id": 3, "name": "Cy", "email": "cy@c.se"},
