@@ -144,6 +144,8 @@ class Batch:
 
 
 class WriteAction(StrEnum):
+    """What a :class:`Write` does to a target record."""
+
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
@@ -185,6 +187,7 @@ class WriteResult(NamedTuple):
 
     @property
     def ok(self) -> bool:
+        """Whether the write succeeded."""
         return self.error is None
 
 
