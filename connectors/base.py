@@ -12,12 +12,19 @@ A connector kind is a :class:`Connector` subclass registered under the
    skipped or dead-lettered: a crash then re-reads, never skips;
 4. :meth:`~Connector.write` a target stream in batches, one result per write.
 
-Keys cross this boundary as text (:func:`app.records.format_key`): that is how
-the ID map keeps them. Failures are :class:`~app.errors.TransientError`
+Keys cross this boundary as text (:func:`format_key`): that is how
+the ID map keeps them. Failures are :class:`TransientError`
 (retried with backoff: timeouts, dropped connections, 429, 5xx, deadlocks) or
-:class:`~app.errors.PermanentError` (dead-letter now: bad data, 4xx, a
+:class:`PermanentError` (dead-letter now: bad data, 4xx, a
 missing column). A connector translates its library's exceptions into these
 at one boundary, ``raise … from exc``; retry decisions follow the type only.
+
+What a kind can do beyond reading, it declares here too: :meth:`~Connector.get`
+and :meth:`~Connector.write` raise :class:`NotImplementedError` where the
+system cannot look records up by key or be written (the defaults); the
+engine, and the contract suite, take that as "cannot". :meth:`~Connector.can_match`,
+:meth:`~Connector.reports_created` and :meth:`~Connector.overlapping_writes`
+say ``False`` unless a kind does more.
 
 This module is the whole connector SDK: a connector (built in or third-party)
 imports from here and from its own package, never from ``app``. It gets:
