@@ -8,7 +8,7 @@ import pytest
 
 from connectors.testing import ConnectorContract, Subject
 from tests.connectors.rest.conftest import MakeSystem
-from tests.connectors.rest.server import BEARER_TOKEN, ApiState
+from tests.connectors.rest.server import BEARER_TOKEN, ApiState, contacts
 
 WRONG_TOKEN = "wrong-token-5e1f"
 WRITE = {
@@ -53,3 +53,19 @@ class TestRestContract(ConnectorContract):
             missing_stream="gone",
             secret=WRONG_TOKEN,
         )
+
+
+class TestRestIncrementalContract(ConnectorContract):
+    """A read-only stream read incrementally (``updated_since``), a page of two at a time by ``Link`` header."""
+
+    @pytest.fixture
+    def subject(self, api: ApiState, make_system: MakeSystem) -> Subject:
+        api.contacts = contacts(7)
+        stream = {
+            "key": "id",
+            "path": "/link/contacts",
+            "params": {"per_page": 2},
+            "pagination": {"type": "link_header"},
+            "incremental": {"cursor": "updated_at", "param": "updated_since"},
+        }
+        return Subject(make=lambda: make_system({"people": stream}), stream="people", key="id", records=contacts(7))
