@@ -31,11 +31,9 @@ SDK = ("connectors.base", "connectors.ordering", "connectors.testing")
 FACES_ROUND_THE_ENGINE = {
     ("app.cli.runs", "app.mapping.testing"),
     ("app.cli.checks", "app.mapping.testing"),
-    ("app.cli.ddl", "connectors.sql.config"),
-    ("app.cli.ddl", "connectors.sql.ddl"),
 }
-"""Faces that still import a layer under the engine for a tool of its own (showing a value, ``brygga test``,
-``brygga ddl``): known, listed so that none is added; remove a line when its import goes. (Types the engine
+"""Faces that still import a layer under the engine for a tool of its own (showing a value, ``brygga test``):
+known, listed so that none is added; remove a line when its import goes. (Types the engine
 hands over are imported under ``TYPE_CHECKING``, which the walker passes.)"""
 
 
