@@ -12,12 +12,46 @@ A connector kind is a :class:`Connector` subclass registered under the
    skipped or dead-lettered: a crash then re-reads, never skips;
 4. :meth:`~Connector.write` a target stream in batches, one result per write.
 
-Keys cross this boundary as text (:func:`app.records.format_key`): that is how
-the ID map keeps them. Failures are :class:`~app.errors.TransientError`
+Keys cross this boundary as text (:func:`format_key`): that is how
+the ID map keeps them. Failures are :class:`TransientError`
 (retried with backoff: timeouts, dropped connections, 429, 5xx, deadlocks) or
-:class:`~app.errors.PermanentError` (dead-letter now: bad data, 4xx, a
+:class:`PermanentError` (dead-letter now: bad data, 4xx, a
 missing column). A connector translates its library's exceptions into these
 at one boundary, ``raise … from exc``; retry decisions follow the type only.
+
+What a kind can do beyond reading, it declares here too: :meth:`~Connector.get`
+and :meth:`~Connector.write` raise :class:`NotImplementedError` where the
+system cannot look records up by key or be written (the defaults); the
+engine, and the contract suite, take that as "cannot". :meth:`~Connector.can_match`,
+:meth:`~Connector.reports_created` and :meth:`~Connector.overlapping_writes`
+say ``False`` unless a kind does more.
+
+This module is the whole connector SDK: a connector (built in or third-party)
+imports from here and from its own package, never from ``app``. It gets:
+
+- the contract: :class:`Connector`, :class:`Batch`, :class:`Checkpoint`,
+  :class:`Write`, :class:`WriteAction`, :class:`WriteResult`,
+  :class:`StreamInfo`, :data:`retry_policy` and :func:`retrying_as`;
+- options: :class:`SystemOptions` and :class:`StreamOptions` (the bases of a
+  kind's ``options_model`` and of its streams'), :class:`ConfigModel` for
+  nested option groups, the field types :data:`Duration`, :data:`HttpUrl`,
+  :data:`StringList`, :class:`Problem` and :class:`TargetProblem` for a
+  kind's own checks, :func:`check_url_port`, :class:`Mode`, :data:`FieldType`,
+  :class:`SystemConfig` (what a connector is made with), :class:`RetryPolicy`
+  and :class:`SecretValues` (the secrets to keep out of messages);
+- records and keys: :data:`Record`, :func:`format_key`, :func:`parse_key`,
+  :func:`key_text`, :func:`key_texts`, and :class:`UnreadableValue` for a
+  value the system holds but cannot hand over (the record fails alone);
+- errors: :class:`ConnectorError`, :class:`TransientError`,
+  :class:`PermanentError`, and :class:`EarlierWriteFailed` with the ordering
+  of overlapping writes, :class:`CallOrder` and :class:`Turn`;
+- JSON with exact numbers: :func:`parse_json` and :class:`NotJson`;
+- database pools (loaded on first use, as they need SQLAlchemy):
+  :func:`check_when_idle` and :func:`driver_connection`;
+- the registry: :func:`connector_class`, :func:`create_connector`,
+  :func:`installed_kinds`, :class:`UnknownKindError`.
+
+:mod:`connectors.testing` is the contract suite to run over a connector.
 """
 
 from __future__ import annotations
@@ -28,13 +62,48 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
+from importlib import import_module
 from types import TracebackType
-from typing import Any, ClassVar, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self
 
-from app.config import RetryPolicy, SystemConfig, SystemOptions
+# The SDK's surface: definitions live where the rest of Brygga uses them too, connectors reach them here.
+from app.config import (
+    ConfigModel,
+    Duration,
+    HttpUrl,
+    Mode,
+    Problem,
+    RetryPolicy,
+    SecretValues,
+    StreamOptions,
+    StringList,
+    SystemConfig,
+    SystemOptions,
+    TargetProblem,
+    check_url_port,
+)
 from app.config.kinds import UnknownKindError, installed_kinds, load_kind
-from app.errors import ConnectorError, PermanentError, TransientError
-from app.records import Record, format_key
+from app.config.sync import FieldType
+from app.errors import ConnectorError, EarlierWriteFailed, PermanentError, TransientError
+from app.json_values import NotJson, parse_json
+from app.record_checks import UnreadableValue
+from app.records import Record, format_key, key_text, key_texts, parse_key
+from connectors.ordering import CallOrder, Turn
+
+if TYPE_CHECKING:
+    from app.pooling import check_when_idle, driver_connection
+
+_ON_FIRST_USE = {"check_when_idle": "app.pooling", "driver_connection": "app.pooling"}
+"""Names that pull in a heavy library (SQLAlchemy), imported when a connector first asks for them."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _ON_FIRST_USE:
+        raise AttributeError(f"module 'connectors.base' has no attribute '{name}'")
+    value = getattr(import_module(_ON_FIRST_USE[name]), name)
+    globals()[name] = value
+    return value
+
 
 retry_policy: ContextVar[RetryPolicy | None] = ContextVar("brygga_retry_policy", default=None)
 """The ``retry`` policy of the sync whose run is calling, while the engine drives a connector in a run
@@ -82,6 +151,8 @@ class Batch:
 
 
 class WriteAction(StrEnum):
+    """What a :class:`Write` does to a target record."""
+
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
@@ -123,6 +194,7 @@ class WriteResult(NamedTuple):
 
     @property
     def ok(self) -> bool:
+        """Whether the write succeeded."""
         return self.error is None
 
 
@@ -312,19 +384,46 @@ def create_connector(system: SystemConfig) -> Connector:
 
 __all__ = [
     "Batch",
+    "CallOrder",
     "Checkpoint",
+    "ConfigModel",
     "Connector",
     "ConnectorError",
+    "Duration",
+    "EarlierWriteFailed",
+    "FieldType",
+    "HttpUrl",
+    "Mode",
+    "NotJson",
     "PermanentError",
+    "Problem",
+    "Record",
+    "RetryPolicy",
+    "SecretValues",
     "StreamInfo",
+    "StreamOptions",
+    "StringList",
+    "SystemConfig",
+    "SystemOptions",
+    "TargetProblem",
     "TransientError",
+    "Turn",
     "UnknownKindError",
+    "UnreadableValue",
     "Write",
     "WriteAction",
     "WriteResult",
+    "check_url_port",
+    "check_when_idle",
     "connector_class",
     "create_connector",
+    "driver_connection",
+    "format_key",
     "installed_kinds",
+    "key_text",
+    "key_texts",
+    "parse_json",
+    "parse_key",
     "retry_policy",
     "retrying_as",
 ]

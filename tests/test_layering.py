@@ -1,6 +1,7 @@
 """Dependencies point one way: cli/api → engine → mapping, store, connectors → config.
 
-Walks every import in the source tree and fails when an arrow points back up.
+Walks every import in the source tree and fails when an arrow points back up, when a connector reaches
+into ``app`` past the SDK (``connectors.base``), or when a face (CLI, API) goes round the engine.
 """
 
 from __future__ import annotations
@@ -20,7 +21,20 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "connectors": ("app.engine", "app.mapping", "app.store", "app.api", "app.cli"),
     "app.engine": ("app.api", "app.cli"),
     "app.errors": ("app.config", "app.mapping", "app.engine", "app.store", "app.api", "app.cli", "connectors"),
+    "app.api": ("app.store", "app.mapping", "connectors"),
+    "app.cli": ("app.store", "app.mapping", "connectors"),
 }
+
+SDK = ("connectors.base", "connectors.ordering", "connectors.testing")
+"""The connector SDK: the only connector modules that import ``app`` (they are its public surface)."""
+
+FACES_ROUND_THE_ENGINE = {
+    ("app.cli.runs", "app.mapping.testing"),
+    ("app.cli.checks", "app.mapping.testing"),
+}
+"""Faces that still import a layer under the engine for a tool of its own (showing a value, ``brygga test``):
+known, listed so that none is added; remove a line when its import goes. (Types the engine
+hands over are imported under ``TYPE_CHECKING``, which the walker passes.)"""
 
 
 def _module_name(path: Path) -> str:
@@ -45,8 +59,23 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+def wrong_imports(module: str, imported: set[str]) -> list[str]:
+    """The imports of ``module`` that break the layering."""
+    if _within(module, "examples"):  # a third-party connector: Brygga's SDK and nothing else of Brygga
+        brygga = (name for name in imported if _within(name, "app") or _within(name, "connectors"))
+        return sorted(name for name in brygga if name != "connectors.base")
+    if _within(module, "connectors") and not any(_within(module, sdk) for sdk in SDK):
+        return sorted(name for name in imported if _within(name, "app"))
+    layer = next((name for name in FORBIDDEN if _within(module, name)), None)
+    if layer is None:
+        return []
+    wrong = (name for name in imported for banned in FORBIDDEN[layer] if _within(name, banned))
+    return sorted(name for name in wrong if (module, name) not in FACES_ROUND_THE_ENGINE)
+
+
 def _sources() -> list[Path]:
-    return sorted(p for folder in ("app", "connectors") for p in (REPO / folder).rglob("*.py"))
+    folders = [REPO / "app", REPO / "connectors", *sorted((REPO / "examples").glob("*/src"))]
+    return sorted(p for folder in folders for p in folder.rglob("*.py"))
 
 
 def _within(module: str, package: str) -> bool:
@@ -56,13 +85,37 @@ def _within(module: str, package: str) -> bool:
 @pytest.mark.parametrize("source", _sources(), ids=lambda p: str(p.relative_to(REPO)))
 def test_no_import_points_back_up(source: Path) -> None:
     module = _module_name(source)
-    layer = next((name for name in FORBIDDEN if _within(module, name)), None)
-    if layer is None:
-        return
-    wrong = sorted(
-        imported for imported in _imports(source) for banned in FORBIDDEN[layer] if _within(imported, banned)
-    )
-    assert wrong == [], f"{module} ({layer}) must not import {wrong}"
+    wrong = wrong_imports(module, _imports(source))
+    assert wrong == [], f"{module} must not import {wrong}"
+
+
+@pytest.mark.parametrize(
+    ("module", "imported", "wrong"),
+    [
+        ("connectors.jsonl.connector", {"app.records"}, ["app.records"]),
+        ("connectors.jsonl.connector", {"app.config", "connectors.base", "json"}, ["app.config"]),
+        ("connectors.jsonl.connector", {"connectors.base", "connectors.jsonl.files"}, []),
+        ("connectors.sql.writing", {"app.engine.run"}, ["app.engine.run"]),
+        ("connectors.base", {"app.config", "app.errors"}, []),
+        ("connectors.base", {"app.store"}, ["app.store"]),
+        ("app.api.routes.syncs", {"app.store.history"}, ["app.store.history"]),
+        ("app.cli.status", {"app.mapping"}, ["app.mapping"]),
+        ("app.cli.status", {"connectors.base", "app.engine.views"}, ["connectors.base"]),
+        ("app.api.routes.runs", {"app.engine.views", "app.config"}, []),
+        ("examples.jsonl.src.brygga_jsonl.connector", {"connectors.base", "brygga_jsonl.files", "orjson"}, []),
+        ("examples.jsonl.src.brygga_jsonl.connector", {"connectors.csv.files"}, ["connectors.csv.files"]),
+        ("examples.jsonl.src.brygga_jsonl.files", {"app.records", "connectors.base"}, ["app.records"]),
+    ],
+)
+def test_a_violating_import_is_caught(module: str, imported: set[str], wrong: list[str]) -> None:
+    assert wrong_imports(module, imported) == wrong
+
+
+def test_every_known_face_exception_is_still_there() -> None:
+    """A listed exception whose import has gone is removed from the list, so the list only shrinks."""
+    imports = {_module_name(source): _imports(source) for source in _sources()}
+    gone = sorted(pair for pair in FACES_ROUND_THE_ENGINE if pair[1] not in imports.get(pair[0], set()))
+    assert gone == []
 
 
 def test_the_walker_sees_a_violation(tmp_path: Path) -> None:

@@ -42,3 +42,15 @@ def test_every_connector_package_is_registered() -> None:
         module, _, name = target.partition(":")
         assert module == f"connectors.{kind}.connector"
         assert f"class {name}(" in (REPO / "connectors" / kind / "connector.py").read_text(encoding="utf-8")
+
+
+def test_the_test_command_installs_and_runs_every_example_connector() -> None:
+    """Each package in examples/ passes the contract suite in CI: installed, and its tests collected."""
+    _, tests = _readme_commands()
+    pytest_options = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]
+    examples = sorted(p.parent.name for p in (REPO / "examples").glob("*/pyproject.toml"))
+
+    assert examples, "examples/ holds no connector package"
+    for example in examples:
+        assert f"-e examples/{example}" in tests
+        assert f"examples/{example}/tests" in pytest_options["ini_options"]["testpaths"]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from app.api.models import DeadLetterPublic, IdMapPublic, LogEntryPublic, RecordStory, RunPublic, SyncPublic
 from app.engine.views import SyncView
-from app.store import DeadLetterInfo, RunInfo
-from app.store.history import LogRecord, Story
+
+if TYPE_CHECKING:  # what the engine hands over; the API reads it by attribute, never reaching the store
+    from app.store import DeadLetterInfo, RunInfo
+    from app.store.history import LogRecord, Story
 
 
 def run_public(run: RunInfo) -> RunPublic:

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,7 +23,9 @@ from app.engine.project import Workspace
 from app.engine.runner import RunOptions, open_engine
 from app.errors import BryggaError
 from app.mapping.testing import show
-from app.store import Counts, RunInfo
+
+if TYPE_CHECKING:  # runs and their counts as the engine hands them over
+    from app.store import Counts, RunInfo
 
 COUNT_NAMES = ("read", "created", "updated", "deleted", "unchanged", "skipped", "failed")
 

@@ -14,8 +14,7 @@ from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
-from app.records import Record, format_key, parse_key
-from connectors.base import Write, WriteAction
+from connectors.base import Record, Write, WriteAction, format_key, parse_key
 from connectors.csv.files import CsvFile, CsvFileError, columns_are, quoted, row_key
 
 

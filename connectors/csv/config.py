@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from app.config import StreamOptions, SystemOptions
+from connectors.base import StreamOptions, SystemOptions
 
 
 def _encoding(value: str) -> str:

@@ -15,10 +15,17 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import cast
 
-from app.config import SystemConfig
-from app.errors import PermanentError
-from app.records import Record
-from connectors.base import Batch, Checkpoint, Connector, StreamInfo, Write, WriteResult
+from connectors.base import (
+    Batch,
+    Checkpoint,
+    Connector,
+    PermanentError,
+    Record,
+    StreamInfo,
+    SystemConfig,
+    Write,
+    WriteResult,
+)
 from connectors.csv.config import CsvStream, CsvSystem
 from connectors.csv.files import CsvFile, CsvFileError, RowReader, columns_are, key_columns, quoted
 from connectors.csv.reading import RecordScan, wanted_keys

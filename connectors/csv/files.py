@@ -20,8 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from app.errors import ConnectorError, PermanentError, TransientError
-from app.records import Record, format_key
+from connectors.base import ConnectorError, PermanentError, Record, TransientError, format_key
 
 if TYPE_CHECKING:
     from _csv import Reader

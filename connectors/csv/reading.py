@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from itertools import islice
 
-from app.records import Record, format_key, parse_key
+from connectors.base import Record, format_key, parse_key
 from connectors.csv.files import CsvFile, RowReader, is_blank, key_columns, row_key, row_record
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from app.errors import TransientError
+from connectors.base import TransientError
 from connectors.csv.files import CsvFile, Layout
 
 TEMP_SUFFIX = ".brygga-tmp"

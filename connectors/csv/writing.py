@@ -6,8 +6,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from app.errors import PermanentError
-from connectors.base import Write, WriteResult
+from connectors.base import PermanentError, Write, WriteResult
 from connectors.csv.changes import WritePlan
 from connectors.csv.files import (
     CsvFile,

@@ -13,9 +13,7 @@ from typing import Any
 
 import httpx
 
-from app.errors import PermanentError
-from app.json_values import NotJson, parse_json
-from app.records import Record
+from connectors.base import NotJson, PermanentError, Record, parse_json
 from connectors.rest.config import Total
 from connectors.rest.paths import MISSING, body_value, shape_of, shown_text
 

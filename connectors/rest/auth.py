@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import orjson
 
-from app.config import SecretValues
+from connectors.base import SecretValues
 from connectors.rest.config import Auth, BasicAuth, BearerAuth, HeaderAuth, OAuth2Auth, QueryAuth
 from connectors.rest.errors import PermanentHttpError
 from connectors.rest.limits import Clock

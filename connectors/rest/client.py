@@ -13,9 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
-from app.config import SecretValues
-from app.errors import PermanentError
-from connectors.base import retry_policy
+from connectors.base import PermanentError, SecretValues, retry_policy
 from connectors.rest.auth import credentials
 from connectors.rest.config import RestSystem
 from connectors.rest.errors import (

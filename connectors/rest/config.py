@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr
 
-from app.config import (
+from connectors.base import (
     ConfigModel,
     Duration,
     HttpUrl,

@@ -14,10 +14,17 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from typing import cast
 
-from app.config import SystemConfig
-from app.errors import PermanentError
-from app.records import Record
-from connectors.base import Batch, Checkpoint, Connector, StreamInfo, Write, WriteResult
+from connectors.base import (
+    Batch,
+    Checkpoint,
+    Connector,
+    PermanentError,
+    Record,
+    StreamInfo,
+    SystemConfig,
+    Write,
+    WriteResult,
+)
 from connectors.rest.answers import json_body
 from connectors.rest.client import RestClient
 from connectors.rest.config import OffsetPagination, PagePagination, RestStream, RestSystem

@@ -23,7 +23,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from app.errors import ConnectorError, PermanentError, TransientError
+from connectors.base import ConnectorError, PermanentError, TransientError
 
 Redact = Callable[[str], str]
 

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from app.records import Record
+from connectors.base import Record
 from connectors.rest.answers import json_body, records_in
 from connectors.rest.client import RestClient
 from connectors.rest.config import Match, RestStream

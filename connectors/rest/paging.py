@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from app.records import Record
+from connectors.base import Record
 from connectors.rest.config import (
     CursorPagination,
     LinkHeaderPagination,

@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
-from app.errors import PermanentError
-from app.records import Record, format_key, parse_key
+from connectors.base import PermanentError, Record, format_key, parse_key
 
 MISSING: Final = object()
 """What :func:`body_value` returns where the body has nothing at the path."""

@@ -28,9 +28,7 @@ from contextlib import aclosing
 
 import orjson
 
-from app.errors import PermanentError
-from app.records import Record
-from connectors.base import Batch, Checkpoint
+from connectors.base import Batch, Checkpoint, PermanentError, Record
 from connectors.rest.answers import json_body, records_in, stated_total
 from connectors.rest.client import RestClient
 from connectors.rest.config import RestStream

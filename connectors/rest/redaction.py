@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import weakref
 
-from app.config import SecretValues
+from connectors.base import SecretValues
 
 _LOGGERS = ("httpx",)
 

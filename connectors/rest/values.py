@@ -17,8 +17,7 @@ from typing import Any
 
 import orjson
 
-from app.errors import PermanentError
-from app.records import key_text
+from connectors.base import PermanentError, key_text
 
 
 def _encode(value: Any) -> Any:

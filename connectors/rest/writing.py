@@ -27,8 +27,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from app.errors import ConnectorError, PermanentError, TransientError
-from connectors.base import Write, WriteAction, WriteResult
+from connectors.base import ConnectorError, PermanentError, TransientError, Write, WriteAction, WriteResult
 from connectors.rest.answers import json_body
 from connectors.rest.client import RestClient
 from connectors.rest.config import Endpoint, RestStream

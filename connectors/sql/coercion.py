@@ -20,7 +20,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import CompileError
 
-from app.records import key_text
+from connectors.base import key_text
 
 
 class Kind(StrEnum):

@@ -22,8 +22,7 @@ from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from app.records import format_key, key_texts
-from connectors.base import Write, WriteAction, WriteResult
+from connectors.base import Write, WriteAction, WriteResult, format_key, key_texts
 from connectors.sql.coercion import ColumnType, ConversionError, Kind
 
 _NONE = type(None)

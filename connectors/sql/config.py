@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
-from app.config import ConfigModel, Duration, Mode, Problem, StreamOptions, SystemOptions, TargetProblem, check_url_port
+from connectors.base import (
+    ConfigModel,
+    Duration,
+    Mode,
+    Problem,
+    StreamOptions,
+    SystemOptions,
+    TargetProblem,
+    check_url_port,
+)
 from connectors.sql.backends import BACKENDS, split_url
 from connectors.sql.query_text import QueryError, one_select
 

@@ -9,11 +9,21 @@ from typing import Any, cast
 from sqlalchemy import Select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.config import SystemConfig
-from app.errors import EarlierWriteFailed, PermanentError, TransientError
-from app.records import Record, format_key
-from connectors.base import Batch, Checkpoint, Connector, StreamInfo, Write, WriteResult
-from connectors.ordering import CallOrder
+from connectors.base import (
+    Batch,
+    CallOrder,
+    Checkpoint,
+    Connector,
+    EarlierWriteFailed,
+    PermanentError,
+    Record,
+    StreamInfo,
+    SystemConfig,
+    TransientError,
+    Write,
+    WriteResult,
+    format_key,
+)
 from connectors.sql.config import SqlStream, SqlSystem
 from connectors.sql.engine import Backend, Database, create_engine, database
 from connectors.sql.errors import database_errors

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.types import TypeEngine
 
-from app.config.sync import FieldType
+from connectors.base import FieldType
 
 DECIMAL_PRECISION, DECIMAL_SCALE = 30, 10
 """``type: decimal`` columns: 20 digits before the point and 10 after, exact in every supported database."""

@@ -16,8 +16,7 @@ from urllib.parse import quote
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.errors import PermanentError
-from app.pooling import check_when_idle
+from connectors.base import PermanentError, check_when_idle
 from connectors.sql.backends import BACKENDS as _BACKENDS
 from connectors.sql.backends import Backend
 

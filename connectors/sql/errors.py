@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy.exc as sa
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from app.errors import ConnectorError, PermanentError, TransientError
+from connectors.base import ConnectorError, PermanentError, TransientError
 
 _TRANSIENT_TYPES: tuple[type[Exception], ...] = (
     sa.OperationalError,  # lost connections, locks, timeouts (refined by the error codes below)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from app.records import Record, format_key, parse_key
+from connectors.base import Record, format_key, parse_key
 from connectors.sql.streams import StreamShape
 
 LOOKUP_CHUNK = 1000

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Table, column, literal_column, select, tab
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.pooling import driver_connection
+from connectors.base import driver_connection
 from connectors.sql.coercion import Kind
 from connectors.sql.streams import StreamShape
 

@@ -19,7 +19,7 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.pooling import driver_connection
+from connectors.base import driver_connection
 from connectors.sql.coercion import Kind
 from connectors.sql.engine import Backend
 from connectors.sql.streams import StreamShape

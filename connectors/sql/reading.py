@@ -41,9 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import NullType
 
-from app.errors import PermanentError
-from app.records import Record
-from connectors.base import Batch, Checkpoint
+from connectors.base import Batch, Checkpoint, PermanentError, Record
 from connectors.sql.coercion import ConversionError
 from connectors.sql.engine import Backend
 from connectors.sql.lookups import LOOKUP_CHUNK

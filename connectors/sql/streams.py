@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import NullType, TypeEngine
 
-from app.errors import PermanentError
+from connectors.base import PermanentError
 from connectors.sql.coercion import DATE_KINDS, ColumnType, Kind, column_type, value_type
 from connectors.sql.config import SqlStream
 from connectors.sql.engine import Backend

@@ -20,10 +20,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Executable, Table, and_, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.errors import PermanentError
-from app.records import Record, format_key, key_text, parse_key
-from connectors.base import Write, WriteAction, WriteResult
-from connectors.ordering import Turn
+from connectors.base import (
+    PermanentError,
+    Record,
+    Turn,
+    Write,
+    WriteAction,
+    WriteResult,
+    format_key,
+    key_text,
+    parse_key,
+)
 from connectors.sql.coercion import ConversionError, Kind
 from connectors.sql.columnar import column_rows, results
 from connectors.sql.engine import Backend

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
 
-from app.config import Mode, StreamOptions, SystemOptions, TargetProblem
-from connectors.base import Batch, Checkpoint, Connector, StreamInfo
+from connectors.base import Batch, Checkpoint, Connector, Mode, StreamInfo, StreamOptions, SystemOptions, TargetProblem
 
 
 class WebhookSystem(SystemOptions):

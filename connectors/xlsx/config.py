@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from app.config import StreamOptions, SystemOptions
+from connectors.base import StreamOptions, SystemOptions
 
 
 class XlsxStream(StreamOptions):

@@ -14,10 +14,17 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import cast
 
-from app.config import SystemConfig
-from app.errors import PermanentError
-from app.records import Record
-from connectors.base import Batch, Checkpoint, Connector, StreamInfo, Write, WriteResult
+from connectors.base import (
+    Batch,
+    Checkpoint,
+    Connector,
+    PermanentError,
+    Record,
+    StreamInfo,
+    SystemConfig,
+    Write,
+    WriteResult,
+)
 from connectors.xlsx.config import XlsxStream, XlsxSystem
 from connectors.xlsx.reading import SheetScan, wanted_keys
 from connectors.xlsx.workbook import (

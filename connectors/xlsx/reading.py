@@ -14,8 +14,7 @@ from typing import Any
 
 import python_calamine
 
-from app.record_checks import UnreadableValue
-from app.records import Record, format_key, parse_key
+from connectors.base import Record, UnreadableValue, format_key, parse_key
 from connectors.xlsx.error_cells import error_cells
 from connectors.xlsx.values import header_name, record_value
 from connectors.xlsx.workbook import (

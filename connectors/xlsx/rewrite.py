@@ -16,7 +16,7 @@ from pathlib import Path
 
 import openpyxl
 
-from app.errors import TransientError
+from connectors.base import TransientError
 from connectors.xlsx.workbook import XlsxFile
 
 TEMP_SUFFIX = ".brygga-tmp"

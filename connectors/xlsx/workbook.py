@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 
 import python_calamine
 
-from app.errors import ConnectorError, PermanentError, TransientError
+from connectors.base import ConnectorError, PermanentError, TransientError
 
 # Gone, refused or read-only: retrying will not help. Other OS errors (a full disk, a network share that
 # hiccups, a file Windows keeps locked) may pass.

@@ -17,9 +17,7 @@ from openpyxl.cell.cell import Cell
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.worksheet import Worksheet
 
-from app.errors import PermanentError
-from app.records import Record, format_key, key_text, parse_key
-from connectors.base import Write, WriteAction, WriteResult
+from connectors.base import PermanentError, Record, Write, WriteAction, WriteResult, format_key, key_text, parse_key
 from connectors.xlsx.rewrite import file_lock, save_atomically
 from connectors.xlsx.values import CellValueError, cell_value, header_name, record_value
 from connectors.xlsx.workbook import (

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from _pytest.mark import ParameterSet
 
+from app.config.kinds import installed_kinds
 from app.engine.project import open_project
 from app.errors import ConfigError
 from tests.conftest import MINIMAL_PROJECT, ProjectWriter
@@ -378,6 +379,9 @@ ENUM_CASES = [
     ),
 ]
 
+KINDS = installed_kinds()
+"""The built-in kinds, and any other installed (the example connector, in CI)."""
+
 CONNECTOR_KIND_CASES = [
     case(
         "unknown-connector-kind",
@@ -386,14 +390,14 @@ CONNECTOR_KIND_CASES = [
             P,
             4,
             16,
-            "systems.crm.connector: unknown connector kind 'sqll': choose csv, rest, sql, webhook or xlsx "
+            f"systems.crm.connector: unknown connector kind 'sqll': choose {', '.join(KINDS[:-1])} or {KINDS[-1]} "
             "(did you mean",
         ),
     ),
     case(
         "missing-connector-kind",
         system(SQL_SYSTEM.replace("    connector: sql\n", "")),
-        (P, 4, 5, "systems.crm: missing required key 'connector' (one of: csv, rest, sql, webhook, xlsx)"),
+        (P, 4, 5, f"systems.crm: missing required key 'connector' (one of: {', '.join(KINDS)})"),
     ),
     case(
         "system-name-with-a-dot",

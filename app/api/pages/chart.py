@@ -10,10 +10,12 @@ chart is readable without telling colours apart (the runs table says it all too)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
 
-from app.store import RunInfo
+if TYPE_CHECKING:  # runs as the engine hands them over
+    from app.store import RunInfo
 
 ACTIONS = ("created", "updated", "deleted", "unchanged", "skipped", "failed")
 WIDTH, LEFT, TOP, BARS_HEIGHT, GAP, DURATION_HEIGHT = 720, 48, 16, 130, 34, 50

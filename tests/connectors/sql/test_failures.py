@@ -20,17 +20,6 @@ PORTS = {"postgresql": 5432, "mariadb": 3306}
 
 
 @SERVERS
-async def test_a_server_that_does_not_answer_is_transient(db: Db, connect: Connect) -> None:
-    url = SERVER_URLS[db.kind].format(port=1, database="test")
-
-    async with connect({"c": {"table": "t", "key": "id"}}, url=url) as connector:
-        with pytest.raises(TransientError) as caught:
-            await connector.check()
-
-    assert "s3cret-pw" not in str(caught.value)
-
-
-@SERVERS
 async def test_a_database_that_refuses_is_permanent_and_the_password_never_shows(db: Db, connect: Connect) -> None:
     url = SERVER_URLS[db.kind].format(port=PORTS[db.kind], database="no_such_database")
 

@@ -1,0 +1,1 @@
+"""An example connector kind for Brygga: a folder of JSON Lines files (``jsonl``)."""
