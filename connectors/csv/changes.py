@@ -1,21 +1,20 @@
-"""What a batch of writes does to a file's rows: one change per key, applied as the rows stream past.
+"""What a batch of writes does to a CSV file's rows: one change per key, applied as the rows stream past.
 
-Each write is checked on its own (its key, its columns, whether its values can
-be written in the file's encoding), so one bad record fails alone. The
-checked writes fold into one :class:`Change` per key, in order: a create then
-a delete of one key in one batch leaves no row.
+The rules of folding writes by key are in :mod:`connectors.table_file.changes`; here a record's values
+become text that the file's encoding can hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import Record, Write, WriteAction, format_key, parse_key
-from connectors.csv.files import CsvFile, CsvFileError, columns_are, quoted, row_key
+from connectors.base import Record
+from connectors.csv.files import CsvFile, CsvFileError, row_key
+from connectors.table_file.changes import Change, KeyedChanges
+from connectors.table_file.messages import columns_are, quoted
 
 
 def cell_text(value: Any) -> str:
@@ -33,70 +32,32 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
-@dataclass
-class Change:
-    """What happens to the row(s) of one key."""
-
-    key_parts: tuple[str, ...]
-    cells: dict[str, str] = field(default_factory=dict)
-    delete: bool = False
-    fresh: bool = False
-    """The row was deleted earlier in the batch: columns this change does not set start empty."""
-    found: bool = False
-
-
-class WritePlan:
-    """A batch of writes against one file's header, ready to apply to its rows.
+class WritePlan(KeyedChanges[str]):
+    """A batch of writes against one file's header, ready to apply to its rows as they stream past.
 
     :param header: the file's columns (for a file not yet there, the columns it will be created with)
     :param key: the stream's key columns
     """
 
     def __init__(self, file: CsvFile, header: Sequence[str], key: Sequence[str]) -> None:
+        super().__init__(key)
         self.file = file
         self.header = list(header)
-        self.key = tuple(key)
         self._at = {name: at for at, name in enumerate(self.header) if name}
         self._key_at = [self._at[name] for name in self.key]
-        self._changes: dict[str, Change] = {}
-
-    @property
-    def empty(self) -> bool:
-        return not self._changes
-
-    def add(self, write: Write) -> str:
-        """Fold ``write`` into the plan; its key afterwards, as text.
-
-        :raises CsvFileError: when the write cannot be applied (no key, an unknown column, a value
-            that cannot be written); the plan is then as it was
-        """
-        if write.action is WriteAction.DELETE:
-            where = self._given_key(write.target_key, "a delete")
-            change = self._change(where)
-            change.delete, change.fresh, change.cells = True, True, {}
-            return format_key(where)
-        cells = self._cells(write.record or {})
-        if blank := [name for name in self.key if cells.get(name) == ""]:
-            raise CsvFileError(self.file.shown, f"the record has no value for its key {quoted(blank)}")
-        own = self._own_key(cells)
-        where = self._located(write, cells, own)
-        change = self._change(where)
-        change.delete = False
-        change.cells.update(cells)
-        return format_key(own or where)
 
     def rows(self, rows: Iterable[list[str]]) -> Iterator[list[str]]:
         """The file's new rows: ``rows`` with the changes applied, then the rows of keys not found."""
         for row in rows:
             key = row_key(row, self._key_at)
-            change = None if key is None else self._changes.get(key)
+            change = None if key is None else self.changes.get(key)
             if change is None:
                 yield row
                 continue
             change.found = True
             if not change.delete:
                 yield self._applied(change, row)
-        for change in self._changes.values():
+        for change in self.changes.values():
             if not change.found and not change.delete:
                 yield self._applied(change, [])
 
@@ -123,42 +84,15 @@ class WritePlan:
             ) from exc
         return text
 
-    def _own_key(self, cells: dict[str, str]) -> tuple[str, ...] | None:
-        """The key the record itself carries, or ``None`` when a key column is missing or empty."""
-        parts = tuple(cells.get(name, "") for name in self.key)
-        return None if "" in parts else parts
+    def _key_part(self, cell: str) -> str:
+        return cell
 
-    def _located(self, write: Write, cells: dict[str, str], own: tuple[str, ...] | None) -> tuple[str, ...]:
-        """The key of the row a create or update goes to: an update finds its row by the target key."""
-        if write.action is WriteAction.UPDATE and write.target_key is not None:
-            return self._given_key(write.target_key, "an update")
-        if own is not None:
-            return own
-        if write.target_key is not None:
-            return self._given_key(write.target_key, f"a {write.action}")
-        missing = [name for name in self.key if not cells.get(name)]
-        raise CsvFileError(self.file.shown, f"the record has no value for its key {quoted(missing)}")
-
-    def _given_key(self, text: str | None, what: str) -> tuple[str, ...]:
-        if text is None:
-            raise CsvFileError(self.file.shown, f"{what} needs the target key, and none was given")
-        try:
-            parts = parse_key(text, len(self.key))
-        except ValueError as exc:
-            width = len(self.key)
-            raise CsvFileError(
-                self.file.shown, f"{what}: {text!r} is not a key of {width} parts (a JSON list of {width} texts)"
-            ) from exc
-        if "" in parts:
-            raise CsvFileError(self.file.shown, f"{what}: the key {text!r} has an empty part")
-        return parts
-
-    def _change(self, where: tuple[str, ...]) -> Change:
-        return self._changes.setdefault(format_key(where), Change(where))
+    def _error(self, problem: str) -> CsvFileError:
+        return CsvFileError(self.file.shown, problem)
 
     # --- applying ------------------------------------------------------------
 
-    def _applied(self, change: Change, row: list[str]) -> list[str]:
+    def _applied(self, change: Change[str], row: list[str]) -> list[str]:
         width = len(self.header)
         if change.fresh or not row:
             new = [""] * width

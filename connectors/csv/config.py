@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from connectors.base import StreamOptions, SystemOptions
+from connectors.base import StreamOptions
+from connectors.table_file.config import FolderSystem
 
 
 def _encoding(value: str) -> str:
@@ -38,8 +39,7 @@ class CsvStream(StreamOptions):
     )
 
 
-class CsvSystem(SystemOptions):
+class CsvSystem(FolderSystem):
     """A folder of CSV files."""
 
-    path: str = Field(description="The folder, relative to the project file.")
     streams: dict[str, CsvStream]  # type: ignore[assignment]

@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from connectors.base import ConnectorError, PermanentError, Record, TransientError, format_key
+from connectors.table_file.messages import columns_are, quoted
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -62,16 +63,6 @@ class CsvFile:
     def utf8(self) -> bool:
         """True for UTF-8, whose byte-order mark is understood with or without it."""
         return codecs.lookup(self.encoding).name in _UTF8
-
-
-def quoted(names: Sequence[str]) -> str:
-    """Column names as a user reads them in a message: ``'id', 'name '`` (spaces stay visible)."""
-    return ", ".join(f"'{name}'" for name in names) if names else "(none)"
-
-
-def columns_are(names: Sequence[str], what: str = "column") -> str:
-    """``column 'a' is`` or ``columns 'a', 'b' are``: the start of a sentence about missing columns."""
-    return f"{what} {quoted(names)} is" if len(names) == 1 else f"{what}s {quoted(names)} are"
 
 
 @contextmanager

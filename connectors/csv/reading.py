@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from itertools import islice
 
-from connectors.base import Record, format_key, parse_key
+from connectors.base import Record
 from connectors.csv.files import CsvFile, RowReader, is_blank, key_columns, row_key, row_record
 
 log = logging.getLogger(__name__)
@@ -111,17 +111,3 @@ class RecordScan:
                 self._ragged += 1
                 self._first_ragged = self._first_ragged or reader.line
             yield row
-
-
-def wanted_keys(keys: Sequence[str], width: int) -> dict[str, str]:
-    """Keys asked for, by their normal text (a composite key's JSON re-spelt as :func:`format_key` does).
-
-    Text that is no key of ``width`` parts matches no row.
-    """
-    wanted: dict[str, str] = {}
-    for text in keys:
-        try:
-            wanted[format_key(parse_key(text, width))] = text
-        except ValueError:
-            continue
-    return wanted

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
-from connectors.base import PermanentError, Write, WriteResult
+from connectors.base import Write, WriteResult
 from connectors.csv.changes import WritePlan
 from connectors.csv.files import (
     CsvFile,
@@ -17,7 +16,9 @@ from connectors.csv.files import (
     key_columns,
     new_file_layout,
 )
-from connectors.csv.rewrite import file_lock, replace_atomically
+from connectors.csv.rewrite import write_atomically
+from connectors.table_file.changes import new_columns
+from connectors.table_file.replace import file_lock
 
 
 def write_batch(
@@ -34,8 +35,8 @@ def write_batch(
     :raises CsvFileError: when the file cannot be read or its folder cannot be written (permanent)
     :raises TransientError: when the rewrite failed for a passing reason (a full disk, the file changed meanwhile)
     """
-    header = list(new_header) if new_header is not None else _fields_of(key, writes)
-    with file_lock(Path(os.path.realpath(file.path))), errors_translated(file):
+    header = list(new_header) if new_header is not None else new_columns(key, writes)
+    with file_lock(file.path), errors_translated(file):
         if not file.path.exists():
             return _rewrite(file, key, writes, header=header, layout=new_file_layout(file), rows=[], read_from=None)
         with RowReader(file) as reader:
@@ -59,11 +60,11 @@ def _rewrite(
 ) -> list[WriteResult]:
     key_columns(file, header, key)
     plan = WritePlan(file, header, key)
-    results = [_added(plan, write) for write in writes]
+    results = [plan.result(write) for write in writes]
     if plan.empty:
         return results
     try:
-        replace_atomically(file, layout, header, plan.rows(rows), read_from=read_from)
+        write_atomically(file, layout, header, plan.rows(rows), read_from=read_from)
     except PermissionError as exc:
         folder = file.path.parent
         raise CsvFileError(
@@ -72,18 +73,3 @@ def _rewrite(
             "and renames it, so the folder itself must be writable",
         ) from exc
     return results
-
-
-def _added(plan: WritePlan, write: Write) -> WriteResult:
-    try:
-        return WriteResult(target_key=plan.add(write))
-    except PermanentError as exc:
-        return WriteResult(target_key=write.target_key, error=exc)
-
-
-def _fields_of(key: Sequence[str], writes: Sequence[Write]) -> list[str]:
-    """A new file's columns when none were prepared: the key, then each field as it first appears."""
-    names = dict.fromkeys(key)
-    for write in writes:
-        names.update(dict.fromkeys(write.record or {}))
-    return list(names)

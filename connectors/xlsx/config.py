@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from connectors.base import StreamOptions, SystemOptions
+from connectors.base import StreamOptions
+from connectors.table_file.config import FolderSystem
 
 
 class XlsxStream(StreamOptions):
@@ -17,8 +18,7 @@ class XlsxStream(StreamOptions):
     )
 
 
-class XlsxSystem(SystemOptions):
+class XlsxSystem(FolderSystem):
     """A folder of Excel workbooks."""
 
-    path: str = Field(description="The folder, relative to the project file.")
     streams: dict[str, XlsxStream]  # type: ignore[assignment]

@@ -14,7 +14,8 @@ from typing import Any
 
 import python_calamine
 
-from connectors.base import Record, UnreadableValue, format_key, parse_key
+from connectors.base import Record, UnreadableValue, format_key
+from connectors.table_file.messages import columns_are, quoted
 from connectors.xlsx.error_cells import error_cells
 from connectors.xlsx.values import header_name, record_value
 from connectors.xlsx.workbook import (
@@ -22,9 +23,7 @@ from connectors.xlsx.workbook import (
     XlsxFile,
     cell_name,
     check_is_workbook,
-    columns_are,
     errors_translated,
-    quoted,
 )
 
 log = logging.getLogger(__name__)
@@ -230,17 +229,3 @@ class SheetScan:
             if len(row) > width and any(value != "" for value in row[width:]):
                 self._wide += 1
             yield number, row
-
-
-def wanted_keys(keys: Sequence[str], width: int) -> dict[str, str]:
-    """Keys asked for, by their normal text (a composite key's JSON re-spelt as :func:`format_key` does).
-
-    Text that is no key of ``width`` parts matches no row.
-    """
-    wanted: dict[str, str] = {}
-    for text in keys:
-        try:
-            wanted[format_key(parse_key(text, width))] = text
-        except ValueError:
-            continue
-    return wanted

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,16 +79,6 @@ class XlsxFile:
         """An error about this workbook, pointing at ``sheet!cell`` where given."""
         where = None if cell is None else f"{sheet or self.sheet or 'sheet 1'}!{cell}"
         return XlsxFileError(self.shown, problem, cell=where)
-
-
-def quoted(names: Sequence[str]) -> str:
-    """Names as a user reads them in a message: ``'id', 'name '`` (spaces stay visible)."""
-    return ", ".join(f"'{name}'" for name in names) if names else "(none)"
-
-
-def columns_are(names: Sequence[str], what: str = "column") -> str:
-    """``column 'a' is`` or ``columns 'a', 'b' are``: the start of a sentence about missing columns."""
-    return f"{what} {quoted(names)} is" if len(names) == 1 else f"{what}s {quoted(names)} are"
 
 
 def column_letters(index: int) -> str:

@@ -2,13 +2,13 @@
 
 The workbook is loaded whole (its other sheets, styles, column widths, formulas and the header row's
 formatting stay as they are), changed by key, and saved to a temporary file in the same folder that is then
-renamed onto it (:mod:`connectors.xlsx.rewrite`).
+renamed onto it (:mod:`connectors.xlsx.rewrite`). Writes fold by key as every file kind's do
+(:mod:`connectors.table_file.changes`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,34 +17,25 @@ from openpyxl.cell.cell import Cell
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.worksheet import Worksheet
 
-from connectors.base import PermanentError, Record, Write, WriteAction, WriteResult, format_key, key_text, parse_key
-from connectors.xlsx.rewrite import file_lock, save_atomically
+from connectors.base import Record, Write, WriteResult, format_key, key_text
+from connectors.table_file.changes import Change, KeyedChanges, new_columns
+from connectors.table_file.messages import columns_are, quoted
+from connectors.table_file.replace import file_lock
+from connectors.xlsx.rewrite import save_atomically
 from connectors.xlsx.values import CellValueError, cell_value, header_name, record_value
 from connectors.xlsx.workbook import (
     WorkbookOpenError,
     XlsxFile,
+    XlsxFileError,
     check_is_workbook,
     check_writable,
-    columns_are,
     errors_translated,
     lock_file,
-    quoted,
 )
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 """How a date and time written into a cell without a date format of its own shows (ISO 8601, 24 hours)."""
 _OPENPYXL_DATETIME = "yyyy-mm-dd h:mm:ss"
-
-
-@dataclass
-class _Change:
-    """What happens to the row(s) of one key."""
-
-    key_parts: tuple[str, ...]
-    cells: dict[str, Any] = field(default_factory=dict)
-    delete: bool = False
-    fresh: bool = False
-    """The row was deleted earlier in the batch: columns this change does not set start empty."""
 
 
 def write_batch(
@@ -72,10 +63,10 @@ def write_batch(
         else:
             read_from, workbook = None, openpyxl.Workbook()
         sheet = _sheet(file, workbook, created=not exists)
-        header = _header(file, sheet, new_header or _fields_of(key, writes))
+        header = _header(file, sheet, new_header or new_columns(key, writes))
         plan = _Plan(file, header, key)
-        results = [plan.add(write) for write in writes]
-        if plan.changes:
+        results = [plan.result(write) for write in writes]
+        if not plan.empty:
             plan.apply(sheet)
             save_atomically(file, workbook, read_from=read_from)
         return results
@@ -114,13 +105,13 @@ def _header(file: XlsxFile, sheet: Worksheet, new_header: Sequence[str]) -> list
     return names
 
 
-class _Plan:
+class _Plan(KeyedChanges[Any]):
     """A batch of writes against one sheet's header, folded into one change per key."""
 
     def __init__(self, file: XlsxFile, header: list[str | None], key: Sequence[str]) -> None:
+        super().__init__(key)
         self.file = file
         self.header = header
-        self.key = tuple(key)
         self.at = {name: at for at, name in enumerate(header) if name is not None}
         if missing := [name for name in self.key if name not in self.at]:
             named = [name for name in header if name is not None]
@@ -128,32 +119,6 @@ class _Plan:
                 f"the {columns_are(missing, 'key column')} not in the header (row {file.header_row}); "
                 f"its columns are: {quoted(named)}"
             )
-        self.changes: dict[str, _Change] = {}
-
-    def add(self, write: Write) -> WriteResult:
-        try:
-            return WriteResult(target_key=self._add(write))
-        except PermanentError as exc:
-            return WriteResult(target_key=write.target_key, error=exc)
-
-    def _add(self, write: Write) -> str:
-        if write.action is WriteAction.DELETE:
-            where = self._given_key(write.target_key, "a delete")
-            change = self._change(where)
-            change.delete, change.fresh, change.cells = True, True, {}
-            return format_key(where)
-        cells = self._cells(write.record or {})
-        own = self._own_key(cells)
-        if write.action is WriteAction.UPDATE and write.target_key is not None:
-            where = self._given_key(write.target_key, "an update")
-        elif own is not None:
-            where = own
-        else:
-            where = self._given_key(write.target_key, f"a {write.action}")
-        change = self._change(where)
-        change.delete = False
-        change.cells.update(cells)
-        return format_key(own or where)
 
     def _cells(self, record: Record) -> dict[str, Any]:
         if unknown := [name for name in record if name not in self.at]:
@@ -168,23 +133,11 @@ class _Plan:
                 raise self.file.error(f"field '{name}': {exc}") from exc
         return cells
 
-    def _own_key(self, cells: dict[str, Any]) -> tuple[str, ...] | None:
-        values = [cells.get(name) for name in self.key]
-        if any(value is None or value == "" for value in values):
-            return None
-        return tuple(key_text(value) for value in values)
+    def _key_part(self, cell: Any) -> str:
+        return "" if cell is None or cell == "" else key_text(cell)
 
-    def _given_key(self, text: str | None, what: str) -> tuple[str, ...]:
-        if text is None:
-            raise self.file.error(f"{what} needs the record's key, and it has no value for {quoted(self.key)}")
-        try:
-            return parse_key(text, len(self.key))
-        except ValueError as exc:
-            width = len(self.key)
-            raise self.file.error(f"{what}: {text!r} is not a key of {width} parts") from exc
-
-    def _change(self, where: tuple[str, ...]) -> _Change:
-        return self.changes.setdefault(format_key(where), _Change(where))
+    def _error(self, problem: str) -> XlsxFileError:
+        return self.file.error(problem)
 
     # --- applying ----------------------------------------------------------------
 
@@ -242,7 +195,7 @@ class _Plan:
                 return number
         return self.file.header_row
 
-    def _fill(self, sheet: Worksheet, number: int, change: _Change, *, fresh: bool) -> None:
+    def _fill(self, sheet: Worksheet, number: int, change: Change[Any], *, fresh: bool) -> None:
         if fresh:
             for at in self.at.values():
                 sheet.cell(row=number, column=at + 1).value = None
@@ -259,11 +212,3 @@ def _set(cell: Cell, value: Any) -> None:
         cell.data_type = "s"  # text, even when it starts with "=": never a formula from a record
     elif isinstance(value, datetime) and cell.number_format == _OPENPYXL_DATETIME:
         cell.number_format = DATETIME_FORMAT
-
-
-def _fields_of(key: Sequence[str], writes: Sequence[Write]) -> list[str]:
-    """A new sheet's columns when none were prepared: the key, then each field as it first appears."""
-    names = dict.fromkeys(key)
-    for write in writes:
-        names.update(dict.fromkeys(write.record or {}))
-    return list(names)
