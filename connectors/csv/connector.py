@@ -41,10 +41,7 @@ class CsvConnector(TableFileConnector[CsvFile]):
         return write_batch(file, key, writes, new_header)
 
     def _prepare_source(self, stream: str) -> StreamInfo:
-        file = self._file(stream)
-        self._check_folder(file.path.parent, writing=False)
-        if not file.path.is_file():
-            raise self._missing(file)
+        file = self._existing_file(stream)
         with RowReader(file) as reader:
             key_columns(file, reader.header, self._key(stream))
             return StreamInfo(fields=list(reader.header))

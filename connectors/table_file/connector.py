@@ -168,7 +168,22 @@ class TableFileConnector(Connector, Generic[FileT]):
     def _prepare_target(self, stream: str, write_fields: list[str]) -> StreamInfo:
         """Check the stream's file for writing ``write_fields``; its fields."""
 
+    @abstractmethod
+    def _missing(self, file: FileT) -> PermanentError:
+        """The error for a stream's file that is not there, listing the files of its kind that are."""
+
     # --- shared halves -----------------------------------------------------------
+
+    def _existing_file(self, stream: str) -> FileT:
+        """The stream's file, for reading: its folder can be read and the file is there.
+
+        :raises PermanentError: (the kind's file error) naming the missing or unreadable folder or file
+        """
+        file = self._file(stream)
+        self._check_folder(file.path.parent, writing=False)
+        if not file.path.is_file():
+            raise self._missing(file)
+        return file
 
     def _new_target(self, stream: str, file: FileT, write_fields: list[str], *, why: str) -> StreamInfo:
         """A file that the first write fills: its header will be ``write_fields``, the key among them.

@@ -44,10 +44,7 @@ class XlsxConnector(TableFileConnector[XlsxFile]):
         return write_batch(file, key, writes, new_header)
 
     def _prepare_source(self, stream: str) -> StreamInfo:
-        file = self._file(stream)
-        self._check_folder(file.path.parent, writing=False)
-        if not file.path.is_file():
-            raise self._missing(file)
+        file = self._existing_file(stream)
         scan = SheetScan(file, self._key(stream))
         try:
             return StreamInfo(fields=list(scan.open().names))
