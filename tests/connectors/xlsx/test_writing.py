@@ -216,3 +216,28 @@ async def test_a_key_that_looks_like_a_formula_is_written_as_text(system: System
 
     assert await records_of(connector, "out") == [{"code": "=HYPERLINK(1)", "name": "by its target key"}]
     assert openpyxl.load_workbook(folder / "out.xlsx").active["A2"].data_type == "s"
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (Write(UPDATE, {"id": None, "name": "key blanked"}, "1"), "the record has no value for its key 'id'"),
+        (Write(CREATE, {"id": "", "name": "empty key"}, None), "the record has no value for its key 'id'"),
+        (Write(DELETE, None, None), "a delete needs the target key, and none was given"),
+        (Write(DELETE, None, ""), "a delete: the key '' has an empty part"),
+    ],
+    ids=["key-blanked", "empty-key", "delete-without-key", "empty-target-key"],
+)
+async def test_a_write_without_a_usable_key_fails_alone_as_in_csv(
+    system: SystemMaker, write: Write, message: str
+) -> None:
+    """Writes by key follow one set of rules in every file kind (connectors.table_file.changes)."""
+    connector = system(out="{file: out.xlsx, key: id}")
+    await connector.prepare("out", write_fields=["id", "name"])
+    await connector.write("out", [Write(CREATE, {"id": "1", "name": "Ann"}, None)])
+
+    results = await connector.write("out", [write, Write(CREATE, {"id": "2", "name": "Bo"}, None)])
+
+    assert str(results[0].error) == f"files/out.xlsx: {message}"
+    assert results[1].error is None
+    assert await records_of(connector, "out") == [{"id": "1", "name": "Ann"}, {"id": "2", "name": "Bo"}]
