@@ -29,7 +29,7 @@ def _field_type(project: Project, field: FieldMapping) -> FieldType | None:
     if field.lookup is None or field.type is not None:
         return field.type
     other = project.syncs.get(field.lookup.sync)
-    if other is None:
+    if not isinstance(other, SyncConfig):
         return None
     key = project.systems[other.target_system].stream(other.target_stream).key
     return other.fields[key[0]].type if len(key) == 1 and key[0] in other.fields else None
@@ -66,6 +66,8 @@ def ddl(
         guess = closest(sync, list(project.syncs))
         usage_error(f"no sync named '{sync}'" + (f" (did you mean '{guess}'?)" if guess else ""))
     chosen = project.syncs[sync]
+    if not isinstance(chosen, SyncConfig):
+        usage_error(f"sync '{sync}' is a two-way sync: both its tables exist already, so there is nothing to describe")
     system = project.systems[chosen.target_system]
     if not isinstance(system.options, SqlSystem):
         usage_error(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.config import TwoWaySyncConfig
 from app.engine.planning import Action, Planned, plan_batch
 from app.engine.runner import Engine
+from app.errors import BryggaError
 from app.records import Record
 
 
@@ -27,6 +29,8 @@ class PreviewRow:
 async def preview(engine: Engine, name: str, limit: int) -> list[PreviewRow]:
     """The first ``limit`` records the next run of sync ``name`` would read, planned but not written."""
     sync = engine.workspace.project.syncs[name]
+    if isinstance(sync, TwoWaySyncConfig):
+        raise BryggaError(f"sync {name} is a two-way sync: `brygga preview` does not show two-way syncs yet")
     parts = await engine.parts(sync)
     await parts.source.prepare(sync.source_stream)
     await parts.target.prepare(sync.target_stream, write_fields=list(parts.mapping.field_names))

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from app.config import SyncConfig
+from app.config import SyncConfig, TwoWaySyncConfig
 from app.engine.connections import Connections
 from app.engine.pipeline import all_of
 from app.engine.planning import SyncParts
@@ -140,6 +140,8 @@ class Engine:
         stop = options.stop = options.stop or asyncio.Event()
         heartbeat = asyncio.ensure_future(self._keep_lease(name, stop))
         try:
+            if isinstance(sync, TwoWaySyncConfig):
+                raise BryggaError(f"sync {name} is a two-way sync: this build cannot run it yet")
             work = SyncRun(self, sync, run_id, options)
             counts = await work.execute()
         except RunStopped as exc:
