@@ -27,6 +27,7 @@ from app.engine.project import Workspace
 from app.engine.retry import Sleep
 from app.engine.run import DeadLetterChoice, Progress, RunOptions, RunStopped, SyncRun
 from app.engine.run_log import log_finished
+from app.engine.two_way import TwoWayRun
 from app.errors import BryggaError, ConflictError
 from app.store import RunInfo, Store
 
@@ -140,9 +141,11 @@ class Engine:
         stop = options.stop = options.stop or asyncio.Event()
         heartbeat = asyncio.ensure_future(self._keep_lease(name, stop))
         try:
-            if isinstance(sync, TwoWaySyncConfig):
-                raise BryggaError(f"sync {name} is a two-way sync: this build cannot run it yet")
-            work = SyncRun(self, sync, run_id, options)
+            work: SyncRun | TwoWayRun = (
+                TwoWayRun(self, sync, run_id, options)
+                if isinstance(sync, TwoWaySyncConfig)
+                else SyncRun(self, sync, run_id, options)
+            )
             counts = await work.execute()
         except RunStopped as exc:
             log.info("run %s of %s stopped: %s", run_id, name, exc)

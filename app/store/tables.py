@@ -71,6 +71,10 @@ class Run(SQLModel, table=True):
     skipped: int = 0
     failed: int = 0
     error: str | None = Field(default=None, sa_column=Column(Text))
+    conflicts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    """Conflicts a two-way run settled."""
+    by_direction: str | None = Field(default=None, sa_column=Column(Text))
+    """A two-way run's counts per direction, as JSON: ``{"to_a": {...}, "to_b": {...}}``."""
 
 
 class RecordLogEntry(SQLModel, table=True):
@@ -96,12 +100,17 @@ class RecordLogEntry(SQLModel, table=True):
     action: str = Field(sa_column=Column(Text, nullable=False))
     error: str | None = Field(default=None, sa_column=Column(Text))
     at: datetime = _time()
+    direction: str | None = Field(default=None, sa_column=Column(Text))
+    """``to_a`` or ``to_b`` in a two-way sync; ``None`` in a one-way sync."""
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    """A conflict's field, both values and winner, as JSON."""
 
 
 class IdMapEntry(SQLModel, table=True):
     """Which target record a source record became, and the hash of what was last written."""
 
     __tablename__ = "id_map"
+    __table_args__ = (Index("ix_id_map_sync_target", "sync", "target_key"),)
 
     sync: str = Field(sa_column=Column(KeyText, primary_key=True))
     source_key: str = Field(sa_column=Column(KeyText, primary_key=True))
@@ -109,6 +118,8 @@ class IdMapEntry(SQLModel, table=True):
     hash: str | None = Field(default=None, sa_column=Column(Text))
     seen_run: int | None = Field(default=None, sa_column=Column(Integer))
     updated_at: datetime = _time()
+    base: str | None = Field(default=None, sa_column=Column(Text))
+    """A two-way pair's values last synchronised on each side, as typed JSON: ``{"a": {...}, "b": {...}}``."""
 
 
 class Cursor(SQLModel, table=True):
@@ -142,6 +153,8 @@ class DeadLetter(SQLModel, table=True):
     last_failed_at: datetime = _time()
     discarded_at: datetime | None = _time(nullable=True)
     """Discarded by an operator: not retried or listed; the same record read again unchanged is left alone."""
+    direction: str | None = Field(default=None, sa_column=Column(Text))
+    """``to_a`` or ``to_b`` in a two-way sync (the direction whose write failed); ``None`` in a one-way sync."""
 
 
 class Lease(SQLModel, table=True):

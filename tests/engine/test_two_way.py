@@ -1,0 +1,132 @@
+"""Two-way syncs between two real SQLite databases (SPEC 3.1): carrying, conflicts, creates, deletes, no echoes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.engine.two_way_project import TwoWayProject, make_two_way_project
+
+MAPPED = ["email", "phone", "name"]
+
+
+def agree(project: TwoWayProject) -> None:
+    """Both sides hold the same records, with the same mapped values."""
+    assert project.crm.records(MAPPED) == project.erp.records(MAPPED)
+
+
+def seed(project: TwoWayProject) -> None:
+    project.crm.insert(
+        [{"id": n, "email": f"c{n}@crm.se", "phone": f"07{n}", "name": f"Crm {n}", "notes": "own"} for n in (1, 2, 3)]
+    )
+    project.erp.insert(
+        [
+            {"customer_no": n, "email": f"e{n}@erp.se", "phone": f"08{n}", "name": f"Erp {n}", "internal": "own"}
+            for n in (100, 101)
+        ]
+    )
+
+
+async def test_records_new_on_either_side_are_created_on_the_other_and_a_second_run_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    project = make_two_way_project(tmp_path)
+    seed(project)
+
+    first = await project.run()
+    crm_mark, erp_mark = project.crm.audit_mark(), project.erp.audit_mark()
+    second = await project.run()
+
+    assert first.status == "succeeded", first.error
+    agree(project)
+    assert sorted(project.crm.records(MAPPED)) == [1, 2, 3, 100, 101]
+    assert first.by_direction is not None
+    assert (first.by_direction["to_b"].created, first.by_direction["to_a"].created) == (3, 2)
+    assert second.status == "succeeded", second.error
+    assert project.crm.audit_since(crm_mark) == project.erp.audit_since(erp_mark) == []
+    assert second.counts.created + second.counts.updated == 0
+
+
+async def test_a_change_on_one_side_is_carried_to_the_other_writing_only_that_field(tmp_path: Path) -> None:
+    project = make_two_way_project(tmp_path)
+    seed(project)
+    await project.run()
+    project.crm.execute("UPDATE contacts SET email = 'new@crm.se' WHERE id = 1")
+    project.erp.execute("UPDATE customers SET phone = '0999' WHERE customer_no = 101")
+    crm_mark, erp_mark = project.crm.audit_mark(), project.erp.audit_mark()
+
+    run = await project.run()
+
+    agree(project)
+    assert project.erp.audit_since(erp_mark) == [("update", 1, "email,")]
+    assert project.crm.audit_since(crm_mark) == [("update", 101, "phone,")]
+    assert run.by_direction is not None
+    assert (run.by_direction["to_b"].updated, run.by_direction["to_a"].updated) == (1, 1)
+    assert run.conflicts == 0
+    assert project.crm.rows("SELECT notes FROM contacts WHERE id = 1") == [("own",)]
+
+
+async def test_a_field_changed_on_both_sides_is_settled_by_wins_and_logged(tmp_path: Path) -> None:
+    project = make_two_way_project(tmp_path)
+    seed(project)
+    await project.run()
+    project.crm.execute("UPDATE contacts SET name = 'From CRM', phone = 'crm phone' WHERE id = 2")
+    project.erp.execute("UPDATE customers SET name = 'From ERP', phone = 'erp phone' WHERE customer_no = 2")
+
+    run = await project.run()
+    again = await project.run()
+
+    agree(project)
+    assert project.crm.records(MAPPED)[2] == {"email": "c2@crm.se", "phone": "erp phone", "name": "From CRM"}
+    assert run.conflicts == 2
+    conflicts = project.state_rows(
+        f"SELECT direction, detail FROM record_log WHERE run_id = {run.id} AND action = 'conflict' ORDER BY id"
+    )
+    details = sorted(
+        (direction, json.loads(detail)["field"], json.loads(detail)["winner"]) for direction, detail in conflicts
+    )
+    assert details == [("to_a", "phone", "b"), ("to_b", "name", "a")]
+    assert again.counts.updated + again.counts.created == 0 and again.conflicts == 0
+
+
+async def test_the_same_change_on_both_sides_writes_nothing(tmp_path: Path) -> None:
+    project = make_two_way_project(tmp_path)
+    seed(project)
+    await project.run()
+    project.crm.execute("UPDATE contacts SET name = 'Same' WHERE id = 3")
+    project.erp.execute("UPDATE customers SET name = 'Same' WHERE customer_no = 3")
+    crm_mark, erp_mark = project.crm.audit_mark(), project.erp.audit_mark()
+
+    run = await project.run()
+
+    assert project.crm.audit_since(crm_mark) == project.erp.audit_since(erp_mark) == []
+    assert run.conflicts == 0 and run.counts.updated == 0
+
+
+async def test_a_side_that_lower_cases_on_save_costs_one_settling_write_never_a_loop(tmp_path: Path) -> None:
+    project = make_two_way_project(tmp_path, erp_lowers=["email"])
+    project.crm.insert([{"id": 1, "email": "Ann@CRM.se", "phone": "1", "name": "Ann", "notes": None}])
+
+    runs = [await project.run() for _ in range(4)]
+
+    agree(project)
+    assert project.crm.records(MAPPED)[1]["email"] == "ann@crm.se"
+    written = [(run.counts.created, run.counts.updated) for run in runs]
+    assert written == [(1, 0), (0, 1), (0, 0), (0, 0)]
+
+
+async def test_a_deleted_record_is_deleted_on_the_other_side_where_delete_in_allows(tmp_path: Path) -> None:
+    project = make_two_way_project(tmp_path, delete_in="[b]")
+    seed(project)
+    await project.run()
+    project.crm.execute("DELETE FROM contacts WHERE id = 1")
+    project.erp.execute("DELETE FROM customers WHERE customer_no = 100")
+
+    run = await project.run()
+
+    assert 1 not in project.erp.records(MAPPED)  # carried out in b
+    assert 100 in project.crm.records(MAPPED)  # delete_in does not name a: only unlinked
+    assert run.by_direction is not None
+    assert run.by_direction["to_b"].deleted == 1 and run.by_direction["to_a"].skipped == 1
+    links = project.state_rows("SELECT source_key FROM id_map ORDER BY source_key")
+    assert [key for (key,) in links] == ["101", "2", "3"]
