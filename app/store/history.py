@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select, update
 
+from app.records import loads
 from app.store.models import DeadLetterInfo, IdMapping, RunInfo, dead_letter_info, run_info
 from app.store.tables import DEAD_LETTERS, ID_MAP, LOG, RUNS, utc_now
 
@@ -27,6 +28,8 @@ class LogRecord:
     action: str
     error: str | None
     at: datetime
+    direction: str | None = None
+    conflict: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ class History:
             rows = (await connection.execute(query)).mappings().all()
         return [
             LogRecord(row["id"], row["run_id"], row["sync"], row["source_key"], row["target_key"], row["action"],
-                      row["error"], row["at"])
+                      row["error"], row["at"], row["direction"],
+                      loads(row["detail"]) if row["detail"] is not None else None)
             for row in rows
         ]  # fmt: skip

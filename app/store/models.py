@@ -155,7 +155,8 @@ class RunInfo:
     progress_at: datetime | None = None
     """When the run last committed a batch: a run that stops moving is stalled."""
     conflicts: int = 0
-    by_direction: dict[str, Counts] | None = None
+    """Conflicts a two-way run settled (0 for a one-way run)."""
+    counts_by_direction: dict[str, Counts] | None = None
     """A two-way run's counts per direction (``to_a``, ``to_b``); ``None`` for a one-way run."""
 
 

@@ -40,8 +40,8 @@ async def test_records_new_on_either_side_are_created_on_the_other_and_a_second_
     assert first.status == "succeeded", first.error
     agree(project)
     assert sorted(project.crm.records(MAPPED)) == [1, 2, 3, 100, 101]
-    assert first.by_direction is not None
-    assert (first.by_direction["to_b"].created, first.by_direction["to_a"].created) == (3, 2)
+    assert first.counts_by_direction is not None
+    assert (first.counts_by_direction["to_b"].created, first.counts_by_direction["to_a"].created) == (3, 2)
     assert second.status == "succeeded", second.error
     assert project.crm.audit_since(crm_mark) == project.erp.audit_since(erp_mark) == []
     assert second.counts.created + second.counts.updated == 0
@@ -60,8 +60,8 @@ async def test_a_change_on_one_side_is_carried_to_the_other_writing_only_that_fi
     agree(project)
     assert project.erp.audit_since(erp_mark) == [("update", 1, "email,")]
     assert project.crm.audit_since(crm_mark) == [("update", 101, "phone,")]
-    assert run.by_direction is not None
-    assert (run.by_direction["to_b"].updated, run.by_direction["to_a"].updated) == (1, 1)
+    assert run.counts_by_direction is not None
+    assert (run.counts_by_direction["to_b"].updated, run.counts_by_direction["to_a"].updated) == (1, 1)
     assert run.conflicts == 0
     assert project.crm.rows("SELECT notes FROM contacts WHERE id = 1") == [("own",)]
 
@@ -126,7 +126,7 @@ async def test_a_deleted_record_is_deleted_on_the_other_side_where_delete_in_all
 
     assert 1 not in project.erp.records(MAPPED)  # carried out in b
     assert 100 in project.crm.records(MAPPED)  # delete_in does not name a: only unlinked
-    assert run.by_direction is not None
-    assert run.by_direction["to_b"].deleted == 1 and run.by_direction["to_a"].skipped == 1
+    assert run.counts_by_direction is not None
+    assert run.counts_by_direction["to_b"].deleted == 1 and run.counts_by_direction["to_a"].skipped == 1
     links = project.state_rows("SELECT source_key FROM id_map ORDER BY source_key")
     assert [key for (key,) in links] == ["101", "2", "3"]

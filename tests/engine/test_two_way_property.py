@@ -92,7 +92,9 @@ async def test_random_edits_on_both_sides_settle_to_what_the_rules_say(tmp_path:
     rng = random.Random(19)
     project = make_two_way_project(tmp_path, delete_in="[a, b]", batch_size=200)
     model = Model()
-    rows = [{"id": n, "email": f"p{n}@crm.se", "phone": f"07{n}", "name": f"Person {n}"} for n in range(RECORDS)]
+    rows: list[dict[str, Any]] = [
+        {"id": n, "email": f"p{n}@crm.se", "phone": f"07{n}", "name": f"Person {n}"} for n in range(RECORDS)
+    ]
     project.crm.insert(rows)
     model.records = {row["id"]: {name: row[name] for name in FIELDS} for row in rows}
     assert (await project.run()).counts.created == RECORDS
@@ -119,8 +121,8 @@ async def test_random_edits_on_both_sides_settle_to_what_the_rules_say(tmp_path:
             changed = {column for action, _, columns in audit if action == "update" for column in columns.split(",")}
             assert changed <= {"", *FIELDS}, f"round {number}: {name}: an unmapped column was written"
             assert all(columns for action, _, columns in audit if action == "update"), "a write that changed nothing"
-        assert run.by_direction is not None
-        writes = sum(c.created + c.updated + c.deleted for c in run.by_direction.values())
+        assert run.counts_by_direction is not None
+        writes = sum(c.created + c.updated + c.deleted for c in run.counts_by_direction.values())
         assert writes == len(rows_changed(before["crm"], crm)) + len(rows_changed(before["erp"], erp))
 
         marks = {"crm": project.crm.audit_mark(), "erp": project.erp.audit_mark()}
