@@ -112,6 +112,12 @@ def _report(run_info: RunInfo, seconds: float) -> None:
     style = {"succeeded": "green", "partial": "yellow"}.get(run_info.status, "bold red")
     output.say(f"{run_info.sync}: {run_info.status} in {seconds:.1f}s (run {run_info.id})", style=style)
     output.say(f"  {counts_text(run_info.counts)}")
+    if run_info.counts_by_direction is not None:
+        for direction in ("to_b", "to_a"):
+            part = run_info.counts_by_direction.get(direction)
+            if part is not None:
+                output.say(f"    {direction}: {counts_text(part)}")
+        output.say(f"    conflicts settled: {run_info.conflicts}")
     if run_info.error:
         output.say(f"  error: {run_info.error}", style="red")
 

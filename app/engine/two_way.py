@@ -26,14 +26,17 @@ from typing import TYPE_CHECKING, Any
 from app.config import TwoWaySyncConfig
 from app.config.two_way import DIRECTIONS, Direction, Side
 from app.engine.by_key import records_by_key
+from app.engine.events import EVENTS_PER_ROUND
 from app.engine.planning import Action, Planned, SyncParts
 from app.engine.retry import with_retries
 from app.engine.settling import Settlement, Settler
+from app.engine.webhooks import WebhookRejected, parse_json, records_of
 from app.engine.writing import write_plan
 from app.errors import MappingError
 from app.mapping.keys import KeyReader
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, DirectedEntry, Failure, Pair
+from app.store.inbox import EventInfo
 from connectors.base import StreamInfo, Write, WriteAction, retrying_as
 
 if TYPE_CHECKING:
@@ -98,10 +101,12 @@ class TwoWayRun:
         self.settler = Settler(self.sync, key_a, key_b)
         stored = None if self.options.full else await self.store.checkpoint(self.sync.name)
         checkpoint: Checkpoint = dict(stored or {})
+        if self.options.webhook:
+            await self._events()
+            return self.counts
         touched: dict[Side, dict[str, None]] = {"a": {}, "b": {}}
-        if not self.options.webhook:
-            await self._dead_letters(touched)
-        if self.options.read_source and not self.options.webhook:
+        await self._dead_letters(touched)
+        if self.options.read_source:
             for side in ("a", "b"):
                 checkpoint[side] = await self._read(side, checkpoint.get(side), touched[side])
         await self._settle_all(touched, checkpoint if self.options.read_source else None)
@@ -139,9 +144,47 @@ class TwoWayRun:
                 continue
             touched["b" if letter.direction == "to_a" else "a"][letter.source_key] = None
 
+    async def _events(self) -> None:
+        """A webhook run: the records of either side's pending events touch their pairs, which are settled
+        as a polled run settles them (each record fetched fresh by key); the events' progress is committed
+        with the last batch. An event that a ``delete_when`` marks as a delete needs nothing more: its
+        record is gone when fetched."""
+        while True:
+            events = await self.store.inbox.pending(self.sync.name, EVENTS_PER_ROUND)
+            if not events:
+                return
+            touched: dict[Side, dict[str, None]] = {"a": {}, "b": {}}
+            outcomes: list[tuple[int, str | None]] = []
+            for event in events:
+                outcomes.append((event.id, self._touch_from_event(event, touched)))
+            await self._settle_all(touched, None, outcomes)
+            self.events_done += len(outcomes)
+
+    def _touch_from_event(self, event: EventInfo, touched: dict[Side, dict[str, None]]) -> str | None:
+        """Note the keys of an event's records on their side; why the event fails, if it does."""
+        for side in ("a", "b"):
+            system, _, stream = self.sync.stream(side).partition(".")
+            webhook = self._connector(side).system.webhook
+            if event.system != system or webhook is None or webhook.stream != stream:
+                continue
+            try:
+                records = records_of(webhook, parse_json(event.body))
+            except WebhookRejected as exc:
+                return str(exc)
+            for key in self.keys[side].texts(records):
+                if key is not None:
+                    touched[side][key] = None
+            return None
+        return f"no stream of sync {self.sync.name} takes events of system {event.system}"
+
     # --- settling -------------------------------------------------------------------
 
-    async def _settle_all(self, touched: dict[Side, dict[str, None]], checkpoint: Checkpoint | None) -> None:
+    async def _settle_all(
+        self,
+        touched: dict[Side, dict[str, None]],
+        checkpoint: Checkpoint | None,
+        events: list[tuple[int, str | None]] | None = None,
+    ) -> None:
         """Settle every touched pair once, batch by batch; the checkpoint is stored with the last batch."""
         size = max(1, min(self._connector(side).system.options.batch_size for side in ("a", "b")))
         by_a = await self.store.pairs(self.sync.name, list(touched["a"]), side="a")
@@ -163,9 +206,13 @@ class TwoWayRun:
                 await self._new_records("a", chunk, by_a, batch)
             else:
                 await self._new_records("b", chunk, {}, batch)
+            if index == len(chunks) - 1:
+                batch.changes.events = events or []
             await self._commit(batch, checkpoint if index == len(chunks) - 1 else None)
-        if not chunks and checkpoint is not None:
-            await self._commit(_Batch(), checkpoint)
+        if not chunks and (checkpoint is not None or events):
+            last = _Batch()
+            last.changes.events = events or []
+            await self._commit(last, checkpoint)
 
     async def _fetch(self, side: Side, keys: Sequence[str]) -> tuple[dict[str, Record], set[str]]:
         """The records of ``side`` with these keys that exist, and the keys it refused to look up."""
