@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+from tests.cli.helpers import BRYGGA
 from tests.engine.two_way_project import TwoWayProject, make_two_way_project
 
 MAPPED = ["email", "phone", "name"]
@@ -130,3 +136,53 @@ async def test_a_deleted_record_is_deleted_on_the_other_side_where_delete_in_all
     assert run.counts_by_direction["to_b"].deleted == 1 and run.counts_by_direction["to_a"].skipped == 1
     links = project.state_rows("SELECT source_key FROM id_map ORDER BY source_key")
     assert [key for (key,) in links] == ["101", "2", "3"]
+
+
+def test_a_killed_run_then_a_rerun_loses_no_edit_and_creates_nothing_twice(tmp_path: Path) -> None:
+    """SIGKILL in the middle of a two-way ``brygga run``, then a rerun (issue 19, must show 3)."""
+    project = make_two_way_project(tmp_path, batch_size=100)
+    rows = 4_000
+    project.crm.insert([{"id": n, "email": f"p{n}@crm.se", "phone": "0", "name": f"P {n}"} for n in range(rows)])
+    command = [str(BRYGGA), "run", "crm-erp", "-c", str(project.file)]
+    assert subprocess.run(command, capture_output=True, timeout=120, check=False).returncode == 0
+    project.crm.execute("UPDATE contacts SET email = 'new' || id || '@crm.se'")
+    project.erp.execute("UPDATE customers SET phone = 'erp ' || customer_no")
+    project.crm.insert(
+        [{"id": n, "email": f"n{n}@crm.se", "phone": "1", "name": "New"} for n in range(rows, rows + 500)]
+    )
+    mark = project.erp.audit_mark()
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_until(lambda: len(project.erp.audit_since(mark)) >= 400, 60, "the first writes")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        process.kill()
+    written_at_kill = len(project.erp.audit_since(mark))
+    assert process.returncode == -signal.SIGKILL
+    assert written_at_kill < rows + 500, "the run must be killed in the middle"
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    agree(project)
+    crm = project.crm.records(MAPPED)
+    assert len(crm) == rows + 500
+    assert all(crm[n]["email"] == f"new{n}@crm.se" and crm[n]["phone"] == f"erp {n}" for n in range(rows))
+    assert project.state_rows("SELECT count(*), count(DISTINCT target_key) FROM id_map") == [(rows + 500, rows + 500)]
+    inserts = [key for action, key, _ in project.erp.audit_since(mark) if action == "insert"]
+    assert sorted(inserts) == list(range(rows, rows + 500)), "a record created twice, or not at all"
+    assert project.state_rows("SELECT count(*) FROM dead_letters") == [(0,)]
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except sqlite3.OperationalError:  # the run holds a lock for a moment: ask again
+            pass
+        time.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
