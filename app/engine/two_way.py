@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("brygga.engine")
 
+KEPT_RECORDS = 50_000
+"""Records a run keeps of each side's read, for settling without asking the side again."""
+
 
 @dataclass
 class _Batch:
@@ -77,6 +80,8 @@ class TwoWayRun:
         self.by_direction: dict[Direction, Counts] = {"to_a": Counts(), "to_b": Counts()}
         self.conflicts = 0
         self.events_done = 0
+        self.kept: dict[Side, dict[str, Record]] = {"a": {}, "b": {}}
+        """Records read from each side's cursor in this run, by key."""
 
     async def execute(self) -> Counts:
         with retrying_as(self.sync.retry):
@@ -123,14 +128,21 @@ class TwoWayRun:
         return self.parts["to_b"].source if side == "a" else self.parts["to_b"].target
 
     async def _read(self, side: Side, checkpoint: Checkpoint | None, keys: dict[str, None]) -> Checkpoint | None:
-        """Read one side from its cursor, noting the keys of the records read; where the read got to."""
+        """Read one side from its cursor, noting the keys of the records read; where the read got to.
+
+        The records themselves are kept too, up to :data:`KEPT_RECORDS` a side, so settling asks the
+        side for them again only beyond that (memory stays bounded on a first run of a large stream).
+        """
         connector = self._connector(side)
         size = connector.system.options.batch_size
         reached = checkpoint
+        kept = self.kept[side]
         async for batch in connector.read(self._stream(side), checkpoint, size):
-            for key in self.keys[side].texts(batch.records):
+            for key, record in zip(self.keys[side].texts(batch.records), batch.records, strict=True):
                 if key is not None:
                     keys[key] = None
+                    if len(kept) < KEPT_RECORDS:
+                        kept[key] = record
             reached = batch.checkpoint
         return reached
 
@@ -215,11 +227,17 @@ class TwoWayRun:
             await self._commit(last, checkpoint)
 
     async def _fetch(self, side: Side, keys: Sequence[str]) -> tuple[dict[str, Record], set[str]]:
-        """The records of ``side`` with these keys that exist, and the keys it refused to look up."""
+        """The records of ``side`` with these keys that exist (those read in this run as they were read), and
+        the keys it refused to look up."""
+        kept = self.kept[side]
+        have = {key: kept[key] for key in keys if key in kept}
+        wanted = [key for key in keys if key not in have]
+        if not wanted:
+            return have, set()
         found = await records_by_key(
-            self._connector(side), self._stream(side), keys, self.sync.retry, self.engine.sleep
+            self._connector(side), self._stream(side), wanted, self.sync.retry, self.engine.sleep
         )
-        return found.found, set(found.refused)
+        return have | found.found, set(found.refused)
 
     async def _settle_pairs(self, pairs: list[Pair], batch: _Batch) -> None:
         a_records, a_refused = await self._fetch("a", [pair.a_key for pair in pairs])
