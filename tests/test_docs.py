@@ -9,10 +9,10 @@ import pytest
 from pydantic import BaseModel
 
 from app.config import ProjectFile, SyncConfig, WebhookConfig
-from app.config.two_way import Newest, SidesWhere, TwoWayBlock, TwoWayField, TwoWaySyncConfig, TwoWayTest
 from app.config.kinds import installed_kinds, options_model
 from app.config.project import Alert, ApiConfig, ApiToken, Retention
 from app.config.sync import FIELD_SOURCES, FieldMapping, FieldType, Lookup, RetryPolicy, Schedule, SyncTest
+from app.config.two_way import Newest, SidesWhere, TwoWayBlock, TwoWayField, TwoWaySyncConfig, TwoWayTest
 from app.mapping.transforms import KINDS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

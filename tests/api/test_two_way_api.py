@@ -53,7 +53,7 @@ async def run_now(client: httpx.AsyncClient) -> dict[str, Any]:
 
     async def finished() -> bool:
         found.update((await client.get(f"/api/v1/runs/{run_id}")).json())
-        return found["status"] != "running"
+        return bool(found["status"] != "running")
 
     await eventually(finished, 10, f"run {run_id} to finish")
     return found
