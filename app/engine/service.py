@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from app.config import AnySync, Project, SecretValues
+from app.config import AnySync, Project, SecretValues, TwoWaySyncConfig
 from app.engine.alerts import Alerts
 from app.engine.connections import Connections
 from app.engine.inbox import Webhooks
@@ -369,7 +369,8 @@ class Service:
         :raises NotFoundError: for an unknown sync, and for a key the sync never saw
         """
         self.sync(name)
-        story = await self.store.history.story(name, source_key)
+        two_way = isinstance(self.sync(name), TwoWaySyncConfig)
+        story = await self.store.history.story(name, source_key, two_way=two_way)
         if not story.seen:
             raise NotFoundError(
                 f"sync '{name}' never saw a source record with key {source_key!r}: no ID map entry, log entry "

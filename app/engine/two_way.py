@@ -315,17 +315,18 @@ class TwoWayRun:
         failed: dict[tuple[Direction, str], Planned],
         batch: _Batch,
     ) -> None:
-        """Count and log a settled pair, and keep its new base (the old one for a side whose write failed)."""
+        """Count and log a settled pair, and keep its new base; where a write failed, the old one whole (a
+        side's new base alone would make the other side's value, not yet overwritten, look like its change)."""
         b_key = pair.b_key or ""
-        base = {"a": settlement.base_a, "b": settlement.base_b}
+        base: dict[str, Any] = {"a": settlement.base_a, "b": settlement.base_b}
+        if any((direction, key) in failed for direction, key in (("to_b", pair.a_key), ("to_a", b_key))):
+            base = dict(pair.base)
         for direction in DIRECTIONS:
             written = settlement.into_b if direction == "to_b" else settlement.into_a
             source_key, target_key = (pair.a_key, b_key) if direction == "to_b" else (b_key, pair.a_key)
             record = a_record if direction == "to_b" else b_record
-            side = "b" if direction == "to_b" else "a"
             item = failed.get((direction, source_key))
             if item is not None:
-                base[side] = pair.base.get(side, {})
                 batch.note(direction, "failed", source_key, target_key, item.error)
                 batch.changes.failures.append(
                     Failure(source_key, record, item.error or "failed", item.reason or "write", direction)

@@ -71,6 +71,7 @@ async def test_a_two_way_sync_and_its_runs_through_the_api(
     second = await run_now(client)
     log = (await client.get(f"/api/v1/runs/{second['id']}/records")).json()["items"]
     metrics = (await client.get("/metrics")).text
+    story = (await client.get("/api/v1/syncs/crm-erp/records/1")).json()
 
     assert (listed["mode"], listed["source"], listed["target"]) == ("two_way", "crm.contacts", "erp.customers")
     assert first["status"] == "succeeded", first["error"]
@@ -85,6 +86,8 @@ async def test_a_two_way_sync_and_its_runs_through_the_api(
     assert {entry["direction"] for entry in log} <= {"to_a", "to_b"}
     assert project.erp.records(["name"])[1] == {"name": "CRM name"}
     assert metric_value(metrics, "brygga_conflicts_total", sync="crm-erp") == 1
+    assert story["id_map"]["target_key"] == "1"
+    assert [entry["action"] for entry in story["log"]] == ["updated", "conflict", "created"]
 
 
 async def test_a_webhook_event_from_one_side_settles_its_pair(served: tuple[TwoWayProject, httpx.AsyncClient]) -> None:

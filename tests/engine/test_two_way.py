@@ -186,3 +186,30 @@ def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> Non
             pass
         time.sleep(0.01)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def test_a_record_a_side_refuses_fails_alone_into_the_dead_letters_with_its_direction(tmp_path: Path) -> None:
+    project = make_two_way_project(tmp_path)
+    seed(project)
+    await project.run()
+    refuse = (
+        "CREATE TRIGGER refuse BEFORE UPDATE ON customers WHEN NEW.email = 'bad' BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
+    project.erp.execute(refuse)
+    project.crm.execute("UPDATE contacts SET email = 'bad' WHERE id = 1")
+    project.crm.execute("UPDATE contacts SET email = 'fine@crm.se' WHERE id = 2")
+
+    failed = await project.run()
+    letters = project.state_rows("SELECT source_key, direction FROM dead_letters")
+    project.erp.execute("DROP TRIGGER refuse")
+    retried = await project.run()
+
+    assert failed.status == "partial"
+    assert failed.counts_by_direction is not None and failed.counts_by_direction["to_b"].failed == 1
+    assert letters == [("1", "to_b")]
+    assert project.state_rows(f"SELECT direction FROM record_log WHERE run_id = {failed.id} AND action = 'failed'") == [
+        ("to_b",)
+    ]
+    assert retried.status == "succeeded" and retried.counts.updated == 1
+    assert project.state_rows("SELECT count(*) FROM dead_letters") == [(0,)]
+    agree(project)
