@@ -119,6 +119,10 @@ class Settler:
             )
         else:
             settled.base_a = dict(base_a)
+        if proposed_a is None or proposed_b is None:
+            # one side's record is left out by `where`: nothing goes its way, so neither side is in sync;
+            # the old base stays whole, else a value not carried across would later look like a change
+            settled.base_a, settled.base_b = dict(base_a), dict(base_b)
         return settled
 
     def _side(
