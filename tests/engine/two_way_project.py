@@ -53,7 +53,7 @@ ERP_COLUMNS = ["email", "phone", "name", "internal"]
 
 PROJECT = """\
 version: 1
-state: sqlite:///state.db
+state: {state}
 systems:
   crm:
     connector: sql
@@ -170,6 +170,7 @@ def make_two_way_project(
     delete_in: str = "[]",
     batch_size: int = 1000,
     erp_lowers: list[str] | None = None,
+    state: str = "sqlite:///state.db",
 ) -> TwoWayProject:
     crm = Database(folder / "crm.db", "contacts", "id")
     erp = Database(folder / "erp.db", "customers", "customer_no")
@@ -180,7 +181,7 @@ def make_two_way_project(
         connection = sqlite3.connect(database.path)
         connection.executescript(sql)
         connection.close()
-    (folder / "brygga.yaml").write_text(PROJECT.format(batch_size=batch_size))
+    (folder / "brygga.yaml").write_text(PROJECT.format(batch_size=batch_size, state=state))
     (folder / "mappings").mkdir(exist_ok=True)
     project = TwoWayProject(folder / "brygga.yaml", crm, erp)
     project.write_sync(SYNC.format(wins=wins, delete_in=delete_in))
