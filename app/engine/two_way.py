@@ -27,6 +27,7 @@ from app.config import TwoWaySyncConfig
 from app.config.two_way import DIRECTIONS, Direction, Side
 from app.engine.by_key import records_by_key
 from app.engine.events import EVENTS_PER_ROUND
+from app.engine.pipeline import all_of
 from app.engine.planning import Action, Planned, SyncParts
 from app.engine.retry import with_retries
 from app.engine.settling import Settlement, Settler
@@ -96,10 +97,12 @@ class TwoWayRun:
             "to_a": SyncParts(self.sync.direction("to_a"), mappings["to_a"], self.store, b, a),
         }
         retry, sleep = self.sync.retry, self.engine.sleep
-        for direction in DIRECTIONS:
-            parts = self.parts[direction]
-            stream, fields = parts.sync.target_stream, list(parts.mapping.field_names)
-            await with_retries(retry, _preparing(parts, stream, fields), sleep)
+        await all_of(  # each side looks at its system (a table's columns) at the same time
+            *(
+                with_retries(retry, _preparing(parts, parts.sync.target_stream, list(parts.mapping.field_names)), sleep)
+                for parts in self.parts.values()
+            )
+        )
         key_a = a.system.stream(self.sync.source_stream).key
         key_b = b.system.stream(self.sync.target_stream).key
         self.keys: dict[Side, KeyReader] = {"a": KeyReader(key_a), "b": KeyReader(key_b)}
@@ -112,8 +115,13 @@ class TwoWayRun:
         touched: dict[Side, dict[str, None]] = {"a": {}, "b": {}}
         await self._dead_letters(touched)
         if self.options.read_source:
-            for side in ("a", "b"):
-                checkpoint[side] = await self._read(side, checkpoint.get(side), touched[side])
+            reached: dict[str, Checkpoint | None] = {}
+
+            async def read(side: Side) -> None:
+                reached[side] = await self._read(side, checkpoint.get(side), touched[side])
+
+            await all_of(read("a"), read("b"))  # each side's read waits on its own system
+            checkpoint.update(reached)
         await self._settle_all(touched, checkpoint if self.options.read_source else None)
         if self.options.read_source and (self.sync.two_way.delete_in or self.options.full):
             await self._find_gone()
@@ -337,7 +345,8 @@ class TwoWayRun:
             else:
                 batch.note(direction, "unchanged", source_key, target_key)
                 batch.changes.resolved.append(source_key)
-        batch.changes.pairs.append(Pair(pair.a_key, pair.b_key, base))
+        if base != pair.base:  # a pair read again unchanged (an echo, a cursor's look-back) costs no write
+            batch.changes.pairs.append(Pair(pair.a_key, pair.b_key, base))
 
     def _fail(self, batch: _Batch, pair: Pair, keys: dict[str, str], error: str) -> None:
         batch.note("to_b", "failed", keys["a"], keys["b"], error)
