@@ -429,6 +429,9 @@ class _SyncReader:
             fields = list(sync.fields_of(direction))
             for problem in options.field_problems(stream, fields):
                 self.issues.append(sync.origin.issue(where, f"two_way.{side}: {stream_ref}: {problem.message}"))
+            fetch = options.streams[stream].fetch_problem()
+            if fetch is not None:  # each touched pair's records are fetched by key from both sides
+                self.issues.append(sync.origin.issue(where, f"two_way.{side}: {stream_ref}: {fetch}"))
             mode: Mode = "mirror" if side in block.delete_in else "upsert"
             for problem in options.target_problems(stream, mode):
                 self.issues.append(sync.origin.issue(where, f"two_way.{side}: {stream_ref}: {problem.message}"))

@@ -9,7 +9,7 @@ from app.config.schema import sync_schema
 from app.engine.project import open_project
 from app.mapping.testing import run_tests
 from tests.config.test_broken_configs import ENVIRON, Expected, found_issues
-from tests.conftest import ProjectWriter
+from tests.conftest import MINIMAL_PROJECT, ProjectWriter
 
 A = "mappings/a.yaml"
 B = "mappings/b.yaml"
@@ -69,6 +69,19 @@ def test_the_sync_schema_knows_both_kinds() -> None:
 
     text = str(schema)
     assert "two_way" in text and "to_a" in text and "source" in text
+
+
+def test_a_rest_side_without_get_is_refused(write_project: ProjectWriter) -> None:
+    api = (
+        "  api:\n    connector: rest\n    base_url: http://127.0.0.1:9\n    streams:\n      people:\n"
+        "        path: /people\n        key: id\n"
+        "        write: {create: {method: POST, path: /people}, update: {method: PATCH, path: '/people/{key}'}}\n"
+    )
+    sync = TWO_WAY.replace("b: erp.customers", "b: api.people").replace("  customer_no: id\n", "")
+    found = found_issues(write_project({"brygga.yaml": MINIMAL_PROJECT + api, A: sync}))
+
+    assert [(file, line, col) for file, line, col, _ in found] == [(A, 3, 6)]
+    assert "two_way.b: api.people: the stream has no get" in found[0][3]
 
 
 CASES = [
