@@ -155,7 +155,8 @@ async def _preview(workspace: Workspace, name: str, limit: int) -> list[PreviewR
 
 
 def _row_json(row: PreviewRow) -> dict[str, Any]:
-    return {
+    direction = {"direction": row.direction} if row.direction is not None else {}
+    return direction | {
         "source_key": row.source_key,
         "action": row.action,
         "target_key": row.target_key,
@@ -179,7 +180,8 @@ def _preview_table(rows: list[PreviewRow]) -> None:
             details = ", ".join(f"{name}: {show(value)}" for name, value in row.mapped.items())
         else:
             details = ""
-        table.add_row(redact(row.source_key), row.action, redact(row.target_key or ""), redact(details))
+        action = f"{row.direction} {row.action}" if row.direction else row.action
+        table.add_row(redact(row.source_key), action, redact(row.target_key or ""), redact(details))
     output.show(table)
     summary = Counter(row.action for row in rows)
     output.say(", ".join(f"{count} {action}" for action, count in summary.items()) or "no records to read")

@@ -30,6 +30,7 @@ Side = Literal["a", "b"]
 Winner = Literal["a", "b", "newest"]
 Direction = Literal["to_a", "to_b"]
 DIRECTIONS: tuple[Direction, Direction] = ("to_a", "to_b")
+SIDES: tuple[Side, Side] = ("a", "b")
 ONE_WAY_KEYS = ("source", "target", "fields", "mode")
 TWO_WAY_KEYS = ("two_way", "to_a", "to_b")
 

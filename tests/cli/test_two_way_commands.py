@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.cli.helpers import run_brygga
@@ -49,3 +50,33 @@ def test_a_sync_file_that_is_both_kinds_is_refused_at_its_place(tmp_path: Path) 
 
     assert validated.returncode == 2
     assert f"mappings/crm-erp.yaml:{len(lines) + 1}:1: source: a sync file is either one-way" in validated.stderr
+
+
+def test_preview_shows_both_directions_and_the_conflicts_it_would_settle_writing_nothing(tmp_path: Path) -> None:
+    project = make_two_way_project(tmp_path)
+    project.crm.insert(
+        [{"id": n, "email": f"c{n}@crm.se", "phone": "1", "name": f"C {n}", "notes": None} for n in (1, 2)]
+    )
+    config = ["-c", str(project.file)]
+    assert run_brygga("run", "crm-erp", *config).returncode == 0
+    project.crm.execute("UPDATE contacts SET name = 'From CRM' WHERE id = 1")
+    project.erp.execute("UPDATE customers SET name = 'From ERP', email = 'e@erp.se' WHERE customer_no = 1")
+    project.erp.insert([{"customer_no": 5, "email": "new@erp.se", "phone": "5", "name": "New", "internal": None}])
+    marks = project.crm.audit_mark(), project.erp.audit_mark()
+    state = (tmp_path / "state.db").read_bytes()
+
+    shown = run_brygga("preview", "crm-erp", "--json", *config)
+
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    rows = json.loads(shown.stdout)
+    summary = sorted(
+        (row["direction"], row["action"], row["source_key"]) for row in rows if row["action"] != "unchanged"
+    )
+    assert summary == [("to_a", "create", "5"), ("to_a", "update", "1"), ("to_b", "update", "1")]
+    by_direction = {(row["direction"], row["action"]): row for row in rows}
+    assert by_direction[("to_b", "update")]["changes"] == {"name": {"from": "From ERP", "to": "From CRM"}}
+    assert by_direction[("to_a", "update")]["changes"] == {"email": {"from": "c1@crm.se", "to": "e@erp.se"}}
+    notes = " ".join(row["note"] or "" for row in rows)
+    assert "conflict on name: a 'From CRM', b 'From ERP'; a's value stands" in notes
+    assert (project.crm.audit_since(marks[0]), project.erp.audit_since(marks[1])) == ([], [])
+    assert (tmp_path / "state.db").read_bytes() == state
