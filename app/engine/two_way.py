@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from app.config import TwoWaySyncConfig
-from app.config.two_way import DIRECTIONS, Direction, Side
+from app.config.two_way import DIRECTIONS, SIDES, Direction, Side
 from app.engine.by_key import records_by_key
 from app.engine.events import EVENTS_PER_ROUND
 from app.engine.pipeline import all_of
@@ -205,31 +205,33 @@ class TwoWayRun:
         checkpoint: Checkpoint | None,
         events: list[tuple[int, str | None]] | None = None,
     ) -> None:
-        """Settle every touched pair once, batch by batch; the checkpoint is stored with the last batch."""
-        size = max(1, min(self._connector(side).system.options.batch_size for side in ("a", "b")))
+        """Settle every touched pair once, batch by batch; then store the checkpoint (and the events' progress).
+
+        Records new in b are sorted out last: one that this run has just linked to a record new in a (a
+        create into b cut off by a crash, found again by ``match``) is no new record any more.
+        """
+        size = max(1, min(self._connector(side).system.options.batch_size for side in SIDES))
         by_a = await self.store.pairs(self.sync.name, list(touched["a"]), side="a")
         by_b = await self.store.pairs(self.sync.name, list(touched["b"]), side="b")
         pairs: dict[str, Pair] = {}
         for pair in (*by_a.values(), *by_b.values()):
             if pair.b_key is not None:
                 pairs[pair.a_key] = pair
-        new_a = [key for key in touched["a"] if key not in pairs]
-        new_b = [key for key in touched["b"] if key not in by_b]
-        work: list[tuple[str, list[Any]]] = [("pairs", _chunk(list(pairs.values()), size))]
-        work += [("new_a", _chunk(new_a, size)), ("new_b", _chunk(new_b, size))]
-        chunks = [(kind, chunk) for kind, chunked in work for chunk in chunked]
-        for index, (kind, chunk) in enumerate(chunks):
+        for chunk in _chunk(list(pairs.values()), size):
             batch = _Batch()
-            if kind == "pairs":
-                await self._settle_pairs(chunk, batch)
-            elif kind == "new_a":
-                await self._new_records("a", chunk, by_a, batch)
-            else:
-                await self._new_records("b", chunk, {}, batch)
-            if index == len(chunks) - 1:
-                batch.changes.events = events or []
-            await self._commit(batch, checkpoint if index == len(chunks) - 1 else None)
-        if not chunks and (checkpoint is not None or events):
+            await self._settle_pairs(chunk, batch)
+            await self._commit(batch, None)
+        for chunk in _chunk([key for key in touched["a"] if key not in pairs], size):
+            batch = _Batch()
+            await self._new_records("a", chunk, by_a, batch)
+            await self._commit(batch, None)
+        unlinked = [key for key in touched["b"] if key not in by_b]
+        linked_now = await self.store.pairs(self.sync.name, unlinked, side="b") if unlinked else {}
+        for chunk in _chunk([key for key in unlinked if key not in linked_now], size):
+            batch = _Batch()
+            await self._new_records("b", chunk, {}, batch)
+            await self._commit(batch, None)
+        if checkpoint is not None or events:
             last = _Batch()
             last.changes.events = events or []
             await self._commit(last, checkpoint)

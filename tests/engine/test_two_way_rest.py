@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import sqlite3
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
 from app.store import RunInfo
+from tests.cli.helpers import BRYGGA
 from tests.connectors.rest.server import ApiServer, ApiState
 from tests.engine.two_way_project import CRM_COLUMNS, Database, _table_sql
 
@@ -171,3 +175,39 @@ async def test_random_edits_between_sql_and_a_rest_api_that_assigns_keys(
         again = await run(path)
         assert writes(api, since) == [], f"round {number}: a second run wrote"
         assert again.counts.changed == 0
+
+
+def test_a_killed_run_creating_in_the_api_then_a_rerun_creates_each_record_once(
+    tmp_path: Path, api_server: ApiServer, api: ApiState
+) -> None:
+    """SIGKILL while a two-way run creates records in an API that assigns keys, then a rerun: each
+    create cut off is found (``match``) rather than sent again (issue 19, must show 3)."""
+    rows = 1_500
+    path = project_file(tmp_path, api_server.url)
+    crm = Database(tmp_path / "crm.db", "contacts", "id")
+    crm.insert([{"id": n, "email": f"p{n}@crm.se", "phone": "0", "name": f"P {n}"} for n in range(rows)])
+    command = [str(BRYGGA), "run", "crm-api", "-c", str(path)]
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(api.store) < 300 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        process.kill()
+    created_at_kill = len(api.store)
+    assert process.returncode == -signal.SIGKILL
+    assert 300 <= created_at_kill < rows, "the run must be killed in the middle of its creates"
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    emails = [person["email"] for person in api.store.values()]
+    from collections import Counter
+
+    print("AT KILL", created_at_kill, Counter(Counter(emails).values()), again.stdout)
+    assert len(emails) == len(set(emails)) == rows, "a record created twice, or not at all"
+    linked = agree(tmp_path, crm, api)
+    assert len(linked) == rows
