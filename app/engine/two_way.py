@@ -38,7 +38,7 @@ from app.mapping.keys import KeyReader
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, DirectedEntry, Failure, Pair
 from app.store.inbox import EventInfo
-from connectors.base import StreamInfo, Write, WriteAction, retrying_as
+from connectors.base import Connector, StreamInfo, Write, WriteAction, retrying_as
 
 if TYPE_CHECKING:
     from app.engine.run import RunOptions
@@ -132,7 +132,7 @@ class TwoWayRun:
     def _stream(self, side: Side) -> str:
         return self.sync.source_stream if side == "a" else self.sync.target_stream
 
-    def _connector(self, side: Side) -> Any:
+    def _connector(self, side: Side) -> Connector:
         return self.parts["to_b"].source if side == "a" else self.parts["to_b"].target
 
     async def _read(self, side: Side, checkpoint: Checkpoint | None, keys: dict[str, None]) -> Checkpoint | None:
@@ -207,8 +207,11 @@ class TwoWayRun:
     ) -> None:
         """Settle every touched pair once, batch by batch; then store the checkpoint (and the events' progress).
 
-        Records new in b are sorted out last: one that this run has just linked to a record new in a (a
-        create into b cut off by a crash, found again by ``match``) is no new record any more.
+        Records new on either side are first looked for on the other side (``match``), and linked where
+        found, before anything is created: a create cut off by a crash comes back as a record new on the
+        side it was made in, and is linked to the record it was made from rather than copied back; so is
+        the same customer entered in both systems. Each side's new records are then looked up again:
+        those just linked are no new records any more.
         """
         size = max(1, min(self._connector(side).system.options.batch_size for side in SIDES))
         by_a = await self.store.pairs(self.sync.name, list(touched["a"]), side="a")
@@ -221,16 +224,21 @@ class TwoWayRun:
             batch = _Batch()
             await self._settle_pairs(chunk, batch)
             await self._commit(batch, None)
-        for chunk in _chunk([key for key in touched["a"] if key not in pairs], size):
-            batch = _Batch()
-            await self._new_records("a", chunk, by_a, batch)
-            await self._commit(batch, None)
-        unlinked = [key for key in touched["b"] if key not in by_b]
-        linked_now = await self.store.pairs(self.sync.name, unlinked, side="b") if unlinked else {}
-        for chunk in _chunk([key for key in unlinked if key not in linked_now], size):
-            batch = _Batch()
-            await self._new_records("b", chunk, {}, batch)
-            await self._commit(batch, None)
+        unlinked: dict[Side, list[str]] = {
+            "a": [key for key in touched["a"] if key not in pairs],
+            "b": [key for key in touched["b"] if key not in by_b],
+        }
+        for side in ("b", "a"):  # before any create: each new record that the other side already holds
+            for chunk in _chunk(unlinked[side], size):
+                batch = _Batch()
+                await self._match_new(side, chunk, batch)
+                await self._commit(batch, None)
+        for side in SIDES:
+            keys = await self._still_unlinked(side, unlinked[side])
+            for chunk in _chunk(keys, size):
+                batch = _Batch()
+                await self._new_records(side, chunk, by_a if side == "a" else {}, batch)
+                await self._commit(batch, None)
         if checkpoint is not None or events:
             last = _Batch()
             last.changes.events = events or []
@@ -393,6 +401,51 @@ class TwoWayRun:
             await write_plan(parts, plan, self.engine.sleep, self.run_id)
         for item in plan:
             self._record_created(side, direction, item, batch)
+
+    async def _match_new(self, side: Side, keys: list[str], batch: _Batch) -> None:
+        """Link records new on ``side`` to the records the other side already holds that its ``match``
+        finds (each found record once, and only one not linked yet); the pairs are settled at once."""
+        other: Side = "b" if side == "a" else "a"
+        connector, stream = self._connector(other), self._stream(other)
+        if not connector.can_match(stream):
+            return
+        parts = self.parts["to_b" if side == "a" else "to_a"]
+        records, _ = await self._fetch(side, keys)
+        mapped: dict[str, Record] = {}
+        for key in keys:
+            record = records.get(key)
+            try:
+                result = parts.mapping.apply(record) if record is not None else None
+            except MappingError:
+                continue  # it fails where it is created, with its error
+            if result is not None:
+                mapped[key] = result
+        if not mapped:
+            return
+        records_to_match = list(mapped.values())
+
+        async def look() -> list[str | None]:
+            return await connector.match(stream, records_to_match)
+
+        found = dict(zip(mapped, await with_retries(self.sync.retry, look, self.engine.sleep), strict=True))
+        candidates = {key: match for key, match in found.items() if match is not None}
+        taken = await self.store.pairs(self.sync.name, list(candidates.values()), side=other)
+        taken = {key: pair for key, pair in taken.items() if pair.b_key is not None}
+        pairs: list[Pair] = []
+        for key, match in candidates.items():
+            if match in taken:
+                continue
+            taken[match] = Pair(key, match, {})
+            pairs.append(Pair(key, match, {}) if side == "a" else Pair(match, key, {}))
+        if pairs:
+            await self._settle_pairs(pairs, batch)
+
+    async def _still_unlinked(self, side: Side, keys: list[str]) -> list[str]:
+        """Those of ``keys`` (records of ``side``) that no pair links yet."""
+        if not keys:
+            return []
+        linked = await self.store.pairs(self.sync.name, keys, side=side)
+        return [key for key in keys if key not in linked or linked[key].b_key is None]
 
     async def _adopt_existing(self, other: Side, plan: list[Planned], batch: _Batch) -> set[str]:
         """Creates whose key is there already on the other side (a create cut off before it was linked, or

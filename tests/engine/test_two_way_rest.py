@@ -44,7 +44,25 @@ to_a:
 """
 
 
-def project_file(root: Path, api_url: str) -> Path:
+REVERSED = """\
+two_way:
+  a: api.people
+  b: crm.contacts
+retry: {attempts: 2, backoff: 0s, max_backoff: 0s}
+to_b:
+  id: id
+  email: email
+  phone: phone
+  name: name
+to_a:
+  email: email
+  phone: phone
+  name: name
+"""
+"""The API as side a: records new in the CRM are created in a, which assigns their keys."""
+
+
+def project_file(root: Path, api_url: str, sync: str = SYNC) -> Path:
     systems = {
         "crm": {
             "connector": "sql",
@@ -72,7 +90,7 @@ def project_file(root: Path, api_url: str) -> Path:
     }
     (root / "brygga.yaml").write_text(json.dumps({"version": 1, "state": "sqlite:///state.db", "systems": systems}))
     (root / "mappings").mkdir()
-    (root / "mappings" / "crm-api.yaml").write_text(SYNC)
+    (root / "mappings" / "crm-api.yaml").write_text(sync)
     connection = sqlite3.connect(root / "crm.db")
     connection.executescript(_table_sql("contacts", "id", CRM_COLUMNS, "updated_at"))
     connection.close()
@@ -211,3 +229,53 @@ def test_a_killed_run_creating_in_the_api_then_a_rerun_creates_each_record_once(
     assert len(emails) == len(set(emails)) == rows, "a record created twice, or not at all"
     linked = agree(tmp_path, crm, api)
     assert len(linked) == rows
+
+
+def test_a_killed_run_creating_in_side_a_that_assigns_keys_then_a_rerun_creates_each_record_once(
+    tmp_path: Path, api_server: ApiServer, api: ApiState
+) -> None:
+    """The same, the API being side a: a create into a cut off by the kill comes back as a record new in a,
+    and is linked to the CRM record it was made from (``match``) rather than copied back into the CRM."""
+    rows = 1_500
+    path = project_file(tmp_path, api_server.url, REVERSED)
+    crm = Database(tmp_path / "crm.db", "contacts", "id")
+    crm.insert([{"id": n, "email": f"p{n}@crm.se", "phone": "0", "name": f"P {n}"} for n in range(rows)])
+    command = [str(BRYGGA), "run", "crm-api", "-c", str(path)]
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(api.store) < 300 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        process.kill()
+    assert 300 <= len(api.store) < rows, "the run must be killed in the middle of its creates"
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    emails = [person["email"] for person in api.store.values()]
+    assert len(emails) == len(set(emails)) == rows, "a record created twice in the API, or not at all"
+    assert len(crm.records(list(FIELDS))) == rows, "a record copied back into the CRM"
+    pairs = Database(tmp_path / "state.db", "", "").rows("SELECT source_key, target_key FROM id_map")
+    assert len(pairs) == len({b for _, b in pairs}) == rows
+
+
+async def test_the_same_person_new_on_both_sides_is_linked_by_match_not_created_twice(
+    tmp_path: Path, api_server: ApiServer, api: ApiState
+) -> None:
+    path = project_file(tmp_path, api_server.url)
+    crm = Database(tmp_path / "crm.db", "contacts", "id")
+    crm.insert([{"id": 1, "email": "ann@x.se", "phone": "1", "name": "Ann"}])
+    key = next(api.ids)
+    api.store[key] = {"id": key, "email": "ann@x.se", "phone": "2", "name": "Ann B"}
+
+    result = await run(path)
+
+    assert result.status == "succeeded", result.error
+    assert len(api.store) == 1 and len(crm.records(list(FIELDS))) == 1
+    assert links(tmp_path) == {1: key}
+    assert api.store[key]["phone"] == "2" and crm.records(list(FIELDS))[1]["phone"] == "2"  # phone: b wins
+    assert crm.records(list(FIELDS))[1]["name"] == api.store[key]["name"] == "Ann"  # the sync's wins: a
