@@ -105,3 +105,33 @@ async def test_a_webhook_event_from_one_side_settles_its_pair(served: tuple[TwoW
     await eventually(carried, 10, "the pushed change to reach the ERP")
     runs = (await client.get("/api/v1/runs", params={"sync": "crm-erp"})).json()["items"]
     assert runs[0]["trigger"] == "webhook"
+
+
+async def test_a_dead_letter_names_its_direction_and_is_retried_through_the_api(
+    served: tuple[TwoWayProject, httpx.AsyncClient],
+) -> None:
+    project, client = served
+    await run_now(client)
+    project.erp.execute(
+        "CREATE TRIGGER refuse BEFORE UPDATE ON customers WHEN NEW.email = 'bad' BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
+    project.crm.execute("UPDATE contacts SET email = 'bad' WHERE id = 1")
+    partial = await run_now(client)
+    letters = (await client.get("/api/v1/dead-letters", params={"sync": "crm-erp"})).json()["items"]
+    project.erp.execute("DROP TRIGGER refuse")
+
+    retried = await client.post(f"/api/v1/dead-letters/{letters[0]['id']}/retry")
+
+    assert partial["status"] == "partial"
+    assert [(letter["source_key"], letter["direction"]) for letter in letters] == [("1", "to_b")]
+    assert retried.status_code == 202, retried.text
+
+    async def carried() -> bool:
+        return project.erp.records(["email"])[1] == {"email": "bad"}
+
+    await eventually(carried, 10, "the retried dead letter to be written")
+    await eventually(lambda: _none_left(client), 10, "the dead letter to be settled")
+
+
+async def _none_left(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/api/v1/dead-letters", params={"sync": "crm-erp"})).json()["items"] == []
