@@ -30,6 +30,7 @@ from app.engine.events import EVENTS_PER_ROUND
 from app.engine.pipeline import all_of
 from app.engine.planning import Action, Planned, SyncParts
 from app.engine.retry import with_retries
+from app.engine.run import RunStopped
 from app.engine.settling import Settlement, Settler
 from app.engine.webhooks import WebhookRejected, parse_json, records_of
 from app.engine.writing import write_plan
@@ -564,6 +565,8 @@ class TwoWayRun:
         self.conflicts += changes.conflicts
         if self.options.progress is not None:
             self.options.progress(self.counts)
+        if self.options.stop is not None and self.options.stop.is_set():  # between batches, all committed
+            raise RunStopped("stopped before it ended (the service is shutting down); the next run carries on")
 
 
 def _preparing(parts: SyncParts, stream: str, fields: list[str]) -> Callable[[], Awaitable[StreamInfo]]:
