@@ -216,11 +216,12 @@ async def test_a_record_a_side_refuses_fails_alone_into_the_dead_letters_with_it
 
 
 async def test_edits_conflicts_and_no_echoes_over_each_kind_of_state_database(tmp_path: Path, state: str) -> None:
-    project = make_two_way_project(tmp_path, state=state)
+    project = make_two_way_project(tmp_path, state=state, delete_in="[b]")
     seed(project)
     first = await project.run()
     project.crm.execute("UPDATE contacts SET name = 'CRM', email = 'one@crm.se' WHERE id = 1")
     project.erp.execute("UPDATE customers SET name = 'ERP' WHERE customer_no = 1")
+    project.crm.execute("DELETE FROM contacts WHERE id = 3")
 
     settled = await project.run()
     marks = project.crm.audit_mark(), project.erp.audit_mark()
@@ -231,5 +232,6 @@ async def test_edits_conflicts_and_no_echoes_over_each_kind_of_state_database(tm
     assert project.erp.records(MAPPED)[1] == {"email": "one@crm.se", "phone": "071", "name": "CRM"}
     assert settled.conflicts == 1 and settled.counts_by_direction is not None
     assert settled.counts_by_direction["to_b"].updated == 1
+    assert settled.counts_by_direction["to_b"].deleted == 1 and 3 not in project.erp.records(MAPPED)
     assert (project.crm.audit_since(marks[0]), project.erp.audit_since(marks[1])) == ([], [])
     assert again.counts.changed == 0
