@@ -235,3 +235,21 @@ async def test_edits_conflicts_and_no_echoes_over_each_kind_of_state_database(tm
     assert settled.counts_by_direction["to_b"].deleted == 1 and 3 not in project.erp.records(MAPPED)
     assert (project.crm.audit_since(marks[0]), project.erp.audit_since(marks[1])) == ([], [])
     assert again.counts.changed == 0
+
+
+async def test_an_update_leaves_a_required_column_it_does_not_map_as_it_is(tmp_path: Path) -> None:
+    """The ERP's table has a NOT NULL column without a default that the sync never maps: an update of the
+    fields that changed is an UPDATE by key (an upsert of them would be refused for the row it could insert)."""
+    project = make_two_way_project(tmp_path, erp_extra=" code TEXT NOT NULL,")
+    project.crm.insert([{"id": 1, "email": "a@crm.se", "phone": "1", "name": "A", "notes": None}])
+    project.erp.insert([{"customer_no": 1, "email": "a@crm.se", "phone": "1", "name": "A", "code": "K-1"}])
+    linked = await project.run()
+    project.crm.execute("UPDATE contacts SET email = 'new@crm.se' WHERE id = 1")
+    mark = project.erp.audit_mark()
+
+    run = await project.run()
+
+    assert linked.status == "succeeded" and linked.counts.changed == 0, linked
+    assert run.status == "succeeded", run.error
+    assert project.erp.audit_since(mark) == [("update", 1, "email,")]
+    assert project.erp.rows("SELECT email, code FROM customers") == [("new@crm.se", "K-1")]

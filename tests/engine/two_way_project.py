@@ -17,7 +17,9 @@ from app.store import RunInfo
 NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
 
 
-def _table_sql(table: str, key: str, columns: list[str], stamp: str, *, lower: list[str] | None = None) -> str:
+def _table_sql(
+    table: str, key: str, columns: list[str], stamp: str, *, lower: list[str] | None = None, extra: str = ""
+) -> str:
     """A table, its change-time trigger, its audit triggers, and (``lower``) columns it lower-cases on save."""
     changed = " || ".join(f"CASE WHEN OLD.{c} IS NOT NEW.{c} THEN '{c},' ELSE '' END" for c in columns)
     lowering = ""
@@ -31,7 +33,7 @@ BEGIN UPDATE {table} SET {column} = lower(NEW.{column}) WHERE {key} = NEW.{key};
 """
     return f"""
 CREATE TABLE {table} (
-    {key} INTEGER PRIMARY KEY, {", ".join(f"{c} TEXT" for c in columns)},
+    {key} INTEGER PRIMARY KEY, {", ".join(f"{c} TEXT" for c in columns)},{extra}
     {stamp} TIMESTAMP NOT NULL DEFAULT ({NOW})
 );
 CREATE TABLE audit (id INTEGER PRIMARY KEY, action TEXT, key INTEGER, changed TEXT);
@@ -171,12 +173,14 @@ def make_two_way_project(
     batch_size: int = 1000,
     erp_lowers: list[str] | None = None,
     state: str = "sqlite:///state.db",
+    erp_extra: str = "",
 ) -> TwoWayProject:
+    """The project; ``erp_extra`` adds column definitions to the ERP's table (``"code TEXT NOT NULL,"``)."""
     crm = Database(folder / "crm.db", "contacts", "id")
     erp = Database(folder / "erp.db", "customers", "customer_no")
     for database, sql in (
         (crm, _table_sql("contacts", "id", CRM_COLUMNS, "updated_at")),
-        (erp, _table_sql("customers", "customer_no", ERP_COLUMNS, "modified_at", lower=erp_lowers)),
+        (erp, _table_sql("customers", "customer_no", ERP_COLUMNS, "modified_at", lower=erp_lowers, extra=erp_extra)),
     ):
         connection = sqlite3.connect(database.path)
         connection.executescript(sql)
