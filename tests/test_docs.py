@@ -13,6 +13,7 @@ from app.config import ProjectFile, SyncConfig, WebhookConfig
 from app.config.kinds import installed_kinds, options_model
 from app.config.project import Alert, ApiConfig, ApiToken, Retention
 from app.config.sync import FIELD_SOURCES, FieldMapping, FieldType, Lookup, RetryPolicy, Schedule, SyncTest
+from app.config.two_way import Newest, SidesWhere, TwoWayBlock, TwoWayField, TwoWaySyncConfig, TwoWayTest
 from app.mapping.transforms import KINDS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,6 +78,13 @@ def test_every_sync_key_transform_and_type_is_documented() -> None:
     keys |= {kind.usage for kind in KINDS.values()}
 
     assert _undocumented(DOCS / "mappings.md", keys) == []
+
+
+def test_every_two_way_key_is_documented() -> None:
+    keys = _keys([TwoWaySyncConfig, TwoWayBlock, Newest, SidesWhere, TwoWayField, TwoWayTest])
+    keys -= _keys([FieldMapping, Lookup, SyncTest]) - {"wins"}  # field forms and tests: in mappings.md
+
+    assert _undocumented(DOCS / "two-way.md", keys) == []
 
 
 def test_the_drift_check_notices_a_missing_key(tmp_path: Path) -> None:

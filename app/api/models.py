@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 SyncStatus = Literal["idle", "running", "failing", "stalled", "paused"]
 RunStatus = Literal["running", "succeeded", "partial", "failed"]
@@ -46,8 +46,27 @@ class Counts(BaseModel):
     failed: int
 
 
-class RunPublic(BaseModel):
+class _TwoWayFields(BaseModel):
+    """A model with fields only two-way syncs have: left out of one-way answers, which stay as they were."""
+
+    _two_way_only: ClassVar[tuple[str, ...]] = ()
+    _marker: ClassVar[str] = ""
+    """The field that is null exactly for one-way syncs."""
+
+    @model_serializer(mode="wrap")
+    def _without_two_way_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if getattr(self, self._marker) is None:
+            for name in self._two_way_only:
+                data.pop(name, None)
+        return data
+
+
+class RunPublic(_TwoWayFields):
     """One execution of a sync."""
+
+    _two_way_only = ("conflicts", "counts_by_direction")
+    _marker = "counts_by_direction"
 
     id: int
     sync: str
@@ -57,6 +76,10 @@ class RunPublic(BaseModel):
     finished_at: datetime | None
     counts: Counts
     error: str | None
+    conflicts: int = Field(0, description="Conflicts a two-way run settled (two-way runs only).")
+    counts_by_direction: dict[Literal["to_a", "to_b"], Counts] | None = Field(
+        None, description="A two-way run's counts per direction; `counts` sums them (two-way runs only)."
+    )
 
 
 class RunsPage(BaseModel):
@@ -71,7 +94,9 @@ class SyncPublic(BaseModel):
     description: str
     source: str
     target: str
-    mode: Literal["upsert", "insert", "update", "mirror"]
+    mode: Literal["upsert", "insert", "update", "mirror", "two_way"] = Field(
+        description="upsert, insert, update or mirror; two_way for a two-way sync (source is its a, target its b)"
+    )
     schedule: str | None
     webhook: bool
     after: str | None
@@ -91,16 +116,32 @@ class RunStarted(BaseModel):
     run_id: int
 
 
-class LogEntryPublic(BaseModel):
+class Conflict(BaseModel):
+    """A field changed on both sides of a two-way pair to different values, and whose value stood."""
+
+    field: str
+    a: Any
+    b: Any
+    winner: Literal["a", "b"]
+
+
+class LogEntryPublic(_TwoWayFields):
     """What one run did to one record."""
+
+    _two_way_only = ("direction", "conflict")
+    _marker = "direction"
 
     id: int
     run_id: int
     source_key: str
     target_key: str | None
-    action: str = Field(description="created, updated, deleted, skipped or failed")
+    action: str = Field(description="created, updated, deleted, skipped, failed; conflict in a two-way sync")
     error: str | None
     at: datetime
+    direction: Literal["to_a", "to_b"] | None = Field(
+        None, description="In a two-way sync, the direction: to_b carries a's record into b (two-way only)."
+    )
+    conflict: Conflict | None = Field(None, description="A conflict's field, both values and whose value stood.")
 
 
 class LogPage(BaseModel):
@@ -125,14 +166,20 @@ class RecordStory(BaseModel):
     log: list[LogEntryPublic]
 
 
-class DeadLetterPublic(BaseModel):
+class DeadLetterPublic(_TwoWayFields):
     """A record that failed, kept so it can be retried."""
+
+    _two_way_only = ("direction",)
+    _marker = "direction"
 
     id: int
     sync: str
     source_key: str
     error: str
     reason: str = Field(description="mapping, lookup or write")
+    direction: Literal["to_a", "to_b"] | None = Field(
+        None, description="In a two-way sync, the direction whose write failed (source_key is its source's)."
+    )
     attempts: int
     first_failed_at: datetime
     last_failed_at: datetime

@@ -8,9 +8,11 @@ import typer
 
 from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, plural, usage_error
 from app.cli.output import output
-from app.config import Needs
+from app.config import Needs, TwoWaySyncConfig
+from app.config.two_way import DIRECTIONS
 from app.config.validation import closest
-from app.mapping.testing import run_tests
+from app.engine.project import Workspace
+from app.mapping.testing import CaseResult, run_tests
 
 
 @cli.command()
@@ -40,7 +42,7 @@ def test_command(
             usage_error(f"no sync named '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""))
     passed = failed = 0
     for name in names:
-        results = run_tests(workspace.project.syncs[name], workspace.mappings[name])
+        results = _results(workspace, name)
         if not results:
             output.say(f"  -  {name}: no tests", style="dim")
         for result in results:
@@ -54,3 +56,12 @@ def test_command(
                 output.say(f"     {line}")
     output.say(f"{passed} passed, {failed} failed", style="bold red" if failed else "bold green")
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _results(workspace: Workspace, name: str) -> list[CaseResult]:
+    """The sync's test results; a two-way sync's tests each run the direction they name."""
+    sync = workspace.project.syncs[name]
+    if not isinstance(sync, TwoWaySyncConfig):
+        return run_tests(sync, workspace.mappings[name])
+    compiled = workspace.directions[name]
+    return [result for direction in DIRECTIONS for result in run_tests(sync.direction(direction), compiled[direction])]

@@ -114,6 +114,12 @@ def _report(run_info: RunInfo, seconds: float) -> None:
     style = {"succeeded": "green", "partial": "yellow"}.get(run_info.status, "bold red")
     output.say(f"{run_info.sync}: {run_info.status} in {seconds:.1f}s (run {run_info.id})", style=style)
     output.say(f"  {counts_text(run_info.counts)}")
+    if run_info.counts_by_direction is not None:
+        for direction in ("to_b", "to_a"):
+            part = run_info.counts_by_direction.get(direction)
+            if part is not None:
+                output.say(f"    {direction}: {counts_text(part)}")
+        output.say(f"    conflicts settled: {run_info.conflicts}")
     if run_info.error:
         output.say(f"  error: {run_info.error}", style="red")
 
@@ -151,7 +157,8 @@ async def _preview(workspace: Workspace, name: str, limit: int) -> list[PreviewR
 
 
 def _row_json(row: PreviewRow) -> dict[str, Any]:
-    return {
+    direction = {"direction": row.direction} if row.direction is not None else {}
+    return direction | {
         "source_key": row.source_key,
         "action": row.action,
         "target_key": row.target_key,
@@ -177,7 +184,8 @@ def _preview_table(rows: list[PreviewRow]) -> None:
             details = ", ".join(f"{name}: {show(value)}" for name, value in row.mapped.items())
         else:
             details = ""
-        table.add_row(redact(row.source_key), row.action, redact(row.target_key or ""), redact(details))
+        action = f"{row.direction} {row.action}" if row.direction else row.action
+        table.add_row(redact(row.source_key), action, redact(row.target_key or ""), redact(details))
     output.show(table)
     summary = Counter(row.action for row in rows)
     output.say(", ".join(f"{count} {action}" for action, count in summary.items()) or "no records to read")

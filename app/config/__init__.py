@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "EVERYTHING",
+    "AnySync",
     "ConfigIssue",
     "ConfigModel",
     "Duration",
@@ -36,6 +37,7 @@ __all__ = [
     "SystemConfig",
     "SystemOptions",
     "TargetProblem",
+    "TwoWaySyncConfig",
     "UnsetVariable",
     "WebhookConfig",
     "check_url_port",
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     from app.config.secrets import SecretValues
     from app.config.sync import FieldMapping, Lookup, Mode, RetryPolicy, SyncConfig, SyncTest
     from app.config.systems import StreamOptions, SystemConfig, SystemOptions, TargetProblem, WebhookConfig
+    from app.config.two_way import AnySync, TwoWaySyncConfig
 
 _MODULES = {
     "app.config.base": (
@@ -98,6 +101,7 @@ _MODULES = {
     "app.config.secrets": ("SecretValues",),
     "app.config.sync": ("FieldMapping", "Lookup", "Mode", "RetryPolicy", "SyncConfig", "SyncTest"),
     "app.config.systems": ("StreamOptions", "SystemConfig", "SystemOptions", "TargetProblem", "WebhookConfig"),
+    "app.config.two_way": ("AnySync", "TwoWaySyncConfig"),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
 

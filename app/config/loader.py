@@ -25,8 +25,9 @@ from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds,
 from app.config.needs import EVERYTHING, Needs
 from app.config.project import ProjectFile
 from app.config.secrets import SecretValues
-from app.config.sync import SYNC_NAME_HINT, SyncConfig, is_sync_name
+from app.config.sync import SYNC_NAME_HINT, Mode, SyncConfig, is_sync_name
 from app.config.systems import SystemConfig, SystemOptions, WebhookConfig
+from app.config.two_way import DIRECTIONS, AnySync, TwoWaySyncConfig, sync_kind_problems, target_side
 from app.config.validation import choice_hint, closest, dotted, validate_node, with_path
 from app.config.yaml_source import SourceMap, YamlDocument, parse_yaml
 from app.errors import ConfigError
@@ -42,7 +43,7 @@ class Project:
     file: Path
     settings: ProjectFile
     systems: dict[str, SystemConfig] = field(default_factory=dict)
-    syncs: dict[str, SyncConfig] = field(default_factory=dict)
+    syncs: dict[str, AnySync] = field(default_factory=dict)
     secrets: SecretValues = field(default_factory=SecretValues)
     files: list[Path] = field(default_factory=list)
     origin: SourceMap = field(default_factory=lambda: SourceMap(Path("brygga.yaml")))
@@ -337,8 +338,8 @@ class _SyncReader:
         self.system_names = system_names
         self.issues = reader.issues
 
-    def read(self, files: list[tuple[Path, Location]]) -> dict[str, SyncConfig]:
-        syncs: dict[str, SyncConfig] = {}
+    def read(self, files: list[tuple[Path, Location]]) -> dict[str, AnySync]:
+        syncs: dict[str, AnySync] = {}
         all_names: set[str] = set()
         for file, _ in files:
             self.reader.files.append(file)
@@ -352,7 +353,11 @@ class _SyncReader:
                 data["name"] = self._name_of_file(file)
             all_names.add(str(data["name"]))
             self.project.sync_files[file] = str(data["name"])
-            sync = validate_node(SyncConfig, data, document.source_map, (), self.issues)
+            for key, message in sync_kind_problems(data):
+                self.issues.append(document.source_map.issue((key,), message, at_key=True))
+                del data[key]
+            model: type[SyncConfig] | type[TwoWaySyncConfig] = TwoWaySyncConfig if "two_way" in data else SyncConfig
+            sync = validate_node(model, data, document.source_map, (), self.issues)
             if sync is None:
                 continue
             sync._origin = document.source_map
@@ -375,7 +380,7 @@ class _SyncReader:
         self.issues.append(ConfigIssue(file, START, message))
         return "unnamed-" + re.sub(r"[^A-Za-z0-9_.-]", "-", file.stem)
 
-    def _duplicate(self, sync: SyncConfig, first: SyncConfig) -> None:
+    def _duplicate(self, sync: AnySync, first: AnySync) -> None:
         other = os.path.relpath(first.origin.file, self.project.root)
         if first.origin.has(("name",)):
             mark = first.origin.value_mark(("name",))
@@ -386,13 +391,11 @@ class _SyncReader:
             sync.origin.issue(("name",), f"name: duplicate sync name '{sync.name}' ({where}): rename one")
         )
 
-    def _check_references(self, sync: SyncConfig, syncs: dict[str, SyncConfig], all_names: set[str]) -> None:
-        self._check_stream(sync, "source", sync.source_system, sync.source_stream)
-        if self._check_stream(sync, "target", sync.target_system, sync.target_stream):
-            self._check_target(sync)
-        for field_name, mapping in sync.fields.items():
-            if mapping.lookup is not None:
-                self._check_sync_name(sync, ("fields", field_name, "lookup", "sync"), mapping.lookup.sync, all_names)
+    def _check_references(self, sync: AnySync, syncs: dict[str, AnySync], all_names: set[str]) -> None:
+        if isinstance(sync, TwoWaySyncConfig):
+            self._check_two_way(sync, syncs)
+        else:
+            self._check_one_way(sync, all_names)
         if sync.after is not None:
             self._check_sync_name(sync, ("after",), sync.after, all_names)
             if sync.after == sync.name:
@@ -404,8 +407,57 @@ class _SyncReader:
         if sync.webhook:
             self._check_webhook(sync)
 
-    def _check_stream(self, sync: SyncConfig, key: str, system_name: str, stream: str) -> bool:
+    def _check_one_way(self, sync: SyncConfig, all_names: set[str]) -> None:
+        self._check_stream(sync, "source", sync.source_system, sync.source_stream)
+        if self._check_stream(sync, "target", sync.target_system, sync.target_stream):
+            self._check_target(sync)
+        for field_name, mapping in sync.fields.items():
+            if mapping.lookup is not None:
+                self._check_sync_name(sync, ("fields", field_name, "lookup", "sync"), mapping.lookup.sync, all_names)
+
+    def _check_two_way(self, sync: TwoWaySyncConfig, syncs: dict[str, AnySync]) -> None:
+        """Both streams exist and can be written by key; each block's fields are its stream's own."""
+        block = sync.two_way
+        for direction in DIRECTIONS:
+            side = target_side(direction)
+            stream_ref = sync.stream(side)
+            system_name, _, stream = stream_ref.partition(".")
+            where: Location = ("two_way", side)
+            if not self._check_stream(sync, "two_way", system_name, stream, where):
+                continue
+            options = self.project.systems[system_name].options
+            fields = list(sync.fields_of(direction))
+            for problem in options.field_problems(stream, fields):
+                self.issues.append(sync.origin.issue(where, f"two_way.{side}: {stream_ref}: {problem.message}"))
+            fetch = options.streams[stream].fetch_problem()
+            if fetch is not None:  # each touched pair's records are fetched by key from both sides
+                self.issues.append(sync.origin.issue(where, f"two_way.{side}: {stream_ref}: {fetch}"))
+            mode: Mode = "mirror" if side in block.delete_in else "upsert"
+            for problem in options.target_problems(stream, mode):
+                self.issues.append(sync.origin.issue(where, f"two_way.{side}: {stream_ref}: {problem.message}"))
+            key = options.streams[stream].key
+            for field_name in (name for name in fields if name not in key):  # keys are only written on create
+                for other in _writers_of(syncs, stream_ref, field_name, sync.name):
+                    message = (
+                        f"{direction}.{field_name}: sync {other} writes {field_name} into {stream_ref} too: two syncs"
+                        " writing one field overwrite each other; leave it to one"
+                    )
+                    self.issues.append(sync.origin.issue((direction, field_name), message, at_key=True))
+        if block.wins == "newest" and block.newest is None:
+            return  # reported by the model
+        for direction in DIRECTIONS:
+            for field_name, mapping in sync.fields_of(direction).items():
+                if mapping.lookup is not None:
+                    where_lookup = (direction, field_name, "lookup")
+                    message = f"{direction}.{field_name}: lookup is not supported in a two-way sync yet"
+                    self.issues.append(sync.origin.issue(where_lookup, message))
+
+    def _check_stream(
+        self, sync: AnySync, key: str, system_name: str, stream: str, where: Location | None = None
+    ) -> bool:
         """Whether the system and its stream exist; an issue where not."""
+        location: Location = where or (key,)
+        key = dotted(location)
         if system_name not in self.system_names:
             known = sorted(str(name) for name in self.system_names)
             message = (
@@ -413,18 +465,18 @@ class _SyncReader:
                 if known
                 else f"no system '{system_name}' in the project"
             )
-            self.issues.append(sync.origin.issue((key,), f"{key}: {message}"))
+            self.issues.append(sync.origin.issue(location, f"{key}: {message}"))
             return False
         system = self.project.systems.get(system_name)
         if system is None:
             message = f"{key}: system '{system_name}' has errors (above); its stream '{stream}' could not be checked"
-            mark = sync.origin.value_mark((key,))
+            mark = sync.origin.value_mark(location)
             self.issues.append(Unchecked(sync.origin.file, mark, message, system_name))
             return False
         if stream not in system.options.streams:
             hint = choice_hint(stream, sorted(system.options.streams))
             self.issues.append(
-                sync.origin.issue((key,), f"{key}: system {system_name} has no stream '{stream}': {hint}")
+                sync.origin.issue(location, f"{key}: system {system_name} has no stream '{stream}': {hint}")
             )
             return False
         return True
@@ -441,13 +493,16 @@ class _SyncReader:
                 issue = sync.origin.issue(("target",), f"target: {sync.target}: {problem.message}")
             self.issues.append(issue)
 
-    def _check_sync_name(self, sync: SyncConfig, location: Location, name: str, all_names: set[str]) -> None:
+    def _check_sync_name(self, sync: AnySync, location: Location, name: str, all_names: set[str]) -> None:
         if name not in all_names:
             guess = closest(name, sorted(all_names))
             hint = f" (did you mean '{guess}'?)" if guess else ""
             self.issues.append(sync.origin.issue(location, f"{dotted(location)}: no sync named '{name}'{hint}"))
 
-    def _check_webhook(self, sync: SyncConfig) -> None:
+    def _check_webhook(self, sync: AnySync) -> None:
+        if isinstance(sync, TwoWaySyncConfig):
+            self._check_two_way_webhook(sync)
+            return
         system = self.project.systems.get(sync.source_system)
         if system is None:
             return
@@ -458,8 +513,36 @@ class _SyncReader:
             )
             self.issues.append(sync.origin.issue(("webhook",), message))
 
+    def _check_two_way_webhook(self, sync: TwoWaySyncConfig) -> None:
+        """``webhook: true`` needs a webhook block on at least one side's stream."""
+        for side in ("a", "b"):
+            system_name, _, stream = sync.stream(side).partition(".")
+            system = self.project.systems.get(system_name)
+            if system is None or (system.webhook is not None and system.webhook.stream == stream):
+                return
+        message = (
+            f"webhook: neither {sync.two_way.a} nor {sync.two_way.b} has a webhook block for its stream:"
+            " add one, or remove webhook: true"
+        )
+        self.issues.append(sync.origin.issue(("webhook",), message))
 
-def _after_cycle(sync: SyncConfig, syncs: dict[str, SyncConfig]) -> bool:
+
+def _writers_of(syncs: dict[str, AnySync], stream: str, field_name: str, besides: str) -> Iterator[str]:
+    """The other syncs that write ``field_name`` into ``stream``."""
+    for name, other in syncs.items():
+        if name == besides:
+            continue
+        if isinstance(other, TwoWaySyncConfig):
+            written = [
+                other.fields_of(direction) for direction in DIRECTIONS if other.stream(target_side(direction)) == stream
+            ]
+            if any(field_name in fields for fields in written):
+                yield name
+        elif other.target == stream and field_name in other.fields:
+            yield name
+
+
+def _after_cycle(sync: AnySync, syncs: dict[str, AnySync]) -> bool:
     seen = {sync.name}
     current = syncs.get(sync.after or "")
     while current is not None and current.after is not None:

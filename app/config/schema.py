@@ -10,6 +10,7 @@ from app.config.kinds import BrokenKindError, installed_kinds
 from app.config.loader import system_model
 from app.config.project import ProjectFile
 from app.config.sync import SyncConfig
+from app.config.two_way import TwoWaySyncConfig
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -34,7 +35,15 @@ def project_schema() -> dict[str, Any]:
 
 def sync_schema() -> dict[str, Any]:
     """The schema of one sync file in ``mappings/``."""
-    return _finish(SyncConfig.model_json_schema(by_alias=True), "Brygga sync (mappings/*.yaml)")
+    one_way = SyncConfig.model_json_schema(by_alias=True)
+    two_way = TwoWaySyncConfig.model_json_schema(by_alias=True)
+    definitions = {**one_way.pop("$defs", {}), **two_way.pop("$defs", {})}
+    both = {
+        "description": "A sync: one-way (source, target, fields) or two-way (two_way, to_a, to_b).",
+        "anyOf": [one_way, two_way],
+        "$defs": definitions,
+    }
+    return _finish(both, "Brygga sync (mappings/*.yaml)")
 
 
 def _finish(schema: dict[str, Any], title: str) -> dict[str, Any]:

@@ -177,6 +177,17 @@ class SyncConfig(ConfigModel):
     tests: list[SyncTest] = Field(default_factory=list)
 
     _origin: SourceMap | None = PrivateAttr(None)
+    _fields_at: str = PrivateAttr("fields")
+    """The key of the fields block in the file: ``to_a`` or ``to_b`` for a direction of a two-way sync."""
+    _where_at: tuple[str, ...] = PrivateAttr(("where",))
+
+    @property
+    def fields_at(self) -> str:
+        return self._fields_at
+
+    @property
+    def where_at(self) -> tuple[str, ...]:
+        return self._where_at
 
     @property
     def origin(self) -> SourceMap:

@@ -32,6 +32,10 @@ def create_table_statement(project: Project, sync: str) -> str:
     from connectors.sql.ddl import create_table  # noqa: PLC0415
 
     chosen = project.syncs[sync]
+    if not isinstance(chosen, SyncConfig):
+        raise NoTableToDescribe(
+            f"sync '{sync}' is a two-way sync: both its tables exist already, so there is nothing to describe"
+        )
     system = project.systems[chosen.target_system]
     if not isinstance(system.options, SqlSystem):
         raise NoTableToDescribe(
@@ -55,7 +59,7 @@ def _field_type(project: Project, field: FieldMapping) -> FieldType | None:
     if field.lookup is None or field.type is not None:
         return field.type
     other = project.syncs.get(field.lookup.sync)
-    if other is None:
+    if not isinstance(other, SyncConfig):
         return None
     key = project.systems[other.target_system].stream(other.target_stream).key
     return other.fields[key[0]].type if len(key) == 1 and key[0] in other.fields else None

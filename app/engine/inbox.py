@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from app.config import AnySync, TwoWaySyncConfig
 from app.engine.runner import SyncBusyError
 from app.engine.webhooks import WebhookRejected, check_delivery, webhook_of
 from app.errors import BryggaError, ConflictError, NotFoundError
@@ -31,6 +32,13 @@ class Accepted:
     event_id: int
     records: int
     duplicate: bool
+
+
+def _streams_read(sync: AnySync) -> set[str]:
+    """The streams whose changes a sync takes: its source; both sides of a two-way sync."""
+    if isinstance(sync, TwoWaySyncConfig):
+        return {sync.two_way.a, sync.two_way.b}
+    return {sync.source}
 
 
 class Webhooks:
@@ -72,11 +80,9 @@ class Webhooks:
         config = self.service.project.systems.get(system)
         if config is None or config.webhook is None:
             return []
-        stream = config.webhook.stream
+        streams = {f"{system}.{config.webhook.stream}"}
         return [
-            name
-            for name, sync in self.service.project.syncs.items()
-            if sync.webhook and sync.source_system == system and sync.source_stream == stream
+            name for name, sync in self.service.project.syncs.items() if sync.webhook and streams & _streams_read(sync)
         ]
 
     def wake(self, syncs: list[str]) -> None:

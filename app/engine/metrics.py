@@ -28,6 +28,9 @@ class Metrics:
         self.run_seconds = Histogram(
             "brygga_run_duration_seconds", "How long runs took.", ["sync"], buckets=RUN_SECONDS, registry=registry
         )
+        self.conflicts = Counter(
+            "brygga_conflicts", "Conflicts two-way runs settled, by sync.", ["sync"], registry=registry
+        )
         self.webhook_events = Counter(
             "brygga_webhook_events",
             "Webhook deliveries, by system and outcome.",
@@ -40,6 +43,8 @@ class Metrics:
         for action, count in run.counts.as_dict().items():
             if count:
                 self.records.labels(run.sync, action).inc(count)
+        if run.conflicts:
+            self.conflicts.labels(run.sync).inc(run.conflicts)
         if run.finished_at is not None:
             self.run_seconds.labels(run.sync).observe((run.finished_at - run.started_at).total_seconds())
 

@@ -10,15 +10,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.config import SyncConfig
+    from app.config import AnySync
 
 
-def followers(syncs: Mapping[str, SyncConfig], name: str) -> list[str]:
+def followers(syncs: Mapping[str, AnySync], name: str) -> list[str]:
     """The syncs that run right after ``name`` (their ``after:`` names it), in declaration order."""
     return [child for child, sync in syncs.items() if sync.after == name]
 
 
-def in_after_order(syncs: Mapping[str, SyncConfig]) -> list[str]:
+def in_after_order(syncs: Mapping[str, AnySync]) -> list[str]:
     """Every sync, each after the one its ``after:`` names; otherwise in declaration order.
 
     A sync without ``after:`` (or naming an unknown sync) starts a chain; each chain is walked depth

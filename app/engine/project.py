@@ -7,7 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.config import EVERYTHING, ConfigIssue, Needs, Project, read_project, report_issues
+from app.config import (
+    EVERYTHING,
+    ConfigIssue,
+    Needs,
+    Project,
+    SyncConfig,
+    TwoWaySyncConfig,
+    read_project,
+    report_issues,
+)
+from app.config.two_way import DIRECTIONS, Direction
 from app.errors import ConfigError
 from app.mapping.compiler import CompiledMapping, compile_mapping
 from app.mapping.paths import PathSyntaxError, parse_path
@@ -19,6 +29,9 @@ class Workspace:
 
     project: Project
     mappings: dict[str, CompiledMapping] = field(default_factory=dict)
+    """One-way syncs' mappings, by sync name."""
+    directions: dict[str, dict[Direction, CompiledMapping]] = field(default_factory=dict)
+    """Two-way syncs' mappings, by sync name and direction."""
 
 
 def open_project(path: Path, environ: Mapping[str, str] | None = None, needs: Needs = EVERYTHING) -> Workspace:
@@ -29,10 +42,11 @@ def open_project(path: Path, environ: Mapping[str, str] | None = None, needs: Ne
     """
     project, issues = read_project(path, os.environ if environ is None else environ, needs)
     mappings, compile_issues = compile_mappings(project)
-    reported = report_issues(issues + compile_issues + webhook_issues(project), project, needs)
+    directions, direction_issues = compile_directions(project)
+    reported = report_issues(issues + compile_issues + direction_issues + webhook_issues(project), project, needs)
     if reported:
         raise ConfigError(reported)
-    return Workspace(project, mappings)
+    return Workspace(project, mappings, directions)
 
 
 def compile_mappings(project: Project) -> tuple[dict[str, CompiledMapping], list[ConfigIssue]]:
@@ -40,13 +54,37 @@ def compile_mappings(project: Project) -> tuple[dict[str, CompiledMapping], list
     mappings: dict[str, CompiledMapping] = {}
     issues: list[ConfigIssue] = []
     for name, sync in project.syncs.items():
-        system = project.systems.get(sync.source_system)
-        stream = system.options.streams.get(sync.source_stream) if system is not None else None
+        if not isinstance(sync, SyncConfig):
+            continue
         try:
-            mappings[name] = compile_mapping(sync, stream.key if stream is not None else ("id",))
+            mappings[name] = _compile(project, sync)
         except ConfigError as exc:
             issues.extend(exc.issues)
     return mappings, issues
+
+
+def compile_directions(project: Project) -> tuple[dict[str, dict[Direction, CompiledMapping]], list[ConfigIssue]]:
+    """Compile both directions of every two-way sync; collect the problems of all."""
+    compiled: dict[str, dict[Direction, CompiledMapping]] = {}
+    issues: list[ConfigIssue] = []
+    for name, sync in project.syncs.items():
+        if not isinstance(sync, TwoWaySyncConfig):
+            continue
+        both: dict[Direction, CompiledMapping] = {}
+        for direction in DIRECTIONS:
+            try:
+                both[direction] = _compile(project, sync.direction(direction))
+            except ConfigError as exc:
+                issues.extend(exc.issues)
+        if len(both) == len(DIRECTIONS):
+            compiled[name] = both
+    return compiled, issues
+
+
+def _compile(project: Project, sync: SyncConfig) -> CompiledMapping:
+    system = project.systems.get(sync.source_system)
+    stream = system.options.streams.get(sync.source_stream) if system is not None else None
+    return compile_mapping(sync, stream.key if stream is not None else ("id",))
 
 
 def webhook_issues(project: Project) -> list[ConfigIssue]:

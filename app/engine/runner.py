@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from app.config import SyncConfig
+from app.config import SyncConfig, TwoWaySyncConfig
 from app.engine.connections import Connections
 from app.engine.pipeline import all_of
 from app.engine.planning import SyncParts
@@ -27,6 +27,7 @@ from app.engine.project import Workspace
 from app.engine.retry import Sleep
 from app.engine.run import DeadLetterChoice, Progress, RunOptions, RunStopped, SyncRun
 from app.engine.run_log import log_finished
+from app.engine.two_way import TwoWayRun
 from app.errors import BryggaError, ConflictError
 from app.store import RunInfo, Store
 
@@ -140,7 +141,11 @@ class Engine:
         stop = options.stop = options.stop or asyncio.Event()
         heartbeat = asyncio.ensure_future(self._keep_lease(name, stop))
         try:
-            work = SyncRun(self, sync, run_id, options)
+            work: SyncRun | TwoWayRun = (
+                TwoWayRun(self, sync, run_id, options)
+                if isinstance(sync, TwoWaySyncConfig)
+                else SyncRun(self, sync, run_id, options)
+            )
             counts = await work.execute()
         except RunStopped as exc:
             log.info("run %s of %s stopped: %s", run_id, name, exc)

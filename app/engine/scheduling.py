@@ -17,7 +17,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from app.config import SyncConfig
+from app.config import AnySync
 from app.config.base import format_duration
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -25,7 +25,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 Job = Callable[[str, datetime], Awaitable[None]]
 
 
-def trigger_of(sync: SyncConfig) -> BaseTrigger | None:
+def trigger_of(sync: AnySync) -> BaseTrigger | None:
     """The APScheduler trigger of a sync's schedule, or ``None`` for a sync without one."""
     if sync.schedule is None:
         return None
@@ -35,7 +35,7 @@ def trigger_of(sync: SyncConfig) -> BaseTrigger | None:
     return CronTrigger.from_crontab(sync.schedule.cron, timezone=UTC)
 
 
-def slot_of(sync: SyncConfig, now: datetime) -> datetime:
+def slot_of(sync: AnySync, now: datetime) -> datetime:
     """The schedule slot that fires at (or just before) ``now``: the same in every process."""
     assert sync.schedule is not None
     if sync.schedule.every is not None:
@@ -44,7 +44,7 @@ def slot_of(sync: SyncConfig, now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0)
 
 
-def schedule_text(sync: SyncConfig) -> str | None:
+def schedule_text(sync: AnySync) -> str | None:
     if sync.schedule is None:
         return None
     if sync.schedule.every is not None:
@@ -79,7 +79,7 @@ class Schedules:
             await asyncio.gather(*late, return_exceptions=True)
         self.scheduler.shutdown(wait=False)
 
-    def plan(self, syncs: dict[str, SyncConfig]) -> None:
+    def plan(self, syncs: dict[str, AnySync]) -> None:
         """One job per scheduled sync, replacing those there were."""
         for job in self.scheduler.get_jobs():
             if job.id.startswith("sync:"):
@@ -101,7 +101,7 @@ class Schedules:
         job = self.scheduler.get_job(f"sync:{name}")
         return job.next_run_time if job is not None else None
 
-    async def _fire(self, name: str, sync: SyncConfig) -> None:
+    async def _fire(self, name: str, sync: AnySync) -> None:
         await self._tracked(self.job(name, slot_of(sync, datetime.now(UTC))))
 
     async def _housekeeping(self, job: Callable[[], Awaitable[None]]) -> None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from app.config import Project, SecretValues, SyncConfig
+from app.config import AnySync, Project, SecretValues, TwoWaySyncConfig
 from app.engine.alerts import Alerts
 from app.engine.connections import Connections
 from app.engine.inbox import Webhooks
@@ -307,7 +307,7 @@ class Service:
 
     # --- syncs ---------------------------------------------------------------------------
 
-    def sync(self, name: str) -> SyncConfig:
+    def sync(self, name: str) -> AnySync:
         """:raises NotFoundError: for an unknown sync"""
         try:
             return self.project.syncs[name]
@@ -342,7 +342,7 @@ class Service:
     async def _status(self, name: str) -> str:
         return (await self.view(name)).status
 
-    def _view(self, sync: SyncConfig, facts: Facts) -> SyncView:
+    def _view(self, sync: AnySync, facts: Facts) -> SyncView:
         return view_of(sync, facts, self.settings, self.schedules.next_run_at(sync.name))
 
     # --- history ------------------------------------------------------------------------
@@ -372,7 +372,8 @@ class Service:
         :raises NotFoundError: for an unknown sync, and for a key the sync never saw
         """
         self.sync(name)
-        story = await self.store.history.story(name, source_key)
+        two_way = isinstance(self.sync(name), TwoWaySyncConfig)
+        story = await self.store.history.story(name, source_key, two_way=two_way)
         if not story.seen:
             raise NotFoundError(
                 f"sync '{name}' never saw a source record with key {source_key!r}: no ID map entry, log entry "

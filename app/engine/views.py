@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.config import SyncConfig
+from app.config import AnySync
 from app.engine.scheduling import schedule_text
 from app.engine.settings import ServiceSettings
 from app.store import RunInfo, Store
@@ -54,7 +54,7 @@ class Facts:
         )
 
 
-def view_of(sync: SyncConfig, facts: Facts, settings: ServiceSettings, next_run_at: datetime | None) -> SyncView:
+def view_of(sync: AnySync, facts: Facts, settings: ServiceSettings, next_run_at: datetime | None) -> SyncView:
     """``sync`` as ops staff see it, from ``facts``."""
     name = sync.name
     state = facts.states.get(name)

@@ -253,12 +253,12 @@ class _Compiler:
         try:
             condition = condition_source(text, self.namespace)
         except ExpressionSyntaxError as exc:
-            self.problem(("where",), str(exc))
+            self.problem(self.sync.where_at, str(exc))
             return []
         return [f"if not {condition}:", "    return None"]
 
     def field(self, v: str, name: str, spec: FieldMapping) -> list[str]:
-        at: Location = ("fields", name)
+        at: Location = (self.sync.fields_at, name)
         lines = self._source(v, at, spec)
         lines += self._transforms(v, at, spec.transform)
         if spec.map is not None:

@@ -1,6 +1,17 @@
 """The state database: runs, record log, ID map, cursors, dead letters."""
 
-from app.store.models import BatchChanges, Checkpoint, Counts, DeadLetterInfo, Failure, IdMapping, LogEntry, RunInfo
+from app.store.models import (
+    BatchChanges,
+    Checkpoint,
+    Counts,
+    DeadLetterInfo,
+    DirectedEntry,
+    Failure,
+    IdMapping,
+    LogEntry,
+    Pair,
+    RunInfo,
+)
 from app.store.store import Store
 
 __all__ = [
@@ -8,9 +19,11 @@ __all__ = [
     "Checkpoint",
     "Counts",
     "DeadLetterInfo",
+    "DirectedEntry",
     "Failure",
     "IdMapping",
     "LogEntry",
+    "Pair",
     "RunInfo",
     "Store",
 ]

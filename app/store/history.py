@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
+from app.records import loads
 from app.store.models import DeadLetterInfo, IdMapping, RunInfo, dead_letter_info, run_info
 from app.store.tables import DEAD_LETTERS, ID_MAP, LOG, RUNS, utc_now
 
@@ -27,6 +28,8 @@ class LogRecord:
     action: str
     error: str | None
     at: datetime
+    direction: str | None = None
+    conflict: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,12 +89,17 @@ class History:
             query = query.where(LOG.c.action == action)
         return await self._log(query)
 
-    async def story(self, sync: str, source_key: str, limit: int = 1000) -> Story:
-        """The ID map entry of one source record and its log entries, newest first."""
+    async def story(self, sync: str, source_key: str, limit: int = 1000, *, two_way: bool = False) -> Story:
+        """The ID map entry of one source record and its log entries, newest first.
+
+        :param two_way: the sync is two-way and ``source_key`` is a's key: entries of the direction
+            ``to_a`` name b's record as their source and a's as their target, and belong to the story too
+        """
         entry_query = select(ID_MAP).where(ID_MAP.c.sync == sync, ID_MAP.c.source_key == source_key)
-        log_query = (
-            select(LOG).where(LOG.c.sync == sync, LOG.c.source_key == source_key).order_by(LOG.c.id.desc()).limit(limit)
-        )
+        about = LOG.c.source_key == source_key
+        if two_way:
+            about = or_(about, and_(LOG.c.target_key == source_key, LOG.c.direction == "to_a"))
+        log_query = select(LOG).where(LOG.c.sync == sync, about).order_by(LOG.c.id.desc()).limit(limit)
         letter_query = select(DEAD_LETTERS.c.id).where(
             DEAD_LETTERS.c.sync == sync, DEAD_LETTERS.c.source_key == source_key
         )
@@ -153,6 +161,7 @@ class History:
             rows = (await connection.execute(query)).mappings().all()
         return [
             LogRecord(row["id"], row["run_id"], row["sync"], row["source_key"], row["target_key"], row["action"],
-                      row["error"], row["at"])
+                      row["error"], row["at"], row["direction"],
+                      loads(row["detail"]) if row["detail"] is not None else None)
             for row in rows
         ]  # fmt: skip

@@ -65,6 +65,27 @@ class Failure(NamedTuple):
     record: dict[str, Any]
     error: str
     reason: str
+    direction: str | None = None
+    """In a two-way sync, the direction whose write failed: ``source_key`` is the key of its source side."""
+
+
+class Pair(NamedTuple):
+    """A two-way sync's pair of records: a's key, b's key, and the values last synchronised on each side."""
+
+    a_key: str
+    b_key: str | None
+    base: dict[str, Any]
+
+
+class DirectedEntry(NamedTuple):
+    """A two-way record-log entry: what a run did in one direction, or a conflict it settled."""
+
+    source_key: str
+    target_key: str | None
+    action: str
+    error: str | None
+    direction: str
+    detail: dict[str, Any] | None = None
 
 
 @dataclass
@@ -87,6 +108,13 @@ class BatchChanges:
     """Stored with the batch; ``None`` leaves the stored checkpoint as it is."""
     events: list[tuple[int, str | None]] = field(default_factory=list)
     """Webhook events this batch processed: (event id, the first error of a record that failed, or ``None``)."""
+    pairs: list[Pair] = field(default_factory=list)
+    """Two-way pairs linked or settled: their ID map rows (a key, b key) and bases, written whole."""
+    directed: list[DirectedEntry] = field(default_factory=list)
+    """Two-way record-log entries, each with its direction."""
+    conflicts: int = 0
+    by_direction: dict[str, Counts] | None = None
+    """A two-way run's counts per direction so far, this batch's included: stored with the run."""
 
 
 def storable_changes(changes: BatchChanges) -> None:
@@ -126,6 +154,10 @@ class RunInfo:
     error: str | None
     progress_at: datetime | None = None
     """When the run last committed a batch: a run that stops moving is stalled."""
+    conflicts: int = 0
+    """Conflicts a two-way run settled (0 for a one-way run)."""
+    counts_by_direction: dict[str, Counts] | None = None
+    """A two-way run's counts per direction (``to_a``, ``to_b``); ``None`` for a one-way run."""
 
 
 @dataclass(frozen=True)
@@ -140,11 +172,15 @@ class DeadLetterInfo:
     attempts: int
     first_failed_at: datetime
     last_failed_at: datetime
+    direction: str | None = None
 
 
 def run_info(row: Any) -> RunInfo:
     """A ``runs`` row as a :class:`RunInfo`."""
     counts = Counts(**{name: row[name] for name in Counts().as_dict()})
+    by_direction = None
+    if row["by_direction"] is not None:
+        by_direction = {name: Counts(**values) for name, values in loads(row["by_direction"]).items()}
     return RunInfo(
         row["id"],
         row["sync"],
@@ -155,6 +191,8 @@ def run_info(row: Any) -> RunInfo:
         counts,
         row["error"],
         row["progress_at"],
+        row["conflicts"] or 0,
+        by_direction,
     )
 
 
@@ -171,4 +209,5 @@ def dead_letter_info(row: Any) -> DeadLetterInfo:
         row["attempts"],
         row["first_failed_at"],
         row["last_failed_at"],
+        row["direction"],
     )

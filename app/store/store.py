@@ -37,6 +37,7 @@ from app.store.models import (
     Counts,
     DeadLetterInfo,
     IdMapping,
+    Pair,
     RunInfo,
     dead_letter_info,
     run_info,
@@ -189,6 +190,35 @@ class Store:
                     found[source_key] = IdMapping(target_key, digest)
         return found
 
+    async def pairs(self, sync: str, keys: Collection[str], *, side: str = "a") -> dict[str, Pair]:
+        """A two-way sync's pairs whose ``side``'s key (``a``: the source key, ``b``: the target key) is among
+        ``keys``, by that key. A pair whose create is under way (no b key yet) is found by a's key only."""
+        column = ID_MAP.c.source_key if side == "a" else ID_MAP.c.target_key
+        found: dict[str, Pair] = {}
+        async with self._begin() as connection:
+            for among in self._key_in(column, list(keys)):
+                query = select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base).where(
+                    ID_MAP.c.sync == sync, among
+                )
+                for a_key, b_key, base in await connection.execute(query):
+                    pair = Pair(a_key, b_key, loads(base) if base is not None else {})
+                    found[a_key if side == "a" else b_key] = pair
+        return found
+
+    async def pairs_after(self, sync: str, after: str | None, limit: int) -> list[Pair]:
+        """A two-way sync's linked pairs in a's key order, after a's key ``after``: how deletes are found."""
+        query = (
+            select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base)
+            .where(ID_MAP.c.sync == sync, ID_MAP.c.target_key.is_not(None))
+            .order_by(ID_MAP.c.source_key)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(ID_MAP.c.source_key > after)
+        async with self._begin() as connection:
+            rows = await connection.execute(query)
+            return [Pair(a_key, b_key, loads(base) if base is not None else {}) for a_key, b_key, base in rows]
+
     async def target_keys(self, requests: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """For ``lookup``: the target key each (sync, source key) became, where it has one."""
         by_sync: dict[str, list[str]] = defaultdict(list)
@@ -274,17 +304,18 @@ class Store:
                     for key, target, action, error in changes.log
                 ],
             )
+            await self._write_pairs(connection, sync, run_id, changes, at)
             await self._write_dead_letters(connection, sync, run_id, changes, now)
             events = [(event_id, self.scrubbed(error)) for event_id, error in changes.events]
             await record_progress(connection, sync, run_id, events)
             if after is not None:
                 await after()  # what follows is stored on top of the batch before, and committed after it
-            counts = changes.counts.as_dict()
-            await connection.execute(
-                update(RUNS)
-                .where(RUNS.c.id == run_id)
-                .values(progress_at=now, **{name: RUNS.c[name] + value for name, value in counts.items()})
-            )
+            counts: dict[str, Any] = {name: RUNS.c[name] + value for name, value in changes.counts.as_dict().items()}
+            if changes.conflicts:
+                counts["conflicts"] = RUNS.c.conflicts + changes.conflicts
+            if changes.by_direction is not None:
+                counts["by_direction"] = dumps({name: part.as_dict() for name, part in changes.by_direction.items()})
+            await connection.execute(update(RUNS).where(RUNS.c.id == run_id).values(progress_at=now, **counts))
             if changes.checkpoint is not None:
                 statement = self._insert(CURSORS).values(
                     sync=sync, checkpoint=dumps(changes.checkpoint), updated_at=now
@@ -316,6 +347,39 @@ class Store:
         for keys in self._key_in(ID_MAP.c.source_key, changes.unmapped):
             await connection.execute(delete(ID_MAP).where(ID_MAP.c.sync == sync, keys))
 
+    async def _write_pairs(
+        self, connection: AsyncConnection, sync: str, run_id: int, changes: BatchChanges, at: Any
+    ) -> None:
+        """A two-way batch's pairs (ID map rows with their bases) and its directed record-log entries."""
+        if changes.pairs:
+            await upsert_rows(
+                connection,
+                "id_map",
+                ("sync", "source_key", "target_key", "hash", "base", "seen_run", "updated_at"),
+                ("sync", "source_key"),
+                [(sync, pair.a_key, pair.b_key, None, dumps(pair.base), run_id, at) for pair in changes.pairs],
+            )
+        if changes.directed:
+            await insert_rows(
+                connection,
+                "record_log",
+                ("run_id", "sync", "source_key", "target_key", "action", "error", "at", "direction", "detail"),
+                [
+                    (
+                        run_id,
+                        sync,
+                        storable_text(entry.source_key),
+                        None if entry.target_key is None else storable_text(entry.target_key),
+                        entry.action,
+                        None if entry.error is None else self.scrub(storable_text(entry.error)),
+                        at,
+                        entry.direction,
+                        None if entry.detail is None else storable_text(dumps(entry.detail)),
+                    )
+                    for entry in changes.directed
+                ],
+            )
+
     async def _write_dead_letters(
         self, connection: AsyncConnection, sync: str, run_id: int, changes: BatchChanges, now: Any
     ) -> None:
@@ -333,6 +397,7 @@ class Store:
                     "reason": statement.excluded.reason,
                     "attempts": DEAD_LETTERS.c.attempts + 1,
                     "run_id": statement.excluded.run_id,
+                    "direction": statement.excluded.direction,
                     "last_failed_at": statement.excluded.last_failed_at,
                     "discarded_at": None,  # failing anew: a dead letter again
                 },
@@ -348,6 +413,7 @@ class Store:
                     "run_id": run_id,
                     "first_failed_at": now,
                     "last_failed_at": now,
+                    "direction": failure.direction,
                 }
                 for failure in changes.failures
             ],

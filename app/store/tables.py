@@ -85,6 +85,8 @@ RUNS = Table(
     _count("skipped"),
     _count("failed"),
     Column("error", Text),
+    Column("conflicts", Integer, nullable=False, default=0, server_default="0"),  # settled by a two-way run
+    Column("by_direction", Text),  # a two-way run's counts per direction, as JSON: {"to_a": {...}, "to_b": {...}}
     Index("ix_runs_sync_id", "sync", "id"),
     Index("ix_runs_started_at", "started_at"),
     sqlite_autoincrement=True,  # ids are never reused: an old id never names a new run
@@ -102,6 +104,8 @@ LOG = Table(
     Column("action", Text, nullable=False),
     Column("error", Text),
     _time("at"),
+    Column("direction", Text),  # to_a or to_b in a two-way sync; null in a one-way sync
+    Column("detail", Text),  # a conflict's field, both values and winner, as JSON
     Index("ix_record_log_sync_key", "sync", "source_key"),
     # Also what purging by age goes by: runs' ids grow with time. On PostgreSQL migration 0005 makes it
     # a block-range index (BRIN), at next to no cost per logged row; it is not said here with
@@ -121,6 +125,9 @@ ID_MAP = Table(
     Column("hash", Text),
     Column("seen_run", Integer),
     _time("updated_at"),
+    # a two-way pair's values last synchronised on each side, as typed JSON: {"a": {...}, "b": {...}}
+    Column("base", Text),
+    Index("ix_id_map_sync_target", "sync", "target_key"),
 )
 """Which target record a source record became, and the hash of what was last written."""
 
@@ -148,6 +155,7 @@ DEAD_LETTERS = Table(
     _time("last_failed_at"),
     # discarded by an operator: not retried or listed; the same record read again unchanged is left alone
     _time("discarded_at", nullable=True),
+    Column("direction", Text),  # to_a or to_b in a two-way sync (the direction whose write failed)
     UniqueConstraint("sync", "source_key", name="uq_dead_letters_sync_key"),
     sqlite_autoincrement=True,  # a discarded letter's id never names another record
 )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Executable, Table, and_, bindparam, delete, insert, select, tuple_, update
@@ -54,11 +55,17 @@ COPY_FROM = 500
 
 @dataclass(frozen=True, slots=True)
 class Upsert:
-    """A create or update: ``row`` holds converted values by column."""
+    """A create or update: ``row`` holds converted values by column.
+
+    ``update_only``: an update that leaves out a column the table requires (``NOT NULL`` without a
+    default), such as a two-way sync's update of the fields that changed: an upsert would be refused
+    for the row it could insert, so it is an ``UPDATE`` by key of the columns it holds.
+    """
 
     index: int
     key: tuple[Any, ...]
     row: dict[str, Any]
+    update_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,12 @@ class StreamWriter:
             columns != set(shape.key) for columns in unique_column_sets(table)
         )
         self.key_is_primary = set(shape.key) == {column.name for column in table.primary_key.columns}
+        self.required = frozenset(
+            column.name
+            for column in table.columns
+            if not column.nullable and column.server_default is None and column.name not in shape.key
+        )
+        """Columns a row must hold to be inserted: an update without one of them is an ``UPDATE``."""
 
     async def write(
         self, engine: AsyncEngine, writes: Sequence[Write], secret: str | None, turn: Turn | None = None
@@ -101,7 +114,10 @@ class StreamWriter:
         :param turn: waited for before the table changes: overlapping calls change it in the order they were made
         :raises TransientError: when the batch failed for a passing reason; retried whole, it writes the same rows
         """
-        if self.copy and (self.report_created or len(writes) >= COPY_FROM):
+        leaves_out = self.required and any(
+            write.action is WriteAction.UPDATE and not self.required <= set(write.record or ()) for write in writes
+        )
+        if self.copy and (self.report_created or len(writes) >= COPY_FROM) and not leaves_out:
             done = await self._by_columns(engine, writes, secret, turn)
             if done is not None:
                 return done
@@ -197,7 +213,8 @@ class StreamWriter:
             raise PermanentError(f"{self.where}: the record has no value for the key column {missing}")
         if self.soft is not None and self.soft not in row:
             row[self.soft] = self.alive  # written again: not deleted (any more)
-        return Upsert(index, key, row)
+        update_only = write.action is WriteAction.UPDATE and not self.required <= row.keys()
+        return Upsert(index, key, row, update_only)
 
     def _key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
         return (
@@ -247,11 +264,21 @@ class StreamWriter:
         inserted: set[tuple[Any, ...]] | None = set()
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         doomed: list[tuple[Any, ...]] = []
+        updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for operation in operations:
             if isinstance(operation, Upsert):
-                groups.setdefault(tuple(operation.row), []).append(operation.row)
+                (updates if operation.update_only else groups).setdefault(tuple(operation.row), []).append(
+                    operation.row
+                )
             else:
                 doomed.append(operation.key)
+        for columns, rows in updates.items():
+            inserted = None
+            changed = [name for name in columns if name not in self.shape.key]
+            if changed:
+                statement = partial(_update, self.table, self.shape.key, changed)
+                change = self._statement(("update", columns), statement)
+                await conn.execute(change, [_update_params(row, self.shape.key, changed) for row in rows])
         for columns, rows in groups.items():
             by_copy = self.copy and (self.report_created or len(rows) >= COPY_FROM) and copies(self.shape, columns)
             if by_copy:

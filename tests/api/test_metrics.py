@@ -48,6 +48,7 @@ def test_metrics_count_runs_records_durations_and_dead_letters(serve: ServeFacto
         "brygga_dead_letters": "gauge",
         "brygga_run_duration_seconds": "histogram",
         "brygga_webhook_events": "counter",
+        "brygga_conflicts": "counter",  # conflicts two-way runs settled, by sync
     }
     assert values[("brygga_dead_letters", (("sync", "contacts"),))] == 0
     assert not [key for key in values if key[0] == "brygga_runs_total"]

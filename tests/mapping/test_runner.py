@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.config import AnySync, SyncConfig
 from app.mapping.testing import CaseResult, run_tests, show, values_match
 from tests.mapping.conftest import LOOKUP_SYNC, SYNC, OpenSync
 
@@ -24,10 +25,15 @@ fields:
 """
 
 
+def _one_way(sync: AnySync) -> SyncConfig:
+    assert isinstance(sync, SyncConfig)
+    return sync
+
+
 def run(open_sync: OpenSync, tests: str) -> list[CaseResult]:
     """Run the ``tests:`` YAML (its list items, indented by two) against the FIELDS sync."""
     workspace = open_sync(FIELDS + "tests:\n" + tests)
-    return run_tests(workspace.project.syncs[SYNC], workspace.mappings[SYNC])
+    return run_tests(_one_way(workspace.project.syncs[SYNC]), workspace.mappings[SYNC])
 
 
 def verdicts(results: list[CaseResult]) -> list[tuple[str, list[str]]]:
@@ -196,7 +202,7 @@ def test_an_expected_error_does_not_match_the_sync_name_or_the_message_frame(ope
 def test_a_sync_without_tests_has_no_results(open_sync: OpenSync) -> None:
     workspace = open_sync(FIELDS)
 
-    assert run_tests(workspace.project.syncs[SYNC], workspace.mappings[SYNC]) == []
+    assert run_tests(_one_way(workspace.project.syncs[SYNC]), workspace.mappings[SYNC]) == []
 
 
 def test_a_case_result_passes_without_failures() -> None:
@@ -322,7 +328,7 @@ tests:
 def test_expected_values_are_read_through_the_fields_type(open_sync: OpenSync) -> None:
     workspace = open_sync(TYPED)
 
-    results = run_tests(workspace.project.syncs[SYNC], workspace.mappings[SYNC])
+    results = run_tests(_one_way(workspace.project.syncs[SYNC]), workspace.mappings[SYNC])
 
     assert verdicts(results) == [
         ("by meaning", []),

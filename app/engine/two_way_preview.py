@@ -1,0 +1,144 @@
+"""``brygga preview`` of a two-way sync: what the next run would do in both directions; writes nothing.
+
+The next records of each side's cursor (``limit`` a side) touch their pairs; each pair is settled in
+memory, as a run settles it (:class:`~app.engine.settling.Settler`), and shown as one row per direction
+that would write: the fields that would change, and the conflicts it would settle. Records new on one
+side show as creates on the other (where ``create_in`` allows), records gone as deletes or unlinks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from app.config import TwoWaySyncConfig
+from app.config.two_way import SIDES, Direction, Side
+from app.engine.by_key import records_by_key
+from app.engine.preview import PreviewRow
+from app.engine.settling import Settlement, Settler
+from app.errors import MappingError
+from app.mapping.compiler import CompiledMapping
+from app.mapping.keys import KeyReader
+from app.mapping.testing import show
+from app.records import Record
+from app.store import Pair
+from connectors.base import Connector
+
+if TYPE_CHECKING:
+    from app.engine.runner import Engine
+
+
+class _Preview:
+    def __init__(self, engine: Engine, sync: TwoWaySyncConfig) -> None:
+        self.engine = engine
+        self.sync = sync
+        self.mappings: dict[Direction, CompiledMapping] = engine.workspace.directions[sync.name]
+        self.connectors: dict[Side, Connector] = {}
+        self.streams: dict[Side, str] = {"a": sync.source_stream, "b": sync.target_stream}
+        self.keys: dict[Side, KeyReader] = {}
+        self.records: dict[Side, dict[str, Record]] = {"a": {}, "b": {}}
+
+    async def rows(self, limit: int) -> list[PreviewRow]:
+        for side in SIDES:
+            system = self.sync.source_system if side == "a" else self.sync.target_system
+            connector = self.connectors[side] = await self.engine.connections.get(system)
+            await connector.prepare(self.streams[side])
+            self.keys[side] = KeyReader(connector.system.stream(self.streams[side]).key)
+        self.settler = Settler(self.sync, self.keys["a"].fields, self.keys["b"].fields)
+        checkpoint = await self.engine.store.checkpoint(self.sync.name) or {}
+        for side in SIDES:
+            await self._read(side, checkpoint.get(side), limit)
+        store = self.engine.store
+        by_a = await store.pairs(self.sync.name, list(self.records["a"]), side="a")
+        by_b = await store.pairs(self.sync.name, list(self.records["b"]), side="b")
+        pairs = {pair.a_key: pair for pair in (*by_a.values(), *by_b.values()) if pair.b_key is not None}
+        rows: list[PreviewRow] = []
+        for pair in pairs.values():
+            rows += await self._pair(pair)
+        rows += self._new("a", [key for key in self.records["a"] if key not in pairs])
+        rows += self._new("b", [key for key in self.records["b"] if key not in by_b])
+        return rows
+
+    async def _read(self, side: Side, checkpoint: Any, limit: int) -> None:
+        connector, kept = self.connectors[side], self.records[side]
+        reader = connector.read(self.streams[side], checkpoint, min(limit, connector.system.options.batch_size))
+        try:
+            async for batch in reader:
+                for key, record in zip(self.keys[side].texts(batch.records), batch.records, strict=True):
+                    if key is not None and len(kept) < limit:
+                        kept[key] = record
+                if len(kept) >= limit:
+                    break
+        finally:
+            await reader.aclose()  # type: ignore[attr-defined]
+
+    async def _record(self, side: Side, key: str) -> Record | None:
+        if key in self.records[side]:
+            return self.records[side][key]
+        found = await records_by_key(self.connectors[side], self.streams[side], [key], self.sync.retry, _no_wait)
+        return found.found.get(key)
+
+    async def _pair(self, pair: Pair) -> list[PreviewRow]:
+        b_key = pair.b_key or ""
+        a, b = await self._record("a", pair.a_key), await self._record("b", b_key)
+        if a is None or b is None:
+            side: Side = "a" if a is None else "b"
+            other: Side = "b" if side == "a" else "a"
+            action = "delete" if other in self.sync.two_way.delete_in and (a or b) else "unlink"
+            direction: Direction = "to_b" if side == "a" else "to_a"
+            source, target = (pair.a_key, b_key) if side == "a" else (b_key, pair.a_key)
+            return [PreviewRow(source, action, target, note=f"gone from {side}", direction=direction)]
+        try:
+            proposed_b, proposed_a = self.mappings["to_b"].apply(a), self.mappings["to_a"].apply(b)
+        except MappingError as exc:
+            return [PreviewRow(pair.a_key, "fail", b_key, error=str(exc), direction="to_b")]
+        settled = self.settler.settle(a, b, proposed_b, proposed_a, pair.base)
+        return _settled_rows(pair, a, b, settled)
+
+    def _new(self, side: Side, keys: list[str]) -> list[PreviewRow]:
+        other: Side = "b" if side == "a" else "a"
+        direction: Direction = "to_b" if side == "a" else "to_a"
+        rows = []
+        for key in keys:
+            try:
+                mapped = self.mappings[direction].apply(self.records[side][key])
+            except MappingError as exc:
+                rows.append(PreviewRow(key, "fail", None, error=str(exc), direction=direction))
+                continue
+            if mapped is None:
+                rows.append(PreviewRow(key, "skip", None, note=f"where.{side} leaves it out", direction=direction))
+            elif other not in self.sync.two_way.create_in:
+                note = f"new in {side}; create_in does not name {other}"
+                rows.append(PreviewRow(key, "skip", None, note=note, direction=direction))
+            else:
+                target_key = None if self.connectors[other].assigns_keys else self.keys[other].text(mapped)
+                rows.append(PreviewRow(key, "create", target_key, mapped=mapped, direction=direction))
+        return rows
+
+
+def _settled_rows(pair: Pair, a: Record, b: Record, settled: Settlement) -> list[PreviewRow]:
+    b_key = pair.b_key or ""
+    conflicts = [
+        f"conflict on {c.field}: a {show(c.a)}, b {show(c.b)}; {c.winner}'s value stands" for c in settled.conflicts
+    ]
+    rows = []
+    for direction, written, current, source, target in (
+        ("to_b", settled.into_b, b, pair.a_key, b_key),
+        ("to_a", settled.into_a, a, b_key, pair.a_key),
+    ):
+        if written:
+            changes = {name: (current.get(name), value) for name, value in written.items()}
+            rows.append(PreviewRow(source, "update", target, changes, direction=direction))
+    if not rows:
+        rows.append(PreviewRow(pair.a_key, "unchanged", b_key, direction="to_b"))
+    if conflicts:
+        rows[0].note = "; ".join(conflicts)
+    return rows
+
+
+async def _no_wait(_seconds: float) -> None:
+    return None
+
+
+async def preview_two_way(engine: Engine, sync: TwoWaySyncConfig, limit: int) -> list[PreviewRow]:
+    """What the next run of ``sync`` would do to the first ``limit`` records of each side's cursor."""
+    return await _Preview(engine, sync).rows(limit)

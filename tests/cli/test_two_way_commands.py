@@ -1,0 +1,82 @@
+"""A two-way sync through the real ``brygga``: validate, test (each case in its direction), run, status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.helpers import run_brygga
+from tests.engine.two_way_project import make_two_way_project
+
+TESTS = """\
+tests:
+  - {name: to the ERP, direction: to_b, input: {id: 7, email: a@b.se, phone: "1", name: Ann}, output: {customer_no: 7}}
+  - {name: to the CRM, direction: to_a, input: {customer_no: 7, email: a@b.se}, output: {id: 7, email: a@b.se}}
+  - {name: wrong on purpose, direction: to_a, input: {customer_no: 7}, output: {id: 8}}
+"""
+
+
+def test_validate_test_run_and_status_know_a_two_way_sync(tmp_path: Path) -> None:
+    project = make_two_way_project(tmp_path)
+    sync = tmp_path / "mappings" / "crm-erp.yaml"
+    sync.write_text(sync.read_text() + TESTS)
+    project.crm.insert([{"id": 1, "email": "a@crm.se", "phone": "1", "name": "A", "notes": None}])
+    project.erp.insert([{"customer_no": 2, "email": "b@erp.se", "phone": "2", "name": "B", "internal": None}])
+    config = ["-c", str(project.file)]
+
+    validated = run_brygga("validate", *config)
+    tested = run_brygga("test", *config)
+    ran = run_brygga("run", "crm-erp", *config)
+    status = run_brygga("status", *config)
+
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert "1 sync" in validated.stdout
+    assert tested.returncode == 1
+    assert "PASS crm-erp › to the ERP" in tested.stdout and "PASS crm-erp › to the CRM" in tested.stdout
+    assert "FAIL crm-erp › wrong on purpose" in tested.stdout and "2 passed, 1 failed" in tested.stdout
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "to_b: read 1, created 1" in ran.stdout and "to_a: read 1, created 1" in ran.stdout
+    assert "conflicts settled: 0" in ran.stdout
+    assert status.returncode == 0 and "crm-erp" in status.stdout
+
+
+def test_a_sync_file_that_is_both_kinds_is_refused_at_its_place(tmp_path: Path) -> None:
+    project = make_two_way_project(tmp_path)
+    sync = tmp_path / "mappings" / "crm-erp.yaml"
+    lines = sync.read_text().splitlines()
+    sync.write_text("\n".join([*lines, "source: crm.contacts"]) + "\n")
+
+    validated = run_brygga("validate", "-c", str(project.file))
+
+    assert validated.returncode == 2
+    assert f"mappings/crm-erp.yaml:{len(lines) + 1}:1: source: a sync file is either one-way" in validated.stderr
+
+
+def test_preview_shows_both_directions_and_the_conflicts_it_would_settle_writing_nothing(tmp_path: Path) -> None:
+    project = make_two_way_project(tmp_path)
+    project.crm.insert(
+        [{"id": n, "email": f"c{n}@crm.se", "phone": "1", "name": f"C {n}", "notes": None} for n in (1, 2)]
+    )
+    config = ["-c", str(project.file)]
+    assert run_brygga("run", "crm-erp", *config).returncode == 0
+    project.crm.execute("UPDATE contacts SET name = 'From CRM' WHERE id = 1")
+    project.erp.execute("UPDATE customers SET name = 'From ERP', email = 'e@erp.se' WHERE customer_no = 1")
+    project.erp.insert([{"customer_no": 5, "email": "new@erp.se", "phone": "5", "name": "New", "internal": None}])
+    marks = project.crm.audit_mark(), project.erp.audit_mark()
+    state = (tmp_path / "state.db").read_bytes()
+
+    shown = run_brygga("preview", "crm-erp", "--json", *config)
+
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    rows = json.loads(shown.stdout)
+    summary = sorted(
+        (row["direction"], row["action"], row["source_key"]) for row in rows if row["action"] != "unchanged"
+    )
+    assert summary == [("to_a", "create", "5"), ("to_a", "update", "1"), ("to_b", "update", "1")]
+    by_direction = {(row["direction"], row["action"]): row for row in rows}
+    assert by_direction[("to_b", "update")]["changes"] == {"name": {"from": "From ERP", "to": "From CRM"}}
+    assert by_direction[("to_a", "update")]["changes"] == {"email": {"from": "c1@crm.se", "to": "e@erp.se"}}
+    notes = " ".join(row["note"] or "" for row in rows)
+    assert "conflict on name: a 'From CRM', b 'From ERP'; a's value stands" in notes
+    assert (project.crm.audit_since(marks[0]), project.erp.audit_since(marks[1])) == ([], [])
+    assert (tmp_path / "state.db").read_bytes() == state

@@ -1,0 +1,150 @@
+"""Two-way sync files (SPEC 3.1): what loads, and each mistake at its FILE:LINE:COL."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.config import TwoWaySyncConfig
+from app.config.schema import sync_schema
+from app.engine.project import open_project
+from app.mapping.testing import run_tests
+from tests.config.test_broken_configs import ENVIRON, Expected, found_issues
+from tests.conftest import MINIMAL_PROJECT, ProjectWriter
+
+A = "mappings/a.yaml"
+B = "mappings/b.yaml"
+
+TWO_WAY = """\
+two_way:
+  a: crm.contacts
+  b: erp.customers
+to_b:
+  customer_no: id
+  email: {from: email, transform: [strip, lower]}
+to_a:
+  id: customer_no
+  email: email
+"""
+"""A valid two-way sync of nine lines: what a case appends starts on line 10."""
+
+
+def test_a_two_way_sync_loads_with_both_directions_compiled(write_project: ProjectWriter) -> None:
+    text = (
+        TWO_WAY
+        + "tests:\n  - {name: lower, direction: to_b, input: {id: 1, email: ' A@B.SE '}, output: {email: a@b.se}}\n"
+    )
+    workspace = open_project(write_project({A: text}), ENVIRON)
+
+    sync = workspace.project.syncs["a"]
+    assert isinstance(sync, TwoWaySyncConfig)
+    assert (sync.source, sync.target, sync.two_way.wins, sync.two_way.create_in, sync.two_way.delete_in) == (
+        "crm.contacts",
+        "erp.customers",
+        "a",
+        ["a", "b"],
+        [],
+    )
+    compiled = workspace.directions["a"]
+    assert compiled["to_b"].apply({"id": 1, "email": " X@Y.SE "}) == {"customer_no": 1, "email": "x@y.se"}
+    assert compiled["to_a"].apply({"customer_no": 1, "email": "x@y.se"}) == {"id": 1, "email": "x@y.se"}
+    assert [result.passed for result in run_tests(sync.direction("to_b"), compiled["to_b"])] == [True]
+
+
+def test_a_field_wins_applies_to_its_partner_field() -> None:
+    sync = TwoWaySyncConfig.model_validate(
+        {
+            "two_way": {"a": "crm.contacts", "b": "erp.customers", "wins": "a"},
+            "to_b": {"customer_no": "id", "phone": "phone", "name": "name"},
+            "to_a": {"id": "customer_no", "phone": {"from": "phone", "wins": "b"}, "name": "name"},
+        }
+    )
+
+    assert sync.wins_for("to_a", "phone") == "b"
+    assert sync.wins_for("to_b", "phone") == "b"  # the same field the other way: settled alike
+    assert sync.wins_for("to_b", "name") == "a"
+
+
+def test_the_sync_schema_knows_both_kinds() -> None:
+    schema = sync_schema()
+
+    text = str(schema)
+    assert "two_way" in text and "to_a" in text and "source" in text
+
+
+def test_a_rest_side_without_get_is_refused(write_project: ProjectWriter) -> None:
+    api = (
+        "  api:\n    connector: rest\n    base_url: http://127.0.0.1:9\n    streams:\n      people:\n"
+        "        path: /people\n        key: id\n"
+        "        write: {create: {method: POST, path: /people}, update: {method: PATCH, path: '/people/{key}'}}\n"
+    )
+    sync = TWO_WAY.replace("b: erp.customers", "b: api.people").replace("  customer_no: id\n", "")
+    found = found_issues(write_project({"brygga.yaml": MINIMAL_PROJECT + api, A: sync}))
+
+    assert [(file, line, col) for file, line, col, _ in found] == [(A, 3, 6)]
+    assert "two_way.b: api.people: the stream has no get" in found[0][3]
+
+
+CASES = [
+    pytest.param(
+        {A: TWO_WAY + "source: crm.contacts\n"},
+        [(A, 10, 1, "source: a sync file is either one-way (source, target, fields) or two-way")],
+        id="one-way-key-in-two-way",
+    ),
+    pytest.param(
+        {A: "source: crm.contacts\ntarget: erp.customers\nfields: {customer_no: id}\nto_a: {id: customer_no}\n"},
+        [(A, 4, 1, "to_a: a sync file is either one-way (source, target, fields) or two-way")],
+        id="two-way-key-in-one-way",
+    ),
+    pytest.param(
+        {A: TWO_WAY.replace("b: erp.customers", "b: erp.customer")},
+        [(A, 3, 6, "two_way.b: system erp has no stream 'customer'")],
+        id="unknown-stream",
+    ),
+    pytest.param(
+        {A: TWO_WAY.replace("b: erp.customers", "b: erp.customers\n  wins: newest")},
+        [(A, 4, 9, "two_way.wins: newest needs each side's change-time field")],
+        id="newest-without-fields",
+    ),
+    pytest.param(
+        {A: TWO_WAY.replace("email: email", "email: {from: email, wins: first}")},
+        [(A, 9, 30, "to_a.email.wins: 'first' is not valid: choose a, b or newest")],
+        id="field-wins-word",
+    ),
+    pytest.param(
+        {A: TWO_WAY, B: "source: crm.users\ntarget: crm.contacts\nfields: {id: id, email: email}\n"},
+        [(A, 9, 3, "to_a.email: sync b writes email into crm.contacts too")],
+        id="field-written-by-another-sync",
+    ),
+    pytest.param(
+        {
+            A: TWO_WAY.replace(
+                "email: {from: email, transform: [strip, lower]}", "email: {from: email, transform: [nope]}"
+            )
+        },
+        [(A, 6, 36, "to_b.email.transform[0]: unknown transform 'nope'")],
+        id="mapping-problem-in-to_b",
+    ),
+    pytest.param(
+        {A: TWO_WAY + "where: {a: '{{ record.status ==  }}'}\n"},
+        [(A, 10, 12, "where.a:")],
+        id="where-per-side",
+    ),
+    pytest.param(
+        {A: TWO_WAY + "tests:\n  - {name: t, input: {id: 1}, output: {email: x}}\n"},
+        [(A, 11, 5, "tests[0]: missing required key 'direction'")],
+        id="test-without-direction",
+    ),
+]
+
+
+@pytest.mark.parametrize(("files", "expected"), CASES)
+def test_two_way_mistakes_are_reported_at_their_place(
+    write_project: ProjectWriter, files: dict[str, str], expected: list[Expected]
+) -> None:
+    found = found_issues(write_project(files))
+
+    shown = [
+        (file, line, col, want if want in message else message)
+        for (file, line, col, message), (_, _, _, want) in zip(found, expected, strict=False)
+    ]
+    assert shown + found[len(expected) :] == expected
