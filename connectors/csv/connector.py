@@ -1,7 +1,7 @@
 """The ``csv`` connector: one file per stream in a folder, read whole, rewritten atomically.
 
 The folder, the streams and the async surface are every file kind's
-(:mod:`connectors.table_file.connector`); here a stream's file is a CSV file with
+(:mod:`connectors.table_file.base`); here a stream's file is a CSV file with
 its encoding, delimiter and quote character, read as a stream of rows so that a
 file is never held in memory whole.
 """
@@ -16,7 +16,7 @@ from connectors.csv.config import CsvStream, CsvSystem
 from connectors.csv.files import CsvFile, CsvFileError, RowReader, key_columns
 from connectors.csv.reading import RecordScan
 from connectors.csv.writing import write_batch
-from connectors.table_file.connector import TableFileConnector
+from connectors.table_file.base import TableFileConnector
 from connectors.table_file.messages import columns_are, files_beside, listed, quoted
 
 

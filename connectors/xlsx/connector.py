@@ -1,6 +1,6 @@
 """The ``xlsx`` connector: one sheet of a workbook per stream, read with calamine, written with openpyxl.
 
-The folder, the streams and the async surface are every file kind's (:mod:`connectors.table_file.connector`):
+The folder, the streams and the async surface are every file kind's (:mod:`connectors.table_file.base`):
 a sheet is read whole in sheet order, every checkpoint is ``{}``, and a write saves the workbook atomically.
 Here a stream's file is a sheet of a workbook, with the row that names its columns.
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from connectors.base import StreamInfo, Write, WriteResult
-from connectors.table_file.connector import TableFileConnector
+from connectors.table_file.base import TableFileConnector
 from connectors.table_file.messages import columns_are, files_beside, listed, quoted
 from connectors.xlsx.config import XlsxStream, XlsxSystem
 from connectors.xlsx.reading import SheetScan
