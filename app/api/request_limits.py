@@ -15,6 +15,7 @@ sees the request (:mod:`app.api.slow_clients`); here, once the headers are in:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from starlette.exceptions import HTTPException
@@ -26,6 +27,9 @@ log = logging.getLogger("brygga.api")
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADERS = 100
+DRAIN_BYTES = 1024 * 1024
+HEADER_BLOCK_BYTES = 256 * 1024
+"""The largest header block read whole, to be answered 431 here; beyond it the HTTP parser refuses it (400)."""
 
 
 class BodyTooSlow(HTTPException):
@@ -54,12 +58,26 @@ class RequestLimits:
             return
         problem = _header_problem(scope["headers"])
         if problem is not None:
+            await self._drain(receive)
             await JSONResponse({"detail": problem}, 431, headers={"Connection": "close"})(scope, receive, send)
             return
         try:
             await self.app(scope, self._timed(scope, receive), send)
         except ClientDisconnect:
             log.info("%s went away before its request was complete (%s): dropped", _client(scope), _request(scope))
+
+    async def _drain(self, receive: Receive) -> None:
+        """Read and drop what body a refused request sends (up to ``DRAIN_BYTES``, within ``body_timeout``)
+        before answering: closing a connection with unread data in it makes the kernel reset it, and the
+        client may then lose the answer that says what was wrong."""
+        taken = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.body_timeout):
+                while taken <= DRAIN_BYTES:
+                    message = await receive()
+                    taken += len(message.get("body", b""))
+                    if message["type"] != "http.request" or not message.get("more_body", False):
+                        return
 
     def _timed(self, scope: Scope, receive: Receive) -> Receive:
         """``receive``, bounded: the whole body within ``body_timeout``; after it, as it is."""

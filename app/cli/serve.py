@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app.api.app import create_app
 from app.api.redaction import watch_access_log
+from app.api.request_limits import HEADER_BLOCK_BYTES
 from app.api.slow_clients import ConnectionLimits, fit_open_files, protocol_for
 from app.cli.app import EXIT_CONFIG, ConfigOption, cli, open_workspace, project_file
 from app.cli.logs import configure_logging
@@ -54,6 +55,10 @@ def serve(
         timeout_graceful_shutdown=1,  # API answers are quick; the runs get the shutdown grace
         lifespan="on",
         http=protocol_for(_connection_limits(settings)),
+        # h11 refuses a header block over its limit (16 KiB) only when it arrives in pieces, with a bare 400
+        # and a close that can reset the connection before the client reads it; up to this much, the
+        # request reaches RequestLimits, which answers 431 saying what was too large
+        h11_max_incomplete_event_size=HEADER_BLOCK_BYTES,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -286,6 +287,24 @@ def test_a_hostile_delivery_is_refused_and_leaves_nothing_or_is_stored_exactly(i
     )
     assert (body, records, status) == (case.body.decode("utf-8"), case.records, "pending"), "stored exactly"
     assert intake.stored() == before + 1
+
+
+def test_a_large_header_block_arriving_in_pieces_is_answered_431_whole(intake: Intake) -> None:
+    """The HTTP parser refuses an incomplete header block over 16 KiB itself (a bare 400, and a reset that
+    could eat it): a block of 60 KiB sent in two pieces gets the same 431, read to its end."""
+    before = intake.stored()
+    head = f"POST /webhooks/tokened HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(ONE)}\r\n".encode()
+    padding = b"".join(f"x-h{n}: {'v' * 50}\r\n".encode() for n in range(1000))
+    with socket.create_connection(("127.0.0.1", intake.process.port), timeout=30) as connection:
+        connection.sendall(head + padding[:20_000])
+        time.sleep(0.2)  # a slow sender: the first piece is parsed (and found incomplete) before the rest comes
+        connection.sendall(padding[20_000:] + b"\r\n" + ONE)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 431"), received[:200]
+    assert b"more than 100 headers" in received
+    assert intake.stored() == before
 
 
 def test_the_service_stays_well_after_the_table(intake: Intake) -> None:
