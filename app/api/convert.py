@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.api.models import DeadLetterPublic, IdMapPublic, LogEntryPublic, RecordStory, RunPublic, SyncPublic
+from app.api.models import (
+    DeadLetterPublic,
+    IdMapPublic,
+    LogEntryPublic,
+    RecordStory,
+    RunPublic,
+    StoryEntryPublic,
+    SyncPublic,
+)
 from app.engine.views import SyncView
 
 if TYPE_CHECKING:  # what the engine hands over; the API reads it by attribute, never reaching the store
@@ -24,6 +32,10 @@ def log_public(entry: LogRecord) -> LogEntryPublic:
     return LogEntryPublic.model_validate(entry, from_attributes=True)
 
 
+def story_entry_public(entry: LogRecord) -> StoryEntryPublic:
+    return StoryEntryPublic.model_validate(entry, from_attributes=True)
+
+
 def dead_letter_public(letter: DeadLetterInfo) -> DeadLetterPublic:
     return DeadLetterPublic.model_validate(letter, from_attributes=True)
 
@@ -32,4 +44,5 @@ def story_public(sync: str, source_key: str, story: Story) -> RecordStory:
     id_map = None
     if story.id_map is not None:
         id_map = IdMapPublic(target_key=story.id_map.target_key, hash=story.id_map.hash, updated_at=story.updated_at)
-    return RecordStory(sync=sync, source_key=source_key, id_map=id_map, log=[log_public(e) for e in story.entries])
+    entries = [story_entry_public(entry) for entry in story.entries]
+    return RecordStory(sync=sync, source_key=source_key, id_map=id_map, log=entries)

@@ -157,13 +157,31 @@ class IdMapPublic(BaseModel):
     updated_at: datetime | None
 
 
+class FieldChange(BaseModel):
+    """One field a write changed: its value before (null where it had none) and the value written."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+class StoryEntryPublic(LogEntryPublic):
+    """A log entry in a record's story: a write also says which fields it changed."""
+
+    changes: list[FieldChange] | None = Field(
+        None,
+        description="A created or updated record's changed fields, from what to what; null where unknown"
+        " (the project keeps no values, `record_log.values: false`, or the values before were purged).",
+    )
+
+
 class RecordStory(BaseModel):
     """One source record's story: its ID map entry and every log entry, newest first."""
 
     sync: str
     source_key: str
     id_map: IdMapPublic | None
-    log: list[LogEntryPublic]
+    log: list[StoryEntryPublic]
 
 
 class DeadLetterPublic(_TwoWayFields):

@@ -80,6 +80,19 @@ class Retention(ConfigModel):
     records: Duration = Field(timedelta(days=30), description="Keep record-log entries this long.")
 
 
+class RecordLogConfig(ConfigModel):
+    """What the record log keeps besides each record's action.
+
+    The values written are records' data (names, emails: maybe personal data) kept in the state
+    database as long as ``retention.records``; a project that must not keep them there turns them off,
+    and a record's story then tells what happened without which fields changed.
+    """
+
+    values: bool = Field(
+        True, description="Keep the values written with each created or updated record, for field diffs."
+    )
+
+
 class Alert(ConfigModel):
     """A JSON POST (Slack-compatible ``text``) sent once per change of a sync's status."""
 
@@ -100,4 +113,5 @@ class ProjectFile(ConfigModel):
         default_factory=lambda: ["mappings/*.yaml"], description="Glob patterns of sync files, relative to this file."
     )
     retention: Retention = Field(default_factory=Retention)
+    record_log: RecordLogConfig = Field(default_factory=RecordLogConfig)
     alerts: list[Alert] = Field(default_factory=list)

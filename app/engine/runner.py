@@ -222,6 +222,7 @@ async def open_engine(
     project = workspace.project
     open_store = Store.open_to_read if to_read else Store.open
     store = await open_store(project.settings.state, project.root, project.secrets.redact)
+    store.log_values = project.settings.record_log.values
     connections = Connections(project)
     try:
         yield Engine(workspace, store, connections, sleep)

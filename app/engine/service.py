@@ -26,6 +26,7 @@ from app.engine.metrics import Metrics
 from app.engine.order import followers
 from app.engine.process import collect_after_close
 from app.engine.project import Workspace, open_project
+from app.engine.record_story import with_changes
 from app.engine.runner import DeadLetterChoice, Engine, RunOptions, RunResult, SyncBusyError
 from app.engine.scheduling import Schedules
 from app.engine.settings import ServiceSettings
@@ -84,6 +85,7 @@ class Service:
             raise ConfigError([exposed])
         self.secrets.update(project.secrets)
         self.store = await Store.open(project.settings.state, project.root, self.secrets.redact)
+        self.store.log_values = project.settings.record_log.values
         self.alerts = Alerts(self.store, self._client)
         self.engine = self._new_engine(self.workspace)
         self.schedules = Schedules(self._scheduled)
@@ -137,6 +139,7 @@ class Service:
             if exposed is not None:  # the rule start-up follows: a reload never opens a reachable service
                 raise ConfigError([exposed])
             self.secrets.update(workspace.project.secrets)
+            self.store.log_values = workspace.project.settings.record_log.values
             self.workspace = workspace
             self.engine = self._new_engine(workspace)
             self.schedules.plan(workspace.project.syncs)
@@ -379,7 +382,7 @@ class Service:
                 f"sync '{name}' never saw a source record with key {source_key!r}: no ID map entry, log entry "
                 "or dead letter has it (check the key as the source gives it; retention may have purged old entries)"
             )
-        return story
+        return with_changes(story)
 
     async def dead_letters(self, sync: str | None, after: int | None, limit: int) -> list[DeadLetterInfo]:
         return await self.store.history.dead_letters(sync, after, limit)

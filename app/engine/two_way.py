@@ -59,14 +59,22 @@ class _Batch:
     counts: dict[Direction, Counts] = field(default_factory=lambda: {"to_a": Counts(), "to_b": Counts()})
 
     def note(
-        self, direction: Direction, action: str, source_key: str, target_key: str | None, error: str | None = None
+        self,
+        direction: Direction,
+        action: str,
+        source_key: str,
+        target_key: str | None,
+        error: str | None = None,
+        *,
+        values: dict[str, Any] | None = None,
     ) -> None:
-        """Count one record of ``direction`` as ``action``, and log it unless it is unchanged."""
+        """Count one record of ``direction`` as ``action``, and log it unless it is unchanged (with the
+        ``values`` written, for a created or updated one)."""
         counts = self.counts[direction]
         counts.read += 1
         setattr(counts, action, getattr(counts, action) + 1)
         if action != "unchanged":
-            self.changes.directed.append(DirectedEntry(source_key, target_key, action, error, direction))
+            self.changes.directed.append(DirectedEntry(source_key, target_key, action, error, direction, values))
 
 
 class TwoWayRun:
@@ -351,7 +359,7 @@ class TwoWayRun:
                     Failure(source_key, record, item.error or "failed", item.reason or "write", direction)
                 )
             elif written:
-                batch.note(direction, "updated", source_key, target_key)
+                batch.note(direction, "updated", source_key, target_key, values=written)
                 batch.changes.resolved.append(source_key)
             else:
                 batch.note(direction, "unchanged", source_key, target_key)
@@ -483,7 +491,7 @@ class TwoWayRun:
         batch.changes.pairs.append(pair)
         batch.changes.resolved.append(item.source_key)
         action = "created" if item.action is Action.CREATE else "updated"
-        batch.note(direction, action, item.source_key, item.target_key)
+        batch.note(direction, action, item.source_key, item.target_key, values=written)
 
     # --- records gone ------------------------------------------------------------------
 

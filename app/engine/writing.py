@@ -153,7 +153,7 @@ def outcomes(plan: Sequence[Planned]) -> BatchChanges:
             (changes.mapped if item.mapped_before else changes.new_mappings).append(
                 (item.source_key, item.target_key, item.hash or "")
             )
-            log.append((item.source_key, item.target_key, "created" if was_created else "updated", None))
+            log.append((item.source_key, item.target_key, "created" if was_created else "updated", None, item.mapped))
             resolved.append(item.source_key)
             if was_created:
                 counts.created += 1
@@ -165,11 +165,11 @@ def outcomes(plan: Sequence[Planned]) -> BatchChanges:
                 resolved.append(item.source_key)
         elif action is Action.SKIP:
             counts.skipped += 1
-            log.append((item.source_key, item.target_key, "skipped", item.note))
+            log.append((item.source_key, item.target_key, "skipped", item.note, None))
             resolved.append(item.source_key)
         else:
             counts.failed += 1
             error = item.error or "failed"
-            log.append((item.source_key, item.target_key, "failed", error))
+            log.append((item.source_key, item.target_key, "failed", error, None))
             changes.failures.append(Failure(item.source_key, item.record, error, item.reason or "mapping"))
     return changes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 
@@ -14,6 +14,14 @@ from app.store.tables import DEAD_LETTERS, ID_MAP, LOG, RUNS, utc_now
 
 if TYPE_CHECKING:
     from app.store.store import Store
+
+
+class FieldChange(NamedTuple):
+    """One field a written record changed: its value before (``None`` when it had none) and after."""
+
+    field: str
+    before: Any
+    after: Any
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,10 @@ class LogRecord:
     at: datetime
     direction: str | None = None
     conflict: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
+    """A created or updated record's values as written, where the project keeps them (``record_log.values``)."""
+    changes: list[FieldChange] | None = None
+    """In a record's story, the fields this entry changed (from the entry before it); ``None`` where unknown."""
 
 
 @dataclass(frozen=True)
@@ -159,9 +171,13 @@ class History:
     async def _log(self, query: Any) -> list[LogRecord]:
         async with self.store._begin() as connection:
             rows = (await connection.execute(query)).mappings().all()
-        return [
-            LogRecord(row["id"], row["run_id"], row["sync"], row["source_key"], row["target_key"], row["action"],
-                      row["error"], row["at"], row["direction"],
-                      loads(row["detail"]) if row["detail"] is not None else None)
-            for row in rows
-        ]  # fmt: skip
+        return [_log_record(row) for row in rows]
+
+
+def _log_record(row: Any) -> LogRecord:
+    """A ``record_log`` row: its ``detail`` is a conflict's, or a written record's values."""
+    detail = loads(row["detail"]) if row["detail"] is not None else None
+    conflict = detail if row["action"] == "conflict" else None
+    values = detail if row["action"] in ("created", "updated") else None
+    return LogRecord(row["id"], row["run_id"], row["sync"], row["source_key"], row["target_key"], row["action"],
+                     row["error"], row["at"], row["direction"], conflict, values)  # fmt: skip

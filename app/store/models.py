@@ -53,9 +53,12 @@ class LogEntry(NamedTuple):
     target_key: str | None
     action: str
     error: str | None = None
+    values: dict[str, Any] | None = None
+    """A created or updated record's values as written (the mapped record): kept where the project's
+    ``record_log.values`` says so, for the field diffs of its story."""
 
 
-LogRow = tuple[str, str | None, str, str | None]
+LogRow = tuple[str, str | None, str, str | None, dict[str, Any] | None]
 
 
 class Failure(NamedTuple):
@@ -86,6 +89,7 @@ class DirectedEntry(NamedTuple):
     error: str | None
     direction: str
     detail: dict[str, Any] | None = None
+    """A conflict's field, both values and winner; a created or updated record's values as written."""
 
 
 @dataclass
@@ -99,7 +103,7 @@ class BatchChanges:
     unmapped: list[str] = field(default_factory=list)
     """Source keys whose target record was deleted."""
     log: list[LogRow] = field(default_factory=list)
-    """(source key, target key, action, error): a :class:`LogEntry`, or a plain tuple of those."""
+    """(source key, target key, action, error, values): a :class:`LogEntry`, or a plain tuple of those."""
     failures: list[Failure] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     """Source keys whose dead letter is settled (written, skipped, unchanged)."""
@@ -126,7 +130,7 @@ def storable_changes(changes: BatchChanges) -> None:
     texts += [error for _, error in changes.events]
     if all_storable(texts):
         return
-    changes.log = [tuple(_storable(text) for text in row) for row in changes.log]  # type: ignore[misc]
+    changes.log = [(storable_text(row[0]), _storable(row[1]), row[2], _storable(row[3]), row[4]) for row in changes.log]
     changes.mapped = [(storable_text(key), _storable(target), digest) for key, target, digest in changes.mapped]
     changes.new_mappings = [
         (storable_text(key), _storable(target), digest) for key, target, digest in changes.new_mappings

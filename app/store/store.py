@@ -36,6 +36,7 @@ from app.store.models import (
     Checkpoint,
     Counts,
     DeadLetterInfo,
+    DirectedEntry,
     IdMapping,
     Pair,
     RunInfo,
@@ -94,6 +95,8 @@ class Store:
         # process's transactions take turns instead, each woken the moment the one before it ends.
         self._turns = None if self._postgres else TaskTurns()
         self._closed = False
+        self.log_values = True
+        """Whether the record log keeps the values written (the project's ``record_log.values``)."""
         self.lock_timeout_ms = 60_000
         """How long a batch's commit waits for a row lock while the batch before it commits."""
         self.leases = Leases(self)
@@ -298,10 +301,10 @@ class Store:
             await insert_rows(
                 connection,
                 "record_log",
-                ("run_id", "sync", "source_key", "target_key", "action", "error", "at"),
+                ("run_id", "sync", "source_key", "target_key", "action", "error", "at", "detail"),
                 [
-                    (run_id, sync, key, target, action, self.scrubbed(error), at)
-                    for key, target, action, error in changes.log
+                    (run_id, sync, key, target, action, self.scrubbed(error), at, self._values_text(values))
+                    for key, target, action, error, values in changes.log
                 ],
             )
             await self._write_pairs(connection, sync, run_id, changes, at)
@@ -374,11 +377,23 @@ class Store:
                         None if entry.error is None else self.scrub(storable_text(entry.error)),
                         at,
                         entry.direction,
-                        None if entry.detail is None else storable_text(dumps(entry.detail)),
+                        self._detail_text(entry),
                     )
                     for entry in changes.directed
                 ],
             )
+
+    def _values_text(self, values: dict[str, Any] | None) -> str | None:
+        """A written record's values as the log keeps them: JSON with the project's secrets scrubbed (as
+        errors are), or nothing where the project keeps no values."""
+        if values is None or not self.log_values:
+            return None
+        return self.scrub(dumps(values))  # dumps spells out NUL bytes and lone surrogates: storable as it is
+
+    def _detail_text(self, entry: DirectedEntry) -> str | None:
+        if entry.action == "conflict":
+            return None if entry.detail is None else storable_text(dumps(entry.detail))
+        return self._values_text(entry.detail)
 
     async def _write_dead_letters(
         self, connection: AsyncConnection, sync: str, run_id: int, changes: BatchChanges, now: Any
