@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from app.config import ProjectFile, SyncConfig, WebhookConfig
 from app.config.kinds import installed_kinds, options_model
-from app.config.project import Alert, ApiConfig, ApiToken, Retention
+from app.config.project import Alert, ApiConfig, ApiToken, RecordLogConfig, Retention
 from app.config.sync import FIELD_SOURCES, FieldMapping, FieldType, Lookup, RetryPolicy, Schedule, SyncTest
 from app.config.two_way import Newest, SidesWhere, TwoWayBlock, TwoWayField, TwoWaySyncConfig, TwoWayTest
 from app.mapping.transforms import KINDS
@@ -67,7 +67,7 @@ def test_every_connector_option_is_documented(kind: str) -> None:
 
 
 def test_every_project_key_is_documented() -> None:
-    models: list[type[BaseModel]] = [ProjectFile, ApiConfig, ApiToken, Retention, Alert, WebhookConfig]
+    models: list[type[BaseModel]] = [ProjectFile, ApiConfig, ApiToken, Retention, RecordLogConfig, Alert, WebhookConfig]
 
     assert _undocumented(DOCS / "configuration.md", _keys(models)) == []
 
