@@ -147,6 +147,17 @@ def _bounded(value: Any, depth: int) -> Any:
     return value
 
 
+def shown_dumps(value: Any) -> str:
+    """``value`` as JSON text for people to read (a record's values in its story): decimals, dates and
+    times as the API writes them (text), so the text is short and quick to make; :func:`loads` reads
+    it back with those as text. A value plain JSON cannot hold as it is (an integer beyond 64 bits, a
+    lone surrogate, keys other than text) is kept as :func:`dumps` keeps it."""
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except orjson.JSONEncodeError:
+        return dumps(value)
+
+
 def loads(text: str) -> Any:
     """The value :func:`dumps` wrote."""
     return json.loads(text, object_hook=_decode)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.errors import StoreError
 from app.record_checks import storable_text
-from app.records import dumps, loads
+from app.records import dumps, loads, shown_dumps
 from app.store.bulk import insert_rows, stored_time, upsert_rows
 from app.store.database import (
     database_errors,
@@ -388,7 +388,7 @@ class Store:
         errors are), or nothing where the project keeps no values."""
         if values is None or not self.log_values:
             return None
-        return self.scrub(dumps(values))  # dumps spells out NUL bytes and lone surrogates: storable as it is
+        return self.scrub(shown_dumps(values))  # JSON spells out NUL bytes and lone surrogates: storable as is
 
     def _detail_text(self, entry: DirectedEntry) -> str | None:
         if entry.action == "conflict":
