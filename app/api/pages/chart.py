@@ -72,6 +72,8 @@ def _axis(top: float, height: float, most: str, what: str) -> str:
 def _stack(bar: Bar, most: int) -> str:
     counts = bar.run.counts
     described = ", ".join(f"{getattr(counts, action)} {action}" for action in ACTIONS if getattr(counts, action))
+    if bar.run.conflicts:
+        described = f"{described or 'nothing read'}, {bar.run.conflicts} conflicts"
     parts = [f"<g><title>Run {bar.run.id} ({bar.run.status}): {escape(described or 'nothing read')}</title>"]
     y = float(TOP + BARS_HEIGHT)
     for action in ACTIONS:
@@ -83,9 +85,13 @@ def _stack(bar: Bar, most: int) -> str:
         parts.append(
             f'<rect class="a-{action}" x="{bar.x:.1f}" y="{y:.1f}" width="{bar.width:.1f}" height="{size:.1f}"/>'
         )
+    middle = bar.x + bar.width / 2
     if bar.run.status == "failed":  # a failed run may have written nothing: mark it all the same
-        middle = bar.x + bar.width / 2
         parts.append(f'<text class="mark" x="{middle:.1f}" y="{y - 3:.1f}" text-anchor="middle">✕</text>')
+        y -= 14
+    if bar.run.conflicts:  # a two-way run's conflicts: counted above its bar
+        text = f"⇄{bar.run.conflicts}"
+        parts.append(f'<text class="conflicts" x="{middle:.1f}" y="{y - 3:.1f}" text-anchor="middle">{text}</text>')
     parts.append("</g>")
     return "".join(parts)
 

@@ -17,6 +17,7 @@ from app.api.pages.access import Visit, service_of, visit_of
 from app.api.pages.chart import ACTIONS
 from app.api.pages.rendering import SECURITY_HEADERS, page, render
 from app.api.pages.sessions import set_cookie
+from app.engine.service import Service
 from app.engine.views import SyncView
 from app.errors import NotFoundError
 
@@ -79,6 +80,7 @@ async def sync_page(request: Request, name: str, before: Annotated[int | None, Q
         older=runs[RUNS_SHOWN - 1].id if len(runs) > RUNS_SHOWN else None,
         letters=letters[:LETTERS_SHOWN],
         more_letters=len(letters) > LETTERS_SHOWN,
+        sides=_sides(service, view.name),
     )
 
 
@@ -88,14 +90,15 @@ async def run_page(
 ) -> Response:
     visit = visit_of(request)
     service = service_of(request)
-    chosen = action if action in ACTIONS else None
+    chosen = action if action in (*ACTIONS, "conflict") else None
     try:
         run = await service.run(run_id)
     except NotFoundError as exc:
         return _missing(request, visit, str(exc))
     entries = await service.run_log(run_id, after, LOG_SHOWN + 1, chosen)
     later = entries[LOG_SHOWN - 1].id if len(entries) > LOG_SHOWN else None
-    return page(request, "run.html", visit=visit, run=run, entries=entries[:LOG_SHOWN], action=chosen, later=later)
+    context: dict[str, Any] = {"run": run, "entries": entries[:LOG_SHOWN], "action": chosen, "later": later}
+    return page(request, "run.html", visit=visit, sides=_sides(service, run.sync), **context)
 
 
 @router.get("/records")
@@ -112,9 +115,8 @@ async def record_page(request: Request, sync: Text = None, key: Text = None) -> 
         except NotFoundError as exc:
             problem = str(exc)
     status = 404 if problem else 200
-    return page(
-        request, "record.html", status, visit=visit, names=names, sync=sync, key=key, story=story, problem=problem
-    )
+    context: dict[str, Any] = {"names": names, "sync": sync, "key": key, "story": story, "problem": problem}
+    return page(request, "record.html", status, visit=visit, sides=_sides(service, sync), **context)
 
 
 @router.get("/webhook-events")
@@ -123,6 +125,15 @@ async def events_page(request: Request, system: Text = None) -> Response:
     system = _text(system) or None
     events = await service_of(request).webhooks.events(system, None, EVENTS_SHOWN)
     return page(request, "events.html", visit=visit, events=events, system=system)
+
+
+def _sides(service: Service, name: str | None) -> dict[str, str] | None:
+    """A two-way sync's sides (``{"a": "crm.contacts", "b": "erp.customers"}``); ``None`` for a one-way
+    sync, or one no longer in the config (its runs and story are still shown)."""
+    sync = service.project.syncs.get(name or "")
+    if sync is None or sync.mode != "two_way":
+        return None
+    return {"a": sync.source, "b": sync.target}
 
 
 def _missing(request: Request, visit: Visit, detail: str) -> Response:

@@ -7,6 +7,7 @@ framed by another site is refused.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,13 +67,26 @@ def _took(started: datetime, finished: datetime | None) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
+SHOWN_CHARACTERS = 200
+"""A field's value is cut off here: a record's story stays readable when a field holds a document."""
+
+
+def _shown(value: Any) -> str:
+    """A field's value as the record-log pages show it: JSON's spelling (text in quotes, so ``""`` and
+    ``"7"`` are told from nothing and ``7``), ``none`` for a value that is absent or null."""
+    if value is None:
+        return "none"
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 1] + "…"
+
+
 ENVIRONMENT = Environment(
     loader=PackageLoader("app.api.pages", "templates"),
     autoescape=select_autoescape(default=True),
     trim_blocks=True,
     lstrip_blocks=True,
 )
-ENVIRONMENT.filters.update(ago=_ago, iso=_iso)
+ENVIRONMENT.filters.update(ago=_ago, iso=_iso, shown=_shown)
 ENVIRONMENT.globals.update(assets=ASSETS, actions=ACTIONS, runs_chart=runs_chart, took=_took)
 
 

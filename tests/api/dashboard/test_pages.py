@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.api.conftest import ApiProject, Served, ServeFactory
+from tests.api.conftest import ApiProject, Secrets, Served, ServeFactory
 from tests.api.dashboard.conftest import PHONE, Screens, serious_violations
 from tests.api.test_e2e import dead_letters, locked, run
 from tests.engine.conftest import contact
+from tests.engine.two_way_project import make_two_way_project
 
 ENV = {"BRYGGA_FAILING_AFTER": "1"}
 OPERATOR_BUTTONS = re.compile(r"^(Run now|Pause|Resume|Retry|Retry all|Discard|Replay)$")
@@ -184,3 +186,46 @@ def test_the_overview_reads_on_a_phone(
     checked(page, screens, "overview-phone")
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+
+
+def test_a_two_way_sync_shows_its_sides_directions_and_conflicts(
+    serve: ServeFactory, tmp_path: Path, context: BrowserContext, screens: Screens
+) -> None:
+    (tmp_path / "two-way").mkdir()
+    two_way = make_two_way_project(tmp_path / "two-way")  # no api.tokens: loopback only, no sign-in
+    served = serve(ApiProject(two_way.file, two_way.crm, two_way.erp, Secrets()))  # type: ignore[arg-type]
+    api = served.anonymous
+    two_way.crm.insert([{"id": 1, "email": "c1@crm.se", "phone": "1", "name": "C 1"}])
+    assert run(api, "crm-erp")["status"] == "succeeded"
+    two_way.crm.execute("UPDATE contacts SET name = 'CRM name' WHERE id = 1")
+    two_way.erp.execute("UPDATE customers SET name = 'ERP name' WHERE customer_no = 1")
+    settled = run(api, "crm-erp")
+    assert settled["conflicts"] == 1, settled
+    page = context.new_page()
+
+    page.goto(served.process.url + "/")
+    row = page.locator("#overview tbody tr", has=page.get_by_role("link", name="crm-erp", exact=True))
+    expect(row.locator("th")).to_contain_text("crm.contacts ⇄ erp.customers · two-way")
+
+    row.get_by_role("link", name="crm-erp").click()
+    expect(page.locator(".facts")).to_contain_text("a: crm.contacts ⇄ b: erp.customers")
+    expect(page.locator(".facts")).to_contain_text("two-way")
+    expect(page.locator("svg.chart .conflicts")).to_have_text("⇄1")
+    checked(page, screens, "sync-two-way")
+
+    page.goto(f"{served.process.url}/runs/{settled['id']}")
+    facts = page.locator(".facts")
+    expect(facts).to_contain_text("To b (erp.customers)")
+    expect(facts.locator("div", has_text="Conflicts")).to_contain_text("1")
+    conflict = page.locator("tbody tr", has=page.locator(".conflict"))
+    expect(conflict).to_contain_text('On name: a (crm.contacts) had "CRM name", b (erp.customers) had "ERP name"')
+    expect(conflict).to_contain_text("a's value stood")
+    expect(conflict).to_contain_text("to b")
+    checked(page, screens, "run-two-way")
+
+    conflict.get_by_role("link").click()
+    story = page.locator(".story > li")
+    expect(story.nth(0)).to_contain_text("updated to b")
+    expect(story.nth(0).locator(".diff tbody tr")).to_have_text('name"C 1""CRM name"')
+    expect(story.nth(1)).to_contain_text("conflict on name")
+    checked(page, screens, "record-two-way")
