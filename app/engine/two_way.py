@@ -84,6 +84,9 @@ class TwoWayRun:
         self.events_done = 0
         self.kept: dict[Side, dict[str, Record]] = {"a": {}, "b": {}}
         """Records read from each side's cursor in this run, by key."""
+        self.read_whole: dict[Side, set[str]] = {}
+        """The keys of each side this run read from the start (every record it held then): records known to
+        exist when gone records are looked for, without asking the side for each again."""
 
     async def execute(self) -> Counts:
         with retrying_as(self.sync.retry):
@@ -146,13 +149,17 @@ class TwoWayRun:
         size = connector.system.options.batch_size
         reached = checkpoint
         kept = self.kept[side]
+        whole: set[str] = set()
         async for batch in connector.read(self._stream(side), checkpoint, size):
             for key, record in zip(self.keys[side].texts(batch.records), batch.records, strict=True):
                 if key is not None:
                     keys[key] = None
+                    whole.add(key)
                     if len(kept) < KEPT_RECORDS:
                         kept[key] = record
             reached = batch.checkpoint
+        if not checkpoint:  # read from the start (a stream without a cursor is read so at every run)
+            self.read_whole[side] = whole
         return reached
 
     async def _dead_letters(self, touched: dict[Side, dict[str, None]]) -> None:
@@ -496,10 +503,8 @@ class TwoWayRun:
             if not pairs:
                 return
             after = pairs[-1].a_key
-            on_a = await self._connector("a").existing_keys(self._stream("a"), [pair.a_key for pair in pairs])
-            on_b = await self._connector("b").existing_keys(
-                self._stream("b"), [pair.b_key for pair in pairs if pair.b_key is not None]
-            )
+            on_a = await self._existing("a", [pair.a_key for pair in pairs])
+            on_b = await self._existing("b", [pair.b_key for pair in pairs if pair.b_key is not None])
             gone: list[tuple[Pair, Record | None, Record | None]] = [
                 (pair, {} if pair.a_key in on_a else None, {} if pair.b_key in on_b else None)
                 for pair in pairs
@@ -509,6 +514,14 @@ class TwoWayRun:
                 batch = _Batch()
                 await self._gone(gone, batch)
                 await self._commit(batch, None)
+
+    async def _existing(self, side: Side, keys: list[str]) -> set[str]:
+        """Which of ``keys`` exist on ``side``: those this run read from the start of the side are known to,
+        the side is asked for the others only (over REST, a ``GET`` each: a pair created in this run, or gone)."""
+        known = self.read_whole.get(side)
+        unknown = keys if known is None else [key for key in keys if key not in known]
+        found = await self._connector(side).existing_keys(self._stream(side), unknown) if unknown else set()
+        return found | ({key for key in keys if key in known} if known is not None else set())
 
     async def _gone(self, gone: Iterable[tuple[Pair, Record | None, Record | None]], batch: _Batch) -> None:
         """Pairs whose record on one side (or both) is gone: the other deleted where ``delete_in`` allows,
