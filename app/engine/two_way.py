@@ -359,10 +359,10 @@ class TwoWayRun:
                 )
             elif written:
                 batch.note(direction, "updated", source_key, target_key)
-                batch.changes.resolved.append(source_key)
+                batch.changes.resolved_directed.append((direction, source_key))
             else:
                 batch.note(direction, "unchanged", source_key, target_key)
-                batch.changes.resolved.append(source_key)
+                batch.changes.resolved_directed.append((direction, source_key))
         if base != pair.base:  # a pair read again unchanged (an echo, a cursor's look-back) costs no write
             batch.changes.pairs.append(Pair(pair.a_key, pair.b_key, base))
 
@@ -488,7 +488,7 @@ class TwoWayRun:
         else:
             pair = Pair(item.target_key or "", item.source_key, self.settler.first_base(written, item.record))
         batch.changes.pairs.append(pair)
-        batch.changes.resolved.append(item.source_key)
+        batch.changes.resolved_directed.append((direction, item.source_key))
         action = "created" if item.action is Action.CREATE else "updated"
         batch.note(direction, action, item.source_key, item.target_key)
 
@@ -571,8 +571,8 @@ class TwoWayRun:
             self.by_direction[direction].add(batch.counts[direction])
         changes.by_direction = {name: Counts(**counts.as_dict()) for name, counts in self.by_direction.items()}
         changes.checkpoint = checkpoint
-        failed = {failure.source_key for failure in changes.failures}
-        changes.resolved = [key for key in dict.fromkeys(changes.resolved) if key not in failed]
+        failed = {(failure.direction or "", failure.source_key) for failure in changes.failures}
+        changes.resolved_directed = [item for item in dict.fromkeys(changes.resolved_directed) if item not in failed]
         await self.store.commit_batch(self.sync.name, self.run_id, changes)
         self.counts.add(changes.counts)
         self.conflicts += changes.conflicts

@@ -49,6 +49,7 @@ from app.store.tables import (
     DEAD_LETTERS,
     ID_MAP,
     LOG,
+    ONE_WAY,
     RUNS,
     utc_now,
 )
@@ -385,19 +386,26 @@ class Store:
     ) -> None:
         for keys in self._key_in(DEAD_LETTERS.c.source_key, changes.resolved):
             await connection.execute(delete(DEAD_LETTERS).where(DEAD_LETTERS.c.sync == sync, keys))
+        by_direction: dict[str, list[str]] = defaultdict(list)
+        for direction, key in changes.resolved_directed:
+            by_direction[direction].append(key)
+        for direction, directed in by_direction.items():
+            for keys in self._key_in(DEAD_LETTERS.c.source_key, directed):
+                await connection.execute(
+                    delete(DEAD_LETTERS).where(DEAD_LETTERS.c.sync == sync, DEAD_LETTERS.c.direction == direction, keys)
+                )
         if not changes.failures:
             return
         statement = self._insert(DEAD_LETTERS)
         await connection.execute(
             statement.on_conflict_do_update(
-                index_elements=[DEAD_LETTERS.c.sync, DEAD_LETTERS.c.source_key],
+                index_elements=[DEAD_LETTERS.c.sync, DEAD_LETTERS.c.direction, DEAD_LETTERS.c.source_key],
                 set_={
                     "record": statement.excluded.record,
                     "error": statement.excluded.error,
                     "reason": statement.excluded.reason,
                     "attempts": DEAD_LETTERS.c.attempts + 1,
                     "run_id": statement.excluded.run_id,
-                    "direction": statement.excluded.direction,
                     "last_failed_at": statement.excluded.last_failed_at,
                     "discarded_at": None,  # failing anew: a dead letter again
                 },
@@ -413,7 +421,7 @@ class Store:
                     "run_id": run_id,
                     "first_failed_at": now,
                     "last_failed_at": now,
-                    "direction": failure.direction,
+                    "direction": failure.direction or ONE_WAY,
                 }
                 for failure in changes.failures
             ],
