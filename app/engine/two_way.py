@@ -127,7 +127,7 @@ class TwoWayRun:
             await all_of(read("a"), read("b"))  # each side's read waits on its own system
             checkpoint.update(reached)
         await self._settle_all(touched, checkpoint if self.options.read_source else None)
-        if self.options.read_source and (self.sync.two_way.delete_in or self.options.full):
+        if self.options.read_source:  # whatever delete_in says: a pair whose record is gone is unlinked, at least
             await self._find_gone()
         return self.counts
 
@@ -495,11 +495,23 @@ class TwoWayRun:
     # --- records gone ------------------------------------------------------------------
 
     async def _find_gone(self) -> None:
-        """Pairs one of whose records no longer exists, found by asking each side for every linked key."""
+        """Pairs one of whose records no longer exists, found against every key each side holds.
+
+        A side this run read whole gave its keys already; another is asked for all its keys (``scan_keys``:
+        over SQL a query of keys only, by pages; over REST the stream's list, far fewer requests than a
+        ``GET`` per linked key). A linked key missing there (created in this run, or gone) is asked for by
+        key before its pair is taken for gone.
+        """
         size = max(1, min(self._connector(side).system.options.batch_size for side in ("a", "b")))
+        for side in SIDES:
+            if side not in self.read_whole:
+                scanned: set[str] = set()
+                async for keys in self._connector(side).scan_keys(self._stream(side), size):
+                    scanned.update(keys)
+                self.read_whole[side] = scanned
         after: str | None = None
         while True:
-            pairs = await self.store.pairs_after(self.sync.name, after, size)
+            pairs = await self.store.pairs_after(self.sync.name, after, size, bases=False)
             if not pairs:
                 return
             after = pairs[-1].a_key

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, any_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Text, any_, bindparam, delete, func, insert, null, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -206,10 +206,13 @@ class Store:
                     found[a_key if side == "a" else b_key] = pair
         return found
 
-    async def pairs_after(self, sync: str, after: str | None, limit: int) -> list[Pair]:
-        """A two-way sync's linked pairs in a's key order, after a's key ``after``: how deletes are found."""
+    async def pairs_after(self, sync: str, after: str | None, limit: int, *, bases: bool = True) -> list[Pair]:
+        """A two-way sync's linked pairs in a's key order, after a's key ``after``: how deletes are found.
+
+        :param bases: ``False`` leaves each pair's base out (empty): looking for gone records needs keys only
+        """
         query = (
-            select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base)
+            select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base if bases else null())
             .where(ID_MAP.c.sync == sync, ID_MAP.c.target_key.is_not(None))
             .order_by(ID_MAP.c.source_key)
             .limit(limit)
