@@ -220,7 +220,7 @@ class Store:
         if after is not None:
             query = query.where(ID_MAP.c.source_key > after)
         async with self._begin() as connection:
-            rows = (await connection.execute(query)).all()  # at once: a fetchone a row costs ~2 µs (100,000 pairs: 0.2 s)
+            rows = (await connection.execute(query)).all()  # at once: a fetchone a row costs ~2 µs
             return [Pair(a_key, b_key, loads(base) if base is not None else {}) for a_key, b_key, base in rows]
 
     async def target_keys(self, requests: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
