@@ -127,7 +127,9 @@ class TwoWayRun:
             await all_of(read("a"), read("b"))  # each side's read waits on its own system
             checkpoint.update(reached)
         await self._settle_all(touched, checkpoint if self.options.read_source else None)
-        if self.options.read_source:  # whatever delete_in says: a pair whose record is gone is unlinked, at least
+        # looking for gone records reads every key of both sides, as a mirror sync does: for sides where deletes
+        # are carried out, and on --full; otherwise a gone record is noticed when its pair is next touched
+        if self.options.read_source and (self.sync.two_way.delete_in or self.options.full):
             await self._find_gone()
         return self.counts
 

@@ -138,11 +138,11 @@ async def test_a_deleted_record_is_deleted_on_the_other_side_where_delete_in_all
     assert [key for (key,) in links] == ["101", "2", "3"]
 
 
-async def test_a_deleted_record_is_noticed_at_the_next_run_even_where_delete_in_names_no_side(
+async def test_a_deleted_record_is_noticed_at_a_full_run_where_delete_in_names_no_side(
     tmp_path: Path,
 ) -> None:
-    """With ``delete_in: []`` nothing is deleted, but a pair whose record is gone on either side is unlinked
-    and logged at the next run, untouched as the other record is (as ``mirror`` notices deletes)."""
+    """With ``delete_in: []`` nothing is deleted and a plain run reads no key it need not (a nothing-changed
+    run stays cheap); a ``--full`` run unlinks and logs a pair whose record is gone on either side."""
     project = make_two_way_project(tmp_path, delete_in="[]")
     seed(project)
     await project.run()
@@ -154,7 +154,11 @@ async def test_a_deleted_record_is_noticed_at_the_next_run_even_where_delete_in_
     project.erp.execute("DELETE FROM customers WHERE customer_no = 100")
     crm_mark, erp_mark = project.crm.audit_mark(), project.erp.audit_mark()
 
-    run = await project.run()
+    plain = await project.run()
+    assert plain.status == "succeeded", plain.error
+    assert len(project.state_rows("SELECT source_key FROM id_map")) == 5, "a plain run looked for gone records"
+
+    run = await project.run(full=True)
 
     assert run.status == "succeeded", run.error
     assert 1 in project.erp.records(MAPPED) and 100 in project.crm.records(MAPPED)  # nothing deleted
