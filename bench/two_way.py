@@ -7,8 +7,12 @@ with a change-time cursor). One project links them with a two-way sync; another,
 files, with two one-way syncs (CRM → ERP and ERP → CRM; two projects, because a project refuses two
 syncs writing one field). Each is run once to link every pair. Then each round times, in a rotating
 order, a two-way run and the two one-way runs one after the other, all with nothing changed (each
-reads its streams from their cursors), in this process. The goal: the two-way run costs at most 1.2×
-the two one-way runs.
+reads its streams from their cursors), in this process.
+
+The goal (at most 1.2×) stands for the two-way sync as written by default (``delete_in: []``: a run
+reads what changed) against two ``upsert`` syncs. A two-way sync that carries deletes (``delete_in:
+[a, b]``) ends each run by asking both sides for all their keys, as a ``mirror`` sync asks its
+source: it is timed too, against two one-way ``mirror`` syncs, the same work.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from app.engine.runner import RunOptions, open_engine
 from bench.results import write_section
 
 GOAL = 1.2
+MODES = ("mirror", "upsert")
 
 SYSTEMS = """\
 version: 1
@@ -35,24 +40,22 @@ systems:
     connector: sql
     url: sqlite:///{data}/crm.db
     batch_size: 5000
-    streams: {{contacts: {{table: contacts, key: id, cursor: updated_at}}}}
+    streams: {{contacts: {{table: contacts, key: id, cursor: updated_at, delete: hard}}}}
   erp:
     connector: sql
     url: sqlite:///{data}/erp.db
     batch_size: 5000
-    streams: {{customers: {{table: customers, key: customer_no, cursor: modified_at}}}}
+    streams: {{customers: {{table: customers, key: customer_no, cursor: modified_at, delete: hard}}}}
 """
 TWO_WAY = """\
-two_way: {a: crm.contacts, b: erp.customers, wins: a}
+two_way: {a: crm.contacts, b: erp.customers, wins: a, delete_in: DELETE_IN}
 to_b: {customer_no: id, email: email, phone: phone, name: name}
 to_a: {id: customer_no, email: email, phone: phone, name: name}
 """
-TO_ERP = (
-    "source: crm.contacts\ntarget: erp.customers\nfields: {customer_no: id, email: email, phone: phone, name: name}\n"
-)
-TO_CRM = (
-    "source: erp.customers\ntarget: crm.contacts\nfields: {id: customer_no, email: email, phone: phone, name: name}\n"
-)
+FIELDS_TO_ERP = "{customer_no: id, email: email, phone: phone, name: name}"
+FIELDS_TO_CRM = "{id: customer_no, email: email, phone: phone, name: name}"
+TO_ERP = "source: crm.contacts\ntarget: erp.customers\nmode: {mode}\nfields: " + FIELDS_TO_ERP + "\n"
+TO_CRM = "source: erp.customers\ntarget: crm.contacts\nmode: {mode}\nfields: " + FIELDS_TO_CRM + "\n"
 
 
 def _databases(data: Path, rows: int) -> None:
@@ -94,27 +97,40 @@ async def _timed(project: Path, syncs: list[str]) -> float:
     return time.perf_counter() - started
 
 
-async def measure(rows: int, rounds: int) -> tuple[list[float], list[float], float]:
-    """(two-way seconds, two one-way runs' seconds) per round, and the seconds the first two-way run took."""
+async def measure(rows: int, rounds: int) -> tuple[dict[str, list[float]], dict[str, list[float]], float]:
+    """(two-way seconds, two one-way runs' seconds) by mode per round, and the seconds the first two-way run took."""
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
         data = root / "data"
         data.mkdir()
         _databases(data, rows)
-        two_way = _project(root / "two-way", data, {"both": TWO_WAY})
-        one_way = _project(root / "one-way", data, {"to-erp": TO_ERP, "to-crm": TO_CRM})
+        two_way = {
+            mode: _project(root / f"two-way-{mode}", data, {"both": TWO_WAY.replace("DELETE_IN", deletes)})
+            for mode, deletes in (("upsert", "[]"), ("mirror", "[a, b]"))
+        }
+        one_way = {
+            mode: _project(
+                root / mode, data, {"to-erp": TO_ERP.replace("{mode}", mode), "to-crm": TO_CRM.replace("{mode}", mode)}
+            )
+            for mode in MODES
+        }
         started = time.perf_counter()
-        async with open_engine(open_project(two_way, environ={})) as engine:
+        async with open_engine(open_project(two_way["upsert"], environ={})) as engine:
             linked = await engine.run("both", RunOptions())
         first = time.perf_counter() - started
-        async with open_engine(open_project(one_way, environ={})) as engine:
-            for sync in ("to-erp", "to-crm"):
-                await engine.run(sync, RunOptions())
+        async with open_engine(open_project(two_way["mirror"], environ={})) as engine:
+            await engine.run("both", RunOptions())
+        for project in one_way.values():
+            async with open_engine(open_project(project, environ={})) as engine:
+                for sync in ("to-erp", "to-crm"):
+                    await engine.run(sync, RunOptions())
         if linked.status != "succeeded":
             raise RuntimeError(f"the first two-way run: {linked.status}: {linked.error}")
-        two, one = [], []
+        two: dict[str, list[float]] = {mode: [] for mode in MODES}
+        one: dict[str, list[float]] = {mode: [] for mode in MODES}
         for number in range(rounds + 1):
-            order = [(two_way, ["both"], two), (one_way, ["to-erp", "to-crm"], one)]
+            order = [(two_way[mode], ["both"], two[mode]) for mode in MODES]
+            order += [(one_way[mode], ["to-erp", "to-crm"], one[mode]) for mode in MODES]
             for project, syncs, figures in order if number % 2 else reversed(order):
                 seconds = await _timed(project, syncs)
                 if number:  # the first round only warms up
@@ -129,8 +145,12 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the figures into bench/RESULTS.md")
     options = parser.parse_args()
     two, one, first = asyncio.run(measure(options.rows, options.rounds))
-    two_median, one_median = statistics.median(two), statistics.median(one)
-    ratio = two_median / one_median
+    median = {
+        (kind, mode): statistics.median(runs[mode]) for kind, runs in (("two", two), ("one", one)) for mode in MODES
+    }
+    ratio = median["two", "upsert"] / median["one", "upsert"]
+    ratios = [a / b for a, b in zip(two["upsert"], one["upsert"], strict=True)]
+    carrying = median["two", "mirror"] / median["one", "mirror"]
     body = f"""\
 SQLite ↔ SQLite, {options.rows:,} linked pairs, 4 mapped fields, nothing changed: each run reads its
 streams from their cursors. Median of {options.rounds} interleaved rounds, each opening the engine as
@@ -138,12 +158,16 @@ streams from their cursors. Median of {options.rounds} interleaved rounds, each 
 
 | run | seconds |
 | --- | ---: |
-| two-way, nothing changed | {two_median:.3f} |
-| two one-way runs (CRM → ERP, ERP → CRM), nothing changed | {one_median:.3f} |
+| two-way (`delete_in: []`, the default), nothing changed | {median["two", "upsert"]:.3f} |
+| two one-way `upsert` runs (CRM → ERP, ERP → CRM), nothing changed | {median["one", "upsert"]:.3f} |
+| two-way carrying deletes (`delete_in: [a, b]`: every key of both sides read), nothing changed | \
+{median["two", "mirror"]:.3f} |
+| two one-way `mirror` runs (every key of each source read), nothing changed | {median["one", "mirror"]:.3f} |
 | the first two-way run, linking every pair | {first:.1f} |
 
 - two-way / two one-way: **{ratio:.2f}** (goal at most {GOAL}); round by round
-  {min(a / b for a, b in zip(two, one, strict=True)):.2f}–{max(a / b for a, b in zip(two, one, strict=True)):.2f}
+  {min(ratios):.2f}–{max(ratios):.2f}
+- carrying deletes, two-way / two one-way `mirror`: {carrying:.2f}
 """
     print(body)
     if options.write:

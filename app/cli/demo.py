@@ -1,8 +1,9 @@
 """``brygga demo``: the sample systems the quickstart project syncs, created beside its brygga.yaml.
 
 A small CRM in SQLite (companies and contacts, with Nordic letters, an
-archived contact, and a contact waiting for nothing) and an empty ERP import
-folder. Existing files are left alone unless ``--reset`` is given, so the
+archived contact, and a contact waiting for nothing), an empty ERP import
+folder, and an empty helpdesk in SQLite (the two-way sync's other side).
+Existing files are left alone unless ``--reset`` is given, so the
 quickstart command can be run again and report everything unchanged.
 """
 
@@ -60,8 +61,11 @@ def demo(
     folder = project_file(config).parent / "demo"
     if reset and folder.exists():
         shutil.rmtree(folder)
-    crm = folder / "crm.db"
+    crm, helpdesk = folder / "crm.db", folder / "helpdesk.db"
     (folder / "erp-import").mkdir(parents=True, exist_ok=True)
+    if not helpdesk.exists():  # on its own too: a demo folder made before the helpdesk came gets it
+        _create_helpdesk(helpdesk)
+        output.say(f"created the sample helpdesk (empty: the two-way sync fills it): {helpdesk}")
     if crm.exists():
         output.say(f"the sample CRM is there already: {crm} (use --reset to start over)")
         return
@@ -80,4 +84,21 @@ def _create_crm(path: Path) -> None:
         connection.executemany(
             "INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [(*contact, stamp) for contact in CONTACTS]
         )
+    connection.close()
+
+
+_HELPDESK_SCHEMA = """
+CREATE TABLE people (
+    id INTEGER PRIMARY KEY, name TEXT, email TEXT, phone TEXT,
+    updated_at TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+);
+CREATE TRIGGER people_stamp AFTER UPDATE ON people WHEN OLD.updated_at IS NEW.updated_at
+BEGIN UPDATE people SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = NEW.id; END;
+"""
+"""The helpdesk stamps every change, as a business system does: its cursor sees each edit."""
+
+
+def _create_helpdesk(path: Path) -> None:
+    with sqlite3.connect(path) as connection:
+        connection.executescript(_HELPDESK_SCHEMA)
     connection.close()

@@ -449,7 +449,13 @@ class _SyncReader:
             for field_name, mapping in sync.fields_of(direction).items():
                 if mapping.lookup is not None:
                     where_lookup = (direction, field_name, "lookup")
-                    message = f"{direction}.{field_name}: lookup is not supported in a two-way sync yet"
+                    message = (
+                        f"{direction}.{field_name}: lookup is not supported in a two-way sync: its field would be"
+                        " carried back the other way, which needs the reverse look-up (the other system's key back"
+                        " to this one's) that an ID map does not offer; map a key both systems share instead"
+                        " ({from: FIELD}), or write this field with a one-way sync of its own (mode: update)"
+                        " and leave it out of this sync"
+                    )
                     self.issues.append(sync.origin.issue(where_lookup, message))
 
     def _check_stream(

@@ -92,6 +92,9 @@ class TwoWayRun:
         self.events_done = 0
         self.kept: dict[Side, dict[str, Record]] = {"a": {}, "b": {}}
         """Records read from each side's cursor in this run, by key."""
+        self.read_whole: dict[Side, set[str]] = {}
+        """The keys of each side this run read from the start (every record it held then): records known to
+        exist when gone records are looked for, without asking the side for each again."""
 
     async def execute(self) -> Counts:
         with retrying_as(self.sync.retry):
@@ -132,6 +135,8 @@ class TwoWayRun:
             await all_of(read("a"), read("b"))  # each side's read waits on its own system
             checkpoint.update(reached)
         await self._settle_all(touched, checkpoint if self.options.read_source else None)
+        # looking for gone records reads every key of both sides, as a mirror sync does: for sides where deletes
+        # are carried out, and on --full; otherwise a gone record is noticed when its pair is next touched
         if self.options.read_source and (self.sync.two_way.delete_in or self.options.full):
             await self._find_gone()
         return self.counts
@@ -154,13 +159,17 @@ class TwoWayRun:
         size = connector.system.options.batch_size
         reached = checkpoint
         kept = self.kept[side]
+        whole: set[str] = set()
         async for batch in connector.read(self._stream(side), checkpoint, size):
             for key, record in zip(self.keys[side].texts(batch.records), batch.records, strict=True):
                 if key is not None:
                     keys[key] = None
+                    whole.add(key)
                     if len(kept) < KEPT_RECORDS:
                         kept[key] = record
             reached = batch.checkpoint
+        if not checkpoint:  # read from the start (a stream without a cursor is read so at every run)
+            self.read_whole[side] = whole
         return reached
 
     async def _dead_letters(self, touched: dict[Side, dict[str, None]]) -> None:
@@ -360,10 +369,10 @@ class TwoWayRun:
                 )
             elif written:
                 batch.note(direction, "updated", source_key, target_key, values=written)
-                batch.changes.resolved.append(source_key)
+                batch.changes.resolved_directed.append((direction, source_key))
             else:
                 batch.note(direction, "unchanged", source_key, target_key)
-                batch.changes.resolved.append(source_key)
+                batch.changes.resolved_directed.append((direction, source_key))
         if base != pair.base:  # a pair read again unchanged (an echo, a cursor's look-back) costs no write
             batch.changes.pairs.append(Pair(pair.a_key, pair.b_key, base))
 
@@ -489,25 +498,35 @@ class TwoWayRun:
         else:
             pair = Pair(item.target_key or "", item.source_key, self.settler.first_base(written, item.record))
         batch.changes.pairs.append(pair)
-        batch.changes.resolved.append(item.source_key)
+        batch.changes.resolved_directed.append((direction, item.source_key))
         action = "created" if item.action is Action.CREATE else "updated"
         batch.note(direction, action, item.source_key, item.target_key, values=written)
 
     # --- records gone ------------------------------------------------------------------
 
     async def _find_gone(self) -> None:
-        """Pairs one of whose records no longer exists, found by asking each side for every linked key."""
+        """Pairs one of whose records no longer exists, found against every key each side holds.
+
+        A side this run read whole gave its keys already; another is asked for all its keys (``scan_keys``:
+        over SQL a query of keys only, by pages; over REST the stream's list, far fewer requests than a
+        ``GET`` per linked key). A linked key missing there (created in this run, or gone) is asked for by
+        key before its pair is taken for gone.
+        """
         size = max(1, min(self._connector(side).system.options.batch_size for side in ("a", "b")))
+        for side in SIDES:
+            if side not in self.read_whole:
+                scanned: set[str] = set()
+                async for keys in self._connector(side).scan_keys(self._stream(side), size):
+                    scanned.update(keys)
+                self.read_whole[side] = scanned
         after: str | None = None
         while True:
-            pairs = await self.store.pairs_after(self.sync.name, after, size)
+            pairs = await self.store.pairs_after(self.sync.name, after, size, bases=False)
             if not pairs:
                 return
             after = pairs[-1].a_key
-            on_a = await self._connector("a").existing_keys(self._stream("a"), [pair.a_key for pair in pairs])
-            on_b = await self._connector("b").existing_keys(
-                self._stream("b"), [pair.b_key for pair in pairs if pair.b_key is not None]
-            )
+            on_a = await self._existing("a", [pair.a_key for pair in pairs])
+            on_b = await self._existing("b", [pair.b_key for pair in pairs if pair.b_key is not None])
             gone: list[tuple[Pair, Record | None, Record | None]] = [
                 (pair, {} if pair.a_key in on_a else None, {} if pair.b_key in on_b else None)
                 for pair in pairs
@@ -517,6 +536,14 @@ class TwoWayRun:
                 batch = _Batch()
                 await self._gone(gone, batch)
                 await self._commit(batch, None)
+
+    async def _existing(self, side: Side, keys: list[str]) -> set[str]:
+        """Which of ``keys`` exist on ``side``: those this run read from the start of the side are known to,
+        the side is asked for the others only (over REST, a ``GET`` each: a pair created in this run, or gone)."""
+        known = self.read_whole.get(side)
+        unknown = keys if known is None else [key for key in keys if key not in known]
+        found = await self._connector(side).existing_keys(self._stream(side), unknown) if unknown else set()
+        return found | ({key for key in keys if key in known} if known is not None else set())
 
     async def _gone(self, gone: Iterable[tuple[Pair, Record | None, Record | None]], batch: _Batch) -> None:
         """Pairs whose record on one side (or both) is gone: the other deleted where ``delete_in`` allows,
@@ -566,8 +593,8 @@ class TwoWayRun:
             self.by_direction[direction].add(batch.counts[direction])
         changes.by_direction = {name: Counts(**counts.as_dict()) for name, counts in self.by_direction.items()}
         changes.checkpoint = checkpoint
-        failed = {failure.source_key for failure in changes.failures}
-        changes.resolved = [key for key in dict.fromkeys(changes.resolved) if key not in failed]
+        failed = {(failure.direction or "", failure.source_key) for failure in changes.failures}
+        changes.resolved_directed = [item for item in dict.fromkeys(changes.resolved_directed) if item not in failed]
         await self.store.commit_batch(self.sync.name, self.run_id, changes)
         self.counts.add(changes.counts)
         self.conflicts += changes.conflicts

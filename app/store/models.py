@@ -107,6 +107,8 @@ class BatchChanges:
     failures: list[Failure] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     """Source keys whose dead letter is settled (written, skipped, unchanged)."""
+    resolved_directed: list[tuple[str, str]] = field(default_factory=list)
+    """Two-way: (direction, source key) whose dead letter of that direction is settled (the other stays)."""
     counts: Counts = field(default_factory=Counts)
     checkpoint: Checkpoint | None = None
     """Stored with the batch; ``None`` leaves the stored checkpoint as it is."""
@@ -213,5 +215,5 @@ def dead_letter_info(row: Any) -> DeadLetterInfo:
         row["attempts"],
         row["first_failed_at"],
         row["last_failed_at"],
-        row["direction"],
+        row["direction"] or None,  # ONE_WAY: a one-way sync's letter
     )

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, any_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Text, any_, bindparam, delete, func, insert, null, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -50,6 +50,7 @@ from app.store.tables import (
     DEAD_LETTERS,
     ID_MAP,
     LOG,
+    ONE_WAY,
     RUNS,
     utc_now,
 )
@@ -208,10 +209,13 @@ class Store:
                     found[a_key if side == "a" else b_key] = pair
         return found
 
-    async def pairs_after(self, sync: str, after: str | None, limit: int) -> list[Pair]:
-        """A two-way sync's linked pairs in a's key order, after a's key ``after``: how deletes are found."""
+    async def pairs_after(self, sync: str, after: str | None, limit: int, *, bases: bool = True) -> list[Pair]:
+        """A two-way sync's linked pairs in a's key order, after a's key ``after``: how deletes are found.
+
+        :param bases: ``False`` leaves each pair's base out (empty): looking for gone records needs keys only
+        """
         query = (
-            select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base)
+            select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base if bases else null())
             .where(ID_MAP.c.sync == sync, ID_MAP.c.target_key.is_not(None))
             .order_by(ID_MAP.c.source_key)
             .limit(limit)
@@ -219,7 +223,7 @@ class Store:
         if after is not None:
             query = query.where(ID_MAP.c.source_key > after)
         async with self._begin() as connection:
-            rows = await connection.execute(query)
+            rows = (await connection.execute(query)).all()  # at once: a fetchone a row costs ~2 µs
             return [Pair(a_key, b_key, loads(base) if base is not None else {}) for a_key, b_key, base in rows]
 
     async def target_keys(self, requests: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -400,19 +404,26 @@ class Store:
     ) -> None:
         for keys in self._key_in(DEAD_LETTERS.c.source_key, changes.resolved):
             await connection.execute(delete(DEAD_LETTERS).where(DEAD_LETTERS.c.sync == sync, keys))
+        by_direction: dict[str, list[str]] = defaultdict(list)
+        for direction, key in changes.resolved_directed:
+            by_direction[direction].append(key)
+        for direction, directed in by_direction.items():
+            for keys in self._key_in(DEAD_LETTERS.c.source_key, directed):
+                await connection.execute(
+                    delete(DEAD_LETTERS).where(DEAD_LETTERS.c.sync == sync, DEAD_LETTERS.c.direction == direction, keys)
+                )
         if not changes.failures:
             return
         statement = self._insert(DEAD_LETTERS)
         await connection.execute(
             statement.on_conflict_do_update(
-                index_elements=[DEAD_LETTERS.c.sync, DEAD_LETTERS.c.source_key],
+                index_elements=[DEAD_LETTERS.c.sync, DEAD_LETTERS.c.direction, DEAD_LETTERS.c.source_key],
                 set_={
                     "record": statement.excluded.record,
                     "error": statement.excluded.error,
                     "reason": statement.excluded.reason,
                     "attempts": DEAD_LETTERS.c.attempts + 1,
                     "run_id": statement.excluded.run_id,
-                    "direction": statement.excluded.direction,
                     "last_failed_at": statement.excluded.last_failed_at,
                     "discarded_at": None,  # failing anew: a dead letter again
                 },
@@ -428,7 +439,7 @@ class Store:
                     "run_id": run_id,
                     "first_failed_at": now,
                     "last_failed_at": now,
-                    "direction": failure.direction,
+                    "direction": failure.direction or ONE_WAY,
                 }
                 for failure in changes.failures
             ],

@@ -140,6 +140,9 @@ CURSORS = Table(
 )
 """Where a sync's source read got to: the connector's checkpoint, as typed JSON."""
 
+ONE_WAY = ""
+"""A one-way sync's dead letters' ``direction``: they have none (read back as ``None``)."""
+
 DEAD_LETTERS = Table(
     "dead_letters",
     METADATA,
@@ -155,8 +158,10 @@ DEAD_LETTERS = Table(
     _time("last_failed_at"),
     # discarded by an operator: not retried or listed; the same record read again unchanged is left alone
     _time("discarded_at", nullable=True),
-    Column("direction", Text),  # to_a or to_b in a two-way sync (the direction whose write failed)
-    UniqueConstraint("sync", "source_key", name="uq_dead_letters_sync_key"),
+    # to_a or to_b in a two-way sync (the direction whose write failed); ONE_WAY in a one-way sync. Not null,
+    # being part of the unique key: a two-way pair failing both ways whose a key reads as its b key is two letters
+    Column("direction", Text, nullable=False, server_default=ONE_WAY),
+    UniqueConstraint("sync", "direction", "source_key", name="uq_dead_letters_sync_direction_key"),
     sqlite_autoincrement=True,  # a discarded letter's id never names another record
 )
 """A record that failed, kept with its source data so it can be retried."""

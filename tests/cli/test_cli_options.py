@@ -23,7 +23,7 @@ def test_the_config_option_is_accepted_before_the_command(quickstart: Path, tmp_
     assert status.returncode == 0, status.stderr
     assert COMPANIES in status.stdout
     assert validate.returncode == 0, validate.stderr
-    assert "ok: 2 systems, 2 syncs" in validate.stdout
+    assert "ok: 3 systems, 3 syncs" in validate.stdout
 
 
 def test_the_commands_own_config_option_wins(quickstart: Path, tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_run_all_runs_every_sync_with_after_order_kept(quickstart: Path) -> None
 
     assert result.returncode == 0, result.stdout + result.stderr
     order = [line.split(":")[0] for line in result.stdout.splitlines() if not line.startswith(" ")]
-    assert order == [COMPANIES, CONTACTS, "aaa-again"]
+    assert order == [COMPANIES, CONTACTS, "aaa-again", "crm-contacts-helpdesk"]
 
 
 def test_run_all_skips_a_sync_whose_after_sync_failed(quickstart: Path) -> None:

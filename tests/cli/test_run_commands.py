@@ -26,6 +26,29 @@ def test_the_quickstart_syncs_and_then_finds_everything_unchanged(quickstart: Pa
     assert "2;Örjan Åkesson;orjan@berg.se;0707654321;A00001;5000;2023-02-01;smb" in customers.splitlines()
 
 
+def test_the_quickstart_two_way_sync_fills_the_helpdesk_and_carries_its_edits_back(quickstart: Path) -> None:
+    """The README's command runs the two-way sync too: the helpdesk gets the CRM's contacts, a second run
+    writes nothing, and a phone changed in the helpdesk reaches the CRM."""
+    command = ("run", *SYNCS, "crm-contacts-helpdesk", "-c", str(quickstart))
+    first = run_brygga(*command)
+    second = run_brygga(*command)
+    helpdesk = quickstart.parent / "demo" / "helpdesk.db"
+    with sqlite3.connect(helpdesk) as connection:
+        connection.execute("UPDATE people SET phone = '070 000 00 00' WHERE id = 2")
+    connection.close()
+    third = run_brygga("run", "crm-contacts-helpdesk", "-c", str(quickstart))
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "    to_b: read 7, created 6, updated 0, deleted 0, unchanged 0, skipped 1, failed 0" in first.stdout
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "created 0, updated 0, deleted 0" in second.stdout.split("crm-contacts-helpdesk")[1]
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "    to_a: read 6, created 0, updated 1," in third.stdout
+    with sqlite3.connect(quickstart.parent / "demo" / "crm.db") as connection:
+        assert connection.execute("SELECT phone FROM contacts WHERE id = 2").fetchone() == ("070 000 00 00",)
+    connection.close()
+
+
 def test_demo_leaves_existing_data_alone(quickstart: Path) -> None:
     again = run_brygga("demo", "-c", str(quickstart))
 
@@ -72,8 +95,8 @@ def test_status_lists_every_sync(quickstart: Path) -> None:
     after = run_brygga("status", "-c", str(quickstart))
 
     assert before.returncode == after.returncode == 0
-    assert before.stdout.count("never") == 2
-    assert after.stdout.count("never") == 1
+    assert before.stdout.count("never") == 3
+    assert after.stdout.count("never") == 2
     assert "5 read, 5 created" in after.stdout
 
 

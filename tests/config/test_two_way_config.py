@@ -125,6 +125,22 @@ CASES = [
         id="mapping-problem-in-to_b",
     ),
     pytest.param(
+        {
+            A: TWO_WAY.replace("  email: email", "  email: email\n  phone: {lookup: {sync: b, from: phone_id}}"),
+            B: "source: crm.users\ntarget: erp.customers\nfields: {customer_no: id}\n",
+        },
+        [
+            (
+                A,
+                10,
+                19,
+                "to_a.phone: lookup is not supported in a two-way sync: its field would be carried back the other"
+                " way, which needs the reverse look-up",
+            )
+        ],
+        id="lookup-says-why-and-what-to-do",
+    ),
+    pytest.param(
         {A: TWO_WAY + "where: {a: '{{ record.status ==  }}'}\n"},
         [(A, 10, 12, "where.a:")],
         id="where-per-side",

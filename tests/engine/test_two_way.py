@@ -138,6 +138,42 @@ async def test_a_deleted_record_is_deleted_on_the_other_side_where_delete_in_all
     assert [key for (key,) in links] == ["101", "2", "3"]
 
 
+async def test_a_deleted_record_is_noticed_at_a_full_run_where_delete_in_names_no_side(
+    tmp_path: Path,
+) -> None:
+    """With ``delete_in: []`` nothing is deleted and a plain run reads no key it need not (a nothing-changed
+    run stays cheap); a ``--full`` run unlinks and logs a pair whose record is gone on either side."""
+    project = make_two_way_project(tmp_path, delete_in="[]")
+    seed(project)
+    await project.run()
+    await project.run()
+    # the partners of the records about to be deleted are not read again (their cursor is long past them)
+    project.crm.execute("UPDATE contacts SET updated_at = '2000-01-01' WHERE id = 100")
+    project.erp.execute("UPDATE customers SET modified_at = '2000-01-01' WHERE customer_no = 1")
+    project.crm.execute("DELETE FROM contacts WHERE id = 1")
+    project.erp.execute("DELETE FROM customers WHERE customer_no = 100")
+    crm_mark, erp_mark = project.crm.audit_mark(), project.erp.audit_mark()
+
+    plain = await project.run()
+    assert plain.status == "succeeded", plain.error
+    assert len(project.state_rows("SELECT source_key FROM id_map")) == 5, "a plain run looked for gone records"
+
+    run = await project.run(full=True)
+
+    assert run.status == "succeeded", run.error
+    assert 1 in project.erp.records(MAPPED) and 100 in project.crm.records(MAPPED)  # nothing deleted
+    assert project.crm.audit_since(crm_mark) == project.erp.audit_since(erp_mark) == []
+    assert run.counts_by_direction is not None
+    assert run.counts_by_direction["to_b"].skipped == run.counts_by_direction["to_a"].skipped == 1
+    links = project.state_rows("SELECT source_key FROM id_map ORDER BY source_key")
+    assert [key for (key,) in links] == ["101", "2", "3"]
+    logged = project.state_rows(
+        f"SELECT direction, source_key, action, error FROM record_log WHERE run_id = {run.id} ORDER BY direction"
+    )
+    assert [row[:3] for row in logged] == [("to_a", "100", "skipped"), ("to_b", "1", "skipped")]
+    assert all("the pair is unlinked" in error for *_, error in logged)
+
+
 def test_a_killed_run_then_a_rerun_loses_no_edit_and_creates_nothing_twice(tmp_path: Path) -> None:
     """SIGKILL in the middle of a two-way ``brygga run``, then a rerun (issue 19, must show 3)."""
     project = make_two_way_project(tmp_path, batch_size=100)

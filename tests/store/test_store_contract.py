@@ -272,6 +272,35 @@ async def test_dead_letters_count_their_attempts_and_clear_when_resolved(store: 
     assert await store.dead_letter_counts() == {SYNC: 1}
 
 
+async def test_a_two_way_dead_letter_is_one_per_direction(store: Store) -> None:
+    """A pair failing both ways whose a key reads as its b key keeps a letter per direction; settling one
+    direction clears its letter only."""
+    run_id = await store.start_run(SYNC, "manual")
+    failures = [
+        Failure("7", {"side": "a"}, "into b", "write", "to_b"),
+        Failure("7", {"side": "b"}, "into a", "write", "to_a"),
+    ]
+    await store.commit_batch(SYNC, run_id, BatchChanges(failures=failures))
+
+    letters = {letter.direction: letter for letter in await store.dead_letters(SYNC)}
+    assert {direction: (letter.record, letter.error) for direction, letter in letters.items()} == {
+        "to_b": ({"side": "a"}, "into b"),
+        "to_a": ({"side": "b"}, "into a"),
+    }
+
+    await store.commit_batch(SYNC, run_id, BatchChanges(resolved_directed=[("to_a", "7")]))
+    assert [(letter.direction, letter.error) for letter in await store.dead_letters(SYNC)] == [("to_b", "into b")]
+
+
+async def test_a_one_way_dead_letter_has_no_direction(store: Store) -> None:
+    run_id = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, run_id, BatchChanges(failures=[Failure("1", {}, "bad", "mapping")]))
+    await store.commit_batch(SYNC, run_id, BatchChanges(failures=[Failure("1", {}, "again", "mapping")]))
+
+    [letter] = await store.dead_letters(SYNC)
+    assert (letter.direction, letter.attempts, letter.error) == (None, 2, "again")
+
+
 async def test_due_dead_letters_stop_after_later_runs_except_lookups(store: Store) -> None:
     run_id = await store.start_run(SYNC, "manual")
     failures = [Failure("mapping", {}, "e", "mapping"), Failure("lookup", {}, "e", "lookup")]
