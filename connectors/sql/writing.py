@@ -37,6 +37,7 @@ from connectors.sql.columnar import column_rows, results
 from connectors.sql.engine import Backend
 from connectors.sql.errors import is_transient, translate, translated_types
 from connectors.sql.lookups import LOOKUP_CHUNK
+from connectors.sql.many import DriverStatement, driver_statement, execute_many
 from connectors.sql.pg_copy import copies, copy_upsert, copy_upsert_tuples
 from connectors.sql.streams import StreamShape, require_column, unique_column_sets
 
@@ -278,7 +279,8 @@ class StreamWriter:
             if changed:
                 statement = partial(_update, self.table, self.shape.key, changed)
                 change = self._statement(("update", columns), statement)
-                await conn.execute(change, [_update_params(row, self.shape.key, changed) for row in rows])
+                params = [_update_params(row, self.shape.key, changed) for row in rows]
+                await self._many(conn, ("update", columns), change, params)
         for columns, rows in groups.items():
             by_copy = self.copy and (self.report_created or len(rows) >= COPY_FROM) and copies(self.shape, columns)
             if by_copy:
@@ -289,10 +291,21 @@ class StreamWriter:
             if self.apart:
                 await self._update_or_insert(conn, columns, rows)
             else:
-                await conn.execute(self._upsert(columns), rows)
+                await self._many(conn, ("upsert", columns), self._upsert(columns), rows)
         if doomed:
-            await conn.execute(self._delete(), [self._delete_params(key) for key in doomed])
+            await self._many(conn, ("delete",), self._delete(), [self._delete_params(key) for key in doomed])
         return inserted
+
+    async def _many(
+        self, conn: AsyncConnection, name: tuple[Any, ...], statement: Executable, rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """Execute the stream's statement ``name`` once per row (each holding the same keys), compiled once."""
+        key = ("driver", *name)
+        if key in self.shape.cache:
+            prepared: DriverStatement | None = self.shape.cache[key]
+        else:
+            prepared = self.shape.cache[key] = driver_statement(statement, conn.dialect, tuple(rows[0]))
+        await execute_many(conn, statement, prepared, rows)
 
     async def _update_or_insert(
         self, conn: AsyncConnection, columns: tuple[str, ...], rows: list[dict[str, Any]]
