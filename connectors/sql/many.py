@@ -44,17 +44,22 @@ class DriverStatement:
     def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[Sequence[Any]]:
         """The driver's parameters for ``rows`` (every row holds every name)."""
         get = itemgetter(*self.names)
-        if len(self.names) == 1:
-            values: list[Sequence[Any]] = [(get(row),) for row in rows]
-        else:
-            values = list(map(get, rows))
-        if any(self.processors):
-            columns: list[Sequence[Any]] = list(zip(*values, strict=True)) if values else []
-            columns = [
-                column if processor is None else list(map(processor, column))
-                for column, processor in zip(columns, self.processors, strict=True)
-            ]
-            values = list(zip(*columns, strict=True))
+        values = [(get(row),) for row in rows] if len(self.names) == 1 else list(map(get, rows))
+        return self.tuples(self.names, values)
+
+    def tuples(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+        """The driver's parameters for ``rows``, each a tuple of values of ``columns`` (every name among them)."""
+        if not rows:
+            return []
+        if tuple(columns) == self.names and not any(self.processors) and self.sequence is tuple:
+            return list(rows)
+        by_column = list(zip(*rows, strict=True))
+        at = {name: index for index, name in enumerate(columns)}
+        ordered = [
+            by_column[at[name]] if processor is None else list(map(processor, by_column[at[name]]))
+            for name, processor in zip(self.names, self.processors, strict=True)
+        ]
+        values: list[Sequence[Any]] = list(zip(*ordered, strict=True))
         if self.sequence is not tuple:
             values = [self.sequence(row) for row in values]
         return values

@@ -19,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Executable, Table, and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connectors.base import (
@@ -122,6 +123,10 @@ class StreamWriter:
             done = await self._by_columns(engine, writes, secret, turn)
             if done is not None:
                 return done
+        elif not self.apart and not leaves_out and not self.report_created:
+            done = await self._by_driver(engine, writes, secret, turn)
+            if done is not None:
+                return done
         if turn is not None:
             await turn.wait()
         results: dict[int, WriteResult] = {}
@@ -153,6 +158,30 @@ class StreamWriter:
                 raise translate(exc, f"{self.where}: writing {len(rows)} rows", secret) from exc
             return None  # a row the database refuses: the row-by-row way finds which
         return results(keys, existing, self.report_created)
+
+    async def _by_driver(
+        self, engine: AsyncEngine, writes: Sequence[Write], secret: str | None, turn: Turn | None
+    ) -> list[WriteResult] | None:
+        """The common batch (like upserts) as one upsert through the driver's executemany, converted column by
+        column; ``None`` where it does not apply, or the database refuses a row (the row-by-row way finds which)."""
+        extra = (self.soft, self.alive) if self.soft is not None else None
+        prepared = column_rows(writes, self.shape.key, self.types, extra)
+        if prepared is None:
+            return None
+        columns, rows, keys = prepared
+        driver = self._driver_statement(engine.dialect, ("upsert", columns), self._upsert(columns), columns)
+        if driver is None:
+            return None
+        if turn is not None:
+            await turn.wait()
+        try:
+            async with engine.begin() as conn:
+                await conn.exec_driver_sql(driver.sql, driver.tuples(columns, rows))
+        except batch_failures() as exc:
+            if is_transient(exc):
+                raise translate(exc, f"{self.where}: writing {len(rows)} rows", secret) from exc
+            return None
+        return results(keys, set(), report=False)
 
     async def _write_part(
         self, engine: AsyncEngine, operations: Sequence[Operation], secret: str | None
@@ -300,12 +329,18 @@ class StreamWriter:
         self, conn: AsyncConnection, name: tuple[Any, ...], statement: Executable, rows: Sequence[dict[str, Any]]
     ) -> None:
         """Execute the stream's statement ``name`` once per row (each holding the same keys), compiled once."""
+        await execute_many(conn, statement, self._driver_statement(conn.dialect, name, statement, tuple(rows[0])), rows)
+
+    def _driver_statement(
+        self, dialect: Dialect, name: tuple[Any, ...], statement: Executable, names: tuple[str, ...]
+    ) -> DriverStatement | None:
+        """The stream's statement ``name`` compiled once for the driver (``None``: it goes SQLAlchemy's way)."""
         key = ("driver", *name)
         if key in self.shape.cache:
             prepared: DriverStatement | None = self.shape.cache[key]
         else:
-            prepared = self.shape.cache[key] = driver_statement(statement, conn.dialect, tuple(rows[0]))
-        await execute_many(conn, statement, prepared, rows)
+            prepared = self.shape.cache[key] = driver_statement(statement, dialect, names)
+        return prepared
 
     async def _update_or_insert(
         self, conn: AsyncConnection, columns: tuple[str, ...], rows: list[dict[str, Any]]
