@@ -19,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Executable, Table, and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connectors.base import (
@@ -37,6 +38,7 @@ from connectors.sql.columnar import column_rows, results
 from connectors.sql.engine import Backend
 from connectors.sql.errors import is_transient, translate, translated_types
 from connectors.sql.lookups import LOOKUP_CHUNK
+from connectors.sql.many import DriverStatement, driver_statement, execute_many
 from connectors.sql.pg_copy import copies, copy_upsert, copy_upsert_tuples
 from connectors.sql.streams import StreamShape, require_column, unique_column_sets
 
@@ -121,6 +123,10 @@ class StreamWriter:
             done = await self._by_columns(engine, writes, secret, turn)
             if done is not None:
                 return done
+        elif not self.apart and not leaves_out and not self.report_created:
+            done = await self._by_driver(engine, writes, secret, turn)
+            if done is not None:
+                return done
         if turn is not None:
             await turn.wait()
         results: dict[int, WriteResult] = {}
@@ -152,6 +158,30 @@ class StreamWriter:
                 raise translate(exc, f"{self.where}: writing {len(rows)} rows", secret) from exc
             return None  # a row the database refuses: the row-by-row way finds which
         return results(keys, existing, self.report_created)
+
+    async def _by_driver(
+        self, engine: AsyncEngine, writes: Sequence[Write], secret: str | None, turn: Turn | None
+    ) -> list[WriteResult] | None:
+        """The common batch (like upserts) as one upsert through the driver's executemany, converted column by
+        column; ``None`` where it does not apply, or the database refuses a row (the row-by-row way finds which)."""
+        extra = (self.soft, self.alive) if self.soft is not None else None
+        prepared = column_rows(writes, self.shape.key, self.types, extra)
+        if prepared is None:
+            return None
+        columns, rows, keys = prepared
+        driver = self._driver_statement(engine.dialect, ("upsert", columns), self._upsert(columns), columns)
+        if driver is None:
+            return None
+        if turn is not None:
+            await turn.wait()
+        try:
+            async with engine.begin() as conn:
+                await conn.exec_driver_sql(driver.sql, driver.tuples(columns, rows))
+        except batch_failures() as exc:
+            if is_transient(exc):
+                raise translate(exc, f"{self.where}: writing {len(rows)} rows", secret) from exc
+            return None
+        return results(keys, set(), report=False)
 
     async def _write_part(
         self, engine: AsyncEngine, operations: Sequence[Operation], secret: str | None
@@ -278,7 +308,8 @@ class StreamWriter:
             if changed:
                 statement = partial(_update, self.table, self.shape.key, changed)
                 change = self._statement(("update", columns), statement)
-                await conn.execute(change, [_update_params(row, self.shape.key, changed) for row in rows])
+                params = [_update_params(row, self.shape.key, changed) for row in rows]
+                await self._many(conn, ("update", columns), change, params)
         for columns, rows in groups.items():
             by_copy = self.copy and (self.report_created or len(rows) >= COPY_FROM) and copies(self.shape, columns)
             if by_copy:
@@ -289,10 +320,27 @@ class StreamWriter:
             if self.apart:
                 await self._update_or_insert(conn, columns, rows)
             else:
-                await conn.execute(self._upsert(columns), rows)
+                await self._many(conn, ("upsert", columns), self._upsert(columns), rows)
         if doomed:
-            await conn.execute(self._delete(), [self._delete_params(key) for key in doomed])
+            await self._many(conn, ("delete",), self._delete(), [self._delete_params(key) for key in doomed])
         return inserted
+
+    async def _many(
+        self, conn: AsyncConnection, name: tuple[Any, ...], statement: Executable, rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """Execute the stream's statement ``name`` once per row (each holding the same keys), compiled once."""
+        await execute_many(conn, statement, self._driver_statement(conn.dialect, name, statement, tuple(rows[0])), rows)
+
+    def _driver_statement(
+        self, dialect: Dialect, name: tuple[Any, ...], statement: Executable, names: tuple[str, ...]
+    ) -> DriverStatement | None:
+        """The stream's statement ``name`` compiled once for the driver (``None``: it goes SQLAlchemy's way)."""
+        key = ("driver", *name)
+        if key in self.shape.cache:
+            prepared: DriverStatement | None = self.shape.cache[key]
+        else:
+            prepared = self.shape.cache[key] = driver_statement(statement, dialect, names)
+        return prepared
 
     async def _update_or_insert(
         self, conn: AsyncConnection, columns: tuple[str, ...], rows: list[dict[str, Any]]

@@ -1,0 +1,96 @@
+"""Statements compiled once and run through the driver's executemany store what SQLAlchemy's way stores."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from connectors.sql.engine import Backend
+from connectors.sql.many import driver_statement, execute_many
+from connectors.sql.writing import upsert_statement
+
+ROWS: list[dict[str, Any]] = [
+    {
+        "id": 1,
+        "name": "Ada",
+        "price": Decimal("12.50"),
+        "born": date(1815, 12, 10),
+        "seen": datetime(2026, 12, 5, 21, 0, 1, 250),
+        "active": True,
+        "extra": {"tags": ["a", "b"]},
+    },
+    {"id": 2, "name": None, "price": None, "born": None, "seen": None, "active": None, "extra": None},
+]
+
+
+def _table(name: str, metadata: MetaData) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", String),
+        Column("price", Numeric(12, 2)),
+        Column("born", Date),
+        Column("seen", DateTime),
+        Column("active", Boolean),
+        Column("extra", JSON),
+    )
+
+
+def _stored(path: Path, table: str) -> list[tuple[Any, ...]]:
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+    finally:
+        connection.close()
+
+
+async def test_an_upsert_through_the_driver_stores_what_sqlalchemy_stores(tmp_path: Path) -> None:
+    metadata = MetaData()
+    by_driver, by_sqlalchemy = _table("by_driver", metadata), _table("by_sqlalchemy", metadata)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'data.db'}")
+    columns = tuple(ROWS[0])
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        for rows in (ROWS, [{**ROWS[0], "name": "Ada L."}]):  # inserted, then updated
+            statement = upsert_statement(Backend.SQLITE, by_driver, ["id"], columns)
+            prepared = driver_statement(statement, engine.dialect, columns)
+            assert prepared is not None
+            async with engine.begin() as conn:
+                await execute_many(conn, statement, prepared, rows)
+                await conn.execute(upsert_statement(Backend.SQLITE, by_sqlalchemy, ["id"], columns), rows)
+    finally:
+        await engine.dispose()
+    stored = _stored(tmp_path / "data.db", "by_driver")
+    assert stored == _stored(tmp_path / "data.db", "by_sqlalchemy")
+    assert stored[0][1] == "Ada L."
+
+
+async def test_a_statement_with_a_python_side_default_goes_sqlalchemys_way(tmp_path: Path) -> None:
+    metadata = MetaData()
+    table = Table(
+        "things",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", String),
+        Column("kind", String, default="plain"),
+    )
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'data.db'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        statement = table.insert()
+        prepared = driver_statement(statement, engine.dialect, ("id", "name"))
+        assert prepared is None
+        async with engine.begin() as conn:
+            await execute_many(conn, statement, prepared, [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
+    finally:
+        await engine.dispose()
+    assert _stored(tmp_path / "data.db", "things") == [(1, "a", "plain"), (2, "b", "plain")]
