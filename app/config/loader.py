@@ -27,7 +27,16 @@ from app.config.project import ProjectFile
 from app.config.secrets import SecretValues
 from app.config.sync import SYNC_NAME_HINT, Mode, SyncConfig, is_sync_name
 from app.config.systems import SystemConfig, SystemOptions, WebhookConfig
-from app.config.two_way import DIRECTIONS, AnySync, TwoWaySyncConfig, sync_kind_problems, target_side
+from app.config.two_way import (
+    DIRECTIONS,
+    AnySync,
+    Direction,
+    TwoWaySyncConfig,
+    lookup_way,
+    other_side,
+    sync_kind_problems,
+    target_side,
+)
 from app.config.validation import choice_hint, closest, dotted, validate_node, with_path
 from app.config.yaml_source import SourceMap, YamlDocument, parse_yaml
 from app.errors import ConfigError
@@ -448,15 +457,28 @@ class _SyncReader:
         for direction in DIRECTIONS:
             for field_name, mapping in sync.fields_of(direction).items():
                 if mapping.lookup is not None:
-                    where_lookup = (direction, field_name, "lookup")
-                    message = (
-                        f"{direction}.{field_name}: lookup is not supported in a two-way sync: its field would be"
-                        " carried back the other way, which needs the reverse look-up (the other system's key back"
-                        " to this one's) that an ID map does not offer; map a key both systems share instead"
-                        " ({from: FIELD}), or write this field with a one-way sync of its own (mode: update)"
-                        " and leave it out of this sync"
-                    )
-                    self.issues.append(sync.origin.issue(where_lookup, message))
+                    self._check_two_way_lookup(sync, direction, field_name, mapping.lookup.sync, syncs)
+
+    def _check_two_way_lookup(
+        self, sync: TwoWaySyncConfig, direction: Direction, field_name: str, name: str, syncs: dict[str, AnySync]
+    ) -> None:
+        """A lookup of a two-way sync asks a sync that links the two systems, one way or the other: forward it
+        gives the target key of the key found here, in reverse the source key linked with it."""
+        location: Location = (direction, field_name, "lookup", "sync")
+        other = syncs.get(name)
+        if other is None:
+            self._check_sync_name(sync, location, name, set(syncs))
+            return
+        if lookup_way(sync, direction, other) is not None:
+            return
+        reads = sync.stream(other_side(target_side(direction))).partition(".")[0]
+        writes = sync.stream(target_side(direction)).partition(".")[0]
+        message = (
+            f"{dotted(location)}: sync {name} links {other.source_system} to {other.target_system}, but"
+            f" {direction} reads {reads} and writes {writes}: a lookup here needs a sync between {reads} and"
+            f" {writes} (either way; a lookup in {direction} gives a key of {writes})"
+        )
+        self.issues.append(sync.origin.issue(location, message))
 
     def _check_stream(
         self, sync: AnySync, key: str, system_name: str, stream: str, where: Location | None = None

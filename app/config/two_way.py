@@ -8,7 +8,7 @@ gives it as one), so every field form of section 3 works in both blocks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PrivateAttr
@@ -29,6 +29,7 @@ from app.config.yaml_source import SourceMap
 Side = Literal["a", "b"]
 Winner = Literal["a", "b", "newest"]
 Direction = Literal["to_a", "to_b"]
+LookupWay = Literal["forward", "reverse"]
 DIRECTIONS: tuple[Direction, Direction] = ("to_a", "to_b")
 SIDES: tuple[Side, Side] = ("a", "b")
 ONE_WAY_KEYS = ("source", "target", "fields", "mode")
@@ -229,6 +230,36 @@ class TwoWaySyncConfig(ConfigModel):
 
 AnySync = SyncConfig | TwoWaySyncConfig
 """A sync of either kind, as a project holds them."""
+
+
+def lookup_way(sync: TwoWaySyncConfig, direction: Direction, other: AnySync) -> LookupWay | None:
+    """How a ``lookup`` in ``direction`` of ``sync`` reads ``other``'s ID map, decided by the systems.
+
+    A direction reads one side's system and writes the other's. Where ``other`` links them the same way
+    (its source, or its a, on the system read; its target, or its b, on the system written), the lookup
+    is forward: the target key ``other`` gave the key found here. Where ``other`` links them the other
+    way, it is reverse: the source key linked with the key found here (``to_a`` carrying back a key that
+    ``to_b`` looked up forward). A two-way ``other`` links its pairs both ways, so either applies. Where
+    both sides are on one system, ``to_b`` looks up forward and ``to_a`` in reverse. ``None``: ``other``
+    links neither way between the two systems, and the lookup cannot work.
+    """
+    reads = sync.stream(other_side(target_side(direction))).partition(".")[0]
+    writes = sync.stream(target_side(direction)).partition(".")[0]
+    links = (other.source_system, other.target_system)
+    forward, reverse = links == (reads, writes), links == (writes, reads)
+    if forward and reverse:
+        return "forward" if direction == "to_b" else "reverse"
+    return "forward" if forward else "reverse" if reverse else None
+
+
+def reverse_lookups(sync: TwoWaySyncConfig, direction: Direction, syncs: Mapping[str, AnySync]) -> set[str]:
+    """The syncs whose ID maps the lookups of ``direction`` read backwards (see :func:`lookup_way`)."""
+    found = set()
+    for spec in sync.fields_of(direction).values():
+        other = syncs.get(spec.lookup.sync) if spec.lookup is not None else None
+        if other is not None and lookup_way(sync, direction, other) == "reverse":
+            found.add(other.name)
+    return found
 
 
 def sync_kind_problems(data: dict[Any, Any]) -> Iterator[tuple[str, str]]:

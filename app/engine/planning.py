@@ -15,11 +15,13 @@ from functools import cached_property
 from typing import Any
 
 from app.config import SyncConfig
+from app.engine.lookups import find_lookups
 from app.errors import MappingError
 from app.mapping.compiler import CompiledMapping
 from app.mapping.hashing import mapped_hash, record_hash
 from app.mapping.keys import KeyReader
-from app.record_checks import UnfitKey, all_storable
+from app.mapping.lookups import LookupResolver
+from app.record_checks import UnfitKey
 from app.records import Record
 from app.store import IdMapping, Store
 from connectors.base import Connector
@@ -86,14 +88,6 @@ class SyncParts:
         return self.mapping.copies.get(reader.fields[0]) == source[0]
 
 
-class _Lookups:
-    def __init__(self, found: Mapping[tuple[str, str], str]) -> None:
-        self.found = found
-
-    def target_key(self, sync: str, source_key: str) -> str | None:
-        return self.found.get((sync, source_key))
-
-
 async def plan_batch(
     parts: SyncParts,
     records: Sequence[Record],
@@ -124,7 +118,7 @@ async def plan_batch(
     if known is None:
         keys = [item.source_key for item in plan if item.action is not Action.FAIL]
         known = await parts.store.id_map(parts.sync.name, keys)
-    lookups = await _lookups(parts, records) if parts.mapping.has_lookups else _Lookups({})
+    lookups = await find_lookups(parts.store, parts.mapping, records)
     new: list[Planned] = []
     for start in range(0, len(plan), PLAN_SLICE):
         if start:
@@ -168,14 +162,9 @@ def _leave_settled(plan: list[Planned], settled: Mapping[str, str]) -> None:
             item.action, item.settled = Action.UNCHANGED, True
 
 
-async def _lookups(parts: SyncParts, records: Sequence[Record]) -> _Lookups:
-    requests = {request for record in records for request in parts.mapping.lookup_requests(record)}
-    if not all_storable(key for _, key in requests):  # a parent key no ID map can hold: not found, never an error
-        requests = {(sync, key) for sync, key in requests if all_storable((key,))}
-    return _Lookups(await parts.store.target_keys(requests))
-
-
-def _map_all(parts: SyncParts, plan: list[Planned], known: Mapping[str, IdMapping], lookups: _Lookups) -> list[Planned]:
+def _map_all(
+    parts: SyncParts, plan: list[Planned], known: Mapping[str, IdMapping], lookups: LookupResolver
+) -> list[Planned]:
     """Map and hash every record still to create, and compare it with the ID map.
 
     :returns: the records the ID map does not hold, whose target key is known: whether the target has

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from app.config import (
     read_project,
     report_issues,
 )
-from app.config.two_way import DIRECTIONS, Direction
+from app.config.two_way import DIRECTIONS, Direction, reverse_lookups
 from app.errors import ConfigError
 from app.mapping.compiler import CompiledMapping, compile_mapping
 from app.mapping.paths import PathSyntaxError, parse_path
@@ -73,7 +73,8 @@ def compile_directions(project: Project) -> tuple[dict[str, dict[Direction, Comp
         both: dict[Direction, CompiledMapping] = {}
         for direction in DIRECTIONS:
             try:
-                both[direction] = _compile(project, sync.direction(direction))
+                reverse = reverse_lookups(sync, direction, project.syncs)
+                both[direction] = _compile(project, sync.direction(direction), reverse)
             except ConfigError as exc:
                 issues.extend(exc.issues)
         if len(both) == len(DIRECTIONS):
@@ -81,10 +82,11 @@ def compile_directions(project: Project) -> tuple[dict[str, dict[Direction, Comp
     return compiled, issues
 
 
-def _compile(project: Project, sync: SyncConfig) -> CompiledMapping:
+def _compile(project: Project, sync: SyncConfig, reverse_lookups: Collection[str] = ()) -> CompiledMapping:
     system = project.systems.get(sync.source_system)
     stream = system.options.streams.get(sync.source_stream) if system is not None else None
-    return compile_mapping(sync, stream.key if stream is not None else ("id",))
+    key = stream.key if stream is not None else ("id",)
+    return compile_mapping(sync, key, reverse_lookups=reverse_lookups)
 
 
 def webhook_issues(project: Project) -> list[ConfigIssue]:

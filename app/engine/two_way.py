@@ -27,6 +27,7 @@ from app.config import TwoWaySyncConfig
 from app.config.two_way import DIRECTIONS, SIDES, Direction, Side
 from app.engine.by_key import records_by_key
 from app.engine.events import EVENTS_PER_ROUND
+from app.engine.lookups import find_lookups
 from app.engine.pipeline import all_of
 from app.engine.planning import Action, Planned, SyncParts
 from app.engine.retry import with_retries
@@ -36,6 +37,7 @@ from app.engine.webhooks import WebhookRejected, parse_json, records_of
 from app.engine.writing import write_plan
 from app.errors import MappingError
 from app.mapping.keys import KeyReader
+from app.mapping.lookups import LookupResolver
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, DirectedEntry, Failure, Pair
 from app.store.inbox import EventInfo
@@ -278,6 +280,10 @@ class TwoWayRun:
     async def _settle_pairs(self, pairs: list[Pair], batch: _Batch) -> None:
         a_records, a_refused = await self._fetch("a", [pair.a_key for pair in pairs])
         b_records, b_refused = await self._fetch("b", [pair.b_key for pair in pairs if pair.b_key is not None])
+        lookups: dict[Direction, LookupResolver] = {
+            "to_b": await find_lookups(self.store, self.parts["to_b"].mapping, list(a_records.values())),
+            "to_a": await find_lookups(self.store, self.parts["to_a"].mapping, list(b_records.values())),
+        }
         updates: dict[Direction, list[Planned]] = {"to_a": [], "to_b": []}
         settled: list[tuple[Pair, Record, Record, Settlement]] = []
         gone: list[tuple[Pair, Record | None, Record | None]] = []
@@ -291,7 +297,7 @@ class TwoWayRun:
             if a_record is None or b_record is None:
                 gone.append((pair, a_record, b_record))
                 continue
-            settlement = self._settle_one(pair, a_record, b_record, batch)
+            settlement = self._settle_one(pair, a_record, b_record, batch, lookups)
             if settlement is None:
                 continue
             settled.append((pair, a_record, b_record, settlement))
@@ -319,13 +325,16 @@ class TwoWayRun:
         if gone:
             await self._gone(gone, batch)
 
-    def _settle_one(self, pair: Pair, a_record: Record, b_record: Record, batch: _Batch) -> Settlement | None:
-        """Map each side for the other and settle the pair; ``None`` (logged) where a mapping failed."""
+    def _settle_one(
+        self, pair: Pair, a_record: Record, b_record: Record, batch: _Batch, lookups: dict[Direction, LookupResolver]
+    ) -> Settlement | None:
+        """Map each side for the other and settle the pair; ``None`` (logged) where a mapping failed (a lookup
+        whose parent is not linked yet included: the pair waits, as a dead letter of that direction)."""
         proposed: dict[Direction, dict[str, Any] | None] = {}
         for direction in DIRECTIONS:
             record, key = (a_record, pair.a_key) if direction == "to_b" else (b_record, pair.b_key or "")
             try:
-                proposed[direction] = self.parts[direction].mapping.apply(record)
+                proposed[direction] = self.parts[direction].mapping.apply(record, lookups[direction])
             except MappingError as exc:
                 target = pair.b_key if direction == "to_b" else pair.a_key
                 batch.note(direction, "failed", key, target, str(exc))
@@ -388,6 +397,7 @@ class TwoWayRun:
         other: Side = "b" if side == "a" else "a"
         parts = self.parts[direction]
         records, refused = await self._fetch(side, keys)
+        lookups = await find_lookups(self.store, parts.mapping, list(records.values()))
         plan: list[Planned] = []
         for key in keys:
             record = records.get(key)
@@ -397,7 +407,7 @@ class TwoWayRun:
             if record is None:
                 continue  # read, then deleted before it was settled: nothing to create
             try:
-                mapped = parts.mapping.apply(record)
+                mapped = parts.mapping.apply(record, lookups)
             except MappingError as exc:
                 batch.note(direction, "failed", key, None, str(exc))
                 batch.changes.failures.append(Failure(key, record, str(exc), exc.reason, direction))
@@ -429,11 +439,12 @@ class TwoWayRun:
             return
         parts = self.parts["to_b" if side == "a" else "to_a"]
         records, _ = await self._fetch(side, keys)
+        lookups = await find_lookups(self.store, parts.mapping, list(records.values()))
         mapped: dict[str, Record] = {}
         for key in keys:
             record = records.get(key)
             try:
-                result = parts.mapping.apply(record) if record is not None else None
+                result = parts.mapping.apply(record, lookups) if record is not None else None
             except MappingError:
                 continue  # it fails where it is created, with its error
             if result is not None:

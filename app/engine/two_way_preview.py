@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from app.config import TwoWaySyncConfig
 from app.config.two_way import SIDES, Direction, Side
 from app.engine.by_key import records_by_key
+from app.engine.lookups import find_lookups
 from app.engine.preview import PreviewRow
 from app.engine.settling import Settlement, Settler
 from app.errors import MappingError
@@ -54,8 +55,8 @@ class _Preview:
         rows: list[PreviewRow] = []
         for pair in pairs.values():
             rows += await self._pair(pair)
-        rows += self._new("a", [key for key in self.records["a"] if key not in pairs])
-        rows += self._new("b", [key for key in self.records["b"] if key not in by_b])
+        rows += await self._new("a", [key for key in self.records["a"] if key not in pairs])
+        rows += await self._new("b", [key for key in self.records["b"] if key not in by_b])
         return rows
 
     async def _read(self, side: Side, checkpoint: Any, limit: int) -> None:
@@ -87,20 +88,25 @@ class _Preview:
             direction: Direction = "to_b" if side == "a" else "to_a"
             source, target = (pair.a_key, b_key) if side == "a" else (b_key, pair.a_key)
             return [PreviewRow(source, action, target, note=f"gone from {side}", direction=direction)]
+        store = self.engine.store
+        to_b = await find_lookups(store, self.mappings["to_b"], [a])
+        to_a = await find_lookups(store, self.mappings["to_a"], [b])
         try:
-            proposed_b, proposed_a = self.mappings["to_b"].apply(a), self.mappings["to_a"].apply(b)
+            proposed_b, proposed_a = self.mappings["to_b"].apply(a, to_b), self.mappings["to_a"].apply(b, to_a)
         except MappingError as exc:
             return [PreviewRow(pair.a_key, "fail", b_key, error=str(exc), direction="to_b")]
         settled = self.settler.settle(a, b, proposed_b, proposed_a, pair.base)
         return _settled_rows(pair, a, b, settled)
 
-    def _new(self, side: Side, keys: list[str]) -> list[PreviewRow]:
+    async def _new(self, side: Side, keys: list[str]) -> list[PreviewRow]:
         other: Side = "b" if side == "a" else "a"
         direction: Direction = "to_b" if side == "a" else "to_a"
+        records = [self.records[side][key] for key in keys]
+        lookups = await find_lookups(self.engine.store, self.mappings[direction], records)
         rows = []
         for key in keys:
             try:
-                mapped = self.mappings[direction].apply(self.records[side][key])
+                mapped = self.mappings[direction].apply(self.records[side][key], lookups)
             except MappingError as exc:
                 rows.append(PreviewRow(key, "fail", None, error=str(exc), direction=direction))
                 continue

@@ -12,7 +12,7 @@ FILE:LINE:COL, all at once.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
@@ -40,9 +40,13 @@ _NO_LOOKUPS = NoLookups()
 class _LookupKey:
     """Where one lookup field finds its key in a record, and which sync's ID map it asks."""
 
-    def __init__(self, sync: str, getters: tuple[Callable[[Mapping[str, Any]], Any], ...]) -> None:
+    def __init__(
+        self, sync: str, getters: tuple[Callable[[Mapping[str, Any]], Any], ...], *, reverse: bool = False
+    ) -> None:
         self.sync = sync
         self.getters = getters
+        self.reverse = reverse
+        """Whether it reads the ID map backwards: the source key linked with the target key found here."""
 
     def key(self, record: Mapping[str, Any]) -> str | None:
         values = [get(record) for get in self.getters]
@@ -104,11 +108,16 @@ class CompiledMapping:
     def has_lookups(self) -> bool:
         return bool(self._lookups)
 
-    def lookup_requests(self, record: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """The (sync, source key) pairs mapping this record will ask about, so they can be fetched at once."""
+    @property
+    def has_reverse_lookups(self) -> bool:
+        return any(lookup.reverse for lookup in self._lookups)
+
+    def lookup_requests(self, record: Mapping[str, Any], *, reverse: bool = False) -> list[tuple[str, str]]:
+        """The (sync, key) pairs mapping this record will ask about, so they can be fetched at once: of its
+        forward lookups (source keys), or with ``reverse`` of its reverse ones (target keys)."""
         requests = []
         for lookup in self._lookups:
-            key = lookup.key(record)
+            key = lookup.key(record) if lookup.reverse is reverse else None
             if key is not None:
                 requests.append((lookup.sync, key))
         return requests
@@ -122,13 +131,17 @@ class CompiledMapping:
         return self.key.texts(records)
 
 
-def compile_mapping(sync: SyncConfig, key_fields: Sequence[str]) -> CompiledMapping:
+def compile_mapping(
+    sync: SyncConfig, key_fields: Sequence[str], *, reverse_lookups: Collection[str] = ()
+) -> CompiledMapping:
     """Compile ``sync`` for a source stream keyed by ``key_fields``.
 
+    :param reverse_lookups: the syncs whose ID maps this mapping's lookups read backwards (a two-way
+        sync's lookups carrying a key back, see :func:`app.config.two_way.lookup_way`)
     :raises ConfigError: with every problem found, each at its place in the sync's file
     """
     key = KeyReader(key_fields)
-    compiler = _Compiler(sync)
+    compiler = _Compiler(sync, frozenset(reverse_lookups))
     passthrough = _passthrough(sync)
     prologue = []
     if passthrough:
@@ -231,7 +244,8 @@ def _cause(exc: Exception) -> str:
 class _Compiler:
     """Checks each part of a sync's mapping and emits the source lines that compute it."""
 
-    def __init__(self, sync: SyncConfig) -> None:
+    def __init__(self, sync: SyncConfig, reverse_lookups: frozenset[str] = frozenset()) -> None:
+        self.reverse_lookups = reverse_lookups
         self.sync = sync
         self.issues: list[ConfigIssue] = []
         self.namespace = Namespace()
@@ -322,7 +336,8 @@ class _Compiler:
                 getters.append(compile_steps(parse_path(text)))
             except PathSyntaxError as exc:
                 self.problem((*at, "lookup", "from", index), str(exc))
-        lookup_key = _LookupKey(spec.lookup.sync, tuple(getters))
+        reverse = spec.lookup.sync in self.reverse_lookups
+        lookup_key = _LookupKey(spec.lookup.sync, tuple(getters), reverse=reverse)
         self.lookups.append(lookup_key)
         shown = " + ".join(spec.lookup.from_)
 
@@ -334,6 +349,20 @@ class _Compiler:
             if target is None:
                 raise _LookupMissing(f"lookup: {shown} {source_key} has no target key in sync {lookup_key.sync} yet")
             return target
+
+        def reverse_lookup(record: Mapping[str, Any], lookups: LookupResolver) -> Any:
+            target_key = lookup_key.key(record)
+            if target_key is None:
+                return None
+            source = lookups.source_key(lookup_key.sync, target_key)
+            if source is None:
+                raise _LookupMissing(
+                    f"lookup: {shown} {target_key} is not linked with a record in sync {lookup_key.sync} yet"
+                )
+            return source
+
+        if reverse:
+            return reverse_lookup
 
         return lookup
 

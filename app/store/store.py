@@ -242,6 +242,25 @@ class Store:
                         found[(sync, source_key)] = target_key
         return found
 
+    async def source_keys(self, requests: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """For a reverse ``lookup``: the source key each (sync, target key) is linked with, where one is (by the
+        ID map's index on sync and target key). Where several source records became one target, the least key."""
+        by_sync: dict[str, list[str]] = defaultdict(list)
+        for sync, target_key in requests:
+            by_sync[sync].append(target_key)
+        found: dict[tuple[str, str], str] = {}
+        async with self._begin() as connection:
+            for sync, keys in by_sync.items():
+                for among in self._key_in(ID_MAP.c.target_key, keys):
+                    query = (
+                        select(ID_MAP.c.target_key, ID_MAP.c.source_key)
+                        .where(ID_MAP.c.sync == sync, among)
+                        .order_by(ID_MAP.c.source_key.desc())
+                    )
+                    for target_key, source_key in await connection.execute(query):
+                        found[(sync, target_key)] = source_key
+        return found
+
     async def record_intents(self, sync: str, run_id: int, source_keys: Sequence[str]) -> None:
         """Note that creates of these source records are about to be sent: ID map entries without a target
         key, committed before the creates, so that after a crash the next run checks before creating again."""
