@@ -182,13 +182,16 @@ class TwoWaySyncConfig(ConfigModel):
 
     def partner(self, direction: Direction, field: str) -> str | None:
         """The field of the other block that carries the same value back: ``to_b.phone: phone`` and
-        ``to_a.phone: phone`` are partners. A conflict on one is a conflict on both, settled once."""
+        ``to_a.phone: phone`` are partners, and so are two lookups through one sync, each from the other's
+        field (``to_b.account_no`` from ``company_id``, ``to_a.company_id`` from ``account_no``). A conflict on
+        one is a conflict on both, settled once."""
         spec = self.fields_of(direction).get(field)
         other = self.fields_of("to_a" if direction == "to_b" else "to_b")
-        if spec is None or spec.from_ is None:
+        carried = _carried_from(spec) if spec is not None else None
+        if carried is None:
             return None
-        back = other.get(spec.from_)
-        return spec.from_ if back is not None and back.from_ == field else None
+        back = other.get(carried[0])
+        return carried[0] if back is not None and _carried_from(back) == (field, carried[1]) else None
 
     def wins_for(self, direction: Direction, field: str) -> Winner:
         """Whose value stands in a conflict on ``field`` of ``direction``: its own ``wins``, its partner's,
@@ -226,6 +229,15 @@ class TwoWaySyncConfig(ConfigModel):
         one_way._fields_at = direction
         one_way._where_at = ("where", side)
         return one_way
+
+
+def _carried_from(spec: FieldMapping) -> tuple[str, str | None] | None:
+    """The one field a field's value comes from (and the sync a lookup goes through), where it has one."""
+    if spec.from_ is not None:
+        return spec.from_, None
+    if spec.lookup is not None and len(spec.lookup.from_) == 1:
+        return spec.lookup.from_[0], spec.lookup.sync
+    return None
 
 
 AnySync = SyncConfig | TwoWaySyncConfig
