@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.config import TwoWaySyncConfig
+from app.config.two_way import DIRECTIONS
 from app.config.schema import sync_schema
 from app.engine.project import open_project
 from app.mapping.testing import run_tests
@@ -62,6 +63,39 @@ def test_a_field_wins_applies_to_its_partner_field() -> None:
     assert sync.wins_for("to_a", "phone") == "b"
     assert sync.wins_for("to_b", "phone") == "b"  # the same field the other way: settled alike
     assert sync.wins_for("to_b", "name") == "a"
+
+
+LOOKUPS_BOTH_WAYS = TWO_WAY.replace(
+    "  customer_no: id\n", "  customer_no: id\n  owner: {lookup: {sync: b, from: owner_id}}\n"
+) + (
+    "  owner_id: {lookup: {sync: b, from: owner}}\n"
+    "tests:\n"
+    "  - {name: forward, direction: to_b, input: {id: 1, owner_id: 3}, lookups: {b: {3: U3}}, output: {owner: U3}}\n"
+    "  - {name: reverse, direction: to_a, input: {customer_no: 1, owner: U3}, lookups: {b: {U3: 3}},"
+    " output: {owner_id: 3}}\n"
+    "  - {name: waits, direction: to_a, input: {customer_no: 1, owner: U4}, lookups: {b: {U3: 3}}, error: owner_id}\n"
+)
+"""to_b asks sync b (crm.users → erp.users) for the user an owner became; to_a carries it back."""
+
+
+def test_a_lookup_goes_forward_in_to_b_and_back_in_to_a_and_its_tests_read_the_map_the_way_it_goes(
+    write_project: ProjectWriter,
+) -> None:
+    users = "source: crm.users\ntarget: erp.users\nfields: {user_no: id}\n"
+    workspace = open_project(write_project({A: LOOKUPS_BOTH_WAYS, B: users}), ENVIRON)
+
+    sync = workspace.project.syncs["a"]
+    assert isinstance(sync, TwoWaySyncConfig)
+    compiled = workspace.directions["a"]
+    results = [
+        result for direction in DIRECTIONS for result in run_tests(sync.direction(direction), compiled[direction])
+    ]
+    assert [(result.name, result.passed) for result in results] == [
+        ("reverse", True),
+        ("waits", True),
+        ("forward", True),
+    ], [result.failures for result in results]
+    assert sync.partner("to_b", "owner") == "owner_id"  # one conflict, settled once, as for plain fields
 
 
 def test_the_sync_schema_knows_both_kinds() -> None:
@@ -127,18 +161,23 @@ CASES = [
     pytest.param(
         {
             A: TWO_WAY.replace("  email: email", "  email: email\n  phone: {lookup: {sync: b, from: phone_id}}"),
-            B: "source: crm.users\ntarget: erp.customers\nfields: {customer_no: id}\n",
+            B: "source: crm.contacts\ntarget: crm.users\nfields: {id: id}\n",
         },
         [
             (
                 A,
                 10,
-                19,
-                "to_a.phone: lookup is not supported in a two-way sync: its field would be carried back the other"
-                " way, which needs the reverse look-up",
+                26,
+                "to_a.phone.lookup.sync: sync b links crm to crm, but to_a reads erp and writes crm: a lookup here"
+                " needs a sync between erp and crm (either way; a lookup in to_a gives a key of crm)",
             )
         ],
-        id="lookup-says-why-and-what-to-do",
+        id="lookup-through-a-sync-linking-neither-way",
+    ),
+    pytest.param(
+        {A: TWO_WAY.replace("  email: email", "  email: email\n  phone: {lookup: {sync: bb, from: phone_id}}")},
+        [(A, 10, 26, "to_a.phone.lookup.sync: no sync named 'bb'")],
+        id="lookup-through-an-unknown-sync",
     ),
     pytest.param(
         {A: TWO_WAY + "where: {a: '{{ record.status ==  }}'}\n"},
