@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.config import TwoWaySyncConfig
-from app.config.two_way import DIRECTIONS
 from app.config.schema import sync_schema
+from app.config.two_way import DIRECTIONS
 from app.engine.project import open_project
 from app.mapping.testing import run_tests
 from tests.config.test_broken_configs import ENVIRON, Expected, found_issues
