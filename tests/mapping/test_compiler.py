@@ -7,8 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import yaml
 
+from app.config import SyncConfig
 from app.errors import LookupPendingError, MappingError
+from app.mapping.compiler import compile_mapping
 from app.mapping.lookups import DictLookups
 from tests.mapping.conftest import LOOKUP_SYNC, SYNC, CompileFields, ConfigIssues, OpenSync
 
@@ -36,6 +39,10 @@ class RecordingLookups:
     def target_key(self, sync: str, source_key: str) -> str | None:
         self.asked.append((sync, source_key))
         return self.answers.get((sync, source_key))
+
+    def source_key(self, sync: str, target_key: str) -> str | None:
+        self.asked.append(("reverse " + sync, target_key))
+        return self.answers.get(("reverse " + sync, target_key))
 
 
 def map_one(compile_fields: CompileFields, spec: Any, record: dict[str, Any]) -> Any:
@@ -578,6 +585,22 @@ def test_lookup_asks_the_other_sync_for_the_target_key(compile_fields: CompileFi
 
     assert mapping.apply(CONTACT, lookups) == {"manager": "U-3"}
     assert lookups.asked == [(LOOKUP_SYNC, "3")]
+
+
+def test_a_reverse_lookup_asks_for_the_source_key_linked_with_the_key_found(open_sync: OpenSync) -> None:
+    fields = {"owner_id": {"lookup": {"sync": LOOKUP_SYNC, "from": "manager"}}}
+    workspace = open_sync(yaml.safe_dump({"fields": fields}))
+    sync = workspace.project.syncs[SYNC]
+    assert isinstance(sync, SyncConfig)
+    mapping = compile_mapping(sync, ("id",), reverse_lookups={LOOKUP_SYNC})
+    lookups = RecordingLookups({(f"reverse {LOOKUP_SYNC}", "U-3"): "3"})
+
+    assert mapping.apply({"id": 1, "manager": "U-3"}, lookups) == {"owner_id": "3"}
+    assert lookups.asked == [(f"reverse {LOOKUP_SYNC}", "U-3")]
+    assert mapping.lookup_requests({"manager": "U-3"}, reverse=True) == [(LOOKUP_SYNC, "U-3")]
+    assert mapping.lookup_requests({"manager": "U-3"}) == []
+    with pytest.raises(LookupPendingError, match="manager U-4 is not linked with a record in sync"):
+        mapping.apply({"id": 2, "manager": "U-4"}, lookups)
 
 
 def test_lookup_with_a_composite_key_asks_with_a_json_list(compile_fields: CompileFields) -> None:
