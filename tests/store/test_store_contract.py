@@ -255,6 +255,18 @@ async def test_lookups_find_target_keys_across_syncs_in_large_numbers(store: Sto
     assert found == {("parents", str(number)): f"P{number}" for number in range(0, 1200, 7)}
 
 
+async def test_reverse_lookups_find_the_source_key_linked_with_each_target_key(store: Store) -> None:
+    run_id = await store.start_run("parents", "manual")
+    parents: list[tuple[str, str | None, str]] = [(str(number), f"P{number}", "h") for number in range(1200)]
+    await store.commit_batch("parents", run_id, BatchChanges(mapped=[*parents, ("zz", "P7", "h"), ("0a", None, "h")]))
+
+    found = await store.source_keys([("parents", f"P{number}") for number in range(0, 1300, 7)])
+
+    # P7 is the target of two source records: the least key stands, the same on every run
+    assert found == {("parents", f"P{number}"): str(number) for number in range(0, 1200, 7)}
+    assert await store.source_keys([("other sync", "P7")]) == {}
+
+
 async def test_dead_letters_count_their_attempts_and_clear_when_resolved(store: Store) -> None:
     first_run = await store.start_run(SYNC, "manual")
     failure = Failure("9", {"id": 9, "amount": Decimal("2.50")}, "field email: required", "mapping")
