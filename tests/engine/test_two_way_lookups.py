@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from app.engine.preview import preview
 from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
 from app.store import RunInfo
@@ -247,3 +248,22 @@ async def test_a_looked_up_field_changed_on_both_sides_is_a_conflict_settled_by_
 
     assert run.status == "succeeded" and run.conflicts == 1, run
     assert systems.contacts() == {1: ("Ann", 2)} and systems.customers() == {1: ("Ann", 102)}
+
+
+async def test_preview_shows_looked_up_keys_both_ways_and_writes_nothing(tmp_path: Path) -> None:
+    systems = _systems(tmp_path, "one-way")
+    systems.sql("crm.db", "INSERT INTO companies (id, name) VALUES (1, 'Acme'), (2, 'Bolt')")
+    systems.sql("crm.db", "INSERT INTO contacts (id, name, company_id) VALUES (1, 'Ann', 1), (3, 'Ed', 9)")
+    systems.sql("erp.db", "INSERT INTO customers (customer_no, name, account_no) VALUES (50, 'Cy', 102)")
+    await systems.run("companies")
+
+    workspace = open_project(tmp_path / "brygga.yaml", environ={})
+    async with open_engine(workspace, sleep=_no_sleep) as engine:
+        rows = await preview(engine, "contacts", 10)
+
+    shown = {(row.direction, row.source_key): (row.action, row.mapped, row.error) for row in rows}
+    assert shown[("to_b", "1")] == ("create", {"customer_no": 1, "name": "Ann", "account_no": "101"}, None)
+    assert shown[("to_a", "50")] == ("create", {"id": 50, "name": "Cy", "company_id": "2"}, None)
+    action, _, error = shown[("to_b", "3")]
+    assert action == "fail" and "company_id 9 has no target key in sync companies yet" in (error or "")
+    assert systems.contacts() == {1: ("Ann", 1), 3: ("Ed", 9)} and systems.customers() == {50: ("Cy", 102)}
