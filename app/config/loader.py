@@ -452,8 +452,6 @@ class _SyncReader:
                         " writing one field overwrite each other; leave it to one"
                     )
                     self.issues.append(sync.origin.issue((direction, field_name), message, at_key=True))
-        if block.wins == "newest" and block.newest is None:
-            return  # reported by the model
         for direction in DIRECTIONS:
             for field_name, mapping in sync.fields_of(direction).items():
                 if mapping.lookup is not None:
