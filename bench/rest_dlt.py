@@ -16,10 +16,10 @@ from typing import Any
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
-import dlt  # noqa: E402
-from dlt.sources.rest_api import rest_api_source  # noqa: E402
+import dlt
+from dlt.sources.rest_api import rest_api_source
 
-from bench.rest_handwritten import NAMES, PAGE, mapped  # noqa: E402
+from bench.rest_handwritten import NAMES, PAGE, mapped
 
 
 def customer(item: dict[str, Any]) -> dict[str, Any]:

@@ -5,8 +5,8 @@ only httpx, asyncpg and orjson, so that its process starts as a user's script wo
 loader shares a process with Brygga and dlt and cannot be imported without them).
 
 The cursor is the greatest ``updated_at`` already in the target table; without one, everything is read.
-The first page says how many records there are; the others are fetched up to ``CONCURRENCY`` at a
-time while the ones before are mapped and written: COPY into a temporary table and
+The first page says how many records there are; the others are fetched ``CONCURRENCY`` pages ahead
+(no further, so that memory stays bounded) while the ones before are mapped and written: COPY into a temporary table and
 ``INSERT … ON CONFLICT`` every ``BATCH`` records.
 """
 
@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
+from collections import deque
 from datetime import datetime
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 import asyncpg
@@ -65,19 +67,22 @@ async def load(api: str, target: str) -> None:
             params["updated_since"] = since.isoformat()
         limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
         async with httpx.AsyncClient(base_url=api, limits=limits, timeout=30) as client:
-            gate = asyncio.Semaphore(CONCURRENCY)
 
             async def fetch(page: int) -> tuple[int, list[dict[str, Any]]]:
-                async with gate:
-                    response = await client.get("/customers", params={**params, "page": page})
+                response = await client.get("/customers", params={**params, "page": page})
                 response.raise_for_status()
                 return int(response.headers["X-Total-Count"]), orjson.loads(response.content)["data"]
 
             total, first = await fetch(1)
-            later = [asyncio.ensure_future(fetch(page)) for page in range(2, math.ceil(total / PAGE) + 1)]
+            pages = iter(range(2, math.ceil(total / PAGE) + 1))
+            ahead = deque(asyncio.ensure_future(fetch(page)) for page in islice(pages, CONCURRENCY))
             rows = [mapped(item) for item in first]
-            for task in later:
-                rows.extend(mapped(item) for item in (await task)[1])
+            while ahead:
+                items = (await ahead.popleft())[1]
+                following = next(pages, None)
+                if following is not None:
+                    ahead.append(asyncio.ensure_future(fetch(following)))
+                rows.extend(mapped(item) for item in items)
                 if len(rows) >= BATCH:
                     await upsert(connection, rows)
                     rows = []

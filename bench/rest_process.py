@@ -221,7 +221,8 @@ started = time.perf_counter()
 quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
 pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions=quiet)
 _, status, usage = os.wait4(pid, 0)
-print(os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+seconds = time.perf_counter() - started
+print(os.waitstatus_to_exitcode(status), seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 """
 """Starts a command and times it, from a small process of its own: a child's peak RSS (``ru_maxrss``)
 counts its parent's memory up to its ``exec``, and this benchmark's own process holds dlt and Brygga."""
@@ -230,7 +231,12 @@ counts its parent's memory up to its ``exec``, and this benchmark's own process 
 def measure(command: list[str], folder: Path) -> Figures:
     """The figures of one process running ``command`` in ``folder``."""
     launched = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, *command], cwd=folder, env=_environment(), capture_output=True, text=True
+        [sys.executable, "-c", LAUNCHER, *command],
+        cwd=folder,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     code, seconds, cpu, kib = launched.stdout.split()
     if launched.returncode or int(code):
@@ -251,14 +257,18 @@ def run(loader: str, folder: Path, api: str) -> Figures:
 async def agree(loaders: tuple[str, ...], step: str) -> None:
     """Every loader's table holds the same rows (dlt's in its own schema, ``bench``)."""
     contents = {
-        loader: await _content(f"{SERVER}/{TARGETS[loader]}", "bench.customers" if loader == "dlt" else "customers", NAMES)
+        loader: await _content(
+            f"{SERVER}/{TARGETS[loader]}", "bench.customers" if loader == "dlt" else "customers", NAMES
+        )
         for loader in loaders
     }
     if len(set(contents.values())) != 1:
         raise AssertionError(f"after {step}, the loaders' tables differ: {contents}")
 
 
-async def steps(records: int, rounds: int, loaders: tuple[str, ...], delays: dict[float, tuple[str, ...]]) -> dict[str, dict[str, list[Figures]]]:
+async def steps(
+    records: int, rounds: int, loaders: tuple[str, ...], delays: dict[float, tuple[str, ...]]
+) -> dict[str, dict[str, list[Figures]]]:
     """Every figure of every round, by step and loader."""
     figures: dict[str, dict[str, list[Figures]]] = {}
     with tempfile.TemporaryDirectory() as name:
@@ -305,9 +315,7 @@ def report(records: int, rounds: int, figures: dict[str, dict[str, list[Figures]
     state = []
     for step, by in medians.items():
         ratio = by["Brygga"].seconds / by["Brygga, PostgreSQL state"].seconds
-        state.append(
-            f"| {step} | {cell(by['Brygga'])} | {cell(by['Brygga, PostgreSQL state'])} | **{ratio:.2f}×** |"
-        )
+        state.append(f"| {step} | {cell(by['Brygga'])} | {cell(by['Brygga, PostgreSQL state'])} | **{ratio:.2f}×** |")
     return (
         textwrap.dedent(f"""\
         REST → PostgreSQL, whole processes timed from start to exit as a user times them (see the module's
@@ -318,7 +326,8 @@ def report(records: int, rounds: int, figures: dict[str, dict[str, list[Figures]
 
         ### Goal 1: whole `brygga run` within 2× the hand-written script (default SQLite state)
 
-        | run | hand-written httpx + asyncpg COPY | dlt | Brygga | Brygga / hand-written (goal ≤ {GOAL_SPEED:.0f}×) | dlt / Brygga |
+        | run | hand-written httpx + asyncpg COPY | dlt | Brygga | Brygga / hand-written (goal ≤ {GOAL_SPEED:.0f}×) \
+        | dlt / Brygga |
         | --- | ---: | ---: | ---: | ---: | ---: |
         """)
         + "\n".join(speed)
@@ -338,7 +347,8 @@ def report(records: int, rounds: int, figures: dict[str, dict[str, list[Figures]
 
         | run | hand-written | dlt | Brygga | goal |
         | --- | ---: | ---: | ---: | ---: |
-        | full load, {records:,} records | {full["hand-written"].mib:.0f} MB | {full["dlt"].mib:.0f} MB | **{full["Brygga"].mib:.0f} MB** | ≤ {GOAL_RSS} MB |
+        | full load, {records:,} records | {full["hand-written"].mib:.0f} MB | {full["dlt"].mib:.0f} MB \
+        | **{full["Brygga"].mib:.0f} MB** | ≤ {GOAL_RSS} MB |
 
         ### Goal 3: SQLite state within {GOAL_STATE}× PostgreSQL state
 
@@ -355,7 +365,7 @@ def memory_report(sizes: dict[int, Figures]) -> str:
     ratio = sizes[large].mib / sizes[small].mib
     rows = "\n".join(f"| {size:,} | {cell(figures)} | {figures.cpu:.2f} s |" for size, figures in sorted(sizes.items()))
     return (
-        textwrap.dedent(f"""\
+        textwrap.dedent("""\
         One whole `brygga run` full load (default SQLite state) of the load of `bench.rest_process` at each
         size, one run each, peak RSS of the process (`wait4`).
 
@@ -393,7 +403,9 @@ def main() -> None:
         text = memory_report(asyncio.run(memory(options.records)))
         title = "REST → PostgreSQL memory at scale (`python -m bench.rest_process --memory`)"
     else:
-        text = report(options.records, options.rounds, asyncio.run(steps(options.records, options.rounds, LOADERS, DELAYS)))
+        text = report(
+            options.records, options.rounds, asyncio.run(steps(options.records, options.rounds, LOADERS, DELAYS))
+        )
         title = "REST → PostgreSQL, whole processes (`python -m bench.rest_process`)"
     print(text)
     if options.write:
