@@ -152,21 +152,25 @@ def api_app(records: int, delay: float) -> Callable[[Scope, Any, Any], Awaitable
 
 def serve(records: int, delay: float) -> None:
     """Run the API on a free port of 127.0.0.1 and print the port once it listens."""
+    serve_app(api_app(records, delay))
+
+
+def serve_app(app: Callable[[Scope, Any, Any], Awaitable[None]]) -> None:
+    """Run the ASGI ``app`` on a free port of 127.0.0.1 and print the port once it listens."""
     # IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP (else ~40 ms delayed ACKs)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
-    app = api_app(records, delay)
     print(listener.getsockname()[1], flush=True)
     config = uvicorn.Config(app, lifespan="off", ws="none", log_level="warning", access_log=False, date_header=False)
     uvicorn.Server(config).run(sockets=[listener])
 
 
 class Api:
-    """The API in a subprocess, for a ``with`` block."""
+    """The API in a subprocess, for a ``with`` block; ``module`` is the benchmark whose ``--serve`` runs it."""
 
-    def __init__(self, records: int, delay: float) -> None:
-        command = [sys.executable, "-m", "bench.rest", "--serve", "--records", str(records), "--delay", str(delay)]
+    def __init__(self, records: int, delay: float, module: str = "bench.rest") -> None:
+        command = [sys.executable, "-m", module, "--serve", "--records", str(records), "--delay", str(delay)]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         self.url = f"http://127.0.0.1:{int(self.process.stdout.readline())}"
