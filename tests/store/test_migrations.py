@@ -95,8 +95,8 @@ async def test_a_new_sqlite_state_database_is_made_from_the_models_as_the_migrat
     migrations one by one (a quarter of a second of every first run): the schema is the same either way."""
     migrated = tmp_path / "migrated.db"
     engine = create_engine(f"sqlite:///{migrated}")
-    with engine.begin() as connection:
-        command.upgrade(_config(connection), "head")
+    with engine.begin() as sync:
+        command.upgrade(_config(sync), "head")
     engine.dispose()
 
     def no_upgrade(*_: object) -> None:
