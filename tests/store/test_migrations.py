@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -111,3 +112,16 @@ async def test_a_new_sqlite_state_database_is_made_from_the_models_as_the_migrat
         await store.close()
     assert version == SCHEMA_HEAD
     assert _shape(tmp_path / "new.db") == _shape(migrated)
+
+
+async def test_processes_opening_a_new_sqlite_state_database_at_once_all_get_it(tmp_path: Path) -> None:
+    """``brygga serve`` and a ``brygga run`` started together on a new project: the first makes the schema
+    in one transaction under SQLite's write lock, the others wait and find it made (each store its own
+    connection and thread, as processes have)."""
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path / f'state{attempt}.db'}"
+        opened = await asyncio.gather(*(Store.open(url, tmp_path) for _ in range(3)), return_exceptions=True)
+        for store in opened:
+            if isinstance(store, Store):
+                await store.close()
+        assert [type(store) for store in opened] == [Store, Store, Store], opened
