@@ -8,9 +8,10 @@ Here a stream's file is a sheet of a workbook, with the row that names its colum
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import cast
 
-from connectors.base import StreamInfo, Write, WriteResult
+from connectors.base import StreamInfo, SystemConfig, Write, WriteResult
 from connectors.table_file.base import TableFileConnector
 from connectors.table_file.messages import columns_are, files_beside, listed, quoted
 from connectors.xlsx.config import XlsxStream, XlsxSystem
@@ -35,8 +36,28 @@ class XlsxConnector(TableFileConnector[XlsxFile]):
         path = self.folder / options.file
         return XlsxFile(path, self._shown(path), options.sheet, options.header_row)
 
+    def __init__(self, system: SystemConfig) -> None:
+        super().__init__(system)
+        self._opened: dict[tuple[XlsxFile, tuple[str, ...]], tuple[_Signature, SheetScan]] = {}
+        """Sheets a source's ``prepare`` opened, with their file's signature before: calamine loads the whole
+        sheet to give its header, and the read that follows takes that scan rather than load it all again
+        (a second or so of a large sheet), unless the file changed meanwhile."""
+
     def _scan(self, file: XlsxFile, key: Sequence[str]) -> SheetScan:
+        kept = self._opened.pop((file, tuple(key)), None)
+        if kept is not None:
+            signature, scan = kept
+            if signature is not None and signature == _signature(file.path):
+                return scan
+            scan.close()
         return SheetScan(file, key)
+
+    async def close(self) -> None:
+        """Let go of the sheets a ``prepare`` opened that no read took."""
+        opened, self._opened = list(self._opened.values()), {}
+        for _, scan in opened:
+            scan.close()
+        await super().close()
 
     def _write_batch(
         self, file: XlsxFile, key: Sequence[str], writes: Sequence[Write], new_header: Sequence[str] | None
@@ -44,12 +65,19 @@ class XlsxConnector(TableFileConnector[XlsxFile]):
         return write_batch(file, key, writes, new_header)
 
     def _prepare_source(self, stream: str) -> StreamInfo:
-        file = self._existing_file(stream)
-        scan = SheetScan(file, self._key(stream))
+        file, key = self._existing_file(stream), self._key(stream)
+        signature = _signature(file.path)
+        scan = SheetScan(file, key)
         try:
-            return StreamInfo(fields=list(scan.open().names))
-        finally:
+            header = scan.open()
+        except BaseException:
             scan.close()
+            raise
+        earlier = self._opened.pop((file, key), None)
+        if earlier is not None:
+            earlier[1].close()
+        self._opened[(file, key)] = (signature, scan)
+        return StreamInfo(fields=list(header.names))
 
     def _prepare_target(self, stream: str, write_fields: list[str]) -> StreamInfo:
         file, key = self._file(stream), self._key(stream)
@@ -80,3 +108,15 @@ class XlsxConnector(TableFileConnector[XlsxFile]):
         if not books:
             return XlsxFileError(file.shown, "the workbook does not exist, and its folder has no .xlsx files")
         return XlsxFileError(file.shown, f"the workbook does not exist; the folder has: {listed(books)}")
+
+
+_Signature = tuple[int, int, int] | None
+
+
+def _signature(path: Path) -> _Signature:
+    """What changes when a file is saved or replaced (its inode, size and time); ``None`` where it is gone."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_ino, found.st_size, found.st_mtime_ns)

@@ -20,9 +20,14 @@ branch_labels = None
 depends_on = None
 
 
+_KEEP_AUTOINCREMENT = {"sqlite_autoincrement": True}
+"""SQLite's copy of the table would drop AUTOINCREMENT (reflection does not see it): a discarded letter's id
+must never name another record, as the model says."""
+
+
 def upgrade() -> None:
     op.execute("UPDATE dead_letters SET direction = '' WHERE direction IS NULL")
-    with op.batch_alter_table("dead_letters") as table:
+    with op.batch_alter_table("dead_letters", table_kwargs=_KEEP_AUTOINCREMENT) as table:
         table.alter_column("direction", existing_type=sa.Text(), nullable=False, server_default="")
         table.drop_constraint("uq_dead_letters_sync_key", type_="unique")
         table.create_unique_constraint("uq_dead_letters_sync_direction_key", ["sync", "direction", "source_key"])
@@ -31,7 +36,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     # one letter per (sync, key) again: of a key's letters in both directions, the newest stays
     op.execute("DELETE FROM dead_letters WHERE id NOT IN (SELECT MAX(id) FROM dead_letters GROUP BY sync, source_key)")
-    with op.batch_alter_table("dead_letters") as table:
+    with op.batch_alter_table("dead_letters", table_kwargs=_KEEP_AUTOINCREMENT) as table:
         table.drop_constraint("uq_dead_letters_sync_direction_key", type_="unique")
         table.create_unique_constraint("uq_dead_letters_sync_key", ["sync", "source_key"])
         table.alter_column("direction", existing_type=sa.Text(), nullable=True, server_default=None)
