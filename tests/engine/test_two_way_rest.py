@@ -200,13 +200,11 @@ async def test_random_edits_between_sql_and_a_rest_api_that_assigns_keys(
         assert again.counts.changed == 0
 
 
-def test_a_killed_run_creating_in_the_api_then_a_rerun_creates_each_record_once(
-    tmp_path: Path, api_server: ApiServer, api: ApiState
-) -> None:
-    """SIGKILL while a two-way run creates records in an API that assigns keys, then a rerun: each
-    create cut off is found (``match``) rather than sent again (issue 19, must show 3)."""
-    rows = 1_500
-    path = project_file(tmp_path, api_server.url)
+def _kill_while_creating_then_rerun(
+    tmp_path: Path, api: ApiState, path: Path, rows: int
+) -> tuple[Database, subprocess.CompletedProcess[str]]:
+    """A CRM of ``rows`` contacts, a ``brygga run`` killed (SIGKILL) once the API holds 300 of them, then a
+    rerun to its end: the CRM and the rerun's outcome."""
     crm = Database(tmp_path / "crm.db", "contacts", "id")
     crm.insert([{"id": n, "email": f"p{n}@crm.se", "phone": "0", "name": f"P {n}"} for n in range(rows)])
     command = [str(BRYGGA), "run", "crm-api", "-c", str(path)]
@@ -220,17 +218,21 @@ def test_a_killed_run_creating_in_the_api_then_a_rerun_creates_each_record_once(
         process.wait(timeout=10)
     finally:
         process.kill()
-    created_at_kill = len(api.store)
     assert process.returncode == -signal.SIGKILL
-    assert 300 <= created_at_kill < rows, "the run must be killed in the middle of its creates"
+    assert 300 <= len(api.store) < rows, "the run must be killed in the middle of its creates"
+    return crm, subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
-    again = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+def test_a_killed_run_creating_in_the_api_then_a_rerun_creates_each_record_once(
+    tmp_path: Path, api_server: ApiServer, api: ApiState
+) -> None:
+    """SIGKILL while a two-way run creates records in an API that assigns keys, then a rerun: each
+    create cut off is found (``match``) rather than sent again (issue 19, must show 3)."""
+    rows = 1_500
+    crm, again = _kill_while_creating_then_rerun(tmp_path, api, project_file(tmp_path, api_server.url), rows)
 
     assert again.returncode == 0, again.stdout + again.stderr
     emails = [person["email"] for person in api.store.values()]
-    from collections import Counter
-
-    print("AT KILL", created_at_kill, Counter(Counter(emails).values()), again.stdout)
     assert len(emails) == len(set(emails)) == rows, "a record created twice, or not at all"
     linked = agree(tmp_path, crm, api)
     assert len(linked) == rows
@@ -243,22 +245,7 @@ def test_a_killed_run_creating_in_side_a_that_assigns_keys_then_a_rerun_creates_
     and is linked to the CRM record it was made from (``match``) rather than copied back into the CRM."""
     rows = 1_500
     path = project_file(tmp_path, api_server.url, REVERSED)
-    crm = Database(tmp_path / "crm.db", "contacts", "id")
-    crm.insert([{"id": n, "email": f"p{n}@crm.se", "phone": "0", "name": f"P {n}"} for n in range(rows)])
-    command = [str(BRYGGA), "run", "crm-api", "-c", str(path)]
-
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while len(api.store) < 300 and time.monotonic() < deadline:
-            time.sleep(0.005)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-    finally:
-        process.kill()
-    assert 300 <= len(api.store) < rows, "the run must be killed in the middle of its creates"
-
-    again = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    crm, again = _kill_while_creating_then_rerun(tmp_path, api, path, rows)
 
     assert again.returncode == 0, again.stdout + again.stderr
     emails = [person["email"] for person in api.store.values()]
