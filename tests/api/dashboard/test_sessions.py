@@ -184,3 +184,32 @@ async def test_the_overview_refresh_keeps_one_session_without_tokens(start: Star
     cookie = client.cookies[COOKIE]
     await client.get("/ui/overview")
     assert client.cookies[COOKIE] == cookie, "each refresh started a new session"
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", " ", "\x00", "a\x00b", "\udcff", "é" * 10, "x" * 100_000, "9" * 400, "../../etc/passwd", "{{ 7*7 }}"],
+    ids=["empty", "space", "nul", "inner nul", "lone surrogate", "accents", "huge", "big number", "dots", "template"],
+)
+async def test_a_hostile_token_gets_a_clear_refusal_and_no_session(
+    start: Start, project: ApiProject, token: str
+) -> None:
+    client = await start(project)
+    body = "token=" + "".join(ch if ch.isalnum() else f"%{ord(ch):02X}" if ord(ch) < 128 else ch for ch in token)
+    answer = await client.post(
+        "/sign-in",
+        content=body.encode("utf-8", "surrogatepass"),
+        headers={**SAME_SITE, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert 400 <= answer.status_code < 500, answer.text[:300]
+    assert "set-cookie" not in answer.headers
+    assert "Traceback" not in answer.text and "49" not in re.sub(r"<[^>]*>", "", answer.text).split("Token")[0]
+
+
+@pytest.mark.parametrize("cookie", ["", "\x00", "x" * 10_000, "../..", "%00", "1" * 400])
+async def test_a_forged_session_cookie_is_a_stranger(start: Start, project: ApiProject, cookie: str) -> None:
+    client = await start(project)
+    client.cookies.set(COOKIE, cookie)
+    page = await client.get("/")
+    assert page.status_code in (200, 303, 401), page.text[:300]
+    assert "Sign out" not in page.text
