@@ -26,6 +26,8 @@ SERVICE = ("fastapi", "starlette", "uvicorn", "app.api", "apscheduler.schedulers
 """What only ``brygga serve`` needs."""
 STATE = ("sqlalchemy", "asyncpg", "asyncmy", "aiosqlite", "alembic", "app.store", "httpx")
 """What only commands that reach the state database or a system need."""
+SETTINGS = ("pydantic_settings", "app.engine.settings")
+"""What only commands that read the service's settings need (``serve``, and ``status`` for its thresholds)."""
 NOT_SQLITE = ("asyncpg", "asyncmy", "sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.mysql", "sqlmodel")
 """What a run with SQLite systems and SQLite state never uses: other databases' drivers and dialects (once
 imported for their error classes, ``insert`` and types), and ORM classes for the state tables."""
@@ -84,14 +86,14 @@ def test_offline_commands_import_neither_the_service_nor_the_state_database(quic
     code, modules = _loaded(*args, cwd=quickstart)
 
     assert code == 0
-    assert _heavy(modules, SERVICE + STATE) == []
+    assert _heavy(modules, SERVICE + STATE + SETTINGS) == []
 
 
 def test_run_imports_the_state_database_but_not_the_service(quickstart: Path) -> None:
     code, modules = _loaded("run", "crm-companies-to-erp-accounts", cwd=quickstart)
 
     assert code == 0
-    assert _heavy(modules, SERVICE) == []
+    assert _heavy(modules, SERVICE + SETTINGS) == []
     assert "app.store" in modules
 
 

@@ -74,3 +74,58 @@ def test_a_variable_that_does_not_parse_or_is_out_of_range_is_named(variable: st
 def test_settings_made_in_code_are_checked_too() -> None:
     with pytest.raises(ValueError, match=r"^stalled_after: must be longer than 0s"):
         ServiceSettings(stalled_after=timedelta(0))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("BRYGGA_PORT", "", r"^BRYGGA_PORT: invalid literal '': write a whole number such as 3$"),
+        ("BRYGGA_HOST", " ", r"^BRYGGA_HOST: is empty: write an address to listen on, such as 127.0.0.1$"),
+        ("BRYGGA_BACKOFF", "", r"^BRYGGA_BACKOFF: '' is not a duration"),
+        ("BRYGGA_LOG_LEVEL", "", r"^BRYGGA_LOG_LEVEL: must be debug, info, warning or error, not ''$"),
+        ("BRYGGA_LOG_LEVEL", "info\0", r"^BRYGGA_LOG_LEVEL: 'info\\x00' has a character that is not printable"),
+        ("BRYGGA_HOST", "127.0.0.1\nX-Forged: 1", r"^BRYGGA_HOST: '127.0.0.1\\nX-Forged: 1' has a character"),
+        ("BRYGGA_ALLOWED_HOSTS", "proxy\udcff", r"^BRYGGA_ALLOWED_HOSTS: 'proxy\\udcff' has a character"),
+        ("BRYGGA_FAILING_AFTER", "9" * 5000, r"^BRYGGA_FAILING_AFTER: '9{40}'… is too large: write a whole number"),
+        ("BRYGGA_MAX_CONNECTIONS", "12345678901", r"^BRYGGA_MAX_CONNECTIONS: must be 1000000000 or less"),
+        ("BRYGGA_PORT", "65536", r"^BRYGGA_PORT: must be 65535 or less, not 65536$"),
+        ("BRYGGA_PORT", "-1", r"^BRYGGA_PORT: must be 0 or more, not -1$"),
+        ("BRYGGA_MAX_CONNECTIONS", "-5", r"^BRYGGA_MAX_CONNECTIONS: must be 1 or more, not -5$"),
+        ("BRYGGA_LEASE_TTL", "99999999d", r"^BRYGGA_LEASE_TTL: a duration can be at most 36500d"),
+        ("BRYGGA_SHUTDOWN_GRACE", "-5", r"^BRYGGA_SHUTDOWN_GRACE: '-5' is not a duration: write a number with a unit"),
+        ("BRYGGA_BODY_TIMEOUT", "1e400", r"^BRYGGA_BODY_TIMEOUT: "),
+    ],
+)
+def test_hostile_values_are_refused_saying_what_to_write(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as refused:
+        ServiceSettings.from_environment({variable: value})
+
+    assert str(refused.value).isprintable()  # a NUL or a line break in a value never reaches the log raw
+
+
+def test_every_bad_variable_is_named_at_once_and_other_variables_are_not_settings() -> None:
+    environ = {"BRYGGA_PORT": "x", "BRYGGA_LOG_FORMAT": "xml", "BRYGGA_REQUIRE_SERVICES": "1", "brygga_port": "1"}
+
+    with pytest.raises(ValueError) as refused:
+        ServiceSettings.from_environment(environ)
+
+    assert str(refused.value).splitlines() == [
+        "BRYGGA_PORT: invalid literal 'x': write a whole number such as 3",
+        "BRYGGA_LOG_FORMAT: must be text or json, not 'xml'",
+    ]
+    assert ServiceSettings.from_environment({"brygga_port": "1", "BRYGGA_REQUIRE_SERVICES": "1"}) == ServiceSettings()
+
+
+def test_settings_made_in_code_read_no_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRYGGA_PORT", "9000")
+
+    assert ServiceSettings().port == 8000
+    assert ServiceSettings.from_environment().port == 9000
+    assert ServiceSettings.from_environment(port=8123).port == 8123
+
+
+def test_a_bad_value_given_in_code_or_on_the_command_line_is_named_by_its_field() -> None:
+    with pytest.raises(ValueError, match=r"^port: must be 65535 or less, not 70000$"):
+        ServiceSettings.from_environment({"BRYGGA_PORT": "9000"}, port=70000)
+    with pytest.raises(ValueError, match=r"^host: is empty"):
+        ServiceSettings(host="")
