@@ -13,7 +13,6 @@ log line shows it.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -46,7 +45,7 @@ class Credentials:
 
 
 class HeaderCredentials(Credentials):
-    """A fixed header: bearer, basic and header kinds."""
+    """A fixed header: bearer and header kinds."""
 
     def __init__(self, name: str, value: str) -> None:
         self.name, self.value = name, value
@@ -54,6 +53,30 @@ class HeaderCredentials(Credentials):
     async def authorize(self, request: httpx.Request) -> str | None:
         request.headers[self.name] = self.value
         return None
+
+
+class LibraryCredentials(Credentials):
+    """Credentials that httpx puts on a request itself (:class:`httpx.BasicAuth`): its flow's first step,
+    which needs no answer.
+
+    :param auth: the httpx scheme
+    :param secrets: what the scheme puts on a request (the encoded ``user:password`` of Basic auth) is
+        added here, so no message shows it either
+    """
+
+    def __init__(self, auth: httpx.Auth, secrets: SecretValues) -> None:
+        self._auth = auth
+        probe = httpx.Request("GET", "http://brygga.invalid/")
+        self._authorized(probe)
+        for value in probe.headers.get_list("Authorization"):
+            secrets.add(value.partition(" ")[2])
+
+    async def authorize(self, request: httpx.Request) -> str | None:
+        self._authorized(request)
+        return None
+
+    def _authorized(self, request: httpx.Request) -> None:
+        next(self._auth.sync_auth_flow(request))
 
 
 class QueryCredentials(Credentials):
@@ -159,9 +182,7 @@ def credentials(auth: Auth | None, send: SendToken, secrets: SecretValues, clock
     if isinstance(auth, BasicAuth):
         password = auth.password.get_secret_value()
         secrets.add(password)
-        pair = base64.b64encode(f"{auth.username}:{password}".encode()).decode("ascii")
-        secrets.add(pair)
-        return HeaderCredentials("Authorization", f"Basic {pair}")
+        return LibraryCredentials(httpx.BasicAuth(auth.username, password), secrets)
     if isinstance(auth, HeaderAuth):
         secrets.add(auth.value.get_secret_value())
         return HeaderCredentials(auth.name, auth.value.get_secret_value())

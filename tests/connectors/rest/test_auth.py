@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import httpx
 import pytest
 
+from app.config import SecretValues
 from app.errors import PermanentError
 from connectors.base import Write, WriteAction
+from connectors.rest.auth import credentials
+from connectors.rest.config import BasicAuth
 from tests.connectors.rest.conftest import FakeClock, MakeSystem, read_all
 from tests.connectors.rest.server import (
     BASIC_PASSWORD,
@@ -99,6 +104,26 @@ async def test_a_query_key_never_shows_in_messages_or_httpx_logs(
     assert_no_secret(str(failed.value))
     assert "HTTP Request: GET" in caplog.text and "api_key=***" in caplog.text
     assert_no_secret(caplog.text)
+
+
+@pytest.mark.parametrize(("username", "password"), [("ann", "basic-secret-77c1"), ("änn", "pässwörd:with:colons")])
+async def test_basic_credentials_are_httpx_s_and_their_encoded_pair_is_a_secret(username: str, password: str) -> None:
+    secrets = SecretValues()
+    options = BasicAuth.model_validate({"type": "basic", "username": username, "password": password})
+    basic = credentials(options, _no_token_request, secrets, FakeClock())
+    request = httpx.Request("GET", "https://api.example/contacts")
+
+    await basic.authorize(request)
+
+    pair = base64.b64encode(f"{username}:{password}".encode()).decode()
+    assert request.headers["Authorization"] == f"Basic {pair}"
+    assert (
+        secrets.redact(f"sent Authorization: Basic {pair} with {password}") == "sent Authorization: Basic *** with ***"
+    )
+
+
+async def _no_token_request(request: httpx.Request) -> httpx.Response:
+    raise AssertionError("basic credentials fetch no token")
 
 
 # --- OAuth2 ---------------------------------------------------------------------------------------
