@@ -6,6 +6,9 @@ import re
 import tomllib
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -54,3 +57,35 @@ def test_the_test_command_installs_and_runs_every_example_connector() -> None:
     for example in examples:
         assert f"-e examples/{example}" in tests
         assert f"examples/{example}/tests" in pytest_options["ini_options"]["testpaths"]
+
+
+def _pins() -> dict[str, str]:
+    """``constraints.txt`` as ``{normalised name: version}``."""
+    lines = (REPO / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    pins = [line.split("==") for line in lines if line.strip() and not line.startswith("#")]
+    assert all(len(pin) == 2 for pin in pins), "constraints.txt holds only NAME==VERSION lines (pip freeze)"
+    return {canonicalize_name(name): version.strip() for name, version in pins}
+
+
+def test_constraints_pin_every_dependency_within_its_bounds() -> None:
+    """A dependency added or raised in pyproject.toml without refreshing constraints.txt (CONTRIBUTING.md)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pins = _pins()
+    wanted = [Requirement(text) for text in [*project["dependencies"], *project["optional-dependencies"]["test"]]]
+
+    unpinned = sorted(str(req) for req in wanted if canonicalize_name(req.name) not in pins)
+    outside = sorted(
+        f"{req} (pinned {pins[canonicalize_name(req.name)]})"
+        for req in wanted
+        if canonicalize_name(req.name) in pins and not req.specifier.contains(pins[canonicalize_name(req.name)])
+    )
+    assert (unpinned, outside) == ([], [])
+    assert "brygga" not in pins and "brygga-jsonl" not in pins  # editable installs are left out
+
+
+def test_the_test_command_installs_within_the_constraints_and_tests_have_a_timeout() -> None:
+    _, tests = _readme_commands()
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+
+    assert "pip install -q -c constraints.txt -e '.[test]'" in tests
+    assert pyproject["tool"]["pytest"]["ini_options"]["timeout"] == 120
