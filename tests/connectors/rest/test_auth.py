@@ -110,7 +110,7 @@ async def test_a_query_key_never_shows_in_messages_or_httpx_logs(
 async def test_basic_credentials_are_httpx_s_and_their_encoded_pair_is_a_secret(username: str, password: str) -> None:
     secrets = SecretValues()
     options = BasicAuth.model_validate({"type": "basic", "username": username, "password": password})
-    basic = credentials(options, _no_token_request, secrets, FakeClock().clock())
+    basic = credentials(options, _no_token_request, secrets, FakeClock().clock)
     request = httpx.Request("GET", "https://api.example/contacts")
 
     await basic.authorize(request)
