@@ -39,6 +39,12 @@ imports from here and from its own package, never from ``app``. It gets:
   kind's own checks, :func:`check_url_port`, :class:`Mode`, :data:`FieldType`,
   :class:`SystemConfig` (what a connector is made with), :class:`RetryPolicy`
   and :class:`SecretValues` (the secrets to keep out of messages);
+  :class:`Deprecated` for a value written a way that still works but is
+  deprecated (``brygga validate`` shows it as a warning);
+- paths into a record or a body, in the one syntax of every config file
+  (``items[0].sku``): :func:`parse_path` into :data:`Step` s,
+  :class:`PathSyntaxError`, :func:`format_path`, and :func:`old_dotted_form`
+  for the REST connector's old ``results.0.id``;
 - records and keys: :data:`Record`, :func:`format_key`, :func:`parse_key`,
   :func:`key_text`, :func:`key_texts`, and :class:`UnreadableValue` for a
   value the system holds but cannot hand over (the record fails alone);
@@ -69,18 +75,24 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self
 # The SDK's surface: definitions live where the rest of Brygga uses them too, connectors reach them here.
 from app.config import (
     ConfigModel,
+    Deprecated,
     Duration,
     HttpUrl,
     Mode,
+    PathSyntaxError,
     Problem,
     RetryPolicy,
     SecretValues,
+    Step,
     StreamOptions,
     StringList,
     SystemConfig,
     SystemOptions,
     TargetProblem,
     check_url_port,
+    format_path,
+    old_dotted_form,
+    parse_path,
 )
 from app.config.kinds import UnknownKindError, installed_kinds, load_kind
 from app.config.sync import FieldType
@@ -389,17 +401,20 @@ __all__ = [
     "ConfigModel",
     "Connector",
     "ConnectorError",
+    "Deprecated",
     "Duration",
     "EarlierWriteFailed",
     "FieldType",
     "HttpUrl",
     "Mode",
     "NotJson",
+    "PathSyntaxError",
     "PermanentError",
     "Problem",
     "Record",
     "RetryPolicy",
     "SecretValues",
+    "Step",
     "StreamInfo",
     "StreamOptions",
     "StringList",
@@ -419,11 +434,14 @@ __all__ = [
     "create_connector",
     "driver_connection",
     "format_key",
+    "format_path",
     "installed_kinds",
     "key_text",
     "key_texts",
+    "old_dotted_form",
     "parse_json",
     "parse_key",
+    "parse_path",
     "retry_policy",
     "retrying_as",
 ]

@@ -20,6 +20,8 @@ def validate(config: ConfigOption = None) -> None:
     """Check the project file and every sync, connectors' options included, without connecting."""
     workspace = open_workspace(config)
     project = workspace.project
+    for warning in project.warnings:
+        output.warn(str(warning), style="yellow")
     output.say(
         f"ok: {plural(len(project.systems), 'system')}, {plural(len(project.syncs), 'sync')} ({project.file.name})",
         style="green",

@@ -16,6 +16,8 @@ __all__ = [
     "AnySync",
     "ConfigIssue",
     "ConfigModel",
+    "ConfigWarning",
+    "Deprecated",
     "Duration",
     "FieldMapping",
     "HttpUrl",
@@ -25,11 +27,13 @@ __all__ = [
     "Mark",
     "Mode",
     "Needs",
+    "PathSyntaxError",
     "Problem",
     "Project",
     "ProjectFile",
     "RetryPolicy",
     "SecretValues",
+    "Step",
     "StreamOptions",
     "StringList",
     "SyncConfig",
@@ -42,8 +46,12 @@ __all__ = [
     "WebhookConfig",
     "check_url_port",
     "find_project_file",
+    "format_path",
+    "keep_warnings",
     "load_project",
+    "old_dotted_form",
     "parse_duration",
+    "parse_path",
     "read_project",
     "report_issues",
     "system_model",
@@ -52,6 +60,7 @@ __all__ = [
 if TYPE_CHECKING:
     from app.config.base import (
         ConfigModel,
+        Deprecated,
         Duration,
         KeyFields,
         Location,
@@ -60,16 +69,18 @@ if TYPE_CHECKING:
         check_url_port,
         parse_duration,
     )
-    from app.config.issues import ConfigIssue, Mark, UnsetVariable
+    from app.config.issues import ConfigIssue, ConfigWarning, Mark, UnsetVariable
     from app.config.loader import (
         Project,
         find_project_file,
+        keep_warnings,
         load_project,
         read_project,
         report_issues,
         system_model,
     )
     from app.config.needs import EVERYTHING, Needs
+    from app.config.paths import PathSyntaxError, Step, format_path, old_dotted_form, parse_path
     from app.config.project import HttpUrl, ProjectFile
     from app.config.secrets import SecretValues
     from app.config.sync import FieldMapping, Lookup, Mode, RetryPolicy, SyncConfig, SyncTest
@@ -79,6 +90,7 @@ if TYPE_CHECKING:
 _MODULES = {
     "app.config.base": (
         "ConfigModel",
+        "Deprecated",
         "Duration",
         "KeyFields",
         "Location",
@@ -87,11 +99,13 @@ _MODULES = {
         "check_url_port",
         "parse_duration",
     ),
-    "app.config.issues": ("ConfigIssue", "Mark", "UnsetVariable"),
+    "app.config.issues": ("ConfigIssue", "ConfigWarning", "Mark", "UnsetVariable"),
     "app.config.needs": ("EVERYTHING", "Needs"),
+    "app.config.paths": ("PathSyntaxError", "Step", "format_path", "old_dotted_form", "parse_path"),
     "app.config.loader": (
         "Project",
         "find_project_file",
+        "keep_warnings",
         "load_project",
         "read_project",
         "report_issues",

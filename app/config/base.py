@@ -36,7 +36,12 @@ class Problem:
     at_key: bool = False
 
     def under(self, prefix: Location) -> Problem:
-        return Problem((*prefix, *self.location), self.message, self.at_key)
+        return type(self)((*prefix, *self.location), self.message, self.at_key)
+
+
+class Deprecated(Problem):
+    """A value written a way that still works but is on its way out: ``brygga validate`` shows it as a
+    warning at its place, saying how to write it now; no command fails for it."""
 
 
 class ConfigModel(BaseModel):

@@ -39,6 +39,14 @@ class ConfigIssue:
         return f"{display_path(self.file)}:{self.mark.line}:{self.mark.col}: {self.message}"
 
 
+class ConfigWarning(ConfigIssue):
+    """Not a problem: a value written a way that still works but is deprecated; the message says how to
+    write it now. Shown by ``brygga validate``, ``FILE:LINE:COL: warning: message``; fails nothing."""
+
+    def __str__(self) -> str:
+        return f"{display_path(self.file)}:{self.mark.line}:{self.mark.col}: warning: {self.message}"
+
+
 class RootCause(ConfigIssue):
     """A problem with a value as written (an unset ``${VAR}``, an unsupported tag, a NUL).
 

@@ -20,7 +20,7 @@ from pydantic import Field, create_model
 from app.config.base import NAME_HINT, NAME_PATTERN, Location
 from app.config.files import read_config_text, sync_files
 from app.config.interpolation import InterpolationError, UnsetVariableError, interpolate
-from app.config.issues import START, ConfigIssue, Mark, RootCause, Unchecked, UnsetVariable
+from app.config.issues import START, ConfigIssue, ConfigWarning, Mark, RootCause, Unchecked, UnsetVariable
 from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, options_model
 from app.config.needs import EVERYTHING, Needs
 from app.config.project import ProjectFile
@@ -61,6 +61,9 @@ class Project:
     """The name of the sync each sync file defines (its stem where the file could not be read)."""
     unset: list[UnsetVariable] = field(default_factory=list)
     """Every ``${VAR}`` whose variable is not set, left as its text: an error where a command uses it."""
+    warnings: list[ConfigIssue] = field(default_factory=list)
+    """Values written a deprecated way that still works (:class:`~app.config.issues.ConfigWarning`), for
+    ``brygga validate`` to show."""
 
     @property
     def root(self) -> Path:
@@ -102,8 +105,18 @@ def load_project(path: Path, environ: Mapping[str, str] | None = None, needs: Ne
     """
     project, issues = read_project(path, environ, needs)
     reported = report_issues(issues, project, needs)
-    if reported:
-        raise ConfigError(reported)
+    return keep_warnings(project, reported)
+
+
+def keep_warnings(project: Project, reported: list[ConfigIssue]) -> Project:
+    """``project`` with the warnings among ``reported`` kept on it, when no other issue is there.
+
+    :raises ConfigError: with the issues that are not warnings
+    """
+    errors = [issue for issue in reported if not isinstance(issue, ConfigWarning)]
+    if errors:
+        raise ConfigError(errors)
+    project.warnings = [issue for issue in reported if isinstance(issue, ConfigWarning)]
     return project
 
 
@@ -120,7 +133,12 @@ def report_issues(issues: list[ConfigIssue], project: Project, needs: Needs = EV
     ]
     order = {file: index for index, file in enumerate(project.files)}
     ordered = sorted(kept, key=lambda issue: (order.get(issue.file, len(order)), issue.mark))
-    return [ConfigIssue(issue.file, issue.mark, project.secrets.redact(issue.message)) for issue in ordered]
+    return [
+        (ConfigWarning if isinstance(issue, ConfigWarning) else ConfigIssue)(
+            issue.file, issue.mark, project.secrets.redact(issue.message)
+        )
+        for issue in ordered
+    ]
 
 
 def _shown_in_system(system: str, issues: list[ConfigIssue], project: Project) -> bool:

@@ -17,8 +17,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
-from app.config.base import ConfigModel, Location, dotted, with_path
-from app.config.issues import ConfigIssue
+from app.config.base import ConfigModel, Deprecated, Location, dotted, with_path
+from app.config.issues import ConfigIssue, ConfigWarning
 from app.config.yaml_source import SourceMap
 
 __all__ = ["choice_hint", "closest", "dotted", "validate_node", "with_path"]
@@ -42,7 +42,10 @@ def validate_node(
     if isinstance(result, ConfigModel):
         for problem in result.problems():
             location = (*prefix, *problem.location)
-            issues.append(origin.issue(location, with_path(location, problem.message), at_key=problem.at_key))
+            issue = origin.issue(location, with_path(location, problem.message), at_key=problem.at_key)
+            if isinstance(problem, Deprecated):
+                issue = ConfigWarning(issue.file, issue.mark, issue.message)
+            issues.append(issue)
     return result
 
 

@@ -14,6 +14,7 @@ from app.config import (
     Project,
     SyncConfig,
     TwoWaySyncConfig,
+    keep_warnings,
     read_project,
     report_issues,
 )
@@ -44,9 +45,7 @@ def open_project(path: Path, environ: Mapping[str, str] | None = None, needs: Ne
     mappings, compile_issues = compile_mappings(project)
     directions, direction_issues = compile_directions(project)
     reported = report_issues(issues + compile_issues + direction_issues + webhook_issues(project), project, needs)
-    if reported:
-        raise ConfigError(reported)
-    return Workspace(project, mappings, directions)
+    return Workspace(keep_warnings(project, reported), mappings, directions)
 
 
 def compile_mappings(project: Project) -> tuple[dict[str, CompiledMapping], list[ConfigIssue]]:

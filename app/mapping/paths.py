@@ -1,69 +1,20 @@
 """Source paths: ``email``, ``address.country``, ``items[0].sku``, ``["odd.key"]``.
 
-A path is parsed once into steps and compiled into a getter; a missing step
-anywhere gives ``None``, never an error, so ``default`` can take over.
+A path is parsed once into steps (:mod:`app.config.paths`: the one path syntax of every config file)
+and compiled into a getter; a missing step anywhere gives ``None``, never an error, so ``default``
+can take over.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-Step = str | int
+from app.config.paths import PathSyntaxError, Step, parse_path
+
+__all__ = ["Getter", "PathSyntaxError", "Step", "compile_path", "compile_steps", "parse_path"]
+
 Getter = Callable[[Mapping[str, Any]], Any]
-
-_TOKEN = re.compile(
-    r"""\.(?P<dot>[^.\[\]]+)        # .name
-      | \[(?P<index>-?\d+)\]        # [0]
-      | \[(?P<quote>["'])(?P<quoted>.*?)(?P=quote)\]  # ["odd.key"]
-    """,
-    re.VERBOSE,
-)
-_FIRST = re.compile(r"[^.\[\]]+")
-
-
-class PathSyntaxError(ValueError):
-    """A path that does not parse; the message says where and how to write it."""
-
-
-def parse_path(text: str) -> tuple[Step, ...]:
-    """``"items[0].sku"`` → ``("items", 0, "sku")``.
-
-    :raises PathSyntaxError: for an empty path, a stray dot or an unclosed bracket
-    """
-    source = text.strip()
-    if not source:
-        raise PathSyntaxError("empty path: name a source field, such as email or address.country")
-    steps: list[Step] = []
-    position = 0
-    first = _FIRST.match(source)
-    if first is not None:
-        steps.append(first.group(0).strip())
-        position = first.end()
-    elif not source.startswith("["):
-        raise PathSyntaxError(_where(source, 0))
-    while position < len(source):
-        token = _TOKEN.match(source, position)
-        if token is None:
-            raise PathSyntaxError(_where(source, position))
-        if token.group("dot") is not None:
-            steps.append(token.group("dot").strip())
-        elif token.group("index") is not None:
-            steps.append(int(token.group("index")))
-        else:
-            steps.append(token.group("quoted"))
-        position = token.end()
-    if any(step == "" for step in steps):
-        raise PathSyntaxError(_where(source, 0))
-    return tuple(steps)
-
-
-def _where(source: str, position: int) -> str:
-    return (
-        f"bad path '{source}' at character {position + 1}: write names joined by dots,"
-        ' [N] for list items and ["name"] for names with dots, such as address.country or items[0].sku'
-    )
 
 
 def compile_path(text: str) -> Getter:

@@ -6,10 +6,11 @@ from collections.abc import Collection, Iterator
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 
 from connectors.base import (
     ConfigModel,
+    Deprecated,
     Duration,
     HttpUrl,
     Mode,
@@ -18,8 +19,32 @@ from connectors.base import (
     StringList,
     SystemOptions,
     TargetProblem,
+    old_dotted_form,
+    parse_path,
 )
 from connectors.rest.paths import placeholders, template_problem
+
+
+def _body_path(value: str) -> str:
+    """A path into a JSON body that parses (empty: the body itself); :class:`PathSyntaxError` says how to
+    write it (pydantic reports its message at the value's place)."""
+    if value.strip():
+        parse_path(value)
+    return value
+
+
+BodyPath = Annotated[str, AfterValidator(_body_path)]
+"""A path into a JSON body, written as a mapping's source path: ``data.items``, ``results[0].id``."""
+
+
+def old_form_problems(**paths: str | None) -> Iterator[Problem]:
+    """A warning for each path (by its key) that names a list item the old way, ``results.0.id``."""
+    for key, path in paths.items():
+        written = old_dotted_form(path) if path else None
+        if written is not None:
+            message = f"'{path}' names a list item the old way, a number after a dot (deprecated): write {written}"
+            yield Deprecated((key,), message)
+
 
 # --- auth -----------------------------------------------------------------
 
@@ -101,14 +126,20 @@ class CursorPagination(ConfigModel):
 
     type: Literal["cursor"]
     param: str = "cursor"
-    path: str = Field(description="Where the next page's token is in the body, such as meta.next_cursor.")
+    path: BodyPath = Field(description="Where the next page's token is in the body, such as meta.next_cursor.")
+
+    def own_problems(self) -> Iterator[Problem]:
+        return old_form_problems(path=self.path)
 
 
 class NextUrlPagination(ConfigModel):
     """A full URL of the next page in the body."""
 
     type: Literal["next_url"]
-    path: str = Field(description="Where the next page's URL is in the body, such as links.next.")
+    path: BodyPath = Field(description="Where the next page's URL is in the body, such as links.next.")
+
+    def own_problems(self) -> Iterator[Problem]:
+        return old_form_problems(path=self.path)
 
 
 Pagination = Annotated[
@@ -168,11 +199,12 @@ class Total(ConfigModel):
     """Where the API states its record count, to check that nothing was dropped."""
 
     header: str | None = None
-    path: str | None = None
+    path: BodyPath | None = None
 
     def own_problems(self) -> Iterator[Problem]:
         if (self.header is None) == (self.path is None):
             yield Problem((), "give exactly one of header and path")
+        yield from old_form_problems(path=self.path)
 
 
 class Match(ConfigModel):
@@ -186,7 +218,9 @@ class RestStream(StreamOptions):
     """A collection of records behind one path."""
 
     path: str = Field(description="Such as /contacts.")
-    records: str | None = Field(None, description="Path to the list in the body; default the body itself.")
+    records: BodyPath | None = Field(
+        None, description="Path to the list in the body, such as data.items; default the body itself."
+    )
     params: dict[str, ParamValue] = Field(default_factory=dict)
     pagination: Pagination | None = None
     incremental: Incremental | None = None
@@ -202,6 +236,7 @@ class RestStream(StreamOptions):
         if self.match is not None and (self.write is None or self.write.create is None):
             yield Problem(("match",), "match is used before a create: add write.create")
         yield from self.path_problems()
+        yield from old_form_problems(records=self.records)
 
     def path_problems(self) -> Iterator[Problem]:
         """Request paths whose ``{…}`` the connector could not fill from a record's key (see

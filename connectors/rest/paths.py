@@ -1,7 +1,9 @@
-"""Paths into a JSON body (``data.items``, ``meta.next_cursor``) and ``{key}`` in a request path.
+"""Paths into a JSON body (``data.items``, ``results[0].id``) and ``{key}`` in a request path.
 
-A body path is a dotted list of object keys; a part that is a number picks
-an item of a list (``results.0.id``). A request path's placeholders are
+A body path is written as a mapping's source path (:func:`connectors.base.parse_path`): names
+joined by dots, ``[N]`` for a list item, ``["name"]`` for a name with dots in it. The old form of
+a list item, a number after a dot (``results.0.id``), is still read (a name where the object has
+it, else the list's item), and ``brygga validate`` says how to write it now. A request path's placeholders are
 ``{key}`` (the whole key, for a one-field key) and ``{FIELD}`` for each key
 field (``/orders/{order_no}/lines/{line_no}`` for a composite key); each
 value is URL-quoted, so a key such as ``a/b`` stays one path segment.
@@ -11,10 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import quote
 
-from connectors.base import PermanentError, Record, format_key, parse_key
+from connectors.base import PermanentError, Record, Step, format_key, format_path, parse_key, parse_path
 
 MISSING: Final = object()
 """What :func:`body_value` returns where the body has nothing at the path."""
@@ -24,25 +27,37 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 def body_value(body: Any, path: str | None) -> Any:
     """The value at ``path`` in ``body`` (``None``: the body itself), or :data:`MISSING`."""
-    if path is None or path == "":
-        return body
     current = body
-    for part in path.split("."):
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return MISSING
+    for step in body_steps(path):
+        current = _step_into(current, step)
+        if current is MISSING:
+            break
     return current
+
+
+def _step_into(value: Any, step: Step) -> Any:
+    if isinstance(value, dict):
+        return value[step] if isinstance(step, str) and step in value else MISSING
+    if not isinstance(value, list):
+        return MISSING
+    if isinstance(step, str) and step.isdigit():  # the old form of a list item, results.0.id
+        step = int(step)
+    return value[step] if isinstance(step, int) and -len(value) <= step < len(value) else MISSING
+
+
+@lru_cache(maxsize=256)
+def body_steps(path: str | None) -> tuple[Step, ...]:
+    """The steps of a body path, parsed once (``None`` or empty: the body itself, no step).
+
+    :raises PathSyntaxError: for a path that does not parse (the options' checks report it first)
+    """
+    return parse_path(path) if path and path.strip() else ()
 
 
 def path_prefixes(path: str | None) -> list[str | None]:
     """``"data.items"`` → ``["data.items", "data", None]``: from the path itself out to the body."""
-    if not path:
-        return [None]
-    parts = path.split(".")
-    return [".".join(parts[:end]) for end in range(len(parts), 0, -1)] + [None]
+    steps = body_steps(path)
+    return [format_path(steps[:end]) for end in range(len(steps), 0, -1)] + [None]
 
 
 def shown_text(text: str, limit: int = 100) -> str:

@@ -591,6 +591,16 @@ REST_CASES = [
         ),
     ),
     case(
+        "rest-records-path-unclosed-bracket",
+        system(REST_SYSTEM + '    streams:\n      items: {path: /items, key: id, records: "data[0"}\n'),
+        (P, 7, 47, "systems.api.streams.items.records: bad path 'data[0' at character 5: write names joined by dots"),
+    ),
+    case(
+        "rest-total-path-stray-dot",
+        system(REST_SYSTEM + "    streams:\n      items: {path: /items, key: id, total: {path: meta..total}}\n"),
+        (P, 7, 52, "systems.api.streams.items.total.path: bad path 'meta..total' at character 5"),
+    ),
+    case(
         "rest-cursor-pagination-without-path",
         system(REST_SYSTEM + "    streams:\n      items: {path: /items, key: id, pagination: {type: cursor}}\n"),
         (P, 7, 50, "systems.api.streams.items.pagination: missing required key 'path'"),
