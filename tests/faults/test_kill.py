@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.api.serve_process import Api, ServeProcess
 from tests.connectors.rest.server import ApiState
@@ -71,6 +72,7 @@ def check_runs(runs: list[Run], seed: int) -> None:
     assert left == [], f"seed {seed}: runs of killed processes not marked failed: {left}"
 
 
+@pytest.mark.timeout(300)  # twenty kills and restarts: 40-55 s on an idle machine, more on a busy one
 def test_brygga_run_killed_at_20_random_moments_ends_with_every_record_once(
     api: ApiState, proxy: FaultProxy, make_project: MakeProject
 ) -> None:
@@ -107,6 +109,7 @@ def trigger(server: ServeProcess) -> int:
     return run_id
 
 
+@pytest.mark.timeout(300)  # twenty kills and restarts: 40-55 s on an idle machine, more on a busy one
 def test_brygga_serve_killed_at_20_random_moments_ends_with_every_record_once(
     api: ApiState, proxy: FaultProxy, make_project: MakeProject, tmp_path: Path
 ) -> None:
