@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.engine.settings import ServiceSettings
+from tests.cli.helpers import run_brygga
+from tests.conftest import MINIMAL_PROJECT
 
 
 def test_each_setting_comes_from_its_variable_and_command_line_options_win() -> None:
@@ -129,3 +131,17 @@ def test_a_bad_value_given_in_code_or_on_the_command_line_is_named_by_its_field(
         ServiceSettings.from_environment({"BRYGGA_PORT": "9000"}, port=70000)
     with pytest.raises(ValueError, match=r"^host: is empty"):
         ServiceSettings(host="")
+
+
+def test_brygga_status_with_bad_variables_exits_2_naming_each_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "brygga.yaml").write_text(MINIMAL_PROJECT, encoding="utf-8")
+    env = {"BRYGGA_STALLED_AFTER": "0s", "BRYGGA_FAILING_AFTER": "1\nforged log line", "BRYGGA_PORT": "-1"}
+
+    result = run_brygga("status", cwd=tmp_path, env=env)
+
+    assert result.returncode == 2
+    assert "BRYGGA_FAILING_AFTER: '1\\nforged log line' has a character that is not printable" in result.stderr
+    assert "BRYGGA_STALLED_AFTER: must be longer than 0s" in result.stderr
+    assert "BRYGGA_PORT: must be 0 or more, not -1" in result.stderr
+    assert "\nforged log line" not in result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["brygga.yaml"]  # no state database made
