@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.config import parse_duration
+from app.errors import BryggaError
 
 PREFIX = "BRYGGA_"
 
@@ -200,9 +201,9 @@ class _Variables(EnvSettingsSource):
         }
 
 
-class SettingsError(ValueError):
+class SettingsError(BryggaError, ValueError):
     """Settings that do not parse or are out of range: one line per setting, ``BRYGGA_PORT: …`` for a
-    variable's value, ``port: …`` for one given in code.
+    variable's value, ``port: …`` for one given in code. A ``ValueError`` too, as settings were before.
 
     :param errors: pydantic's errors
     :param from_variables: the settings whose value came from a variable
