@@ -223,8 +223,8 @@ class Service:
             self.metrics.webhook_events.labels(system, "processed").inc(result.events)
         s = self.settings
         await self.store.states.after_run(name, result.counts_as_failure, s.failing_after, s.backoff, s.max_backoff)
-        await self._count_dead_letters()
         if name in self.project.syncs:
+            self.metrics.set_dead_letters({name: await self.store.dead_letter_count(name)}, [name])
             await self.alerts.status_is(self.project, name, await self._status(name))
         succeeded = result.run.status in ("succeeded", "partial")
         if succeeded:
@@ -243,11 +243,8 @@ class Service:
 
     async def _scheduled(self, name: str, slot: datetime) -> None:
         """A schedule fired: run, unless paused, backing off, or another process has this slot."""
-        state = await self.store.states.get(name)
-        if state.paused or (state.backoff_until is not None and datetime.now(UTC) < state.backoff_until):
-            return
-        if not await self.store.states.claim_slot(name, slot) or self._stopping:
-            return  # another process has the slot, or the service is stopping: no run it would stop at once
+        if not await self.store.states.claim_due(name, slot, datetime.now(UTC)) or self._stopping:
+            return  # paused, backing off, another process has the slot, or the service is stopping
         try:
             await self.trigger(name, trigger="schedule")
         except SyncBusyError:
@@ -340,7 +337,7 @@ class Service:
         return [self._view(sync, facts) for sync in self.project.syncs.values()]
 
     async def view(self, name: str) -> SyncView:
-        return self._view(self.sync(name), await Facts.gather(self.store))
+        return self._view(self.sync(name), await Facts.of_one(self.store, name))
 
     async def _status(self, name: str) -> str:
         return (await self.view(name)).status

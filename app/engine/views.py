@@ -53,6 +53,23 @@ class Facts:
             await store.dead_letter_counts(),
         )
 
+    @classmethod
+    async def of_one(cls, store: Store, name: str) -> Facts:
+        """What the state database says about sync ``name`` alone: its own rows, a query each.
+
+        The service shows or announces one sync's status after each of its runs; reading every sync's
+        rows for that costs the square of the syncs (300 syncs every minute: 90,000 rows a minute)."""
+        state = await store.states.get(name)
+        holder = await store.leases.holder(name)
+        last = await store.last_run(name)
+        dead = await store.dead_letter_count(name)
+        return cls(
+            {name: state},
+            {name: holder} if holder is not None else {},
+            {name: last} if last is not None else {},
+            {name: dead} if dead else {},
+        )
+
 
 def view_of(sync: AnySync, facts: Facts, settings: ServiceSettings, next_run_at: datetime | None) -> SyncView:
     """``sync`` as ops staff see it, from ``facts``."""

@@ -164,6 +164,13 @@ class Store:
             rows = (await connection.execute(select(RUNS).where(RUNS.c.id.in_(newest)))).mappings().all()
         return {row["sync"]: run_info(row) for row in rows}
 
+    async def last_run(self, sync: str) -> RunInfo | None:
+        """The sync's newest run, if any: one row, where :meth:`last_runs` reads every sync's."""
+        query = select(RUNS).where(RUNS.c.sync == sync).order_by(RUNS.c.id.desc()).limit(1)
+        async with self._begin() as connection:
+            row = (await connection.execute(query)).mappings().first()
+        return run_info(row) if row is not None else None
+
     # --- checkpoints ------------------------------------------------------------
 
     async def checkpoint(self, sync: str) -> Checkpoint | None:
@@ -506,6 +513,12 @@ class Store:
         )
         async with self._begin() as connection:
             return {sync: int(count) for sync, count in await connection.execute(query)}
+
+    async def dead_letter_count(self, sync: str) -> int:
+        """The sync's dead letters not discarded: one count, where :meth:`dead_letter_counts` counts every sync's."""
+        query = select(func.count()).where(DEAD_LETTERS.c.sync == sync, DEAD_LETTERS.c.discarded_at.is_(None))
+        async with self._begin() as connection:
+            return int((await connection.execute(query)).scalar() or 0)
 
     async def log_entries(self, run_id: int) -> list[dict[str, Any]]:
         query = select(LOG).where(LOG.c.run_id == run_id).order_by(LOG.c.id)

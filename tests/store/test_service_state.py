@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from app.engine.views import Facts
 from app.store import Store
 from app.store.states import SyncStateInfo
 from app.store.tables import utc_now
@@ -182,3 +183,50 @@ async def test_of_two_processes_announcing_one_change_exactly_one_does(store: St
 def _rounded(delay: timedelta) -> timedelta:
     """A backoff measured from just before the call: whole seconds (the call takes milliseconds)."""
     return timedelta(seconds=round(delay.total_seconds()))
+
+
+async def test_a_due_slot_is_claimed_once_and_not_while_paused_or_backing_off(store: Store) -> None:
+    slot = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+    now = slot + timedelta(seconds=1)
+
+    assert await store.states.claim_due("new", slot, now), "a sync without a row yet has the defaults"
+    assert not await store.states.claim_due("new", slot, now), "once"
+    await store.states.set_paused("p", True)
+    assert not await store.states.claim_due("p", slot, now)
+    await store.states.set_paused("p", False)
+    assert await store.states.claim_due("p", slot, now), "a paused sync's slot is not used up"
+    for _ in range(2):
+        await store.states.after_run("b", True, 2, timedelta(seconds=10), timedelta(seconds=35))
+    assert not await store.states.claim_due("b", slot, utc_now())
+    assert await store.states.claim_due("b", slot, utc_now() + timedelta(seconds=11)), "after the backoff"
+
+
+async def test_of_two_processes_claiming_a_due_slot_at_once_exactly_one_gets_it(
+    store: Store, other_store: Store
+) -> None:
+    start = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+    for step in range(4):
+        slot = start + timedelta(seconds=step)
+        claims = await asyncio.gather(
+            *(among.states.claim_due(name, slot, slot) for name in NAMES[:4] for among in (store, other_store))
+        )
+        assert sum(claims) == 4, f"slot {slot}: {claims}"
+
+
+async def test_one_syncs_facts_are_what_every_syncs_facts_say_of_it(store: Store) -> None:
+    await store.start_run("a", "manual")
+    newest = await store.start_run("a", "schedule")
+    await store.start_run("b", "manual")
+    await store.leases.acquire("a", "p1", TTL)
+    await store.states.set_paused("a", True)
+
+    every = await Facts.gather(store)
+    for name in ("a", "b", "c"):
+        one = await Facts.of_one(store, name)
+        assert one.states.get(name, SyncStateInfo(name)) == every.states.get(name, SyncStateInfo(name))
+        assert (one.held, one.last, one.dead) == (
+            {k: v for k, v in every.held.items() if k == name},
+            {k: v for k, v in every.last.items() if k == name},
+            {k: v for k, v in every.dead.items() if k == name},
+        )
+    assert (await store.last_run("a")) is not None and (await store.last_run("a")).id == newest  # type: ignore[union-attr]
