@@ -36,8 +36,9 @@ fix it::
         ├── UsageError           a command line that cannot be done (CLI exit 2)
         │   └── NoTableToDescribe    `brygga ddl` of a target that is no SQL table (app.engine.ddl)
         ├── BadCursorError       a page cursor no page gave out (app.api.pagination)
-        ├── Unauthorized         no valid API token (app.api.auth)
-        ├── Forbidden            the token's role is too low (app.api.auth)
+        ├── Refused              a caller refused; also an HTTPException (app.api.auth)
+        │   ├── Unauthorized     no valid API token
+        │   └── Forbidden        the token's role is too low
         └── WebhookRejected      a webhook delivery refused, nothing stored (app.engine.webhooks)
             ├── WebhookNotProven     no valid signature, token or timestamp
             ├── WebhookFromWebPage   an unsigned delivery a web page sent
