@@ -7,14 +7,49 @@ fix it::
 
     BryggaError
     ├── ConfigError          a project or sync file is wrong (carries every issue)
+    ├── SettingsError        a BRYGGA_* environment variable of the service is wrong
+    ├── KindError            a connector kind is not installed, or does not load
+    │   ├── UnknownKindError     no installed package provides the kind (app.config.kinds)
+    │   └── BrokenKindError      it does not load, or is no Connector (app.config.kinds; also a TypeError)
     ├── MappingError         a record cannot be mapped (sync, source_key, field, cause)
-    │   └── LookupPendingError   a lookup's parent record is not synced yet
+    │   ├── LookupPendingError   a lookup's parent record is not synced yet
+    │   └── UnfitRecordError     a value no record may hold, such as NaN (app.mapping.hashing)
+    ├── DeleteWhenError      a webhook's delete_when raised for an event
     ├── ConnectorError       a business system failed us
     │   ├── TransientError   worth retrying: timeouts, 429, 5xx, dropped connections
+    │   │   ├── EarlierWriteFailed   overlapped an earlier write that failed: it changed nothing
+    │   │   ├── TransientHttpError   a REST answer worth retrying (connectors.rest.errors)
+    │   │   ├── FileChangedError     a table file changed while it was rewritten (connectors.table_file.replace)
+    │   │   └── WorkbookOpenError    a workbook that is open elsewhere (connectors.xlsx.workbook)
     │   └── PermanentError   retrying will not help: 4xx, missing table, bad data
+    │       ├── PermanentHttpError   a REST answer no retry fixes (connectors.rest.errors)
+    │       │   └── NotFoundHttpError    404 for a record (connectors.rest.errors)
+    │       ├── CsvFileError         a CSV file that cannot be read or written (connectors.csv.files)
+    │       └── XlsxFileError        a workbook that cannot be read or written (connectors.xlsx.workbook)
+    │           └── EmptySheetError  a sheet without a header row (connectors.xlsx.workbook)
     ├── StoreError           the state database failed
+    ├── RunStopped           a run asked to stop as the service shuts down
     ├── NotFoundError        no such sync, run or dead letter (HTTP 404)
-    └── ConflictError        clashes with what is going on, such as a run already going (HTTP 409)
+    ├── ConflictError        clashes with what is going on, such as a run already going (HTTP 409)
+    │   └── SyncBusyError    a run of the sync is going on already (app.engine.runner)
+    └── RequestError         what was asked is wrong: a command's arguments, an API request
+        ├── UsageError           a command line that cannot be done (CLI exit 2)
+        │   └── NoTableToDescribe    `brygga ddl` of a target that is no SQL table (app.engine.ddl)
+        ├── BadCursorError       a page cursor no page gave out (app.api.pagination)
+        ├── Refused              a caller refused; also an HTTPException (app.api.auth)
+        │   ├── Unauthorized     no valid API token
+        │   └── Forbidden        the token's role is too low
+        └── WebhookRejected      a webhook delivery refused, nothing stored (app.engine.webhooks)
+            ├── WebhookNotProven     no valid signature, token or timestamp
+            ├── WebhookFromWebPage   an unsigned delivery a web page sent
+            ├── UnknownWebhookSystem no system of that name takes webhooks
+            ├── WebhookTooLarge      the body is over max_body
+            └── WebhookBadBody       not JSON, too deep, no records, a bad delivery id or header
+
+How each reaches users is decided once per face, by type (a subclass takes its
+nearest listed ancestor's entry): the exit code in :mod:`app.cli.exit_codes`,
+the HTTP status in :mod:`app.api.errors`. ``tests/test_error_tree.py`` checks
+that every subclass is drawn here and has both.
 
 Retry decisions follow the type, never the message text.
 """
@@ -123,3 +158,27 @@ class NotFoundError(BryggaError):
 
 class ConflictError(BryggaError):
     """What was asked clashes with what is going on (HTTP 409): a run of the sync is going on already."""
+
+
+class SettingsError(BryggaError):
+    """A ``BRYGGA_*`` environment variable of the service that does not parse: its name and what it takes."""
+
+
+class KindError(BryggaError):
+    """A connector kind that no installed package provides, or that does not load (see :mod:`app.config.kinds`)."""
+
+
+class RequestError(BryggaError):
+    """What was asked is wrong as asked: a command's arguments, an API request's query, headers or body."""
+
+
+class UsageError(RequestError):
+    """A command line that cannot be done as given: a sync that does not exist, options that clash."""
+
+
+class DeleteWhenError(BryggaError):
+    """A webhook's ``delete_when`` raised for an event (a division by zero, say): that event fails alone."""
+
+
+class RunStopped(BryggaError):
+    """The run was asked to stop (the service is shutting down): what it committed stays."""

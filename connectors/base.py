@@ -94,7 +94,7 @@ from app.config import (
     old_dotted_form,
     parse_path,
 )
-from app.config.kinds import UnknownKindError, installed_kinds, load_kind
+from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, load_kind
 from app.config.sync import FieldType
 from app.errors import ConnectorError, EarlierWriteFailed, PermanentError, TransientError
 from app.json_values import NotJson, parse_json
@@ -381,11 +381,11 @@ def connector_class(kind: str) -> type[Connector]:
     """The connector class registered for ``kind``.
 
     :raises UnknownKindError: when no installed package provides ``kind``
-    :raises TypeError: when the registered class is not a :class:`Connector`
+    :raises BrokenKindError: (a ``TypeError``) when the registered class is not a :class:`Connector`
     """
     loaded = load_kind(kind)
     if not issubclass(loaded, Connector):
-        raise TypeError(f"connector kind '{kind}' ({loaded.__module__}.{loaded.__qualname__}) is not a Connector")
+        raise BrokenKindError(f"connector kind '{kind}' ({loaded.__module__}.{loaded.__qualname__}) is not a Connector")
     return loaded
 
 

@@ -2,7 +2,9 @@
 
 Tokens come from ``api.tokens`` of the running config and are compared in
 constant time. With no tokens configured every route is open: ``brygga
-serve`` then refuses any address but the loopback.
+serve`` then refuses any address but the loopback. The ``Authorization`` header is read by
+FastAPI's :class:`~fastapi.security.HTTPBearer` (which also documents the scheme in the OpenAPI
+description); a refusal is a typed error that :mod:`app.api.errors` answers 401 or 403.
 """
 
 from __future__ import annotations
@@ -10,11 +12,45 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from app.config import Project
+from app.errors import RequestError
 
 ROLES = {"viewer": 0, "operator": 1}
+
+bearer = HTTPBearer(auto_error=False, description="An `api.tokens` token: a viewer's reads, an operator's also acts.")
+"""The ``Authorization: Bearer`` header, or ``None`` without one: :func:`identify` says why it is refused."""
+
+
+class Refused(RequestError, HTTPException):
+    """A caller refused. Also an ``HTTPException``, as these refusals were before they were typed: the
+    dashboard's actions and tests catch that and read its ``status_code``, which repeats the status the
+    API's table gives (``tests/test_error_tree.py`` checks they agree)."""
+
+    code = 400
+
+    def __init__(self, detail: str) -> None:
+        headers = {"WWW-Authenticate": "Bearer"} if self.code == 401 else None
+        HTTPException.__init__(self, self.code, detail, headers=headers)
+        Exception.__init__(self, detail)
+
+    def __str__(self) -> str:
+        return str(self.detail)
+
+
+class Unauthorized(Refused):
+    """No valid bearer token (HTTP 401, ``WWW-Authenticate: Bearer``)."""
+
+    code = 401
+
+
+class Forbidden(Refused):
+    """The caller's token has too low a role for the route (HTTP 403)."""
+
+    code = 403
 
 
 @dataclass(frozen=True)
@@ -26,20 +62,29 @@ class Caller:
 
 
 def identify(project: Project, request: Request) -> Caller:
-    """The caller of ``request``.
+    """The caller of ``request``, its header read as :data:`bearer` reads it.
 
-    :raises HTTPException: 401 without a valid bearer token
+    :raises Unauthorized: without a valid bearer token
+    """
+    scheme, given = get_authorization_scheme_param(request.headers.get("authorization"))
+    credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=given) if scheme.lower() == "bearer" else None
+    return identify_bearer(project, credentials)
+
+
+def identify_bearer(project: Project, credentials: HTTPAuthorizationCredentials | None) -> Caller:
+    """The caller who sent ``credentials`` (from :data:`bearer`).
+
+    :raises Unauthorized: without a valid bearer token
     """
     tokens = project.settings.api.tokens
     if not tokens:
         return Caller("anonymous", "operator")
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    given = given.strip()
-    if scheme.lower() != "bearer" or not given:
-        raise _unauthorized("a bearer token is required: send Authorization: Bearer <token>")
+    given = credentials.credentials.strip() if credentials is not None else ""
+    if not given:
+        raise Unauthorized("a bearer token is required: send Authorization: Bearer <token>")
     found = caller_of(project, given)
     if found is None:
-        raise _unauthorized("the bearer token is not valid")
+        raise Unauthorized("the bearer token is not valid")
     return found
 
 
@@ -55,13 +100,6 @@ def caller_of(project: Project, given: str) -> Caller | None:
 
 
 def require_role(caller: Caller, role: str) -> None:
-    """:raises HTTPException: 403 when ``caller``'s role is below ``role``"""
+    """:raises Forbidden: when ``caller``'s role is below ``role``"""
     if ROLES[caller.role] < ROLES[role]:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"token '{caller.name}' is a {caller.role}: this needs an {role} token",
-        )
-
-
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+        raise Forbidden(f"token '{caller.name}' is a {caller.role}: this needs an {role} token")

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import AfterValidator
 
-from app.api.auth import Caller, identify, require_role
+from app.api.auth import Caller, bearer, identify_bearer, require_role
 from app.api.pagination import MAX_ID
 from app.engine.service import Service
 
@@ -20,8 +21,11 @@ async def get_service(request: Request) -> Service:
     return service
 
 
-async def viewer(request: Request, service: Annotated[Service, Depends(get_service)]) -> Caller:
-    return identify(service.project, request)
+async def viewer(
+    service: Annotated[Service, Depends(get_service)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> Caller:
+    return identify_bearer(service.project, credentials)
 
 
 async def operator(caller: Annotated[Caller, Depends(viewer)]) -> Caller:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from app.errors import BryggaError
+from app.errors import RequestError
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 CursorParam = Annotated[str | None, Query(description="From the previous page's `next`.")]
@@ -18,7 +18,7 @@ MAX_ID = 2**63 - 1
 """The largest id the state database holds (a signed 64-bit integer)."""
 
 
-class BadCursorError(BryggaError):
+class BadCursorError(RequestError):
     """A ``cursor`` that no page gave out (HTTP 400)."""
 
 

@@ -1,6 +1,8 @@
 """The ``brygga`` command line (SPEC 6).
 
-Exit codes: 0 all well, 1 a test, record or run failed, 2 a config or usage error.
+Exit codes: 0 all well, 1 a test, record or run failed, 2 a config or usage error. Commands raise
+Brygga errors; :func:`main` maps each to its message and exit code, by type, with the table in
+:mod:`app.cli.exit_codes`.
 Everything printed passes through the project's secret scrubber.
 
 Each command imports only what it needs, when it is run (issue 18): ``brygga --help`` and
@@ -18,10 +20,13 @@ Everything shared (the ``-c`` option, exit codes, :func:`~app.cli.app.open_works
 """
 
 import gc
+import sys
 
-from app.cli.app import cli
+from app.cli.app import cli, running_command
+from app.cli.exit_codes import exit_code
 from app.cli.lazy import lazy_command
 from app.cli.output import output
+from app.errors import BryggaError, ConfigError
 
 __all__ = ["cli", "main"]
 
@@ -63,11 +68,25 @@ lazy_command(
 
 
 def main() -> None:
-    """The console-script entry point."""
+    """The console-script entry point: the one place a Brygga error becomes a message and an exit code."""
     output.guard_streams()
     try:
         cli()
+    except BryggaError as exc:
+        _report(exc)
+        sys.exit(exit_code(exc, running_command()))
     finally:
         # Everything is about to go with the process: frozen, it is skipped by the collections the
         # interpreter makes as it exits, which went over every object imported (~40 ms of `validate`).
         gc.freeze()
+
+
+def _report(error: BryggaError) -> None:
+    """What went wrong, on stderr: every issue of a config error and their count, else the error's message."""
+    if isinstance(error, ConfigError):
+        for issue in error.issues:
+            output.warn(str(issue))
+        count = len(error.issues)
+        output.warn(f"{count} config error{'s' if count != 1 else ''}", style="bold red")
+    else:
+        output.warn(f"error: {error}", style="red")

@@ -8,19 +8,34 @@ its project.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from app import __version__
+from app.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from app.cli.lazy import LazyGroup
 from app.cli.output import output
+from app.errors import UsageError
 
 if TYPE_CHECKING:
     from app.config import Needs
     from app.engine.project import Workspace
+    from app.engine.settings import ServiceSettings
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "ConfigOption",
+    "cli",
+    "open_workspace",
+    "plural",
+    "project_file",
+    "running_command",
+    "service_settings",
+    "usage_error",
+]
 
 cli = typer.Typer(
     name="brygga",
@@ -55,30 +70,37 @@ def _global_config() -> Path | None:
 
 
 def open_workspace(config: Path | None, needs: Needs | None = None) -> Workspace:
-    """The project, validated and compiled; on config errors, print them all and exit 2.
+    """The project, validated and compiled.
+
+    :raises ConfigError: with every config error (``main()`` prints them all and exits 2)
 
     :param needs: what the command uses: an unset ``${VAR}`` elsewhere is no error (SPEC 6); default everything
     """
     from app.config import EVERYTHING  # noqa: PLC0415 - the loader, only when a project is opened
     from app.engine.project import open_project  # noqa: PLC0415 - the engine, only when a project is opened
-    from app.errors import ConfigError  # noqa: PLC0415
 
-    path = project_file(config)
-    try:
-        workspace = open_project(path, needs=needs or EVERYTHING)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            output.warn(str(issue))
-        count = len(exc.issues)
-        output.warn(f"{count} config error{'s' if count != 1 else ''}", style="bold red")
-        raise typer.Exit(EXIT_CONFIG) from None
+    workspace = open_project(project_file(config), needs=needs or EVERYTHING)
     output.secrets.update(workspace.project.secrets)
     return workspace
 
 
 def usage_error(message: str) -> NoReturn:
-    output.warn(f"error: {message}", style="red")
-    raise typer.Exit(EXIT_CONFIG)
+    """:raises UsageError: always (``main()`` prints it and exits 2)"""
+    raise UsageError(message)
+
+
+def service_settings(**given: Any) -> ServiceSettings:
+    """The service's settings from the ``BRYGGA_*`` environment and ``given``.
+
+    :raises SettingsError: for a variable that does not parse (``main()`` prints it and exits 2)
+    """
+    from app.engine.settings import ServiceSettings  # noqa: PLC0415 - the engine, only when a command needs it
+    from app.errors import SettingsError  # noqa: PLC0415
+
+    try:
+        return ServiceSettings.from_environment(**given)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def plural(count: int, word: str) -> str:
@@ -91,8 +113,17 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+_running: dict[str, str | None] = {"command": None}
+"""The command being run, set by :func:`_root`: ``main()`` maps an error by its type and this (SPEC 6)."""
+
+
+def running_command() -> str | None:
+    return _running["command"]
+
+
 @cli.callback()
 def _root(
+    context: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
@@ -105,3 +136,4 @@ def _root(
 ) -> None:
     """Keep business systems in sync."""
     _before_command["config"] = config
+    _running["command"] = context.invoked_subcommand

@@ -22,13 +22,10 @@ def ddl(
     config: ConfigOption = None,
 ) -> None:
     """Print a CREATE TABLE for a sync's SQL target, for you to review and run: Brygga never runs it."""
-    from app.engine.ddl import NoTableToDescribe, create_table_statement  # noqa: PLC0415 (SQLAlchemy only here)
+    from app.engine.ddl import create_table_statement  # noqa: PLC0415 (SQLAlchemy only here)
 
     project = open_workspace(config, Needs.running([sync])).project
     if sync not in project.syncs:
         guess = closest(sync, list(project.syncs))
         usage_error(f"no sync named '{sync}'" + (f" (did you mean '{guess}'?)" if guess else ""))
-    try:
-        output.say(create_table_statement(project, sync))
-    except NoTableToDescribe as exc:
-        usage_error(str(exc))
+    output.say(create_table_statement(project, sync))  # NoTableToDescribe is a UsageError: main() exits 2

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.app import EXIT_CONFIG, cli, usage_error
+from app.cli.app import cli, usage_error
 from app.cli.output import output
 
 TEMPLATES = files("app.cli") / "templates"
@@ -87,8 +87,7 @@ def init(
     if existing and not force:
         shown = ", ".join(str(directory / path) for path in existing)
         verb = "exists" if len(existing) == 1 else "exist"
-        output.warn(f"error: {shown} {verb} already: nothing written (use --force to overwrite)", style="red")
-        raise typer.Exit(EXIT_CONFIG)
+        usage_error(f"{shown} {verb} already: nothing written (use --force to overwrite)")
     for path, text in written.items():
         (directory / path).parent.mkdir(parents=True, exist_ok=True)
         (directory / path).write_text(text, encoding="utf-8")

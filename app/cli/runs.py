@@ -21,7 +21,6 @@ from app.engine.preview import PreviewRow, preview
 from app.engine.process import tune_garbage_collection
 from app.engine.project import Workspace
 from app.engine.runner import RunOptions, open_engine
-from app.errors import BryggaError
 from app.mapping.testing import show
 
 if TYPE_CHECKING:  # runs and their counts as the engine hands them over
@@ -60,11 +59,7 @@ def run(
     names = in_after_order(workspace.project.syncs) if every else list(syncs or [])
     _check_names(workspace, names)
     tune_garbage_collection()
-    try:
-        runs = asyncio.run(_run_all(workspace, names, full, chained=every))
-    except BryggaError as exc:
-        output.warn(f"error: {exc}", style="red")
-        raise typer.Exit(EXIT_FAILED) from None
+    runs = asyncio.run(_run_all(workspace, names, full, chained=every))
     ok = len(runs) == len(names) and all(run.status == "succeeded" for run in runs)
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
@@ -141,10 +136,7 @@ def preview_command(
     """Read from the source and show the action each record would get; writes nothing."""
     workspace = open_workspace(config, Needs.running([sync]))
     _check_names(workspace, [sync])
-    try:
-        rows = asyncio.run(_preview(workspace, sync, limit))
-    except BryggaError as exc:
-        usage_error(str(exc))
+    rows = asyncio.run(_preview(workspace, sync, limit))
     if as_json:
         output.say(json.dumps([_row_json(row) for row in rows], ensure_ascii=False, indent=2, default=str))
     else:

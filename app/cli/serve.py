@@ -13,13 +13,14 @@ from app.api.app import create_app
 from app.api.redaction import watch_access_log
 from app.api.request_limits import HEADER_BLOCK_BYTES
 from app.api.slow_clients import ConnectionLimits, fit_open_files, protocol_for
-from app.cli.app import EXIT_CONFIG, ConfigOption, cli, open_workspace, project_file
+from app.cli.app import ConfigOption, cli, open_workspace, project_file, service_settings
 from app.cli.logs import configure_logging
 from app.cli.output import output
 from app.config import SecretValues
 from app.engine.listening import open_to_others
 from app.engine.process import tune_garbage_collection
 from app.engine.settings import ServiceSettings
+from app.errors import UsageError
 
 
 @cli.command()
@@ -31,17 +32,11 @@ def serve(
     """Run the service: HTTP API, webhooks and schedules. SIGHUP reloads the config; SIGTERM stops cleanly."""
     workspace = open_workspace(config)
     if open_to_others(workspace.project, host) is not None:
-        output.warn(
-            f"error: refusing to listen on {host} without api.tokens in {workspace.project.file.name}: "
-            "anyone who can reach it could run and change syncs. Add tokens, or listen on 127.0.0.1.",
-            style="red",
+        raise UsageError(
+            f"refusing to listen on {host} without api.tokens in {workspace.project.file.name}: "
+            "anyone who can reach it could run and change syncs. Add tokens, or listen on 127.0.0.1."
         )
-        raise typer.Exit(EXIT_CONFIG)
-    try:
-        settings = ServiceSettings.from_environment(config=project_file(config), host=host, port=port)
-    except ValueError as exc:
-        output.warn(f"error: {exc}", style="red")
-        raise typer.Exit(EXIT_CONFIG) from None
+    settings = service_settings(config=project_file(config), host=host, port=port)
     configure_logging(settings.log_level, settings.log_format)
     tune_garbage_collection()
     application = create_app(settings)

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import asyncio
 
-import typer
 from rich.table import Table
 
-from app.cli.app import EXIT_FAILED, ConfigOption, cli, open_workspace, usage_error
+from app.cli.app import ConfigOption, cli, open_workspace, service_settings
 from app.cli.output import output
 from app.config import Needs
 from app.engine.status import read_status
-from app.errors import BryggaError
 
 
 @cli.command()
 def status(config: ConfigOption = None) -> None:
     """Every sync's last run and dead-letter count, from the state database."""
     workspace = open_workspace(config, Needs.state_only())
-    try:
-        views = asyncio.run(read_status(workspace))
-    except ValueError as exc:
-        usage_error(str(exc))
-    except BryggaError as exc:
-        output.warn(f"error: {exc}", style="red")
-        raise typer.Exit(EXIT_FAILED) from None
+    views = asyncio.run(read_status(workspace, service_settings()))
     table = Table("sync", "status", "last run", "counts", "dead letters")
     table.columns[0].overflow = "fold"
     for view in views:

@@ -11,6 +11,7 @@ from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
 from app.config.systems import SystemOptions
+from app.errors import KindError
 
 ENTRY_POINT_GROUP = "brygga.connectors"
 OPTIONS_ENTRY_POINT_GROUP = "brygga.connector_options"
@@ -18,7 +19,7 @@ OPTIONS_ENTRY_POINT_GROUP = "brygga.connector_options"
 client libraries (SQLAlchemy, httpx). A kind without one has its connector class loaded instead."""
 
 
-class UnknownKindError(LookupError):
+class UnknownKindError(KindError):
     """No installed package provides this connector kind."""
 
     def __init__(self, kind: str, installed: list[str]) -> None:
@@ -27,8 +28,12 @@ class UnknownKindError(LookupError):
         super().__init__(f"unknown connector kind '{kind}' (installed: {', '.join(installed) or 'none'})")
 
 
-class BrokenKindError(TypeError):
-    """An installed connector kind that does not load or lacks an options model."""
+class BrokenKindError(KindError, TypeError):
+    """An installed connector kind that does not load, lacks an options model, or is no ``Connector``.
+
+    Also a ``TypeError``: :func:`connectors.base.connector_class`, part of the connector contract, has
+    always said it raises ``TypeError`` for a class that is no ``Connector``; third-party code may catch that.
+    """
 
 
 @cache

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 
 from app.config import FieldMapping, Project, SyncConfig
 from app.config.sync import FieldType
+from app.errors import UsageError
 
 if TYPE_CHECKING:
     from connectors.sql.config import SqlStream
     from connectors.sql.ddl import ColumnPlan
 
 
-class NoTableToDescribe(ValueError):
+class NoTableToDescribe(UsageError):
     """The sync's target is not a table of an ``sql`` system: there is no CREATE TABLE to give."""
 
 

@@ -15,7 +15,7 @@ from app.engine.by_key import ByKey, records_by_key
 from app.engine.planning import Action, Planned, plan_batch
 from app.engine.webhooks import WebhookRejected, parse_json, records_of
 from app.engine.writing import write_plan
-from app.errors import BryggaError
+from app.errors import DeleteWhenError
 from app.mapping.expressions import Expression, compile_condition
 from app.record_checks import UnfitKey
 from app.records import Record
@@ -58,10 +58,6 @@ async def process_events(run: SyncRun) -> None:
             else:
                 group.append((event, records))
         await _upsert(run, group)
-
-
-class DeleteWhenError(BryggaError):
-    """``delete_when`` raised for an event (a division by zero, say)."""
 
 
 def _is_delete(condition: Expression, event: Any) -> bool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from app.config import AnySync, TwoWaySyncConfig
 from app.engine.runner import SyncBusyError
-from app.engine.webhooks import WebhookRejected, check_delivery, webhook_of
+from app.engine.webhooks import UnknownWebhookSystem, WebhookRejected, check_delivery, webhook_of
 from app.errors import BryggaError, ConflictError, NotFoundError
 from app.store.inbox import EventInfo
 
@@ -72,7 +72,7 @@ class Webhooks:
 
     def rejected(self, system: str, exc: WebhookRejected) -> None:
         """Count a refused delivery; those to an unknown system under one label (senders choose the names)."""
-        label = system if exc.status != 404 else "(unknown)"
+        label = "(unknown)" if isinstance(exc, UnknownWebhookSystem) else system
         self.service.metrics.webhook_events.labels(label, f"rejected: {exc.reason}").inc()
 
     def listening(self, system: str) -> list[str]:

@@ -25,7 +25,7 @@ from app.engine.pipeline import CommitQueue, WaitForBefore, all_of, read_ahead
 from app.engine.planning import Planned, plan_batch
 from app.engine.retry import pause, with_retries, worth_retrying
 from app.engine.writing import write_plan
-from app.errors import BryggaError, EarlierWriteFailed, TransientError
+from app.errors import EarlierWriteFailed, RunStopped, TransientError
 from app.mapping.hashing import record_hash
 from app.record_checks import UnfitKey
 from app.records import Record
@@ -64,10 +64,6 @@ class RunOptions:
     read_source: bool = True
     webhook: bool = False
     """Process the sync's pending webhook events (and nothing else): a run whose trigger is ``webhook``."""
-
-
-class RunStopped(BryggaError):
-    """The run was asked to stop (the service is shutting down): what it committed stays."""
 
 
 @dataclass

@@ -25,10 +25,10 @@ from app.engine.planning import SyncParts
 from app.engine.process import collect_after_close, collect_after_runs, leaves_garbage
 from app.engine.project import Workspace
 from app.engine.retry import Sleep
-from app.engine.run import DeadLetterChoice, Progress, RunOptions, RunStopped, SyncRun
+from app.engine.run import DeadLetterChoice, Progress, RunOptions, SyncRun
 from app.engine.run_log import log_finished
 from app.engine.two_way import TwoWayRun
-from app.errors import BryggaError, ConflictError
+from app.errors import BryggaError, ConflictError, RunStopped
 from app.store import RunInfo, Store
 
 log = logging.getLogger("brygga.engine")

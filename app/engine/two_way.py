@@ -31,11 +31,10 @@ from app.engine.lookups import find_lookups
 from app.engine.pipeline import all_of
 from app.engine.planning import Action, Planned, SyncParts
 from app.engine.retry import with_retries
-from app.engine.run import RunStopped
 from app.engine.settling import Settlement, Settler
 from app.engine.webhooks import WebhookRejected, parse_json, records_of
 from app.engine.writing import write_plan
-from app.errors import MappingError
+from app.errors import MappingError, RunStopped
 from app.mapping.keys import KeyReader
 from app.mapping.lookups import LookupResolver
 from app.records import Record

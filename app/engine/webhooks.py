@@ -15,12 +15,12 @@ import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.config import Project, WebhookConfig
-from app.errors import BryggaError
+from app.errors import RequestError
 from app.json_values import exact_number
 from app.mapping.paths import compile_path
 from app.records import Record
@@ -35,13 +35,46 @@ MAX_DELIVERY_ID = 255
 one would not fit the inbox's unique index on PostgreSQL."""
 
 
-class WebhookRejected(BryggaError):
-    """A delivery refused: ``status`` is the HTTP answer, ``reason`` the metrics label."""
+class WebhookRejected(RequestError):
+    """A delivery refused, nothing stored; its type says why, ``reason`` is the metrics label.
 
-    def __init__(self, status: int, reason: str, detail: str) -> None:
-        self.status = status
+    The HTTP answer is the API's to give, by type (:mod:`app.api.errors`); ``status`` repeats the one
+    SPEC 5 gives each type for callers that read it, and ``tests/test_error_tree.py`` checks they agree.
+    """
+
+    status: ClassVar[int] = 400
+
+    def __init__(self, reason: str, detail: str) -> None:
         self.reason = reason
         super().__init__(detail)
+
+
+class WebhookNotProven(WebhookRejected):
+    """No valid signature, token or timestamp, or a ``verify: none`` delivery from another machine."""
+
+    status = 401
+
+
+class WebhookFromWebPage(WebhookRejected):
+    """An unsigned (``verify: none``) delivery that a web page on this machine sent."""
+
+    status = 403
+
+
+class UnknownWebhookSystem(WebhookRejected):
+    """No system of that name, or one without a ``webhook`` block."""
+
+    status = 404
+
+
+class WebhookTooLarge(WebhookRejected):
+    """The body is over the webhook's ``max_body``."""
+
+    status = 413
+
+
+class WebhookBadBody(WebhookRejected):
+    """A body that is not JSON, nests too deeply or has no records; a delivery id or proof header that is wrong."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +91,7 @@ def webhook_of(project: Project, system: str) -> WebhookConfig:
     """:raises WebhookRejected: 404 for an unknown system or one without a ``webhook`` block"""
     found = project.systems.get(system)
     if found is None or found.webhook is None:
-        raise WebhookRejected(404, "unknown system", f"no system '{system}' takes webhooks")
+        raise UnknownWebhookSystem("unknown system", f"no system '{system}' takes webhooks")
     return found.webhook
 
 
@@ -69,7 +102,7 @@ def check_delivery(webhook: WebhookConfig, body: bytes, headers: Mapping[str, st
         400 not JSON (or too deep), no records, or a delivery id too long
     """
     if len(body) > webhook.max_body:
-        raise WebhookRejected(413, "too large", f"the body is over {webhook.max_body.human_readable()}")
+        raise WebhookTooLarge("too large", f"the body is over {webhook.max_body.human_readable()}")
     lowered = {name.lower(): value for name, value in headers.items()}
     verify(webhook, body, lowered, client)
     text, event = parse_body(body)
@@ -101,28 +134,26 @@ def parse_body(body: bytes) -> tuple[str, Any]:
         than :data:`MAX_DEPTH` levels
     """
     if not body.strip():
-        raise WebhookRejected(400, "not json", "the body is not JSON: it is empty")
+        raise WebhookBadBody("not json", "the body is not JSON: it is empty")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise WebhookRejected(
-            400, "not json", f"the body is not JSON: it is not UTF-8 text (byte {exc.start} is not valid)"
+        raise WebhookBadBody(
+            "not json", f"the body is not JSON: it is not UTF-8 text (byte {exc.start} is not valid)"
         ) from None
     try:
         event = parse_json(text)
     except RecursionError:
         raise _too_deep() from None
     except ValueError as exc:
-        raise WebhookRejected(400, "not json", f"the body is not JSON: {exc}") from None
+        raise WebhookBadBody("not json", f"the body is not JSON: {exc}") from None
     if _deeper_than(event, MAX_DEPTH):
         raise _too_deep()
     return text, event
 
 
 def _too_deep() -> WebhookRejected:
-    return WebhookRejected(
-        400, "too deep", f"the body nests deeper than {MAX_DEPTH} levels: send records of fewer levels"
-    )
+    return WebhookBadBody("too deep", f"the body nests deeper than {MAX_DEPTH} levels: send records of fewer levels")
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
@@ -146,8 +177,8 @@ def delivery_id_of(headers: Mapping[str, str]) -> str | None:
         found = headers.get(name)
         if found:
             if len(found) > MAX_DELIVERY_ID:
-                raise WebhookRejected(
-                    400, "bad delivery id", f"{name} is longer than {MAX_DELIVERY_ID} characters: send a shorter id"
+                raise WebhookBadBody(
+                    "bad delivery id", f"{name} is longer than {MAX_DELIVERY_ID} characters: send a shorter id"
                 )
             return found
     return None
@@ -167,7 +198,7 @@ def records_of(webhook: WebhookConfig, event: Any) -> list[Record]:
         return [found]
     if isinstance(found, list) and all(isinstance(item, dict) for item in found):
         return found
-    raise WebhookRejected(400, "no records", f"no record or list of records {where}")
+    raise WebhookBadBody("no records", f"no record or list of records {where}")
 
 
 def verify(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], client: str | None) -> None:
@@ -175,7 +206,7 @@ def verify(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], clie
     unsigned one (``verify: none``) that a web page sent"""
     secret = webhook.secret.get_secret_value() if webhook.secret is not None else ""
     if webhook.verify != "none" and not secret.strip():  # config validation refuses it; never trust that alone
-        raise WebhookRejected(401, "no secret", "the delivery cannot be verified: the webhook has no secret")
+        raise WebhookNotProven("no secret", "the delivery cannot be verified: the webhook has no secret")
     if webhook.verify == "standard":
         _standard(secret, body, headers)
     elif webhook.verify == "github":
@@ -183,13 +214,13 @@ def verify(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], clie
     elif webhook.verify == "token":
         scheme, _, given = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), secret.encode()):
-            raise WebhookRejected(401, "bad token", "a valid bearer token is required")
+            raise WebhookNotProven("bad token", "a valid bearer token is required")
     elif not _loopback(client):
-        raise WebhookRejected(401, "not loopback", "verify: none takes deliveries from this machine only")
+        raise WebhookNotProven("not loopback", "verify: none takes deliveries from this machine only")
     elif "origin" in headers or headers.get("sec-fetch-site", "none") != "none":
         # a browser on this machine is on the loopback too: a web page may not post unsigned deliveries
-        raise WebhookRejected(
-            403, "web page", "verify: none takes deliveries from programs on this machine, not web pages"
+        raise WebhookFromWebPage(
+            "web page", "verify: none takes deliveries from programs on this machine, not web pages"
         )
 
 
@@ -199,7 +230,7 @@ def _standard(secret: str, body: bytes, headers: Mapping[str, str]) -> None:
         Webhook(secret).verify(body, dict(headers), json_parse=False)
     except (WebhookVerificationError, ValueError, binascii.Error, UnicodeDecodeError) as exc:
         reason = "stale timestamp" if "timestamp" in str(exc).lower() else "bad signature"
-        raise WebhookRejected(401, reason, f"the signature does not verify: {exc}") from None
+        raise WebhookNotProven(reason, f"the signature does not verify: {exc}") from None
 
 
 def _github(secret: str, body: bytes, headers: Mapping[str, str]) -> None:
@@ -207,7 +238,7 @@ def _github(secret: str, body: bytes, headers: Mapping[str, str]) -> None:
     given = headers.get("x-hub-signature-256", "")
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise WebhookRejected(401, "bad signature", "X-Hub-Signature-256 is missing or does not match the body")
+        raise WebhookNotProven("bad signature", "X-Hub-Signature-256 is missing or does not match the body")
 
 
 def _loopback(client: str | None) -> bool:

@@ -30,7 +30,7 @@ async def _act(request: Request, default: str, act: Callable[[str], Awaitable[st
     """Check the action, do it, and go back with what it did (or why it could not) as the page's notice."""
     try:
         visit, form = await action_of(request)
-    except HTTPException as exc:
+    except HTTPException as exc:  # a viewer's session too (require_role's Forbidden)
         return page(request, "problem.html", exc.status_code, title="Not allowed", detail=exc.detail)
     try:
         visit.session.notice = await act(visit.caller.name)

@@ -11,7 +11,14 @@ from app.api.models import WebhookEventPublic, WebhookEventsPage
 from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, encode_cursor, int_cursor
 from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
 from app.config import WebhookConfig
-from app.engine.webhooks import DELIVERY_ID_HEADERS, PROOF_HEADERS, WebhookRejected, webhook_of
+from app.engine.webhooks import (
+    DELIVERY_ID_HEADERS,
+    PROOF_HEADERS,
+    WebhookBadBody,
+    WebhookRejected,
+    WebhookTooLarge,
+    webhook_of,
+)
 
 router = APIRouter(tags=["webhooks"])
 NO_EVENT = problem(404, "No webhook event with that id.")
@@ -58,7 +65,7 @@ def _each_once(request: Request) -> None:
     """:raises WebhookRejected: 400 for a header that proves or names the delivery sent more than once"""
     for name in (*PROOF_HEADERS, *DELIVERY_ID_HEADERS):
         if len(request.headers.getlist(name)) > 1:
-            raise WebhookRejected(400, "header twice", f"{name} is sent more than once: send it once")
+            raise WebhookBadBody("header twice", f"{name} is sent more than once: send it once")
 
 
 async def _body(request: Request, webhook: WebhookConfig) -> bytes:
@@ -67,7 +74,7 @@ async def _body(request: Request, webhook: WebhookConfig) -> bytes:
     :raises WebhookRejected: 413 over ``max_body``
     """
     limit = int(webhook.max_body)
-    too_large = WebhookRejected(413, "too large", f"the body is over {webhook.max_body.human_readable()}")
+    too_large = WebhookTooLarge("too large", f"the body is over {webhook.max_body.human_readable()}")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
