@@ -8,6 +8,7 @@ fix it::
     BryggaError
     ├── ConfigError          a project or sync file is wrong (carries every issue)
     ├── SettingsError        a BRYGGA_* environment variable of the service is wrong
+    │   └── InvalidSettings      every bad setting, one line each (app.engine.settings; also a ValueError)
     ├── KindError            a connector kind is not installed, or does not load
     │   ├── UnknownKindError     no installed package provides the kind (app.config.kinds)
     │   └── BrokenKindError      it does not load, or is no Connector (app.config.kinds; also a TypeError)

@@ -95,12 +95,8 @@ def service_settings(**given: Any) -> ServiceSettings:
     :raises SettingsError: for a variable that does not parse (``main()`` prints it and exits 2)
     """
     from app.engine.settings import ServiceSettings  # noqa: PLC0415 - the engine, only when a command needs it
-    from app.errors import SettingsError  # noqa: PLC0415
 
-    try:
-        return ServiceSettings.from_environment(**given)
-    except ValueError as exc:
-        raise SettingsError(str(exc)) from None
+    return ServiceSettings.from_environment(**given)
 
 
 def plural(count: int, word: str) -> str:

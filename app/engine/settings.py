@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.config import parse_duration
-from app.errors import BryggaError
+from app.errors import SettingsError
 
 PREFIX = "BRYGGA_"
 
@@ -154,7 +154,7 @@ class ServiceSettings(BaseSettings):
             try:
                 super().__init__(**values)
             except ValidationError as exc:
-                raise SettingsError(exc.errors(include_url=False)) from None
+                raise InvalidSettings(exc.errors(include_url=False)) from None
 
     @classmethod
     def settings_customise_sources(
@@ -182,8 +182,8 @@ class ServiceSettings(BaseSettings):
         chosen = {name: value for name, value in given.items() if value is not None}
         try:
             return cls(**{**variables, **chosen})
-        except SettingsError as exc:
-            raise SettingsError(exc.errors, set(variables) - set(chosen)) from None
+        except InvalidSettings as exc:
+            raise InvalidSettings(exc.errors, set(variables) - set(chosen)) from None
 
 
 class _Variables(EnvSettingsSource):
@@ -201,7 +201,7 @@ class _Variables(EnvSettingsSource):
         }
 
 
-class SettingsError(BryggaError, ValueError):
+class InvalidSettings(SettingsError, ValueError):
     """Settings that do not parse or are out of range: one line per setting, ``BRYGGA_PORT: …`` for a
     variable's value, ``port: …`` for one given in code. A ``ValueError`` too, as settings were before.
 
