@@ -26,6 +26,7 @@ async def read_ahead(source: AsyncIterator[T]) -> AsyncGenerator[T, None]:
         while not isinstance(item := await pending, _End):
             pending = asyncio.ensure_future(_next(iterator))
             yield item
+            del item  # not held while the next one is awaited: the caller may be done with it
     finally:
         if not pending.done():
             pending.cancel()
@@ -113,3 +114,34 @@ class CommitQueue:
         for task in pending:
             with contextlib.suppress(Exception):
                 await task
+
+
+class RecordsInFlight:
+    """A bound on the source records a run holds: read, and not yet written.
+
+    Every stage of a run holds whole batches (the one being read, looked up, planned,
+    written), each record with its mapped copy; a fixed count of batches ahead held ~120 MB
+    at batches of 5,000. Bounding records instead of batches keeps what is held about the
+    same at any batch size: large batches go one after another, small ones overlap more.
+    One batch may always be under way, however large: a run never waits on itself.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self._freed = asyncio.Event()
+
+    async def room_for(self, count: int) -> None:
+        """Wait until ``count`` more records fit, or none are held."""
+        while self.held and self.held + count > self.limit:
+            self._freed.clear()
+            await self._freed.wait()
+
+    def take(self, count: int) -> None:
+        """``count`` records read: held from now on."""
+        self.held += count
+
+    def give_back(self, count: int) -> None:
+        """``count`` records written (or dropped): no longer held."""
+        self.held -= count
+        self._freed.set()

@@ -21,7 +21,7 @@ from app.config import SyncConfig
 from app.engine.by_key import records_by_key
 from app.engine.events import process_events
 from app.engine.first_load import FirstLoad
-from app.engine.pipeline import CommitQueue, WaitForBefore, all_of, read_ahead
+from app.engine.pipeline import CommitQueue, RecordsInFlight, WaitForBefore, all_of, read_ahead
 from app.engine.planning import Planned, plan_batch
 from app.engine.retry import pause, with_retries, worth_retrying
 from app.engine.writing import write_plan
@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("brygga.engine")
 
 Progress = Callable[[Counts], None]
+
+RECORDS_IN_FLIGHT = 10_000
+"""Source records a run holds at most, read and not yet written (see :class:`RecordsInFlight`): two
+batches of 5,000, five of the default 1,000. Each takes ~2.5 KB here (the record read, its mapped copy):
+~25 MB, where a fixed two stages ahead of two writes held ~100 MB at batches of 5,000."""
 
 
 DeadLetterChoice = Literal["due", "all"] | tuple[int, ...]
@@ -135,6 +140,8 @@ class SyncRun:
         self.writes_at_once = 1
         self.settled: dict[str, str] = {}
         """Source key → hash of the record a dead letter keeps, or that this run already retried."""
+        self.in_flight = RecordsInFlight(RECORDS_IN_FLIGHT)
+        """The source's records read and not yet written: reading waits while too many are."""
 
     async def execute(self) -> Counts:
         with retrying_as(self.sync.retry):  # connectors that retry requests themselves follow the sync's policy
@@ -214,8 +221,18 @@ class SyncRun:
             self.settled.update((item.source_key, record_hash(item.record)) for item in plan)
         await self._finish_writing(leave=self.writes_at_once - 1)
         task = asyncio.ensure_future(write_plan(self.parts, plan, self.engine.sleep, self.run_id))
-        self.writing.append(_Writing(task, number, checkpoint, plan))
+        writing = _Writing(task, number, checkpoint, plan)
+        self.writing.append(writing)
+        if looked_up is not None:  # read from the source: held in flight until written
+            task.add_done_callback(lambda _: self._written(writing, len(records)))
         await asyncio.sleep(0)  # let the write begin before the next batch is planned
+
+    def _written(self, writing: _Writing, count: int) -> None:
+        """A batch read from the source is written: its records are no longer held (its plan is kept only
+        to write it again, should its write have failed for the one before)."""
+        if not _failed(writing.task):
+            writing.plan = []
+        self.in_flight.give_back(count)
 
     async def _finish_writing(self, leave: int = 0) -> None:
         """Wait for the batches being written, oldest first, until ``leave`` are left under way, and hand
@@ -268,6 +285,7 @@ class SyncRun:
             async for looked_up in ready:
                 await self._stop_if_asked()
                 await self._process(looked_up.batch.records, looked_up.batch.checkpoint, looked_up=looked_up)
+                del looked_up  # each stage lets go of a batch once the next has it
 
     async def _looked_up(self, batches: AsyncIterator[Batch]) -> AsyncIterator[_LookedUp]:
         """Each batch with its ID-map rows, looked up while the batch before it is planned and written."""
@@ -279,6 +297,7 @@ class SyncRun:
                 wanted = maybe  # a first load: only keys it has met already can be in the ID map
             known = await self.store.id_map(self.sync.name, wanted) if wanted else {}
             yield _LookedUp(batch, source_keys, keys, known, unsettled, begun, unmet=not wanted)
+            del batch, source_keys, keys, wanted, known
 
     async def _stop_if_asked(self) -> None:
         """Between batches: stop here when asked, once every batch before is written and committed.
@@ -297,8 +316,11 @@ class SyncRun:
         while True:
             try:
                 async for batch in self.parts.source.read(self.sync.source_stream, checkpoint, size):
+                    self.in_flight.take(len(batch.records))
                     yield batch
                     checkpoint, failures = batch.checkpoint, 0
+                    del batch
+                    await self.in_flight.room_for(size)  # before the source reads on
                 return
             except TransientError as exc:
                 failures += 1

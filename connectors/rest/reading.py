@@ -219,7 +219,7 @@ class StreamRead:
         self.count += len(page.records)
         incremental = self.options.incremental
         if incremental is not None and page.records:
-            values = [_usable_cursor(record.get(incremental.cursor)) for record in page.records]
+            values = _usable_cursors([record.get(incremental.cursor) for record in page.records])
             if any(value is not None for value in values):
                 self._cursor_seen = True
                 self.cursor = latest([*values, self.cursor])
@@ -259,6 +259,15 @@ def _usable_cursor(value: object) -> object:
     if isinstance(value, str) and ("\x00" in value or not is_unicode(value)):
         return None
     return value
+
+
+def _usable_cursors(values: list[object]) -> list[object]:
+    """:func:`_usable_cursor` of each value; the whole page's text checked at once where all is text."""
+    if all(type(value) is str for value in values):
+        text = "".join(values)  # type: ignore[arg-type]  # every value is text: checked just above
+        if "\x00" not in text and is_unicode(text):
+            return values
+    return [_usable_cursor(value) for value in values]
 
 
 def _fingerprint(records: list[Record]) -> tuple[int, object, object]:

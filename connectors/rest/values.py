@@ -144,4 +144,23 @@ def cursor_order(value: Any) -> tuple[int, Any]:
 def latest(values: list[Any]) -> Any:
     """The greatest of ``values`` (by :func:`cursor_order`), ``None`` ignored; ``None`` when there is none."""
     present = [value for value in values if value is not None]
-    return max(present, key=cursor_order) if present else None
+    if not present:
+        return None
+    moments = _moments(present)
+    if moments is not None:  # the usual page: every value an ISO 8601 timestamp, all with a zone or none
+        return present[max(range(len(moments)), key=moments.__getitem__)]
+    return max(present, key=cursor_order)
+
+
+def _moments(values: list[Any]) -> list[datetime] | None:
+    """The moments ``values`` name, parsed at C speed, when every one is ISO 8601 text and all have a zone
+    or none has (then they compare as :func:`cursor_order` compares them); else ``None``.
+    :func:`cursor_order` for every value of every page was a quarter of reading a REST stream."""
+    if not all(type(value) is str for value in values):
+        return None
+    try:
+        moments = list(map(datetime.fromisoformat, values))
+    except ValueError:
+        return None
+    zoned = {moment.tzinfo is not None for moment in moments}
+    return moments if len(zoned) == 1 else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from app.engine.first_load import FirstLoad
 
 
@@ -23,3 +25,15 @@ def test_past_its_bound_it_stops_remembering_and_every_key_is_looked_up() -> Non
     first.meet(["4"])
 
     assert first.maybe_mapped({"5"}) is None, "no longer known: the caller looks every key up"
+
+
+def test_it_keeps_no_key_it_met_so_its_memory_stays_flat() -> None:
+    first = FirstLoad()
+    key = "".join(["customer-", "12345"])  # made at run time: only this test and the batch hold it
+    batch = {key}
+    held = sys.getrefcount(key)
+
+    first.meet(batch)
+
+    assert sys.getrefcount(key) == held, "the key's text is left to its batch, not kept until the run ends"
+    assert first.maybe_mapped({"customer-12345"}) == {"customer-12345"}

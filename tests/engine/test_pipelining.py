@@ -250,3 +250,36 @@ async def test_a_batch_is_being_written_before_the_next_one_is_planned(
 
     assert (run.status, run.counts.created) == ("succeeded", 6), run.error
     assert events == ["plan 1", "write 1", "plan 3", "write 3", "plan 5", "write 5"]
+
+
+async def test_reading_waits_while_the_records_read_and_not_yet_written_reach_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of 2, at most 4 records in flight: the source reads a batch only once at most one
+    # batch read before it is still unwritten, however slow the writes.
+    project = _project(tmp_path, "".join(f"{n},Person {n}\n" for n in range(1, 13)))
+    monkeypatch.setattr(run_module, "RECORDS_IN_FLIGHT", 4, raising=False)
+    read, write = CsvConnector.read, SqlConnector.write
+    batches_read, batches_written, ahead = 0, 0, []
+
+    async def counted_read(self: CsvConnector, *args: Any) -> AsyncIterator[Batch]:
+        nonlocal batches_read
+        async for batch in read(self, *args):
+            batches_read += 1
+            ahead.append(batches_read - batches_written)
+            yield batch
+
+    async def slow_write(self: SqlConnector, stream: str, writes: Sequence[Write]) -> list[WriteResult]:
+        nonlocal batches_written
+        for _ in range(5):
+            await asyncio.sleep(0)  # a target slower than the source: reading would run ahead
+        results = await write(self, stream, writes)
+        batches_written += 1
+        return results
+
+    monkeypatch.setattr(CsvConnector, "read", counted_read)
+    monkeypatch.setattr(SqlConnector, "write", slow_write)
+    run = await _run(project)
+
+    assert (run.status, run.counts) == ("succeeded", Counts(read=12, created=12)), run.error
+    assert max(ahead) <= 2, f"batches read ahead of the writes: {ahead}"
