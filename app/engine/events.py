@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.engine.by_key import ByKey, records_by_key
 from app.engine.planning import Action, Planned, plan_batch
-from app.engine.webhooks import WebhookRejected, parse_json, records_of
+from app.engine.webhook_checks import WebhookRejected, parse_json, records_of
 from app.engine.writing import write_plan
 from app.errors import BryggaError
 from app.mapping.expressions import Expression, compile_condition

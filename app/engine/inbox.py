@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from app.config import AnySync, TwoWaySyncConfig
 from app.engine.runner import SyncBusyError
-from app.engine.webhooks import WebhookRejected, check_delivery, webhook_of
+from app.engine.webhook_checks import WebhookRejected, check_delivery, webhook_of
 from app.errors import BryggaError, ConflictError, NotFoundError
 from app.store.inbox import EventInfo
 

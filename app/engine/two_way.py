@@ -33,7 +33,7 @@ from app.engine.planning import Action, Planned, SyncParts
 from app.engine.retry import with_retries
 from app.engine.run import RunStopped
 from app.engine.settling import Settlement, Settler
-from app.engine.webhooks import WebhookRejected, parse_json, records_of
+from app.engine.webhook_checks import WebhookRejected, parse_json, records_of
 from app.engine.writing import write_plan
 from app.errors import MappingError
 from app.mapping.keys import KeyReader
