@@ -20,7 +20,6 @@ import httpx
 from app.config import AnySync, Project, SecretValues, TwoWaySyncConfig
 from app.engine.alerts import Alerts
 from app.engine.connections import Connections
-from app.engine.inbox import Webhooks
 from app.engine.listening import open_to_others
 from app.engine.metrics import Metrics
 from app.engine.order import followers
@@ -31,6 +30,7 @@ from app.engine.runner import DeadLetterChoice, Engine, RunOptions, RunResult, S
 from app.engine.scheduling import Schedules
 from app.engine.settings import ServiceSettings
 from app.engine.views import Facts, SyncView, view_of
+from app.engine.webhook_receiver import WebhookReceiver
 from app.errors import BryggaError, ConfigError, NotFoundError
 from app.store import DeadLetterInfo, RunInfo, Store
 from app.store.history import LogRecord, Story
@@ -93,7 +93,7 @@ class Service:
         self.schedules.every("watch", self.settings.watch_every, self._watch)
         self.schedules.every("retention", self.settings.retention_every, self._purge_job)
         self.schedules.start()
-        self.webhooks = Webhooks(self)
+        self.webhooks = WebhookReceiver(self)
         await self.webhooks.catch_up()  # accepted before a restart, not yet processed
         await self._count_dead_letters()
         log.info("serving %d syncs from %s", len(project.syncs), project.file)

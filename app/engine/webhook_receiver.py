@@ -41,7 +41,7 @@ def _streams_read(sync: AnySync) -> set[str]:
     return {sync.source}
 
 
-class Webhooks:
+class WebhookReceiver:
     """Webhook intake and wake-ups for a :class:`~app.engine.service.Service`."""
 
     def __init__(self, service: Service) -> None:
