@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Literal
 
 from app.config import SyncConfig
 from app.engine.by_key import records_by_key
-from app.engine.events import process_events
 from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, WaitForBefore, all_of, read_ahead
 from app.engine.planning import Planned, plan_batch
 from app.engine.retry import pause, with_retries, worth_retrying
+from app.engine.webhook_run import process_events
 from app.engine.writing import write_plan
 from app.errors import BryggaError, EarlierWriteFailed, TransientError
 from app.mapping.hashing import record_hash

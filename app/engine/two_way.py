@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from app.config import TwoWaySyncConfig
 from app.config.two_way import DIRECTIONS, SIDES, Direction, Side
 from app.engine.by_key import records_by_key
-from app.engine.events import EVENTS_PER_ROUND
 from app.engine.lookups import find_lookups
 from app.engine.pipeline import all_of
 from app.engine.planning import Action, Planned, SyncParts
@@ -34,6 +33,7 @@ from app.engine.retry import with_retries
 from app.engine.run import RunStopped
 from app.engine.settling import Settlement, Settler
 from app.engine.webhook_checks import WebhookRejected, parse_json, records_of
+from app.engine.webhook_run import EVENTS_PER_ROUND
 from app.engine.writing import write_plan
 from app.errors import MappingError
 from app.mapping.keys import KeyReader
