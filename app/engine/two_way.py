@@ -40,7 +40,7 @@ from app.mapping.keys import KeyReader
 from app.mapping.lookups import LookupResolver
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, DirectedEntry, Failure, Pair
-from app.store.inbox import EventInfo
+from app.store.webhook_inbox import EventInfo
 from connectors.base import Connector, StreamInfo, Write, WriteAction, retrying_as
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from app.mapping.expressions import Expression, compile_condition
 from app.record_checks import UnfitKey
 from app.records import Record
 from app.store import BatchChanges
-from app.store.inbox import EventInfo
+from app.store.webhook_inbox import EventInfo
 
 if TYPE_CHECKING:
     from app.engine.run import SyncRun

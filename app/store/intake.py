@@ -54,7 +54,7 @@ def progress_rows(event_id: int, syncs: Sequence[str], now: datetime) -> list[di
 
 
 class Intake:
-    """Stores deliveries for an :class:`~app.store.inbox.Inbox`, in groups."""
+    """Stores deliveries for an :class:`~app.store.webhook_inbox.WebhookInbox`, in groups."""
 
     def __init__(self, store: Store) -> None:
         self._backend: _Backend = _Postgres(store) if store._postgres else _Sqlite(store)

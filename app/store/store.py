@@ -29,7 +29,6 @@ from app.store.database import (
     state_url,
 )
 from app.store.history import History
-from app.store.inbox import Inbox, record_progress
 from app.store.leases import Leases
 from app.store.models import (
     BatchChanges,
@@ -55,6 +54,7 @@ from app.store.tables import (
     utc_now,
 )
 from app.store.turns import TaskTurns
+from app.store.webhook_inbox import WebhookInbox, record_progress
 
 _IN_CHUNK = 5000  # SQLite keys per IN (...) list: well under its limit of 32,766 parameters
 
@@ -103,7 +103,7 @@ class Store:
         self.leases = Leases(self)
         self.states = SyncStates(self)
         self.history = History(self)
-        self.inbox = Inbox(self)
+        self.inbox = WebhookInbox(self)
 
     @classmethod
     async def open(cls, url: str, root: Path, scrub: Scrub = _as_is) -> Store:

@@ -32,7 +32,7 @@ class EventInfo:
     body: str
 
 
-class Inbox:
+class WebhookInbox:
     """The store's webhook events and each sync's progress with them."""
 
     def __init__(self, store: Store) -> None:
