@@ -53,7 +53,7 @@ def progress_rows(event_id: int, syncs: Sequence[str], now: datetime) -> list[di
     return [{"event_id": event_id, "sync": sync, "status": "pending", "updated_at": now} for sync in syncs]
 
 
-class Intake:
+class DeliveryWriter:
     """Stores deliveries for an :class:`~app.store.webhook_inbox.WebhookInbox`, in groups."""
 
     def __init__(self, store: Store) -> None:
