@@ -121,8 +121,8 @@ def test_every_known_face_exception_is_still_there() -> None:
 def test_the_walker_sees_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text(
-        "from typing import TYPE_CHECKING\nfrom app.engine.project import open_project\n"
+        "from typing import TYPE_CHECKING\nfrom app.engine.workspace import open_workspace\n"
         "def f():\n    import app.cli\nif TYPE_CHECKING:\n    import app.api\n"
     )
 
-    assert _imports(bad) == {"typing", "app.engine.project", "app.cli"}
+    assert _imports(bad) == {"typing", "app.engine.workspace", "app.cli"}

@@ -11,7 +11,7 @@ from app.cli.output import output
 from app.config import Needs, TwoWaySyncConfig
 from app.config.two_way import DIRECTIONS
 from app.config.validation import closest
-from app.engine.project import Workspace
+from app.engine.workspace import Workspace
 from app.mapping.testing import CaseResult, run_tests
 
 

@@ -19,8 +19,8 @@ from app.config.validation import closest
 from app.engine.order import in_after_order
 from app.engine.preview import PreviewRow, preview
 from app.engine.process import tune_garbage_collection
-from app.engine.project import Workspace
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import Workspace
 from app.errors import BryggaError
 from app.mapping.testing import show
 

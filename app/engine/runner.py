@@ -23,11 +23,11 @@ from app.engine.connections import Connections
 from app.engine.pipeline import all_of
 from app.engine.planning import SyncParts
 from app.engine.process import collect_after_close, collect_after_runs, leaves_garbage
-from app.engine.project import Workspace
 from app.engine.retry import Sleep
 from app.engine.run import DeadLetterChoice, Progress, RunOptions, RunStopped, SyncRun
 from app.engine.run_log import log_finished
 from app.engine.two_way import TwoWayRun
+from app.engine.workspace import Workspace
 from app.errors import BryggaError, ConflictError
 from app.store import RunInfo, Store
 

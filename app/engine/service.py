@@ -24,13 +24,13 @@ from app.engine.listening import open_to_others
 from app.engine.metrics import Metrics
 from app.engine.order import followers
 from app.engine.process import collect_after_close
-from app.engine.project import Workspace, open_project
 from app.engine.record_story import with_changes
 from app.engine.runner import DeadLetterChoice, Engine, RunOptions, RunResult, SyncBusyError
 from app.engine.scheduling import Schedules
 from app.engine.settings import ServiceSettings
 from app.engine.views import Facts, SyncView, view_of
 from app.engine.webhook_receiver import WebhookReceiver
+from app.engine.workspace import Workspace, open_workspace
 from app.errors import BryggaError, ConfigError, NotFoundError
 from app.store import DeadLetterInfo, RunInfo, Store
 from app.store.history import LogRecord, Story
@@ -78,7 +78,7 @@ class Service:
         :raises ConfigError: for a project with errors, or without ``api.tokens`` on a reachable address
         :raises StoreError: when the state database cannot be opened
         """
-        self.workspace = open_project(self.settings.config, self.environ)
+        self.workspace = open_workspace(self.settings.config, self.environ)
         project = self.workspace.project
         exposed = open_to_others(project, self.settings.host)
         if exposed is not None:
@@ -131,7 +131,7 @@ class Service:
             is one, where the service listens on an address other machines can reach (as at start-up)
         """
         async with self._reload_lock:
-            workspace = open_project(self.settings.config, self.environ)
+            workspace = open_workspace(self.settings.config, self.environ)
             if workspace.project.settings.state != self.project.settings.state:
                 issue = workspace.project.origin.issue(("state",), "state: a new state database needs a restart")
                 raise ConfigError([issue])

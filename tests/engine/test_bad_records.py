@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from app.engine.project import open_project
 from app.engine.runner import Engine, RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.store import RunInfo
 
 PROJECT = """\
@@ -57,7 +57,7 @@ def _project(root: Path, state: str, rows: list[tuple[str, str]]) -> Path:
 
 
 async def _run(file: Path) -> tuple[RunInfo, list[tuple[str, str]], Engine]:
-    async with open_engine(open_project(file, environ={})) as engine:
+    async with open_engine(open_workspace(file, environ={})) as engine:
         run = await engine.run("items", RunOptions())
         letters = [(letter.source_key, letter.error) for letter in await engine.store.dead_letters("items")]
         return run, letters, engine

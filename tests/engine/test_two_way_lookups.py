@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from app.engine.preview import preview
-from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.store import RunInfo
 
 PROJECT = """\
@@ -142,7 +142,7 @@ class Systems:
             connection.close()
 
     async def run(self, sync: str) -> RunInfo:
-        workspace = open_project(self.folder / "brygga.yaml", environ={})
+        workspace = open_workspace(self.folder / "brygga.yaml", environ={})
         async with open_engine(workspace, sleep=_no_sleep) as engine:
             return await engine.run(sync, RunOptions())
 
@@ -257,7 +257,7 @@ async def test_preview_shows_looked_up_keys_both_ways_and_writes_nothing(tmp_pat
     systems.sql("erp.db", "INSERT INTO customers (customer_no, name, account_no) VALUES (50, 'Cy', 102)")
     await systems.run("companies")
 
-    workspace = open_project(tmp_path / "brygga.yaml", environ={})
+    workspace = open_workspace(tmp_path / "brygga.yaml", environ={})
     async with open_engine(workspace, sleep=_no_sleep) as engine:
         rows = await preview(engine, "contacts", 10)
 

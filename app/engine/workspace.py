@@ -34,7 +34,7 @@ class Workspace:
     """Two-way syncs' mappings, by sync name and direction."""
 
 
-def open_project(path: Path, environ: Mapping[str, str] | None = None, needs: Needs = EVERYTHING) -> Workspace:
+def open_workspace(path: Path, environ: Mapping[str, str] | None = None, needs: Needs = EVERYTHING) -> Workspace:
     """Read the project at ``path`` and compile its syncs' mappings, for a command that uses what
     ``needs`` names: an unset ``${VAR}`` elsewhere is no error (SPEC 6).
 
