@@ -95,7 +95,7 @@ def test_no_import_points_back_up(source: Path) -> None:
         ("connectors.jsonl.connector", {"app.records"}, ["app.records"]),
         ("connectors.jsonl.connector", {"app.config", "connectors.base", "json"}, ["app.config"]),
         ("connectors.jsonl.connector", {"connectors.base", "connectors.jsonl.files"}, []),
-        ("connectors.sql.writing", {"app.engine.run"}, ["app.engine.run"]),
+        ("connectors.sql.writing", {"app.engine.one_way_run"}, ["app.engine.one_way_run"]),
         ("connectors.base", {"app.config", "app.errors"}, []),
         ("connectors.base", {"app.store"}, ["app.store"]),
         ("app.api.routes.syncs", {"app.store.history"}, ["app.store.history"]),

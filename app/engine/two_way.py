@@ -27,10 +27,10 @@ from app.config import TwoWaySyncConfig
 from app.config.two_way import DIRECTIONS, SIDES, Direction, Side
 from app.engine.by_key import records_by_key
 from app.engine.lookups import find_lookups
+from app.engine.one_way_run import RunStopped
 from app.engine.pipeline import all_of
 from app.engine.planning import Action, Planned, SyncParts
 from app.engine.retry import with_retries
-from app.engine.run import RunStopped
 from app.engine.settling import Settlement, Settler
 from app.engine.webhook_checks import WebhookRejected, parse_json, records_of
 from app.engine.webhook_run import EVENTS_PER_ROUND
@@ -44,7 +44,7 @@ from app.store.webhook_inbox import EventInfo
 from connectors.base import Connector, StreamInfo, Write, WriteAction, retrying_as
 
 if TYPE_CHECKING:
-    from app.engine.run import RunOptions
+    from app.engine.one_way_run import RunOptions
     from app.engine.runner import Engine
 
 log = logging.getLogger("brygga.engine")
@@ -80,7 +80,7 @@ class _Batch:
 
 
 class TwoWayRun:
-    """One run of one two-way sync; made and driven by the engine, as :class:`~app.engine.run.SyncRun` is."""
+    """One run of one two-way sync; made and driven by the engine, as :class:`~app.engine.one_way_run.OneWayRun` is."""
 
     def __init__(self, engine: Engine, sync: TwoWaySyncConfig, run_id: int, options: RunOptions) -> None:
         self.engine = engine

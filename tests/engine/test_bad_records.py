@@ -112,7 +112,7 @@ async def test_a_run_that_fails_unexpectedly_is_failed_visibly_and_the_next_one_
         raise RuntimeError("a defect")
 
     with monkeypatch.context() as patch:
-        patch.setattr(run_module.SyncRun, "_read_source", broken)
+        patch.setattr(run_module.OneWayRun, "_read_source", broken)
         failed, _, _ = await _run(file)
     worked, _, _ = await _run(file)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-import app.engine.run as run_module
+import app.engine.one_way_run as run_module
 from app.engine.runner import RunOptions, open_engine
 from app.engine.workspace import open_workspace
 from app.store import Checkpoint, Counts, RunInfo, Store

@@ -64,7 +64,7 @@ async def test_runs_that_fail_for_a_defect_turn_the_sync_failing(
     async def broken(self: object) -> None:
         raise TypeError("a defect")
 
-    monkeypatch.setattr(run_module.SyncRun, "_read_source", broken)
+    monkeypatch.setattr(run_module.OneWayRun, "_read_source", broken)
     service = await start_service(project.settings(failing_after=2))
 
     assert [await _run(service), await _run(service)] == ["failed", "failed"]

@@ -115,7 +115,7 @@ def _shares_keys(keys: set[str], batches: list[set[str]]) -> bool:
     return any(not keys.isdisjoint(batch) for batch in batches)
 
 
-class SyncRun:
+class OneWayRun:
     """One run of one sync, from its dead letters to its last batch; made and driven by the engine."""
 
     def __init__(self, engine: Engine, sync: SyncConfig, run_id: int, options: RunOptions) -> None:
