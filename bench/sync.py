@@ -26,7 +26,7 @@ from pathlib import Path
 
 import asyncpg
 
-from app.engine.process import tune_garbage_collection
+from app.engine.garbage_collection import tune_garbage_collection
 from app.engine.runner import RunOptions, open_engine
 from app.engine.workspace import open_workspace
 from bench.postgres import SERVER, fresh_database, fresh_state_database

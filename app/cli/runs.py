@@ -16,9 +16,9 @@ from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace,
 from app.cli.output import output
 from app.config import Needs
 from app.config.validation import closest
+from app.engine.garbage_collection import tune_garbage_collection
 from app.engine.order import in_after_order
 from app.engine.preview import PreviewRow, preview
-from app.engine.process import tune_garbage_collection
 from app.engine.runner import RunOptions, open_engine
 from app.engine.workspace import Workspace
 from app.errors import BryggaError

@@ -20,10 +20,10 @@ from datetime import timedelta
 
 from app.config import SyncConfig, TwoWaySyncConfig
 from app.engine.connections import Connections
+from app.engine.garbage_collection import collect_after_close, collect_after_runs, leaves_garbage
 from app.engine.one_way_run import DeadLetterChoice, OneWayRun, Progress, RunOptions, RunStopped
 from app.engine.pipeline import all_of
 from app.engine.planning import SyncParts
-from app.engine.process import collect_after_close, collect_after_runs, leaves_garbage
 from app.engine.retry import Sleep
 from app.engine.run_log import log_finished
 from app.engine.two_way import TwoWayRun

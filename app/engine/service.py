@@ -20,10 +20,10 @@ import httpx
 from app.config import AnySync, Project, SecretValues, TwoWaySyncConfig
 from app.engine.alerts import Alerts
 from app.engine.connections import Connections
+from app.engine.garbage_collection import collect_after_close
 from app.engine.listening import open_to_others
 from app.engine.metrics import Metrics
 from app.engine.order import followers
-from app.engine.process import collect_after_close
 from app.engine.record_story import with_changes
 from app.engine.runner import DeadLetterChoice, Engine, RunOptions, RunResult, SyncBusyError
 from app.engine.scheduling import Schedules
