@@ -43,7 +43,7 @@ from sqlalchemy.types import NullType
 
 from connectors.base import Batch, Checkpoint, PermanentError, Record
 from connectors.sql.coercion import ConversionError
-from connectors.sql.engine import Backend
+from connectors.sql.databases import Backend
 from connectors.sql.lookups import LOOKUP_CHUNK
 from connectors.sql.pg_read import RawReads
 from connectors.sql.streams import StreamShape

@@ -35,7 +35,7 @@ from connectors.base import (
 )
 from connectors.sql.coercion import ConversionError, Kind
 from connectors.sql.columnar import column_rows, results
-from connectors.sql.engine import Backend
+from connectors.sql.databases import Backend
 from connectors.sql.errors import is_transient, translate, translated_types
 from connectors.sql.lookups import LOOKUP_CHUNK
 from connectors.sql.many import DriverStatement, driver_statement, execute_many
