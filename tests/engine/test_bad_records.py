@@ -106,7 +106,7 @@ async def test_a_run_that_fails_unexpectedly_is_failed_visibly_and_the_next_one_
     tmp_path: Path, state: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     file = _project(tmp_path, state, [("a", "Ann")])
-    from app.engine import run as run_module
+    from app.engine import one_way_run as run_module
 
     async def broken(self: object) -> None:
         raise RuntimeError("a defect")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from app.engine import process
+from app.engine import garbage_collection as process
 from app.engine.pipeline import all_of, read_ahead
 from app.engine.runner import open_engine
 from app.engine.workspace import open_workspace

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from app.engine import run as run_module
+from app.engine import one_way_run as run_module
 from app.engine.service import Service
 from app.engine.settings import ServiceSettings
 from tests.service.conftest import Project

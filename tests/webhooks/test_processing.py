@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.engine import events as events_module
+from app.engine import webhook_run as events_module
 from app.engine.one_way_run import OneWayRun
 from app.engine.writing import write_plan
 from tests.service.conftest import eventually
