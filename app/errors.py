@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.config.issues import ConfigIssue
+    from app.config import ConfigIssue
 
 
 class BryggaError(Exception):

@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self
 from app.config import (
     ConfigModel,
     Duration,
+    FieldType,
     HttpUrl,
     Mode,
     Problem,
@@ -80,10 +81,11 @@ from app.config import (
     SystemConfig,
     SystemOptions,
     TargetProblem,
+    UnknownKindError,
     check_url_port,
+    installed_kinds,
+    load_kind,
 )
-from app.config.kinds import UnknownKindError, installed_kinds, load_kind
-from app.config.sync import FieldType
 from app.errors import ConnectorError, EarlierWriteFailed, PermanentError, TransientError
 from app.json_values import NotJson, parse_json
 from app.record_checks import UnreadableValue

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app.api.pagination import BadCursorError
-from app.engine.webhook_checks import WebhookRejected
+from app.engine import WebhookRejected
 from app.errors import BryggaError, ConfigError, ConflictError, NotFoundError, StoreError
 
 log = logging.getLogger("brygga.api")

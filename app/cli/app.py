@@ -18,7 +18,7 @@ from app.cli.output import output
 
 if TYPE_CHECKING:
     from app.config import Needs
-    from app.engine.workspace import Workspace
+    from app.engine import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -60,7 +60,7 @@ def open_workspace(config: Path | None, needs: Needs | None = None) -> Workspace
     :param needs: what the command uses: an unset ``${VAR}`` elsewhere is no error (SPEC 6); default everything
     """
     from app.config import EVERYTHING  # noqa: PLC0415 - the loader, only when a project is opened
-    from app.engine.workspace import open_workspace  # noqa: PLC0415 - the engine, only when a project is opened
+    from app.engine import open_workspace  # noqa: PLC0415 - the engine, only when a project is opened
     from app.errors import ConfigError  # noqa: PLC0415
 
     path = project_file(config)

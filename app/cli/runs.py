@@ -14,15 +14,10 @@ import typer
 
 from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, usage_error
 from app.cli.output import output
-from app.config import Needs
-from app.config.validation import closest
-from app.engine.garbage_collection import tune_garbage_collection
-from app.engine.order import in_after_order
-from app.engine.preview import PreviewRow, preview
-from app.engine.runner import RunOptions, open_engine
-from app.engine.workspace import Workspace
+from app.config import Needs, closest
+from app.engine import PreviewRow, RunOptions, Workspace, in_after_order, open_engine, preview, tune_garbage_collection
 from app.errors import BryggaError
-from app.mapping.testing import show
+from app.mapping import show
 
 if TYPE_CHECKING:  # runs and their counts as the engine hands them over
     from app.store import Counts, RunInfo

@@ -10,7 +10,7 @@ from rich.table import Table
 from app.cli.app import EXIT_FAILED, ConfigOption, cli, open_workspace, usage_error
 from app.cli.output import output
 from app.config import Needs
-from app.engine.status import read_status
+from app.engine import read_status
 from app.errors import BryggaError
 
 

@@ -12,12 +12,17 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "DIRECTIONS",
     "EVERYTHING",
+    "REDACTED",
+    "SIDES",
     "AnySync",
     "ConfigIssue",
     "ConfigModel",
+    "Direction",
     "Duration",
     "FieldMapping",
+    "FieldType",
     "HttpUrl",
     "KeyFields",
     "Location",
@@ -28,8 +33,10 @@ __all__ = [
     "Problem",
     "Project",
     "ProjectFile",
+    "RedactingFilter",
     "RetryPolicy",
     "SecretValues",
+    "Side",
     "StreamOptions",
     "StringList",
     "SyncConfig",
@@ -38,14 +45,24 @@ __all__ = [
     "SystemOptions",
     "TargetProblem",
     "TwoWaySyncConfig",
+    "UnknownKindError",
     "UnsetVariable",
     "WebhookConfig",
+    "Winner",
     "check_url_port",
+    "closest",
+    "dotted",
     "find_project_file",
+    "format_duration",
+    "installed_kinds",
+    "load_kind",
     "load_project",
     "parse_duration",
+    "project_schema",
     "read_project",
     "report_issues",
+    "reverse_lookups",
+    "sync_schema",
     "system_model",
 ]
 
@@ -58,23 +75,29 @@ if TYPE_CHECKING:
         Problem,
         StringList,
         check_url_port,
+        format_duration,
         parse_duration,
     )
     from app.config.issues import ConfigIssue, Mark, UnsetVariable
-    from app.config.loader import (
-        Project,
-        find_project_file,
-        load_project,
-        read_project,
-        report_issues,
-        system_model,
-    )
+    from app.config.kinds import UnknownKindError, installed_kinds, load_kind
+    from app.config.loader import Project, find_project_file, load_project, read_project, report_issues, system_model
     from app.config.needs import EVERYTHING, Needs
     from app.config.project import HttpUrl, ProjectFile
-    from app.config.secrets import SecretValues
-    from app.config.sync import FieldMapping, Lookup, Mode, RetryPolicy, SyncConfig, SyncTest
+    from app.config.schema import project_schema, sync_schema
+    from app.config.secrets import REDACTED, RedactingFilter, SecretValues
+    from app.config.sync import FieldMapping, FieldType, Lookup, Mode, RetryPolicy, SyncConfig, SyncTest
     from app.config.systems import StreamOptions, SystemConfig, SystemOptions, TargetProblem, WebhookConfig
-    from app.config.two_way import AnySync, TwoWaySyncConfig
+    from app.config.two_way import (
+        DIRECTIONS,
+        SIDES,
+        AnySync,
+        Direction,
+        Side,
+        TwoWaySyncConfig,
+        Winner,
+        reverse_lookups,
+    )
+    from app.config.validation import closest, dotted
 
 _MODULES = {
     "app.config.base": (
@@ -85,10 +108,18 @@ _MODULES = {
         "Problem",
         "StringList",
         "check_url_port",
+        "format_duration",
         "parse_duration",
     ),
-    "app.config.issues": ("ConfigIssue", "Mark", "UnsetVariable"),
-    "app.config.needs": ("EVERYTHING", "Needs"),
+    "app.config.issues": (
+        "ConfigIssue",
+        "Mark",
+        "UnsetVariable",
+    ),
+    "app.config.needs": (
+        "EVERYTHING",
+        "Needs",
+    ),
     "app.config.loader": (
         "Project",
         "find_project_file",
@@ -97,11 +128,54 @@ _MODULES = {
         "report_issues",
         "system_model",
     ),
-    "app.config.project": ("HttpUrl", "ProjectFile"),
-    "app.config.secrets": ("SecretValues",),
-    "app.config.sync": ("FieldMapping", "Lookup", "Mode", "RetryPolicy", "SyncConfig", "SyncTest"),
-    "app.config.systems": ("StreamOptions", "SystemConfig", "SystemOptions", "TargetProblem", "WebhookConfig"),
-    "app.config.two_way": ("AnySync", "TwoWaySyncConfig"),
+    "app.config.project": (
+        "HttpUrl",
+        "ProjectFile",
+    ),
+    "app.config.secrets": (
+        "REDACTED",
+        "RedactingFilter",
+        "SecretValues",
+    ),
+    "app.config.sync": (
+        "FieldMapping",
+        "FieldType",
+        "Lookup",
+        "Mode",
+        "RetryPolicy",
+        "SyncConfig",
+        "SyncTest",
+    ),
+    "app.config.systems": (
+        "StreamOptions",
+        "SystemConfig",
+        "SystemOptions",
+        "TargetProblem",
+        "WebhookConfig",
+    ),
+    "app.config.two_way": (
+        "AnySync",
+        "DIRECTIONS",
+        "Direction",
+        "SIDES",
+        "Side",
+        "TwoWaySyncConfig",
+        "Winner",
+        "reverse_lookups",
+    ),
+    "app.config.kinds": (
+        "UnknownKindError",
+        "installed_kinds",
+        "load_kind",
+    ),
+    "app.config.schema": (
+        "project_schema",
+        "sync_schema",
+    ),
+    "app.config.validation": (
+        "closest",
+        "dotted",
+    ),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
 

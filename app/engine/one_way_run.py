@@ -26,7 +26,7 @@ from app.engine.retry import pause, with_retries, worth_retrying
 from app.engine.webhook_run import process_events
 from app.engine.writing import write_plan
 from app.errors import BryggaError, EarlierWriteFailed, TransientError
-from app.mapping.hashing import record_hash
+from app.mapping import record_hash
 from app.record_checks import UnfitKey
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, IdMapping, LogEntry

@@ -32,8 +32,7 @@ from app.engine.views import Facts, SyncView, view_of
 from app.engine.webhook_receiver import WebhookReceiver
 from app.engine.workspace import Workspace, open_workspace
 from app.errors import BryggaError, ConfigError, NotFoundError
-from app.store import DeadLetterInfo, RunInfo, Store
-from app.store.history import LogRecord, Story
+from app.store import DeadLetterInfo, LogRecord, RunInfo, Store, Story
 
 log = logging.getLogger("brygga.service")
 

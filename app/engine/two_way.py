@@ -23,8 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from app.config import TwoWaySyncConfig
-from app.config.two_way import DIRECTIONS, SIDES, Direction, Side
+from app.config import DIRECTIONS, SIDES, Direction, Side, TwoWaySyncConfig
 from app.engine.by_key import records_by_key
 from app.engine.lookups import find_lookups
 from app.engine.one_way_run import RunStopped
@@ -36,11 +35,9 @@ from app.engine.webhook_checks import WebhookRejected, parse_json, records_of
 from app.engine.webhook_run import EVENTS_PER_ROUND
 from app.engine.writing import write_plan
 from app.errors import MappingError
-from app.mapping.keys import KeyReader
-from app.mapping.lookups import LookupResolver
+from app.mapping import KeyReader, LookupResolver
 from app.records import Record
-from app.store import BatchChanges, Checkpoint, Counts, DirectedEntry, Failure, Pair
-from app.store.webhook_inbox import EventInfo
+from app.store import BatchChanges, Checkpoint, Counts, DirectedEntry, EventInfo, Failure, Pair
 from connectors.base import Connector, StreamInfo, Write, WriteAction, retrying_as
 
 if TYPE_CHECKING:

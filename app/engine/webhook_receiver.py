@@ -19,7 +19,7 @@ from app.config import AnySync, TwoWaySyncConfig
 from app.engine.runner import SyncBusyError
 from app.engine.webhook_checks import WebhookRejected, check_delivery, webhook_of
 from app.errors import BryggaError, ConflictError, NotFoundError
-from app.store.webhook_inbox import EventInfo
+from app.store import EventInfo
 
 if TYPE_CHECKING:
     from app.engine.service import Service

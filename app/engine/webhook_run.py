@@ -16,11 +16,10 @@ from app.engine.planning import Action, Planned, plan_batch
 from app.engine.webhook_checks import WebhookRejected, parse_json, records_of
 from app.engine.writing import write_plan
 from app.errors import BryggaError
-from app.mapping.expressions import Expression, compile_condition
+from app.mapping import Expression, compile_condition
 from app.record_checks import UnfitKey
 from app.records import Record
-from app.store import BatchChanges
-from app.store.webhook_inbox import EventInfo
+from app.store import BatchChanges, EventInfo
 
 if TYPE_CHECKING:
     from app.engine.one_way_run import OneWayRun

@@ -8,19 +8,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.config import (
+    DIRECTIONS,
     EVERYTHING,
     ConfigIssue,
+    Direction,
     Needs,
     Project,
     SyncConfig,
     TwoWaySyncConfig,
     read_project,
     report_issues,
+    reverse_lookups,
 )
-from app.config.two_way import DIRECTIONS, Direction, reverse_lookups
 from app.errors import ConfigError
-from app.mapping.compiler import CompiledMapping, compile_mapping
-from app.mapping.paths import PathSyntaxError, parse_path
+from app.mapping import CompiledMapping, PathSyntaxError, compile_mapping, parse_path
 
 
 @dataclass
@@ -103,7 +104,7 @@ def webhook_issues(project: Project) -> list[ConfigIssue]:
             except PathSyntaxError as exc:
                 issues.append(where.issue(("webhook", "records"), f"systems.{system.name}.webhook.records: {exc}"))
         if webhook.delete_when is not None:
-            from app.mapping.expressions import ExpressionSyntaxError, compile_condition  # noqa: PLC0415 - Jinja2, for expressions only
+            from app.mapping import ExpressionSyntaxError, compile_condition  # noqa: PLC0415 - Jinja2, for expressions only
 
             try:
                 compile_condition(webhook.delete_when, variable="event")

@@ -11,7 +11,7 @@ from app.api.models import WebhookEventPublic, WebhookEventsPage
 from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, encode_cursor, int_cursor
 from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
 from app.config import WebhookConfig
-from app.engine.webhook_checks import DELIVERY_ID_HEADERS, PROOF_HEADERS, WebhookRejected, webhook_of
+from app.engine import DELIVERY_ID_HEADERS, PROOF_HEADERS, WebhookRejected, webhook_of
 
 router = APIRouter(tags=["webhooks"])
 NO_EVENT = problem(404, "No webhook event with that id.")
