@@ -15,7 +15,7 @@ from app.store.tables import DEAD_LETTERS, WEBHOOK_EVENTS, WEBHOOK_PROGRESS, utc
 from app.store.webhook_deliveries import Delivery, DeliveryWriter, progress_rows
 
 if TYPE_CHECKING:
-    from app.store.store import Store
+    from app.store.access import StoreAccess
 
 EVENTS, PROGRESS = WEBHOOK_EVENTS, WEBHOOK_PROGRESS
 
@@ -35,7 +35,7 @@ class EventInfo:
 class WebhookInbox:
     """The store's webhook events and each sync's progress with them."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreAccess) -> None:
         self.store = store
         self._intake = DeliveryWriter(store)
 
