@@ -33,7 +33,7 @@ from app.store import BatchChanges, Checkpoint, Counts, IdMapping, LogEntry
 from connectors.base import Batch, Write, WriteAction, retrying_as
 
 if TYPE_CHECKING:
-    from app.engine.runner import Engine
+    from app.engine.hosts import RunHost
 
 log = logging.getLogger("brygga.engine")
 
@@ -118,7 +118,7 @@ def _shares_keys(keys: set[str], batches: list[set[str]]) -> bool:
 class OneWayRun:
     """One run of one sync, from its dead letters to its last batch; made and driven by the engine."""
 
-    def __init__(self, engine: Engine, sync: SyncConfig, run_id: int, options: RunOptions) -> None:
+    def __init__(self, engine: RunHost, sync: SyncConfig, run_id: int, options: RunOptions) -> None:
         self.engine = engine
         self.sync = sync
         self.run_id = run_id

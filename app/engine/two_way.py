@@ -41,8 +41,8 @@ from app.store import BatchChanges, Checkpoint, Counts, DirectedEntry, EventInfo
 from connectors.base import Connector, StreamInfo, Write, WriteAction, retrying_as
 
 if TYPE_CHECKING:
+    from app.engine.hosts import RunHost
     from app.engine.one_way_run import RunOptions
-    from app.engine.runner import Engine
 
 log = logging.getLogger("brygga.engine")
 
@@ -79,7 +79,7 @@ class _Batch:
 class TwoWayRun:
     """One run of one two-way sync; made and driven by the engine, as :class:`~app.engine.one_way_run.OneWayRun` is."""
 
-    def __init__(self, engine: Engine, sync: TwoWaySyncConfig, run_id: int, options: RunOptions) -> None:
+    def __init__(self, engine: RunHost, sync: TwoWaySyncConfig, run_id: int, options: RunOptions) -> None:
         self.engine = engine
         self.sync = sync
         self.run_id = run_id

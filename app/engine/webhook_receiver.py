@@ -22,7 +22,7 @@ from app.errors import BryggaError, ConflictError, NotFoundError
 from app.store import EventInfo
 
 if TYPE_CHECKING:
-    from app.engine.service import Service
+    from app.engine.hosts import ReceiverHost
 
 log = logging.getLogger("brygga.webhooks")
 
@@ -44,7 +44,7 @@ def _streams_read(sync: AnySync) -> set[str]:
 class WebhookReceiver:
     """Webhook intake and wake-ups for a :class:`~app.engine.service.Service`."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: ReceiverHost) -> None:
         self.service = service
         self._tasks: set[asyncio.Task[None]] = set()
         self._waking: set[str] = set()
