@@ -9,6 +9,7 @@ module reaches past another package's facade (``app.config``, ``app.store``, ``a
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -250,3 +251,14 @@ def test_the_architecture_doc_names_modules_that_exist() -> None:
     missing = sorted(path for path in named if "<" not in path and not (REPO / path).exists())
     assert named, "the module map names no module"
     assert missing == []
+
+
+@pytest.mark.parametrize("facade", FACADES)
+def test_no_facade_name_is_also_a_module_name(facade: str) -> None:
+    """Importing ``app.engine.preview`` sets the package's attribute ``preview`` to that module: a function
+    of the same name in the facade would then be shadowed by it, depending on what was imported first."""
+    package = REPO / facade.replace(".", "/")
+    modules = {path.stem for path in package.glob("*.py")} | {
+        path.parent.name for path in package.glob("*/__init__.py")
+    }
+    assert sorted(set(importlib.import_module(facade).__all__) & modules) == []

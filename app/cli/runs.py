@@ -15,7 +15,15 @@ import typer
 from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, usage_error
 from app.cli.output import output
 from app.config import Needs, closest
-from app.engine import PreviewRow, RunOptions, Workspace, in_after_order, open_engine, preview, tune_garbage_collection
+from app.engine import (
+    PreviewRow,
+    RunOptions,
+    Workspace,
+    in_after_order,
+    open_engine,
+    preview_sync,
+    tune_garbage_collection,
+)
 from app.errors import BryggaError
 from app.mapping import show
 
@@ -148,7 +156,7 @@ def preview_command(
 
 async def _preview(workspace: Workspace, name: str, limit: int) -> list[PreviewRow]:
     async with open_engine(workspace, to_read=True) as engine:
-        return await preview(engine, name, limit)
+        return await preview_sync(engine, name, limit)
 
 
 def _row_json(row: PreviewRow) -> dict[str, Any]:

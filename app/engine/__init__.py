@@ -33,7 +33,7 @@ __all__ = [
     "open_engine",
     "open_to_others",
     "open_workspace",
-    "preview",
+    "preview_sync",
     "read_status",
     "tune_garbage_collection",
     "webhook_of",
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from app.engine.garbage_collection import tune_garbage_collection
     from app.engine.listening import is_loopback, open_to_others
     from app.engine.order import in_after_order
-    from app.engine.preview import PreviewRow, preview
+    from app.engine.preview import PreviewRow, preview_sync
     from app.engine.run_log import FIELDS
     from app.engine.runner import Engine, RunOptions, RunResult, SyncBusyError, open_engine
     from app.engine.service import Service
@@ -67,7 +67,7 @@ _MODULES = {
     "app.engine.order": ("in_after_order",),
     "app.engine.preview": (
         "PreviewRow",
-        "preview",
+        "preview_sync",
     ),
     "app.engine.run_log": ("FIELDS",),
     "app.engine.runner": (
