@@ -40,7 +40,7 @@ fix it::
         ├── Refused              a caller refused; also an HTTPException (app.api.auth)
         │   ├── Unauthorized     no valid API token
         │   └── Forbidden        the token's role is too low
-        └── WebhookRejected      a webhook delivery refused, nothing stored (app.engine.webhooks)
+        └── WebhookRejected      a webhook delivery refused, nothing stored (app.engine.webhook_checks)
             ├── WebhookNotProven     no valid signature, token or timestamp
             ├── WebhookFromWebPage   an unsigned delivery a web page sent
             ├── UnknownWebhookSystem no system of that name takes webhooks
@@ -61,7 +61,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.config.issues import ConfigIssue
+    from app.config import ConfigIssue
 
 
 class BryggaError(Exception):

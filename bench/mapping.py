@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from app.engine.project import open_project
+from app.engine.workspace import open_workspace
 from bench.results import write_section
 
 PROJECT = """\
@@ -100,7 +100,7 @@ def compiled(extra_fields: str) -> Callable[[dict[str, Any]], Any]:
         (root / "mappings").mkdir()
         sync = "source: crm.contacts\ntarget: erp.customers\n" + FIELDS + extra_fields
         (root / "mappings" / "bench.yaml").write_text(sync)
-        mapping = open_project(root / "brygga.yaml", environ={}).mappings["bench"]
+        mapping = open_workspace(root / "brygga.yaml", environ={}).mappings["bench"]
     return mapping.apply
 
 

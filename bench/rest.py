@@ -54,9 +54,9 @@ import orjson
 import uvicorn
 from dlt.sources.rest_api import rest_api_source
 
-from app.engine.process import tune_garbage_collection
-from app.engine.project import open_project
+from app.engine.garbage_collection import tune_garbage_collection
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from bench.postgres import SERVER, fresh_database, fresh_state_database
 from bench.results import write_section
 
@@ -254,7 +254,7 @@ async def hand_written(api: str, target: str) -> None:
 
 
 async def brygga(folder: Path) -> None:
-    async with open_engine(open_project(folder / "brygga.yaml", environ={})) as engine:
+    async with open_engine(open_workspace(folder / "brygga.yaml", environ={})) as engine:
         run = await engine.run("people", RunOptions())
     assert run.status == "succeeded", run
 

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import asyncpg
 
-from app.engine.process import tune_garbage_collection
-from app.engine.project import open_project
+from app.engine.garbage_collection import tune_garbage_collection
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from bench.postgres import SERVER, fresh_database, fresh_state_database
 from bench.results import write_section
 
@@ -101,7 +101,7 @@ async def hand_written(source: str, target: str) -> None:
 
 async def brygga(folder: Path, full: bool = False) -> float:
     started = time.perf_counter()
-    async with open_engine(open_project(folder / "brygga.yaml", environ={})) as engine:
+    async with open_engine(open_workspace(folder / "brygga.yaml", environ={})) as engine:
         run = await engine.run("people", RunOptions(full=full))
     assert run.status == "succeeded", run
     return time.perf_counter() - started

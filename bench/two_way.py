@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from bench.results import write_section
 
 GOAL = 1.2
@@ -89,7 +89,7 @@ def _project(folder: Path, data: Path, syncs: dict[str, str]) -> Path:
 async def _timed(project: Path, syncs: list[str]) -> float:
     """Seconds to run ``syncs`` one after the other, the engine opened as ``brygga run`` opens it."""
     started = time.perf_counter()
-    async with open_engine(open_project(project, environ={})) as engine:
+    async with open_engine(open_workspace(project, environ={})) as engine:
         for sync in syncs:
             run = await engine.run(sync, RunOptions())
             if run.status != "succeeded" or run.counts.changed:
@@ -115,13 +115,13 @@ async def measure(rows: int, rounds: int) -> tuple[dict[str, list[float]], dict[
             for mode in MODES
         }
         started = time.perf_counter()
-        async with open_engine(open_project(two_way["upsert"], environ={})) as engine:
+        async with open_engine(open_workspace(two_way["upsert"], environ={})) as engine:
             linked = await engine.run("both", RunOptions())
         first = time.perf_counter() - started
-        async with open_engine(open_project(two_way["mirror"], environ={})) as engine:
+        async with open_engine(open_workspace(two_way["mirror"], environ={})) as engine:
             await engine.run("both", RunOptions())
         for project in one_way.values():
-            async with open_engine(open_project(project, environ={})) as engine:
+            async with open_engine(open_workspace(project, environ={})) as engine:
                 for sync in ("to-erp", "to-crm"):
                     await engine.run(sync, RunOptions())
         if linked.status != "succeeded":

@@ -53,7 +53,7 @@ from fastapi import FastAPI, Request, status
 from pydantic import BaseModel
 from standardwebhooks.webhooks import Webhook
 
-from app.engine.process import tune_garbage_collection
+from app.engine.garbage_collection import tune_garbage_collection
 from bench.postgres import fresh_database
 from bench.results import write_section
 

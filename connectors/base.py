@@ -74,9 +74,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self
 
 # The SDK's surface: definitions live where the rest of Brygga uses them too, connectors reach them here.
 from app.config import (
+    BrokenKindError,
     ConfigModel,
     Deprecated,
     Duration,
+    FieldType,
     HttpUrl,
     Mode,
     PathSyntaxError,
@@ -89,13 +91,14 @@ from app.config import (
     SystemConfig,
     SystemOptions,
     TargetProblem,
+    UnknownKindError,
     check_url_port,
     format_path,
+    installed_kinds,
+    load_kind,
     old_dotted_form,
     parse_path,
 )
-from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, load_kind
-from app.config.sync import FieldType
 from app.errors import ConnectorError, EarlierWriteFailed, PermanentError, TransientError
 from app.json_values import NotJson, parse_json
 from app.record_checks import UnreadableValue

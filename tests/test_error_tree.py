@@ -21,7 +21,7 @@ import connectors
 from app.api import errors as api_errors
 from app.api.auth import Refused
 from app.cli import exit_codes
-from app.engine.webhooks import WebhookRejected
+from app.engine import WebhookRejected
 from app.errors import BryggaError
 
 

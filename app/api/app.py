@@ -22,10 +22,8 @@ from app.api.cross_site import CrossSiteGuard
 from app.api.redaction import RedactSecrets
 from app.api.request_limits import RequestLimits
 from app.api.routes import dead_letters, runs, service, syncs, webhooks
-from app.config import SecretValues
-from app.config.secrets import RedactingFilter
-from app.engine.service import Service
-from app.engine.settings import ServiceSettings
+from app.config import RedactingFilter, SecretValues
+from app.engine import Service, ServiceSettings
 from app.errors import ConfigError
 
 log = logging.getLogger("brygga.api")

@@ -13,11 +13,10 @@ from app.api.models import (
     StoryEntryPublic,
     SyncPublic,
 )
-from app.engine.views import SyncView
+from app.engine import SyncView
 
 if TYPE_CHECKING:  # what the engine hands over; the API reads it by attribute, never reaching the store
-    from app.store import DeadLetterInfo, RunInfo
-    from app.store.history import LogRecord, Story
+    from app.store import DeadLetterInfo, LogRecord, RunInfo, Story
 
 
 def run_public(run: RunInfo) -> RunPublic:

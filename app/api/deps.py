@@ -13,7 +13,7 @@ from pydantic import AfterValidator
 
 from app.api.auth import Caller, bearer, identify_bearer, require_role
 from app.api.pagination import MAX_ID
-from app.engine.service import Service
+from app.engine import Service
 
 
 async def get_service(request: Request) -> Service:

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app.api.auth import Forbidden, Unauthorized
-from app.engine.webhooks import (
+from app.engine import (
     UnknownWebhookSystem,
     WebhookFromWebPage,
     WebhookNotProven,

@@ -16,8 +16,7 @@ from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.config import SecretValues
-from app.config.secrets import REDACTED
+from app.config import REDACTED, SecretValues
 
 ACCESS_LOGGER = "uvicorn.access"
 

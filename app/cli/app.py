@@ -20,8 +20,7 @@ from app.errors import UsageError
 
 if TYPE_CHECKING:
     from app.config import Needs
-    from app.engine.project import Workspace
-    from app.engine.settings import ServiceSettings
+    from app.engine import ServiceSettings, Workspace
 
 __all__ = [
     "EXIT_CONFIG",
@@ -77,9 +76,9 @@ def open_workspace(config: Path | None, needs: Needs | None = None) -> Workspace
     :param needs: what the command uses: an unset ``${VAR}`` elsewhere is no error (SPEC 6); default everything
     """
     from app.config import EVERYTHING  # noqa: PLC0415 - the loader, only when a project is opened
-    from app.engine.project import open_project  # noqa: PLC0415 - the engine, only when a project is opened
+    from app.engine import open_workspace  # noqa: PLC0415 - the engine, only when a project is opened
 
-    workspace = open_project(project_file(config), needs=needs or EVERYTHING)
+    workspace = open_workspace(project_file(config), needs=needs or EVERYTHING)
     output.secrets.update(workspace.project.secrets)
     return workspace
 

@@ -8,11 +8,9 @@ import typer
 
 from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, plural, usage_error
 from app.cli.output import output
-from app.config import Needs, TwoWaySyncConfig
-from app.config.two_way import DIRECTIONS
-from app.config.validation import closest
-from app.engine.project import Workspace
-from app.mapping.testing import CaseResult, run_tests
+from app.config import DIRECTIONS, Needs, TwoWaySyncConfig, closest
+from app.engine import Workspace
+from app.mapping import CaseResult, run_tests
 
 
 @cli.command()

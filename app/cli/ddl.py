@@ -12,8 +12,7 @@ import typer
 
 from app.cli.app import ConfigOption, cli, open_workspace, usage_error
 from app.cli.output import output
-from app.config import Needs
-from app.config.validation import closest
+from app.config import Needs, closest
 
 
 @cli.command()
@@ -22,7 +21,7 @@ def ddl(
     config: ConfigOption = None,
 ) -> None:
     """Print a CREATE TABLE for a sync's SQL target, for you to review and run: Brygga never runs it."""
-    from app.engine.ddl import create_table_statement  # noqa: PLC0415 (SQLAlchemy only here)
+    from app.engine import create_table_statement  # noqa: PLC0415 (SQLAlchemy only here)
 
     project = open_workspace(config, Needs.running([sync])).project
     if sync not in project.syncs:

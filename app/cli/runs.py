@@ -14,14 +14,17 @@ import typer
 
 from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, usage_error
 from app.cli.output import output
-from app.config import Needs
-from app.config.validation import closest
-from app.engine.order import in_after_order
-from app.engine.preview import PreviewRow, preview
-from app.engine.process import tune_garbage_collection
-from app.engine.project import Workspace
-from app.engine.runner import RunOptions, open_engine
-from app.mapping.testing import show
+from app.config import Needs, closest
+from app.engine import (
+    PreviewRow,
+    RunOptions,
+    Workspace,
+    in_after_order,
+    open_engine,
+    preview_sync,
+    tune_garbage_collection,
+)
+from app.mapping import show
 
 if TYPE_CHECKING:  # runs and their counts as the engine hands them over
     from app.store import Counts, RunInfo
@@ -145,7 +148,7 @@ def preview_command(
 
 async def _preview(workspace: Workspace, name: str, limit: int) -> list[PreviewRow]:
     async with open_engine(workspace, to_read=True) as engine:
-        return await preview(engine, name, limit)
+        return await preview_sync(engine, name, limit)
 
 
 def _row_json(row: PreviewRow) -> dict[str, Any]:

@@ -11,8 +11,7 @@ import typer
 
 from app.cli.app import cli
 from app.cli.output import output
-from app.config.kinds import installed_kinds
-from app.config.schema import project_schema, sync_schema
+from app.config import installed_kinds, project_schema, sync_schema
 
 
 class SchemaKind(StrEnum):

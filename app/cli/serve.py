@@ -17,9 +17,7 @@ from app.cli.app import ConfigOption, cli, open_workspace, project_file, service
 from app.cli.logs import configure_logging
 from app.cli.output import output
 from app.config import SecretValues
-from app.engine.listening import open_to_others
-from app.engine.process import tune_garbage_collection
-from app.engine.settings import ServiceSettings
+from app.engine import ServiceSettings, open_to_others, tune_garbage_collection
 from app.errors import UsageError
 
 

@@ -9,7 +9,7 @@ from rich.table import Table
 from app.cli.app import ConfigOption, cli, open_workspace, service_settings
 from app.cli.output import output
 from app.config import Needs
-from app.engine.status import read_status
+from app.engine import read_status
 
 
 @cli.command()

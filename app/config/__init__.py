@@ -12,14 +12,20 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "DIRECTIONS",
     "EVERYTHING",
+    "REDACTED",
+    "SIDES",
     "AnySync",
+    "BrokenKindError",
     "ConfigIssue",
     "ConfigModel",
     "ConfigWarning",
     "Deprecated",
+    "Direction",
     "Duration",
     "FieldMapping",
+    "FieldType",
     "HttpUrl",
     "KeyFields",
     "Location",
@@ -31,8 +37,10 @@ __all__ = [
     "Problem",
     "Project",
     "ProjectFile",
+    "RedactingFilter",
     "RetryPolicy",
     "SecretValues",
+    "Side",
     "Step",
     "StreamOptions",
     "StringList",
@@ -42,18 +50,28 @@ __all__ = [
     "SystemOptions",
     "TargetProblem",
     "TwoWaySyncConfig",
+    "UnknownKindError",
     "UnsetVariable",
     "WebhookConfig",
+    "Winner",
     "check_url_port",
+    "closest",
+    "dotted",
     "find_project_file",
+    "format_duration",
     "format_path",
+    "installed_kinds",
     "keep_warnings",
+    "load_kind",
     "load_project",
     "old_dotted_form",
     "parse_duration",
     "parse_path",
+    "project_schema",
     "read_project",
     "report_issues",
+    "reverse_lookups",
+    "sync_schema",
     "system_model",
 ]
 
@@ -67,9 +85,11 @@ if TYPE_CHECKING:
         Problem,
         StringList,
         check_url_port,
+        format_duration,
         parse_duration,
     )
     from app.config.issues import ConfigIssue, ConfigWarning, Mark, UnsetVariable
+    from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, load_kind
     from app.config.loader import (
         Project,
         find_project_file,
@@ -82,10 +102,21 @@ if TYPE_CHECKING:
     from app.config.needs import EVERYTHING, Needs
     from app.config.paths import PathSyntaxError, Step, format_path, old_dotted_form, parse_path
     from app.config.project import HttpUrl, ProjectFile
-    from app.config.secrets import SecretValues
-    from app.config.sync import FieldMapping, Lookup, Mode, RetryPolicy, SyncConfig, SyncTest
+    from app.config.schema import project_schema, sync_schema
+    from app.config.secrets import REDACTED, RedactingFilter, SecretValues
+    from app.config.sync import FieldMapping, FieldType, Lookup, Mode, RetryPolicy, SyncConfig, SyncTest
     from app.config.systems import StreamOptions, SystemConfig, SystemOptions, TargetProblem, WebhookConfig
-    from app.config.two_way import AnySync, TwoWaySyncConfig
+    from app.config.two_way import (
+        DIRECTIONS,
+        SIDES,
+        AnySync,
+        Direction,
+        Side,
+        TwoWaySyncConfig,
+        Winner,
+        reverse_lookups,
+    )
+    from app.config.validation import closest, dotted
 
 _MODULES = {
     "app.config.base": (
@@ -97,11 +128,26 @@ _MODULES = {
         "Problem",
         "StringList",
         "check_url_port",
+        "format_duration",
         "parse_duration",
     ),
-    "app.config.issues": ("ConfigIssue", "ConfigWarning", "Mark", "UnsetVariable"),
-    "app.config.needs": ("EVERYTHING", "Needs"),
-    "app.config.paths": ("PathSyntaxError", "Step", "format_path", "old_dotted_form", "parse_path"),
+    "app.config.issues": (
+        "ConfigIssue",
+        "ConfigWarning",
+        "Mark",
+        "UnsetVariable",
+    ),
+    "app.config.needs": (
+        "EVERYTHING",
+        "Needs",
+    ),
+    "app.config.paths": (
+        "PathSyntaxError",
+        "Step",
+        "format_path",
+        "old_dotted_form",
+        "parse_path",
+    ),
     "app.config.loader": (
         "Project",
         "find_project_file",
@@ -111,11 +157,55 @@ _MODULES = {
         "report_issues",
         "system_model",
     ),
-    "app.config.project": ("HttpUrl", "ProjectFile"),
-    "app.config.secrets": ("SecretValues",),
-    "app.config.sync": ("FieldMapping", "Lookup", "Mode", "RetryPolicy", "SyncConfig", "SyncTest"),
-    "app.config.systems": ("StreamOptions", "SystemConfig", "SystemOptions", "TargetProblem", "WebhookConfig"),
-    "app.config.two_way": ("AnySync", "TwoWaySyncConfig"),
+    "app.config.project": (
+        "HttpUrl",
+        "ProjectFile",
+    ),
+    "app.config.secrets": (
+        "REDACTED",
+        "RedactingFilter",
+        "SecretValues",
+    ),
+    "app.config.sync": (
+        "FieldMapping",
+        "FieldType",
+        "Lookup",
+        "Mode",
+        "RetryPolicy",
+        "SyncConfig",
+        "SyncTest",
+    ),
+    "app.config.systems": (
+        "StreamOptions",
+        "SystemConfig",
+        "SystemOptions",
+        "TargetProblem",
+        "WebhookConfig",
+    ),
+    "app.config.two_way": (
+        "AnySync",
+        "DIRECTIONS",
+        "Direction",
+        "SIDES",
+        "Side",
+        "TwoWaySyncConfig",
+        "Winner",
+        "reverse_lookups",
+    ),
+    "app.config.kinds": (
+        "BrokenKindError",
+        "UnknownKindError",
+        "installed_kinds",
+        "load_kind",
+    ),
+    "app.config.schema": (
+        "project_schema",
+        "sync_schema",
+    ),
+    "app.config.validation": (
+        "closest",
+        "dotted",
+    ),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
 

@@ -1,0 +1,130 @@
+"""The engine: opens a workspace, runs its syncs (one-way, two-way, webhook runs), and serves them.
+
+This is the engine's public surface for the faces (``app.cli``, ``app.api``): they import from here,
+never from the engine's modules (``tests/test_layering.py``). Names are imported from their modules on
+first use (PEP 562), so ``from app.engine import ServiceSettings`` does not import the engine's runs,
+the store or the connectors: ``brygga --help`` stays fast. A new public name goes into ``_MODULES`` and
+the ``TYPE_CHECKING`` imports below.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "DELIVERY_ID_HEADERS",
+    "FIELDS",
+    "PROOF_HEADERS",
+    "Engine",
+    "NoTableToDescribe",
+    "PreviewRow",
+    "RunOptions",
+    "RunResult",
+    "Service",
+    "ServiceSettings",
+    "SyncBusyError",
+    "SyncView",
+    "UnknownWebhookSystem",
+    "WebhookBadBody",
+    "WebhookFromWebPage",
+    "WebhookNotProven",
+    "WebhookRejected",
+    "WebhookTooLarge",
+    "Workspace",
+    "create_table_statement",
+    "in_after_order",
+    "is_loopback",
+    "open_engine",
+    "open_to_others",
+    "open_workspace",
+    "preview_sync",
+    "read_status",
+    "tune_garbage_collection",
+    "webhook_of",
+]
+
+if TYPE_CHECKING:
+    from app.engine.ddl import NoTableToDescribe, create_table_statement
+    from app.engine.garbage_collection import tune_garbage_collection
+    from app.engine.listening import is_loopback, open_to_others
+    from app.engine.order import in_after_order
+    from app.engine.preview import PreviewRow, preview_sync
+    from app.engine.run_log import FIELDS
+    from app.engine.runner import Engine, RunOptions, RunResult, SyncBusyError, open_engine
+    from app.engine.service import Service
+    from app.engine.settings import ServiceSettings
+    from app.engine.status import read_status
+    from app.engine.views import SyncView
+    from app.engine.webhook_checks import (
+        DELIVERY_ID_HEADERS,
+        PROOF_HEADERS,
+        UnknownWebhookSystem,
+        WebhookBadBody,
+        WebhookFromWebPage,
+        WebhookNotProven,
+        WebhookRejected,
+        WebhookTooLarge,
+        webhook_of,
+    )
+    from app.engine.workspace import Workspace, open_workspace
+
+_MODULES = {
+    "app.engine.ddl": (
+        "NoTableToDescribe",
+        "create_table_statement",
+    ),
+    "app.engine.garbage_collection": ("tune_garbage_collection",),
+    "app.engine.listening": (
+        "is_loopback",
+        "open_to_others",
+    ),
+    "app.engine.order": ("in_after_order",),
+    "app.engine.preview": (
+        "PreviewRow",
+        "preview_sync",
+    ),
+    "app.engine.run_log": ("FIELDS",),
+    "app.engine.runner": (
+        "Engine",
+        "RunOptions",
+        "RunResult",
+        "SyncBusyError",
+        "open_engine",
+    ),
+    "app.engine.service": ("Service",),
+    "app.engine.settings": ("ServiceSettings",),
+    "app.engine.status": ("read_status",),
+    "app.engine.views": ("SyncView",),
+    "app.engine.webhook_checks": (
+        "DELIVERY_ID_HEADERS",
+        "PROOF_HEADERS",
+        "UnknownWebhookSystem",
+        "WebhookBadBody",
+        "WebhookFromWebPage",
+        "WebhookNotProven",
+        "WebhookRejected",
+        "WebhookTooLarge",
+        "webhook_of",
+    ),
+    "app.engine.workspace": (
+        "Workspace",
+        "open_workspace",
+    ),
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module the first time it is asked for."""
+    try:
+        module = _HOME[name]
+    except KeyError:
+        raise AttributeError(f"module 'app.engine' has no attribute '{name}'") from None
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))

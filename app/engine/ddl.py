@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.config import FieldMapping, Project, SyncConfig
-from app.config.sync import FieldType
+from app.config import FieldMapping, FieldType, Project, SyncConfig
 from app.errors import UsageError
 
 if TYPE_CHECKING:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.mapping.compiler import CompiledMapping
-from app.mapping.lookups import FoundLookups, LookupResolver, NoLookups
+from app.mapping import CompiledMapping, FoundLookups, LookupResolver, NoLookups
 from app.record_checks import all_storable
 from app.records import Record
 from app.store import Store

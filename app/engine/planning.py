@@ -17,10 +17,7 @@ from typing import Any
 from app.config import SyncConfig
 from app.engine.lookups import find_lookups
 from app.errors import MappingError
-from app.mapping.compiler import CompiledMapping
-from app.mapping.hashing import mapped_hash, record_hash
-from app.mapping.keys import KeyReader
-from app.mapping.lookups import LookupResolver
+from app.mapping import CompiledMapping, KeyReader, LookupResolver, mapped_hash, record_hash
 from app.record_checks import UnfitKey
 from app.records import Record
 from app.store import IdMapping, Store

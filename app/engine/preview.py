@@ -27,7 +27,7 @@ class PreviewRow:
     """In a two-way sync, the direction: ``to_b`` writes into b (``source_key`` is then a's key)."""
 
 
-async def preview(engine: Engine, name: str, limit: int) -> list[PreviewRow]:
+async def preview_sync(engine: Engine, name: str, limit: int) -> list[PreviewRow]:
     """The first ``limit`` records the next run of sync ``name`` would read, planned but not written."""
     sync = engine.workspace.project.syncs[name]
     if isinstance(sync, TwoWaySyncConfig):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from app.store.history import FieldChange, LogRecord, Story
+from app.store import FieldChange, LogRecord, Story
 
 _WRITTEN = ("created", "updated")
 

@@ -2,7 +2,7 @@
 
 A run holds its sync's lease in the state database, renewed while it works;
 the run itself (reading, writing, dead letters, mirror deletes) is
-:class:`app.engine.run.SyncRun`.
+:class:`app.engine.one_way_run.OneWayRun`.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from datetime import timedelta
 
 from app.config import SyncConfig, TwoWaySyncConfig
 from app.engine.connections import Connections
+from app.engine.garbage_collection import collect_after_close, collect_after_runs, leaves_garbage
+from app.engine.one_way_run import DeadLetterChoice, OneWayRun, Progress, RunOptions
 from app.engine.pipeline import all_of
 from app.engine.planning import SyncParts
-from app.engine.process import collect_after_close, collect_after_runs, leaves_garbage
-from app.engine.project import Workspace
 from app.engine.retry import Sleep
-from app.engine.run import DeadLetterChoice, Progress, RunOptions, SyncRun
 from app.engine.run_log import log_finished
 from app.engine.two_way import TwoWayRun
+from app.engine.workspace import Workspace
 from app.errors import BryggaError, ConflictError, RunStopped
 from app.store import RunInfo, Store
 
@@ -141,10 +141,10 @@ class Engine:
         stop = options.stop = options.stop or asyncio.Event()
         heartbeat = asyncio.ensure_future(self._keep_lease(name, stop))
         try:
-            work: SyncRun | TwoWayRun = (
+            work: OneWayRun | TwoWayRun = (
                 TwoWayRun(self, sync, run_id, options)
                 if isinstance(sync, TwoWaySyncConfig)
-                else SyncRun(self, sync, run_id, options)
+                else OneWayRun(self, sync, run_id, options)
             )
             counts = await work.execute()
         except RunStopped as exc:

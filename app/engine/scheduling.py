@@ -17,8 +17,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from app.config import AnySync
-from app.config.base import format_duration
+from app.config import AnySync, format_duration
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 

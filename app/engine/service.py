@@ -20,20 +20,19 @@ import httpx
 from app.config import AnySync, Project, SecretValues, TwoWaySyncConfig
 from app.engine.alerts import Alerts
 from app.engine.connections import Connections
-from app.engine.inbox import Webhooks
+from app.engine.garbage_collection import collect_after_close
 from app.engine.listening import open_to_others
 from app.engine.metrics import Metrics
 from app.engine.order import followers
-from app.engine.process import collect_after_close
-from app.engine.project import Workspace, open_project
 from app.engine.record_story import with_changes
 from app.engine.runner import DeadLetterChoice, Engine, RunOptions, RunResult, SyncBusyError
 from app.engine.scheduling import Schedules
 from app.engine.settings import ServiceSettings
 from app.engine.views import Facts, SyncView, view_of
+from app.engine.webhook_receiver import WebhookReceiver
+from app.engine.workspace import Workspace, open_workspace
 from app.errors import BryggaError, ConfigError, NotFoundError
-from app.store import DeadLetterInfo, RunInfo, Store
-from app.store.history import LogRecord, Story
+from app.store import DeadLetterInfo, LogRecord, RunInfo, Store, Story
 
 log = logging.getLogger("brygga.service")
 
@@ -78,7 +77,7 @@ class Service:
         :raises ConfigError: for a project with errors, or without ``api.tokens`` on a reachable address
         :raises StoreError: when the state database cannot be opened
         """
-        self.workspace = open_project(self.settings.config, self.environ)
+        self.workspace = open_workspace(self.settings.config, self.environ)
         project = self.workspace.project
         exposed = open_to_others(project, self.settings.host)
         if exposed is not None:
@@ -93,7 +92,7 @@ class Service:
         self.schedules.every("watch", self.settings.watch_every, self._watch)
         self.schedules.every("retention", self.settings.retention_every, self._purge_job)
         self.schedules.start()
-        self.webhooks = Webhooks(self)
+        self.webhooks = WebhookReceiver(self)
         await self.webhooks.catch_up()  # accepted before a restart, not yet processed
         await self._count_dead_letters()
         log.info("serving %d syncs from %s", len(project.syncs), project.file)
@@ -131,7 +130,7 @@ class Service:
             is one, where the service listens on an address other machines can reach (as at start-up)
         """
         async with self._reload_lock:
-            workspace = open_project(self.settings.config, self.environ)
+            workspace = open_workspace(self.settings.config, self.environ)
             if workspace.project.settings.state != self.project.settings.state:
                 issue = workspace.project.origin.issue(("state",), "state: a new state database needs a restart")
                 raise ConfigError([issue])

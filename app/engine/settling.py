@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from app.config.two_way import Direction, Side, TwoWaySyncConfig, Winner
-from app.mapping.testing import values_match
+from app.config import Direction, Side, TwoWaySyncConfig, Winner
+from app.mapping import values_match
 
 _MISSING = object()
 

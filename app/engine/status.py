@@ -7,9 +7,9 @@ the environment as the service reads them.
 
 from __future__ import annotations
 
-from app.engine.project import Workspace
 from app.engine.settings import ServiceSettings
 from app.engine.views import Facts, SyncView, view_of
+from app.engine.workspace import Workspace
 from app.store import Store
 
 

@@ -23,28 +23,25 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from app.config import TwoWaySyncConfig
-from app.config.two_way import DIRECTIONS, SIDES, Direction, Side
+from app.config import DIRECTIONS, SIDES, Direction, Side, TwoWaySyncConfig
 from app.engine.by_key import records_by_key
-from app.engine.events import EVENTS_PER_ROUND
 from app.engine.lookups import find_lookups
 from app.engine.pipeline import all_of
 from app.engine.planning import Action, Planned, SyncParts
 from app.engine.retry import with_retries
 from app.engine.settling import Settlement, Settler
-from app.engine.webhooks import WebhookRejected, parse_json, records_of
+from app.engine.webhook_checks import WebhookRejected, parse_json, records_of
+from app.engine.webhook_run import EVENTS_PER_ROUND
 from app.engine.writing import write_plan
 from app.errors import MappingError, RunStopped
-from app.mapping.keys import KeyReader
-from app.mapping.lookups import LookupResolver
+from app.mapping import KeyReader, LookupResolver
 from app.records import Record
-from app.store import BatchChanges, Checkpoint, Counts, DirectedEntry, Failure, Pair
-from app.store.inbox import EventInfo
+from app.store import BatchChanges, Checkpoint, Counts, DirectedEntry, EventInfo, Failure, Pair
 from connectors.base import Connector, StreamInfo, Write, WriteAction, retrying_as
 
 if TYPE_CHECKING:
-    from app.engine.run import RunOptions
-    from app.engine.runner import Engine
+    from app.engine.hosts import RunHost
+    from app.engine.one_way_run import RunOptions
 
 log = logging.getLogger("brygga.engine")
 
@@ -79,9 +76,9 @@ class _Batch:
 
 
 class TwoWayRun:
-    """One run of one two-way sync; made and driven by the engine, as :class:`~app.engine.run.SyncRun` is."""
+    """One run of one two-way sync; made and driven by the engine, as :class:`~app.engine.one_way_run.OneWayRun` is."""
 
-    def __init__(self, engine: Engine, sync: TwoWaySyncConfig, run_id: int, options: RunOptions) -> None:
+    def __init__(self, engine: RunHost, sync: TwoWaySyncConfig, run_id: int, options: RunOptions) -> None:
         self.engine = engine
         self.sync = sync
         self.run_id = run_id

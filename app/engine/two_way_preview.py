@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from app.config import TwoWaySyncConfig
-from app.config.two_way import SIDES, Direction, Side
+from app.config import SIDES, Direction, Side, TwoWaySyncConfig
 from app.engine.by_key import records_by_key
 from app.engine.lookups import find_lookups
 from app.engine.preview import PreviewRow
 from app.engine.settling import Settlement, Settler
 from app.errors import MappingError
-from app.mapping.compiler import CompiledMapping
-from app.mapping.keys import KeyReader
-from app.mapping.testing import show
+from app.mapping import CompiledMapping, KeyReader, show
 from app.records import Record
 from app.store import Pair
 from connectors.base import Connector

@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 from app.config import AnySync
 from app.engine.scheduling import schedule_text
 from app.engine.settings import ServiceSettings
-from app.store import RunInfo, Store
-from app.store.states import SyncStateInfo
+from app.store import RunInfo, Store, SyncStateInfo
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,91 @@
+"""Mappings: compiled from a sync's config into a function from a source record to a target record.
+
+This is the mapping's public surface for the engine and the faces: they import from here, never from
+its modules (``tests/test_layering.py``). Names are imported from their modules on first use (PEP 562),
+so asking for one does not compile Jinja's or the expression parser's machinery. A new public name
+goes into ``_MODULES`` and the ``TYPE_CHECKING`` imports below.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "CaseResult",
+    "CompiledMapping",
+    "Expression",
+    "ExpressionSyntaxError",
+    "FoundLookups",
+    "KeyReader",
+    "LookupResolver",
+    "NoLookups",
+    "PathSyntaxError",
+    "compile_condition",
+    "compile_mapping",
+    "compile_path",
+    "mapped_hash",
+    "parse_path",
+    "record_hash",
+    "run_tests",
+    "show",
+    "values_match",
+]
+
+if TYPE_CHECKING:
+    from app.mapping.compiler import CompiledMapping, compile_mapping
+    from app.mapping.expressions import Expression, ExpressionSyntaxError, compile_condition
+    from app.mapping.hashing import mapped_hash, record_hash
+    from app.mapping.keys import KeyReader
+    from app.mapping.lookups import FoundLookups, LookupResolver, NoLookups
+    from app.mapping.paths import PathSyntaxError, compile_path, parse_path
+    from app.mapping.testing import CaseResult, run_tests, show, values_match
+
+_MODULES = {
+    "app.mapping.compiler": (
+        "CompiledMapping",
+        "compile_mapping",
+    ),
+    "app.mapping.expressions": (
+        "Expression",
+        "ExpressionSyntaxError",
+        "compile_condition",
+    ),
+    "app.mapping.hashing": (
+        "mapped_hash",
+        "record_hash",
+    ),
+    "app.mapping.keys": ("KeyReader",),
+    "app.mapping.lookups": (
+        "FoundLookups",
+        "LookupResolver",
+        "NoLookups",
+    ),
+    "app.mapping.paths": (
+        "PathSyntaxError",
+        "compile_path",
+        "parse_path",
+    ),
+    "app.mapping.testing": (
+        "CaseResult",
+        "run_tests",
+        "show",
+        "values_match",
+    ),
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module the first time it is asked for."""
+    try:
+        module = _HOME[name]
+    except KeyError:
+        raise AttributeError(f"module 'app.mapping' has no attribute '{name}'") from None
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))

@@ -16,8 +16,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from app.config import ConfigIssue, FieldMapping, Location, SyncConfig
-from app.config.validation import dotted
+from app.config import ConfigIssue, FieldMapping, Location, SyncConfig, dotted
 from app.errors import ConfigError, LookupPendingError, MappingError
 from app.mapping.bounds import ExpressionTooCostly
 from app.mapping.conversions import ConversionError, converter

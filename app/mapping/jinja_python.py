@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from app.config.validation import closest
+from app.config import closest
 from app.mapping import bounds
 from app.mapping.python_code import Namespace, python_literal
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from app.config.validation import closest
+from app.config import closest
 from app.mapping.conversions import ConversionError, to_datetime
 
 Transform = Callable[[Any], Any]

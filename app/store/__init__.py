@@ -1,5 +1,6 @@
 """The state database: runs, record log, ID map, cursors, dead letters."""
 
+from app.store.history import FieldChange, LogRecord, Story
 from app.store.models import (
     BatchChanges,
     Checkpoint,
@@ -12,7 +13,9 @@ from app.store.models import (
     Pair,
     RunInfo,
 )
+from app.store.states import SyncStateInfo
 from app.store.store import Store
+from app.store.webhook_inbox import EventInfo
 
 __all__ = [
     "BatchChanges",
@@ -20,10 +23,15 @@ __all__ = [
     "Counts",
     "DeadLetterInfo",
     "DirectedEntry",
+    "EventInfo",
     "Failure",
+    "FieldChange",
     "IdMapping",
     "LogEntry",
+    "LogRecord",
     "Pair",
     "RunInfo",
     "Store",
+    "Story",
+    "SyncStateInfo",
 ]

@@ -13,7 +13,7 @@ from app.store.models import DeadLetterInfo, IdMapping, RunInfo, dead_letter_inf
 from app.store.tables import DEAD_LETTERS, ID_MAP, LOG, RUNS, utc_now
 
 if TYPE_CHECKING:
-    from app.store.store import Store
+    from app.store.access import StoreAccess
 
 
 class FieldChange(NamedTuple):
@@ -63,7 +63,7 @@ class Story:
 class History:
     """The store's queries for the HTTP API, and its retention purge."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreAccess) -> None:
         self.store = store
 
     async def runs(self, sync: str | None, status: str | None, before: int | None, limit: int) -> list[RunInfo]:

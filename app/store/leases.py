@@ -15,13 +15,13 @@ from sqlalchemy import delete, select, update
 from app.store.tables import LEASES, utc_now
 
 if TYPE_CHECKING:
-    from app.store.store import Store
+    from app.store.access import StoreAccess
 
 
 class Leases:
     """The store's leases."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreAccess) -> None:
         self.store = store
 
     async def acquire(self, name: str, holder: str, ttl: timedelta) -> bool:

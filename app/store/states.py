@@ -11,7 +11,7 @@ from sqlalchemy import or_, select, update
 from app.store.tables import STATES, utc_now
 
 if TYPE_CHECKING:
-    from app.store.store import Store
+    from app.store.access import StoreAccess
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class SyncStateInfo:
 class SyncStates:
     """The store's per-sync service state. A sync without a row has the defaults."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreAccess) -> None:
         self.store = store
 
     async def get(self, sync: str) -> SyncStateInfo:

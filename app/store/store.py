@@ -29,7 +29,6 @@ from app.store.database import (
     state_url,
 )
 from app.store.history import History
-from app.store.inbox import Inbox, record_progress
 from app.store.leases import Leases
 from app.store.models import (
     BatchChanges,
@@ -55,7 +54,8 @@ from app.store.tables import (
     RUNS,
     utc_now,
 )
-from app.store.turns import TaskTurns
+from app.store.task_lock import TaskLock
+from app.store.webhook_inbox import WebhookInbox, record_progress
 
 _IN_CHUNK = 5000  # SQLite keys per IN (...) list: well under its limit of 32,766 parameters
 
@@ -95,7 +95,7 @@ class Store:
         # SQLite has one writer at a time, and a connection that finds the file locked sleeps in its busy
         # handler (1 ms, then 2, 5, … up to 100 ms a time): under load, most of a transaction's time. This
         # process's transactions take turns instead, each woken the moment the one before it ends.
-        self._turns = None if self._postgres else TaskTurns()
+        self._turns = None if self._postgres else TaskLock()
         self._closed = False
         self.log_values = True
         """Whether the record log keeps the values written (the project's ``record_log.values``)."""
@@ -104,7 +104,7 @@ class Store:
         self.leases = Leases(self)
         self.states = SyncStates(self)
         self.history = History(self)
-        self.inbox = Inbox(self)
+        self.inbox = WebhookInbox(self)
 
     @classmethod
     async def open(cls, url: str, root: Path, scrub: Scrub = _as_is) -> Store:
@@ -567,7 +567,7 @@ class Store:
 class _Transaction:
     """``async with store._begin() as connection``: one transaction; database errors become StoreError."""
 
-    def __init__(self, engine: AsyncEngine, turns: TaskTurns | None) -> None:
+    def __init__(self, engine: AsyncEngine, turns: TaskLock | None) -> None:
         self._context = engine.begin()
         self._turns = turns
 

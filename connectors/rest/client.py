@@ -26,7 +26,7 @@ from connectors.rest.errors import (
 )
 from connectors.rest.limits import Clock, RequestLimits
 from connectors.rest.redaction import unwatch_logs, watch_logs
-from connectors.rest.retrying import RetryPolicy, retrying
+from connectors.rest.retrying import RequestRetryPolicy, retrying
 from connectors.rest.values import json_bytes
 
 Params = Mapping[str, str | int | float | bool]
@@ -45,7 +45,7 @@ class RestClient:
     :param name: the system's name, for messages
     """
 
-    def __init__(self, name: str, options: RestSystem, clock: Clock, policy: RetryPolicy) -> None:
+    def __init__(self, name: str, options: RestSystem, clock: Clock, policy: RequestRetryPolicy) -> None:
         self.name = name
         self.options = options
         self.clock = clock
@@ -113,12 +113,12 @@ class RestClient:
             raise
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
-    def _policy(self) -> RetryPolicy:
+    def _policy(self) -> RequestRetryPolicy:
         """The calling run's sync's ``retry`` policy (one policy for every retry layer), else the system's own."""
         run = retry_policy.get()
         if run is None:
             return self.policy
-        return RetryPolicy(
+        return RequestRetryPolicy(
             attempts=run.attempts,
             first_wait=run.backoff.total_seconds(),
             most_wait=run.max_backoff.total_seconds(),

@@ -34,7 +34,7 @@ from connectors.rest.matching import Ambiguities, Matcher
 from connectors.rest.paging import Params
 from connectors.rest.paths import object_in, record_in, request_path, shown_text
 from connectors.rest.reading import StreamRead
-from connectors.rest.retrying import RetryPolicy
+from connectors.rest.retrying import RequestRetryPolicy
 from connectors.rest.writing import StreamWriter
 
 
@@ -46,7 +46,7 @@ class RestConnector(Connector):
 
     clock: Clock = Clock()
     """Where the time is read and waits happen (tests set their own before :meth:`open`)."""
-    retry_policy: RetryPolicy = RetryPolicy()
+    retry_policy: RequestRetryPolicy = RequestRetryPolicy()
     """How requests are retried (tests set their own before :meth:`open`)."""
 
     def __init__(self, system: SystemConfig) -> None:

@@ -4,7 +4,7 @@ Only :class:`~connectors.rest.errors.TransientHttpError` is retried, and a
 request that must not be repeated once it may have arrived (a create) only
 when it certainly did not (see ``maybe_done``). A 429 or 503 that says
 ``Retry-After`` is waited for as asked instead of the backoff; one that asks
-for longer than :attr:`RetryPolicy.longest_wait` is not waited for within the
+for longer than :attr:`RequestRetryPolicy.longest_wait` is not waited for within the
 run: the error goes up at once, and the sync tries again later.
 """
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class RequestRetryPolicy:
     """How a request is retried.
 
     :param attempts: tries in all, the first included
@@ -38,7 +38,7 @@ class RetryPolicy:
     longest_wait: float = 300.0
 
 
-def retrying(policy: RetryPolicy, clock: Clock, *, repeatable: bool) -> AsyncRetrying:
+def retrying(policy: RequestRetryPolicy, clock: Clock, *, repeatable: bool) -> AsyncRetrying:
     """A tenacity loop for one request.
 
     :param repeatable: whether the request may be sent again after it may have arrived

@@ -2,7 +2,7 @@
 
 ``brygga validate`` checks a ``sql`` system's URL and queries without importing SQLAlchemy (a third of
 a second): the URL is split with the pattern SQLAlchemy's ``make_url`` uses, so what passes here parses
-there. Engines (``connectors.sql.engine``) use SQLAlchemy's own URL.
+there. Engines (``connectors.sql.databases``) use SQLAlchemy's own URL.
 """
 
 from __future__ import annotations

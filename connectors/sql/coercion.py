@@ -43,7 +43,7 @@ class Kind(StrEnum):
 DATE_KINDS = (Kind.DATE, Kind.DATETIME)
 
 
-class ConversionError(ValueError):
+class ColumnValueError(ValueError):
     """A value that does not convert to its column's type."""
 
 
@@ -68,7 +68,7 @@ class ColumnType:
     def convert(self, value: Any) -> Any:
         """``value`` as the column's Python type; ``None`` stays ``None``.
 
-        :raises ConversionError: when it does not convert
+        :raises ColumnValueError: when it does not convert
         """
         if value is None or self.kind is Kind.OTHER or type(value) is self.native:
             return value
@@ -78,7 +78,7 @@ class ColumnType:
             return _CONVERTERS[self.kind](value)
         except (ValueError, TypeError, AttributeError, ArithmeticError):
             shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "…"
-            raise ConversionError(f"cannot convert {shown} to {_WHAT[self.kind]}") from None
+            raise ColumnValueError(f"cannot convert {shown} to {_WHAT[self.kind]}") from None
 
 
 def _is_tinyint_1(type_: sqltypes.TypeEngine[Any]) -> bool:

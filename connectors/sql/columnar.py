@@ -23,7 +23,7 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 from connectors.base import Write, WriteAction, WriteResult, format_key, key_texts
-from connectors.sql.coercion import ColumnType, ConversionError, Kind
+from connectors.sql.coercion import ColumnType, ColumnValueError, Kind
 
 _NONE = type(None)
 _ACTION, _RECORD, _TZINFO = attrgetter("action"), attrgetter("record"), attrgetter("tzinfo")
@@ -89,7 +89,7 @@ def _converted(values: tuple[Any, ...], kind: ColumnType) -> tuple[Any, ...] | N
         return converted
     try:
         return tuple(map(kind.convert, values))
-    except ConversionError:
+    except ColumnValueError:
         return None
 
 

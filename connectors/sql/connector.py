@@ -25,7 +25,7 @@ from connectors.base import (
     format_key,
 )
 from connectors.sql.config import SqlStream, SqlSystem
-from connectors.sql.engine import Backend, Database, create_engine, database
+from connectors.sql.databases import Backend, Database, create_engine, database
 from connectors.sql.errors import database_errors
 from connectors.sql.lookups import KeyLookup
 from connectors.sql.pg_copy import copies

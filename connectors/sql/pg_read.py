@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from connectors.base import driver_connection
 from connectors.sql.coercion import Kind
-from connectors.sql.engine import Backend
+from connectors.sql.databases import Backend
 from connectors.sql.streams import StreamShape
 
 AS_DECODED = frozenset(

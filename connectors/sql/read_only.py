@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from connectors.sql.engine import Backend
+from connectors.sql.databases import Backend
 
 _BEGIN = {
     # the transaction's first statement: it ends (rolled back) when the connection goes back to the pool

@@ -42,8 +42,8 @@ from sqlalchemy import (
 from sqlalchemy.types import NullType
 
 from connectors.base import Batch, Checkpoint, PermanentError, Record
-from connectors.sql.coercion import ConversionError
-from connectors.sql.engine import Backend
+from connectors.sql.coercion import ColumnValueError
+from connectors.sql.databases import Backend
 from connectors.sql.lookups import LOOKUP_CHUNK
 from connectors.sql.pg_read import RawReads
 from connectors.sql.streams import StreamShape
@@ -133,7 +133,7 @@ class StreamReader:
     def bound(self, names: Sequence[str], values: Sequence[Any]) -> list[Any]:
         """Checkpoint values as the driver wants them bound (after a trip through JSON).
 
-        :raises ConversionError: when a value does not fit its column any more
+        :raises ColumnValueError: when a value does not fit its column any more
         """
         if self.shape.backend is Backend.SQLITE:
             return [_as_stored(value) for value in values]  # compared exactly as stored
@@ -206,7 +206,7 @@ async def read_batches(
     if options.cursor is not None and stored is not None:
         try:
             (value,) = reader.bound([options.cursor], [stored])
-        except ConversionError as exc:
+        except ColumnValueError as exc:
             raise PermanentError(
                 f"{reader.shape.where}: the stored cursor {stored!r} does not fit column {options.cursor} ({exc}): "
                 "run the sync with --full to read everything again"
@@ -260,7 +260,7 @@ def _resumed(reader: StreamReader, checkpoint: Checkpoint | None) -> tuple[Any, 
         after = reader.bound(reader.shape.key, after)
         if start is not None and reader.shape.options.cursor is not None:
             (start,) = reader.bound([reader.shape.options.cursor], [start])
-    except ConversionError:
+    except ColumnValueError:
         return None, None
     return start, after
 

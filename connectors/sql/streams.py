@@ -44,7 +44,7 @@ from sqlalchemy.types import NullType, TypeEngine
 from connectors.base import PermanentError
 from connectors.sql.coercion import DATE_KINDS, ColumnType, Kind, column_type, value_type
 from connectors.sql.config import SqlStream
-from connectors.sql.engine import Backend
+from connectors.sql.databases import Backend
 from connectors.sql.query_text import QueryError, one_select
 from connectors.sql.reflection import reflect_table
 

@@ -33,9 +33,9 @@ from connectors.base import (
     key_text,
     parse_key,
 )
-from connectors.sql.coercion import ConversionError, Kind
+from connectors.sql.coercion import ColumnValueError, Kind
 from connectors.sql.columnar import column_rows, results
-from connectors.sql.engine import Backend
+from connectors.sql.databases import Backend
 from connectors.sql.errors import is_transient, translate, translated_types
 from connectors.sql.lookups import LOOKUP_CHUNK
 from connectors.sql.many import DriverStatement, driver_statement, execute_many
@@ -261,7 +261,7 @@ class StreamWriter:
                 name: value if value is None or type(value) is natives[name] else types[name].convert(value)
                 for name, value in record.items()
             }
-        except (KeyError, ConversionError):
+        except (KeyError, ColumnValueError):
             pass  # find which column, and say so
         for name, value in record.items():
             require_column(self.where, f"table {self.shape.options.table}", name, self.names)
@@ -272,7 +272,7 @@ class StreamWriter:
         kind = self.shape.types[name]
         try:
             return kind.convert(value)
-        except ConversionError as exc:
+        except ColumnValueError as exc:
             raise PermanentError(f"{self.where}: column {name} ({kind.name}): {exc}") from None
 
     def _key_from_text(self, text: str | None) -> tuple[Any, ...]:

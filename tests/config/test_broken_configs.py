@@ -1,6 +1,6 @@
 """A table of broken configs, each matched on its message and its exact FILE:LINE:COL.
 
-Every case goes through :func:`open_project`, so config problems (app/config,
+Every case goes through :func:`open_workspace`, so config problems (app/config,
 connectors/*/config.py) and mapping problems (paths, expressions, transforms)
 are checked together, as ``brygga validate`` sees them.
 """
@@ -13,7 +13,7 @@ import pytest
 from _pytest.mark import ParameterSet
 
 from app.config.kinds import installed_kinds
-from app.engine.project import open_project
+from app.engine.workspace import open_workspace
 from app.errors import ConfigError
 from tests.conftest import MINIMAL_PROJECT, ProjectWriter
 
@@ -1532,9 +1532,9 @@ CASES = [
 
 
 def found_issues(project: Path) -> list[tuple[str, int, int, str]]:
-    """Every issue ``open_project`` reports, as (file relative to the project, line, column, message)."""
+    """Every issue ``open_workspace`` reports, as (file relative to the project, line, column, message)."""
     with pytest.raises(ConfigError) as caught:
-        open_project(project, ENVIRON)
+        open_workspace(project, ENVIRON)
     return [
         (issue.file.relative_to(project.parent).as_posix(), issue.line, issue.col, issue.message)
         for issue in caught.value.issues

@@ -9,7 +9,7 @@ import pytest
 from app.config import ConfigIssue, Mark, find_project_file, load_project, read_project
 from app.config import loader as loader_module
 from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, options_model
-from app.engine.project import open_project
+from app.engine.workspace import open_workspace
 from app.errors import ConfigError
 from connectors.csv.config import CsvSystem
 from connectors.sql.config import SqlSystem
@@ -66,7 +66,7 @@ def test_config_and_mapping_errors_come_together_in_file_order(write_project: Pr
     )
 
     with pytest.raises(ConfigError) as caught:
-        open_project(project, {})
+        open_workspace(project, {})
 
     assert located(caught.value.issues, project.parent) == [("mappings/a.yaml", 6, 1), ("mappings/b.yaml", 5, 34)]
     assert [issue.message.split(":")[0] for issue in caught.value.issues] == ["colour", "fields.name.transform[0]"]

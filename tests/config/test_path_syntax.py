@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from app.config import ConfigWarning, Step, format_path, old_dotted_form, parse_path
-from app.engine.project import open_project
+from app.engine import open_workspace
 from connectors.rest.paths import MISSING, body_value
 from tests.cli.helpers import run_brygga
 
@@ -89,7 +89,7 @@ def test_body_paths_read_the_one_syntax_and_the_old_form(path: str, value: Any) 
 def test_the_old_form_in_rest_options_is_a_warning_at_its_place_saying_how_to_write_it(tmp_path: Path) -> None:
     (tmp_path / "brygga.yaml").write_text(PROJECT, encoding="utf-8")
 
-    workspace = open_project(tmp_path / "brygga.yaml", {})
+    workspace = open_workspace(tmp_path / "brygga.yaml", {})
 
     warnings = workspace.project.warnings
     assert all(isinstance(warning, ConfigWarning) for warning in warnings)

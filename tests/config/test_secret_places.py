@@ -12,7 +12,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from app.engine.project import open_project
+from app.engine.workspace import open_workspace
 from app.errors import ConfigError
 from tests.conftest import ProjectWriter
 
@@ -99,7 +99,7 @@ def test_a_secret_in_every_place_is_in_no_error(write_project: ProjectWriter, se
     project = write_project({"brygga.yaml": PROJECT, "mappings/a.yaml": BAD_SYNC, "mappings/b.yaml": COMPILED_SYNC})
 
     with pytest.raises(ConfigError) as caught:
-        open_project(project, {"S": secret})
+        open_workspace(project, {"S": secret})
 
     forms = {
         secret,
@@ -121,7 +121,7 @@ def test_a_value_that_is_not_text_is_named_by_its_variable_in_every_place(write_
     project = write_project({"brygga.yaml": PROJECT, "mappings/a.yaml": BAD_SYNC, "mappings/b.yaml": COMPILED_SYNC})
 
     with pytest.raises(ConfigError) as caught:
-        open_project(project, {"S": "caf\udce9-bytes-from-latin-1"})
+        open_workspace(project, {"S": "caf\udce9-bytes-from-latin-1"})
 
     messages = {issue.message for issue in caught.value.issues}
     assert "environment variable S is not UTF-8 text (or holds a NUL character): set it to UTF-8 text" in messages

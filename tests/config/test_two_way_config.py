@@ -7,7 +7,7 @@ import pytest
 from app.config import TwoWaySyncConfig
 from app.config.schema import sync_schema
 from app.config.two_way import DIRECTIONS
-from app.engine.project import open_project
+from app.engine.workspace import open_workspace
 from app.mapping.testing import run_tests
 from tests.config.test_broken_configs import ENVIRON, Expected, found_issues
 from tests.conftest import MINIMAL_PROJECT, ProjectWriter
@@ -34,7 +34,7 @@ def test_a_two_way_sync_loads_with_both_directions_compiled(write_project: Proje
         TWO_WAY
         + "tests:\n  - {name: lower, direction: to_b, input: {id: 1, email: ' A@B.SE '}, output: {email: a@b.se}}\n"
     )
-    workspace = open_project(write_project({A: text}), ENVIRON)
+    workspace = open_workspace(write_project({A: text}), ENVIRON)
 
     sync = workspace.project.syncs["a"]
     assert isinstance(sync, TwoWaySyncConfig)
@@ -82,7 +82,7 @@ def test_a_lookup_goes_forward_in_to_b_and_back_in_to_a_and_its_tests_read_the_m
     write_project: ProjectWriter,
 ) -> None:
     users = "source: crm.users\ntarget: erp.users\nfields: {user_no: id}\n"
-    workspace = open_project(write_project({A: LOOKUPS_BOTH_WAYS, B: users}), ENVIRON)
+    workspace = open_workspace(write_project({A: LOOKUPS_BOTH_WAYS, B: users}), ENVIRON)
 
     sync = workspace.project.syncs["a"]
     assert isinstance(sync, TwoWaySyncConfig)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from app.engine.project import open_project
 from app.engine.runner import Engine, RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.store import RunInfo
 
 T0 = "2024-03-01 12:00:00"
@@ -122,7 +122,7 @@ class Project:
     async def run(
         self, sync: str, *, full: bool = False, engine_hook: Callable[[Engine], None] | None = None
     ) -> RunInfo:
-        workspace = open_project(self.file, environ={})
+        workspace = open_workspace(self.file, environ={})
         async with open_engine(workspace, sleep=_no_sleep) as engine:
             if engine_hook is not None:
                 engine_hook(engine)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from app.engine.project import open_project
 from app.engine.runner import Engine, RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.store import RunInfo
 
 PROJECT = """\
@@ -57,7 +57,7 @@ def _project(root: Path, state: str, rows: list[tuple[str, str]]) -> Path:
 
 
 async def _run(file: Path) -> tuple[RunInfo, list[tuple[str, str]], Engine]:
-    async with open_engine(open_project(file, environ={})) as engine:
+    async with open_engine(open_workspace(file, environ={})) as engine:
         run = await engine.run("items", RunOptions())
         letters = [(letter.source_key, letter.error) for letter in await engine.store.dead_letters("items")]
         return run, letters, engine
@@ -106,13 +106,13 @@ async def test_a_run_that_fails_unexpectedly_is_failed_visibly_and_the_next_one_
     tmp_path: Path, state: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     file = _project(tmp_path, state, [("a", "Ann")])
-    from app.engine import run as run_module
+    from app.engine import one_way_run as run_module
 
     async def broken(self: object) -> None:
         raise RuntimeError("a defect")
 
     with monkeypatch.context() as patch:
-        patch.setattr(run_module.SyncRun, "_read_source", broken)
+        patch.setattr(run_module.OneWayRun, "_read_source", broken)
         failed, _, _ = await _run(file)
     worked, _, _ = await _run(file)
 

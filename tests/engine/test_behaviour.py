@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from app.engine.project import open_project
 from app.engine.runner import open_engine
+from app.engine.workspace import open_workspace
 from app.store import Counts
 from tests.engine.conftest import CHILD_SYNC, COMPANIES_SYNC, T0, ProjectFactory, contact, state_rows
 
@@ -229,7 +229,7 @@ async def test_a_discarded_dead_letter_is_left_alone_until_its_record_changes(ma
     project = make_project()
     project.crm.insert("contacts", [contact(1, email="")])
     await project.run("contacts")
-    workspace = open_project(project.file, environ={})
+    workspace = open_workspace(project.file, environ={})
     async with open_engine(workspace) as engine:
         (letter,) = await engine.store.dead_letters("contacts")
         await engine.store.history.discard(letter.id, "dead letter discarded by ops")

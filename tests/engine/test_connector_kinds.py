@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.store import Counts
 
 PROJECT = """\
@@ -35,7 +35,7 @@ def _project(tmp_path: Path) -> Path:
 
 
 async def test_a_run_from_a_webhook_system_reads_nothing(tmp_path: Path) -> None:
-    async with open_engine(open_project(_project(tmp_path), environ={})) as engine:
+    async with open_engine(open_workspace(_project(tmp_path), environ={})) as engine:
         run = await engine.run("orders", RunOptions())
 
     assert (run.status, run.counts) == ("succeeded", Counts())

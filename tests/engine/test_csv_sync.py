@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from tests.cli.helpers import BRYGGA
 
 LETTERS = "åäöÅÄÖ"
@@ -70,7 +70,7 @@ def _project(tmp_path: Path, batch_size: int = 1000) -> Path:
 
 
 async def _run(project: Path, sync: str) -> str:
-    async with open_engine(open_project(project, environ={})) as engine:
+    async with open_engine(open_workspace(project, environ={})) as engine:
         run = await engine.run(sync, RunOptions())
     assert run.error is None, run.error
     return run.status

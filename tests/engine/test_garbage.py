@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from app.engine import process
+from app.engine import garbage_collection as process
 from app.engine.pipeline import all_of, read_ahead
-from app.engine.project import open_project
 from app.engine.runner import open_engine
+from app.engine.workspace import open_workspace
 from tests.engine.conftest import ProjectFactory, contact
 
 
@@ -50,7 +50,7 @@ async def test_read_ahead_keeps_no_item_once_it_has_ended() -> None:
 
 @pytest.mark.usefixtures("collector_off")
 async def test_closing_an_engine_frees_its_connectors_database_engines(project: Path) -> None:
-    async with open_engine(open_project(project, environ={})) as engine:
+    async with open_engine(open_workspace(project, environ={})) as engine:
         run = await engine.run("contacts")
         connector: Any = await engine.connections.get("crm")
         database = weakref.ref((await connector._connected()).sync_engine)
@@ -71,7 +71,7 @@ async def test_the_run_after_a_large_run_begins_with_a_collection_of_the_younger
         if phase == "stop" and info["generation"] >= 1:
             collections.append("collected")
 
-    async with open_engine(open_project(project, environ={})) as engine:
+    async with open_engine(open_workspace(project, environ={})) as engine:
         gc.callbacks.append(watch)
         try:
             first = await engine.run("contacts")
@@ -93,7 +93,7 @@ async def test_a_process_collecting_at_the_usual_pace_is_left_to_it(project: Pat
 
     gc.disable()
     try:
-        async with open_engine(open_project(project, environ={})) as engine:
+        async with open_engine(open_workspace(project, environ={})) as engine:
             await engine.run("contacts")
             gc.callbacks.append(watch)
     finally:

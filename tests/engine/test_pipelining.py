@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-import app.engine.run as run_module
-from app.engine.project import open_project
+import app.engine.one_way_run as run_module
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.store import Checkpoint, Counts, RunInfo, Store
 from connectors.base import Batch, Write, WriteResult
 from connectors.csv.connector import CsvConnector
@@ -58,7 +58,7 @@ def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 async def _run(project: Path, options: RunOptions | None = None) -> RunInfo:
-    async with open_engine(open_project(project, environ={})) as engine:
+    async with open_engine(open_workspace(project, environ={})) as engine:
         return await engine.run("people", options or RunOptions())
 
 
@@ -104,7 +104,7 @@ async def test_a_first_load_looks_up_only_keys_it_has_met_and_finds_one_met_long
 
     monkeypatch.setattr(Store, "id_map", counted)
 
-    async with open_engine(open_project(tmp_path / "brygga.yaml", environ={})) as engine:
+    async with open_engine(open_workspace(tmp_path / "brygga.yaml", environ={})) as engine:
         first = await engine.run("people", RunOptions())
         assert (first.status, first.counts) == ("succeeded", Counts(read=19, created=18, updated=1)), first.error
         assert looked_up == [{"1"}], "a first load looks up only a key it has met before"

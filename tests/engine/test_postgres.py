@@ -10,8 +10,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.errors import EarlierWriteFailed
 from app.store import Counts
 from connectors.sql import pg_copy, writing
@@ -42,7 +42,7 @@ async def test_new_and_existing_records_are_counted_from_the_upsert(tmp_path: Pa
             (tmp_path / "brygga.yaml").write_text(PROJECT.format(target=url))
             (tmp_path / "mappings" / "people.yaml").write_text(SYNC)
 
-            async with open_engine(open_project(tmp_path / "brygga.yaml", environ={})) as engine:
+            async with open_engine(open_workspace(tmp_path / "brygga.yaml", environ={})) as engine:
                 first = await engine.run("people", RunOptions())
                 again = await engine.run("people", RunOptions(full=True))
 
@@ -102,7 +102,7 @@ async def test_a_write_failing_under_the_next_one_is_retried_and_both_land_in_re
             (tmp_path / "brygga.yaml").write_text(PROJECT.format(target=url))
             (tmp_path / "mappings" / "people.yaml").write_text(SYNC)
 
-            async with open_engine(open_project(tmp_path / "brygga.yaml", environ={}), sleep=instant) as engine:
+            async with open_engine(open_workspace(tmp_path / "brygga.yaml", environ={}), sleep=instant) as engine:
                 run = await engine.run("people", RunOptions())
 
             assert (run.status, run.counts) == ("succeeded", Counts(read=3000, created=3000)), run.error

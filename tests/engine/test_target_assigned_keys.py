@@ -12,8 +12,8 @@ import pytest
 
 from app.config import SystemConfig
 from app.engine.connections import Connections
-from app.engine.project import open_project
 from app.engine.runner import Engine, RunOptions
+from app.engine.workspace import open_workspace
 from app.records import Record
 from app.store import Counts, Store
 from connectors.base import Batch, Checkpoint, Connector, StreamInfo, Write, WriteAction, WriteResult
@@ -119,7 +119,7 @@ def _project(tmp_path: Path, mode: str = "upsert", rows: int = 5) -> Path:
 
 
 async def _run(project: Path, api: FakeApi) -> Any:
-    workspace = open_project(project, environ={})
+    workspace = open_workspace(project, environ={})
     store = await Store.open(workspace.project.settings.state, workspace.project.root)
     api.system = workspace.project.systems["api"]
     engine = Engine(workspace, store, FakeConnections(workspace.project, api))
@@ -131,7 +131,7 @@ async def _run(project: Path, api: FakeApi) -> Any:
 
 
 def _api(project: Path, **options: Any) -> FakeApi:
-    workspace = open_project(project, environ={})
+    workspace = open_workspace(project, environ={})
     return FakeApi(workspace.project.systems["api"], **options)
 
 

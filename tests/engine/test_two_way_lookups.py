@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from app.engine.preview import preview
-from app.engine.project import open_project
+from app.engine.preview import preview_sync
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.store import RunInfo
 
 PROJECT = """\
@@ -142,7 +142,7 @@ class Systems:
             connection.close()
 
     async def run(self, sync: str) -> RunInfo:
-        workspace = open_project(self.folder / "brygga.yaml", environ={})
+        workspace = open_workspace(self.folder / "brygga.yaml", environ={})
         async with open_engine(workspace, sleep=_no_sleep) as engine:
             return await engine.run(sync, RunOptions())
 
@@ -257,9 +257,9 @@ async def test_preview_shows_looked_up_keys_both_ways_and_writes_nothing(tmp_pat
     systems.sql("erp.db", "INSERT INTO customers (customer_no, name, account_no) VALUES (50, 'Cy', 102)")
     await systems.run("companies")
 
-    workspace = open_project(tmp_path / "brygga.yaml", environ={})
+    workspace = open_workspace(tmp_path / "brygga.yaml", environ={})
     async with open_engine(workspace, sleep=_no_sleep) as engine:
-        rows = await preview(engine, "contacts", 10)
+        rows = await preview_sync(engine, "contacts", 10)
 
     shown = {(row.direction, row.source_key): (row.action, row.mapped, row.error) for row in rows}
     assert shown[("to_b", "1")] == ("create", {"customer_no": 1, "name": "Ann", "account_no": "101"}, None)

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.store import RunInfo
 from tests.cli.helpers import BRYGGA
 from tests.connectors.rest.server import ApiServer, ApiState
@@ -100,7 +100,7 @@ def project_file(root: Path, api_url: str, sync: str = SYNC) -> Path:
 
 
 async def run(path: Path) -> RunInfo:
-    async with open_engine(open_project(path, environ={})) as engine:
+    async with open_engine(open_workspace(path, environ={})) as engine:
         return await engine.run("crm-api", RunOptions())
 
 

@@ -9,8 +9,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.store import RunInfo
 from tests.connectors.rest.server import ApiServer, ApiState, running_api
 from tests.engine.two_way_project import Database
@@ -67,7 +67,7 @@ def project_file(root: Path, crm_url: str, helpdesk_url: str) -> Path:
 
 
 async def run(path: Path) -> RunInfo:
-    async with open_engine(open_project(path, environ={})) as engine:
+    async with open_engine(open_workspace(path, environ={})) as engine:
         return await engine.run("crm-helpdesk", RunOptions())
 
 

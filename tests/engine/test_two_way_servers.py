@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.store import RunInfo
 from tests.services import MARIADB_URL, POSTGRES_URL, require_service
 
@@ -110,7 +110,7 @@ def project_file(root: Path, crm: Side, erp: Side) -> Path:
 
 
 async def run(path: Path) -> RunInfo:
-    async with open_engine(open_project(path, environ={})) as engine:
+    async with open_engine(open_workspace(path, environ={})) as engine:
         return await engine.run("crm-erp", RunOptions())
 
 

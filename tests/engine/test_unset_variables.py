@@ -6,7 +6,7 @@ import pytest
 
 from app.config import Needs
 from app.engine.connections import Connections
-from app.engine.project import open_project
+from app.engine.workspace import open_workspace
 from app.errors import PermanentError
 from tests.conftest import ProjectWriter
 
@@ -25,7 +25,7 @@ systems:
 async def test_a_system_with_an_unset_variable_is_not_opened_even_when_a_command_loaded_it(
     write_project: ProjectWriter,
 ) -> None:
-    workspace = open_project(write_project({"brygga.yaml": PROJECT}), {}, Needs.testing(None))
+    workspace = open_workspace(write_project({"brygga.yaml": PROJECT}), {}, Needs.testing(None))
     connections = Connections(workspace.project)
 
     with pytest.raises(PermanentError, match=r"^system shop: ") as refused:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.store import RunInfo
 
 NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
@@ -150,7 +150,7 @@ class TwoWayProject:
     erp: Database
 
     async def run(self, *, full: bool = False) -> RunInfo:
-        workspace = open_project(self.file, environ={})
+        workspace = open_workspace(self.file, environ={})
         async with open_engine(workspace, sleep=_no_sleep) as engine:
             return await engine.run("crm-erp", RunOptions(full=full))
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from app.config import ConfigIssue
-from app.engine.project import Workspace, open_project
+from app.engine.workspace import Workspace, open_workspace
 from app.errors import ConfigError
 from app.mapping.compiler import CompiledMapping
 from tests.conftest import ProjectWriter
@@ -50,7 +50,7 @@ def open_sync(write_project: ProjectWriter) -> OpenSync:
                 "mappings/users.yaml": LOOKUP_SYNC_FILE,
             }
         )
-        return open_project(path, environ={})
+        return open_workspace(path, environ={})
 
     return open_
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from app.engine import run as run_module
+from app.engine import one_way_run as run_module
 from app.engine.service import Service
 from app.engine.settings import ServiceSettings
 from tests.service.conftest import Project
@@ -64,7 +64,7 @@ async def test_runs_that_fail_for_a_defect_turn_the_sync_failing(
     async def broken(self: object) -> None:
         raise TypeError("a defect")
 
-    monkeypatch.setattr(run_module.SyncRun, "_read_source", broken)
+    monkeypatch.setattr(run_module.OneWayRun, "_read_source", broken)
     service = await start_service(project.settings(failing_after=2))
 
     assert [await _run(service), await _run(service)] == ["failed", "failed"]

@@ -1,6 +1,6 @@
 """A reload retires the engine it replaced, and the process frees that engine's connectors at once: their
 database engines are full of reference cycles, which the rare full collections Brygga tunes for would
-leave for long, and every run after slower (see ``app.engine.process``)."""
+leave for long, and every run after slower (see ``app.engine.garbage_collection``)."""
 
 from __future__ import annotations
 

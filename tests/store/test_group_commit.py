@@ -10,7 +10,7 @@ import pytest
 from app.errors import StoreError
 from app.store import Store
 from app.store.group_commit import GroupCommit
-from app.store.turns import TaskTurns
+from app.store.task_lock import TaskLock
 
 
 class Recorder:
@@ -90,7 +90,7 @@ async def test_groups_are_at_most_the_size_given() -> None:
 
 
 async def test_a_task_holding_its_turn_takes_it_again_and_others_wait_in_order() -> None:
-    turns = TaskTurns()
+    turns = TaskLock()
     order: list[str] = []
 
     async def other(name: str) -> None:

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from app.config import WebhookConfig
 from app.config.systems import WebhookVerify
-from app.engine.webhooks import WebhookRejected, verify
+from app.engine.webhook_checks import WebhookRejected, verify
 from tests.webhooks.conftest import body_of, contact, github_headers
 
 BODY = body_of(contact(1))

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.engine.webhooks import MAX_DEPTH
+from app.engine.webhook_checks import MAX_DEPTH
 from tests.api.serve_process import Api, ServeProcess
 from tests.services import FreshPostgresDatabase, require_service
 from tests.webhooks.conftest import (

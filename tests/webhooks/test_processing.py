@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from app.engine import events as events_module
-from app.engine.run import SyncRun
+from app.engine import webhook_run as events_module
+from app.engine.one_way_run import OneWayRun
 from app.engine.writing import write_plan
 from tests.service.conftest import eventually
 from tests.webhooks.conftest import InProcess, InProcessFactory, WebhookProject, contact, make_project
@@ -149,14 +149,14 @@ async def test_events_that_come_while_another_run_goes_on_are_processed_right_af
 ) -> None:
     app = await in_process()
     entered, release = asyncio.Event(), asyncio.Event()
-    read_source = SyncRun._read_source
+    read_source = OneWayRun._read_source
 
-    async def held(run: SyncRun) -> None:
+    async def held(run: OneWayRun) -> None:
         entered.set()
         await release.wait()
         await read_source(run)
 
-    monkeypatch.setattr(SyncRun, "_read_source", held)
+    monkeypatch.setattr(OneWayRun, "_read_source", held)
     manual = (await _json(app, "POST", "/api/v1/syncs/local/runs", 202))["run_id"]
     await asyncio.wait_for(entered.wait(), 10)
 

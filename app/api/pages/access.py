@@ -17,7 +17,7 @@ from fastapi import HTTPException, Request, status
 
 from app.api.auth import Caller, caller_of, require_role
 from app.api.pages.sessions import Session, Sessions
-from app.engine.service import Service
+from app.engine import Service
 
 MAX_FORM_BYTES = 16 * 1024
 """The largest form an action or sign-in takes: a token, a CSRF token and a path."""

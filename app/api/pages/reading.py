@@ -17,8 +17,7 @@ from app.api.pages.access import Visit, service_of, visit_of
 from app.api.pages.chart import ACTIONS
 from app.api.pages.rendering import SECURITY_HEADERS, page, render
 from app.api.pages.sessions import set_cookie
-from app.engine.service import Service
-from app.engine.views import SyncView
+from app.engine import Service, SyncView
 from app.errors import NotFoundError
 
 router = APIRouter(include_in_schema=False)

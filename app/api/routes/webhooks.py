@@ -11,7 +11,7 @@ from app.api.models import WebhookEventPublic, WebhookEventsPage
 from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, encode_cursor, int_cursor
 from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
 from app.config import WebhookConfig
-from app.engine.webhooks import (
+from app.engine import (
     DELIVERY_ID_HEADERS,
     PROOF_HEADERS,
     WebhookBadBody,

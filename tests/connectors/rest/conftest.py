@@ -14,10 +14,10 @@ from app.config import load_project
 from connectors.base import Batch, Connector, create_connector
 from connectors.rest.connector import RestConnector
 from connectors.rest.limits import Clock
-from connectors.rest.retrying import RetryPolicy
+from connectors.rest.retrying import RequestRetryPolicy
 from tests.connectors.rest.server import ApiServer
 
-FAST_RETRIES = RetryPolicy(attempts=4, first_wait=0.01, most_wait=0.05, longest_wait=300)
+FAST_RETRIES = RequestRetryPolicy(attempts=4, first_wait=0.01, most_wait=0.05, longest_wait=300)
 
 
 class FakeClock:

@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.store import Counts
 from tests.connectors.rest.server import ApiState, contacts
 from tests.connectors.rest.test_limits import most_in_any_window
@@ -74,7 +74,7 @@ def execute(root: Path, sql: str) -> None:
 
 
 async def run(path: Path, sync: str) -> Any:
-    async with open_engine(open_project(path, environ={})) as engine:
+    async with open_engine(open_workspace(path, environ={})) as engine:
         return await engine.run(sync, RunOptions())
 
 
@@ -124,7 +124,7 @@ async def test_a_record_the_api_refuses_with_400_is_dead_lettered_at_once_and_th
     path = project(tmp_path, api_url)
     execute(tmp_path, "UPDATE people SET email = 'not-an-address' WHERE id = 2")
 
-    async with open_engine(open_project(path, environ={})) as engine:
+    async with open_engine(open_workspace(path, environ={})) as engine:
         result = await engine.run("out", RunOptions())
         [letter] = await engine.store.dead_letters("out")
 
@@ -157,7 +157,7 @@ async def test_two_syncs_on_one_system_run_together_within_its_rate_limit(
     execute(tmp_path, "CREATE TABLE others (id INTEGER PRIMARY KEY, name TEXT)")
     api.contacts = contacts(120)
 
-    async with open_engine(open_project(path, environ={})) as engine:
+    async with open_engine(open_workspace(path, environ={})) as engine:
         first, second = await asyncio.gather(engine.run("in", RunOptions()), engine.run("paged", RunOptions()))
 
     assert (first.counts.created, second.counts.created) == (120, 120)

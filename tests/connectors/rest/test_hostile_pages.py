@@ -11,8 +11,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from app.engine.project import open_project
 from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from tests.connectors.rest.server import ApiState
 from tests.services import FreshPostgresDatabase, require_service
 
@@ -66,7 +66,7 @@ async def test_hostile_records_on_a_page_fail_alone_and_numbers_keep_their_value
     api.raw["page"] = PAGE.encode()
     file = _project(tmp_path, api_url, target)
 
-    async with open_engine(open_project(file, environ={})) as engine:
+    async with open_engine(open_workspace(file, environ={})) as engine:
         run = await engine.run("items", RunOptions())
         letters = {letter.source_key: letter.error for letter in await engine.store.dead_letters("items")}
 
@@ -97,7 +97,7 @@ async def test_a_dead_letter_whose_key_no_url_can_hold_is_retried_from_its_kept_
     config["systems"]["api"]["streams"]["items"]["get"] = {"path": "/raw/{key}"}
     file.write_text(json.dumps(config))
 
-    async with open_engine(open_project(file, environ={})) as engine:
+    async with open_engine(open_workspace(file, environ={})) as engine:
         first = await engine.run("items", RunOptions())
         second = await engine.run("items", RunOptions())
         letters = [letter.source_key for letter in await engine.store.dead_letters("items")]

@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import pytest
 
 from app.errors import PermanentError, TransientError
-from connectors.rest.retrying import RetryPolicy
+from connectors.rest.retrying import RequestRetryPolicy
 from tests.connectors.rest.conftest import FakeClock, MakeSystem, ids, read_all
 from tests.connectors.rest.server import ApiState, contacts
 
@@ -112,7 +112,7 @@ async def test_5xx_answers_are_retried_with_growing_jittered_backoff_until_the_t
     for _ in range(5):
         api.fault("GET", PATH, status=500)
     connector = make_system(STREAM)
-    connector.retry_policy = RetryPolicy(attempts=5, first_wait=1, most_wait=4)
+    connector.retry_policy = RequestRetryPolicy(attempts=5, first_wait=1, most_wait=4)
 
     with pytest.raises(TransientError, match="500 Internal Server Error"):
         await read_all(connector, "contacts")
@@ -129,7 +129,7 @@ async def test_a_system_that_does_not_answer_in_time_is_a_transient_error(
 ) -> None:
     api.delay = 0.5
     connector = make_system(STREAM, timeout="50ms")
-    connector.retry_policy = RetryPolicy(attempts=2, first_wait=0.01, most_wait=0.01)
+    connector.retry_policy = RequestRetryPolicy(attempts=2, first_wait=0.01, most_wait=0.01)
 
     # httpx's ReadTimeout or the whole request's deadline, whichever comes first: both are `timeout`
     with pytest.raises(TransientError, match=r"no answer in time \((ReadTimeout|the whole request)"):

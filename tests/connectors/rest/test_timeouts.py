@@ -11,13 +11,13 @@ import pytest
 from app.errors import TransientError
 from connectors.base import Write, WriteAction
 from connectors.rest.errors import TransientHttpError
-from connectors.rest.retrying import RetryPolicy
+from connectors.rest.retrying import RequestRetryPolicy
 from tests.connectors.rest.conftest import MakeSystem, read_all
 from tests.connectors.rest.server import ApiState
 from tests.connectors.rest.test_auth import ENVIRON, oauth
 
 SLOW = "/api/slow/contacts"
-ONE_TRY = RetryPolicy(attempts=1)
+ONE_TRY = RequestRetryPolicy(attempts=1)
 
 
 def trickle(api: ApiState, body: bytes = b'[{"id": 1}]') -> None:

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-from connectors.sql.coercion import ColumnType, ConversionError, Kind, column_type, value_type
+from connectors.sql.coercion import ColumnType, ColumnValueError, Kind, column_type, value_type
 
 CET = timezone(timedelta(hours=1))
 POSTGRESQL: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -146,7 +146,7 @@ def test_values_convert_to_their_columns_type(column: ColumnType, value: Any, co
     ],
 )
 def test_a_value_that_does_not_convert_says_what_was_expected(column: ColumnType, value: Any, message: str) -> None:
-    with pytest.raises(ConversionError) as caught:
+    with pytest.raises(ColumnValueError) as caught:
         column.convert(value)
 
     assert str(caught.value) == message

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from connectors.sql.engine import Backend
+from connectors.sql.databases import Backend
 from connectors.sql.many import driver_statement, execute_many
 from connectors.sql.writing import upsert_statement
 

@@ -17,7 +17,7 @@ from sqlalchemy import Column, Integer, String, Table, func, select, text
 from app.errors import PermanentError
 from connectors.base import Write, WriteAction
 from connectors.sql.config import SqlStream
-from connectors.sql.engine import Backend
+from connectors.sql.databases import Backend
 from connectors.sql.query_text import MAX_QUERY_CHARACTERS, QueryError, one_select
 from connectors.sql.read_only import read_only_connection
 from tests.cli.helpers import run_brygga

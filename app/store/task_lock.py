@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 
-class TaskTurns:
+class TaskLock:
     """A lock per task rather than per call: a task that holds the turn and asks again (a read inside
     its own transaction) goes on at once instead of waiting for itself."""
 

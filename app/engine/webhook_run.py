@@ -13,22 +13,21 @@ from typing import TYPE_CHECKING, Any
 
 from app.engine.by_key import ByKey, records_by_key
 from app.engine.planning import Action, Planned, plan_batch
-from app.engine.webhooks import WebhookRejected, parse_json, records_of
+from app.engine.webhook_checks import WebhookRejected, parse_json, records_of
 from app.engine.writing import write_plan
 from app.errors import DeleteWhenError
-from app.mapping.expressions import Expression, compile_condition
+from app.mapping import Expression, compile_condition
 from app.record_checks import UnfitKey
 from app.records import Record
-from app.store import BatchChanges
-from app.store.inbox import EventInfo
+from app.store import BatchChanges, EventInfo
 
 if TYPE_CHECKING:
-    from app.engine.run import SyncRun
+    from app.engine.hosts import EventsRun
 
 EVENTS_PER_ROUND = 100
 
 
-async def process_events(run: SyncRun) -> None:
+async def process_events(run: EventsRun) -> None:
     """Work through every event of the sync's source stream that this sync has yet to process."""
     webhook = run.parts.source.system.webhook
     assert webhook is not None, "a webhook run needs the source system's webhook block"
@@ -68,7 +67,7 @@ def _is_delete(condition: Expression, event: Any) -> bool:
         raise DeleteWhenError(f"delete_when: {type(exc).__name__}: {exc}") from exc
 
 
-async def _upsert(run: SyncRun, group: list[tuple[EventInfo, list[Record]]]) -> None:
+async def _upsert(run: EventsRun, group: list[tuple[EventInfo, list[Record]]]) -> None:
     """Plan, write and commit the records of ``group``'s events, with each event's outcome."""
     if not group:
         return
@@ -86,7 +85,7 @@ async def _upsert(run: SyncRun, group: list[tuple[EventInfo, list[Record]]]) -> 
     run.events_done += len(changes.events)
 
 
-async def _plan(run: SyncRun, records: list[Record]) -> list[Planned]:
+async def _plan(run: EventsRun, records: list[Record]) -> list[Planned]:
     """The records' plan; with ``fetch: true``, each record read from the source by its key first."""
     webhook = run.parts.source.system.webhook
     if webhook is None or not webhook.fetch:
@@ -109,7 +108,7 @@ async def _plan(run: SyncRun, records: list[Record]) -> list[Planned]:
     return plan
 
 
-def _not_fetched(run: SyncRun, key: str | None, looked_up: ByKey) -> str:
+def _not_fetched(run: EventsRun, key: str | None, looked_up: ByKey) -> str:
     """Why the record of ``key`` was not fetched."""
     if key is None:
         return "the event names no key"
@@ -120,7 +119,7 @@ def _not_fetched(run: SyncRun, key: str | None, looked_up: ByKey) -> str:
     return f"{run.sync.source} has no record {key} (fetch)"
 
 
-async def _delete(run: SyncRun, event: EventInfo, records: list[Record]) -> None:
+async def _delete(run: EventsRun, event: EventInfo, records: list[Record]) -> None:
     """Delete the target records of the event's source records (those Brygga wrote)."""
     keys = [key for key in map(run.parts.mapping.source_key, records) if key is not None]
     known = await run.store.id_map(run.sync.name, keys)
@@ -134,7 +133,7 @@ async def _delete(run: SyncRun, event: EventInfo, records: list[Record]) -> None
     run.events_done += 1
 
 
-async def _commit_failed(run: SyncRun, event: EventInfo, error: str) -> None:
+async def _commit_failed(run: EventsRun, event: EventInfo, error: str) -> None:
     changes = BatchChanges(events=[(event.id, error)])
     await run._commit(changes)
     await run.commits.wait()

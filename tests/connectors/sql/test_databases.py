@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.errors import PermanentError
-from connectors.sql.engine import Backend, database
+from connectors.sql.databases import Backend, database
 
 ROOT = Path("/srv/project")
 

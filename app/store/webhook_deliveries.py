@@ -24,7 +24,7 @@ from app.store.group_commit import GroupCommit
 from app.store.tables import WEBHOOK_EVENTS, WEBHOOK_PROGRESS, utc_now
 
 if TYPE_CHECKING:
-    from app.store.store import Store
+    from app.store.access import StoreAccess
 
 EVENTS, PROGRESS = WEBHOOK_EVENTS, WEBHOOK_PROGRESS
 COLUMNS = "system, delivery_id, received_at, body, records, status"
@@ -53,10 +53,10 @@ def progress_rows(event_id: int, syncs: Sequence[str], now: datetime) -> list[di
     return [{"event_id": event_id, "sync": sync, "status": "pending", "updated_at": now} for sync in syncs]
 
 
-class Intake:
-    """Stores deliveries for an :class:`~app.store.inbox.Inbox`, in groups."""
+class DeliveryWriter:
+    """Stores deliveries for an :class:`~app.store.webhook_inbox.WebhookInbox`, in groups."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreAccess) -> None:
         self._backend: _Backend = _Postgres(store) if store._postgres else _Sqlite(store)
         self._group = GroupCommit(self._accept_all)
 
@@ -125,7 +125,7 @@ class _Sqlite:
     FIND = f"SELECT id, delivery_id, received_at FROM {EVENTS.name} WHERE system = ? AND delivery_id IN "
     PROGRESS = f"INSERT INTO {PROGRESS.name} (event_id, sync, status, updated_at) VALUES (?, ?, 'pending', ?)"
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreAccess) -> None:
         self.store = store
         # received_at exactly as SQLAlchemy writes it, so that a row read back compares with it as text
         dialect: Dialect = store.engine.dialect
@@ -174,7 +174,7 @@ class _Postgres:
         " SELECT event_id, sync, 'pending', $3::timestamp FROM unnest($1::int[], $2::text[]) AS p (event_id, sync)"
     )
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreAccess) -> None:
         self.store = store
 
     async def accept(self, deliveries: Sequence[Delivery], now: datetime) -> list[tuple[int, bool]]:

@@ -19,21 +19,21 @@ from typing import TYPE_CHECKING, Literal
 
 from app.config import SyncConfig
 from app.engine.by_key import records_by_key
-from app.engine.events import process_events
 from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, RecordsInFlight, WaitForBefore, all_of, read_ahead
 from app.engine.planning import Planned, plan_batch
 from app.engine.retry import pause, with_retries, worth_retrying
+from app.engine.webhook_run import process_events
 from app.engine.writing import write_plan
 from app.errors import EarlierWriteFailed, RunStopped, TransientError
-from app.mapping.hashing import record_hash
+from app.mapping import record_hash
 from app.record_checks import UnfitKey
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, IdMapping, LogEntry
 from connectors.base import Batch, Write, WriteAction, retrying_as
 
 if TYPE_CHECKING:
-    from app.engine.runner import Engine
+    from app.engine.hosts import RunHost
 
 log = logging.getLogger("brygga.engine")
 
@@ -116,10 +116,10 @@ def _shares_keys(keys: set[str], batches: list[set[str]]) -> bool:
     return any(not keys.isdisjoint(batch) for batch in batches)
 
 
-class SyncRun:
+class OneWayRun:
     """One run of one sync, from its dead letters to its last batch; made and driven by the engine."""
 
-    def __init__(self, engine: Engine, sync: SyncConfig, run_id: int, options: RunOptions) -> None:
+    def __init__(self, engine: RunHost, sync: SyncConfig, run_id: int, options: RunOptions) -> None:
         self.engine = engine
         self.sync = sync
         self.run_id = run_id

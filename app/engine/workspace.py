@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.config import (
+    DIRECTIONS,
     EVERYTHING,
     ConfigIssue,
+    Direction,
     Needs,
     Project,
     SyncConfig,
@@ -17,11 +19,10 @@ from app.config import (
     keep_warnings,
     read_project,
     report_issues,
+    reverse_lookups,
 )
-from app.config.two_way import DIRECTIONS, Direction, reverse_lookups
 from app.errors import ConfigError
-from app.mapping.compiler import CompiledMapping, compile_mapping
-from app.mapping.paths import PathSyntaxError, parse_path
+from app.mapping import CompiledMapping, PathSyntaxError, compile_mapping, parse_path
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Workspace:
     """Two-way syncs' mappings, by sync name and direction."""
 
 
-def open_project(path: Path, environ: Mapping[str, str] | None = None, needs: Needs = EVERYTHING) -> Workspace:
+def open_workspace(path: Path, environ: Mapping[str, str] | None = None, needs: Needs = EVERYTHING) -> Workspace:
     """Read the project at ``path`` and compile its syncs' mappings, for a command that uses what
     ``needs`` names: an unset ``${VAR}`` elsewhere is no error (SPEC 6).
 
@@ -102,7 +103,7 @@ def webhook_issues(project: Project) -> list[ConfigIssue]:
             except PathSyntaxError as exc:
                 issues.append(where.issue(("webhook", "records"), f"systems.{system.name}.webhook.records: {exc}"))
         if webhook.delete_when is not None:
-            from app.mapping.expressions import ExpressionSyntaxError, compile_condition  # noqa: PLC0415 - Jinja2, for expressions only
+            from app.mapping import ExpressionSyntaxError, compile_condition  # noqa: PLC0415 - Jinja2, for expressions only
 
             try:
                 compile_condition(webhook.delete_when, variable="event")

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from app.config import AnySync, TwoWaySyncConfig
 from app.engine.runner import SyncBusyError
-from app.engine.webhooks import UnknownWebhookSystem, WebhookRejected, check_delivery, webhook_of
+from app.engine.webhook_checks import UnknownWebhookSystem, WebhookRejected, check_delivery, webhook_of
 from app.errors import BryggaError, ConflictError, NotFoundError
-from app.store.inbox import EventInfo
+from app.store import EventInfo
 
 if TYPE_CHECKING:
-    from app.engine.service import Service
+    from app.engine.hosts import ReceiverHost
 
 log = logging.getLogger("brygga.webhooks")
 
@@ -41,10 +41,10 @@ def _streams_read(sync: AnySync) -> set[str]:
     return {sync.source}
 
 
-class Webhooks:
+class WebhookReceiver:
     """Webhook intake and wake-ups for a :class:`~app.engine.service.Service`."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: ReceiverHost) -> None:
         self.service = service
         self._tasks: set[asyncio.Task[None]] = set()
         self._waking: set[str] = set()

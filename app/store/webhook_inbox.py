@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, case, delete, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.store.intake import Delivery, Intake, progress_rows
 from app.store.tables import DEAD_LETTERS, WEBHOOK_EVENTS, WEBHOOK_PROGRESS, utc_now
+from app.store.webhook_deliveries import Delivery, DeliveryWriter, progress_rows
 
 if TYPE_CHECKING:
-    from app.store.store import Store
+    from app.store.access import StoreAccess
 
 EVENTS, PROGRESS = WEBHOOK_EVENTS, WEBHOOK_PROGRESS
 
@@ -32,12 +32,12 @@ class EventInfo:
     body: str
 
 
-class Inbox:
+class WebhookInbox:
     """The store's webhook events and each sync's progress with them."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreAccess) -> None:
         self.store = store
-        self._intake = Intake(store)
+        self._intake = DeliveryWriter(store)
 
     async def accept(
         self, system: str, delivery_id: str | None, body: str, records: int, syncs: Sequence[str]

@@ -22,7 +22,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from app.config import Project, WebhookConfig
 from app.errors import RequestError
 from app.json_values import exact_number
-from app.mapping.paths import compile_path
+from app.mapping import compile_path
 from app.records import Record
 
 DELIVERY_ID_HEADERS = ("webhook-id", "x-github-delivery", "idempotency-key")
