@@ -93,7 +93,7 @@ def service_settings(**given: Any) -> ServiceSettings:
 
     :raises SettingsError: for a variable that does not parse (``main()`` prints it and exits 2)
     """
-    from app.engine.settings import ServiceSettings  # noqa: PLC0415 - the engine, only when a command needs it
+    from app.engine import ServiceSettings  # noqa: PLC0415 - the engine, only when a command needs it
 
     return ServiceSettings.from_environment(**given)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from app.config.paths import PathSyntaxError, Step, parse_path
+from app.config import PathSyntaxError, Step, parse_path
 
 __all__ = ["Getter", "PathSyntaxError", "Step", "compile_path", "compile_steps", "parse_path"]
 
