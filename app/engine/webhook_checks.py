@@ -15,7 +15,7 @@ import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -38,11 +38,8 @@ one would not fit the inbox's unique index on PostgreSQL."""
 class WebhookRejected(RequestError):
     """A delivery refused, nothing stored; its type says why, ``reason`` is the metrics label.
 
-    The HTTP answer is the API's to give, by type (:mod:`app.api.errors`); ``status`` repeats the one
-    SPEC 5 gives each type for callers that read it, and ``tests/test_error_tree.py`` checks they agree.
+    The HTTP answer is the API's to give, by type (:mod:`app.api.errors`): the engine knows no statuses.
     """
-
-    status: ClassVar[int] = 400
 
     def __init__(self, reason: str, detail: str) -> None:
         self.reason = reason
@@ -52,25 +49,17 @@ class WebhookRejected(RequestError):
 class WebhookNotProven(WebhookRejected):
     """No valid signature, token or timestamp, or a ``verify: none`` delivery from another machine."""
 
-    status = 401
-
 
 class WebhookFromWebPage(WebhookRejected):
     """An unsigned (``verify: none``) delivery that a web page on this machine sent."""
-
-    status = 403
 
 
 class UnknownWebhookSystem(WebhookRejected):
     """No system of that name, or one without a ``webhook`` block."""
 
-    status = 404
-
 
 class WebhookTooLarge(WebhookRejected):
     """The body is over the webhook's ``max_body``."""
-
-    status = 413
 
 
 class WebhookBadBody(WebhookRejected):
