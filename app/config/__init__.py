@@ -8,8 +8,9 @@ and scrubs secrets without building them. A new public name goes into ``_MODULES
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from app.lazy_names import lazy_names
 
 __all__ = [
     "DIRECTIONS",
@@ -207,19 +208,4 @@ _MODULES = {
         "dotted",
     ),
 }
-_HOME = {name: module for module, names in _MODULES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    """A public name, imported from its module the first time it is asked for."""
-    try:
-        module = _HOME[name]
-    except KeyError:
-        raise AttributeError(f"module 'app.config' has no attribute '{name}'") from None
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOME))
+__getattr__, __dir__ = lazy_names(__name__, _MODULES, globals())
