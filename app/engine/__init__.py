@@ -50,7 +50,8 @@ if TYPE_CHECKING:
     from app.engine.garbage_collection import tune_garbage_collection
     from app.engine.listening import is_loopback, open_to_others
     from app.engine.order import in_after_order
-    from app.engine.preview import PreviewRow, preview_sync
+    from app.engine.preview import preview_sync
+    from app.engine.preview_rows import PreviewRow
     from app.engine.run_log import FIELDS
     from app.engine.runner import Engine, RunOptions, RunResult, SyncBusyError, open_engine
     from app.engine.service import Service
@@ -81,10 +82,8 @@ _MODULES = {
         "open_to_others",
     ),
     "app.engine.order": ("in_after_order",),
-    "app.engine.preview": (
-        "PreviewRow",
-        "preview_sync",
-    ),
+    "app.engine.preview": ("preview_sync",),
+    "app.engine.preview_rows": ("PreviewRow",),
     "app.engine.run_log": ("FIELDS",),
     "app.engine.runner": (
         "Engine",

@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from app.config import TwoWaySyncConfig
 from app.engine.planning import Action, Planned, plan_batch
+from app.engine.preview_rows import PreviewRow
 from app.engine.runner import Engine
+from app.engine.two_way_preview import preview_two_way
 from app.records import Record
-
-
-@dataclass
-class PreviewRow:
-    """One source record: the action a run would take, and what would change."""
-
-    source_key: str
-    action: str
-    target_key: str | None = None
-    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    """field → (value in the target now, value it would get), for updates."""
-    mapped: dict[str, Any] | None = None
-    error: str | None = None
-    note: str | None = None
-    direction: str | None = None
-    """In a two-way sync, the direction: ``to_b`` writes into b (``source_key`` is then a's key)."""
 
 
 async def preview_sync(engine: Engine, name: str, limit: int) -> list[PreviewRow]:
     """The first ``limit`` records the next run of sync ``name`` would read, planned but not written."""
     sync = engine.workspace.project.syncs[name]
     if isinstance(sync, TwoWaySyncConfig):
-        from app.engine.two_way_preview import preview_two_way  # noqa: PLC0415 (it builds on this module)
-
         return await preview_two_way(engine, sync, limit)
     parts = await engine.parts(sync)
     await parts.source.prepare(sync.source_stream)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from app.config import SIDES, Direction, Side, TwoWaySyncConfig
 from app.engine.by_key import records_by_key
 from app.engine.lookups import find_lookups
-from app.engine.preview import PreviewRow
+from app.engine.preview_rows import PreviewRow
 from app.engine.settling import Settlement, Settler
 from app.errors import MappingError
 from app.mapping import CompiledMapping, KeyReader, show
