@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.services import FreshPostgresDatabase, require_service
+from tests.services import FreshPostgresDatabase, prepare_worker_databases, require_service
 
 if TYPE_CHECKING:
     from tests.connectors.rest.server import ApiServer, ApiState
@@ -33,6 +33,11 @@ systems:
       customers: {file: customers.csv, key: customer_no}
       users: {file: users.csv, key: user_no}
 """
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each xdist worker gets its own ``test_gwN`` databases before its first test."""
+    prepare_worker_databases()
 
 
 @pytest.fixture

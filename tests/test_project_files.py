@@ -89,3 +89,23 @@ def test_the_test_command_installs_within_the_constraints_and_tests_have_a_timeo
 
     assert "pip install -q -c constraints.txt -e '.[test]'" in tests
     assert pyproject["tool"]["pytest"]["ini_options"]["timeout"] == 120
+
+
+SHARED_TEST_DATABASE = re.compile(r"127\.0\.0\.1:(5432|3306)/test\b")
+
+
+def test_tests_run_in_workers_that_never_share_a_database() -> None:
+    """The test command runs the suite in one process per CPU; each has its own ``test_gwN`` databases
+    (tests/services.py). A test naming the shared ``test`` database itself would meet another worker's
+    tables there."""
+    _, tests = _readme_commands()
+    named = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in (REPO / "tests").rglob("*.py")
+        if path.name != "services.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if SHARED_TEST_DATABASE.search(line)
+    ]
+
+    assert tests.endswith("pytest -q -n auto")
+    assert named == [], f"use tests.services.POSTGRES_URL / MARIADB_URL instead of the shared database: {named}"

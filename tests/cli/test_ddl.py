@@ -187,7 +187,7 @@ async def test_mariadb(tmp_path: Path, mariadb_table: str) -> None:
 def test_a_text_key_is_a_bounded_varchar_and_a_key_may_have_several_fields(tmp_path: Path) -> None:
     """MariaDB cannot index a TEXT key: key columns without a length-free type are VARCHAR(255)."""
     root = _project(tmp_path, "customers")
-    result = run_brygga("ddl", "tags", cwd=root, env={"ERP_DATABASE_URL": "mysql://root@127.0.0.1:3306/test"})
+    result = run_brygga("ddl", "tags", cwd=root, env={"ERP_DATABASE_URL": MARIADB_URL})
     assert result.returncode == 0, result.stderr
     assert "customer BIGINT NOT NULL" in result.stdout
     assert "tag VARCHAR(255) NOT NULL" in result.stdout

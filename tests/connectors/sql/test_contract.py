@@ -20,8 +20,8 @@ UNREACHABLE = {
 }
 REFUSING = {
     "sqlite": "sqlite:///not-a-database.db",
-    "postgresql": f"postgresql://brygga:{SECRET}@127.0.0.1:5432/test",  # no such role
-    "mariadb": f"mysql://brygga:{SECRET}@127.0.0.1:3306/test",  # no such user
+    "postgresql": f"postgresql://brygga:{SECRET}@127.0.0.1:5432/brygga",  # no such role
+    "mariadb": f"mysql://brygga:{SECRET}@127.0.0.1:3306/brygga",  # no such user
 }
 
 

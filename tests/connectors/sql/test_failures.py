@@ -11,6 +11,7 @@ from sqlalchemy import text
 from app.errors import PermanentError, TransientError
 from connectors.base import Write, WriteAction
 from tests.connectors.sql.conftest import SERVERS, SQLITE, Connect, Db
+from tests.services import MARIADB_URL, POSTGRES_URL
 
 SERVER_URLS = {
     "postgresql": "postgresql://brygga:s3cret-pw@127.0.0.1:{port}/{database}",
@@ -45,8 +46,8 @@ async def test_a_missing_sqlite_file_is_unreachable_and_never_created(db: Db, co
 
 LOCK_WAITS = {
     "sqlite": "sqlite:///data.db?timeout=0.1",
-    "postgresql": "postgresql://postgres@127.0.0.1:5432/test?command_timeout=0.5",
-    "mariadb": "mysql://root@127.0.0.1:3306/test?init_command=" + quote("SET innodb_lock_wait_timeout=1"),
+    "postgresql": f"{POSTGRES_URL}?command_timeout=0.5",
+    "mariadb": f"{MARIADB_URL}?init_command=" + quote("SET innodb_lock_wait_timeout=1"),
 }
 
 

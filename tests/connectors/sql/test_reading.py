@@ -6,10 +6,12 @@ import random
 from datetime import date, timedelta
 
 from sqlalchemy import Column, Date, Integer, String
+from sqlalchemy.engine import make_url
 
 from app.records import dumps, loads
 from connectors.base import Write, WriteAction
 from tests.connectors.sql.conftest import T0, Connect, Db, checkpoints, ids, moments, read_all, timestamp
+from tests.services import MARIADB_URL
 
 CUSTOMERS = {"table": "", "key": "id", "cursor": "updated_at"}
 
@@ -225,7 +227,7 @@ async def test_rows_whose_key_is_null_are_never_read(db: Db, connect: Connect) -
     assert ids(changes, "code") == ["a", "b"]
 
 
-SCHEMAS = {"sqlite": "main", "postgresql": "public", "mariadb": "test"}
+SCHEMAS = {"sqlite": "main", "postgresql": "public", "mariadb": make_url(MARIADB_URL).database}
 
 
 async def test_a_table_in_a_named_schema_is_read_and_written(db: Db, connect: Connect) -> None:
