@@ -17,7 +17,7 @@ import python_calamine
 from connectors.base import Record, UnreadableValue, format_key
 from connectors.table_file.messages import columns_are, quoted
 from connectors.xlsx.error_cells import error_cells
-from connectors.xlsx.values import header_name, record_value
+from connectors.xlsx.values import column_values, header_name, record_value
 from connectors.xlsx.workbook import (
     EmptySheetError,
     XlsxFile,
@@ -106,7 +106,7 @@ class SheetScan:
     def records(self, size: int) -> list[Record] | None:
         """The next (at most) ``size`` records, or ``None`` at the end of the sheet."""
         rows = self._next_rows(size)
-        return None if not rows else [self._record(number, row) for number, row in rows]
+        return None if not rows else self._records(rows)
 
     def keys(self, size: int) -> list[str] | None:
         """The keys of the next (at most) ``size`` rows, rows without a key left out; ``None`` at the end."""
@@ -155,6 +155,22 @@ class SheetScan:
         self.open()
         with errors_translated(self.file):
             return list(islice(self._rows, size))
+
+    def _records(self, rows: list[tuple[int, list[Any]]]) -> list[Record]:
+        """The rows' records, converted column by column (see :func:`column_values`) when all are as wide."""
+        assert self.header is not None
+        names = self.header.names
+        cells = [row for _, row in rows]
+        widths = set(map(len, cells))
+        if len(widths) != 1 or widths.pop() < len(names):
+            return [self._record(number, row) for number, row in rows]
+        columns = [column_values(column) for column in list(zip(*cells, strict=True))[: len(names)]]
+        records = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        if self._errors:
+            for (number, _), record in zip(rows, records, strict=True):
+                if errors := self._errors.get(number):
+                    self._mark_errors(record, number, errors)
+        return records
 
     def _record(self, number: int, row: list[Any]) -> Record:
         assert self.header is not None
