@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from typing import Any
 
@@ -205,14 +206,19 @@ class SheetScan:
         self._workbook = workbook
 
     def _read_header(self, workbook: python_calamine.CalamineWorkbook) -> None:
-        if self.file.sheet is None:
-            sheet = workbook.get_sheet_by_index(0)
-        elif self.file.sheet in workbook.sheet_names:
-            sheet = workbook.get_sheet_by_name(self.file.sheet)
-        else:
+        if self.file.sheet is not None and self.file.sheet not in workbook.sheet_names:
             raise self.file.error(
                 f"the workbook has no sheet named {self.file.sheet!r}; its sheets are: {quoted(workbook.sheet_names)}"
             )
+        if not workbook.sheet_names:
+            raise self.file.error("the workbook has no sheets: open it in Excel and save it again")
+        name = workbook.sheet_names[0] if self.file.sheet is None else self.file.sheet
+        # The error cells are found in the sheet's XML while calamine loads the sheet (it lets go of the
+        # GIL): the two are most of the time before a large sheet's first batch.
+        with ThreadPoolExecutor(1, thread_name_prefix="brygga-xlsx-errors") as pool:
+            found = pool.submit(error_cells, self.file.path, name)
+            sheet = workbook.get_sheet_by_name(name)
+            errors = found.result()
         self.sheet_name = sheet.name
         if sheet.start is None:
             raise EmptySheetError(
@@ -225,12 +231,12 @@ class SheetScan:
         cells = [] if skip < 0 else next(islice(rows, skip, None), [])
         self.header = Header(self.file, sheet.name, cells, start[1])
         self._positions = self.header.positions(self.key, sheet.name)
-        self._errors = self._errors_by_row(start[1])
+        self._errors = self._errors_by_row(errors, start[1])
         self._rows = self._data_rows(rows, header_at + 1)
 
-    def _errors_by_row(self, first_column: int) -> dict[int, dict[int, str]]:
+    def _errors_by_row(self, errors: dict[tuple[int, int], str], first_column: int) -> dict[int, dict[int, str]]:
         by_row: dict[int, dict[int, str]] = {}
-        for (row, column), text in error_cells(self.file.path, self.sheet_name).items():
+        for (row, column), text in errors.items():
             if row >= self.file.header_row:
                 by_row.setdefault(row, {})[column - first_column] = text
         return by_row
