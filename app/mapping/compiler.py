@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
@@ -34,6 +35,8 @@ class MappingFunction(Protocol):
 
 _MISSING = object()
 _NO_LOOKUPS = NoLookups()
+_ISO_TEXT: dict[str, Callable[[str], Any]] = {"datetime": datetime.fromisoformat, "date": date.fromisoformat}
+"""The first reading of text that the types' converters try (:func:`~app.mapping.conversions.to_datetime`)."""
 
 
 class _LookupKey:
@@ -407,6 +410,17 @@ class _Compiler:
 
     def _type(self, v: str, type_name: str, decimal_mark: str) -> list[str]:
         convert = self.add(converter(type_name, decimal_mark), "type")
+        if type_name in _ISO_TEXT:  # ISO text is the common case, read inline at C speed: the rest converted
+            parse, invalid = self.add(_ISO_TEXT[type_name], "fromisoformat"), self.add(ValueError, "ValueError")
+            return [
+                f"if {v}.__class__ is str:",
+                "    try:",
+                f"        {v} = {parse}({v})",
+                f"    except {invalid}:",
+                f"        {v} = {convert}({v})",
+                f"elif {v} is not None:",
+                f"    {v} = {convert}({v})",
+            ]
         if type_name != "decimal" or decimal_mark != ".":  # Decimal("1.234") is 1234 with the mark ","
             return [f"if {v} is not None:", f"    {v} = {convert}({v})"]
         # Plain decimal text is the common case: read it inline at C speed; anything

@@ -301,4 +301,25 @@ def _plain_integer(text: str) -> int | None:
 
 # Plain numbers are by far the commonest text: read them at C speed, and leave
 # decimal commas, thousands separators and blanks to the full converter.
-_FAST_TEXT: dict[str, Callable[[str], Any]] = {"decimal": _plain_decimal, "integer": _plain_integer}
+def _iso_datetime(text: str) -> datetime | None:
+    """``datetime.fromisoformat(text)``, the first reading :func:`to_datetime` tries; else ``None``."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _iso_date(text: str) -> date | None:
+    """``date.fromisoformat(text)``, the first reading :func:`to_date` tries; else ``None``."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+_FAST_TEXT: dict[str, Callable[[str], Any]] = {
+    "decimal": _plain_decimal,
+    "integer": _plain_integer,
+    "datetime": _iso_datetime,
+    "date": _iso_date,
+}

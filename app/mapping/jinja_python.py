@@ -212,4 +212,4 @@ class Translator:
 
 def _str_join(parts: tuple[Any, ...]) -> str:
     """Jinja's ``~``: every part as text (undefined as empty), joined."""
-    return "".join([str(part) for part in parts])
+    return "".join(map(str, parts))

@@ -91,7 +91,8 @@ def _join(argument: str | None) -> Transform:
 
     def join(value: Any) -> Any:
         if isinstance(value, list):
-            return separator.join(str(item) for item in value if item is not None)
+            items = value if None not in value else [item for item in value if item is not None]
+            return separator.join(map(str, items))
         return value
 
     return join

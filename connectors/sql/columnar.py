@@ -28,6 +28,10 @@ from connectors.sql.coercion import ColumnType, ColumnValueError, Kind
 _NONE = type(None)
 _ACTION, _RECORD, _TZINFO = attrgetter("action"), attrgetter("record"), attrgetter("tzinfo")
 _FIRST = itemgetter(0)
+_NUMBERS = frozenset({int, float, Decimal})
+"""What ``float()`` takes as :meth:`ColumnType.convert` does for a float column (a bool is a type of its own)."""
+_EXACT_NUMBERS = frozenset({int, Decimal})
+"""What ``Decimal()`` takes as :meth:`ColumnType.convert` does for a decimal column (a float goes by its ``repr``)."""
 
 
 def column_rows(
@@ -105,8 +109,11 @@ def _in_bulk(values: tuple[Any, ...], kind: ColumnType, seen: set[type]) -> tupl
         if seen == {str} and kind.kind is Kind.DATETIME:
             moments = tuple(map(datetime.fromisoformat, values))
             return moments if _zones_fit(moments, kind.aware) else tuple(map(kind.convert, moments))
-        if seen <= {int, float} and kind.kind is Kind.FLOAT:
+        if seen <= _NUMBERS and kind.kind is Kind.FLOAT:
             return tuple(map(float, values))
+        if seen <= _EXACT_NUMBERS and kind.kind is Kind.DECIMAL:  # whole numbers among decimals, as a sheet gives
+            numbers = tuple(map(Decimal, values))
+            return numbers if all(map(Decimal.is_finite, numbers)) else None
     except (ValueError, ArithmeticError):
         return None
     return None

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from itertools import islice
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice, repeat
 from typing import Any
 
 import python_calamine
@@ -17,7 +18,7 @@ import python_calamine
 from connectors.base import Record, UnreadableValue, format_key
 from connectors.table_file.messages import columns_are, quoted
 from connectors.xlsx.error_cells import error_cells
-from connectors.xlsx.values import header_name, record_value
+from connectors.xlsx.values import column_values, header_name, record_value
 from connectors.xlsx.workbook import (
     EmptySheetError,
     XlsxFile,
@@ -106,7 +107,7 @@ class SheetScan:
     def records(self, size: int) -> list[Record] | None:
         """The next (at most) ``size`` records, or ``None`` at the end of the sheet."""
         rows = self._next_rows(size)
-        return None if not rows else [self._record(number, row) for number, row in rows]
+        return None if not rows else self._records(rows)
 
     def keys(self, size: int) -> list[str] | None:
         """The keys of the next (at most) ``size`` rows, rows without a key left out; ``None`` at the end."""
@@ -156,6 +157,23 @@ class SheetScan:
         with errors_translated(self.file):
             return list(islice(self._rows, size))
 
+    def _records(self, rows: list[tuple[int, list[Any]]]) -> list[Record]:
+        """The rows' records, converted column by column (see :func:`column_values`) when all are as wide."""
+        assert self.header is not None
+        names = self.header.names
+        cells = [row for _, row in rows]
+        widths = set(map(len, cells))
+        if len(widths) != 1 or widths.pop() < len(names):
+            return [self._record(number, row) for number, row in rows]
+        columns = [column_values(column) for column in list(zip(*cells, strict=True))[: len(names)]]
+        # every column is as long as the batch: zip's strictness would cost a fifth of building the dicts
+        records: list[Record] = list(map(dict, map(zip, repeat(names), zip(*columns, strict=False))))
+        if self._errors:
+            for (number, _), record in zip(rows, records, strict=True):
+                if errors := self._errors.get(number):
+                    self._mark_errors(record, number, errors)
+        return records
+
     def _record(self, number: int, row: list[Any]) -> Record:
         assert self.header is not None
         record = dict(zip(self.header.names, map(record_value, row), strict=False))
@@ -189,14 +207,19 @@ class SheetScan:
         self._workbook = workbook
 
     def _read_header(self, workbook: python_calamine.CalamineWorkbook) -> None:
-        if self.file.sheet is None:
-            sheet = workbook.get_sheet_by_index(0)
-        elif self.file.sheet in workbook.sheet_names:
-            sheet = workbook.get_sheet_by_name(self.file.sheet)
-        else:
+        if self.file.sheet is not None and self.file.sheet not in workbook.sheet_names:
             raise self.file.error(
                 f"the workbook has no sheet named {self.file.sheet!r}; its sheets are: {quoted(workbook.sheet_names)}"
             )
+        if not workbook.sheet_names:
+            raise self.file.error("the workbook has no sheets: open it in Excel and save it again")
+        name = workbook.sheet_names[0] if self.file.sheet is None else self.file.sheet
+        # The error cells are found in the sheet's XML while calamine loads the sheet (it lets go of the
+        # GIL): the two are most of the time before a large sheet's first batch.
+        with ThreadPoolExecutor(1, thread_name_prefix="brygga-xlsx-errors") as pool:
+            found = pool.submit(error_cells, self.file.path, name)
+            sheet = workbook.get_sheet_by_name(name)
+            errors = found.result()
         self.sheet_name = sheet.name
         if sheet.start is None:
             raise EmptySheetError(
@@ -209,12 +232,12 @@ class SheetScan:
         cells = [] if skip < 0 else next(islice(rows, skip, None), [])
         self.header = Header(self.file, sheet.name, cells, start[1])
         self._positions = self.header.positions(self.key, sheet.name)
-        self._errors = self._errors_by_row(start[1])
+        self._errors = self._errors_by_row(errors, start[1])
         self._rows = self._data_rows(rows, header_at + 1)
 
-    def _errors_by_row(self, first_column: int) -> dict[int, dict[int, str]]:
+    def _errors_by_row(self, errors: dict[tuple[int, int], str], first_column: int) -> dict[int, dict[int, str]]:
         by_row: dict[int, dict[int, str]] = {}
-        for (row, column), text in error_cells(self.file.path, self.sheet_name).items():
+        for (row, column), text in errors.items():
             if row >= self.file.header_row:
                 by_row.setdefault(row, {})[column - first_column] = text
         return by_row
@@ -223,9 +246,9 @@ class SheetScan:
         assert self.header is not None
         width = len(self.header.names)
         errors = self._errors
-        for number, row in enumerate(rows, start=first):
-            if not any(value != "" for value in row) and number not in errors:
+        for number, row in enumerate(rows, start=first):  # empty cells counted at C speed: once per row
+            if row.count("") == len(row) and number not in errors:
                 continue
-            if len(row) > width and any(value != "" for value in row[width:]):
+            if len(row) > width and row[width:].count("") != len(row) - width:
                 self._wide += 1
             yield number, row

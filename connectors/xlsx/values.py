@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,8 @@ _EXACT_WHOLE = 10**15
 """Whole numbers of up to 15 digits: a double holds them exactly, and Excel and LibreOffice show them whole."""
 MAX_TEXT = 32_767
 """The most characters Excel keeps in one cell."""
+_AS_THEY_ARE = frozenset({int, bool, date, datetime, time})
+"""The cell types a record holds as calamine gives them (see :func:`record_value`)."""
 
 
 def record_value(value: Any) -> Any:
@@ -35,6 +38,33 @@ def record_value(value: Any) -> Any:
     if kind is timedelta:
         return duration_text(value)
     return value  # int, bool, date, datetime, time as they are
+
+
+def column_values(cells: Sequence[Any]) -> Sequence[Any]:
+    """:func:`record_value` of every cell of one column of a batch, at C speed where the column allows.
+
+    A column of one type is the usual case (a sheet's column holds one kind of value), and most of them
+    need nothing done, or one C-speed pass: ten calls per row of a 100,000-row sheet cost more than the
+    whole sheet's other conversions.
+    """
+    kinds = set(map(type, cells))
+    if kinds == {str}:
+        return [value or None for value in cells] if "" in cells else cells
+    if kinds == {float}:
+        return _numbers(cells)
+    if kinds <= _AS_THEY_ARE:
+        return cells
+    return list(map(record_value, cells))
+
+
+def _numbers(cells: Sequence[float]) -> Sequence[Any]:
+    """A column of numbers: whole ones as ``int``, others as the decimal the cell shows (see the module)."""
+    if all(map(float.is_integer, cells)) and min(cells) > -_EXACT_WHOLE and max(cells) < _EXACT_WHOLE:
+        return list(map(int, cells))
+    low, high = -_EXACT_WHOLE, _EXACT_WHOLE  # record_value's float branch, without a call per cell
+    return [
+        int(value) if value.is_integer() and low < value < high else Decimal(format(value, ".15g")) for value in cells
+    ]
 
 
 def duration_text(value: timedelta) -> str:

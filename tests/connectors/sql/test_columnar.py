@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
+
+import pytest
 
 from connectors.base import Write, WriteAction
 from connectors.sql.coercion import ColumnType, Kind
@@ -59,6 +62,27 @@ def test_whole_columns_of_text_convert_as_value_by_value() -> None:
     by_value = [tuple(types[name].convert(value) for name, value in record.items()) for record in texts]
     assert prepared[1] == by_value
     assert [type(value) for value in prepared[1][0]] == [int, Decimal, date, datetime, datetime, float]
+
+
+NUMBERS = [  # as a workbook gives them: whole numbers as int, others as Decimal
+    {"id": 1, "price": 37, "weight": Decimal("0.125")},
+    {"id": 2, "price": Decimal("0.37"), "weight": 2},
+    {"id": 3, "price": Decimal("-1E+3"), "weight": 0.5},
+]
+
+
+@pytest.mark.parametrize(
+    "numbers", [NUMBERS, [*NUMBERS, {"id": 4, "price": Decimal("NaN"), "weight": Decimal("Infinity")}]]
+)
+def test_whole_columns_of_numbers_convert_as_value_by_value(numbers: list[dict[str, Any]]) -> None:
+    types = {"id": TYPES["id"], "price": TYPES["amount"], "weight": ColumnType(Kind.FLOAT, "REAL")}
+    prepared = column_rows([write(record) for record in numbers], ["id"], types, None)
+
+    assert prepared is not None
+    by_value = [tuple(types[name].convert(value) for name, value in record.items()) for record in numbers]
+    assert [[(type(value), str(value)) for value in row] for row in prepared[1]] == [
+        [(type(value), str(value)) for value in row] for row in by_value
+    ]
 
 
 def test_a_column_with_a_value_that_does_not_convert_is_left_to_rows_whatever_else_it_holds() -> None:
