@@ -46,7 +46,7 @@ def _quickstart(folder: Path) -> None:
         subprocess.run([BRYGGA, *args], cwd=folder, capture_output=True, check=True)
 
 
-def _environment() -> dict[str, str]:
+def user_environment() -> dict[str, str]:
     """The environment of each process: no ``BRYGGA_`` settings, and Brygga's bytecode written and read
     as a user's would be. With ``PYTHONDONTWRITEBYTECODE`` (set on some machines) this editable install's
     own modules were compiled from source at every start: 0.03–0.09 s more per command."""
@@ -67,7 +67,7 @@ def measure(command: list[str], folder: Path) -> Figures:
     """The figures of one process running ``command``."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, cwd=folder, env=_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command, cwd=folder, env=user_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started

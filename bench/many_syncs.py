@@ -42,7 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.store.tables import RUNS
-from bench.cli import BRYGGA, _environment
+from bench.cli import BRYGGA, user_environment
 from bench.postgres import execute, fresh_state_database
 from bench.results import write_section
 
@@ -185,7 +185,7 @@ def py_spy_dump(pid: int) -> str:
 
 def serve(folder: Path, replicas: int, minutes: int, profile: bool) -> Window:
     """Run ``replicas`` ``brygga serve`` processes in ``folder`` through a window of ``minutes`` whole minutes."""
-    environment = _environment()
+    environment = user_environment()
     processes = []
     for index in range(replicas):
         with (folder / f"serve{index}.log").open("wb") as log:
@@ -238,7 +238,7 @@ def measure(syncs: int, minutes: int, replicas: int, profile: bool) -> Outcome:
             state_url, store_url = url, url.replace("postgresql://", "postgresql+asyncpg://")
         make_project(folder, syncs, state_url)
         started = time.monotonic()
-        subprocess.run([BRYGGA, "run", "--all"], cwd=folder, env=_environment(), capture_output=True, check=True)
+        subprocess.run([BRYGGA, "run", "--all"], cwd=folder, env=user_environment(), capture_output=True, check=True)
         print(f"{mode}: first load of {syncs} syncs in {time.monotonic() - started:.1f} s", file=sys.stderr)
         window = serve(folder, replicas, minutes, profile)
         runs = asyncio.run(read_runs(store_url))

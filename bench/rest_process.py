@@ -45,7 +45,7 @@ from urllib.parse import parse_qs
 import httpx
 import orjson
 
-from bench.cli import BRYGGA, Figures, _environment
+from bench.cli import BRYGGA, Figures, user_environment
 from bench.postgres import SERVER, fresh_database
 from bench.rest import Api, Message, Scope, _content, serve_app
 from bench.rest_handwritten import BATCH, NAMES, PAGE
@@ -234,7 +234,7 @@ def measure(command: list[str], folder: Path) -> Figures:
     launched = subprocess.run(
         [sys.executable, "-c", LAUNCHER, *command],
         cwd=folder,
-        env=_environment(),
+        env=user_environment(),
         capture_output=True,
         text=True,
         check=False,

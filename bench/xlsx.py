@@ -28,6 +28,7 @@ from pathlib import Path
 import openpyxl
 
 from app.config import load_project
+from bench.cli import user_environment
 from bench.results import write_section
 from connectors.base import create_connector
 
@@ -128,7 +129,7 @@ def measure(command: list[str], folder: Path, rows: int) -> float:
     """Seconds from start to exit of one process writing every row into an empty table."""
     _fresh_target(folder)
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, cwd=folder, env=user_environment(), capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{command} exited {done.returncode}: {done.stdout}{done.stderr}")
