@@ -32,12 +32,15 @@ def answers_alive() -> int:
 
 
 @pytest.mark.usefixtures("no_collection")
-async def test_a_read_leaves_no_answer_behind_for_the_garbage_collector(api: ApiState, make_system: MakeSystem) -> None:
-    api.contacts = contacts(50)
-    options = {"key": "id", "path": "/pages/contacts", "pagination": {"type": "page", "size_param": "size", "size": 10}}
+async def test_the_answers_of_a_read_do_not_pile_up_for_the_garbage_collector(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    api.contacts = contacts(100)
+    pagination = {"type": "page", "size_param": "size", "size": 10}
+    options = {"key": "id", "path": "/pages/contacts", "pagination": pagination, "total": {"header": "X-Total-Count"}}
     connector = make_system({"contacts": options})
 
     batches = await read_all(connector, "contacts", batch_size=20)
 
-    assert ids(batches) == list(range(1, 51))
-    assert answers_alive() == 0
+    assert ids(batches) == list(range(1, 101))
+    assert answers_alive() <= 1, "the answers of the read's 10 pages pile up until a collection"
