@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import re
 import shutil
 import statistics
 import subprocess
@@ -197,16 +198,27 @@ TARGETS = {
     "Brygga": "brygga_bench_rp_sqlite",
     "Brygga, PostgreSQL state": "brygga_bench_rp_pg",
 }
-STATE = "brygga_bench_rp_state"
+STATE = "state"
+"""The key in ``TARGETS`` of the state database of Brygga with PostgreSQL state."""
+TARGETS[STATE] = "brygga_bench_rp_state"
+
+
+def suffix_databases(suffix: str) -> None:
+    """Name this run's databases ``…_<suffix>``, so that two sessions' runs on one PostgreSQL server do not
+    drop each other's tables (each round starts by dropping them ``WITH (FORCE)``)."""
+    if not re.fullmatch(r"\w+", suffix, re.ASCII):
+        raise SystemExit(f"--suffix {suffix!r}: use letters, digits and underscores (it ends database names)")
+    for loader, name in TARGETS.items():
+        TARGETS[loader] = f"{name}_{suffix}"
 
 
 async def fresh(folder: Path, api: str, loaders: tuple[str, ...]) -> None:
     """Empty target tables, no state anywhere: the project folders, dlt's folder and the state database anew."""
     for loader in loaders:
         await fresh_database(TARGETS[loader], *([] if loader == "dlt" else [f"CREATE TABLE customers ({COLUMNS})"]))
-    await fresh_database(STATE)
+    await fresh_database(TARGETS[STATE])
     shutil.rmtree(folder, ignore_errors=True)
-    for loader, state in (("Brygga", ""), ("Brygga, PostgreSQL state", f"state: {SERVER}/{STATE}\n")):
+    for loader, state in (("Brygga", ""), ("Brygga, PostgreSQL state", f"state: {SERVER}/{TARGETS[STATE]}\n")):
         project = folder / loader
         (project / "mappings").mkdir(parents=True)
         (project / "mappings" / "customers.yaml").write_text(SYNC)
@@ -361,7 +373,7 @@ def report(records: int, rounds: int, figures: dict[str, dict[str, list[Figures]
 
 
 def memory_report(sizes: dict[int, Figures]) -> str:
-    small, large = sorted(sizes)
+    small, large = min(sizes), max(sizes)  # the same size when --records is 100,000
     ratio = sizes[large].mib / sizes[small].mib
     rows = "\n".join(f"| {size:,} | {cell(figures)} | {figures.cpu:.2f} s |" for size, figures in sorted(sizes.items()))
     return (
@@ -393,12 +405,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory", action="store_true", help="Brygga's full load at 100,000 and --records only")
     parser.add_argument("--write", action="store_true", help="write the figures to bench/RESULTS.md")
+    parser.add_argument("--suffix", default="", help="end every database name with _SUFFIX (runs side by side)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--delay", type=float, default=0.0, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.serve:
         serve_app(api_app(options.records, options.delay))
         return
+    if options.suffix:
+        suffix_databases(options.suffix)
     if options.memory:
         text = memory_report(asyncio.run(memory(options.records)))
         title = "REST → PostgreSQL memory at scale (`python -m bench.rest_process --memory`)"

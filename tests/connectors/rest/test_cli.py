@@ -11,6 +11,9 @@ import time
 from pathlib import Path
 
 from tests.cli.helpers import BRYGGA, run_brygga
+from tests.cli.test_startup import NOT_NEEDED
+from tests.cli.test_startup import _heavy as families
+from tests.cli.test_startup import _loaded as loaded_by
 from tests.connectors.rest.server import ApiState, contacts
 from tests.connectors.rest.test_engine import execute, project
 
@@ -120,3 +123,16 @@ def test_a_run_killed_while_creating_leaves_each_record_once_after_the_next_run(
         mapped = state.execute("SELECT count(*), count(DISTINCT target_key) FROM id_map WHERE target_key IS NOT NULL")
         assert mapped.fetchall() == [(total, total)]
     state.close()
+
+
+def test_a_run_reading_an_api_imports_httpx_but_not_its_command_line(
+    api: ApiState, api_url: str, tmp_path: Path
+) -> None:
+    """httpx imports its own command line (click, rich, pygments: 3.4 MB) where those are installed."""
+    project(tmp_path, api_url)
+
+    code, modules = loaded_by("run", "out", "-c", str(tmp_path / "brygga.yaml"), cwd=tmp_path)
+
+    assert code == 0
+    assert "httpx" in modules
+    assert families(modules, NOT_NEEDED) == []
