@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +36,10 @@ from app.errors import BryggaError, ConfigError, NotFoundError
 from app.store import DeadLetterInfo, LogRecord, RunInfo, Store, Story
 
 log = logging.getLogger("brygga.service")
+
+SHARE = 50
+"""Scheduled syncs claimed and begun together, at most: a batch's claims take a few statements, not a few
+per sync, and replicas firing the same syncs at once each get shares of their own."""
 
 
 @dataclass
@@ -87,7 +92,7 @@ class Service:
         self.store.log_values = project.settings.record_log.values
         self.alerts = Alerts(self.store, self._client)
         self.engine = self._new_engine(self.workspace)
-        self.schedules = Schedules(self._scheduled)
+        self.schedules = Schedules(self._scheduled_many)
         self.schedules.plan(project.syncs)
         self.schedules.every("watch", self.settings.watch_every, self._watch)
         self.schedules.every("retention", self.settings.retention_every, self._purge_job)
@@ -193,13 +198,17 @@ class Service:
             webhook=webhook,
         )
         run_id = await engine.begin(name, options)
+        self._start(engine, run_id, name, options)
+        return run_id
+
+    def _start(self, engine: Engine, run_id: int, name: str, options: RunOptions) -> None:
+        """Carry out a begun run in the background."""
         task = asyncio.ensure_future(self._execute(engine, run_id, name, options))
         self._executions[task] = name
         task.add_done_callback(self._forget_execution)
         assert options.stop is not None
         self._running[name] = _Running(task, options.stop, run_id)
         self._run_engines[name] = engine
-        return run_id
 
     async def _execute(self, engine: Engine, run_id: int, name: str, options: RunOptions) -> None:
         try:
@@ -242,14 +251,38 @@ class Service:
 
     async def _scheduled(self, name: str, slot: datetime) -> None:
         """A schedule fired: run, unless paused, backing off, or another process has this slot."""
-        if not await self.store.states.claim_due(name, slot, datetime.now(UTC)) or self._stopping:
-            return  # paused, backing off, another process has the slot, or the service is stopping
-        try:
-            await self.trigger(name, trigger="schedule")
-        except SyncBusyError:
-            log.info("sync %s: its schedule fired while it was still running; skipped", name)
-        except BryggaError as exc:
-            log.error("sync %s: scheduled run did not start: %s", name, exc)
+        await self._scheduled_many({name: slot})
+
+    async def _scheduled_many(self, due: dict[str, datetime]) -> None:
+        """Schedules fired (sync → slot), all in the same moment: run each sync, unless paused, backing off,
+        or another process has its slot.
+
+        Claimed and begun a share at a time (a few statements a share, not a few a sync), the shares in a
+        random order: replicas firing the same syncs at once each claim shares of their own."""
+        known = [name for name in due if name in self.project.syncs]
+        shares = [known[start : start + SHARE] for start in range(0, len(known), SHARE)]
+        random.shuffle(shares)
+        for share in shares:
+            if self._stopping:
+                return
+            try:
+                await self._claim_and_start({name: due[name] for name in share})
+            except BryggaError as exc:
+                log.error("syncs %s: scheduled runs did not start: %s", ", ".join(share), exc)
+
+    async def _claim_and_start(self, due: dict[str, datetime]) -> None:
+        claimed = await self.store.states.claim_due_many(due, datetime.now(UTC))
+        if not claimed or self._stopping:
+            return  # paused, backing off, another process has the slots, or the service is stopping
+        engine = self.engine
+        names = [name for name in due if name in claimed]
+        begun = await engine.begin_many(names, "schedule")
+        for name in names:
+            if name not in begun:
+                log.info("sync %s: its schedule fired while it was still running; skipped", name)
+                continue
+            options = RunOptions(trigger="schedule", stop=asyncio.Event())
+            self._start(engine, begun[name], name, options)
 
     def _forget_execution(self, task: asyncio.Task[None]) -> None:
         self._executions.pop(task, None)

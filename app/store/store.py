@@ -7,10 +7,10 @@ written and logged.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Text, any_, bindparam, delete, func, insert, null, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -61,6 +61,13 @@ _IN_CHUNK = 5000  # SQLite keys per IN (...) list: well under its limit of 32,76
 
 
 Scrub = Callable[[str], str]
+
+
+class StartedRuns(NamedTuple):
+    """What :meth:`Store.start_runs` recorded: each sync's new run id, and its runs marked abandoned."""
+
+    ids: dict[str, int]
+    abandoned: Counter[str]
 
 
 def _as_is(text: str) -> str:
@@ -141,6 +148,30 @@ class Store:
                 .returning(RUNS.c.id)
             )
             return int(result.scalar_one())
+
+    async def start_runs(self, syncs: Sequence[str], trigger: str, abandoned: str) -> StartedRuns:
+        """Record a new run of each of ``syncs`` (whose leases the caller holds), in one transaction; first
+        mark their runs left ``running`` by a process that stopped as failed, with the error ``abandoned``.
+
+        :meth:`start_run` and :meth:`History.abandon` for a whole batch of scheduled runs: two statements
+        where each sync took two transactions."""
+        now = utc_now()
+        rows = [
+            {"sync": sync, "trigger": trigger, "status": "running", "started_at": now, "progress_at": now}
+            | Counts().as_dict()
+            for sync in syncs
+        ]
+        abandon = (
+            update(RUNS)
+            .where(RUNS.c.sync.in_(syncs), RUNS.c.status == "running")
+            .values(status="failed", error=abandoned, finished_at=now)
+            .returning(RUNS.c.sync)
+        )
+        record = insert(RUNS).returning(RUNS.c.id, RUNS.c.sync)
+        async with self._begin() as connection:
+            left = list((await connection.execute(abandon)).scalars())
+            ids = {str(sync): int(run_id) for run_id, sync in (await connection.execute(record, rows)).all()}
+        return StartedRuns(ids, Counter(left))
 
     async def finish_run(self, run_id: int, status: str, error: str | None = None) -> RunInfo:
         error = storable_text(error) if error is not None else None  # it may quote a hostile record
