@@ -38,8 +38,8 @@ from app.store import DeadLetterInfo, LogRecord, RunInfo, Store, Story
 log = logging.getLogger("brygga.service")
 
 SHARE = 50
-"""Scheduled syncs claimed and begun together, at most: a batch's claims take a few statements, not a few
-per sync, and replicas firing the same syncs at once each get shares of their own."""
+"""Scheduled syncs whose slots are claimed in one statement, at most: replicas firing the same syncs at
+once each claim shares of their own, so their runs spread over both."""
 
 
 @dataclass
@@ -257,32 +257,33 @@ class Service:
         """Schedules fired (sync → slot), all in the same moment: run each sync, unless paused, backing off,
         or another process has its slot.
 
-        Claimed and begun a share at a time (a few statements a share, not a few a sync), the shares in a
-        random order: replicas firing the same syncs at once each claim shares of their own."""
+        Their slots are claimed a share at a time, the shares in a random order (replicas firing the same
+        syncs at once each get shares of their own), then the syncs claimed are begun together, and only
+        then do their runs start: a run's own queries would otherwise queue before the next claims."""
         known = [name for name in due if name in self.project.syncs]
         shares = [known[start : start + SHARE] for start in range(0, len(known), SHARE)]
         random.shuffle(shares)
+        claimed: set[str] = set()
         for share in shares:
-            if self._stopping:
-                return
             try:
-                await self._claim_and_start({name: due[name] for name in share})
+                share_due = {name: due[name] for name in share}
+                claimed |= await self.store.states.claim_due_many(share_due, datetime.now(UTC))
             except BryggaError as exc:
                 log.error("syncs %s: scheduled runs did not start: %s", ", ".join(share), exc)
-
-    async def _claim_and_start(self, due: dict[str, datetime]) -> None:
-        claimed = await self.store.states.claim_due_many(due, datetime.now(UTC))
         if not claimed or self._stopping:
             return  # paused, backing off, another process has the slots, or the service is stopping
+        names = [name for name in known if name in claimed]
         engine = self.engine
-        names = [name for name in due if name in claimed]
-        begun = await engine.begin_many(names, "schedule")
+        try:
+            begun = await engine.begin_many(names, "schedule")
+        except BryggaError as exc:
+            log.error("syncs %s: scheduled runs did not start: %s", ", ".join(names), exc)
+            return
         for name in names:
             if name not in begun:
                 log.info("sync %s: its schedule fired while it was still running; skipped", name)
                 continue
-            options = RunOptions(trigger="schedule", stop=asyncio.Event())
-            self._start(engine, begun[name], name, options)
+            self._start(engine, begun[name], name, RunOptions(trigger="schedule", stop=asyncio.Event()))
 
     def _forget_execution(self, task: asyncio.Task[None]) -> None:
         self._executions.pop(task, None)
