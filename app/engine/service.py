@@ -29,11 +29,11 @@ from app.engine.record_story import with_changes
 from app.engine.runner import DeadLetterChoice, Engine, RunOptions, RunResult, SyncBusyError
 from app.engine.scheduling import Schedules
 from app.engine.settings import ServiceSettings
-from app.engine.views import Facts, SyncView, view_of
+from app.engine.views import Facts, SyncView, status_of, view_of
 from app.engine.webhook_receiver import WebhookReceiver
 from app.engine.workspace import Workspace, open_workspace
 from app.errors import BryggaError, ConfigError, NotFoundError
-from app.store import DeadLetterInfo, LogRecord, RunInfo, Store, Story
+from app.store import DeadLetterInfo, LogRecord, RunInfo, Store, Story, SyncStateInfo
 
 log = logging.getLogger("brygga.service")
 
@@ -230,10 +230,12 @@ class Service:
             system = self.project.syncs[name].source_system
             self.metrics.webhook_events.labels(system, "processed").inc(result.events)
         s = self.settings
-        await self.store.states.after_run(name, result.counts_as_failure, s.failing_after, s.backoff, s.max_backoff)
+        state = await self.store.states.after_run(
+            name, result.counts_as_failure, s.failing_after, s.backoff, s.max_backoff
+        )
         if name in self.project.syncs:
             self.metrics.set_dead_letters({name: await self.store.dead_letter_count(name)}, [name])
-            await self.alerts.status_is(self.project, name, await self._status(name))
+            await self.alerts.status_is(self.project, name, await self._status_after_run(name, state), state)
         succeeded = result.run.status in ("succeeded", "partial")
         if succeeded:
             await self._run_after(name)
@@ -374,6 +376,13 @@ class Service:
 
     async def _status(self, name: str) -> str:
         return (await self.view(name)).status
+
+    async def _status_after_run(self, name: str, state: SyncStateInfo) -> str:
+        """The sync's status (as :meth:`view` gives it) from its state as its run left it: only whether
+        someone runs it now is read, and its newest run only then (to tell a stalled run)."""
+        holder = await self.store.leases.holder(name)
+        last = await self.store.last_run(name) if holder is not None else None
+        return status_of(state.paused, state.failures, holder is not None, last, self.settings)
 
     def _view(self, sync: AnySync, facts: Facts) -> SyncView:
         return view_of(sync, facts, self.settings, self.schedules.next_run_at(sync.name))

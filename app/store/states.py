@@ -54,7 +54,18 @@ class SyncStates:
         self, sync: str, failed: bool, failing_after: int, backoff: timedelta, max_backoff: timedelta
     ) -> SyncStateInfo:
         """Count a run: one that failed adds a failure and, from ``failing_after`` on, a backoff that doubles
-        each time up to ``max_backoff``; a run that got through clears both."""
+        each time up to ``max_backoff``; a run that got through clears both. The sync's state after it."""
+        if not failed:  # the usual case: one statement, where reading the state first took two
+            cleared = (
+                update(STATES)
+                .where(STATES.c.sync == sync)
+                .values(failures=0, backoff_until=None, updated_at=utc_now())
+                .returning(*STATES.c)
+            )
+            async with self.store._begin() as connection:
+                row = (await connection.execute(cleared)).mappings().first()
+            if row is not None:
+                return _info(row)
         state = await self._row(sync)
         failures = state.failures + 1 if failed else 0
         until = None
@@ -136,10 +147,14 @@ class SyncStates:
         async with self.store._begin() as connection:
             return bool((await connection.execute(statement)).rowcount)
 
-    async def announce(self, sync: str, status: str) -> str | None:
+    async def announce(self, sync: str, status: str, before: SyncStateInfo | None = None) -> str | None:
         """Record ``status`` as announced; the status it replaces, or ``None`` when it was announced already
-        (by this process or another: each change is announced once)."""
-        before = await self._row(sync)
+        (by this process or another: each change is announced once).
+
+        :param before: the sync's state, if the caller has just read it (after a run): a status announced
+            already then costs no statement"""
+        if before is None:
+            before = await self._row(sync)
         if before.announced == status:
             return None
         statement = (

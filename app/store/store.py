@@ -175,13 +175,14 @@ class Store:
 
     async def finish_run(self, run_id: int, status: str, error: str | None = None) -> RunInfo:
         error = storable_text(error) if error is not None else None  # it may quote a hostile record
+        statement = (
+            update(RUNS)
+            .where(RUNS.c.id == run_id)
+            .values(status=status, error=self.scrubbed(error), finished_at=utc_now())
+            .returning(*RUNS.c)
+        )
         async with self._begin() as connection:
-            await connection.execute(
-                update(RUNS)
-                .where(RUNS.c.id == run_id)
-                .values(status=status, error=self.scrubbed(error), finished_at=utc_now())
-            )
-            row = (await connection.execute(select(RUNS).where(RUNS.c.id == run_id))).mappings().one()
+            row = (await connection.execute(statement)).mappings().one()
         return run_info(row)
 
     async def run(self, run_id: int) -> RunInfo | None:

@@ -7,11 +7,14 @@ Where two processes race, two stores on one database stand in for them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from app.engine.views import Facts
 from app.store import Store
@@ -310,3 +313,36 @@ async def test_runs_of_many_syncs_start_together_and_their_abandoned_runs_are_ma
     abandoned = await store.run(left)
     assert abandoned is not None and (abandoned.status, abandoned.error) == ("failed", "abandoned: gone")
     assert (await store.run(ended)).status == "succeeded"  # type: ignore[union-attr]
+
+
+@contextmanager
+def _statements(store: Store) -> Iterator[list[str]]:
+    """The statements ``store`` sends while the block runs."""
+    sent: list[str] = []
+
+    def count(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_a_run_that_got_through_is_counted_in_one_statement_and_an_unchanged_status_in_none(
+    store: Store,
+) -> None:
+    settings = (2, timedelta(seconds=10), timedelta(seconds=35))
+    await store.states.after_run("s", True, *settings)
+    assert await store.states.announce("s", "ok") == "idle"
+
+    with _statements(store) as sent:
+        state = await store.states.after_run("s", False, *settings)
+    assert len(sent) == 1, sent
+    assert state == await store.states.get("s") == SyncStateInfo("s", announced="ok")
+    with _statements(store) as sent:
+        assert await store.states.announce("s", "ok", state) is None
+    assert sent == [], "the state just read says it was announced"
+    assert await store.states.announce("s", "failing", state) == "ok"
+    assert await store.states.announce("s", "failing", state) is None, "the state given is out of date: no"
