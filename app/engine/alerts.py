@@ -12,7 +12,7 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from app.config import Project, SecretValues
-from app.store import Store
+from app.store import Store, SyncStateInfo
 
 log = logging.getLogger("brygga.alerts")
 
@@ -36,10 +36,14 @@ class Alerts:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def status_is(self, project: Project, sync: str, status: str) -> str | None:
-        """Note ``sync``'s current status; when its health changed, send the notice. The event sent, if any."""
+    async def status_is(
+        self, project: Project, sync: str, status: str, state: SyncStateInfo | None = None
+    ) -> str | None:
+        """Note ``sync``'s current status; when its health changed, send the notice. The event sent, if any.
+
+        :param state: the sync's state, if the caller has just read it (saves reading it again)"""
         health = HEALTH.get(status, "ok")
-        previous = await self.store.states.announce(sync, health)
+        previous = await self.store.states.announce(sync, health, state)
         if previous is None:
             return None
         event = health if health != "ok" else "recovered"

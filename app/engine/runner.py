@@ -135,6 +135,30 @@ class Engine:
             await self.store.leases.release(name, self.holder)
             raise
 
+    async def begin_many(self, names: list[str], trigger: str) -> dict[str, int]:
+        """:meth:`begin` for a batch of syncs (those a schedule fires in the same second): take their leases
+        in one statement, record their runs in one transaction; each sync begun → its run's id.
+
+        A sync left out is busy (a run of it is going on, here or in another process)."""
+        if self._large_run_ended:
+            self._large_run_ended = False
+            collect_after_runs()
+        taken = await self.store.leases.acquire_many(names, self.holder, self.lease_ttl)
+        for name in names:
+            if name not in taken and await self._take_over(name):
+                taken.add(name)
+        begun = [name for name in names if name in taken]
+        if not begun:
+            return {}
+        try:
+            started = await self.store.start_runs(begun, trigger, "abandoned: the process running it stopped")
+        except BaseException:
+            await self.store.leases.release_many(begun, self.holder)
+            raise
+        for name, count in started.abandoned.items():
+            log.warning("sync %s: %d run(s) left running by a process that stopped are marked failed", name, count)
+        return started.ids
+
     async def execute(self, run_id: int, name: str, options: RunOptions) -> RunResult:
         """Carry out run ``run_id`` (from :meth:`begin`), renewing the lease, and release it at the end."""
         sync = self.workspace.project.syncs[name]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,13 +29,17 @@ from app.engine.record_story import with_changes
 from app.engine.runner import DeadLetterChoice, Engine, RunOptions, RunResult, SyncBusyError
 from app.engine.scheduling import Schedules
 from app.engine.settings import ServiceSettings
-from app.engine.views import Facts, SyncView, view_of
+from app.engine.views import Facts, SyncView, status_of, view_of
 from app.engine.webhook_receiver import WebhookReceiver
 from app.engine.workspace import Workspace, open_workspace
 from app.errors import BryggaError, ConfigError, NotFoundError
-from app.store import DeadLetterInfo, LogRecord, RunInfo, Store, Story
+from app.store import DeadLetterInfo, LogRecord, RunInfo, Store, Story, SyncStateInfo
 
 log = logging.getLogger("brygga.service")
+
+SHARE = 50
+"""Scheduled syncs whose slots are claimed in one statement, at most: replicas firing the same syncs at
+once each claim shares of their own, so their runs spread over both."""
 
 
 @dataclass
@@ -87,7 +92,7 @@ class Service:
         self.store.log_values = project.settings.record_log.values
         self.alerts = Alerts(self.store, self._client)
         self.engine = self._new_engine(self.workspace)
-        self.schedules = Schedules(self._scheduled)
+        self.schedules = Schedules(self._scheduled_many)
         self.schedules.plan(project.syncs)
         self.schedules.every("watch", self.settings.watch_every, self._watch)
         self.schedules.every("retention", self.settings.retention_every, self._purge_job)
@@ -193,13 +198,17 @@ class Service:
             webhook=webhook,
         )
         run_id = await engine.begin(name, options)
+        self._start(engine, run_id, name, options)
+        return run_id
+
+    def _start(self, engine: Engine, run_id: int, name: str, options: RunOptions) -> None:
+        """Carry out a begun run in the background."""
         task = asyncio.ensure_future(self._execute(engine, run_id, name, options))
         self._executions[task] = name
         task.add_done_callback(self._forget_execution)
         assert options.stop is not None
         self._running[name] = _Running(task, options.stop, run_id)
         self._run_engines[name] = engine
-        return run_id
 
     async def _execute(self, engine: Engine, run_id: int, name: str, options: RunOptions) -> None:
         try:
@@ -221,10 +230,12 @@ class Service:
             system = self.project.syncs[name].source_system
             self.metrics.webhook_events.labels(system, "processed").inc(result.events)
         s = self.settings
-        await self.store.states.after_run(name, result.counts_as_failure, s.failing_after, s.backoff, s.max_backoff)
+        state = await self.store.states.after_run(
+            name, result.counts_as_failure, s.failing_after, s.backoff, s.max_backoff
+        )
         if name in self.project.syncs:
             self.metrics.set_dead_letters({name: await self.store.dead_letter_count(name)}, [name])
-            await self.alerts.status_is(self.project, name, await self._status(name))
+            await self.alerts.status_is(self.project, name, await self._status_after_run(name, state), state)
         succeeded = result.run.status in ("succeeded", "partial")
         if succeeded:
             await self._run_after(name)
@@ -242,14 +253,39 @@ class Service:
 
     async def _scheduled(self, name: str, slot: datetime) -> None:
         """A schedule fired: run, unless paused, backing off, or another process has this slot."""
-        if not await self.store.states.claim_due(name, slot, datetime.now(UTC)) or self._stopping:
-            return  # paused, backing off, another process has the slot, or the service is stopping
+        await self._scheduled_many({name: slot})
+
+    async def _scheduled_many(self, due: dict[str, datetime]) -> None:
+        """Schedules fired (sync → slot), all in the same moment: run each sync, unless paused, backing off,
+        or another process has its slot.
+
+        Their slots are claimed a share at a time, the shares in a random order (replicas firing the same
+        syncs at once each get shares of their own), then the syncs claimed are begun together, and only
+        then do their runs start: a run's own queries would otherwise queue before the next claims."""
+        known = [name for name in due if name in self.project.syncs]
+        shares = [known[start : start + SHARE] for start in range(0, len(known), SHARE)]
+        random.shuffle(shares)
+        claimed: set[str] = set()
+        for share in shares:
+            try:
+                share_due = {name: due[name] for name in share}
+                claimed |= await self.store.states.claim_due_many(share_due, datetime.now(UTC))
+            except BryggaError as exc:
+                log.error("syncs %s: scheduled runs did not start: %s", ", ".join(share), exc)
+        if not claimed or self._stopping:
+            return  # paused, backing off, another process has the slots, or the service is stopping
+        names = [name for name in known if name in claimed]
+        engine = self.engine
         try:
-            await self.trigger(name, trigger="schedule")
-        except SyncBusyError:
-            log.info("sync %s: its schedule fired while it was still running; skipped", name)
+            begun = await engine.begin_many(names, "schedule")
         except BryggaError as exc:
-            log.error("sync %s: scheduled run did not start: %s", name, exc)
+            log.error("syncs %s: scheduled runs did not start: %s", ", ".join(names), exc)
+            return
+        for name in names:
+            if name not in begun:
+                log.info("sync %s: its schedule fired while it was still running; skipped", name)
+                continue
+            self._start(engine, begun[name], name, RunOptions(trigger="schedule", stop=asyncio.Event()))
 
     def _forget_execution(self, task: asyncio.Task[None]) -> None:
         self._executions.pop(task, None)
@@ -340,6 +376,13 @@ class Service:
 
     async def _status(self, name: str) -> str:
         return (await self.view(name)).status
+
+    async def _status_after_run(self, name: str, state: SyncStateInfo) -> str:
+        """The sync's status (as :meth:`view` gives it) from its state as its run left it: only whether
+        someone runs it now is read, and its newest run only then (to tell a stalled run)."""
+        holder = await self.store.leases.holder(name)
+        last = await self.store.last_run(name) if holder is not None else None
+        return status_of(state.paused, state.failures, holder is not None, last, self.settings)
 
     def _view(self, sync: AnySync, facts: Facts) -> SyncView:
         return view_of(sync, facts, self.settings, self.schedules.next_run_at(sync.name))

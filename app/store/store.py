@@ -7,10 +7,12 @@ written and logged.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import contextlib
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Text, any_, bindparam, delete, func, insert, null, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -72,6 +74,13 @@ def _padded(keys: Sequence[str]) -> list[str]:
 Scrub = Callable[[str], str]
 
 
+class StartedRuns(NamedTuple):
+    """What :meth:`Store.start_runs` recorded: each sync's new run id, and its runs marked abandoned."""
+
+    ids: dict[str, int]
+    abandoned: Counter[str]
+
+
 def _as_is(text: str) -> str:
     return text
 
@@ -106,6 +115,7 @@ class Store:
         # process's transactions take turns instead, each woken the moment the one before it ends.
         self._turns = None if self._postgres else TaskLock()
         self._closed = False
+        self._kept: AsyncConnection | None = None
         self.log_values = True
         """Whether the record log keeps the values written (the project's ``record_log.values``)."""
         self.lock_timeout_ms = 60_000
@@ -135,7 +145,23 @@ class Store:
 
     async def close(self) -> None:
         self._closed = True
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                await kept.close()
         await self.engine.dispose()
+
+    async def _kept_connection(self) -> AsyncConnection:
+        """SQLite: the connection this process's transactions take turns on, kept open. A connection of
+        the pool is rolled back again each time it goes back (after its commit): one more trip to the
+        database's thread per transaction, some ten per run of a sync."""
+        kept = self._kept
+        if kept is None or kept.closed or kept.invalidated:
+            if kept is not None:
+                with contextlib.suppress(SQLAlchemyError):
+                    await kept.close()
+            self._kept = kept = await self.engine.connect()
+        return kept
 
     # --- runs -----------------------------------------------------------------
 
@@ -151,15 +177,40 @@ class Store:
             )
             return int(result.scalar_one())
 
+    async def start_runs(self, syncs: Sequence[str], trigger: str, abandoned: str) -> StartedRuns:
+        """Record a new run of each of ``syncs`` (whose leases the caller holds), in one transaction; first
+        mark their runs left ``running`` by a process that stopped as failed, with the error ``abandoned``.
+
+        :meth:`start_run` and :meth:`History.abandon` for a whole batch of scheduled runs: two statements
+        where each sync took two transactions."""
+        now = utc_now()
+        rows = [
+            {"sync": sync, "trigger": trigger, "status": "running", "started_at": now, "progress_at": now}
+            | Counts().as_dict()
+            for sync in syncs
+        ]
+        abandon = (
+            update(RUNS)
+            .where(RUNS.c.sync.in_(syncs), RUNS.c.status == "running")
+            .values(status="failed", error=abandoned, finished_at=now)
+            .returning(RUNS.c.sync)
+        )
+        record = insert(RUNS).returning(RUNS.c.id, RUNS.c.sync)
+        async with self._begin() as connection:
+            left = list((await connection.execute(abandon)).scalars())
+            ids = {str(sync): int(run_id) for run_id, sync in (await connection.execute(record, rows)).all()}
+        return StartedRuns(ids, Counter(left))
+
     async def finish_run(self, run_id: int, status: str, error: str | None = None) -> RunInfo:
         error = storable_text(error) if error is not None else None  # it may quote a hostile record
+        statement = (
+            update(RUNS)
+            .where(RUNS.c.id == run_id)
+            .values(status=status, error=self.scrubbed(error), finished_at=utc_now())
+            .returning(*RUNS.c)
+        )
         async with self._begin() as connection:
-            await connection.execute(
-                update(RUNS)
-                .where(RUNS.c.id == run_id)
-                .values(status=status, error=self.scrubbed(error), finished_at=utc_now())
-            )
-            row = (await connection.execute(select(RUNS).where(RUNS.c.id == run_id))).mappings().one()
+            row = (await connection.execute(statement)).mappings().one()
         return run_info(row)
 
     async def run(self, run_id: int) -> RunInfo | None:
@@ -570,20 +621,31 @@ class Store:
     def _begin(self) -> _Transaction:
         if self._closed:  # the engine would quietly open a new connection, which nothing would ever close
             raise StoreError("the state database was used after it was closed; this is a bug in Brygga")
-        return _Transaction(self.engine, self._turns)
+        return _Transaction(self)
 
 
 class _Transaction:
-    """``async with store._begin() as connection``: one transaction; database errors become StoreError."""
+    """``async with store._begin() as connection``: one transaction; database errors become StoreError.
 
-    def __init__(self, engine: AsyncEngine, turns: TaskLock | None) -> None:
-        self._context = engine.begin()
-        self._turns = turns
+    On SQLite, where this process's transactions take turns, a turn's transaction runs on the one
+    connection the store keeps open (:meth:`Store._kept_connection`); one begun inside a turn (a read
+    within a transaction) takes a connection of the pool, as every transaction on PostgreSQL does."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._turns = store._turns
+        self._context: AbstractAsyncContextManager[Any] | None = None
 
     async def __aenter__(self) -> AsyncConnection:
         if self._turns is not None:
             await self._turns.take()
         try:
+            if self._turns is not None and self._turns.outermost:
+                connection = await self._store._kept_connection()
+                self._context = connection.begin()
+                await self._context.__aenter__()
+                return connection
+            self._context = self._store.engine.begin()
             return await self._context.__aenter__()
         except BaseException as exc:
             if self._turns is not None:
@@ -593,6 +655,7 @@ class _Transaction:
             raise
 
     async def __aexit__(self, kind: Any, error: Any, traceback: Any) -> None:
+        assert self._context is not None
         try:
             await self._context.__aexit__(kind, error, traceback)
         except SQLAlchemyError as exc:

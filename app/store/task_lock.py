@@ -23,6 +23,11 @@ class TaskLock:
         await self._lock.acquire()
         self._holder, self._depth = task, 1
 
+    @property
+    def outermost(self) -> bool:
+        """Whether the holder has taken the turn once, not again inside its own turn."""
+        return self._depth == 1
+
     def give_back(self) -> None:
         """End one :meth:`take`; the turn passes on when the holder has ended them all."""
         self._depth -= 1

@@ -7,11 +7,14 @@ Where two processes race, two stores on one database stand in for them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from app.engine.views import Facts
 from app.store import Store
@@ -230,3 +233,116 @@ async def test_one_syncs_facts_are_what_every_syncs_facts_say_of_it(store: Store
             {k: v for k, v in every.dead.items() if k == name},
         )
     assert (await store.last_run("a")) is not None and (await store.last_run("a")).id == newest  # type: ignore[union-attr]
+
+
+# --- many syncs fired at once -------------------------------------------------------------
+
+
+async def test_the_due_slots_of_many_syncs_are_claimed_together_once_and_not_while_paused_or_backing_off(
+    store: Store,
+) -> None:
+    slot = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+    now = slot + timedelta(seconds=1)
+    await store.states.set_paused("paused", True)
+    for _ in range(2):
+        await store.states.after_run("backing-off", True, 2, timedelta(seconds=10), timedelta(seconds=35))
+    assert await store.states.claim_due("claimed", slot, now)
+    await store.states.set_paused("ready", False)  # a row of its own, with the defaults
+    everyone = ["new", "ready", "paused", "backing-off", "claimed"]
+
+    claimed = await store.states.claim_due_many(dict.fromkeys(everyone, slot), utc_now())
+
+    assert claimed == {"new", "ready"}, "a sync without a row has the defaults; the others may not run now"
+    assert await store.states.claim_due_many(dict.fromkeys(everyone, slot), utc_now()) == set(), "once"
+    later = {"ready": slot + timedelta(minutes=1), "backing-off": slot, "new": slot - timedelta(minutes=1)}
+    assert await store.states.claim_due_many(later, utc_now() + timedelta(seconds=11)) == {"ready", "backing-off"}
+    await store.states.set_paused("paused", False)
+    assert await store.states.claim_due("paused", slot, now), "a paused sync's slot is not used up"
+
+
+async def test_of_two_processes_claiming_batches_of_the_same_syncs_at_once_each_slot_goes_to_exactly_one(
+    store: Store, other_store: Store
+) -> None:
+    start = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+    for step in range(6):  # the first slot inserts the syncs' rows; the next ones claim rows both see
+        slot = start + timedelta(minutes=step)
+        # each process claims its shares in another order, overlapping each other's: rows are locked in order
+        here = [NAMES[0:5], NAMES[5:12]]
+        there = [NAMES[9:12][::-1] + NAMES[0:2], NAMES[2:9]]
+        claims = await asyncio.gather(
+            *(store.states.claim_due_many(dict.fromkeys(share, slot), slot) for share in here),
+            *(other_store.states.claim_due_many(dict.fromkeys(share, slot), slot) for share in there),
+        )
+        every = [name for claimed in claims for name in claimed]
+        assert sorted(every) == sorted(NAMES), f"slot {slot}: {claims}"
+
+
+async def test_many_leases_are_taken_in_one_go_where_free_or_expired(store: Store) -> None:
+    await store.leases.acquire("held", "p2", TTL)
+    await store.leases.acquire("expired", "p2", EXPIRED)
+
+    assert await store.leases.acquire_many(["free", "held", "expired"], "p1", TTL) == {"free", "expired"}
+    assert await store.leases.held() == {"free": "p1", "expired": "p1", "held": "p2"}
+    assert await store.leases.acquire_many(["free"], "p1", TTL) == set(), "not re-entrant, as acquire"
+    await store.leases.release_many(["free", "held"], "p1")
+    assert await store.leases.held() == {"expired": "p1", "held": "p2"}, "only the holder releases a lease"
+
+
+async def test_of_two_processes_taking_many_leases_at_once_each_lease_goes_to_exactly_one(
+    store: Store, other_store: Store
+) -> None:
+    for round_ in range(4):
+        names = [f"{name}-{round_}" for name in NAMES]
+        taken = await asyncio.gather(
+            store.leases.acquire_many(names, "p1", TTL), other_store.leases.acquire_many(names[::-1], "p2", TTL)
+        )
+        assert taken[0].isdisjoint(taken[1]) and taken[0] | taken[1] == set(names), taken
+
+
+async def test_runs_of_many_syncs_start_together_and_their_abandoned_runs_are_marked_failed(store: Store) -> None:
+    left = await store.start_run("a", "schedule")
+    ended = await store.start_run("b", "manual")
+    await store.finish_run(ended, "succeeded")
+
+    started = await store.start_runs(["a", "b", "c"], "schedule", "abandoned: gone")
+
+    assert set(started.ids) == {"a", "b", "c"} and dict(started.abandoned) == {"a": 1}
+    for name, run_id in started.ids.items():
+        run = await store.run(run_id)
+        assert run is not None and (run.sync, run.trigger, run.status) == (name, "schedule", "running")
+    abandoned = await store.run(left)
+    assert abandoned is not None and (abandoned.status, abandoned.error) == ("failed", "abandoned: gone")
+    assert (await store.run(ended)).status == "succeeded"  # type: ignore[union-attr]
+
+
+@contextmanager
+def _statements(store: Store) -> Iterator[list[str]]:
+    """The statements ``store`` sends while the block runs."""
+    sent: list[str] = []
+
+    def count(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_a_run_that_got_through_is_counted_in_one_statement_and_an_unchanged_status_in_none(
+    store: Store,
+) -> None:
+    settings = (2, timedelta(seconds=10), timedelta(seconds=35))
+    await store.states.after_run("s", True, *settings)
+    assert await store.states.announce("s", "ok") == "idle"
+
+    with _statements(store) as sent:
+        state = await store.states.after_run("s", False, *settings)
+    assert len(sent) == 1, sent
+    assert state == await store.states.get("s") == SyncStateInfo("s", announced="ok")
+    with _statements(store) as sent:
+        assert await store.states.announce("s", "ok", state) is None
+    assert sent == [], "the state just read says it was announced"
+    assert await store.states.announce("s", "failing", state) == "ok"
+    assert await store.states.announce("s", "failing", state) is None, "the state given is out of date: no"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlalchemy import Column, ForeignKey, Integer, String, event
 
 from app.errors import PermanentError
 from connectors.base import Write, WriteAction
-from tests.connectors.sql.conftest import Connect, Db, only
+from tests.connectors.sql.conftest import SQLITE, Connect, Db, only
 
 COLUMNS = "id, name, email, credit_limit, active, born, updated_at, deleted_at"
 
@@ -184,3 +184,33 @@ async def test_an_unknown_stream_lists_the_streams(db: Db, connect: Connect) -> 
     async with connect({"c": {"table": "t", "key": "id"}}) as connector:
         with pytest.raises(PermanentError, match="db has no stream d; its streams are: c"):
             await connector.prepare("d")
+
+
+@SQLITE
+async def test_a_sqlite_table_is_described_again_only_when_its_schema_changed(db: Db, connect: Connect) -> None:
+    table = await db.customers()
+    stream = {"c": {"table": table.name, "key": "id", "cursor": "updated_at"}}
+
+    async with connect(stream) as connector:
+        await connector.prepare("c", write_fields=["id", "name"])
+        engine = connector._engine
+        assert engine is not None
+        sent: list[str] = []
+
+        def count(*args: Any) -> None:
+            sent.append(args[2])
+
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        await db.insert(table, [{"id": 1, "name": "Ann"}])  # rows change; the schema does not
+        again = await connector.prepare("c", write_fields=["id", "name"])
+        assert len(sent) == 1, f"one query tells the table is as it was: {sent}"
+        assert again.fields == COLUMNS.split(", ")
+
+        await db.execute(f"ALTER TABLE {table.name} ADD COLUMN phone TEXT")
+        changed = await connector.prepare("c", write_fields=["id", "phone"])
+        assert changed.fields == [*COLUMNS.split(", "), "phone"], "a changed table is described afresh"
+        await db.execute(f"CREATE INDEX {table.name}_name ON {table.name} (name)")
+        sent.clear()
+        await connector.prepare("c")
+        assert len(sent) > 1, "an index added: described afresh"
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
