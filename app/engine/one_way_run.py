@@ -23,7 +23,6 @@ from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, RecordsInFlight, WaitForBefore, all_of, read_ahead
 from app.engine.planning import Planned, plan_batch
 from app.engine.retry import pause, with_retries, worth_retrying
-from app.engine.webhook_run import process_events
 from app.engine.writing import write_plan
 from app.errors import EarlierWriteFailed, RunStopped, TransientError
 from app.mapping import record_hash
@@ -161,6 +160,8 @@ class OneWayRun:
             self.writes_at_once = 2  # the next batch is staged while the one before is moved in
         try:
             if self.options.webhook:
+                from app.engine.webhook_run import process_events  # noqa: PLC0415 (webhook runs only: jinja2, signatures)
+
                 await process_events(self)
                 await self._drain()
                 return self.counts

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from app.config import SyncConfig, TwoWaySyncConfig
 from app.engine.connections import Connections
@@ -26,10 +27,12 @@ from app.engine.pipeline import all_of
 from app.engine.planning import SyncParts
 from app.engine.retry import Sleep
 from app.engine.run_log import log_finished
-from app.engine.two_way import TwoWayRun
 from app.engine.workspace import Workspace
 from app.errors import BryggaError, ConflictError, RunStopped
 from app.store import RunInfo, Store
+
+if TYPE_CHECKING:
+    from app.engine.two_way import TwoWayRun
 
 log = logging.getLogger("brygga.engine")
 
@@ -73,6 +76,13 @@ class SyncBusyError(ConflictError):
     def __init__(self, sync: str) -> None:
         self.sync = sync
         super().__init__(f"sync {sync} is running already: wait for that run to end")
+
+
+def _two_way_run(engine: Engine, sync: TwoWaySyncConfig, run_id: int, options: RunOptions) -> TwoWayRun:
+    """A two-way sync's run; its modules imported by the runs that need them only (start-up of one-way runs)."""
+    from app.engine.two_way import TwoWayRun  # noqa: PLC0415
+
+    return TwoWayRun(engine, sync, run_id, options)
 
 
 class Engine:
@@ -166,7 +176,7 @@ class Engine:
         heartbeat = asyncio.ensure_future(self._keep_lease(name, stop))
         try:
             work: OneWayRun | TwoWayRun = (
-                TwoWayRun(self, sync, run_id, options)
+                _two_way_run(self, sync, run_id, options)
                 if isinstance(sync, TwoWaySyncConfig)
                 else OneWayRun(self, sync, run_id, options)
             )

@@ -35,6 +35,8 @@ imported for their error classes, ``insert`` and types), and ORM classes for the
 NOT_NEEDED = ("httpx._main", "pygments", "rich.syntax", "alembic")
 """What no run needs: httpx's own command line (with pygments and rich's syntax highlighting, 3.4 MB), and
 Alembic while the state database is at the schema's head."""
+ONE_WAY_POLLED = ("app.engine.two_way", "app.engine.webhook_run", "standardwebhooks")
+"""What a one-way run of polled systems never uses: the two-way run, and the webhook run (its signatures)."""
 
 SCRIPT = """
 import json, sys
@@ -100,6 +102,13 @@ def test_run_imports_the_state_database_but_not_the_service(quickstart: Path) ->
     assert code == 0
     assert _heavy(modules, SERVICE + SETTINGS + NOT_NEEDED) == []
     assert "app.store" in modules
+
+
+def test_a_one_way_run_imports_neither_two_way_nor_webhook_runs(quickstart: Path) -> None:
+    code, modules = _loaded("run", "crm-companies-to-erp-accounts", "crm-contacts-to-erp-customers", cwd=quickstart)
+
+    assert code == 0
+    assert _heavy(modules, ONE_WAY_POLLED) == []
 
 
 def test_a_run_with_sqlite_state_imports_no_other_databases_driver_or_dialect(quickstart: Path) -> None:
