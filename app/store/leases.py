@@ -31,16 +31,7 @@ class Leases:
         Not re-entrant: a holder asking again for a lease it holds is refused, so one process
         (one holder) cannot start a second run of a sync while its first goes on.
         """
-        now = utc_now()
-        values = self.store._insert(LEASES).values(name=name, holder=holder, expires_at=now + ttl)
-        statement = values.on_conflict_do_update(
-            index_elements=[LEASES.c.name],
-            set_={"holder": values.excluded.holder, "expires_at": values.excluded.expires_at},
-            where=LEASES.c.expires_at < now,
-        ).returning(LEASES.c.holder)
-        async with self.store._begin() as connection:
-            taken = (await connection.execute(statement)).first()
-        return taken is not None
+        return name in await self.acquire_many([name], holder, ttl)
 
     async def acquire_many(self, names: Collection[str], holder: str, ttl: timedelta) -> set[str]:
         """:meth:`acquire` for many leases in one statement; the names taken.
