@@ -25,6 +25,7 @@ import sys
 from app.cli.app import cli, running_command
 from app.cli.exit_codes import exit_code
 from app.cli.lazy import lazy_command
+from app.cli.lean_imports import leave_unimported
 from app.cli.output import output
 from app.errors import BryggaError, ConfigError
 
@@ -69,7 +70,7 @@ lazy_command(
 
 def main() -> None:
     """The console-script entry point: the one place a Brygga error becomes a message and an exit code."""
-    _without_httpx_cli()
+    leave_unimported()
     output.guard_streams()
     try:
         cli()
@@ -91,11 +92,3 @@ def _report(error: BryggaError) -> None:
         output.warn(f"{count} config error{'s' if count != 1 else ''}", style="bold red")
     else:
         output.warn(f"error: {error}", style="red")
-
-
-def _without_httpx_cli() -> None:
-    """Importing httpx imports its own command line where click, rich and pygments are installed (they are,
-    for this one): 47 modules and 3.4 MB that no Brygga command uses. httpx takes an ImportError of that
-    module as "its command line is not installed", so marking it missing here, before any command imports
-    httpx, is what httpx itself expects of an install without its ``cli`` extra."""
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: a module that is not there

@@ -28,9 +28,17 @@ STATE = ("sqlalchemy", "asyncpg", "asyncmy", "aiosqlite", "alembic", "app.store"
 """What only commands that reach the state database or a system need."""
 SETTINGS = ("pydantic_settings", "app.engine.settings")
 """What only commands that read the service's settings need (``serve``, and ``status`` for its thresholds)."""
-NOT_SQLITE = ("asyncpg", "asyncmy", "sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.mysql", "sqlmodel")
+NOT_SQLITE = (
+    "asyncpg",
+    "asyncmy",
+    "sqlalchemy.dialects.postgresql",
+    "sqlalchemy.dialects.mysql",
+    "sqlmodel",
+    "sqlalchemy.orm",
+)
 """What a run with SQLite systems and SQLite state never uses: other databases' drivers and dialects (once
-imported for their error classes, ``insert`` and types), and ORM classes for the state tables."""
+imported for their error classes, ``insert`` and types), and the ORM (SQLModel's, or the one SQLAlchemy's asyncio
+extension imports: app/cli/lean_imports.py)."""
 
 NOT_NEEDED = ("httpx._main", "pygments", "rich.syntax", "alembic")
 """What no run needs: httpx's own command line (with pygments and rich's syntax highlighting, 3.4 MB), and
