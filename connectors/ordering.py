@@ -13,9 +13,12 @@ earlier one is through (retried), so batches keep their order.
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 
 from app.errors import EarlierWriteFailed
+
+if TYPE_CHECKING:  # asyncio itself only where a write runs (in an event loop): `brygga validate` needs none
+    import asyncio
 
 
 class CallOrder:
@@ -29,7 +32,9 @@ class CallOrder:
 
     def turn(self) -> Turn:
         """A turn after every call made so far; take it before the call's first ``await``."""
-        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        from asyncio import get_running_loop  # noqa: PLC0415 (imported by the event loop running this call)
+
+        ended: asyncio.Future[None] = get_running_loop().create_future()
         turn = Turn(self, self._calls, self._last, ended)
         self._calls += 1
         self._last = ended
@@ -57,7 +62,9 @@ class Turn:
         if self._waited:
             return
         if self._before is not None:
-            await asyncio.shield(self._before)
+            from asyncio import shield  # noqa: PLC0415 (imported by the event loop running this call)
+
+            await shield(self._before)
         if any(number < self._number for number in self._order.failed[self._failures_seen :]):
             raise EarlierWriteFailed("an earlier write to the same table failed: this batch is written after it")
         self._waited = True

@@ -101,7 +101,7 @@ def test_offline_commands_import_neither_the_service_nor_the_state_database(quic
     code, modules = _loaded(*args, cwd=quickstart)
 
     assert code == 0
-    assert _heavy(modules, SERVICE + STATE + SETTINGS) == []
+    assert _heavy(modules, SERVICE + STATE + SETTINGS + ("asyncio",)) == []
 
 
 def test_run_imports_the_state_database_but_not_the_service(quickstart: Path) -> None:
