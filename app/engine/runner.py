@@ -129,28 +129,17 @@ class Engine:
 
         :raises SyncBusyError: when a run of the sync is going on already
         """
-        if self._large_run_ended:  # here, not as that run ended: an engine closed next collects anyway
-            self._large_run_ended = False
-            collect_after_runs()
-        if not await self.store.leases.acquire(name, self.holder, self.lease_ttl) and not await self._take_over(name):
+        begun = await self.begin_many([name], options.trigger)
+        if name not in begun:
             raise SyncBusyError(name)
-        try:
-            abandoned = await self.store.history.abandon(name, "abandoned: the process running it stopped")
-            if abandoned:
-                log.warning(
-                    "sync %s: %d run(s) left running by a process that stopped are marked failed", name, abandoned
-                )
-            return await self.store.start_run(name, options.trigger)
-        except BaseException:
-            await self.store.leases.release(name, self.holder)
-            raise
+        return begun[name]
 
     async def begin_many(self, names: list[str], trigger: str) -> dict[str, int]:
         """:meth:`begin` for a batch of syncs (those a schedule fires in the same second): take their leases
         in one statement, record their runs in one transaction; each sync begun → its run's id.
 
         A sync left out is busy (a run of it is going on, here or in another process)."""
-        if self._large_run_ended:
+        if self._large_run_ended:  # here, not as that run ended: an engine closed next collects anyway
             self._large_run_ended = False
             collect_after_runs()
         taken = await self.store.leases.acquire_many(names, self.holder, self.lease_ttl)

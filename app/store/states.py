@@ -82,7 +82,7 @@ class SyncStates:
 
     async def claim_slot(self, sync: str, slot: datetime) -> bool:
         """Claim the scheduled run due at ``slot``: ``True`` for exactly one process of those asking."""
-        return await self._claim(sync, slot, None)
+        return sync in await self.claim_due_many({sync: slot}, None)
 
     async def claim_due(self, sync: str, slot: datetime, now: datetime) -> bool:
         """Claim the scheduled run due at ``slot`` if the sync may run at ``now`` (not paused, not backing
@@ -90,10 +90,11 @@ class SyncStates:
 
         One statement for what took three (read the state, insert its row, claim): with hundreds of syncs
         due in the same second, the state database's round trips are what delays their starts."""
-        return await self._claim(sync, slot, now)
+        return sync in await self.claim_due_many({sync: slot}, now)
 
-    async def claim_due_many(self, due: Mapping[str, datetime], now: datetime) -> set[str]:
-        """:meth:`claim_due` for many syncs at once (``due``: sync → slot); the syncs claimed.
+    async def claim_due_many(self, due: Mapping[str, datetime], now: datetime | None) -> set[str]:
+        """:meth:`claim_due` for many syncs at once (``due``: sync → slot); the syncs claimed. With ``now``
+        ``None`` a slot is claimed whether the sync may run or not (:meth:`claim_slot`).
 
         The syncs a schedule fires in the same second are claimed in one statement per slot, not one
         each: hundreds of claims queued on the state database were what made their runs start late.
@@ -110,14 +111,14 @@ class SyncStates:
                 claimed |= got
                 missing[slot] = await self._without_row(connection, [sync for sync in syncs if sync not in got])
         for slot, syncs in missing.items():
-            if syncs:  # their first slot: their rows, with the defaults, then the claim (as in _claim)
+            if syncs:  # their first slot: their rows, with the defaults, then the claim
                 await self._ensure_all(syncs)
                 async with self.store._begin() as connection:
                     claimed |= await self._claim_each(connection, syncs, slot, now)
         return claimed
 
     async def _claim_each(
-        self, connection: AsyncConnection, syncs: list[str], slot: datetime, now: datetime
+        self, connection: AsyncConnection, syncs: list[str], slot: datetime, now: datetime | None
     ) -> set[str]:
         where = _claimable(slot, now)
         locked = select(STATES.c.sync).where(STATES.c.sync.in_(syncs), *where).order_by(STATES.c.sync)
@@ -134,18 +135,6 @@ class SyncStates:
             return []
         found = set((await connection.execute(select(STATES.c.sync).where(STATES.c.sync.in_(syncs)))).scalars())
         return [sync for sync in syncs if sync not in found]
-
-    async def _claim(self, sync: str, slot: datetime, now: datetime | None) -> bool:
-        where = [STATES.c.sync == sync, *_claimable(slot, now)]
-        statement = update(STATES).where(*where).values(last_slot=slot, updated_at=utc_now())
-        async with self.store._begin() as connection:
-            if (await connection.execute(statement)).rowcount:
-                return True
-            if (await connection.execute(select(STATES.c.sync).where(STATES.c.sync == sync))).first() is not None:
-                return False  # claimed already (here or by another process), or the sync may not run now
-        await self._ensure(sync)  # a sync's first slot: its row, with the defaults, then the claim
-        async with self.store._begin() as connection:
-            return bool((await connection.execute(statement)).rowcount)
 
     async def announce(self, sync: str, status: str, before: SyncStateInfo | None = None) -> str | None:
         """Record ``status`` as announced; the status it replaces, or ``None`` when it was announced already
