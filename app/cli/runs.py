@@ -93,7 +93,7 @@ async def _run_all(workspace: Workspace, names: list[str], full: bool, chained: 
 @contextmanager
 def _progress(name: str) -> Iterator[Any]:
     """A live line of counts while a run goes on, on a terminal only."""
-    if not output.out.is_terminal:
+    if not output.styles_stdout():
         yield None
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415 - a terminal's only

@@ -36,14 +36,23 @@ class BrokenKindError(KindError, TypeError):
     """
 
 
+_GROUPS = (ENTRY_POINT_GROUP, OPTIONS_ENTRY_POINT_GROUP)
+
+
 @cache
+def _groups() -> dict[str, dict[str, EntryPoint]]:
+    """Both groups' entry points, by name, from one pass over the installed packages (each pass reads every
+    package's metadata: a few milliseconds in a small environment, more in a large one)."""
+    installed = entry_points()
+    return {group: {point.name: point for point in installed.select(group=group)} for group in _GROUPS}
+
+
 def _entry_points() -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return _groups()[ENTRY_POINT_GROUP]
 
 
-@cache
 def _options_entry_points() -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=OPTIONS_ENTRY_POINT_GROUP)}
+    return _groups()[OPTIONS_ENTRY_POINT_GROUP]
 
 
 def installed_kinds() -> list[str]:

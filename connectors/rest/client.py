@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import ssl
+import sys
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,11 +35,49 @@ from connectors.rest.values import json_bytes
 Params = Mapping[str, str | int | float | bool]
 
 
+class _TrustLoadedOnFirstUse(ssl.SSLContext):
+    """httpx's default TLS settings, with the trusted certificates (certifi's bundle, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR`` as httpx reads them) loaded at the first TLS connection: loading them takes ~30 ms,
+    which a run against a plain-HTTP API, or one that never gets as far as a request, need not pay.
+
+    Every TLS connection is made through :meth:`wrap_socket` or :meth:`wrap_bio` (asyncio's and anyio's
+    streams both use the latter), so none is made before the certificates are there.
+    """
+
+    _loaded = False
+    _lock = threading.Lock()
+
+    def _load_trust(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            if os.environ.get("SSL_CERT_FILE"):
+                self.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
+            elif os.environ.get("SSL_CERT_DIR"):
+                self.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
+            else:
+                import certifi  # noqa: PLC0415 (httpx's own dependency; imported with the bundle it names)
+
+                self.load_verify_locations(cafile=certifi.where())
+            self._loaded = True
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        self._load_trust()
+        return super().wrap_socket(*args, **kwargs)
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        self._load_trust()
+        return super().wrap_bio(*args, **kwargs)
+
+
 @functools.cache
 def _tls() -> ssl.SSLContext:
-    """httpx's default TLS settings (certifi's CA bundle), built once per process, not for every client:
-    loading the bundle takes tens of milliseconds, paid by every run that opens the system."""
-    return httpx.create_ssl_context()
+    """httpx's default TLS settings (``ssl.create_default_context`` with its trusted certificates), made
+    once per process, the certificates loaded when first needed (see :class:`_TrustLoadedOnFirstUse`)."""
+    context = _TrustLoadedOnFirstUse(ssl.PROTOCOL_TLS_CLIENT)
+    if (keys := os.environ.get("SSLKEYLOGFILE")) and not sys.flags.ignore_environment:
+        context.keylog_filename = keys  # as ssl.create_default_context does: for debugging with Wireshark
+    return context
 
 
 class RestClient:

@@ -8,6 +8,7 @@ loaded can be listed after the command has finished. The figures of what this bu
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -46,6 +47,9 @@ Alembic while the state database is at the schema's head."""
 ONE_WAY_POLLED = ("app.engine.two_way", "app.engine.webhook_run", "standardwebhooks")
 """What a one-way run of polled systems never uses: the two-way run, and the webhook run (its signatures)."""
 
+RICH_VARIABLES = ("FORCE_COLOR", "TTY_COMPATIBLE")
+"""What makes rich style output that goes to no terminal."""
+
 SCRIPT = """
 import json, sys
 sys.argv = ["brygga", *json.loads(sys.argv[1])]
@@ -61,12 +65,17 @@ sys.__stdout__.write("\\nMODULES " + json.dumps({"code": code, "modules": loaded
 """
 
 
-def _loaded(*args: str, cwd: Path) -> tuple[int, set[str]]:
-    """The exit code of ``brygga ARGS`` and the top packages and modules it imported."""
+def _loaded(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, set[str]]:
+    """The exit code of ``brygga ARGS`` (its output to a pipe) and the top packages and modules it imported.
+
+    :param env: variables set for it; rich's own (``FORCE_COLOR``, ``TTY_COMPATIBLE``) are left out otherwise
+    """
+    environment = {name: value for name, value in os.environ.items() if name not in RICH_VARIABLES}
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT, json.dumps(args)],
         check=False,
         cwd=cwd,
+        env=environment | (env or {}),
         capture_output=True,
         text=True,
         timeout=60,
@@ -110,6 +119,15 @@ def test_run_imports_the_state_database_but_not_the_service(quickstart: Path) ->
     assert code == 0
     assert _heavy(modules, SERVICE + SETTINGS + NOT_NEEDED) == []
     assert "app.store" in modules
+
+
+def test_a_run_printing_to_a_pipe_imports_no_rich(quickstart: Path) -> None:
+    plain_code, plain = _loaded("run", "crm-companies-to-erp-accounts", cwd=quickstart)
+    styled_code, styled = _loaded("run", "crm-companies-to-erp-accounts", cwd=quickstart, env={"FORCE_COLOR": "1"})
+
+    assert plain_code == styled_code == 0
+    assert _heavy(plain, ("rich",)) == []
+    assert "rich.console" in styled, "FORCE_COLOR asks for styled output: rich prints it"
 
 
 def test_a_one_way_run_imports_neither_two_way_nor_webhook_runs(quickstart: Path) -> None:
