@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from itertools import islice, repeat
 from typing import Any
 
@@ -17,7 +16,7 @@ import python_calamine
 
 from connectors.base import Record, UnreadableValue, format_key
 from connectors.table_file.messages import columns_are, quoted
-from connectors.xlsx.error_cells import error_cells
+from connectors.xlsx.sheet_survey import check_reach, survey_sheet
 from connectors.xlsx.values import column_values, header_name, record_value
 from connectors.xlsx.workbook import (
     EmptySheetError,
@@ -214,12 +213,12 @@ class SheetScan:
         if not workbook.sheet_names:
             raise self.file.error("the workbook has no sheets: open it in Excel and save it again")
         name = workbook.sheet_names[0] if self.file.sheet is None else self.file.sheet
-        # The error cells are found in the sheet's XML while calamine loads the sheet (it lets go of the
-        # GIL): the two are most of the time before a large sheet's first batch.
-        with ThreadPoolExecutor(1, thread_name_prefix="brygga-xlsx-errors") as pool:
-            found = pool.submit(error_cells, self.file.path, name)
-            sheet = workbook.get_sheet_by_name(name)
-            errors = found.result()
+        # Surveyed before calamine loads it: a sheet too large to hold must never reach calamine (see
+        # connectors/xlsx/sheet_survey.py); the survey finds the error cells on the way.
+        survey = survey_sheet(self.file.path, name)
+        check_reach(self.file, name, survey)
+        sheet = workbook.get_sheet_by_name(name)
+        errors = survey.errors
         self.sheet_name = sheet.name
         if sheet.start is None:
             raise EmptySheetError(

@@ -1,0 +1,196 @@
+"""A sheet's XML read once before calamine loads it: how far its valued cells reach, and where its error cells are.
+
+calamine holds a sheet as one block of cells from its first valued cell to its last, whatever lies between
+(calamine issue 693): a workbook of a few kilobytes with a value in cell XFD1048576 asks for 17 billion cells,
+and the failed allocation aborts the process, with no exception to catch (a ``brygga serve`` would be gone,
+every sync with it). Excel's Solver leaves such far cells in real workbooks too. The survey bounds the
+block first, so a sheet too large to hold is refused with a message, and the rest of the project runs on.
+
+It costs one pass over the sheet's XML, at C speed in the common case: cells written ``<c r="B2" …>`` (as
+Excel, LibreOffice and openpyxl write them) and none beyond column Z or row 99,999 need no Python work per
+cell. Anything else (cells reaching further, cells without a reference or written another way) is looked at
+cell by cell, and only then.
+
+An error cell (``#DIV/0!``, ``#N/A``) is ``<c r="H2" t="e"><v>#DIV/0!</v></c>``: calamine reads it as empty
+text, so it is found here as well.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+from xml.etree import ElementTree
+
+from connectors.xlsx.workbook import XlsxFile
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_RELATIONSHIP = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+_CHUNK = 1 << 18
+_OVERLAP = 1 << 16
+"""Bytes of one chunk kept for the next: an error cell cut at a chunk's end is whole in the next search."""
+_MARK = b't="e"'
+_ERROR_CELL = re.compile(rb'<c\b[^>]*\bt="e"[^>]*>(.*?)</c>', re.DOTALL)
+_REFERENCE = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
+_VALUE = re.compile(rb"<v>([^<]*)</v>")
+
+
+def sheet_part(archive: zipfile.ZipFile, sheet: str | None) -> str | None:
+    """The name of ``sheet``'s XML part in the archive (the first sheet's when ``None``); ``None`` if not found."""
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    sheets = workbook.findall(f"{_MAIN}sheets/{_MAIN}sheet")
+    chosen = next((entry for entry in sheets if sheet is None or entry.get("name") == sheet), None)
+    if chosen is None:
+        return None
+    relations = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    wanted = chosen.get(_RELATIONSHIP)
+    for relation in relations.iter(f"{_PACKAGE_RELS}Relationship"):
+        if relation.get("Id") == wanted:
+            target = relation.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
+    return None
+
+
+MAX_CELLS = 50_000_000
+"""The most cells a sheet's block may hold (all of Excel's 1,048,576 rows at 47 columns; ~1.6 GB in calamine)."""
+MAX_ROW = 1_048_576
+"""Excel's last row: no block is taller (a reference beyond it is an error in calamine)."""
+
+_FAR = re.compile(rb"""r\s*=\s*["']([A-Za-z]{2,3}[0-9]{1,7}|[A-Za-z]{0,3}[0-9]{6,7})["']""")
+"""A reference beyond column Z or row 99,999, wherever and however it is written (calamine takes either case,
+either quotes, spaces around ``=``, and a cell's last ``r`` where it has two): no match at all in most sheets."""
+_NEAR_ROWS, _NEAR_COLUMNS = 99_999, 26
+_UNREFERENCED = re.compile(rb'<c(?! r="[A-Z]{1,3}[0-9]{1,7}")[\s/>]')
+"""A cell whose first attribute is not its reference, or that has none: calamine places one without a
+reference after the cell before it, so such cells are placed one by one (the C-speed bound cannot)."""
+_PREFIXED = re.compile(rb"<[\w.-]+:c[\s/>]")
+"""A cell with a namespace prefix (``<x:c …>``), which calamine reads as a cell too."""
+_PLACE = re.compile(rb"([A-Za-z]{1,3})([0-9]{1,7})")
+_R = re.compile(rb"""(?<![\w:.-])r\s*=\s*(["'])([^"']*)\1""")
+
+_TAG = re.compile(rb"""<(?:[\w.-]+:)?(row|c)(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>""")
+"""A row's or cell's start tag, quoted values and all (they may hold ``>``)."""
+
+
+@dataclass
+class SheetSurvey:
+    """What the survey of one sheet found.
+
+    :param errors: the error cells by (row, column) counting from 0, each its error text
+    :param block: at least as many cells as calamine's block of the sheet holds
+    """
+
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)
+    block: int = 0
+
+
+def survey_sheet(path: Path, sheet: str | None) -> SheetSurvey:
+    """Survey ``sheet`` (the first when ``None``).
+
+    :raises zipfile.BadZipFile, KeyError, ElementTree.ParseError: when the workbook's parts are damaged
+    """
+    survey = SheetSurvey()
+    with zipfile.ZipFile(path) as archive:
+        part = sheet_part(archive, sheet)
+        if part is None:
+            return survey
+        rows, columns, odd = _NEAR_ROWS, _NEAR_COLUMNS, False
+        with archive.open(part) as xml:
+            for body in _bodies(xml):
+                if _MARK in body:
+                    _collect(body, survey.errors)
+                odd = odd or _UNREFERENCED.search(body) is not None
+                odd = odd or (b":c" in body and _PREFIXED.search(body) is not None)
+                for reference in _FAR.findall(body):
+                    place = _PLACE.fullmatch(reference)
+                    if place is None:  # a row's number
+                        rows = max(rows, int(reference))
+                    else:
+                        rows = max(rows, int(place.group(2)))
+                        columns = max(columns, _column_index(place.group(1).upper()) + 1)
+        survey.block = min(rows, MAX_ROW) * columns
+        if odd or survey.block > MAX_CELLS:
+            with archive.open(part) as xml:
+                survey.block = _exact_block(xml)
+    return survey
+
+
+def check_reach(file: XlsxFile, sheet: str | None, survey: SheetSurvey) -> None:
+    """:raises XlsxFileError: when the sheet's block is larger than :data:`MAX_CELLS`, saying how to mend it"""
+    if survey.block > MAX_CELLS:
+        raise file.error(
+            f"{'the first sheet' if sheet is None else f'sheet {sheet!r}'} reaches too far to be read: from its "
+            f"first cell with a value to its last, it spans {survey.block:,} cells, and Brygga reads at most "
+            f"{MAX_CELLS:,}. Usually a value was left far below or right of the data (in Excel, Ctrl+End goes to "
+            "the last cell): delete the rows and columns beyond the data, or copy the data to a new sheet, and save"
+        )
+
+
+def _bodies(xml: IO[bytes]) -> Iterator[bytes]:
+    """The XML in pieces that end before a cell's start (before a tag's, where a cell is longer than
+    :data:`_OVERLAP`): no tag, and no cell short of that, is cut in two."""
+    carry = b""
+    while chunk := xml.read(_CHUNK):
+        window = carry + chunk
+        cut = window.rfind(b"<c")
+        if cut <= 0 or len(window) - cut > _OVERLAP:
+            cut = window.rfind(b"<")
+        if cut <= 0:
+            cut = len(window)
+        yield window[:cut]
+        carry = window[cut:]
+    if carry:
+        yield carry
+
+
+def _exact_block(xml: IO[bytes]) -> int:
+    """The cells of calamine's block, every cell placed as calamine places it (by its reference, else after
+    the cell before it in its row); cells that end at once (``<c r="B2" s="1"/>``) left out as calamine leaves
+    them out. Stops once the cells alone are more than :data:`MAX_CELLS`."""
+    first_row = first_column = MAX_ROW * 16_384
+    last_row = last_column = -1
+    row, column, cells = -1, 0, 0
+    for body in _bodies(xml):
+        for name, attributes in _TAG.findall(body):
+            references = _R.findall(attributes)
+            reference = references[-1][1] if references else b""  # calamine takes the last
+            if name == b"row":
+                row, column = (int(reference) - 1 if reference.isdigit() else row + 1), 0
+                continue
+            cells += 1
+            place = _PLACE.fullmatch(reference)
+            if place is not None:
+                row, column = int(place.group(2)) - 1, _column_index(place.group(1).upper())
+            if not attributes.endswith(b"/"):  # a cell that ends at once is empty: calamine leaves it out
+                first_row, last_row = min(first_row, row), max(last_row, row)
+                first_column, last_column = min(first_column, column), max(last_column, column)
+            column += 1
+        if cells > MAX_CELLS:
+            return cells
+    if last_row < 0:
+        return 0
+    return (min(last_row, MAX_ROW - 1) - first_row + 1) * (last_column - first_column + 1)
+
+
+def _collect(window: bytes, found: dict[tuple[int, int], str]) -> None:
+    for match in _ERROR_CELL.finditer(window):
+        reference = _REFERENCE.search(match.group(0))
+        if reference is None:  # a writer that leaves out cell references: the cell cannot be placed
+            continue
+        letters, digits = reference.groups()
+        value = _VALUE.search(match.group(1))
+        text = value.group(1).decode("utf-8", "replace") if value else "#ERROR"
+        found[(int(digits) - 1, _column_index(letters))] = text
+
+
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + letter - 64
+    return index - 1
