@@ -143,6 +143,62 @@ def check_is_workbook(file: XlsxFile) -> None:
     if "xl/workbook.xml" not in names:
         what = "an OpenDocument spreadsheet (.ods)" if "content.xml" in names else "a zip archive"
         raise file.error(f"not an Excel workbook (.xlsx) but {what}: save it from Excel or LibreOffice as .xlsx")
+    _check_loaded_whole(file)
+
+
+MAX_PART_BYTES = 256 << 20
+"""The most a part read whole (styles, the workbook's own part, relationships) may hold unpacked: real ones
+hold kilobytes; more is a zip bomb, which would end the process as it is read."""
+MAX_SHARED_TEXT_BYTES = 2 << 30
+MAX_SHARED_TEXTS = 50_000_000
+"""The shared texts (every distinct text of the workbook, read whole when it is opened): at most this many,
+in at most :data:`MAX_SHARED_TEXT_BYTES` unpacked, as many as the cells a sheet may hold."""
+_LOADED_WHOLE = ("xl/styles.xml", "xl/workbook.xml", "[content_types].xml", "xl/_rels/workbook.xml.rels")
+_SHARED = "xl/sharedstrings.xml"
+
+
+def _check_loaded_whole(file: XlsxFile) -> None:
+    """Refuse a workbook whose parts read whole at its opening unpack to more than any workbook's do.
+
+    The sizes are measured by unpacking (an archive's own figures can lie), a chunk at a time, and the
+    check stops at the limit: a zip bomb costs at most that much reading.
+
+    :raises XlsxFileError: naming the part and the limit
+    """
+    with zipfile.ZipFile(file.path) as archive:
+        for info in archive.infolist():
+            name = info.filename.lower()
+            if name == _SHARED:
+                size, texts = _unpacked(archive, info, MAX_SHARED_TEXT_BYTES, b"si")
+                if size > MAX_SHARED_TEXT_BYTES or texts > MAX_SHARED_TEXTS:
+                    raise file.error(
+                        f"the workbook's shared texts ({info.filename}) are more than any workbook holds (over "
+                        f"{MAX_SHARED_TEXTS:,} texts or {MAX_SHARED_TEXT_BYTES >> 20:,} MB unpacked): it is damaged "
+                        "or made to exhaust memory; open it in Excel and save it again, or ask its sender for another"
+                    )
+            elif name in _LOADED_WHOLE or name.endswith(".rels"):
+                size, _ = _unpacked(archive, info, MAX_PART_BYTES, None)
+                if size > MAX_PART_BYTES:
+                    raise file.error(
+                        f"the workbook's part {info.filename} unpacks to more than {MAX_PART_BYTES >> 20} MB, which no "
+                        "workbook's does: it is damaged or made to exhaust memory; open it in Excel and save it "
+                        "again, or ask its sender for another"
+                    )
+
+
+def _unpacked(archive: zipfile.ZipFile, info: zipfile.ZipInfo, most: int, element: bytes | None) -> tuple[int, int]:
+    """The bytes ``info`` unpacks to (counted up to just past ``most``) and how many ``element`` starts it holds."""
+    size = count = 0
+    carry = b""
+    with archive.open(info) as part:
+        while size <= most and (chunk := part.read(1 << 20)):
+            size += len(chunk)
+            if element is not None:
+                window = carry + chunk
+                count += window.count(b"<" + element) + window.count(b":" + element)
+                count -= carry.count(b"<" + element) + carry.count(b":" + element)
+                carry = window[-len(element) - 1 :]
+    return size, count
 
 
 def _is_text(start: bytes) -> bool:
