@@ -7,7 +7,8 @@ loop rather than an object per step.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from app.engine.planning import Action, Planned, SyncParts
 from app.engine.retry import Sleep, pause, with_retries, worth_retrying
@@ -51,7 +52,7 @@ async def write_plan(parts: SyncParts, plan: Sequence[Planned], sleep: Sleep, ru
             pending = await _again(parts, [item for item, _ in again], sleep, run_id)
         else:
             pending = []
-    return outcomes(plan)
+    return outcomes(plan, parts.store.logged_values)
 
 
 def _outcomes_of_writes(
@@ -139,8 +140,12 @@ async def settle_creates(parts: SyncParts, plan: Sequence[Planned], sleep: Sleep
         await parts.store.record_intents(parts.sync.name, run_id, intents)
 
 
-def outcomes(plan: Sequence[Planned]) -> BatchChanges:
-    """Count every item of ``plan`` and collect its ID map, record-log and dead-letter changes."""
+def outcomes(plan: Sequence[Planned], logged: Callable[[dict[str, Any] | None], str | None]) -> BatchChanges:
+    """Count every item of ``plan`` and collect its ID map, record-log and dead-letter changes.
+
+    :param logged: a written record's values as the record log keeps them, made now: the batch then waits
+        for its commit holding a short text per record, not the record
+    """
     changes = BatchChanges()
     counts = changes.counts
     counts.read = len(plan)
@@ -153,7 +158,8 @@ def outcomes(plan: Sequence[Planned]) -> BatchChanges:
             (changes.mapped if item.mapped_before else changes.new_mappings).append(
                 (item.source_key, item.target_key, item.hash or "")
             )
-            log.append((item.source_key, item.target_key, "created" if was_created else "updated", None, item.mapped))
+            action_done = "created" if was_created else "updated"
+            log.append((item.source_key, item.target_key, action_done, None, logged(item.mapped)))
             resolved.append(item.source_key)
             if was_created:
                 counts.created += 1

@@ -54,12 +54,13 @@ class LogEntry(NamedTuple):
     target_key: str | None
     action: str
     error: str | None = None
-    values: dict[str, Any] | None = None
-    """A created or updated record's values as written (the mapped record): kept where the project's
-    ``record_log.values`` says so, for the field diffs of its story."""
+    values: dict[str, Any] | str | None = None
+    """A created or updated record's values as written (the mapped record), or already as the record log
+    keeps them (``Store.logged_values``): kept where the project's ``record_log.values`` says so, for the
+    field diffs of its story."""
 
 
-LogRow = tuple[str, str | None, str, str | None, dict[str, Any] | None]
+LogRow = tuple[str, str | None, str, str | None, dict[str, Any] | str | None]
 
 
 class Failure(NamedTuple):
