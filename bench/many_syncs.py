@@ -1,7 +1,8 @@
 """Many syncs in one service: CPU, lateness and once-only runs of ``brygga serve`` (issue 22, goal 4).
 
-Run: ``.venv/bin/python -m bench.many_syncs [--syncs N] [--minutes M] [--mode one|two|both] [--write]``;
-the two-replica mode needs PostgreSQL on 127.0.0.1:5432 (a fresh database ``brygga_bench_many_state``).
+Run: ``.venv/bin/python -m bench.many_syncs [--syncs N] [--minutes M] [--mode one|two|both] [--suffix S] [--write]``;
+the two-replica mode needs PostgreSQL on 127.0.0.1:5432 (a fresh database ``brygga_bench_many_state``, or
+``brygga_bench_many_state_S`` with ``--suffix S``: two runs on one server must not share it).
 
 A temporary project holds ``--syncs`` syncs (default 300), each SQLite → SQLite with ``schedule: {every: 1m}``:
 all read the same 10-row source table and each writes its own target table, after a first ``brygga run
@@ -43,7 +44,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.store.tables import RUNS
 from bench.cli import BRYGGA, user_environment
-from bench.postgres import execute, fresh_state_database
+from bench.postgres import execute, fresh_state_database, suffixed
 from bench.results import write_section
 
 GOAL_CPU = 10.0  # % of one core, on average
@@ -226,14 +227,14 @@ def minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def measure(syncs: int, minutes: int, replicas: int, profile: bool) -> Outcome:
+def measure(syncs: int, minutes: int, replicas: int, profile: bool, suffix: str = "") -> Outcome:
     mode = "one process, SQLite state" if replicas == 1 else "two replicas, PostgreSQL state"
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         if replicas == 1:
             state_url, store_url = None, f"sqlite+aiosqlite:///{folder / 'brygga.db'}"
         else:
-            url = asyncio.run(fresh_state_database(STATE_DATABASE))
+            url = asyncio.run(fresh_state_database(suffixed(STATE_DATABASE, suffix)))
             asyncio.run(execute(url, LEASE_LOG))
             state_url, store_url = url, url.replace("postgresql://", "postgresql+asyncpg://")
         make_project(folder, syncs, state_url)
@@ -309,9 +310,13 @@ def main() -> None:
     parser.add_argument("--mode", choices=("one", "two", "both"), default="both")
     parser.add_argument("--profile", action="store_true", help="print a py-spy dump of the serve process")
     parser.add_argument("--write", action="store_true", help="write the figures to bench/RESULTS.md")
+    parser.add_argument("--suffix", default="", help="end the state database's name with _SUFFIX (runs side by side)")
     options = parser.parse_args()
+    suffixed(STATE_DATABASE, options.suffix)  # a bad suffix stops here, not after the first mode's minutes
     modes = {"one": [1], "two": [2], "both": [1, 2]}[options.mode]
-    outcomes = [measure(options.syncs, options.minutes, replicas, options.profile) for replicas in modes]
+    outcomes = [
+        measure(options.syncs, options.minutes, replicas, options.profile, options.suffix) for replicas in modes
+    ]
     text = report(outcomes)
     print(text)
     for outcome in outcomes:

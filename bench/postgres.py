@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import asyncpg
@@ -9,6 +10,19 @@ import asyncpg
 from app.store import Store
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+def suffixed(name: str, suffix: str) -> str:
+    """``name_suffix`` (``name`` where ``suffix`` is empty): a benchmark's database, apart from another run's.
+
+    Each run starts by dropping its databases ``WITH (FORCE)``: two runs on one server under the same names
+    empty each other's tables. ``--suffix`` gives a run names of its own.
+    """
+    if not suffix:
+        return name
+    if not re.fullmatch(r"\w+", suffix, re.ASCII):
+        raise SystemExit(f"--suffix {suffix!r}: use letters, digits and underscores (it ends database names)")
+    return f"{name}_{suffix}"
 
 
 async def execute(url: str, *statements: str) -> None:

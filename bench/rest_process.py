@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import re
 import shutil
 import statistics
 import subprocess
@@ -47,7 +46,7 @@ import httpx
 import orjson
 
 from bench.cli import BRYGGA, Figures, user_environment
-from bench.postgres import SERVER, fresh_database
+from bench.postgres import SERVER, fresh_database, suffixed
 from bench.rest import Api, Message, Scope, _content, serve_app
 from bench.rest_handwritten import BATCH, NAMES, PAGE
 from bench.results import write_section
@@ -204,12 +203,9 @@ TARGETS[STATE] = "brygga_bench_rp_state"
 
 
 def suffix_databases(suffix: str) -> None:
-    """Name this run's databases ``…_<suffix>``, so that two sessions' runs on one PostgreSQL server do not
-    drop each other's tables (each round starts by dropping them ``WITH (FORCE)``)."""
-    if not re.fullmatch(r"\w+", suffix, re.ASCII):
-        raise SystemExit(f"--suffix {suffix!r}: use letters, digits and underscores (it ends database names)")
+    """Name this run's databases ``…_<suffix>`` (see :func:`bench.postgres.suffixed`)."""
     for loader, name in TARGETS.items():
-        TARGETS[loader] = f"{name}_{suffix}"
+        TARGETS[loader] = suffixed(name, suffix)
 
 
 async def fresh(folder: Path, api: str, loaders: tuple[str, ...]) -> None:
