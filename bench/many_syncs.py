@@ -227,14 +227,14 @@ def minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def measure(syncs: int, minutes: int, replicas: int, profile: bool, suffix: str = "") -> Outcome:
+def measure(syncs: int, minutes: int, replicas: int, profile: bool, state_database: str = STATE_DATABASE) -> Outcome:
     mode = "one process, SQLite state" if replicas == 1 else "two replicas, PostgreSQL state"
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         if replicas == 1:
             state_url, store_url = None, f"sqlite+aiosqlite:///{folder / 'brygga.db'}"
         else:
-            url = asyncio.run(fresh_state_database(suffixed(STATE_DATABASE, suffix)))
+            url = asyncio.run(fresh_state_database(state_database))
             asyncio.run(execute(url, LEASE_LOG))
             state_url, store_url = url, url.replace("postgresql://", "postgresql+asyncpg://")
         make_project(folder, syncs, state_url)
@@ -312,10 +312,10 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write the figures to bench/RESULTS.md")
     parser.add_argument("--suffix", default="", help="end the state database's name with _SUFFIX (runs side by side)")
     options = parser.parse_args()
-    suffixed(STATE_DATABASE, options.suffix)  # a bad suffix stops here, not after the first mode's minutes
+    state_database = suffixed(STATE_DATABASE, options.suffix)  # a bad suffix stops here, before any minute
     modes = {"one": [1], "two": [2], "both": [1, 2]}[options.mode]
     outcomes = [
-        measure(options.syncs, options.minutes, replicas, options.profile, options.suffix) for replicas in modes
+        measure(options.syncs, options.minutes, replicas, options.profile, state_database) for replicas in modes
     ]
     text = report(outcomes)
     print(text)

@@ -472,14 +472,9 @@ class Store:
             )
 
     def _log_rows(self, sync: str, run_id: int, log: Sequence[LogRow], at: Any) -> list[tuple[Any, ...]]:
-        """A batch's record-log rows, values as :meth:`logged_values` keeps them: one comprehension with no
-        method call per record (a first load logs every record it reads)."""
-        scrub = self.scrub
-        if not self.log_values:
-            return [
-                (run_id, sync, key, target, action, None if error is None else scrub(error), at, None)
-                for key, target, action, error, _ in log
-            ]
+        """A batch's record-log rows, values as :meth:`logged_values` keeps them: one comprehension, and the
+        engine's entries carry that text already (a first load logs every record it reads)."""
+        scrub, logged = self.scrub, self.logged_values
         return [
             (
                 run_id,
@@ -489,7 +484,7 @@ class Store:
                 action,
                 None if error is None else scrub(error),
                 at,
-                values if values is None or values.__class__ is str else scrub(shown_dumps(values)),
+                values if values is None or isinstance(values, str) else logged(values),
             )
             for key, target, action, error, values in log
         ]

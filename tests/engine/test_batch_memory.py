@@ -7,7 +7,6 @@ the log keeps when the batch is written (a REST full load's peak: 8 MB less at 1
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,8 +46,8 @@ async def test_a_written_batch_holds_its_log_texts_not_its_records(project: Proj
     assert any('"Cy"' in text for text in seen)
 
 
-async def test_a_project_that_keeps_no_values_holds_none(project: Project, tmp_path: Path) -> None:
-    (tmp_path / "brygga.yaml").write_text((tmp_path / "brygga.yaml").read_text() + "record_log: {values: false}\n")
+async def test_a_project_that_keeps_no_values_holds_none(project: Project) -> None:
+    project.file.write_text(project.file.read_text() + "record_log: {values: false}\n")
     seen: list[Any] = []
 
     run = await project.run("contacts", engine_hook=lambda engine: _watch_commits(engine, seen))
