@@ -57,7 +57,13 @@ def project_file(config: Path | None) -> Path:
     """The project file: the command's ``-c``, else the one given before the command, else the default."""
     from app.config import find_project_file  # noqa: PLC0415 - the loader, only when a project is opened
 
-    return find_project_file(config or _global_config())
+    try:
+        return find_project_file(config or _global_config())
+    except FileNotFoundError:  # a relative path, from a working folder that was deleted or moved away
+        usage_error(
+            "the current folder no longer exists (deleted or moved while this shell was in it): "
+            "cd into the project's folder again, or give the project file as a full path with -c"
+        )
 
 
 _before_command: dict[str, Path | None] = {"config": None}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import run_brygga
+from tests.cli.helpers import BRYGGA, run_brygga
 
 REPO = Path(__file__).resolve().parents[2]
 COMPANIES, CONTACTS = "crm-companies-to-erp-accounts", "crm-contacts-to-erp-customers"
@@ -91,3 +92,29 @@ def test_status_shows_each_syncs_status_word(quickstart: Path) -> None:
     assert "│ idle " in before.stdout
     assert rows[COMPANIES].split("│")[2].strip() == "failing"
     assert rows[CONTACTS].split("│")[2].strip() == "paused"
+
+
+def _from_a_deleted_folder(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``brygga ARGS…`` started in ``folder``, which is deleted just before (as when a shell's folder is removed)."""
+    folder.mkdir()
+    script = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
+    environment = {"NO_COLOR": "1", "COLUMNS": "200", "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        ["sh", "-c", script, "sh", str(folder), str(BRYGGA), *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_deleted_working_folder_is_a_usage_error_not_a_traceback(quickstart: Path, tmp_path: Path) -> None:
+    relative = _from_a_deleted_folder(tmp_path / "gone", "validate")
+    absolute = _from_a_deleted_folder(tmp_path / "gone-too", "-c", str(quickstart), "validate")
+
+    assert relative.returncode == 2, relative.stderr
+    assert "the current folder no longer exists" in relative.stderr
+    assert "-c" in relative.stderr
+    assert "Traceback" not in relative.stderr
+    assert absolute.returncode == 0, absolute.stderr  # a full path needs no working folder
