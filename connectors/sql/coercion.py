@@ -59,6 +59,8 @@ class ColumnType:
     kind: Kind
     name: str
     aware: bool = False
+    whole: range = field(default=range(-(1 << 63), 1 << 63), compare=False)
+    """For an integer column, the whole numbers it holds (a driver refuses to send others for it)."""
     native: type | None = field(init=False, repr=False, compare=False)
     """The type a value needs no converting from (``None`` for a datetime, whose zone needs checking too)."""
 
@@ -95,12 +97,27 @@ def column_type(type_: sqltypes.TypeEngine[Any], dialect: Dialect) -> ColumnType
         return ColumnType(Kind.BOOLEAN, name)  # MariaDB's BOOLEAN is TINYINT(1)
     if isinstance(type_, sqltypes.DateTime):
         return ColumnType(Kind.DATETIME, name, aware=bool(type_.timezone))
+    if isinstance(type_, sqltypes.Integer):
+        return ColumnType(Kind.INTEGER, name, whole=_whole_numbers(type_, dialect))
     for sql_type, kind in _KINDS:
         if isinstance(type_, sql_type):
             return ColumnType(kind, name)
     if isinstance(type_, sqltypes.Uuid):
         return ColumnType(Kind.UUID if type_.as_uuid else Kind.TEXT, name)
     return ColumnType(Kind.OTHER, name)
+
+
+def _whole_numbers(type_: sqltypes.Integer, dialect: Dialect) -> range:
+    """What an integer column holds: 64 bits in SQLite whatever its type's name; elsewhere by its type, at
+    most 32 bits for one between SMALLINT and BIGINT (MariaDB's MEDIUMINT and TINYINT hold fewer, but its
+    driver sends a larger number all the same)."""
+    if dialect.name == "sqlite" or isinstance(type_, sqltypes.BigInteger):
+        bits = 64
+    else:
+        bits = 16 if isinstance(type_, sqltypes.SmallInteger) else 32
+    if getattr(type_, "unsigned", False):
+        return range(1 << bits)
+    return range(-(1 << (bits - 1)), 1 << (bits - 1))
 
 
 def value_type(value: Any) -> ColumnType:

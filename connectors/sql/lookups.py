@@ -29,19 +29,34 @@ class KeyLookup:
             numbers = _whole_numbers(texts) if column.kind is Kind.INTEGER else None
             if numbers is not None:
                 self.by_values = {(value,): [text] for text, value in zip(texts, numbers, strict=True)}
-                return
-            self._one_column(column.convert, texts)
+            else:
+                self._one_column(column.convert, texts)
+        else:
+            for text in dict.fromkeys(texts):
+                try:
+                    parts = parse_key(text, len(self.key))
+                    values = tuple(
+                        shape.types[name].convert(part) if name in shape.types else part
+                        for name, part in zip(self.key, parts, strict=True)
+                    )
+                except ValueError:
+                    continue
+                self.by_values.setdefault(values, []).append(text)
+        self._leave_out_unbindable(shape)
+
+    def _leave_out_unbindable(self, shape: StreamShape) -> None:
+        """Leave out whole numbers beyond what an integer key column holds: no row has them, and a driver
+        refuses to send them (SQLite beyond 64 bits, PostgreSQL beyond the column's type), which would fail
+        the whole batch's look-up instead of the one record whose write then fails alone."""
+        holds = [_whole_numbers_held(shape, name) for name in self.key]
+        if not any(held is not None for held in holds):
             return
-        for text in dict.fromkeys(texts):
-            try:
-                parts = parse_key(text, len(self.key))
-                values = tuple(
-                    shape.types[name].convert(part) if name in shape.types else part
-                    for name, part in zip(self.key, parts, strict=True)
-                )
-            except ValueError:
-                continue
-            self.by_values.setdefault(values, []).append(text)
+        for values in list(self.by_values):
+            if any(
+                held is not None and value.__class__ is int and value not in held
+                for value, held in zip(values, holds, strict=True)
+            ):
+                del self.by_values[values]
 
     def _one_column(self, convert: Callable[[Any], Any], texts: Sequence[str]) -> None:
         """The common one-column key, without the general machinery: a batch asks thousands at a time."""
@@ -71,6 +86,12 @@ class KeyLookup:
         if own in self.asked and own not in texts:
             texts.append(own)
         return texts
+
+
+def _whole_numbers_held(shape: StreamShape, name: str) -> range | None:
+    """The whole numbers key column ``name`` holds; ``None`` for a column of another kind."""
+    column = shape.types.get(name)
+    return column.whole if column is not None and column.kind is Kind.INTEGER else None
 
 
 def _whole_numbers(texts: Sequence[str]) -> list[int] | None:

@@ -119,3 +119,26 @@ async def test_a_run_that_fails_unexpectedly_is_failed_visibly_and_the_next_one_
     assert failed.status == "failed"
     assert failed.error == "an unexpected error (RuntimeError: a defect); the service log has its details"
     assert worked.status == "succeeded" and _target(tmp_path) == [("a", "Ann")]
+
+
+async def test_a_key_beyond_64_bits_for_an_integer_key_column_fails_alone(tmp_path: Path, state: str) -> None:
+    huge = "9" * 23
+    file = _project(tmp_path, state, [("1", "Ann"), (huge, "Big"), ("3", "Cy")])
+    (tmp_path / "erp.db").unlink()
+    connection = sqlite3.connect(tmp_path / "erp.db")
+    with connection:
+        connection.execute("CREATE TABLE items (code INTEGER PRIMARY KEY, name TEXT)")
+    connection.close()
+    (tmp_path / "mappings" / "items.yaml").write_text(
+        textwrap.dedent(SYNC).replace("code: code", "code: {from: code, type: integer}"), encoding="utf-8"
+    )
+
+    run, letters, _ = await _run(file)
+    again, letters_again, _ = await _run(file)  # the dead letter is tried again (looked up by key), alone
+
+    assert run.status == "partial", run.error
+    assert (run.counts.created, run.counts.failed) == (2, 1)
+    assert _target(tmp_path) == [(1, "Ann"), (3, "Cy")]
+    assert [key for key, _ in letters] == [huge]
+    assert again.status == "partial", again.error
+    assert [key for key, _ in letters_again] == [huge]

@@ -34,6 +34,21 @@ async def test_existing_keys_are_the_ones_in_the_table(db: Db, connect: Connect)
     assert nothing == set()
 
 
+async def test_keys_beyond_what_the_column_holds_are_not_found_and_fail_no_look_up(db: Db, connect: Connect) -> None:
+    table = await db.customers()
+    await db.insert(table, [{"id": i, "name": f"C{i}"} for i in range(1, 4)])
+    beyond = [str(1 << 40), str(1 << 63), str(1 << 64), str(-(1 << 63) - 1), "9" * 30, "-" + "9" * 30]
+
+    async with connect({"c": {"table": table.name, "key": "id"}}) as connector:
+        existing = await connector.existing_keys("c", ["1", *beyond])
+        found = await connector.get("c", ["2", *beyond])
+        mixed = await connector.existing_keys("c", ["3", "x", *beyond])  # not all digits: the careful way
+
+    assert existing == {"1"}
+    assert sorted(found) == ["2"]
+    assert mixed == {"3"}
+
+
 async def test_lookups_of_many_keys_go_in_chunks(db: Db, connect: Connect) -> None:
     table = await db.customers()
     await db.insert(table, [{"id": i, "name": f"C{i}"} for i in range(1, 2501)])
