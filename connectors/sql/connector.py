@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import Select, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connectors.base import (
@@ -33,6 +34,7 @@ from connectors.sql.lookups import KeyLookup
 from connectors.sql.pg_copy import copies
 from connectors.sql.read_only import read_only_connection
 from connectors.sql.reading import Fetch, StreamReader, read_batches
+from connectors.sql.sqlite_text import is_undecodable, undecodable_text_kept
 from connectors.sql.streams import StreamShape, describe_stream
 from connectors.sql.writing import StreamWriter
 
@@ -238,16 +240,27 @@ class SqlConnector(Connector):
                     raw = await reader.raw.fetch(conn, statement, params)
                     if raw is not None:
                         return raw
-                    result = await conn.execute(statement, params)
                     try:
-                        rows: Sequence[Sequence[Any]] = result.all()
-                    except (ValueError, TypeError) as exc:  # SQLite hands back whatever text a column holds
-                        raise PermanentError(
-                            f"{self.system.name}.{stream}: reading: a value does not fit its column's type ({exc})"
-                        ) from exc
-            return rows
+                        return await self._rows(conn, stream, statement, params)
+                    except DBAPIError as exc:
+                        if conn.dialect.name != "sqlite" or not is_undecodable(exc):
+                            raise
+                    async with undecodable_text_kept(conn):  # a value that is not UTF-8: its record fails alone
+                        return await self._rows(conn, stream, statement, params)
 
         return fetch
+
+    async def _rows(
+        self, conn: AsyncConnection, stream: str, statement: Select[Any], params: dict[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        result = await conn.execute(statement, params)
+        try:
+            rows: Sequence[Sequence[Any]] = result.all()
+        except (ValueError, TypeError) as exc:  # SQLite hands back whatever text a column holds
+            raise PermanentError(
+                f"{self.system.name}.{stream}: reading: a value does not fit its column's type ({exc})"
+            ) from exc
+        return rows
 
     def _reading(self, engine: AsyncEngine, options: SqlStream) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection to read with: a read-only one for a stream's query (the user's SQL), else a plain one."""

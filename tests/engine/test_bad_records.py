@@ -142,3 +142,22 @@ async def test_a_key_beyond_64_bits_for_an_integer_key_column_fails_alone(tmp_pa
     assert [key for key, _ in letters] == [huge]
     assert again.status == "partial", again.error
     assert [key for key, _ in letters_again] == [huge]
+
+
+async def test_source_text_that_is_not_utf8_fails_its_record_alone(tmp_path: Path, state: str) -> None:
+    file = _project(tmp_path, state, [("a", "Ann"), ("c", "Cy")])
+    connection = sqlite3.connect(tmp_path / "crm.db")
+    with connection:  # SQLite keeps whatever bytes a program stores as TEXT
+        connection.execute("INSERT INTO items VALUES ('b', CAST(X'41FF42' AS TEXT))")
+    connection.close()
+
+    run, letters, _ = await _run(file)
+    again, letters_again, _ = await _run(file)  # retried by key: read again the same way, fails again alone
+
+    assert run.status == "partial", run.error
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (3, 2, 1)
+    assert _target(tmp_path) == [("a", "Ann"), ("c", "Cy")]
+    [(key, error)] = letters
+    assert key == "b" and "'name'" in error and "not valid Unicode" in error, error
+    assert again.status == "partial", again.error
+    assert [key for key, _ in letters_again] == ["b"]
