@@ -10,12 +10,17 @@ from pydantic import AfterValidator, Field
 from connectors.base import StreamOptions
 from connectors.table_file.config import FolderSystem
 
+_NOT_FOR_FILES = frozenset({"idna", "punycode"})
+"""Text encodings of domain names: they refuse most text, so no file of records is written in them."""
+
 
 def _encoding(value: str) -> str:
     try:
-        codecs.lookup(value)
+        info = codecs.lookup(value)
     except LookupError:
         raise ValueError(f"unknown encoding '{value}': use one such as utf-8, cp1252 or latin-1") from None
+    if not info._is_text_encoding or info.name in _NOT_FOR_FILES:  # rot13, base64, hex, zlib: not for text
+        raise ValueError(f"'{value}' is not an encoding of text files: use one such as utf-8, cp1252 or latin-1")
     return value
 
 

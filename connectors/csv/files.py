@@ -75,11 +75,11 @@ def errors_translated(file: CsvFile, line: Callable[[], int | None] = lambda: No
         yield
     except ConnectorError:
         raise
-    except UnicodeDecodeError as exc:
-        raise _not_in_encoding(file) from exc
     except UnicodeEncodeError as exc:
         text = exc.object[exc.start : exc.end]
         raise CsvFileError(file.shown, f"{text!r} cannot be written in {file.encoding}") from exc
+    except UnicodeError as exc:  # a byte that does not decode; UTF-16's missing byte-order mark
+        raise _not_in_encoding(file) from exc
     except csv.Error as exc:
         raise CsvFileError(file.shown, f"not valid CSV: {exc}", line=line()) from exc
     except OSError as exc:
@@ -121,6 +121,8 @@ def _first_undecodable_line(path: Path, encoding: str) -> tuple[int, str] | None
             decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
         return max(number, 1), " ".join(f"0x{byte:02x}" for byte in exc.object[exc.start : exc.end])
+    except UnicodeError:  # said of the whole file (UTF-16 without its byte-order mark): no bytes to show
+        return None
     except OSError:
         return None
     return None

@@ -715,6 +715,16 @@ CSV_CASES = [
         (P, 7, 59, "systems.erp.streams.customers.encoding: unknown encoding 'utf-9': use one such as utf-8, cp1252"),
     ),
     case(
+        "csv-encoding-not-of-text",
+        system(CSV_SYSTEM + "      customers: {file: customers.csv, key: id, encoding: rot13}\n"),
+        (P, 7, 59, "systems.erp.streams.customers.encoding: 'rot13' is not an encoding of text files: use one such"),
+    ),
+    case(
+        "csv-encoding-of-domain-names",
+        system(CSV_SYSTEM + "      customers: {file: customers.csv, key: id, encoding: idna}\n"),
+        (P, 7, 59, "systems.erp.streams.customers.encoding: 'idna' is not an encoding of text files"),
+    ),
+    case(
         "csv-delimiter-of-two-characters",
         system(CSV_SYSTEM + "      customers: {file: customers.csv, key: id, delimiter: ';;'}\n"),
         (P, 7, 60, "systems.erp.streams.customers.delimiter: ';;' must be exactly one character"),

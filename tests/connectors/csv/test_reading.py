@@ -185,6 +185,17 @@ async def test_a_utf8_stream_over_a_cp1252_file_names_the_line_and_suggests_cp12
     )
 
 
+async def test_utf16_without_its_byte_order_mark_is_a_clear_error(system: SystemMaker, folder: Path) -> None:
+    (folder / "k.csv").write_bytes("id,name\n1,Åsa\n".encode("utf-16-le"))  # no BOM: the decoder cannot tell
+    connector = system(k="{file: k.csv, key: id, encoding: utf-16}")
+
+    with pytest.raises(CsvFileError) as caught:
+        await read_all(connector, "k")
+
+    assert isinstance(caught.value, PermanentError)
+    assert str(caught.value).startswith("files/k.csv: not valid utf-16: set the stream's `encoding:`")
+
+
 async def test_a_bom_on_a_stream_set_to_cp1252_says_to_set_utf8(system: SystemMaker, folder: Path) -> None:
     (folder / "k.csv").write_bytes(b"\xef\xbb\xbfid;name\n1;" + "Åsa".encode())
     connector = system(k='{file: k.csv, key: id, delimiter: ";", encoding: cp1252}')
