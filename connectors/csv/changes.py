@@ -6,6 +6,8 @@ become text that the file's encoding can hold.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, time
 from decimal import Decimal
@@ -18,7 +20,8 @@ from connectors.table_file.messages import columns_are, quoted
 
 
 def cell_text(value: Any) -> str:
-    """A value as the text of its cell: ``None`` → empty, ``True`` → ``true``, decimals plain, dates ISO."""
+    """A value as the text of its cell: ``None`` → empty, ``True`` → ``true``, decimals plain, dates ISO;
+    lists and mappings as JSON (what another program reads back, not Python's spelling), bytes as base64."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -29,7 +32,18 @@ def cell_text(value: Any) -> str:
         return format(value, "f")
     if isinstance(value, date | time):
         return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_in_json)
     return str(value)
+
+
+def _in_json(value: Any) -> Any:
+    """A value inside a list or mapping, as JSON holds it: text, as its own cell would be."""
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    return cell_text(value)
 
 
 class WritePlan(KeyedChanges[str]):

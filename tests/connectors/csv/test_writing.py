@@ -182,6 +182,15 @@ def test_values_are_written_as_text() -> None:
     ]
 
 
+def test_lists_and_nested_records_are_written_as_json_and_bytes_as_base64() -> None:
+    nested = {"tags": ["vip", "b2b"], "city": "Malmö", "balance": Decimal("12.50"), "since": date(2024, 5, 17)}
+
+    assert cell_text(["vip", "b2b"]) == '["vip","b2b"]'
+    assert cell_text(nested) == '{"tags":["vip","b2b"],"city":"Malmö","balance":"12.50","since":"2024-05-17"}'
+    assert cell_text(("a", None, True, 1 << 70)) == f'["a",null,true,{1 << 70}]'
+    assert cell_text(b"\x00\xffBrygga") == "AP9CcnlnZ2E="
+
+
 async def test_a_key_written_as_a_number_is_found_again_as_text(customers: CsvConnector) -> None:
     results = await customers.write("c", [Write(CREATE, {"id": Decimal("10"), "name": "Ten"}, None)])
 
