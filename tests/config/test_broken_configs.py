@@ -730,6 +730,31 @@ CSV_CASES = [
         (P, 7, 60, "systems.erp.streams.customers.delimiter: ';;' must be exactly one character"),
     ),
     case(
+        "csv-delimiter-a-line-break",
+        system(CSV_SYSTEM + '      customers: {file: customers.csv, key: id, delimiter: "\\n"}\n'),
+        (P, 7, 60, "systems.erp.streams.customers.delimiter: cannot be a line break, which ends a row"),
+    ),
+    case(
+        "csv-delimiter-and-quote-alike",
+        system(CSV_SYSTEM + "      customers: {file: customers.csv, key: id, quotechar: ','}\n"),
+        (P, 7, 18, "systems.erp.streams.customers: `delimiter` and `quotechar` are both ','"),
+    ),
+    case(
+        "csv-file-empty",
+        system(CSV_SYSTEM + '      customers: {file: "", key: id}\n'),
+        (P, 7, 25, "systems.erp.streams.customers.file: is empty: name the file"),
+    ),
+    case(
+        "csv-file-a-folder",
+        system(CSV_SYSTEM + "      customers: {file: exports/.., key: id}\n"),
+        (P, 7, 25, "systems.erp.streams.customers.file: 'exports/..' names a folder, not a file"),
+    ),
+    case(
+        "xlsx-file-empty",
+        system(CSV_SYSTEM.replace("connector: csv", "connector: xlsx") + '      customers: {file: " ", key: id}\n'),
+        (P, 7, 25, "systems.erp.streams.customers.file: is empty: name the file"),
+    ),
+    case(
         "csv-stream-without-file",
         system(CSV_SYSTEM + "      customers: {key: id}\n"),
         (P, 7, 18, "systems.erp.streams.customers: missing required key 'file'"),
