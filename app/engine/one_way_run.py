@@ -21,7 +21,7 @@ from app.config import SyncConfig
 from app.engine.by_key import records_by_key
 from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, RecordsInFlight, WaitForBefore, all_of, read_ahead
-from app.engine.planning import Planned, plan_batch
+from app.engine.planning import Action, Planned, plan_batch
 from app.engine.retry import pause, with_retries, worth_retrying
 from app.engine.writing import write_plan
 from app.errors import EarlierWriteFailed, RunStopped, TransientError
@@ -42,6 +42,9 @@ RECORDS_IN_FLIGHT = 10_000
 """Source records a run holds at most, read and not yet written (see :class:`RecordsInFlight`): two
 batches of 5,000, five of the default 1,000. Each takes ~2.5 KB here (the record read, its mapped copy):
 ~25 MB, where a fixed two stages ahead of two writes held ~100 MB at batches of 5,000."""
+
+_CLAIMING = (Action.CREATE, Action.UPDATE)
+"""Actions of a record new to the ID map that write its target key (a skip or failure takes none)."""
 
 
 DeadLetterChoice = Literal["due", "all"] | tuple[int, ...]
@@ -130,6 +133,8 @@ class OneWayRun:
         self.begun = 0
         """Batches begun (planned or further): the next one's number."""
         self.unsettled: dict[int, set[str]] = {}
+        self.claimed: dict[int, dict[str, str]] = {}
+        """Target key → source key of each uncommitted batch's records new to the ID map, where the key is converted."""
         """Source keys of each batch from its planning until its state is committed: their ID-map rows may change."""
         self.first_load: FirstLoad | None = None
         """Set when the sync's ID map was empty as the run began."""
@@ -217,7 +222,10 @@ class OneWayRun:
         known = looked_up.known if looked_up is not None and looked_up.still_valid(keys, number) else None
         if known is None and _shares_keys(keys, earlier):
             await self._drain()  # some of these are being written or stored: plan on that outcome
-        plan = await plan_batch(self.parts, records, None if retrying else self.settled, source_keys, known)
+        claimed = self._claimed_before(number)
+        settled = None if retrying else self.settled
+        plan = await plan_batch(self.parts, records, settled, source_keys, known, claimed=claimed)
+        self._claim_targets(number, plan)
         if retrying:  # read again later in this run (the cursor re-reads its last value): leave it
             self.settled.update((item.source_key, record_hash(item.record)) for item in plan)
         await self._finish_writing(leave=self.writes_at_once - 1)
@@ -227,6 +235,25 @@ class OneWayRun:
         if looked_up is not None:  # read from the source: held in flight until written
             task.add_done_callback(lambda _: self._written(writing, len(records)))
         await asyncio.sleep(0)  # let the write begin before the next batch is planned
+
+    def _claimed_before(self, number: int) -> dict[str, str] | None:
+        """Target keys of records new to the ID map in the batches before ``number`` not yet committed."""
+        if not self.claimed:
+            return None
+        earlier = [claims for batch, claims in self.claimed.items() if batch < number]
+        return {key: source for claims in earlier for key, source in claims.items()}
+
+    def _claim_targets(self, number: int, plan: list[Planned]) -> None:
+        """Where target keys are converted source keys, those that this batch's new records take, until committed."""
+        if self.parts.target_key_is_source_key:
+            return
+        claims = {
+            item.target_key: item.source_key
+            for item in plan
+            if item.target_key is not None and not item.mapped_before and item.action in _CLAIMING
+        }
+        if claims:
+            self.claimed[number] = claims
 
     def _written(self, writing: _Writing, count: int) -> None:
         """A batch read from the source is written: its records are no longer held (its plan is kept only
@@ -262,6 +289,7 @@ class OneWayRun:
             await self.store.commit_batch(self.sync.name, self.run_id, changes, after=wait_for_before)
             if number is not None:
                 del self.unsettled[number]
+                self.claimed.pop(number, None)
             self.counts.add(changes.counts)
             if self.options.progress is not None:
                 self.options.progress(self.counts)

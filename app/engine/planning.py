@@ -91,6 +91,8 @@ async def plan_batch(
     settled: Mapping[str, str] | None = None,
     source_keys: Sequence[str | None] | None = None,
     known: Mapping[str, IdMapping] | None = None,
+    *,
+    claimed: Mapping[str, str] | None = None,
 ) -> list[Planned]:
     """What each record of ``records`` needs; one entry per record, in order.
 
@@ -98,6 +100,8 @@ async def plan_batch(
         letter, or one retried in this run): the very same record read again is left alone
     :param source_keys: the records' keys, where the caller has read them already
     :param known: the records' ID-map rows, where the caller has looked them up already
+    :param claimed: target key → source key of records new to the ID map in batches of this run planned
+        before and not yet committed (see :func:`_refuse_shared_targets`)
     """
     if source_keys is None:
         source_keys = parts.mapping.source_keys(records)
@@ -121,6 +125,8 @@ async def plan_batch(
         if start:
             await asyncio.sleep(0)
         new += _map_all(parts, plan[start : start + PLAN_SLICE], known, lookups)
+    if not parts.target_key_is_source_key:
+        new = await _refuse_shared_targets(parts, new, claimed or {})
     await _sort_new(parts, new)
     return plan
 
@@ -215,6 +221,42 @@ def _map_all(
         item.target_key = target_key
         new.append(item)
     return new
+
+
+async def _refuse_shared_targets(parts: SyncParts, new: list[Planned], claimed: Mapping[str, str]) -> list[Planned]:
+    """Records new to the ID map whose target key is already another source record's fail alone.
+
+    Two source keys can map to one target key where the key is converted (``01`` and ``1`` as
+    integers, ``ABC`` and ``abc`` lower-cased): writing both would overwrite one record with the
+    other and count two creates, one of them lost. The first to claim the key keeps it (in the ID
+    map, in a batch of this run not yet committed, or earlier in this batch); a record without a
+    key conversion cannot meet this, and is never looked up for it.
+
+    :returns: the records still new
+    """
+    if not new:
+        return new
+    first: dict[str, str] = {}
+    for item in new:
+        assert item.target_key is not None
+        first.setdefault(item.target_key, item.source_key)
+    sync = parts.sync.name
+    held = await parts.store.source_keys((sync, target_key) for target_key in first)
+    kept: list[Planned] = []
+    for item in new:
+        target_key = item.target_key
+        assert target_key is not None
+        owner = held.get((sync, target_key)) or claimed.get(target_key) or first[target_key]
+        if owner == item.source_key:
+            kept.append(item)
+            continue
+        item.action, item.reason = Action.FAIL, "mapping"
+        item.error = (
+            f"sync {sync}, record {item.source_key}: its target key {target_key} is already that of source record "
+            f"{owner}: writing both would overwrite one with the other; correct the key in the source system, "
+            "or map the key so that different records keep different keys"
+        )
+    return kept
 
 
 async def _sort_new(parts: SyncParts, new: list[Planned]) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from app.engine.runner import Engine, RunOptions, open_engine
 from app.engine.workspace import open_workspace
-from app.store import RunInfo
+from app.store import RunInfo, Store
 
 PROJECT = """\
 version: 1
@@ -61,6 +61,31 @@ async def _run(file: Path) -> tuple[RunInfo, list[tuple[str, str]], Engine]:
         run = await engine.run("items", RunOptions())
         letters = [(letter.source_key, letter.error) for letter in await engine.store.dead_letters("items")]
         return run, letters, engine
+
+
+def _integer_keyed_target(file: Path, batch_size: int | None = None) -> Path:
+    """The project's target table keyed by an INTEGER, the source's text keys converted by ``type: integer``."""
+    (file.parent / "erp.db").unlink()
+    connection = sqlite3.connect(file.parent / "erp.db")
+    with connection:
+        connection.execute("CREATE TABLE items (code INTEGER PRIMARY KEY, name TEXT)")
+    connection.close()
+    sync = file.parent / "mappings" / "items.yaml"
+    sync.write_text(sync.read_text(encoding="utf-8").replace("code: code", "code: {from: code, type: integer}"))
+    if batch_size is not None:
+        file.write_text(
+            file.read_text(encoding="utf-8").replace(
+                "url: sqlite:///crm.db", f"url: sqlite:///crm.db\n    batch_size: {batch_size}"
+            )
+        )
+    return file
+
+
+def _add_source_rows(root: Path, rows: list[tuple[str, str]]) -> None:
+    connection = sqlite3.connect(root / "crm.db")
+    with connection:
+        connection.executemany("INSERT INTO items VALUES (?, ?)", rows)
+    connection.close()
 
 
 def _target(root: Path) -> list[tuple[Any, ...]]:
@@ -123,15 +148,7 @@ async def test_a_run_that_fails_unexpectedly_is_failed_visibly_and_the_next_one_
 
 async def test_a_key_beyond_64_bits_for_an_integer_key_column_fails_alone(tmp_path: Path, state: str) -> None:
     huge = "9" * 23
-    file = _project(tmp_path, state, [("1", "Ann"), (huge, "Big"), ("3", "Cy")])
-    (tmp_path / "erp.db").unlink()
-    connection = sqlite3.connect(tmp_path / "erp.db")
-    with connection:
-        connection.execute("CREATE TABLE items (code INTEGER PRIMARY KEY, name TEXT)")
-    connection.close()
-    (tmp_path / "mappings" / "items.yaml").write_text(
-        textwrap.dedent(SYNC).replace("code: code", "code: {from: code, type: integer}"), encoding="utf-8"
-    )
+    file = _integer_keyed_target(_project(tmp_path, state, [("1", "Ann"), (huge, "Big"), ("3", "Cy")]))
 
     run, letters, _ = await _run(file)
     again, letters_again, _ = await _run(file)  # the dead letter is tried again (looked up by key), alone
@@ -161,3 +178,51 @@ async def test_source_text_that_is_not_utf8_fails_its_record_alone(tmp_path: Pat
     assert key == "b" and "'name'" in error and "not valid Unicode" in error, error
     assert again.status == "partial", again.error
     assert [key for key, _ in letters_again] == ["b"]
+
+
+COLLISION = "its target key 1 is already that of source record 1: writing both would overwrite one with the other"
+
+
+@pytest.mark.parametrize("batch_size", [1000, 1], ids=["one-batch", "a-batch-each"])
+async def test_two_source_keys_converted_to_one_target_key_never_overwrite_each_other(
+    tmp_path: Path, state: str, batch_size: int
+) -> None:
+    file = _integer_keyed_target(_project(tmp_path, state, [("1", "Ann"), ("01", "Zero-one"), ("2", "Bo")]), batch_size)
+
+    run, letters, _ = await _run(file)
+
+    assert run.status == "partial", run.error
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (3, 2, 1)
+    assert _target(tmp_path) == [(1, "Zero-one"), (2, "Bo")]  # read first (keys in text order): Ann fails, not lost
+    [(key, error)] = letters
+    assert key == "1" and "its target key 1 is already that of source record 01" in error, error
+
+
+async def test_a_new_source_key_whose_target_key_an_earlier_run_wrote_fails_alone(tmp_path: Path, state: str) -> None:
+    file = _integer_keyed_target(_project(tmp_path, state, [("1", "Ann"), ("2", "Bo")]))
+    first, _, _ = await _run(file)
+    _add_source_rows(tmp_path, [("01", "Zero-one"), ("3", "Cy")])
+
+    run, letters, _ = await _run(file)
+    again, letters_again, _ = await _run(file)  # the dead letter, tried again, fails again: still taken
+
+    assert first.status == "succeeded", first.error
+    assert (run.counts.created, run.counts.unchanged, run.counts.failed) == (1, 2, 1)
+    assert _target(tmp_path) == [(1, "Ann"), (2, "Bo"), (3, "Cy")]
+    assert [key for key, _ in letters] == ["01"] and COLLISION in letters[0][1]
+    assert again.counts.failed == 1 and [key for key, _ in letters_again] == ["01"]
+
+
+async def test_a_key_copied_as_it_is_is_never_looked_up_for_a_shared_target(
+    tmp_path: Path, state: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = _project(tmp_path, state, [("a", "Ann"), ("b", "Bo")])
+
+    async def looked_up(*_: object) -> dict[tuple[str, str], str]:
+        raise AssertionError("a copied key (the same text as the source key) cannot meet another record's")
+
+    monkeypatch.setattr(Store, "source_keys", looked_up)
+    run, _, _ = await _run(file)
+
+    assert run.status == "succeeded", run.error
+    assert _target(tmp_path) == [("a", "Ann"), ("b", "Bo")]
