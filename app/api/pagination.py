@@ -16,6 +16,8 @@ CursorParam = Annotated[str | None, Query(description="From the previous page's 
 DEFAULT_LIMIT = 50
 MAX_ID = 2**63 - 1
 """The largest id the state database holds (a signed 64-bit integer)."""
+MAX_CURSOR = 4096
+"""Characters of the longest cursor taken: those given out hold an id, or a name and an id."""
 
 
 class BadCursorError(RequestError):
@@ -34,8 +36,10 @@ def decode_cursor(cursor: str | None) -> Any:
     if cursor is None:
         return None
     try:
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError("longer than any cursor given out")
         return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):  # RecursionError: JSON nested deeper than Python goes
         raise BadCursorError("bad cursor: pass the `next` value of the previous page unchanged") from None
 
 

@@ -3,6 +3,7 @@ SQLite and PostgreSQL state: a 4xx or a clean answer, never a 500, never the SQL
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 
 from tests.webhooks.conftest import Served, WebhookProject
@@ -40,6 +41,7 @@ VALUES = {
     "negative": "-1",
     "huge": LONG,
     "empty": "",
+    "nested 1,000 deep (a cursor of base64 JSON)": base64.urlsafe_b64encode(b"[" * 1000).decode().rstrip("="),
 }
 
 
