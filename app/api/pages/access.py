@@ -97,10 +97,18 @@ def check_origin(request: Request) -> None:
     site = request.headers.get("sec-fetch-site")
     host = request.headers.get("host", "")
     if origin is not None:
-        if origin == "null" or urlsplit(origin).netloc.lower() != host.lower():
+        if origin == "null" or _netloc(origin) != host.lower():
             raise HTTPException(status.HTTP_403_FORBIDDEN, "this form was sent from a page of another site")
     elif site not in ("same-origin", "none"):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "send this form from the dashboard's own page")
+
+
+def _netloc(origin: str) -> str | None:
+    """The host and port an ``Origin`` names; ``None`` for one that is no URL (``http://[``): no page of ours."""
+    try:
+        return urlsplit(origin).netloc.lower()
+    except ValueError:
+        return None
 
 
 async def action_of(request: Request) -> tuple[Visit, dict[str, str]]:

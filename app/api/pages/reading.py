@@ -17,6 +17,7 @@ from app.api.pages.access import Visit, service_of, visit_of
 from app.api.pages.chart import ACTIONS
 from app.api.pages.rendering import SECURITY_HEADERS, page, render
 from app.api.pages.sessions import set_cookie
+from app.api.pagination import MAX_ID
 from app.engine import Service, SyncView
 from app.errors import NotFoundError
 
@@ -61,7 +62,9 @@ async def overview_rows(request: Request) -> Response:
 
 
 @router.get("/syncs/{name}")
-async def sync_page(request: Request, name: str, before: Annotated[int | None, Query(ge=1)] = None) -> Response:
+async def sync_page(
+    request: Request, name: str, before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+) -> Response:
     visit = visit_of(request)
     service = service_of(request)
     try:
@@ -85,7 +88,7 @@ async def sync_page(request: Request, name: str, before: Annotated[int | None, Q
 
 @router.get("/runs/{run_id}")
 async def run_page(
-    request: Request, run_id: Id, action: Text = None, after: Annotated[int | None, Query(ge=0)] = None
+    request: Request, run_id: Id, action: Text = None, after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None
 ) -> Response:
     visit = visit_of(request)
     service = service_of(request)

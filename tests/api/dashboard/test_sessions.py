@@ -85,6 +85,9 @@ async def test_a_wrong_token_or_another_site_gets_no_session(start: Start, proje
     assert wrong.status_code == 401 and "set-cookie" not in wrong.headers and "not one of" in wrong.text
     forged = await client.post("/sign-in", data={"token": project.secrets.viewer}, headers={"Origin": "http://x.test"})
     assert forged.status_code == 403 and "set-cookie" not in forged.headers
+    for no_url in ("http://[", "http://[::1", "http://a]b"):  # an Origin that is no URL comes from no page of ours
+        broken = await client.post("/sign-in", data={"token": project.secrets.viewer}, headers={"Origin": no_url})
+        assert broken.status_code == 403 and "set-cookie" not in broken.headers, (no_url, broken.text)
 
 
 async def test_signing_out_ends_the_session(start: Start, project: ApiProject) -> None:
@@ -166,6 +169,18 @@ async def test_unknown_things_are_pages_saying_so(start: Start, project: ApiProj
     assert missing_run.status_code == 404 and "no run with id 999" in missing_run.text
     unseen = await client.get("/records", params={"sync": "contacts", "key": "42"})
     assert unseen.status_code == 404 and "never saw a source record" in unseen.text
+
+
+@pytest.mark.parametrize("page", ["/syncs/contacts?before={}", "/runs/1?after={}"])
+@pytest.mark.parametrize("number", [str(1 << 63), "9" * 30, "-1"])
+async def test_paging_beyond_what_the_state_database_holds_is_refused(
+    start: Start, project: ApiProject, page: str, number: str
+) -> None:
+    client = await start(without_tokens(project))
+
+    answer = await client.get(page.format(number))
+
+    assert 400 <= answer.status_code < 500, answer.text
 
 
 async def test_the_pages_files_pass_unscrubbed_and_the_pages_scrubbed(start: Start, project: ApiProject) -> None:
