@@ -126,7 +126,9 @@ def exact_number(text: str) -> float | Decimal:
     return Decimal(text) if number is None else number
 
 
-def _integer(text: str) -> int | Decimal:
+def exact_integer(text: str) -> int | Decimal:
+    """A JSON integer exactly: an ``int``, or a decimal beyond the digits Python turns into an ``int`` from
+    text (4,300 by default: a guard against slow conversions); a ``parse_int`` hook for :func:`json.loads`."""
     digits = len(text) - text.startswith("-")
     limit = sys.get_int_max_str_digits()
     return Decimal(text) if limit and digits > limit else int(text)
@@ -141,7 +143,9 @@ def _parse_exactly(content: bytes | str) -> Any:
     text = content.decode("utf-8", "surrogateescape") if isinstance(content, bytes) else content
     text = text.removeprefix("\ufeff")  # a byte order mark: orjson refuses it, the text does not need it
     try:
-        return json.loads(text, parse_float=exact_number, parse_int=_integer, parse_constant=_no_constant, strict=False)
+        return json.loads(
+            text, parse_float=exact_number, parse_int=exact_integer, parse_constant=_no_constant, strict=False
+        )
     except RecursionError:  # the standard parser stops at Python's recursion limit, cleanly
         raise NotJson("it is nested too deeply (hundreds of levels of lists and objects)") from None
     except json.JSONDecodeError as exc:

@@ -21,7 +21,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.config import Project, WebhookConfig
 from app.errors import RequestError
-from app.json_values import exact_number
+from app.json_values import exact_integer, exact_number
 from app.mapping import compile_path
 from app.records import Record
 
@@ -100,8 +100,8 @@ def check_delivery(webhook: WebhookConfig, body: bytes, headers: Mapping[str, st
 
 
 def parse_json(text: str) -> Any:
-    """JSON text as Python values: integers of any size exactly (Python's own ``int``), numbers a float
-    cannot hold as written (``1e400``) as decimals; NaN and Infinity, which JSON does not have, refused, and
+    """JSON text as Python values: integers of any size exactly (an ``int``; a decimal past 4,300 digits), numbers a
+    float cannot hold as written (``1e400``) as decimals; NaN and Infinity, which JSON does not have, refused, and
     raw control characters too (strict JSON: a NUL in a string must come escaped, so the body is text any
     state database stores). The one place the webhook path parses JSON: the run reads the stored body back
     with it too, so a parser swapped here is swapped everywhere.
@@ -109,7 +109,7 @@ def parse_json(text: str) -> Any:
     :raises ValueError: for text that is not JSON
     :raises RecursionError: for nesting deeper than the interpreter's stack
     """
-    return json.loads(text, parse_float=exact_number, parse_constant=_no_constant)
+    return json.loads(text, parse_float=exact_number, parse_int=exact_integer, parse_constant=_no_constant)
 
 
 def _no_constant(name: str) -> Any:
