@@ -7,6 +7,7 @@ become text that the file's encoding can hold.
 from __future__ import annotations
 
 import base64
+import csv
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, time
@@ -18,6 +19,10 @@ from connectors.csv.files import CsvFile, CsvFileError, row_key
 from connectors.table_file.changes import Change, KeyedChanges
 from connectors.table_file.messages import columns_are, quoted
 
+_PLAIN_DIGITS = 100
+"""Decimals up to this many digits before or after the point are written plainly; larger or smaller ones
+(``1E+400``) in scientific notation, exactly, as the record log writes them."""
+
 
 def cell_text(value: Any) -> str:
     """A value as the text of its cell: ``None`` → empty, ``True`` → ``true``, decimals plain, dates ISO;
@@ -28,8 +33,8 @@ def cell_text(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return format(value, "f")
+    if isinstance(value, Decimal):  # plain, but never a million digits for 1E+1000000: that as it is
+        return format(value, "f") if abs(value.adjusted()) < _PLAIN_DIGITS else str(value)
     if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, bytes | bytearray):
@@ -89,6 +94,13 @@ class WritePlan(KeyedChanges[str]):
             text = cell_text(value)
         except Exception as exc:
             raise CsvFileError(self.file.shown, f"field '{name}' cannot be written as text: {exc!r}") from exc
+        most = csv.field_size_limit()
+        if len(text) > most:  # the reader would refuse the whole file from then on: this record fails alone
+            raise CsvFileError(
+                self.file.shown,
+                f"field '{name}' is {len(text):,} characters long; a CSV cell that Brygga reads back holds at most "
+                f"{most:,}: shorten the value in the mapping (a `truncate:N` transform) or in the source",
+            )
         try:
             text.encode(self.file.encoding)
         except UnicodeEncodeError as exc:

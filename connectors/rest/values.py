@@ -35,9 +35,13 @@ def _decimal(value: Decimal) -> orjson.Fragment | str:
     (``100.00`` → ``100``, for APIs that want integers); NaN and infinities, which JSON lacks, as text."""
     if not value.is_finite():
         return str(value)
-    if value == value.to_integral_value():
+    if value.adjusted() < _PLAIN_DIGITS and value == value.to_integral_value():  # never a million digits
         return orjson.Fragment(format(value.to_integral_value(), "f"))
     return orjson.Fragment(str(value))
+
+
+_PLAIN_DIGITS = 100
+"""A whole decimal of up to this many digits is sent without exponent; ``1E+1000000`` is sent as it is."""
 
 
 _LARGEST_DEPTH = 254

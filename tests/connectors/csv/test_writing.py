@@ -182,6 +182,12 @@ def test_values_are_written_as_text() -> None:
     ]
 
 
+def test_a_decimal_of_a_huge_or_tiny_magnitude_is_written_exactly_in_scientific_notation() -> None:
+    assert cell_text(Decimal("1E+999999999")) == "1E+999999999"  # not a billion digits
+    assert cell_text(Decimal("-2.5E-400")) == "-2.5E-400"
+    assert cell_text(Decimal("1E+99")) == "1" + "0" * 99  # up to 100 digits: plain
+
+
 def test_lists_and_nested_records_are_written_as_json_and_bytes_as_base64() -> None:
     nested = {"tags": ["vip", "b2b"], "city": "Malmö", "balance": Decimal("12.50"), "since": date(2024, 5, 17)}
 
@@ -219,8 +225,13 @@ class Unprintable:
             Write(UPDATE, {"note": Unprintable()}, "1"),
             "field 'note' cannot be written as text: RuntimeError('no text for you')",
         ),
+        (
+            Write(UPDATE, {"note": "x" * 131_073}, "1"),
+            "field 'note' is 131,073 characters long; a CSV cell that Brygga reads back holds at most 131,072: "
+            "shorten the value in the mapping (a `truncate:N` transform) or in the source",
+        ),
     ],
-    ids=["no-key", "empty-key", "key-blanked", "unknown-columns", "delete-without-key", "str-raises"],
+    ids=["no-key", "empty-key", "key-blanked", "unknown-columns", "delete-without-key", "str-raises", "cell-too-long"],
 )
 async def test_a_write_that_cannot_be_applied_fails_alone(
     customers: CsvConnector, folder: Path, write: Write, message: str

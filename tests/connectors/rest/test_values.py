@@ -118,6 +118,13 @@ def test_json_bodies_write_numbers_exactly_as_they_are() -> None:
     assert json.loads(sent, parse_float=Decimal)["c"] == Decimal("0.30000000000000000001")
 
 
+def test_a_whole_decimal_of_a_huge_magnitude_is_sent_with_its_exponent_not_a_billion_digits() -> None:
+    assert (
+        json_bytes({"a": Decimal("1E+999999999"), "b": Decimal("9E+99")})
+        == b'{"a":1E+999999999,"b":9' + b"0" * 99 + b"}"
+    )
+
+
 @pytest.mark.parametrize(
     ("record", "message"),
     [
