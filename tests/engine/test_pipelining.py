@@ -235,9 +235,9 @@ async def test_a_batch_is_being_written_before_the_next_one_is_planned(
     events: list[str] = []
     plan_batch, write = run_module.plan_batch, SqlConnector.write  # type: ignore[attr-defined]
 
-    async def planning(parts: Any, records: Sequence[Any], *args: Any) -> Any:
+    async def planning(parts: Any, records: Sequence[Any], *args: Any, **options: Any) -> Any:
         events.append(f"plan {records[0]['id']}")
-        return await plan_batch(parts, records, *args)
+        return await plan_batch(parts, records, *args, **options)
 
     async def writing(connector: Any, stream: str, writes: Sequence[Write]) -> list[WriteResult]:
         events.append(f"write {writes[0].record['id'] if writes[0].record else None}")
