@@ -19,10 +19,13 @@ So, per connection (a subclass of uvicorn's h11 protocol, the one Brygga runs):
   after its headers is closed (the application answers 408 at
   ``body_timeout`` when it reads the body: :mod:`app.api.request_limits`; this
   catches bodies nobody reads);
+- an answer the client does not read (its writes held back by flow control)
+  for ``body_timeout`` is cut off: the connection is aborted, since closing
+  it would wait for the unread bytes to be sent first;
 - at most ``max_connections`` at once: a new connection beyond it closes the
-  connection whose request has been arriving longest (503), or, if none is
-  arriving, is itself answered 503. A slow sender can take a seat, never
-  the last one;
+  connection whose request has been arriving longest (503), else the one
+  whose answer has gone unread longest, or, if there is none, is itself
+  answered 503. A slow sender or reader can take a seat, never the last one;
 - :func:`fit_open_files` raises the process's soft open-files limit so that
   ``max_connections`` fit, or lowers ``max_connections`` to what fits.
 """
@@ -54,7 +57,7 @@ class ConnectionLimits:
 
 def protocol_for(limits: ConnectionLimits) -> type[H11Protocol]:
     """The protocol class for uvicorn (``http=``): one per server, with its own register of connections."""
-    return type("BoundedH11Protocol", (BoundedH11Protocol,), {"limits": limits, "arriving": {}})
+    return type("BoundedH11Protocol", (BoundedH11Protocol,), {"limits": limits, "arriving": {}, "unread": {}})
 
 
 class BoundedH11Protocol(H11Protocol):
@@ -63,10 +66,13 @@ class BoundedH11Protocol(H11Protocol):
     limits: ClassVar[ConnectionLimits]
     arriving: ClassVar[dict[BoundedH11Protocol, None]]
     """Connections with a request still arriving, the one that started first first."""
+    unread: ClassVar[dict[BoundedH11Protocol, None]]
+    """Connections whose answer waits for the client to read it, the one waiting longest first."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._deadline: asyncio.TimerHandle | None = None
+        self._unread_since: asyncio.TimerHandle | None = None
         self._phase = ""
         self._bytes = False
         if len(self.connections) > self.limits.max_connections:
@@ -86,7 +92,31 @@ class BoundedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._settle()
+        self._read_again()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """The client reads nothing of the answer for now: it has ``body_timeout`` to start again."""
+        super().pause_writing()
+        if self._unread_since is None:
+            self._unread_since = self.loop.call_later(self.limits.body_timeout, self._not_reading)
+            self.unread[self] = None
+
+    def resume_writing(self) -> None:
+        self._read_again()
+        super().resume_writing()
+
+    def _read_again(self) -> None:
+        if self._unread_since is not None:
+            self._unread_since.cancel()
+            self._unread_since = None
+        self.unread.pop(self, None)
+
+    def _not_reading(self) -> None:
+        self._unread_since = None
+        self.unread.pop(self, None)
+        log.info("%s read none of its answer for %gs: cut off", self._who(), self.limits.body_timeout)
+        self.transport.abort()
 
     def _follow(self) -> None:
         """Move the deadline along with the request: headers, then body, then none."""
@@ -132,6 +162,12 @@ class BoundedH11Protocol(H11Protocol):
         """Over ``max_connections``: close the request that has been arriving longest, or refuse this one."""
         oldest = next((other for other in self.arriving if other is not self), None)
         busy = f"the service holds its limit of {self.limits.max_connections} connections"
+        if oldest is None and self.unread:
+            reader = next(iter(self.unread))
+            log.warning("%s cut off to make room: %s, and its answer went unread longest", reader._who(), busy)
+            reader._read_again()
+            reader.transport.abort()
+            return
         if oldest is None:
             log.warning("%s refused: %s, none of them slow", self._who(), busy)
             self._answer(503, f"{busy}: try again shortly")

@@ -180,3 +180,27 @@ def test_a_client_that_goes_away_mid_body_is_one_log_line(start: Start, project:
     assert process.log().count(line) == 1
     assert "Traceback" not in process.log() and "Exception in ASGI application" not in process.log()
     assert _stored(project) == 0
+
+
+def test_clients_that_never_read_their_answers_are_cut_off_and_hold_no_seat(
+    start: Start, project: WebhookProject
+) -> None:
+    process = start({**QUICK, "BRYGGA_MAX_CONNECTIONS": "20"})
+    asset = "/docs/assets/swagger-ui-bundle.js"  # public, and large: the answers fill every buffer between
+    assert len(httpx.get(f"{process.url}{asset}", timeout=WAIT).content) > 1_000_000
+    request = f"GET {asset} HTTP/1.1\r\nHost: 127.0.0.1:{process.port}\r\n\r\n".encode()
+    with ExitStack() as held:
+        for _ in range(20):  # every seat, each asking for answers it never reads
+            connection = held.enter_context(socket.socket())
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            connection.settimeout(WAIT)
+            connection.connect(("127.0.0.1", process.port))
+            connection.sendall(request * 8)
+
+        cut_off = "read none of its answer for 1s: cut off"
+        wait_until(lambda: process.log().count(cut_off) == 20, WAIT, "the clients that read nothing to be cut off")
+        with httpx.Client(base_url=process.url, timeout=WAIT) as client:
+            assert client.get("/health").status_code == 200  # their seats are free again
+            hook = client.post("/webhooks/local", json={"items": [{"id": 7, "email": "p7@example.com"}]})
+            assert hook.status_code == 202, hook.text
+    assert "Traceback" not in process.log()
