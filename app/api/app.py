@@ -17,7 +17,7 @@ import httpx
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import docs_pages, errors, pages
+from app.api import docs_pages, errors, pages, validation_answers
 from app.api.cross_site import CrossSiteGuard
 from app.api.redaction import RedactSecrets
 from app.api.request_limits import RequestLimits
@@ -73,6 +73,7 @@ def create_app(
     for module in (webhooks, syncs, runs, dead_letters, service):
         app.include_router(module.router)
     errors.install(app)
+    validation_answers.install(app)
     docs_pages.install(app)
     pages.install(app)  # the dashboard (SPEC 7.1), after the API: its routes are matched last
     unscrubbed = (docs_pages.ASSETS, pages.ASSETS)  # files of installed packages: no secret of ours is in them

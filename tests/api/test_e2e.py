@@ -89,7 +89,11 @@ def test_syncs_are_listed_by_name_page_by_page(serve: ServeFactory, project: Api
     for bad in ("not a cursor!", "abc"):
         assert "cursor" in api.json("GET", "/api/v1/syncs", 400, params={"cursor": bad})["detail"]
     for limit in (0, 501, -1):
-        assert api.get("/api/v1/syncs", params={"limit": limit}).status_code == 422
+        refused = api.get("/api/v1/syncs", params={"limit": limit})
+        assert refused.status_code == 422
+        body = refused.json()  # errors are {"detail": "..."} (SPEC 7), the problems listed beside
+        assert isinstance(body["detail"], str) and body["detail"].startswith("query.limit: Input should be")
+        assert [problem["loc"] for problem in body["errors"]] == [["query", "limit"]]
 
     assert api.json("GET", "/api/v1/syncs/contacts") == contacts
     assert "nope" in api.json("GET", "/api/v1/syncs/nope", 404)["detail"]
