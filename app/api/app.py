@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from app import __version__
 from app.api import docs_pages, errors, pages, validation_answers
 from app.api.cross_site import CrossSiteGuard
+from app.api.head_requests import HeadAsGet
 from app.api.redaction import RedactSecrets
 from app.api.request_limits import RequestLimits
 from app.api.routes import dead_letters, runs, service, syncs, webhooks
@@ -79,7 +80,8 @@ def create_app(
     unscrubbed = (docs_pages.ASSETS, pages.ASSETS)  # files of installed packages: no secret of ours is in them
     app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app), unscrubbed=unscrubbed)
     app.add_middleware(CrossSiteGuard, host=settings.host, allowed_hosts=settings.allowed_hosts)
-    app.add_middleware(RequestLimits, body_timeout=settings.body_timeout.total_seconds())  # the outermost
+    app.add_middleware(RequestLimits, body_timeout=settings.body_timeout.total_seconds())
+    app.add_middleware(HeadAsGet)  # the outermost: every layer sees the GET it stands for
     return app
 
 

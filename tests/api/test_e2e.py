@@ -67,6 +67,23 @@ def test_service_routes_answer_without_a_token(serve: ServeFactory, project: Api
     assert "brygga_runs_total" in metrics.text or "# TYPE brygga_runs counter" in metrics.text
 
 
+def test_head_answers_as_get_does_without_a_body(serve: ServeFactory, project: ApiProject) -> None:
+    served = serve(project)
+    anonymous, operator = served.anonymous, served.operator
+
+    for api, path in (
+        (anonymous, "/health"),
+        (anonymous, "/ready"),
+        (anonymous, "/metrics"),
+        (operator, "/api/v1/syncs"),
+    ):
+        got, head = api.request("GET", path), api.request("HEAD", path)
+        assert (head.status_code, head.content) == (200, b""), path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+    assert anonymous.request("HEAD", "/api/v1/syncs").status_code == 401  # the same checks as its GET
+    assert operator.request("HEAD", "/api/v1/config/reload").status_code == 405  # a POST route stays one
+
+
 def test_syncs_are_listed_by_name_page_by_page(serve: ServeFactory, project: ApiProject) -> None:
     api = serve(project).viewer
 
