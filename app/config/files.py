@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ def sync_files(
         location: Location = ("mappings", index)
         if not isinstance(pattern, str):
             continue
-        problem = _pattern_problem(project_file.parent, pattern)
+        problem = _pattern_problem(project_file, pattern)
         if problem is not None:
             issues.append(origin.issue(location, f"mappings[{index}]: {problem}"))
             continue
@@ -113,7 +114,8 @@ def sync_files(
     return list(found.items())
 
 
-def _pattern_problem(root: Path, pattern: str) -> str | None:
+def _pattern_problem(project_file: Path, pattern: str) -> str | None:
+    root = project_file.parent
     if not pattern.strip():
         return "an empty pattern: write one such as mappings/*.yaml"
     if Path(pattern).is_absolute() or Path(os.path.normpath(pattern)).parts[:1] == (os.pardir,):
@@ -122,13 +124,26 @@ def _pattern_problem(root: Path, pattern: str) -> str | None:
             " below it; write a path relative to it, such as mappings/*.yaml"
         )
     if glob.has_magic(pattern):
-        return None
+        return _glob_problem(pattern)
     full = root / pattern
     if full.is_dir():
         return f"'{pattern}' is a folder: name the files in it, such as {pattern.rstrip('/')}/*.yaml"
     if not full.exists():
         return f"file not found: {pattern} (paths are relative to this file)"
+    if full.resolve() == project_file.resolve():
+        return f"'{pattern}' is this project file itself, not a sync file: list sync files, such as mappings/*.yaml"
     return None
+
+
+def _glob_problem(pattern: str) -> str | None:
+    """A ``[`` that no ``]`` closes matches nothing, silently: said here, since no sync would be found."""
+    unclosed = re.search(r"\[(?![^\]]*\])", pattern)
+    if unclosed is None:
+        return None
+    return (
+        f"'{pattern}' opens a set of characters with '[' at {unclosed.start() + 1} that no ']' closes: "
+        "close it, or write [[] for the character [ itself"
+    )
 
 
 def _matches(project_file: Path, pattern: str) -> list[Path]:

@@ -1412,6 +1412,16 @@ MAPPINGS_PATTERN_CASES = [
         settings("mappings: ['']\n"),
         (P, AFTER_MINIMAL, 12, "mappings[0]: an empty pattern: write one such as mappings/*.yaml"),
     ),
+    case(
+        "mappings-the-project-file-itself",
+        settings("mappings: [./brygga.yaml]\n"),
+        (P, AFTER_MINIMAL, 12, "mappings[0]: './brygga.yaml' is this project file itself, not a sync file"),
+    ),
+    case(
+        "mappings-an-unclosed-set",
+        settings("mappings: ['mappings/[a-']\n"),
+        (P, AFTER_MINIMAL, 12, "mappings[0]: 'mappings/[a-' opens a set of characters with '[' at 10 that no ']'"),
+    ),
 ]
 
 SECRET_ADVICE = 'such as the output of python3 -c "import secrets; print(secrets.token_hex(16))"'
