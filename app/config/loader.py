@@ -441,6 +441,9 @@ class _SyncReader:
         for field_name, mapping in sync.fields.items():
             if mapping.lookup is not None:
                 self._check_sync_name(sync, ("fields", field_name, "lookup", "sync"), mapping.lookup.sync, all_names)
+        for index, test in enumerate(sync.tests):
+            for name in test.lookups:
+                self._check_sync_name(sync, ("tests", index, "lookups", name), str(name), all_names)
 
     def _check_two_way(self, sync: TwoWaySyncConfig, syncs: dict[str, AnySync]) -> None:
         """Both streams exist and can be written by key; each block's fields are its stream's own."""

@@ -911,6 +911,11 @@ SYNC_CASES = [
         sync("  owner: {lookup: {sync: a}}\n"),
         (A, AFTER_SYNC, 19, "fields.owner.lookup: missing required key 'from'"),
     ),
+    case(
+        "test-lookups-unknown-sync",
+        sync("tests:\n  - {name: t, input: {id: 1}, lookups: {nosuch: {1: X}}, output: {customer_no: 1}}\n"),
+        (A, AFTER_SYNC + 1, 49, "tests[0].lookups.nosuch: no sync named 'nosuch'"),
+    ),
     case("after-unknown-sync", sync("after: nothere\n"), (A, AFTER_SYNC, 8, "after: no sync named 'nothere'")),
     case("after-itself", sync("after: a\n"), (A, AFTER_SYNC, 8, "after: a sync cannot run after itself")),
     case(
