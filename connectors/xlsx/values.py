@@ -20,6 +20,8 @@ ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 workbook (this module's other half) does not import openpyxl (~0.15 s of every ``brygga run``)."""
 _EXACT_WHOLE = 10**15
 """Whole numbers of up to 15 digits: a double holds them exactly, and Excel and LibreOffice show them whole."""
+_EXACT_DIGITS = 15
+"""Significant digits a cell's number shows and keeps (a double's 15)."""
 MAX_TEXT = 32_767
 """The most characters Excel keeps in one cell."""
 _AS_THEY_ARE = frozenset({int, bool, date, datetime, time})
@@ -113,10 +115,20 @@ def cell_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise CellValueError(f"{value} is not a number a cell can hold")
-        return value
+        return value if _held_as_number(value) else _text(str(value))
     if isinstance(value, dict | list | tuple | set | frozenset):
         raise CellValueError(f"a {type(value).__name__} cannot be written in one cell: map it to text first")
     return _text(str(value))
+
+
+def _held_as_number(value: Decimal) -> bool:
+    """Whether a cell's number (a double, 15 digits shown) keeps this decimal's value: ``12.50`` and ``0.1``
+    yes; ``1E+400`` (beyond a double: written empty), ``1E-400`` (written 0) and ``0.30000000000000000001``
+    no: those are written as their text, like whole numbers beyond 15 digits, so no digit is lost."""
+    if len(value.as_tuple().digits) > _EXACT_DIGITS:
+        return False
+    number = float(value)
+    return math.isfinite(number) and (number != 0 or value.is_zero()) and Decimal(repr(number)) == value
 
 
 def _text(value: str) -> str:

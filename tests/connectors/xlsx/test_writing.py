@@ -86,6 +86,18 @@ async def test_writes_read_back_the_same_values_and_repeat_safely(system: System
     assert openpyxl.load_workbook(folder / "out.xlsx").sheetnames == ["Data"]
 
 
+async def test_a_decimal_a_cells_number_cannot_keep_is_written_as_its_text(system: SystemMaker, folder: Path) -> None:
+    connector = system(out="{file: out.xlsx, key: no}")
+    await connector.prepare("out", write_fields=["no", "price"])
+    prices = ["1E+999999999", "-2.5E-400", "0.30000000000000000001", "12.50"]  # empty, 0, rounded; and a number
+
+    await connector.write(
+        "out", [Write(CREATE, {"no": no, "price": Decimal(text)}, None) for no, text in enumerate(prices)]
+    )
+
+    assert [record["price"] for record in await records_of(connector, "out")] == [*prices[:3], Decimal("12.5")]
+
+
 async def test_a_workbook_open_in_excel_is_a_passing_error_and_nothing_is_written(
     books: Books, system: SystemMaker, folder: Path
 ) -> None:
