@@ -58,20 +58,21 @@ class ConfigModel(BaseModel):
         yield from self.own_problems()
         for name, info in type(self).model_fields.items():
             key = info.alias or name
-            for location, child in _child_models(getattr(self, name), (key,)):
+            for location, child in child_models(getattr(self, name), (key,)):
                 for problem in child.problems():
                     yield problem.under(location)
 
 
-def _child_models(value: Any, location: Location) -> Iterator[tuple[Location, ConfigModel]]:
+def child_models(value: Any, location: Location) -> Iterator[tuple[Location, ConfigModel]]:
+    """The config models in ``value`` (itself, or in its mappings and lists), each with its place under ``location``."""
     if isinstance(value, ConfigModel):
         yield location, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _child_models(item, (*location, key))
+            yield from child_models(item, (*location, key))
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from _child_models(item, (*location, index))
+            yield from child_models(item, (*location, index))
 
 
 _PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")

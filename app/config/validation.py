@@ -14,10 +14,10 @@ import typing
 from collections.abc import Hashable, Sequence
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from app.config.base import ConfigModel, Deprecated, Location, dotted, with_path
+from app.config.base import ConfigModel, Deprecated, Location, child_models, dotted, with_path
 from app.config.issues import ConfigIssue, ConfigWarning
 from app.config.yaml_source import SourceMap
 
@@ -37,16 +37,58 @@ def validate_node(
     try:
         result = model.model_validate(data)
     except ValidationError as exc:
-        issues.extend(_issue(model, error, origin, prefix) for error in exc.errors(include_url=False))
+        errors = exc.errors(include_url=False)
+        issues.extend(_issue(model, error, origin, prefix) for error in errors)
+        broken = [_walk(model, error["loc"])[0] for error in errors]
+        _sound_parts(model, data, broken, origin, prefix, issues=issues)
         return None
     if isinstance(result, ConfigModel):
-        for problem in result.problems():
-            location = (*prefix, *problem.location)
+        _add_problems(result, prefix, origin, issues)
+    return result
+
+
+def _add_problems(part: Any, prefix: Location, origin: SourceMap, issues: list[ConfigIssue]) -> None:
+    """The problems of every config model in ``part`` (found at ``prefix``), as issues."""
+    for where, child in child_models(part, ()):
+        for problem in child.problems():
+            location = (*prefix, *where, *problem.location)
             issue = origin.issue(location, with_path(location, problem.message), at_key=problem.at_key)
             if isinstance(problem, Deprecated):
                 issue = ConfigWarning(issue.file, issue.mark, issue.message)
             issues.append(issue)
-    return result
+
+
+def _sound_parts(
+    model: type[BaseModel], data: Any, broken: list[list[Hashable]], origin: SourceMap, prefix: Location,
+    *, issues: list[ConfigIssue],
+) -> None:  # fmt: skip
+    """For a model that failed as a whole: the problems of its parts that hold no error (a ``schedule`` or a
+    field beside a misspelt ``mode``), so that ``validate`` reports every error at once, not those of the
+    parts' own checks only once the rest has been mended."""
+    if not isinstance(data, dict):
+        return
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key not in data:
+            continue
+        under = [path[1:] for path in broken if path[:1] == [key]]
+        if not under:
+            _validated_problems(info.annotation, data[key], (*prefix, key), origin, issues)
+        elif all(under) and typing.get_origin(_unwrap(info.annotation)) is dict and isinstance(data[key], dict):
+            item_type = typing.get_args(_unwrap(info.annotation))[1]
+            for item_key, item in data[key].items():
+                if not any(path[:1] == [item_key] for path in under):
+                    _validated_problems(item_type, item, (*prefix, key, item_key), origin, issues)
+
+
+def _validated_problems(
+    annotation: Any, value: Any, location: Location, origin: SourceMap, issues: list[ConfigIssue]
+) -> None:
+    try:
+        part = TypeAdapter(annotation).validate_python(value)
+    except ValidationError:  # an error only the whole showed (a union arm chosen by a sibling): said above
+        return
+    _add_problems(part, location, origin, issues)
 
 
 def closest(word: str, choices: Sequence[str]) -> str | None:

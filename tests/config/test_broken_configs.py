@@ -1384,6 +1384,13 @@ DURATION_CASES = [
         sync("schedule: {every: 0s}\n"),
         (A, AFTER_SYNC, 19, "schedule.every: run at most once a second: use 1s or more"),
     ),
+    case(
+        "every-error-at-once-beside-a-misspelt-mode",  # the parts' own checks are not left for a second round
+        sync("  name: {from: a, value: b}\nmode: upsrt\nschedule: {every: 0s}\n"),
+        (A, AFTER_SYNC, 9, "fields.name: give exactly one of from, value, template, lookup"),
+        (A, AFTER_SYNC + 1, 7, "mode: 'upsrt' is not valid: choose upsert, insert, update or mirror"),
+        (A, AFTER_SYNC + 2, 19, "schedule.every: run at most once a second: use 1s or more"),
+    ),
 ]
 
 MAPPINGS_PATTERN_CASES = [
