@@ -133,9 +133,9 @@ class OneWayRun:
         self.begun = 0
         """Batches begun (planned or further): the next one's number."""
         self.unsettled: dict[int, set[str]] = {}
+        """Source keys of each batch from its planning until its state is committed: their ID-map rows may change."""
         self.claimed: dict[int, dict[str, str]] = {}
         """Target key → source key of each uncommitted batch's records new to the ID map, where the key is converted."""
-        """Source keys of each batch from its planning until its state is committed: their ID-map rows may change."""
         self.first_load: FirstLoad | None = None
         """Set when the sync's ID map was empty as the run began."""
         self.events_done = 0
