@@ -159,7 +159,8 @@ class BoundedH11Protocol(H11Protocol):
         self.transport.close()
 
     def _make_room(self) -> None:
-        """Over ``max_connections``: close the request that has been arriving longest, or refuse this one."""
+        """Over ``max_connections``: close the request that has been arriving longest, else cut off the answer
+        unread longest, else refuse this one."""
         oldest = next((other for other in self.arriving if other is not self), None)
         busy = f"the service holds its limit of {self.limits.max_connections} connections"
         if oldest is None and self.unread:
