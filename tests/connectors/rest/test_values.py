@@ -93,6 +93,16 @@ def test_the_next_link_is_found_in_link_headers(headers: list[tuple[str, str]], 
     assert next_link(httpx.Headers(headers)) == url
 
 
+@pytest.mark.timeout(10)  # a bound, not a speed: the pattern that backtracked took ~20 s per page on this header
+@pytest.mark.parametrize(
+    "value",
+    ["<" * 60_000, "<" * 30_000 + ">", "<a>" + " ;" * 30_000, '<a>; a="' * 10_000, "<a>; a=" + " " * 60_000 + "x"],
+    ids=["opening-brackets", "brackets-then-one-closing", "spaced-semicolons", "open-quotes", "spaces-after-equals"],
+)
+def test_a_hostile_link_header_is_read_in_linear_time(value: str) -> None:
+    assert next_link(httpx.Headers([("Link", value), ("Link", '</x?p=2>; rel="next"')])) == "/x?p=2"
+
+
 def test_json_bodies_write_numbers_exactly_as_they_are() -> None:
     sent = json_bytes(
         {
