@@ -137,6 +137,14 @@ class RestClient:
             url = httpx.URL(url)
             if params:  # httpx would replace a query the URL has (a next-page URL's) with ``params``
                 url = url.copy_merge_params(dict(params))
+        if url.is_absolute_url and _origin(url) != _origin(self._http.base_url):
+            raise PermanentError(
+                self.redact(
+                    f"{where}: the API named {url.copy_with(query=None)} (a next page) on another host than "
+                    f"base_url {self._http.base_url}: {self.name}'s credentials go to base_url's host only, so "
+                    "Brygga does not follow it; if the API serves its pages from that host, make it base_url"
+                )
+            )
         try:
             content = None if body is None else json_bytes(body)
         except PermanentError as exc:
@@ -224,6 +232,12 @@ class RestClient:
 
     def _shown(self, request: httpx.Request, where: str) -> str:
         return f"{where}: {request.method} {request.url}"
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port: where a request goes (a default port said or not is the same)."""
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, url.port or default
 
 
 def _oauth_error(response: httpx.Response) -> str:

@@ -99,6 +99,38 @@ async def test_credentials_go_in_the_header_each_kind_names(
     assert route.calls.last.request.headers[header] == expected
 
 
+@pytest.mark.parametrize(
+    ("pagination", "answer"),
+    [
+        ({"type": "next_url", "path": "next"}, {"json": {"data": [{"id": 1}], "next": "https://collector.test/p2"}}),
+        (
+            {"type": "link_header"},
+            {"json": {"data": [{"id": 1}]}, "headers": {"Link": '<https://crm.example.com:8443/p2>; rel="next"'}},
+        ),
+        ({"type": "next_url", "path": "next"}, {"json": {"data": [{"id": 1}], "next": "http://crm.example.com/p2"}}),
+    ],
+    ids=["next-url-on-another-host", "link-on-another-port", "next-url-by-plain-http"],
+)
+async def test_credentials_never_follow_a_next_page_to_another_host(
+    mocked: tuple[respx.MockRouter, Make], pagination: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    router, make = mocked
+    router.get("/contacts").respond(**answer)
+    elsewhere = router.route(path__startswith="/p2").respond(json=[])
+    auth = {"type": "bearer", "token": "${SECRET}"}
+    connector = make(
+        {"contacts": {**CONTACTS, "records": "data", "pagination": pagination}}, {"SECRET": "s3cr3t-token"}, auth=auth
+    )
+
+    with pytest.raises(
+        PermanentError, match=r"on another host than base_url https://crm\.example\.com/api/v2"
+    ) as failed:
+        await read_all(connector, "contacts")
+
+    assert not elsewhere.called
+    assert "credentials go to base_url's host only" in str(failed.value) and "s3cr3t" not in str(failed.value)
+
+
 async def test_a_query_key_is_a_parameter_beside_the_streams_own(mocked: tuple[respx.MockRouter, Make]) -> None:
     router, make = mocked
     route = router.get("/contacts").respond(json=[])
