@@ -73,7 +73,10 @@ def column_rows(
     if any(None in column for column in key_columns):
         return None
     keys = list(zip(*key_columns, strict=True))
-    if len(set(keys)) != len(keys):
+    try:
+        if len(set(keys)) != len(keys):
+            return None
+    except TypeError:  # a key that is a list or an object (a column of no type takes it as it is): row by row
         return None
     return columns, rows, keys
 

@@ -241,6 +241,13 @@ class StreamWriter:
         if None in key:
             missing = ", ".join(name for name, value in zip(self.shape.key, key, strict=True) if value is None)
             raise PermanentError(f"{self.where}: the record has no value for the key column {missing}")
+        for name, value in zip(self.shape.key, key, strict=True):
+            if isinstance(value, dict | list | tuple | set | frozenset):
+                kind = "an object" if isinstance(value, dict) else "a list"
+                raise PermanentError(
+                    f"{self.where}: the record's key column {name} would get {kind}, which no key column holds: "
+                    "map the key field to one value (a field of it, or an expression)"
+                )
         if self.soft is not None and self.soft not in row:
             row[self.soft] = self.alive  # written again: not deleted (any more)
         update_only = write.action is WriteAction.UPDATE and not self.required <= row.keys()

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from app.errors import PermanentError, TransientError
 from connectors.base import Write, WriteAction
 from connectors.sql import pg_copy, writing
-from tests.connectors.sql.conftest import T0, Connect, Db, only, read_all, timestamp
+from tests.connectors.sql.conftest import SQLITE, T0, Connect, Db, only, read_all, timestamp
 from tests.services import FreshPostgresDatabase
 
 CREATE, UPDATE, DELETE = WriteAction.CREATE, WriteAction.UPDATE, WriteAction.DELETE
@@ -146,6 +146,21 @@ async def test_a_record_with_an_unknown_column_or_no_key_fails_alone(db: Db, con
     assert "has no column phone" in str(results[0].error)
     assert "the record has no value for the key column id" in str(results[1].error)
     assert names(await db.rows(table)) == {3: "Customer 3"}
+
+
+@SQLITE  # a column of no type takes any value as it is: a list or an object reaches the key
+@pytest.mark.parametrize("batch", [1, 600], ids=["row-by-row", "as-one-upsert"])
+async def test_a_key_that_is_an_object_or_a_list_fails_alone(db: Db, connect: Connect, batch: int) -> None:
+    await db.execute("CREATE TABLE loose (id PRIMARY KEY, name TEXT)")
+    good = [Write(CREATE, {"id": number, "name": f"N{number}"}, None) for number in range(batch)]
+    bad = [Write(CREATE, {"id": {"a": 1}, "name": "object"}, None), Write(CREATE, {"id": [1, 2], "name": "list"}, None)]
+
+    async with connect({"c": {"table": "loose", "key": "id"}}) as connector:
+        results = await connector.write("c", [*bad, *good])
+
+    assert [result.ok for result in results] == [False, False] + [True] * batch
+    assert "the record's key column id would get an object, which no key column holds" in str(results[0].error)
+    assert "the record's key column id would get a list" in str(results[1].error)
 
 
 async def test_a_constraint_violation_fails_only_its_row(db: Db, connect: Connect) -> None:
