@@ -13,6 +13,7 @@ asyncmy only for their classes cost every run ~30 ms, SQLite's included.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,16 +119,32 @@ def describe(exc: BaseException) -> str:
     if isinstance(driver, TimeoutError):
         return "the database did not answer in time"
     if _is_mysql_error(driver) and len(driver.args) == 2:
-        return f"{driver.args[1]} (error {driver.args[0]})"
+        return f"{_without_values(str(driver.args[1]))} (error {driver.args[0]})"
     text = _first_line(str(driver)) or type(driver).__name__
     detail = getattr(driver, "detail", None)
-    if isinstance(detail, str) and detail:
+    if isinstance(detail, str) and (detail := _without_values(detail)):
         text = f"{text}: {detail}"
     sqlstate = getattr(driver, "sqlstate", None)
     asyncpg = _imported("asyncpg")
     if isinstance(sqlstate, str) and asyncpg is not None and isinstance(driver, asyncpg.PostgresError):
         text = f"{text} (SQLSTATE {sqlstate})"
     return text
+
+
+_ROW_VALUES = [
+    (re.compile(r"\s*Failing row contains \(.*\)\.?", re.DOTALL), ""),  # PostgreSQL: the whole row
+    (re.compile(r"(Key \([^)]*\))=\(.*?\)( already exists| is not present| is still referenced)", re.DOTALL), r"\1\2"),
+    (re.compile(r"Duplicate entry '.*' for key", re.DOTALL), "Duplicate entry for key"),  # MariaDB
+    (re.compile(r"Incorrect (\w+) value: '.*' for column", re.DOTALL), r"Incorrect \1 value for column"),
+]
+"""Where a database quotes a row's values in its message: those are records' data (personal numbers,
+e-mail addresses), which a message, a log line or an alert never carries; the column is kept."""
+
+
+def _without_values(text: str) -> str:
+    for pattern, replacement in _ROW_VALUES:
+        text = pattern.sub(replacement, text)
+    return text.strip()
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

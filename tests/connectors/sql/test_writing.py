@@ -181,6 +181,8 @@ async def test_a_constraint_violation_fails_only_its_row(db: Db, connect: Connec
     assert [result.ok for result in results] == [True, False, False, True]
     assert all(isinstance(result.error, PermanentError) for result in results[1:3])
     assert str(results[1].error).startswith("db.c: writing 3: ")
+    for refused in results[1:3]:  # the database's words, never the row's values (records' data)
+        assert "taken@example.com" not in str(refused.error) and "Customer" not in str(refused.error), refused.error
     assert names(await db.rows(table)) == {1: "A", 2: "Customer 2", 5: "Customer 5"}
 
 
