@@ -223,12 +223,36 @@ class RestClient:
         would never trip them; past the deadline :func:`~connectors.rest.errors.http_errors` makes the
         ``TimeoutError`` a passing error, as it does httpx's timeouts."""
         async with asyncio.timeout(self.options.timeout.total_seconds()):
-            response = await self._http.send(request)
+            response = await self._http.send(request, stream=True)
+            try:
+                content = await self._bounded(response, request)
+            finally:
+                await response.aclose()
+        response._content = content  # as httpx's own read sets it: the answer read whole
         # httpx binds the answer's stream to the answer (each refers to the other): read whole and closed,
         # the stream has done its work, and without it the answer and its body are freed when dropped,
         # not at the next full collection, which a run makes rarely (73 bodies of 300 KB were waiting).
-        response.stream = httpx.ByteStream(response.content)
+        response.stream = httpx.ByteStream(content)
         return response
+
+    async def _bounded(self, response: httpx.Response, request: httpx.Request) -> bytes:
+        """The answer's body, decompressed, up to ``max_answer``: a few megabytes of gzip can inflate to
+        gigabytes (a zip bomb), which would end the process before the answer could be refused."""
+        most = int(self.options.max_answer)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > most:
+                raise PermanentError(
+                    self.redact(
+                        f"{self.name}: {request.method} {request.url}: the answer is larger than max_answer "
+                        f"({most:,} bytes once decompressed): the request fails; if the API's pages really are "
+                        "that large, ask for smaller pages or raise the system's max_answer"
+                    )
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _shown(self, request: httpx.Request, where: str) -> str:
         return f"{where}: {request.method} {request.url}"

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterator
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
+from pydantic import AfterValidator, BeforeValidator, ByteSize, Field, SecretStr
 
 from connectors.base import (
     ConfigModel,
@@ -303,4 +303,7 @@ class RestSystem(SystemOptions):
     )
     rate_limit: RateLimit | None = None
     concurrency: int = Field(4, ge=1, le=256, description="Requests in flight at once.")
+    max_answer: ByteSize = Field(
+        ByteSize(256 * 1024 * 1024), gt=0, description="The largest answer taken, once decompressed, e.g. 256MiB."
+    )
     streams: dict[str, RestStream]  # type: ignore[assignment]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -129,6 +130,19 @@ async def test_credentials_never_follow_a_next_page_to_another_host(
 
     assert not elsewhere.called
     assert "credentials go to base_url's host only" in str(failed.value) and "s3cr3t" not in str(failed.value)
+
+
+async def test_an_answer_that_inflates_past_max_answer_is_refused_as_it_arrives(
+    mocked: tuple[respx.MockRouter, Make],
+) -> None:
+    router, make = mocked
+    inflated = b"[" + b'{"id": 1},' * 200_000 + b'{"id": 2}]'  # 2 MB from 2 KB: a small zip bomb
+    router.get("/contacts").respond(content=gzip.compress(inflated), headers={"Content-Encoding": "gzip"})
+    small, large = make({"contacts": CONTACTS}, max_answer="1MiB"), make({"contacts": CONTACTS}, max_answer="4MiB")
+
+    with pytest.raises(PermanentError, match=r"the answer is larger than max_answer \(1,048,576 bytes once"):
+        await read_all(small, "contacts")
+    assert sum(len(batch.records) for batch in await read_all(large, "contacts")) == 200_001
 
 
 async def test_a_query_key_is_a_parameter_beside_the_streams_own(mocked: tuple[respx.MockRouter, Make]) -> None:
