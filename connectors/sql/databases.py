@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -109,6 +110,29 @@ def create_engine(database: Database) -> AsyncEngine:
         # A table filled by the run itself has no statistics yet: a cached generic plan would
         # scan it whole for every batch's key look-up. Custom plans see its real size.
         connect_args["server_settings"] = {"plan_cache_mode": "force_custom_plan"}
-    engine = create_async_engine(url, connect_args=connect_args, **options)
+    try:
+        engine = create_async_engine(url, connect_args=connect_args, **options)
+    except (TypeError, ValueError) as exc:  # an option of the URL's query the dialect cannot read (timeout=abc)
+        raise _refused_options(database, exc) from None
+    event.listen(engine.sync_engine, "do_connect", _options_checked(database))
     check_when_idle(engine)
     return engine
+
+
+def _refused_options(database: Database, exc: Exception) -> PermanentError:
+    return PermanentError(
+        f"{database.shown()}: the driver refuses the URL's options ({exc}): check what follows '?' in the system's url"
+    )
+
+
+def _options_checked(database: Database) -> Any:
+    """A ``do_connect`` hook: the driver's refusal of an option (``unknownopt=1``, ``command_timeout=abc``) is
+    a permanent error naming the URL's options, not a ``TypeError`` from deep inside the connection pool."""
+
+    def connect(dialect: Any, record: Any, arguments: list[Any], options: dict[str, Any]) -> Any:
+        try:
+            return dialect.connect(*arguments, **options)
+        except (TypeError, ValueError) as exc:
+            raise _refused_options(database, exc) from None
+
+    return connect

@@ -44,6 +44,27 @@ async def test_a_missing_sqlite_file_is_unreachable_and_never_created(db: Db, co
     assert not (db.root / "missing.db").exists()
 
 
+BAD_OPTIONS = {
+    "sqlite": ("sqlite:///data.db?timeout=abc", "could not convert string to float: 'abc'"),
+    "postgresql": (f"{POSTGRES_URL}?unknownopt=1", "unexpected keyword argument 'unknownopt'"),
+    "mariadb": (f"{MARIADB_URL}?connect_timeout=abc", ""),
+}
+
+
+async def test_options_the_driver_refuses_are_a_permanent_error_naming_the_url(db: Db, connect: Connect) -> None:
+    if db.kind == "sqlite":
+        sqlite3.connect(db.root / "data.db").close()
+    url, words = BAD_OPTIONS[db.kind]
+
+    with pytest.raises(PermanentError) as caught:
+        async with connect({"c": {"table": "t", "key": "id"}}, url=url) as connector:
+            await connector.check()
+
+    message = str(caught.value)
+    assert "the driver refuses the URL's options (" in message and words in message, message
+    assert "check what follows '?' in the system's url" in message
+
+
 LOCK_WAITS = {
     "sqlite": "sqlite:///data.db?timeout=0.1",
     "postgresql": f"{POSTGRES_URL}?command_timeout=0.5",
