@@ -7,12 +7,13 @@ converted, and a value that does not convert fails only its own record.
 
 from __future__ import annotations
 
+import functools
 import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -61,6 +62,8 @@ class ColumnType:
     aware: bool = False
     whole: range = field(default=range(-(1 << 63), 1 << 63), compare=False)
     """For an integer column, the whole numbers it holds (a driver refuses to send others for it)."""
+    scale: int | None = field(default=None, compare=False)
+    """For a ``NUMERIC(p, s)`` column, the digits after the point it keeps: a value with more would be rounded."""
     native: type | None = field(init=False, repr=False, compare=False)
     """The type a value needs no converting from (``None`` for a datetime, whose zone needs checking too)."""
 
@@ -72,15 +75,51 @@ class ColumnType:
 
         :raises ColumnValueError: when it does not convert
         """
-        if value is None or self.kind is Kind.OTHER or type(value) is self.native:
+        if value is None or self.kind is Kind.OTHER:
             return value
-        try:
-            if self.kind is Kind.DATETIME:
-                return _to_datetime(value, aware=self.aware)
-            return _CONVERTERS[self.kind](value)
-        except (ValueError, TypeError, AttributeError, ArithmeticError):
-            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "…"
-            raise ColumnValueError(f"cannot convert {shown} to {_WHAT[self.kind]}") from None
+        if type(value) is not self.native:
+            try:
+                if self.kind is Kind.DATETIME:
+                    return _to_datetime(value, aware=self.aware)
+                value = _CONVERTERS[self.kind](value)
+            except (ValueError, TypeError, AttributeError, ArithmeticError):
+                raise ColumnValueError(f"cannot convert {_shown(value)} to {_WHAT[self.kind]}") from None
+        if self.scale is not None and not fits_scale(value, self.scale):
+            raise ColumnValueError(
+                f"{_shown(value)} has more digits after the point than the column keeps ({self.scale}): it would be "
+                "rounded; round it in the mapping, or give the column more scale"
+            )
+        return value
+
+
+def fits_scale(value: Decimal, scale: int) -> bool:
+    """Whether a decimal keeps its value with ``scale`` digits after the point (``1.2500`` does at 2).
+
+    The common value has the column's very scale (one C call); NaN, infinities and values beyond what any
+    NUMERIC column holds are left for the database to refuse.
+    """
+    quantum = _quantum(scale)
+    if value.same_quantum(quantum):
+        return True
+    if not value.is_finite() or value.adjusted() > _WIDEST:
+        return True
+    return value == value.quantize(quantum, context=_EXACT)
+
+
+@functools.cache
+def _quantum(scale: int) -> Decimal:
+    return Decimal(1).scaleb(-scale)
+
+
+_WIDEST = 1000
+"""Digits before the point of the widest NUMERIC (PostgreSQL's 1,000; MariaDB's 65)."""
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+"""Rounds to a scale without ever running out of digits (within :data:`_WIDEST`)."""
+
+
+def _shown(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "…"
 
 
 def _is_tinyint_1(type_: sqltypes.TypeEngine[Any]) -> bool:
@@ -99,6 +138,9 @@ def column_type(type_: sqltypes.TypeEngine[Any], dialect: Dialect) -> ColumnType
         return ColumnType(Kind.DATETIME, name, aware=bool(type_.timezone))
     if isinstance(type_, sqltypes.Integer):
         return ColumnType(Kind.INTEGER, name, whole=_whole_numbers(type_, dialect))
+    if isinstance(type_, sqltypes.Numeric) and not isinstance(type_, sqltypes.Float):
+        scale = type_.scale if isinstance(type_.scale, int) and dialect.name != "sqlite" else None
+        return ColumnType(Kind.DECIMAL, name, scale=scale)  # SQLite keeps any number whatever its type says
     for sql_type, kind in _KINDS:
         if isinstance(type_, sql_type):
             return ColumnType(kind, name)

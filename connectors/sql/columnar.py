@@ -23,7 +23,7 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 from connectors.base import Write, WriteAction, WriteResult, format_key, key_texts
-from connectors.sql.coercion import ColumnType, ColumnValueError, Kind
+from connectors.sql.coercion import ColumnType, ColumnValueError, Kind, fits_scale
 
 _NONE = type(None)
 _ACTION, _RECORD, _TZINFO = attrgetter("action"), attrgetter("record"), attrgetter("tzinfo")
@@ -82,7 +82,16 @@ def column_rows(
 
 
 def _converted(values: tuple[Any, ...], kind: ColumnType) -> tuple[Any, ...] | None:
-    """``values`` as they are when all fit the column, else converted; ``None`` when one does not convert."""
+    """``values`` as they are when all fit the column, else converted; ``None`` when one does not convert,
+    or would be rounded (the row-by-row way fails its record alone)."""
+    converted = _fitted(values, kind)
+    if converted is None or kind.scale is None:
+        return converted
+    scale = kind.scale
+    return converted if all(value is None or fits_scale(value, scale) for value in converted) else None
+
+
+def _fitted(values: tuple[Any, ...], kind: ColumnType) -> tuple[Any, ...] | None:
     seen = set(map(type, values))
     nulls = _NONE in seen
     seen.discard(_NONE)

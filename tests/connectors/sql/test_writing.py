@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from app.errors import PermanentError, TransientError
 from connectors.base import Write, WriteAction
 from connectors.sql import pg_copy, writing
-from tests.connectors.sql.conftest import SQLITE, T0, Connect, Db, only, read_all, timestamp
+from tests.connectors.sql.conftest import SERVERS, SQLITE, T0, Connect, Db, only, read_all, timestamp
 from tests.services import FreshPostgresDatabase
 
 CREATE, UPDATE, DELETE = WriteAction.CREATE, WriteAction.UPDATE, WriteAction.DELETE
@@ -132,6 +132,27 @@ async def test_a_value_that_does_not_convert_fails_its_record_alone(db: Db, conn
     )
     assert "column born (DATE): cannot convert 'not a date' to a date" in str(results[2].error)
     assert [(row["id"], row["credit_limit"]) for row in await db.rows(table)] == [(1, Decimal("12.50"))]
+
+
+@SERVERS  # SQLite keeps every number as given, whatever the column's declared scale
+@pytest.mark.parametrize("batch", [1, 600], ids=["row-by-row", "as-one-upsert"])
+async def test_a_decimal_the_column_would_round_fails_its_record_alone(db: Db, connect: Connect, batch: int) -> None:
+    table = await db.customers()  # credit_limit NUMERIC(12, 2)
+    fine = [create(number, credit_limit=Decimal("12.5")) for number in range(10, 10 + batch)]
+    rounded = [create(1, credit_limit=Decimal("12.505")), create(2, credit_limit=Decimal("0.1234567890123456789"))]
+    exact = [create(3, credit_limit=Decimal("7.2500")), create(4, credit_limit="99.99")]
+
+    async with connect({"c": {"table": table.name, "key": "id"}}) as connector:
+        results = await connector.write("c", [*rounded, *exact, *fine])
+
+    assert [result.ok for result in results] == [False, False, True, True] + [True] * batch
+    assert re.match(
+        r"db.c: column credit_limit \((NUMERIC|DECIMAL)\(12, 2\)\): Decimal\('12.505'\) has more digits after the "
+        r"point than the column keeps \(2\): it would be rounded",
+        str(results[0].error),
+    )
+    kept = {row["id"]: row["credit_limit"] for row in await db.rows(table)}
+    assert (1 not in kept, 2 not in kept, kept[3], kept[4]) == (True, True, Decimal("7.25"), Decimal("99.99"))
 
 
 async def test_a_record_with_an_unknown_column_or_no_key_fails_alone(db: Db, connect: Connect) -> None:
