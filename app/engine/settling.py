@@ -31,10 +31,23 @@ _MISSING = object()
 
 
 def same(one: Any, other: Any) -> bool:
-    """Whether two values are the same by meaning: ``7`` and ``"7"``, a date and its ISO text, 1.50 and 1.5."""
+    """Whether two values are the same by meaning: ``7`` and ``"7"``, a date and its ISO text, 1.50 and 1.5;
+    and as a side stores them (:func:`_same_as_stored`)."""
     if one is _MISSING or other is _MISSING:
         return one is other
-    return values_match(one, other) or values_match(other, one)
+    return values_match(one, other) or values_match(other, one) or _same_as_stored(one, other)
+
+
+def _same_as_stored(one: Any, other: Any) -> bool:
+    """Values a database keeps one way and reads back another: a boolean as 1 or 0 (MariaDB's BOOLEAN is a
+    TINYINT), a moment in a column without time zones as its UTC time (how a SQL target writes it). Told
+    apart, each read back would look like a change on that side, carried across, written back: a loop."""
+    for this, that in ((one, other), (other, one)):
+        if isinstance(this, bool) and type(that) is int and that in (0, 1):
+            return this is bool(that)
+        if isinstance(this, datetime) and isinstance(that, datetime) and this.tzinfo and that.tzinfo is None:
+            return this == that.replace(tzinfo=UTC)
+    return False
 
 
 @dataclass(frozen=True)

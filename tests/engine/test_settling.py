@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
 from app.config import TwoWaySyncConfig
-from app.engine.settling import Settler
+from app.engine.settling import Settler, same
 
 SYNC = TwoWaySyncConfig.model_validate(
     {
@@ -48,3 +51,39 @@ def test_a_record_left_out_by_where_carries_nothing_its_way_and_keeps_the_base()
     assert {"a": left_out.base_a, "b": left_out.base_b} == BASE
     assert back_in.into_b == {"email": "new@y"}
     assert back_in.into_a == {}, "b's value, not yet overwritten, is no change of b's"
+
+
+@pytest.mark.parametrize(
+    ("stored", "read_back"),
+    [
+        (True, 1),  # MariaDB's BOOLEAN is a TINYINT: true reads back as 1
+        (False, 0),
+        (datetime(2024, 1, 1, 10, 0, tzinfo=UTC), datetime(2024, 1, 1, 10, 0)),  # no time zones: kept as UTC
+        (datetime(2024, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=2))), datetime(2024, 1, 1, 10, 0)),
+    ],
+    ids=["true-as-1", "false-as-0", "utc-as-naive", "cest-as-naive-utc"],
+)
+def test_a_value_read_back_as_its_side_stores_it_is_no_change(stored: Any, read_back: Any) -> None:
+    sync = TwoWaySyncConfig.model_validate(
+        {
+            "two_way": {"a": "crm.contacts", "b": "erp.customers", "wins": "a"},
+            "to_b": {"no": "id", "v": "v"},
+            "to_a": {"id": "no", "v": "v"},
+        }
+    )
+    base = {"a": {"v": stored}, "b": {"v": stored}}  # what was last written into b, as a had it
+
+    settled = Settler(sync, ["id"], ["no"]).settle(
+        {"id": 1, "v": stored}, {"no": 1, "v": read_back}, {"no": 1, "v": stored}, {"id": 1, "v": read_back}, base
+    )
+
+    assert (settled.into_a, settled.into_b, settled.conflicts) == ({}, {}, [])
+
+
+@pytest.mark.parametrize(("one", "other"), [(True, 0), (True, 2), (False, 1), (True, "1")])
+def test_a_boolean_and_another_number_or_text_still_differ(one: Any, other: Any) -> None:
+    assert not same(one, other) and not same(other, one)
+
+
+def test_an_aware_and_a_naive_moment_an_hour_apart_still_differ() -> None:
+    assert not same(datetime(2024, 1, 1, 10, 0, tzinfo=UTC), datetime(2024, 1, 1, 11, 0))
