@@ -16,6 +16,7 @@ from urllib.parse import quote
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
 
 from connectors.base import PermanentError, check_when_idle
 from connectors.sql.backends import BACKENDS as _BACKENDS
@@ -115,8 +116,30 @@ def create_engine(database: Database) -> AsyncEngine:
     except (TypeError, ValueError) as exc:  # an option of the URL's query the dialect cannot read (timeout=abc)
         raise _refused_options(database, exc) from None
     event.listen(engine.sync_engine, "do_connect", _options_checked(database))
+    if url.get_driver_name() == "asyncpg":
+        event.listen(engine.sync_engine, "connect", _text_types_known)
     check_when_idle(engine)
     return engine
+
+
+_TEXT_LIKE = (
+    "SELECT n.nspname, t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+    "WHERE t.typname = 'citext'"
+)
+"""PostgreSQL's extension types that travel as text (``citext``, case-insensitive text): asyncpg has no codec
+for them, and refused every row of a table with one (COPY and parameters alike)."""
+
+
+def _text_types_known(connection: Any, _record: Any) -> None:
+    """On each new connection: the text-like extension types installed in the database, sent as their text
+    (their binary form is their text's, UTF-8)."""
+    driver = connection.driver_connection
+
+    async def known() -> None:
+        for schema, name in await driver.fetch(_TEXT_LIKE):
+            await driver.set_type_codec(name, schema=schema, encoder=str.encode, decoder=bytes.decode, format="binary")
+
+    await_only(known())
 
 
 def _refused_options(database: Database, exc: Exception) -> PermanentError:

@@ -322,6 +322,28 @@ async def test_an_empty_batch_writes_nothing(db: Db, connect: Connect) -> None:
 
 
 @only("postgresql")
+@pytest.mark.parametrize("batch", [2, 600], ids=["row-by-row", "by-copy"])
+async def test_a_citext_column_takes_and_gives_text(db: Db, connect: Connect, batch: int) -> None:
+    try:
+        await db.execute("CREATE EXTENSION IF NOT EXISTS citext")
+    except Exception as exc:  # whatever the server says: it has not the extension
+        pytest.skip(f"this PostgreSQL server has no citext extension (postgresql-contrib): {exc}")
+    name = db.name("tags")
+    await db.execute(f"CREATE TABLE {name} (code citext PRIMARY KEY, label citext)")
+    writes = [Write(CREATE, {"code": f"K{number}", "label": f"Åsa {number}"}, None) for number in range(batch)]
+
+    async with connect({"t": {"table": name, "key": "code"}}) as connector:
+        results = await connector.write("t", writes)
+        found = await connector.get("t", ["K1", "k0"])
+        batches = await read_all(connector, "t", None, 1000)
+
+    assert all(result.ok for result in results), [str(result.error) for result in results if not result.ok]
+    assert found["K1"] == {"code": "K1", "label": "Åsa 1"}
+    assert len([record for read in batches for record in read.records]) == batch
+    await db.execute(f"DROP TABLE {name}")
+
+
+@only("postgresql")
 async def test_a_large_postgresql_batch_goes_by_copy(db: Db, connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
     table = await db.customers()
     copies: list[int] = []
