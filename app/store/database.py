@@ -92,6 +92,9 @@ async def open_database(url: URL) -> AsyncEngine:
         await engine.dispose()
         shown = url.render_as_string(hide_password=True)
         raise StoreError(f"cannot open the state database {shown}: {exc}") from exc
+    except StoreError:  # a schema this Brygga cannot upgrade: said, with the engine closed
+        await engine.dispose()
+        raise
     return engine
 
 
@@ -151,21 +154,22 @@ async def _revision(connection: AsyncConnection) -> str | None:
     return await connection.run_sync(read)
 
 
-def _not_at_head(shown: str, revision: str | None) -> str:
+def _not_at_head(shown: str, revision: str | None, *, newer: bool = False) -> str:
     if revision is None:
         return (
             f"the state database {shown} has none of Brygga's tables (it is not a Brygga state database, "
             "or its tables were dropped): check the project's `state`"
         )
-    age = "older" if revision < SCHEMA_HEAD else "newer"
+    older = revision < SCHEMA_HEAD and not newer
     remedy = (
         "preview reads it as it is and never upgrades it: run `brygga run SYNC` or `brygga serve` once, "
         "which upgrade it, then preview again"
-        if age == "older"
+        if older
         else "this Brygga is older than the one that last upgraded it: use that version (or newer)"
     )
+    age = "an older" if older else "a newer"
     return (
-        f"the state database {shown} has an {age} schema (revision {revision}) than this Brygga "
+        f"the state database {shown} has {age} schema (revision {revision}) than this Brygga "
         f"(revision {SCHEMA_HEAD}); {remedy}"
     )
 
@@ -243,13 +247,19 @@ def _migrate(connection: Connection) -> None:
     # Imported only when there is something to do: importing Alembic takes a tenth of a second.
     from alembic import command  # noqa: PLC0415
     from alembic.config import Config  # noqa: PLC0415
+    from alembic.util.exc import CommandError  # noqa: PLC0415
 
     if connection.dialect.name == "postgresql":
         connection.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    try:
+        command.upgrade(config, "head")
+    except CommandError as exc:  # a revision this Brygga does not know: a newer one upgraded the database
+        revision = ",".join(connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all())
+        shown = connection.engine.url.render_as_string(hide_password=True)
+        raise StoreError(_not_at_head(shown, revision or None, newer=True)) from exc
 
 
 def _created_at_head(connection: Connection) -> bool:

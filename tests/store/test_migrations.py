@@ -12,6 +12,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, text
 
+from app.errors import StoreError
 from app.store import Store
 from app.store.database import MIGRATIONS, SCHEMA_HEAD
 
@@ -58,6 +59,21 @@ async def test_a_database_at_an_older_schema_is_upgraded_when_opened(state_url: 
     finally:
         await store.close()
     assert version == SCHEMA_HEAD
+
+
+async def test_a_database_a_newer_brygga_upgraded_is_a_store_error_saying_so(state_url: str, tmp_path: Path) -> None:
+    store = await Store.open(state_url, tmp_path)
+    try:
+        async with store.engine.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = '9999_newer'"))
+    finally:
+        await store.close()
+
+    with pytest.raises(StoreError) as caught:
+        await Store.open(state_url, tmp_path)
+
+    assert "has a newer schema (revision 9999_newer) than this Brygga" in str(caught.value)
+    assert "use that version (or newer)" in str(caught.value)
 
 
 def _shape(path: Path) -> dict[str, object]:
