@@ -48,11 +48,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """:data:`TEXT_FORMAT`, each record on one line: control characters and line ends in a message (a record's
+    key, an error quoting a system's answer) spelt out, so that no text from outside forges a log line or
+    drives the terminal that shows the log. A traceback keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        message = record.message
+        record.message = message.translate(_ONE_LINE)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
+
+
+_ONE_LINE = {code: f"\\x{code:02x}" for code in (*range(32), 127, *range(0x80, 0xA0))} | {9: "\t", 10: "\\n", 13: "\\r"}
+
+
 def configure_logging(level: str, log_format: str) -> None:
     """Send every log record to standard error at ``level`` (``debug`` … ``error``) in ``log_format``
     (``text`` or ``json``), uvicorn's included."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -23,6 +23,14 @@ if TYPE_CHECKING:
 _CONTROL_CODES = dict.fromkeys((7, 8, 11, 12, 13))
 """What rich leaves out of printed text (bell, backspace, vertical tab, form feed, carriage return): plain
 lines leave out the same, so a message reads alike on a terminal and in a log."""
+_VISIBLE = {code: f"\\x{code:02x}" for code in (*range(9), *range(11, 32), 127, *range(0x80, 0xA0))}
+"""Control characters written out (``\\x1b``): text from the systems (a record's key, an error quoting
+it) or from a command line could otherwise set a terminal's title, clear its screen or hide a line."""
+
+
+def visible(text: str) -> str:
+    """``text`` with its control characters (all but tab and line end) spelt out, for a terminal."""
+    return text.translate(_VISIBLE)
 
 
 class RedactingStream(io.TextIOBase):
@@ -115,17 +123,21 @@ class Output:
         """Whether stdout is a terminal (or one in all but name): what a live progress line needs."""
         return _styled(sys.stdout)
 
+    def shown(self, text: str) -> str:
+        """``text`` as it may be printed: secrets scrubbed, control characters spelt out."""
+        return visible(self.secrets.redact(text))
+
     def say(self, text: str, style: str | None = None) -> None:
         if _styled(sys.stdout):
-            self.out.print(self.secrets.redact(text), style=style, markup=False)
+            self.out.print(self.shown(text), style=style, markup=False)
         else:
-            _plain_line(sys.stdout, self.secrets.redact(text))
+            _plain_line(sys.stdout, self.shown(text))
 
     def warn(self, text: str, style: str | None = None) -> None:
         if _styled(sys.stderr):
-            self.err.print(self.secrets.redact(text), style=style, markup=False)
+            self.err.print(self.shown(text), style=style, markup=False)
         else:
-            _plain_line(sys.stderr, self.secrets.redact(text))
+            _plain_line(sys.stderr, self.shown(text))
 
     def show(self, renderable: RenderableType) -> None:
         """A rich table or the like; its text is built from redacted strings by the caller (a cell may be

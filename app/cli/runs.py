@@ -169,7 +169,7 @@ def _preview_table(rows: list[PreviewRow]) -> None:
 
     table = Table("source key", "action", "target key", "details", show_lines=False)
     table.columns[0].overflow = table.columns[2].overflow = "fold"
-    redact = output.secrets.redact
+    shown = output.shown
     for row in rows:
         if row.error or row.note:
             details = row.error or row.note or ""
@@ -180,7 +180,7 @@ def _preview_table(rows: list[PreviewRow]) -> None:
         else:
             details = ""
         action = f"{row.direction} {row.action}" if row.direction else row.action
-        table.add_row(redact(row.source_key), action, redact(row.target_key or ""), redact(details))
+        table.add_row(shown(row.source_key), action, shown(row.target_key or ""), shown(details))
     output.show(table)
     summary = Counter(row.action for row in rows)
     output.say(", ".join(f"{count} {action}" for action, count in summary.items()) or "no records to read")

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.cli.logs import JsonFormatter
+from app.cli.logs import TEXT_FORMAT, JsonFormatter, TextFormatter
 from app.engine.run_log import run_fields
 from app.store import Counts, RunInfo
 
@@ -46,3 +46,19 @@ def test_every_field_and_variable_of_the_log_is_documented() -> None:
         assert f"`{name}`" in section, name
     for variable in ("BRYGGA_LOG_LEVEL", "BRYGGA_LOG_FORMAT"):
         assert f"`{variable}`" in logs, variable
+
+
+def test_a_text_line_keeps_text_from_outside_on_one_line_and_off_the_terminal() -> None:
+    key = "k\x1b]0;PWNED\x07\n2026-01-01 00:00:00,000 ERROR brygga: a forged line"
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord(
+            "brygga.engine", logging.WARNING, __file__, 1, "record %s failed", (key,), sys.exc_info()
+        )
+
+    line = TextFormatter(TEXT_FORMAT).format(record)
+
+    first, *traceback = line.split("\n")
+    assert first.endswith("record k\\x1b]0;PWNED\\x07\\n2026-01-01 00:00:00,000 ERROR brygga: a forged line failed")
+    assert traceback[0] == "Traceback (most recent call last):" and traceback[-1] == "ValueError: boom"

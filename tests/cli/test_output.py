@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from app.cli.output import Output
+from app.cli.output import Output, visible
 
 TEXTS = [
     "customers: succeeded in 0.4s (run 9)",
@@ -27,13 +27,29 @@ def test_a_plain_line_is_what_rich_prints_to_a_file(
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
     printed = io.StringIO()
-    Console(file=printed, highlight=False, soft_wrap=True, emoji=False).print(text, style=style, markup=False)
+    Console(file=printed, highlight=False, soft_wrap=True, emoji=False).print(visible(text), style=style, markup=False)
 
     Output().say(text, style)
     Output().warn(text, style)
 
     captured = capsys.readouterr()
     assert captured.out == captured.err == printed.getvalue()
+
+
+@pytest.mark.parametrize("styled", ["0", "1"])
+def test_control_characters_from_outside_are_spelt_out_never_sent_to_the_terminal(
+    styled: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TTY_COMPATIBLE", styled)
+    key = "k\x1b]0;PWNED\x07\x1b[2J\x9b31m\x7f"  # a terminal title, a cleared screen, C1 and DEL
+
+    Output().say(f"failed {key}: required")
+    Output().warn(f"error: no sync named '{key}'")
+
+    captured = capsys.readouterr()
+    for printed in (captured.out, captured.err):
+        assert "k\\x1b]0;PWNED\\x07\\x1b[2J\\x9b31m\\x7f" in printed, printed
+        assert "\x1b]0" not in printed and "\x07" not in printed and "\x9b" not in printed
 
 
 def test_secrets_are_scrubbed_from_plain_lines(capsys: pytest.CaptureFixture[str]) -> None:
