@@ -9,14 +9,13 @@ quickstart command can be run again and report everything unchanged.
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from app.cli.app import ConfigOption, cli, project_file
+from app.cli.app import ConfigOption, cli, project_file, usage_error
 from app.cli.output import output
 
 COMPANIES = [
@@ -59,8 +58,9 @@ def demo(
 ) -> None:
     """Create the quickstart's sample systems (demo/crm.db and demo/erp-import/) if they are missing."""
     folder = project_file(config).parent / "demo"
-    if reset and folder.exists():
-        shutil.rmtree(folder)
+    _check_place(folder)
+    if reset:
+        _remove_samples(folder)
     crm, helpdesk = folder / "crm.db", folder / "helpdesk.db"
     (folder / "erp-import").mkdir(parents=True, exist_ok=True)
     if not helpdesk.exists():  # on its own too: a demo folder made before the helpdesk came gets it
@@ -72,6 +72,32 @@ def demo(
     _create_crm(crm)
     output.say(f"created the sample CRM ({len(COMPANIES)} companies, {len(CONTACTS)} contacts): {crm}")
     output.say(f"created the ERP import folder: {folder / 'erp-import'}")
+
+
+SAMPLES = ("crm.db", "helpdesk.db", "brygga.db", "brygga.db-wal", "brygga.db-shm")
+"""What ``demo`` makes in its folder, and the quickstart's state beside them: all that ``--reset`` removes
+there, with the ERP's CSV files; anything else a user put in the folder stays."""
+
+
+def _check_place(folder: Path) -> None:
+    """The demo's folder and files are what ``demo`` made, or not there yet: a file, a link or a folder in
+    their place is the user's, never written over or removed."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        usage_error(f"{folder} is not a folder: move it away (demo makes its sample systems in a folder there)")
+    for name in (*SAMPLES, "erp-import"):
+        place = folder / name
+        wanted_folder = name == "erp-import"
+        if place.is_symlink() or (place.exists() and place.is_dir() != wanted_folder):
+            kind = "a folder" if wanted_folder else "a file"
+            usage_error(f"{place} is not {kind} that demo made: move it away, then run demo again")
+
+
+def _remove_samples(folder: Path) -> None:
+    for name in SAMPLES:
+        (folder / name).unlink(missing_ok=True)
+    erp = folder / "erp-import"
+    for written in erp.glob("*.csv") if erp.is_dir() else ():
+        written.unlink()
 
 
 def _create_crm(path: Path) -> None:

@@ -56,6 +56,36 @@ def test_demo_leaves_existing_data_alone(quickstart: Path) -> None:
     assert "the sample CRM is there already" in again.stdout
 
 
+def test_demo_reset_starts_over_and_removes_only_what_demo_made(quickstart: Path) -> None:
+    run_brygga("run", *SYNCS, "-c", str(quickstart))
+    folder = quickstart.parent / "demo"
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    (folder / "erp-import" / "README").write_text("mine too", encoding="utf-8")
+
+    reset = run_brygga("demo", "--reset", "-c", str(quickstart))
+
+    assert reset.returncode == 0, reset.stderr
+    assert "created the sample CRM" in reset.stdout
+    assert not (folder / "brygga.db").exists() and not (folder / "erp-import" / "customers.csv").exists()
+    assert (folder / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert (folder / "erp-import" / "README").read_text(encoding="utf-8") == "mine too"
+
+
+def test_demo_writes_over_and_removes_nothing_in_the_place_of_its_files(quickstart: Path) -> None:
+    folder = quickstart.parent / "demo"
+    (folder / "crm.db").unlink()
+    (folder / "crm.db").mkdir()
+    (folder / "crm.db" / "important.txt").write_text("keep", encoding="utf-8")
+
+    plain, reset = run_brygga("demo", "-c", str(quickstart)), run_brygga("demo", "--reset", "-c", str(quickstart))
+
+    for result in (plain, reset):
+        assert result.returncode == 2, result.stderr
+        assert "crm.db is not a file that demo made: move it away, then run demo again" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert (folder / "crm.db" / "important.txt").read_text(encoding="utf-8") == "keep"
+
+
 def test_a_failing_record_makes_run_exit_1_and_shows_why(quickstart: Path) -> None:
     crm = quickstart.parent / "demo" / "crm.db"
     with sqlite3.connect(crm) as connection:
