@@ -70,6 +70,18 @@ def project_files(source: Side, target: Side) -> dict[Path, str]:
     return {Path("brygga.yaml"): project, MAPPING_FILE: _fill(mapping, words)}
 
 
+def _check_places(directory: Path, paths: list[Path]) -> None:
+    """Before anything is written: every file's place can take a file (a folder there, or a file where a
+    folder must go, would leave the project half written)."""
+    for path in paths:
+        place = directory / path
+        if place.is_dir():
+            usage_error(f"{place} is a folder: nothing written (move it away, or choose another folder)")
+        for parent in reversed(place.parents):
+            if (parent.exists() and not parent.is_dir()) or (parent.is_symlink() and not parent.exists()):
+                usage_error(f"{parent} is not a folder: nothing written (choose another folder)")
+
+
 @cli.command()
 def init(
     directory: Annotated[
@@ -83,14 +95,21 @@ def init(
     _check_kind(source_kind, "--from")
     _check_kind(target_kind, "--to")
     written = project_files(Side("crm", source_kind, "source", 8080), Side("erp", target_kind, "target", 8081))
-    existing = [path for path in written if (directory / path).exists()]
+    try:
+        existing = [path for path in written if (directory / path).exists()]
+        _check_places(directory, list(written))
+    except OSError as exc:  # a name too long for the file system, a folder that cannot be looked into
+        usage_error(f"cannot write in {directory}: {exc.strerror or exc}: choose another folder")
     if existing and not force:
         shown = ", ".join(str(directory / path) for path in existing)
         verb = "exists" if len(existing) == 1 else "exist"
         usage_error(f"{shown} {verb} already: nothing written (use --force to overwrite)")
     for path, text in written.items():
-        (directory / path).parent.mkdir(parents=True, exist_ok=True)
-        (directory / path).write_text(text, encoding="utf-8")
+        try:
+            (directory / path).parent.mkdir(parents=True, exist_ok=True)
+            (directory / path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            usage_error(f"cannot write {directory / path}: {exc.strerror or exc}: choose another folder")
         output.say(f"wrote {directory / path}")
     output.say(
         f"next: edit them for your systems, then `brygga validate` and `brygga test`"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,3 +103,40 @@ def test_the_templates_are_package_data_in_the_wheel() -> None:
     folder = repo / "app" / "cli"
     listed = {path for pattern in patterns for path in folder.glob(pattern)}
     assert set((folder / "templates").iterdir()) <= listed
+
+
+def _a_file(root: Path) -> str:
+    (root / "afile").write_text("not a folder", encoding="utf-8")
+    return "afile"
+
+
+def _a_dangling_link(root: Path) -> str:
+    (root / "dangling").symlink_to(root / "nowhere")
+    return "dangling"
+
+
+def _a_folder_where_the_sync_goes(root: Path) -> str:
+    (root / "p" / "mappings" / "customers.yaml").mkdir(parents=True)
+    return "p"
+
+
+@pytest.mark.parametrize(
+    ("place", "extra", "message"),
+    [
+        (_a_file, [], "afile is not a folder: nothing written"),
+        (_a_dangling_link, [], "dangling is not a folder: nothing written"),
+        (_a_folder_where_the_sync_goes, ["--force"], "customers.yaml is a folder: nothing written"),
+        (lambda root: "d" * 300, [], "cannot write in " + "d" * 300 + ": File name too long"),
+    ],
+    ids=["a-file", "a-dangling-link", "a-folder-for-a-file", "a-name-too-long"],
+)
+def test_a_place_that_cannot_take_the_project_is_a_usage_error_and_nothing_is_written(
+    tmp_path: Path, place: Any, extra: list[str], message: str
+) -> None:
+    folder = place(tmp_path)
+
+    result = run_brygga("init", folder, *extra, cwd=tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.rglob("brygga.yaml"))
