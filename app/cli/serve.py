@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Annotated
 
 import typer
@@ -35,6 +36,7 @@ def serve(
             "anyone who can reach it could run and change syncs. Add tokens, or listen on 127.0.0.1."
         )
     settings = service_settings(config=project_file(config), host=host, port=port)
+    _check_listening(host, port)
     configure_logging(settings.log_level, settings.log_format)
     tune_garbage_collection()
     application = create_app(settings)
@@ -53,6 +55,28 @@ def serve(
         # request reaches RequestLimits, which answers 431 saying what was too large
         h11_max_incomplete_event_size=HEADER_BLOCK_BYTES,
     )
+
+
+def _check_listening(host: str, port: int) -> None:
+    """:raises UsageError: where the service could not listen (the port taken, a host that is no address of
+    this machine): said once, before anything starts, not as uvicorn's log line and exit code 3."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
+        raise UsageError(
+            f"cannot listen on {host}: {reason}: give --host as an address of this machine (::1 without brackets)"
+        ) from None
+    family, kind, protocol, _, address = found[0]
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}: choose another --port, or stop what "
+                "listens there (another brygga serve?)"
+            ) from None
 
 
 def _running_secrets(application: FastAPI) -> SecretValues:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -118,3 +119,18 @@ def test_a_deleted_working_folder_is_a_usage_error_not_a_traceback(quickstart: P
     assert "-c" in relative.stderr
     assert "Traceback" not in relative.stderr
     assert absolute.returncode == 0, absolute.stderr  # a full path needs no working folder
+
+
+def test_serve_where_it_cannot_listen_is_a_usage_error_said_once(quickstart: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        in_use = run_brygga("serve", "--port", str(port), "-c", str(quickstart), timeout=30)
+    bracketed = run_brygga("serve", "--host", "[::1]", "-c", str(quickstart), timeout=30)
+
+    assert in_use.returncode == 2, in_use.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use: choose another --port" in in_use.stderr
+    assert bracketed.returncode == 2, bracketed.stderr
+    assert "cannot listen on [::1]: " in bracketed.stderr and "(::1 without brackets)" in bracketed.stderr
+    assert "Traceback" not in in_use.stderr + bracketed.stderr
