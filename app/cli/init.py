@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.app import cli, usage_error
+from app.cli.app import ConfigOption, cli, usage_error
 from app.cli.output import output
 
 TEMPLATES = files("app.cli") / "templates"
@@ -90,6 +90,7 @@ def init(
     source_kind: Annotated[str, typer.Option("--from", help="The source system's connector kind.")] = "rest",
     target_kind: Annotated[str, typer.Option("--to", help="The target system's connector kind.")] = "sql",
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist already.")] = False,
+    config: ConfigOption = None,  # taken as by every command (SPEC 6); init writes DIRECTORY's
 ) -> None:
     """Write a commented starting brygga.yaml and one sync in mappings/, ready for `brygga validate`."""
     _check_kind(source_kind, "--from")

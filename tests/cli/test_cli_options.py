@@ -134,3 +134,10 @@ def test_serve_where_it_cannot_listen_is_a_usage_error_said_once(quickstart: Pat
     assert bracketed.returncode == 2, bracketed.stderr
     assert "cannot listen on [::1]: " in bracketed.stderr and "(::1 without brackets)" in bracketed.stderr
     assert "Traceback" not in in_use.stderr + bracketed.stderr
+
+
+@pytest.mark.parametrize("command", [["schema", "sync"], ["schema"], ["connectors"], ["validate"], ["status"]])
+def test_every_command_takes_the_config_option_after_its_name(quickstart: Path, command: list[str]) -> None:
+    result = run_brygga(*command, "-c", str(quickstart), cwd=quickstart.parent.parent)
+
+    assert result.returncode == 0, result.stderr
