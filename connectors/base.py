@@ -35,7 +35,7 @@ imports from here and from its own package, never from ``app``. It gets:
 - options: :class:`SystemOptions` and :class:`StreamOptions` (the bases of a
   kind's ``options_model`` and of its streams'), :class:`ConfigModel` for
   nested option groups, the field types :data:`Duration`, :data:`HttpUrl`,
-  :data:`StringList`, :class:`Problem` and :class:`TargetProblem` for a
+  :data:`StringList`, :data:`WholeNumber`, :class:`Problem` and :class:`TargetProblem` for a
   kind's own checks, :func:`check_url_port`, :class:`Mode`, :data:`FieldType`,
   :class:`SystemConfig` (what a connector is made with), :class:`RetryPolicy`
   and :class:`SecretValues` (the secrets to keep out of messages);
@@ -92,6 +92,7 @@ from app.config import (
     SystemOptions,
     TargetProblem,
     UnknownKindError,
+    WholeNumber,
     check_url_port,
     format_path,
     installed_kinds,
@@ -428,6 +429,7 @@ __all__ = [
     "Turn",
     "UnknownKindError",
     "UnreadableValue",
+    "WholeNumber",
     "Write",
     "WriteAction",
     "WriteResult",

@@ -143,6 +143,16 @@ Duration = Annotated[
 ]
 
 
+def _no_boolean(value: Any) -> Any:
+    if isinstance(value, bool):  # a boolean is an int in Python: ``attempts: true`` would be 1
+        raise ValueError(f"expected a whole number, got {str(value).lower()}")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_no_boolean)]
+"""A count or a number of things in a config (``attempts``, ``batch_size``): ``true`` is none of them."""
+
+
 def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 

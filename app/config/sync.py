@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr
 
-from app.config.base import ConfigModel, Duration, Problem, StringList
+from app.config.base import ConfigModel, Duration, Problem, StringList, WholeNumber
 from app.config.yaml_source import SourceMap
 
 Mode = Literal["upsert", "insert", "update", "mirror"]
@@ -134,10 +134,10 @@ class Schedule(ConfigModel):
 class RetryPolicy(ConfigModel):
     """How a failing write is retried within a run."""
 
-    attempts: int = Field(5, ge=1, le=100, description="Tries in all, the first included.")
+    attempts: WholeNumber = Field(5, ge=1, le=100, description="Tries in all, the first included.")
     backoff: Duration = Field(timedelta(seconds=1), description="Wait before the first retry; doubles each time.")
     max_backoff: Duration = Field(timedelta(minutes=5), description="The longest wait between tries.")
-    later_runs: int = Field(
+    later_runs: WholeNumber = Field(
         3, ge=0, le=1000, description="Dead letters are tried again at this many later runs (lookups: until resolved)."
     )
 

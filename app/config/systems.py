@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import ByteSize, Field, SecretStr
 
-from app.config.base import ConfigModel, KeyFields, Problem
+from app.config.base import ConfigModel, KeyFields, Problem, WholeNumber
 from app.config.credentials import secret_problems, standard_secret_problems
 from app.config.sync import Mode
 from app.config.yaml_source import SourceMap
@@ -56,7 +56,7 @@ class SystemOptions(ConfigModel):
     """A connector kind's options for one system; ``streams`` is always there."""
 
     streams: dict[str, StreamOptions] = Field(description="The streams of this system, by name.")
-    batch_size: int = Field(1000, ge=1, le=100_000, description="Records per read and write batch.")
+    batch_size: WholeNumber = Field(1000, ge=1, le=100_000, description="Records per read and write batch.")
 
     def own_problems(self) -> Iterator[Problem]:
         if not self.streams:

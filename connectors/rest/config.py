@@ -19,6 +19,7 @@ from connectors.base import (
     StringList,
     SystemOptions,
     TargetProblem,
+    WholeNumber,
     old_dotted_form,
     parse_path,
 )
@@ -107,9 +108,9 @@ class PagePagination(ConfigModel):
 
     type: Literal["page"]
     param: str = "page"
-    start: int = 1
+    start: WholeNumber = 1
     size_param: str | None = None
-    size: int | None = Field(None, ge=1)
+    size: WholeNumber | None = Field(None, ge=1)
 
 
 class OffsetPagination(ConfigModel):
@@ -118,7 +119,7 @@ class OffsetPagination(ConfigModel):
     type: Literal["offset"]
     param: str = "offset"
     limit_param: str = "limit"
-    limit: int = Field(100, ge=1)
+    limit: WholeNumber = Field(100, ge=1)
 
 
 class CursorPagination(ConfigModel):
@@ -228,7 +229,7 @@ class RestStream(StreamOptions):
     write: WriteEndpoints | None = None
     total: Total | None = None
     match: Match | None = None
-    max_pages: int = Field(
+    max_pages: WholeNumber = Field(
         10_000, ge=1, description="The most pages one read may take; more fails the read instead of going on."
     )
 
@@ -288,7 +289,7 @@ class RestStream(StreamOptions):
 class RateLimit(ConfigModel):
     """One request budget for the whole system, shared by every sync."""
 
-    requests: int = Field(ge=1)
+    requests: WholeNumber = Field(ge=1)
     per: Duration = timedelta(seconds=1)
 
 
@@ -302,7 +303,7 @@ class RestSystem(SystemOptions):
         timedelta(seconds=30), gt=timedelta(0), description="The longest one whole request may take, answer included."
     )
     rate_limit: RateLimit | None = None
-    concurrency: int = Field(4, ge=1, le=256, description="Requests in flight at once.")
+    concurrency: WholeNumber = Field(4, ge=1, le=256, description="Requests in flight at once.")
     max_answer: ByteSize = Field(
         ByteSize(256 * 1024 * 1024), gt=0, description="The largest answer taken, once decompressed, e.g. 256MiB."
     )

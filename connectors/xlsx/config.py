@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from connectors.base import StreamOptions
+from connectors.base import StreamOptions, WholeNumber
 from connectors.table_file.config import FileName, FolderSystem
 
 
@@ -13,7 +13,7 @@ class XlsxStream(StreamOptions):
 
     file: FileName = Field(description="The workbook's name (.xlsx), relative to the system's folder.")
     sheet: str | None = Field(None, description="The sheet's name; the workbook's first sheet when left out.")
-    header_row: int = Field(
+    header_row: WholeNumber = Field(
         1, ge=1, le=1_048_576, description="The row (counting from 1) that names the columns; data rows follow it."
     )
 

@@ -916,6 +916,12 @@ SYNC_CASES = [
         sync("tests:\n  - {name: t, input: {id: 1}, lookups: {nosuch: {1: X}}, output: {customer_no: 1}}\n"),
         (A, AFTER_SYNC + 1, 49, "tests[0].lookups.nosuch: no sync named 'nosuch'"),
     ),
+    case(
+        "a-boolean-for-a-count",
+        sync("retry: {attempts: true, later_runs: false}\n"),
+        (A, AFTER_SYNC, 19, "retry.attempts: expected a whole number, got true"),
+        (A, AFTER_SYNC, 37, "retry.later_runs: expected a whole number, got false"),
+    ),
     case("after-unknown-sync", sync("after: nothere\n"), (A, AFTER_SYNC, 8, "after: no sync named 'nothere'")),
     case("after-itself", sync("after: a\n"), (A, AFTER_SYNC, 8, "after: a sync cannot run after itself")),
     case(
