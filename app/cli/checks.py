@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, plural, usage_error
+from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, check_sync_names, cli, open_workspace, plural
 from app.cli.output import output
-from app.config import DIRECTIONS, Needs, TwoWaySyncConfig, closest
+from app.config import DIRECTIONS, Needs, TwoWaySyncConfig
 from app.engine import Workspace
 from app.mapping import CaseResult, run_tests
 
@@ -36,10 +36,7 @@ def test_command(
     """Run the syncs' mapping tests; print each failure with expected and actual."""
     workspace = open_workspace(config, Needs.testing(syncs or None))
     names = syncs or list(workspace.project.syncs)
-    for name in names:
-        if name not in workspace.project.syncs:
-            guess = closest(name, list(workspace.project.syncs))
-            usage_error(f"no sync named '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""))
+    check_sync_names(names, workspace.project.syncs)
     passed = failed = 0
     for name in names:
         results = _results(workspace, name)

@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from app.cli.app import ConfigOption, cli, open_workspace, usage_error
+from app.cli.app import ConfigOption, check_sync_names, cli, open_workspace
 from app.cli.output import output
-from app.config import Needs, closest
+from app.config import Needs
 
 
 @cli.command()
@@ -24,7 +24,5 @@ def ddl(
     from app.engine import create_table_statement  # noqa: PLC0415 (SQLAlchemy only here)
 
     project = open_workspace(config, Needs.running([sync])).project
-    if sync not in project.syncs:
-        guess = closest(sync, list(project.syncs))
-        usage_error(f"no sync named '{sync}'" + (f" (did you mean '{guess}'?)" if guess else ""))
+    check_sync_names([sync], project.syncs)
     output.say(create_table_statement(project, sync))  # NoTableToDescribe is a UsageError: main() exits 2

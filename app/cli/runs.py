@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, cli, open_workspace, usage_error
+from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, check_sync_names, cli, open_workspace, usage_error
 from app.cli.output import output
-from app.config import Needs, closest
+from app.config import Needs
 from app.engine import (
     PreviewRow,
     RunOptions,
@@ -33,10 +33,7 @@ COUNT_NAMES = ("read", "created", "updated", "deleted", "unchanged", "skipped", 
 
 
 def _check_names(workspace: Workspace, names: list[str]) -> None:
-    for name in names:
-        if name not in workspace.project.syncs:
-            guess = closest(name, list(workspace.project.syncs))
-            usage_error(f"no sync named '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""))
+    check_sync_names(names, workspace.project.syncs)
 
 
 def counts_text(counts: Counts) -> str:

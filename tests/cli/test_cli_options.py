@@ -141,3 +141,12 @@ def test_every_command_takes_the_config_option_after_its_name(quickstart: Path, 
     result = run_brygga(*command, "-c", str(quickstart), cwd=quickstart.parent.parent)
 
     assert result.returncode == 0, result.stderr
+
+
+def test_a_sync_name_of_100000_characters_is_shown_cut_in_its_error(quickstart: Path) -> None:
+    name = "x" * 100_000
+
+    result = run_brygga("run", name, "-c", str(quickstart))
+
+    assert result.returncode == 2
+    assert f"no sync named '{'x' * 119}…'" in result.stderr and len(result.stderr) < 400, len(result.stderr)
