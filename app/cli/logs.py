@@ -16,6 +16,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from app.cli.output import visible
 from app.engine import FIELDS
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -55,14 +56,11 @@ class TextFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         message = record.message
-        record.message = message.translate(_ONE_LINE)
+        record.message = visible(message, one_line=True)
         try:
             return super().formatMessage(record)
         finally:
             record.message = message
-
-
-_ONE_LINE = {code: f"\\x{code:02x}" for code in (*range(32), 127, *range(0x80, 0xA0))} | {9: "\t", 10: "\\n", 13: "\\r"}
 
 
 def configure_logging(level: str, log_format: str) -> None:

@@ -20,17 +20,17 @@ from app.config import SecretValues
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-_CONTROL_CODES = dict.fromkeys((7, 8, 11, 12, 13))
-"""What rich leaves out of printed text (bell, backspace, vertical tab, form feed, carriage return): plain
-lines leave out the same, so a message reads alike on a terminal and in a log."""
-_VISIBLE = {code: f"\\x{code:02x}" for code in (*range(9), *range(11, 32), 127, *range(0x80, 0xA0))}
+_SPELT = {code: f"\\x{code:02x}" for code in (*range(9), *range(11, 32), 127, *range(0x80, 0xA0))}
 """Control characters written out (``\\x1b``): text from the systems (a record's key, an error quoting
-it) or from a command line could otherwise set a terminal's title, clear its screen or hide a line."""
+it) or from a command line could otherwise set a terminal's title, clear its screen or hide a line. Rich
+leaves some out of what it prints (bell, carriage return): spelt out, a message reads alike on a terminal
+and in a log."""
+_ONE_LINE = _SPELT | {10: "\\n"}
 
 
-def visible(text: str) -> str:
-    """``text`` with its control characters (all but tab and line end) spelt out, for a terminal."""
-    return text.translate(_VISIBLE)
+def visible(text: str, *, one_line: bool = False) -> str:
+    """``text`` with its control characters (all but tab, and but line ends unless ``one_line``) spelt out."""
+    return text.translate(_ONE_LINE if one_line else _SPELT)
 
 
 class RedactingStream(io.TextIOBase):
@@ -160,8 +160,9 @@ def _styled(stream: TextIO) -> bool:
 
 
 def _plain_line(stream: TextIO, text: str) -> None:
-    """``text`` and a line end, as rich prints it where it styles nothing (tabs expanded, control codes out)."""
-    stream.write(text.translate(_CONTROL_CODES).expandtabs(8) + "\n")
+    """``text`` (its control codes spelt out already) and a line end, as rich prints it where it styles
+    nothing: tabs expanded."""
+    stream.write(text.expandtabs(8) + "\n")
 
 
 output = Output()

@@ -14,14 +14,10 @@ from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import Record
+from connectors.base import Record, key_text
 from connectors.csv.files import CsvFile, CsvFileError, row_key
 from connectors.table_file.changes import Change, KeyedChanges
 from connectors.table_file.messages import columns_are, quoted
-
-_PLAIN_DIGITS = 100
-"""Decimals up to this many digits before or after the point are written plainly; larger or smaller ones
-(``1E+400``) in scientific notation, exactly, as the record log writes them."""
 
 
 def cell_text(value: Any) -> str:
@@ -33,8 +29,8 @@ def cell_text(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Decimal):  # plain, but never a million digits for 1E+1000000: that as it is
-        return format(value, "f") if abs(value.adjusted()) < _PLAIN_DIGITS else str(value)
+    if isinstance(value, Decimal):  # plain, but never a million digits for 1E+1000000: as a key's text
+        return key_text(value)
     if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, bytes | bytearray):

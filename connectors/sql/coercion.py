@@ -137,7 +137,7 @@ def column_type(type_: sqltypes.TypeEngine[Any], dialect: Dialect) -> ColumnType
     if isinstance(type_, sqltypes.DateTime):
         return ColumnType(Kind.DATETIME, name, aware=bool(type_.timezone))
     if isinstance(type_, sqltypes.Integer):
-        return ColumnType(Kind.INTEGER, name, whole=_whole_numbers(type_, dialect))
+        return ColumnType(Kind.INTEGER, name, whole=_integer_range(type_, dialect))
     if isinstance(type_, sqltypes.Numeric) and not isinstance(type_, sqltypes.Float):
         scale = type_.scale if isinstance(type_.scale, int) and dialect.name != "sqlite" else None
         return ColumnType(Kind.DECIMAL, name, scale=scale)  # SQLite keeps any number whatever its type says
@@ -149,7 +149,7 @@ def column_type(type_: sqltypes.TypeEngine[Any], dialect: Dialect) -> ColumnType
     return ColumnType(Kind.OTHER, name)
 
 
-def _whole_numbers(type_: sqltypes.Integer, dialect: Dialect) -> range:
+def _integer_range(type_: sqltypes.Integer, dialect: Dialect) -> range:
     """What an integer column holds: 64 bits in SQLite whatever its type's name; elsewhere by its type, at
     most 32 bits for one between SMALLINT and BIGINT (MariaDB's MEDIUMINT and TINYINT hold fewer, but its
     driver sends a larger number all the same)."""
