@@ -63,7 +63,7 @@ imports from here and from its own package, never from ``app``. It gets:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -344,6 +344,24 @@ class Connector(ABC):
     async def existing_keys(self, stream: str, keys: Sequence[str]) -> set[str]:
         """Which of these keys (text) exist in ``stream``. The default asks :meth:`get`."""
         return set(await self.get(stream, keys))
+
+    def key_fold(self, stream: str) -> Callable[[str], str] | None:
+        """How ``stream`` tells keys apart where not by their exact text: a function giving every key
+        text the system takes for the same record the same result (``"Anna "`` and ``"anna"`` alike, for
+        a key column that ignores case and trailing spaces). ``None``, the default: keys are the same
+        only when their texts are. Valid after :meth:`prepare`.
+
+        The engine then keeps two source records from being written to one target record: the second
+        fails alone. Where the system's rule cannot be matched exactly, fold more than it does, never
+        less: a record that fails alone is seen, one written over is lost.
+        """
+        return None
+
+    async def held_keys(self, stream: str, keys: Sequence[str]) -> dict[str, str]:
+        """For each of these keys (text) that ``stream`` holds a record for, the key as the record has it:
+        not the text asked where :meth:`key_fold` folds them alike (``"Anna"`` asked, ``"anna"`` held).
+        The default: :meth:`existing_keys`, each held as asked."""
+        return {key: key for key in await self.existing_keys(stream, keys)}
 
     def scan_keys(self, stream: str, batch_size: int) -> AsyncIterator[list[str]]:
         """Every key in ``stream``, in batches: how ``mirror`` finds source records that are gone.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -84,6 +84,17 @@ class SyncParts:
             return False
         return self.mapping.copies.get(reader.fields[0]) == source[0]
 
+    @property
+    def target_key_fold(self) -> Callable[[str], str] | None:
+        """How the target tells keys apart where not by their exact text (:meth:`Connector.key_fold`)."""
+        return self.target.key_fold(self.sync.target_stream) if self.target_key is not None else None
+
+    @property
+    def targets_may_be_shared(self) -> bool:
+        """Whether two source records may name one target record: their keys are converted (``01`` and
+        ``1`` as integers), or the target takes different key texts for one (a key ignoring case)."""
+        return not self.target_key_is_source_key or self.target_key_fold is not None
+
 
 async def plan_batch(
     parts: SyncParts,
@@ -125,7 +136,7 @@ async def plan_batch(
         if start:
             await asyncio.sleep(0)
         new += _map_all(parts, plan[start : start + PLAN_SLICE], known, lookups)
-    if not parts.target_key_is_source_key:
+    if parts.targets_may_be_shared:
         new = await _refuse_shared_targets(parts, new, claimed or {})
     await _sort_new(parts, new)
     return plan
@@ -224,39 +235,77 @@ def _map_all(
 
 
 async def _refuse_shared_targets(parts: SyncParts, new: list[Planned], claimed: Mapping[str, str]) -> list[Planned]:
-    """Records new to the ID map whose target key is already another source record's fail alone.
+    """Records new to the ID map whose target record is already another source record's fail alone.
 
     Two source keys can map to one target key where the key is converted (``01`` and ``1`` as
-    integers, ``ABC`` and ``abc`` lower-cased): writing both would overwrite one record with the
-    other and count two creates, one of them lost. The first to claim the key keeps it (in the ID
-    map, in a batch of this run not yet committed, or earlier in this batch); a record without a
-    key conversion cannot meet this, and is never looked up for it.
+    integers, ``ABC`` and ``abc`` lower-cased), or name one target record where the target's key
+    ignores case, accents or trailing spaces (``Anna`` and ``anna``): writing both would overwrite one
+    record with the other and count two creates, one of them lost. The first to claim the target record
+    keeps it (in the ID map, in a batch of this run not yet committed, or earlier in this batch).
 
+    :param claimed: as :func:`plan_batch` takes it, by :func:`claim_key`
     :returns: the records still new
     """
     if not new:
         return new
+    fold = parts.target_key_fold
+    claim = fold or _as_is
     first: dict[str, str] = {}
     for item in new:
         assert item.target_key is not None
-        first.setdefault(item.target_key, item.source_key)
+        first.setdefault(claim(item.target_key), item.source_key)
     sync = parts.sync.name
-    held = await parts.store.source_keys((sync, target_key) for target_key in first)
+    asked = [item.target_key for item in new if item.target_key is not None]
+    # the target's own record for a key it takes as another's (asked "Anna", held "anna"): whose it is
+    held_as = await parts.target.held_keys(parts.sync.target_stream, asked) if fold is not None else {}
+    written = {written for held in held_as.values() for written in _as_written(held)}
+    owners = await parts.store.source_keys((sync, key) for key in {*asked, *written})
     kept: list[Planned] = []
     for item in new:
         target_key = item.target_key
         assert target_key is not None
-        owner = held.get((sync, target_key)) or claimed.get(target_key) or first[target_key]
+        held = _as_written(held_as.get(target_key, target_key))
+        owner = (
+            owners.get((sync, target_key))
+            or next((owners[sync, key] for key in held if (sync, key) in owners), None)
+            or claimed.get(claim(target_key))
+            or first[claim(target_key)]
+        )
         if owner == item.source_key:
             kept.append(item)
             continue
         item.action, item.reason = Action.FAIL, "mapping"
+        same = f"is already that of source record {owner}"
+        if fold is not None:
+            target = f"{parts.target.system.name}.{parts.sync.target_stream}"
+            same = f"names the same record in {target} as that of source record {owner} ({target} {_FOLDS})"
         item.error = (
-            f"sync {sync}, record {item.source_key}: its target key {target_key} is already that of source record "
-            f"{owner}: writing both would overwrite one with the other; correct the key in the source system, "
-            "or map the key so that different records keep different keys"
+            f"sync {sync}, record {item.source_key}: its target key {target_key} {same}: writing both would "
+            "overwrite one with the other; correct the key in the source system, or map the key so that "
+            "different records keep different keys"
         )
     return kept
+
+
+_FOLDS = "takes keys that differ only in case, accents or trailing spaces for one"
+
+
+def claim_key(parts: SyncParts, target_key: str) -> str:
+    """A target key as :func:`_refuse_shared_targets` compares it with those claimed before."""
+    fold = parts.target_key_fold
+    return fold(target_key) if fold is not None else target_key
+
+
+def _as_is(key: str) -> str:
+    return key
+
+
+def _as_written(held: str) -> tuple[str, ...]:
+    """The texts Brygga may have written a key the target holds as, to find its source record in the ID
+    map: as held, or without trailing spaces (a ``char(n)`` column reads back padded: PostgreSQL). A key
+    written with trailing spaces into a column that cuts them (MariaDB's ``char(n)``) is not found."""
+    bare = held.rstrip(" ")
+    return (held,) if bare == held else (held, bare)
 
 
 async def _sort_new(parts: SyncParts, new: list[Planned]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, cast
 
@@ -206,15 +206,25 @@ class SqlConnector(Connector):
         return found
 
     async def existing_keys(self, stream: str, keys: Sequence[str]) -> set[str]:
+        return set(await self.held_keys(stream, keys))
+
+    def key_fold(self, stream: str) -> Callable[[str], str] | None:
+        """Where the table's key columns ignore case, accents or trailing spaces (see
+        :mod:`connectors.sql.key_equality`)."""
+        shape = self._shapes.get(stream)
+        return shape.key_equality.text if shape is not None and shape.key_equality is not None else None
+
+    async def held_keys(self, stream: str, keys: Sequence[str]) -> dict[str, str]:
         reader = await self._reader(stream)
         if not reader.shape.keys_known:
-            return set()  # a query without rows
+            return {}  # a query without rows
         lookup = KeyLookup(reader.shape, keys)
         fetch = self._fetcher(stream, reader)
-        found: set[str] = set()
+        found: dict[str, str] = {}
         for chunk in lookup.chunks(reader.lookup_chunk):
             for row in await fetch(reader.keys_existing, {"keys": chunk}):
-                found.update(lookup.texts_of(dict(zip(reader.shape.key, row, strict=True))))
+                held = format_key(row)
+                found.update(dict.fromkeys(lookup.texts_of(dict(zip(reader.shape.key, row, strict=True))), held))
         return found
 
     async def scan_keys(self, stream: str, batch_size: int) -> AsyncIterator[list[str]]:

@@ -17,7 +17,9 @@ class KeyLookup:
     """Keys asked for as text (:func:`app.records.format_key`), converted to their columns' types.
 
     A text that does not convert (``"abc"`` for an integer key) cannot be a
-    key of the stream and is left out.
+    key of the stream and is left out. Where the table's key columns ignore
+    case or trailing spaces, a row answers every text asked that folds as its
+    key does (see :mod:`connectors.sql.key_equality`).
     """
 
     def __init__(self, shape: StreamShape, texts: Sequence[str]) -> None:
@@ -43,6 +45,11 @@ class KeyLookup:
                     continue
                 self.by_values.setdefault(values, []).append(text)
         self._leave_out_unbindable(shape)
+        self.equality = shape.key_equality
+        self.by_folded: dict[tuple[Any, ...], list[str]] = {}
+        if self.equality is not None:
+            for values, found in self.by_values.items():
+                self.by_folded.setdefault(self.equality.values(values), []).extend(found)
 
     def _leave_out_unbindable(self, shape: StreamShape) -> None:
         """Leave out whole numbers beyond what an integer key column holds: no row has them, and a driver
@@ -81,7 +88,10 @@ class KeyLookup:
     def texts_of(self, record: Record) -> list[str]:
         """The texts asked for that name the row ``record``."""
         values = tuple(record[name] for name in self.key)
-        texts = list(self.by_values.get(values, []))
+        if self.equality is None:
+            texts = list(self.by_values.get(values, []))
+        else:
+            texts = list(self.by_folded.get(self.equality.values(values), []))
         own = format_key(values)
         if own in self.asked and own not in texts:
             texts.append(own)

@@ -45,10 +45,12 @@ from connectors.base import PermanentError
 from connectors.sql.coercion import DATE_KINDS, ColumnType, Kind, column_type, value_type
 from connectors.sql.config import SqlStream
 from connectors.sql.databases import Backend
+from connectors.sql.key_equality import KeyEquality, key_equality
 from connectors.sql.query_text import QueryError, one_select
 from connectors.sql.reflection import reflect_table
 
 QUERY_ALIAS = "brygga_query"
+_TEXT_KEYS = (Kind.TEXT, Kind.OTHER)
 
 
 @dataclass
@@ -71,6 +73,8 @@ class StreamShape:
     table: Table | None
     cache: dict[Any, Any] = field(default_factory=dict)
     """Statements built for this stream, reused batch after batch."""
+    key_equality: KeyEquality | None = None
+    """How the table tells keys apart where not by their exact values (a key column that ignores case)."""
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -150,6 +154,8 @@ async def describe_stream(conn: AsyncConnection, where: str, options: SqlStream,
         source, columns = table, [str(column.name) for column in table.columns]
     shape = StreamShape(where, options, backend, source, columns, types, table)
     shape.check_read()
+    if table is not None and any(types[name].kind in _TEXT_KEYS for name in options.key if name in types):
+        shape.key_equality = await conn.run_sync(key_equality, table, options.key, backend)
     return shape
 
 
