@@ -258,13 +258,13 @@ async def _refuse_shared_targets(parts: SyncParts, new: list[Planned], claimed: 
     asked = [item.target_key for item in new if item.target_key is not None]
     # the target's own record for a key it takes as another's (asked "Anna", held "anna"): whose it is
     held_as = await parts.target.held_keys(parts.sync.target_stream, asked) if fold is not None else {}
-    written = {written for held in held_as.values() for written in _as_written(held)}
+    written = {written for held in held_as.values() for written in key_as_written(held)}
     owners = await parts.store.source_keys((sync, key) for key in {*asked, *written})
     kept: list[Planned] = []
     for item in new:
         target_key = item.target_key
         assert target_key is not None
-        held = _as_written(held_as.get(target_key, target_key))
+        held = key_as_written(held_as.get(target_key, target_key))
         owner = (
             owners.get((sync, target_key))
             or next((owners[sync, key] for key in held if (sync, key) in owners), None)
@@ -275,16 +275,21 @@ async def _refuse_shared_targets(parts: SyncParts, new: list[Planned], claimed: 
             kept.append(item)
             continue
         item.action, item.reason = Action.FAIL, "mapping"
-        same = f"is already that of source record {owner}"
-        if fold is not None:
-            target = f"{parts.target.system.name}.{parts.sync.target_stream}"
-            same = f"names the same record in {target} as that of source record {owner} ({target} {_FOLDS})"
-        item.error = (
-            f"sync {sync}, record {item.source_key}: its target key {target_key} {same}: writing both would "
-            "overwrite one with the other; correct the key in the source system, or map the key so that "
-            "different records keep different keys"
-        )
+        item.error = shared_target_error(parts, item.source_key, target_key, owner)
     return kept
+
+
+def shared_target_error(parts: SyncParts, source_key: str, target_key: str, owner: str) -> str:
+    """Why a record whose target record is already source record ``owner``'s fails."""
+    same = f"is already that of source record {owner}"
+    if parts.target_key_fold is not None:
+        target = f"{parts.target.system.name}.{parts.sync.target_stream}"
+        same = f"names the same record in {target} as that of source record {owner} ({target} {_FOLDS})"
+    return (
+        f"sync {parts.sync.name}, record {source_key}: its target key {target_key} {same}: writing both would "
+        "overwrite one with the other; correct the key in the source system, or map the key so that "
+        "different records keep different keys"
+    )
 
 
 _FOLDS = "takes keys that differ only in case, accents or trailing spaces for one"
@@ -300,7 +305,7 @@ def _as_is(key: str) -> str:
     return key
 
 
-def _as_written(held: str) -> tuple[str, ...]:
+def key_as_written(held: str) -> tuple[str, ...]:
     """The texts Brygga may have written a key the target holds as, to find its source record in the ID
     map: as held, or without trailing spaces (a ``char(n)`` column reads back padded: PostgreSQL). A key
     written with trailing spaces into a column that cuts them (MariaDB's ``char(n)``) is not found."""

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from app.config import Direction, Side
 from app.engine.lookups import find_lookups
-from app.engine.planning import Action, Planned
+from app.engine.planning import Action, Planned, key_as_written, shared_target_error
 from app.engine.retry import with_retries
 from app.engine.settling import Settler
 from app.engine.two_way_batch import SettleBatch
@@ -90,7 +90,8 @@ class NewRecords:
         direction = direction_from(side)
         parts = self.sides.parts[direction]
         plan = await self._plan(side, keys, intents, batch)
-        adopted = await self._adopt_existing(other_side(side), plan, batch)
+        plan, held = await self._refuse_shared_targets(side, plan, batch)
+        adopted = await self._adopt_existing(other_side(side), plan, batch, held)
         plan = [item for item in plan if item.source_key not in adopted]
         if plan:
             await write_plan(parts, plan, self.sides.sleep, self.run_id)
@@ -129,9 +130,52 @@ class NewRecords:
             plan.append(Planned(key, record, Action.CREATE, mapped, None, target_key, mapped_before=noted))
         return plan
 
-    async def _adopt_existing(self, other: Side, plan: list[Planned], batch: SettleBatch) -> set[str]:
+    async def _refuse_shared_targets(
+        self, side: Side, plan: list[Planned], batch: SettleBatch
+    ) -> tuple[list[Planned], dict[str, str]]:
+        """Creates that would land on a record of the other side that another record of ``side`` is linked
+        with, or takes in this batch, fail alone: two keys converted to one (``01`` and ``1``), or one that
+        the other side takes for another (``Anna`` and ``anna``, where its key ignores case).
+
+        :returns: the creates still to make, and, where the other side's key ignores case, the key it holds
+            a record under for each key asked that it has (``anna`` for ``Anna``)
+        """
+        direction, other = direction_from(side), other_side(side)
+        parts = self.sides.parts[direction]
+        asked = [item.target_key for item in plan if item.target_key is not None]
+        if not asked:
+            return plan, {}
+        fold = parts.target_key_fold
+        held = await parts.target.held_keys(parts.sync.target_stream, asked) if fold is not None else {}
+        forms = {key: key_as_written(held.get(key, key)) for key in asked}
+        linked = await self.store.pairs(
+            self.sync.name, {*asked, *(form for f in forms.values() for form in f)}, side=other
+        )
+        first: dict[str, str] = {}
+        kept: list[Planned] = []
+        for item in plan:
+            target_key = item.target_key
+            if target_key is None:
+                kept.append(item)
+                continue
+            pair = linked.get(target_key) or next((linked[form] for form in forms[target_key] if form in linked), None)
+            if pair is not None:
+                owner = pair.a_key if other == "b" else pair.b_key
+            else:
+                owner = first.setdefault(fold(target_key) if fold is not None else target_key, item.source_key)
+            if owner is None or owner == item.source_key:
+                kept.append(item)
+                continue
+            error = shared_target_error(parts, item.source_key, target_key, owner)
+            batch.fail(direction, item.source_key, target_key, record=item.record, error=error, reason="mapping")
+        return kept, held
+
+    async def _adopt_existing(
+        self, other: Side, plan: list[Planned], batch: SettleBatch, held: dict[str, str]
+    ) -> set[str]:
         """Creates whose key is there already on the other side (a create cut off before it was linked, or
-        the same record in both systems): linked and settled as a pair with no base, not created twice."""
+        the same record in both systems): linked and settled as a pair with no base, not created twice. The
+        pair holds the key as the other side does (``held``), which its reads give."""
         keyed = {item.target_key: item for item in plan if item.target_key is not None}
         if not keyed:
             return set()
@@ -139,7 +183,9 @@ class NewRecords:
         if not existing:
             return set()
         pairs = [
-            Pair(item.source_key, target_key, {}) if other == "b" else Pair(target_key, item.source_key, {})
+            Pair(item.source_key, held.get(target_key, target_key), {})
+            if other == "b"
+            else Pair(held.get(target_key, target_key), item.source_key, {})
             for target_key, item in keyed.items()
             if target_key in existing
         ]
