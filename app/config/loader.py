@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, create_model
 
 from app.config.base import NAME_HINT, NAME_PATTERN, Location
+from app.config.broken_syncs import mapping_blocks
 from app.config.files import read_config_text, sync_files
 from app.config.interpolation import InterpolationError, UnsetVariableError, interpolate
 from app.config.issues import START, ConfigIssue, ConfigWarning, Mark, RootCause, Unchecked, UnsetVariable
@@ -64,6 +65,9 @@ class Project:
     warnings: list[ConfigIssue] = field(default_factory=list)
     """Values written a deprecated way that still works (:class:`~app.config.issues.ConfigWarning`), for
     ``brygga validate`` to show."""
+    broken_blocks: list[SyncConfig] = field(default_factory=list)
+    """The sound mapping blocks of sync files that failed validation (:mod:`app.config.broken_syncs`): the
+    mapping compiler checks them too, so that every error shows at once."""
 
     @property
     def root(self) -> Path:
@@ -386,6 +390,7 @@ class _SyncReader:
             model: type[SyncConfig] | type[TwoWaySyncConfig] = TwoWaySyncConfig if "two_way" in data else SyncConfig
             sync = validate_node(model, data, document.source_map, (), self.issues)
             if sync is None:
+                self.project.broken_blocks += mapping_blocks(data, document.source_map)
                 continue
             sync._origin = document.source_map
             if sync.name in syncs:

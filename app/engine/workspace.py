@@ -60,6 +60,11 @@ def compile_mappings(project: Project) -> tuple[dict[str, CompiledMapping], list
             mappings[name] = _compile(project, sync)
         except ConfigError as exc:
             issues.extend(exc.issues)
+    for block in project.broken_blocks:  # a sync that failed validation: its blocks' own errors, all at once
+        try:
+            compile_mapping(block, ())
+        except ConfigError as exc:
+            issues.extend(exc.issues)
     return mappings, issues
 
 

@@ -1397,6 +1397,25 @@ DURATION_CASES = [
         (A, AFTER_SYNC + 1, 7, "mode: 'upsrt' is not valid: choose upsert, insert, update or mirror"),
         (A, AFTER_SYNC + 2, 19, "schedule.every: run at most once a second: use 1s or more"),
     ),
+    case(
+        "mapping-errors-beside-a-misspelt-mode",  # transforms and expressions are the compiler's: checked too
+        sync('  name: {from: a, transform: [lowr]}\n  full: "{{ record.a ~ }}"\nmode: upsrt\n'),
+        (A, AFTER_SYNC, 31, "fields.name.transform[0]: unknown transform 'lowr' (did you mean 'lower'?)"),
+        (A, AFTER_SYNC + 1, 9, "fields.full: bad expression"),
+        (A, AFTER_SYNC + 2, 7, "mode: 'upsrt' is not valid"),
+    ),
+    case(
+        "two-way-mapping-errors-beside-a-misspelt-winner",
+        {
+            A: "two_way: {a: crm.contacts, b: erp.customers, wins: c}\n"
+            "where: {a: '{{ record.x == }}'}\n"
+            "to_b: {customer_no: id, name: {from: n, transform: [uper]}}\n"
+            "to_a: {id: customer_no}\n"
+        },
+        (A, 1, 52, "two_way.wins: 'c' is not valid"),
+        (A, 2, 12, "where.a: bad expression"),
+        (A, 3, 53, "to_b.name.transform[0]: unknown transform 'uper' (did you mean 'upper'?)"),
+    ),
 ]
 
 MAPPINGS_PATTERN_CASES = [

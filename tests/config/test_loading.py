@@ -68,8 +68,16 @@ def test_config_and_mapping_errors_come_together_in_file_order(write_project: Pr
     with pytest.raises(ConfigError) as caught:
         open_workspace(project, {})
 
-    assert located(caught.value.issues, project.parent) == [("mappings/a.yaml", 6, 1), ("mappings/b.yaml", 5, 34)]
-    assert [issue.message.split(":")[0] for issue in caught.value.issues] == ["colour", "fields.name.transform[0]"]
+    assert located(caught.value.issues, project.parent) == [
+        ("mappings/a.yaml", 5, 8),  # the path's error too, though the sync failed validation (colour)
+        ("mappings/a.yaml", 6, 1),
+        ("mappings/b.yaml", 5, 34),
+    ]
+    assert [issue.message.split(":")[0] for issue in caught.value.issues] == [
+        "fields.sku",
+        "colour",
+        "fields.name.transform[0]",
+    ]
 
 
 def test_a_files_errors_are_sorted_by_position(write_project: ProjectWriter) -> None:
