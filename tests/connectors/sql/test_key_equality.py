@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.base import format_key
+from connectors.sql.key_equality import KeyEquality, _case_and_accents
 from tests.connectors.sql.conftest import SERVERS, SQLITE, Connect, Db, only
 
 MARIADB = only("mariadb")
@@ -105,3 +107,11 @@ async def test_an_integer_key_has_no_fold(db: Db, connect: Connect) -> None:
     async with connect({"c": {"table": table.name, "key": "id"}}) as connector:
         await connector.prepare("c", write_fields=["id", "name"])
         assert connector.key_fold("c") is None
+
+
+def test_a_composite_key_folds_only_its_columns_that_ignore_case() -> None:
+    equality = KeyEquality((None, _case_and_accents))
+
+    assert equality.text(format_key(["A", "Åsa"])) == equality.text(format_key(["A", "asa"]))
+    assert equality.text(format_key(["A", "asa"])) != equality.text(format_key(["a", "asa"]))
+    assert equality.text("not a composite key") == "not a composite key"
