@@ -118,6 +118,8 @@ def create_engine(database: Database) -> AsyncEngine:
     event.listen(engine.sync_engine, "do_connect", _options_checked(database))
     if url.get_driver_name() == "asyncpg":
         event.listen(engine.sync_engine, "connect", _text_types_known)
+    if database.backend is Backend.MYSQL:
+        event.listen(engine.sync_engine, "connect", _strict)
     check_when_idle(engine)
     return engine
 
@@ -140,6 +142,21 @@ def _text_types_known(connection: Any, _record: Any) -> None:
             await driver.set_type_codec(name, schema=schema, encoder=str.encode, decoder=bytes.decode, format="binary")
 
     await_only(known())
+
+
+_STRICT = "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')"
+
+
+def _strict(connection: Any, _record: Any) -> None:
+    """On each new MariaDB/MySQL connection: strict mode, whatever the server's (or the URL's
+    ``init_command``) is. Without it the server stores a value too long for its column cut, and a number
+    beyond its column's range as the column's largest, with only a warning: the record counted as written,
+    its value changed. Strict, it refuses the row, and the record fails alone, as on PostgreSQL and SQLite."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(_STRICT)
+    finally:
+        cursor.close()
 
 
 def _refused_options(database: Database, exc: Exception) -> PermanentError:

@@ -547,3 +547,31 @@ async def test_postgresql_says_which_rows_were_new_in_a_batch_of_like_rows_and_o
     assert [(result.target_key, result.created) for result in like] == [("1", False), ("2", True)]
     assert [(result.target_key, result.created) for result in keys] == [("a", False), ("b", True)]
     assert [row["tag"] for row in await db.rows(tags)] == ["a", "b"]
+
+
+@only("mariadb")
+async def test_a_server_that_is_not_strict_still_refuses_what_it_would_cut(db: Db, connect: Connect) -> None:
+    """A MariaDB/MySQL server (or URL ``init_command``) without strict mode stores a value too long for its
+    column cut, and a number beyond the column's range as the column's largest, with only a warning: each
+    was counted written, its value changed. Brygga's sessions are strict: the record fails alone."""
+    table = await db.create(
+        "loose",
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("name", String(5)),
+        Column("n", Integer),
+    )
+    url = db.url + "?init_command=" + "SET sql_mode=''".replace(" ", "%20").replace("'", "%27")
+    writes = [
+        Write(CREATE, {"id": 1, "name": "short", "n": 1}, None),
+        Write(CREATE, {"id": 2, "name": "much too long", "n": 2}, None),
+        Write(CREATE, {"id": 3, "name": "ok", "n": 99_999_999_999}, None),
+    ]
+
+    async with connect({"c": {"table": table.name, "key": "id"}}, url=url) as connector:
+        await connector.prepare("c", write_fields=["id", "name", "n"])
+        results = await connector.write("c", writes)
+
+    assert [result.ok for result in results] == [True, False, False]
+    assert "Data too long for column 'name'" in str(results[1].error)
+    assert "Out of range value for column 'n'" in str(results[2].error)
+    assert await db.rows(table) == [{"id": 1, "name": "short", "n": 1}]
