@@ -59,19 +59,21 @@ def sheet_part(archive: zipfile.ZipFile, sheet: str | None) -> str | None:
 
 MAX_CELLS = 50_000_000
 """The most cells a sheet's block may hold (all of Excel's 1,048,576 rows at 47 columns; ~1.6 GB in calamine)."""
-MAX_ROW = 1_048_576
-"""Excel's last row: no block is taller (a reference beyond it is an error in calamine)."""
-
-_FAR = re.compile(rb"""r\s*=\s*["']([A-Za-z]{2,3}[0-9]{1,7}|[A-Za-z]{0,3}[0-9]{6,7})["']""")
+_FAR = re.compile(rb"""r\s*=\s*["']([A-Za-z]{2,}[0-9]+|[A-Za-z]*[0-9]{6,})["']""")
 """A reference beyond column Z or row 99,999, wherever and however it is written (calamine takes either case,
-either quotes, spaces around ``=``, and a cell's last ``r`` where it has two): no match at all in most sheets."""
+either quotes, spaces around ``=``, and a cell's last ``r`` where it has two): no match at all in most sheets.
+References beyond Excel's last row and column count too: calamine takes ``ZZZZ99999999``, and asked for a
+block of that reach."""
+_FARTHEST = 1 << 40
+"""A row or column index that stands for any beyond it: past :data:`MAX_CELLS` alone, so a reference of
+thousands of digits is refused without being computed (which would take time of its own)."""
 _NEAR_ROWS, _NEAR_COLUMNS = 99_999, 26
 _UNREFERENCED = re.compile(rb'<c(?! r="[A-Z]{1,3}[0-9]{1,7}")[\s/>]')
 """A cell whose first attribute is not its reference, or that has none: calamine places one without a
 reference after the cell before it, so such cells are placed one by one (the C-speed bound cannot)."""
 _PREFIXED = re.compile(rb"<[\w.-]+:c[\s/>]")
 """A cell with a namespace prefix (``<x:c …>``), which calamine reads as a cell too."""
-_PLACE = re.compile(rb"([A-Za-z]{1,3})([0-9]{1,7})")
+_PLACE = re.compile(rb"([A-Za-z]+)([0-9]+)")
 _R = re.compile(rb"""(?<![\w:.-])r\s*=\s*(["'])([^"']*)\1""")
 
 _TAG = re.compile(rb"""<(?:[\w.-]+:)?(row|c)(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>""")
@@ -110,11 +112,11 @@ def survey_sheet(path: Path, sheet: str | None) -> SheetSurvey:
                 for reference in _FAR.findall(body):
                     place = _PLACE.fullmatch(reference)
                     if place is None:  # a row's number
-                        rows = max(rows, int(reference))
+                        rows = max(rows, _row_number(reference))
                     else:
-                        rows = max(rows, int(place.group(2)))
+                        rows = max(rows, _row_number(place.group(2)))
                         columns = max(columns, _column_index(place.group(1).upper()) + 1)
-        survey.block = min(rows, MAX_ROW) * columns
+        survey.block = rows * columns
         if odd or survey.block > MAX_CELLS:
             with archive.open(part) as xml:
                 survey.block = _exact_block(xml)
@@ -153,7 +155,7 @@ def _exact_block(xml: IO[bytes]) -> int:
     """The cells of calamine's block, every cell placed as calamine places it (by its reference, else after
     the cell before it in its row); cells that end at once (``<c r="B2" s="1"/>``) left out as calamine leaves
     them out. Stops once the cells alone are more than :data:`MAX_CELLS`."""
-    first_row = first_column = MAX_ROW * 16_384
+    first_row = first_column = _FARTHEST
     last_row = last_column = -1
     row, column, cells = -1, 0, 0
     for body in _bodies(xml):
@@ -161,12 +163,12 @@ def _exact_block(xml: IO[bytes]) -> int:
             references = _R.findall(attributes)
             reference = references[-1][1] if references else b""  # calamine takes the last
             if name == b"row":
-                row, column = (int(reference) - 1 if reference.isdigit() else row + 1), 0
+                row, column = (_row_number(reference) - 1 if reference.isdigit() else row + 1), 0
                 continue
             cells += 1
             place = _PLACE.fullmatch(reference)
             if place is not None:
-                row, column = int(place.group(2)) - 1, _column_index(place.group(1).upper())
+                row, column = _row_number(place.group(2)) - 1, _column_index(place.group(1).upper())
             if not attributes.endswith(b"/"):  # a cell that ends at once is empty: calamine leaves it out
                 first_row, last_row = min(first_row, row), max(last_row, row)
                 first_column, last_column = min(first_column, column), max(last_column, column)
@@ -175,7 +177,7 @@ def _exact_block(xml: IO[bytes]) -> int:
             return cells
     if last_row < 0:
         return 0
-    return (min(last_row, MAX_ROW - 1) - first_row + 1) * (last_column - first_column + 1)
+    return (last_row - first_row + 1) * (last_column - first_column + 1)
 
 
 def _collect(window: bytes, found: dict[tuple[int, int], str]) -> None:
@@ -189,7 +191,13 @@ def _collect(window: bytes, found: dict[tuple[int, int], str]) -> None:
         found[(int(digits) - 1, _column_index(letters))] = text
 
 
+def _row_number(digits: bytes) -> int:
+    return int(digits) if len(digits) <= 12 else _FARTHEST
+
+
 def _column_index(letters: bytes) -> int:
+    if len(letters) > 8:
+        return _FARTHEST
     index = 0
     for letter in letters:
         index = index * 26 + letter - 64

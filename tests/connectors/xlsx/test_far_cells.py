@@ -58,6 +58,12 @@ FAR = {
     "a-greater-than-sign-in-a-value": '<row r="3"><c t="n" note="a>b" r="XFD1048576"><v>9</v></c></row>',
     "unreferenced-cells-in-the-last-row": '<row r="1048576">' + "<c><v>9</v></c>" * 60 + "</row>",
     "wide-and-long-apart": '<row r="3"><c r="ZZZ3"><v>9</v></c></row><row r="99999"><c r="A99999"><v>9</v></c></row>',
+    "beyond-excels-last-column-and-row": '<row r="3"><c r="ZZZZ99999999"><v>1</v></c></row>',
+    "beyond-excels-last-row": '<row r="4"><c r="A104857600"><v>1</v></c></row>',
+    "beyond-excels-last-column": '<row r="99999"><c r="AAAA99999"><v>1</v></c></row>',
+    "a-row-number-of-thousands-of-digits": '<row r="3"><c r="A' + "9" * 5000 + '"><v>1</v></c></row>',
+    "a-column-of-thousands-of-letters": '<row r="3"><c r="' + "Z" * 5000 + '3"><v>1</v></c></row>',
+    "a-row-beyond-excel-then-unreferenced-cells": '<row r="104857600"><c><v>1</v></c></row>',
 }
 
 NOT_FAR = {
