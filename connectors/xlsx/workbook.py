@@ -224,6 +224,16 @@ def errors_translated(file: XlsxFile) -> Iterator[None]:
         raise file.error(f"{problem}: open it in Excel and save it again") from exc
     except OSError as exc:
         raise os_error(file.shown, exc) from exc
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
+        # calamine gave up on a value (a date cell holding -1E+300): its sheet iterator is spent, so the
+        # rows after it cannot be read either, and the whole read fails, saying so
+        problem = f"the workbook cannot be read: a cell's value is beyond what its reader takes ({exc})"
+        raise file.error(
+            f"{problem}; usually a date- or time-formatted cell holds a number far outside Excel's dates: "
+            "correct or clear it in Excel and save"
+        ) from None
 
 
 def os_error(shown: str, exc: OSError) -> ConnectorError:

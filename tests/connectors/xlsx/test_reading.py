@@ -7,6 +7,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from app.record_checks import UnreadableValue
@@ -159,3 +160,24 @@ async def test_batches_and_checkpoints(books: Books, system: SystemMaker, folder
 
     assert [[record["id"] for record in batch.records] for batch in batches] == [[1, 2], [3]]
     assert [batch.checkpoint for batch in batches] == [{}, {}]
+
+
+async def test_a_date_cell_beyond_every_date_is_a_clear_error_not_a_crash(system: SystemMaker, folder: Path) -> None:
+    """calamine panics on a date-formatted cell holding -1E+300 (a Rust panic: a ``BaseException``, which
+    passed every ``except Exception`` and ended the run with its traceback), and reads no row after it."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["id", "when"])
+    sheet.append([1, 45000])
+    sheet.append([2, -1e300])
+    sheet.append([3, 45001])
+    for row in (2, 3, 4):
+        sheet.cell(row, 2).number_format = "yyyy-mm-dd"
+    book.save(folder / "dates.xlsx")
+
+    with pytest.raises(XlsxFileError) as caught:
+        await records_of(system(s="{file: dates.xlsx, key: id}"), "s")
+
+    assert "a cell's value is beyond what its reader takes" in str(caught.value)
+    assert "a date- or time-formatted cell holds a number far outside Excel's dates" in str(caught.value)
