@@ -49,6 +49,7 @@ class CsvConnector(TableFileConnector[CsvFile]):
     def _prepare_target(self, stream: str, write_fields: list[str]) -> StreamInfo:
         file, key = self._file(stream), self._key(stream)
         self._check_folder(file.path.parent, writing=True)
+        self._check_regular(file)
         header: list[str] = []
         if file.path.exists():
             with RowReader(file) as reader:

@@ -181,9 +181,26 @@ class TableFileConnector(Connector, Generic[FileT]):
         """
         file = self._file(stream)
         self._check_folder(file.path.parent, writing=False)
+        self._check_regular(file)
         if not file.path.is_file():
             raise self._missing(file)
         return file
+
+    def _check_regular(self, file: FileT) -> None:
+        """A stream's file, where there is one, is a regular file (or a link to one).
+
+        A folder, a pipe or a device (``/dev/zero``) by the file's name would be read for ever or hang the
+        run: opening a pipe waits for a writer, and a device never ends.
+
+        :raises PermanentError: (the kind's file error) naming what it is instead
+        """
+        path = file.path
+        if not path.exists() or path.is_file():
+            return
+        what = "a folder" if path.is_dir() else "a pipe, a device or a socket, not a file"
+        raise self.file_error(
+            file.shown, f"this is {what}: the stream's `file` must name a regular file (or where to create one)"
+        )
 
     def _new_target(self, stream: str, file: FileT, write_fields: list[str], *, why: str) -> StreamInfo:
         """A file that the first write fills: its header will be ``write_fields``, the key among them.

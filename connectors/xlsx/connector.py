@@ -85,6 +85,7 @@ class XlsxConnector(TableFileConnector[XlsxFile]):
         file, key = self._file(stream), self._key(stream)
         check_writable(file)
         self._check_folder(file.path.parent, writing=True)
+        self._check_regular(file)
         if not file.path.exists():  # Brygga creates the workbook on the first write
             return self._new_target(stream, file, write_fields, why="the sheet has no header yet")
         scan = SheetScan(file, key)
