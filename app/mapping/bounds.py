@@ -32,6 +32,11 @@ MAX_DIGITS = 4300
 """Python's own limit for turning an integer into text (and back)."""
 MAX_LENGTH = 1_000_000
 MAX_WORK = 10_000_000
+MAX_TEXT = 1 << 26
+"""The longest text (or list) an expression may put together from parts it is given (``~``, ``+``, a
+template's output, loops and all): 64 Mi characters. Far above :data:`MAX_LENGTH`, which bounds what one
+operation makes out of little (a width, a repeat), since a record's own texts may be long; far below what
+would exhaust memory, or what a JSON encoder takes (orjson crashed the process on a text of 2 GiB)."""
 
 _SEQUENCES = (str, bytes, list, tuple)
 
@@ -63,6 +68,11 @@ def _length(size: int, what: str) -> None:
     if size > MAX_LENGTH:
         raise ExpressionTooCostly(f"{what} would make {size:,} characters or items; the most is {MAX_LENGTH:,}")
     spend(size, what)
+
+
+def _text(size: int, what: str) -> None:
+    if size > MAX_TEXT:
+        raise ExpressionTooCostly(f"{what} would make {size:,} characters or items; the most is {MAX_TEXT:,}")
 
 
 def _digits(value: int) -> float:
@@ -101,7 +111,58 @@ def multiply(left: Any, right: Any) -> Any:
     return left * right
 
 
-_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+def add(left: Any, right: Any) -> Any:
+    """``left + right``, refused where two texts or lists would make too long a one."""
+    if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
+        _text(len(left) + len(right), "+")
+    return left + right
+
+
+def joined_text(parts: Iterable[Any]) -> str:
+    """``~`` and a template's output: every part as text, joined, refused past :data:`MAX_TEXT` as it grows
+    (a loop's output is made one part at a time)."""
+    texts: list[str] = []
+    size = 0
+    for part in parts:
+        text = part if part.__class__ is str else str(part)
+        size += len(text)
+        if size > MAX_TEXT:
+            _text(size, "the text")
+        texts.append(text)
+    return "".join(texts)
+
+
+_FLAGS = frozenset("#0- +")
+
+
+def _percent_fields(text: str) -> Iterator[tuple[str, str]]:
+    """Each ``%`` field's width and precision as written (``""`` where none), as Python's ``%`` reads the
+    format: a mapping key's parentheses nest (``%(a(b))9s`` has the key ``a(b)``), ``%%`` is no field."""
+    end, at = len(text), text.find("%")
+    while at != -1:
+        at += 1
+        if at < end and text[at] == "%":
+            at = text.find("%", at + 1)
+            continue
+        if at < end and text[at] == "(":
+            depth, at = 1, at + 1
+            while at < end and depth:
+                depth += {"(": 1, ")": -1}.get(text[at], 0)
+                at += 1
+        while at < end and text[at] in _FLAGS:
+            at += 1
+        width_start = at
+        while at < end and (text[at].isdigit() or (at == width_start and text[at] == "*")):
+            at += 1
+        width, precision = text[width_start:at], ""
+        if at < end and text[at] == ".":
+            at += 1
+            precision_start = at
+            while at < end and (text[at].isdigit() or (at == precision_start and text[at] == "*")):
+                at += 1
+            precision = text[precision_start:at]
+        yield width, precision
+        at = text.find("%", at)
 
 
 def modulo(left: Any, right: Any) -> Any:
@@ -114,13 +175,13 @@ def modulo(left: Any, right: Any) -> Any:
 def formatted_size(text: str, values: Any) -> None:
     """:raises ExpressionTooCostly: when a width or precision of the ``%`` format ``text`` is too large."""
     given = values if isinstance(values, tuple) else (values,)
-    for match in _PERCENT_FIELD.finditer(text):
-        for value in match.groups():
+    for field in _percent_fields(text):
+        for value in field:
             if value == "*":
                 for item in given:
                     if _whole(item):
                         _length(abs(item), "%")
-            elif value is not None:
+            elif value:
                 _length(_width(value), "%")
 
 
@@ -166,7 +227,7 @@ def _check_indent(value: Any, width: Any = 4, *_: Any, **__: Any) -> None:
 
 
 def _check_format(value: Any, *args: Any, **kwargs: Any) -> None:
-    if isinstance(value, str) and not kwargs:
+    if isinstance(value, str):  # with keywords (``%(name)9s``) the widths are in the text all the same
         formatted_size(value, args)
 
 
@@ -206,7 +267,12 @@ def _check_sum(iterable: Any, attribute: Any = None, start: Any = 0) -> None:
         _length(len(start), "sum")
 
 
-BINARY: dict[str, Callable[[Any, Any], Any]] = {"*": multiply, "**": power, "%": modulo}
+def _check_tojson(value: Any, indent: Any = None) -> None:
+    if _whole(indent) and indent > 0:
+        _length(indent * _size(value), "tojson")
+
+
+BINARY: dict[str, Callable[[Any, Any], Any]] = {"*": multiply, "**": power, "%": modulo, "+": add}
 """The operators whose results are sized first, and the function each is computed by."""
 
 BOUNDED_FILTERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
@@ -217,7 +283,7 @@ BOUNDED_FILTERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] =
     "batch": _bounded_filter(_check_count),
     "slice": _bounded_filter(_check_count),
     "wordwrap": _bounded_filter(_check_wordwrap),
-    "sum": _bounded_filter(_check_sum),
+    "tojson": _bounded_filter(_check_tojson),
 }
 """Jinja filters whose result can be much larger than their input, with the check each gets first."""
 
@@ -232,6 +298,29 @@ def bounded_join(function: Callable[..., Any]) -> Callable[..., Any]:
         return function(eval_context, parts, d, attribute)
 
     return join
+
+
+def bounded_sum(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Jinja's ``sum`` filter. Summing lists or texts (``sum(start=[])``, to flatten a list of lists) copies
+    the total so far at every step: each step is counted as that much work, and the total is sized."""
+
+    @wraps(function)
+    def sum_(environment: Any, iterable: Iterable[Any], attribute: Any = None, start: Any = 0) -> Any:
+        if not isinstance(start, _SEQUENCES):
+            return function(environment, iterable, attribute, start)
+        if attribute is not None:
+            from jinja2.filters import make_attrgetter  # noqa: PLC0415 - Jinja2 loads for expressions only
+
+            iterable = map(make_attrgetter(environment, attribute), iterable)
+        total = start
+        for item in iterable:
+            if isinstance(item, _SEQUENCES):
+                _length(len(total) + len(item), "sum")
+            total = total + item
+            spend(len(total), "sum")
+        return total
+
+    return sum_
 
 
 def counted(items: Iterable[Any]) -> Iterator[Any]:

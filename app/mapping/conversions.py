@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from app.mapping.bounds import MAX_DIGITS
 from app.record_checks import UnreadableValue
 
 
@@ -61,7 +62,10 @@ def parse_number_text(text: str, decimal_mark: DecimalMark = ".") -> Decimal | N
         return None
     whole = (found["whole"] or "").replace("," if decimal_mark == "." else ".", "")
     fraction = "" if found["fraction"] is None else "." + found["fraction"]
-    return Decimal(found["sign"] + whole + fraction + (found["exponent"] or ""))
+    try:
+        return Decimal(found["sign"] + whole + fraction + (found["exponent"] or ""))
+    except InvalidOperation:  # an exponent beyond what a decimal holds (1e999999999999999999999)
+        return None
 
 
 def to_decimal(value: Any, decimal_mark: DecimalMark = ".") -> Decimal:
@@ -102,6 +106,8 @@ def to_integer(value: Any, decimal_mark: DecimalMark = ".") -> int:
         number = to_decimal(value, decimal_mark)
     except ConversionError:
         raise _fail(value, "integer", _mark_hint(value, decimal_mark) if isinstance(value, str) else "") from None
+    if number.adjusted() >= MAX_DIGITS:  # int() of 1e100000000 takes minutes, and its text cannot be written
+        raise _fail(value, "integer", f" (it has more than {MAX_DIGITS} digits)")
     if number != number.to_integral_value():
         raise _fail(value, "integer", " (it has a fraction; round it in an expression if that is meant)")
     return int(number)
@@ -111,9 +117,13 @@ def to_number(value: Any, decimal_mark: DecimalMark = ".") -> float:
     if isinstance(value, float) and math.isfinite(value):
         return value
     try:
-        return float(to_decimal(value, decimal_mark))
+        number = to_decimal(value, decimal_mark)
     except ConversionError:
         raise _fail(value, "number", _mark_hint(value, decimal_mark) if isinstance(value, str) else "") from None
+    converted = float(number)
+    if not math.isfinite(converted) or (converted == 0 and number != 0):  # 1e999999 is no infinity, 1e-999999 no 0
+        raise _fail(value, "number", " (beyond what a floating-point number holds: use type: decimal)")
+    return converted
 
 
 # --- booleans ---------------------------------------------------------------

@@ -24,6 +24,7 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 
+from app.config import closest
 from app.mapping import bounds
 from app.mapping.jinja_python import Translator, UnknownName, Untranslatable
 from app.mapping.python_code import Namespace, python_literal
@@ -54,6 +55,14 @@ class _ExactConstants(CodeGenerator):
         else:
             self.write(literal)
 
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        """``~`` sized as it joins (:func:`bounds.joined_text`), as the environment's output is."""
+        self.write("environment.concat((")
+        for part in node.nodes:
+            self.visit(part, frame)
+            self.write(", ")
+        self.write("))")
+
 
 class RecordEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox, with a record's fields taking precedence over mapping methods, and every operation
@@ -61,6 +70,7 @@ class RecordEnvironment(ImmutableSandboxedEnvironment):
 
     intercepted_binops = frozenset(bounds.BINARY)
     code_generator_class = _ExactConstants
+    concat = staticmethod(bounds.joined_text)  # a template's output, loops and all, sized as it grows
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):
@@ -113,6 +123,8 @@ def _environment() -> RecordEnvironment:
     for name, bounded in bounds.BOUNDED_FILTERS.items():
         environment.filters[name] = bounded(environment.filters[name])
     environment.filters["join"] = bounds.bounded_join(environment.filters["join"])
+    environment.filters["sum"] = bounds.bounded_sum(environment.filters["sum"])
+    del environment.filters["random"]  # a mapping gives the same output for the same input
     environment.filters[_COUNTED] = bounds.counted
     environment.globals.clear()  # range, lipsum, dict, cycler…: nothing but the record
     return environment
@@ -133,12 +145,24 @@ ENVIRONMENT = _environment()
 
 def _native(value: Any) -> Any:
     """An expression's result: undefined (a missing field) becomes null."""
-    return None if isinstance(value, Undefined) else value
+    if isinstance(value, Undefined):
+        return None
+    if callable(value):
+        raise _function_given(value)
+    return value
 
 
 def _output(value: Any) -> str:
     """One ``{{ }}`` of a text template, as Jinja renders it (with our finalize)."""
+    if callable(value) and not isinstance(value, Undefined):
+        raise _function_given(value)
     return str(_render_null_as_empty(value))
+
+
+def _function_given(value: Any) -> TypeError:
+    """A method left uncalled (``record.get``): its text holds a memory address, new at every run."""
+    name = getattr(value, "__name__", type(value).__name__)
+    return TypeError(f"the expression gives the method {name}, not a value: call it, or name a field")
 
 
 def template_source(text: str, namespace: Namespace, variable: str = "record") -> str:
@@ -146,7 +170,7 @@ def template_source(text: str, namespace: Namespace, variable: str = "record") -
 
     :raises ExpressionSyntaxError: when Jinja cannot parse it, or it names an unknown filter or test
     """
-    tree = _parse(text)
+    tree = _parse(text, variable)
     translator = Translator(ENVIRONMENT, namespace, variable)
     single = _SINGLE.match(text)
     try:
@@ -184,12 +208,15 @@ def condition_source(text: str, namespace: Namespace, variable: str = "record") 
     body = single.group("body") if single is not None else source
     if "{{" in body or "}}" in body:
         raise ExpressionSyntaxError("a condition is one expression: write {{ record.status != 'archived' }}")
+    if len(body) > MAX_EXPRESSION:
+        raise ExpressionSyntaxError(_TOO_LONG)
     with _syntax_errors():
         parser = Parser(ENVIRONMENT, body, state="variable")  # it reads the first token: that may fail too
         node = parser.parse_expression()
         if not parser.stream.eos:
             raise TemplateSyntaxError("unexpected text after the expression", parser.stream.current.lineno)
     _check_nesting(node)
+    _check_names(node, variable)
     try:
         translator = Translator(ENVIRONMENT, namespace, variable)
         return _counted(f"({translator.expression(node)})", translator, namespace)
@@ -267,11 +294,63 @@ def _syntax_errors() -> Iterator[None]:
         raise ExpressionSyntaxError(f"bad expression: {exc}") from None
 
 
-def _parse(text: str) -> nodes.Template:
+def _parse(text: str, variable: str) -> nodes.Template:
+    if len(text) > MAX_EXPRESSION:
+        raise ExpressionSyntaxError(_TOO_LONG)
     with _syntax_errors():
         tree = ENVIRONMENT.parse(text)
     _check_nesting(tree)
+    _check_names(tree, variable)
     return tree
+
+
+MAX_EXPRESSION = 100_000
+"""The most characters one expression may have: Jinja parses and compiles far longer ones slowly (a 9 MB
+one took a minute and gigabytes, at every load of the project)."""
+_TOO_LONG = (
+    f"bad expression: it is longer than {MAX_EXPRESSION:,} characters: split it into several fields, or "
+    "write it more simply"
+)
+_NOT_HERE = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
+
+
+def _check_names(tree: nodes.Node, variable: str) -> None:
+    """Only ``variable`` (and what the expression sets itself) may be named, and no attribute that starts
+    with ``_``: a misspelt name (``recrod.n``) would otherwise be null for every record, silently, and
+    Python's internals are nothing a mapping reads.
+
+    :raises ExpressionSyntaxError: naming the first such name
+    """
+    if found := next(tree.find_all(_NOT_HERE), None):
+        tag = type(found).__name__.lower().replace("fromimport", "from … import")
+        raise ExpressionSyntaxError(
+            f"bad expression: {{% {tag} %}} has nothing to read here: an expression sees the {variable} only"
+        )
+    known = {variable, *(name.name for name in tree.find_all(nodes.Name) if name.ctx in ("store", "param"))}
+    if next(tree.find_all(nodes.For), None) is not None:
+        known.add("loop")
+    if next(tree.find_all(nodes.Macro), None) is not None:
+        known |= {"varargs", "kwargs", "caller"}
+    for name in tree.find_all(nodes.Name):
+        if name.ctx == "load" and name.name not in known:
+            guess = closest(name.name, sorted(known))
+            hint = f" (did you mean '{guess}'?)" if guess else f": an expression sees the {variable} only"
+            raise ExpressionSyntaxError(f"bad expression: unknown name '{name.name}'{hint}")
+    for attribute in tree.find_all(nodes.Getattr):
+        if attribute.attr.startswith("_"):
+            raise ExpressionSyntaxError(_underscore(attribute.attr, variable))
+    for called in tree.find_all(nodes.Filter):
+        if called.name == "attr" and any(
+            isinstance(arg, nodes.Const) and str(arg.value).startswith("_") for arg in called.args
+        ):
+            raise ExpressionSyntaxError(_underscore(str(called.args[0].as_const()), variable))
+
+
+def _underscore(attribute: str, variable: str) -> str:
+    return (
+        f"bad expression: '{attribute}' starts with an underscore: an expression reads the {variable}'s "
+        f"fields, not Python's insides (a field whose name starts with _: {variable}['{attribute}'])"
+    )
 
 
 MAX_NESTING = 40

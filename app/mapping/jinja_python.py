@@ -166,7 +166,7 @@ class Translator:
 
     def _Filter(self, node: nodes.Filter) -> str:
         function = self.environment.filters.get(node.name) if node.name else None
-        self.counts_work = self.counts_work or node.name in bounds.BOUNDED_FILTERS or node.name == "join"
+        self.counts_work = self.counts_work or node.name in bounds.BOUNDED_FILTERS or node.name in ("join", "sum")
         return self._call("filter", node, function)
 
     def _Test(self, node: nodes.Test) -> str:
@@ -211,5 +211,5 @@ class Translator:
 
 
 def _str_join(parts: tuple[Any, ...]) -> str:
-    """Jinja's ``~``: every part as text (undefined as empty), joined."""
-    return "".join(map(str, parts))
+    """Jinja's ``~``: every part as text (undefined as empty), joined, sized as the sandbox's is."""
+    return bounds.joined_text(parts)

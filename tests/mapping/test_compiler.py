@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from app.config import SyncConfig
-from app.errors import LookupPendingError, MappingError
+from app.errors import ConfigError, LookupPendingError, MappingError
 from app.mapping.compiler import compile_mapping
 from app.mapping.lookups import DictLookups
 from tests.mapping.conftest import LOOKUP_SYNC, SYNC, CompileFields, ConfigIssues, OpenSync
@@ -575,14 +575,16 @@ def test_an_expression_that_raises_fails_the_record(compile_fields: CompileField
 @pytest.mark.parametrize(
     "spec", ["{{ record.__class__ }}", "{{ record.id.__class__.__base__ }}", "{{ now }}", "{{ env }}"]
 )
-def test_the_sandbox_gives_nothing(compile_fields: CompileFields, spec: str) -> None:
-    assert map_one(compile_fields, spec, CONTACT) is None
+def test_internals_and_globals_are_config_errors(compile_fields: CompileFields, spec: str) -> None:
+    with pytest.raises(ConfigError, match=r"bad expression: (unknown name|'__[a-z]+__' starts with an underscore)"):
+        compile_fields({"out": spec})
 
 
 def test_an_expression_cannot_call_now(compile_fields: CompileFields) -> None:
-    error = mapping_error(compile_fields, "{{ now() }}", CONTACT)
+    with pytest.raises(ConfigError) as caught:
+        compile_fields({"id": "{{ now() }}"})
 
-    assert error.cause == "expression failed: UndefinedError: 'now' is undefined"
+    assert "bad expression: unknown name 'now'" in str(caught.value)
 
 
 # --- lookup -----------------------------------------------------------------------
@@ -777,6 +779,18 @@ def test_source_key_reads_the_source_streams_key(
             4,
             8,
             "where: bad expression: no filter named 'shout' (did you mean 'sort'?)",
+        ),
+        (
+            'where: "{{ recrod.status != 1 }}"\nfields:\n  id: id\n',
+            4,
+            8,
+            "where: bad expression: unknown name 'recrod' (did you mean 'record'?)",
+        ),
+        (
+            'fields:\n  name: "{{ record.first_name.__class__ }}"\n',
+            5,
+            9,
+            "fields.name: bad expression: '__class__' starts with an underscore",
         ),
         (
             "fields:\n  email: {from: email, transform: [strip, lowr]}\n",

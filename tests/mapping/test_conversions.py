@@ -412,3 +412,28 @@ def test_long_values_are_cut_in_messages() -> None:
         to_decimal("x" * 100)
 
     assert str(caught.value) == "cannot convert " + repr("x" * 100)[:57] + "... to decimal"
+
+
+@pytest.mark.parametrize(
+    ("convert", "text", "message"),
+    [
+        (to_integer, "1e100000000", "cannot convert '1e100000000' to integer (it has more than 4300 digits)"),
+        (to_integer, "9" * 5000, "to integer (it has more than 4300 digits)"),
+        (to_number, "1e999999", "to number (beyond what a floating-point number holds: use type: decimal)"),
+        (to_number, "1e-999999999", "to number (beyond what a floating-point number holds"),
+        (to_decimal, "1e999999999999999999999", "cannot convert '1e999999999999999999999' to decimal"),
+    ],
+)
+def test_numbers_beyond_what_a_type_holds_fail_at_once(convert: Any, text: str, message: str) -> None:
+    """Before: ``int()`` of 1e100000000 ran for minutes (a run hung on an 11-byte value); a number's
+    overflow became inf, its underflow 0.0, silently; a decimal's exponent beyond its range an
+    ``InvalidOperation`` naming nothing."""
+    with pytest.raises(ConversionError) as caught:
+        convert(text)
+
+    assert message in str(caught.value)
+
+
+def test_the_largest_integers_still_convert() -> None:
+    assert to_integer("1e4299") == 10**4299
+    assert to_number("1e308") == 1e308

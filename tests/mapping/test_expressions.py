@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.exceptions import SecurityError
 
 from app.mapping.expressions import ExpressionSyntaxError, compile_condition, compile_template
 
@@ -142,25 +142,54 @@ def test_brygga_transforms_and_jinja_filters_work_as_filters(text: str, value: A
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "message"),
     [
-        "{{ record.__class__ }}",
-        "{{ record.id.__class__.__mro__ }}",
-        "{{ record.__init__.__globals__ }}",
-        "{{ now }}",
-        "{{ env }}",
-        "{{ lipsum }}",
-        "{{ cycler }}",
+        ("{{ record.__class__ }}", "'__class__' starts with an underscore"),
+        ("{{ record.id.__class__.__mro__ }}", "starts with an underscore"),
+        ("{{ record.__init__.__globals__ }}", "starts with an underscore"),
+        ("{{ record | attr('__class__') }}", "'__class__' starts with an underscore"),
+        ("{{ now }}", "unknown name 'now': an expression sees the record only"),
+        ("{{ env }}", "unknown name 'env'"),
+        ("{{ lipsum }}", "unknown name 'lipsum'"),
+        ("{{ cycler }}", "unknown name 'cycler'"),
+        ("{{ self }}", "unknown name 'self'"),
+        ("{{ now() }}", "unknown name 'now'"),
+        ("{{ range(3) | list }}", "unknown name 'range'"),
+        ("{{ dict(a=1) }}", "unknown name 'dict'"),
+        ("{{ recrod.id }}", "unknown name 'recrod' (did you mean 'record'?)"),
+        ("{% include '/etc/passwd' %}", "{% include %} has nothing to read here"),
+        ("{% import 'os' as os %}", "{% import %} has nothing to read here"),
+        ("{{ record.tags | random }}", "no filter named 'random'"),
+        ("{{ record.id }}" + " " * 100_000, "longer than 100,000 characters"),
     ],
 )
-def test_the_sandbox_gives_nothing_for_internals_and_has_no_globals(text: str) -> None:
-    assert compile_template(text)(RECORD) is None
+def test_internals_globals_and_unknown_names_are_refused_when_compiled(text: str, message: str) -> None:
+    """Before, each was null (or an error) at run time, for every record, and validate said ok: a misspelt
+    ``recrod`` in a ``where`` passed or skipped every record silently."""
+    with pytest.raises(ExpressionSyntaxError) as caught:
+        compile_template(text)
+
+    assert message in str(caught.value)
 
 
-@pytest.mark.parametrize("text", ["{{ now() }}", "{{ range(3) | list }}", "{{ dict(a=1) }}"])
-def test_calling_a_missing_global_raises(text: str) -> None:
-    with pytest.raises(UndefinedError):
-        compile_template(text)(RECORD)
+def test_what_an_expression_sets_itself_and_a_loop_may_be_named() -> None:
+    text = "{% set n = record.tags | length %}{% for tag in record.tags %}{{ loop.index }}{{ tag }}{% endfor %}/{{ n }}"
+
+    assert compile_template(text)({"tags": ["a", "b"]}) == "1a2b/2"
+
+
+def test_internals_named_by_a_record_value_give_nothing() -> None:
+    assert compile_template("{{ record | attr(record.name) }}")({"name": "__class__"}) is None
+
+
+def test_a_method_left_uncalled_is_an_error_not_its_address() -> None:
+    """``record.get`` rendered as ``<built-in method get of dict object at 0x7f…>``: a new text at every run,
+    so the record was updated at every run."""
+    with pytest.raises(TypeError, match="gives the method get, not a value: call it, or name a field"):
+        compile_template("{{ record.get }}")({"id": 1})
+    with pytest.raises(TypeError, match="gives the method get"):
+        compile_template("Note: {{ record.get }}")({"id": 1})
+    assert compile_template("{{ record.get('id') }}")({"id": 1}) == 1
 
 
 def test_the_sandbox_does_not_let_an_expression_change_the_record() -> None:

@@ -30,7 +30,6 @@ TRANSLATED = [
     "{{ record.address.city }}",
     "{{ record['address']['zip'] }}",
     "{{ record.tags[0] }}",
-    "{{ record.items }}",
     "{{ record.note }}",
     "Note: {{ record.note }}!",
     "{{ record.price * 1.25 }}",
@@ -63,7 +62,6 @@ SANDBOXED = [
     "{{ record.name[1:4] }}",
     "{% if record.flag %}on{% else %}off{% endif %}",
     "{{ record.tags | map('upper') | list }}",
-    "{{ other.id }}",
 ]
 
 
