@@ -118,9 +118,17 @@ def add(left: Any, right: Any) -> Any:
     return left + right
 
 
-def joined_text(parts: Iterable[Any]) -> str:
-    """``~`` and a template's output: every part as text, joined, refused past :data:`MAX_TEXT` as it grows
-    (a loop's output is made one part at a time)."""
+def joined_text(parts: tuple[Any, ...]) -> str:
+    """``~``: every part as text, joined, refused past :data:`MAX_TEXT`."""
+    texts = [part if part.__class__ is str else str(part) for part in parts]
+    size = sum(map(len, texts))
+    if size > MAX_TEXT:
+        _text(size, "the text")
+    return "".join(texts)
+
+
+def joined_output(parts: Iterable[Any]) -> str:
+    """A template's output, refused past :data:`MAX_TEXT` as it grows: a loop's is made one part at a time."""
     texts: list[str] = []
     size = 0
     for part in parts:

@@ -70,7 +70,7 @@ class RecordEnvironment(ImmutableSandboxedEnvironment):
 
     intercepted_binops = frozenset(bounds.BINARY)
     code_generator_class = _ExactConstants
-    concat = staticmethod(bounds.joined_text)  # a template's output, loops and all, sized as it grows
+    concat = staticmethod(bounds.joined_output)  # a template's output, loops and all, sized as it grows
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):
@@ -154,6 +154,8 @@ def _native(value: Any) -> Any:
 
 def _output(value: Any) -> str:
     """One ``{{ }}`` of a text template, as Jinja renders it (with our finalize)."""
+    if value.__class__ is str:
+        return value
     if callable(value) and not isinstance(value, Undefined):
         raise _function_given(value)
     return str(_render_null_as_empty(value))
