@@ -12,6 +12,7 @@ import csv
 import errno
 import io
 import os
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,14 @@ if TYPE_CHECKING:
     from _csv import Reader
 
 _UTF8 = frozenset({"utf-8", "utf-8-sig"})
+
+MAX_CELL = 1 << 24
+"""The longest cell Brygga reads (16 Mi characters), and so writes: the csv module's own default, 131,072,
+refused whole files for one long note. Set for the process: the csv module keeps it for all its readers."""
+MAX_LINE = 1 << 24
+"""The longest line Brygga reads: the csv module holds a line whole, and a line of short cells as nine
+times its size in objects; a file of one endless line (a device, a damaged export) would fill the memory."""
+csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL))
 
 # Gone, refused or read-only: retrying will not help. Other OS errors (a full
 # disk, a network share that hiccups) may pass.
@@ -178,11 +187,24 @@ class RowReader:
         return 0 if self._reader is None else self._reader.line_num
 
     def rows(self) -> Iterator[list[str]]:
-        """The rows after the header, in file order."""
+        """The rows after the header, in file order.
+
+        :raises CsvFileError: for a quoted cell that is never closed, or one with text after its closing quote
+            (``"Ann"x``): read leniently, the first swallowed every row after it into one cell, silently
+        """
         if self._reader is None:
             return
+        reader = self._reader
         with errors_translated(self.file, lambda: self.line):
-            yield from self._reader
+            while True:
+                begins = reader.line_num + 1
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    raise _not_csv(self.file, exc, begins) from exc
+                yield row
 
     def _open(self, raw: io.BufferedReader) -> None:
         self.stat = os.fstat(raw.fileno())
@@ -195,9 +217,50 @@ class RowReader:
         reading = "utf-8-sig" if self.file.utf8 else self.file.encoding
         self.layout = Layout(_writing_encoding(self.file, has_bom), _line_end(start.decode(reading, "replace")))
         self._text = io.TextIOWrapper(raw, encoding=reading, newline="")
-        self._reader = csv.reader(self._text, delimiter=self.file.delimiter, quotechar=self.file.quotechar)
-        self.header = next(self._reader, [])
+        small = stat.S_ISREG(self.stat.st_mode) and self.stat.st_size <= MAX_LINE  # no line of it can be longer
+        lines = self._text if small else _bounded_lines(self._text, self.file)
+        self._reader = csv.reader(lines, delimiter=self.file.delimiter, quotechar=self.file.quotechar, strict=True)
+        try:
+            self.header = next(self._reader, [])
+        except csv.Error as exc:
+            raise _not_csv(self.file, exc, 1) from exc
         _check_header(self.file, self.header)
+
+
+def _bounded_lines(text: io.TextIOWrapper, file: CsvFile) -> Iterator[str]:
+    """The lines of ``text``, each read at most :data:`MAX_LINE` characters at a time.
+
+    :raises CsvFileError: naming the line that is longer
+    """
+    number = 0
+    while line := text.readline(MAX_LINE + 1):
+        number += 1
+        if len(line) > MAX_LINE:
+            raise CsvFileError(
+                file.shown,
+                f"the line is longer than {MAX_LINE:,} characters: not a CSV file Brygga reads (a device, a "
+                "file of one endless line?)",
+                line=number,
+            )
+        yield line
+
+
+def _not_csv(file: CsvFile, exc: csv.Error, begins: int) -> CsvFileError:
+    """A row the csv module refuses, named by the line it begins on (the error's own may be far on)."""
+    reason = str(exc)
+    if reason == "unexpected end of data" or reason.startswith("field larger than field limit"):
+        problem = (
+            f"a quoted cell begins on this line and is never closed (or holds more than {MAX_CELL:,} "
+            'characters): close its quote; a quote inside a quoted cell is written twice ("")'
+        )
+    elif "expected after" in reason:
+        problem = (
+            f"not valid CSV ({reason}): a quoted cell must end at its closing quote; a quote inside it is "
+            'written twice ("")'
+        )
+    else:
+        problem = f"not valid CSV: {reason}"
+    return CsvFileError(file.shown, problem, line=begins)
 
 
 def new_file_layout(file: CsvFile) -> Layout:

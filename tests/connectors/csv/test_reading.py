@@ -13,7 +13,7 @@ import pytest
 from app.errors import PermanentError
 from connectors.base import Write, WriteAction, connector_class
 from connectors.csv.connector import CsvConnector
-from connectors.csv.files import CsvFileError
+from connectors.csv.files import MAX_CELL, MAX_LINE, CsvFileError
 from tests.connectors.csv.conftest import SystemMaker, read_all, records_of
 
 SWEDISH = [
@@ -204,17 +204,47 @@ async def test_a_bom_on_a_stream_set_to_cp1252_says_to_set_utf8(system: SystemMa
         await connector.prepare("k")
 
 
-async def test_a_cell_beyond_the_csv_field_limit_is_a_permanent_error_at_its_line(
+async def test_a_long_cell_reads_and_one_beyond_the_limit_is_a_permanent_error_at_its_line(
     system: SystemMaker, folder: Path
 ) -> None:
+    """The csv module's own limit (131,072) failed a whole file for one long note; Brygga's is 16 Mi."""
     (folder / "w.csv").write_text("id,note\n1,short\n2," + "x" * 200_000 + "\n", encoding="utf-8")
-    connector = system(w="{file: w.csv, key: id}")
+    lines = ("x" * 1_000_000 + "\n") * (MAX_CELL // 1_000_000 + 1)  # a quoted cell of many lines
+    (folder / "huge.csv").write_text('id,note\n1,short\n2,"' + lines + '"\n', encoding="utf-8")
+    connector = system(w="{file: w.csv, key: id}", huge="{file: huge.csv, key: id}")
+
+    [batch] = await read_all(connector, "w")
+    with pytest.raises(CsvFileError) as caught:
+        await read_all(connector, "huge")
+
+    assert len(batch.records[1]["note"]) == 200_000
+    assert caught.value.line == 3
+    assert "a quoted cell begins on this line and is never closed (or holds more than 16,777,216" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ('id,name\n1,Ann\n2,"Bo\n3,Cy\n4,Di\n', 3, "a quoted cell begins on this line and is never closed"),
+        ('id,name\n1,"Ann"x\n2,Bo\n', 2, "a quoted cell must end at its closing quote"),
+        ('id,"na"me\n1,Ann\n', 1, "a quoted cell must end at its closing quote"),
+        ("id,name\n1," + "x" * (MAX_LINE + 5), 2, "the line is longer than 16,777,216 characters"),
+    ],
+    ids=["a-quote-never-closed", "text-after-a-closing-quote", "in-the-header", "one-endless-line"],
+)
+async def test_broken_quoting_is_an_error_at_the_line_it_begins_not_rows_swallowed(
+    system: SystemMaker, folder: Path, text: str, line: int, problem: str
+) -> None:
+    """Read leniently, an unclosed quote took every row after it into one cell, and the run succeeded with
+    them gone; a target rewritten from such a file kept the damage for good."""
+    (folder / "q.csv").write_text(text, encoding="utf-8")
+    connector = system(q="{file: q.csv, key: id}")
 
     with pytest.raises(CsvFileError) as caught:
-        await read_all(connector, "w")
+        await read_all(connector, "q")
 
-    assert caught.value.line == 3
-    assert "not valid CSV: field larger than field limit" in str(caught.value)
+    assert caught.value.line == line
+    assert problem in str(caught.value)
 
 
 async def test_a_header_that_names_a_column_twice_is_refused(system: SystemMaker, folder: Path) -> None:

@@ -13,7 +13,7 @@ from app.errors import PermanentError
 from connectors.base import Write, WriteAction, WriteResult
 from connectors.csv.changes import cell_text
 from connectors.csv.connector import CsvConnector
-from connectors.csv.files import CsvFileError
+from connectors.csv.files import MAX_CELL, CsvFileError
 from tests.connectors.csv.conftest import SystemMaker, records_of, temp_files
 
 CREATE, UPDATE, DELETE = WriteAction.CREATE, WriteAction.UPDATE, WriteAction.DELETE
@@ -226,9 +226,9 @@ class Unprintable:
             "field 'note' cannot be written as text: RuntimeError('no text for you')",
         ),
         (
-            Write(UPDATE, {"note": "x" * 131_073}, "1"),
-            "field 'note' is 131,073 characters long; a CSV cell that Brygga reads back holds at most 131,072: "
-            "shorten the value in the mapping (a `truncate:N` transform) or in the source",
+            Write(UPDATE, {"note": "x" * (MAX_CELL + 1)}, "1"),
+            "field 'note' is 16,777,217 characters long; a CSV cell that Brygga reads back holds at most "
+            "16,777,216: shorten the value in the mapping (a `truncate:N` transform) or in the source",
         ),
     ],
     ids=["no-key", "empty-key", "key-blanked", "unknown-columns", "delete-without-key", "str-raises", "cell-too-long"],
