@@ -102,6 +102,8 @@ def cell_value(value: Any) -> Any:
 
     :raises CellValueError: for a value no cell can hold (a list, control characters, too long a text)
     """
+    if isinstance(value, date) and (value.date() if isinstance(value, datetime) else value) < _FIRST_DAY:
+        return value.isoformat()  # before a workbook's dates: a cell would show another day (or 0:00)
     if value is None or isinstance(value, bool | date | time):
         return _naive(value) if isinstance(value, datetime | time) else value
     if isinstance(value, str):
@@ -136,7 +138,15 @@ def _text(value: str) -> str:
         raise CellValueError(f"the text has {len(value)} characters; a cell holds at most {MAX_TEXT}")
     if bad := ILLEGAL_CHARACTERS_RE.search(value):
         raise CellValueError(f"the text holds the control character {bad.group()!r}, which a workbook cannot hold")
+    if "_x" in value:  # a workbook's escape for a character (_x0041_ is A): escaped itself, it stays text
+        return _ESCAPE_LIKE.sub(r"_x005F\g<0>", value)
     return value
+
+
+_ESCAPE_LIKE = re.compile(r"_x[0-9A-Fa-f]{4}_")
+_FIRST_DAY = date(1900, 3, 1)
+"""The first day a workbook's date keeps as itself: before it, Excel's serial numbers count a 29 February
+1900 that never was, serial 0 reads as a time of day, and negative serials are no dates at all."""
 
 
 def _naive(value: datetime | time) -> datetime | time:

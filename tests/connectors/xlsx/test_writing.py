@@ -98,6 +98,37 @@ async def test_a_decimal_a_cells_number_cannot_keep_is_written_as_its_text(syste
     assert [record["price"] for record in await records_of(connector, "out")] == [*prices[:3], Decimal("12.5")]
 
 
+async def test_text_that_looks_like_a_workbooks_escape_and_dates_before_its_first_stay_as_written(
+    system: SystemMaker, folder: Path, tmp_path: Path
+) -> None:
+    """``_x0041_`` is how a workbook writes ``A``: written as it was, it read back as ``A`` (``PN_x00E9_7`` as
+    ``PNé7``). A date before 1 March 1900 became serial 0 or less: a time of day, or another date."""
+    connector = system(out="{file: out.xlsx, key: no}")
+    await connector.prepare("out", write_fields=["no", "code", "day"])
+    rows = [
+        (1, "_x0041_", date(1899, 12, 31)),
+        (2, "PN_x00E9_7", date(1, 1, 1)),
+        (3, "_x005F_ and _x41_", datetime(1900, 2, 28, 12, 0)),
+        (4, "plain", date(1900, 3, 1)),
+    ]
+
+    await connector.write("out", [Write(CREATE, {"no": no, "code": code, "day": day}, None) for no, code, day in rows])
+
+    assert [(record["code"], record["day"]) for record in await records_of(connector, "out")] == [
+        ("_x0041_", "1899-12-31"),
+        ("PN_x00E9_7", "0001-01-01"),
+        ("_x005F_ and _x41_", "1900-02-28T12:00:00"),
+        ("plain", date(1900, 3, 1)),
+    ]
+    shown = sheets_as_shown([folder / "out.xlsx"], tmp_path / "shown")
+    assert [row[1:] for row in next(iter(shown.values()))[1:]] == [
+        ["_x0041_", "1899-12-31"],
+        ["PN_x00E9_7", "0001-01-01"],
+        ["_x005F_ and _x41_", "1900-02-28T12:00:00"],
+        ["plain", "1900-03-01"],
+    ]
+
+
 async def test_a_workbook_open_in_excel_is_a_passing_error_and_nothing_is_written(
     books: Books, system: SystemMaker, folder: Path
 ) -> None:
