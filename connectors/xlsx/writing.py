@@ -145,6 +145,7 @@ class _Plan(KeyedChanges[Any]):
 
     def apply(self, sheet: Worksheet) -> None:
         """Change the sheet: rows of changed keys in place, deleted rows out, new rows after the last one."""
+        self._unmerge_rows(sheet)
         rows = self._rows_by_key(sheet)
         doomed: list[int] = []
         last = self._last_row(sheet)
@@ -161,6 +162,14 @@ class _Plan(KeyedChanges[Any]):
         for number in sorted(set(doomed), reverse=True):
             sheet.delete_rows(number)
         self._fit_tables(sheet)
+
+    def _unmerge_rows(self, sheet: Worksheet) -> None:
+        """Merged cells that reach below the header are split: each row is a record of its own, written cell
+        by cell (openpyxl refuses a value for the covered cells, and failed the whole write). The first cell
+        keeps the value, as a reader sees it; merged titles above the header stay."""
+        for merged in list(sheet.merged_cells.ranges):
+            if merged.max_row > self.file.header_row:
+                sheet.unmerge_cells(merged.coord)
 
     def _fit_tables(self, sheet: Worksheet) -> None:
         """Stretch each Excel table ("Format as Table") and filter that starts at the header row over the rows

@@ -284,3 +284,31 @@ async def test_a_write_without_a_usable_key_fails_alone_as_in_csv(
     assert str(results[0].error) == f"files/out.xlsx: {message}"
     assert results[1].error is None
     assert await records_of(connector, "out") == [{"id": "1", "name": "Ann"}, {"id": "2", "name": "Bo"}]
+
+
+async def test_merged_cells_among_the_rows_are_split_and_written(system: SystemMaker, folder: Path) -> None:
+    """openpyxl refuses a value for a cell a merge covers: the whole write failed (AttributeError), every run."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (["Customers", None], ["id", "name"], [1, "old 1"], [2, "old 2"], [3, "old 3"]):
+        sheet.append(row)
+    sheet.merge_cells("A1:B1")  # a title above the header: kept
+    sheet.merge_cells("B3:B4")
+    book.save(folder / "merged.xlsx")
+    connector = system(out="{file: merged.xlsx, key: id, header_row: 2}")
+    await connector.prepare("out", write_fields=["id", "name"])
+
+    results = await connector.write(
+        "out", [Write(UPDATE, {"id": key, "name": f"new {key}"}, str(key)) for key in (1, 2)]
+    )
+
+    assert [result.ok for result in results] == [True, True]
+    assert [(record["id"], record["name"]) for record in await records_of(connector, "out")] == [
+        (1, "new 1"),
+        (2, "new 2"),
+        (3, "old 3"),
+    ]
+    assert [str(merged) for merged in openpyxl.load_workbook(folder / "merged.xlsx").active.merged_cells.ranges] == [
+        "A1:B1"
+    ]
