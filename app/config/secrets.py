@@ -15,6 +15,7 @@ and a secret is found whatever mix of forms its characters are in.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -38,6 +39,8 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")  # a lone surrogate is a byte the environment held
 
 
+_MARKUP = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
+
 _ENCODERS: tuple[Callable[[str], str], ...] = (
     lambda text: json.dumps(text)[1:-1],  # \u00e9, \ud83d\ude00, \" and \\
     lambda text: json.dumps(text, ensure_ascii=False)[1:-1],  # only \" \\ and control characters
@@ -50,6 +53,8 @@ _ENCODERS: tuple[Callable[[str], str], ...] = (
     lambda text: _utf8(text).decode("latin-1"),  # UTF-8 read as Latin-1 (raw request paths)
     lambda text: "".join(f"\\u{unit:04x}" for unit in _utf16(text)),  # JSON lets any character be \u-escaped
     lambda text: "".join(f"%{byte:02x}" for byte in _utf8(text)),  # and a URL any byte percent-encoded
+    html.escape,  # HTML: &amp; &lt; &gt; &quot; &#x27;
+    lambda text: text.translate(_MARKUP),  # Jinja's autoescape (markupsafe): &#34; &#39;
 )
 
 

@@ -2,12 +2,14 @@
 
 A table: each shape of secret × each form an encoder gives it (raw, JSON with and
 without ``ensure_ascii``, ``repr``/``ascii``, percent-encoding with ``quote`` and
-``quote_plus``, either case of hex, httpx's own URLs, and two encodings in turn).
+``quote_plus``, either case of hex, httpx's own URLs, HTML as the dashboard's pages
+escape it, and two encodings in turn).
 """
 
 from __future__ import annotations
 
 import ast
+import html
 import json
 import logging
 import re
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from urllib.parse import quote, quote_plus, unquote
 
 import httpx
+import markupsafe
 import pytest
 
 from app.config import SecretValues
@@ -67,6 +70,9 @@ FORMS: dict[str, Callable[[str], str]] = {
         f"\\u{ord(c):04X}" if ord(c) < 0x10000 else json.dumps(c)[1:-1] for c in s
     ),
     "every byte percent-encoded": lambda s: "".join(f"%{byte:02x}" for byte in _utf8(s)),
+    "HTML": html.escape,
+    "Jinja's autoescape": lambda s: str(markupsafe.escape(s)),
+    "Jinja's autoescape of JSON": lambda s: str(markupsafe.escape(json.dumps(s))),
 }
 
 

@@ -192,6 +192,19 @@ async def test_the_pages_files_pass_unscrubbed_and_the_pages_scrubbed(start: Sta
     assert "customer of *** in the ERP" in page.text and "font-variant-numeric" not in page.text
 
 
+@pytest.mark.parametrize("tenant", ["Smith & Sons-1234", 'O\'Reilly "GmbH" <2024>'])
+async def test_a_secret_the_page_escapes_as_html_is_hidden_too(start: Start, project: ApiProject, tenant: str) -> None:
+    """The page escapes ``&``, quotes and ``<``: the scrubbing of answers did not know those forms, and
+    showed ``Smith &amp; Sons-1234``."""
+    project.secrets = replace(project.secrets, tenant=tenant)
+    client = await start(without_tokens(project))
+
+    page = await client.get("/syncs/contacts")
+
+    assert "customer of *** in the ERP" in page.text
+    assert "Sons-1234" not in page.text and "Reilly" not in page.text
+
+
 async def test_the_overview_refresh_keeps_one_session_without_tokens(start: Start, project: ApiProject) -> None:
     client = await start(without_tokens(project))
     first = await client.get("/ui/overview")
