@@ -85,9 +85,20 @@ def set_cookie(response: Response, request: Request, session: Session) -> None:
         session.id,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_over_https(request),
         path="/",
     )
+
+
+def _over_https(request: Request) -> bool:
+    """Whether the browser's page came over HTTPS: here, or (behind a proxy that ends TLS, which uvicorn
+    trusts only from 127.0.0.1) as the proxy's ``X-Forwarded-Proto`` or ``Forwarded`` says. Believing a
+    client that claims it costs nothing: Secure only keeps the cookie off plain HTTP, for that client."""
+    if request.url.scheme == "https":
+        return True
+    forwarded_proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    forwarded = request.headers.get("forwarded", "").split(",")[0].lower().replace(" ", "")
+    return forwarded_proto == "https" or "proto=https" in forwarded.split(";")
 
 
 def clear_cookie(response: Response) -> None:

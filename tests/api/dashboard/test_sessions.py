@@ -79,6 +79,30 @@ async def test_signing_in_gives_a_strict_http_only_session_cookie_and_never_the_
     assert project.secrets.viewer not in overview.text
 
 
+@pytest.mark.parametrize(
+    ("headers", "secure"),
+    [
+        ({}, False),
+        ({"X-Forwarded-Proto": "https"}, True),
+        ({"X-Forwarded-Proto": "https, http"}, True),
+        ({"Forwarded": "for=192.0.2.1;proto=https;host=brygga.example.com"}, True),
+        ({"X-Forwarded-Proto": "http"}, False),
+    ],
+    ids=["plain", "x-forwarded-proto", "a-chain-of-proxies", "forwarded", "forwarded-http"],
+)
+async def test_the_cookie_is_secure_behind_a_proxy_that_ends_tls(
+    start: Start, project: ApiProject, headers: dict[str, str], secure: bool
+) -> None:
+    """uvicorn takes a proxy's word for the scheme only from 127.0.0.1: a proxy on another host sent the cookie
+    over HTTPS without Secure."""
+    client = await start(project)
+
+    signed = await client.post("/sign-in", data={"token": project.secrets.viewer}, headers={**SAME_SITE, **headers})
+
+    assert signed.status_code == 303
+    assert ("Secure" in signed.headers["set-cookie"]) is secure, signed.headers["set-cookie"]
+
+
 async def test_a_wrong_token_or_another_site_gets_no_session(start: Start, project: ApiProject) -> None:
     client = await start(project)
     wrong = await sign_in(client, "not-a-token")
