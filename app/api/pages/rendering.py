@@ -80,11 +80,24 @@ def _shown(value: Any) -> str:
     return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 1] + "…"
 
 
+_DIRECTION_MARKS = {
+    code: f"[U+{code:04X}]" for code in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
+"""Characters that reorder the text around them: a key ``abc\u202etxt.exe`` showed as ``abcexe.txt``. Text
+from the systems (keys, values, their errors) shows them spelt out instead."""
+
+
+def _direction_spelt(value: Any) -> Any:
+    """Every ``{{ }}`` of a page: plain text with its direction marks spelt out (markup as it is)."""
+    return value.translate(_DIRECTION_MARKS) if value.__class__ is str else value
+
+
 ENVIRONMENT = Environment(
     loader=PackageLoader("app.api.pages", "templates"),
     autoescape=select_autoescape(default=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_direction_spelt,
 )
 ENVIRONMENT.filters.update(ago=_ago, iso=_iso, shown=_shown)
 ENVIRONMENT.globals.update(assets=ASSETS, actions=ACTIONS, runs_chart=runs_chart, took=_took)

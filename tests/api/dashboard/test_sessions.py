@@ -265,3 +265,14 @@ async def test_a_forged_session_cookie_is_a_stranger(start: Start, project: ApiP
     page = await client.get("/")
     assert page.status_code in (200, 303, 401), page.text[:300]
     assert "Sign out" not in page.text
+
+
+async def test_direction_marks_from_outside_are_spelt_out_on_the_pages(start: Start, project: ApiProject) -> None:
+    """A key ``abc\\u202etxt.exe`` showed as ``abcexe.txt``: text from the systems may not reorder what a page shows."""
+    client = await start(without_tokens(project))
+
+    page = await client.get("/records", params={"sync": "contacts", "key": "abc\u202etxt.exe\u2066x"})
+
+    assert page.status_code == 404 and "never saw a source record" in page.text
+    assert "abc[U+202E]txt.exe[U+2066]x" in page.text
+    assert "\u202e" not in page.text and "\u2066" not in page.text
