@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.api import docs_pages, errors, pages, validation_answers
+from app.api.answer_headers import AnswerHeaders
 from app.api.cross_site import CrossSiteGuard
 from app.api.head_requests import HeadAsGet
 from app.api.redaction import RedactSecrets
@@ -81,6 +82,7 @@ def create_app(
     app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app), unscrubbed=unscrubbed)
     app.add_middleware(CrossSiteGuard, host=settings.host, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(RequestLimits, body_timeout=settings.body_timeout.total_seconds())
+    app.add_middleware(AnswerHeaders)
     app.add_middleware(HeadAsGet)  # the outermost: every layer sees the GET it stands for
     return app
 

@@ -276,3 +276,19 @@ async def test_direction_marks_from_outside_are_spelt_out_on_the_pages(start: St
     assert page.status_code == 404 and "never saw a source record" in page.text
     assert "abc[U+202E]txt.exe[U+2066]x" in page.text
     assert "\u202e" not in page.text and "\u2066" not in page.text
+
+
+@pytest.mark.parametrize("path", ["/api/v1/syncs", "/api/v1/syncs/<img src=x onerror=alert(1)>", "/docs", "/health"])
+async def test_every_answer_is_never_sniffed_nor_framed_and_the_apis_never_cached(
+    start: Start, project: ApiProject, path: str
+) -> None:
+    """The API's JSON echoes input (a 404 naming the sync asked for) and holds records' data; the pages set
+    these headers for themselves, the API and its documentation did not."""
+    client = await start(without_tokens(project))
+
+    answer = await client.get(path)
+
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["x-frame-options"] == "DENY"
+    if path.startswith("/api/"):
+        assert answer.headers["cache-control"] == "no-store"
