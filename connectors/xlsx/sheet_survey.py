@@ -123,6 +123,40 @@ def survey_sheet(path: Path, sheet: str | None) -> SheetSurvey:
     return survey
 
 
+MAX_TARGET_CELLS = 2_000_000
+"""The most cells (of every sheet) a workbook Brygga writes into may hold: openpyxl, which rewrites it, holds
+each cell written in it, values and formatting alike, as ~500 bytes of objects (a target of a million rows
+of five columns took 2.6 GB and two minutes for one record)."""
+_CELL_TAGS = (b"<c ", b"<c>", b"<c/", b"<c\t", b"<c\n", b"<c\r", b":c ", b":c>", b":c/")
+
+
+def count_cells(path: Path) -> int:
+    """The cells written in all of the workbook's sheets (formatting-only cells too: openpyxl keeps them),
+    counted at C speed over each sheet's XML, up to just past :data:`MAX_TARGET_CELLS`."""
+    cells = 0
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if not name.lower().startswith("xl/worksheets/") or not name.lower().endswith(".xml"):
+                continue
+            with archive.open(name) as xml:
+                for body in _bodies(xml):
+                    cells += sum(body.count(tag) for tag in _CELL_TAGS)
+                    if cells > MAX_TARGET_CELLS:
+                        return cells
+    return cells
+
+
+def check_target_size(file: XlsxFile) -> None:
+    """:raises XlsxFileError: when the workbook holds more cells than Brygga rewrites (:data:`MAX_TARGET_CELLS`)"""
+    cells = count_cells(file.path)
+    if cells > MAX_TARGET_CELLS:
+        raise file.error(
+            f"the workbook holds more than {MAX_TARGET_CELLS:,} cells (in all its sheets, formatting-only cells "
+            "included), and Brygga rewrites a target workbook whole, in memory: write into a smaller workbook "
+            "(delete rows, sheets or formatting beyond the data), or use a csv or sql target for data of this size"
+        )
+
+
 def check_reach(file: XlsxFile, sheet: str | None, survey: SheetSurvey) -> None:
     """:raises XlsxFileError: when the sheet's block is larger than :data:`MAX_CELLS`, saying how to mend it"""
     if survey.block > MAX_CELLS:

@@ -22,7 +22,7 @@ from connectors.table_file.changes import Change, KeyedChanges, new_columns
 from connectors.table_file.messages import columns_are, quoted
 from connectors.table_file.replace import file_lock
 from connectors.xlsx.rewrite import save_atomically
-from connectors.xlsx.sheet_survey import check_reach, survey_sheet
+from connectors.xlsx.sheet_survey import check_reach, check_target_size, survey_sheet
 from connectors.xlsx.values import CellValueError, cell_value, header_name, record_value
 from connectors.xlsx.workbook import (
     WorkbookOpenError,
@@ -59,6 +59,7 @@ def write_batch(
         if exists:
             check_is_workbook(file)
             check_reach(file, file.sheet, survey_sheet(file.path, file.sheet))  # openpyxl's rows span the block
+            check_target_size(file)
             read_from = file.path.stat()
             with file.path.open("rb") as raw:  # openpyxl leaves its own file open when the workbook is damaged
                 workbook = openpyxl.load_workbook(raw)

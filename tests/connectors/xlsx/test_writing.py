@@ -15,6 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from app.errors import TransientError
 from connectors.base import Write, WriteAction
+from connectors.xlsx import sheet_survey
 from connectors.xlsx.rewrite import FileChangedError
 from connectors.xlsx.workbook import WorkbookOpenError, XlsxFileError
 from tests.connectors.xlsx.conftest import Books, SystemMaker, records_of
@@ -312,3 +313,30 @@ async def test_merged_cells_among_the_rows_are_split_and_written(system: SystemM
     assert [str(merged) for merged in openpyxl.load_workbook(folder / "merged.xlsx").active.merged_cells.ranges] == [
         "A1:B1"
     ]
+
+
+async def test_a_target_workbook_too_large_to_rewrite_is_refused_before_it_is_loaded(
+    system: SystemMaker, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """openpyxl holds every cell of every sheet (formatting-only ones too) as ~500 bytes: one record written
+    into a million-row workbook took 2.6 GB. The bound counts the cells in the sheets' XML first."""
+    monkeypatch.setattr(sheet_survey, "MAX_TARGET_CELLS", 100)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["id", "name"])
+    for key in range(30):
+        sheet.append([key, f"n{key}"])
+    other = book.create_sheet("Formats")
+    for row in range(1, 61):
+        other.cell(row, 1).number_format = "0.00"  # a formatted cell without a value: openpyxl keeps it
+    book.save(folder / "big.xlsx")
+    connector = system(out="{file: big.xlsx, key: id}")
+    await connector.prepare("out", write_fields=["id", "name"])
+
+    with pytest.raises(XlsxFileError, match=r"the workbook holds more than 100 cells .* use a csv or sql target"):
+        await connector.write("out", [Write(UPDATE, {"id": 1, "name": "new"}, "1")])
+
+    monkeypatch.setattr(sheet_survey, "MAX_TARGET_CELLS", 1000)
+    [result] = await connector.write("out", [Write(UPDATE, {"id": 1, "name": "new"}, "1")])
+    assert result.ok
