@@ -107,6 +107,8 @@ def survey_sheet(path: Path, sheet: str | None) -> SheetSurvey:
             for body in _bodies(xml):
                 if _MARK in body:
                     _collect(body, survey.errors)
+                if _SHARED_MARK in body:
+                    _collect_bad_shared(body, survey.errors)
                 odd = odd or _UNREFERENCED.search(body) is not None
                 odd = odd or (b":c" in body and _PREFIXED.search(body) is not None)
                 for reference in _FAR.findall(body):
@@ -212,6 +214,21 @@ def _exact_block(xml: IO[bytes]) -> int:
     if last_row < 0:
         return 0
     return (last_row - first_row + 1) * (last_column - first_column + 1)
+
+
+_SHARED_MARK = b't="s"'
+_BAD_SHARED = re.compile(rb'<c\b[^>]*\bt="s"[^>]*>\s*<v>(?![0-9]{1,10}</v>)([^<]{0,40})')
+"""A shared-text cell whose index is no number (``<v>x</v>``, ``<v>-1</v>``): calamine reads it as the first
+shared text, silently (often the header's first name). Found here, its record fails alone, naming the cell."""
+
+
+def _collect_bad_shared(window: bytes, found: dict[tuple[int, int], str]) -> None:
+    for match in _BAD_SHARED.finditer(window):
+        reference = _REFERENCE.search(match.group(0))
+        if reference is not None:
+            letters, digits = reference.groups()
+            shown = match.group(1).decode("utf-8", "replace")
+            found[(int(digits) - 1, _column_index(letters))] = f"a damaged cell: its shared text index is {shown!r}"
 
 
 def _collect(window: bytes, found: dict[tuple[int, int], str]) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import zipfile
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -181,3 +183,40 @@ async def test_a_date_cell_beyond_every_date_is_a_clear_error_not_a_crash(system
 
     assert "a cell's value is beyond what its reader takes" in str(caught.value)
     assert "a date- or time-formatted cell holds a number far outside Excel's dates" in str(caught.value)
+
+
+async def test_a_shared_text_cell_with_a_damaged_index_fails_its_record_alone(
+    books: Books, system: SystemMaker, folder: Path
+) -> None:
+    """calamine reads ``<c t="s"><v>x</v></c>`` (or ``-1``) as the workbook's first shared text, silently: the
+    header's first name became the cell's value."""
+    books.copy("types.xlsx", folder)
+    connector = system(s="{file: types.xlsx, key: id}")
+    before = await records_of(connector, "s")
+    with zipfile.ZipFile(folder / "types.xlsx") as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    sheet = next(name for name in parts if name.startswith("xl/worksheets/") and name.endswith(".xml"))
+    xml = parts[sheet].decode()
+    damaged: dict[int, tuple[str, str]] = {}  # row → (cell, the index written), the first text cell of two rows
+    for found in re.finditer(r'<c r="([A-Z]+)([0-9]+)"[^>]*t="s"[^>]*><v>[0-9]+</v>', xml):
+        row = int(found.group(2))
+        if row > 1 and row not in damaged and len(damaged) < 2:
+            damaged[row] = (found.group(1) + found.group(2), "x" if not damaged else "-1")
+    for cell, index in damaged.values():
+        xml = re.sub(rf'(<c r="{cell}"[^>]*><v>)[0-9]+(</v>)', rf"\g<1>{index}\g<2>", xml)
+    parts[sheet] = xml.encode()
+    with zipfile.ZipFile(folder / "types.xlsx", "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+
+    after = await records_of(connector, "s")
+
+    broken = [
+        value for record, was in zip(after, before, strict=True) for name, value in record.items() if value != was[name]
+    ]
+    assert len(damaged) == 2 and len(after) == len(before)
+    unreadable = [value for value in broken if isinstance(value, UnreadableValue)]
+    assert len(unreadable) == len(broken), broken
+    assert sorted((value.where.rsplit("!", 1)[1], value.text) for value in unreadable) == sorted(
+        (cell, f"a damaged cell: its shared text index is '{index}'") for cell, index in damaged.values()
+    )
