@@ -15,11 +15,13 @@ and a secret is found whatever mix of forms its characters are in.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import logging
 import re
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator
 from functools import cache
 from urllib.parse import quote, quote_plus
@@ -55,6 +57,7 @@ _ENCODERS: tuple[Callable[[str], str], ...] = (
     lambda text: "".join(f"%{byte:02x}" for byte in _utf8(text)),  # and a URL any byte percent-encoded
     html.escape,  # HTML: &amp; &lt; &gt; &quot; &#x27;
     lambda text: text.translate(_MARKUP),  # Jinja's autoescape (markupsafe): &#34; &#39;
+    lambda text: unicodedata.normalize("NFD", text),  # é as e and its accent: macOS file names, some APIs
 )
 
 
@@ -95,16 +98,47 @@ escape (``%3A``, ``\\u003a``, ``\\n``), whose last character would otherwise loo
 _WORD_END = r"(?![^\W_])"
 
 
+LONG_SECRET = 256
+"""Values longer than this (tokens an OAuth2 server hands out, a key file) are found as whole texts, each of
+their forms by plain search: a pattern of every character's forms for a token of a megabyte took minutes to
+compile, at 100 % CPU, and every token fetched made the next compile longer."""
+
+
 def secret_pattern(value: str) -> str:
-    """A regular expression that finds ``value`` in any of its forms (see the module's docstring)."""
+    """A regular expression that finds ``value`` in any of its forms (see the module's docstring), its
+    base64 forms included (an API that echoes the key it was sent, encoded)."""
     body = "".join(_unit_pattern(unit) for unit in _units(value))
-    return f"{_WORD_START}{body}{_WORD_END}" if len(value) < WHOLE_WORD_BELOW else body
+    pattern = f"{_WORD_START}{body}{_WORD_END}" if len(value) < WHOLE_WORD_BELOW else body
+    encoded = sorted(_base64_forms(value), key=len, reverse=True)
+    return "|".join([pattern, *map(re.escape, encoded)]) if encoded else pattern
+
+
+def _base64_forms(value: str) -> set[str]:
+    """``value`` in base64, standard and URL-safe, with and without padding (none for a short value: its
+    base64 would be a few letters any base64 text may hold)."""
+    if len(value) < WHOLE_WORD_BELOW:
+        return set()
+    data = _utf8(value)
+    forms = {base64.b64encode(data).decode("ascii"), base64.urlsafe_b64encode(data).decode("ascii")}
+    return forms | {form.rstrip("=") for form in forms}
+
+
+def _long_forms(value: str) -> set[str]:
+    """A long value as each encoder gives it whole (once: twice would hold megabytes of forms), in either
+    case of hex, and in base64."""
+    forms = {value} | {encode(value) for encode in _ENCODERS}
+    forms |= {_lower_hex(form) for form in forms if "%" in form} | {form.upper() for form in forms if "%" in form}
+    return forms | _base64_forms(value)
+
+
+def _lower_hex(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda escape: escape.group().lower(), text)
 
 
 def _first_characters(values: list[str]) -> str:
     """A character class of every character a match can start with: a quick test at each position of a
     long text before the alternation of every value is tried there."""
-    forms = {form for value in values for form in _forms(_units(value)[0])}
+    forms = {form for value in values for form in (*_forms(_units(value)[0]), *_base64_forms(value))}
     firsts = {form[0] for form in forms} | {form[0].swapcase() for form in forms if form != form[0]}  # (?i:…)
     return "[" + "".join(re.escape(char) for char in sorted(firsts)) + "]"
 
@@ -118,6 +152,7 @@ class SecretValues:
     def __init__(self) -> None:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._long: list[str] | None = None
         self._lock = threading.Lock()
 
     def add(self, value: str) -> None:
@@ -127,7 +162,14 @@ class SecretValues:
         with self._lock:
             if value not in self._values:
                 self._values.add(value)
-                self._pattern = None
+                self._pattern = self._long = None
+
+    def discard(self, value: str) -> None:
+        """Forget ``value``: a token that was replaced, which would otherwise make every later scrub longer."""
+        with self._lock:
+            if value in self._values:
+                self._values.discard(value)
+                self._pattern = self._long = None
 
     def update(self, other: SecretValues) -> None:
         for value in other:
@@ -147,17 +189,27 @@ class SecretValues:
         """Return ``text`` with every secret value, in any of its forms, replaced by ``***``."""
         if not self._values:
             return text
-        return self._compiled().sub(REDACTED, text)
+        pattern, long_forms = self._compiled()
+        for form in long_forms:
+            if form in text:
+                text = text.replace(form, REDACTED)
+        return pattern.sub(REDACTED, text) if pattern is not None else text
 
-    def _compiled(self) -> re.Pattern[str]:
-        """One alternation of every value, the longest first (a value inside another must not win);
-        compiled again only after the set has changed."""
+    def _compiled(self) -> tuple[re.Pattern[str] | None, list[str]]:
+        """One alternation of every value of up to :data:`LONG_SECRET` characters, the longest first (a
+        value inside another must not win), and the forms of the longer ones, longest first; made again only
+        after the set has changed."""
         with self._lock:
-            if self._pattern is None:
-                longest_first = sorted(self._values, key=lambda value: (-len(value), value))
-                alternation = "|".join(secret_pattern(value) for value in longest_first)
-                self._pattern = re.compile(f"(?={_first_characters(longest_first)})(?:{alternation})")
-            return self._pattern
+            if self._long is None:
+                values = sorted(self._values, key=lambda value: (-len(value), value))
+                short = [value for value in values if len(value) <= LONG_SECRET]
+                forms = {form for value in values if len(value) > LONG_SECRET for form in _long_forms(value)}
+                self._long = sorted(forms, key=len, reverse=True)
+                self._pattern = None
+                if short:
+                    alternation = "|".join(f"(?:{secret_pattern(value)})" for value in short)
+                    self._pattern = re.compile(f"(?={_first_characters(short)})(?:{alternation})")
+            return self._pattern, self._long
 
 
 _RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}

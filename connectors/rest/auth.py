@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import orjson
 
-from connectors.base import SecretValues
+from connectors.base import ConnectorError, SecretValues, TransientError
 from connectors.rest.config import Auth, BasicAuth, BearerAuth, HeaderAuth, OAuth2Auth, QueryAuth
 from connectors.rest.errors import PermanentHttpError
 from connectors.rest.limits import Clock
@@ -90,6 +91,13 @@ class QueryCredentials(Credentials):
         return None
 
 
+MAX_TOKEN = 65_536
+"""The longest access token taken: real ones are JWTs of a few kilobytes at most."""
+KEPT_TOKENS = 2
+MOST_SHARED = 300.0
+"""The longest a token endpoint's ``Retry-After`` keeps its failure as every request's answer, in seconds."""
+
+
 class OAuth2Credentials(Credentials):
     """An OAuth2 client-credentials token, fetched once and refreshed before it runs out and after a 401.
 
@@ -109,7 +117,13 @@ class OAuth2Credentials(Credentials):
         self._clock = clock
         self._token: str | None = None
         self._refresh_at: float | None = None
+        self._kept: deque[str] = deque()
+        """The last tokens fetched, scrubbed: this one and the one before (an answer to a request that went
+        with it may come late). Older ones are forgotten."""
         self._lock = asyncio.Lock()
+        self._tries = 0
+        self._failed: ConnectorError | None = None
+        self._failed_until = 0.0
         self.fetched = 0
         """How many tokens were fetched (for logs and tests)."""
 
@@ -125,11 +139,43 @@ class OAuth2Credentials(Credentials):
         return used is not None
 
     async def _current(self) -> str:
+        """The token to send; fetched where there is none, or it runs out.
+
+        A fetch that failed is the answer of every request that waited for it, and of every request for as
+        long as the failed fetch took (a timeout is not waited for again at once), or until the token
+        endpoint's ``Retry-After`` has passed: each asked again, one after the other (a token endpoint that
+        timed out cost a batch of a thousand records, written one at a time, a thousand timeouts).
+        """
+        tries = self._tries
         async with self._lock:
+            failed = self._failed
+            if failed is not None and (self._tries != tries or self._clock.now() < self._failed_until):
+                raise _again(failed) from failed
             expired = self._refresh_at is not None and self._clock.now() >= self._refresh_at
             if self._token is None or expired:
-                self._token, self._refresh_at = await self._fetch()
+                self._tries += 1
+                began = self._clock.now()
+                try:
+                    token, self._refresh_at = await self._fetch()
+                except ConnectorError as exc:
+                    took = self._clock.now() - began
+                    wait = exc.retry_after if isinstance(exc, TransientError) else None
+                    self._failed, self._failed_until = exc, self._clock.now() + min(max(wait or 0.0, took), MOST_SHARED)
+                    raise
+                self._failed = None
+                self._keep(token)
+            assert self._token is not None
             return self._token
+
+    def _keep(self, token: str) -> None:
+        """``token`` is the one to send; tokens older than the one before it are no longer scrubbed (each
+        token kept made every later scrub longer: a token an hour, for weeks)."""
+        self._token = token
+        if token in self._kept:
+            return
+        self._kept.append(token)
+        while len(self._kept) > KEPT_TOKENS:
+            self._secrets.discard(self._kept.popleft())
 
     async def _fetch(self) -> tuple[str, float | None]:
         form = {
@@ -161,11 +207,26 @@ class OAuth2Credentials(Credentials):
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise PermanentHttpError(f"{where}: the answer has no access_token", status=answer.status_code)
+        if len(token) > MAX_TOKEN:
+            raise PermanentHttpError(
+                f"{where}: its access_token is {len(token):,} characters long, where tokens hold a few thousand at "
+                f"most (Brygga takes up to {MAX_TOKEN:,}): the token endpoint answers wrongly; check `token_url`",
+                status=answer.status_code,
+            )
         lifetime = body.get("expires_in")
         if isinstance(lifetime, str) and lifetime.isdigit():
             lifetime = int(lifetime)
         valid = isinstance(lifetime, int | float) and not isinstance(lifetime, bool) and lifetime > 0
         return token, float(lifetime) if valid else None
+
+
+def _again(error: ConnectorError) -> ConnectorError:
+    """The same error again, for another request (one exception object raised in many tasks would gather
+    each one's traceback)."""
+    again = error.__class__.__new__(error.__class__)
+    again.args = error.args
+    again.__dict__.update(error.__dict__)
+    return again
 
 
 def credentials(auth: Auth | None, send: SendToken, secrets: SecretValues, clock: Clock) -> Credentials:

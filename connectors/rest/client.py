@@ -20,6 +20,7 @@ from connectors.base import PermanentError, SecretValues, retry_policy
 from connectors.rest.auth import credentials
 from connectors.rest.config import RestSystem
 from connectors.rest.errors import (
+    CredentialsRefused,
     PermanentHttpError,
     TransientHttpError,
     http_errors,
@@ -177,24 +178,25 @@ class RestClient:
     async def _authorized(self, build: Callable[[], httpx.Request], where: str) -> httpx.Response:
         """One try; after a 401 to credentials that can be renewed, once more with new ones."""
         request: httpx.Request = build()
-        used = await self.credentials.authorize(request)
-        response = await self._send(request, where)
+        response, used = await self._send(request, where)
         if response.status_code == 401 and await self.credentials.rejected(used):
             request = build()
-            await self.credentials.authorize(request)
-            response = await self._send(request, where)
+            response, _ = await self._send(request, where)
         if error := status_error(response, self._shown(request, where), self.redact):
             raise error
         return response
 
-    async def _send(self, request: httpx.Request, where: str) -> httpx.Response:
+    async def _send(self, request: httpx.Request, where: str) -> tuple[httpx.Response, str | None]:
+        """Send ``request`` once its turn has come (rate limit, concurrency), with the credentials of that
+        moment: a token put on before the wait could run out in the queue. The credentials used, too."""
         async with self.limits.request():
+            used = await self.credentials.authorize(request)
             with http_errors(self._shown(request, where), self.redact):
                 response = await self._whole(request)
         wait = retry_after(response) if response.status_code in (429, 503) else None
         if wait is not None and wait <= self.policy.longest_wait:  # longer: "come back later", not a wait
             self.limits.pause(wait)
-        return response
+        return response, used
 
     async def _send_token_request(self, request: httpx.Request) -> httpx.Response:
         """The OAuth2 token request, once: it is part of each try of the request that needs the token, so
@@ -212,7 +214,7 @@ class RestClient:
             raise TransientHttpError(str(exc), maybe_done=False, status=exc.status) from exc
         if isinstance(error, PermanentHttpError):
             refused = f"{self.name}: fetching an OAuth2 token: {request.url} refused the client credentials"
-            raise PermanentHttpError(self.redact(f"{refused}: {_oauth_error(response)}"), status=error.status)
+            raise CredentialsRefused(self.redact(f"{refused}: {_oauth_error(response)}"), status=error.status)
         if isinstance(error, TransientHttpError):
             raise TransientHttpError(str(error), maybe_done=False, status=error.status, retry_after=error.retry_after)
         return response

@@ -64,6 +64,14 @@ class BasicAuth(ConfigModel):
     username: str
     password: SecretStr
 
+    def own_problems(self) -> Iterator[Problem]:
+        if ":" in self.username:  # RFC 7617: the server splits the pair at the first colon
+            yield Problem(
+                ("username",),
+                "a basic auth username cannot hold ':' (the server would read the part before it as the "
+                "username, the rest as part of the password): check the username the system gave you",
+            )
+
 
 class HeaderAuth(ConfigModel):
     """An API key in a header of your choice."""

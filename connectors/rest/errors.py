@@ -59,6 +59,12 @@ class PermanentHttpError(PermanentError):
         self.status = status
 
 
+class CredentialsRefused(PermanentHttpError):
+    """The system refused Brygga's own credentials (an OAuth2 token endpoint's ``invalid_client``): no
+    request can succeed, so the run stops, rather than each record failing alone with one more try of
+    credentials that are wrong (which may lock the account)."""
+
+
 class NotFoundHttpError(PermanentHttpError):
     """404 or 410: no such record (or path)."""
 
@@ -185,7 +191,7 @@ def _answer_detail(response: httpx.Response, redact: Redact) -> str:
         return ""
     if not text:
         return ""
-    text = redact(" ".join(text.split()))
+    text = " ".join(redact(text).split())  # scrubbed first: a secret holding two spaces would lose one
     return f": {text[:300]}{'…' if len(text) > 300 else ''}"
 
 

@@ -31,7 +31,7 @@ from connectors.base import ConnectorError, PermanentError, TransientError, Writ
 from connectors.rest.answers import json_body
 from connectors.rest.client import RestClient
 from connectors.rest.config import Endpoint, RestStream
-from connectors.rest.errors import NotFoundHttpError, TransientHttpError
+from connectors.rest.errors import CredentialsRefused, NotFoundHttpError, TransientHttpError
 from connectors.rest.matching import Ambiguities
 from connectors.rest.paths import record_in, record_key, request_path, shown_text
 
@@ -86,6 +86,8 @@ class StreamWriter:
             if write.action is WriteAction.UPDATE:
                 return await self._update(write)
             return await self._delete(write)
+        except CredentialsRefused:
+            raise  # no record can succeed: the run stops
         except ConnectorError as exc:
             return WriteResult(write.target_key, exc)
 

@@ -574,6 +574,11 @@ REST_CASES = [
         (P, 6, 11, "systems.api.auth: missing required key 'password'"),
     ),
     case(
+        "rest-basic-username-with-a-colon",
+        system(REST_SYSTEM + "    auth: {type: basic, username: 'us:er', password: secret-pw}\n" + REST_STREAM),
+        (P, 6, 35, "systems.api.auth.username: a basic auth username cannot hold ':'"),
+    ),
+    case(
         "rest-oauth2-relative-token-url",
         system(
             REST_SYSTEM + "    auth: {type: oauth2, token_url: /token, client_id: a, client_secret: b}\n" + REST_STREAM

@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from app.config import SecretValues
-from app.errors import PermanentError
+from app.errors import PermanentError, TransientError
 from connectors.base import Write, WriteAction
+from connectors.rest import auth
 from connectors.rest.auth import credentials
 from connectors.rest.config import BasicAuth
 from tests.connectors.rest.conftest import FakeClock, MakeSystem, read_all
@@ -251,3 +252,94 @@ async def test_a_token_request_that_fails_for_a_passing_reason_is_retried_even_b
     assert result.ok
     assert api.token_requests == 1 and len(api.requests("/api/oauth/token")) == 3
     assert len(api.requests("/api/w/contacts", "POST")) == 1
+
+
+def _writer(api_url: str, make_system: MakeSystem, environ: dict[str, str] = ENVIRON, **options: Any) -> Any:
+    write = {"create": {"method": "POST", "path": "/w/contacts"}}
+    return make_system(
+        {"contacts": {"key": "id", "path": "/w/contacts", "records": "data", "write": write}},
+        environ,
+        auth=oauth(api_url),
+        **options,
+    )
+
+
+def _creates(count: int) -> list[Write]:
+    return [Write(WriteAction.CREATE, {"email": f"n{number}@a.se"}, None) for number in range(count)]
+
+
+async def test_a_failed_token_fetch_is_the_answer_of_every_request_that_waited_for_it(
+    api: ApiState, api_url: str, make_system: MakeSystem
+) -> None:
+    """Each request waiting on the token asked again, one after the other: a token endpoint that timed out cost a
+    batch of a thousand records a thousand timeouts."""
+    for _ in range(200):
+        api.fault("POST", "/api/oauth/token", status=500)
+    connector = _writer(api_url, make_system)
+
+    with pytest.raises(TransientError, match="500 Internal Server Error"):
+        await connector.write("contacts", _creates(20))
+
+    assert len(api.requests("/api/oauth/token")) < 40, len(api.requests("/api/oauth/token"))  # was 80: 20 × 4 tries
+    assert api.requests("/api/w/contacts", "POST") == []
+
+
+async def test_a_token_endpoints_retry_after_holds_every_request_back(
+    api: ApiState, api_url: str, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    api.fault("POST", "/api/oauth/token", status=429, headers={"Retry-After": "1000"})  # longer than a run waits
+    connector = _writer(api_url, make_system)
+
+    with pytest.raises(TransientError, match="429 Too Many Requests"):
+        await connector.write("contacts", _creates(1))
+    with pytest.raises(TransientError, match="429 Too Many Requests"):
+        await connector.write("contacts", _creates(3))  # meanwhile: no request to the token endpoint
+    fake_clock.time += 301  # held at most five minutes
+    [later] = await connector.write("contacts", _creates(1))
+
+    assert later.ok
+    assert len(api.requests("/api/oauth/token")) == 2
+
+
+async def test_refused_client_credentials_stop_a_write_instead_of_failing_each_record(
+    api: ApiState, api_url: str, make_system: MakeSystem
+) -> None:
+    """One refused try per record: twenty for a batch of twenty, where an account may lock after five."""
+    connector = _writer(api_url, make_system, {**ENVIRON, "CLIENT_SECRET": "wrong-secret-value"})
+
+    with pytest.raises(PermanentError, match="refused the client credentials: invalid_client"):
+        await connector.write("contacts", _creates(20))
+
+    assert len(api.requests("/api/oauth/token")) < 5
+
+
+async def test_only_the_last_two_tokens_are_kept_secret(
+    api: ApiState, api_url: str, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    """Every token fetched stayed among the secrets: each scrub took longer, a token an hour, for weeks."""
+    api.contacts, api.token_lifetime = contacts(3), 100
+    connector = make_system(stream("oauth"), ENVIRON, auth=oauth(api_url))
+
+    for _ in range(6):
+        await read_all(connector, "contacts")
+        fake_clock.time += 95
+
+    tokens = [
+        seen.headers["authorization"].removeprefix("Bearer ") for seen in api.requests("/api/auth/oauth/contacts")
+    ]
+    secrets = connector.client.secrets
+    assert len(set(tokens)) == 6
+    assert [token in secrets for token in tokens] == [False] * 4 + [True] * 2
+
+
+async def test_a_token_beyond_any_tokens_length_is_a_clear_error(
+    api: ApiState, api_url: str, make_system: MakeSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token endpoint answering a token of a megabyte froze the run at 100 % CPU: every character of it became
+    part of the pattern that scrubs secrets."""
+    monkeypatch.setattr(auth, "MAX_TOKEN", 10)
+    api.contacts = contacts(3)
+    connector = make_system(stream("oauth"), ENVIRON, auth=oauth(api_url))
+
+    with pytest.raises(PermanentError, match=r"its access_token is 18 characters long, where tokens hold a few"):
+        await read_all(connector, "contacts")

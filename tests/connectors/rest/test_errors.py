@@ -8,6 +8,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from app.config import SecretValues
 from app.errors import PermanentError, TransientError
 from connectors.rest.errors import (
     NEVER_SENDABLE,
@@ -118,6 +119,17 @@ def test_a_long_answer_is_cut_and_scrubbed_in_the_message() -> None:
     error = status_error(response, "x", _redact)
 
     assert str(error) == "x: 400 Bad Request: " + "x" * 298 + "**…"  # no part of the secret at the cut
+
+
+def test_an_answer_is_scrubbed_before_its_spaces_are_made_one() -> None:
+    """A secret holding two spaces (or a tab) echoed by the API lost one before it was looked for: shown whole."""
+    secrets = SecretValues()
+    secrets.add("bt-Secret  two\t5555")
+    response = httpx.Response(401, text="invalid credentials:\n  bt-Secret  two\t5555 (check them)")
+
+    error = status_error(response, "x", secrets.redact)
+
+    assert str(error).startswith("x: 401 Unauthorized: invalid credentials: *** (check them)"), str(error)
 
 
 def test_retry_after_in_seconds() -> None:
