@@ -24,7 +24,8 @@ fix it::
     │   │   └── WorkbookOpenError    a workbook that is open elsewhere (connectors.xlsx.workbook)
     │   └── PermanentError   retrying will not help: 4xx, missing table, bad data
     │       ├── PermanentHttpError   a REST answer no retry fixes (connectors.rest.errors)
-    │       │   └── NotFoundHttpError    404 for a record (connectors.rest.errors)
+    │       │   ├── NotFoundHttpError    404 for a record (connectors.rest.errors)
+    │       │   └── CredentialsRefused   an OAuth2 token endpoint refused the client: the run stops
     │       ├── CsvFileError         a CSV file that cannot be read or written (connectors.csv.files)
     │       └── XlsxFileError        a workbook that cannot be read or written (connectors.xlsx.workbook)
     │           └── EmptySheetError  a sheet without a header row (connectors.xlsx.workbook)
