@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO
 from xml.etree import ElementTree
 
+from connectors.xlsx import sheet_text
 from connectors.xlsx.workbook import XlsxFile
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -90,6 +91,8 @@ class SheetSurvey:
 
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
     block: int = 0
+    text: int = 0
+    """At least as many bytes as the sheet's text cells hold once read (see :mod:`.sheet_text`)."""
 
 
 def survey_sheet(path: Path, sheet: str | None) -> SheetSurvey:
@@ -102,13 +105,14 @@ def survey_sheet(path: Path, sheet: str | None) -> SheetSurvey:
         part = sheet_part(archive, sheet)
         if part is None:
             return survey
-        rows, columns, odd = _NEAR_ROWS, _NEAR_COLUMNS, False
+        rows, columns, odd, size = _NEAR_ROWS, _NEAR_COLUMNS, False, 0
         with archive.open(part) as xml:
             for body in _bodies(xml):
                 if _MARK in body:
                     _collect(body, survey.errors)
                 if _SHARED_MARK in body:
                     _collect_bad_shared(body, survey.errors)
+                size += len(body)
                 odd = odd or _UNREFERENCED.search(body) is not None
                 odd = odd or (b":c" in body and _PREFIXED.search(body) is not None)
                 for reference in _FAR.findall(body):
@@ -122,6 +126,7 @@ def survey_sheet(path: Path, sheet: str | None) -> SheetSurvey:
         if odd or survey.block > MAX_CELLS:
             with archive.open(part) as xml:
                 survey.block = _exact_block(xml)
+        survey.text = sheet_text.held_text(archive, part, size)
     return survey
 
 
@@ -160,7 +165,16 @@ def check_target_size(file: XlsxFile) -> None:
 
 
 def check_reach(file: XlsxFile, sheet: str | None, survey: SheetSurvey) -> None:
-    """:raises XlsxFileError: when the sheet's block is larger than :data:`MAX_CELLS`, saying how to mend it"""
+    """:raises XlsxFileError: when the sheet's block is larger than :data:`MAX_CELLS`, or its text cells would
+    hold more than :data:`~.sheet_text.MAX_SHEET_TEXT`, saying how to mend it"""
+    most_text = sheet_text.MAX_SHEET_TEXT
+    if survey.text > most_text:
+        raise file.error(
+            f"{'the first sheet' if sheet is None else f'sheet {sheet!r}'} holds too much text to be read: its "
+            f"text cells would hold about {survey.text >> 20:,} MB once read (a text named by many cells counts in "
+            f"each), and Brygga reads at most {most_text >> 20:,} MB; a workbook made to exhaust memory, or "
+            "one long text copied into many cells: shorten it in Excel and save, or ask its sender for another"
+        )
     if survey.block > MAX_CELLS:
         raise file.error(
             f"{'the first sheet' if sheet is None else f'sheet {sheet!r}'} reaches too far to be read: from its "

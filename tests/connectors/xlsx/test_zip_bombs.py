@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from connectors.base import Write, WriteAction
-from connectors.xlsx import workbook
+from connectors.xlsx import sheet_text, workbook
 from connectors.xlsx.workbook import XlsxFileError
 from tests.connectors.xlsx.conftest import SystemMaker, records_of
 
@@ -88,3 +88,48 @@ async def test_shared_texts_up_to_the_limit_are_read(system: SystemMaker, folder
     (folder / "fine.xlsx").write_bytes(_with_part("xl/sharedStrings.xml", _shared_texts(1000)))
 
     assert await records_of(system(fine="{file: fine.xlsx, key: id}"), "fine") == [{"id": 1, "name": "Ann"}]
+
+
+def _text_cells_naming(indexes: list[int], long_text: int) -> bytes:
+    """A workbook whose sheet's cell B of each row names the shared text of ``indexes`` (text 1 is
+    ``long_text`` characters long, text 2 short)."""
+    rows = "".join(
+        f'<row r="{row}"><c r="A{row}"><v>{row}</v></c><c r="B{row}" t="s"><v>{index}</v></c></row>'
+        for row, index in enumerate(indexes, start=2)
+    )
+    header = '<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="s"><v>0</v></c></row>'
+    book = _with_part("xl/sharedStrings.xml", _shared_texts(0)[:-6] + b"<si><t>name</t></si><si><t>"
+                      + b"x" * long_text + b"</t></si><si><t>short</t></si></sst>")  # fmt: skip
+    with zipfile.ZipFile(io.BytesIO(book)) as archive:
+        parts = {part: archive.read(part) for part in archive.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    start, end = sheet.index("<sheetData"), sheet.index("</worksheet>")
+    parts["xl/worksheets/sheet1.xml"] = (
+        sheet[:start] + f"<sheetData>{header}{rows}</sheetData>" + sheet[end:]
+    ).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for part, content in parts.items():
+            archive.writestr(part, content)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("indexes", "refused"),
+    [([1] * 200, True), ([1] * 20, False), ([1] + [2] * 2000, False)],
+    ids=["one-long-text-in-many-cells", "in-a-few-cells", "once-among-many-short-ones"],
+)
+async def test_a_long_text_copied_into_many_cells_is_refused_before_it_is_read(
+    system: SystemMaker, folder: Path, monkeypatch: pytest.MonkeyPatch, indexes: list[int], refused: bool
+) -> None:
+    """calamine copies a shared text into every cell naming it: one text of 32,767 characters named by 60,000
+    cells (a file of 630 KB) took 2.2 GB. The bound is lowered here: 200 × 2,000 characters passes it."""
+    monkeypatch.setattr(sheet_text, "MAX_SHEET_TEXT", 100_000)
+    (folder / "t.xlsx").write_bytes(_text_cells_naming(indexes, 2_000))
+    connector = system(t="{file: t.xlsx, key: id}")
+
+    if refused:
+        with pytest.raises(XlsxFileError, match=r"holds too much text to be read: its text cells would hold about"):
+            await connector.prepare("t")
+    else:
+        await connector.prepare("t")
