@@ -110,8 +110,11 @@ class OAuth2Credentials(Credentials):
     MOST_EARLY = 60.0
     """… but no more than this many seconds early."""
 
-    def __init__(self, options: OAuth2Auth, send: SendToken, secrets: SecretValues, clock: Clock) -> None:
+    def __init__(
+        self, options: OAuth2Auth, send: SendToken, secrets: SecretValues, clock: Clock, system: str = ""
+    ) -> None:
         self.options = options
+        self._where = f"{system + ': ' if system else ''}fetching an OAuth2 token from {options.token_url}"
         self._send = send
         self._secrets = secrets
         self._clock = clock
@@ -199,11 +202,12 @@ class OAuth2Credentials(Credentials):
         return token, self._clock.now() + lifetime - min(lifetime * self.EARLY, self.MOST_EARLY)
 
     def _read_answer(self, answer: httpx.Response) -> tuple[str, float | None]:
-        where = f"OAuth2 token request to {self.options.token_url}"
+        where = self._where
         try:
             body: Any = orjson.loads(answer.content)
-        except orjson.JSONDecodeError:
-            raise PermanentHttpError(f"{where}: the answer is not JSON", status=answer.status_code) from None
+        except orjson.JSONDecodeError as exc:
+            reason = str(exc).split(":", 1)[0]  # orjson's reason, without the text it quotes
+            raise PermanentHttpError(f"{where}: the answer is not JSON ({reason})", status=answer.status_code) from None
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise PermanentHttpError(f"{where}: the answer has no access_token", status=answer.status_code)
@@ -229,13 +233,15 @@ def _again(error: ConnectorError) -> ConnectorError:
     return again
 
 
-def credentials(auth: Auth | None, send: SendToken, secrets: SecretValues, clock: Clock) -> Credentials:
-    """The credentials of a system's ``auth`` option; their secret values are added to ``secrets``."""
+def credentials(
+    auth: Auth | None, send: SendToken, secrets: SecretValues, clock: Clock, system: str = ""
+) -> Credentials:
+    """The credentials of system ``system``'s ``auth`` option; their secret values are added to ``secrets``."""
     if auth is None:
         return Credentials()
     if isinstance(auth, OAuth2Auth):
         secrets.add(auth.client_secret.get_secret_value())
-        return OAuth2Credentials(auth, send, secrets, clock)
+        return OAuth2Credentials(auth, send, secrets, clock, system)
     if isinstance(auth, BearerAuth):
         token = auth.token.get_secret_value()
         secrets.add(token)

@@ -94,7 +94,7 @@ class RestClient:
         self.policy = policy
         self.secrets = SecretValues()
         self.limits = RequestLimits(options.rate_limit, options.concurrency, clock)
-        self.credentials = credentials(options.auth, self._send_token_request, self.secrets, clock)
+        self.credentials = credentials(options.auth, self._send_token_request, self.secrets, clock, name)
         seconds = options.timeout.total_seconds()
         headers = httpx.Headers({"Accept": "application/json"})
         headers.update(options.headers)  # by name, whatever its case: the configured ones win
@@ -212,6 +212,15 @@ class RestClient:
             error = status_error(response, where, self.redact)
         except TransientHttpError as exc:
             raise TransientHttpError(str(exc), maybe_done=False, status=exc.status) from exc
+        if isinstance(error, PermanentHttpError) and 300 <= response.status_code < 400:
+            moved = response.headers.get("location", "(no Location)")
+            raise PermanentHttpError(
+                self.redact(
+                    f"{where}: answered {response.status_code} with a redirect to {moved}, which Brygga does not "
+                    "follow (the client secret would go along): set `token_url` to where it points"
+                ),
+                status=response.status_code,
+            )
         if isinstance(error, PermanentHttpError):
             refused = f"{self.name}: fetching an OAuth2 token: {request.url} refused the client credentials"
             raise CredentialsRefused(self.redact(f"{refused}: {_oauth_error(response)}"), status=error.status)

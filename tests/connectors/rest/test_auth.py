@@ -341,5 +341,23 @@ async def test_a_token_beyond_any_tokens_length_is_a_clear_error(
     api.contacts = contacts(3)
     connector = make_system(stream("oauth"), ENVIRON, auth=oauth(api_url))
 
-    with pytest.raises(PermanentError, match=r"its access_token is 18 characters long, where tokens hold a few"):
+    with pytest.raises(PermanentError, match=r"^crm: fetching an OAuth2 token from .*: its access_token is 18 "):
         await read_all(connector, "contacts")
+
+
+async def test_a_token_endpoint_that_redirects_is_named_with_where_it_points(
+    api: ApiState, api_url: str, make_system: MakeSystem
+) -> None:
+    """A redirect was reported as a refusal of the client credentials, without where it pointed."""
+    api.fault("POST", "/api/oauth/token", status=307, headers={"Location": "http://127.0.0.1:9/elsewhere"})
+    connector = make_system(stream("oauth"), ENVIRON, auth=oauth(api_url))
+
+    with pytest.raises(PermanentError) as failed:
+        await read_all(connector, "contacts")
+
+    assert str(failed.value) == (
+        f"crm: fetching an OAuth2 token from {api_url}/oauth/token: answered 307 with a redirect to "
+        "http://127.0.0.1:9/elsewhere, which Brygga does not follow (the client secret would go along): set "
+        "`token_url` to where it points"
+    )
+    assert len(api.requests("/api/oauth/token")) == 1
