@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -89,11 +89,17 @@ def _encode(value: Any) -> Any:
         return {_TAG: "time", "value": value.isoformat()}
     if isinstance(value, bytes | bytearray | memoryview):
         return {_TAG: "bytes", "value": base64.b64encode(bytes(value)).decode()}
-    if isinstance(value, set | frozenset | tuple):
+    if isinstance(value, tuple):
         return list(value)
+    if isinstance(value, set | frozenset):  # a MariaDB SET: in one order, or its text would differ between runs
+        return sorted(value, key=lambda item: (type(item).__name__, str(item)))
+    if isinstance(value, timedelta):
+        return {_TAG: "timedelta", "value": [value.days, value.seconds, value.microseconds]}
     if isinstance(value, UnreadableValue):
         return {_TAG: "unreadable", "value": [value.text, value.where]}
-    raise TypeError(f"cannot store a value of type {type(value).__name__}")
+    # A database's own kind (an interval range, an address, a bit string, a composite): kept as its text. A
+    # record holding one must still be kept as a dead letter, and logged: raising here failed the whole run.
+    return str(value)
 
 
 _DECODERS: dict[str, Callable[[Any], Any]] = {
@@ -102,6 +108,7 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     "date": date.fromisoformat,
     "time": time.fromisoformat,
     "bytes": base64.b64decode,
+    "timedelta": lambda parts: timedelta(*parts),
     "unreadable": lambda parts: UnreadableValue(*parts),
 }
 

@@ -37,6 +37,8 @@ def cell_text(value: Any) -> str:
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, dict | list | tuple):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_in_json)
+    if isinstance(value, set | frozenset):  # a MariaDB SET: a,b as the database spells it, not {'b', 'a'}
+        return ",".join(sorted(map(cell_text, value)))
     return str(value)
 
 

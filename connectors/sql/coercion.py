@@ -84,6 +84,8 @@ class ColumnType:
                 value = _CONVERTERS[self.kind](value)
             except (ValueError, TypeError, AttributeError, ArithmeticError):
                 raise ColumnValueError(f"cannot convert {_shown(value)} to {_WHAT[self.kind]}") from None
+        elif value.__class__ is Decimal and not value.is_finite():  # a decimal as it came: NaN passed unchecked
+            raise ColumnValueError(f"cannot convert {_shown(value)} to {_WHAT[self.kind]}")
         if self.scale is not None and not fits_scale(value, self.scale):
             raise ColumnValueError(
                 f"{_shown(value)} has more digits after the point than the column keeps ({self.scale}): it would be "
@@ -305,7 +307,14 @@ def _to_text(value: Any) -> str:
         return value
     if isinstance(value, bool | int | float | Decimal | date | time | uuid.UUID):
         return key_text(value)
+    if isinstance(value, set | frozenset):  # a MariaDB SET, as the database spells one: a,b
+        return set_text(value)
     raise TypeError
+
+
+def set_text(value: set[Any] | frozenset[Any]) -> str:
+    """A set's members as a MariaDB SET column spells them (``a,b``), in one order for every run."""
+    return ",".join(sorted(map(str, value)))
 
 
 def _to_uuid(value: Any) -> uuid.UUID:

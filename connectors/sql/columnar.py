@@ -98,6 +98,8 @@ def _fitted(values: tuple[Any, ...], kind: ColumnType) -> tuple[Any, ...] | None
     if kind.kind is Kind.OTHER or not seen:
         return values
     if kind.native is not None and seen == {kind.native}:
+        if kind.native is Decimal and not all(value is None or value.is_finite() for value in values):
+            return None  # NaN or an infinity: the row-by-row way fails its record alone
         return values
     if kind.kind is Kind.DATETIME and seen == {datetime} and _zones_fit(values, kind.aware):
         return values

@@ -114,6 +114,13 @@ async def test_a_checkpoint_keeps_its_types_and_moves_only_with_its_batch(store:
     assert await store.checkpoint(SYNC) is None
 
 
+class Unstorable:
+    """A value no text can be made of: the state database cannot keep it."""
+
+    def __str__(self) -> str:
+        raise TypeError("no text for this value")
+
+
 async def test_a_failing_batch_commits_nothing(store: Store) -> None:
     run_id = await store.start_run(SYNC, "manual")
     await store.commit_batch(SYNC, run_id, BatchChanges(checkpoint={"cursor": 1}))
@@ -122,7 +129,7 @@ async def test_a_failing_batch_commits_nothing(store: Store) -> None:
         log=[LogEntry("1", "1", "created")],
         counts=Counts(read=1, created=1),
         checkpoint={"cursor": 2},
-        failures=[Failure("2", {"unstorable": object()}, "bad", "mapping")],
+        failures=[Failure("2", {"unstorable": Unstorable()}, "bad", "mapping")],
     )
 
     with pytest.raises(TypeError):
@@ -138,7 +145,7 @@ async def test_a_failing_first_load_batch_commits_nothing(store: Store) -> None:
     """New ID-map rows and log rows go in by COPY on PostgreSQL: inside the batch's transaction too."""
     run_id = await store.start_run(SYNC, "manual")
     broken = _batch("1", 1)
-    broken.failures = [Failure("2", {"unstorable": object()}, "bad", "mapping")]
+    broken.failures = [Failure("2", {"unstorable": Unstorable()}, "bad", "mapping")]
 
     with pytest.raises(TypeError):
         await store.commit_batch(SYNC, run_id, broken)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from connectors.base import Write, WriteAction
-from connectors.sql.coercion import ColumnType, Kind
+from connectors.sql.coercion import ColumnType, ColumnValueError, Kind
 from connectors.sql.columnar import column_rows, results
 
 TYPES = {
@@ -71,9 +71,7 @@ NUMBERS = [  # as a workbook gives them: whole numbers as int, others as Decimal
 ]
 
 
-@pytest.mark.parametrize(
-    "numbers", [NUMBERS, [*NUMBERS, {"id": 4, "price": Decimal("NaN"), "weight": Decimal("Infinity")}]]
-)
+@pytest.mark.parametrize("numbers", [NUMBERS, [*NUMBERS, {"id": 4, "price": 5, "weight": Decimal("Infinity")}]])
 def test_whole_columns_of_numbers_convert_as_value_by_value(numbers: list[dict[str, Any]]) -> None:
     types = {"id": TYPES["id"], "price": TYPES["amount"], "weight": ColumnType(Kind.FLOAT, "REAL")}
     prepared = column_rows([write(record) for record in numbers], ["id"], types, None)
@@ -83,6 +81,20 @@ def test_whole_columns_of_numbers_convert_as_value_by_value(numbers: list[dict[s
     assert [[(type(value), str(value)) for value in row] for row in prepared[1]] == [
         [(type(value), str(value)) for value in row] for row in by_value
     ]
+
+
+@pytest.mark.parametrize("bad", [Decimal("NaN"), Decimal("-Infinity"), Decimal("sNaN")])
+def test_a_decimal_column_given_a_decimal_that_is_no_number_leaves_it_to_rows(bad: Decimal) -> None:
+    """A decimal passed as it came (a PostgreSQL numeric NaN): SQLite stored NULL for it, MariaDB read NaN as
+    a column's name."""
+    types = {"id": TYPES["id"], "price": TYPES["amount"]}
+
+    assert (
+        column_rows([write({"id": 1, "price": Decimal("1.5")}), write({"id": 2, "price": bad})], ["id"], types, None)
+        is None
+    )
+    with pytest.raises(ColumnValueError, match="cannot convert"):
+        types["price"].convert(bad)
 
 
 def test_a_column_with_a_value_that_does_not_convert_is_left_to_rows_whatever_else_it_holds() -> None:
