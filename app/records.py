@@ -26,7 +26,7 @@ Record = dict[str, Any]
 def key_text(value: Any) -> str:
     """One key value as text: ``7`` → ``"7"``, ``Decimal("7.0")`` → ``"7.0"``."""
     if value.__class__ is int:
-        return str(value)
+        return str(value) if -_LONGEST_STR < value < _LONGEST_STR else str(Decimal(value))  # past str()'s limit
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -42,11 +42,16 @@ def key_text(value: Any) -> str:
     return str(value)
 
 
+_LONGEST_STR = 10**4299
+"""Integers from here on have more digits than ``str()`` writes (Python's limit, 4300): a webhook's id of
+4,301 digits crashed the run that wrote its error."""
+
+
 def key_texts(values: Sequence[Any]) -> list[str]:
     """Many key values (none of them ``None``) as text: :func:`key_text` of each, a whole column of
     whole numbers or of text at C speed."""
     kinds = set(map(type, values))
-    if kinds == {int}:
+    if kinds == {int} and min(values) > -_LONGEST_STR and max(values) < _LONGEST_STR:
         return list(map(str, values))
     if kinds == {str}:
         return list(values)

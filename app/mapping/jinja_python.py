@@ -93,8 +93,8 @@ class Translator:
             # one needs Jinja's rules (a method of that name, else undefined).
             missing = self._helper("missing", _MISSING)
             record = self.variable
-            return (
-                f"(_w if (_w := {record}.get({node.attr!r}, {missing})) is not {missing}"
+            return (  # the variable may be no mapping: a webhook's body, for delete_when, may be a list
+                f"(_w if {record}.__class__ is dict and (_w := {record}.get({node.attr!r}, {missing})) is not {missing}"
                 f" else {getattr_}({record}, {node.attr!r}))"
             )
         return f"{getattr_}({self.expression(node.node)}, {node.attr!r})"

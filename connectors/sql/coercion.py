@@ -86,6 +86,8 @@ class ColumnType:
                 raise ColumnValueError(f"cannot convert {_shown(value)} to {_WHAT[self.kind]}") from None
         elif value.__class__ is Decimal and not value.is_finite():  # a decimal as it came: NaN passed unchecked
             raise ColumnValueError(f"cannot convert {_shown(value)} to {_WHAT[self.kind]}")
+        if self.kind is Kind.INTEGER and value not in self.whole:
+            raise ColumnValueError(f"{_shown(value)} is beyond what column type {self.name} holds")
         if self.scale is not None and not fits_scale(value, self.scale):
             raise ColumnValueError(
                 f"{_shown(value)} has more digits after the point than the column keeps ({self.scale}): it would be "
@@ -120,7 +122,7 @@ _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def _shown(value: Any) -> str:
-    shown = repr(value)
+    shown = repr(value) if value.__class__ is not int else key_text(value)  # repr() refuses 4,301 digits
     return shown if len(shown) <= 60 else shown[:57] + "…"
 
 

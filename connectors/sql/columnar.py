@@ -100,6 +100,8 @@ def _fitted(values: tuple[Any, ...], kind: ColumnType) -> tuple[Any, ...] | None
     if kind.native is not None and seen == {kind.native}:
         if kind.native is Decimal and not all(value is None or value.is_finite() for value in values):
             return None  # NaN or an infinity: the row-by-row way fails its record alone
+        if kind.kind is Kind.INTEGER and not _held(values, kind.whole):
+            return None  # beyond the column's type: the row-by-row way fails its record alone
         return values
     if kind.kind is Kind.DATETIME and seen == {datetime} and _zones_fit(values, kind.aware):
         return values
@@ -131,6 +133,11 @@ def _in_bulk(values: tuple[Any, ...], kind: ColumnType, seen: set[type]) -> tupl
     except (ValueError, ArithmeticError):
         return None
     return None
+
+
+def _held(values: tuple[Any, ...], whole: range) -> bool:
+    numbers = [value for value in values if value is not None]
+    return not numbers or (min(numbers) in whole and max(numbers) in whole)
 
 
 def _zones_fit(moments: tuple[Any, ...], aware: bool) -> bool:

@@ -278,3 +278,17 @@ def test_a_condition_that_raises_lets_the_error_through() -> None:
 
 def test_a_date_value_is_kept_native() -> None:
     assert compile_template("{{ record.day }}")({"day": date(2024, 3, 5)}) == date(2024, 3, 5)
+
+
+def test_a_condition_over_a_body_that_is_a_list_reads_its_fields_as_missing() -> None:
+    """``delete_when`` sees a webhook's whole body, which may be a list of records (SPEC): ``event.action``
+    raised AttributeError ('list' object has no attribute 'get') and the event's records were dropped."""
+    deleted = compile_condition("{{ event.action == 'deleted' }}", variable="event")
+    bodies: list[Any] = [[{"id": 4}], [], {"action": "deleted"}, {"id": 4}]
+
+    assert [deleted(body) for body in bodies] == [
+        False,
+        False,
+        True,
+        False,
+    ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Write, WriteAction
+from connectors.base import Write, WriteAction, format_key, key_text
 from connectors.sql.coercion import ColumnType, ColumnValueError, Kind
 from connectors.sql.columnar import column_rows, results
 
@@ -131,3 +131,15 @@ def test_results_carry_key_text_and_whether_new() -> None:
 
     assert [(r.target_key, r.created) for r in told] == [("1", False), ("2", True)]
     assert [(r.target_key, r.created, r.ok) for r in untold] == [("1", None, True)]
+
+
+def test_an_integer_beyond_its_columns_type_is_left_to_rows_where_it_fails_alone() -> None:
+    """A webhook's id of 4,301 digits reached the database, whose refusal then crashed the run as its key was
+    written into the error (str() of such an integer raises)."""
+    huge = 10**4400
+    types = {"id": TYPES["id"], "price": ColumnType(Kind.INTEGER, "INTEGER")}
+
+    assert column_rows([write({"id": 1, "price": 5}), write({"id": 2, "price": huge})], ["id"], types, None) is None
+    with pytest.raises(ColumnValueError, match=r"^100000.*… is beyond what column type INTEGER holds$"):
+        types["price"].convert(huge)
+    assert key_text(huge) == "1" + "0" * 4400 and format_key([huge]) == key_text(huge)
