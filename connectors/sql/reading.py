@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from itertools import repeat
 from typing import Any
 
@@ -39,7 +40,7 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
-from sqlalchemy.types import NullType
+from sqlalchemy.types import Float, NullType, Numeric, TypeDecorator
 
 from connectors.base import Batch, Checkpoint, PermanentError, Record
 from connectors.sql.coercion import ColumnValueError
@@ -55,13 +56,43 @@ _LIMIT = "brygga_limit"
 _SINCE = "brygga_since"
 
 
+def _number_as_given(column: ColumnElement[Any], backend: Backend) -> ColumnElement[Any]:
+    """A number column read exactly: SQLAlchemy makes MariaDB's DOUBLE and FLOAT, and SQLite's NUMERIC of no
+    declared scale, decimals of ten places (1e-30 read as 0, 0.123456789012345 as 0.1234567890), and fails
+    a whole read on text that SQLite keeps in a NUMERIC column. A float column gives the driver's float; a
+    SQLite NUMERIC the exact decimal of what it stores. PostgreSQL's are read by asyncpg as they are."""
+    kind = column.type
+    if backend is Backend.POSTGRESQL:
+        return column
+    if isinstance(kind, Float):  # no Numeric in SQLAlchemy 2.1
+        return type_coerce(column, NullType()).label(column.key)
+    if backend is Backend.SQLITE and isinstance(kind, Numeric) and kind.scale is None:
+        return type_coerce(column, _ExactNumeric()).label(column.key)
+    return column
+
+
+class _ExactNumeric(TypeDecorator[Any]):
+    """SQLite's NUMERIC as it stores it: an integer or a float as the decimal it is, text left as text (its
+    record fails alone where a number is wanted)."""
+
+    impl = NullType
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value.__class__ is float:
+            return Decimal(repr(value)) if math.isfinite(value) else value
+        if value.__class__ is int:
+            return Decimal(value)
+        return value
+
+
 class StreamReader:
     """The statements that read one stream, built once and reused batch after batch."""
 
     def __init__(self, shape: StreamShape) -> None:
         self.shape = shape
         source = shape.source
-        self.columns = [source.c[name] for name in shape.columns]
+        self.columns = [_number_as_given(source.c[name], shape.backend) for name in shape.columns]
         self.key = [self._comparable(name) for name in shape.key]
         self.cursor = self._comparable(shape.options.cursor) if shape.options.cursor else None
         key_columns = [source.c[name] for name in shape.key]

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import Column, Date, Integer, String
 from sqlalchemy.engine import make_url
 
 from app.records import dumps, loads
 from connectors.base import Write, WriteAction
-from tests.connectors.sql.conftest import T0, Connect, Db, checkpoints, ids, moments, read_all, timestamp
+from tests.connectors.sql.conftest import (
+    SQLITE,
+    T0,
+    Connect,
+    Db,
+    checkpoints,
+    ids,
+    moments,
+    only,
+    read_all,
+    timestamp,
+)
 from tests.services import MARIADB_URL
 
 CUSTOMERS = {"table": "", "key": "id", "cursor": "updated_at"}
@@ -264,3 +276,39 @@ async def test_records_read_have_plain_text_field_names(db: Db, connect: Connect
     records = [*read, *changed[0].records, *found.values()]
     assert len(records) == 7
     assert {type(name) for record in records for name in record} == {str}
+
+
+@only("mariadb")
+async def test_a_mariadb_double_is_read_exactly(db: Db, connect: Connect) -> None:
+    """SQLAlchemy made DOUBLE a decimal of ten places: 1e-30 read as 0, 0.12345678901234 as 0.1234567890."""
+    name = db.name("doubles")
+    await db.execute(f"CREATE TABLE {name} (id INT PRIMARY KEY, d DOUBLE, f FLOAT)")
+    await db.execute(f"INSERT INTO {name} VALUES (1, 1e-30, 0.5), (2, 0.12345678901234, NULL)")
+    try:
+        async with connect({"s": {"table": name, "key": "id"}}) as connector:
+            [batch] = await read_all(connector, "s", None, 10)
+    finally:
+        await db.execute(f"DROP TABLE {name}")
+
+    assert [(record["d"], record["f"]) for record in batch.records] == [(1e-30, 0.5), (0.12345678901234, None)]
+
+
+@SQLITE
+async def test_a_sqlite_numeric_is_read_as_the_exact_decimal_it_stores(db: Db, connect: Connect) -> None:
+    """Read through a float of ten places (123456789012345678 as 123456789012345680.0000000000), and text in the
+    column failed the whole read (SQLite keeps any value in any column)."""
+    name = db.name("numerics")
+    await db.execute(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, n NUMERIC)")
+    await db.execute(
+        f"INSERT INTO {name} VALUES (1, 0.123456789012345), (2, 123456789012345678), (3, 1e-12), (4, 'abc'), (5, NULL)"
+    )
+    async with connect({"s": {"table": name, "key": "id"}}) as connector:
+        [batch] = await read_all(connector, "s", None, 10)
+
+    assert [record["n"] for record in batch.records] == [
+        Decimal("0.123456789012345"),
+        Decimal(123456789012345678),
+        Decimal("1e-12"),
+        "abc",
+        None,
+    ]
