@@ -24,7 +24,7 @@ from app.engine.pipeline import CommitQueue, RecordsInFlight, WaitForBefore, all
 from app.engine.planning import Action, Planned, claim_key, plan_batch
 from app.engine.retry import pause, with_retries, worth_retrying
 from app.engine.writing import write_plan
-from app.errors import EarlierWriteFailed, RunStopped, TransientError
+from app.errors import ConnectorError, EarlierWriteFailed, RunStopped, TransientError
 from app.mapping import record_hash
 from app.record_checks import UnfitKey
 from app.records import Record
@@ -44,6 +44,8 @@ batches of 5,000, five of the default 1,000. Each takes ~2.5 KB here (the record
 ~25 MB, where a fixed two stages ahead of two writes held ~100 MB at batches of 5,000."""
 
 _CLAIMING = (Action.CREATE, Action.UPDATE)
+WAITING_NOTED = 1000
+"""Pending webhook events that a failed webhook run marks with its error, at most (the oldest first)."""
 """Actions of a record new to the ID map that write its target key (a skip or failure takes none)."""
 
 
@@ -149,7 +151,16 @@ class OneWayRun:
 
     async def execute(self) -> Counts:
         with retrying_as(self.sync.retry):  # connectors that retry requests themselves follow the sync's policy
-            return await self._execute()
+            try:
+                return await self._execute()
+            except ConnectorError as exc:
+                if self.options.webhook:  # the events wait for the next run: ops see why in the inbox
+                    await self._note_waiting_events(str(exc))
+                raise
+
+    async def _note_waiting_events(self, error: str) -> None:
+        waiting = await self.store.inbox.pending(self.sync.name, WAITING_NOTED)
+        await self.store.inbox.note_error(self.sync.name, [event.id for event in waiting], error)
 
     async def _execute(self) -> Counts:
         self.parts = await self.engine.parts(self.sync)

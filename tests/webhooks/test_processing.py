@@ -282,3 +282,18 @@ async def test_thin_events_fetch_their_records_and_each_event_answers_for_its_ow
     assert missing["status"] == "failed" and "shop.contacts has no record 5" in missing["error"]
     assert (fetched["status"], fetched["error"]) == ("processed", None)
     assert app.project.customers() == [(1, "Fresh", "p1@example.com"), (2, "Also fresh", "p2@example.com")]
+
+
+async def test_events_waiting_for_a_target_that_is_down_say_why(in_process: InProcessFactory) -> None:
+    """While the target cannot be reached the sync turns failing; its events stayed pending with no error."""
+    app = await in_process()
+    erp = app.project.root / "erp.db"
+    erp.rename(app.project.root / "erp.db.away")
+
+    waiting = await _accepted(app, "local", {"action": "created", "items": [contact(1)]})
+    await app.idle("local")
+
+    event = await app.event(waiting)
+    assert event["status"] == "pending"
+    assert "erp.db does not exist" in (event["error"] or ""), event
+    (app.project.root / "erp.db.away").rename(erp)
