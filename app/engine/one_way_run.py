@@ -21,7 +21,7 @@ from app.config import SyncConfig
 from app.engine.by_key import records_by_key
 from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, RecordsInFlight, WaitForBefore, all_of, read_ahead
-from app.engine.planning import Action, Planned, claim_key, plan_batch
+from app.engine.planning import Action, Planned, plan_batch
 from app.engine.retry import pause, with_retries, worth_retrying
 from app.engine.writing import write_plan
 from app.errors import ConnectorError, EarlierWriteFailed, RunStopped, TransientError
@@ -259,8 +259,9 @@ class OneWayRun:
         the target keys this batch's new records take, until committed."""
         if not self.parts.targets_may_be_shared:
             return
+        claim = self.parts.claim_key  # once per batch: each record's would ask the connector again
         claims = {
-            claim_key(self.parts, item.target_key): item.source_key
+            claim(item.target_key): item.source_key
             for item in plan
             if item.target_key is not None and not item.mapped_before and item.action in _CLAIMING
         }

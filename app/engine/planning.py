@@ -90,6 +90,12 @@ class SyncParts:
         return self.target.key_fold(self.sync.target_stream) if self.target_key is not None else None
 
     @property
+    def claim_key(self) -> Callable[[str], str]:
+        """A target key as claims of target records are compared (:func:`_refuse_shared_targets`): folded
+        where the target folds keys, else as it is."""
+        return self.target_key_fold or str  # str() of a str is that str
+
+    @property
     def targets_may_be_shared(self) -> bool:
         """Whether two source records may name one target record: their keys are converted (``01`` and
         ``1`` as integers), or the target takes different key texts for one (a key ignoring case)."""
@@ -243,13 +249,13 @@ async def _refuse_shared_targets(parts: SyncParts, new: list[Planned], claimed: 
     record with the other and count two creates, one of them lost. The first to claim the target record
     keeps it (in the ID map, in a batch of this run not yet committed, or earlier in this batch).
 
-    :param claimed: as :func:`plan_batch` takes it, by :func:`claim_key`
+    :param claimed: as :func:`plan_batch` takes it, by :attr:`SyncParts.claim_key`
     :returns: the records still new
     """
     if not new:
         return new
     fold = parts.target_key_fold
-    claim = fold or _as_is
+    claim = parts.claim_key
     first: dict[str, str] = {}
     for item in new:
         assert item.target_key is not None
@@ -293,16 +299,6 @@ def shared_target_error(parts: SyncParts, source_key: str, target_key: str, owne
 
 
 _FOLDS = "takes keys that differ only in case, accents or trailing spaces for one"
-
-
-def claim_key(parts: SyncParts, target_key: str) -> str:
-    """A target key as :func:`_refuse_shared_targets` compares it with those claimed before."""
-    fold = parts.target_key_fold
-    return fold(target_key) if fold is not None else target_key
-
-
-def _as_is(key: str) -> str:
-    return key
 
 
 def key_as_written(held: str) -> tuple[str, ...]:
