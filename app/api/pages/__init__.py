@@ -13,12 +13,14 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from app.api import validation_answers
 from app.api.pages import acting, reading, signing
 from app.api.pages.access import SignInNeeded
-from app.api.pages.rendering import ASSETS
+from app.api.pages.rendering import ASSETS, page
 from app.api.pages.sessions import Sessions
 
 __all__ = ["ASSETS", "install"]
@@ -37,3 +39,23 @@ def install(app: FastAPI) -> None:
         return RedirectResponse("/sign-in", status_code=303)
 
     app.add_exception_handler(SignInNeeded, sign_in_first)
+    _answer_misfits_with_a_page(app)
+
+
+def _answer_misfits_with_a_page(app: FastAPI) -> None:
+    """A page address that fits no page (``/runs/abc``, ``?before=-1``) is answered with a page saying so, as
+    an unknown run is; the API's JSON answer stays the API's. The API's handler must be installed first."""
+    ours = {route.endpoint for module in (signing, reading, acting) for route in module.router.routes}
+    api_answer = app.exception_handlers[RequestValidationError]
+
+    async def answer(request: Request, exc: Exception) -> Response:
+        if request.scope.get("endpoint") not in ours:
+            answered = api_answer(request, exc)
+            return answered if isinstance(answered, Response) else await answered
+        assert isinstance(exc, RequestValidationError)
+        in_path = any(problem.get("loc", ("",))[0] == "path" for problem in exc.errors())
+        status, title = (404, "Not found") if in_path else (400, "Not a page")
+        detail = f"{request.url.path} shows nothing for this address ({validation_answers.summary(exc.errors())})."
+        return page(request, "problem.html", status, title=title, detail=detail)
+
+    app.add_exception_handler(RequestValidationError, answer)

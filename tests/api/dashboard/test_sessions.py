@@ -204,7 +204,28 @@ async def test_paging_beyond_what_the_state_database_holds_is_refused(
 
     answer = await client.get(page.format(number))
 
-    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.status_code == 400 and answer.headers["content-type"].startswith("text/html"), answer.text
+    assert "<h1>Not a page</h1>" in answer.text and re.search(r"query\.(before|after): Input should be", answer.text)
+
+
+@pytest.mark.parametrize("address", ["/runs/abc", "/runs/0", f"/runs/{1 << 63}", "/runs/1e3"])
+async def test_an_address_naming_no_run_is_a_page_saying_so(start: Start, project: ApiProject, address: str) -> None:
+    """Not the API's JSON: a person followed or typed the address, and the page keeps the dashboard's look."""
+    client = await start(without_tokens(project))
+
+    answer = await client.get(address)
+
+    assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html"), answer.text
+    assert "<h1>Not found</h1>" in answer.text and "run_id" in answer.text
+    assert answer.headers["content-security-policy"]
+
+
+async def test_the_api_still_answers_a_misfit_with_json(start: Start, project: ApiProject) -> None:
+    client = await start(without_tokens(project))
+
+    answer = await client.get("/api/v1/runs/abc")
+
+    assert answer.status_code == 422 and isinstance(answer.json()["detail"], str)
 
 
 async def test_the_pages_files_pass_unscrubbed_and_the_pages_scrubbed(start: Start, project: ApiProject) -> None:
