@@ -145,6 +145,8 @@ class OneWayRun:
         """Batches being written, oldest first: one at a time, or two where the target keeps their order."""
         self.writes_at_once = 1
         self.settled: dict[str, str] = {}
+        self.retried: set[str] = set()
+        """Source keys this run's retry of dead letters dealt with."""
         """Source key → hash of the record a dead letter keeps, or that this run already retried."""
         self.in_flight = RecordsInFlight(RECORDS_IN_FLIGHT)
         """The source's records read and not yet written: reading waits while too many are."""
@@ -239,6 +241,10 @@ class OneWayRun:
         self._claim_targets(number, plan)
         if retrying:  # read again later in this run (the cursor re-reads its last value): leave it
             self.settled.update((item.source_key, record_hash(item.record)) for item in plan)
+            self.retried.update(item.source_key for item in plan)
+        elif self.retried:
+            for item in plan:
+                item.repeated = item.settled and item.source_key in self.retried
         await self._finish_writing(leave=self.writes_at_once - 1)
         task = asyncio.ensure_future(write_plan(self.parts, plan, self.engine.sleep, self.run_id))
         writing = _Writing(task, number, checkpoint, plan)

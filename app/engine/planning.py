@@ -55,6 +55,9 @@ class Planned:
     """Why it was skipped, when not by ``where``."""
     settled: bool = False
     """Read again unchanged after its fate was settled (a dead letter): counted, not touched."""
+    repeated: bool = False
+    """Read again unchanged after this same run dealt with it (its dead letter was retried, then the cursor
+    re-read its last value): one record, so counted once, where it was dealt with."""
     mapped_before: bool = False
     """The ID map already has this record (so writing it updates that entry, rather than adding one)."""
 

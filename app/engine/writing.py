@@ -166,6 +166,9 @@ def outcomes(plan: Sequence[Planned], logged: Callable[[dict[str, Any] | None], 
             else:
                 counts.updated += 1
         elif action is Action.UNCHANGED:
+            if item.repeated:
+                counts.read -= 1
+                continue
             counts.unchanged += 1
             if not item.settled:
                 resolved.append(item.source_key)
