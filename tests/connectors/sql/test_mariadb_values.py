@@ -1,0 +1,168 @@
+"""MariaDB values that Python's types do not hold as they are, read and written without a wrong value and
+without stopping a sync: TIME durations beyond a day or below zero."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from app.records import dumps, loads
+from connectors.base import Batch, Write, WriteAction
+from connectors.sql.connector import SqlConnector
+from connectors.sql.mariadb_values import time_or_duration
+from tests.connectors.sql.conftest import Connect, Db, only, read_all
+
+MARIADB = only("mariadb")
+CREATE = WriteAction.CREATE
+
+
+def hours(count: float, minutes: int = 0, seconds: float = 0) -> timedelta:
+    return timedelta(hours=count, minutes=minutes, seconds=seconds)
+
+
+async def loosely(db: Db, *statements: str) -> None:
+    """Run ``statements`` as a server that is not strict would (how tables come to hold zero dates)."""
+    async with db.engine.begin() as conn:
+        await conn.execute(text("SET SESSION sql_mode = ''"))
+        for statement in statements:
+            await conn.execute(text(statement))
+        await conn.execute(text("SET SESSION sql_mode = DEFAULT"))
+
+
+async def as_text(db: Db, table: str, column: str) -> list[tuple[int, str | None]]:
+    """Each row's id and ``column`` as MariaDB spells it (SQLAlchemy's TIME would read a duration wrong)."""
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(text(f"SELECT id, CAST({column} AS CHAR) FROM {table} ORDER BY id"))
+        return [(row[0], row[1]) for row in rows]
+
+
+async def first_batches(connector: SqlConnector, stream: str, checkpoint: Any, size: int, most: int) -> list[Batch]:
+    """At most ``most`` batches: a read that pages wrong goes round for ever."""
+    batches: list[Batch] = []
+    async for batch in connector.read(stream, checkpoint, size):
+        batches.append(batch)
+        if len(batches) == most:
+            break
+    return batches
+
+
+def stored(checkpoint: Any) -> Any:
+    """A checkpoint as the state database gives it back."""
+    return loads(dumps(checkpoint))
+
+
+# --- TIME: a time of day, or a duration ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("08:30", time(8, 30)),
+        ("23:59:59.5", time(23, 59, 59, 500000)),
+        ("100:00:00", hours(100)),
+        ("-01:30", -hours(1, 30)),
+        ("-00:00:00.5", -timedelta(seconds=0.5)),
+        ("838:59:59.999999", hours(838, 59, 59.999999)),
+        ("4 days, 4:00:00", hours(100)),  # a timedelta's own text: a key of such a column
+        ("-1 day, 22:30:00", -hours(1, 30)),
+        (hours(30), hours(30)),
+        (hours(2), time(2)),  # a duration within a day is the time of day it is, as it is read back
+        (-hours(838, 59, 59.999999), -hours(838, 59, 59.999999)),
+        (time(7), time(7)),
+        (datetime(2024, 5, 1, 7, 15), time(7, 15)),
+    ],
+)
+def test_a_mariadb_time_takes_a_time_of_day_or_a_duration(value: Any, expected: Any) -> None:
+    assert time_or_duration(value) == expected
+    assert type(time_or_duration(value)) is type(expected)
+
+
+@pytest.mark.parametrize("value", ["839:00:00", hours(839), -hours(839), "8:3", "noon", "1000:00:00", 12])
+def test_a_mariadb_time_refuses_what_it_cannot_hold(value: Any) -> None:
+    with pytest.raises((ValueError, AttributeError)):
+        time_or_duration(value)
+
+
+@MARIADB
+async def test_a_time_beyond_a_day_or_below_zero_is_read_as_the_duration_it_is(db: Db, connect: Connect) -> None:
+    """SQLAlchemy turned the driver's duration into a time of day, dropping its days and sign: 100:00:00 was
+    read as 04:00, -01:30:00.5 as 22:29:59.5, and a record got a wrong value without a word."""
+    name = db.name("times")
+    await db.execute(f"CREATE TABLE {name} (id INT PRIMARY KEY, d TIME(6))")
+    await db.execute(
+        f"INSERT INTO {name} VALUES (1, '100:00:00'), (2, '-01:30:00.5'), (3, '08:30:00'), (4, '838:59:59'), "
+        "(5, '-838:59:59'), (6, '00:00:00'), (7, '24:00:00'), (8, NULL)"
+    )
+    try:
+        async with connect({"s": {"table": name, "key": "id"}}) as connector:
+            [batch] = await read_all(connector, "s", None, 10)
+            found = await connector.get("s", ["1", "2"])
+    finally:
+        await db.execute(f"DROP TABLE {name}")
+
+    read = [record["d"] for record in batch.records]
+    assert read == [
+        hours(100),
+        -hours(1, 30, 0.5),
+        time(8, 30),  # a time of day stays one
+        hours(838, 59, 59),
+        -hours(838, 59, 59),
+        time(0),
+        hours(24),
+        None,
+    ]
+    assert [found[key]["d"] for key in ("1", "2")] == read[:2]
+    assert loads(dumps(batch.records)) == batch.records  # a dead letter keeps the duration
+
+
+@MARIADB
+async def test_a_time_cursor_beyond_a_day_pages_and_resumes_exactly(db: Db, connect: Connect) -> None:
+    """The cursor read as a time of day (101:00 as 05:00) sent the next page back to rows already read, for
+    ever; the stored cursor did not fit its column again."""
+    name = db.name("time_cursor")
+    await db.execute(f"CREATE TABLE {name} (id INT PRIMARY KEY, took TIME)")
+    await db.execute(f"INSERT INTO {name} VALUES (1, '05:00:00'), (2, '100:00:00'), (3, '101:00:00'), (4, '-02:00')")
+    try:
+        async with connect({"s": {"table": name, "key": "id", "cursor": "took"}}) as connector:
+            full = await first_batches(connector, "s", None, 2, most=5)
+            changes = await first_batches(connector, "s", {"cursor": time(0)}, 2, most=5)
+            later = await first_batches(connector, "s", stored(changes[-1].checkpoint), 2, most=5)
+    finally:
+        await db.execute(f"DROP TABLE {name}")
+
+    assert [record["id"] for batch in full for record in batch.records] == [1, 2, 3, 4]
+    assert full[-1].checkpoint == {"cursor": hours(101)}
+    assert [record["id"] for batch in changes for record in batch.records] == [1, 2, 3]
+    assert [batch.checkpoint for batch in changes] == [{"cursor": hours(100)}, {"cursor": hours(101)}]
+    assert [record["id"] for batch in later for record in batch.records] == [3]
+
+
+@MARIADB
+async def test_a_duration_is_written_to_a_time_column_exactly(db: Db, connect: Connect) -> None:
+    name = db.name("time_target")
+    await db.execute(f"CREATE TABLE {name} (id INT PRIMARY KEY, d TIME(6))")
+    values: list[Any] = [hours(100), -hours(1, 30, 0.5), "100:00:00", "-01:30", time(8, 30), hours(839), "3 o'clock"]
+    writes = [Write(CREATE, {"id": index, "d": value}, None) for index, value in enumerate(values, 1)]
+    try:
+        async with connect({"t": {"table": name, "key": "id"}}) as connector:
+            await connector.prepare("t", write_fields=["id", "d"])
+            results = await connector.write("t", writes)
+        written = await as_text(db, name, "d")
+    finally:
+        await db.execute(f"DROP TABLE {name}")
+
+    assert [result.ok for result in results] == [True, True, True, True, True, False, False]
+    assert (
+        "column d (TIME(6)): cannot convert datetime.timedelta(days=34, seconds=82800) to a time of day or a "
+        "duration of at most 838:59:59" in str(results[5].error)
+    )
+    assert written == [
+        (1, "100:00:00.000000"),
+        (2, "-01:30:00.500000"),
+        (3, "100:00:00.000000"),
+        (4, "-01:30:00.000000"),
+        (5, "08:30:00.000000"),
+    ]
