@@ -43,10 +43,10 @@ from sqlalchemy import (
 from sqlalchemy.types import Float, NullType, Numeric, TypeDecorator
 
 from connectors.base import Batch, Checkpoint, PermanentError, Record
-from connectors.sql.coercion import ColumnValueError
+from connectors.sql.coercion import DATE_KINDS, ColumnType, ColumnValueError
 from connectors.sql.databases import Backend
 from connectors.sql.lookups import LOOKUP_CHUNK
-from connectors.sql.mariadb_values import read_exactly, time_exactly
+from connectors.sql.mariadb_values import read_exactly, real_date_at_or_before, time_exactly
 from connectors.sql.pg_read import RawReads
 from connectors.sql.streams import StreamShape
 
@@ -74,12 +74,31 @@ def _number_as_given(column: ColumnElement[Any], backend: Backend) -> ColumnElem
 
 def _as_read(column: ColumnElement[Any], shape: StreamShape) -> ColumnElement[Any]:
     """A column as its records hold it: numbers exactly (:func:`_number_as_given`), and MariaDB's durations
-    as :func:`~connectors.sql.mariadb_values.read_exactly` reads them."""
+    and zero dates as :func:`~connectors.sql.mariadb_values.read_exactly` reads them."""
     if shape.backend is Backend.MYSQL:
-        exact = read_exactly(column)
+        exact = read_exactly(column, shape.where, of_table=shape.options.query is None)
         if exact is not None:
             return exact
     return _number_as_given(column, shape.backend)
+
+
+def _mariadb_bound(kind: ColumnType | None, value: Any) -> Any:
+    """A MariaDB checkpoint value as bound: a date the driver handed over as text (``2024-05-00``, a zero date)
+    as the latest real one at or before it, so that a stored cursor holding one goes on reading from there.
+
+    :raises ColumnValueError: when the value does not fit its column any more
+    """
+    if kind is None:
+        return value
+    try:
+        return kind.convert(value)
+    except ColumnValueError:
+        if kind.kind not in DATE_KINDS or not isinstance(value, str):
+            raise
+        real = real_date_at_or_before(value)
+        if real is None:
+            raise
+        return real
 
 
 class _ExactNumeric(TypeDecorator[Any]):
@@ -184,6 +203,8 @@ class StreamReader:
         if self.shape.backend is Backend.SQLITE:
             return [_as_stored(value) for value in values]  # compared exactly as stored
         types = self.shape.types
+        if self.shape.backend is Backend.MYSQL:
+            return [_mariadb_bound(types.get(name), value) for name, value in zip(names, values, strict=True)]
         return [
             types[name].convert(value) if name in types else value for name, value in zip(names, values, strict=True)
         ]

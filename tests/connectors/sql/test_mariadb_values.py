@@ -1,18 +1,18 @@
 """MariaDB values that Python's types do not hold as they are, read and written without a wrong value and
-without stopping a sync: TIME durations beyond a day or below zero."""
+without stopping a sync: TIME durations beyond a day or below zero, zero dates."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from app.records import dumps, loads
-from connectors.base import Batch, Write, WriteAction
+from connectors.base import Batch, UnreadableValue, Write, WriteAction
 from connectors.sql.connector import SqlConnector
-from connectors.sql.mariadb_values import time_or_duration
+from connectors.sql.mariadb_values import real_date_at_or_before, time_or_duration
 from tests.connectors.sql.conftest import Connect, Db, only, read_all
 
 MARIADB = only("mariadb")
@@ -166,3 +166,140 @@ async def test_a_duration_is_written_to_a_time_column_exactly(db: Db, connect: C
         (4, "-01:30:00.000000"),
         (5, "08:30:00.000000"),
     ]
+
+
+# --- zero dates ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text_", "expected"),
+    [
+        ("2024-05-00", date(2024, 4, 30)),
+        ("2024-01-00", date(2023, 12, 31)),
+        ("2024-00-00", date(2023, 12, 31)),
+        ("2024-00-15", date(2023, 12, 31)),
+        ("2024-02-31", date(2024, 2, 29)),  # ALLOW_INVALID_DATES
+        ("2024-05-00 10:00:00", datetime(2024, 4, 30, 23, 59, 59, 999999)),
+        ("2024-03-00 10:00:00.25", datetime(2024, 2, 29, 23, 59, 59, 999999)),
+        ("0000-00-00", date.min),
+        ("0000-00-00 00:00:00", datetime.min),
+        ("0000-05-01", date.min),
+        ("0001-00-00", date.min),
+        ("0001-01-00", date.min),
+        ("0001-01-00 10:00:00", datetime.min),
+        ("0000-02-30", date.min),
+        ("2024-05-01 12:00:00", datetime(2024, 5, 1, 12)),
+        ("2024-13-01", None),
+        ("soon", None),
+    ],
+)
+def test_a_date_mariadb_keeps_but_python_cannot_is_read_from_the_latest_real_one_before_it(
+    text_: str, expected: date | datetime | None
+) -> None:
+    assert real_date_at_or_before(text_) == expected
+
+
+def _zero_dates_table(name: str) -> str:
+    return f"CREATE TABLE {name} (id INT PRIMARY KEY, born DATE, seen DATETIME(6), stamped TIMESTAMP NULL)"
+
+
+@MARIADB
+async def test_zero_dates_are_read_as_null_and_dates_with_a_zero_day_fail_only_where_mapped(
+    db: Db, connect: Connect
+) -> None:
+    """The driver handed such dates over as text ('0000-00-00'), which went on into records as if it were a
+    date: into a text column as it was, into a date column failing with no word of where it came from."""
+    name = db.name("zero_dates")
+    await db.execute(_zero_dates_table(name))
+    await loosely(
+        db,
+        f"INSERT INTO {name} VALUES (1, '2024-05-01', '2024-05-01 12:00:00', '2024-05-01 12:00:00'), "
+        "(2, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00'), "
+        "(3, '2024-05-00', '2024-00-00 10:00:00', NULL)",
+    )
+    try:
+        async with connect({"s": {"table": name, "key": "id"}}) as connector:
+            [batch] = await read_all(connector, "s", None, 10)
+    finally:
+        await db.execute(f"DROP TABLE {name}")
+
+    first, zero, partial = batch.records
+    assert first == {
+        "id": 1,
+        "born": date(2024, 5, 1),
+        "seen": datetime(2024, 5, 1, 12),
+        "stamped": datetime(2024, 5, 1, 12),
+    }
+    assert zero == {"id": 2, "born": None, "seen": None, "stamped": None}
+    assert isinstance(partial["born"], UnreadableValue)
+    assert (partial["born"].text, partial["seen"].text) == ("2024-05-00", "2024-00-00 10:00:00.000000")
+    assert partial["born"].where.startswith("db.s, column born: ")
+    assert loads(dumps(partial)) == partial  # kept as it is in a dead letter
+
+
+@MARIADB
+async def test_a_query_may_read_such_dates_as_text(db: Db, connect: Connect) -> None:
+    """What the docs say to do with a column of dates with a zero day: the query's text is the record's."""
+    name = db.name("zero_query")
+    await db.execute(_zero_dates_table(name))
+    await loosely(db, f"INSERT INTO {name} VALUES (1, '2024-05-01', NULL, NULL), (2, '2024-05-00', NULL, NULL)")
+    query = f"SELECT id, CAST(born AS CHAR) AS born FROM {name}"
+    try:
+        async with connect({"s": {"table": name, "key": "id", "query": query}}) as connector:
+            [batch] = await read_all(connector, "s", None, 10)
+    finally:
+        await db.execute(f"DROP TABLE {name}")
+
+    assert batch.records == [{"id": 1, "born": "2024-05-01"}, {"id": 2, "born": "2024-05-00"}]
+
+
+@MARIADB
+@pytest.mark.parametrize(
+    "rows",
+    [
+        pytest.param("(1, '2024-04-30 12:00:00'), (2, '2024-05-00 10:00:00'), (3, NULL)", id="a-zero-day-at-the-top"),
+        pytest.param("(1, '0000-00-00 00:00:00'), (2, '0000-00-00 00:00:00'), (3, NULL)", id="only-zero-dates"),
+    ],
+)
+async def test_a_cursor_whose_highest_value_is_no_real_date_keeps_working(db: Db, connect: Connect, rows: str) -> None:
+    """The full read stored the highest cursor as the driver gave it ('2024-05-00 10:00:00', text), and every
+    later run failed: "the stored cursor does not fit column updated_at: run the sync with --full", which
+    stored the same again."""
+    name = db.name("zero_cursor")
+    await db.execute(f"CREATE TABLE {name} (id INT PRIMARY KEY, updated_at DATETIME(6))")
+    await loosely(db, f"INSERT INTO {name} VALUES {rows}")
+    try:
+        async with connect({"s": {"table": name, "key": "id", "cursor": "updated_at"}}) as connector:
+            full = await read_all(connector, "s", None, 10)
+            await db.execute(f"INSERT INTO {name} VALUES (4, '2024-06-01 08:00:00')")
+            changes = await read_all(connector, "s", stored(full[-1].checkpoint), 10)
+            after = await read_all(connector, "s", stored(changes[-1].checkpoint), 10)
+    finally:
+        await db.execute(f"DROP TABLE {name}")
+
+    assert [record["id"] for batch in full for record in batch.records] == [1, 2, 3]
+    assert 4 in [record["id"] for batch in changes for record in batch.records]
+    assert changes[-1].checkpoint == {"cursor": datetime(2024, 6, 1, 8)}
+    assert [record["id"] for batch in after for record in batch.records] == [4]
+
+
+@MARIADB
+async def test_a_batch_of_changes_that_ends_on_a_zero_day_is_resumed_from_the_real_moment_before_it(
+    db: Db, connect: Connect
+) -> None:
+    name = db.name("zero_pages")
+    await db.execute(f"CREATE TABLE {name} (id INT PRIMARY KEY, updated_at DATETIME(6))")
+    await loosely(
+        db,
+        f"INSERT INTO {name} VALUES (1, '2024-04-30 12:00:00'), (2, '2024-05-00 10:00:00'), "
+        "(3, '2024-05-00 10:00:00'), (4, '2024-05-01 09:00:00'), (5, '0000-00-00 00:00:00')",
+    )
+    try:
+        async with connect({"s": {"table": name, "key": "id", "cursor": "updated_at"}}) as connector:
+            changes = await first_batches(connector, "s", {"cursor": datetime(2024, 4, 1)}, 2, most=5)
+            again = await read_all(connector, "s", stored(changes[0].checkpoint), 10)
+    finally:
+        await db.execute(f"DROP TABLE {name}")
+
+    assert [[record["id"] for record in batch.records] for batch in changes] == [[1, 2], [3, 4]]
+    assert [record["id"] for batch in again for record in batch.records] == [2, 3, 4]
