@@ -1,5 +1,6 @@
 """MariaDB values that Python's types do not hold as they are, read and written without a wrong value and
-without stopping a sync: TIME durations beyond a day or below zero, zero dates."""
+without stopping a sync: TIME durations beyond a day or below zero, zero dates, rows larger than the server's
+``max_allowed_packet``."""
 
 from __future__ import annotations
 
@@ -303,3 +304,68 @@ async def test_a_batch_of_changes_that_ends_on_a_zero_day_is_resumed_from_the_re
 
     assert [[record["id"] for record in batch.records] for batch in changes] == [[1, 2], [3, 4]]
     assert [record["id"] for batch in again for record in batch.records] == [2, 3, 4]
+
+
+# --- rows larger than one statement ----------------------------------------------------------------
+
+
+async def packet_limit(db: Db) -> int:
+    async with db.engine.connect() as conn:
+        limit = int((await conn.execute(text("SELECT @@max_allowed_packet"))).scalar_one())
+    if limit > 64 * 1024 * 1024:
+        pytest.skip(f"the server's max_allowed_packet is {limit}: values larger than it would take too long")
+    return limit
+
+
+@MARIADB
+async def test_a_row_larger_than_the_server_takes_fails_alone_and_the_batch_is_written(
+    db: Db, connect: Connect
+) -> None:
+    """The server dropped the connection for the statement ("Lost connection to MySQL server during query",
+    error 2013): a passing error, so the whole batch was retried at every run, for ever."""
+    limit = await packet_limit(db)
+    name = db.name("large")
+    await db.execute(f"CREATE TABLE {name} (id INT PRIMARY KEY, body LONGTEXT, data LONGBLOB)")
+    writes = [
+        Write(CREATE, {"id": 1, "body": "small", "data": b"\x00'"}, None),
+        Write(CREATE, {"id": 2, "body": "x" * (limit + 1024), "data": None}, None),
+        Write(CREATE, {"id": 3, "body": None, "data": b"\x00" * (limit // 2 + 1024)}, None),  # twice as large escaped
+        Write(CREATE, {"id": 4, "body": "y" * (limit - 4096), "data": None}, None),  # fits, just
+    ]
+    try:
+        async with connect({"t": {"table": name, "key": "id"}}) as connector:
+            await connector.prepare("t", write_fields=["id", "body", "data"])
+            results = await connector.write("t", writes)
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(text(f"SELECT id, LENGTH(body), data FROM {name} ORDER BY id"))).all()
+    finally:
+        await db.execute(f"DROP TABLE {name}")
+
+    assert [result.ok for result in results] == [True, False, False, True]
+    error = str(results[1].error)
+    assert error.startswith(f"db.t: column body holds {(limit + 1026) / 1024 / 1024:.1f} MiB: its row, ")
+    assert f"more than the database server takes in one statement (max_allowed_packet = {limit}," in error
+    assert "raise max_allowed_packet on the server (SET GLOBAL max_allowed_packet = " in error
+    assert "or leave the column out of the sync" in error
+    assert "column data holds" in str(results[2].error)
+    assert [tuple(row) for row in rows] == [(1, 5, b"\x00'"), (4, limit - 4096, None)]
+
+
+@MARIADB
+async def test_a_source_row_larger_than_the_server_takes_in_one_statement_is_read_whole(
+    db: Db, connect: Connect
+) -> None:
+    limit = await packet_limit(db)
+    name = db.name("large_source")
+    await db.execute(f"CREATE TABLE {name} (id INT PRIMARY KEY, a LONGTEXT, b LONGTEXT)")
+    half = limit // 2 + 1024  # each value fits in a statement, the row does not
+    await db.execute(f"INSERT INTO {name} VALUES (1, 'one', NULL), (2, :a, NULL), (3, 'three', NULL)", a="a" * half)
+    await db.execute(f"UPDATE {name} SET b = :b WHERE id = 2", b="b" * half)
+    try:
+        async with connect({"s": {"table": name, "key": "id"}}) as connector:
+            [batch] = await read_all(connector, "s", None, 10)
+    finally:
+        await db.execute(f"DROP TABLE {name}")
+
+    assert [record["id"] for record in batch.records] == [1, 2, 3]
+    assert len(batch.records[1]["a"]) + len(batch.records[1]["b"]) > limit
