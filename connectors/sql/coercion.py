@@ -22,6 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import CompileError
 
 from connectors.base import key_text
+from connectors.sql.mariadb_values import time_or_duration
 
 
 class Kind(StrEnum):
@@ -64,6 +65,9 @@ class ColumnType:
     """For an integer column, the whole numbers it holds (a driver refuses to send others for it)."""
     scale: int | None = field(default=None, compare=False)
     """For a ``NUMERIC(p, s)`` column, the digits after the point it keeps: a value with more would be rounded."""
+    durations: bool = field(default=False, compare=False)
+    """For a ``TIME`` column, whether it holds durations too (MariaDB's and MySQL's, up to 838 hours either side
+    of zero): it takes a ``timedelta`` as well as a time of day."""
     native: type | None = field(init=False, repr=False, compare=False)
     """The type a value needs no converting from (``None`` for a datetime, whose zone needs checking too)."""
 
@@ -81,9 +85,12 @@ class ColumnType:
             try:
                 if self.kind is Kind.DATETIME:
                     return _to_datetime(value, aware=self.aware)
+                if self.durations:
+                    return time_or_duration(value)
                 value = _CONVERTERS[self.kind](value)
             except (ValueError, TypeError, AttributeError, ArithmeticError):
-                raise ColumnValueError(f"cannot convert {_shown(value)} to {_WHAT[self.kind]}") from None
+                what = _DURATIONS if self.durations else _WHAT[self.kind]
+                raise ColumnValueError(f"cannot convert {_shown(value)} to {what}") from None
         elif value.__class__ is Decimal and not value.is_finite():  # a decimal as it came: NaN passed unchecked
             raise ColumnValueError(f"cannot convert {_shown(value)} to {_WHAT[self.kind]}")
         if self.kind is Kind.INTEGER and value not in self.whole:
@@ -145,6 +152,8 @@ def column_type(type_: sqltypes.TypeEngine[Any], dialect: Dialect) -> ColumnType
     if isinstance(type_, sqltypes.Numeric) and not isinstance(type_, sqltypes.Float):
         scale = type_.scale if isinstance(type_.scale, int) and dialect.name != "sqlite" else None
         return ColumnType(Kind.DECIMAL, name, scale=scale)  # SQLite keeps any number whatever its type says
+    if isinstance(type_, sqltypes.Time) and dialect.name in ("mysql", "mariadb"):
+        return ColumnType(Kind.TIME, name, durations=True)
     for sql_type, kind in _KINDS:
         if isinstance(type_, sql_type):
             return ColumnType(kind, name)
@@ -227,6 +236,7 @@ _WHAT = {
     Kind.UUID: "a UUID",
     Kind.BYTES: "bytes",
 }
+_DURATIONS = "a time of day or a duration of at most 838:59:59 (HHH:MM:SS)"
 
 
 def _to_decimal(value: Any) -> Decimal:

@@ -43,9 +43,10 @@ from sqlalchemy import (
 from sqlalchemy.types import Float, NullType, Numeric, TypeDecorator
 
 from connectors.base import Batch, Checkpoint, PermanentError, Record
-from connectors.sql.coercion import ColumnValueError
+from connectors.sql.coercion import DATE_KINDS, ColumnType, ColumnValueError
 from connectors.sql.databases import Backend
 from connectors.sql.lookups import LOOKUP_CHUNK
+from connectors.sql.mariadb_values import read_exactly, real_date_at_or_before, time_exactly
 from connectors.sql.pg_read import RawReads
 from connectors.sql.streams import StreamShape
 
@@ -71,6 +72,35 @@ def _number_as_given(column: ColumnElement[Any], backend: Backend) -> ColumnElem
     return column
 
 
+def _as_read(column: ColumnElement[Any], shape: StreamShape) -> ColumnElement[Any]:
+    """A column as its records hold it: numbers exactly (:func:`_number_as_given`), and MariaDB's durations
+    and zero dates as :func:`~connectors.sql.mariadb_values.read_exactly` reads them."""
+    if shape.backend is Backend.MYSQL:
+        exact = read_exactly(column, shape.where, of_table=shape.options.query is None)
+        if exact is not None:
+            return exact
+    return _number_as_given(column, shape.backend)
+
+
+def _mariadb_bound(kind: ColumnType | None, value: Any) -> Any:
+    """A MariaDB checkpoint value as bound: a date the driver handed over as text (``2024-05-00``, a zero date)
+    as the latest real one at or before it, so that a stored cursor holding one goes on reading from there.
+
+    :raises ColumnValueError: when the value does not fit its column any more
+    """
+    if kind is None:
+        return value
+    try:
+        return kind.convert(value)
+    except ColumnValueError:
+        if kind.kind not in DATE_KINDS or not isinstance(value, str):
+            raise
+        real = real_date_at_or_before(value)
+        if real is None:
+            raise
+        return real
+
+
 class _ExactNumeric(TypeDecorator[Any]):
     """SQLite's NUMERIC as it stores it: an integer or a float as the decimal it is, text left as text (its
     record fails alone where a number is wanted)."""
@@ -92,10 +122,10 @@ class StreamReader:
     def __init__(self, shape: StreamShape) -> None:
         self.shape = shape
         source = shape.source
-        self.columns = [_number_as_given(source.c[name], shape.backend) for name in shape.columns]
+        self.columns = [_as_read(source.c[name], shape) for name in shape.columns]
         self.key = [self._comparable(name) for name in shape.key]
         self.cursor = self._comparable(shape.options.cursor) if shape.options.cursor else None
-        key_columns = [source.c[name] for name in shape.key]
+        key_columns = [self._exact(source.c[name]) for name in shape.key]
         keys_present = and_(*(column.is_not(None) for column in key_columns))
         self.full_first = self._select(self.columns, self.key).where(keys_present)
         self.full_next = self.full_first.where(self._after(self.key))
@@ -110,7 +140,7 @@ class StreamReader:
         self.keys_next = self.keys_first.where(self._after(self.key))
         postgres = shape.backend is Backend.POSTGRESQL
         self.by_keys = select(*self.columns).where(_key_in(key_columns, postgres))
-        written = [shape.table.c[name] for name in shape.key] if shape.table is not None else key_columns
+        written = [self._exact(shape.table.c[name]) for name in shape.key] if shape.table is not None else key_columns
         self.keys_existing = select(*written).where(_key_in(written, postgres))
         self.lookup_chunk = 100_000 if postgres and len(shape.key) == 1 else LOOKUP_CHUNK
         self.raw = RawReads(shape)
@@ -124,7 +154,11 @@ class StreamReader:
         checkpointed exactly as stored.
         """
         column = self.shape.source.c[name]
-        return type_coerce(column, NullType()) if self.shape.backend is Backend.SQLITE else column
+        return type_coerce(column, NullType()) if self.shape.backend is Backend.SQLITE else self._exact(column)
+
+    def _exact(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A key or cursor column read as its very value (a MariaDB ``TIME`` duration as a duration)."""
+        return time_exactly(column) if self.shape.backend is Backend.MYSQL else column
 
     @staticmethod
     def _select(columns: Sequence[ColumnElement[Any]], keyset: list[ColumnElement[Any]]) -> Select[Any]:
@@ -169,6 +203,8 @@ class StreamReader:
         if self.shape.backend is Backend.SQLITE:
             return [_as_stored(value) for value in values]  # compared exactly as stored
         types = self.shape.types
+        if self.shape.backend is Backend.MYSQL:
+            return [_mariadb_bound(types.get(name), value) for name, value in zip(names, values, strict=True)]
         return [
             types[name].convert(value) if name in types else value for name, value in zip(names, values, strict=True)
         ]

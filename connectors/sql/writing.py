@@ -39,6 +39,7 @@ from connectors.sql.databases import Backend
 from connectors.sql.errors import is_transient, translate, translated_types
 from connectors.sql.lookups import LOOKUP_CHUNK
 from connectors.sql.many import DriverStatement, driver_statement, execute_many
+from connectors.sql.packet_size import PacketLimit
 from connectors.sql.pg_copy import copies, copy_upsert, copy_upsert_tuples
 from connectors.sql.streams import StreamShape, require_column, unique_column_sets
 
@@ -108,6 +109,8 @@ class StreamWriter:
             if not column.nullable and column.server_default is None and column.name not in shape.key
         )
         """Columns a row must hold to be inserted: an update without one of them is an ``UPDATE``."""
+        self.packets = PacketLimit(self.where, table.name) if shape.backend is Backend.MYSQL else None
+        """MariaDB/MySQL's largest statement: a row larger fails alone, before the server drops the connection."""
 
     async def write(
         self, engine: AsyncEngine, writes: Sequence[Write], secret: str | None, turn: Turn | None = None
@@ -117,6 +120,31 @@ class StreamWriter:
         :param turn: waited for before the table changes: overlapping calls change it in the order they were made
         :raises TransientError: when the batch failed for a passing reason; retried whole, it writes the same rows
         """
+        if self.packets is not None:
+            too_large = await self.packets.too_large(engine, writes, secret)
+            if too_large:
+                return await self._write_fitting(engine, writes, too_large, secret, turn)
+        return await self._write(engine, writes, secret, turn)
+
+    async def _write_fitting(
+        self,
+        engine: AsyncEngine,
+        writes: Sequence[Write],
+        too_large: dict[int, PermanentError],
+        secret: str | None,
+        turn: Turn | None,
+    ) -> list[WriteResult]:
+        """The writes but those ``too_large`` for one statement, which fail alone."""
+        fitting = [write for index, write in enumerate(writes) if index not in too_large]
+        written = iter(await self._write(engine, fitting, secret, turn) if fitting else [])
+        return [
+            WriteResult(write.target_key, too_large[index]) if index in too_large else next(written)
+            for index, write in enumerate(writes)
+        ]
+
+    async def _write(
+        self, engine: AsyncEngine, writes: Sequence[Write], secret: str | None, turn: Turn | None
+    ) -> list[WriteResult]:
         leaves_out = self.required and any(
             write.action is WriteAction.UPDATE and not self.required <= set(write.record or ()) for write in writes
         )
