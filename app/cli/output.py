@@ -26,6 +26,8 @@ it) or from a command line could otherwise set a terminal's title, clear its scr
 leaves some out of what it prints (bell, carriage return): spelt out, a message reads alike on a terminal
 and in a log."""
 _ONE_LINE = _SPELT | {10: "\\n"}
+_UNBOUNDED = 1 << 20
+"""The width a table gets outside a terminal: more than any row needs, so no cell is folded."""
 
 
 def visible(text: str, *, one_line: bool = False) -> str:
@@ -141,8 +143,14 @@ class Output:
 
     def show(self, renderable: RenderableType) -> None:
         """A rich table or the like; its text is built from redacted strings by the caller (a cell may be
-        folded over lines, where a secret would no longer be found whole)."""
-        self.out.print(renderable)
+        folded over lines, where a secret would no longer be found whole). On a terminal it fits the window;
+        into a pipe or a file each row is one line however long (a script greps a sync's name whole)."""
+        if _styled(sys.stdout):
+            self.out.print(renderable)
+            return
+        from rich.console import Console  # noqa: PLC0415 (see the class)
+
+        Console(width=_UNBOUNDED, highlight=False, soft_wrap=True, emoji=False).print(renderable)
 
 
 def _styled(stream: TextIO) -> bool:

@@ -130,6 +130,19 @@ def test_status_lists_every_sync(quickstart: Path) -> None:
     assert "5 read, 5 created" in after.stdout
 
 
+def test_status_into_a_pipe_keeps_each_sync_on_one_line(quickstart: Path) -> None:
+    """A narrow terminal's COLUMNS does not fold a pipe's table: ``brygga status | grep NAME`` finds each sync
+    (rich folded names at 80 columns: ``crm-companies-t`` / ``o-erp-accounts``)."""
+    run_brygga("run", "--all", "-c", str(quickstart))
+
+    shown = run_brygga("status", "-c", str(quickstart), env={"COLUMNS": "40"})
+
+    rows = [line.split("│") for line in shown.stdout.splitlines() if line.startswith("│")]
+    names = sorted([*SYNCS, "crm-contacts-helpdesk"])
+    assert [row[1].strip() for row in rows] == names, shown.stdout
+    assert all("read" in row[4] and row[3].strip().endswith(")") for row in rows), shown.stdout
+
+
 def test_an_unknown_sync_is_a_usage_error(quickstart: Path) -> None:
     result = run_brygga("run", "crm-contacts", "-c", str(quickstart))
 
