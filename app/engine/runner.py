@@ -32,7 +32,9 @@ from app.errors import BryggaError, ConflictError, RunStopped
 from app.store import RunInfo, Store
 
 if TYPE_CHECKING:
+    from app.engine.settings import ServiceSettings
     from app.engine.two_way import TwoWayRun
+    from app.store import SyncStateInfo
 
 log = logging.getLogger("brygga.engine")
 
@@ -123,6 +125,13 @@ class Engine:
         options = options or RunOptions()
         run_id = await self.begin(name, options)
         return (await self.execute(run_id, name, options)).run
+
+    async def count_outcome(self, name: str, failed: bool, settings: ServiceSettings) -> SyncStateInfo:
+        """Count a finished run of ``name`` towards its status (SPEC 8): ``failing`` and backing off after
+        ``settings.failing_after`` failed runs in a row, by the service or the CLI alike; a run that got
+        through clears both. The sync's state after it."""
+        s = settings
+        return await self.store.states.after_run(name, failed, s.failing_after, s.backoff, s.max_backoff)
 
     async def begin(self, name: str, options: RunOptions) -> int:
         """Take the sync's lease and record a new run; the run's id.

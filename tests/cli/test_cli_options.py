@@ -95,6 +95,28 @@ def test_status_shows_each_syncs_status_word(quickstart: Path) -> None:
     assert rows[CONTACTS].split("│")[2].strip() == "paused"
 
 
+def test_failed_runs_of_the_cli_turn_a_sync_failing_and_one_that_gets_through_clears_it(quickstart: Path) -> None:
+    """SPEC 8: a sync turns ``failing`` after a run of failures, whoever ran it (only the service's runs
+    counted: three failed ``brygga run`` in a row left it ``idle``)."""
+    source = quickstart.parent / "demo" / "crm.db"
+    source.rename(source.with_suffix(".away"))
+
+    def status_of_companies() -> str:
+        shown = run_brygga("status", "-c", str(quickstart))
+        rows = {
+            line.split("│")[1].strip(): line.split("│")[2].strip() for line in shown.stdout.splitlines() if "│" in line
+        }
+        return rows[COMPANIES]
+
+    for _ in range(3):
+        assert run_brygga("run", COMPANIES, "-c", str(quickstart)).returncode == 1
+    failing = status_of_companies()
+    source.with_suffix(".away").rename(source)
+    assert run_brygga("run", COMPANIES, "-c", str(quickstart)).returncode == 0
+
+    assert (failing, status_of_companies()) == ("failing", "idle")
+
+
 def _from_a_deleted_folder(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``brygga ARGS…`` started in ``folder``, which is deleted just before (as when a shell's folder is removed)."""
     folder.mkdir()
