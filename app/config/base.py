@@ -39,7 +39,12 @@ class Problem:
         return type(self)((*prefix, *self.location), self.message, self.at_key)
 
 
-class Deprecated(Problem):
+class Caution(Problem):
+    """A value that works but is unwise (a short token): ``brygga validate`` shows it as a warning at its
+    place, and ``brygga serve`` logs it as it starts; no command fails for it."""
+
+
+class Deprecated(Caution):
     """A value written a way that still works but is on its way out: ``brygga validate`` shows it as a
     warning at its place, saying how to write it now; no command fails for it."""
 

@@ -29,31 +29,40 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
 def secret_problems(value: str, what: str) -> Iterator[str]:
-    """Why ``value`` cannot be a ``what`` (a token, a secret), if it cannot; at most one reason."""
+    """Why ``value`` cannot be a ``what`` (a token, a secret), if it cannot: empty, blank or padded."""
     problem = _blank_problem(value, what)
-    if problem is None and len(value) < MIN_SECRET_CHARS:
-        problem = (
-            f"the {what} is {_characters(len(value))} long, fewer than the {MIN_SECRET_CHARS} it needs:"
-            f" use {MIN_SECRET_CHARS} or more random characters, such as the output of {MAKE_ONE}"
-        )
     if problem is not None:
         yield problem
+
+
+def secret_cautions(value: str, what: str) -> Iterator[str]:
+    """Why ``value`` is a weak ``what``, if it is: short enough to guess. Not an error (SPEC 8 refuses only
+    empty ones, and a test's ``viewer-token`` is fine on a laptop), a warning that says how to make one."""
+    if _blank_problem(value, what) is None and len(value) < MIN_SECRET_CHARS:
+        yield (
+            f"the {what} is {_characters(len(value))} long, fewer than the {MIN_SECRET_CHARS} that put it past"
+            f" guessing: use {MIN_SECRET_CHARS} or more random characters, such as the output of {MAKE_ONE}"
+        )
 
 
 def standard_secret_problems(value: str) -> Iterator[str]:
-    """Why ``value`` cannot be a Standard Webhooks secret, if it cannot: its key must decode and be long enough."""
+    """Why ``value`` cannot be a Standard Webhooks secret, if it cannot: its key must decode."""
     problem = _blank_problem(value, "secret")
-    if problem is None:
-        key = standard_key(value)
-        if key is None:
-            problem = "a Standard Webhooks secret is whsec_ followed by base64 (as the sender gives it)"
-        elif len(key) < MIN_STANDARD_KEY_BYTES:
-            problem = (
-                f"the key in this Standard Webhooks secret is {len(key)} bytes, fewer than the"
-                f" {MIN_STANDARD_KEY_BYTES} it needs: use the secret the sender gives, or make one with {MAKE_STANDARD}"
-            )
+    if problem is None and standard_key(value) is None:
+        problem = "a Standard Webhooks secret is whsec_ followed by base64 (as the sender gives it)"
     if problem is not None:
         yield problem
+
+
+def standard_secret_cautions(value: str) -> Iterator[str]:
+    """Why ``value`` is a weak Standard Webhooks secret, if it is: a key under :data:`MIN_STANDARD_KEY_BYTES`."""
+    key = standard_key(value) if _blank_problem(value, "secret") is None else None
+    if key is not None and len(key) < MIN_STANDARD_KEY_BYTES:
+        yield (
+            f"the key in this Standard Webhooks secret is {len(key)} bytes, fewer than the"
+            f" {MIN_STANDARD_KEY_BYTES} that put it past guessing: use the secret the sender gives, or make one"
+            f" with {MAKE_STANDARD}"
+        )
 
 
 def standard_key(secret: str) -> bytes | None:

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 
-from app.config.base import ConfigModel, Duration, Problem, check_url_port
-from app.config.credentials import secret_problems
+from app.config.base import Caution, ConfigModel, Duration, Problem, check_url_port
+from app.config.credentials import secret_cautions, secret_problems
 
 Role = Literal["viewer", "operator"]
 AlertEvent = Literal["failing", "recovered", "stalled"]
@@ -44,8 +44,11 @@ class ApiToken(ConfigModel):
     role: Role = Field(description="viewer reads; operator also triggers, pauses, retries and discards.")
 
     def own_problems(self) -> Iterator[Problem]:
-        for message in secret_problems(self.token.get_secret_value(), "token"):
+        token = self.token.get_secret_value()
+        for message in secret_problems(token, "token"):
             yield Problem(("token",), message)
+        for message in secret_cautions(token, "token"):
+            yield Caution(("token",), message)
 
 
 class ApiConfig(ConfigModel):

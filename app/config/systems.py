@@ -14,8 +14,13 @@ from typing import Literal
 
 from pydantic import ByteSize, Field, SecretStr
 
-from app.config.base import ConfigModel, KeyFields, Problem, WholeNumber
-from app.config.credentials import secret_problems, standard_secret_problems
+from app.config.base import Caution, ConfigModel, KeyFields, Problem, WholeNumber
+from app.config.credentials import (
+    secret_cautions,
+    secret_problems,
+    standard_secret_cautions,
+    standard_secret_problems,
+)
 from app.config.sync import Mode
 from app.config.yaml_source import SourceMap
 
@@ -97,9 +102,11 @@ class WebhookConfig(ConfigModel):
             yield Problem(("verify",), f"{self.verify} needs a secret: add 'secret: ${{YOUR_SECRET}}'")
             return
         secret = self.secret.get_secret_value()
-        checked = standard_secret_problems(secret) if self.verify == "standard" else secret_problems(secret, "secret")
-        for message in checked:
+        standard = self.verify == "standard"
+        for message in standard_secret_problems(secret) if standard else secret_problems(secret, "secret"):
             yield Problem(("secret",), message)
+        for message in standard_secret_cautions(secret) if standard else secret_cautions(secret, "secret"):
+            yield Caution(("secret",), message)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from app.config.base import ConfigModel, Deprecated, Location, child_models, dotted, with_path
+from app.config.base import Caution, ConfigModel, Location, child_models, dotted, with_path
 from app.config.issues import ConfigIssue, ConfigWarning
 from app.config.yaml_source import SourceMap
 
@@ -53,7 +53,7 @@ def _add_problems(part: Any, prefix: Location, origin: SourceMap, issues: list[C
         for problem in child.problems():
             location = (*prefix, *where, *problem.location)
             issue = origin.issue(location, with_path(location, problem.message), at_key=problem.at_key)
-            if isinstance(problem, Deprecated):
+            if isinstance(problem, Caution):
                 issue = ConfigWarning(issue.file, issue.mark, issue.message)
             issues.append(issue)
 

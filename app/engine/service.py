@@ -84,6 +84,7 @@ class Service:
         """
         self.workspace = open_workspace(self.settings.config, self.environ)
         project = self.workspace.project
+        _log_warnings(project)
         exposed = open_to_others(project, self.settings.host)
         if exposed is not None:
             raise ConfigError([exposed])
@@ -143,6 +144,7 @@ class Service:
             if exposed is not None:  # the rule start-up follows: a reload never opens a reachable service
                 raise ConfigError([exposed])
             self.secrets.update(workspace.project.secrets)
+            _log_warnings(workspace.project)
             self.store.log_values = workspace.project.settings.record_log.values
             self.workspace = workspace
             self.engine = self._new_engine(workspace)
@@ -449,3 +451,10 @@ class Service:
         if letter is None:
             raise NotFoundError(f"no dead letter with id {letter_id}")
         return letter
+
+
+def _log_warnings(project: Project) -> None:
+    """What ``brygga validate`` shows as warnings (a short token, a deprecated form), said once as the
+    service takes the config: whoever reads the service's log sees them without running validate."""
+    for warning in project.warnings:
+        log.warning("%s", warning)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from tests.api.conftest import ApiProject, ServeFactory
@@ -104,3 +105,14 @@ def test_without_tokens_every_route_is_open(serve: ServeFactory, project: ApiPro
     assert [sync["name"] for sync in api.json("GET", "/api/v1/syncs")["items"]] == ["companies", "contacts"]
     assert api.json("POST", "/api/v1/syncs/contacts/pause")["paused"] is True
     assert api.json("POST", "/api/v1/syncs/contacts/resume", headers={"Authorization": "Bearer anything"})
+
+
+def test_a_short_token_works_and_the_service_warns_of_it(serve: ServeFactory, project: ApiProject) -> None:
+    """SPEC 8 refuses empty tokens only: a test's ``viewer-token`` works; the log says it could be guessed."""
+    project.secrets = replace(project.secrets, viewer="viewer-token")
+    served = serve(project)
+
+    syncs = served.viewer.json("GET", "/api/v1/syncs")
+
+    assert {sync["name"] for sync in syncs["items"]} == {"contacts", "companies"}
+    assert "warning: api.tokens[0].token: the token is 12 characters long" in served.process.log()
