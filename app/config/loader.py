@@ -391,6 +391,7 @@ class _SyncReader:
             sync = validate_node(model, data, document.source_map, (), self.issues)
             if sync is None:
                 self.project.broken_blocks += mapping_blocks(data, document.source_map)
+                self._check_broken_streams(data, document.source_map)
                 continue
             sync._origin = document.source_map
             if sync.name in syncs:
@@ -440,8 +441,8 @@ class _SyncReader:
             self._check_webhook(sync)
 
     def _check_one_way(self, sync: SyncConfig, all_names: set[str]) -> None:
-        self._check_stream(sync, "source", sync.source_system, sync.source_stream)
-        if self._check_stream(sync, "target", sync.target_system, sync.target_stream):
+        self._check_stream(sync.origin, "source", sync.source_system, sync.source_stream)
+        if self._check_stream(sync.origin, "target", sync.target_system, sync.target_stream):
             self._check_target(sync)
         for field_name, mapping in sync.fields.items():
             if mapping.lookup is not None:
@@ -458,7 +459,7 @@ class _SyncReader:
             stream_ref = sync.stream(side)
             system_name, _, stream = stream_ref.partition(".")
             where: Location = ("two_way", side)
-            if not self._check_stream(sync, "two_way", system_name, stream, where):
+            if not self._check_stream(sync.origin, "two_way", system_name, stream, where):
                 continue
             options = self.project.systems[system_name].options
             fields = list(sync.fields_of(direction))
@@ -505,9 +506,9 @@ class _SyncReader:
         self.issues.append(sync.origin.issue(location, message))
 
     def _check_stream(
-        self, sync: AnySync, key: str, system_name: str, stream: str, where: Location | None = None
+        self, origin: SourceMap, key: str, system_name: str, stream: str, where: Location | None = None
     ) -> bool:
-        """Whether the system and its stream exist; an issue where not."""
+        """Whether the system and its stream exist; an issue (in ``origin``'s file) where not."""
         location: Location = where or (key,)
         key = dotted(location)
         if system_name not in self.system_names:
@@ -517,21 +518,29 @@ class _SyncReader:
                 if known
                 else f"no system '{system_name}' in the project"
             )
-            self.issues.append(sync.origin.issue(location, f"{key}: {message}"))
+            self.issues.append(origin.issue(location, f"{key}: {message}"))
             return False
         system = self.project.systems.get(system_name)
         if system is None:
             message = f"{key}: system '{system_name}' has errors (above); its stream '{stream}' could not be checked"
-            mark = sync.origin.value_mark(location)
-            self.issues.append(Unchecked(sync.origin.file, mark, message, system_name))
+            self.issues.append(Unchecked(origin.file, origin.value_mark(location), message, system_name))
             return False
         if stream not in system.options.streams:
             hint = choice_hint(stream, sorted(system.options.streams))
-            self.issues.append(
-                sync.origin.issue(location, f"{key}: system {system_name} has no stream '{stream}': {hint}")
-            )
+            self.issues.append(origin.issue(location, f"{key}: system {system_name} has no stream '{stream}': {hint}"))
             return False
         return True
+
+    def _check_broken_streams(self, data: dict[str, Any], origin: SourceMap) -> None:
+        """The ``source`` and ``target`` of a one-way sync file that failed validation (a misspelt ``mode``),
+        where each is written soundly: SPEC 2 wants every error at once, not this one once the rest is mended."""
+        if "two_way" in data:
+            return
+        for key in ("source", "target"):
+            value = data.get(key)
+            system_name, dot, stream = value.partition(".") if isinstance(value, str) else ("", "", "")
+            if system_name and dot and stream and "." not in stream:
+                self._check_stream(origin, key, system_name, stream)
 
     def _check_target(self, sync: SyncConfig) -> None:
         """What the target stream's config says it cannot take from this sync."""

@@ -1410,6 +1410,13 @@ DURATION_CASES = [
         (A, AFTER_SYNC + 2, 7, "mode: 'upsrt' is not valid"),
     ),
     case(
+        "unknown-streams-beside-a-misspelt-mode",  # the references too: they showed once the mode was mended
+        {A: "source: crm.contact\ntarget: erpp.customers\nfields:\n  customer_no: id\nmode: upsrt\n"},
+        (A, 1, 9, "source: system crm has no stream 'contact': choose contacts or users (did you mean 'contacts'?)"),
+        (A, 2, 9, "target: no system 'erpp'"),
+        (A, 5, 7, "mode: 'upsrt' is not valid"),
+    ),
+    case(
         "two-way-mapping-errors-beside-a-misspelt-winner",
         {
             A: "two_way: {a: crm.contacts, b: erp.customers, wins: c}\n"
