@@ -168,6 +168,23 @@ class Settler:
             new_base[name] = writes.get(name, now)
         return writes, new_base
 
+    def edits(
+        self, side: Side, record: Mapping[str, Any], proposed: Mapping[str, Any] | None, base: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """What changed in ``side``'s record since its pair was last settled (``base``), by field, with the
+        values now: the fields written into it that differ from its base, and the fields it fills on the
+        other side (``proposed``: the record mapped for it; ``None`` where ``where`` leaves it out or it does
+        not map) that differ from the other side's base. How an edit is told from a record that only waits to
+        be deleted."""
+        own, filled = (self.fields_a, self.fields_b) if side == "a" else (self.fields_b, self.fields_a)
+        own_base, other_base = base.get(side, {}), base.get("b" if side == "a" else "a", {})
+        changed = {name: record.get(name) for name in own if not same(record.get(name), own_base.get(name, _MISSING))}
+        if proposed is not None:
+            for name in filled:
+                if not same(proposed.get(name), other_base.get(name, _MISSING)):
+                    changed.setdefault(name, proposed.get(name))
+        return changed
+
     def first_base(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
         """The base of a pair just linked by a create: each side's values as they now are."""
         return {

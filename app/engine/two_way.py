@@ -115,7 +115,9 @@ class TwoWayRun:
         self.sides = Sides(self.sync, parts, keys, sleep)
         self.settler = Settler(self.sync, key_a, key_b)
         self.new = NewRecords(self.sides, self.store, self.settler, self.run_id, self._settle_pairs)
-        self.gone = GoneRecords(self.sides, self.store, lambda batch: self._commit(batch, None))
+        self.gone = GoneRecords(
+            self.sides, self.store, self.settler, self.new.create, lambda batch: self._commit(batch, None)
+        )
 
     async def _dead_letters(self, touched: dict[Side, dict[str, None]]) -> None:
         """Dead letters due again: their pairs are settled again (``to_b``: a's key, ``to_a``: b's key)."""

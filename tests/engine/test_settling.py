@@ -87,3 +87,13 @@ def test_a_boolean_and_another_number_or_text_still_differ(one: Any, other: Any)
 
 def test_an_aware_and_a_naive_moment_an_hour_apart_still_differ() -> None:
     assert not same(datetime(2024, 1, 1, 10, 0, tzinfo=UTC), datetime(2024, 1, 1, 11, 0))
+
+
+def test_edits_are_the_fields_changed_since_the_base_on_the_side_or_filled_from_it_on_the_other() -> None:
+    b = {"no": 1, "email": "x@y", "name": "Ann"}
+
+    untouched = SETTLER.edits("b", b, {"id": 1, "email": "x@y", "name": "Ann"}, BASE)
+    edited = SETTLER.edits("b", {**b, "name": "Bo"}, {"id": 1, "email": "x@y", "name": "Bo"}, BASE)
+    unmappable = SETTLER.edits("b", {**b, "email": "new@y"}, None, BASE)
+
+    assert (untouched, edited, unmappable) == ({}, {"name": "Bo"}, {"email": "new@y"})
