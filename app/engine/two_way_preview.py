@@ -15,6 +15,7 @@ from app.engine.by_key import records_by_key
 from app.engine.lookups import find_lookups
 from app.engine.preview_rows import PreviewRow
 from app.engine.settling import Settlement, Settler
+from app.engine.two_way_keys import LinkedKeys
 from app.errors import MappingError
 from app.mapping import CompiledMapping, KeyReader, show
 from app.records import Record
@@ -87,8 +88,23 @@ class _Preview:
             proposed_b, proposed_a = self.mappings["to_b"].apply(a, to_b), self.mappings["to_a"].apply(b, to_a)
         except MappingError as exc:
             return [PreviewRow(pair.a_key, "fail", b_key, error=str(exc), direction="to_b")]
+        checks: tuple[tuple[Direction, Record | None, str, str], ...] = (
+            ("to_b", proposed_b, pair.a_key, b_key),
+            ("to_a", proposed_a, b_key, pair.a_key),
+        )
+        for direction, proposed, source, target in checks:
+            base = pair.base.get("b" if direction == "to_b" else "a", {})
+            why = self._linked_keys(direction).refusal(source, target, proposed, base)
+            if why is not None:
+                return [PreviewRow(source, "fail", target, error=why, direction=direction)]
         settled = self.settler.settle(a, b, proposed_b, proposed_a, pair.base)
         return _settled_rows(pair, a, b, settled)
+
+    def _linked_keys(self, direction: Direction) -> LinkedKeys:
+        side: Side = "b" if direction == "to_b" else "a"
+        connector, stream = self.connectors[side], self.streams[side]
+        fold = None if connector.assigns_keys else connector.key_fold(stream)
+        return LinkedKeys(self.sync, direction, self.keys[side].fields, fold)
 
     async def _gone(self, pair: Pair, a: Record | None, b: Record | None) -> list[PreviewRow]:
         """A pair whose record is gone on a side: the other deleted where ``delete_in`` allows and it was not

@@ -105,3 +105,28 @@ def test_a_record_deleted_on_one_side_and_edited_on_the_other_is_shown_kept_and_
     assert "to_a: read 1, created 1" in ran.stdout and "conflicts settled: 1" in ran.stdout
     assert project.crm.records(["phone"]) == {1: {"phone": "edited"}}
     assert project.erp.records(["phone"]) == {1: {"phone": "edited"}}
+
+
+def test_an_edit_of_the_field_that_fills_the_other_sides_key_fails_the_run_saying_why(tmp_path: Path) -> None:
+    project = make_two_way_project(tmp_path, crm_extra=" erp_no INTEGER,")
+    project.write_sync(
+        "two_way: {a: crm.contacts, b: erp.customers, create_in: [b]}\n"
+        "to_b: {customer_no: erp_no, name: name}\n"
+        "to_a: {erp_no: customer_no, name: name}\n"
+    )
+    project.crm.insert([{"id": 1, "erp_no": 701, "email": None, "name": "Ann", "notes": None}])
+    config = ["-c", str(project.file)]
+    assert run_brygga("run", "crm-erp", *config).returncode == 0
+    project.crm.execute("UPDATE contacts SET erp_no = 702, name = 'Ann B' WHERE id = 1")
+
+    shown = run_brygga("preview", "crm-erp", "--json", *config)
+    ran = run_brygga("run", "crm-erp", *config)
+
+    why = "sync crm-erp, crm.contacts record 1: to_b.customer_no (from erp_no) gives 702 now, 701 before"
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    [row] = json.loads(shown.stdout)
+    assert (row["direction"], row["action"], row["source_key"]) == ("to_b", "fail", "1")
+    assert row["error"].startswith(why)
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert f"failed 1: {why}" in ran.stdout + ran.stderr
+    assert project.erp.records(["name"]) == {701: {"name": "Ann"}}

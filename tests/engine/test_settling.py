@@ -97,3 +97,14 @@ def test_edits_are_the_fields_changed_since_the_base_on_the_side_or_filled_from_
     unmappable = SETTLER.edits("b", {**b, "email": "new@y"}, None, BASE)
 
     assert (untouched, edited, unmappable) == ({}, {"name": "Bo"}, {"email": "new@y"})
+
+
+def test_a_settled_pair_notes_the_key_each_block_gives_and_a_create_the_key_it_gave() -> None:
+    a = {"id": 1, "email": "x@y", "name": "Ann", "at": None}
+    b = {"no": 1, "email": "x@y", "name": "Ann", "at": None}
+
+    settled = settle(a, b)
+    created_in_b = SETTLER.first_base(a, {"no": 1, "email": "x@y", "name": "Ann"}, "b")
+
+    assert (settled.base_a["id"], settled.base_b["no"]) == (1, 1)
+    assert "id" not in created_in_b["a"] and created_in_b["b"]["no"] == 1
