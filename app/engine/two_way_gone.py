@@ -143,7 +143,7 @@ class GoneRecords:
         for pair, key, result in zip(pairs, keys, results, strict=True):
             source_key = _key(pair, other_side(side))
             if result.ok:
-                batch.changes.unmapped.append(pair.a_key)
+                batch.end(pair)
                 batch.note(direction, "deleted", source_key, key)
             else:
                 batch.note(direction, "failed", source_key, key, f"delete: {result.error}")
@@ -171,7 +171,7 @@ class GoneRecords:
             entry = DirectedEntry(_key(pair, side), _key(pair, deleted), "conflict", why, direction, detail)
             batch.changes.directed.append(entry)
             batch.changes.conflicts += 1
-            batch.changes.unmapped.append(pair.a_key)
+            batch.end(pair)
         intents = {pair.a_key: pair for pair, _ in kept} if side == "a" else {}
         await self.recreate(side, [_key(pair, side) for pair, _ in kept], intents, batch)
 

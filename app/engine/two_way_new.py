@@ -110,8 +110,9 @@ class NewRecords:
             if key in refused:
                 batch.note(direction, "failed", key, None, REFUSED)
                 continue
-            if record is None:
-                continue  # read, then deleted before it was settled: nothing to create
+            if record is None:  # read, then deleted before it was settled: nothing to create, nothing to retry
+                batch.changes.resolved_directed.append((direction, key))
+                continue
             try:
                 mapped = parts.mapping.apply(record, lookups)
             except MappingError as exc:

@@ -138,3 +138,20 @@ async def test_an_edit_of_a_field_carried_only_the_other_way_keeps_the_record_to
     assert project.crm.rows("SELECT notes FROM contacts WHERE id = 1") == [("a note from the ERP",)]
     [(_, _, _, _, detail)] = logged(project, run.id, "conflict")
     assert detail == {"field": "notes", "a": None, "b": {"notes": "a note from the ERP"}, "winner": "b"}
+
+
+async def test_a_new_record_that_failed_and_was_then_deleted_takes_its_dead_letter_with_it(tmp_path: Path) -> None:
+    project = make_two_way_project(tmp_path)
+    project.erp.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON customers WHEN NEW.email = 'bad' BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
+    project.crm.insert([{"id": 9, "email": "bad", "phone": "9", "name": "Nine", "notes": None}])
+    failed = await project.run()
+    letters = project.state_rows("SELECT source_key, direction FROM dead_letters")
+    project.crm.execute("DELETE FROM contacts WHERE id = 9")
+
+    gone = await project.run()
+
+    assert failed.status == "partial" and letters == [("9", "to_b")]
+    assert gone.status == "succeeded", gone.error
+    assert project.state_rows("SELECT count(*) FROM dead_letters") == [(0,)]

@@ -151,3 +151,24 @@ async def test_keys_that_differ_from_what_the_mapping_gives_from_the_start_are_n
     assert project.crm.records(["name"]) == {5: {"name": "Renamed"}}
     assert edited.counts.updated == 1 and again.counts.changed == 0
     assert dead_letters(project) == []
+
+
+async def test_a_record_entered_anew_with_the_new_value_moves_and_the_old_ones_dead_letter_goes(
+    tmp_path: Path,
+) -> None:
+    """What the docs tell to do instead: the new record is created in the ERP under its key, the old pair is
+    settled as a delete (``delete_in``), and the refused record's dead letter goes with its pair."""
+    project = to_b_keyed(tmp_path)
+    project.write_sync(TO_B_KEY.replace("create_in: [b]", "create_in: [b]\n  delete_in: [b]"))
+    await project.run()
+    project.crm.execute("UPDATE contacts SET erp_no = 799 WHERE id = 1")
+    refused = await project.run()
+    project.crm.execute("DELETE FROM contacts WHERE id = 1")
+    project.crm.insert([{"id": 3, "erp_no": 799, "email": "c1@crm.se", "name": "Crm 1", "notes": None}])
+
+    moved = await project.run()
+
+    assert refused.status == "partial" and moved.status == "succeeded", moved.error
+    assert sorted(project.erp.records(["name"])) == [702, 799]
+    assert dead_letters(project) == []
+    assert sorted(project.state_rows("SELECT source_key, target_key FROM id_map")) == [("2", "702"), ("3", "799")]
