@@ -84,12 +84,18 @@ class Settler:
 
     :param key_a: a's key fields (never updated: a pair is linked by them)
     :param key_b: b's key fields
+
+    A side's base also holds, for each of its key fields that the other side's block fills, the value that
+    block last gave it: never written (a linked record keeps its key), it tells an edit of the field the
+    key is made from (:class:`~app.engine.two_way_keys.LinkedKeys`).
     """
 
     def __init__(self, sync: TwoWaySyncConfig, key_a: Sequence[str], key_b: Sequence[str]) -> None:
         self.sync = sync
         self.fields_b = [name for name in sync.to_b if name not in key_b]
         self.fields_a = [name for name in sync.to_a if name not in key_a]
+        self.keys_b = [name for name in key_b if name in sync.to_b]
+        self.keys_a = [name for name in key_a if name in sync.to_a]
         self.logged_a = [name for name in self.fields_a if sync.partner("to_a", name) is None]
         """a's fields whose conflicts are logged from a's side: the others are logged once, as their partner's."""
 
@@ -136,6 +142,9 @@ class Settler:
             # one side's record is left out by `where`: nothing goes its way, so neither side is in sync;
             # the old base stays whole, else a value not carried across would later look like a change
             settled.base_a, settled.base_b = dict(base_a), dict(base_b)
+        else:
+            settled.base_b.update({name: proposed_b.get(name) for name in self.keys_b})
+            settled.base_a.update({name: proposed_a.get(name) for name in self.keys_a})
         return settled
 
     def _side(
@@ -168,12 +177,34 @@ class Settler:
             new_base[name] = writes.get(name, now)
         return writes, new_base
 
-    def first_base(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
-        """The base of a pair just linked by a create: each side's values as they now are."""
-        return {
+    def edits(
+        self, side: Side, record: Mapping[str, Any], proposed: Mapping[str, Any] | None, base: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """What changed in ``side``'s record since its pair was last settled (``base``), by field, with the
+        values now: the fields written into it that differ from its base, and the fields it fills on the
+        other side (``proposed``: the record mapped for it; ``None`` where ``where`` leaves it out or it does
+        not map) that differ from the other side's base. How an edit is told from a record that only waits to
+        be deleted."""
+        own, filled = (self.fields_a, self.fields_b) if side == "a" else (self.fields_b, self.fields_a)
+        own_base, other_base = base.get(side, {}), base.get("b" if side == "a" else "a", {})
+        changed = {name: record.get(name) for name in own if not same(record.get(name), own_base.get(name, _MISSING))}
+        if proposed is not None:
+            for name in filled:
+                if not same(proposed.get(name), other_base.get(name, _MISSING)):
+                    changed.setdefault(name, proposed.get(name))
+        return changed
+
+    def first_base(self, a: Mapping[str, Any], b: Mapping[str, Any], created_in: Side) -> dict[str, Any]:
+        """The base of a pair just linked by a create in ``created_in``: each side's values as they now are,
+        and the key the create gave the record it made (the other side's key, as the other block gives it,
+        is noted when the pair is next settled)."""
+        base = {
             "a": {name: a.get(name) for name in self.fields_a},
             "b": {name: b.get(name) for name in self.fields_b},
         }
+        created, keys = (a, self.keys_a) if created_in == "a" else (b, self.keys_b)
+        base[created_in].update({name: created.get(name) for name in keys})
+        return base
 
 
 class _Winner:

@@ -32,6 +32,7 @@ from app.engine.retry import with_retries
 from app.engine.settling import Settlement, Settler
 from app.engine.two_way_batch import SettleBatch
 from app.engine.two_way_gone import GonePair, GoneRecords
+from app.engine.two_way_keys import LinkedKeys
 from app.engine.two_way_new import REFUSED, NewRecords
 from app.engine.two_way_sides import Sides
 from app.engine.webhook_checks import WebhookRejected, parse_json, records_of
@@ -114,8 +115,14 @@ class TwoWayRun:
         self.parts = parts
         self.sides = Sides(self.sync, parts, keys, sleep)
         self.settler = Settler(self.sync, key_a, key_b)
+        self.linked_keys: dict[Direction, LinkedKeys] = {
+            "to_b": LinkedKeys(self.sync, "to_b", key_b, parts["to_b"].target_key_fold),
+            "to_a": LinkedKeys(self.sync, "to_a", key_a, parts["to_a"].target_key_fold),
+        }
         self.new = NewRecords(self.sides, self.store, self.settler, self.run_id, self._settle_pairs)
-        self.gone = GoneRecords(self.sides, self.store, lambda batch: self._commit(batch, None))
+        self.gone = GoneRecords(
+            self.sides, self.store, self.settler, self.new.create, lambda batch: self._commit(batch, None)
+        )
 
     async def _dead_letters(self, touched: dict[Side, dict[str, None]]) -> None:
         """Dead letters due again: their pairs are settled again (``to_b``: a's key, ``to_a``: b's key)."""
@@ -273,6 +280,8 @@ class TwoWayRun:
                 target = pair.b_key if direction == "to_b" else pair.a_key
                 batch.fail(direction, key, target, record=record, error=str(exc), reason=exc.reason)
                 return None
+        if not self._keeps_keys(pair, a_record, b_record, proposed, batch):
+            return None
         settlement = self.settler.settle(a_record, b_record, proposed["to_b"], proposed["to_a"], pair.base)
         for conflict in settlement.conflicts:
             batch.changes.conflicts += 1
@@ -282,6 +291,28 @@ class TwoWayRun:
                 DirectedEntry(source_key, target_key, "conflict", None, conflict.direction, conflict.detail())
             )
         return settlement
+
+    def _keeps_keys(
+        self,
+        pair: Pair,
+        a_record: Record,
+        b_record: Record,
+        proposed: dict[Direction, dict[str, Any] | None],
+        batch: SettleBatch,
+    ) -> bool:
+        """Whether each side's record, mapped, gives the other side's key the value it gave when the pair was
+        last settled; where not, the record fails alone (logged): a linked record's key never changes through
+        the sync, and an edit that would change it is not dropped without a word."""
+        b_key = pair.b_key or ""
+        for direction in DIRECTIONS:
+            source_key, linked_key = (pair.a_key, b_key) if direction == "to_b" else (b_key, pair.a_key)
+            record = a_record if direction == "to_b" else b_record
+            base = pair.base.get("b" if direction == "to_b" else "a", {})
+            why = self.linked_keys[direction].refusal(source_key, linked_key, proposed[direction], base)
+            if why is not None:
+                batch.fail(direction, source_key, linked_key, record=record, error=why, reason="mapping")
+                return False
+        return True
 
     def _record_settled(
         self,

@@ -44,5 +44,11 @@ class SettleBatch:
 
     def unlink(self, pair: Pair, direction: Direction, source_key: str, target_key: str, why: str) -> None:
         """Unlink a pair whose record is gone, and log it as skipped, with why."""
-        self.changes.unmapped.append(pair.a_key)
+        self.end(pair)
         self.note(direction, "skipped", source_key, target_key, why)
+
+    def end(self, pair: Pair) -> None:
+        """Unlink a pair, and settle its dead letters of either direction: their records are no pair's any
+        more (else they would wait for ever, each retry finding nothing to settle)."""
+        self.changes.unmapped.append(pair.a_key)
+        self.changes.resolved_directed += [("to_b", pair.a_key), ("to_a", pair.b_key or "")]

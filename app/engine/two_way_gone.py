@@ -1,28 +1,52 @@
 """Pairs of a two-way sync one of whose records is gone: the other deleted where ``delete_in`` allows, else
-the pair unlinked (SPEC 3.1)."""
+the pair unlinked (SPEC 3.1).
+
+A delete never takes an edit with it: where the record to be deleted was edited since the pair was last
+settled, the delete and the edit are a conflict that the edit wins (as in Syncthing, Dropbox or CouchDB,
+and whatever ``wins`` says: a delete can be made again, a lost edit cannot be had back). The record stays,
+the conflict is logged with the values edited, and the record is created again on the side it was deleted
+from where ``create_in`` allows (else the pair is only unlinked).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
-from app.config import Direction, Side
+from app.config import SIDES, Side
+from app.engine.lookups import find_lookups
 from app.engine.retry import with_retries
+from app.engine.settling import Settler
 from app.engine.two_way_batch import SettleBatch
+from app.engine.two_way_new import REFUSED
 from app.engine.two_way_sides import Sides, direction_from, other_side
+from app.errors import MappingError
 from app.records import Record
-from app.store import Pair, Store
+from app.store import DirectedEntry, Pair, Store
 from connectors.base import Write, WriteAction
 
 GonePair = tuple[Pair, Record | None, Record | None]
 """A pair, and its record on each side (``None``: gone)."""
 
+Recreate = Callable[[Side, list[str], dict[str, Pair], SettleBatch], Awaitable[None]]
+"""Creates records of a side on the other side, as records new there are (:meth:`NewRecords.create`)."""
+
 
 class GoneRecords:
     """Finds and settles the pairs of one run whose record on a side no longer exists."""
 
-    def __init__(self, sides: Sides, store: Store, commit: Callable[[SettleBatch], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        sides: Sides,
+        store: Store,
+        settler: Settler,
+        recreate: Recreate,
+        commit: Callable[[SettleBatch], Awaitable[None]],
+    ) -> None:
         self.sides = sides
         self.store = store
+        self.settler = settler
+        self.recreate = recreate
         self.commit = commit
 
     async def find(self) -> None:
@@ -40,20 +64,33 @@ class GoneRecords:
             after = pairs[-1].a_key
             on_a = await self.sides.existing("a", [pair.a_key for pair in pairs])
             on_b = await self.sides.existing("b", [pair.b_key for pair in pairs if pair.b_key is not None])
-            gone: list[GonePair] = [
-                (pair, {} if pair.a_key in on_a else None, {} if pair.b_key in on_b else None)
-                for pair in pairs
-                if pair.a_key not in on_a or pair.b_key not in on_b
-            ]
+            gone = [pair for pair in pairs if pair.a_key not in on_a or pair.b_key not in on_b]
             if gone:
                 batch = SettleBatch()
-                await self.settle(gone, batch)
+                await self.settle(await self._as_gone(gone, {"a": on_a, "b": on_b}, batch), batch)
                 await self.commit(batch)
 
+    async def _as_gone(self, pairs: list[Pair], held: dict[Side, set[str]], batch: SettleBatch) -> list[GonePair]:
+        """These pairs with their bases, and the records each side still holds (whether one was edited decides
+        whether its partner's delete is carried out); a pair whose record a side refused to give fails alone."""
+        with_bases = await self.store.pairs(self.sides.sync.name, [pair.a_key for pair in pairs], side="a")
+        records: dict[Side, dict[str, Record]] = {}
+        refused: dict[Side, set[str]] = {}
+        for side in SIDES:
+            keys = [key for key in (_key(pair, side) for pair in pairs) if key in held[side]]
+            records[side], refused[side] = await self.sides.fetch(side, keys)
+        gone: list[GonePair] = []
+        for pair in (with_bases.get(pair.a_key, pair) for pair in pairs):
+            if pair.a_key in refused["a"] or _key(pair, "b") in refused["b"]:
+                batch.fail("to_b", pair.a_key, pair.b_key, record={}, error=REFUSED, reason="write")
+                continue
+            gone.append((pair, records["a"].get(pair.a_key), records["b"].get(_key(pair, "b"))))
+        return gone
+
     async def settle(self, gone: Iterable[GonePair], batch: SettleBatch) -> None:
-        """Pairs whose record on one side (or both) is gone: the other deleted where ``delete_in`` allows,
-        else the pair unlinked; logged either way."""
-        deletes: dict[Side, list[Pair]] = {"a": [], "b": []}
+        """Pairs whose record on one side (or both) is gone: the other deleted where ``delete_in`` allows and
+        it was not edited since, else kept and the pair unlinked; logged either way."""
+        deletes: dict[Side, list[tuple[Pair, Record]]] = {"a": [], "b": []}
         delete_in = self.sides.sync.two_way.delete_in
         for pair, a_record, b_record in gone:
             b_key = pair.b_key or ""
@@ -63,27 +100,81 @@ class GoneRecords:
             side: Side = "a" if a_record is None else "b"
             other = other_side(side)
             if other in delete_in:
-                deletes[other].append(pair)
+                survivor = b_record if other == "b" else a_record
+                assert survivor is not None
+                deletes[other].append((pair, survivor))
                 continue
             source_key, target_key = (pair.a_key, b_key) if side == "a" else (b_key, pair.a_key)
             why = f"gone from {side}; delete_in does not name {other}: the pair is unlinked"
             batch.unlink(pair, direction_from(side), source_key, target_key, why)
         for other, doomed in deletes.items():
             if doomed:
-                await self._delete(other, doomed, batch)
+                edits = await self._edits(other, doomed)
+                await self._delete(other, [pair for pair, _ in doomed if not edits[pair.a_key]], batch)
+                await self._keep(other, [(pair, edits[pair.a_key]) for pair, _ in doomed if edits[pair.a_key]], batch)
+
+    async def _edits(self, side: Side, records: list[tuple[Pair, Record]]) -> dict[str, dict[str, Any]]:
+        """What changed in each record of ``side`` since its pair was last settled, by a's key of the pair.
+
+        A record that no longer maps (its lookup's parent went with the delete, say) is judged by the fields
+        written into it alone: a delete waiting on a mapping that may never work again would never happen.
+        """
+        mapping = self.sides.parts[direction_from(side)].mapping
+        lookups = await find_lookups(self.store, mapping, [record for _, record in records])
+        edits: dict[str, dict[str, Any]] = {}
+        for pair, record in records:
+            try:
+                proposed = mapping.apply(record, lookups)
+            except MappingError:
+                proposed = None
+            edits[pair.a_key] = self.settler.edits(side, record, proposed, pair.base)
+        return edits
 
     async def _delete(self, side: Side, pairs: list[Pair], batch: SettleBatch) -> None:
         """Delete these pairs' records on ``side`` (their other side is gone), and unlink them."""
-        direction: Direction = direction_from(other_side(side))
-        keys = [(pair.b_key or "") if side == "b" else pair.a_key for pair in pairs]
+        if not pairs:
+            return
+        direction = direction_from(other_side(side))
+        keys = [_key(pair, side) for pair in pairs]
         writes = [Write(WriteAction.DELETE, None, key) for key in keys]
         connector, stream = self.sides.connector(side), self.sides.stream(side)
         retry, sleep = self.sides.sync.retry, self.sides.sleep
         results = await with_retries(retry, lambda: connector.write(stream, writes), sleep)
         for pair, key, result in zip(pairs, keys, results, strict=True):
-            source_key = pair.a_key if side == "b" else pair.b_key or ""
+            source_key = _key(pair, other_side(side))
             if result.ok:
-                batch.changes.unmapped.append(pair.a_key)
+                batch.end(pair)
                 batch.note(direction, "deleted", source_key, key)
             else:
                 batch.note(direction, "failed", source_key, key, f"delete: {result.error}")
+
+    async def _keep(self, side: Side, kept: list[tuple[Pair, dict[str, Any]]], batch: SettleBatch) -> None:
+        """Records of ``side`` edited since their partner on the other side was deleted: the edit wins. Each
+        is a conflict, logged with what was edited; its pair is unlinked, and the record created again on the
+        other side where ``create_in`` allows."""
+        if not kept:
+            return
+        sync, deleted, direction = self.sides.sync, other_side(side), direction_from(side)
+        outcome = (
+            f"the record is created again in {sync.stream(deleted)}"
+            if deleted in sync.two_way.create_in
+            else f"the pair is unlinked (create_in does not name {deleted})"
+        )
+        for pair, edits in kept:
+            fields = ", ".join(edits)
+            why = (
+                f"deleted in {sync.stream(deleted)} but edited in {sync.stream(side)} ({fields}) since the pair was "
+                f"last settled: the edit stands, not the delete; {outcome}"
+            )
+            detail = {"field": fields, "a": edits if side == "a" else None, "b": edits if side == "b" else None}
+            detail["winner"] = side
+            entry = DirectedEntry(_key(pair, side), _key(pair, deleted), "conflict", why, direction, detail)
+            batch.changes.directed.append(entry)
+            batch.changes.conflicts += 1
+            batch.end(pair)
+        intents = {pair.a_key: pair for pair, _ in kept} if side == "a" else {}
+        await self.recreate(side, [_key(pair, side) for pair, _ in kept], intents, batch)
+
+
+def _key(pair: Pair, side: Side) -> str:
+    return pair.a_key if side == "a" else pair.b_key or ""

@@ -110,8 +110,9 @@ class NewRecords:
             if key in refused:
                 batch.note(direction, "failed", key, None, REFUSED)
                 continue
-            if record is None:
-                continue  # read, then deleted before it was settled: nothing to create
+            if record is None:  # read, then deleted before it was settled: nothing to create, nothing to retry
+                batch.changes.resolved_directed.append((direction, key))
+                continue
             try:
                 mapped = parts.mapping.apply(record, lookups)
             except MappingError as exc:
@@ -202,9 +203,9 @@ class NewRecords:
             return
         written = dict(item.mapped or {})
         if side == "a":
-            pair = Pair(item.source_key, item.target_key, self.settler.first_base(item.record, written))
+            pair = Pair(item.source_key, item.target_key, self.settler.first_base(item.record, written, "b"))
         else:
-            pair = Pair(item.target_key or "", item.source_key, self.settler.first_base(written, item.record))
+            pair = Pair(item.target_key or "", item.source_key, self.settler.first_base(written, item.record, "a"))
         batch.changes.pairs.append(pair)
         batch.changes.resolved_directed.append((direction, item.source_key))
         action = "created" if item.action is Action.CREATE else "updated"

@@ -15,6 +15,7 @@ from app.engine.by_key import records_by_key
 from app.engine.lookups import find_lookups
 from app.engine.preview_rows import PreviewRow
 from app.engine.settling import Settlement, Settler
+from app.engine.two_way_keys import LinkedKeys
 from app.errors import MappingError
 from app.mapping import CompiledMapping, KeyReader, show
 from app.records import Record
@@ -79,12 +80,7 @@ class _Preview:
         b_key = pair.b_key or ""
         a, b = await self._record("a", pair.a_key), await self._record("b", b_key)
         if a is None or b is None:
-            side: Side = "a" if a is None else "b"
-            other: Side = "b" if side == "a" else "a"
-            action = "delete" if other in self.sync.two_way.delete_in and (a or b) else "unlink"
-            direction: Direction = "to_b" if side == "a" else "to_a"
-            source, target = (pair.a_key, b_key) if side == "a" else (b_key, pair.a_key)
-            return [PreviewRow(source, action, target, note=f"gone from {side}", direction=direction)]
+            return await self._gone(pair, a, b)
         store = self.engine.store
         to_b = await find_lookups(store, self.mappings["to_b"], [a])
         to_a = await find_lookups(store, self.mappings["to_a"], [b])
@@ -92,8 +88,46 @@ class _Preview:
             proposed_b, proposed_a = self.mappings["to_b"].apply(a, to_b), self.mappings["to_a"].apply(b, to_a)
         except MappingError as exc:
             return [PreviewRow(pair.a_key, "fail", b_key, error=str(exc), direction="to_b")]
+        checks: tuple[tuple[Direction, Record | None, str, str], ...] = (
+            ("to_b", proposed_b, pair.a_key, b_key),
+            ("to_a", proposed_a, b_key, pair.a_key),
+        )
+        for direction, proposed, source, target in checks:
+            base = pair.base.get("b" if direction == "to_b" else "a", {})
+            why = self._linked_keys(direction).refusal(source, target, proposed, base)
+            if why is not None:
+                return [PreviewRow(source, "fail", target, error=why, direction=direction)]
         settled = self.settler.settle(a, b, proposed_b, proposed_a, pair.base)
         return _settled_rows(pair, a, b, settled)
+
+    def _linked_keys(self, direction: Direction) -> LinkedKeys:
+        side: Side = "b" if direction == "to_b" else "a"
+        connector, stream = self.connectors[side], self.streams[side]
+        fold = None if connector.assigns_keys else connector.key_fold(stream)
+        return LinkedKeys(self.sync, direction, self.keys[side].fields, fold)
+
+    async def _gone(self, pair: Pair, a: Record | None, b: Record | None) -> list[PreviewRow]:
+        """A pair whose record is gone on a side: the other deleted where ``delete_in`` allows and it was not
+        edited since, else kept (an edit wins over a delete: created again where ``create_in`` allows)."""
+        side: Side = "a" if a is None else "b"
+        other: Side = "b" if side == "a" else "a"
+        keys = {"a": pair.a_key, "b": pair.b_key or ""}
+        direction: Direction = "to_b" if side == "a" else "to_a"
+        survivor = b if side == "a" else a
+        if survivor is None or other not in self.sync.two_way.delete_in:
+            return [PreviewRow(keys[side], "unlink", keys[other], note=f"gone from {side}", direction=direction)]
+        back: Direction = "to_b" if other == "a" else "to_a"
+        lookups = await find_lookups(self.engine.store, self.mappings[back], [survivor])
+        try:
+            proposed = self.mappings[back].apply(survivor, lookups)
+        except MappingError:
+            proposed = None
+        edits = self.settler.edits(other, survivor, proposed, pair.base)
+        if not edits:
+            return [PreviewRow(keys[side], "delete", keys[other], note=f"gone from {side}", direction=direction)]
+        action = "create" if side in self.sync.two_way.create_in else "unlink"
+        note = f"conflict: deleted in {side}, edited in {other} ({', '.join(edits)}); the edit stands, not the delete"
+        return [PreviewRow(keys[other], action, keys[side], note=note, direction=back)]
 
     async def _new(self, side: Side, keys: list[str]) -> list[PreviewRow]:
         other: Side = "b" if side == "a" else "a"

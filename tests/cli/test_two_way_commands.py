@@ -80,3 +80,53 @@ def test_preview_shows_both_directions_and_the_conflicts_it_would_settle_writing
     assert "conflict on name: a 'From CRM', b 'From ERP'; a's value stands" in notes
     assert (project.crm.audit_since(marks[0]), project.erp.audit_since(marks[1])) == ([], [])
     assert (tmp_path / "state.db").read_bytes() == state
+
+
+def test_a_record_deleted_on_one_side_and_edited_on_the_other_is_shown_kept_and_logged(tmp_path: Path) -> None:
+    """``preview`` shows what ``run`` then does: the edit wins over the delete, as a conflict."""
+    project = make_two_way_project(tmp_path, delete_in="[b]")
+    project.crm.insert([{"id": n, "email": f"c{n}@crm.se", "phone": "1", "name": "C", "notes": None} for n in (1, 2)])
+    config = ["-c", str(project.file)]
+    assert run_brygga("run", "crm-erp", *config).returncode == 0
+    project.crm.execute("DELETE FROM contacts")
+    project.erp.execute("UPDATE customers SET phone = 'edited' WHERE customer_no = 1")
+
+    shown = run_brygga("preview", "crm-erp", "--json", *config)
+    ran = run_brygga("run", "crm-erp", *config)
+
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    rows = {(row["direction"], row["action"], row["source_key"]): row for row in json.loads(shown.stdout)}
+    assert set(rows) == {("to_a", "create", "1"), ("to_b", "delete", "2")}
+    assert rows[("to_a", "create", "1")]["note"] == (
+        "conflict: deleted in a, edited in b (phone); the edit stands, not the delete"
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "to_b: read 1, created 0, updated 0, deleted 1" in ran.stdout
+    assert "to_a: read 1, created 1" in ran.stdout and "conflicts settled: 1" in ran.stdout
+    assert project.crm.records(["phone"]) == {1: {"phone": "edited"}}
+    assert project.erp.records(["phone"]) == {1: {"phone": "edited"}}
+
+
+def test_an_edit_of_the_field_that_fills_the_other_sides_key_fails_the_run_saying_why(tmp_path: Path) -> None:
+    project = make_two_way_project(tmp_path, crm_extra=" erp_no INTEGER,")
+    project.write_sync(
+        "two_way: {a: crm.contacts, b: erp.customers, create_in: [b]}\n"
+        "to_b: {customer_no: erp_no, name: name}\n"
+        "to_a: {erp_no: customer_no, name: name}\n"
+    )
+    project.crm.insert([{"id": 1, "erp_no": 701, "email": None, "name": "Ann", "notes": None}])
+    config = ["-c", str(project.file)]
+    assert run_brygga("run", "crm-erp", *config).returncode == 0
+    project.crm.execute("UPDATE contacts SET erp_no = 702, name = 'Ann B' WHERE id = 1")
+
+    shown = run_brygga("preview", "crm-erp", "--json", *config)
+    ran = run_brygga("run", "crm-erp", *config)
+
+    why = "sync crm-erp, crm.contacts record 1: to_b.customer_no (from erp_no) gives 702 now, 701 before"
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    [row] = json.loads(shown.stdout)
+    assert (row["direction"], row["action"], row["source_key"]) == ("to_b", "fail", "1")
+    assert row["error"].startswith(why)
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert f"failed 1: {why}" in ran.stdout + ran.stderr
+    assert project.erp.records(["name"]) == {701: {"name": "Ann"}}

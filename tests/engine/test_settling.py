@@ -87,3 +87,24 @@ def test_a_boolean_and_another_number_or_text_still_differ(one: Any, other: Any)
 
 def test_an_aware_and_a_naive_moment_an_hour_apart_still_differ() -> None:
     assert not same(datetime(2024, 1, 1, 10, 0, tzinfo=UTC), datetime(2024, 1, 1, 11, 0))
+
+
+def test_edits_are_the_fields_changed_since_the_base_on_the_side_or_filled_from_it_on_the_other() -> None:
+    b = {"no": 1, "email": "x@y", "name": "Ann"}
+
+    untouched = SETTLER.edits("b", b, {"id": 1, "email": "x@y", "name": "Ann"}, BASE)
+    edited = SETTLER.edits("b", {**b, "name": "Bo"}, {"id": 1, "email": "x@y", "name": "Bo"}, BASE)
+    unmappable = SETTLER.edits("b", {**b, "email": "new@y"}, None, BASE)
+
+    assert (untouched, edited, unmappable) == ({}, {"name": "Bo"}, {"email": "new@y"})
+
+
+def test_a_settled_pair_notes_the_key_each_block_gives_and_a_create_the_key_it_gave() -> None:
+    a = {"id": 1, "email": "x@y", "name": "Ann", "at": None}
+    b = {"no": 1, "email": "x@y", "name": "Ann", "at": None}
+
+    settled = settle(a, b)
+    created_in_b = SETTLER.first_base(a, {"no": 1, "email": "x@y", "name": "Ann"}, "b")
+
+    assert (settled.base_a["id"], settled.base_b["no"]) == (1, 1)
+    assert "id" not in created_in_b["a"] and created_in_b["b"]["no"] == 1

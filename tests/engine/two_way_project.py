@@ -174,12 +174,14 @@ def make_two_way_project(
     erp_lowers: list[str] | None = None,
     state: str = "sqlite:///state.db",
     erp_extra: str = "",
+    crm_extra: str = "",
 ) -> TwoWayProject:
-    """The project; ``erp_extra`` adds column definitions to the ERP's table (``"code TEXT NOT NULL,"``)."""
+    """The project; ``erp_extra`` and ``crm_extra`` add column definitions to the ERP's and the CRM's table
+    (``"code TEXT NOT NULL,"``)."""
     crm = Database(folder / "crm.db", "contacts", "id")
     erp = Database(folder / "erp.db", "customers", "customer_no")
     for database, sql in (
-        (crm, _table_sql("contacts", "id", CRM_COLUMNS, "updated_at")),
+        (crm, _table_sql("contacts", "id", CRM_COLUMNS, "updated_at", extra=crm_extra)),
         (erp, _table_sql("customers", "customer_no", ERP_COLUMNS, "modified_at", lower=erp_lowers, extra=erp_extra)),
     ):
         connection = sqlite3.connect(database.path)
