@@ -19,6 +19,7 @@ import base64
 import html
 import json
 import logging
+import os
 import re
 import threading
 import unicodedata
@@ -143,6 +144,40 @@ def _first_characters(values: list[str]) -> str:
     return "[" + "".join(re.escape(char) for char in sorted(firsts)) + "]"
 
 
+CUT_SEEN = 8
+"""The fewest characters of a secret's start, cut off by ``...`` or ``…`` (or the text's end), that are hidden:
+a message that shortens a long value (``cannot convert 'SECRETPART...``) cut it before the scrub could find
+it whole, and showed its first 56 characters."""
+
+
+_CUT_MARKS = ("...", "\u2026", "\\u2026")
+"""How a shortened text shows its cut: three dots, an ellipsis, an ellipsis JSON-escaped."""
+
+
+def _cut_forms(value: str) -> set[str]:
+    """The forms a cut-off start of ``value`` is shown in: as it is, quoted by ``repr()`` or JSON."""
+    if len(value) <= CUT_SEEN:
+        return set()
+    return {value, repr(value)[1:-1], json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+
+
+def _hide_cut_starts(text: str, forms: list[str]) -> str:
+    """``text`` with each start of one of ``forms`` (:data:`CUT_SEEN` characters or more) that runs into a
+    cut (``...``, ``…`` or the end of the text) replaced by ``***``."""
+    for form in forms:
+        head = form[:CUT_SEEN]
+        at = text.find(head)
+        while at >= 0:
+            seen = len(os.path.commonprefix([text[at : at + len(form)], form]))
+            end = at + seen
+            if end == len(text) or text.startswith(_CUT_MARKS, end):
+                text = text[:at] + REDACTED + text[end:]
+                at = text.find(head, at + len(REDACTED))
+            else:
+                at = text.find(head, at + 1)
+    return text
+
+
 class SecretValues:
     """A set of secret strings and a fast way to scrub them from text.
 
@@ -153,6 +188,7 @@ class SecretValues:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._long: list[str] | None = None
+        self._cut: list[str] = []
         self._lock = threading.Lock()
 
     def add(self, value: str) -> None:
@@ -189,13 +225,14 @@ class SecretValues:
         """Return ``text`` with every secret value, in any of its forms, replaced by ``***``."""
         if not self._values:
             return text
-        pattern, long_forms = self._compiled()
+        pattern, long_forms, cut_forms = self._compiled()
         for form in long_forms:
             if form in text:
                 text = text.replace(form, REDACTED)
-        return pattern.sub(REDACTED, text) if pattern is not None else text
+        text = pattern.sub(REDACTED, text) if pattern is not None else text
+        return _hide_cut_starts(text, cut_forms)
 
-    def _compiled(self) -> tuple[re.Pattern[str] | None, list[str]]:
+    def _compiled(self) -> tuple[re.Pattern[str] | None, list[str], list[str]]:
         """One alternation of every value of up to :data:`LONG_SECRET` characters, the longest first (a
         value inside another must not win), and the forms of the longer ones, longest first; made again only
         after the set has changed."""
@@ -205,11 +242,12 @@ class SecretValues:
                 short = [value for value in values if len(value) <= LONG_SECRET]
                 forms = {form for value in values if len(value) > LONG_SECRET for form in _long_forms(value)}
                 self._long = sorted(forms, key=len, reverse=True)
+                self._cut = sorted({form for value in values for form in _cut_forms(value)}, key=len, reverse=True)
                 self._pattern = None
                 if short:
                     alternation = "|".join(f"(?:{secret_pattern(value)})" for value in short)
                     self._pattern = re.compile(f"(?={_first_characters(short)})(?:{alternation})")
-            return self._pattern, self._long
+            return self._pattern, self._long, self._cut
 
 
 _RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}

@@ -132,6 +132,19 @@ def test_failing_mapping_tests_never_show_the_secret(write_project: ProjectWrite
     _assert_secret_absent(result.stdout + result.stderr, secret)
 
 
+def test_a_long_secret_cut_short_by_a_message_shows_none_of_its_start(write_project: ProjectWriter) -> None:
+    """A conversion error shows at most 60 characters of a value: the cut came before the scrub, which then
+    could not find the secret whole, and its first 56 characters were printed."""
+    secret = "s3cr3tPART-" * 30
+    project = write_project({"brygga.yaml": VALID_PROJECT, "mappings/unconvertible.yaml": SYNC_WITH_FAILING_CONVERSION})
+
+    result = run_brygga("test", "-c", str(project), env={"CRM_TOKEN": secret})
+
+    assert result.returncode == 1
+    assert "cannot convert '***... to integer" in result.stdout
+    assert MARKER not in result.stdout + result.stderr
+
+
 def test_validate_succeeds_quietly_with_secrets(write_project: ProjectWriter) -> None:
     project = write_project({"brygga.yaml": VALID_PROJECT})
 

@@ -254,3 +254,22 @@ def test_a_discarded_value_is_no_longer_scrubbed_and_costs_nothing() -> None:
 
     assert secrets.redact("first-token-1234 second-token-5678") == "first-token-1234 ***"
     assert list(secrets) == ["second-token-5678"]
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("cannot convert 'SECRETPART-SECRETPART-SECRE... to integer", "cannot convert '***... to integer"),
+        ("cut at an ellipsis: SECRETPART-SEC\u2026 and on", "cut at an ellipsis: ***\u2026 and on"),
+        ('{"detail": "SECRETPART-SE\\u2026"}', '{"detail": "***\\u2026"}'),
+        ("cut at the end of the text: SECRETPART", "cut at the end of the text: ***"),
+        ("too short a start to tell: SECRETP...", "too short a start to tell: SECRETP..."),
+        ("not cut, only alike: SECRETPART-x...", "not cut, only alike: SECRETPART-x..."),
+        ("SECRETPART-SECRETPART- whole: " + "SECRETPART-" * 3, "SECRETPART-SECRETPART- whole: ***"),
+    ],
+)
+def test_the_start_of_a_secret_that_a_message_cut_off_is_scrubbed(text: str, scrubbed: str) -> None:
+    secrets = SecretValues()
+    secrets.add("SECRETPART-" * 3)
+
+    assert secrets.redact(text) == scrubbed
