@@ -168,7 +168,7 @@ def _hide_cut_starts(text: str, forms: list[str]) -> str:
         head = form[:CUT_SEEN]
         at = text.find(head)
         while at >= 0:
-            seen = len(os.path.commonprefix([text[at : at + len(form)], form]))
+            seen = len(os.path.commonprefix([text[at : at + len(form)], form]))  # noqa: RUF071 (characters, not paths)
             end = at + seen
             if end == len(text) or text.startswith(_CUT_MARKS, end):
                 text = text[:at] + REDACTED + text[end:]
