@@ -44,20 +44,26 @@ class WebhookAccepted(BaseModel):
         **problem(401, "The signature, token or timestamp does not verify."),
         **problem(404, "No system of that name takes webhooks."),
         **problem(413, "The body is larger than `max_body`."),
+        **problem(
+            503,
+            "The service is taking in as many deliveries as `BRYGGA_MAX_WEBHOOK_BYTES` allows: send it again after"
+            " `Retry-After` seconds. Nothing of it was read or stored.",
+        ),
     },
 )
 async def receive(system: str, request: Request, service: ServiceDep) -> WebhookAccepted:
     """Take a delivery: 202 only once it is committed to the state database. The same delivery twice
     (same webhook-id, X-GitHub-Delivery or Idempotency-Key) is answered 202 and processed once."""
+    client = request.client.host if request.client is not None else None
     try:
         webhook = webhook_of(service.project, system)
         _each_once(request)
-        body = await _body(request, webhook)
-    except WebhookRejected as exc:  # refused before the engine saw it: counted all the same
+        with service.webhooks.admitted(_size(request, webhook)):
+            body = await _body(request, webhook)
+            accepted = await service.webhooks.receive(system, body, dict(request.headers), client)
+    except WebhookRejected as exc:  # counted all the same, whichever step refused it
         service.webhooks.rejected(system, exc)
         raise
-    client = request.client.host if request.client is not None else None
-    accepted = await service.webhooks.receive(system, body, dict(request.headers), client)
     return WebhookAccepted(event_id=str(accepted.event_id), records=accepted.records)
 
 
@@ -68,6 +74,19 @@ def _each_once(request: Request) -> None:
             raise WebhookBadBody("header twice", f"{name} is sent more than once: send it once")
 
 
+def _size(request: Request, webhook: WebhookConfig) -> int:
+    """The bytes a delivery's body may take: its Content-Length, or ``max_body`` without one (or beyond it:
+    such a body is refused with 413 as soon as it is read)."""
+    limit = int(webhook.max_body)
+    declared = _declared_length(request)
+    return min(declared, limit) if declared is not None else limit
+
+
+def _declared_length(request: Request) -> int | None:
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isascii() and declared.isdigit() and len(declared) <= 20 else None
+
+
 async def _body(request: Request, webhook: WebhookConfig) -> bytes:
     """The body, read no further than ``max_body`` (whether or not a Content-Length says so).
 
@@ -75,8 +94,8 @@ async def _body(request: Request, webhook: WebhookConfig) -> bytes:
     """
     limit = int(webhook.max_body)
     too_large = WebhookTooLarge("too large", f"the body is over {webhook.max_body.human_readable()}")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = _declared_length(request)
+    if declared is not None and declared > limit:
         raise too_large
     body = bytearray()
     async for chunk in request.stream():
