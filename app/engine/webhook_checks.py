@@ -15,6 +15,7 @@ import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -92,15 +93,37 @@ def check_delivery(webhook: WebhookConfig, body: bytes, headers: Mapping[str, st
     the service calls it in a worker thread.
 
     :raises WebhookRejected: 413 over ``max_body``, 401 not proven, 403 a web page's unsigned delivery,
-        400 not JSON (or too deep), no records, or a delivery id too long
+        400 not JSON (or too deep), no records, a delivery id too long, or a control character in a
+        header that proves or names the delivery
     """
     if len(body) > webhook.max_body:
         raise WebhookTooLarge("too large", f"the body is over {webhook.max_body.human_readable()}")
     lowered = {name.lower(): value for name, value in headers.items()}
+    check_headers(lowered)
     verify(webhook, body, lowered, client)
     text, event = parse_body(body)
     records = records_of(webhook, event)
     return Delivery(text, len(records), delivery_id_of(lowered))
+
+
+def check_headers(headers: Mapping[str, str]) -> None:
+    """:raises WebhookRejected: 400 for a control character (a NUL, a tab, DEL...) in a header that proves or
+    names the delivery (``headers`` lower-cased): an id is stored and shown, and no signature holds one"""
+    for name in (*PROOF_HEADERS, *DELIVERY_ID_HEADERS):
+        value = headers.get(name, "")
+        if any(_is_control(character) for character in value):
+            raise WebhookBadBody(
+                "bad header", f"{name} holds a control character ({_shown(value)}): send it as printable text"
+            )
+
+
+def _is_control(character: str) -> bool:
+    return character < " " or "\x7f" <= character < "\xa0"
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, control characters escaped, cut to 40 characters."""
+    return repr(text[:40]) + ("…" if len(text) > 40 else "")
 
 
 def parse_json(text: str) -> Any:
@@ -225,12 +248,28 @@ def verify(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], clie
 
 
 def _standard(secret: str, body: bytes, headers: Mapping[str, str]) -> None:
-    """Standard Webhooks: webhook-id, webhook-timestamp (within 5 minutes), webhook-signature."""
+    """Standard Webhooks: webhook-id, webhook-timestamp (within 5 minutes), webhook-signature. The signed
+    content is the ``standardwebhooks`` package's own: the id's UTF-8 text, the timestamp, the body's bytes."""
+    stamp = headers.get("webhook-timestamp")
+    if stamp and not _is_time(stamp):
+        raise WebhookNotProven(
+            "bad signature",
+            f"the signature does not verify: webhook-timestamp {_shown(stamp)} is not a time in seconds since 1970",
+        )
     try:
         Webhook(secret).verify(body, dict(headers), json_parse=False)
     except (WebhookVerificationError, ValueError, binascii.Error, UnicodeDecodeError) as exc:
         reason = "stale timestamp" if "timestamp" in str(exc).lower() else "bad signature"
         raise WebhookNotProven(reason, f"the signature does not verify: {exc}") from None
+
+
+def _is_time(stamp: str) -> bool:
+    """Whether ``stamp`` is a time as the ``standardwebhooks`` package reads one (seconds since 1970)."""
+    try:
+        datetime.fromtimestamp(float(stamp), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return False
+    return True
 
 
 def _github(secret: str, body: bytes, headers: Mapping[str, str]) -> None:
