@@ -20,7 +20,6 @@ What a run reads of both sides lives in :mod:`app.engine.two_way_sides`, new rec
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -35,7 +34,7 @@ from app.engine.two_way_batch import SettleBatch
 from app.engine.two_way_gone import GonePair, GoneRecords
 from app.engine.two_way_new import REFUSED, NewRecords
 from app.engine.two_way_sides import Sides
-from app.engine.webhook_checks import WebhookRejected, parse_json, records_of
+from app.engine.webhook_checks import WebhookRejected, parsed, records_of
 from app.engine.webhook_run import EVENTS_PER_ROUND
 from app.engine.writing import write_plan
 from app.errors import MappingError, RunStopped
@@ -145,7 +144,7 @@ class TwoWayRun:
             self.events_done += len(outcomes)
 
     async def _touch_from_event(self, event: EventInfo, touched: dict[Side, dict[str, None]]) -> str | None:
-        """Note the keys of an event's records on their side; why the event fails, if it does. The body is
+        """Note the keys of an event's records on their side; why the event fails, if it does. A large body is
         parsed in a worker thread: a MiB of tiny records takes a fraction of a second."""
         for side in ("a", "b"):
             system, _, stream = self.sync.stream(side).partition(".")
@@ -153,7 +152,7 @@ class TwoWayRun:
             if event.system != system or webhook is None or webhook.stream != stream:
                 continue
             try:
-                records = records_of(webhook, await asyncio.to_thread(parse_json, event.body))
+                records = records_of(webhook, await parsed(event.body))
             except WebhookRejected as exc:
                 return str(exc)
             for key in self.sides.keys[side].texts(records):

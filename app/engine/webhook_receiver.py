@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING
 from app.config import AnySync, TwoWaySyncConfig
 from app.engine.runner import SyncBusyError
 from app.engine.webhook_admission import WebhookAdmission
-from app.engine.webhook_checks import UnknownWebhookSystem, WebhookRejected, check_delivery, webhook_of
+from app.engine.webhook_checks import (
+    PARSED_AT_ONCE,
+    UnknownWebhookSystem,
+    WebhookRejected,
+    check_delivery,
+    webhook_of,
+)
 from app.errors import BryggaError, ConflictError, NotFoundError
 from app.store import EventInfo
 
@@ -64,14 +70,18 @@ class WebhookReceiver:
         return self._admission.admitted(size)
 
     async def receive(self, system: str, body: bytes, headers: Mapping[str, str], client: str | None) -> Accepted:
-        """Check a delivery (in a worker thread, one at a time: the event loop goes on answering) and commit it
-        to the inbox; then wake the syncs that listen. A refusal is the caller's to count (:meth:`rejected`).
+        """Check a delivery (a large one in a worker thread, one at a time: the event loop goes on answering)
+        and commit it to the inbox; then wake the syncs that listen. A refusal is the caller's to count
+        (:meth:`rejected`).
 
         :raises WebhookRejected: with the HTTP status to answer; nothing is stored then
         """
         webhook = webhook_of(self.service.project, system)
-        async with self._checking:
-            delivery = await asyncio.to_thread(check_delivery, webhook, body, headers, client)
+        if len(body) <= PARSED_AT_ONCE:
+            delivery = check_delivery(webhook, body, headers, client)
+        else:
+            async with self._checking:
+                delivery = await asyncio.to_thread(check_delivery, webhook, body, headers, client)
         listening = self.listening(system)
         event_id, duplicate = await self.service.store.inbox.accept(
             system, delivery.delivery_id, delivery.body, delivery.records, listening

@@ -9,13 +9,12 @@ into deletes; ``fetch: true`` reads each record from the source by key.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from app.engine.by_key import ByKey, records_by_key
 from app.engine.planning import Action, Planned, plan_batch
-from app.engine.webhook_checks import WebhookRejected, parse_json, records_of
+from app.engine.webhook_checks import WebhookRejected, parsed, records_of
 from app.engine.writing import write_plan
 from app.errors import DeleteWhenError
 from app.mapping import Expression, compile_condition
@@ -53,7 +52,7 @@ async def process_events(run: EventsRun) -> None:
         events.reverse()
         while events:
             event = events.pop()  # the round keeps no body it is done with
-            body = await asyncio.to_thread(parse_json, event.body)
+            body = await parsed(event.body)
             try:
                 records = records_of(webhook, body)
             except WebhookRejected as exc:  # the config changed since it was accepted

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from app.engine import webhook_checks
 from app.engine import webhook_run as events_module
 from app.engine.planning import plan_batch
 from app.engine.webhook_checks import parse_json
@@ -71,11 +72,12 @@ async def test_the_service_answers_while_a_run_parses_an_event(
 
     def held(text: str) -> Any:
         threads.append(threading.current_thread())
-        entered.set()
-        assert release.wait(WAIT), "the test never let the parse go on"
+        if len(threads) > 1:  # the first parse is the delivery's check, answered before the run starts
+            entered.set()
+            assert release.wait(WAIT), "the test never let the parse go on"
         return parse_json(text)
 
-    monkeypatch.setattr(events_module, "parse_json", held)
+    monkeypatch.setattr(webhook_checks, "parse_json", held)
     app = await in_process()
     try:
         event_id = await _accepted(app, {"items": [contact(n) for n in range(1, 1001)]})
@@ -88,7 +90,7 @@ async def test_the_service_answers_while_a_run_parses_an_event(
 
     assert health.status_code == 200
     assert pending == "pending"
-    assert threads[0] is not threading.main_thread(), "the run parsed the event on the event loop"
+    assert threads[1] is not threading.main_thread(), "the run parsed the event on the event loop"
     [event] = await app.settled(event_id)
     assert event["status"] == "processed"
     assert len(app.project.customers()) == 1000
