@@ -46,6 +46,7 @@ fix it::
             ├── WebhookFromWebPage   an unsigned delivery a web page sent
             ├── UnknownWebhookSystem no system of that name takes webhooks
             ├── WebhookTooLarge      the body is over max_body
+            ├── WebhookBusy          the service holds as many deliveries as it may (app.engine.webhook_admission)
             └── WebhookBadBody       not JSON, too deep, no records, a bad delivery id or header
 
 How each reaches users is decided once per face, by type (a subclass takes its

@@ -24,6 +24,7 @@ from app.cli import exit_codes
 from app.engine import (
     UnknownWebhookSystem,
     WebhookBadBody,
+    WebhookBusy,
     WebhookFromWebPage,
     WebhookNotProven,
     WebhookRejected,
@@ -91,6 +92,7 @@ def test_every_error_has_an_http_status(kind: type[BryggaError]) -> None:
         (UnknownWebhookSystem, 404),
         (WebhookTooLarge, 413),
         (WebhookBadBody, 400),
+        (WebhookBusy, 503),
     ],
 )
 def test_a_rejection_is_answered_with_the_status_spec_5_gives_it(kind: type[WebhookRejected], status: int) -> None:

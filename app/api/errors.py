@@ -2,8 +2,9 @@
 
 A type takes the status of its nearest listed ancestor (its MRO), so a new subclass needs no row unless it
 means something else (``tests/test_error_tree.py`` checks that every error has one). Answers are
-``{"detail": "..."}`` (SPEC 7); a config error adds its ``errors``; a 401 says ``WWW-Authenticate: Bearer``.
-A 5xx is the service's or a system's failure: logged once, with secrets scrubbed as everywhere.
+``{"detail": "..."}`` (SPEC 7); a config error adds its ``errors``; a 401 says ``WWW-Authenticate: Bearer``;
+a webhook delivery refused in a flood (503) says ``Retry-After``. Any other 5xx is the service's or a system's
+failure: logged once, with secrets scrubbed as everywhere.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse
 from app.api.auth import Forbidden, Unauthorized
 from app.engine import (
     UnknownWebhookSystem,
+    WebhookBusy,
     WebhookFromWebPage,
     WebhookNotProven,
     WebhookTooLarge,
@@ -48,6 +50,7 @@ HTTP_STATUSES: dict[type[BryggaError], int] = {
     UnknownWebhookSystem: 404,
     ConflictError: 409,
     WebhookTooLarge: 413,
+    WebhookBusy: 503,  # a webhook flood: the sender tries again after Retry-After
     ConfigError: 422,  # a reload refused: the running config stays (SPEC 7)
     MappingError: 422,
     DeleteWhenError: 422,
@@ -78,6 +81,8 @@ def install(app: FastAPI) -> None:
     async def answer(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BryggaError)
         status = http_status(exc)
+        if isinstance(exc, WebhookBusy):  # answered, not logged: a flood would flood the log too
+            return JSONResponse({"detail": str(exc)}, status, headers={"Retry-After": str(exc.retry_after)})
         if status >= 500:
             return _failed(request, exc, status)
         if isinstance(exc, ConfigError):

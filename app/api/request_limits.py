@@ -8,6 +8,9 @@ sees the request (:mod:`app.api.slow_clients`); here, once the headers are in:
   while they are incomplete: a large block that arrives at once gets through);
 - the body must arrive within ``body_timeout`` of the headers, or the request is
   answered 408 and the connection closed;
+- a request answered with an error before its body was read (413, a webhook
+  flood's 503) has the rest of its body read and dropped first, up to 1 MiB, so
+  that the client gets the answer rather than a reset connection;
 - a client that goes away before its body is complete is logged in one line
   (the request is simply dropped: nothing of it was stored), not as a traceback.
 """
@@ -56,51 +59,68 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        body = _ArrivingBody(scope, receive, self.body_timeout)
         problem = _header_problem(scope["headers"])
         if problem is not None:
-            await self._drain(receive)
+            await body.drain()
             await JSONResponse({"detail": problem}, 431, headers={"Connection": "close"})(scope, receive, send)
             return
+
+        async def send_when_read(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                await body.drain()  # answered before its body was read: a 413, a webhook flood's 503
+            await send(message)
+
         try:
-            await self.app(scope, self._timed(scope, receive), send)
+            await self.app(scope, body.receive, send_when_read)
         except ClientDisconnect:
             log.info("%s went away before its request was complete (%s): dropped", _client(scope), _request(scope))
 
-    async def _drain(self, receive: Receive) -> None:
-        """Read and drop what body a refused request sends (up to ``DRAIN_BYTES``, within ``body_timeout``)
-        before answering: closing a connection with unread data in it makes the kernel reset it, and the
-        client may then lose the answer that says what was wrong."""
+
+class _ArrivingBody:
+    """A request's body as the application reads it: the whole of it within ``seconds`` of the headers.
+
+    What the application does not read before it answers with an error is read and dropped first (up to
+    ``DRAIN_BYTES``, within the same time): closing a connection with unread data in it makes the kernel
+    reset it, and the client may then lose the answer that says what was wrong (uvicorn closes it after
+    the answer when the client asked for ``Connection: close``).
+    """
+
+    def __init__(self, scope: Scope, receive: Receive, seconds: float) -> None:
+        self.scope = scope
+        self._receive = receive
+        self.seconds = seconds
+        self.deadline = asyncio.get_running_loop().time() + seconds
+        self.whole = False
+        """Whether the last of the body has been received."""
+
+    async def receive(self) -> Message:
+        """The next message, bounded: the whole body within ``seconds``; after it, as it comes.
+
+        :raises BodyTooSlow: when the body is not all in by the deadline (408)
+        """
+        if self.whole:
+            return await self._receive()
+        try:
+            if asyncio.get_running_loop().time() >= self.deadline:
+                raise TimeoutError
+            async with asyncio.timeout_at(self.deadline):
+                message = await self._receive()
+        except TimeoutError:
+            log.info("%s sent too slow a body (%s): answered 408", _client(self.scope), _request(self.scope))
+            raise BodyTooSlow(self.seconds) from None
+        self.whole = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    async def drain(self) -> None:
+        """Read and drop what is left of the body, up to ``DRAIN_BYTES`` and within the deadline."""
         taken = 0
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.body_timeout):
-                while taken <= DRAIN_BYTES:
-                    message = await receive()
+            async with asyncio.timeout_at(self.deadline):
+                while not self.whole and taken <= DRAIN_BYTES:
+                    message = await self._receive()
+                    self.whole = message["type"] != "http.request" or not message.get("more_body", False)
                     taken += len(message.get("body", b""))
-                    if message["type"] != "http.request" or not message.get("more_body", False):
-                        return
-
-    def _timed(self, scope: Scope, receive: Receive) -> Receive:
-        """``receive``, bounded: the whole body within ``body_timeout``; after it, as it is."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.body_timeout
-        whole = False
-
-        async def timed_receive() -> Message:
-            nonlocal whole
-            if whole:
-                return await receive()
-            try:
-                if loop.time() >= deadline:
-                    raise TimeoutError
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                log.info("%s sent too slow a body (%s): answered 408", _client(scope), _request(scope))
-                raise BodyTooSlow(self.body_timeout) from None
-            whole = message["type"] != "http.request" or not message.get("more_body", False)
-            return message
-
-        return timed_receive
 
 
 def _header_problem(headers: list[tuple[bytes, bytes]]) -> str | None:

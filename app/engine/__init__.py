@@ -28,6 +28,7 @@ __all__ = [
     "SyncView",
     "UnknownWebhookSystem",
     "WebhookBadBody",
+    "WebhookBusy",
     "WebhookFromWebPage",
     "WebhookNotProven",
     "WebhookRejected",
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from app.engine.settings import ServiceSettings
     from app.engine.status import read_status
     from app.engine.views import SyncView
+    from app.engine.webhook_admission import WebhookBusy
     from app.engine.webhook_checks import (
         DELIVERY_ID_HEADERS,
         PROOF_HEADERS,
@@ -96,6 +98,7 @@ _MODULES = {
     "app.engine.settings": ("ServiceSettings",),
     "app.engine.status": ("read_status",),
     "app.engine.views": ("SyncView",),
+    "app.engine.webhook_admission": ("WebhookBusy",),
     "app.engine.webhook_checks": (
         "DELIVERY_ID_HEADERS",
         "PROOF_HEADERS",

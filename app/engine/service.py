@@ -98,7 +98,7 @@ class Service:
         self.schedules.every("watch", self.settings.watch_every, self._watch)
         self.schedules.every("retention", self.settings.retention_every, self._purge_job)
         self.schedules.start()
-        self.webhooks = WebhookReceiver(self)
+        self.webhooks = WebhookReceiver(self, int(self.settings.max_webhook_bytes))
         await self.webhooks.catch_up()  # accepted before a restart, not yet processed
         await self._count_dead_letters()
         log.info("serving %d syncs from %s", len(project.syncs), project.file)

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, ValidationError, field_validator
+from pydantic import AfterValidator, BeforeValidator, ByteSize, TypeAdapter, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -61,6 +61,27 @@ def _longer_than_zero(value: timedelta) -> timedelta:
     if value <= timedelta(0):
         raise ValueError(f"must be longer than 0s, not {value}: write a duration such as 30s or 5m")
     return value
+
+
+_SIZES = TypeAdapter(ByteSize)
+MOST_BYTES = 1024**4
+"""The largest size a setting takes (1 TiB): more is no limit anyone means."""
+
+
+def _byte_size(value: object) -> object:
+    """Text (from a variable) as a size in bytes (``16MiB``, ``500kB``, ``1048576``), saying how to write one."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    try:
+        size = _SIZES.validate_python(text[:40])
+    except (ValidationError, ArithmeticError):
+        size = None
+    if size is None or len(text) > 40:
+        raise ValueError(f"{_shown(str(value))} is not a size: write a number of bytes with a unit, such as 16MiB")
+    if not 0 < size <= MOST_BYTES:
+        raise ValueError(f"must be more than 0 bytes and at most 1TiB, not {_shown(str(value))}")
+    return ByteSize(size)
 
 
 def _one_of(name: str) -> Callable[[str], str]:
@@ -132,6 +153,10 @@ class ServiceSettings(BaseSettings):
     max_connections: Count = 1000
     """Connections held at once; beyond it the slowest request still arriving makes room (lowered to fit
     the process's open-files limit)."""
+    max_webhook_bytes: Annotated[ByteSize, BeforeValidator(_byte_size)] = ByteSize(16 * 1024 * 1024)
+    """Bytes of webhook deliveries taken in at once (being read, checked and committed; each counts its
+    ``Content-Length``, or its ``max_body`` without one); a delivery beyond it is answered 503 with
+    ``Retry-After`` before its body is read."""
     allowed_hosts: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list)] = ()
     """On a loopback address, the ``Host`` names answered besides the loopback ones (a reverse proxy's);
     a variable lists them comma-separated."""

@@ -11,13 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from app.config import AnySync, TwoWaySyncConfig
 from app.engine.runner import SyncBusyError
-from app.engine.webhook_checks import UnknownWebhookSystem, WebhookRejected, check_delivery, webhook_of
+from app.engine.webhook_admission import WebhookAdmission
+from app.engine.webhook_checks import (
+    PARSED_AT_ONCE,
+    UnknownWebhookSystem,
+    WebhookRejected,
+    check_delivery,
+    webhook_of,
+)
 from app.errors import BryggaError, ConflictError, NotFoundError
 from app.store import EventInfo
 
@@ -44,31 +52,44 @@ def _streams_read(sync: AnySync) -> set[str]:
 class WebhookReceiver:
     """Webhook intake and wake-ups for a :class:`~app.engine.service.Service`."""
 
-    def __init__(self, service: ReceiverHost) -> None:
+    def __init__(self, service: ReceiverHost, max_bytes: int) -> None:
         self.service = service
+        self._admission = WebhookAdmission(max_bytes)
+        self._checking = asyncio.Semaphore(1)
+        """One delivery checked at a time: one thread parsing leaves the event loop its share of the GIL,
+        and a delivery waiting to be checked holds its bytes only, not their parsed form."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._waking: set[str] = set()
         """Syncs with a wake-up that has yet to start: the run it starts takes every event committed before."""
 
+    def admitted(self, size: int) -> AbstractContextManager[None]:
+        """Hold ``size`` bytes for a delivery while it is read, checked and committed (the ``with`` block).
+
+        :raises WebhookBusy: when the service holds ``max_webhook_bytes`` already: nothing read, nothing stored
+        """
+        return self._admission.admitted(size)
+
     async def receive(self, system: str, body: bytes, headers: Mapping[str, str], client: str | None) -> Accepted:
-        """Check a delivery and commit it to the inbox; then wake the syncs that listen.
+        """Check a delivery (a large one in a worker thread, one at a time: the event loop goes on answering)
+        and commit it to the inbox; then wake the syncs that listen. A refusal is the caller's to count
+        (:meth:`rejected`).
 
         :raises WebhookRejected: with the HTTP status to answer; nothing is stored then
         """
-        counter = self.service.metrics.webhook_events
-        try:
-            delivery = check_delivery(webhook_of(self.service.project, system), body, headers, client)
-        except WebhookRejected as exc:
-            self.rejected(system, exc)
-            raise
+        webhook = webhook_of(self.service.project, system)
+        if len(body) <= PARSED_AT_ONCE:
+            delivery = check_delivery(webhook, body, headers, client)
+        else:
+            async with self._checking:
+                delivery = await asyncio.to_thread(check_delivery, webhook, body, headers, client)
         listening = self.listening(system)
         event_id, duplicate = await self.service.store.inbox.accept(
-            system, delivery.delivery_id, delivery.body, len(delivery.records), listening
+            system, delivery.delivery_id, delivery.body, delivery.records, listening
         )
-        counter.labels(system, "duplicate" if duplicate else "accepted").inc()
+        self.service.metrics.webhook_events.labels(system, "duplicate" if duplicate else "accepted").inc()
         if not duplicate:
             self.wake(listening)
-        return Accepted(event_id, len(delivery.records), duplicate)
+        return Accepted(event_id, delivery.records, duplicate)
 
     def rejected(self, system: str, exc: WebhookRejected) -> None:
         """Count a refused delivery; those to an unknown system under one label (senders choose the names)."""

@@ -25,6 +25,7 @@ def test_each_setting_comes_from_its_variable_and_command_line_options_win() -> 
         "BRYGGA_HEADER_TIMEOUT": "2s",
         "BRYGGA_BODY_TIMEOUT": "1m",
         "BRYGGA_MAX_CONNECTIONS": "50",
+        "BRYGGA_MAX_WEBHOOK_BYTES": "32MiB",
         "BRYGGA_ALLOWED_HOSTS": " brygga.example.com,, proxy:8443 ",
         "BRYGGA_LOG_LEVEL": "Debug",
         "BRYGGA_LOG_FORMAT": "JSON",
@@ -46,6 +47,7 @@ def test_each_setting_comes_from_its_variable_and_command_line_options_win() -> 
         header_timeout=timedelta(seconds=2),
         body_timeout=timedelta(minutes=1),
         max_connections=50,
+        max_webhook_bytes=32 * 1024 * 1024,
         allowed_hosts=("brygga.example.com", "proxy:8443"),
         log_level="debug",
         log_format="json",
@@ -96,6 +98,11 @@ def test_settings_made_in_code_are_checked_too() -> None:
         ("BRYGGA_LEASE_TTL", "99999999d", r"^BRYGGA_LEASE_TTL: a duration can be at most 36500d"),
         ("BRYGGA_SHUTDOWN_GRACE", "-5", r"^BRYGGA_SHUTDOWN_GRACE: '-5' is not a duration: write a number with a unit"),
         ("BRYGGA_BODY_TIMEOUT", "1e400", r"^BRYGGA_BODY_TIMEOUT: "),
+        ("BRYGGA_MAX_WEBHOOK_BYTES", "0", r"^BRYGGA_MAX_WEBHOOK_BYTES: must be more than 0 bytes and at most 1TiB"),
+        ("BRYGGA_MAX_WEBHOOK_BYTES", "2TiB", r"^BRYGGA_MAX_WEBHOOK_BYTES: must be more than 0 bytes and at most 1TiB"),
+        ("BRYGGA_MAX_WEBHOOK_BYTES", "lots", r"^BRYGGA_MAX_WEBHOOK_BYTES: 'lots' is not a size: write a number of"),
+        ("BRYGGA_MAX_WEBHOOK_BYTES", "-1MiB", r"^BRYGGA_MAX_WEBHOOK_BYTES: '-1MiB' is not a size"),
+        ("BRYGGA_MAX_WEBHOOK_BYTES", "9" * 5000, r"^BRYGGA_MAX_WEBHOOK_BYTES: '9{40}'… is not a size"),
     ],
 )
 def test_hostile_values_are_refused_saying_what_to_write(variable: str, value: str, message: str) -> None:

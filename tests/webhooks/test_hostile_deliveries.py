@@ -72,6 +72,17 @@ def standard_id(delivery: str) -> Callable[[Secrets, bytes], Headers]:
     return lambda secrets, body: list(standard_headers(secrets.standard, body, delivery).items())
 
 
+def standard_id_sent_as(delivery: str, encoding: str) -> Callable[[Secrets, bytes], Headers]:
+    """Signed with ``delivery`` as the ``standardwebhooks`` package signs it (its UTF-8 text); the header's
+    bytes in ``encoding`` (sent raw: each character of a header value here is one byte)."""
+
+    def headers(secrets: Secrets, body: bytes) -> Headers:
+        sent = delivery.encode(encoding).decode("latin-1")
+        return [(name, sent if name == "webhook-id" else value) for name, value in standard_id(delivery)(secrets, body)]
+
+    return headers
+
+
 def twice(name: str, first_wrong: bool) -> Callable[[Secrets, bytes], Headers]:
     """The signed headers with ``name`` sent twice: a wrong value first or last."""
 
@@ -193,6 +204,35 @@ DELIVERIES = [
              202, records=1),
     Delivery("100,000 empty objects within max_body", "tokened", EMPTY_OBJECTS, TOKEN, 202, records=100_000),
     Delivery("an empty list", "tokened", b"[]", TOKEN, 202, records=0),
+    # headers that prove or name the delivery
+    Delivery("standard: webhook-timestamp twice", "signed", ONE, twice("webhook-timestamp", False),
+             400, "webhook-timestamp is sent more than once"),
+    Delivery("standard: webhook-id with a NUL", "signed", ONE, standard_with(webhook_id="msg\x00x"), 400,
+             "Invalid HTTP request", raw=True),
+    Delivery("standard: webhook-id with a control character, signed", "signed", ONE, standard_id("msg\x01x"),
+             400, "webhook-id holds a control character ('msg", raw=True),
+    Delivery("standard: webhook-id with a tab, signed", "signed", ONE, standard_id("msg\tx"),
+             400, "webhook-id holds a control character", raw=True),
+    Delivery("standard: webhook-id with DEL, signed", "signed", ONE, standard_id("msg\x7fx"),
+             400, "webhook-id holds a control character", raw=True),
+    Delivery("standard: webhook-id of 20 KiB", "signed", ONE, standard_with(webhook_id="m" * 20 * KIB),
+             431, "headers are larger than 16 KiB"),
+    Delivery("standard: webhook-id in UTF-8, signed by standardwebhooks", "signed", ONE,
+             standard_id_sent_as("msg_ünïcødé_Ω", "utf-8"), 202, records=1, raw=True),
+    Delivery("standard: webhook-id in Latin-1, signed by standardwebhooks", "signed", ONE,
+             standard_id_sent_as("msg_café", "latin-1"), 202, records=1, raw=True),
+    Delivery("standard: webhook-timestamp with a control character", "signed", ONE,
+             standard_with(webhook_timestamp=f"{int(NOW.timestamp())}\x01"), 400,
+             "webhook-timestamp holds a control character", raw=True),
+    Delivery("standard: webhook-timestamp of 10,000 digits", "signed", ONE,
+             standard_with(webhook_timestamp="9" * 10_000), 401, "is not a time in seconds since 1970"),
+    Delivery("standard: webhook-timestamp not a number", "signed", ONE,
+             standard_with(webhook_timestamp="yesterday"), 401, "webhook-timestamp 'yesterday' is not a time"),
+    Delivery("token: Idempotency-Key with a control character", "tokened", body_of({"id": 1}),
+             lambda s, b: [*TOKEN(s, b), ("idempotency-key", "k\x1bk")], 400,
+             "idempotency-key holds a control character", raw=True),
+    Delivery("github: X-GitHub-Delivery with a NUL", "hub", body_of({"contact": {"id": 1}}),
+             lambda s, b: [*hub(s, b), ("x-github-delivery", "d\x00d")], 400, "Invalid HTTP request", raw=True),
     # how much
     Delivery("exactly max_body (1 KiB)", "small", AT_1KIB, nothing, 202, records=1),
     Delivery("max_body and one byte", "small", AT_1KIB + b" ", nothing, 413, "over 1.0KiB"),

@@ -22,6 +22,8 @@ from app.engine import (
 
 router = APIRouter(tags=["webhooks"])
 NO_EVENT = problem(404, "No webhook event with that id.")
+ONCE = frozenset((*PROOF_HEADERS, *DELIVERY_ID_HEADERS))
+"""Headers that prove or name a delivery: each must come once, or which one counted would be a guess."""
 
 
 class WebhookAccepted(BaseModel):
@@ -38,34 +40,71 @@ class WebhookAccepted(BaseModel):
         **problem(
             400,
             "The body is empty, not UTF-8 JSON, nested deeper than 200 levels, or has no records where `records`"
-            " points; or a delivery id is over 255 characters, or a signature or id header comes twice.",
+            " points; or a delivery id is over 255 characters, or a signature or id header comes twice or holds"
+            " a control character.",
         ),
         **problem(403, "`verify: none`, and a web page sent it."),
         **problem(401, "The signature, token or timestamp does not verify."),
         **problem(404, "No system of that name takes webhooks."),
         **problem(413, "The body is larger than `max_body`."),
+        **problem(
+            503,
+            "The service is taking in as many deliveries as `BRYGGA_MAX_WEBHOOK_BYTES` allows: send it again after"
+            " `Retry-After` seconds. Nothing of it was read or stored.",
+        ),
     },
 )
 async def receive(system: str, request: Request, service: ServiceDep) -> WebhookAccepted:
     """Take a delivery: 202 only once it is committed to the state database. The same delivery twice
     (same webhook-id, X-GitHub-Delivery or Idempotency-Key) is answered 202 and processed once."""
+    client = request.client.host if request.client is not None else None
     try:
         webhook = webhook_of(service.project, system)
-        _each_once(request)
-        body = await _body(request, webhook)
-    except WebhookRejected as exc:  # refused before the engine saw it: counted all the same
+        headers = _headers(request)
+        with service.webhooks.admitted(_size(request, webhook)):
+            body = await _body(request, webhook)
+            accepted = await service.webhooks.receive(system, body, headers, client)
+    except WebhookRejected as exc:  # counted all the same, whichever step refused it
         service.webhooks.rejected(system, exc)
         raise
-    client = request.client.host if request.client is not None else None
-    accepted = await service.webhooks.receive(system, body, dict(request.headers), client)
     return WebhookAccepted(event_id=str(accepted.event_id), records=accepted.records)
 
 
-def _each_once(request: Request) -> None:
-    """:raises WebhookRejected: 400 for a header that proves or names the delivery sent more than once"""
-    for name in (*PROOF_HEADERS, *DELIVERY_ID_HEADERS):
-        if len(request.headers.getlist(name)) > 1:
+def _headers(request: Request) -> dict[str, str]:
+    """The request's headers as the sender wrote them: each value's bytes as UTF-8 text, or, where they are
+    not UTF-8, as Latin-1 (what ``requests`` and Node.js send for such characters). Starlette reads every
+    header as Latin-1, so a ``webhook-id`` of ``msg_ü`` sent as UTF-8 came out ``msg_Ã¼``, and its Standard
+    Webhooks signature (over the id's UTF-8 text) never verified.
+
+    :raises WebhookRejected: 400 for a header that proves or names the delivery sent more than once
+    """
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in request.scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        if name in headers and name in ONCE:
             raise WebhookBadBody("header twice", f"{name} is sent more than once: send it once")
+        headers.setdefault(name, _text(raw_value))
+    return headers
+
+
+def _text(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def _size(request: Request, webhook: WebhookConfig) -> int:
+    """The bytes a delivery's body may take: its Content-Length, or ``max_body`` without one (or beyond it:
+    such a body is refused with 413 as soon as it is read)."""
+    limit = int(webhook.max_body)
+    declared = _declared_length(request)
+    return min(declared, limit) if declared is not None else limit
+
+
+def _declared_length(request: Request) -> int | None:
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isascii() and declared.isdigit() and len(declared) <= 20 else None
 
 
 async def _body(request: Request, webhook: WebhookConfig) -> bytes:
@@ -75,8 +114,8 @@ async def _body(request: Request, webhook: WebhookConfig) -> bytes:
     """
     limit = int(webhook.max_body)
     too_large = WebhookTooLarge("too large", f"the body is over {webhook.max_body.human_readable()}")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = _declared_length(request)
+    if declared is not None and declared > limit:
         raise too_large
     body = bytearray()
     async for chunk in request.stream():
