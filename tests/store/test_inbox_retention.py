@@ -95,3 +95,16 @@ async def test_a_failed_event_is_kept_while_its_sync_has_dead_letters(store: Sto
 
 async def test_purging_an_empty_inbox_forgets_nothing(store: Store) -> None:
     assert await store.inbox.purge(utc_now() + timedelta(days=1)) == 0
+
+
+async def test_listing_events_reads_no_bodies_and_a_run_reads_them_whole(store: Store) -> None:
+    """A list of 500 events of 1 MiB each read 500 MiB of bodies that no answer shows."""
+    body = '{"id": 1, "note": "' + "x" * 100_000 + '"}'
+    event_id = await _event(store, body, ["orders"])
+
+    listed = await store.inbox.events(None, None, 500)
+    one = await store.inbox.event(event_id)
+    [waiting] = await store.inbox.pending("orders", 10)
+
+    assert [event.body for event in listed] == [""] and one is not None and one.body == ""
+    assert (waiting.id, waiting.body) == (event_id, body)
