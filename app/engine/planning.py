@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from app.config import SyncConfig
+from app.engine.connector_calls import NotARecord
 from app.engine.lookups import find_lookups
 from app.errors import MappingError
 from app.mapping import CompiledMapping, KeyReader, LookupResolver, mapped_hash, record_hash
@@ -155,6 +156,8 @@ def _keyless(mapping: CompiledMapping, record: Record) -> Planned:
     fields = ", ".join(mapping.key.fields)
     placeholder = f"(no key) {record_hash(record)[:16]}"
     error = f"sync {mapping.sync}: the record has no value for its key field {fields}"
+    if isinstance(record, NotARecord):
+        error = f"sync {mapping.sync}: {record.why}"
     return Planned(placeholder, record, Action.FAIL, error=error, reason="mapping")
 
 
