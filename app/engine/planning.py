@@ -17,7 +17,7 @@ from typing import Any
 from app.config import SyncConfig
 from app.engine.connector_calls import NotARecord
 from app.engine.lookups import find_lookups
-from app.errors import MappingError
+from app.errors import MappingError, PermanentError
 from app.mapping import CompiledMapping, KeyReader, LookupResolver, mapped_hash, record_hash
 from app.record_checks import UnfitKey
 from app.records import Record
@@ -323,7 +323,16 @@ async def _sort_new(parts: SyncParts, new: list[Planned]) -> None:
     mode = parts.sync.mode
     if mode in ("upsert", "mirror") and parts.target.reports_created(stream):
         return  # the write says which were new: CREATE stands for "upsert, new as far as we know"
-    existing = await parts.target.existing_keys(stream, [item.target_key for item in new if item.target_key])
+    asked = [item.target_key for item in new if item.target_key]
+    if not asked:
+        existing: set[str] = set()
+    else:
+        try:
+            existing = await parts.target.existing_keys(stream, asked)
+        except NotImplementedError:
+            if mode in ("upsert", "mirror"):
+                return  # a write is an upsert by key: each new record is written, counted as created
+            raise _cannot_tell(parts) from None
     for item in new:
         exists = item.target_key in existing
         if exists and mode == "insert":
@@ -332,3 +341,14 @@ async def _sort_new(parts: SyncParts, new: list[Planned]) -> None:
             item.action, item.note = Action.SKIP, "not in the target: update mode never creates"
         else:
             item.action = Action.UPDATE if exists else Action.CREATE
+
+
+def _cannot_tell(parts: SyncParts) -> PermanentError:
+    """Why a sync in ``insert`` or ``update`` mode cannot run into a target that cannot look records up."""
+    mode, system = parts.sync.mode, parts.target.system
+    never = "updates" if mode == "insert" else "creates"
+    return PermanentError(
+        f"sync {parts.sync.name}: the {system.connector} connector of system '{system.name}' cannot look records up "
+        f"by key (it has no `get`), so a sync in {mode} mode, which never {never}, cannot tell which records "
+        f"{parts.sync.target} holds: use mode upsert, or a connector that can look records up"
+    )

@@ -129,3 +129,31 @@ async def test_a_read_yielding_a_list_not_a_batch_fails_naming_the_connector(
         run.error
     )
 
+
+async def test_an_upsert_into_a_target_that_cannot_look_records_up_writes_them(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    async with open_engine(open_workspace(_project(tmp_path, write="no get"), environ={})) as engine:
+        first = await engine.run("people", RunOptions())
+        buggy_kind.records = [{"id": number, "name": f"new{number}"} for number in range(1, 6)]
+        second = await engine.run("people", RunOptions())
+
+    assert (first.status, first.counts.created) == ("succeeded", 5)
+    assert (second.status, second.counts.updated) == ("succeeded", 5)
+    assert buggy_kind.held["people"]["1"] == {"id": 1, "name": "new1"}
+
+
+@pytest.mark.parametrize(("mode", "never"), [("insert", "updates"), ("update", "creates")])
+async def test_insert_or_update_into_a_target_that_cannot_look_records_up_says_what_it_lacks(
+    tmp_path: Path, buggy_kind: type[BuggyConnector], mode: str, never: str
+) -> None:
+    async with open_engine(open_workspace(_project(tmp_path, write="no get", mode=mode), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+
+    assert run.status == "failed"
+    assert run.error == (
+        "sync people: the buggy connector of system 'tgt' cannot look records up by key (it has no `get`), so a "
+        f"sync in {mode} mode, which never {never}, cannot tell which records tgt.people holds: use mode upsert, "
+        "or a connector that can look records up"
+    )
+    assert "people" not in buggy_kind.held
