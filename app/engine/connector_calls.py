@@ -9,11 +9,13 @@ fails the run, with nothing of that batch recorded as written; an exception that
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from app.errors import ConnectorError, PermanentError
 from connectors.base import Batch, Connector, Write, WriteResult
+
+_T = TypeVar("_T")
 
 NOT_A_RECORD_FIELD = "(not a record)"
 """The one field of the stand-in for a value a connector read in place of a record."""
@@ -71,6 +73,14 @@ async def _guarded(connector: Connector, doing: str, iterator: AsyncIterator[Any
                 await close()
             except _ENDING as exc:
                 raise _ended(connector, doing, exc) from exc
+
+
+async def guarded(connector: Connector, doing: str, call: Awaitable[_T]) -> _T:
+    """``await call``, a call into ``connector``; what would end the process fails the caller instead."""
+    try:
+        return await call
+    except _ENDING as exc:
+        raise _ended(connector, doing, exc) from exc
 
 
 async def read_batches(

@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from app.config import SyncConfig
-from app.engine.connector_calls import NotARecord
+from app.engine.connector_calls import NotARecord, guarded
 from app.engine.lookups import find_lookups
 from app.errors import MappingError, PermanentError
 from app.mapping import CompiledMapping, KeyReader, LookupResolver, mapped_hash, record_hash
@@ -29,6 +29,9 @@ log = logging.getLogger("brygga.engine")
 PLAN_SLICE = 1000
 """Records mapped between two turns of the event loop: the batch being written meanwhile gets its
 round trips answered while a large batch is planned, not after."""
+
+
+_LOOKING_UP = "looking records of stream '{}' up"
 
 
 class Action(StrEnum):
@@ -269,7 +272,7 @@ async def _refuse_shared_targets(parts: SyncParts, new: list[Planned], claimed: 
     sync = parts.sync.name
     asked = [item.target_key for item in new if item.target_key is not None]
     # the target's own record for a key it takes as another's (asked "Anna", held "anna"): whose it is
-    held_as = await parts.target.held_keys(parts.sync.target_stream, asked) if fold is not None else {}
+    held_as = await _held_keys(parts, asked) if fold is not None else {}
     written = {written for held in held_as.values() for written in key_as_written(held)}
     owners = await parts.store.source_keys((sync, key) for key in {*asked, *written})
     kept: list[Planned] = []
@@ -328,7 +331,9 @@ async def _sort_new(parts: SyncParts, new: list[Planned]) -> None:
         existing: set[str] = set()
     else:
         try:
-            existing = await parts.target.existing_keys(stream, asked)
+            existing = await guarded(
+                parts.target, _LOOKING_UP.format(stream), parts.target.existing_keys(stream, asked)
+            )
         except NotImplementedError:
             if mode in ("upsert", "mirror"):
                 return  # a write is an upsert by key: each new record is written, counted as created
@@ -352,3 +357,8 @@ def _cannot_tell(parts: SyncParts) -> PermanentError:
         f"by key (it has no `get`), so a sync in {mode} mode, which never {never}, cannot tell which records "
         f"{parts.sync.target} holds: use mode upsert, or a connector that can look records up"
     )
+
+
+async def _held_keys(parts: SyncParts, asked: list[str]) -> dict[str, str]:
+    stream = parts.sync.target_stream
+    return await guarded(parts.target, _LOOKING_UP.format(stream), parts.target.held_keys(stream, asked))

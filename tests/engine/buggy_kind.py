@@ -57,7 +57,16 @@ class BuggyConnector(Connector):
         return StreamInfo()
 
     def reports_created(self, stream: str) -> bool:
-        return self.bug(stream) != "no get"
+        return self.bug(stream) not in ("no get", "get KeyboardInterrupt")
+
+    async def get(self, stream: str, keys: Sequence[str]) -> dict[str, Any]:
+        bug = self.bug(stream)
+        if bug == "get KeyboardInterrupt":
+            raise KeyboardInterrupt("pressed by a connector")
+        if bug == "no get":
+            return await super().get(stream, keys)
+        held = self.held.get(stream, {})
+        return {key: held[key] for key in keys if key in held}
 
     async def read(self, stream: str, checkpoint: Checkpoint | None, batch_size: int) -> AsyncIterator[Batch]:
         bug = self.bug(stream)

@@ -157,3 +157,16 @@ async def test_insert_or_update_into_a_target_that_cannot_look_records_up_says_w
         "or a connector that can look records up"
     )
     assert "people" not in buggy_kind.held
+
+
+async def test_a_look_up_raising_keyboard_interrupt_fails_its_run_alone(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    async with open_engine(open_workspace(_project(tmp_path, write="get KeyboardInterrupt"), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+
+    assert run.status == "failed"
+    assert run.error is not None
+    assert "the buggy connector of system 'tgt' raised KeyboardInterrupt('pressed by a connector') while looking" in (
+        run.error
+    )
