@@ -9,6 +9,7 @@ fails the run, with nothing of that batch recorded as written; an exception that
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -152,7 +153,25 @@ async def write_batch(connector: Connector, stream: str, writes: Sequence[Write]
         )
     fold = connector.key_fold(stream)
     pairs = zip(writes, results, strict=True)
-    return [_checked_result(connector, stream, write, result, fold) for write, result in pairs]
+    checked = [_checked_result(connector, stream, write, result, fold) for write, result in pairs]
+    if connector.assigns_keys:
+        _fail_keys_given_twice(connector, stream, writes, checked)
+    return checked
+
+
+def _fail_keys_given_twice(
+    connector: Connector, stream: str, writes: Sequence[Write], results: list[WriteResult]
+) -> None:
+    """A new record answered with a key another write of the batch has too: which record that key is
+    cannot be told, so the new ones answered with it fail (two source records would share one target)."""
+    taken = Counter(result.target_key for result in results if result.ok and result.target_key is not None)
+    if len(taken) == sum(taken.values()):
+        return
+    for index, (write, result) in enumerate(zip(writes, results, strict=True)):
+        key = result.target_key
+        if write.target_key is None and result.ok and key is not None and taken[key] > 1:
+            given = f"answered with the key {key}, which another write of the batch has too,"
+            results[index] = _wrong(connector, stream, write, given)
 
 
 def _checked_result(

@@ -103,7 +103,15 @@ class BuggyConnector(Connector):
             results.pop()
         elif bug == "more":
             results.append(WriteResult("999"))
+        elif bug == "one key":
+            results = [WriteResult("P1") for _ in writes]
         return results
+
+
+class BuggyApi(BuggyConnector):
+    """The same, as a system that assigns keys on create."""
+
+    assigns_keys = True
 
 
 def register(folder: Path) -> Path:
@@ -111,7 +119,10 @@ def register(folder: Path) -> Path:
     dist = folder / "buggy_kind-0.1.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: buggy-kind\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[brygga.connectors]\nbuggy = tests.engine.buggy_kind:BuggyConnector\n")
+    (dist / "entry_points.txt").write_text(
+        "[brygga.connectors]\nbuggy = tests.engine.buggy_kind:BuggyConnector\n"
+        "buggy-api = tests.engine.buggy_kind:BuggyApi\n"
+    )
     return folder
 
 

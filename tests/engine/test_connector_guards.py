@@ -170,3 +170,16 @@ async def test_a_look_up_raising_keyboard_interrupt_fails_its_run_alone(
     assert "the buggy connector of system 'tgt' raised KeyboardInterrupt('pressed by a connector') while looking" in (
         run.error
     )
+
+
+async def test_new_records_given_one_key_by_a_system_that_assigns_keys_are_not_mapped(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    project = _project(tmp_path, write="one key")
+    project.write_text(project.read_text().replace("tgt:\n    connector: buggy", "tgt:\n    connector: buggy-api"))
+    async with open_engine(open_workspace(project, environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+        id_map = await engine.store.id_map("people", ["1", "2", "3", "4", "5"])
+
+    assert (run.status, run.counts.created, run.counts.failed) == ("partial", 0, 5)
+    assert [row.target_key for row in id_map.values()] == [None] * 5
