@@ -43,8 +43,11 @@ def connector_name(connector: Connector) -> str:
 
 
 def _shown(value: object) -> str:
-    """``value`` as a message shows it, kept short (it comes from outside)."""
-    text = repr(value)
+    """``value`` as a message shows it, kept short (it comes from outside: its repr may fail, or be huge)."""
+    try:
+        text = repr(value)
+    except Exception:  # an int of more digits than Python prints, a repr that raises
+        return f"a {type(value).__name__} that cannot be shown"
     return text if len(text) <= 200 else text[:200] + "…"
 
 

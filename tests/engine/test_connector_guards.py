@@ -183,3 +183,15 @@ async def test_new_records_given_one_key_by_a_system_that_assigns_keys_are_not_m
 
     assert (run.status, run.counts.created, run.counts.failed) == ("partial", 0, 5)
     assert [row.target_key for row in id_map.values()] == [None] * 5
+
+
+async def test_a_value_read_that_cannot_be_shown_still_fails_alone(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    buggy_kind.records = [10**5000, {"id": 1, "name": "a"}]
+    async with open_engine(open_workspace(_project(tmp_path), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+        letters = await engine.store.dead_letters("people")
+
+    assert (run.status, run.counts.created, run.counts.failed) == ("partial", 1, 1)
+    assert "read a int that cannot be shown from stream 'people'" in letters[0].error
