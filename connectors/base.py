@@ -335,7 +335,9 @@ class Connector(ABC):
         """The records with these keys (text), those that exist, by key.
 
         Used to re-read dead letters fresh before a retry, to show field-level
-        differences in ``brygga preview``, and to find which target keys exist.
+        differences in ``brygga preview``, and to find which target keys exist. A target without it takes
+        ``upsert`` and ``mirror`` syncs only (each record new to the ID map is written as a create, applied
+        as an upsert by key); an ``insert`` or ``update`` sync into it fails its run, saying why.
 
         :raises NotImplementedError: when the system cannot look records up by key
         """

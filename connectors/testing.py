@@ -144,6 +144,19 @@ def messages(error: BaseException) -> list[str]:
     return shown
 
 
+def assert_answers(results: Sequence[WriteResult], keys: Sequence[str | None]) -> None:
+    """``results`` answer writes to these target keys (``None``: a key the system assigns): one result per
+    write, in order, as text, each with its own write's key. The engine fails a record answered with
+    another's key, and a run answered with too few or too many results."""
+    assert isinstance(results, list), f"write returned {type(results).__name__}, not a list of WriteResult"
+    assert len(results) == len(keys), f"{len(keys)} writes answered with {len(results)} results"
+    for result, key in zip(results, keys, strict=True):
+        assert isinstance(result, WriteResult), f"write answered with {result!r}, not a WriteResult"
+        assert result.target_key is None or isinstance(result.target_key, str), f"a key not as text: {result}"
+        if key is not None and result.error is None:
+            assert result.target_key in (None, key), f"the write of {key} answered with {result.target_key}"
+
+
 def require(value: Any, reason: str) -> Any:
     if value is None or (isinstance(value, list | dict) and not value):
         pytest.skip(reason)
@@ -215,6 +228,7 @@ class ConnectorContract:
         new = require(subject.new_records, "the subject gives no new records")
         async with opened(subject.make) as connector:
             created = await self._create(connector, subject, new)
+            assert_answers(created, [self._target_key(connector, record, subject) for record in new])
             assert [result.error for result in created] == [None] * len(new)
             assert all(result.created in (True, None) for result in created), "a create reported as an update"
             new_keys = [str(result.target_key) for result in created]
@@ -224,6 +238,7 @@ class ConnectorContract:
             updated = await connector.write(
                 subject.stream, [Write(WriteAction.UPDATE, {**first, **subject.changed}, first_key)]
             )
+            assert_answers(updated, [first_key])
             assert [result.error for result in updated] == [None]
             assert updated[0].created in (False, None), "an update of an existing record reported as a create"
 
@@ -242,6 +257,9 @@ class ConnectorContract:
         new = require(subject.new_records, "the subject gives no new records")
         async with opened(subject.make) as connector:
             results = await self._create(connector, subject, [new[0], refused, new[1]])
+            assert_answers(
+                results, [self._target_key(connector, record, subject) for record in (new[0], refused, new[1])]
+            )
             read = await read_all(connector, subject.stream, None, 1000)
         assert isinstance(results[1].error, PermanentError), f"the refused record's result: {results[1]}"
         assert [results[0].error, results[2].error] == [None, None]

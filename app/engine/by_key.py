@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.config import RetryPolicy
+from app.engine.connector_calls import guarded
 from app.engine.retry import Sleep, with_retries
 from app.errors import PermanentError
 from app.records import Record
@@ -36,7 +37,11 @@ async def records_by_key(
     """
 
     async def ask(asked: Sequence[str]) -> dict[str, Record]:
-        return await with_retries(policy, lambda: source.get(stream, asked), sleep)
+        return await with_retries(
+            policy,
+            lambda: guarded(source, f"looking stream '{stream}' up", source.get(stream, asked)),
+            sleep,
+        )
 
     try:
         return ByKey(await ask(keys))

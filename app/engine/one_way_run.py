@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from app.config import SyncConfig
 from app.engine.by_key import records_by_key
+from app.engine.connector_calls import read_batches, scan_keys, write_batch
 from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, RecordsInFlight, WaitForBefore, all_of, read_ahead
 from app.engine.planning import Action, Planned, plan_batch
@@ -363,7 +364,7 @@ class OneWayRun:
         size = self.parts.source.system.options.batch_size
         while True:
             try:
-                async for batch in self.parts.source.read(self.sync.source_stream, checkpoint, size):
+                async for batch in read_batches(self.parts.source, self.sync.source_stream, checkpoint, size):
                     self.in_flight.take(len(batch.records))
                     yield batch
                     checkpoint, failures = batch.checkpoint, 0
@@ -424,7 +425,7 @@ class OneWayRun:
     async def _delete_gone(self) -> None:
         """Delete the target records whose source record no longer exists."""
         size = self.parts.source.system.options.batch_size
-        async for keys in self.parts.source.scan_keys(self.sync.source_stream, size):
+        async for keys in scan_keys(self.parts.source, self.sync.source_stream, size):
             await self.store.mark_seen(self.sync.name, self.run_id, keys)
         after: str | None = None
         while True:
@@ -443,7 +444,7 @@ class OneWayRun:
         writes = [Write(WriteAction.DELETE, None, target_key) for _, target_key in gone]
         stream = self.sync.target_stream
         results = await with_retries(
-            self.sync.retry, lambda: self.parts.target.write(stream, writes), self.engine.sleep
+            self.sync.retry, lambda: write_batch(self.parts.target, stream, writes), self.engine.sleep
         )
         for (source_key, target_key), result in zip(gone, results, strict=True):
             if result.ok:

@@ -15,8 +15,9 @@ from functools import cached_property
 from typing import Any
 
 from app.config import SyncConfig
+from app.engine.connector_calls import NotARecord, guarded
 from app.engine.lookups import find_lookups
-from app.errors import MappingError
+from app.errors import MappingError, PermanentError
 from app.mapping import CompiledMapping, KeyReader, LookupResolver, mapped_hash, record_hash
 from app.record_checks import UnfitKey
 from app.records import Record
@@ -28,6 +29,9 @@ log = logging.getLogger("brygga.engine")
 PLAN_SLICE = 1000
 """Records mapped between two turns of the event loop: the batch being written meanwhile gets its
 round trips answered while a large batch is planned, not after."""
+
+
+_LOOKING_UP = "looking records of stream '{}' up"
 
 
 class Action(StrEnum):
@@ -155,6 +159,8 @@ def _keyless(mapping: CompiledMapping, record: Record) -> Planned:
     fields = ", ".join(mapping.key.fields)
     placeholder = f"(no key) {record_hash(record)[:16]}"
     error = f"sync {mapping.sync}: the record has no value for its key field {fields}"
+    if isinstance(record, NotARecord):
+        error = f"sync {mapping.sync}: {record.why}"
     return Planned(placeholder, record, Action.FAIL, error=error, reason="mapping")
 
 
@@ -266,7 +272,7 @@ async def _refuse_shared_targets(parts: SyncParts, new: list[Planned], claimed: 
     sync = parts.sync.name
     asked = [item.target_key for item in new if item.target_key is not None]
     # the target's own record for a key it takes as another's (asked "Anna", held "anna"): whose it is
-    held_as = await parts.target.held_keys(parts.sync.target_stream, asked) if fold is not None else {}
+    held_as = await _held_keys(parts, asked) if fold is not None else {}
     written = {written for held in held_as.values() for written in key_as_written(held)}
     owners = await parts.store.source_keys((sync, key) for key in {*asked, *written})
     kept: list[Planned] = []
@@ -320,7 +326,18 @@ async def _sort_new(parts: SyncParts, new: list[Planned]) -> None:
     mode = parts.sync.mode
     if mode in ("upsert", "mirror") and parts.target.reports_created(stream):
         return  # the write says which were new: CREATE stands for "upsert, new as far as we know"
-    existing = await parts.target.existing_keys(stream, [item.target_key for item in new if item.target_key])
+    asked = [item.target_key for item in new if item.target_key]
+    if not asked:
+        existing: set[str] = set()
+    else:
+        try:
+            existing = await guarded(
+                parts.target, _LOOKING_UP.format(stream), parts.target.existing_keys(stream, asked)
+            )
+        except NotImplementedError:
+            if mode in ("upsert", "mirror"):
+                return  # a write is an upsert by key: each new record is written, counted as created
+            raise _cannot_tell(parts) from None
     for item in new:
         exists = item.target_key in existing
         if exists and mode == "insert":
@@ -329,3 +346,19 @@ async def _sort_new(parts: SyncParts, new: list[Planned]) -> None:
             item.action, item.note = Action.SKIP, "not in the target: update mode never creates"
         else:
             item.action = Action.UPDATE if exists else Action.CREATE
+
+
+def _cannot_tell(parts: SyncParts) -> PermanentError:
+    """Why a sync in ``insert`` or ``update`` mode cannot run into a target that cannot look records up."""
+    mode, system = parts.sync.mode, parts.target.system
+    never = "updates" if mode == "insert" else "creates"
+    return PermanentError(
+        f"sync {parts.sync.name}: the {system.connector} connector of system '{system.name}' cannot look records up "
+        f"by key (it has no `get`), so a sync in {mode} mode, which never {never}, cannot tell which records "
+        f"{parts.sync.target} holds: use mode upsert, or a connector that can look records up"
+    )
+
+
+async def _held_keys(parts: SyncParts, asked: list[str]) -> dict[str, str]:
+    stream = parts.sync.target_stream
+    return await guarded(parts.target, _LOOKING_UP.format(stream), parts.target.held_keys(stream, asked))

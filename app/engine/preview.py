@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.config import TwoWaySyncConfig
+from app.engine.connector_calls import read_batches
 from app.engine.planning import Action, Planned, plan_batch
 from app.engine.preview_rows import PreviewRow
 from app.engine.runner import Engine
@@ -31,14 +32,14 @@ async def _first_records(engine: Engine, name: str, limit: int) -> list[Record]:
     source = await engine.connections.get(sync.source_system)
     checkpoint = await engine.store.checkpoint(name)
     records: list[Record] = []
-    reader = source.read(sync.source_stream, checkpoint, min(limit, source.system.options.batch_size))
+    reader = read_batches(source, sync.source_stream, checkpoint, min(limit, source.system.options.batch_size))
     try:
         async for batch in reader:
             records.extend(batch.records[: limit - len(records)])
             if len(records) >= limit:
                 break
     finally:
-        await reader.aclose()  # type: ignore[attr-defined]
+        await reader.aclose()
     return records
 
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from app.config import SIDES, Side
+from app.engine.connector_calls import write_batch
 from app.engine.lookups import find_lookups
 from app.engine.retry import with_retries
 from app.engine.settling import Settler
@@ -139,7 +140,7 @@ class GoneRecords:
         writes = [Write(WriteAction.DELETE, None, key) for key in keys]
         connector, stream = self.sides.connector(side), self.sides.stream(side)
         retry, sleep = self.sides.sync.retry, self.sides.sleep
-        results = await with_retries(retry, lambda: connector.write(stream, writes), sleep)
+        results = await with_retries(retry, lambda: write_batch(connector, stream, writes), sleep)
         for pair, key, result in zip(pairs, keys, results, strict=True):
             source_key = _key(pair, other_side(side))
             if result.ok:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from app.config import Direction, Side
+from app.engine.connector_calls import guarded
 from app.engine.lookups import find_lookups
 from app.engine.planning import Action, Planned, key_as_written, shared_target_error
 from app.engine.retry import with_retries
@@ -46,7 +47,9 @@ class NewRecords:
         records_to_match = list(mapped.values())
 
         async def look() -> list[str | None]:
-            return await connector.match(stream, records_to_match)
+            return await guarded(
+                connector, f"matching records of stream '{stream}'", connector.match(stream, records_to_match)
+            )
 
         found = dict(zip(mapped, await with_retries(self.sync.retry, look, self.sides.sleep), strict=True))
         candidates = {key: match for key, match in found.items() if match is not None}
@@ -147,7 +150,9 @@ class NewRecords:
         if not asked:
             return plan, {}
         fold = parts.target_key_fold
-        held = await parts.target.held_keys(parts.sync.target_stream, asked) if fold is not None else {}
+        looking = f"looking records of stream '{parts.sync.target_stream}' up"
+        held_keys = parts.target.held_keys(parts.sync.target_stream, asked) if fold is not None else None
+        held = await guarded(parts.target, looking, held_keys) if held_keys is not None else {}
         forms = {key: key_as_written(held.get(key, key)) for key in asked}
         linked = await self.store.pairs(
             self.sync.name, {*asked, *(form for f in forms.values() for form in f)}, side=other

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.config import SIDES, Direction, Side, TwoWaySyncConfig
 from app.engine.by_key import records_by_key
+from app.engine.connector_calls import read_batches
 from app.engine.lookups import find_lookups
 from app.engine.preview_rows import PreviewRow
 from app.engine.settling import Settlement, Settler
@@ -59,7 +60,8 @@ class _Preview:
 
     async def _read(self, side: Side, checkpoint: Any, limit: int) -> None:
         connector, kept = self.connectors[side], self.records[side]
-        reader = connector.read(self.streams[side], checkpoint, min(limit, connector.system.options.batch_size))
+        size = min(limit, connector.system.options.batch_size)
+        reader = read_batches(connector, self.streams[side], checkpoint, size)
         try:
             async for batch in reader:
                 for key, record in zip(self.keys[side].texts(batch.records), batch.records, strict=True):
@@ -68,7 +70,7 @@ class _Preview:
                 if len(kept) >= limit:
                     break
         finally:
-            await reader.aclose()  # type: ignore[attr-defined]
+            await reader.aclose()
 
     async def _record(self, side: Side, key: str) -> Record | None:
         if key in self.records[side]:

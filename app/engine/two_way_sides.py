@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from app.config import SIDES, Direction, Side, TwoWaySyncConfig
 from app.engine.by_key import records_by_key
+from app.engine.connector_calls import guarded, read_batches, scan_keys
 from app.engine.planning import SyncParts
 from app.engine.retry import Sleep
 from app.mapping import KeyReader
@@ -66,7 +67,7 @@ class Sides:
         reached = checkpoint
         kept = self.kept[side]
         whole: set[str] = set()
-        async for batch in connector.read(self.stream(side), checkpoint, connector.system.options.batch_size):
+        async for batch in read_batches(connector, self.stream(side), checkpoint, connector.system.options.batch_size):
             for key, record in zip(self.keys[side].texts(batch.records), batch.records, strict=True):
                 if key is not None:
                     keys[key] = None
@@ -96,7 +97,7 @@ class Sides:
         for side in SIDES:
             if side not in self.read_whole:
                 scanned: set[str] = set()
-                async for keys in self.connector(side).scan_keys(self.stream(side), size):
+                async for keys in scan_keys(self.connector(side), self.stream(side), size):
                     scanned.update(keys)
                 self.read_whole[side] = scanned
 
@@ -105,5 +106,7 @@ class Sides:
         the side is asked for the others only (over REST, a ``GET`` each: a pair created in this run, or gone)."""
         known = self.read_whole.get(side)
         unknown = keys if known is None else [key for key in keys if key not in known]
-        found = await self.connector(side).existing_keys(self.stream(side), unknown) if unknown else set()
+        connector, looking = self.connector(side), f"looking records of stream '{self.stream(side)}' up"
+        asking = connector.existing_keys(self.stream(side), unknown) if unknown else None
+        found = await guarded(connector, looking, asking) if asking is not None else set()
         return found | ({key for key in keys if key in known} if known is not None else set())

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from app.engine.connector_calls import guarded, write_batch
 from app.engine.planning import Action, Planned, SyncParts
 from app.engine.retry import Sleep, pause, with_retries, worth_retrying
 from app.errors import ConnectorError, TransientError
@@ -40,7 +41,7 @@ async def write_plan(parts: SyncParts, plan: Sequence[Planned], sleep: Sleep, ru
         tries += 1
         writes = [_new_tuple(Write, (_WRITE_ACTIONS[item.action], item.mapped, item.target_key)) for item in pending]
         try:
-            results = await parts.target.write(stream, writes)
+            results = await write_batch(parts.target, stream, writes)
         except TransientError as exc:
             if tries >= policy.attempts or not worth_retrying(exc):
                 raise
@@ -110,7 +111,9 @@ async def settle_creates(parts: SyncParts, plan: Sequence[Planned], sleep: Sleep
         records = [item.mapped or {} for item in creates]
 
         async def look() -> list[str | None]:
-            return await parts.target.match(stream, records)
+            return await guarded(
+                parts.target, f"matching records of stream '{stream}'", parts.target.match(stream, records)
+            )
 
         found = await with_retries(parts.sync.retry, look, sleep)
     elif any(item.mapped_before for item in creates):

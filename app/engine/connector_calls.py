@@ -1,0 +1,209 @@
+"""Reads and writes through a connector, checked: a connector is third-party code, and the engine trusts
+none of its answers blindly.
+
+A connector's mistake fails what met it, with a message naming the connector: a record it answered
+wrongly fails alone; an answer that cannot be matched to the writes sent (too few or too many results)
+fails the run, with nothing of that batch recorded as written; an exception that would end the process
+(``KeyboardInterrupt``, ``SystemExit``) fails the run that called, not the service and its other syncs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from app.errors import ConnectorError, PermanentError
+from connectors.base import Batch, Connector, Write, WriteResult
+
+_T = TypeVar("_T")
+
+NOT_A_RECORD_FIELD = "(not a record)"
+"""The one field of the stand-in for a value a connector read in place of a record."""
+
+
+_ENDING = (KeyboardInterrupt, SystemExit)
+"""What a connector may raise that, escaping a task, ends the event loop and the process with it. Catching
+them around a connector's call stops no real shutdown: under ``asyncio.run`` a Ctrl-C arrives as a
+cancellation of the main task, and SIGTERM is the service's own handler's (``brygga run`` just ends)."""
+
+
+class NotARecord(dict[str, Any]):
+    """Stands in for a value a connector handed over as a record that is not a mapping (an int, a list):
+    it has no key, so it fails alone, and its dead letter keeps what the value was."""
+
+    def __init__(self, value: object, why: str) -> None:
+        super().__init__({NOT_A_RECORD_FIELD: _shown(value)})
+        self.why = why
+
+
+def connector_name(connector: Connector) -> str:
+    """How messages name a connector: its kind and its system."""
+    return f"the {connector.system.connector} connector of system '{connector.system.name}'"
+
+
+def _shown(value: object) -> str:
+    """``value`` as a message shows it, kept short (it comes from outside: its repr may fail, or be huge)."""
+    try:
+        text = repr(value)
+    except Exception:  # an int of more digits than Python prints, a repr that raises
+        return f"a {type(value).__name__} that cannot be shown"
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _ended(connector: Connector, doing: str, exc: BaseException) -> PermanentError:
+    """The error a run fails with where a connector raised what would end the process."""
+    return PermanentError(
+        f"{connector_name(connector)} raised {type(exc).__name__}({_shown(str(exc))}) while {doing}: a connector "
+        "must raise TransientError or PermanentError; the run fails, the service and its other syncs go on"
+    )
+
+
+async def _guarded(connector: Connector, doing: str, iterator: AsyncIterator[Any]) -> AsyncGenerator[Any]:
+    """``iterator``'s items; what would end the process raised by it fails the caller instead."""
+    try:
+        while True:
+            try:
+                item = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            except _ENDING as exc:
+                raise _ended(connector, doing, exc) from exc
+            yield item
+    finally:
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            try:
+                await close()
+            except _ENDING as exc:
+                raise _ended(connector, doing, exc) from exc
+
+
+async def guarded(connector: Connector, doing: str, call: Awaitable[_T]) -> _T:
+    """``await call``, a call into ``connector``; what would end the process fails the caller instead."""
+    try:
+        return await call
+    except _ENDING as exc:
+        raise _ended(connector, doing, exc) from exc
+
+
+async def read_batches(
+    connector: Connector, stream: str, checkpoint: dict[str, Any] | None, batch_size: int
+) -> AsyncGenerator[Batch]:
+    """:meth:`Connector.read`, checked: each item a :class:`Batch` of mappings.
+
+    A record that is not a mapping becomes a :class:`NotARecord` (it fails alone); an item that is not a
+    ``Batch`` fails the read, naming the connector (its checkpoint is unknown: nothing can be stored).
+    """
+    doing = f"reading stream '{stream}'"
+    batches = _guarded(connector, doing, connector.read(stream, checkpoint, batch_size))
+    try:
+        async for batch in batches:
+            yield _checked_batch(connector, stream, batch)
+    finally:
+        await batches.aclose()
+
+
+def _checked_batch(connector: Connector, stream: str, batch: object) -> Batch:
+    if not isinstance(batch, Batch) or not isinstance(batch.records, list):
+        what = type(batch).__name__ if not isinstance(batch, Batch) else f"a Batch of {type(batch.records).__name__}"
+        raise PermanentError(
+            f"{connector_name(connector)} read stream '{stream}' as {what}, not as Batch(records, checkpoint) "
+            "with a list of records: the connector must yield connectors.base.Batch objects"
+        )
+    records = batch.records
+    if all(type(record) is dict for record in records):
+        return batch
+    checked: list[dict[str, Any]] = []
+    for record in records:
+        if isinstance(record, dict):
+            checked.append(record)
+        else:
+            why = (
+                f"{connector_name(connector)} read {_shown(record)} from stream '{stream}', a "
+                f"{type(record).__name__}, not a record (a mapping of field to value): the connector needs fixing"
+            )
+            checked.append(NotARecord(record, why))
+    return Batch(checked, batch.checkpoint)
+
+
+def scan_keys(connector: Connector, stream: str, batch_size: int) -> AsyncGenerator[list[str]]:
+    """:meth:`Connector.scan_keys`, guarded like a read."""
+    return _guarded(connector, f"scanning the keys of stream '{stream}'", connector.scan_keys(stream, batch_size))
+
+
+async def write_batch(connector: Connector, stream: str, writes: Sequence[Write]) -> list[WriteResult]:
+    """:meth:`Connector.write`, checked: one result per write, each for the record written.
+
+    Where the engine knows a write's target key (an update, a delete, a create keyed by the record) and
+    the result names another record, that write fails alone: its result says nothing sure about either
+    record, and the ID map must never link a source record to another's target.
+
+    :raises PermanentError: when the answer cannot be matched to the writes (not a list, too few or too
+        many results): some writes may have happened, none can be recorded, so the run stops there
+    """
+    try:
+        results = await connector.write(stream, writes)
+    except _ENDING as exc:
+        raise _ended(connector, f"writing to stream '{stream}'", exc) from exc
+    if not isinstance(results, list | tuple) or len(results) != len(writes):
+        answer = f"{len(results)} results" if isinstance(results, list | tuple) else type(results).__name__
+        raise PermanentError(
+            f"{connector_name(connector)} answered {len(writes)} writes to stream '{stream}' with {answer}, "
+            "not one WriteResult per Write in order: which records were written cannot be told, so none of "
+            "this batch is recorded as written and the run stops (the next run writes them again); the "
+            "connector needs fixing"
+        )
+    fold = connector.key_fold(stream)
+    pairs = zip(writes, results, strict=True)
+    checked = [_checked_result(connector, stream, write, result, fold) for write, result in pairs]
+    if connector.assigns_keys:
+        _fail_keys_given_twice(connector, stream, writes, checked)
+    return checked
+
+
+def _fail_keys_given_twice(
+    connector: Connector, stream: str, writes: Sequence[Write], results: list[WriteResult]
+) -> None:
+    """A new record answered with a key another write of the batch has too: which record that key is
+    cannot be told, so the new ones answered with it fail (two source records would share one target)."""
+    taken = Counter(result.target_key for result in results if result.ok and result.target_key is not None)
+    if len(taken) == sum(taken.values()):
+        return
+    for index, (write, result) in enumerate(zip(writes, results, strict=True)):
+        key = result.target_key
+        if write.target_key is None and result.ok and key is not None and taken[key] > 1:
+            given = f"answered with the key {key}, which another write of the batch has too,"
+            results[index] = _wrong(connector, stream, write, given)
+
+
+def _checked_result(
+    connector: Connector, stream: str, write: Write, result: object, fold: Callable[[str], str] | None
+) -> WriteResult:
+    """``result`` where it is a sound answer to ``write``; else a failed result that says why."""
+    if not isinstance(result, WriteResult):
+        return _wrong(connector, stream, write, f"answered with {_shown(result)}, not a WriteResult")
+    key, error = result.target_key, result.error
+    if key is not None and type(key) is not str:
+        return _wrong(connector, stream, write, f"answered with the key {_shown(key)}, not text (format_key)")
+    if error is not None:
+        if isinstance(error, ConnectorError):
+            return result
+        return WriteResult(result.target_key, PermanentError(f"{connector_name(connector)}: {_shown(error)}"))
+    expected = write.target_key
+    if key is not None and expected is not None and key != expected and (fold is None or fold(key) != fold(expected)):
+        return _wrong(connector, stream, write, f"answered with the result of record {key}")
+    return result
+
+
+def _wrong(connector: Connector, stream: str, write: Write, what: str) -> WriteResult:
+    """A failed result for ``write``: its connector answered it wrongly."""
+    record = f"record {write.target_key}" if write.target_key is not None else "a new record"
+    return WriteResult(
+        write.target_key,
+        PermanentError(
+            f"{connector_name(connector)} {what} for the {write.action} of {record} in stream '{stream}': "
+            "whether it was written cannot be told, so it is not recorded (the connector needs fixing; results "
+            "come one per write, in order)"
+        ),
+    )

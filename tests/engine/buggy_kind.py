@@ -1,0 +1,140 @@
+"""A connector kind that misbehaves on purpose, as a third-party one might, registered through an entry
+point (a ``.dist-info`` folder on the path) like any installed kind.
+
+Each stream's ``bug`` option (or :attr:`BuggyConnector.bugs`, set by a test between runs) picks the mistake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, cast
+
+import pytest
+
+from app.config import kinds
+from connectors.base import (
+    Batch,
+    Checkpoint,
+    Connector,
+    StreamInfo,
+    StreamOptions,
+    SystemOptions,
+    Write,
+    WriteAction,
+    WriteResult,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+READING = "buggy: reading, and waiting to be stopped"
+
+
+class BuggyStream(StreamOptions):
+    bug: str = "none"
+
+
+class BuggySystem(SystemOptions):
+    streams: dict[str, BuggyStream]  # type: ignore[assignment]
+
+
+class BuggyConnector(Connector):
+    """Reads :attr:`records`; writes into :attr:`held`; answers as its stream's bug says."""
+
+    options_model = BuggySystem
+    records: ClassVar[list[Any]] = [{"id": number, "name": f"n{number}"} for number in range(1, 6)]
+    held: ClassVar[dict[str, dict[str, Any]]] = {}
+    bugs: ClassVar[dict[str, str]] = {}
+
+    def bug(self, stream: str) -> str:
+        return self.bugs.get(stream) or cast(BuggySystem, self.system.options).streams[stream].bug
+
+    async def check(self) -> None:
+        pass
+
+    async def prepare(self, stream: str, *, write_fields: Sequence[str] | None = None) -> StreamInfo:
+        return StreamInfo()
+
+    def reports_created(self, stream: str) -> bool:
+        return self.bug(stream) not in ("no get", "get KeyboardInterrupt")
+
+    async def get(self, stream: str, keys: Sequence[str]) -> dict[str, Any]:
+        bug = self.bug(stream)
+        if bug == "get KeyboardInterrupt":
+            raise KeyboardInterrupt("pressed by a connector")
+        if bug == "no get":
+            return await super().get(stream, keys)
+        held = self.held.get(stream, {})
+        return {key: held[key] for key in keys if key in held}
+
+    async def read(self, stream: str, checkpoint: Checkpoint | None, batch_size: int) -> AsyncIterator[Batch]:
+        bug = self.bug(stream)
+        if bug == "KeyboardInterrupt":
+            raise KeyboardInterrupt("pressed by a connector")
+        if bug == "SystemExit":
+            raise SystemExit("exit by a connector")
+        if bug == "exit 0":
+            sys.exit(0)
+        if bug == "hang":  # tells the test it is reading, then waits to be stopped
+            print(READING, file=sys.stderr, flush=True)
+            await asyncio.Event().wait()
+        if bug == "a list":
+            yield list(self.records)  # type: ignore[misc]
+            return
+        yield Batch(list(self.records), {})
+
+    async def write(self, stream: str, writes: Sequence[Write]) -> list[WriteResult]:
+        bug = self.bug(stream)
+        if bug == "KeyboardInterrupt":
+            raise KeyboardInterrupt("pressed by a connector")
+        held = self.held.setdefault(stream, {})
+        results = []
+        for write in writes:
+            key = write.target_key or str(write.record["id"])  # type: ignore[index]
+            if write.action is WriteAction.DELETE:
+                held.pop(key, None)
+            else:
+                held[key] = dict(write.record or {})
+            results.append(WriteResult(key))
+        if bug == "reversed":
+            results.reverse()
+        elif bug == "fewer":
+            results.pop()
+        elif bug == "more":
+            results.append(WriteResult("999"))
+        elif bug == "one key":
+            results = [WriteResult("P1") for _ in writes]
+        return results
+
+
+class BuggyApi(BuggyConnector):
+    """The same, as a system that assigns keys on create."""
+
+    assigns_keys = True
+
+
+def register(folder: Path) -> Path:
+    """A ``.dist-info`` folder in ``folder`` registering kind ``buggy``; the folder, to put on the path."""
+    dist = folder / "buggy_kind-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: buggy-kind\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[brygga.connectors]\nbuggy = tests.engine.buggy_kind:BuggyConnector\n"
+        "buggy-api = tests.engine.buggy_kind:BuggyApi\n"
+    )
+    return folder
+
+
+@pytest.fixture
+def buggy_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[type[BuggyConnector]]:
+    """Kind ``buggy`` installed in this process, with its class state fresh."""
+    monkeypatch.syspath_prepend(str(register(tmp_path / "site")))
+    kinds._groups.cache_clear()
+    kinds.load_kind.cache_clear()
+    BuggyConnector.records = [{"id": number, "name": f"n{number}"} for number in range(1, 6)]
+    BuggyConnector.held, BuggyConnector.bugs = {}, {}
+    yield BuggyConnector
+    monkeypatch.undo()
+    kinds._groups.cache_clear()
+    kinds.load_kind.cache_clear()

@@ -1,0 +1,197 @@
+"""A third-party connector's mistakes fail what met them, naming the connector: never the ID map, the
+service, or the other records of a batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.engine.runner import RunOptions, open_engine
+from app.engine.workspace import open_workspace
+from tests.engine.buggy_kind import BuggyConnector, buggy_kind
+
+__all__ = ["buggy_kind"]  # the fixture, used by name
+
+PROJECT = """\
+version: 1
+state: sqlite:///state.db
+systems:
+  src:
+    connector: buggy
+    streams: {{people: {{key: id, bug: "{read}"}}}}
+  tgt:
+    connector: buggy
+    streams: {{people: {{key: id, bug: "{write}"}}}}
+"""
+
+
+def _project(tmp_path: Path, read: str = "none", write: str = "none", mode: str = "upsert") -> Path:
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "brygga.yaml").write_text(PROJECT.format(read=read, write=write))
+    mapping = f"source: src.people\ntarget: tgt.people\nmode: {mode}\nfields: {{id: id, name: name}}\n"
+    (tmp_path / "mappings" / "people.yaml").write_text(mapping)
+    return tmp_path / "brygga.yaml"
+
+
+async def test_results_out_of_order_fail_their_records_and_leave_the_id_map_right(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    async with open_engine(open_workspace(_project(tmp_path), environ={})) as engine:
+        first = await engine.run("people", RunOptions())
+        buggy_kind.bugs["people"] = "reversed"
+        buggy_kind.records = [{"id": number, "name": f"new{number}"} for number in range(1, 6)]
+        second = await engine.run("people", RunOptions())
+        id_map = await engine.store.id_map("people", ["1", "2", "3", "4", "5"])
+        letters = await engine.store.dead_letters("people")
+
+    assert (first.status, first.counts.created) == ("succeeded", 5)
+    assert (second.status, second.counts.updated, second.counts.failed) == ("partial", 1, 4)
+    assert {key: row.target_key for key, row in id_map.items()} == {str(n): str(n) for n in range(1, 6)}
+    assert sorted(letter.source_key for letter in letters) == ["1", "2", "4", "5"]
+    assert "the buggy connector of system 'tgt' answered with the result of record 5" in letters[0].error
+
+
+async def test_new_records_answered_out_of_order_are_not_mapped(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    async with open_engine(open_workspace(_project(tmp_path, write="reversed"), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+        id_map = await engine.store.id_map("people", ["1", "2", "3", "4", "5"])
+
+    assert (run.status, run.counts.created, run.counts.failed) == ("partial", 1, 4)
+    assert {key: row.target_key for key, row in id_map.items() if row.target_key} == {"3": "3"}
+
+
+@pytest.mark.parametrize(("bug", "answer"), [("fewer", "with 4 results"), ("more", "with 6 results")])
+async def test_a_write_answered_with_too_few_or_many_results_fails_the_run_recording_nothing(
+    tmp_path: Path, buggy_kind: type[BuggyConnector], bug: str, answer: str
+) -> None:
+    async with open_engine(open_workspace(_project(tmp_path, write=bug), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+        id_map = await engine.store.id_map("people", ["1", "2", "3", "4", "5"])
+        checkpoint = await engine.store.checkpoint("people")
+
+    assert run.status == "failed"
+    assert run.error is not None
+    assert f"the buggy connector of system 'tgt' answered 5 writes to stream 'people' {answer}" in run.error
+    assert (id_map, checkpoint, run.counts.created) == ({}, None, 0)
+
+
+@pytest.mark.parametrize("bug", ["KeyboardInterrupt", "SystemExit", "exit 0"])
+async def test_a_read_raising_what_ends_a_process_fails_its_run_alone(
+    tmp_path: Path, buggy_kind: type[BuggyConnector], bug: str
+) -> None:
+    async with open_engine(open_workspace(_project(tmp_path, read=bug), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+        buggy_kind.bugs["people"] = "none"
+        after = await engine.run("people", RunOptions())
+
+    assert run.status == "failed"
+    assert run.error is not None
+    assert "the buggy connector of system 'src' raised" in run.error
+    assert "while reading stream 'people'" in run.error
+    assert (after.status, after.counts.created) == ("succeeded", 5)
+
+
+async def test_a_write_raising_keyboard_interrupt_fails_its_run_alone(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    async with open_engine(open_workspace(_project(tmp_path, write="KeyboardInterrupt"), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+
+    assert run.status == "failed"
+    assert run.error is not None
+    assert "the buggy connector of system 'tgt' raised KeyboardInterrupt('pressed by a connector')" in run.error
+
+
+async def test_a_value_read_that_is_not_a_record_fails_alone(tmp_path: Path, buggy_kind: type[BuggyConnector]) -> None:
+    buggy_kind.records = [{"id": 1, "name": "a"}, 7, None, {"id": 2, "name": "b"}]
+    async with open_engine(open_workspace(_project(tmp_path), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+        letters = await engine.store.dead_letters("people")
+
+    assert (run.status, run.counts.created, run.counts.failed) == ("partial", 2, 2)
+    assert sorted(buggy_kind.held["people"]) == ["1", "2"]
+    errors = sorted(letter.error for letter in letters)
+    assert "the buggy connector of system 'src' read 7 from stream 'people', a int, not a record" in errors[0]
+
+
+async def test_a_read_yielding_a_list_not_a_batch_fails_naming_the_connector(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    async with open_engine(open_workspace(_project(tmp_path, read="a list"), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+
+    assert run.status == "failed"
+    assert run.error is not None
+    assert "the buggy connector of system 'src' read stream 'people' as list, not as Batch(records, checkpoint)" in (
+        run.error
+    )
+
+
+async def test_an_upsert_into_a_target_that_cannot_look_records_up_writes_them(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    async with open_engine(open_workspace(_project(tmp_path, write="no get"), environ={})) as engine:
+        first = await engine.run("people", RunOptions())
+        buggy_kind.records = [{"id": number, "name": f"new{number}"} for number in range(1, 6)]
+        second = await engine.run("people", RunOptions())
+
+    assert (first.status, first.counts.created) == ("succeeded", 5)
+    assert (second.status, second.counts.updated) == ("succeeded", 5)
+    assert buggy_kind.held["people"]["1"] == {"id": 1, "name": "new1"}
+
+
+@pytest.mark.parametrize(("mode", "never"), [("insert", "updates"), ("update", "creates")])
+async def test_insert_or_update_into_a_target_that_cannot_look_records_up_says_what_it_lacks(
+    tmp_path: Path, buggy_kind: type[BuggyConnector], mode: str, never: str
+) -> None:
+    async with open_engine(open_workspace(_project(tmp_path, write="no get", mode=mode), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+
+    assert run.status == "failed"
+    assert run.error == (
+        "sync people: the buggy connector of system 'tgt' cannot look records up by key (it has no `get`), so a "
+        f"sync in {mode} mode, which never {never}, cannot tell which records tgt.people holds: use mode upsert, "
+        "or a connector that can look records up"
+    )
+    assert "people" not in buggy_kind.held
+
+
+async def test_a_look_up_raising_keyboard_interrupt_fails_its_run_alone(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    async with open_engine(open_workspace(_project(tmp_path, write="get KeyboardInterrupt"), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+
+    assert run.status == "failed"
+    assert run.error is not None
+    assert "the buggy connector of system 'tgt' raised KeyboardInterrupt('pressed by a connector') while looking" in (
+        run.error
+    )
+
+
+async def test_new_records_given_one_key_by_a_system_that_assigns_keys_are_not_mapped(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    project = _project(tmp_path, write="one key")
+    project.write_text(project.read_text().replace("tgt:\n    connector: buggy", "tgt:\n    connector: buggy-api"))
+    async with open_engine(open_workspace(project, environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+        id_map = await engine.store.id_map("people", ["1", "2", "3", "4", "5"])
+
+    assert (run.status, run.counts.created, run.counts.failed) == ("partial", 0, 5)
+    assert [row.target_key for row in id_map.values()] == [None] * 5
+
+
+async def test_a_value_read_that_cannot_be_shown_still_fails_alone(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    buggy_kind.records = [10**5000, {"id": 1, "name": "a"}]
+    async with open_engine(open_workspace(_project(tmp_path), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+        letters = await engine.store.dead_letters("people")
+
+    assert (run.status, run.counts.created, run.counts.failed) == ("partial", 1, 1)
+    assert "read a int that cannot be shown from stream 'people'" in letters[0].error

@@ -1,0 +1,65 @@
+"""Through the real CLI: a connector raising KeyboardInterrupt fails its run alone, while a real Ctrl-C
+still stops ``brygga run``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from tests.cli.helpers import BRYGGA, run_brygga
+from tests.engine.buggy_kind import READING, REPO, register
+
+PROJECT = """\
+version: 1
+state: sqlite:///state.db
+systems:
+  src:
+    connector: buggy
+    streams: {bad: {key: id, bug: KeyboardInterrupt}, good: {key: id}, slow: {key: id, bug: hang}}
+  tgt:
+    connector: buggy
+    streams: {people: {key: id}}
+"""
+
+
+def _project(tmp_path: Path) -> dict[str, str]:
+    """The project in ``tmp_path``, and the environment that installs kind ``buggy`` for the CLI."""
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "brygga.yaml").write_text(PROJECT)
+    for stream in ("bad", "good", "slow"):
+        mapping = f"source: src.{stream}\ntarget: tgt.people\nfields: {{id: id, name: name}}\n"
+        (tmp_path / "mappings" / f"{stream}.yaml").write_text(mapping)
+    site = register(tmp_path / "site")
+    path = os.pathsep.join([str(site), str(REPO), os.environ.get("PYTHONPATH", "")])
+    return {"PYTHONPATH": path}
+
+
+def test_a_connector_raising_keyboard_interrupt_fails_its_run_and_the_next_sync_runs(tmp_path: Path) -> None:
+    result = run_brygga("run", "bad", "good", cwd=tmp_path, env=_project(tmp_path))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "the buggy connector of system 'src' raised KeyboardInterrupt('pressed by a connector')" in result.stdout
+    assert "good: succeeded" in result.stdout
+
+
+def test_a_real_ctrl_c_still_stops_brygga_run(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BRYGGA_")}
+    env.update(_project(tmp_path), NO_COLOR="1")
+    process = subprocess.Popen(
+        [str(BRYGGA), "run", "slow"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:  # until the connector is inside its read, waiting
+            if line.strip() == READING:
+                break
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+
+    assert process.returncode == 130, stdout + stderr  # as a shell reports a Ctrl-C: not a run failed
+    assert "raised KeyboardInterrupt" not in stdout + stderr
