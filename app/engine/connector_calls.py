@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Any, TypeVar
 
 from app.errors import ConnectorError, PermanentError
-from connectors.base import Batch, Connector, Write, WriteResult
+from connectors.base import Batch, Connector, Write, WriteAction, WriteResult
 
 _T = TypeVar("_T")
 
@@ -155,8 +155,9 @@ async def write_batch(connector: Connector, stream: str, writes: Sequence[Write]
             "connector needs fixing"
         )
     fold = connector.key_fold(stream)
+    asked = {_folded(write.target_key, fold) for write in writes if write.target_key is not None}
     pairs = zip(writes, results, strict=True)
-    checked = [_checked_result(connector, stream, write, result, fold) for write, result in pairs]
+    checked = [_checked_result(connector, stream, write, result, fold=fold, asked=asked) for write, result in pairs]
     if connector.assigns_keys:
         _fail_keys_given_twice(connector, stream, writes, checked)
     return checked
@@ -177,10 +178,24 @@ def _fail_keys_given_twice(
             results[index] = _wrong(connector, stream, write, given)
 
 
+def _folded(key: str, fold: Callable[[str], str] | None) -> str:
+    return fold(key) if fold is not None else key
+
+
 def _checked_result(
-    connector: Connector, stream: str, write: Write, result: object, fold: Callable[[str], str] | None
+    connector: Connector,
+    stream: str,
+    write: Write,
+    result: object,
+    *,
+    fold: Callable[[str], str] | None,
+    asked: set[str],
 ) -> WriteResult:
-    """``result`` where it is a sound answer to ``write``; else a failed result that says why."""
+    """``result`` where it is a sound answer to ``write``; else a failed result that says why.
+
+    An update or delete is answered with the key it was given. A create may be answered with the key as the
+    system keeps it (an API that writes ``042`` as ``42``, an address in lower case): only a key that another
+    write of the batch asked for is the sign of results out of order."""
     if not isinstance(result, WriteResult):
         return _wrong(connector, stream, write, f"answered with {_shown(result)}, not a WriteResult")
     key, error = result.target_key, result.error
@@ -191,7 +206,9 @@ def _checked_result(
             return result
         return WriteResult(result.target_key, PermanentError(f"{connector_name(connector)}: {_shown(error)}"))
     expected = write.target_key
-    if key is not None and expected is not None and key != expected and (fold is None or fold(key) != fold(expected)):
+    if key is None or expected is None or key == expected or _folded(key, fold) == _folded(expected, fold):
+        return result
+    if write.action is not WriteAction.CREATE or _folded(key, fold) in asked:
         return _wrong(connector, stream, write, f"answered with the result of record {key}")
     return result
 

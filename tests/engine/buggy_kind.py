@@ -105,6 +105,8 @@ class BuggyConnector(Connector):
             results.append(WriteResult("999"))
         elif bug == "one key":
             results = [WriteResult("P1") for _ in writes]
+        elif bug == "own form":  # no bug: a system that keeps a new record's key in its own form
+            results = [WriteResult(f"P-{result.target_key}") for result in results]
         return results
 
 

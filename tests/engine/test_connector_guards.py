@@ -63,6 +63,19 @@ async def test_new_records_answered_out_of_order_are_not_mapped(
     assert {key: row.target_key for key, row in id_map.items() if row.target_key} == {"3": "3"}
 
 
+async def test_new_records_answered_with_their_keys_in_the_systems_own_form_are_mapped(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    """Not results out of order (no other write of the batch asked for such a key): an API that keeps ``042``
+    as ``42``, or an address in lower case, answers a create with the key as it keeps it."""
+    async with open_engine(open_workspace(_project(tmp_path, write="own form"), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+        id_map = await engine.store.id_map("people", ["1", "2", "3", "4", "5"])
+
+    assert (run.status, run.counts.created) == ("succeeded", 5)
+    assert {key: row.target_key for key, row in id_map.items()} == {str(n): f"P-{n}" for n in range(1, 6)}
+
+
 @pytest.mark.parametrize(("bug", "answer"), [("fewer", "with 4 results"), ("more", "with 6 results")])
 async def test_a_write_answered_with_too_few_or_many_results_fails_the_run_recording_nothing(
     tmp_path: Path, buggy_kind: type[BuggyConnector], bug: str, answer: str
