@@ -437,6 +437,29 @@ PROJECT_CASES = [
         settings("state: postgresql://postgres@127.0.0.1:99999999/brygga\n"),
         (P, AFTER_MINIMAL, 8, "state: the port in this URL is not a number from 0 to 65535"),
     ),
+    *(
+        case(
+            f"in-memory-state-{index}",
+            settings(f'state: "{url}"\n'),
+            (P, AFTER_MINIMAL, 8, "state: this is an in-memory SQLite database, forgotten when the process ends"),
+        )
+        for index, url in enumerate(
+            [
+                "sqlite://",
+                "sqlite:///",
+                "sqlite:///:memory:",
+                "sqlite+aiosqlite:///:memory:",
+                "sqlite:///%3Amemory%3A",
+                "sqlite:///file::memory:?cache=shared&uri=true",
+                "sqlite:///file:state?mode=memory&uri=true",
+            ]
+        )
+    ),
+    case(
+        "state-sqlite-with-two-slashes",
+        settings("state: sqlite://brygga.db\n"),
+        (P, AFTER_MINIMAL, 8, "state: a SQLite state database is sqlite:/// and its file, with three slashes"),
+    ),
     case(
         "token-without-token",
         settings("api:\n  tokens:\n    - {name: ops, role: viewer}\n"),
