@@ -11,7 +11,7 @@ from urllib.parse import unquote
 from pydantic import AfterValidator, Field, SecretStr
 
 from app.config.base import Caution, ConfigModel, Duration, Problem, check_url_port
-from app.config.credentials import secret_cautions, secret_problems
+from app.config.credentials import header_problems, secret_cautions, secret_problems
 
 Role = Literal["viewer", "operator"]
 AlertEvent = Literal["failing", "recovered", "stalled"]
@@ -70,7 +70,7 @@ class ApiToken(ConfigModel):
 
     def own_problems(self) -> Iterator[Problem]:
         token = self.token.get_secret_value()
-        for message in secret_problems(token, "token"):
+        for message in (*secret_problems(token, "token"), *header_problems(token, "token")):
             yield Problem(("token",), message)
         for message in secret_cautions(token, "token"):
             yield Caution(("token",), message)

@@ -1574,6 +1574,38 @@ SECRET_CASES = [
         (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token begins or ends with whitespace"),
     ),
     case(
+        "api-token-with-an-accented-letter",
+        settings("api:\n  tokens:\n    - {name: ops, token: 'operator-tokén-0123456789', role: viewer}\n"),
+        (
+            P,
+            AFTER_MINIMAL + 2,
+            26,
+            "api.tokens[0].token: the token holds a character outside ASCII at character 13: it is sent in an HTTP"
+            " header (Authorization: Bearer), which carries only ASCII letters, digits, punctuation and spaces,"
+            " so no client could send it",
+        ),
+    ),
+    case(
+        "api-token-with-a-euro-sign",
+        settings("api:\n  tokens:\n    - {name: ops, token: '€€€€-operator-0123456789', role: viewer}\n"),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token holds a character outside ASCII at character 1"),
+    ),
+    case(
+        "api-token-with-a-line-end-inside",
+        settings('api:\n  tokens:\n    - {name: ops, token: "operator-token\\n0123456789", role: viewer}\n'),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token holds a control character (a line end or tab?)"),
+    ),
+    case(
+        "api-token-with-a-nul-inside",
+        settings('api:\n  tokens:\n    - {name: ops, token: "operator-token\\x7f0123456789", role: viewer}\n'),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token holds a control character"),
+    ),
+    case(
+        "webhook-bearer-token-not-ascii",
+        system(SQL_SYSTEM + "    webhook: {verify: token, secret: 'webhook-tokén-0123456789', stream: contacts}\n"),
+        (P, 8, 38, "systems.crm.webhook.secret: the secret holds a character outside ASCII at character 12"),
+    ),
+    case(
         "api-token-for-two-roles",
         settings(
             "api:\n  tokens:\n    - {name: ops, token: '${VIEWER_TOKEN}', role: viewer}\n"
@@ -1710,3 +1742,12 @@ def test_tab_indentation_says_to_use_spaces(write_project: ProjectWriter) -> Non
 
     assert [(line, col) for _, line, col, _ in found] == [(3, 1)]
     assert found[0][3].endswith("; indent with spaces, not tabs")
+
+
+def test_a_signing_key_may_hold_any_character(write_project: ProjectWriter) -> None:
+    """A signing secret is an HMAC key, never sent in a header: UTF-8 letters and symbols are fine in it."""
+    webhook = "    webhook: {verify: github, secret: 'signing-secrét-€-0123456789', stream: contacts}\n"
+
+    project = open_workspace(write_project(system(SQL_SYSTEM + webhook)), ENVIRON).project
+
+    assert project.warnings == []
