@@ -461,6 +461,21 @@ PROJECT_CASES = [
         (P, AFTER_MINIMAL, 8, "state: a SQLite state database is sqlite:/// and its file, with three slashes"),
     ),
     case(
+        "state-url-password-with-an-at-sign",
+        settings("state: postgresql://brygga:p@ss@127.0.0.1:5432/brygga\n"),
+        (P, AFTER_MINIMAL, 8, "state: the password in this URL holds a character URLs reserve (@, /, ?, #)"),
+    ),
+    case(
+        "state-url-password-with-a-slash",
+        settings("state: postgresql://brygga:p/ss@127.0.0.1/brygga\n"),
+        (P, AFTER_MINIMAL, 8, "percent-encode those characters in it (@ as %40, / as %2F, ? as %3F, # as %23"),
+    ),
+    case(
+        "system-url-password-with-an-at-sign",
+        system(SQL_SYSTEM.replace("sqlite:///crm.db", "postgresql://crm:se@cret@db.example/crm")),
+        (P, 5, 10, "systems.crm.url: the password in this URL holds a character URLs reserve"),
+    ),
+    case(
         "token-without-token",
         settings("api:\n  tokens:\n    - {name: ops, role: viewer}\n"),
         (P, AFTER_MINIMAL + 2, 7, "api.tokens[0]: missing required key 'token'"),
@@ -1751,3 +1766,17 @@ def test_a_signing_key_may_hold_any_character(write_project: ProjectWriter) -> N
     project = open_workspace(write_project(system(SQL_SYSTEM + webhook)), ENVIRON).project
 
     assert project.warnings == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://brygga:p%40ss%2Fw%3Fo%23rd@127.0.0.1:5432/brygga",
+        "postgresql://brygga:pa:ss@127.0.0.1/brygga",
+        "postgresql://brygga@127.0.0.1/brygga?application_name=a@b",
+        "sqlite:///state@home.db",
+    ],
+)
+def test_a_url_read_one_way_is_no_error(write_project: ProjectWriter, url: str) -> None:
+    """Percent-encoded passwords, a ':' in one, an '@' after the host or in a file name: no false alarm."""
+    open_workspace(write_project(settings(f"state: '{url}'\n")), ENVIRON)
