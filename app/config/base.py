@@ -188,8 +188,38 @@ NAME_HINT = "use letters, digits, '-' and '_' (no dots or spaces), starting with
 
 def check_url_port(url: str) -> None:
     """:raises ValueError: when ``url`` has a port that is not a number from 0 to 65535 (which would pass
-    for a URL until the first connection, and then fail with a traceback)"""
+    for a URL until the first connection, and then fail with a traceback), or a password with a character
+    URLs reserve that makes it read two ways"""
     try:
         urlsplit(url).port  # noqa: B018 - read for its check
     except ValueError:
-        raise ValueError("the port in this URL is not a number from 0 to 65535") from None
+        raise ValueError(
+            _password_problem(url, port_failed=True) or "the port in this URL is not a number from 0 to 65535"
+        ) from None
+    problem = _password_problem(url, port_failed=False)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+_AUTHORITY = re.compile(r"^[\w+]+://(?:[^:/]*(?::(?P<password>[^@]*))?@)?(?P<host>[^/:?]*)")
+"""The user, password and host of a database URL as SQLAlchemy reads them: the password ends at the
+first ``@``, where :func:`urlsplit` takes the last."""
+
+_RESERVED_IN_PASSWORD = (
+    "the password in this URL holds a character URLs reserve (@, /, ?, #), so the URL reads two ways and the"
+    " host is taken from the middle of the password: percent-encode those characters in it (@ as %40, / as %2F,"
+    " ? as %3F, # as %23, % as %25)"
+)
+
+
+def _password_problem(url: str, *, port_failed: bool) -> str | None:
+    """Why ``url``'s password cannot be read as written, if it cannot (never showing the password)."""
+    found = _AUTHORITY.match(url)
+    if found is None:
+        return None
+    if "@" in found.group("host"):  # no host holds an @: it was the password's
+        return _RESERVED_IN_PASSWORD
+    password = found.group("password") or ""
+    if port_failed and any(character in password for character in "/?#"):
+        return _RESERVED_IN_PASSWORD
+    return None

@@ -35,6 +35,32 @@ def secret_problems(value: str, what: str) -> Iterator[str]:
         yield problem
 
 
+def header_problems(value: str, what: str) -> Iterator[str]:
+    """Why ``value`` can never arrive in an HTTP header, if it cannot: a ``what`` (an API token, a ``verify:
+    token`` secret) sent as ``Authorization: Bearer`` must be visible ASCII and spaces.
+
+    Header values are bytes read as latin-1: a client sends ``é`` as UTF-8 (two bytes that never equal the
+    token) or refuses to send it, and a line end or other control character cannot be in a header at all.
+    The token would lock out the one who holds it. Says where the character is and what kind, not what it is.
+    """
+    if _blank_problem(value, what) is not None:
+        return
+    for position, character in enumerate(value, 1):
+        if " " <= character <= "~":
+            continue
+        kind = (
+            "a control character (a line end or tab?)"
+            if character.isascii() or not character.isprintable()
+            else ("a character outside ASCII")
+        )
+        yield (
+            f"the {what} holds {kind} at character {position}: it is sent in an HTTP header (Authorization: Bearer),"
+            " which carries only ASCII letters, digits, punctuation and spaces, so no client could send it;"
+            f" {_advice()}"
+        )
+        return
+
+
 def secret_cautions(value: str, what: str) -> Iterator[str]:
     """Why ``value`` is a weak ``what``, if it is: short enough to guess. Not an error (SPEC 8 refuses only
     empty ones, and a test's ``viewer-token`` is fine on a laptop), a warning that says how to make one."""
@@ -81,8 +107,12 @@ def standard_key(secret: str) -> bytes | None:
         return None
 
 
+def _advice() -> str:
+    return f"use at least {MIN_SECRET_CHARS} random characters, such as the output of {MAKE_ONE}"
+
+
 def _blank_problem(value: str, what: str) -> str | None:
-    advice = f"use at least {MIN_SECRET_CHARS} random characters, such as the output of {MAKE_ONE}"
+    advice = _advice()
     if not value:
         return f"the {what} is empty (0 characters; a ${{VAR}} set to nothing gives that): {advice}"
     if not value.strip():

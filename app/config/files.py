@@ -9,10 +9,12 @@ and a pipe or device, which may never end, is not opened at all.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +96,9 @@ def sync_files(
 ) -> list[tuple[Path, Location]]:
     """The sync files that ``mappings:`` names, each with the location of the entry that names it.
 
-    Patterns are relative to the project's folder and stay inside it. A glob
-    matches files only (not folders, nor the project file itself); a plain
-    name must be a file that exists.
+    Patterns are relative to the project's folder and stay inside it: a file reached through a symlink
+    that leads outside it is refused. A glob matches files only (not folders, nor the project file
+    itself); a plain name must be a file that exists.
     """
     if not isinstance(patterns, list):
         return []  # the project model reports it
@@ -106,10 +108,21 @@ def sync_files(
         if not isinstance(pattern, str):
             continue
         problem = _pattern_problem(project_file, pattern)
+        if problem is None:
+            try:
+                matches = _matches(project_file, pattern)
+            except TooManyMatches:
+                problem = (
+                    f"'{pattern}' matches more than {MAX_MATCHES:,} files (or walks more than {MAX_FOLDERS:,}"
+                    " folders): is it the right pattern? name the folder the sync files are in, such as"
+                    " mappings/*.yaml"
+                )
+        if problem is None:
+            problem = _outside_problem(project_file.parent, pattern, matches)
         if problem is not None:
             issues.append(origin.issue(location, f"mappings[{index}]: {problem}"))
             continue
-        for match in _matches(project_file, pattern):
+        for match in matches:
             found.setdefault(match, location)
     return list(found.items())
 
@@ -146,9 +159,105 @@ def _glob_problem(pattern: str) -> str | None:
     )
 
 
+def _outside_problem(root: Path, pattern: str, matches: list[Path]) -> str | None:
+    """A match that is a symlink to a file outside the project's folder: the patterns stay inside it."""
+    inside = os.path.realpath(root)
+    for match in matches:
+        real = os.path.realpath(match)
+        if os.path.commonpath([inside, real]) != inside:
+            shown = match.relative_to(root) if match.is_relative_to(root) else match
+            return (
+                f"'{shown}' (matched by '{pattern}') leads through a symlink to {real}, outside the project's"
+                f" folder ({root}): sync files live in it; copy the file in, or link to one inside it"
+            )
+    return None
+
+
+MAX_MATCHES = 10_000
+"""The most files one ``mappings:`` pattern may match: far more syncs than a project has, short of a
+pattern that walks a whole disk."""
+
+MAX_FOLDERS = 100_000
+"""The most folders one ``**`` may walk through, for the same reason."""
+
+
+class TooManyMatches(Exception):
+    """A pattern matched more than :data:`MAX_MATCHES` files."""
+
+
 def _matches(project_file: Path, pattern: str) -> list[Path]:
+    """The files ``pattern`` matches, as :func:`glob.glob` with ``recursive=True`` would find them, except
+    that ``**`` does not go into folders through symlinks: a link to ``.`` or to a parent folder would
+    make that walk endless (or repeat every file), and a folder may link to one outside the project.
+
+    :raises TooManyMatches: past :data:`MAX_MATCHES` files
+    """
     full = os.path.join(project_file.parent, pattern)
     if not glob.has_magic(pattern):
         return [Path(full).absolute()]
-    matches = (Path(match).absolute() for match in glob.glob(full, recursive=True))
-    return sorted(match for match in matches if match != project_file and not match.is_dir())
+    root = Path(project_file.parent).absolute()
+    parts = [part for part in Path(os.path.normpath(pattern)).parts if part != os.curdir]
+    found: list[Path] = []
+    for match in _expand(root, parts):
+        if match != project_file.absolute() and not match.is_dir():
+            found.append(match)
+            if len(found) > MAX_MATCHES:
+                raise TooManyMatches
+    return sorted(set(found))
+
+
+def _expand(folder: Path, parts: list[str]) -> Iterator[Path]:
+    """The paths below ``folder`` that ``parts`` (a pattern's parts) match."""
+    if not parts:
+        yield folder
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "**":
+        for below in _folders_below(folder):
+            yield from _expand(below, rest)
+            if not rest:  # a last ``**`` matches the files in each folder too
+                yield from (below / name for name in _names(below) if not name.startswith("."))
+    elif glob.has_magic(head):
+        for name in _names(folder):
+            if (not name.startswith(".") or head.startswith(".")) and fnmatch.fnmatchcase(name, head):
+                yield from _expand(folder / name, rest)
+    elif os.path.lexists(folder / head):
+        yield from _expand(folder / head, rest)
+
+
+def _folders_below(folder: Path) -> Iterator[Path]:
+    """``folder`` and every folder below it, not going through symlinks to folders nor into hidden ones.
+
+    :raises TooManyMatches: past :data:`MAX_FOLDERS` folders
+    """
+    if not folder.is_dir():
+        return
+    pending = [folder]
+    walked = 0
+    while pending:
+        current = pending.pop()
+        walked += 1
+        if walked > MAX_FOLDERS:
+            raise TooManyMatches
+        yield current
+        try:
+            entries = sorted(os.scandir(current), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        for entry in reversed(entries):
+            if not entry.name.startswith(".") and _real_folder(entry):
+                pending.append(Path(entry.path))
+
+
+def _real_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _names(folder: Path) -> list[str]:
+    try:
+        return sorted(entry.name for entry in folder.iterdir())
+    except OSError:
+        return []

@@ -28,6 +28,17 @@ class UnsetVariableError(InterpolationError):
         self.name = name
 
 
+class UnusableVariableError(InterpolationError):
+    """A ``${NAME}`` whose variable's value is no text (not UTF-8, or a NUL): like an unset one, an error
+    only where the value is used (``brygga status`` does not stop for a mapping's variable)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"environment variable {name} is not UTF-8 text (or holds a NUL character): set it to UTF-8 text"
+        )
+        self.name = name
+
+
 def interpolate(text: str, environ: Mapping[str, str], secrets: SecretValues) -> str:
     """Replace every ``${...}`` in ``text``; values taken from ``environ`` become secrets.
 
@@ -54,11 +65,9 @@ _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 def _check_text(name: str, value: str) -> None:
-    """:raises InterpolationError: when the variable's value is not text (never showing the value)"""
+    """:raises UnusableVariableError: when the variable's value is not text (never showing the value)"""
     if _NOT_TEXT.search(value) is not None:
-        raise InterpolationError(
-            f"environment variable {name} is not UTF-8 text (or holds a NUL character): set it to UTF-8 text"
-        )
+        raise UnusableVariableError(name)
 
 
 def _resolve(match: re.Match[str], environ: Mapping[str, str], secrets: SecretValues) -> str:

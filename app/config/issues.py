@@ -56,8 +56,8 @@ class RootCause(ConfigIssue):
 
 
 @dataclass(frozen=True)
-class UnsetVariable(RootCause):
-    """A ``${NAME}`` whose variable is not set, kept as its text at ``location`` in ``file``.
+class VariableIssue(RootCause):
+    """A ``${NAME}`` whose value cannot be used, kept as its text at ``location`` in ``file``.
 
     A problem only for a command that uses that part of the project (see :class:`~app.config.needs.Needs`):
     ``brygga run`` from cron does not need the API's tokens, which only ``serve`` uses.
@@ -65,6 +65,16 @@ class UnsetVariable(RootCause):
 
     variable: str = ""
     location: tuple[Hashable, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnsetVariable(VariableIssue):
+    """A ``${NAME}`` whose variable is not set."""
+
+
+@dataclass(frozen=True)
+class UnusableVariable(VariableIssue):
+    """A ``${NAME}`` whose variable is set to no text: bytes that are not UTF-8, or a NUL."""
 
 
 @dataclass(frozen=True)

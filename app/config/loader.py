@@ -20,8 +20,18 @@ from pydantic import Field, create_model
 from app.config.base import NAME_HINT, NAME_PATTERN, Location
 from app.config.broken_syncs import mapping_blocks
 from app.config.files import read_config_text, sync_files
-from app.config.interpolation import InterpolationError, UnsetVariableError, interpolate
-from app.config.issues import START, ConfigIssue, ConfigWarning, Mark, RootCause, Unchecked, UnsetVariable
+from app.config.interpolation import InterpolationError, UnsetVariableError, UnusableVariableError, interpolate
+from app.config.issues import (
+    START,
+    ConfigIssue,
+    ConfigWarning,
+    Mark,
+    RootCause,
+    Unchecked,
+    UnsetVariable,
+    UnusableVariable,
+    VariableIssue,
+)
 from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, options_model
 from app.config.needs import EVERYTHING, Needs
 from app.config.project import ProjectFile
@@ -88,7 +98,7 @@ class Project:
             for system in (sync.source_system, sync.target_system)
         }
 
-    def needs_variable(self, issue: UnsetVariable, needs: Needs) -> bool:
+    def needs_variable(self, issue: VariableIssue, needs: Needs) -> bool:
         """Whether a command that uses what ``needs`` names uses the value at ``issue``'s place."""
         if issue.file != self.file:
             return needs.uses_sync(self.sync_files.get(issue.file))
@@ -130,7 +140,7 @@ def report_issues(issues: list[ConfigIssue], project: Project, needs: Needs = EV
     kept = [
         issue
         for issue in _without_echoes(issues)
-        if not isinstance(issue, UnsetVariable) or project.needs_variable(issue, needs)
+        if not isinstance(issue, VariableIssue) or project.needs_variable(issue, needs)
     ]
     kept = [
         issue for issue in kept if not isinstance(issue, Unchecked) or _shown_in_system(issue.system, kept, project)
@@ -214,7 +224,7 @@ class _ProjectReader:
         unused = {
             issue.location[0]
             for issue in self.issues
-            if isinstance(issue, UnsetVariable) and issue.file == self.file and issue.location
+            if isinstance(issue, VariableIssue) and issue.file == self.file and issue.location
         }
         unused = {key for key in unused if key != "systems" and not self.needs.uses_section(key)}
         return {key: value for key, value in data.items() if key not in unused}
@@ -231,6 +241,9 @@ class _ProjectReader:
                 return interpolate(value, self.environ, self.secrets)
             except UnsetVariableError as exc:
                 self.issues.append(UnsetVariable(file, mark, str(exc), exc.name, location))
+                return value
+            except UnusableVariableError as exc:
+                self.issues.append(UnusableVariable(file, mark, str(exc), exc.name, location))
                 return value
             except InterpolationError as exc:
                 self.issues.append(RootCause(file, mark, str(exc)))

@@ -6,11 +6,12 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 
 from pydantic import AfterValidator, Field, SecretStr
 
 from app.config.base import Caution, ConfigModel, Duration, Problem, check_url_port
-from app.config.credentials import secret_cautions, secret_problems
+from app.config.credentials import header_problems, secret_cautions, secret_problems
 
 Role = Literal["viewer", "operator"]
 AlertEvent = Literal["failing", "recovered", "stalled"]
@@ -24,7 +25,31 @@ def _state_url(value: str) -> str:
     if not _STATE_SCHEMES.match(value):
         raise ValueError("the state database must be sqlite:///FILE or postgresql://USER@HOST/DB")
     check_url_port(value)
+    rest = value.split("://", 1)[1]
+    if value.startswith("sqlite") and rest and not rest.startswith("/"):
+        raise ValueError(
+            f"a SQLite state database is sqlite:/// and its file, with three slashes (sqlite:///{rest} for a path"
+            f" relative to this file, sqlite:////abs/path.db for an absolute one): with two, '{rest.split('/')[0]}'"
+            " is taken for a host name and the database is kept in memory, lost at each start"
+        )
+    if value.startswith("sqlite") and _in_memory(rest):
+        raise ValueError(
+            "this is an in-memory SQLite database, forgotten when the process ends: the ID map, cursors and"
+            " dead letters would be lost at each start (and records created again); name a file, such as"
+            " sqlite:///brygga.db"
+        )
     return value
+
+
+def _in_memory(rest: str) -> bool:
+    """Whether a SQLite URL (``rest``, what follows its ``://``) names no file: ``sqlite://``, ``sqlite:///``,
+    ``:memory:``, or a URI form (``file::memory:``, ``mode=memory``) that SQLite keeps in memory."""
+    path, _, query = rest.partition("?")
+    database = unquote(path.removeprefix("/"))
+    if not database.strip() or database == ":memory:" or database.startswith("file::memory:"):
+        return True
+    parameters = [unquote(part).lower().replace(" ", "") for part in re.split(r"[?&;]", f"{database}?{query}")]
+    return "mode=memory" in parameters
 
 
 def _http_url(value: str) -> str:
@@ -45,7 +70,7 @@ class ApiToken(ConfigModel):
 
     def own_problems(self) -> Iterator[Problem]:
         token = self.token.get_secret_value()
-        for message in secret_problems(token, "token"):
+        for message in (*secret_problems(token, "token"), *header_problems(token, "token")):
             yield Problem(("token",), message)
         for message in secret_cautions(token, "token"):
             yield Caution(("token",), message)

@@ -16,6 +16,7 @@ from pydantic import ByteSize, Field, SecretStr
 
 from app.config.base import Caution, ConfigModel, KeyFields, Problem, WholeNumber
 from app.config.credentials import (
+    header_problems,
     secret_cautions,
     secret_problems,
     standard_secret_cautions,
@@ -105,6 +106,9 @@ class WebhookConfig(ConfigModel):
         standard = self.verify == "standard"
         for message in standard_secret_problems(secret) if standard else secret_problems(secret, "secret"):
             yield Problem(("secret",), message)
+        if self.verify == "token":  # sent as a bearer token; a signing key (standard, github) is never sent
+            for message in header_problems(secret, "secret"):
+                yield Problem(("secret",), message)
         for message in standard_secret_cautions(secret) if standard else secret_cautions(secret, "secret"):
             yield Caution(("secret",), message)
 

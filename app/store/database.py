@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 
 from app.errors import StoreError
 from app.pooling import check_when_idle
+from app.store.sqlite_failures import damaged_message, failure_message, path_problem
 from app.store.tables import METADATA
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -42,19 +43,64 @@ def database_errors() -> tuple[type[BaseException], ...]:
     return (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
-def database_failure(exc: BaseException) -> StoreError:
+def database_failure(exc: BaseException, url: URL | None = None) -> StoreError:
     """``exc`` as a :class:`StoreError` that says what failed in the database's words, without the statement,
-    its parameters or SQLAlchemy's link (they are for the log, and parameters may hold a record's data)."""
+    its parameters or SQLAlchemy's link (they are for the log, and parameters may hold a record's data).
+    With the database's ``url``, a SQLite failure names its file and says what to do."""
     cause: BaseException = exc
     lost = False
     if isinstance(exc, DBAPIError):
         lost = bool(exc.connection_invalidated)
         cause = exc.orig if exc.orig is not None else exc
-    text = str(cause).split("\n[SQL:", 1)[0].split("\n(Background on this error", 1)[0].strip()
-    text = text or type(cause).__name__
+    text = _words(cause)
+    file = _sqlite_file(url)
+    explained = failure_message(text, file) if file is not None else None
+    if explained is not None:
+        return StoreError(explained)
     if lost or "connection is closed" in text or "connection was closed" in text:
         text = f"the connection to it was lost ({text}); the next run carries on from what was committed"
     return StoreError(f"the state database failed: {text}")
+
+
+def _words(cause: BaseException) -> str:
+    """The database's own words for ``cause``: no statement, parameters or SQLAlchemy link."""
+    if isinstance(cause, DBAPIError) and cause.orig is not None:
+        cause = cause.orig
+    if isinstance(cause, UnicodeDecodeError):  # SQLite's message quoted bytes of a damaged file
+        return "its error message is not UTF-8 text"
+    text = str(cause).split("\n[SQL:", 1)[0].split("\n(Background on this error", 1)[0].strip()
+    return text or type(cause).__name__
+
+
+def _sqlite_file(url: URL | None) -> str | None:
+    if url is None or url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    return url.database
+
+
+def _open_failure(url: URL, exc: BaseException, doing: str = "") -> StoreError:
+    """Why the state database at ``url`` could not be opened, said with its file (SQLite) and what to do."""
+    text = _words(exc)
+    file = _sqlite_file(url)
+    if file is not None:
+        if isinstance(exc, UnicodeDecodeError):
+            return StoreError(damaged_message(file, f"(SQLite says: {text})"))
+        explained = failure_message(text, file)
+        if explained is not None:
+            return StoreError(explained)
+        return StoreError(f"cannot open the state database {file}{doing}: {text}")
+    shown = url.render_as_string(hide_password=True)
+    return StoreError(f"cannot open the state database {shown}{doing}: {text}")
+
+
+def _check_sqlite_path(url: URL) -> None:
+    """:raises StoreError: when the SQLite state database's path is a folder, a symlink loop or no file
+    at all: said before any connection (aiosqlite's failed connection thread outlives the event loop)."""
+    file = _sqlite_file(url)
+    if file is not None and file != ":memory:":
+        problem = path_problem(Path(file))
+        if problem is not None:
+            raise StoreError(problem)
 
 
 _MIGRATION_LOCK = 7_316_203_771  # a pg_advisory_xact_lock id: one process migrates at a time
@@ -79,8 +125,12 @@ async def open_database(url: URL) -> AsyncEngine:
 
     :raises StoreError: when the database cannot be reached or migrated
     """
+    _check_sqlite_path(url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _open_failure(url, exc) from exc
     engine = create_async_engine(url, **_engine_options(url))
     check_when_idle(engine)
     if url.get_backend_name() == "sqlite":
@@ -88,10 +138,9 @@ async def open_database(url: URL) -> AsyncEngine:
     try:
         async with engine.begin() as connection:
             await connection.run_sync(_migrate)
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, UnicodeDecodeError) as exc:  # a damaged file's bytes in SQLite's message
         await engine.dispose()
-        shown = url.render_as_string(hide_password=True)
-        raise StoreError(f"cannot open the state database {shown}: {exc}") from exc
+        raise _open_failure(url, exc) from exc
     except StoreError:  # a schema this Brygga cannot upgrade: said, with the engine closed
         await engine.dispose()
         raise
@@ -107,6 +156,7 @@ async def open_database_to_read(url: URL) -> AsyncEngine | None:
     """
     sqlite = url.get_backend_name() == "sqlite"
     if sqlite:
+        _check_sqlite_path(url)
         if not url.database or url.database == ":memory:" or not Path(url.database).is_file():
             return None
         engine = create_async_engine(_sqlite_read_url(url), connect_args={"timeout": 30})
@@ -119,10 +169,9 @@ async def open_database_to_read(url: URL) -> AsyncEngine | None:
     try:
         async with engine.connect() as connection:
             revision = await _revision(connection)
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, UnicodeDecodeError) as exc:
         await engine.dispose()
-        shown = url.render_as_string(hide_password=True)
-        raise StoreError(f"cannot open the state database {shown} to read it: {exc}") from exc
+        raise _open_failure(url, exc, " to read it") from exc
     if revision == SCHEMA_HEAD:
         return engine
     await engine.dispose()

@@ -651,7 +651,7 @@ class _Transaction:
             if self._turns is not None:
                 self._turns.give_back()
             if isinstance(exc, SQLAlchemyError):
-                raise database_failure(exc) from exc
+                raise database_failure(exc, self._store.engine.url) from exc
             raise
 
     async def __aexit__(self, kind: Any, error: Any, traceback: Any) -> None:
@@ -659,9 +659,9 @@ class _Transaction:
         try:
             await self._context.__aexit__(kind, error, traceback)
         except SQLAlchemyError as exc:
-            raise database_failure(exc) from exc
+            raise database_failure(exc, self._store.engine.url) from exc
         finally:
             if self._turns is not None:
                 self._turns.give_back()
         if isinstance(error, database_errors()):  # asyncpg's own too: from COPY, sent to the driver itself
-            raise database_failure(error) from error
+            raise database_failure(error, self._store.engine.url) from error

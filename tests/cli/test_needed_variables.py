@@ -180,3 +180,22 @@ def test_the_state_database_is_needed_by_status_and_run_but_not_by_test(tmp_path
     assert ran.returncode == 2
     assert unset_lines(ran.stderr) == {"BRYGGA_STATE_URL": "brygga.yaml:2:8"}
     assert not (project / "brygga.db").exists()
+
+
+def test_a_variable_that_is_not_utf8_stops_only_the_commands_that_use_it(project: Path) -> None:
+    """Like an unset one: ``status`` (the state database only) and a run of the other sync go on."""
+    users = project / "mappings" / "users.yaml"
+    users.write_text(USERS + 'description: "${USERS_NOTE}"\n', encoding="utf-8")
+    note = {"USERS_NOTE": "caf\udce9"}  # the bytes caf\xe9 in the child's environment: Latin-1, not UTF-8
+
+    status = run_brygga("status", cwd=project, env=note)
+    ran = run_brygga("run", "customers", cwd=project, env=note)
+    validated = run_brygga("validate", cwd=project, env=note)
+
+    assert status.returncode == 0, status.stderr
+    assert ran.returncode == 0, ran.stderr
+    assert validated.returncode == 2
+    assert (
+        "mappings/users.yaml:8:14: environment variable USERS_NOTE is not UTF-8 text (or holds a NUL character)"
+        in validated.stderr
+    )

@@ -437,6 +437,44 @@ PROJECT_CASES = [
         settings("state: postgresql://postgres@127.0.0.1:99999999/brygga\n"),
         (P, AFTER_MINIMAL, 8, "state: the port in this URL is not a number from 0 to 65535"),
     ),
+    *(
+        case(
+            f"in-memory-state-{index}",
+            settings(f'state: "{url}"\n'),
+            (P, AFTER_MINIMAL, 8, "state: this is an in-memory SQLite database, forgotten when the process ends"),
+        )
+        for index, url in enumerate(
+            [
+                "sqlite://",
+                "sqlite:///",
+                "sqlite:///:memory:",
+                "sqlite+aiosqlite:///:memory:",
+                "sqlite:///%3Amemory%3A",
+                "sqlite:///file::memory:?cache=shared&uri=true",
+                "sqlite:///file:state?mode=memory&uri=true",
+            ]
+        )
+    ),
+    case(
+        "state-sqlite-with-two-slashes",
+        settings("state: sqlite://brygga.db\n"),
+        (P, AFTER_MINIMAL, 8, "state: a SQLite state database is sqlite:/// and its file, with three slashes"),
+    ),
+    case(
+        "state-url-password-with-an-at-sign",
+        settings("state: postgresql://brygga:p@ss@127.0.0.1:5432/brygga\n"),
+        (P, AFTER_MINIMAL, 8, "state: the password in this URL holds a character URLs reserve (@, /, ?, #)"),
+    ),
+    case(
+        "state-url-password-with-a-slash",
+        settings("state: postgresql://brygga:p/ss@127.0.0.1/brygga\n"),
+        (P, AFTER_MINIMAL, 8, "percent-encode those characters in it (@ as %40, / as %2F, ? as %3F, # as %23"),
+    ),
+    case(
+        "system-url-password-with-an-at-sign",
+        system(SQL_SYSTEM.replace("sqlite:///crm.db", "postgresql://crm:se@cret@db.example/crm")),
+        (P, 5, 10, "systems.crm.url: the password in this URL holds a character URLs reserve"),
+    ),
     case(
         "token-without-token",
         settings("api:\n  tokens:\n    - {name: ops, role: viewer}\n"),
@@ -1551,6 +1589,38 @@ SECRET_CASES = [
         (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token begins or ends with whitespace"),
     ),
     case(
+        "api-token-with-an-accented-letter",
+        settings("api:\n  tokens:\n    - {name: ops, token: 'operator-tokén-0123456789', role: viewer}\n"),
+        (
+            P,
+            AFTER_MINIMAL + 2,
+            26,
+            "api.tokens[0].token: the token holds a character outside ASCII at character 13: it is sent in an HTTP"
+            " header (Authorization: Bearer), which carries only ASCII letters, digits, punctuation and spaces,"
+            " so no client could send it",
+        ),
+    ),
+    case(
+        "api-token-with-a-euro-sign",
+        settings("api:\n  tokens:\n    - {name: ops, token: '€€€€-operator-0123456789', role: viewer}\n"),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token holds a character outside ASCII at character 1"),
+    ),
+    case(
+        "api-token-with-a-line-end-inside",
+        settings('api:\n  tokens:\n    - {name: ops, token: "operator-token\\n0123456789", role: viewer}\n'),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token holds a control character (a line end or tab?)"),
+    ),
+    case(
+        "api-token-with-a-nul-inside",
+        settings('api:\n  tokens:\n    - {name: ops, token: "operator-token\\x7f0123456789", role: viewer}\n'),
+        (P, AFTER_MINIMAL + 2, 26, "api.tokens[0].token: the token holds a control character"),
+    ),
+    case(
+        "webhook-bearer-token-not-ascii",
+        system(SQL_SYSTEM + "    webhook: {verify: token, secret: 'webhook-tokén-0123456789', stream: contacts}\n"),
+        (P, 8, 38, "systems.crm.webhook.secret: the secret holds a character outside ASCII at character 12"),
+    ),
+    case(
         "api-token-for-two-roles",
         settings(
             "api:\n  tokens:\n    - {name: ops, token: '${VIEWER_TOKEN}', role: viewer}\n"
@@ -1687,3 +1757,26 @@ def test_tab_indentation_says_to_use_spaces(write_project: ProjectWriter) -> Non
 
     assert [(line, col) for _, line, col, _ in found] == [(3, 1)]
     assert found[0][3].endswith("; indent with spaces, not tabs")
+
+
+def test_a_signing_key_may_hold_any_character(write_project: ProjectWriter) -> None:
+    """A signing secret is an HMAC key, never sent in a header: UTF-8 letters and symbols are fine in it."""
+    webhook = "    webhook: {verify: github, secret: 'signing-secrét-€-0123456789', stream: contacts}\n"
+
+    project = open_workspace(write_project(system(SQL_SYSTEM + webhook)), ENVIRON).project
+
+    assert project.warnings == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://brygga:p%40ss%2Fw%3Fo%23rd@127.0.0.1:5432/brygga",
+        "postgresql://brygga:pa:ss@127.0.0.1/brygga",
+        "postgresql://brygga@127.0.0.1/brygga?application_name=a@b",
+        "sqlite:///state@home.db",
+    ],
+)
+def test_a_url_read_one_way_is_no_error(write_project: ProjectWriter, url: str) -> None:
+    """Percent-encoded passwords, a ':' in one, an '@' after the host or in a file name: no false alarm."""
+    open_workspace(write_project(settings(f"state: '{url}'\n")), ENVIRON)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.config import read_project
-from app.config.files import MAX_FILE_BYTES
+from app.config.files import MAX_FILE_BYTES, MAX_MATCHES
 from tests.cli.helpers import run_brygga
 from tests.conftest import MINIMAL_PROJECT, ProjectWriter
 
@@ -147,21 +147,107 @@ def test_a_glob_skips_folders_and_the_project_file(write_project: ProjectWriter)
 
 
 @pytest.mark.parametrize(
-    "make",
+    ("make", "expected"),
     [
-        pytest.param(os.mkfifo, id="a-pipe-no-one-writes"),
-        pytest.param(lambda path: path.symlink_to("/dev/zero"), id="a-link-to-dev-zero"),
+        pytest.param(
+            os.mkfifo,
+            "mappings/a.yaml:1:1: not a regular file (a pipe, socket or device): name a file",
+            id="a-pipe-no-one-writes",
+        ),
+        pytest.param(
+            lambda path: path.symlink_to("/dev/zero"),
+            f"brygga.yaml:{AFTER_MINIMAL}:12: mappings[0]: 'mappings/a.yaml' (matched by 'mappings/*.yaml')"
+            " leads through a symlink to /dev/zero, outside the project's folder",
+            id="a-link-to-dev-zero",
+        ),
     ],
 )
-def test_a_file_that_never_ends_is_refused_unread(write_project: ProjectWriter, make: Callable[[Path], None]) -> None:
-    project = write_project({})
+def test_a_file_that_never_ends_is_refused_unread(
+    write_project: ProjectWriter, make: Callable[[Path], None], expected: str
+) -> None:
+    project = write_project({"brygga.yaml": MINIMAL_PROJECT + "mappings: [mappings/*.yaml]\n"})
     (project.parent / "mappings").mkdir()
     make(project.parent / "mappings" / "a.yaml")
 
     result = run_brygga("validate", "-c", str(project), cwd=project.parent, timeout=30)
 
     assert result.returncode == 2
+    assert result.stderr.splitlines()[0].startswith(expected), result.stderr
+    assert result.stderr.splitlines()[1:] == ["1 config error"]
+
+
+def test_links_to_the_folder_itself_do_not_make_an_endless_walk(write_project: ProjectWriter) -> None:
+    """Two links to ``.`` under a ``**`` once made the walk grow without end (validate ran for ever, serve
+    never started, a reload froze the service); one made 40 copies of every sync."""
+    project = write_project(
+        {"brygga.yaml": MINIMAL_PROJECT + "mappings: ['mappings/**/*.yaml']\n", "mappings/a.yaml": SYNC}
+    )
+    (project.parent / "mappings" / "here").symlink_to(".")
+    (project.parent / "mappings" / "again").symlink_to(".")
+    (project.parent / "mappings" / "up").symlink_to("..")
+
+    result = run_brygga("validate", "-c", str(project), cwd=project.parent, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["ok: 2 systems, 1 sync (brygga.yaml)"]
+
+
+@pytest.mark.parametrize("pattern", ["mappings/*.yaml", "mappings/**/*.yaml", "mappings/passwd.yaml"])
+def test_a_link_to_a_file_outside_the_project_is_refused(write_project: ProjectWriter, pattern: str) -> None:
+    project = write_project({"brygga.yaml": MINIMAL_PROJECT + f"mappings: ['{pattern}']\n", "mappings/a.yaml": SYNC})
+    outside = project.parent.parent / f"{project.parent.name}-outside.yaml"
+    outside.write_text(SYNC.replace("customer_no", "secret_no"), encoding="utf-8")
+    (project.parent / "mappings" / "passwd.yaml").symlink_to(outside)
+
+    result = run_brygga("validate", "-c", str(project), cwd=project.parent, timeout=60)
+
+    assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "mappings/a.yaml:1:1: not a regular file (a pipe, socket or device): name a file",
+        f"brygga.yaml:{AFTER_MINIMAL}:12: mappings[0]: 'mappings/passwd.yaml' (matched by '{pattern}') leads through"
+        f" a symlink to {outside}, outside the project's folder ({project.parent}): sync files live in it; copy the"
+        " file in, or link to one inside it",
         "1 config error",
+    ]
+
+
+def test_a_link_to_a_folder_outside_the_project_is_not_walked(write_project: ProjectWriter) -> None:
+    project = write_project(
+        {"brygga.yaml": MINIMAL_PROJECT + "mappings: ['mappings/**/*.yaml']\n", "mappings/a.yaml": SYNC}
+    )
+    outside = project.parent.parent / f"{project.parent.name}-outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "b.yaml").write_text(SYNC, encoding="utf-8")
+    (project.parent / "mappings" / "shared").symlink_to(outside)
+
+    loaded, issues = read_project(project, {})
+
+    assert issues == []
+    assert list(loaded.syncs) == ["a"]
+
+
+def test_a_link_to_a_sync_file_inside_the_project_is_read(write_project: ProjectWriter) -> None:
+    project = write_project({"brygga.yaml": MINIMAL_PROJECT + "mappings: ['mappings/*.yaml']\n", "shared/b.yaml": SYNC})
+    (project.parent / "mappings").mkdir()
+    (project.parent / "mappings" / "b.yaml").symlink_to("../shared/b.yaml")
+
+    loaded, issues = read_project(project, {})
+
+    assert issues == []
+    assert list(loaded.syncs) == ["b"]
+
+
+def test_a_pattern_matching_too_many_files_is_refused(write_project: ProjectWriter) -> None:
+    project = write_project({"brygga.yaml": MINIMAL_PROJECT + "mappings: ['many/*.txt']\n"})
+    (project.parent / "many").mkdir()
+    for number in range(MAX_MATCHES + 1):
+        (project.parent / "many" / f"{number}.txt").touch()
+
+    _, issues = read_project(project, {})
+
+    assert [(issue.line, issue.message) for issue in issues] == [
+        (
+            AFTER_MINIMAL,
+            f"mappings[0]: 'many/*.txt' matches more than {MAX_MATCHES:,} files (or walks more than 100,000"
+            " folders): is it the right pattern? name the folder the sync files are in, such as mappings/*.yaml",
+        )
     ]
