@@ -36,7 +36,6 @@ from app.engine import (
 from app.mapping import show
 
 if TYPE_CHECKING:  # runs and their counts as the engine hands them over
-    from app.engine import ServiceSettings
     from app.store import Counts, RunInfo
 
 COUNT_NAMES = ("read", "created", "updated", "deleted", "unchanged", "skipped", "failed")
@@ -69,14 +68,12 @@ def run(
     names = in_after_order(workspace.project.syncs) if every else list(syncs or [])
     _check_names(workspace, names)
     tune_garbage_collection()
-    runs = asyncio.run(_run_all(workspace, names, full, chained=every, settings=service_settings()))
+    runs = asyncio.run(_run_all(workspace, names, full, chained=every))
     ok = len(runs) == len(names) and all(run.status == "succeeded" for run in runs)
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
 
-async def _run_all(
-    workspace: Workspace, names: list[str], full: bool, chained: bool, settings: ServiceSettings
-) -> list[RunInfo]:
+async def _run_all(workspace: Workspace, names: list[str], full: bool, chained: bool) -> list[RunInfo]:
     """Run ``names`` in turn; when ``chained`` (``--all``), a sync whose ``after:`` sync did not get
     through is skipped, as the service would not start it. Each run counts towards its sync's status, as
     the service's runs do (``brygga status`` shows ``failing`` after a few failed runs in a row)."""
@@ -92,7 +89,7 @@ async def _run_all(
             started = time.monotonic()
             with _progress(name) as progress:
                 run_info = await engine.run(name, RunOptions(full=full, progress=progress))
-            await engine.count_outcome(name, run_info.status == "failed", settings)
+            await engine.count_outcome(name, run_info.status == "failed", service_settings)
             _report(run_info, time.monotonic() - started)
             if run_info.counts.failed:
                 _show_failures(await engine.failures(run_info.id))

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -126,12 +126,15 @@ class Engine:
         run_id = await self.begin(name, options)
         return (await self.execute(run_id, name, options)).run
 
-    async def count_outcome(self, name: str, failed: bool, settings: ServiceSettings) -> SyncStateInfo:
+    async def count_outcome(self, name: str, failed: bool, settings: Callable[[], ServiceSettings]) -> SyncStateInfo:
         """Count a finished run of ``name`` towards its status (SPEC 8): ``failing`` and backing off after
-        ``settings.failing_after`` failed runs in a row, by the service or the CLI alike; a run that got
-        through clears both. The sync's state after it."""
-        s = settings
-        return await self.store.states.after_run(name, failed, s.failing_after, s.backoff, s.max_backoff)
+        ``failing_after`` failed runs in a row, by the service or the CLI alike; a run that got through clears
+        both. ``settings`` are asked for only when the run failed (``brygga run`` reads none otherwise). The
+        sync's state after it."""
+        if not failed:
+            return await self.store.states.after_run(name, False, 0, timedelta(0), timedelta(0))
+        s = settings()
+        return await self.store.states.after_run(name, True, s.failing_after, s.backoff, s.max_backoff)
 
     async def begin(self, name: str, options: RunOptions) -> int:
         """Take the sync's lease and record a new run; the run's id.

@@ -231,7 +231,7 @@ class Service:
         if result.events and name in self.project.syncs:
             system = self.project.syncs[name].source_system
             self.metrics.webhook_events.labels(system, "processed").inc(result.events)
-        state = await self.engine.count_outcome(name, result.counts_as_failure, self.settings)
+        state = await self.engine.count_outcome(name, result.counts_as_failure, lambda: self.settings)
         if name in self.project.syncs:
             self.metrics.set_dead_letters({name: await self.store.dead_letter_count(name)}, [name])
             await self.alerts.status_is(self.project, name, await self._status_after_run(name, state), state)
