@@ -18,9 +18,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
-from connectors.base import PermanentError, check_when_idle
+from connectors.base import PermanentError, check_when_idle, parse_json
 from connectors.sql.backends import BACKENDS as _BACKENDS
 from connectors.sql.backends import Backend
+from connectors.sql.pg_json import json_text
 
 __all__ = ["CONNECT_TIMEOUT_SECONDS", "Backend", "Database", "backend_of", "create_engine", "database"]
 
@@ -107,6 +108,8 @@ def create_engine(database: Database) -> AsyncEngine:
         connect_args[timeout_name] = CONNECT_TIMEOUT_SECONDS
     if database.backend is Backend.MYSQL:
         options["pool_recycle"] = 3600  # the server drops connections idle past wait_timeout
+    if database.backend is Backend.POSTGRESQL:  # json and jsonb with their numbers exact (see pg_json)
+        options["json_serializer"], options["json_deserializer"] = json_text, parse_json
     if url.get_driver_name() == "asyncpg":
         # A table filled by the run itself has no statistics yet: a cached generic plan would
         # scan it whole for every batch's key look-up. Custom plans see its real size.
