@@ -263,3 +263,19 @@ def _offset(seconds: int) -> str:
     if minute or second:
         text += f":{minute:02d}"
     return text + (f":{second:02d}" if second else "")
+
+
+# --- intervals -------------------------------------------------------------------------
+
+
+def interval_text(value: Any) -> str:
+    """A value written to an interval as the text PostgreSQL reads: text as it is (``1 mon``, ``P1M``), a
+    ``timedelta`` (another database's) as its days and seconds in ISO 8601.
+
+    :raises TypeError: for anything else: its record fails alone
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, timedelta):
+        return f"P{value.days}DT{value.seconds}.{value.microseconds:06d}S"
+    raise TypeError(f"an interval is written from text or a duration, not {type(value).__name__}")
