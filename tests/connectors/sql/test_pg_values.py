@@ -34,6 +34,7 @@ BAD_ROWS = {  # id → (column, PostgreSQL's value, its text as Brygga keeps it)
     7: ("stamped", "'-infinity'", "-infinity"),
     8: ("seen", "'0001-01-01 00:00:00+00 BC'", "0001-01-01 00:00:00+00 BC"),
     9: ("closes", "'24:00:00+02'", "24:00:00+02"),
+    12: ("seen", "'infinity'", "infinity"),
 }
 
 
@@ -51,7 +52,8 @@ async def _values_table(db: Db) -> Any:
     )
     good = "(1, '2024-05-01', '2024-05-01 12:00', '2024-05-01 12:00+00', '08:30', '08:30+02', '{\"a\": 1}', NULL)"
     rows = [good, *(_row(id_, column, value) for id_, (column, value, _) in BAD_ROWS.items())]
-    rows += ["(10, '9999-12-31', '9999-12-31 23:59:59.999999', NULL, NULL, NULL, NULL, NULL)"]
+    last = "'9999-12-31', '9999-12-31 23:59:59.999999', '9999-12-31 23:59:59.999999+00'"  # real, not infinity
+    rows += [f"(10, {last}, NULL, NULL, NULL, NULL)"]
     rows += ["(11, NULL, NULL, NULL, NULL, NULL, NULL, ARRAY['2024-05-01', '0044-03-15 BC']::date[])"]
     columns = "id, born, stamped, seen, opens, closes, body, days"
     await db.execute(f"INSERT INTO {table.name} ({columns}) VALUES {', '.join(rows)}")
@@ -72,7 +74,7 @@ async def test_every_row_of_a_table_is_read_and_each_value_python_cannot_hold_is
         batches = await read_all(connector, "v", None, 3)
 
     records = {record["id"]: record for batch in batches for record in batch.records}
-    assert ids(batches) == list(range(1, 12))
+    assert ids(batches) == list(range(1, 13))
     assert records[1] == {
         "id": 1,
         "born": date(2024, 5, 1),
@@ -91,6 +93,7 @@ async def test_every_row_of_a_table_is_read_and_each_value_python_cannot_hold_is
         assert [name for name, other in records[id_].items() if other is not None] == ["id", column]
     assert records[10]["born"] == date(9999, 12, 31)  # a real 9999-12-31 is one
     assert records[10]["stamped"] == datetime.max
+    assert records[10]["seen"] == datetime.max.replace(tzinfo=UTC)
     (old,) = [value for value in records[11]["days"] if isinstance(value, UnreadableValue)]
     assert records[11]["days"][0] == date(2024, 5, 1)
     assert (old.text, old.where) == ("0044-03-15 BC", "db.v, column days")
@@ -125,7 +128,28 @@ async def test_a_bad_row_at_every_place_of_every_batch_never_skips_or_repeats_a_
 
     async with connect({"v": {"table": table.name, "key": "id"}}) as connector:
         for size in (1, 2, 4, 5):
-            assert ids(await read_all(connector, "v", None, size)) == list(range(1, 12)), size
+            batches = await read_all(connector, "v", None, size)
+            assert ids(batches) == list(range(1, 13)), size
+            records = {record["id"]: record for batch in batches for record in batch.records}
+            for id_, (column, _, text) in BAD_ROWS.items():
+                assert isinstance(records[id_][column], UnreadableValue) and str(records[id_][column]) == text
+
+
+@pytest.mark.parametrize("size", [1, 3])
+async def test_a_timestamptz_infinity_is_told_from_its_last_real_moment(db: Db, connect: Connect, size: int) -> None:
+    table = await db.create(
+        "moments", Column("id", Integer, primary_key=True, autoincrement=False), Column("seen", timestamp(True))
+    )
+    last = "9999-12-31 23:59:59.999999+00"
+    await db.execute(f"INSERT INTO {table.name} VALUES (1, '2024-05-01 12:00+00'), (2, 'infinity'), (3, '{last}')")
+
+    async with connect({"m": {"table": table.name, "key": "id"}}) as connector:
+        batches = await read_all(connector, "m", None, size)
+
+    seen = [record["seen"] for batch in batches for record in batch.records]
+    assert seen[0] == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert isinstance(seen[1], UnreadableValue) and seen[1].text == "infinity"
+    assert seen[2] == datetime.max.replace(tzinfo=UTC)
 
 
 async def test_a_query_stream_reads_its_bad_rows_too(db: Db, connect: Connect) -> None:
