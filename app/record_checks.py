@@ -23,33 +23,50 @@ records) goes, so that the check below runs only for records orjson has refused.
 
 
 class UnreadableValue:
-    """A value that the source system holds as an error, not a value (an Excel cell showing ``#DIV/0!``).
+    """A value that the source system holds but cannot hand over: an error, not a value (an Excel cell showing
+    ``#DIV/0!``), or a value no Python type holds (a PostgreSQL date before year 1, ``infinity``).
 
-    A connector puts one in a record where it read such a cell, so the record still comes through (the
-    rest of its file is fine) and fails alone where a sync maps that field: no system can be written with
-    it. A sync that does not map the field is not stopped by it.
+    A connector puts one in a record where it read such a value, so the record still comes through (the
+    rest of its file or table is fine) and fails alone where a sync maps that field: no system can be
+    written with it. A sync that does not map the field is not stopped by it.
 
-    :param text: the error as the source shows it (``#DIV/0!``)
-    :param where: where it is, in the user's words (``prices.xlsx, Prices!H2``)
+    :param text: the value as the source shows it (``#DIV/0!``, ``0044-03-15 BC``)
+    :param where: where it is, in the user's words (``prices.xlsx, Prices!H2``, ``erp.people, column born``)
+    :param why: what it is and what to do, where that is not "an error to correct in the source"
+        (``a date before year 1, which Brygga cannot hold: read the column as text in the stream's query``)
     """
 
-    __slots__ = ("text", "where")
+    __slots__ = ("text", "where", "why")
 
-    def __init__(self, text: str, where: str) -> None:
+    def __init__(self, text: str, where: str, why: str | None = None) -> None:
         self.text = text
         self.where = where
+        self.why = why
 
     def __str__(self) -> str:
         return self.text
 
     def __repr__(self) -> str:  # how a failed conversion (``type: decimal``) shows it to the user
+        if self.why is not None:
+            return f"{self.text} ({self.where}: {self.why})"
         return f"the error {self.text} ({self.where})"
 
+    @property
+    def parts(self) -> list[str]:
+        """What it is made with, in order: how a record keeps it when stored."""
+        return [self.text, self.where] if self.why is None else [self.text, self.where, self.why]
+
+    def reason(self) -> str:
+        """Why a record holding it cannot be written, after the field's name (``holds …``)."""
+        if self.why is not None:
+            return f"holds {self.text} ({self.where}): {self.why}"
+        return f"holds the error {self.text} ({self.where}), not a value: correct it in the source"
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, UnreadableValue) and (self.text, self.where) == (other.text, other.where)
+        return isinstance(other, UnreadableValue) and self.parts == other.parts
 
     def __hash__(self) -> int:
-        return hash((self.text, self.where))
+        return hash(tuple(self.parts))
 
 
 def valid_unicode(text: str) -> bool:
@@ -88,7 +105,7 @@ def unfit_reason(record: Any) -> str | None:
     while pending:
         value, depth, field = pending.pop()
         if isinstance(value, UnreadableValue):
-            return f"{_where(field)}holds the error {value.text} ({value.where}), not a value: correct it in the source"
+            return f"{_where(field)}{value.reason()}"
         if isinstance(value, str):
             if not valid_unicode(value):
                 return f"{_where(field)}holds text that is not valid Unicode (a lone surrogate)"

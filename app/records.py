@@ -101,7 +101,7 @@ def _encode(value: Any) -> Any:
     if isinstance(value, timedelta):
         return {_TAG: "timedelta", "value": [value.days, value.seconds, value.microseconds]}
     if isinstance(value, UnreadableValue):
-        return {_TAG: "unreadable", "value": [value.text, value.where]}
+        return {_TAG: "unreadable", "value": value.parts}
     # A database's own kind (an interval range, an address, a bit string, a composite): kept as its text. A
     # record holding one must still be kept as a dead letter, and logged: raising here failed the whole run.
     return str(value)

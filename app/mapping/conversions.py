@@ -29,7 +29,7 @@ class ConversionError(ValueError):
 
 def _fail(value: Any, type_name: str, hint: str = "") -> ConversionError:
     shown = repr(value)
-    if len(shown) > 60:
+    if len(shown) > 60 and not isinstance(value, UnreadableValue):  # its text is short, and says what to do
         shown = shown[:57] + "..."
     return ConversionError(f"cannot convert {shown} to {type_name}{hint}")
 

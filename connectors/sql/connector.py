@@ -32,6 +32,7 @@ from connectors.sql.databases import Backend, Database, create_engine, database
 from connectors.sql.errors import database_errors
 from connectors.sql.lookups import KeyLookup
 from connectors.sql.pg_copy import copies
+from connectors.sql.pg_exact import UNDECODABLE, ExactReads
 from connectors.sql.read_only import read_only_connection
 from connectors.sql.reading import Fetch, StreamReader, read_batches
 from connectors.sql.sqlite_text import is_undecodable, undecodable_text_kept
@@ -55,6 +56,8 @@ class SqlConnector(Connector):
         self.options = cast(SqlSystem, system.options)
         self._database: Database | None = None
         self._engine: AsyncEngine | None = None
+        self._exact: ExactReads | None = None
+        """PostgreSQL's exact reads (asyncpg's): of batches with a value no Python type holds."""
         self._shapes: dict[str, StreamShape] = {}
         self._schemas: dict[str, tuple[Any, ...]] = {}
         """Each SQLite table's definition when its shape was described (see :meth:`_described`)."""
@@ -78,9 +81,14 @@ class SqlConnector(Connector):
                 f"(a relative path starts at the project's folder, {self.system.root})"
             )
         self._database, self._engine = found, create_engine(found)
+        if found.backend is Backend.POSTGRESQL and found.url.get_driver_name() == "asyncpg":
+            self._exact = ExactReads(found)
 
     async def close(self) -> None:
         engine, self._engine = self._engine, None
+        exact, self._exact = self._exact, None
+        if exact is not None:
+            await exact.close()
         if engine is not None:
             await engine.dispose()
 
@@ -145,17 +153,25 @@ class SqlConnector(Connector):
         return tuple(tuple(row) for row in rows) or None
 
     async def _describe(self, stream: str) -> StreamShape:
-        options = self._stream_options(stream)
         engine = await self._connected()
-        assert self._database is not None
-        with self._errors(stream, "reading the table's columns" if options.query is None else _THROUGH_QUERY):
-            async with self._reading(engine, options) as conn:
-                shape = await describe_stream(conn, f"{self.system.name}.{stream}", options, self._database.backend)
+        try:
+            shape = await self._describe_on(engine, stream)
+        except UNDECODABLE:  # a query's first row holds a value no Python type holds (PostgreSQL)
+            if self._exact is None:
+                raise
+            shape = await self._describe_on(self._exact.engine(), stream)
         self._shapes[stream] = shape
         self._schemas.pop(stream, None)
         self._readers.pop(stream, None)
         self._writers.pop(stream, None)
         return shape
+
+    async def _describe_on(self, engine: AsyncEngine, stream: str) -> StreamShape:
+        options = self._stream_options(stream)
+        assert self._database is not None
+        with self._errors(stream, "reading the table's columns" if options.query is None else _THROUGH_QUERY):
+            async with self._reading(engine, options) as conn:
+                return await describe_stream(conn, f"{self.system.name}.{stream}", options, self._database.backend)
 
     async def _shape(self, stream: str) -> StreamShape:
         shape = self._shapes.get(stream)
@@ -241,24 +257,55 @@ class SqlConnector(Connector):
                 return
 
     def _fetcher(self, stream: str, reader: StreamReader) -> Fetch:
-        """Runs a read statement on a connection of its own: none is held while the engine writes a batch."""
+        """Runs a read statement on a connection of its own: none is held while the engine writes a batch.
+
+        On PostgreSQL, a batch holding a value that no Python type holds (or that may be an infinity) is
+        read again exactly, so that its row fails alone (see :mod:`connectors.sql.pg_exact`).
+        """
 
         async def fetch(statement: Select[Any], params: dict[str, Any]) -> Sequence[Sequence[Any]]:
-            engine = await self._connected()
-            with self._errors(stream, "reading" if reader.shape.options.query is None else _THROUGH_QUERY):
-                async with self._reading(engine, reader.shape.options) as conn:
-                    raw = await reader.raw.fetch(conn, statement, params)
-                    if raw is not None:
-                        return raw
-                    try:
-                        return await self._rows(conn, stream, statement, params)
-                    except DBAPIError as exc:
-                        if conn.dialect.name != "sqlite" or not is_undecodable(exc):
-                            raise
-                    async with undecodable_text_kept(conn):  # a value that is not UTF-8: its record fails alone
-                        return await self._rows(conn, stream, statement, params)
+            exact = self._exact
+            if exact is None:
+                return await self._fetch(stream, reader, statement, params)
+            if exact.needed_for(params):
+                return await self._fetch_exactly(exact, stream, reader, statement, params)
+            try:
+                rows = await self._fetch(stream, reader, statement, params)
+            except UNDECODABLE:
+                return await self._fetch_exactly(exact, stream, reader, statement, params)
+            doubt = exact.doubt(statement, rows, reader.shape)
+            if doubt is not None and (
+                doubt.statement is None or await self._fetch(stream, reader, doubt.statement, doubt.params)
+            ):
+                return await self._fetch_exactly(exact, stream, reader, statement, params)
+            return rows
 
         return fetch
+
+    async def _fetch(
+        self, stream: str, reader: StreamReader, statement: Select[Any], params: dict[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        engine = await self._connected()
+        with self._errors(stream, "reading" if reader.shape.options.query is None else _THROUGH_QUERY):
+            async with self._reading(engine, reader.shape.options) as conn:
+                raw = await reader.raw.fetch(conn, statement, params)
+                if raw is not None:
+                    return raw
+                try:
+                    return await self._rows(conn, stream, statement, params)
+                except DBAPIError as exc:
+                    if conn.dialect.name != "sqlite" or not is_undecodable(exc):
+                        raise
+                async with undecodable_text_kept(conn):  # a value that is not UTF-8: its record fails alone
+                    return await self._rows(conn, stream, statement, params)
+
+    async def _fetch_exactly(
+        self, exact: ExactReads, stream: str, reader: StreamReader, statement: Select[Any], params: dict[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        with self._errors(stream, "reading" if reader.shape.options.query is None else _THROUGH_QUERY):
+            async with self._reading(exact.engine(), reader.shape.options) as conn:
+                rows = await self._rows(conn, stream, statement, params)
+        return exact.located(rows, statement, reader.shape)
 
     async def _rows(
         self, conn: AsyncConnection, stream: str, statement: Select[Any], params: dict[str, Any]
@@ -291,7 +338,7 @@ class SqlConnector(Connector):
         turn = self._write_order.setdefault(stream, CallOrder()).turn()  # before any await: the call's place
         try:
             writer = await self._writer(stream)
-            return await writer.write(await self._connected(), writes, self._password, turn)
+            return await writer.write(await self._writing_engine(), writes, self._password, turn)
         except EarlierWriteFailed:
             raise
         except BaseException:
@@ -307,6 +354,12 @@ class SqlConnector(Connector):
             await self.open()
         assert self._engine is not None
         return self._engine
+
+    async def _writing_engine(self) -> AsyncEngine:
+        """The pool writes run on: on PostgreSQL (asyncpg), the one whose dates are sent exactly, as asyncpg's
+        own codecs send 9999-12-31 (and 0001-01-01 00:00) as ``infinity`` (``-infinity``)."""
+        engine = await self._connected()
+        return self._exact.engine() if self._exact is not None else engine
 
     @property
     def _password(self) -> str | None:

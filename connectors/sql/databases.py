@@ -18,9 +18,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
-from connectors.base import PermanentError, check_when_idle
+from connectors.base import PermanentError, check_when_idle, parse_json
 from connectors.sql.backends import BACKENDS as _BACKENDS
 from connectors.sql.backends import Backend
+from connectors.sql.pg_json import json_text
+from connectors.sql.pg_values import interval_text
 
 __all__ = ["CONNECT_TIMEOUT_SECONDS", "Backend", "Database", "backend_of", "create_engine", "database"]
 
@@ -107,10 +109,13 @@ def create_engine(database: Database) -> AsyncEngine:
         connect_args[timeout_name] = CONNECT_TIMEOUT_SECONDS
     if database.backend is Backend.MYSQL:
         options["pool_recycle"] = 3600  # the server drops connections idle past wait_timeout
+    if database.backend is Backend.POSTGRESQL:  # json and jsonb with their numbers exact (see pg_json)
+        options["json_serializer"], options["json_deserializer"] = json_text, parse_json
     if url.get_driver_name() == "asyncpg":
         # A table filled by the run itself has no statistics yet: a cached generic plan would
-        # scan it whole for every batch's key look-up. Custom plans see its real size.
-        connect_args["server_settings"] = {"plan_cache_mode": "force_custom_plan"}
+        # scan it whole for every batch's key look-up. Custom plans see its real size. Intervals are
+        # read as their ISO 8601 text, whatever the server's style (see _text_types_known).
+        connect_args["server_settings"] = {"plan_cache_mode": "force_custom_plan", "IntervalStyle": "iso_8601"}
     try:
         engine = create_async_engine(url, connect_args=connect_args, **options)
     except (TypeError, ValueError) as exc:  # an option of the URL's query the dialect cannot read (timeout=abc)
@@ -134,12 +139,17 @@ for them, and refused every row of a table with one (COPY and parameters alike).
 
 def _text_types_known(connection: Any, _record: Any) -> None:
     """On each new connection: the text-like extension types installed in the database, sent as their text
-    (their binary form is their text's, UTF-8)."""
+    (their binary form is their text's, UTF-8); and intervals as their text.
+
+    asyncpg reads an interval as a ``timedelta``, which has no months: ``1 mon 1 day`` was read as 31 days.
+    Read as PostgreSQL writes it in ISO 8601 (``P1M1D``), nothing is lost, and any database takes it back.
+    """
     driver = connection.driver_connection
 
     async def known() -> None:
         for schema, name in await driver.fetch(_TEXT_LIKE):
             await driver.set_type_codec(name, schema=schema, encoder=str.encode, decoder=bytes.decode, format="binary")
+        await driver.set_type_codec("interval", schema="pg_catalog", encoder=interval_text, decoder=str, format="text")
 
     await_only(known())
 

@@ -47,6 +47,7 @@ from connectors.sql.coercion import DATE_KINDS, ColumnType, ColumnValueError
 from connectors.sql.databases import Backend
 from connectors.sql.lookups import LOOKUP_CHUNK
 from connectors.sql.mariadb_values import read_exactly, real_date_at_or_before, time_exactly
+from connectors.sql.pg_exact import storable, storable_range
 from connectors.sql.pg_read import RawReads
 from connectors.sql.streams import StreamShape
 
@@ -136,6 +137,8 @@ class StreamReader:
             )
             self.changes_next = self._select(self.columns, ordered).where(keys_present, self._after(ordered))
             self.max_cursor = select(func.max(self.cursor)).select_from(source)
+            if shape.backend is Backend.POSTGRESQL and shape.options.cursor in shape.types:
+                self.max_cursor = self.max_cursor.where(*storable_range(self.cursor, shape.types[shape.options.cursor]))
         self.keys_first = self._select(key_columns, self.key).where(keys_present)
         self.keys_next = self.keys_first.where(self._after(self.key))
         postgres = shape.backend is Backend.POSTGRESQL
@@ -144,6 +147,8 @@ class StreamReader:
         self.keys_existing = select(*written).where(_key_in(written, postgres))
         self.lookup_chunk = 100_000 if postgres and len(shape.key) == 1 else LOOKUP_CHUNK
         self.raw = RawReads(shape)
+        self.storable: Callable[[Any], bool] = storable if postgres else _any_value
+        """Whether a keyset value read can be stored as a checkpoint (PostgreSQL's ``infinity`` cannot)."""
 
     def _comparable(self, name: str) -> ColumnElement[Any]:
         """A column as keyset pagination compares it.
@@ -184,6 +189,17 @@ class StreamReader:
         # its slow way for keyword arguments (0.4 µs a row), so it is mapped instead
         records = list(map(dict, map(zip, repeat(names), rows)))
         return records, list(rows[-1][width:]) if rows else []
+
+    def cursor_reached(self, rows: Sequence[Sequence[Any]], before: Any) -> Any:
+        """The cursor a changes batch of ``rows`` ends at: its last row's, or where that cannot be stored
+        (PostgreSQL's ``infinity``, a year past 9999), the last before it that can; else ``before``. Its
+        rows after that one are read again next run, never skipped; and the stored cursor never jumps to
+        the end of time, from where no later change would be read."""
+        width = len(self.columns)
+        for row in reversed(rows):
+            if self.storable(row[width]):
+                return row[width]
+        return before
 
     def split_keys(self, rows: Sequence[Sequence[Any]]) -> tuple[list[list[Any]], list[Any]]:
         """Rows of :attr:`keys_first` or :attr:`keys_next` as key values, and the last row's keyset values."""
@@ -229,6 +245,10 @@ class StreamReader:
             f"{self.shape.where}: lookback needs a date or datetime cursor, and the stored cursor is {value!r}: "
             "remove lookback, or choose a timestamp column"
         )
+
+
+def _any_value(value: Any) -> bool:
+    return True
 
 
 def _expanded_after(keyset: Sequence[ColumnElement[Any]], bounds: Sequence[BindParameter[Any]]) -> ColumnElement[bool]:
@@ -278,18 +298,20 @@ async def read_batches(
                 f"{reader.shape.where}: the stored cursor {stored!r} does not fit column {options.cursor} ({exc}): "
                 "run the sync with --full to read everything again"
             ) from None
-        async for batch in _changes(reader, reader.since(value), size, fetch):
+        async for batch in _changes(reader, value, size, fetch):
             yield batch
         return
     async for batch in _full(reader, checkpoint, size, fetch):
         yield batch
 
 
-async def _changes(reader: StreamReader, since: Any, size: int, fetch: Fetch) -> AsyncIterator[Batch]:
-    rows = await fetch(reader.changes_first, {_SINCE: since, _LIMIT: size})
+async def _changes(reader: StreamReader, stored: Any, size: int, fetch: Fetch) -> AsyncIterator[Batch]:
+    rows = await fetch(reader.changes_first, {_SINCE: reader.since(stored), _LIMIT: size})
+    cursor = stored
     while rows:
         records, last = reader.split(rows)
-        yield Batch(records, {"cursor": last[0]})
+        cursor = reader.cursor_reached(rows, cursor)
+        yield Batch(records, {"cursor": cursor})
         if len(rows) < size:
             return
         rows = await fetch(reader.changes_next, reader.page(last, size))
@@ -299,6 +321,8 @@ async def _full(reader: StreamReader, checkpoint: Checkpoint | None, size: int, 
     start, after = _resumed(reader, checkpoint)
     if after is None and reader.cursor is not None:
         start = (await fetch(reader.max_cursor, {}))[0][0]
+        start = start if reader.storable(start) else None  # then read in full again next run
+    stored_after = after
     while True:
         # one row more than a batch tells whether this batch is the last: a table of a multiple of
         # the batch size then ends with its last full batch, not with a read of nothing after it
@@ -312,7 +336,9 @@ async def _full(reader: StreamReader, checkpoint: Checkpoint | None, size: int, 
             yield Batch(records, final)
             return
         after = last
-        yield Batch(records, {"full": {"after": after, "start": start}})
+        if all(map(reader.storable, after)):  # else a crash goes on after the batch before, or from the start
+            stored_after = after
+        yield Batch(records, {"full": {"after": stored_after, "start": start}})
 
 
 def _resumed(reader: StreamReader, checkpoint: Checkpoint | None) -> tuple[Any, list[Any] | None]:
