@@ -35,7 +35,7 @@ from app.engine.two_way_gone import GonePair, GoneRecords
 from app.engine.two_way_keys import LinkedKeys
 from app.engine.two_way_new import REFUSED, NewRecords
 from app.engine.two_way_sides import Sides
-from app.engine.webhook_checks import WebhookRejected, parsed, records_of
+from app.engine.webhook_checks import NotARecord, WebhookRejected, parsed, records_in, records_of
 from app.engine.webhook_run import EVENTS_PER_ROUND
 from app.engine.writing import write_plan
 from app.errors import MappingError, RunStopped
@@ -152,20 +152,22 @@ class TwoWayRun:
 
     async def _touch_from_event(self, event: EventInfo, touched: dict[Side, dict[str, None]]) -> str | None:
         """Note the keys of an event's records on their side; why the event fails, if it does. A large body is
-        parsed in a worker thread: a MiB of tiny records takes a fraction of a second."""
+        parsed in a worker thread: a MiB of tiny records takes a fraction of a second. An item that is no
+        record is passed over (the others' keys are noted); the event's outcome names the first one."""
         for side in ("a", "b"):
             system, _, stream = self.sync.stream(side).partition(".")
             webhook = self.sides.connector(side).system.webhook
             if event.system != system or webhook is None or webhook.stream != stream:
                 continue
+            keys = self.sides.keys[side]
             try:
-                records = records_of(webhook, await parsed(event.body))
+                items = records_in(webhook, records_of(webhook, await parsed(event.body)), keys.fields)
             except WebhookRejected as exc:
                 return str(exc)
-            for key in self.sides.keys[side].texts(records):
+            for key in keys.texts([item for item in items if not isinstance(item, NotARecord)]):
                 if key is not None:
                     touched[side][key] = None
-            return None
+            return next((item.error for item in items if isinstance(item, NotARecord)), None)
         return f"no stream of sync {self.sync.name} takes events of system {event.system}"
 
     # --- settling -------------------------------------------------------------------

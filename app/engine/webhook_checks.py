@@ -14,14 +14,15 @@ import hashlib
 import hmac
 import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from app.config import Project, WebhookConfig
+from app.config import Project, WebhookConfig, parse_path
+from app.engine.deep_json import parse_cut
 from app.errors import RequestError
 from app.json_values import exact_integer, exact_number
 from app.mapping import compile_path
@@ -30,8 +31,6 @@ from app.records import Record
 DELIVERY_ID_HEADERS = ("webhook-id", "x-github-delivery", "idempotency-key")
 PROOF_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "x-hub-signature-256", "authorization")
 """Headers that prove or name a delivery: each must come once, or which one counted would be a guess."""
-MAX_DEPTH = 200
-"""How deeply a delivery's JSON may nest: records are flat-ish; a deeper body is an attack on the parser."""
 PARSED_AT_ONCE = 16 * 1024
 """The largest body parsed on the event loop (at most ~3 ms of CPU); a larger one is parsed in a worker
 thread. Handing a small body to a thread cost more than parsing it: intake of 1 KiB deliveries fell by a
@@ -69,7 +68,7 @@ class WebhookTooLarge(WebhookRejected):
 
 
 class WebhookBadBody(WebhookRejected):
-    """A body that is not JSON, nests too deeply or has no records; a delivery id or proof header that is wrong."""
+    """A body that is not JSON or has no records; a delivery id or proof header that is wrong."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ def check_delivery(webhook: WebhookConfig, body: bytes, headers: Mapping[str, st
     the service calls it in a worker thread.
 
     :raises WebhookRejected: 413 over ``max_body``, 401 not proven, 403 a web page's unsigned delivery,
-        400 not JSON (or too deep), no records, a delivery id too long, or a control character in a
+        400 not JSON, no records, a delivery id too long, or a control character in a
         header that proves or names the delivery
     """
     if len(body) > webhook.max_body:
@@ -138,9 +137,19 @@ def parse_json(text: str) -> Any:
     state database stores). The one place the webhook path parses JSON: the run reads the stored body back
     with it too, so a parser swapped here is swapped everywhere.
 
+    Nesting deeper than the parser can recurse does not refuse the body: the lists and objects below
+    :data:`~app.engine.deep_json.CUT_DEPTH` become unreadable values (:mod:`app.engine.deep_json`), so only
+    a record holding one fails, where a sync maps that field.
+
     :raises ValueError: for text that is not JSON
-    :raises RecursionError: for nesting deeper than the interpreter's stack
     """
+    try:
+        return _strict_json(text)
+    except RecursionError:
+        return parse_cut(text, _strict_json)
+
+
+def _strict_json(text: str) -> Any:
     return json.loads(text, parse_float=exact_number, parse_int=exact_integer, parse_constant=_no_constant)
 
 
@@ -161,8 +170,7 @@ def _no_constant(name: str) -> Any:
 def parse_body(body: bytes) -> tuple[str, Any]:
     """The body as text and as JSON.
 
-    :raises WebhookRejected: 400 for an empty body, one that is not UTF-8 or not JSON, or nested deeper
-        than :data:`MAX_DEPTH` levels
+    :raises WebhookRejected: 400 for an empty body, one that is not UTF-8 or not JSON
     """
     if not body.strip():
         raise WebhookBadBody("not json", "the body is not JSON: it is empty")
@@ -174,36 +182,9 @@ def parse_body(body: bytes) -> tuple[str, Any]:
         ) from None
     try:
         event = parse_json(text)
-    except RecursionError:
-        raise _too_deep() from None
     except ValueError as exc:
         raise WebhookBadBody("not json", f"the body is not JSON: {exc}") from None
-    if _deeper_than(event, MAX_DEPTH):
-        raise _too_deep()
     return text, event
-
-
-def _too_deep() -> WebhookRejected:
-    return WebhookBadBody("too deep", f"the body nests deeper than {MAX_DEPTH} levels: send records of fewer levels")
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether lists and objects in ``value`` nest deeper than ``limit`` (walked without recursion; an empty one
-    is only counted, not walked into: a MiB of ``{}`` took 0.5 s to walk, now 0.1 s)."""
-    if not isinstance(value, dict | list):
-        return False
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if depth > limit:
-            return True
-        for child in item.values() if isinstance(item, dict) else item:
-            if isinstance(child, dict | list):
-                if child:
-                    pending.append((child, depth + 1))
-                elif depth >= limit:
-                    return True
-    return False
 
 
 def delivery_id_of(headers: Mapping[str, str]) -> str | None:
@@ -222,21 +203,85 @@ def delivery_id_of(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def records_of(webhook: WebhookConfig, event: Any) -> list[Record]:
-    """The record, or list of records, at the webhook's ``records`` path (default: the body).
+def records_of(webhook: WebhookConfig, event: Any) -> list[Any]:
+    """The items at the webhook's ``records`` path (default: the body): the record there, or each item of
+    the list there. An item that is no record fails alone in the run (:func:`records_in`).
 
-    :raises WebhookRejected: 400 when there is no record or list of records there
+    :raises WebhookRejected: 400 when there is no object or list there (nothing, or a single text or number)
     """
     if webhook.records is None:
         found = event
     else:
         found = compile_path(webhook.records)(event) if isinstance(event, dict) else None
-    where = f"at '{webhook.records}'" if webhook.records else "in the body"
     if isinstance(found, dict):
         return [found]
-    if isinstance(found, list) and all(isinstance(item, dict) for item in found):
+    if isinstance(found, list):
         return found
+    where = f"at '{webhook.records}'" if webhook.records else "in the body"
     raise WebhookBadBody("no records", f"no record or list of records {where}")
+
+
+@dataclass(frozen=True)
+class NotARecord:
+    """An item of a delivery that is no record: it fails alone into the dead letters, its siblings go on."""
+
+    where: str
+    """Its place in the body (``data[2]``)."""
+    item: Any
+    error: str
+
+
+def records_in(webhook: WebhookConfig, items: list[Any], key_fields: Sequence[str]) -> list[Record | NotARecord]:
+    """The records of :func:`records_of`'s ``items``: each object as it is; with ``fetch: true`` and a key of
+    one field (``key_fields``), a bare key (``5``, ``"A-1"``) as a record of that field; anything else a
+    :class:`NotARecord` that says what it is."""
+    records: list[Record | NotARecord] = []
+    for position, item in enumerate(items):
+        if isinstance(item, dict):
+            records.append(item)
+            continue
+        where = f"{webhook.records or ''}[{position}]"
+        if webhook.fetch and isinstance(item, str | int) and not isinstance(item, bool):
+            records.append(_bare_key(where, item, key_fields))
+        else:
+            records.append(NotARecord(where, item, f"{where} is {_what(item)}, not a record: {_wanted(webhook)}"))
+    return records
+
+
+def _bare_key(where: str, key: str | int, key_fields: Sequence[str]) -> Record | NotARecord:
+    """A record of ``key`` in the stream's one key field; a :class:`NotARecord` where the key has several."""
+    steps = parse_path(key_fields[0]) if len(key_fields) == 1 else ()
+    if not steps or not all(isinstance(step, str) for step in steps):
+        fields = ", ".join(key_fields)
+        return NotARecord(
+            where,
+            key,
+            f"{where} is the bare key {_shown(key) if isinstance(key, str) else key}, but the stream's key is {fields}:"
+            " send each key as an object of its key fields",
+        )
+    record: Any = key
+    for step in reversed(steps):
+        record = {step: record}
+    return dict(record)
+
+
+def _what(item: Any) -> str:
+    if item is None:
+        return "null"
+    if isinstance(item, bool):
+        return f"the value {str(item).lower()}"
+    if isinstance(item, str):
+        return f"the text {_shown(item)}"
+    if isinstance(item, list):
+        return f"a list of {len(item)} items"
+    number = str(item)
+    return f"the number {number[:40]}" + ("…" if len(number) > 40 else "")
+
+
+def _wanted(webhook: WebhookConfig) -> str:
+    if webhook.fetch:
+        return "send each record as an object, or a key as text or a whole number"
+    return "send each record as a JSON object"
 
 
 def verify(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], client: str | None) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.engine.by_key import ByKey, records_by_key
 from app.engine.planning import Action, Planned, plan_batch
-from app.engine.webhook_checks import WebhookRejected, parsed, records_of
+from app.engine.webhook_checks import NotARecord, WebhookRejected, parsed, records_in, records_of
 from app.engine.writing import write_plan
 from app.errors import DeleteWhenError
 from app.mapping import Expression, compile_condition
@@ -54,7 +54,7 @@ async def process_events(run: EventsRun) -> None:
             event = events.pop()  # the round keeps no body it is done with
             body = await parsed(event.body)
             try:
-                records = records_of(webhook, body)
+                records = records_in(webhook, records_of(webhook, body), run.parts.mapping.key.fields)
             except WebhookRejected as exc:  # the config changed since it was accepted
                 await _commit_failed(run, event, str(exc))
                 continue
@@ -94,13 +94,13 @@ def _is_delete(condition: Expression, event: Any) -> bool:
 class _Batch:
     """Records of one or more events, planned, written and committed together."""
 
-    records: list[Record] = field(default_factory=list)
+    records: list[Record | NotARecord] = field(default_factory=list)
     owners: list[int] = field(default_factory=list)
     """Each record's event."""
     finished: list[int] = field(default_factory=list)
     """The events whose last record is in this batch (or that have none): their progress is committed with it."""
 
-    def add(self, event_id: int, records: list[Record], *, finished: bool) -> None:
+    def add(self, event_id: int, records: list[Record | NotARecord], *, finished: bool) -> None:
         self.records += records
         self.owners += [event_id] * len(records)
         if finished:
@@ -112,7 +112,7 @@ async def _upsert(run: EventsRun, batch: _Batch, errors: dict[int, str | None]) 
     each event's first failed record so far, kept until its outcome is committed)."""
     if not batch.finished and not batch.records:
         return
-    plan = await _plan(run, batch.records)
+    plan = await _plan_items(run, batch.records, batch.owners)
     changes = await write_plan(run.parts, plan, run.engine.sleep, run.run_id)
     for owner, item in zip(batch.owners, plan, strict=True):
         if item.action is Action.FAIL and errors.get(owner) is None:
@@ -121,6 +121,23 @@ async def _upsert(run: EventsRun, batch: _Batch, errors: dict[int, str | None]) 
     await run._commit(changes)
     await run.commits.wait()
     run.events_done += len(changes.events)
+
+
+async def _plan_items(run: EventsRun, items: list[Record | NotARecord], owners: list[int]) -> list[Planned]:
+    """The plan of ``items``, in their order: each item that is no record failed (it names its event)."""
+    records = [item for item in items if not isinstance(item, NotARecord)]
+    if len(records) == len(items):
+        return await _plan(run, records)
+    planned = iter(await _plan(run, records))
+    return [
+        _not_a_record(item, owner) if isinstance(item, NotARecord) else next(planned)
+        for item, owner in zip(items, owners, strict=True)
+    ]
+
+
+def _not_a_record(item: NotARecord, event_id: int) -> Planned:
+    key = f"(not a record) event {event_id} {item.where}"
+    return Planned(key, {"item": item.item}, Action.FAIL, error=item.error, reason="mapping")
 
 
 async def _plan(run: EventsRun, records: list[Record]) -> list[Planned]:
@@ -157,9 +174,14 @@ def _not_fetched(run: EventsRun, key: str | None, looked_up: ByKey) -> str:
     return f"{run.sync.source} has no record {key} (fetch)"
 
 
-async def _delete(run: EventsRun, event: EventInfo, records: list[Record]) -> None:
-    """Delete the target records of the event's source records (those Brygga wrote)."""
-    keys = [key for key in map(run.parts.mapping.source_key, records) if key is not None]
+async def _delete(run: EventsRun, event: EventInfo, records: list[Record | NotARecord]) -> None:
+    """Delete the target records of the event's source records (those Brygga wrote); an item that is no
+    record names none (counted as skipped)."""
+    keys = [
+        key
+        for key in (run.parts.mapping.source_key(record) for record in records if not isinstance(record, NotARecord))
+        if key is not None
+    ]
     known = await run.store.id_map(run.sync.name, keys)
     gone = [(key, entry.target_key) for key, entry in known.items() if entry.target_key is not None]
     changes = BatchChanges()

@@ -107,6 +107,33 @@ async def test_a_webhook_event_from_one_side_settles_its_pair(served: tuple[TwoW
     assert runs[0]["trigger"] == "webhook"
 
 
+async def test_an_event_item_that_is_no_record_does_not_stop_its_siblings_pair(
+    served: tuple[TwoWayProject, httpx.AsyncClient],
+) -> None:
+    """An item that is no record used to get the whole delivery refused (400); its siblings' pairs settle now,
+    and the event's outcome names the odd item."""
+    project, client = served
+    await run_now(client)
+    project.crm.execute("UPDATE contacts SET email = 'pushed@crm.se' WHERE id = 2")
+
+    answer = await client.post("/webhooks/crm", json=[7, {"id": 2}])
+
+    assert answer.status_code == 202, answer.text
+
+    async def carried() -> bool:
+        return project.erp.records(["email"])[2] == {"email": "pushed@crm.se"}
+
+    await eventually(carried, 10, "the pushed change to reach the ERP")
+    event: dict[str, Any] = {}
+
+    async def settled() -> bool:
+        event.update((await client.get("/api/v1/webhook-events")).json()["items"][0])
+        return bool(event["status"] != "pending")
+
+    await eventually(settled, 10, "the event to be processed")
+    assert event["status"] == "failed" and "[0] is the number 7, not a record" in event["error"], event
+
+
 async def test_a_dead_letter_names_its_direction_and_is_retried_through_the_api(
     served: tuple[TwoWayProject, httpx.AsyncClient],
 ) -> None:

@@ -2,7 +2,8 @@
 
 A lone surrogate (which JSON's ``\\ud800`` escape carries) and a NUL byte or a lone surrogate in a key
 (which PostgreSQL text cannot hold) each used to crash the run outside per-record handling, so the event
-stayed pending for ever and blocked every later one. (A body nested too deep is refused at the door: 400.)
+stayed pending for ever and blocked every later one. (A record nested too deep fails alone
+too: test_odd_items.py.)
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ REFUSALS = [
     Refusal("standard: nothing at records", "signed", body_of({"other": contact(1)}), _standard,
             400, "no records", "at 'data'"),
     Refusal("standard: text at records", "signed", body_of({"data": "Ann"}), _standard, 400, "no records", "at 'data'"),
-    Refusal("none: numbers at records", "local", body_of({"items": [1, 2]}), lambda s, b: {},
+    Refusal("none: a number at records", "local", body_of({"items": 12}), lambda s, b: {},
             400, "no records", "at 'items'"),
     Refusal("none: a list at the top, records under items", "local", body_of([contact(1)]), lambda s, b: {},
             400, "no records", "at 'items'"),

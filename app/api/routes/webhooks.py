@@ -39,9 +39,9 @@ class WebhookAccepted(BaseModel):
     responses={
         **problem(
             400,
-            "The body is empty, not UTF-8 JSON, nested deeper than 200 levels, or has no records where `records`"
-            " points; or a delivery id is over 255 characters, or a signature or id header comes twice or holds"
-            " a control character.",
+            "The body is empty, not UTF-8 JSON, or has no record or list where `records` points (nothing, or a"
+            " single text, number or null); or a delivery id is over 255 characters, or a signature or id header"
+            " comes twice or holds a control character.",
         ),
         **problem(403, "`verify: none`, and a web page sent it."),
         **problem(401, "The signature, token or timestamp does not verify."),
