@@ -31,6 +31,10 @@ log = logging.getLogger("brygga.api")
 MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADERS = 100
 DRAIN_BYTES = 1024 * 1024
+DRAIN_SECONDS = 1.0
+"""The longest an answered request's unread body is waited for: a body that is on its way arrives in far
+less; one that is not (a ``Content-Length`` of 2**63, a sender that stopped) is not waited for until the
+body's deadline, which held every such error answer back for 30 s."""
 HEADER_BLOCK_BYTES = 256 * 1024
 """The largest header block read whole, to be answered 431 here; beyond it the HTTP parser refuses it (400)."""
 
@@ -113,14 +117,26 @@ class _ArrivingBody:
         return message
 
     async def drain(self) -> None:
-        """Read and drop what is left of the body, up to ``DRAIN_BYTES`` and within the deadline."""
+        """Read and drop what is left of the body, up to ``DRAIN_BYTES`` and for at most ``DRAIN_SECONDS``
+        (never past the body's deadline); nothing where the request says its body is longer than that."""
+        if self.whole or _declared_length(self.scope) > DRAIN_BYTES:
+            return
         taken = 0
+        until = min(self.deadline, asyncio.get_running_loop().time() + DRAIN_SECONDS)
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout_at(self.deadline):
+            async with asyncio.timeout_at(until):
                 while not self.whole and taken <= DRAIN_BYTES:
                     message = await self._receive()
                     self.whole = message["type"] != "http.request" or not message.get("more_body", False)
                     taken += len(message.get("body", b""))
+
+
+def _declared_length(scope: Scope) -> int:
+    """The body's length as its ``Content-Length`` says (0 where it says nothing readable)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
 
 
 def _header_problem(headers: list[tuple[bytes, bytes]]) -> str | None:
