@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, Pydanti
 
 from app.config import parse_duration
 from app.errors import SettingsError
+from app.messages import quoted
 
 PREFIX = "BRYGGA_"
 
@@ -38,11 +39,11 @@ def _whole_number(value: object) -> object:
         return value
     text = value.strip()
     if len(text.lstrip("+-")) > MOST_DIGITS and text.lstrip("+-").isdigit():
-        raise ValueError(f"{_shown(value)} is too large: write a whole number such as 3")
+        raise ValueError(f"{quoted(value)} is too large: write a whole number such as 3")
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"invalid literal {_shown(value)}: write a whole number such as 3") from None
+        raise ValueError(f"invalid literal {quoted(value)}: write a whole number such as 3") from None
 
 
 def _between(low: int, high: int) -> Callable[[int], int]:
@@ -78,9 +79,9 @@ def _byte_size(value: object) -> object:
     except (ValidationError, ArithmeticError):
         size = None
     if size is None or len(text) > 40:
-        raise ValueError(f"{_shown(str(value))} is not a size: write a number of bytes with a unit, such as 16MiB")
+        raise ValueError(f"{quoted(str(value))} is not a size: write a number of bytes with a unit, such as 16MiB")
     if not 0 < size <= MOST_BYTES:
-        raise ValueError(f"must be more than 0 bytes and at most 1TiB, not {_shown(str(value))}")
+        raise ValueError(f"must be more than 0 bytes and at most 1TiB, not {quoted(str(value))}")
     return ByteSize(size)
 
 
@@ -91,7 +92,7 @@ def _one_of(name: str) -> Callable[[str], str]:
         word = value.strip().lower()
         if word not in choices:
             *others, last = choices
-            raise ValueError(f"must be {', '.join(others)} or {last}, not {_shown(value)}")
+            raise ValueError(f"must be {', '.join(others)} or {last}, not {quoted(value)}")
         return word
 
     return check
@@ -108,11 +109,6 @@ def _comma_list(value: object) -> object:
     if isinstance(value, str):
         return tuple(item.strip() for item in value.split(",") if item.strip())
     return value
-
-
-def _shown(text: str) -> str:
-    """``text`` quoted for a message, control characters escaped, cut to 40 characters."""
-    return repr(text[:40]) + ("…" if len(text) > 40 else "")
 
 
 Count = Annotated[int, BeforeValidator(_whole_number), AfterValidator(_between(1, 1_000_000_000))]
@@ -170,7 +166,7 @@ class ServiceSettings(BaseSettings):
     def _typed_text(cls, value: object) -> object:
         """A NUL, a line break or a lone surrogate is no setting: refused before it reaches a log or a socket."""
         if isinstance(value, str) and not value.isprintable():
-            raise ValueError(f"{_shown(value)} has a character that is not printable: write plain text")
+            raise ValueError(f"{quoted(value)} has a character that is not printable: write plain text")
         return value
 
     if not TYPE_CHECKING:  # at run time only, so that type checkers keep the fields' own signature

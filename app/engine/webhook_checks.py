@@ -26,6 +26,7 @@ from app.engine.deep_json import parse_cut
 from app.errors import RequestError
 from app.json_values import exact_integer, exact_number
 from app.mapping import compile_path
+from app.messages import quoted
 from app.records import Record
 
 DELIVERY_ID_HEADERS = ("webhook-id", "x-github-delivery", "idempotency-key")
@@ -117,17 +118,12 @@ def check_headers(headers: Mapping[str, str]) -> None:
         value = headers.get(name, "")
         if any(_is_control(character) for character in value):
             raise WebhookBadBody(
-                "bad header", f"{name} holds a control character ({_shown(value)}): send it as printable text"
+                "bad header", f"{name} holds a control character ({quoted(value)}): send it as printable text"
             )
 
 
 def _is_control(character: str) -> bool:
     return character < " " or "\x7f" <= character < "\xa0"
-
-
-def _shown(text: str) -> str:
-    """``text`` quoted for a message, control characters escaped, cut to 40 characters."""
-    return repr(text[:40]) + ("…" if len(text) > 40 else "")
 
 
 def parse_json(text: str) -> Any:
@@ -256,7 +252,7 @@ def _bare_key(where: str, key: str | int, key_fields: Sequence[str]) -> Record |
         return NotARecord(
             where,
             key,
-            f"{where} is the bare key {_shown(key) if isinstance(key, str) else key}, but the stream's key is {fields}:"
+            f"{where} is the bare key {quoted(key) if isinstance(key, str) else key}, but the stream's key is {fields}:"
             " send each key as an object of its key fields",
         )
     record: Any = key
@@ -271,7 +267,7 @@ def _what(item: Any) -> str:
     if isinstance(item, bool):
         return f"the value {str(item).lower()}"
     if isinstance(item, str):
-        return f"the text {_shown(item)}"
+        return f"the text {quoted(item)}"
     if isinstance(item, list):
         return f"a list of {len(item)} items"
     number = str(item)
@@ -314,7 +310,7 @@ def _standard(secret: str, body: bytes, headers: Mapping[str, str]) -> None:
     if stamp and not _is_time(stamp):
         raise WebhookNotProven(
             "bad signature",
-            f"the signature does not verify: webhook-timestamp {_shown(stamp)} is not a time in seconds since 1970",
+            f"the signature does not verify: webhook-timestamp {quoted(stamp)} is not a time in seconds since 1970",
         )
     try:
         Webhook(secret).verify(body, dict(headers), json_parse=False)
