@@ -36,7 +36,7 @@ from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds,
 from app.config.needs import EVERYTHING, Needs
 from app.config.project import ProjectFile
 from app.config.secrets import SecretValues
-from app.config.sync import SYNC_NAME_HINT, Mode, SyncConfig, is_sync_name
+from app.config.sync import SYNC_NAME_HINT, Mode, SyncConfig, is_sync_name, stream_parts
 from app.config.systems import SystemConfig, SystemOptions, WebhookConfig
 from app.config.two_way import (
     DIRECTIONS,
@@ -550,10 +550,8 @@ class _SyncReader:
         if "two_way" in data:
             return
         for key in ("source", "target"):
-            value = data.get(key)
-            system_name, dot, stream = value.partition(".") if isinstance(value, str) else ("", "", "")
-            if system_name and dot and stream and "." not in stream:
-                self._check_stream(origin, key, system_name, stream)
+            if (parts := stream_parts(data.get(key))) is not None:
+                self._check_stream(origin, key, *parts)
 
     def _check_target(self, sync: SyncConfig) -> None:
         """What the target stream's config says it cannot take from this sync."""

@@ -22,9 +22,16 @@ FieldType = Literal["string", "integer", "number", "decimal", "boolean", "date",
 FIELD_SOURCES = ("from", "value", "template", "lookup")
 
 
-def _stream_ref(value: str) -> str:
+def stream_parts(value: object) -> tuple[str, str] | None:
+    """``(system, stream)`` of ``SYSTEM.STREAM`` text; ``None`` for anything else."""
+    if not isinstance(value, str):
+        return None
     system, dot, stream = value.partition(".")
-    if not (system and dot and stream) or "." in stream:
+    return (system, stream) if system and dot and stream and "." not in stream else None
+
+
+def _stream_ref(value: str) -> str:
+    if stream_parts(value) is None:
         raise ValueError(f"'{value}' is not a stream: write SYSTEM.STREAM, such as crm.contacts")
     return value
 
