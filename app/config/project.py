@@ -38,7 +38,26 @@ def _state_url(value: str) -> str:
             " dead letters would be lost at each start (and records created again); name a file, such as"
             " sqlite:///brygga.db"
         )
+    if value.startswith("sqlite"):
+        _check_lock_wait(rest)
     return value
+
+
+def _check_lock_wait(rest: str) -> None:
+    """A SQLite state URL's ``?timeout=`` is the seconds to wait for another process's lock: a number."""
+    for part in re.split(r"[&;]", rest.partition("?")[2]):
+        name, _, given = part.partition("=")
+        if unquote(name) != "timeout":
+            continue
+        try:
+            seconds = float(unquote(given))
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds <= 86_400:
+            raise ValueError(
+                f"timeout={unquote(given)!r} in the state URL is not a number of seconds between 0 and 86400: it is"
+                " how long Brygga waits for another process's lock on the state database (30 when left out)"
+            )
 
 
 def _in_memory(rest: str) -> bool:

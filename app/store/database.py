@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 
 from app.errors import StoreError
 from app.pooling import check_when_idle
-from app.store.sqlite_failures import damaged_message, failure_message, path_problem
+from app.store.sqlite_failures import DEFAULT_LOCK_WAIT, damaged_message, failure_message, path_problem
 from app.store.tables import METADATA
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -54,7 +55,7 @@ def database_failure(exc: BaseException, url: URL | None = None) -> StoreError:
         cause = exc.orig if exc.orig is not None else exc
     text = _words(cause)
     file = _sqlite_file(url)
-    explained = failure_message(text, file) if file is not None else None
+    explained = failure_message(text, file, lock_wait(url)) if file is not None and url is not None else None
     if explained is not None:
         return StoreError(explained)
     if lost or "connection is closed" in text or "connection was closed" in text:
@@ -85,7 +86,7 @@ def _open_failure(url: URL, exc: BaseException, doing: str = "") -> StoreError:
     if file is not None:
         if isinstance(exc, UnicodeDecodeError):
             return StoreError(damaged_message(file, f"(SQLite says: {text})"))
-        explained = failure_message(text, file)
+        explained = failure_message(text, file, lock_wait(url))
         if explained is not None:
             return StoreError(explained)
         return StoreError(f"cannot open the state database {file}{doing}: {text}")
@@ -134,7 +135,7 @@ async def open_database(url: URL) -> AsyncEngine:
     engine = create_async_engine(url, **_engine_options(url))
     check_when_idle(engine)
     if url.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_settings)
+        event.listen(engine.sync_engine, "connect", partial(_sqlite_settings, lock_wait(url)))
     try:
         async with engine.begin() as connection:
             await connection.run_sync(_migrate)
@@ -159,8 +160,8 @@ async def open_database_to_read(url: URL) -> AsyncEngine | None:
         _check_sqlite_path(url)
         if not url.database or url.database == ":memory:" or not Path(url.database).is_file():
             return None
-        engine = create_async_engine(_sqlite_read_url(url), connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_read_only)
+        engine = create_async_engine(_sqlite_read_url(url), connect_args={"timeout": lock_wait(url)})
+        event.listen(engine.sync_engine, "connect", partial(_sqlite_read_only, lock_wait(url)))
     else:
         options = _engine_options(url)
         options["connect_args"]["server_settings"]["default_transaction_read_only"] = "on"
@@ -239,45 +240,54 @@ def _sqlite_read_url(url: URL) -> URL:
     return url.set(database="file:" + quote(database)).update_query_dict(query)
 
 
-def _sqlite_read_only(connection: Any, _record: Any) -> None:
+def lock_wait(url: URL) -> float:
+    """Seconds a SQLite state database's connections wait for another process's write lock before they
+    fail: the URL's ``?timeout=`` (as SQLAlchemy and Python's sqlite3 call it), 30 by default."""
+    given = url.query.get("timeout")
+    if isinstance(given, tuple):
+        given = given[-1]
+    try:
+        seconds = float(given) if given is not None else DEFAULT_LOCK_WAIT
+    except ValueError:
+        return DEFAULT_LOCK_WAIT  # refused by the config's check; a URL made elsewhere keeps the default
+    return seconds if 0 <= seconds < float("inf") else DEFAULT_LOCK_WAIT
+
+
+def _sqlite_read_only(wait: float, connection: Any, _record: Any) -> None:
     """A second lock against writing (the file is open read-only already), and wait rather than fail while a
     run writes."""
     cursor = connection.cursor()
-    for pragma in ("query_only=ON", "busy_timeout=30000"):
+    for pragma in ("query_only=ON", f"busy_timeout={round(wait * 1000)}"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
 
 def _engine_options(url: URL) -> dict[str, Any]:
     if url.get_backend_name() == "sqlite":
-        return {"connect_args": {"timeout": 30}}
+        return {"connect_args": {"timeout": lock_wait(url)}}
     # The ID map fills during a run, before autovacuum has analysed it: a cached generic plan
     # would scan it whole for every batch's look-up. Custom plans see its real size.
     settings = {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
     return {"pool_size": 5, "max_overflow": 5, "connect_args": settings}
 
 
-def _sqlite_settings(connection: Any, _record: Any) -> None:
+def _sqlite_settings(wait: float, connection: Any, _record: Any) -> None:
     """WAL lets the service read while a run writes; NORMAL sync is safe with WAL."""
     cursor = connection.cursor()
-    _use_wal(cursor)
-    for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+    _use_wal(cursor, wait)
+    for pragma in ("synchronous=NORMAL", "foreign_keys=ON", f"busy_timeout={round(wait * 1000)}"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
 
-_LOCKED_FOR = 30.0
-"""Seconds to wait for another process's lock, as the connection's busy timeout does."""
-
-
-def _use_wal(cursor: Any) -> None:
+def _use_wal(cursor: Any, wait: float) -> None:
     """Put the database in WAL mode, waiting while another process holds the lock that takes.
 
     Turning a new file to WAL takes a lock SQLite does not wait for (no busy handler): a second process
     opening the same new state database at that moment (``serve`` and a ``run`` started together) got
     "database is locked" at once. On a database in WAL mode already this takes no lock and never waits.
     """
-    deadline = time.monotonic() + _LOCKED_FOR
+    deadline = time.monotonic() + wait
     while True:
         try:
             cursor.execute("PRAGMA journal_mode=WAL")

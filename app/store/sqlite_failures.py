@@ -12,8 +12,9 @@ import errno
 import stat
 from pathlib import Path
 
-LOCK_WAIT_SECONDS = 30
-"""How long a connection waits for another process's write lock (the ``busy_timeout`` set on each)."""
+DEFAULT_LOCK_WAIT = 30.0
+"""How long a connection waits for another process's write lock (the ``busy_timeout`` set on each), unless
+the state URL's ``?timeout=`` says otherwise."""
 
 LOST_WITH_IT = (
     "a new one forgets the ID map, so records created before are created again, and the cursors (every record"
@@ -52,7 +53,7 @@ def _folder_problem(file: Path) -> str | None:
     return None
 
 
-def failure_message(text: str, file: str) -> str | None:
+def failure_message(text: str, file: str, lock_wait: float = DEFAULT_LOCK_WAIT) -> str | None:
     """What SQLite's ``text`` means for the state database ``file``, and what to do; ``None`` for others."""
     said = f"(SQLite says: {text})"
     folder = Path(file).parent
@@ -64,7 +65,7 @@ def failure_message(text: str, file: str) -> str | None:
     if "database is locked" in text or "database table is locked" in text:
         return (
             f"the state database {file} is locked {said}: another process has held a write transaction on it for"
-            f" more than {LOCK_WAIT_SECONDS} s (brygga serve or another run, or a tool such as sqlite3 with a"
+            f" more than {lock_wait:g} s (brygga serve or another run, or a tool such as sqlite3 with a"
             " transaction open): let it finish or stop it, then try again"
         )
     if any(sign in text for sign in _DAMAGED):

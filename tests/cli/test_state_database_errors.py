@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -94,20 +95,26 @@ def test_a_state_database_under_a_file_is_said(quickstart: Path) -> None:
 
 
 def test_a_state_database_locked_by_another_process_says_so(quickstart: Path) -> None:
-    """The run waits for the lock as long as its busy timeout (30 s), then says who may hold it."""
+    """The run waits for the lock as long as the URL's ``?timeout=`` says (30 s when left out), then says who
+    may hold it."""
     state = made_state(quickstart)
     holder = sqlite3.connect(state, isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")
-        result = brygga_with_state(quickstart, state, "run", "--all")
+        started = time.monotonic()
+        result = run_brygga(
+            "run", "--all", "-c", str(quickstart), env={"BRYGGA_STATE_URL": f"sqlite:///{state}?timeout=1.5"}
+        )
+        waited = time.monotonic() - started
     finally:
         holder.close()
 
     assert_one_clean_error(
         result,
         f"the state database {state} is locked (SQLite says: database is locked): another process has held a"
-        " write transaction on it",
+        " write transaction on it for more than 1.5 s",
     )
+    assert waited >= 1.5, "the run gave up before the URL's timeout"
 
 
 def test_a_read_only_state_database_says_to_let_brygga_write(quickstart: Path) -> None:

@@ -455,6 +455,14 @@ PROJECT_CASES = [
             ]
         )
     ),
+    *(
+        case(
+            f"state-lock-timeout-{index}",
+            settings(f'state: "sqlite:///brygga.db?timeout={given}"\n'),
+            (P, AFTER_MINIMAL, 8, f"state: timeout='{given}' in the state URL is not a number of seconds between 0"),
+        )
+        for index, given in enumerate(["soon", "-1", "nan", "inf", "1e9", ""])
+    ),
     case(
         "state-sqlite-with-two-slashes",
         settings("state: sqlite://brygga.db\n"),
