@@ -35,7 +35,8 @@ async def operator(caller: Annotated[Caller, Depends(viewer)]) -> Caller:
 
 ServiceDep = Annotated[Service, Depends(get_service)]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-"""A run's or dead letter's id; one the state database cannot hold is refused with 422."""
+"""A run's, dead letter's or webhook event's id; one that cannot be (``abc``, ``0``, beyond 64 bits) is not
+found (404, app/api/validation_answers.py)."""
 Viewer = Annotated[Caller, Depends(viewer)]
 Operator = Annotated[Caller, Depends(operator)]
 

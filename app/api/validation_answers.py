@@ -1,6 +1,9 @@
 """A request that does not fit its route (a query number out of range, a path that no id is) is answered
 ``{"detail": "...", "errors": [...]}`` like every other error (SPEC 7: ``detail`` is text), not FastAPI's
-``{"detail": [...]}``; the OpenAPI description says so, so clients generated from it read it right."""
+``{"detail": [...]}``; the OpenAPI description says so, so clients generated from it read it right.
+
+A path whose number cannot be one (``/runs/abc``, ``/runs/0``, beyond 64 bits) names nothing there is: 404, as
+an id that is not there (SPEC 7), not 422. A query that does not fit (``?limit=501``) stays 422."""
 
 from __future__ import annotations
 
@@ -32,6 +35,9 @@ def install(app: FastAPI) -> None:
     async def answer(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         problems = list(exc.errors())
+        if problems and all(_an_id_in_the_path(problem) for problem in problems):
+            detail = f"not found: no such id ({summary(problems)})"
+            return JSONResponse({"detail": detail, "errors": jsonable_encoder(problems)}, 404)
         return JSONResponse({"detail": summary(problems), "errors": jsonable_encoder(problems)}, 422)
 
     app.add_exception_handler(RequestValidationError, answer)
@@ -45,6 +51,13 @@ def install(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _an_id_in_the_path(problem: Any) -> bool:
+    """A run's, dead letter's or event's number in the path (names and keys that cannot be stay 422: their
+    message says what is wrong with them)."""
+    location = problem.get("loc", ())
+    return len(location) == 2 and location[0] == "path" and str(location[1]).endswith("_id")
 
 
 def summary(problems: Sequence[Any]) -> str:

@@ -220,12 +220,47 @@ async def test_an_address_naming_no_run_is_a_page_saying_so(start: Start, projec
     assert answer.headers["content-security-policy"]
 
 
-async def test_the_api_still_answers_a_misfit_with_json(start: Start, project: ApiProject) -> None:
+@pytest.mark.parametrize(
+    ("method", "address"),
+    [
+        ("GET", "/api/v1/runs/abc"),
+        ("GET", "/api/v1/runs/0"),
+        ("GET", f"/api/v1/runs/{1 << 64}/records"),
+        ("GET", "/api/v1/runs/1e3"),
+        ("POST", "/api/v1/dead-letters/-1/retry"),
+        ("DELETE", f"/api/v1/dead-letters/{'9' * 40}"),
+        ("POST", "/api/v1/webhook-events/msg_2Lh9/replay"),
+    ],
+)
+async def test_the_api_answers_an_id_that_cannot_be_one_as_not_found_in_json(
+    start: Start, project: ApiProject, method: str, address: str
+) -> None:
+    """SPEC 7: 404 for an unknown id; an id no row can have is one (not FastAPI's 422)."""
     client = await start(without_tokens(project))
 
-    answer = await client.get("/api/v1/runs/abc")
+    answer = await client.request(method, address)
 
-    assert answer.status_code == 422 and isinstance(answer.json()["detail"], str)
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["detail"].startswith("not found: no such id (path.")
+    assert answer.json()["errors"][0]["loc"][0] == "path"
+
+
+@pytest.mark.parametrize(
+    ("address", "detail"),
+    [
+        ("/api/v1/runs?limit=501", "query.limit: Input should be less than or equal to 500"),
+        ("/api/v1/syncs/a%00b", "path.name: Value error, a NUL character (%00) is in no name"),
+    ],
+)
+async def test_the_api_still_answers_a_misfit_query_or_name_with_422(
+    start: Start, project: ApiProject, address: str, detail: str
+) -> None:
+    """What the caller must change is said: a limit too high, a name that no name can be."""
+    client = await start(without_tokens(project))
+
+    answer = await client.get(address)
+
+    assert answer.status_code == 422 and answer.json()["detail"].startswith(detail)
 
 
 async def test_the_pages_files_pass_unscrubbed_and_the_pages_scrubbed(start: Start, project: ApiProject) -> None:
