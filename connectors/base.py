@@ -51,7 +51,9 @@ imports from here and from its own package, never from ``app``. It gets:
 - errors: :class:`ConnectorError`, :class:`TransientError`,
   :class:`PermanentError`, and :class:`EarlierWriteFailed` with the ordering
   of overlapping writes, :class:`CallOrder` and :class:`Turn`;
-- JSON with exact numbers: :func:`parse_json` and :class:`NotJson`;
+- JSON with exact numbers: :func:`parse_json` (a record nested deeper than
+  the parser recurses is read with its too-deep parts unreadable, so it fails
+  alone) and :class:`NotJson`;
 - database pools (loaded on first use, as they need SQLAlchemy):
   :func:`check_when_idle` and :func:`driver_connection`;
 - the registry: :func:`connector_class`, :func:`create_connector`,

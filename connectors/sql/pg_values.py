@@ -134,8 +134,9 @@ def _time_of(micros: int) -> time:
 
 
 def tolerant_json(text: str) -> Any:
-    """A JSON value exactly (:func:`~connectors.base.parse_json`), or an :class:`Unholdable` where it
-    cannot be read (nested too deeply), so that its row is still read."""
+    """A JSON value exactly (:func:`~connectors.base.parse_json`: nesting deeper than the parser goes is cut
+    there, as an unreadable value), or an :class:`Unholdable` where it still cannot be read (too deep for the
+    stack it is parsed on), so that its row is still read."""
     try:
         return parse_json(text)
     except NotJson as exc:
