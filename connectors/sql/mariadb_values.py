@@ -26,9 +26,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, type_coerce
-from sqlalchemy.types import Date, DateTime, NullType, Time, TypeDecorator
+from sqlalchemy.types import Date, DateTime, NullType, Text, Time, TypeDecorator
 
 from connectors.base import UnreadableValue
+from connectors.sql.pg_json import json_text
 
 LONGEST_TIME = timedelta(hours=838, minutes=59, seconds=59, microseconds=999999)
 """The longest duration a MariaDB/MySQL ``TIME`` holds, either side of zero."""
@@ -180,3 +181,21 @@ def _duration(text: str) -> time | timedelta:
             )
             return -duration if parts.get("sign") else duration
     raise ValueError(f"not a time: {text!r}")
+
+
+class JsonText(TypeDecorator[Any]):
+    """A MariaDB ``JSON`` column (a ``LONGTEXT`` that must hold valid JSON): text is written as it is (it is
+    JSON already), any other value as its JSON, numbers exact (:func:`~connectors.sql.pg_json.json_text`);
+    read, its text as it is. As a text column, a list or mapping could not be written at all, and no
+    decimal with it."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None or value.__class__ is str:
+            return value
+        return json_text(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return value
