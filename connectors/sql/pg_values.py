@@ -63,17 +63,18 @@ class Unholdable:
     def __repr__(self) -> str:
         return f"Unholdable({self.kind}, {self.text!r})"
 
-    def unreadable(self, where: str, column: str) -> UnreadableValue:
-        """The value as its record holds it: fails alone where a sync maps it, saying what to do."""
-        read_as_text = f"read the column as text in the stream's query ({_sql_name(column)}::text)"
+    def unreadable(self, where: str, column: str, *, whole: bool = True) -> UnreadableValue:
+        """The value as its record holds it: fails alone where a sync maps it, saying what to do.
+
+        :param whole: whether it is the column's value (not an item of an array, which ``isfinite`` refuses)
+        """
+        read_as_text = f"read the column as text in the stream's query ({sql_name(column)}::text)"
         if self.kind == "json":
             why = f"JSON that Brygga cannot read, as {self.trouble}: {read_as_text}"
         elif self.text.endswith("infinity"):
-            name = _sql_name(column)
-            why = (
-                f"{self.text} is no {_WHAT[self.kind]} Brygga can hold: {read_as_text}, or without it "
-                f"(CASE WHEN isfinite({name}) THEN {name} END)"
-            )
+            name = sql_name(column)
+            without = f", or without it (CASE WHEN isfinite({name}) THEN {name} END)" if whole else ""
+            why = f"{self.text} is no {_WHAT[self.kind]} Brygga can hold: {read_as_text}{without}"
         elif self.kind.startswith("time") and not self.kind.startswith("timestamp"):
             why = f"a time of 24:00, which Brygga cannot hold: {read_as_text}"
         else:
@@ -84,7 +85,7 @@ class Unholdable:
 _WHAT = {"date": "date", "timestamp": "timestamp", "timestamptz": "timestamp", "time": "time", "timetz": "time"}
 
 
-def _sql_name(column: str) -> str:
+def sql_name(column: str) -> str:
     """``column`` as written in SQL: quoted unless a plain lower-case name."""
     if column.isidentifier() and column.isascii() and column == column.lower():
         return column

@@ -172,6 +172,78 @@ async def test_a_timestamptz_infinity_is_told_from_its_last_real_moment(db: Db, 
     assert seen[2] == datetime.max.replace(tzinfo=UTC)
 
 
+async def _spans_table(db: Db) -> Any:
+    table = await db.create(
+        "spans",
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("days", postgresql.ARRAY(Date)),
+        Column("seen", postgresql.ARRAY(timestamp(timezone=True))),
+        Column("period", postgresql.DATERANGE),
+        Column("stay", postgresql.TSTZRANGE),
+    )
+    rows = [
+        "(1, ARRAY['2024-05-01']::date[], ARRAY['2024-05-01 12:00+00']::timestamptz[], '[2024-05-01,2024-06-01)',"
+        " '[2024-05-01 00:00+00,2024-06-01 00:00+00)')",
+        "(2, ARRAY['2024-05-01', 'infinity']::date[], NULL, NULL, NULL)",
+        "(3, NULL, ARRAY[ARRAY['-infinity']]::timestamptz[], NULL, NULL)",
+        "(4, NULL, NULL, daterange('2024-05-01', 'infinity'), NULL)",
+        "(5, NULL, NULL, NULL, tstzrange('-infinity', '2024-05-01 00:00+00'))",
+        "(6, ARRAY['9999-12-31']::date[], ARRAY['9999-12-31 23:59:59.999999+00']::timestamptz[],"
+        " daterange('2024-05-01', '9999-12-31'), tstzrange('2024-05-01 00:00+00', NULL))",
+    ]
+    await db.execute(f"INSERT INTO {table.name} (id, days, seen, period, stay) VALUES {', '.join(rows)}")
+    return table
+
+
+@pytest.mark.parametrize("size", [1, 2, 6])
+async def test_an_infinity_in_an_array_or_a_range_is_unreadable_and_its_record_fails_alone(
+    db: Db, connect: Connect, size: int
+) -> None:
+    """asyncpg reads ``infinity`` in an array or as a range's bound as 9999-12-31 (``-infinity`` as
+    0001-01-01), as it does alone; only the scalar was told apart, so such a record synced a date the row
+    does not hold."""
+    table = await _spans_table(db)
+
+    async with connect({"s": {"table": table.name, "key": "id"}}) as connector:
+        batches = await read_all(connector, "s", None, size)
+
+    records = {record["id"]: record for batch in batches for record in batch.records}
+    assert sorted(records) == [1, 2, 3, 4, 5, 6]
+    where = "db.s, column "
+    good, infinite = records[2]["days"]
+    assert good == date(2024, 5, 1) and isinstance(infinite, UnreadableValue), infinite
+    assert (infinite.text, infinite.where) == ("infinity", where + "days")
+    assert infinite.why is not None and "(days::text)" in infinite.why and "isfinite" not in infinite.why
+    [[minus]] = records[3]["seen"]
+    assert isinstance(minus, UnreadableValue) and minus.text == "-infinity", minus
+    period, stay = records[4]["period"], records[5]["stay"]
+    assert isinstance(period, UnreadableValue) and isinstance(stay, UnreadableValue), (period, stay)
+    assert (period.text, period.where) == ("[2024-05-01,infinity)", where + "period")
+    assert period.why is not None and "a range with the bound infinity" in period.why
+    assert stay.text.startswith("[-infinity,2024-05-01") and "(stay::text)" in str(stay.why)
+    for id_, field in [(2, "days"), (3, "seen"), (4, "period"), (5, "stay")]:
+        with pytest.raises(UnfitRecordError, match=rf"field '{field}' holds (-)?infinity|field '{field}' holds \["):
+            mapped_hash({field: records[id_][field]}, "spans", str(id_))
+    assert records[6]["days"] == [date(9999, 12, 31)]  # real dates, read as themselves
+    assert records[6]["seen"] == [datetime.max.replace(tzinfo=UTC)]
+    assert (records[6]["period"].lower, records[6]["period"].upper) == (date(2024, 5, 1), date(9999, 12, 31))
+    assert records[1]["days"] == [date(2024, 5, 1)] and records[1]["period"].upper == date(2024, 6, 1)
+
+
+async def test_a_query_reads_an_infinity_in_a_range_or_an_array_as_unreadable_too(db: Db, connect: Connect) -> None:
+    """A query's columns are read by the driver itself where it can (asyncpg's own ranges, not SQLAlchemy's)."""
+    table = await _spans_table(db)
+    query = f"SELECT id, period, days FROM {table.name} WHERE id IN (1, 2, 4, 6)"
+
+    async with connect({"q": {"query": query, "key": "id"}}) as connector:
+        (batch,) = await read_all(connector, "q", None, 10)
+
+    records = {record["id"]: record for batch in [batch] for record in batch.records}
+    assert isinstance(records[4]["period"], UnreadableValue) and records[4]["period"].text == "[2024-05-01,infinity)"
+    assert isinstance(records[2]["days"][1], UnreadableValue)
+    assert records[6]["period"].upper == date(9999, 12, 31) and records[6]["days"] == [date(9999, 12, 31)]
+
+
 async def test_a_query_stream_reads_its_bad_rows_too(db: Db, connect: Connect) -> None:
     table = await _values_table(db)
     query = f"SELECT id, born, born::text AS born_text FROM {table.name} WHERE id IN (1, 2, 6)"
