@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
-from connectors.base import NotJson, UnreadableValue, parse_json
+from connectors.base import NotJson, UnreadableValue, duration_text, parse_json
 
 _EPOCH_ORDINAL = date(2000, 1, 1).toordinal()
 """PostgreSQL counts days and microseconds from 2000-01-01."""
@@ -272,12 +272,13 @@ def _offset(seconds: int) -> str:
 
 def interval_text(value: Any) -> str:
     """A value written to an interval as the text PostgreSQL reads: text as it is (``1 mon``, ``P1M``), a
-    ``timedelta`` (another database's) as its days and seconds in ISO 8601.
+    ``timedelta`` (another database's, such as a MariaDB ``TIME`` of ``100:00:00``) as the ISO 8601 text that
+    Brygga reads such an interval as (``PT100H``: :func:`~connectors.base.duration_text`).
 
     :raises TypeError: for anything else: its record fails alone
     """
     if isinstance(value, str):
         return value
     if isinstance(value, timedelta):
-        return f"P{value.days}DT{value.seconds}.{value.microseconds:06d}S"
+        return duration_text(value)
     raise TypeError(f"an interval is written from text or a duration, not {type(value).__name__}")
