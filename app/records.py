@@ -47,6 +47,29 @@ _LONGEST_STR = 10**4299
 4,301 digits crashed the run that wrote its error."""
 
 
+def duration_text(value: timedelta) -> str:
+    """A duration as ISO 8601 text, the way PostgreSQL writes an interval of hours (``IntervalStyle
+    iso_8601``, as Brygga reads intervals): ``PT100H``, ``PT-1H-30M``, ``PT0.5S``, ``PT0S``.
+
+    Hours however many, never days: a MariaDB ``TIME`` counts hours (``100:00:00``), and to PostgreSQL a
+    day is not always 24 hours. Python's own text (``4 days, 4:00:00``, ``-1 day, 22:30:00``) is no
+    duration any other system reads.
+    """
+    micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+    sign = "-" if micros < 0 else ""
+    seconds, fraction = divmod(abs(micros), 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    text = "PT"
+    if hours:
+        text += f"{sign}{hours}H"
+    if minute:
+        text += f"{sign}{minute}M"
+    if second or fraction:
+        text += f"{sign}{second}.{fraction:06d}".rstrip("0") + "S" if fraction else f"{sign}{second}S"
+    return text if len(text) > 2 else "PT0S"
+
+
 def key_texts(values: Sequence[Any]) -> list[str]:
     """Many key values (none of them ``None``) as text: :func:`key_text` of each, a whole column of
     whole numbers or of text at C speed."""

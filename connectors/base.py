@@ -46,12 +46,15 @@ imports from here and from its own package, never from ``app``. It gets:
   :class:`PathSyntaxError`, :func:`format_path`, and :func:`old_dotted_form`
   for the REST connector's old ``results.0.id``;
 - records and keys: :data:`Record`, :func:`format_key`, :func:`parse_key`,
-  :func:`key_text`, :func:`key_texts`, and :class:`UnreadableValue` for a
+  :func:`key_text`, :func:`key_texts`, :func:`duration_text` (a duration as
+  ISO 8601 text, for a target that takes text), and :class:`UnreadableValue` for a
   value the system holds but cannot hand over (the record fails alone);
 - errors: :class:`ConnectorError`, :class:`TransientError`,
   :class:`PermanentError`, and :class:`EarlierWriteFailed` with the ordering
   of overlapping writes, :class:`CallOrder` and :class:`Turn`;
-- JSON with exact numbers: :func:`parse_json` and :class:`NotJson`;
+- JSON with exact numbers: :func:`parse_json` (a record nested deeper than
+  the parser recurses is read with its too-deep parts unreadable, so it fails
+  alone) and :class:`NotJson`;
 - database pools (loaded on first use, as they need SQLAlchemy):
   :func:`check_when_idle` and :func:`driver_connection`;
 - the registry: :func:`connector_class`, :func:`create_connector`,
@@ -103,7 +106,7 @@ from app.config import (
 from app.errors import ConnectorError, EarlierWriteFailed, PermanentError, TransientError
 from app.json_values import NotJson, parse_json
 from app.record_checks import UnreadableValue
-from app.records import Record, format_key, key_text, key_texts, parse_key
+from app.records import Record, duration_text, format_key, key_text, key_texts, parse_key
 from connectors.ordering import CallOrder, Turn
 
 if TYPE_CHECKING:
@@ -458,6 +461,7 @@ __all__ = [
     "connector_class",
     "create_connector",
     "driver_connection",
+    "duration_text",
     "format_key",
     "format_path",
     "installed_kinds",

@@ -22,9 +22,8 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.config import Project, WebhookConfig, parse_path
-from app.engine.deep_json import parse_cut
 from app.errors import RequestError
-from app.json_values import exact_integer, exact_number
+from app.json_values import exact_integer, exact_number, parse_cut
 from app.mapping import compile_path
 from app.messages import quoted
 from app.records import Record
@@ -134,7 +133,7 @@ def parse_json(text: str) -> Any:
     with it too, so a parser swapped here is swapped everywhere.
 
     Nesting deeper than the parser can recurse does not refuse the body: the lists and objects below
-    :data:`~app.engine.deep_json.CUT_DEPTH` become unreadable values (:mod:`app.engine.deep_json`), so only
+    :data:`~app.json_values.CUT_DEPTH` become unreadable values (:func:`~app.json_values.parse_cut`), so only
     a record holding one fails, where a sync maps that field.
 
     :raises ValueError: for text that is not JSON
@@ -142,7 +141,7 @@ def parse_json(text: str) -> Any:
     try:
         return _strict_json(text)
     except RecursionError:
-        return parse_cut(text, _strict_json)
+        return parse_cut(text, _strict_json, "in the webhook body")
 
 
 def _strict_json(text: str) -> Any:

@@ -14,13 +14,14 @@ import json
 import math
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from app.mapping.bounds import MAX_DIGITS
 from app.record_checks import UnreadableValue
+from app.records import duration_text
 
 
 class ConversionError(ValueError):
@@ -231,6 +232,8 @@ def to_string(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, date):  # datetime too
         return value.isoformat()
+    if isinstance(value, timedelta):  # a database's duration: ISO 8601 (PT100H), not Python's "4 days, 4:00:00"
+        return duration_text(value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
     return str(value)

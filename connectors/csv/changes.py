@@ -10,18 +10,19 @@ import base64
 import csv
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, time
+from datetime import date, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import Record, key_text
+from connectors.base import Record, duration_text, key_text
 from connectors.csv.files import CsvFile, CsvFileError, row_key
 from connectors.table_file.changes import Change, KeyedChanges
 from connectors.table_file.messages import columns_are, quoted
 
 
 def cell_text(value: Any) -> str:
-    """A value as the text of its cell: ``None`` → empty, ``True`` → ``true``, decimals plain, dates ISO;
+    """A value as the text of its cell: ``None`` → empty, ``True`` → ``true``, decimals plain, dates and
+    durations ISO 8601;
     lists and mappings as JSON (what another program reads back, not Python's spelling), bytes as base64."""
     if value is None:
         return ""
@@ -33,6 +34,8 @@ def cell_text(value: Any) -> str:
         return key_text(value)
     if isinstance(value, date | time):
         return value.isoformat()
+    if isinstance(value, timedelta):  # ISO 8601 (PT100H), not Python's "4 days, 4:00:00"
+        return duration_text(value)
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, dict | list | tuple):

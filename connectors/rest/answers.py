@@ -1,9 +1,10 @@
 """What an answer holds: its JSON body, the list of records in it, and the total it states.
 
 A body is parsed so that nothing is lost (:func:`app.json_values.parse_json`):
-numbers keep their exact value, and text that is not valid Unicode is handed
-on as it is, for the engine to fail the records holding it alone. Only a body
-that is not JSON at all fails the page.
+numbers keep their exact value, text that is not valid Unicode is handed on as
+it is, and lists and objects of a record nested deeper than the parser recurses
+are each an unreadable value, for the engine to fail the records holding them
+alone. Only a body that is not JSON at all fails the page.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def json_body(response: httpx.Response, where: str, *, empty: Any = MISSING) -> 
             return empty
         raise PermanentError(f"{where}: the answer ({response.status_code}) is empty, not JSON")
     try:
-        return parse_json(_declared_text(response, content))
+        return parse_json(_declared_text(response, content), where=where)
     except NotJson as exc:
         raise PermanentError(f"{where}: {_not_json(response, content, exc.reason)}") from None
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from connectors.base import PermanentError, key_text
+from connectors.base import PermanentError, duration_text, key_text
 
 
 def _encode(value: Any) -> Any:
@@ -27,6 +27,8 @@ def _encode(value: Any) -> Any:
         return list(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, timedelta):  # a database's duration: ISO 8601 text (PT100H), as dates are
+        return duration_text(value)
     raise TypeError(f"cannot send a value of type {type(value).__name__} as JSON")
 
 

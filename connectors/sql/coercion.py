@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from enum import StrEnum
 from typing import Any
@@ -21,7 +21,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import CompileError
 
-from connectors.base import key_text
+from connectors.base import duration_text, key_text
 from connectors.sql.mariadb_values import time_or_duration
 
 
@@ -321,6 +321,8 @@ def _to_text(value: Any) -> str:
         return key_text(value)
     if isinstance(value, set | frozenset):  # a MariaDB SET, as the database spells one: a,b
         return set_text(value)
+    if isinstance(value, timedelta):  # a MariaDB TIME past a day or below zero: ISO 8601, as intervals are read
+        return duration_text(value)
     raise TypeError
 
 

@@ -109,8 +109,11 @@ def create_engine(database: Database) -> AsyncEngine:
         connect_args[timeout_name] = CONNECT_TIMEOUT_SECONDS
     if database.backend is Backend.MYSQL:
         options["pool_recycle"] = 3600  # the server drops connections idle past wait_timeout
-    if database.backend is Backend.POSTGRESQL:  # json and jsonb with their numbers exact (see pg_json)
-        options["json_serializer"], options["json_deserializer"] = json_text, parse_json
+    # JSON columns written with their numbers exact, a decimal as its digits (see pg_json); on PostgreSQL
+    # read so too (SQLite's and MySQL's JSON are read as they were)
+    options["json_serializer"] = json_text
+    if database.backend is Backend.POSTGRESQL:
+        options["json_deserializer"] = parse_json
     if url.get_driver_name() == "asyncpg":
         # A table filled by the run itself has no statistics yet: a cached generic plan would
         # scan it whole for every batch's key look-up. Custom plans see its real size. Intervals are

@@ -26,9 +26,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, type_coerce
-from sqlalchemy.types import Date, DateTime, NullType, Time, TypeDecorator
+from sqlalchemy.types import Date, DateTime, NullType, Text, Time, TypeDecorator
 
 from connectors.base import UnreadableValue
+from connectors.sql.pg_json import json_text
 
 LONGEST_TIME = timedelta(hours=838, minutes=59, seconds=59, microseconds=999999)
 """The longest duration a MariaDB/MySQL ``TIME`` holds, either side of zero."""
@@ -141,12 +142,15 @@ _DURATION_TEXTS = (
         r"(?P<days>-?\d+) days?, (?P<hours>\d{1,2}):(?P<minutes>[0-5]\d):(?P<seconds>[0-5]\d)(?:\.(?P<fraction>\d{6}))?"
     ),
 )
+_ISO_DURATION = re.compile(r"PT(?:(-?\d{1,6})H)?(?:(-?\d{1,8})M)?(?:(-?)(\d{1,10})(?:\.(\d{1,6}))?S)?")
+"""ISO 8601 text of hours, minutes and seconds, each with its own sign: how Brygga writes a duration as text
+(:func:`~connectors.base.duration_text`), and reads a PostgreSQL interval of hours (``PT-1H-30M``)."""
 
 
 def time_or_duration(value: Any) -> time | timedelta:
     """``value`` as a MariaDB/MySQL ``TIME`` holds it, and as it is read back: a time of day from 00:00:00
     to 23:59:59.999999, else a duration within :data:`LONGEST_TIME` (a ``timedelta``, or text such as
-    ``100:00:00`` or ``-01:30``).
+    ``100:00:00``, ``-01:30`` or ISO 8601's ``PT100H``, as a duration reaches text).
 
     :raises ValueError: when it is neither, or a duration beyond :data:`LONGEST_TIME`
     """
@@ -167,6 +171,11 @@ def _duration(text: str) -> time | timedelta:
         return time.fromisoformat(text)
     except ValueError:
         pass
+    iso = _ISO_DURATION.fullmatch(text)
+    if iso is not None and text != "PT":
+        hours, minutes, minus, seconds, fraction = iso.groups()
+        moment = timedelta(seconds=int(seconds or 0), microseconds=int((fraction or "0").ljust(6, "0")))
+        return timedelta(hours=int(hours or 0), minutes=int(minutes or 0)) + (-moment if minus else moment)
     for pattern in _DURATION_TEXTS:
         match = pattern.fullmatch(text)
         if match is not None:
@@ -180,3 +189,21 @@ def _duration(text: str) -> time | timedelta:
             )
             return -duration if parts.get("sign") else duration
     raise ValueError(f"not a time: {text!r}")
+
+
+class JsonText(TypeDecorator[Any]):
+    """A MariaDB ``JSON`` column (a ``LONGTEXT`` that must hold valid JSON): text is written as it is (it is
+    JSON already), any other value as its JSON, numbers exact (:func:`~connectors.sql.pg_json.json_text`);
+    read, its text as it is. As a text column, a list or mapping could not be written at all, and no
+    decimal with it."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None or value.__class__ is str:
+            return value
+        return json_text(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return value

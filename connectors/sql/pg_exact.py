@@ -10,12 +10,15 @@ on connections that decode those types exactly, when:
 - its read raised on a value (a ``ValueError`` or ``OverflowError`` from a decoder);
 - it holds a date or timestamp that asyncpg gives for ``infinity`` or
   ``-infinity`` too (:data:`AMBIGUOUS`): the exact read tells which it is;
+  in an array or as a range's bound too (asyncpg reads those with the same
+  decoders), where the batch is read again exactly without asking first;
 - a parameter is a value only the exact read can send (the page after a row
   whose key or cursor has no Python type).
 
 In the exact read's records, each value without a Python type is an
-:class:`~connectors.base.UnreadableValue` naming its column and what to do:
-the record fails alone where a sync maps that column. Keyset values keep the
+:class:`~connectors.base.UnreadableValue` naming its column and what to do
+(an array's item; a range whole, as a record's check does not look inside
+one): the record fails alone where a sync maps that column. Keyset values keep the
 value as read (:class:`~connectors.sql.pg_values.Unholdable`), to page on
 after it; they are never stored as a checkpoint (:func:`storable`).
 """
@@ -26,7 +29,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
-from itertools import repeat
 from operator import attrgetter, is_not, itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -35,9 +37,10 @@ from sqlalchemy import ColumnElement, Select, any_, bindparam, event, false, fun
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
 
+from connectors.base import UnreadableValue
 from connectors.sql.coercion import ColumnType, Kind
 from connectors.sql.databases import Database, create_engine
-from connectors.sql.pg_values import EXACT_TYPES, Unholdable, tolerant_json
+from connectors.sql.pg_values import EXACT_TYPES, Unholdable, sql_name, tolerant_json
 from connectors.sql.streams import StreamShape
 
 AMBIGUOUS = frozenset({date.max, date.min, datetime.max, datetime.min})
@@ -132,15 +135,56 @@ def _sent_as_itself(value: Any) -> bool:
 
 
 def _unholdable(value: Any) -> bool:
-    return isinstance(value, Unholdable) or (isinstance(value, list) and any(map(_unholdable, value)))
-
-
-def _located(value: Any, where: str, column: str) -> Any:
     if isinstance(value, Unholdable):
-        return value.unreadable(where, column)
+        return True
+    if isinstance(value, list):
+        return any(map(_unholdable, value))
+    bounds = range_bounds(value)
+    return bounds is not None and any(isinstance(bound, Unholdable) for bound in bounds)
+
+
+def _located(value: Any, where: str, column: str, *, whole: bool = True) -> Any:
+    if isinstance(value, Unholdable):
+        return value.unreadable(where, column, whole=whole)
     if isinstance(value, list):  # an array
-        return list(map(_located, value, repeat(where), repeat(column)))
+        return [_located(item, where, column, whole=False) for item in value]
+    bounds = range_bounds(value)
+    if bounds is not None and any(isinstance(bound, Unholdable) for bound in bounds):
+        return unreadable_range(value, bounds, where, column)
     return value
+
+
+_RANGES = frozenset({("asyncpg.types", "Range"), ("sqlalchemy.dialects.postgresql.ranges", "Range")})
+"""A PostgreSQL range as asyncpg reads it (a query's column read by the driver) and as SQLAlchemy does: told by
+name, so that no other database's read imports PostgreSQL's modules."""
+
+
+def range_bounds(value: Any) -> tuple[Any, Any] | None:
+    """A PostgreSQL range's lower and upper bound (``None`` where it has none), or ``None`` for any other value."""
+    kind = value.__class__
+    if (kind.__module__, kind.__name__) in _RANGES:
+        return value.lower, value.upper
+    return None
+
+
+def unreadable_range(value: Any, bounds: tuple[Any, Any], where: str, column: str) -> UnreadableValue:
+    """A range with a bound no Python type holds, as its record holds it: unreadable whole."""
+    lower, upper = (_bound_text(bound) for bound in bounds)
+    opening = "[" if getattr(value, "lower_inc", str(getattr(value, "bounds", "[)"))[0] == "[") else "("
+    closing = "]" if getattr(value, "upper_inc", str(getattr(value, "bounds", "[)"))[-1] == "]") else ")"
+    text = f"{opening}{lower},{upper}{closing}"
+    bound = next(bound for bound in bounds if isinstance(bound, Unholdable))
+    why = (
+        f"a range with the bound {bound.text}, which Brygga cannot hold: read the column as text in the stream's "
+        f"query ({sql_name(column)}::text)"
+    )
+    return UnreadableValue(text, f"{where}, column {column}", why)
+
+
+def _bound_text(bound: Any) -> str:
+    if bound is None:
+        return ""
+    return bound.text if isinstance(bound, Unholdable) else str(bound)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +218,8 @@ class _DatedColumns:
         )
         """Places whose values were all NULL so far."""
         self.dated: list[tuple[int, Callable[[Iterable[Any]], bool]]] = []
+        self.composite: set[int] = set()
+        """Places of arrays and ranges of dates or timestamps."""
         keys = [self.names.index(name) for name in shape.key if name in self.names]
         self.keys = itemgetter(*keys) if len(keys) == len(shape.key) else None
         self.checks: dict[frozenset[str], Select[Any]] = {}
@@ -187,6 +233,8 @@ class _DatedColumns:
         names = frozenset(self.names[place] for place in doubtful)
         if self.keys is None or not names <= set(self.shape.columns) or names & set(self.shape.key):
             return Doubt(None, {})  # no keys to ask by, or a key that may be an infinity itself
+        if not self.composite.isdisjoint(doubtful):
+            return Doubt(None, {})  # an array's or a range's: isfinite() takes no such value, the exact read tells
         check = self.checks.get(names)
         if check is None:
             check = self.checks[names] = _infinity_check(self.shape, sorted(names))
@@ -202,11 +250,44 @@ class _DatedColumns:
                 self.dated.append((place, _naive_among))
             elif isinstance(first, date):  # datetimes too
                 self.dated.append((place, _ambiguous_among))
+            elif isinstance(first, list) or range_bounds(first) is not None:  # an array or a range: of what?
+                inner = next(filter(_PRESENT, map(_inner, map(itemgetter(place), rows))), None)
+                if inner is None:
+                    unseen.append(place)  # only empty ones so far
+                elif isinstance(inner, date):
+                    self.dated.append((place, _ambiguous_within))
+                    self.composite.add(place)
         self.unseen = unseen
 
 
 def _ambiguous_among(values: Iterable[Any]) -> bool:
     return not AMBIGUOUS.isdisjoint(values)
+
+
+def _ambiguous_within(values: Iterable[Any]) -> bool:
+    """Whether an array or range among ``values`` holds a date or timestamp that may be an infinity: asyncpg
+    reads one there as it reads one alone (a ``timestamptz`` one without a zone, which the set finds too)."""
+    return any(map(_holds_ambiguous, filter(_PRESENT, values)))
+
+
+def _holds_ambiguous(value: Any) -> bool:
+    if isinstance(value, list):  # an array, of any number of dimensions (PostgreSQL allows 6)
+        return any(map(_holds_ambiguous, value))
+    bounds = range_bounds(value)
+    if bounds is not None:
+        return any(bound in AMBIGUOUS for bound in bounds if bound is not None)
+    return value in AMBIGUOUS
+
+
+def _inner(value: Any) -> Any:
+    """The first value other than null inside an array (of any dimensions) or a range's bounds, or ``None``."""
+    if value is None:
+        return None
+    bounds = range_bounds(value)
+    items = bounds if bounds is not None else value if isinstance(value, list) else None
+    if items is None:
+        return value
+    return next(filter(_PRESENT, map(_inner, items)), None)
 
 
 def _naive_among(values: Iterable[Any]) -> bool:

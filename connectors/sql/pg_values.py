@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
-from connectors.base import NotJson, UnreadableValue, parse_json
+from connectors.base import NotJson, UnreadableValue, duration_text, parse_json
 
 _EPOCH_ORDINAL = date(2000, 1, 1).toordinal()
 """PostgreSQL counts days and microseconds from 2000-01-01."""
@@ -63,17 +63,18 @@ class Unholdable:
     def __repr__(self) -> str:
         return f"Unholdable({self.kind}, {self.text!r})"
 
-    def unreadable(self, where: str, column: str) -> UnreadableValue:
-        """The value as its record holds it: fails alone where a sync maps it, saying what to do."""
-        read_as_text = f"read the column as text in the stream's query ({_sql_name(column)}::text)"
+    def unreadable(self, where: str, column: str, *, whole: bool = True) -> UnreadableValue:
+        """The value as its record holds it: fails alone where a sync maps it, saying what to do.
+
+        :param whole: whether it is the column's value (not an item of an array, which ``isfinite`` refuses)
+        """
+        read_as_text = f"read the column as text in the stream's query ({sql_name(column)}::text)"
         if self.kind == "json":
             why = f"JSON that Brygga cannot read, as {self.trouble}: {read_as_text}"
         elif self.text.endswith("infinity"):
-            name = _sql_name(column)
-            why = (
-                f"{self.text} is no {_WHAT[self.kind]} Brygga can hold: {read_as_text}, or without it "
-                f"(CASE WHEN isfinite({name}) THEN {name} END)"
-            )
+            name = sql_name(column)
+            without = f", or without it (CASE WHEN isfinite({name}) THEN {name} END)" if whole else ""
+            why = f"{self.text} is no {_WHAT[self.kind]} Brygga can hold: {read_as_text}{without}"
         elif self.kind.startswith("time") and not self.kind.startswith("timestamp"):
             why = f"a time of 24:00, which Brygga cannot hold: {read_as_text}"
         else:
@@ -84,7 +85,7 @@ class Unholdable:
 _WHAT = {"date": "date", "timestamp": "timestamp", "timestamptz": "timestamp", "time": "time", "timetz": "time"}
 
 
-def _sql_name(column: str) -> str:
+def sql_name(column: str) -> str:
     """``column`` as written in SQL: quoted unless a plain lower-case name."""
     if column.isidentifier() and column.isascii() and column == column.lower():
         return column
@@ -134,8 +135,9 @@ def _time_of(micros: int) -> time:
 
 
 def tolerant_json(text: str) -> Any:
-    """A JSON value exactly (:func:`~connectors.base.parse_json`), or an :class:`Unholdable` where it
-    cannot be read (nested too deeply), so that its row is still read."""
+    """A JSON value exactly (:func:`~connectors.base.parse_json`: nesting deeper than the parser goes is cut
+    there, as an unreadable value), or an :class:`Unholdable` where it still cannot be read (too deep for the
+    stack it is parsed on), so that its row is still read."""
     try:
         return parse_json(text)
     except NotJson as exc:
@@ -270,12 +272,13 @@ def _offset(seconds: int) -> str:
 
 def interval_text(value: Any) -> str:
     """A value written to an interval as the text PostgreSQL reads: text as it is (``1 mon``, ``P1M``), a
-    ``timedelta`` (another database's) as its days and seconds in ISO 8601.
+    ``timedelta`` (another database's, such as a MariaDB ``TIME`` of ``100:00:00``) as the ISO 8601 text that
+    Brygga reads such an interval as (``PT100H``: :func:`~connectors.base.duration_text`).
 
     :raises TypeError: for anything else: its record fails alone
     """
     if isinstance(value, str):
         return value
     if isinstance(value, timedelta):
-        return f"P{value.days}DT{value.seconds}.{value.microseconds:06d}S"
+        return duration_text(value)
     raise TypeError(f"an interval is written from text or a duration, not {type(value).__name__}")

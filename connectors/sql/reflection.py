@@ -10,6 +10,7 @@ the keys come from one catalog query of its own.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 from sqlalchemy import (
@@ -26,7 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Inspector
 from sqlalchemy.exc import SAWarning
-from sqlalchemy.types import Text
+from sqlalchemy.types import JSON, Text
+
+from connectors.sql.mariadb_values import JsonText
 
 _POSTGRES_KEYS = text(
     """
@@ -59,6 +62,8 @@ def reflect_table(conn: Connection, name: str, schema: str | None) -> Table:
         warnings.simplefilter("ignore", SAWarning)
         inspector = inspect(conn)
         table = _columns(inspector, name, schema)
+        if getattr(conn.dialect, "is_mariadb", False):
+            _mariadb_json(conn, table, name, schema)
         if conn.dialect.name == "postgresql":
             _postgres_keys(conn, table, name, schema)
         else:
@@ -72,12 +77,36 @@ def _columns(inspector: Inspector, name: str, schema: str | None) -> Table:
     :raises NoSuchTableError: when there is no such table or view
     """
     columns = inspector.get_columns(name, schema)
+    for found in columns:
+        if isinstance(found["type"], JSON):
+            # a null field is SQL NULL, as in every other column, not the JSON text null (SQLAlchemy's default)
+            found["type"].none_as_null = True
     return Table(
         name,
         MetaData(),
         *(Column(found["name"], found["type"], nullable=found["nullable"]) for found in columns),
         schema=schema,
     )
+
+
+_MARIADB_CHECKS = text(
+    """
+    SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
+    WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table
+    """
+).bindparams(bindparam("schema", type_=Text()))
+_JSON_VALID = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.IGNORECASE)
+
+
+def _mariadb_json(conn: Connection, table: Table, name: str, schema: str | None) -> None:
+    """MariaDB's ``JSON`` is a ``LONGTEXT`` with a ``json_valid`` check, and reflects as one: such columns get
+    :class:`~connectors.sql.mariadb_values.JsonText`, so that lists, mappings and decimals are written as
+    JSON (read, they stay the text they were)."""
+    for (clause,) in conn.execute(_MARIADB_CHECKS, {"table": name, "schema": schema}):
+        found = _JSON_VALID.fullmatch(clause.strip())
+        column = found and table.c.get(found.group(1).replace("``", "`"))
+        if column is not None:
+            column.type = JsonText()
 
 
 def _postgres_keys(conn: Connection, table: Table, name: str, schema: str | None) -> None:

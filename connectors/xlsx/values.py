@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from connectors.base import duration_text as iso_duration
+
 ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 """Control characters a workbook cannot hold: openpyxl's own pattern, spelled out here so that reading a
 workbook (this module's other half) does not import openpyxl (~0.15 s of every ``brygga run``)."""
@@ -120,6 +122,8 @@ def cell_value(value: Any) -> Any:
         return value if _held_as_number(value) else _text(str(value))
     if isinstance(value, dict | list | tuple | set | frozenset):
         raise CellValueError(f"a {type(value).__name__} cannot be written in one cell: map it to text first")
+    if isinstance(value, timedelta):  # a database's duration: ISO 8601 text (PT100H), not "4 days, 4:00:00"
+        return iso_duration(value)
     return _text(str(value))
 
 

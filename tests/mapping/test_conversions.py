@@ -357,6 +357,8 @@ def test_to_datetime_rejects_seconds_out_of_range() -> None:
         ({"b": 1, "a": "å"}, '{"a": "å", "b": 1}'),
         ([1, "x", None], '[1, "x", null]'),
         ({"when": MARCH_5}, '{"when": "2024-03-05"}'),
+        (timedelta(hours=100), "PT100H"),  # a MariaDB TIME past a day: was "4 days, 4:00:00"
+        (-timedelta(hours=1, minutes=30), "PT-1H-30M"),  # was "-1 day, 22:30:00"
     ],
 )
 def test_to_string(value: Any, text: str) -> None:

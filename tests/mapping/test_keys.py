@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +10,7 @@ import pytest
 
 from app.mapping.keys import KeyReader
 from app.mapping.lookups import DictLookups, NoLookups
-from app.records import format_key, key_text, key_texts
+from app.records import duration_text, format_key, key_text, key_texts
 
 
 @pytest.mark.parametrize(
@@ -111,3 +111,21 @@ def test_a_batch_of_records_reads_its_keys_as_one_by_one(fields: list[str]) -> N
 
     assert reader.texts(records) == [reader.text(record) for record in records]
     assert reader.texts(records[:1] * 3) == [reader.text(records[0])] * 3
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (timedelta(hours=100), "PT100H"),
+        (timedelta(hours=838, minutes=59, seconds=59, microseconds=999999), "PT838H59M59.999999S"),
+        (-timedelta(hours=1, minutes=30), "PT-1H-30M"),
+        (-timedelta(seconds=0.5), "PT-0.5S"),
+        (timedelta(microseconds=1), "PT0.000001S"),
+        (timedelta(days=1, seconds=5), "PT24H5S"),
+        (timedelta(0), "PT0S"),
+    ],
+)
+def test_a_duration_is_iso_8601_text_as_postgresql_writes_an_interval_of_hours(value: timedelta, text: str) -> None:
+    """What ``SET IntervalStyle = iso_8601`` makes of the same interval of hours: each part with its sign."""
+    assert duration_text(value) == text
+    assert key_text(value) == str(value)  # a key's text is as it was: the ID map keeps it

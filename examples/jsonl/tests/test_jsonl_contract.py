@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Connector, create_connector
+from connectors.base import Connector, UnreadableValue, create_connector
 from connectors.testing import ConnectorContract, Subject, configured_system
 
 if find_spec("brygga_jsonl") is None and os.environ.get("BRYGGA_REQUIRE_SERVICES") != "1":
@@ -67,3 +67,20 @@ async def test_numbers_are_kept_exactly(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "people.jsonl").read_text(
         encoding="utf-8"
     ) == '{"id":1,"credit":1234567890.123456789012}\n'
+
+
+async def test_a_line_nested_deeper_than_the_parser_goes_is_read_with_that_part_unreadable(tmp_path: Path) -> None:
+    """The SDK's parse_json cuts it there, naming the line: its record fails alone where a sync maps it."""
+    (tmp_path / "data").mkdir()
+    deep = "[" * 5_000 + "]" * 5_000
+    (tmp_path / "data" / "people.jsonl").write_text(f'{{"id": 1, "deep": {deep}}}\n{{"id": 2}}\n', encoding="utf-8")
+
+    async with jsonl_system(tmp_path) as connector:
+        [batch] = [batch async for batch in connector.read("people", None, 10)]
+
+    first, second = batch.records
+    deep_value = first["deep"]
+    while isinstance(deep_value, list):
+        [deep_value] = deep_value
+    assert second == {"id": 2}
+    assert isinstance(deep_value, UnreadableValue) and deep_value.where.endswith("people.jsonl):1"), deep_value

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import stat
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,7 +166,9 @@ async def test_quotes_delimiters_and_line_breaks_in_values_round_trip(customers:
 
 def test_values_are_written_as_text() -> None:
     when = datetime(2024, 5, 17, 8, 30, tzinfo=UTC)
-    values = [None, True, False, Decimal("1E+3"), Decimal("12.50"), date(2024, 5, 17), when, time(8, 30), 7, 2.5, "x"]
+    values: list[Any] = [None, True, False, Decimal("1E+3"), Decimal("12.50"), date(2024, 5, 17), when, time(8, 30)]
+    values += [7, 2.5, "x"]
+    values += [timedelta(hours=100), -timedelta(hours=1, minutes=30, seconds=0.5)]  # a MariaDB TIME's durations
 
     assert [cell_text(value) for value in values] == [
         "",
@@ -179,6 +182,8 @@ def test_values_are_written_as_text() -> None:
         "7",
         "2.5",
         "x",
+        "PT100H",  # not Python's "4 days, 4:00:00"
+        "PT-1H-30M-0.5S",  # not "-1 day, 22:29:59.500000"
     ]
 
 

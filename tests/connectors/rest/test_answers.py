@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from app.errors import PermanentError
+from app.record_checks import UnreadableValue
 from connectors.rest.connector import RestConnector
 from tests.connectors.rest.conftest import MakeSystem, read_all
 from tests.connectors.rest.server import ApiState
@@ -91,13 +92,22 @@ async def test_nul_bytes_in_strings_are_kept_escaped_or_raw(api: ApiState, make_
     assert await records(raw_stream(make_system)) == [{"id": 1, "name": "a\x00b"}, {"id": 2, "name": "c\x00d"}]
 
 
-async def test_a_body_nested_100000_levels_deep_fails_the_read_clearly(api: ApiState, make_system: MakeSystem) -> None:
-    api.raw["page"] = b'[{"id": 1, "deep": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]"
+async def test_a_record_nested_100000_levels_deep_is_read_with_that_part_unreadable_and_the_page_too(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    """It failed the whole page (``is not JSON: it is nested too deeply``), so no record of it arrived; now
+    the lists below 254 levels are an unreadable value, for the engine to fail that record alone."""
+    api.raw["page"] = b'[{"id": 1, "deep": ' + b"[" * 100_000 + b"]" * 100_000 + b'}, {"id": 2, "name": "Bo"}]'
 
-    with pytest.raises(PermanentError, match=r"is not JSON: it is nested too deeply") as failed:
-        await records(raw_stream(make_system))
+    first, second = await records(raw_stream(make_system))
 
-    assert "check `base_url`" not in str(failed.value)
+    assert second == {"id": 2, "name": "Bo"}
+    deep = first["deep"]
+    while isinstance(deep, list):
+        [deep] = deep
+    assert isinstance(deep, UnreadableValue), deep
+    assert deep.text == "a list or object nested deeper than 254 levels"
+    assert deep.where.startswith("crm.contacts") and "page 1" in deep.where and "/raw/page" in deep.where
 
 
 async def test_records_nested_deeper_than_orjson_writes_are_read(api: ApiState, make_system: MakeSystem) -> None:
@@ -125,6 +135,7 @@ async def test_an_empty_body_fails_the_read_saying_it_is_empty(api: ApiState, ma
         (b'[{"id": 1, "score": NaN}]', r"NaN is not a JSON value"),
         (b"ok", r"Expecting value at line 1 column 1"),
         (b'[{"id": 1}] [{"id": 2}]', r"Extra data at line 1 column 13"),
+        (b'[{"id": 1, "deep": ' + b"[" * 5_000 + b"}]", r"'\}' at character 5019 closes nothing open"),
     ],
 )
 async def test_a_body_that_is_not_json_fails_the_read_saying_what_is_wrong(

@@ -105,3 +105,31 @@ async def test_a_dead_letter_whose_key_no_url_can_hold_is_retried_from_its_kept_
     assert (first.status, first.counts.failed) == ("partial", 1), first.error
     assert second.status == "partial", second.error
     assert letters == [".."]
+
+
+async def test_a_record_nested_deeper_than_the_parser_recurses_fails_alone_and_its_page_lands(
+    tmp_path: Path, api: ApiState, api_url: str, target: str
+) -> None:
+    """One record 100,000 levels deep failed the read of its whole page, so no record of it arrived and the
+    run failed; now that record fails alone into the dead letters, saying why, and the others land."""
+    deep = "[" * 100_000 + "]" * 100_000
+    api.raw["page"] = (
+        '{"data": [{"id": "1", "name": "Ann", "n": 1},'
+        f'{{"id": "2", "name": "Deep", "n": 2, "extra": {deep}}},'
+        '{"id": "3", "name": "Cy", "n": 3}]}'
+    ).encode()
+    file = _project(tmp_path, api_url, target)
+
+    async with open_engine(open_workspace(file, environ={})) as engine:
+        run = await engine.run("items", RunOptions())
+        letters = {letter.source_key: letter.error for letter in await engine.store.dead_letters("items")}
+
+    connection = await asyncpg.connect(target)
+    try:
+        rows = [tuple(row) for row in await connection.fetch("SELECT id, name FROM items ORDER BY id")]
+    finally:
+        await connection.close()
+    assert (run.status, run.counts.read, run.counts.failed) == ("partial", 3, 1), run.error
+    assert rows == [("1", "Ann"), ("3", "Cy")]
+    assert list(letters) == ["2"]
+    assert "field 'extra'" in letters["2"] and "nested deeper than 254 levels" in letters["2"], letters

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -117,13 +117,14 @@ def test_json_bodies_write_numbers_exactly_as_they_are() -> None:
             "i": Decimal("-1E+30"),
             "j": Decimal("1.5E-7"),
             "k": 0.1,
+            "l": [timedelta(hours=100), -timedelta(minutes=90)],  # a MariaDB TIME's durations, as ISO 8601
         }
     )
 
     assert sent == (
         b'{"a":10.50,"b":100,"c":0.30000000000000000001,"d":"NaN","e":"AAE=","f":[1],'
         b'"g":123456789012345678901234567890,"h":[-9223372036854775809,18446744073709551615,18446744073709551616],'
-        b'"i":-1000000000000000000000000000000,"j":1.5E-7,"k":0.1}'
+        b'"i":-1000000000000000000000000000000,"j":1.5E-7,"k":0.1,"l":["PT100H","PT-1H-30M"]}'
     )
     assert json.loads(sent, parse_float=Decimal)["c"] == Decimal("0.30000000000000000001")
 

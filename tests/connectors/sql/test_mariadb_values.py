@@ -4,6 +4,7 @@ without stopping a sync: TIME durations beyond a day or below zero, zero dates, 
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -69,6 +70,10 @@ def stored(checkpoint: Any) -> Any:
         ("838:59:59.999999", hours(838, 59, 59.999999)),
         ("4 days, 4:00:00", hours(100)),  # a timedelta's own text: a key of such a column
         ("-1 day, 22:30:00", -hours(1, 30)),
+        ("PT100H", hours(100)),  # ISO 8601, as a duration reaches text (and a PostgreSQL interval is read)
+        ("PT-1H-30M-0.5S", -hours(1, 30, 0.5)),
+        ("PT-0.000001S", -timedelta(microseconds=1)),
+        ("PT8H30M", time(8, 30)),
         (hours(30), hours(30)),
         (hours(2), time(2)),  # a duration within a day is the time of day it is, as it is read back
         (-hours(838, 59, 59.999999), -hours(838, 59, 59.999999)),
@@ -81,7 +86,9 @@ def test_a_mariadb_time_takes_a_time_of_day_or_a_duration(value: Any, expected: 
     assert type(time_or_duration(value)) is type(expected)
 
 
-@pytest.mark.parametrize("value", ["839:00:00", hours(839), -hours(839), "8:3", "noon", "1000:00:00", 12])
+@pytest.mark.parametrize(
+    "value", ["839:00:00", hours(839), -hours(839), "8:3", "noon", "1000:00:00", 12, "PT", "P1D", "PT839H"]
+)
 def test_a_mariadb_time_refuses_what_it_cannot_hold(value: Any) -> None:
     with pytest.raises((ValueError, AttributeError)):
         time_or_duration(value)
@@ -117,6 +124,36 @@ async def test_a_time_beyond_a_day_or_below_zero_is_read_as_the_duration_it_is(d
     ]
     assert [found[key]["d"] for key in ("1", "2")] == read[:2]
     assert loads(dumps(batch.records)) == batch.records  # a dead letter keeps the duration
+
+
+@MARIADB
+async def test_a_duration_reaches_a_text_column_as_iso_8601_and_comes_back_exactly(db: Db, connect: Connect) -> None:
+    """MariaDB's durations were written to text as Python spells them (``4 days, 4:00:00``, ``-1 day,
+    22:29:59.500000``), which no other system reads as a duration; now as ISO 8601, as PostgreSQL's
+    intervals are read (``PT100H``), and a MariaDB TIME takes that text back."""
+    name = db.name("took")
+    await db.execute(f"CREATE TABLE {name} (id INT PRIMARY KEY, d TIME(6))")
+    await db.execute(f"INSERT INTO {name} VALUES (1, '100:00:00'), (2, '-01:30:00.5'), (3, '08:30:00'), (4, NULL)")
+    sqlite3.connect(db.root / "text.db").execute(
+        "CREATE TABLE took (id INTEGER PRIMARY KEY, d TEXT)"
+    ).connection.close()
+    try:
+        async with connect({"s": {"table": name, "key": "id"}}) as source:
+            [batch] = await read_all(source, "s", None, 10)
+        async with connect({"t": {"table": "took", "key": "id"}}, url="sqlite:///text.db") as target:
+            await target.prepare("t", write_fields=["d"])
+            results = await target.write("t", [Write(CREATE, record, str(record["id"])) for record in batch.records])
+            [copied] = await read_all(target, "t", None, 10)
+        async with connect({"s": {"table": name, "key": "id"}}) as source:
+            back = [Write(CREATE, {"id": record["id"] + 10, "d": record["d"]}, None) for record in copied.records]
+            written = await source.write("s", back)
+        again = await as_text(db, name, "d")
+    finally:
+        await db.execute(f"DROP TABLE {name}")
+
+    assert [result.error for result in [*results, *written]] == [None] * 8
+    assert [record["d"] for record in copied.records] == ["PT100H", "PT-1H-30M-0.5S", "08:30:00", None]
+    assert again[4:] == [(11, "100:00:00.000000"), (12, "-01:30:00.500000"), (13, "08:30:00.000000"), (14, None)]
 
 
 @MARIADB

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from connectors.xlsx.values import column_values, record_value
+from connectors.xlsx.values import cell_value, column_values, record_value
 
 COLUMNS: dict[str, list[Any]] = {
     "text": ["a", "b", "åäö"],
@@ -30,3 +30,8 @@ def test_a_column_reads_as_its_cells_do(cells: list[Any]) -> None:
     got = list(column_values(tuple(cells)))
 
     assert [(type(value), str(value)) for value in got] == [(type(value), str(value)) for value in expected]
+
+
+def test_a_duration_is_written_to_a_cell_as_iso_8601_text() -> None:
+    """A MariaDB TIME past a day reached a cell as Python's text (``4 days, 4:00:00``)."""
+    assert [cell_value(value) for value in (timedelta(hours=100), -timedelta(minutes=90))] == ["PT100H", "PT-1H-30M"]

@@ -50,7 +50,7 @@ def read_records(path: Path, shown: str) -> list[Record]:
 
 def _record(line: bytes, where: str) -> Record:
     try:
-        value = parse_json(line)  # numbers exact: 0.1 stays Decimal("0.1") where a float would round it
+        value = parse_json(line, where=where)  # numbers exact (0.1 stays Decimal("0.1")); too deep: cut there
     except NotJson as exc:
         raise PermanentError(f"{where}: not valid JSON ({exc}): fix the line, or remove it") from exc
     if not isinstance(value, dict):
