@@ -114,6 +114,67 @@ def secret_pattern(value: str) -> str:
     return "|".join([pattern, *map(re.escape, encoded)]) if encoded else pattern
 
 
+def _alternation(values: list[str]) -> str:
+    """One pattern that finds each of ``values`` as :func:`secret_pattern` does, its values' characters
+    shared where they start alike (a trie): at a place no value starts, each distinct first character is
+    tried once, not each value (300 tokens alike took 13 s to scrub 2 MB), and where two values start alike
+    the longer is tried first, so a value inside another never wins."""
+    tree = _Node()
+    small = _Node()
+    for value in values:
+        (small if len(value) < WHOLE_WORD_BELOW else tree).insert(_units(value))
+    encoded = _Node()
+    for form in {form for value in values for form in _base64_forms(value)}:
+        encoded.insert(list(form))
+    branches = [
+        _node_pattern(tree, "", _unit_pattern) if tree.children else "",
+        f"{_WORD_START}{_node_pattern(small, _WORD_END, _unit_pattern)}" if small.children else "",
+        _node_pattern(encoded, "", re.escape) if encoded.children else "",
+    ]
+    return "|".join(branch for branch in branches if branch)
+
+
+class _Node:
+    """A place in a trie of values' characters (backslash runs as one, see :func:`_units`)."""
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.ends = False
+        self.depth = 0
+        """The most characters still to come below it: the longest values are tried first."""
+
+    def insert(self, units: list[str]) -> None:
+        node = self
+        node.depth = max(node.depth, len(units))
+        for index, unit in enumerate(units):
+            node = node.children.setdefault(unit, _Node())
+            node.depth = max(node.depth, len(units) - index - 1)
+        node.ends = True
+
+
+def _node_pattern(root: _Node, end: str, unit_pattern: Callable[[str], str]) -> str:
+    """What follows ``root``: each child's character (as ``unit_pattern`` finds it) and what follows it, the
+    deepest first, then ``end`` (a value's end) where a value ends there. Built without recursion: a value
+    has up to :data:`LONG_SECRET` characters, its base64 a third more."""
+    done: dict[int, str] = {}
+    stack: list[tuple[_Node, bool]] = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        children = sorted(node.children.items(), key=lambda item: -item[1].depth)
+        if not ready:
+            stack.append((node, True))
+            stack.extend((child, False) for _, child in children)
+            continue
+        alternatives = [unit_pattern(unit) + done[id(child)] for unit, child in children]
+        if node.ends:
+            alternatives.append(end)
+        if len(alternatives) == 1:
+            done[id(node)] = alternatives[0]
+        else:
+            done[id(node)] = f"(?:{'|'.join(alternatives)})"
+    return done[id(root)]
+
+
 def _base64_forms(value: str) -> set[str]:
     """``value`` in base64, standard and URL-safe, with and without padding (none for a short value: its
     base64 would be a few letters any base64 text may hold)."""
@@ -245,8 +306,7 @@ class SecretValues:
                 self._cut = sorted({form for value in values for form in _cut_forms(value)}, key=len, reverse=True)
                 self._pattern = None
                 if short:
-                    alternation = "|".join(f"(?:{secret_pattern(value)})" for value in short)
-                    self._pattern = re.compile(f"(?={_first_characters(short)})(?:{alternation})")
+                    self._pattern = re.compile(f"(?={_first_characters(short)})(?:{_alternation(short)})")
             return self._pattern, self._long, self._cut
 
 

@@ -123,6 +123,22 @@ def test_a_secret_inside_a_longer_one_does_not_leave_the_rest() -> None:
     assert secrets.redact("a abcdefgh12345678 b abcdefgh12 c") == "a *** b *** c"
 
 
+def test_secrets_that_start_alike_are_each_scrubbed_whole_in_every_form() -> None:
+    """Values are matched along their shared starts (a trie): the longest one that is there wins, in any
+    form, short values among them, and so do their base64 forms."""
+    values = ["tok-1234-alpha", "tok-1234-alphabet", "tok-1299-x-ray", "tok1", "tok1-and-more"]
+    secrets = _secrets(*values)
+    for value in values:
+        for form in (value, json.dumps(value), quote(value, safe=""), repr(value.encode()), f"x {value} y"):
+            assert value not in secrets.redact(form) and "***" in secrets.redact(form), form
+        if len(value) >= 8:
+            encoded = base64.b64encode(value.encode()).decode()
+            assert secrets.redact(f"[{encoded}]") == "[***]"
+    assert secrets.redact("tok-1234-alphabetical") == "***ical"
+    assert secrets.redact("tok-1234-alph!") == "tok-1234-alph!"  # no cut: no secret
+    assert secrets.redact("tok1 tok12 tok1-and-more!") == "*** tok12 ***!"
+
+
 @pytest.mark.parametrize(
     ("text", "scrubbed"),
     [
