@@ -59,8 +59,8 @@ def _timed_out(connector: Connector, doing: str) -> ConnectorTimeout:
     limit = format_duration(system.options.call_timeout)
     return ConnectorTimeout(
         f"{connector_name(connector)} did not finish {doing} within {limit} (the system's call_timeout), so "
-        f"the call was cancelled and the run stops; the next run starts afresh. If {system.name} is just that "
-        f"slow, give it a longer call_timeout; else the connector is stuck and needs fixing"
+        f"the call was cancelled and the run stops; the next run starts afresh. If system '{system.name}' is just "
+        "that slow, give it a longer call_timeout; else the connector is stuck and needs fixing"
     )
 
 
