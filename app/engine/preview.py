@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.config import TwoWaySyncConfig
-from app.engine.connector_calls import prepare_stream, read_batches
+from app.engine.connector_calls import guarded, prepare_stream, read_batches
 from app.engine.planning import Action, Planned, plan_batch
 from app.engine.preview_rows import PreviewRow
 from app.engine.runner import Engine
@@ -48,7 +48,7 @@ async def _current_targets(target: Any, stream: str, plan: list[Planned]) -> dic
     if not keys:
         return {}
     try:
-        found: dict[str, Record] = await target.get(stream, keys)
+        found: dict[str, Record] = await guarded(target, f"looking stream '{stream}' up", target.get(stream, keys))
     except NotImplementedError:
         return {}
     return found

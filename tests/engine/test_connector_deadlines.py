@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from app.engine.preview import preview_sync
 from app.engine.runner import RunOptions, open_engine
 from app.engine.workspace import open_workspace
-from app.errors import ConfigError
+from app.errors import ConfigError, ConnectorTimeout
 from tests.engine.buggy_kind import OPEN, BuggyConnector, buggy_kind
 
 __all__ = ["buggy_kind"]  # the fixture, used by name
@@ -127,3 +128,19 @@ def test_a_call_timeout_that_is_no_duration_is_a_config_error(
         open_workspace(_project(tmp_path, timeout=timeout), environ={})
 
     assert f"brygga.yaml:6:19: systems.src.call_timeout: {problem}" in str(caught.value)
+
+
+async def test_a_preview_whose_look_up_never_returns_stops_at_the_deadline(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    """``brygga preview`` asks the target for the records it would update, to show their differences."""
+    async with open_engine(open_workspace(_project(tmp_path), environ={})) as engine:
+        await engine.run("people", RunOptions())
+        buggy_kind.records = [{"id": number, "name": f"new{number}"} for number in range(1, 6)]
+        buggy_kind.bugs["people"] = "get hang"
+        with pytest.raises(ConnectorTimeout) as caught:
+            await preview_sync(engine, "people", 10)
+
+    assert "the buggy connector of system 'tgt' did not finish looking stream 'people' up within 200ms" in str(
+        caught.value
+    )
