@@ -19,6 +19,7 @@ fix it::
     ├── ConnectorError       a business system failed us
     │   ├── TransientError   worth retrying: timeouts, 429, 5xx, dropped connections
     │   │   ├── EarlierWriteFailed   overlapped an earlier write that failed: it changed nothing
+    │   │   ├── ConnectorTimeout     a call into a connector outlasted its system's call_timeout
     │   │   ├── TransientHttpError   a REST answer worth retrying (connectors.rest.errors)
     │   │   ├── FileChangedError     a table file changed while it was rewritten (connectors.table_file.replace)
     │   │   └── WorkbookOpenError    a workbook that is open elsewhere (connectors.xlsx.workbook)
@@ -145,6 +146,17 @@ class EarlierWriteFailed(TransientError):
     Not retried on its own (its retry could overtake the earlier write's): whoever made both writes
     makes it again once the earlier one is through (see :mod:`connectors.ordering`).
     """
+
+
+class ConnectorTimeout(TransientError):
+    """A call into a connector (a page read, a batch written, a look-up, ``open``, ``prepare``) that did not
+    return within its system's ``call_timeout``: the call is cancelled and the run stops, releasing its
+    sync for the next run. Not retried within the run (``retried``): a call stuck once is likely stuck
+    again, and the run has waited long enough; the next run tries afresh.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retried=True)
 
 
 class PermanentError(ConnectorError):

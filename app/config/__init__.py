@@ -67,6 +67,7 @@ __all__ = [
     "load_kind",
     "load_project",
     "old_dotted_form",
+    "options_alone",
     "parse_duration",
     "parse_path",
     "project_schema",
@@ -92,7 +93,7 @@ if TYPE_CHECKING:
         parse_duration,
     )
     from app.config.issues import ConfigIssue, ConfigWarning, Mark, UnsetVariable
-    from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, load_kind
+    from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, load_kind, options_alone
     from app.config.loader import (
         Project,
         find_project_file,
@@ -201,6 +202,7 @@ _MODULES = {
         "UnknownKindError",
         "installed_kinds",
         "load_kind",
+        "options_alone",
     ),
     "app.config.schema": (
         "project_schema",

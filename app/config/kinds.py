@@ -60,6 +60,12 @@ def installed_kinds() -> list[str]:
     return sorted(_entry_points())
 
 
+def options_alone(kind: str) -> bool:
+    """Whether ``kind`` registers its options model on its own: validating a project then imports none of
+    the kind's connector module (whose capabilities, such as looking records up by key, stay unknown)."""
+    return kind in _options_entry_points()
+
+
 def entry_point(kind: str) -> EntryPoint:
     """:raises UnknownKindError: when no package registers ``kind``"""
     try:

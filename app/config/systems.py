@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from pydantic import ByteSize, Field, SecretStr
 
-from app.config.base import Caution, ConfigModel, KeyFields, Problem, WholeNumber
+from app.config.base import Caution, ConfigModel, Duration, KeyFields, Problem, WholeNumber
 from app.config.credentials import (
     header_problems,
     secret_cautions,
@@ -58,11 +59,24 @@ class TargetProblem:
     about_mode: bool = False
 
 
+CALL_TIMEOUT = timedelta(hours=1)
+"""The default ``call_timeout``: long, as it is a backstop, not a system's own timeout (a REST system's
+``timeout`` bounds each request). A batch of writes to an API at one request a second takes 17 minutes,
+and a request retried under the sync's policy several more: a deadline cut that short would fail every
+run at the same batch."""
+
+
 class SystemOptions(ConfigModel):
     """A connector kind's options for one system; ``streams`` is always there."""
 
     streams: dict[str, StreamOptions] = Field(description="The streams of this system, by name.")
     batch_size: WholeNumber = Field(1000, ge=1, le=100_000, description="Records per read and write batch.")
+    call_timeout: Duration = Field(
+        CALL_TIMEOUT,
+        gt=timedelta(0),
+        description="The longest one call into the connector may take (a page read, a batch written, a look-up,"
+        " connecting) before the run fails: a backstop for a connector that hangs.",
+    )
 
     def own_problems(self) -> Iterator[Problem]:
         if not self.streams:

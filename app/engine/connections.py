@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 
 from app.config import Project
+from app.engine.connector_calls import close_connector, open_connector
 from app.engine.pipeline import all_of
-from app.errors import PermanentError
+from app.errors import ConnectorTimeout, PermanentError
 from connectors.base import Connector, connector_class
 
 
@@ -15,20 +17,22 @@ class Connections:
     """Opens each system's connector on first use and closes them all at the end.
 
     One connector per system means one connection pool, and (for REST) one
-    rate-limit budget, whatever number of syncs use the system.
+    rate-limit budget, whatever number of syncs use the system. Each system is opened under its own lock:
+    a connector slow to open (or stuck, until its ``call_timeout``) holds up only the syncs of its system.
     """
 
     def __init__(self, project: Project) -> None:
         self.project = project
         self._open: dict[str, Connector] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def get(self, system: str) -> Connector:
         """The opened connector of ``system``.
 
-        :raises ConnectorError: when it cannot be opened
+        :raises ConnectorError: when it cannot be opened (it is closed again), or does not open within its
+            ``call_timeout``
         """
-        async with self._lock:
+        async with self._locks.setdefault(system, asyncio.Lock()):
             connector = self._open.get(system)
             if connector is None:
                 _check_variables(self.project, system)
@@ -41,14 +45,20 @@ class Connections:
                         f" it lacks {missing}; update or reinstall the package that provides it"
                     )
                 connector = kind(config)
-                await connector.open()
+                try:
+                    await open_connector(connector)
+                except ConnectorTimeout:
+                    raise  # stuck: its close may be too, and the run has waited long enough
+                except Exception:
+                    with contextlib.suppress(Exception):  # what it holds; the failure to open is what matters
+                        await close_connector(connector)
+                    raise
                 self._open[system] = connector
             return connector
 
     async def close(self) -> None:
-        async with self._lock:
-            connectors, self._open = list(self._open.values()), {}
-        await all_of(*(connector.close() for connector in connectors))  # each waits for its server to hang up
+        connectors, self._open = list(self._open.values()), {}
+        await all_of(*(close_connector(connector) for connector in connectors))  # each waits for its server to hang up
 
 
 def _check_variables(project: Project, system: str) -> None:

@@ -4,17 +4,25 @@ none of its answers blindly.
 A connector's mistake fails what met it, with a message naming the connector: a record it answered
 wrongly fails alone; an answer that cannot be matched to the writes sent (too few or too many results)
 fails the run, with nothing of that batch recorded as written; an exception that would end the process
-(``KeyboardInterrupt``, ``SystemExit``) fails the run that called, not the service and its other syncs.
+(``KeyboardInterrupt``, ``SystemExit``) fails the run that called, not the service and its other syncs;
+a call that does not return within its system's ``call_timeout`` is cancelled and fails the run, which
+then releases its sync for the next run.
+
+Each call under way is noted by task (:data:`calls_in_progress`), so that a connector that holds the
+event loop (``time.sleep`` in an async method) can be named by the service's loop watch.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from contextvars import ContextVar
+from typing import Any, NamedTuple, TypeVar
 
-from app.errors import ConnectorError, PermanentError
-from connectors.base import Batch, Connector, Write, WriteAction, WriteResult
+from app.config import format_duration
+from app.errors import ConnectorError, ConnectorTimeout, PermanentError
+from connectors.base import Batch, Connector, StreamInfo, Write, WriteAction, WriteResult
 
 _T = TypeVar("_T")
 
@@ -26,6 +34,56 @@ _ENDING = (KeyboardInterrupt, SystemExit)
 """What a connector may raise that, escaping a task, ends the event loop and the process with it. Catching
 them around a connector's call stops no real shutdown: under ``asyncio.run`` a Ctrl-C arrives as a
 cancellation of the main task, and SIGTERM is the service's own handler's (``brygga run`` just ends)."""
+
+
+calling_sync: ContextVar[str | None] = ContextVar("brygga_calling_sync", default=None)
+"""The sync whose run is calling connectors (every task the run starts inherits it); ``None`` elsewhere."""
+
+
+class ConnectorCall(NamedTuple):
+    """A call into a connector under way: what the loop watch names when the event loop is held (a tuple:
+    one is made per call)."""
+
+    connector: Connector
+    doing: str
+    sync: str | None
+
+
+calls_in_progress: dict[asyncio.Task[Any] | None, ConnectorCall] = {}
+"""The connector call each task is in, while it is in one."""
+
+
+def _timed_out(connector: Connector, doing: str) -> ConnectorTimeout:
+    """The error a run fails with where a call outlasted its system's ``call_timeout``."""
+    system = connector.system
+    limit = format_duration(system.options.call_timeout)
+    return ConnectorTimeout(
+        f"{connector_name(connector)} did not finish {doing} within {limit} (the system's call_timeout), so "
+        f"the call was cancelled and the run stops; the next run starts afresh. If system '{system.name}' is just "
+        "that slow, give it a longer call_timeout; else the connector is stuck and needs fixing"
+    )
+
+
+async def _within_deadline(connector: Connector, doing: str, call: Awaitable[_T]) -> _T:
+    """``await call`` within the system's ``call_timeout``; what would end the process fails the caller."""
+    deadline = asyncio.timeout(connector.system.options.call_timeout.total_seconds())
+    task = asyncio.current_task()
+    before = calls_in_progress.get(task)  # the loop watch names the call a task that holds the loop is in
+    calls_in_progress[task] = ConnectorCall(connector, doing, calling_sync.get())
+    try:
+        async with deadline:
+            return await call
+    except _ENDING as exc:
+        raise _ended(connector, doing, exc) from exc
+    except TimeoutError:
+        if deadline.expired():  # else the connector's own TimeoutError, raised as it is
+            raise _timed_out(connector, doing) from None
+        raise
+    finally:
+        if before is None:
+            calls_in_progress.pop(task, None)
+        else:
+            calls_in_progress[task] = before
 
 
 class NotARecord(dict[str, Any]):
@@ -60,31 +118,28 @@ def _ended(connector: Connector, doing: str, exc: BaseException) -> PermanentErr
 
 
 async def _guarded(connector: Connector, doing: str, iterator: AsyncIterator[Any]) -> AsyncGenerator[Any]:
-    """``iterator``'s items; what would end the process raised by it fails the caller instead."""
+    """``iterator``'s items, each within the system's ``call_timeout``; what would end the process raised by
+    it fails the caller instead."""
     try:
         while True:
             try:
-                item = await anext(iterator)
+                item = await _within_deadline(connector, doing, anext(iterator))
             except StopAsyncIteration:
                 return
-            except _ENDING as exc:
-                raise _ended(connector, doing, exc) from exc
             yield item
     finally:
         close = getattr(iterator, "aclose", None)
         if close is not None:
-            try:
-                await close()
-            except _ENDING as exc:
-                raise _ended(connector, doing, exc) from exc
+            await _within_deadline(connector, doing, close())
 
 
 async def guarded(connector: Connector, doing: str, call: Awaitable[_T]) -> _T:
-    """``await call``, a call into ``connector``; what would end the process fails the caller instead."""
-    try:
-        return await call
-    except _ENDING as exc:
-        raise _ended(connector, doing, exc) from exc
+    """``await call``, a call into ``connector``, within its system's ``call_timeout``; what would end the
+    process fails the caller instead.
+
+    :raises ConnectorTimeout: when the call did not return in time (it is cancelled)
+    """
+    return await _within_deadline(connector, doing, call)
 
 
 async def read_batches(
@@ -127,6 +182,22 @@ def _checked_batch(connector: Connector, stream: str, batch: object) -> Batch:
     return Batch(checked, batch.checkpoint)
 
 
+async def open_connector(connector: Connector) -> None:
+    """:meth:`Connector.open`, guarded like every call."""
+    await _within_deadline(connector, "connecting (open)", connector.open())
+
+
+async def close_connector(connector: Connector) -> None:
+    """:meth:`Connector.close`, guarded like every call."""
+    await _within_deadline(connector, "disconnecting (close)", connector.close())
+
+
+async def prepare_stream(connector: Connector, stream: str, write_fields: Sequence[str] | None = None) -> StreamInfo:
+    """:meth:`Connector.prepare`, guarded like every call."""
+    call = connector.prepare(stream, write_fields=write_fields)
+    return await _within_deadline(connector, f"preparing stream '{stream}'", call)
+
+
 def scan_keys(connector: Connector, stream: str, batch_size: int) -> AsyncGenerator[list[str]]:
     """:meth:`Connector.scan_keys`, guarded like a read."""
     return _guarded(connector, f"scanning the keys of stream '{stream}'", connector.scan_keys(stream, batch_size))
@@ -142,10 +213,7 @@ async def write_batch(connector: Connector, stream: str, writes: Sequence[Write]
     :raises PermanentError: when the answer cannot be matched to the writes (not a list, too few or too
         many results): some writes may have happened, none can be recorded, so the run stops there
     """
-    try:
-        results = await connector.write(stream, writes)
-    except _ENDING as exc:
-        raise _ended(connector, f"writing to stream '{stream}'", exc) from exc
+    results = await _within_deadline(connector, f"writing to stream '{stream}'", connector.write(stream, writes))
     if not isinstance(results, list | tuple) or len(results) != len(writes):
         answer = f"{len(results)} results" if isinstance(results, list | tuple) else type(results).__name__
         raise PermanentError(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from app.config import SyncConfig
 from app.engine.by_key import records_by_key
-from app.engine.connector_calls import read_batches, scan_keys, write_batch
+from app.engine.connector_calls import prepare_stream, read_batches, scan_keys, write_batch
 from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, RecordsInFlight, WaitForBefore, all_of, read_ahead
 from app.engine.planning import Action, Planned, plan_batch
@@ -171,8 +171,8 @@ class OneWayRun:
         fields = list(self.parts.mapping.field_names)
         retry, sleep = self.sync.retry, self.engine.sleep
         await all_of(  # each looks at its system (a table's columns: a few catalog queries), at the same time
-            with_retries(retry, lambda: self.parts.source.prepare(source_stream), sleep),
-            with_retries(retry, lambda: self.parts.target.prepare(target_stream, write_fields=fields), sleep),
+            with_retries(retry, lambda: prepare_stream(self.parts.source, source_stream), sleep),
+            with_retries(retry, lambda: prepare_stream(self.parts.target, target_stream, fields), sleep),
             self._look_at_state(),
         )
         if self.parts.target.overlapping_writes(target_stream):

@@ -16,6 +16,7 @@ from typing import Any
 
 from app.config import SyncConfig
 from app.engine.connector_calls import NotARecord, guarded
+from app.engine.key_look_ups import one_way_message
 from app.engine.lookups import find_lookups
 from app.errors import MappingError, PermanentError
 from app.mapping import CompiledMapping, KeyReader, LookupResolver, mapped_hash, record_hash
@@ -350,13 +351,8 @@ async def _sort_new(parts: SyncParts, new: list[Planned]) -> None:
 
 def _cannot_tell(parts: SyncParts) -> PermanentError:
     """Why a sync in ``insert`` or ``update`` mode cannot run into a target that cannot look records up."""
-    mode, system = parts.sync.mode, parts.target.system
-    never = "updates" if mode == "insert" else "creates"
-    return PermanentError(
-        f"sync {parts.sync.name}: the {system.connector} connector of system '{system.name}' cannot look records up "
-        f"by key (it has no `get`), so a sync in {mode} mode, which never {never}, cannot tell which records "
-        f"{parts.sync.target} holds: use mode upsert, or a connector that can look records up"
-    )
+    sync, system = parts.sync, parts.target.system
+    return PermanentError(one_way_message(sync.name, sync.mode, system.connector, system.name, sync.target))
 
 
 async def _held_keys(parts: SyncParts, asked: list[str]) -> dict[str, str]:

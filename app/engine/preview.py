@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.config import TwoWaySyncConfig
-from app.engine.connector_calls import read_batches
+from app.engine.connector_calls import guarded, prepare_stream, read_batches
 from app.engine.planning import Action, Planned, plan_batch
 from app.engine.preview_rows import PreviewRow
 from app.engine.runner import Engine
@@ -19,8 +19,8 @@ async def preview_sync(engine: Engine, name: str, limit: int) -> list[PreviewRow
     if isinstance(sync, TwoWaySyncConfig):
         return await preview_two_way(engine, sync, limit)
     parts = await engine.parts(sync)
-    await parts.source.prepare(sync.source_stream)
-    await parts.target.prepare(sync.target_stream, write_fields=list(parts.mapping.field_names))
+    await prepare_stream(parts.source, sync.source_stream)
+    await prepare_stream(parts.target, sync.target_stream, list(parts.mapping.field_names))
     records = await _first_records(engine, name, limit)
     plan = await plan_batch(parts, records)
     current = await _current_targets(parts.target, sync.target_stream, plan)
@@ -48,7 +48,7 @@ async def _current_targets(target: Any, stream: str, plan: list[Planned]) -> dic
     if not keys:
         return {}
     try:
-        found: dict[str, Record] = await target.get(stream, keys)
+        found: dict[str, Record] = await guarded(target, f"looking stream '{stream}' up", target.get(stream, keys))
     except NotImplementedError:
         return {}
     return found

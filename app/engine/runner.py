@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from app.config import SyncConfig, TwoWaySyncConfig
 from app.engine.connections import Connections
+from app.engine.connector_calls import calling_sync
 from app.engine.garbage_collection import collect_after_close, collect_after_runs, leaves_garbage
 from app.engine.one_way_run import DeadLetterChoice, OneWayRun, Progress, RunOptions
 from app.engine.pipeline import all_of
@@ -175,6 +176,7 @@ class Engine:
         sync = self.workspace.project.syncs[name]
         stop = options.stop = options.stop or asyncio.Event()
         heartbeat = asyncio.ensure_future(self._keep_lease(name, stop))
+        calling = calling_sync.set(name)  # the loop watch names the sync whose connector holds the loop
         try:
             work: OneWayRun | TwoWayRun = (
                 _two_way_run(self, sync, run_id, options)
@@ -196,6 +198,7 @@ class Engine:
             await asyncio.shield(self._finish(run_id, "failed", f"{type(exc).__name__}: {exc}"))
             raise
         finally:
+            calling_sync.reset(calling)
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat

@@ -23,6 +23,7 @@ from app.engine.alerts import Alerts
 from app.engine.connections import Connections
 from app.engine.garbage_collection import collect_after_close
 from app.engine.listening import open_to_others
+from app.engine.loop_watch import LoopWatch
 from app.engine.metrics import Metrics
 from app.engine.order import followers
 from app.engine.record_story import with_changes
@@ -73,6 +74,8 @@ class Service:
         self._engines: list[Engine] = []
         self._reload_lock = asyncio.Lock()
         self._stopping = False
+        self.loop_watch: LoopWatch | None = None
+        """Once started: warns of code (a connector's ``time.sleep``) that holds the event loop, naming its sync."""
 
     # --- life cycle ------------------------------------------------------------------
 
@@ -101,6 +104,8 @@ class Service:
         self.webhooks = WebhookReceiver(self, int(self.settings.max_webhook_bytes))
         await self.webhooks.catch_up()  # accepted before a restart, not yet processed
         await self._count_dead_letters()
+        self.loop_watch = LoopWatch(asyncio.get_running_loop())
+        self.loop_watch.start()
         log.info("serving %d syncs from %s", len(project.syncs), project.file)
 
     async def stop(self) -> None:
@@ -120,6 +125,8 @@ class Service:
             await engine.connections.close()
         await self.alerts.close()
         await self.store.close()
+        if self.loop_watch is not None:
+            self.loop_watch.stop()
 
     @property
     def stopping(self) -> bool:

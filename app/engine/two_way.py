@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from app.config import DIRECTIONS, SIDES, Direction, Side, TwoWaySyncConfig
+from app.engine.connector_calls import prepare_stream
 from app.engine.lookups import find_lookups
 from app.engine.pipeline import all_of
 from app.engine.planning import Action, Planned, SyncParts
@@ -372,7 +373,7 @@ class TwoWayRun:
 
 def _preparing(parts: SyncParts, stream: str, fields: list[str]) -> Callable[[], Awaitable[StreamInfo]]:
     async def prepare() -> StreamInfo:
-        return await parts.target.prepare(stream, write_fields=fields)
+        return await prepare_stream(parts.target, stream, fields)
 
     return prepare
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.config import SIDES, Direction, Side, TwoWaySyncConfig
 from app.engine.by_key import records_by_key
-from app.engine.connector_calls import read_batches
+from app.engine.connector_calls import prepare_stream, read_batches
 from app.engine.lookups import find_lookups
 from app.engine.preview_rows import PreviewRow
 from app.engine.settling import Settlement, Settler
@@ -41,7 +41,7 @@ class _Preview:
         for side in SIDES:
             system = self.sync.source_system if side == "a" else self.sync.target_system
             connector = self.connectors[side] = await self.engine.connections.get(system)
-            await connector.prepare(self.streams[side])
+            await prepare_stream(connector, self.streams[side])
             self.keys[side] = KeyReader(connector.system.stream(self.streams[side]).key)
         self.settler = Settler(self.sync, self.keys["a"].fields, self.keys["b"].fields)
         checkpoint = await self.engine.store.checkpoint(self.sync.name) or {}

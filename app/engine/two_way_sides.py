@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from app.config import SIDES, Direction, Side, TwoWaySyncConfig
 from app.engine.by_key import records_by_key
 from app.engine.connector_calls import guarded, read_batches, scan_keys
+from app.engine.key_look_ups import two_way_message
 from app.engine.planning import SyncParts
 from app.engine.retry import Sleep
+from app.errors import PermanentError
 from app.mapping import KeyReader
 from app.records import Record
 from app.store import Checkpoint
@@ -87,7 +89,10 @@ class Sides:
         wanted = [key for key in keys if key not in have]
         if not wanted:
             return have, set()
-        found = await records_by_key(self.connector(side), self.stream(side), wanted, self.sync.retry, self.sleep)
+        try:
+            found = await records_by_key(self.connector(side), self.stream(side), wanted, self.sync.retry, self.sleep)
+        except NotImplementedError:
+            raise self._cannot_look_up(side) from None
         return have | found.found, set(found.refused)
 
     async def scan_unread(self) -> None:
@@ -108,5 +113,12 @@ class Sides:
         unknown = keys if known is None else [key for key in keys if key not in known]
         connector, looking = self.connector(side), f"looking records of stream '{self.stream(side)}' up"
         asking = connector.existing_keys(self.stream(side), unknown) if unknown else None
-        found = await guarded(connector, looking, asking) if asking is not None else set()
+        try:
+            found = await guarded(connector, looking, asking) if asking is not None else set()
+        except NotImplementedError:
+            raise self._cannot_look_up(side) from None
         return found | ({key for key in keys if key in known} if known is not None else set())
+
+    def _cannot_look_up(self, side: Side) -> PermanentError:
+        system = self.connector(side).system
+        return PermanentError(two_way_message(self.sync.name, system.connector, system.name))

@@ -21,6 +21,7 @@ from app.config import (
     report_issues,
     reverse_lookups,
 )
+from app.engine.key_look_ups import look_up_issues
 from app.errors import ConfigError
 from app.mapping import CompiledMapping, PathSyntaxError, compile_mapping, parse_path
 
@@ -45,7 +46,8 @@ def open_workspace(path: Path, environ: Mapping[str, str] | None = None, needs: 
     project, issues = read_project(path, os.environ if environ is None else environ, needs)
     mappings, compile_issues = compile_mappings(project)
     directions, direction_issues = compile_directions(project)
-    reported = report_issues(issues + compile_issues + direction_issues + webhook_issues(project), project, needs)
+    found = issues + compile_issues + direction_issues + webhook_issues(project) + look_up_issues(project)
+    reported = report_issues(found, project, needs)
     return Workspace(keep_warnings(project, reported), mappings, directions)
 
 

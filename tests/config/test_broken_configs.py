@@ -231,7 +231,12 @@ UNKNOWN_KEY_CASES = [
     case(
         "unknown-system-option",
         system(SQL_SYSTEM + "    pool: 5\n"),
-        (P, 8, 5, "systems.crm.pool: unknown key (valid keys: streams, batch_size, url, connector, webhook)"),
+        (
+            P,
+            8,
+            5,
+            "systems.crm.pool: unknown key (valid keys: streams, batch_size, call_timeout, url, connector, webhook)",
+        ),
     ),
     case(
         "misspelt-auth-key",

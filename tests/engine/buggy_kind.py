@@ -1,13 +1,15 @@
 """A connector kind that misbehaves on purpose, as a third-party one might, registered through an entry
 point (a ``.dist-info`` folder on the path) like any installed kind.
 
-Each stream's ``bug`` option (or :attr:`BuggyConnector.bugs`, set by a test between runs) picks the mistake.
+Each stream's ``bug`` option (or :attr:`BuggyConnector.bugs`, set by a test between runs) picks the mistake;
+the system's ``bug`` option (or ``bugs[OPEN]``) that of :meth:`BuggyConnector.open`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -29,6 +31,9 @@ from connectors.base import (
 
 REPO = Path(__file__).resolve().parents[2]
 READING = "buggy: reading, and waiting to be stopped"
+BLOCKING = "buggy: holding the event loop until the file 'release' is there"
+OPEN = "(open)"
+"""The key of :attr:`BuggyConnector.bugs` for the bug of ``open``."""
 
 
 class BuggyStream(StreamOptions):
@@ -37,6 +42,20 @@ class BuggyStream(StreamOptions):
 
 class BuggySystem(SystemOptions):
     streams: dict[str, BuggyStream]  # type: ignore[assignment]
+    bug: str = "none"
+
+
+async def _hang() -> None:
+    """Wait for ever (until cancelled), as a connector stuck on a lost answer does."""
+    await asyncio.Event().wait()
+
+
+def _raise_ending(bug: str) -> None:
+    """Raise what ends a process, where ``bug`` (after its call's name) asks for it."""
+    if bug.endswith(" SystemExit"):
+        raise SystemExit("exit by a connector")
+    if bug.endswith(" KeyboardInterrupt"):
+        raise KeyboardInterrupt("pressed by a connector")
 
 
 class BuggyConnector(Connector):
@@ -50,10 +69,21 @@ class BuggyConnector(Connector):
     def bug(self, stream: str) -> str:
         return self.bugs.get(stream) or cast(BuggySystem, self.system.options).streams[stream].bug
 
+    async def open(self) -> None:
+        bug = self.bugs.get(OPEN) or cast(BuggySystem, self.system.options).bug
+        _raise_ending(bug)
+        if bug == "open hang":
+            await _hang()
+
     async def check(self) -> None:
         pass
 
     async def prepare(self, stream: str, *, write_fields: Sequence[str] | None = None) -> StreamInfo:
+        bug = self.bug(stream)
+        if bug.startswith("prepare "):
+            _raise_ending(bug)
+        if bug == "prepare hang":
+            await _hang()
         return StreamInfo()
 
     def reports_created(self, stream: str) -> bool:
@@ -65,6 +95,8 @@ class BuggyConnector(Connector):
             raise KeyboardInterrupt("pressed by a connector")
         if bug == "no get":
             return await super().get(stream, keys)
+        if bug == "get hang":
+            await _hang()
         held = self.held.get(stream, {})
         return {key: held[key] for key in keys if key in held}
 
@@ -78,16 +110,22 @@ class BuggyConnector(Connector):
             sys.exit(0)
         if bug == "hang":  # tells the test it is reading, then waits to be stopped
             print(READING, file=sys.stderr, flush=True)
-            await asyncio.Event().wait()
+            await _hang()
+        if bug == "block":  # time.sleep in an async method: nothing else of the process runs meanwhile
+            print(BLOCKING, file=sys.stderr, flush=True)
+            while not (self.system.root / "release").exists():
+                time.sleep(0.05)
         if bug == "a list":
             yield list(self.records)  # type: ignore[misc]
             return
-        yield Batch(list(self.records), {})
+        yield Batch(list(self.records), {"read": True} if bug == "no get" else {})  # read on from there: by key
 
     async def write(self, stream: str, writes: Sequence[Write]) -> list[WriteResult]:
         bug = self.bug(stream)
         if bug == "KeyboardInterrupt":
             raise KeyboardInterrupt("pressed by a connector")
+        if bug == "write hang":
+            await _hang()
         held = self.held.setdefault(stream, {})
         results = []
         for write in writes:

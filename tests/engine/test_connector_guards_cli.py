@@ -1,5 +1,5 @@
 """Through the real CLI: a connector raising KeyboardInterrupt fails its run alone, while a real Ctrl-C
-still stops ``brygga run``."""
+still stops ``brygga run``; a call that never returns fails its run at the system's ``call_timeout``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ systems:
   src:
     connector: buggy
     streams: {bad: {key: id, bug: KeyboardInterrupt}, good: {key: id}, slow: {key: id, bug: hang}}
+  stuck:
+    connector: buggy
+    call_timeout: 300ms
+    streams: {people: {key: id, bug: hang}}
   tgt:
     connector: buggy
     streams: {people: {key: id}}
@@ -28,9 +32,9 @@ def _project(tmp_path: Path) -> dict[str, str]:
     """The project in ``tmp_path``, and the environment that installs kind ``buggy`` for the CLI."""
     (tmp_path / "mappings").mkdir()
     (tmp_path / "brygga.yaml").write_text(PROJECT)
-    for stream in ("bad", "good", "slow"):
-        mapping = f"source: src.{stream}\ntarget: tgt.people\nfields: {{id: id, name: name}}\n"
-        (tmp_path / "mappings" / f"{stream}.yaml").write_text(mapping)
+    for name, source in (("bad", "src.bad"), ("good", "src.good"), ("slow", "src.slow"), ("stuck", "stuck.people")):
+        mapping = f"source: {source}\ntarget: tgt.people\nfields: {{id: id, name: name}}\n"
+        (tmp_path / "mappings" / f"{name}.yaml").write_text(mapping)
     site = register(tmp_path / "site")
     path = os.pathsep.join([str(site), str(REPO), os.environ.get("PYTHONPATH", "")])
     return {"PYTHONPATH": path}
@@ -63,3 +67,14 @@ def test_a_real_ctrl_c_still_stops_brygga_run(tmp_path: Path) -> None:
 
     assert process.returncode == 130, stdout + stderr  # as a shell reports a Ctrl-C: not a run failed
     assert "raised KeyboardInterrupt" not in stdout + stderr
+
+
+def test_a_call_that_never_returns_fails_brygga_run_at_the_deadline(tmp_path: Path) -> None:
+    result = run_brygga("run", "stuck", "good", cwd=tmp_path, env=_project(tmp_path))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        "the buggy connector of system 'stuck' did not finish reading stream 'people' within 300ms (the system's "
+        "call_timeout)"
+    ) in result.stdout
+    assert "good: succeeded" in result.stdout

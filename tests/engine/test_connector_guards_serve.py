@@ -1,0 +1,121 @@
+"""Under the real ``brygga serve``: a connector call stuck for ever, or a connector raising ``SystemExit`` in
+``open`` or ``prepare``, fails its run alone and the service goes on; a connector that holds the event loop is
+named in the log while it does."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.serve_process import Api, ServeProcess, wait_until
+from tests.engine.buggy_kind import REPO, register
+
+PROJECT = """\
+version: 1
+state: sqlite:///state.db
+systems:
+  src:
+    connector: buggy
+    call_timeout: 500ms
+    streams:
+      stuck: {key: id, bug: hang}
+      exits: {key: id, bug: prepare SystemExit}
+      blocks: {key: id, bug: block}
+      good: {key: id}
+  closed:
+    connector: buggy
+    bug: open SystemExit
+    streams: {people: {key: id}}
+  tgt:
+    connector: buggy
+    streams: {people: {key: id}}
+"""
+
+SOURCES = {
+    "stuck": "src.stuck",
+    "exits": "src.exits",
+    "blocks": "src.blocks",
+    "good": "src.good",
+    "opens": "closed.people",
+}
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[ServeProcess, Api]]:
+    """``brygga serve`` of a project with a sync per bug, kind ``buggy`` installed for it."""
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "brygga.yaml").write_text(PROJECT)
+    for name, source in SOURCES.items():
+        mapping = f"source: {source}\ntarget: tgt.people\nfields: {{id: id, name: name}}\n"
+        (tmp_path / "mappings" / f"{name}.yaml").write_text(mapping)
+    site = register(tmp_path / "site")
+    path = os.pathsep.join([str(site), str(REPO), os.environ.get("PYTHONPATH", "")])
+    process = ServeProcess(tmp_path / "brygga.yaml", {"PYTHONPATH": path}, tmp_path / "logs").start()
+    api = Api(process.url, [])
+    try:
+        yield process, api
+    finally:
+        api.close()
+        process.stop()
+
+
+def _run(api: Api, sync: str) -> dict[str, object]:
+    run_id = api.json("POST", f"/api/v1/syncs/{sync}/runs", expect=202)["run_id"]
+    return api.wait_for_run(run_id)
+
+
+def test_a_stuck_call_fails_its_run_at_the_deadline_and_the_sync_runs_again(
+    served: tuple[ServeProcess, Api],
+) -> None:
+    process, api = served
+
+    first = _run(api, "stuck")
+    second = _run(api, "stuck")  # not 409: the stuck run let go of its sync
+
+    for run in (first, second):
+        assert run["status"] == "failed"
+        assert "the buggy connector of system 'src' did not finish reading stream 'stuck' within 500ms" in str(
+            run["error"]
+        )
+    assert _run(api, "good")["status"] == "succeeded"
+    assert process.running()
+
+
+@pytest.mark.parametrize(("sync", "call"), [("opens", "connecting (open)"), ("exits", "preparing stream 'exits'")])
+def test_system_exit_in_open_or_prepare_fails_its_run_and_the_service_goes_on(
+    served: tuple[ServeProcess, Api], sync: str, call: str
+) -> None:
+    process, api = served
+
+    run = _run(api, sync)
+
+    assert run["status"] == "failed"
+    assert f"raised SystemExit('exit by a connector') while {call}" in str(run["error"])
+    assert api.get("/health").status_code == 200
+    assert _run(api, "good")["status"] == "succeeded"
+    assert process.running()
+
+
+def test_a_connector_holding_the_event_loop_is_named_in_the_log(served: tuple[ServeProcess, Api]) -> None:
+    process, api = served
+    held = "sync blocks: the buggy connector of system 'src' has held the event loop for"
+
+    with ThreadPoolExecutor(1) as pool:  # the answer may wait for the loop: asked aside
+        asked = pool.submit(lambda: api.post("/api/v1/syncs/blocks/runs"))
+        wait_until(lambda: held in process.log(), 30, "the warning that the loop is held")
+        (process.config.parent / "release").touch()
+        answer: httpx.Response = asked.result(timeout=30)
+    run = api.wait_for_run(answer.json()["run_id"])
+
+    line = next(line for line in process.log().splitlines() if held in line)
+    assert "while reading stream 'blocks' (at " in line
+    assert "buggy_kind.py:" in line
+    assert "a connector must not block in an async method" in line
+    wait_until(lambda: "the event loop is free again, after" in process.log(), 30, "the loop's release")
+    assert run["status"] == "succeeded"
+    assert api.get("/health").status_code == 200
