@@ -121,12 +121,28 @@ class Service:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        for engine in self._engines:
-            await engine.connections.close()
+        await self._close_connectors_within(self.settings.shutdown_grace.total_seconds())
         await self.alerts.close()
         await self.store.close()
         if self.loop_watch is not None:
             self.loop_watch.stop()
+
+    async def _close_connectors_within(self, seconds: float) -> None:
+        """Close every engine's connectors, giving up on those still closing after ``seconds``: a connector
+        whose close hangs (its server gone quiet) holds a stopping service no longer than the grace time
+        (its ``call_timeout`` is a backstop of an hour)."""
+        closing = [asyncio.ensure_future(engine.connections.close()) for engine in self._engines]
+        if not closing:
+            return
+        done, late = await asyncio.wait(closing, timeout=seconds)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("stopping: a connector did not close within %g s (shutdown_grace); left open", seconds)
+            await asyncio.wait(late, timeout=1)  # one that swallows its cancellation is not waited for
+        for task in done:
+            if task.exception() is not None:
+                log.warning("stopping: closing a connector failed: %s", task.exception())
 
     @property
     def stopping(self) -> bool:
