@@ -24,18 +24,11 @@ from app.cli.app import (
 )
 from app.cli.output import output
 from app.config import Needs
-from app.engine import (
-    PreviewRow,
-    RunOptions,
-    Workspace,
-    in_after_order,
-    open_engine,
-    preview_sync,
-    tune_garbage_collection,
-)
+from app.engine import RunOptions, Workspace, in_after_order, open_engine, tune_garbage_collection
 from app.mapping import show
 
-if TYPE_CHECKING:  # runs and their counts as the engine hands them over
+if TYPE_CHECKING:  # runs and their counts as the engine hands them over; preview's rows
+    from app.engine import PreviewRow
     from app.store import Counts, RunInfo
 
 COUNT_NAMES = ("read", "created", "updated", "deleted", "unchanged", "skipped", "failed")
@@ -79,7 +72,7 @@ async def _run_all(workspace: Workspace, names: list[str], full: bool, chained: 
     the service's runs do (``brygga status`` shows ``failing`` after a few failed runs in a row)."""
     finished: list[RunInfo] = []
     through: dict[str, bool] = {}
-    async with open_engine(workspace) as engine:
+    async with open_engine(workspace, last=True) as engine:
         for name in names:
             after = workspace.project.syncs[name].after
             if chained and after is not None and not through.get(after, True):
@@ -155,7 +148,9 @@ def preview_command(
 
 
 async def _preview(workspace: Workspace, name: str, limit: int) -> list[PreviewRow]:
-    async with open_engine(workspace, to_read=True) as engine:
+    from app.engine import preview_sync  # noqa: PLC0415 - preview's only (and two-way preview's), not a run's
+
+    async with open_engine(workspace, to_read=True, last=True) as engine:
         return await preview_sync(engine, name, limit)
 
 

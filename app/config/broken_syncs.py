@@ -9,6 +9,7 @@ stand-in sync holding just that block and its ``where``.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -17,8 +18,12 @@ from app.config.sync import FieldSpec, SyncConfig
 from app.config.two_way import DIRECTIONS, TwoWayFieldSpec, other_side, target_side
 from app.config.yaml_source import SourceMap
 
-_FIELDS = TypeAdapter(dict[str, FieldSpec])
-_TWO_WAY_FIELDS = TypeAdapter(dict[str, TwoWayFieldSpec])
+
+@cache
+def _fields_adapter(two_way: bool) -> TypeAdapter[Any]:
+    """A validator of a mapping block's fields, made when a sync file first fails (~20 ms, which every
+    command that loads the project paid as this module was imported; issue 22)."""
+    return TypeAdapter(dict[str, TwoWayFieldSpec] if two_way else dict[str, FieldSpec])
 
 
 def mapping_blocks(data: dict[str, Any], origin: SourceMap) -> list[SyncConfig]:
@@ -29,7 +34,13 @@ def mapping_blocks(data: dict[str, Any], origin: SourceMap) -> list[SyncConfig]:
     if "two_way" not in data:
         where = data.get("where")
         block = _stand_in(
-            name, data.get("fields"), where, origin, adapter=_FIELDS, fields_at="fields", where_at=("where",)
+            name,
+            data.get("fields"),
+            where,
+            origin,
+            adapter=_fields_adapter(two_way=False),
+            fields_at="fields",
+            where_at=("where",),
         )
         return [block] if block is not None else []
     blocks = []
@@ -43,7 +54,7 @@ def mapping_blocks(data: dict[str, Any], origin: SourceMap) -> list[SyncConfig]:
             data.get(direction),
             where,
             origin,
-            adapter=_TWO_WAY_FIELDS,
+            adapter=_fields_adapter(two_way=True),
             fields_at=direction,
             where_at=("where", side),
         )

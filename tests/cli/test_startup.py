@@ -44,8 +44,16 @@ extension imports: app/cli/lean_imports.py)."""
 NOT_NEEDED = ("httpx._main", "pygments", "rich.syntax", "alembic")
 """What no run needs: httpx's own command line (with pygments and rich's syntax highlighting, 3.4 MB), and
 Alembic while the state database is at the schema's head."""
-ONE_WAY_POLLED = ("app.engine.two_way", "app.engine.webhook_run", "standardwebhooks")
-"""What a one-way run of polled systems never uses: the two-way run, and the webhook run (its signatures)."""
+ONE_WAY_POLLED = (
+    "app.engine.two_way",
+    "app.engine.webhook_run",
+    "standardwebhooks",
+    "app.engine.preview",
+    "app.engine.two_way_preview",
+    "app.engine.settling",
+)
+"""What a one-way run of polled systems never uses: the two-way run, the webhook run (its signatures), and
+``brygga preview``'s (the two-way one's conflict settling with it)."""
 
 RICH_VARIABLES = ("FORCE_COLOR", "TTY_COMPATIBLE")
 """What makes rich style output that goes to no terminal."""

@@ -7,6 +7,8 @@ are checked together, as ``brygga validate`` sees them.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -1793,3 +1795,19 @@ def test_a_signing_key_may_hold_any_character(write_project: ProjectWriter) -> N
 def test_a_url_read_one_way_is_no_error(write_project: ProjectWriter, url: str) -> None:
     """Percent-encoded passwords, a ':' in one, an '@' after the host or in a file name: no false alarm."""
     open_workspace(write_project(settings(f"state: '{url}'\n")), ENVIRON)
+
+
+_ADAPTERS_MADE = """
+import pydantic
+made = []
+real = pydantic.TypeAdapter.__init__
+pydantic.TypeAdapter.__init__ = lambda self, *args, **kwargs: made.append(args) or real(self, *args, **kwargs)
+import app.config.broken_syncs
+print(len(made))
+"""
+
+
+def test_the_validators_of_broken_sync_files_are_made_only_for_a_broken_file() -> None:
+    """Every command that loads a project imports the module; its two validators took ~20 ms to make (issue 22)."""
+    result = subprocess.run([sys.executable, "-c", _ADAPTERS_MADE], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "0"

@@ -83,6 +83,27 @@ async def test_the_run_after_a_large_run_begins_with_a_collection_of_the_younger
     assert collections == (["first run ended", "collected"] if collected else ["first run ended"])
 
 
+@pytest.mark.usefixtures("collector_off")
+@pytest.mark.parametrize(("last", "collected"), [(False, [2]), (True, [])])
+async def test_an_engine_closed_as_the_process_ends_is_closed_without_a_collection(
+    project: Path, last: bool, collected: list[int]
+) -> None:
+    """``brygga run``: a full collection as the process ends would free nothing a later run could use."""
+    collections: list[int] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            collections.append(info["generation"])
+
+    try:
+        async with open_engine(open_workspace(project, environ={}), last=last) as engine:
+            await engine.run("contacts")
+            gc.callbacks.append(watch)
+    finally:
+        gc.callbacks.remove(watch)
+    assert collections == collected
+
+
 async def test_a_process_collecting_at_the_usual_pace_is_left_to_it(project: Path) -> None:
     """``brygga preview`` and the like: a full collection at the end would only cost time."""
     collections: list[int] = []
