@@ -78,6 +78,10 @@ class BuggyConnector(Connector):
     async def check(self) -> None:
         pass
 
+    async def close(self) -> None:
+        if (self.bugs.get(OPEN) or cast(BuggySystem, self.system.options).bug) == "close hang":
+            await _hang()
+
     async def prepare(self, stream: str, *, write_fields: Sequence[str] | None = None) -> StreamInfo:
         bug = self.bug(stream)
         if bug.startswith("prepare "):

@@ -5,6 +5,7 @@ named in the log while it does."""
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -119,3 +120,28 @@ def test_a_connector_holding_the_event_loop_is_named_in_the_log(served: tuple[Se
     wait_until(lambda: "the event loop is free again, after" in process.log(), 30, "the loop's release")
     assert run["status"] == "succeeded"
     assert api.get("/health").status_code == 200
+
+
+def test_a_connector_whose_close_hangs_holds_a_stopping_service_no_longer_than_its_grace(tmp_path: Path) -> None:
+    """SIGTERM: the service closes its connectors within ``shutdown_grace``, says which did not close, and
+    exits; it did wait up to the connector's ``call_timeout`` (an hour by default)."""
+    project = PROJECT.replace(
+        "  closed:\n    connector: buggy\n    bug: open SystemExit\n",
+        "  closed:\n    connector: buggy\n    bug: close hang\n",
+    )
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "brygga.yaml").write_text(project.replace("    call_timeout: 500ms\n", ""))
+    (tmp_path / "mappings" / "opens.yaml").write_text("source: closed.people\ntarget: tgt.people\nfields: {id: id}\n")
+    site = register(tmp_path / "site")
+    path = os.pathsep.join([str(site), str(REPO), os.environ.get("PYTHONPATH", "")])
+    settings = {"PYTHONPATH": path, "BRYGGA_SHUTDOWN_GRACE": "1s"}
+    process = ServeProcess(tmp_path / "brygga.yaml", settings, tmp_path / "logs").start()
+    api = Api(process.url, [])
+    try:
+        assert _run(api, "opens")["status"] == "succeeded"  # the connector is open, and stays open
+    finally:
+        api.close()
+        exit_code = process.stop()
+
+    assert exit_code in (0, -signal.SIGTERM), process.log()  # not SIGKILL, after the test's 15 s
+    assert "stopping: a connector did not close within 1 s (shutdown_grace); left open" in process.log()
