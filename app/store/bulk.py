@@ -4,12 +4,19 @@ A run writes one ID map row and one record-log row per changed record; going
 through SQLAlchemy's per-row parameter handling would cost more than the
 sync itself. Values given here are already what the database stores
 (timestamps as naive UTC).
+
+On SQLite the rows go many to a statement (``VALUES (…), (…), …``), not one
+statement per row: the driver lets go of the GIL around every statement it
+runs and must take it back after, which the event loop's thread, busy with
+the next batch, hands over only every few milliseconds; and SQLite's own
+work per statement is paid once for a hundred rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,6 +26,8 @@ from app.pooling import driver_connection
 Row = tuple[Any, ...]
 
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy's SQLite DateTime stores a moment
+_SQLITE_PARAMETERS = 999
+"""Parameters one SQLite statement binds at most: the limit of SQLite before 3.32 (32,766 since)."""
 
 
 def stored_time(moment: datetime, connection: AsyncConnection) -> Any:
@@ -34,8 +43,7 @@ async def insert_rows(connection: AsyncConnection, table: str, columns: Sequence
         driver = await _driver(connection)
         await driver.copy_records_to_table(table, records=rows, columns=list(columns))
         return
-    marks = ", ".join("?" for _ in columns)
-    await connection.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows))
+    await _sqlite_rows(connection, f"INSERT INTO {table} ({', '.join(columns)})", len(columns), "", rows)
 
 
 async def upsert_rows(
@@ -57,8 +65,26 @@ async def upsert_rows(
         await driver.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {conflict}")
         await driver.execute(f"TRUNCATE {stage}")  # the next batch in this transaction starts empty
         return
-    marks = ", ".join("?" for _ in columns)
-    await connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", list(rows))
+    await _sqlite_rows(connection, f"INSERT INTO {table} ({names})", len(columns), f" {conflict}", rows)
+
+
+async def _sqlite_rows(connection: AsyncConnection, head: str, width: int, tail: str, rows: Sequence[Row]) -> None:
+    """``head VALUES (…), (…), … tail`` for every row, as many rows a statement as SQLite binds parameters
+    for, the rest in statements of a power of two rows each: a few statement shapes, which SQLite prepares
+    once each (not one per count of rows left over). Rows go in their order, as one statement each would:
+    a key twice is inserted, then updated by an upsert's second row."""
+    one = f"({', '.join('?' * width)})"
+    many = max(1, _SQLITE_PARAMETERS // width)
+    whole = len(rows) - len(rows) % many
+    if whole:
+        flat = [tuple(chain.from_iterable(rows[start : start + many])) for start in range(0, whole, many)]
+        await connection.exec_driver_sql(f"{head} VALUES {', '.join([one] * many)}{tail}", flat)
+    start = whole
+    while start < len(rows):
+        size = 1 << ((len(rows) - start).bit_length() - 1)  # the largest power of two rows left
+        values = tuple(chain.from_iterable(rows[start : start + size]))
+        await connection.exec_driver_sql(f"{head} VALUES {', '.join([one] * size)}{tail}", values)
+        start += size
 
 
 async def _driver(connection: AsyncConnection) -> Any:

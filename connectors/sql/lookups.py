@@ -26,9 +26,16 @@ class KeyLookup:
         self.key = shape.key
         self.asked = set(texts)
         self.by_values: dict[tuple[Any, ...], list[str]] = {}
+        self.by_number: dict[int, str] | None = None
+        """The common integer key's texts by number (:meth:`_numbered`), instead of :attr:`by_values`."""
         if len(self.key) == 1 and self.key[0] in shape.types:
             column = shape.types[self.key[0]]
             numbers = _whole_numbers(texts) if column.kind is Kind.INTEGER else None
+            if numbers is not None and shape.key_equality is None:
+                self._numbered(numbers, texts, column.whole)
+                self.equality = None
+                self.by_folded: dict[tuple[Any, ...], list[str]] = {}
+                return
             if numbers is not None:
                 self.by_values = {(value,): [text] for text, value in zip(texts, numbers, strict=True)}
             else:
@@ -46,10 +53,19 @@ class KeyLookup:
                 self.by_values.setdefault(values, []).append(text)
         self._leave_out_unbindable(shape)
         self.equality = shape.key_equality
-        self.by_folded: dict[tuple[Any, ...], list[str]] = {}
+        self.by_folded = {}
         if self.equality is not None:
             for values, found in self.by_values.items():
                 self.by_folded.setdefault(self.equality.values(values), []).extend(found)
+
+    def _numbered(self, numbers: list[int], texts: Sequence[str], whole: range) -> None:
+        """Distinct whole numbers from distinct texts (a first load asks thousands a batch): one dict made at C
+        speed, not a tuple and a list per key; numbers beyond what the column holds are left out (see
+        :meth:`_leave_out_unbindable`), looked for one by one only where the least or greatest is."""
+        by_number = dict(zip(numbers, texts, strict=True))
+        if by_number and (min(numbers) not in whole or max(numbers) not in whole):
+            by_number = {number: text for number, text in by_number.items() if number in whole}
+        self.by_number = by_number
 
     def _leave_out_unbindable(self, shape: StreamShape) -> None:
         """Leave out whole numbers beyond what an integer key column holds: no row has them, and a driver
@@ -81,14 +97,20 @@ class KeyLookup:
 
     def chunks(self, size: int) -> Iterator[list[Any]]:
         """The converted keys to bind as ``keys``, ``size`` at a time."""
-        values = [value[0] if len(self.key) == 1 else value for value in self.by_values]
+        if self.by_number is not None:
+            values: list[Any] = list(self.by_number)
+        else:
+            values = [value[0] if len(self.key) == 1 else value for value in self.by_values]
         for start in range(0, len(values), size):
             yield values[start : start + size]
 
     def texts_of(self, record: Record) -> list[str]:
         """The texts asked for that name the row ``record``."""
         values = tuple(record[name] for name in self.key)
-        if self.equality is None:
+        if self.by_number is not None:
+            text = self.by_number.get(values[0])
+            texts = [] if text is None else [text]
+        elif self.equality is None:
             texts = list(self.by_values.get(values, []))
         else:
             texts = list(self.by_folded.get(self.equality.values(values), []))

@@ -10,6 +10,11 @@ same error wrapping (``sqlalchemy.exc.DBAPIError``), so errors are translated as
 
 A statement whose parameters need more than that (Python-side column defaults, expanding
 parameters, a schema translation) is executed the ordinary way.
+
+On SQLite an ``INSERT`` takes many rows a statement (``VALUES (…), (…), …``): the driver lets go of
+the GIL around each statement it runs and must take it back after, which the event loop's thread,
+busy with the next batch, hands over only every few milliseconds; and SQLite's own work per
+statement is paid once for a hundred rows.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
+from itertools import chain
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -30,6 +36,8 @@ from sqlalchemy.types import TypeEngine
 
 Processor = Callable[[Any], Any]
 _ZONE = attrgetter("tzinfo")
+_SQLITE_PARAMETERS = 999
+"""Parameters one SQLite statement binds at most: the limit of SQLite before 3.32 (32,766 since)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +52,8 @@ class DriverStatement:
     names: tuple[str, ...]
     processors: tuple[Processor | None, ...]
     sequence: Callable[[Sequence[Any]], Sequence[Any]]
+    around_values: tuple[str, str] | None = None
+    """A SQLite ``INSERT``'s SQL before and after its one ``VALUES (?, …)``: it may take many rows a statement."""
 
     def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[Sequence[Any]]:
         """The driver's parameters for ``rows`` (every row holds every name)."""
@@ -92,7 +102,45 @@ def driver_statement(statement: Executable, dialect: Dialect, names: Sequence[st
     if not set(order) <= set(names):
         return None  # a parameter the rows do not hold (a bound constant): SQLAlchemy fills it in
     processors = tuple(_processor(compiled.binds[name].type.dialect_impl(dialect), dialect) for name in order)
-    return DriverStatement(compiled.string, order, processors, dialect.execute_sequence_format)
+    around = _around_values(compiled.string, len(order)) if dialect.name == "sqlite" else None
+    return DriverStatement(compiled.string, order, processors, dialect.execute_sequence_format, around)
+
+
+def _around_values(sql: str, width: int) -> tuple[str, str] | None:
+    """``sql`` before and after its ``VALUES (?, …)``, where that is its only group and all its parameters."""
+    group = f" VALUES ({', '.join('?' * width)})"
+    if not sql.startswith("INSERT ") or sql.count(group) != 1 or sql.count("?") != width:
+        return None
+    head, _, tail = sql.partition(group)
+    return head, tail
+
+
+async def execute_rows(conn: AsyncConnection, prepared: DriverStatement, rows: Sequence[Sequence[Any]]) -> None:
+    """``prepared`` once for each of ``rows`` (the driver's parameters: :meth:`DriverStatement.tuples`).
+
+    A SQLite ``INSERT`` goes as many rows a statement as SQLite binds parameters for, the rest in
+    statements of a power of two rows each: a few statement shapes, which SQLite prepares once each. Rows
+    go in their order, as one statement each would: a key twice is inserted, then updated by an upsert's
+    second row; a row refused fails the call as it would have, with the rows before it in its transaction.
+    """
+    around = prepared.around_values
+    width = len(prepared.names)
+    many = _SQLITE_PARAMETERS // width if around is not None and width else 0
+    if around is None or many < 2 or len(rows) < 2:
+        await conn.exec_driver_sql(prepared.sql, list(rows))
+        return
+    head, tail = around
+    one = f"({', '.join('?' * width)})"
+    whole = len(rows) - len(rows) % many
+    if whole:
+        flat = [tuple(chain.from_iterable(rows[start : start + many])) for start in range(0, whole, many)]
+        await conn.exec_driver_sql(f"{head} VALUES {', '.join([one] * many)}{tail}", flat)
+    start = whole
+    while start < len(rows):
+        size = 1 << ((len(rows) - start).bit_length() - 1)  # the largest power of two rows left
+        values = tuple(chain.from_iterable(rows[start : start + size]))
+        await conn.exec_driver_sql(f"{head} VALUES {', '.join([one] * size)}{tail}", values)
+        start += size
 
 
 def _processor(impl: TypeEngine[Any], dialect: Dialect) -> Processor | None:
@@ -151,4 +199,4 @@ async def execute_many(
     if prepared is None:
         await conn.execute(statement, list(rows))
         return
-    await conn.exec_driver_sql(prepared.sql, prepared.parameters(rows))
+    await execute_rows(conn, prepared, prepared.parameters(rows))

@@ -38,7 +38,7 @@ from connectors.sql.columnar import column_rows, results
 from connectors.sql.databases import Backend
 from connectors.sql.errors import is_transient, translate, translated_types
 from connectors.sql.lookups import LOOKUP_CHUNK
-from connectors.sql.many import DriverStatement, driver_statement, execute_many
+from connectors.sql.many import DriverStatement, driver_statement, execute_many, execute_rows
 from connectors.sql.packet_size import PacketLimit
 from connectors.sql.pg_copy import copies, copy_upsert, copy_upsert_tuples
 from connectors.sql.streams import StreamShape, require_column, unique_column_sets
@@ -205,7 +205,7 @@ class StreamWriter:
             await turn.wait()
         try:
             async with engine.begin() as conn:
-                await conn.exec_driver_sql(driver.sql, driver.tuples(columns, rows))
+                await execute_rows(conn, driver, driver.tuples(columns, rows))
         except batch_failures() as exc:
             if is_transient(exc):
                 raise translate(exc, f"{self.where}: writing {len(rows)} rows", secret) from exc

@@ -8,6 +8,7 @@ from sqlalchemy import Column, Integer, PrimaryKeyConstraint, String
 
 from app.records import dumps, format_key, loads
 from connectors.base import Write, WriteAction
+from connectors.sql.lookups import KeyLookup
 from tests.connectors.sql.conftest import T0, Connect, Db, checkpoints, ids, read_all, timestamp
 
 
@@ -47,6 +48,24 @@ async def test_keys_beyond_what_the_column_holds_are_not_found_and_fail_no_look_
     assert existing == {"1"}
     assert sorted(found) == ["2"]
     assert mixed == {"3"}
+
+
+async def test_whole_number_keys_are_looked_up_by_number_as_the_texts_asked(db: Db, connect: Connect) -> None:
+    table = await db.customers()
+    await db.insert(table, [{"id": i, "name": f"C{i}"} for i in range(1, 6)])
+    asked = ["007", "2", "4", str(1 << 63), str(1 << 64), "9" * 30, "5"]  # digits only: by number, at C speed
+
+    async with connect({"c": {"table": table.name, "key": "id"}}) as connector:
+        existing = await connector.existing_keys("c", asked)
+        held = await connector.held_keys("c", asked)
+        found = await connector.get("c", asked)
+        lookup = KeyLookup(connector._shapes["c"], asked)
+
+    assert existing == {"2", "4", "5"}
+    assert held == {"2": "2", "4": "4", "5": "5"}
+    assert sorted(found) == ["2", "4", "5"]
+    assert lookup.by_number == {7: "007", 2: "2", 4: "4", 5: "5"}  # one dict, no tuple and list per key
+    assert lookup.by_values == {}
 
 
 async def test_lookups_of_many_keys_go_in_chunks(db: Db, connect: Connect) -> None:

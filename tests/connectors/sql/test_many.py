@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table
+from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, event
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from connectors.sql.databases import Backend
@@ -133,3 +133,39 @@ async def test_columns_of_dates_moments_and_booleans_store_what_sqlalchemy_store
     finally:
         await engine.dispose()
     assert _stored(tmp_path / "data.db", "by_driver")[1] == (2, "0999-01-02", "0999-01-02 03:04:05.000000", 0)
+
+
+async def test_an_upsert_into_sqlite_goes_many_rows_a_statement_and_stores_what_sqlalchemy_stores(
+    tmp_path: Path,
+) -> None:
+    metadata = MetaData()
+    by_driver, by_sqlalchemy = _table("by_driver", metadata), _table("by_sqlalchemy", metadata)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'data.db'}")
+    columns = tuple(ROWS[0])
+    rows = [{**ROWS[number % 2], "id": number, "name": f"N{number}"} for number in range(1, 1001)]
+    rows.append({**rows[6], "name": "again"})  # a key twice in one batch: its last row stands, as row by row
+    statements: list[int] = []  # rows each statement ran with
+
+    def executed(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool) -> None:
+        if statement.startswith("INSERT INTO by_driver"):
+            values = [len(row) for row in parameters] if many else [len(parameters)]
+            statements.extend(count // len(columns) for count in values)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", executed)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        statement = upsert_statement(Backend.SQLITE, by_driver, ["id"], columns)
+        prepared = driver_statement(statement, engine.dialect, columns)
+        assert prepared is not None
+        async with engine.begin() as conn:
+            await execute_many(conn, statement, prepared, rows)
+            await conn.execute(upsert_statement(Backend.SQLITE, by_sqlalchemy, ["id"], columns), rows)
+    finally:
+        await engine.dispose()
+    stored = _stored(tmp_path / "data.db", "by_driver")
+    assert stored == _stored(tmp_path / "data.db", "by_sqlalchemy")
+    assert len(stored) == 1000
+    assert stored[6][1] == "again"
+    assert sum(statements) == 1001
+    assert len(statements) <= 12, f"{len(statements)} statements for 1,001 rows"
