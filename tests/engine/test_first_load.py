@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
+from app.engine import first_load
 from app.engine.first_load import FirstLoad
 
 
@@ -37,3 +40,23 @@ def test_it_keeps_no_key_it_met_so_its_memory_stays_flat() -> None:
 
     assert sys.getrefcount(key) == held, "the key's text is left to its batch, not kept until the run ends"
     assert first.maybe_mapped({"customer-12345"}) == {"customer-12345"}
+
+
+def test_keys_never_met_are_not_looked_up_though_their_slot_is_marked() -> None:
+    first = FirstLoad()
+    for start in range(0, 100_000, 5000):
+        first.meet({f"customer-{n}" for n in range(start, start + 5000)})
+
+    never_met = {f"customer-{n}" for n in range(100_000, 105_000)}
+    assert first.maybe_mapped(never_met) == set(), "a shared slot alone no longer costs a look-up"
+    met = {f"customer-{n}" for n in range(50_000, 50_100)}
+    assert first.maybe_mapped(met | never_met) == met
+
+
+def test_past_the_bound_of_further_bits_a_marked_slot_is_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(first_load, "FURTHER_REMEMBERED", 10)
+    first = FirstLoad()
+    first.meet({str(n) for n in range(20)})
+
+    assert first.maybe_mapped({"5"}) == {"5"}
+    assert first.maybe_mapped({"never met"}) in (set(), {"never met"}), "the map alone: a shared slot is looked up"
