@@ -12,10 +12,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import JSON, Column, Integer
 from sqlalchemy.dialects import postgresql
 
-from connectors.base import Write, WriteAction
+from connectors.base import UnreadableValue, Write, WriteAction
 from tests.connectors.sql.conftest import Connect, Db, read_all
 
 
@@ -70,3 +71,22 @@ async def test_a_decimal_is_written_into_a_json_column_as_its_digits(db: Db, con
     assert result.error is None
     text = (await _raw(db, table.name))[1]
     assert "12345678901234567890.123" in text and "-2.5" in text and "1.1" in text, text
+
+
+async def test_sqlite_json_text_that_is_not_json_fails_its_record_alone(db: Db, connect: Connect) -> None:
+    if db.kind != "sqlite":
+        pytest.skip("only SQLite keeps text that is not JSON in a JSON column")
+    table = await db.create("docs", Column("id", Integer, primary_key=True, autoincrement=False), Column("doc", JSON))
+    values = ("""'{"a": 1}'""", "'{bad' || char(0)", """'{"n": 123456789012345678901234567890.5}'""")
+    for number, text in enumerate(values, start=1):
+        await db.execute(f"INSERT INTO {table.name} (id, doc) VALUES ({number}, {text})")
+
+    async with connect({"d": {"table": table.name, "key": "id"}}) as connector:
+        [batch] = await read_all(connector, "d", None, 10)
+
+    read = {record["id"]: record["doc"] for record in batch.records}
+    assert read[1] == {"a": 1}
+    assert read[3] == {"n": Decimal("123456789012345678901234567890.5")}, "numbers exact, not json.loads's floats"
+    bad = read[2]
+    assert isinstance(bad, UnreadableValue), bad
+    assert bad.text == "{bad\x00" and bad.where.endswith(".d, column doc") and "not JSON" in (bad.why or "")
