@@ -40,15 +40,16 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
-from sqlalchemy.types import JSON, Float, NullType, Numeric, TypeDecorator
+from sqlalchemy.types import JSON, Date, DateTime, Float, NullType, Numeric, Time, TypeDecorator
 
-from connectors.base import Batch, Checkpoint, NotJson, PermanentError, Record, UnreadableValue, parse_json
+from connectors.base import Batch, Checkpoint, PermanentError, Record
 from connectors.sql.coercion import DATE_KINDS, ColumnType, ColumnValueError
 from connectors.sql.databases import Backend
 from connectors.sql.lookups import LOOKUP_CHUNK
 from connectors.sql.mariadb_values import read_exactly, real_date_at_or_before, time_exactly
 from connectors.sql.pg_exact import storable, storable_range
 from connectors.sql.pg_read import RawReads
+from connectors.sql.read_values import JsonRead, SqliteMoment
 from connectors.sql.streams import StreamShape
 
 Fetch = Callable[[Select[Any], dict[str, Any]], Awaitable[Sequence[Sequence[Any]]]]
@@ -75,10 +76,13 @@ def _number_as_given(column: ColumnElement[Any], backend: Backend) -> ColumnElem
 
 def _as_read(column: ColumnElement[Any], shape: StreamShape) -> ColumnElement[Any]:
     """A column as its records hold it: numbers exactly (:func:`_number_as_given`), MariaDB's durations
-    and zero dates as :func:`~connectors.sql.mariadb_values.read_exactly` reads them, and SQLite's and
-    MySQL's JSON as :class:`_JsonRead` does."""
+    and zero dates as :func:`~connectors.sql.mariadb_values.read_exactly` reads them, SQLite's and MySQL's
+    JSON and SQLite's dates and times as :mod:`connectors.sql.read_values` reads them."""
+    where = f"{shape.where}, column {column.key}"
     if shape.backend is not Backend.POSTGRESQL and isinstance(column.type, JSON):
-        return type_coerce(column, _JsonRead(f"{shape.where}, column {column.key}")).label(column.key)
+        return type_coerce(column, JsonRead(where)).label(column.key)
+    if shape.backend is Backend.SQLITE and isinstance(column.type, Date | DateTime | Time):
+        return type_coerce(column, SqliteMoment(column.type, where)).label(column.key)
     if shape.backend is Backend.MYSQL:
         exact = read_exactly(column, shape.where, of_table=shape.options.query is None)
         if exact is not None:
@@ -118,34 +122,6 @@ class _ExactNumeric(TypeDecorator[Any]):
         if value.__class__ is int:
             return Decimal(value)
         return value
-
-
-JSON_SHOWN = 200
-"""Characters of a JSON column's text that is not JSON kept in the record that fails with it."""
-
-
-class _JsonRead(TypeDecorator[Any]):
-    """A JSON column of SQLite or MySQL, read exactly (:func:`~connectors.base.parse_json`: numbers as
-    written, a decimal as its digits). SQLite keeps whatever text a program stores in a column declared
-    ``JSON``: text that is not JSON is an :class:`~connectors.base.UnreadableValue`, and its record fails
-    alone where a sync maps the column (the driver's ``json.loads`` failed the whole read, every run)."""
-
-    impl = NullType
-    cache_ok = True
-
-    def __init__(self, where: str) -> None:
-        super().__init__()
-        self.where = where
-
-    def process_result_value(self, value: Any, dialect: Any) -> Any:
-        if value.__class__ is not str and value.__class__ is not bytes:
-            return value  # null, or a number SQLite stored as one
-        try:
-            return parse_json(value, where=self.where)
-        except NotJson as exc:
-            text = value if isinstance(value, str) else value.decode("utf-8", "replace")
-            shown = text if len(text) <= JSON_SHOWN else text[: JSON_SHOWN - 1] + "…"
-            return UnreadableValue(shown, self.where, f"not JSON ({exc.reason}): correct it in the source")
 
 
 class StreamReader:

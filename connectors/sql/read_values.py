@@ -1,0 +1,76 @@
+"""Column values the driver's own conversion would fail a whole read on, read so that only their record fails.
+
+SQLite keeps whatever a program stores, whatever the column's declared type: text that is not JSON in a
+``JSON`` column, ``garbage`` or ``2024-13-45`` in a ``DATE`` column. SQLAlchemy converts such a column's
+values as the rows arrive, and one value it cannot convert failed the read of the whole table, on every
+run, with a message naming no row. Read here, such a value is an :class:`~connectors.base.UnreadableValue`
+naming its column: the rest of the table is read, and the record fails alone where a sync maps that field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
+
+from connectors.base import NotJson, UnreadableValue, parse_json
+
+SHOWN = 200
+"""Characters of an unreadable value's text kept in the record that fails with it."""
+
+
+def _shown(value: Any) -> str:
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+
+
+class JsonRead(TypeDecorator[Any]):
+    """A JSON column of SQLite or MySQL, read exactly (:func:`~connectors.base.parse_json`: numbers as
+    written, a decimal as its digits), not by the driver's ``json.loads``."""
+
+    impl = NullType
+    cache_ok = True
+
+    def __init__(self, where: str) -> None:
+        super().__init__()
+        self.where = where
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value.__class__ is not str and value.__class__ is not bytes:
+            return value  # null, or a number SQLite stored as one
+        try:
+            return parse_json(value, where=self.where)
+        except NotJson as exc:
+            return UnreadableValue(_shown(value), self.where, f"not JSON ({exc.reason}): correct it in the source")
+
+
+class SqliteMoment(TypeDecorator[Any]):
+    """A SQLite ``DATE``, ``DATETIME`` or ``TIME`` column: its text converted as SQLAlchemy converts it, a
+    value that is no such text (``garbage``, ``2024-13-45``, a number) unreadable.
+
+    :param kind: the column's own type, whose conversion is used
+    """
+
+    impl = NullType
+    cache_ok = True
+
+    def __init__(self, kind: TypeEngine[Any], where: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.where = where
+        self._convert: Callable[[Any], Any] | None = None
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        convert = self._convert
+        if convert is None:
+            processor = self.kind.dialect_impl(dialect).result_processor(dialect, None)
+            convert = self._convert = processor or (lambda given: given)
+        try:
+            return convert(value)
+        except (ValueError, TypeError, OverflowError) as exc:
+            name = type(self.kind).__name__.upper()
+            why = f"no {name} value ({exc}): correct it in the source, or read the column as text in a query"
+            return UnreadableValue(_shown(value), self.where, why)

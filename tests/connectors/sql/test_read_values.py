@@ -1,0 +1,48 @@
+"""SQLite values the driver's conversion would fail a whole read on: each fails only its own record.
+
+SQLite keeps any value in any column. A ``DATE`` column holding ``garbage`` or ``2024-13-45`` failed the
+read of its whole table on every run (``Invalid isoformat string``), with no row named; so did text that
+is not JSON in a ``JSON`` column (see ``test_json_columns``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import pytest
+from sqlalchemy import Column, Date, DateTime, Integer, Time
+
+from connectors.base import UnreadableValue
+from tests.connectors.sql.conftest import Connect, Db, read_all
+
+
+async def test_a_sqlite_date_that_is_no_date_fails_its_record_alone(db: Db, connect: Connect) -> None:
+    if db.kind != "sqlite":
+        pytest.skip("only SQLite keeps text that is no date in a DATE column")
+    table = await db.create(
+        "moments",
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("day", Date),
+        Column("moment", DateTime),
+        Column("at", Time),
+    )
+    rows = [
+        "1, '2024-01-02', '2024-01-02 03:04:05.000000', '03:04:05.000000'",
+        "2, 'garbage', '2024-13-45 00:00:00', '25:99'",
+        "3, 20240102, NULL, NULL",
+    ]
+    for row in rows:
+        await db.execute(f"INSERT INTO {table.name} (id, day, moment, at) VALUES ({row})")
+
+    async with connect({"m": {"table": table.name, "key": "id"}}) as connector:
+        [batch] = await read_all(connector, "m", None, 10)
+
+    read = {record["id"]: record for record in batch.records}
+    assert read[1] == {"id": 1, "day": date(2024, 1, 2), "moment": datetime(2024, 1, 2, 3, 4, 5), "at": time(3, 4, 5)}
+    for record, field, text in ((2, "day", "garbage"), (2, "moment", "2024-13-45 00:00:00"), (2, "at", "25:99")):
+        value = read[record][field]
+        assert isinstance(value, UnreadableValue), (field, value)
+        assert value.text == text and value.where.endswith(f".m, column {field}"), value.where
+    number = read[3]["day"]
+    assert isinstance(number, UnreadableValue) and number.text == "20240102" and "DATE" in (number.why or "")
+    assert read[3]["moment"] is None
