@@ -1,10 +1,11 @@
 """Column values the driver's own conversion would fail a whole read on, read so that only their record fails.
 
 SQLite keeps whatever a program stores, whatever the column's declared type: text that is not JSON in a
-``JSON`` column, ``garbage`` or ``2024-13-45`` in a ``DATE`` column. SQLAlchemy converts such a column's
-values as the rows arrive, and one value it cannot convert failed the read of the whole table, on every
-run, with a message naming no row. Read here, such a value is an :class:`~connectors.base.UnreadableValue`
-naming its column: the rest of the table is read, and the record fails alone where a sync maps that field.
+``JSON`` column, ``garbage`` or ``2024-13-45`` in a ``DATE`` column, ``abc`` in a ``NUMERIC(10,2)``.
+SQLAlchemy converts such a column's values as the rows arrive, and one value it cannot convert failed
+the read of the whole table, on every run, with a message naming no row. Read here, such a value is an
+:class:`~connectors.base.UnreadableValue` naming its column: the rest of the table is read, and the
+record fails alone where a sync maps that field.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
+from sqlalchemy.types import Boolean, Date, DateTime, NullType, Numeric, Time, TypeDecorator, TypeEngine, Uuid
 
 from connectors.base import NotJson, UnreadableValue, parse_json
 
@@ -45,9 +46,11 @@ class JsonRead(TypeDecorator[Any]):
             return UnreadableValue(_shown(value), self.where, f"not JSON ({exc.reason}): correct it in the source")
 
 
-class SqliteMoment(TypeDecorator[Any]):
-    """A SQLite ``DATE``, ``DATETIME`` or ``TIME`` column: its text converted as SQLAlchemy converts it, a
-    value that is no such text (``garbage``, ``2024-13-45``, a number) unreadable.
+class SqliteValue(TypeDecorator[Any]):
+    """A SQLite column whose values SQLAlchemy converts (dates and times, decimals of a declared scale,
+    booleans, UUIDs): each value converted as SQLAlchemy converts it, or unreadable where it cannot be
+    (``garbage`` in a ``DATE`` column, ``abc`` in a ``NUMERIC(10,2)``, ``not-a-uuid`` in a ``UUID``).
+    A ``BOOLEAN`` holds numbers: text in one (``false``, ``yes``) is unreadable rather than ``True``.
 
     :param kind: the column's own type, whose conversion is used
     """
@@ -69,8 +72,14 @@ class SqliteMoment(TypeDecorator[Any]):
             processor = self.kind.dialect_impl(dialect).result_processor(dialect, None)
             convert = self._convert = processor or (lambda given: given)
         try:
+            if isinstance(self.kind, Boolean) and not isinstance(value, int | float):
+                raise TypeError(f"{type(value).__name__} where a number 0 or 1 is kept")
             return convert(value)
-        except (ValueError, TypeError, OverflowError) as exc:
+        except (ValueError, TypeError, ArithmeticError) as exc:
             name = type(self.kind).__name__.upper()
             why = f"no {name} value ({exc}): correct it in the source, or read the column as text in a query"
             return UnreadableValue(_shown(value), self.where, why)
+
+
+CONVERTED = (Date, DateTime, Time, Numeric, Boolean, Uuid)
+"""The SQLite column types whose values SQLAlchemy converts (those left are read as the driver gives them)."""

@@ -40,7 +40,7 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
-from sqlalchemy.types import JSON, Date, DateTime, Float, NullType, Numeric, Time, TypeDecorator
+from sqlalchemy.types import JSON, Float, NullType, Numeric, TypeDecorator
 
 from connectors.base import Batch, Checkpoint, PermanentError, Record
 from connectors.sql.coercion import DATE_KINDS, ColumnType, ColumnValueError
@@ -49,7 +49,7 @@ from connectors.sql.lookups import LOOKUP_CHUNK
 from connectors.sql.mariadb_values import read_exactly, real_date_at_or_before, time_exactly
 from connectors.sql.pg_exact import storable, storable_range
 from connectors.sql.pg_read import RawReads
-from connectors.sql.read_values import JsonRead, SqliteMoment
+from connectors.sql.read_values import CONVERTED, JsonRead, SqliteValue
 from connectors.sql.streams import StreamShape
 
 Fetch = Callable[[Select[Any], dict[str, Any]], Awaitable[Sequence[Sequence[Any]]]]
@@ -77,17 +77,18 @@ def _number_as_given(column: ColumnElement[Any], backend: Backend) -> ColumnElem
 def _as_read(column: ColumnElement[Any], shape: StreamShape) -> ColumnElement[Any]:
     """A column as its records hold it: numbers exactly (:func:`_number_as_given`), MariaDB's durations
     and zero dates as :func:`~connectors.sql.mariadb_values.read_exactly` reads them, SQLite's and MySQL's
-    JSON and SQLite's dates and times as :mod:`connectors.sql.read_values` reads them."""
+    JSON and SQLite's converted values as :mod:`connectors.sql.read_values` reads them."""
     where = f"{shape.where}, column {column.key}"
     if shape.backend is not Backend.POSTGRESQL and isinstance(column.type, JSON):
         return type_coerce(column, JsonRead(where)).label(column.key)
-    if shape.backend is Backend.SQLITE and isinstance(column.type, Date | DateTime | Time):
-        return type_coerce(column, SqliteMoment(column.type, where)).label(column.key)
     if shape.backend is Backend.MYSQL:
-        exact = read_exactly(column, shape.where, of_table=shape.options.query is None)
-        if exact is not None:
-            return exact
-    return _number_as_given(column, shape.backend)
+        mariadb = read_exactly(column, shape.where, of_table=shape.options.query is None)
+        if mariadb is not None:
+            return mariadb
+    exact = _number_as_given(column, shape.backend)
+    if exact is column and shape.backend is Backend.SQLITE and isinstance(column.type, CONVERTED):
+        return type_coerce(column, SqliteValue(column.type, where)).label(column.key)
+    return exact
 
 
 def _mariadb_bound(kind: ColumnType | None, value: Any) -> Any:

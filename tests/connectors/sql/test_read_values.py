@@ -8,6 +8,7 @@ is not JSON in a ``JSON`` column (see ``test_json_columns``).
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import Column, Date, DateTime, Integer, Time
@@ -46,3 +47,24 @@ async def test_a_sqlite_date_that_is_no_date_fails_its_record_alone(db: Db, conn
     number = read[3]["day"]
     assert isinstance(number, UnreadableValue) and number.text == "20240102" and "DATE" in (number.why or "")
     assert read[3]["moment"] is None
+
+
+async def test_sqlite_decimals_and_booleans_that_are_none_fail_their_record_alone(db: Db, connect: Connect) -> None:
+    if db.kind != "sqlite":
+        pytest.skip("only SQLite keeps any value in any column")
+    await db.execute("CREATE TABLE kinds (id INTEGER PRIMARY KEY, price NUMERIC(10, 2), ref UUID, active BOOLEAN)")
+    await db.execute("INSERT INTO kinds VALUES (1, 1.5, '0b5a4f1e-1d2c-4a3b-9c8d-7e6f5a4b3c2d', 0)")
+    await db.execute("INSERT INTO kinds VALUES (2, 'abc', 'not-a-uuid', 'false')")
+
+    async with connect({"k": {"table": "kinds", "key": "id"}}) as connector:
+        [batch] = await read_all(connector, "k", None, 10)
+
+    good, bad = sorted(batch.records, key=lambda record: record["id"])
+    assert good["price"] == Decimal("1.50") and good["active"] is False
+    assert str(good["ref"]) == "0b5a4f1e-1d2c-4a3b-9c8d-7e6f5a4b3c2d"
+    assert bad["ref"] == "not-a-uuid", "a column SQLite declares UUID is text to SQLAlchemy: read as it is"
+    for field, text in (("price", "abc"), ("active", "false")):
+        value = bad[field]
+        assert isinstance(value, UnreadableValue), (field, value)
+        assert value.text == text and value.where.endswith(f".k, column {field}")
+    assert "where a number 0 or 1 is kept" in (bad["active"].why or ""), "text is no boolean, not True"
