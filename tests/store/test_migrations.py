@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, text
 
 from app.errors import StoreError
-from app.store import Store
+from app.store import IdMapping, Store
 from app.store.database import MIGRATIONS, SCHEMA_HEAD
 
 
@@ -77,7 +77,8 @@ async def test_a_database_a_newer_brygga_upgraded_is_a_store_error_saying_so(sta
 
 
 def _shape(path: Path) -> dict[str, object]:
-    """Each table's columns, indexes (with their columns), foreign keys and AUTOINCREMENT, as SQLite reports them."""
+    """Each table's columns, indexes (with their columns), foreign keys, AUTOINCREMENT and WITHOUT ROWID, as
+    SQLite reports them."""
     connection = sqlite3.connect(path)
     try:
         tables = connection.execute(
@@ -99,6 +100,7 @@ def _shape(path: Path) -> dict[str, object]:
                 indexes,
                 sorted(connection.execute(f"PRAGMA foreign_key_list('{name}')").fetchall()),
                 "AUTOINCREMENT" in sql.upper(),
+                "WITHOUT ROWID" in sql.upper(),
             )
         return shape
     finally:
@@ -141,3 +143,34 @@ async def test_processes_opening_a_new_sqlite_state_database_at_once_all_get_it(
             if isinstance(store, Store):
                 await store.close()
         assert [type(store) for store in opened] == [Store, Store, Store], opened
+
+
+async def test_an_sqlite_id_map_becomes_a_without_rowid_table_with_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as sync:
+        command.upgrade(_config(sync), "0007")
+        sync.execute(
+            text(
+                "INSERT INTO id_map (sync, source_key, target_key, hash, updated_at) "
+                "VALUES ('s', '1', 'a', 'h1', '2026-12-07 10:00:00'), ('s', '2', NULL, 'h2', '2026-12-07 10:00:00')"
+            )
+        )
+    engine.dispose()
+
+    store = await Store.open(f"sqlite:///{path}", tmp_path)
+    try:
+        assert await store.id_map("s", ["1", "2", "3"]) == {
+            "1": IdMapping("a", "h1"),
+            "2": IdMapping(None, "h2"),
+        }
+    finally:
+        await store.close()
+    connection = sqlite3.connect(path)
+    try:
+        (sql,) = connection.execute("SELECT sql FROM sqlite_master WHERE name = 'id_map'").fetchone()
+        indexes = {row[1] for row in connection.execute("PRAGMA index_list('id_map')")}
+    finally:
+        connection.close()
+    assert "WITHOUT ROWID" in sql.upper()
+    assert "ix_id_map_sync_target" in indexes
