@@ -48,9 +48,9 @@ class JsonRead(TypeDecorator[Any]):
 
 class SqliteValue(TypeDecorator[Any]):
     """A SQLite column whose values SQLAlchemy converts (dates and times, decimals of a declared scale,
-    booleans, UUIDs): each value converted as SQLAlchemy converts it, or unreadable where it cannot be
-    (``garbage`` in a ``DATE`` column, ``abc`` in a ``NUMERIC(10,2)``, ``not-a-uuid`` in a ``UUID``).
-    A ``BOOLEAN`` holds numbers: text in one (``false``, ``yes``) is unreadable rather than ``True``.
+    booleans): each value converted as SQLAlchemy converts it, or unreadable where it cannot be
+    (``garbage`` in a ``DATE`` column, ``abc`` in a ``NUMERIC(10,2)``). A ``BOOLEAN`` holds numbers:
+    text in one (``false``, ``yes``) is unreadable rather than ``True``.
 
     :param kind: the column's own type, whose conversion is used
     """
@@ -63,6 +63,7 @@ class SqliteValue(TypeDecorator[Any]):
         self.kind = kind
         self.where = where
         self._convert: Callable[[Any], Any] | None = None
+        self._boolean = isinstance(kind, Boolean)
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
         if value is None:
@@ -72,7 +73,7 @@ class SqliteValue(TypeDecorator[Any]):
             processor = self.kind.dialect_impl(dialect).result_processor(dialect, None)
             convert = self._convert = processor or (lambda given: given)
         try:
-            if isinstance(self.kind, Boolean) and not isinstance(value, int | float):
+            if self._boolean and not isinstance(value, int | float):
                 raise TypeError(f"{type(value).__name__} where a number 0 or 1 is kept")
             return convert(value)
         except (ValueError, TypeError, ArithmeticError) as exc:
@@ -82,4 +83,5 @@ class SqliteValue(TypeDecorator[Any]):
 
 
 CONVERTED = (Date, DateTime, Time, Numeric, Boolean, Uuid)
-"""The SQLite column types whose values SQLAlchemy converts (those left are read as the driver gives them)."""
+"""The column types whose SQLite values SQLAlchemy converts (a column SQLite declares ``UUID`` reflects as
+text; a query's column may be typed so); those left are read as the driver gives them."""
