@@ -25,8 +25,11 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import timedelta
 from functools import wraps
 from typing import Any
+
+from app.records import duration_text
 
 MAX_DIGITS = 4300
 """Python's own limit for turning an integer into text (and back)."""
@@ -118,9 +121,15 @@ def add(left: Any, right: Any) -> Any:
     return left + right
 
 
+def part_text(value: Any) -> str:
+    """A value as a template writes it into text: a duration as ISO 8601 (``PT100H``, as every connector
+    writes one), not Python's ``4 days, 4:00:00``; anything else as ``str`` gives it."""
+    return duration_text(value) if isinstance(value, timedelta) else str(value)
+
+
 def joined_text(parts: tuple[Any, ...]) -> str:
     """``~``: every part as text, joined, refused past :data:`MAX_TEXT`."""
-    texts = [part if part.__class__ is str else str(part) for part in parts]
+    texts = [part if part.__class__ is str else part_text(part) for part in parts]
     size = sum(map(len, texts))
     if size > MAX_TEXT:
         _text(size, "the text")
@@ -132,7 +141,7 @@ def joined_output(parts: Iterable[Any]) -> str:
     texts: list[str] = []
     size = 0
     for part in parts:
-        text = part if part.__class__ is str else str(part)
+        text = part if part.__class__ is str else part_text(part)
         size += len(text)
         if size > MAX_TEXT:
             _text(size, "the text")

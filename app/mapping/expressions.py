@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import update_wrapper
 from typing import Any
 
@@ -110,7 +111,10 @@ class _BoundedFormatter(SandboxedFormatter):
 
 
 def _render_null_as_empty(value: Any) -> Any:
-    return "" if value is None else value
+    """Jinja's ``finalize``: null as nothing, a duration as its ISO 8601 text (:func:`bounds.part_text`)."""
+    if value is None:
+        return ""
+    return bounds.part_text(value) if isinstance(value, timedelta) else value
 
 
 def _environment() -> RecordEnvironment:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -292,3 +292,19 @@ def test_a_condition_over_a_body_that_is_a_list_reads_its_fields_as_missing() ->
         True,
         False,
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "waited {{ record.wait }}",
+        "{{ 'waited ' ~ record.wait }}",
+        "{% for each in [record.wait] %}waited {{ each }}{% endfor %}",
+        "{% set long = record.wait %}waited {{ long }}",
+    ],
+)
+def test_a_duration_in_text_is_iso_8601_not_python_text(text: str) -> None:
+    record = {"wait": timedelta(hours=100)}  # a MariaDB TIME past a day, a PostgreSQL interval of hours
+
+    assert compile_template(text)(record) == "waited PT100H", "not Python's '4 days, 4:00:00'"
+    assert compile_template("{{ record.wait }}")(record) == timedelta(hours=100), "alone, the value itself"
