@@ -86,8 +86,12 @@ _WHAT = {"date": "date", "timestamp": "timestamp", "timestamptz": "timestamp", "
 
 
 def sql_name(column: str) -> str:
-    """``column`` as written in SQL: quoted unless a plain lower-case name."""
-    if column.isidentifier() and column.isascii() and column == column.lower():
+    """``column`` as written in SQL: quoted unless a plain lower-case name that is no reserved word
+    (``"order"::text``: ``order::text`` is a syntax error)."""
+    # for a message only: the PostgreSQL dialect is not imported by runs that need none of it
+    from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS  # noqa: PLC0415
+
+    if column.isidentifier() and column.isascii() and column == column.lower() and column not in RESERVED_WORDS:
         return column
     return '"' + column.replace('"', '""') + '"'
 
