@@ -6,21 +6,26 @@ lease). Remembering the keys met, batches of keys never met need no ID-map
 look-up at all: the first load of a large system is the biggest run a sync
 ever makes.
 
-The keys met are remembered by their hashes, not as a set of the keys: a set of 100,000 short
-keys held ~10 MB until the run ended (the keys' text outliving their batches), a fifth of a REST full
-load's memory above start-up. Two parts, each cheap where it is used most:
+The keys met are remembered by their hashes, not as a set of the keys: a set of
+100,000 short keys held ~10 MB until the run ended (the keys' text outliving their
+batches), a fifth of a REST full load's memory above start-up. Two parts, each
+cheap where it is used most:
 
-- a fixed map of marks (a byte per slot, a key's slot its hash; 2 MiB at any size), marked and read
-  at C speed: most keys never met find their slot unmarked, with no Python step per key;
-- 32 more bits of each key's hash (4 bytes a key, in 4,096 arrays by the slot's low bits), for the
-  few keys whose slot is marked: at 100,000 keys met, one key in 20 never met shares a slot with one that was, and
-  with the map alone each batch of a first load was looked up for those (PostgreSQL → PostgreSQL, a
-  tenth of the run's time). Only a key whose slot and further bits were both met is looked up. Past
-250,000 keys the arrays grow long to search, and the map alone tells, as it did before.
+- a fixed map of marks (a byte per slot, a key's slot its hash; 2 MiB at any
+  size), marked and read at C speed: most keys never met find their slot
+  unmarked, with no Python step per key;
+- 32 more bits of each key's hash (4 bytes a key, in 4,096 arrays by the slot's
+  low bits), for the few keys whose slot is marked. At 100,000 keys met, one key
+  in 20 never met shares a slot with one that was; with the map alone, each
+  batch of a first load was looked up for those (PostgreSQL → PostgreSQL: a
+  tenth of the run's time). Past 250,000 keys the arrays grow long to search,
+  and the map alone tells, as it did before.
 
-Two keys alike in all 53 of those bits are rare; the later one is then looked up like any key (the look-up decides),
-so remembering only ever costs a look-up, never a wrong answer. Past a bound it stops, and every
-batch is looked up again, as in any run.
+A key is looked up only where both its slot and its further bits were met. Two
+keys alike in all 53 of those bits are rare; the later one is then looked up like
+any key (the look-up decides), so remembering only ever costs a look-up, never a
+wrong answer. Past a bound it stops, and every batch is looked up again, as in
+any run.
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ class _BoundedFormatter(SandboxedFormatter):
         return super().format_field(value, format_spec)
 
 
-def _render_null_as_empty(value: Any) -> Any:
+def _finalize(value: Any) -> Any:
     """Jinja's ``finalize``: null as nothing, a duration as its ISO 8601 text (:func:`bounds.part_text`)."""
     if value is None:
         return ""
@@ -118,7 +118,7 @@ def _render_null_as_empty(value: Any) -> Any:
 
 
 def _environment() -> RecordEnvironment:
-    environment = RecordEnvironment(undefined=ChainableUndefined, autoescape=False, finalize=_render_null_as_empty)
+    environment = RecordEnvironment(undefined=ChainableUndefined, autoescape=False, finalize=_finalize)
     for name in ("digits", "collapse_spaces", "strip", "split", "null_if_empty"):
         if name not in environment.filters:
             kind = KINDS[name]
@@ -162,7 +162,7 @@ def _output(value: Any) -> str:
         return value
     if callable(value) and not isinstance(value, Undefined):
         raise _function_given(value)
-    return str(_render_null_as_empty(value))
+    return str(_finalize(value))
 
 
 def _function_given(value: Any) -> TypeError:

@@ -110,7 +110,7 @@ def create_engine(database: Database) -> AsyncEngine:
     if database.backend is Backend.MYSQL:
         options["pool_recycle"] = 3600  # the server drops connections idle past wait_timeout
     # JSON columns written with their numbers exact, a decimal as its digits (see pg_json); on PostgreSQL
-    # read so too here (SQLite's and MySQL's by the stream's reads: reading._JsonRead)
+    # read so too here (SQLite's and MySQL's by the stream's reads: read_values.JsonRead)
     options["json_serializer"] = json_text
     if database.backend is Backend.POSTGRESQL:
         options["json_deserializer"] = parse_json

@@ -86,6 +86,7 @@ def _as_read(column: ColumnElement[Any], shape: StreamShape) -> ColumnElement[An
         if mariadb is not None:
             return mariadb
     exact = _number_as_given(column, shape.backend)
+    # a float, or a SQLite NUMERIC of no scale, is read exactly already (and text in it left as text)
     if exact is column and shape.backend is Backend.SQLITE and isinstance(column.type, CONVERTED):
         return type_coerce(column, SqliteValue(column.type, where)).label(column.key)
     return exact
