@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, cast
 
@@ -237,8 +237,8 @@ class SqlConnector(Connector):
         lookup = KeyLookup(reader.shape, keys)
         fetch = self._fetcher(stream, reader)
         found: dict[str, str] = {}
-        for chunk in lookup.chunks(reader.lookup_chunk):
-            for row in await fetch(reader.keys_existing, {"keys": chunk}):
+        for statement, params in _key_reads(reader, lookup):
+            for row in await fetch(statement, params):
                 held = format_key(row)
                 found.update(dict.fromkeys(lookup.texts_of(dict(zip(reader.shape.key, row, strict=True))), held))
         return found
@@ -379,3 +379,14 @@ def _sampled(shape: StreamShape, dialect: Dialect) -> bool:
     return table is None or any(
         column_type(table.c[name].type, dialect).kind is Kind.OTHER for name in compared if name in table.c
     )
+
+
+def _key_reads(reader: StreamReader, lookup: KeyLookup) -> Iterator[tuple[Select[Any], dict[str, Any]]]:
+    """The statements that read which of the keys asked the table holds: one range where the keys lie close
+    together (see :meth:`KeyLookup.span`), else a list of them per chunk."""
+    span = lookup.span() if reader.keys_between is not None else None
+    if reader.keys_between is not None and span is not None:
+        yield reader.keys_between, {"least": span[0], "greatest": span[1]}
+        return
+    for chunk in lookup.chunks(reader.lookup_chunk):
+        yield reader.keys_existing, {"keys": chunk}

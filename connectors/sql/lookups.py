@@ -11,6 +11,8 @@ from connectors.sql.streams import StreamShape
 
 LOOKUP_CHUNK = 1000
 """Keys per ``IN (…)`` list: far below every database's limit on parameters."""
+SPREAD = 2
+"""How much wider than the count of whole numbers asked their span may be, to be read as a range."""
 
 
 class KeyLookup:
@@ -103,6 +105,17 @@ class KeyLookup:
             values = [value[0] if len(self.key) == 1 else value for value in self.by_values]
         for start in range(0, len(values), size):
             yield values[start : start + size]
+
+    def span(self) -> tuple[int, int] | None:
+        """The least and greatest whole number asked, where every row between them is few enough to read
+        (at most :data:`SPREAD` times the numbers asked): one range read, not an ``IN`` list per
+        :data:`LOOKUP_CHUNK` keys, which SQLAlchemy spells out anew each time (a first load asks for a batch
+        of consecutive numbers). ``None`` where the numbers are spread further, or none are asked."""
+        numbers = self.by_number
+        if not numbers:
+            return None
+        least, greatest = min(numbers), max(numbers)
+        return (least, greatest) if greatest - least < SPREAD * len(numbers) else None
 
     def texts_of(self, record: Record) -> list[str]:
         """The texts asked for that name the row ``record``."""

@@ -154,6 +154,11 @@ class StreamReader:
         self.by_keys = select(*self.columns).where(_key_in(key_columns, postgres))
         written = [self._exact(shape.table.c[name]) for name in shape.key] if shape.table is not None else key_columns
         self.keys_existing = select(*written).where(_key_in(written, postgres))
+        self.keys_between: Select[Any] | None = None
+        """The key of every row from the one bound as ``least`` to ``greatest`` (a one-column key), where a
+        list of keys costs more: not on PostgreSQL, which takes the whole list as one array."""
+        if not postgres and len(written) == 1:
+            self.keys_between = select(*written).where(written[0].between(bindparam("least"), bindparam("greatest")))
         self.lookup_chunk = 100_000 if postgres and len(shape.key) == 1 else LOOKUP_CHUNK
         self.raw = RawReads(shape)
         self.storable: Callable[[Any], bool] = storable if postgres else _any_value

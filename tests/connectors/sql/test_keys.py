@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import cast
 
-from sqlalchemy import Column, Integer, PrimaryKeyConstraint, String
+from sqlalchemy import Column, Integer, PrimaryKeyConstraint, String, event
+from sqlalchemy.dialects import sqlite
 
 from app.records import dumps, format_key, loads
 from connectors.base import Write, WriteAction
+from connectors.sql.coercion import column_type
 from connectors.sql.lookups import KeyLookup
+from connectors.sql.streams import StreamShape
 from tests.connectors.sql.conftest import T0, Connect, Db, checkpoints, ids, read_all, timestamp
 
 
@@ -66,6 +71,44 @@ async def test_whole_number_keys_are_looked_up_by_number_as_the_texts_asked(db: 
     assert sorted(found) == ["2", "4", "5"]
     assert lookup.by_number == {7: "007", 2: "2", 4: "4", 5: "5"}  # one dict, no tuple and list per key
     assert lookup.by_values == {}
+
+
+async def test_keys_close_together_are_read_as_one_range_and_only_those_asked_are_held(db: Db, connect: Connect) -> None:
+    table = await db.customers()
+    await db.insert(table, [{"id": i, "name": f"C{i}"} for i in range(1, 21)])
+    close = ["12", "14", "16", "18", "19", "21", "22"]  # 12 to 22: 11 numbers, under twice the 7 asked
+    spread = ["1", "1000", "20"]
+    statements: list[str] = []
+
+    def executed(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    async with connect({"c": {"table": table.name, "key": "id"}}) as connector:
+        await connector.held_keys("c", ["1"])  # the table described before the statements are counted
+        event.listen(connector._engine.sync_engine, "before_cursor_execute", executed)
+        held = await connector.held_keys("c", close)
+        by_range = list(statements)
+        existing = await connector.existing_keys("c", spread)
+        event.remove(connector._engine.sync_engine, "before_cursor_execute", executed)
+
+    assert held == {key: key for key in ["12", "14", "16", "18", "19"]}  # 13, 15, 17 and 20 held, not asked
+    assert existing == {"1", "20"}
+    if db.kind == "postgresql":  # one array of them all already
+        assert [" IN " in s or "ANY" in s for s in statements] == [True, True]
+    else:
+        assert len(by_range) == 1 and " BETWEEN " in by_range[0]
+        assert " IN " in statements[-1] and " BETWEEN " not in statements[-1]
+
+
+def test_a_range_is_read_only_where_the_numbers_asked_lie_close_together() -> None:
+    shape = _integer_key_shape()
+
+    assert KeyLookup(shape, [str(n) for n in range(100, 5100)]).span() == (100, 5099)
+    assert KeyLookup(shape, ["1", "3"]).span() == (1, 3)
+    assert KeyLookup(shape, ["1", "5"]).span() is None  # five rows to read for two asked
+    assert KeyLookup(shape, [str(n) for n in range(0, 10_000, 3)]).span() is None
+    assert KeyLookup(shape, ["a", "b"]).span() is None
+    assert KeyLookup(shape, []).span() is None
 
 
 async def test_lookups_of_many_keys_go_in_chunks(db: Db, connect: Connect) -> None:
@@ -217,3 +260,9 @@ async def test_a_stream_with_a_query_and_a_table_reads_through_one_and_writes_th
     assert ids(before) == [1]
     assert existing == {"1", "2"}
     assert [record["name"] for batch in after for record in batch.records] == ["Active", "New"]
+
+
+def _integer_key_shape() -> StreamShape:
+    """What :class:`KeyLookup` reads of a stream keyed by one integer column."""
+    column = column_type(Integer(), sqlite.dialect())
+    return cast(StreamShape, SimpleNamespace(key=("id",), types={"id": column}, key_equality=None))
