@@ -73,7 +73,7 @@ async def test_whole_number_keys_are_looked_up_by_number_as_the_texts_asked(db: 
     assert lookup.by_values == {}
 
 
-async def test_keys_close_together_are_read_as_one_range_and_only_those_asked_are_held(db: Db, connect: Connect) -> None:
+async def test_keys_close_together_are_read_as_one_range_only_those_asked_held(db: Db, connect: Connect) -> None:
     table = await db.customers()
     await db.insert(table, [{"id": i, "name": f"C{i}"} for i in range(1, 21)])
     close = ["12", "14", "16", "18", "19", "21", "22"]  # 12 to 22: 11 numbers, under twice the 7 asked
