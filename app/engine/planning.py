@@ -176,12 +176,16 @@ def _fail_unfit_keys(mapping: CompiledMapping, plan: list[Planned]) -> None:
             )
 
 
+SUPERSEDED = "its key is read again later in the same batch: the later record is the one written"
+
+
 def _supersede_duplicates(plan: list[Planned]) -> None:
-    """A key read twice in one batch: only its last version is written."""
+    """A key read twice in one batch (a source that repeats a row): only its last version is written, and each
+    earlier one is skipped, saying why, so the repeat shows in the record log rather than passing as unchanged."""
     last = {item.source_key: index for index, item in enumerate(plan)}
     for index, item in enumerate(plan):
         if last[item.source_key] != index and item.action is Action.CREATE:
-            item.action = Action.UNCHANGED
+            item.action, item.note = Action.SKIP, SUPERSEDED
 
 
 def _leave_settled(plan: list[Planned], settled: Mapping[str, str]) -> None:

@@ -103,6 +103,23 @@ async def test_a_csv_export_syncs_into_sqlite_with_every_letter_intact(
     assert _people(project) == [(1, "Åsa Öberg", "Umeå"), (2, "Jörgen Ärlig", LETTERS)]
 
 
+async def test_a_key_repeated_in_the_file_writes_its_last_row_and_skips_the_earlier_saying_why(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (tmp_path / "exports" / "bom.csv").write_text("id,name,city\n1,Anna,Umeå\n2,Bo,Lund\n1,Carl,Kiruna\n")
+
+    for round_ in (1, 2):  # the second run: the last row unchanged, the earlier one skipped again
+        async with open_engine(open_workspace(project, environ={})) as engine:
+            run = await engine.run("bom", RunOptions())
+            log = await engine.store.history.log(run.id, None, 100)
+        counts = run.counts
+        assert (counts.read, counts.created, counts.unchanged, counts.skipped) == (
+            (3, 2, 0, 1) if round_ == 1 else (3, 0, 2, 1)
+        )
+        skipped = [(entry.source_key, entry.error) for entry in log if entry.action == "skipped"]
+        assert skipped == [("1", "its key is read again later in the same batch: the later record is the one written")]
+        assert _people(project) == [(1, "Carl", "Kiruna"), (2, "Bo", "Lund")]
+
+
 async def test_sqlite_into_csv_writes_cp1252_with_a_header(tmp_path: Path) -> None:
     project = _project(tmp_path)
     with sqlite3.connect(tmp_path / "db.sqlite") as connection:
