@@ -215,8 +215,11 @@ class SqlConnector(Connector):
         lookup = KeyLookup(reader.shape, keys)
         fetch = self._fetcher(stream, reader)
         found: dict[str, Record] = {}
-        for chunk in lookup.chunks(reader.lookup_chunk):
-            records, _ = reader.split(await fetch(reader.by_keys, {"keys": chunk}))
+        reads = [(reader.by_keys, {"keys": chunk}) for chunk in lookup.chunks(reader.lookup_chunk)]
+        if lookup.as_stored and reader.by_keys_as_stored is not None:
+            reads.append((reader.by_keys_as_stored, {"stored": lookup.as_stored}))
+        for statement, params in reads:
+            records, _ = reader.split(await fetch(statement, params))
             for record in records:
                 found.update(dict.fromkeys(lookup.texts_of(record), record))
         return found
@@ -387,6 +390,8 @@ def _key_reads(reader: StreamReader, lookup: KeyLookup) -> Iterator[tuple[Select
     span = lookup.span() if reader.keys_between is not None else None
     if reader.keys_between is not None and span is not None:
         yield reader.keys_between, {"least": span[0], "greatest": span[1]}
-        return
+        return  # every text asked was a whole number: none is looked up as stored
     for chunk in lookup.chunks(reader.lookup_chunk):
         yield reader.keys_existing, {"keys": chunk}
+    if lookup.as_stored and reader.keys_as_stored is not None:
+        yield reader.keys_as_stored, {"stored": lookup.as_stored}

@@ -7,6 +7,7 @@ from typing import Any
 
 from connectors.base import Record, format_key, parse_key
 from connectors.sql.coercion import Kind
+from connectors.sql.databases import Backend
 from connectors.sql.streams import StreamShape
 
 LOOKUP_CHUNK = 1000
@@ -28,6 +29,10 @@ class KeyLookup:
         self.key = shape.key
         self.asked = set(texts)
         self.by_values: dict[tuple[Any, ...], list[str]] = {}
+        self.as_stored: list[str] = []
+        """Texts that are no value of the key column's type, asked of a database that keeps any text in any
+        column (SQLite): looked up as the very text stored (see :meth:`_one_column`)."""
+        self._any_text = shape.backend is Backend.SQLITE and len(self.key) == 1
         self.by_number: dict[int, str] | None = None
         """The common integer key's texts by number (:meth:`_numbered`), instead of :attr:`by_values`."""
         if len(self.key) == 1 and self.key[0] in shape.types:
@@ -84,12 +89,19 @@ class KeyLookup:
                 del self.by_values[values]
 
     def _one_column(self, convert: Callable[[Any], Any], texts: Sequence[str]) -> None:
-        """The common one-column key, without the general machinery: a batch asks thousands at a time."""
+        """The common one-column key, without the general machinery: a batch asks thousands at a time.
+
+        On SQLite a text that does not convert may still be a key: a ``DATE`` or ``INTEGER`` column keeps
+        ``garbage`` as it is, and its row's key reads as that text. It is looked up as stored; elsewhere
+        no row can have it, and it is left out.
+        """
         by_values = self.by_values
         for text in texts:
             try:
                 value = convert(text)
             except ValueError:
+                if self._any_text:
+                    self.as_stored.append(text)
                 continue
             found = by_values.get((value,))
             if found is None:

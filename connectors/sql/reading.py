@@ -40,7 +40,7 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
-from sqlalchemy.types import JSON, Float, NullType, Numeric, TypeDecorator
+from sqlalchemy.types import JSON, Float, NullType, Numeric, String, TypeDecorator
 
 from connectors.base import Batch, Checkpoint, PermanentError, Record
 from connectors.sql.coercion import DATE_KINDS, ColumnType, ColumnValueError
@@ -154,6 +154,14 @@ class StreamReader:
         self.by_keys = select(*self.columns).where(_key_in(key_columns, postgres))
         written = [self._exact(shape.table.c[name]) for name in shape.key] if shape.table is not None else key_columns
         self.keys_existing = select(*written).where(_key_in(written, postgres))
+        self.by_keys_as_stored: Select[Any] | None = None
+        self.keys_as_stored: Select[Any] | None = None
+        """Rows by keys bound as ``stored``, compared as the text SQLite keeps (see :class:`KeyLookup`)."""
+        if shape.backend is Backend.SQLITE and len(written) == 1:
+            stored = bindparam("stored", expanding=True, type_=String())
+            self.by_keys_as_stored = select(*self.columns).where(type_coerce(key_columns[0], String()).in_(stored))
+            as_text = type_coerce(written[0], String())
+            self.keys_as_stored = select(as_text).where(as_text.in_(stored))
         self.keys_between: Select[Any] | None = None
         """The key of every row from the one bound as ``least`` to ``greatest`` (a one-column key), where a
         list of keys costs more: not on PostgreSQL, which takes the whole list as one array."""

@@ -226,3 +226,25 @@ async def test_a_key_copied_as_it_is_is_never_looked_up_for_a_shared_target(
 
     assert run.status == "succeeded", run.error
     assert _target(tmp_path) == [("a", "Ann"), ("b", "Bo")]
+
+
+async def test_a_source_key_no_value_of_its_column_stays_a_dead_letter_run_after_run(
+    tmp_path: Path, state: str
+) -> None:
+    """SQLite keeps ``garbage`` in a DATE key column: its record fails alone, and each later run retries the
+    dead letter by its key, finds the record, and fails it again; it is never taken as gone from the source
+    (its dead letter cleared, the record failing every other run)."""
+    file = _project(tmp_path, state, [])
+    for name in ("crm.db", "erp.db"):
+        connection = sqlite3.connect(tmp_path / name)
+        with connection:
+            connection.execute("DROP TABLE items")
+            connection.execute("CREATE TABLE items (code DATE PRIMARY KEY, name TEXT)")
+        connection.close()
+    _add_source_rows(tmp_path, [("2024-01-01", "Ann"), ("garbage", "Bo"), ("2024-01-03", "Di")])
+
+    for _ in range(3):
+        run, letters, _engine = await _run(file)
+        assert (run.status, run.counts.read, run.counts.failed, run.counts.skipped) == ("partial", 3, 1, 0)
+        assert [key for key, _ in letters] == ["garbage"]
+    assert _target(tmp_path) == [("2024-01-01", "Ann"), ("2024-01-03", "Di")]

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import sqlite
 from app.records import dumps, format_key, loads
 from connectors.base import Write, WriteAction
 from connectors.sql.coercion import column_type
+from connectors.sql.databases import Backend
 from connectors.sql.lookups import KeyLookup
 from connectors.sql.streams import StreamShape
 from tests.connectors.sql.conftest import T0, Connect, Db, checkpoints, ids, read_all, timestamp
@@ -265,4 +266,5 @@ async def test_a_stream_with_a_query_and_a_table_reads_through_one_and_writes_th
 def _integer_key_shape() -> StreamShape:
     """What :class:`KeyLookup` reads of a stream keyed by one integer column."""
     column = column_type(Integer(), sqlite.dialect())
-    return cast(StreamShape, SimpleNamespace(key=("id",), types={"id": column}, key_equality=None))
+    shape = SimpleNamespace(key=("id",), types={"id": column}, key_equality=None, backend=Backend.SQLITE)
+    return cast(StreamShape, shape)
