@@ -50,6 +50,11 @@ lazy_command("run", "app.cli.runs", "Run syncs now, with a progress bar on a ter
 lazy_command(
     "preview", "app.cli.runs", "Read from the source and show the action each record would get; writes nothing."
 )
+lazy_command(
+    "check",
+    "app.cli.system_checks",
+    "Connect to each system the syncs use and look at their streams; reads and writes no record.",
+)
 lazy_command("status", "app.cli.status", "Every sync's last run and dead-letter count, from the state database.")
 lazy_command(
     "serve",

@@ -90,16 +90,17 @@ def open_workspace(config: Path | None, needs: Needs | None = None) -> Workspace
     return workspace
 
 
-def check_sync_names(names: Sequence[str], syncs: Collection[str]) -> None:
-    """:raises UsageError: for the first of ``names`` that is no sync, with the closest one where there is
-    one; a name of thousands of characters is shown cut (and compared with none: that alone takes seconds)."""
+def check_sync_names(names: Sequence[str], syncs: Collection[str], noun: str = "sync") -> None:
+    """:raises UsageError: for the first of ``names`` that is no sync (or no ``noun``), with the closest one
+    where there is one; a name of thousands of characters is shown cut (and compared with none: that alone
+    takes seconds)."""
     for name in names:
         if name not in syncs:
             from app.config import closest  # noqa: PLC0415 - difflib, only for a name that is wrong
 
             shown = name if len(name) <= _SHOWN_NAME else name[: _SHOWN_NAME - 1] + "…"
             guess = closest(name, sorted(syncs)) if len(name) <= _SHOWN_NAME else None
-            usage_error(f"no sync named '{shown}'" + (f" (did you mean '{guess}'?)" if guess else ""))
+            usage_error(f"no {noun} named '{shown}'" + (f" (did you mean '{guess}'?)" if guess else ""))
 
 
 _SHOWN_NAME = 120

@@ -49,6 +49,11 @@ class Needs:
         return cls(_names(syncs), systems=False, state=False, service=False)
 
     @classmethod
+    def checking(cls) -> Needs:
+        """``check``: every sync's file and systems (to connect to them), not the state database."""
+        return cls(None, systems=True, state=False, service=False)
+
+    @classmethod
     def state_only(cls) -> Needs:
         """``status``: the state database only."""
         return cls(frozenset(), systems=False, state=True, service=False)

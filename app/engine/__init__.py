@@ -26,6 +26,7 @@ __all__ = [
     "ServiceSettings",
     "SyncBusyError",
     "SyncView",
+    "SystemCheck",
     "UnknownWebhookSystem",
     "WebhookBadBody",
     "WebhookBusy",
@@ -34,6 +35,7 @@ __all__ = [
     "WebhookRejected",
     "WebhookTooLarge",
     "Workspace",
+    "check_systems",
     "create_table_statement",
     "in_after_order",
     "is_loopback",
@@ -42,6 +44,7 @@ __all__ = [
     "open_workspace",
     "preview_sync",
     "read_status",
+    "streams_used",
     "tune_garbage_collection",
     "webhook_of",
 ]
@@ -58,6 +61,7 @@ if TYPE_CHECKING:
     from app.engine.service import Service
     from app.engine.settings import ServiceSettings
     from app.engine.status import read_status
+    from app.engine.system_check import SystemCheck, check_systems, streams_used
     from app.engine.views import SyncView
     from app.engine.webhook_admission import WebhookBusy
     from app.engine.webhook_checks import (
@@ -97,6 +101,11 @@ _MODULES = {
     "app.engine.service": ("Service",),
     "app.engine.settings": ("ServiceSettings",),
     "app.engine.status": ("read_status",),
+    "app.engine.system_check": (
+        "SystemCheck",
+        "check_systems",
+        "streams_used",
+    ),
     "app.engine.views": ("SyncView",),
     "app.engine.webhook_admission": ("WebhookBusy",),
     "app.engine.webhook_checks": (

@@ -187,6 +187,11 @@ async def open_connector(connector: Connector) -> None:
     await _within_deadline(connector, "connecting (open)", connector.open())
 
 
+async def check_connector(connector: Connector) -> None:
+    """:meth:`Connector.check`, guarded like every call."""
+    await _within_deadline(connector, "checking that it answers (check)", connector.check())
+
+
 async def close_connector(connector: Connector) -> None:
     """:meth:`Connector.close`, guarded like every call."""
     await _within_deadline(connector, "disconnecting (close)", connector.close())

@@ -1,0 +1,46 @@
+"""``brygga check``: whether each system answers, before a sync first runs (see :mod:`app.engine.system_check`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, check_sync_names, cli, open_workspace, plural
+from app.cli.output import output
+from app.config import Needs
+from app.engine import SystemCheck, check_systems, streams_used
+
+
+@cli.command("check")
+def check_command(
+    systems: Annotated[
+        list[str] | None, typer.Argument(help="Systems to check; default every system a sync uses.", show_default=False)
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Connect to each system the syncs use and look at their streams; reads and writes no record."""
+    workspace = open_workspace(config, Needs.checking())
+    project = workspace.project
+    used = streams_used(project)
+    names = systems or [name for name in project.systems if name in used]
+    check_sync_names(names, [name for name in project.systems if name in used], noun="system used by a sync")
+    checks = asyncio.run(check_systems(project, names))
+    for found in checks:
+        _show(found)
+    failed = sum(found.error is not None for found in checks)
+    answered = plural(len(checks) - failed, "system")
+    output.say(
+        f"{answered} ready, {failed} not" if failed else f"{answered} ready",
+        style="bold red" if failed else "bold green",
+    )
+    raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _show(found: SystemCheck) -> None:
+    if found.error is not None:
+        output.say(f"FAIL {found.system} ({found.kind}): {found.error}", style="bold red")
+        return
+    streams = ", ".join(found.streams) or "no streams"
+    output.say(f"ok   {found.system} ({found.kind}): {streams}", style="green")

@@ -1,0 +1,74 @@
+"""Whether each system answers, as a run would find it: ``brygga check``.
+
+``validate`` looks at the project without connecting; a wrong password, a firewall or a table renamed
+shows only when a sync first runs, often at night. This connects to each system the syncs use, asks it
+to answer (:meth:`Connector.check`) and looks at every stream the syncs read or write there
+(:meth:`Connector.prepare`: a table's columns, a file's header), reading and writing no record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from app.config import DIRECTIONS, Project, SyncConfig, TwoWaySyncConfig
+from app.engine.connections import Connections
+from app.engine.connector_calls import check_connector, prepare_stream
+from app.errors import BryggaError
+
+
+@dataclass(frozen=True)
+class SystemCheck:
+    """What checking one system found.
+
+    :param streams: the streams looked at, each with the fields the syncs write into it (``None``: read only)
+    :param error: why it does not answer, or lacks a stream or field; ``None`` when all is well
+    """
+
+    system: str
+    kind: str
+    streams: dict[str, list[str] | None] = field(default_factory=dict)
+    error: str | None = None
+
+
+def streams_used(project: Project) -> dict[str, dict[str, list[str] | None]]:
+    """Each system's streams that some sync reads or writes, by system; a written stream with the fields
+    written into it (from every sync writing it), a read one with ``None``."""
+    used: dict[str, dict[str, list[str] | None]] = {}
+    for sync in project.syncs.values():
+        ways = [sync.direction(direction) for direction in DIRECTIONS] if isinstance(sync, TwoWaySyncConfig) else [sync]
+        for way in ways:
+            _use(used, way)
+    return used
+
+
+def _use(used: dict[str, dict[str, list[str] | None]], sync: SyncConfig) -> None:
+    source = used.setdefault(sync.source_system, {})
+    source.setdefault(sync.source_stream, None)
+    target = used.setdefault(sync.target_system, {})
+    written = target.get(sync.target_stream) or []
+    target[sync.target_stream] = written + [name for name in sync.fields if name not in written]
+
+
+async def check_systems(project: Project, systems: Iterable[str]) -> list[SystemCheck]:
+    """Check ``systems`` one after the other (each opened, checked and closed before the next)."""
+    used = streams_used(project)
+    found: list[SystemCheck] = []
+    for name in systems:
+        streams = used.get(name, {})
+        connections = Connections(project)
+        error = None
+        try:
+            connector = await connections.get(name)
+            await check_connector(connector)
+            for stream, fields in streams.items():
+                await prepare_stream(connector, stream, fields)
+        except BryggaError as exc:
+            error = str(exc)
+        finally:
+            try:
+                await connections.close()
+            except BryggaError as exc:
+                error = error or str(exc)
+        found.append(SystemCheck(name, project.systems[name].connector, streams, error))
+    return found

@@ -1,0 +1,73 @@
+"""``brygga check``: each system the syncs use answers, and has their streams, before a sync first runs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import run_brygga
+from tests.cli.test_secrets import SHAPES, _assert_secret_absent, _rest_project
+from tests.cli.test_writes_nothing import snapshot
+from tests.connectors.rest.server import running_api
+
+
+def test_the_quickstart_is_ready_and_nothing_is_written(quickstart: Path) -> None:
+    folder = quickstart.parent
+    before = snapshot(folder)
+
+    result = run_brygga("check", "-c", str(quickstart))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        "ok   crm (sql): companies, contacts",
+        "ok   erp (csv): accounts, customers",
+        "ok   helpdesk (sql): people",
+        "3 systems ready",
+    ]
+    assert snapshot(folder) == before, "check wrote in the project folder (a state database, say)"
+
+
+def test_each_system_that_is_not_ready_says_why_and_the_others_are_checked(quickstart: Path) -> None:
+    folder = quickstart.parent
+    with sqlite3.connect(folder / "demo" / "helpdesk.db") as helpdesk:
+        helpdesk.execute("ALTER TABLE people RENAME COLUMN phone TO telephone")
+    helpdesk.close()
+    (folder / "demo" / "crm.db").rename(folder / "demo" / "crm-moved.db")
+    before = snapshot(folder)
+
+    result = run_brygga("check", "-c", str(quickstart))
+    named = run_brygga("check", "erp", "-c", str(quickstart))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("FAIL crm (sql): ") and "crm.db does not exist" in lines[0]
+    assert lines[1] == "ok   erp (csv): accounts, customers"
+    assert lines[2].startswith("FAIL helpdesk (sql): helpdesk.people: table people has no column phone")
+    assert lines[3] == "1 system ready, 2 not"
+    assert (named.returncode, named.stdout) == (0, "ok   erp (csv): accounts, customers\n1 system ready\n")
+    assert snapshot(folder) == before, "check created the missing SQLite file, or wrote elsewhere"
+
+
+def test_a_name_that_is_no_system_a_sync_uses_is_a_usage_error(quickstart: Path) -> None:
+    result = run_brygga("check", "crn", "-c", str(quickstart))
+
+    assert result.returncode == 2
+    assert "no system used by a sync named 'crn' (did you mean 'crm'?)" in result.stderr
+
+
+@pytest.mark.parametrize("secret", SHAPES.values(), ids=SHAPES.keys())
+def test_a_system_that_fails_the_check_never_shows_a_secret(tmp_path: Path, secret: str) -> None:
+    with running_api() as api:
+        api.fresh()
+        project = _rest_project(tmp_path, api.url)
+        query_key = f"my api key {secret}"
+
+        result = run_brygga("check", "-c", str(project), env={"PATH_SECRET": secret, "QUERY_KEY": query_key})
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL hidden (rest): " in result.stdout and "/api/***/cursors/contacts" in result.stdout
+    assert "ok   db (sql): copies" in result.stdout
+    _assert_secret_absent(result.stdout + result.stderr, secret)
+    _assert_secret_absent(result.stdout + result.stderr, query_key)
