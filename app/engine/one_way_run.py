@@ -132,7 +132,7 @@ class OneWayRun:
         self.store = engine.store
         self.counts = Counts()
         self.dead_keys: set[str] = set()
-        self.commits = CommitQueue()
+        self.commits = CommitQueue(self.store.commits_at_once)
         self.begun = 0
         """Batches begun (planned or further): the next one's number."""
         self.unsettled: dict[int, set[str]] = {}

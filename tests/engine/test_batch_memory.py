@@ -7,13 +7,18 @@ the log keeps when the batch is written (a REST full load's peak: 8 MB less at 1
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.engine import one_way_run
+from app.engine.pipeline import CommitQueue
 from app.engine.runner import Engine
 from app.store import BatchChanges
 from tests.engine.conftest import Project, ProjectFactory, contact, state_rows
+from tests.engine.test_bad_records import _project as items_project
+from tests.engine.test_bad_records import _run as run_items
 
 
 def _watch_commits(engine: Engine, seen: list[Any]) -> None:
@@ -55,3 +60,24 @@ async def test_a_project_that_keeps_no_values_holds_none(project: Project) -> No
     assert run.status == "succeeded" and run.counts.created == 3
     assert seen == [None, None, None]
     assert await state_rows(project, "SELECT detail FROM record_log") == [(None,)] * 3
+
+
+async def test_batches_wait_to_be_stored_one_at_a_time_on_sqlite_two_on_postgresql(
+    tmp_path: Path, state: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite stores one batch at a time: a second batch queued behind it only held its texts meanwhile.
+    PostgreSQL writes a batch's rows while the one before commits, so two are under way there."""
+    depths: list[int] = []
+
+    class Watched(CommitQueue):
+        def __init__(self, depth: int = 2) -> None:
+            depths.append(depth)
+            super().__init__(depth)
+
+    monkeypatch.setattr(one_way_run, "CommitQueue", Watched)
+    file = items_project(tmp_path, state, [("a", "Ann"), ("b", "Bo")])
+
+    run, _, _ = await run_items(file)
+
+    assert run.status == "succeeded" and run.counts.created == 2
+    assert depths == [2 if state.startswith("postgresql") else 1]
