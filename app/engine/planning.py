@@ -118,6 +118,7 @@ async def plan_batch(
     known: Mapping[str, IdMapping] | None = None,
     *,
     claimed: Mapping[str, str] | None = None,
+    events: bool = False,
 ) -> list[Planned]:
     """What each record of ``records`` needs; one entry per record, in order.
 
@@ -127,6 +128,8 @@ async def plan_batch(
     :param known: the records' ID-map rows, where the caller has looked them up already
     :param claimed: target key → source key of records new to the ID map in batches of this run planned
         before and not yet committed (see :func:`_refuse_shared_targets`)
+    :param events: the records are webhook events, where one record's key twice in a batch is its changes in
+        turn, not a source repeating a row (see :func:`_supersede_duplicates`)
     """
     if source_keys is None:
         source_keys = parts.mapping.source_keys(records)
@@ -138,7 +141,7 @@ async def plan_batch(
     if UnfitKey in set(map(type, source_keys)):
         _fail_unfit_keys(parts.mapping, plan)
     if len(set(source_keys)) < len(source_keys):  # a key read twice (or two records without one)
-        _supersede_duplicates(plan)
+        _supersede_duplicates(plan, events)
     if settled:
         _leave_settled(plan, settled)
     if known is None:
@@ -179,13 +182,21 @@ def _fail_unfit_keys(mapping: CompiledMapping, plan: list[Planned]) -> None:
 SUPERSEDED = "its key is read again later in the same batch: the later record is the one written"
 
 
-def _supersede_duplicates(plan: list[Planned]) -> None:
-    """A key read twice in one batch (a source that repeats a row): only its last version is written, and each
-    earlier one is skipped, saying why, so the repeat shows in the record log rather than passing as unchanged."""
+def _supersede_duplicates(plan: list[Planned], events: bool) -> None:
+    """A key twice in one batch: only its last version is written.
+
+    Read from a source, the key is repeated (two rows of one id in a file): each earlier version is
+    skipped, saying why, so the repeat shows in the record log. Webhook events of one record are its
+    changes in turn (edited twice in a moment): an earlier one is unchanged, as if written and at once
+    written over.
+    """
     last = {item.source_key: index for index, item in enumerate(plan)}
     for index, item in enumerate(plan):
         if last[item.source_key] != index and item.action is Action.CREATE:
-            item.action, item.note = Action.SKIP, SUPERSEDED
+            if events:
+                item.action = Action.UNCHANGED
+            else:
+                item.action, item.note = Action.SKIP, SUPERSEDED
 
 
 def _leave_settled(plan: list[Planned], settled: Mapping[str, str]) -> None:

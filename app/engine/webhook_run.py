@@ -144,14 +144,15 @@ async def _plan(run: EventsRun, records: list[Record]) -> list[Planned]:
     """The records' plan; with ``fetch: true``, each record read from the source by its key first."""
     webhook = run.parts.source.system.webhook
     if webhook is None or not webhook.fetch:
-        return await plan_batch(run.parts, records)
+        return await plan_batch(run.parts, records, events=True)
     keys = [run.parts.mapping.source_key(record) for record in records]
     askable = list(dict.fromkeys(key for key in keys if key is not None and type(key) is not UnfitKey))
     looked_up = await records_by_key(
         run.parts.source, run.sync.source_stream, askable, run.sync.retry, run.engine.sleep
     )
     fresh = looked_up.found
-    planned = iter(await plan_batch(run.parts, [fresh[key] for key in keys if key is not None and key in fresh]))
+    fetched = [fresh[key] for key in keys if key is not None and key in fresh]
+    planned = iter(await plan_batch(run.parts, fetched, events=True))
     plan: list[Planned] = []
     for key, record in zip(keys, records, strict=True):  # in the records' order: each outcome is its event's
         if key is not None and key in fresh:
