@@ -11,7 +11,10 @@ own order, not the cursor's, so only the end of a whole read knows the
 greatest cursor value. Every batch but the last carries the checkpoint the
 read started from (``{}`` when there was none); the last carries
 ``{"cursor": V}``, V the greatest cursor value of the whole read (or of the
-one it started from, if greater). A read cut off at any point therefore
+one it started from, if greater). A batch goes as soon as it is full, so the
+last one is empty where the records fill the batches before it exactly: it
+then carries only the cursor (holding a page back for it cost a page of
+parsed records in memory throughout the read). A read cut off at any point therefore
 starts again from the old cursor, and the stored cursor never runs ahead of a
 record that was not processed. A read that gets no records yields no batch.
 Without ``incremental``, every checkpoint is ``{}``.
@@ -80,9 +83,10 @@ class StreamRead:
         async with aclosing(self.pages()) as pages:
             async for page in pages:
                 held.extend(page.records)
-                while len(held) > batch_size:  # keep the last records back: the last batch carries the new cursor
-                    yield Batch(held[:batch_size], dict(self.started_from))
-                    del held[:batch_size]
+                while len(held) >= batch_size:
+                    batch, held = held[:batch_size], held[batch_size:]
+                    yield Batch(batch, dict(self.started_from))
+                    del batch
         self._check_total()
         final = self._final_checkpoint()
         if held or final != self.started_from:

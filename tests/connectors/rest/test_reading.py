@@ -235,8 +235,22 @@ async def test_a_read_cut_off_midway_leaves_every_checkpoint_where_the_read_star
         async for batch in connector.read("contacts", stored, 5):
             checkpoints.append(batch.checkpoint)
 
-    assert len(checkpoints) == 3  # two pages of ten, in batches of five, the last held back
-    assert checkpoints == [stored] * 3
+    assert len(checkpoints) == 4  # two pages of ten, in batches of five
+    assert checkpoints == [stored] * 4
+
+
+async def test_a_batch_goes_once_full_and_the_cursor_comes_last_even_in_an_empty_batch(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    api.contacts = contacts(10)
+    options = stream("page", incremental={"cursor": "updated_at", "param": "updated_since"}, total=None)
+    connector = make_system({"contacts": options}, concurrency=1)
+
+    batches = [batch async for batch in connector.read("contacts", None, 5)]
+
+    assert [len(batch.records) for batch in batches] == [5, 5, 0]
+    assert [batch.checkpoint for batch in batches[:2]] == [{}, {}]
+    assert batches[2].checkpoint == {"cursor": max(record["updated_at"] for record in api.contacts)}
 
 
 # --- what the body holds -------------------------------------------------------------------------
