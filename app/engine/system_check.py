@@ -63,12 +63,18 @@ async def check_systems(project: Project, systems: Iterable[str]) -> list[System
             await check_connector(connector)
             for stream, fields in streams.items():
                 await prepare_stream(connector, stream, fields)
-        except BryggaError as exc:
-            error = str(exc)
+        except Exception as exc:  # a connector's defect too: this system fails its check, the others go on
+            error = _reason(exc)
         finally:
             try:
                 await connections.close()
-            except BryggaError as exc:
-                error = error or str(exc)
+            except Exception as exc:
+                error = error or _reason(exc)
         found.append(SystemCheck(name, project.systems[name].connector, streams, error))
     return found
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, BryggaError):
+        return str(exc)
+    return f"an unexpected error ({type(exc).__name__}: {exc}): the connector needs fixing"

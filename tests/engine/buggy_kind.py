@@ -76,7 +76,11 @@ class BuggyConnector(Connector):
             await _hang()
 
     async def check(self) -> None:
-        pass
+        bug = self.bugs.get(OPEN) or cast(BuggySystem, self.system.options).bug
+        if bug == "check RuntimeError":
+            raise RuntimeError("a defect in check")
+        if bug == "check hang":
+            await _hang()
 
     async def close(self) -> None:
         if (self.bugs.get(OPEN) or cast(BuggySystem, self.system.options).bug) == "close hang":
