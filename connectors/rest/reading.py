@@ -14,9 +14,9 @@ read started from (``{}`` when there was none); the last carries
 one it started from, if greater). A batch goes as soon as it is full, so the
 last one is empty where the records fill the batches before it exactly: it
 then carries only the cursor (holding a page back for it cost a page of
-parsed records in memory throughout the read). A read cut off at any point therefore
-starts again from the old cursor, and the stored cursor never runs ahead of a
-record that was not processed. A read that gets no records yields no batch.
+parsed records in memory throughout the read). A read cut off at any point
+therefore starts again from the old cursor, and the stored cursor never runs
+ahead of a record that was not processed. A read that gets no records yields no batch.
 Without ``incremental``, every checkpoint is ``{}``.
 """
 
