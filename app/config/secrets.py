@@ -21,9 +21,10 @@ import json
 import logging
 import os
 import re
+import string
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from urllib.parse import quote, quote_plus
 
@@ -78,13 +79,29 @@ def _forms(unit: str) -> frozenset[str]:
     return frozenset(forms)
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 @cache
 def _unit_pattern(unit: str) -> str:
-    alternatives = [
-        re.escape(form) if form == unit or not ("%" in form or "\\" in form) else f"(?i:{re.escape(form)})"
-        for form in sorted(_forms(unit), key=len, reverse=True)  # the longest first: never half an escape
-    ]
+    """Every form of ``unit``: its escapes (``%``, ``\\``) in any case, then the forms that are text as it
+    is; each group a trie of its forms (see :func:`_node_pattern`), the longest tried first, never half an
+    escape. A flat list of the forms, each spelt out, made a pattern of ~180 characters per character of a
+    secret: 40 secrets took 0.17 s to compile at every command's first output."""
+    forms = _forms(unit)
+    escaped = {form.translate(_ASCII_LOWER) for form in forms if form != unit and ("%" in form or "\\" in form)}
+    plain = [form for form in forms if form == unit or not ("%" in form or "\\" in form)]
+    groups = [f"(?i:{_forms_pattern(escaped)})" if escaped else "", _forms_pattern(plain)]
+    alternatives = [group for group in groups if group]
     return alternatives[0] if len(alternatives) == 1 else f"(?:{'|'.join(alternatives)})"
+
+
+def _forms_pattern(forms: Iterable[str]) -> str:
+    """One pattern of ``forms`` sharing their starts (a trie of their characters)."""
+    root = _Node()
+    for form in forms:
+        root.insert(list(form))
+    return _node_pattern(root, "", re.escape)
 
 
 def _units(value: str) -> list[str]:
