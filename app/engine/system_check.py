@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from app.config import DIRECTIONS, Project, SyncConfig, TwoWaySyncConfig
+from app.config import DIRECTIONS, Project, RetryPolicy, SyncConfig, TwoWaySyncConfig
 from app.engine.connections import Connections
 from app.engine.connector_calls import check_connector, prepare_stream
 from app.errors import BryggaError
+from connectors.base import retrying_as
 
 
 @dataclass(frozen=True)
@@ -50,28 +51,34 @@ def _use(used: dict[str, dict[str, list[str] | None]], sync: SyncConfig) -> None
     target[sync.target_stream] = written + [name for name in sync.fields if name not in written]
 
 
+ONE_TRY = RetryPolicy(attempts=1)
+"""A check tries each call once: a connector that retries requests itself (REST) reports the first failure,
+not the last of five tries (2.5 minutes for an API that never answers, at its default 30 s `timeout`)."""
+
+
 async def check_systems(project: Project, systems: Iterable[str]) -> list[SystemCheck]:
     """Check ``systems`` one after the other (each opened, checked and closed before the next)."""
-    used = streams_used(project)
-    found: list[SystemCheck] = []
-    for name in systems:
-        streams = used.get(name, {})
-        connections = Connections(project)
-        error = None
+    with retrying_as(ONE_TRY):
+        return [await _check(project, name) for name in systems]
+
+
+async def _check(project: Project, name: str) -> SystemCheck:
+    streams = streams_used(project).get(name, {})
+    connections = Connections(project)
+    error = None
+    try:
+        connector = await connections.get(name)
+        await check_connector(connector)
+        for stream, fields in streams.items():
+            await prepare_stream(connector, stream, fields)
+    except Exception as exc:  # a connector's defect too: this system fails its check, the others go on
+        error = _reason(exc)
+    finally:
         try:
-            connector = await connections.get(name)
-            await check_connector(connector)
-            for stream, fields in streams.items():
-                await prepare_stream(connector, stream, fields)
-        except Exception as exc:  # a connector's defect too: this system fails its check, the others go on
-            error = _reason(exc)
-        finally:
-            try:
-                await connections.close()
-            except Exception as exc:
-                error = error or _reason(exc)
-        found.append(SystemCheck(name, project.systems[name].connector, streams, error))
-    return found
+            await connections.close()
+        except Exception as exc:
+            error = error or _reason(exc)
+    return SystemCheck(name, project.systems[name].connector, streams, error)
 
 
 def _reason(exc: Exception) -> str:

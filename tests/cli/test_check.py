@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -71,3 +73,35 @@ def test_a_system_that_fails_the_check_never_shows_a_secret(tmp_path: Path, secr
     assert "ok   db (sql): copies" in result.stdout
     _assert_secret_absent(result.stdout + result.stderr, secret)
     _assert_secret_absent(result.stdout + result.stderr, query_key)
+
+
+def test_a_system_that_never_answers_is_reported_after_one_try(tmp_path: Path) -> None:
+    """A check tells what is wrong now; the REST connector's own retries (five tries at its `timeout` each,
+    with waits between) made an API that never answers take minutes to report."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)  # connections wait in it, never answered
+    port = listener.getsockname()[1]
+    (tmp_path / "brygga.yaml").write_text(
+        "version: 1\nsystems:\n"
+        f"  shop: {{connector: rest, base_url: 'http://127.0.0.1:{port}', timeout: 300ms,"
+        " streams: {orders: {path: /orders, key: id}}}\n"
+        "  db: {connector: sql, url: 'sqlite:///db.sqlite', streams: {orders: {table: orders, key: id}}}\n"
+    )
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "mappings" / "orders.yaml").write_text("source: shop.orders\ntarget: db.orders\nfields: {id: id}\n")
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+    db.close()
+
+    with listener:
+        result = run_brygga("check", "shop", "-c", str(tmp_path / "brygga.yaml"))
+        listener.setblocking(False)
+        connections = 0
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                listener.accept()[0].close()
+                connections += 1
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL shop (rest): shop.orders: checking: GET http://127.0.0.1:" in result.stdout
+    assert "no answer in time" in result.stdout
+    assert connections == 1, "the request was tried again"
