@@ -207,9 +207,9 @@ class OneWayRun:
         """What the state database says about the sync before the run: its dead letters, a first load."""
         if self.options.read_source and not self.options.webhook and not await self.store.has_id_map(self.sync.name):
             self.first_load = FirstLoad()  # only reading the source looks batches up ahead
-        letters = await self.store.dead_letters(self.sync.name, discarded=True)
-        self.dead_keys = {letter.source_key for letter in letters}
-        self.settled = {letter.source_key: record_hash(letter.record) for letter in letters}
+        async for letters in self.store.dead_letter_records(self.sync.name):  # a page at a time: they may be many
+            self.dead_keys.update(key for key, _ in letters)
+            self.settled.update((key, record_hash(record)) for key, record in letters)
 
     async def _process(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -590,6 +590,26 @@ class Store:
         async with self._begin() as connection:
             rows = (await connection.execute(query)).mappings().all()
         return [dead_letter_info(row) for row in rows]
+
+    async def dead_letter_records(self, sync: str, size: int = 5000) -> AsyncIterator[list[tuple[str, Any]]]:
+        """Every dead letter of ``sync``, discarded ones too, as (source key, record), ``size`` at a time in id
+        order: a sync whose every record failed has a letter per record of its source, and their records
+        all read at once held ~1.5 KB each (100,000 letters: a run of 320 MB, 1,000,000 past any machine's)."""
+        after = 0
+        query = (
+            select(DEAD_LETTERS.c.id, DEAD_LETTERS.c.source_key, DEAD_LETTERS.c.record)
+            .where(DEAD_LETTERS.c.sync == sync, DEAD_LETTERS.c.id > bindparam("after"))
+            .order_by(DEAD_LETTERS.c.id)
+            .limit(size)
+        )
+        while True:
+            async with self._begin() as connection:
+                rows = (await connection.execute(query, {"after": after})).all()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield [(key, loads(record)) for _, key, record in rows]
+            del rows
 
     async def dead_letter_counts(self) -> dict[str, int]:
         query = (

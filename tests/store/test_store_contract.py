@@ -351,6 +351,20 @@ async def test_due_dead_letters_page_by_id(store: Store) -> None:
     assert [letter.source_key for letter in first + rest] == ["0", "1", "2", "3", "4"]
 
 
+async def test_every_dead_letters_record_is_read_a_page_at_a_time_discarded_ones_too(store: Store) -> None:
+    run_id = await store.start_run(SYNC, "manual")
+    failures = [Failure(str(n), {"id": n, "amount": Decimal("2.50")}, "e", "mapping") for n in range(5)]
+    await store.commit_batch(SYNC, run_id, BatchChanges(failures=failures))
+    await store.commit_batch("other", run_id, BatchChanges(failures=[Failure("9", {}, "e", "mapping")]))
+    [discarded] = [letter for letter in await store.dead_letters(SYNC) if letter.source_key == "3"]
+    await store.history.discard(discarded.id, "not wanted")
+
+    pages = [page async for page in store.dead_letter_records(SYNC, size=2)]
+
+    assert [[key for key, _ in page] for page in pages] == [["0", "1"], ["2", "3"], ["4"]]
+    assert pages[0][1][1] == {"id": 1, "amount": Decimal("2.50")}
+
+
 async def test_mirror_finds_records_not_seen_in_this_run(store: Store) -> None:
     old_run = await store.start_run(SYNC, "manual")
     await store.commit_batch(SYNC, old_run, BatchChanges(mapped=[(str(n), f"T{n}", "h") for n in range(6)]))
