@@ -85,7 +85,7 @@ async def _run_all(workspace: Workspace, names: list[str], full: bool, chained: 
             await engine.count_outcome(name, run_info.status == "failed", service_settings)
             _report(run_info, time.monotonic() - started)
             if run_info.counts.failed:
-                _show_failures(await engine.failures(run_info.id))
+                _show_failures(await engine.failures(run_info.id, SHOWN_FAILURES), run_info.counts.failed)
             through[name] = run_info.status in ("succeeded", "partial")
             finished.append(run_info)
     return finished
@@ -123,11 +123,15 @@ def _report(run_info: RunInfo, seconds: float) -> None:
         output.say(f"  error: {run_info.error}", style="red")
 
 
-def _show_failures(failed: list[tuple[str, str]], most: int = 10) -> None:
-    for source_key, error in failed[:most]:
+SHOWN_FAILURES = 10
+"""The failed records ``brygga run`` names; the others are counted."""
+
+
+def _show_failures(shown: list[tuple[str, str]], failed: int) -> None:
+    for source_key, error in shown:
         output.say(f"  failed {source_key}: {error}", style="red")
-    if len(failed) > most:
-        output.say(f"  … and {len(failed) - most} more; they are dead letters, retried at later runs")
+    if failed > len(shown):
+        output.say(f"  … and {failed - len(shown)} more; they are dead letters, retried at later runs")
 
 
 @cli.command("preview")

@@ -236,10 +236,11 @@ class Engine:
                 stop.set()
                 return
 
-    async def failures(self, run_id: int) -> list[tuple[str, str]]:
-        """(source key, error) of every record that failed in run ``run_id``."""
-        entries = await self.store.log_entries(run_id)
-        return [(entry["source_key"], entry["error"] or "") for entry in entries if entry["action"] == "failed"]
+    async def failures(self, run_id: int, most: int) -> list[tuple[str, str]]:
+        """(source key, error) of the first ``most`` records that failed in run ``run_id``: only those are
+        read (all of a run's entries, read to find them, held a 100,000-record run's log in memory)."""
+        entries = await self.store.history.log(run_id, None, most, action="failed")
+        return [(entry.source_key, entry.error or "") for entry in entries]
 
     async def parts(self, sync: SyncConfig) -> SyncParts:
         source = await self.connections.get(sync.source_system)

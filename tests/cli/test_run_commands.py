@@ -99,6 +99,24 @@ def test_a_failing_record_makes_run_exit_1_and_shows_why(quickstart: Path) -> No
     assert "failed 2: sync crm-contacts-to-erp-customers, record 2, field email: required" in result.stdout
 
 
+def test_a_run_names_its_first_ten_failed_records_and_counts_the_rest(quickstart: Path) -> None:
+    crm = quickstart.parent / "demo" / "crm.db"
+    with sqlite3.connect(crm) as connection:
+        connection.executemany(
+            "INSERT INTO contacts (id, company_id, first_name, email, status, updated_at) "
+            "VALUES (?, 1, 'No Mail', NULL, 'active', '2024-05-01 12:00:00')",
+            [(number,) for number in range(100, 113)],
+        )
+    connection.close()
+
+    result = run_brygga("run", "crm-companies-to-erp-accounts", "crm-contacts-to-erp-customers", "-c", str(quickstart))
+
+    assert result.returncode == 1
+    named = [line.split(":")[0].strip() for line in result.stdout.splitlines() if line.startswith("  failed ")]
+    assert named == [f"failed {number}" for number in range(100, 110)]
+    assert "  … and 3 more; they are dead letters, retried at later runs" in result.stdout
+
+
 def test_preview_shows_actions_and_differences_without_writing(quickstart: Path) -> None:
     run_brygga("run", *SYNCS, "-c", str(quickstart))
     crm = quickstart.parent / "demo" / "crm.db"

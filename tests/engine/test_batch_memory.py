@@ -14,7 +14,8 @@ import pytest
 
 from app.engine import one_way_run
 from app.engine.pipeline import CommitQueue
-from app.engine.runner import Engine
+from app.engine.runner import Engine, RunOptions, open_engine
+from app.engine.workspace import open_workspace
 from app.store import BatchChanges
 from tests.engine.conftest import Project, ProjectFactory, contact, state_rows
 from tests.engine.test_bad_records import _project as items_project
@@ -81,3 +82,19 @@ async def test_batches_wait_to_be_stored_one_at_a_time_on_sqlite_two_on_postgres
 
     assert run.status == "succeeded" and run.counts.created == 2
     assert depths == [2 if state.startswith("postgresql") else 1]
+
+
+async def test_the_failures_a_run_names_are_read_alone_the_first_few(make_project: ProjectFactory) -> None:
+    """``brygga run`` names the first ten failed records: only those are read, not the run's whole log (a
+    100,000-record run with one failure held all its entries, values and all, to find it)."""
+    project = make_project()
+    failing = [contact(n, email="   ") for n in (2, 4, 6, 8, 10)]
+    project.crm.insert("contacts", [*failing, *(contact(n) for n in (1, 3, 5, 7, 9))])
+
+    async with open_engine(open_workspace(project.file, environ={})) as engine:
+        run = await engine.run("contacts", RunOptions())
+        first = await engine.failures(run.id, 3)
+
+    assert (run.counts.created, run.counts.failed) == (5, 5)
+    assert [key for key, _ in first] == ["2", "4", "6"]
+    assert all("email" in error for _, error in first)
