@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("brygga.engine")
 
+_LETTERS_READ = 5000
+"""Dead letters read at a time: a sync whose every record failed has as many as its sides have records."""
+
 
 class TwoWayRun:
     """One run of one two-way sync; made and driven by the engine, as :class:`~app.engine.one_way_run.OneWayRun` is."""
@@ -128,12 +131,16 @@ class TwoWayRun:
     async def _dead_letters(self, touched: dict[Side, dict[str, None]]) -> None:
         """Dead letters due again: their pairs are settled again (``to_b``: a's key, ``to_a``: b's key)."""
         later_runs = self.sync.retry.later_runs if self.options.dead_letters == "due" else 1_000_000
-        letters = await self.store.due_dead_letters(self.sync.name, self.run_id, later_runs, 0, 1_000_000)
         chosen = self.options.dead_letters
-        for letter in letters:
-            if isinstance(chosen, tuple) and letter.id not in chosen:
-                continue
-            touched["b" if letter.direction == "to_a" else "a"][letter.source_key] = None
+        after = 0
+        while letters := await self.store.due_dead_letters(
+            self.sync.name, self.run_id, later_runs, after, _LETTERS_READ
+        ):
+            after = letters[-1].id  # a page at a time: only their keys are kept, not their records
+            for letter in letters:
+                if isinstance(chosen, tuple) and letter.id not in chosen:
+                    continue
+                touched["b" if letter.direction == "to_a" else "a"][letter.source_key] = None
 
     async def _events(self) -> None:
         """A webhook run: the records of either side's pending events touch their pairs, which are settled

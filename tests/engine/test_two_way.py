@@ -10,6 +10,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from app.engine import two_way
 from tests.cli.helpers import BRYGGA
 from tests.engine.two_way_project import TwoWayProject, make_two_way_project
 
@@ -289,3 +292,24 @@ async def test_an_update_leaves_a_required_column_it_does_not_map_as_it_is(tmp_p
     assert run.status == "succeeded", run.error
     assert project.erp.audit_since(mark) == [("update", 1, "email,")]
     assert project.erp.rows("SELECT email, code FROM customers") == [("new@crm.se", "K-1")]
+
+
+async def test_dead_letters_due_again_are_read_a_page_at_a_time_and_every_one_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(two_way, "_LETTERS_READ", 1)
+    project = make_two_way_project(tmp_path)
+    seed(project)
+    await project.run()
+    refuse = "WHEN NEW.email LIKE 'bad%' BEGIN SELECT RAISE(ABORT, 'no'); END"
+    project.erp.execute(f"CREATE TRIGGER refuse BEFORE UPDATE ON customers {refuse}")
+    project.crm.execute("UPDATE contacts SET email = 'bad' || id WHERE id IN (1, 2)")
+
+    failed = await project.run()
+    project.erp.execute("DROP TRIGGER refuse")
+    retried = await project.run()
+
+    assert failed.counts_by_direction is not None and failed.counts_by_direction["to_b"].failed == 2
+    assert retried.status == "succeeded" and retried.counts.updated == 2
+    assert project.state_rows("SELECT count(*) FROM dead_letters") == [(0,)]
+    agree(project)
