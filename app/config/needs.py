@@ -50,8 +50,8 @@ class Needs:
 
     @classmethod
     def checking(cls) -> Needs:
-        """``check``: every sync's file and systems (to connect to them), not the state database."""
-        return cls(None, systems=True, state=False, service=False)
+        """``check``: every sync's file and systems (to connect to them), and the state database."""
+        return cls(None, systems=True, state=True, service=False)
 
     @classmethod
     def state_only(cls) -> Needs:

@@ -35,6 +35,7 @@ __all__ = [
     "WebhookRejected",
     "WebhookTooLarge",
     "Workspace",
+    "check_state",
     "check_systems",
     "create_table_statement",
     "in_after_order",
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from app.engine.service import Service
     from app.engine.settings import ServiceSettings
     from app.engine.status import read_status
-    from app.engine.system_check import SystemCheck, check_systems, streams_used
+    from app.engine.system_check import SystemCheck, check_state, check_systems, streams_used
     from app.engine.views import SyncView
     from app.engine.webhook_admission import WebhookBusy
     from app.engine.webhook_checks import (
@@ -103,6 +104,7 @@ _MODULES = {
     "app.engine.status": ("read_status",),
     "app.engine.system_check": (
         "SystemCheck",
+        "check_state",
         "check_systems",
         "streams_used",
     ),

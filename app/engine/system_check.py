@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from sqlalchemy.engine import make_url
+
 from app.config import DIRECTIONS, Project, RetryPolicy, SyncConfig, TwoWaySyncConfig
 from app.engine.connections import Connections
 from app.engine.connector_calls import check_connector, prepare_stream
-from app.errors import BryggaError
+from app.errors import BryggaError, StoreError
+from app.store import Store
 from connectors.base import retrying_as
 
 
@@ -30,6 +33,8 @@ class SystemCheck:
     kind: str
     streams: dict[str, list[str] | None] = field(default_factory=dict)
     error: str | None = None
+    unmade: bool = False
+    """The state database is a SQLite file not made yet (the first run makes it)."""
 
 
 def streams_used(project: Project) -> dict[str, dict[str, list[str] | None]]:
@@ -79,6 +84,21 @@ async def _check(project: Project, name: str) -> SystemCheck:
         except Exception as exc:
             error = error or _reason(exc)
     return SystemCheck(name, project.systems[name].connector, streams, error)
+
+
+async def check_state(project: Project) -> SystemCheck:
+    """Whether the state database answers and has this Brygga's schema, opened only to read it: nothing is
+    created or upgraded (a SQLite file not made yet is fine: the first run makes it)."""
+    url = make_url(project.settings.state)
+    error = None
+    try:
+        store = await Store.open_to_read(project.settings.state, project.root, project.secrets.redact)
+        await store.close()
+    except StoreError as exc:
+        error = str(exc)
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    unmade = bool(file) and file != ":memory:" and not (project.root / str(file)).exists()
+    return SystemCheck("state", url.get_backend_name(), {}, error, unmade=unmade)
 
 
 def _reason(exc: Exception) -> str:

@@ -6,6 +6,7 @@ import contextlib
 import socket
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -26,6 +27,7 @@ def test_the_quickstart_is_ready_and_nothing_is_written(quickstart: Path) -> Non
         "ok   crm (sql): companies, contacts",
         "ok   erp (csv): accounts, customers",
         "ok   helpdesk (sql): people",
+        "ok   state (sqlite): not made yet: the first run makes it",
         "3 systems ready",
     ]
     assert snapshot(folder) == before, "check wrote in the project folder (a state database, say)"
@@ -47,7 +49,8 @@ def test_each_system_that_is_not_ready_says_why_and_the_others_are_checked(quick
     assert lines[0].startswith("FAIL crm (sql): ") and "crm.db does not exist" in lines[0]
     assert lines[1] == "ok   erp (csv): accounts, customers"
     assert lines[2].startswith("FAIL helpdesk (sql): helpdesk.people: table people has no column phone")
-    assert lines[3] == "1 system ready, 2 not"
+    assert lines[3] == "ok   state (sqlite): not made yet: the first run makes it"
+    assert lines[4] == "1 system ready, 2 not"
     assert (named.returncode, named.stdout) == (0, "ok   erp (csv): accounts, customers\n1 system ready\n")
     assert snapshot(folder) == before, "check created the missing SQLite file, or wrote elsewhere"
 
@@ -105,3 +108,18 @@ def test_a_system_that_never_answers_is_reported_after_one_try(tmp_path: Path) -
     assert "FAIL shop (rest): shop.orders: checking: GET http://127.0.0.1:" in result.stdout
     assert "no answer in time" in result.stdout
     assert connections == 1, "the request was tried again"
+
+
+def test_a_state_database_that_does_not_answer_fails_the_check_without_its_password(quickstart: Path) -> None:
+    ran = run_brygga("run", "--all", "-c", str(quickstart))
+    answering = run_brygga("check", "-c", str(quickstart))
+    password = "pass/word+s3cr3t"
+    url = f"postgresql://ops:{quote(password, safe='')}@127.0.0.1:1/state"  # a port nothing listens on
+    down = run_brygga("check", "-c", str(quickstart), env={"BRYGGA_STATE_URL": url})
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "ok   state (sqlite): answers, with this Brygga's schema" in answering.stdout
+    assert down.returncode == 1
+    assert "FAIL state (postgresql): cannot open the state database" in down.stdout
+    assert "3 systems ready, 1 not" in down.stdout
+    _assert_secret_absent(down.stdout + down.stderr, password)
