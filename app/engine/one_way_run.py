@@ -43,11 +43,6 @@ RECORDS_IN_FLIGHT = 10_000
 """Source records a run holds at most, read and not yet written (see :class:`RecordsInFlight`): two
 batches of 5,000, five of the default 1,000. Each takes ~2.5 KB here (the record read, its mapped copy):
 ~25 MB, where a fixed two stages ahead of two writes held ~100 MB at batches of 5,000."""
-RECORDS_IN_FLIGHT_STORED_IN_TURN = 7_500
-"""The bound where the state database stores one batch at a time (SQLite: :attr:`Store.commits_at_once`):
-reading further ahead than its commits go only holds records waiting. Measured in A/B runs of 100,000
-records: REST → PostgreSQL's peak 128 → 118 MB, and it, SQLite → SQLite, xlsx → SQLite and PostgreSQL →
-PostgreSQL no slower; with PostgreSQL state the same bound made PostgreSQL → PostgreSQL 15 % slower."""
 
 _CLAIMING = (Action.CREATE, Action.UPDATE)
 WAITING_NOTED = 1000
@@ -154,8 +149,7 @@ class OneWayRun:
         self.retried: set[str] = set()
         """Source keys this run's retry of dead letters dealt with."""
         """Source key → hash of the record a dead letter keeps, or that this run already retried."""
-        in_turn = self.store.commits_at_once == 1
-        self.in_flight = RecordsInFlight(RECORDS_IN_FLIGHT_STORED_IN_TURN if in_turn else RECORDS_IN_FLIGHT)
+        self.in_flight = RecordsInFlight(RECORDS_IN_FLIGHT)
         """The source's records read and not yet written: reading waits while too many are."""
 
     async def execute(self) -> Counts:

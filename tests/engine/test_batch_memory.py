@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from app.engine import one_way_run
-from app.engine.pipeline import CommitQueue, RecordsInFlight
+from app.engine.pipeline import CommitQueue
 from app.engine.runner import Engine, RunOptions, open_engine
 from app.engine.workspace import open_workspace
 from app.store import BatchChanges
@@ -63,33 +63,25 @@ async def test_a_project_that_keeps_no_values_holds_none(project: Project) -> No
     assert await state_rows(project, "SELECT detail FROM record_log") == [(None,)] * 3
 
 
-async def test_batches_are_stored_one_at_a_time_on_sqlite_two_on_postgresql_and_read_ahead_to_match(
+async def test_batches_wait_to_be_stored_one_at_a_time_on_sqlite_two_on_postgresql(
     tmp_path: Path, state: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SQLite stores one batch at a time: a second batch queued behind it only held its texts meanwhile.
     PostgreSQL writes a batch's rows while the one before commits, so two are under way there."""
     depths: list[int] = []
-    bounds: list[int] = []
 
     class Watched(CommitQueue):
         def __init__(self, depth: int = 2) -> None:
             depths.append(depth)
             super().__init__(depth)
 
-    class Bounded(RecordsInFlight):
-        def __init__(self, limit: int) -> None:
-            bounds.append(limit)
-            super().__init__(limit)
-
     monkeypatch.setattr(one_way_run, "CommitQueue", Watched)
-    monkeypatch.setattr(one_way_run, "RecordsInFlight", Bounded)
     file = items_project(tmp_path, state, [("a", "Ann"), ("b", "Bo")])
 
     run, _, _ = await run_items(file)
 
     assert run.status == "succeeded" and run.counts.created == 2
     assert depths == [2 if state.startswith("postgresql") else 1]
-    assert bounds == [10_000 if state.startswith("postgresql") else 7_500]  # reading ahead only as far as it helps
 
 
 async def test_the_failures_a_run_names_are_read_alone_the_first_few(make_project: ProjectFactory) -> None:
