@@ -30,6 +30,7 @@ from sqlalchemy.types import Date, DateTime, NullType, Text, Time, TypeDecorator
 
 from connectors.base import UnreadableValue
 from connectors.sql.pg_json import json_text
+from connectors.sql.read_values import ReadAt
 
 LONGEST_TIME = timedelta(hours=838, minutes=59, seconds=59, microseconds=999999)
 """The longest duration a MariaDB/MySQL ``TIME`` holds, either side of zero."""
@@ -71,16 +72,9 @@ class _TimeOrDuration(TypeDecorator[Any]):
         return value  # a duration, or None
 
 
-class _RealDate(TypeDecorator[Any]):
+class _RealDate(ReadAt):
     """A date or timestamp as the driver gives it; its text where it is no real date: null for a zero
     date, else an :class:`~app.record_checks.UnreadableValue`."""
-
-    impl = NullType
-    cache_ok = True
-
-    def __init__(self, where: str) -> None:
-        super().__init__()
-        self.where = where
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
         if value.__class__ is not str:

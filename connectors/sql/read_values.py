@@ -26,9 +26,9 @@ def _shown(value: Any) -> str:
     return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
 
 
-class JsonRead(TypeDecorator[Any]):
-    """A JSON column of SQLite or MySQL, read exactly (:func:`~connectors.base.parse_json`: numbers as
-    written, a decimal as its digits), not by the driver's ``json.loads``."""
+class ReadAt(TypeDecorator[Any]):
+    """A column read through :meth:`process_result_value`, which knows where the column is (``where``, as
+    messages name it: ``crm.people, column born``) to name it in a value it cannot read."""
 
     impl = NullType
     cache_ok = True
@@ -36,6 +36,11 @@ class JsonRead(TypeDecorator[Any]):
     def __init__(self, where: str) -> None:
         super().__init__()
         self.where = where
+
+
+class JsonRead(ReadAt):
+    """A JSON column of SQLite or MySQL, read exactly (:func:`~connectors.base.parse_json`: numbers as
+    written, a decimal as its digits), not by the driver's ``json.loads``."""
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
         if value.__class__ is not str and value.__class__ is not bytes:
@@ -46,7 +51,7 @@ class JsonRead(TypeDecorator[Any]):
             return UnreadableValue(_shown(value), self.where, f"not JSON ({exc.reason}): correct it in the source")
 
 
-class SqliteValue(TypeDecorator[Any]):
+class SqliteValue(ReadAt):
     """A SQLite column whose values SQLAlchemy converts (dates and times, decimals of a declared scale,
     booleans): each value converted as SQLAlchemy converts it, or unreadable where it cannot be
     (``garbage`` in a ``DATE`` column, ``abc`` in a ``NUMERIC(10,2)``). A ``BOOLEAN`` holds numbers:
@@ -55,13 +60,9 @@ class SqliteValue(TypeDecorator[Any]):
     :param kind: the column's own type, whose conversion is used
     """
 
-    impl = NullType
-    cache_ok = True
-
     def __init__(self, kind: TypeEngine[Any], where: str) -> None:
-        super().__init__()
+        super().__init__(where)
         self.kind = kind
-        self.where = where
         self._convert: Callable[[Any], Any] | None = None
         self._boolean = isinstance(kind, Boolean)
 
