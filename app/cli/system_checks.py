@@ -30,7 +30,7 @@ def check_command(
     for found in checks:
         _show(found)
     failed = sum(found.error is not None for found in checks)
-    systems_ready = plural(sum(found.error is None and found.system != "state" for found in checks), "system")
+    systems_ready = plural(sum(found.error is None and not found.state for found in checks), "system")
     output.say(
         f"{systems_ready} ready, {failed} not" if failed else f"{systems_ready} ready",
         style="bold red" if failed else "bold green",
@@ -47,7 +47,7 @@ def _show(found: SystemCheck) -> None:
     if found.error is not None:
         output.say(f"FAIL {found.system} ({found.kind}): {found.error}", style="bold red")
         return
-    if found.system == "state":
+    if found.state:
         shown = "not made yet: the first run makes it" if found.unmade else "answers, with this Brygga's schema"
     else:
         shown = ", ".join(found.streams) or "no streams"

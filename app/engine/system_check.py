@@ -33,8 +33,10 @@ class SystemCheck:
     kind: str
     streams: dict[str, list[str] | None] = field(default_factory=dict)
     error: str | None = None
+    state: bool = False
+    """The state database's check, not a system's (a system may be named ``state`` too)."""
     unmade: bool = False
-    """The state database is a SQLite file not made yet (the first run makes it)."""
+    """The state database is not made yet (a SQLite file the first run makes)."""
 
 
 def streams_used(project: Project) -> dict[str, dict[str, list[str] | None]]:
@@ -63,12 +65,12 @@ not the last of five tries (2.5 minutes for an API that never answers, at its de
 
 async def check_systems(project: Project, systems: Iterable[str]) -> list[SystemCheck]:
     """Check ``systems`` one after the other (each opened, checked and closed before the next)."""
+    used = streams_used(project)
     with retrying_as(ONE_TRY):
-        return [await _check(project, name) for name in systems]
+        return [await _check(project, name, used.get(name, {})) for name in systems]
 
 
-async def _check(project: Project, name: str) -> SystemCheck:
-    streams = streams_used(project).get(name, {})
+async def _check(project: Project, name: str, streams: dict[str, list[str] | None]) -> SystemCheck:
     connections = Connections(project)
     error = None
     try:
@@ -89,16 +91,15 @@ async def _check(project: Project, name: str) -> SystemCheck:
 async def check_state(project: Project) -> SystemCheck:
     """Whether the state database answers and has this Brygga's schema, opened only to read it: nothing is
     created or upgraded (a SQLite file not made yet is fine: the first run makes it)."""
-    url = make_url(project.settings.state)
-    error = None
+    error, found = None, True
     try:
         store = await Store.open_to_read(project.settings.state, project.root, project.secrets.redact)
+        found = store.found
         await store.close()
     except StoreError as exc:
         error = str(exc)
-    file = url.database if url.get_backend_name() == "sqlite" else None
-    unmade = bool(file) and file != ":memory:" and not (project.root / str(file)).exists()
-    return SystemCheck("state", url.get_backend_name(), {}, error, unmade=unmade)
+    backend = make_url(project.settings.state).get_backend_name()
+    return SystemCheck("state", backend, {}, error, state=True, unmade=not found)
 
 
 def _reason(exc: Exception) -> str:

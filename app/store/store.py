@@ -120,6 +120,8 @@ class Store:
         """Whether the record log keeps the values written (the project's ``record_log.values``)."""
         self.lock_timeout_ms = 60_000
         """How long a batch's commit waits for a row lock while the batch before it commits."""
+        self.found = True
+        """Whether the database was there: ``False`` for :meth:`open_to_read` of one not made yet."""
         self.commits_at_once = 2 if self._postgres else 1
         """Batches whose state a run may be storing at once: on PostgreSQL a batch's rows are written while
         the one before commits (see :meth:`commit_batch`); SQLite takes one writer at a time, and a second
@@ -143,7 +145,9 @@ class Store:
         :raises StoreError: when the database cannot be reached, or its schema needs upgrading first
         """
         engine = await open_database_to_read(state_url(url, root))
-        return cls(engine if engine is not None else await empty_database(), scrub)
+        store = cls(engine if engine is not None else await empty_database(), scrub)
+        store.found = engine is not None
+        return store
 
     def scrubbed(self, error: str | None) -> str | None:
         return None if error is None else self.scrub(error)

@@ -123,3 +123,27 @@ def test_a_state_database_that_does_not_answer_fails_the_check_without_its_passw
     assert "FAIL state (postgresql): cannot open the state database" in down.stdout
     assert "3 systems ready, 1 not" in down.stdout
     _assert_secret_absent(down.stdout + down.stderr, password)
+
+
+def test_a_system_named_state_is_checked_as_a_system(tmp_path: Path) -> None:
+    (tmp_path / "brygga.yaml").write_text(
+        "version: 1\nsystems:\n"
+        "  state: {connector: sql, url: 'sqlite:///a.sqlite', streams: {people: {table: people, key: id}}}\n"
+        "  db: {connector: sql, url: 'sqlite:///b.sqlite', streams: {people: {table: people, key: id}}}\n"
+    )
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "mappings" / "people.yaml").write_text("source: state.people\ntarget: db.people\nfields: {id: id}\n")
+    for name in ("a.sqlite", "b.sqlite"):
+        with sqlite3.connect(tmp_path / name) as db:
+            db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY)")
+        db.close()
+
+    result = run_brygga("check", "-c", str(tmp_path / "brygga.yaml"))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        "ok   state (sql): people",
+        "ok   db (sql): people",
+        "ok   state (sqlite): not made yet: the first run makes it",
+        "2 systems ready",
+    ]
