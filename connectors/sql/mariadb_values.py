@@ -76,6 +76,8 @@ class _RealDate(ReadAt):
     """A date or timestamp as the driver gives it; its text where it is no real date: null for a zero
     date, else an :class:`~app.record_checks.UnreadableValue`."""
 
+    cache_ok = True
+
     def process_result_value(self, value: Any, dialect: Any) -> Any:
         if value.__class__ is not str:
             return value

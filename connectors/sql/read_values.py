@@ -28,7 +28,10 @@ def _shown(value: Any) -> str:
 
 class ReadAt(TypeDecorator[Any]):
     """A column read through :meth:`process_result_value`, which knows where the column is (``where``, as
-    messages name it: ``crm.people, column born``) to name it in a value it cannot read."""
+    messages name it: ``crm.people, column born``) to name it in a value it cannot read.
+
+    SQLAlchemy takes ``cache_ok`` from each class itself, not from its bases: each subclass says it again.
+    """
 
     impl = NullType
     cache_ok = True
@@ -41,6 +44,8 @@ class ReadAt(TypeDecorator[Any]):
 class JsonRead(ReadAt):
     """A JSON column of SQLite or MySQL, read exactly (:func:`~connectors.base.parse_json`: numbers as
     written, a decimal as its digits), not by the driver's ``json.loads``."""
+
+    cache_ok = True
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
         if value.__class__ is not str and value.__class__ is not bytes:
@@ -59,6 +64,8 @@ class SqliteValue(ReadAt):
 
     :param kind: the column's own type, whose conversion is used
     """
+
+    cache_ok = True
 
     def __init__(self, kind: TypeEngine[Any], where: str) -> None:
         super().__init__(where)
