@@ -215,10 +215,7 @@ class SqlConnector(Connector):
         lookup = KeyLookup(reader.shape, keys)
         fetch = self._fetcher(stream, reader)
         found: dict[str, Record] = {}
-        reads = [(reader.by_keys, {"keys": chunk}) for chunk in lookup.chunks(reader.lookup_chunk)]
-        if lookup.as_stored and reader.by_keys_as_stored is not None:
-            reads.append((reader.by_keys_as_stored, {"stored": lookup.as_stored}))
-        for statement, params in reads:
+        for statement, params in _key_reads(reader, lookup, reader.by_keys, None, reader.by_keys_as_stored):
             records, _ = reader.split(await fetch(statement, params))
             for record in records:
                 found.update(dict.fromkeys(lookup.texts_of(record), record))
@@ -240,7 +237,8 @@ class SqlConnector(Connector):
         lookup = KeyLookup(reader.shape, keys)
         fetch = self._fetcher(stream, reader)
         found: dict[str, str] = {}
-        for statement, params in _key_reads(reader, lookup):
+        reads = _key_reads(reader, lookup, reader.keys_existing, reader.keys_between, reader.keys_as_stored)
+        for statement, params in reads:
             for row in await fetch(statement, params):
                 held = format_key(row)
                 found.update(dict.fromkeys(lookup.texts_of(dict(zip(reader.shape.key, row, strict=True))), held))
@@ -384,14 +382,21 @@ def _sampled(shape: StreamShape, dialect: Dialect) -> bool:
     )
 
 
-def _key_reads(reader: StreamReader, lookup: KeyLookup) -> Iterator[tuple[Select[Any], dict[str, Any]]]:
-    """The statements that read which of the keys asked the table holds: one range where the keys lie close
-    together (see :meth:`KeyLookup.span`), else a list of them per chunk."""
-    span = lookup.span() if reader.keys_between is not None else None
-    if reader.keys_between is not None and span is not None:
-        yield reader.keys_between, {"least": span[0], "greatest": span[1]}
+def _key_reads(
+    reader: StreamReader,
+    lookup: KeyLookup,
+    listed: Select[Any],
+    between: Select[Any] | None,
+    as_stored: Select[Any] | None,
+) -> Iterator[tuple[Select[Any], dict[str, Any]]]:
+    """The statements that read the rows of the keys asked: ``between`` once where the keys lie close together
+    (see :meth:`KeyLookup.span`), else ``listed`` per chunk of them, then ``as_stored`` for the texts no value
+    of the key column is (see :attr:`KeyLookup.as_stored`)."""
+    span = lookup.span() if between is not None else None
+    if between is not None and span is not None:
+        yield between, {"least": span[0], "greatest": span[1]}
         return  # every text asked was a whole number: none is looked up as stored
     for chunk in lookup.chunks(reader.lookup_chunk):
-        yield reader.keys_existing, {"keys": chunk}
-    if lookup.as_stored and reader.keys_as_stored is not None:
-        yield reader.keys_as_stored, {"stored": lookup.as_stored}
+        yield listed, {"keys": chunk}
+    if lookup.as_stored and as_stored is not None:
+        yield as_stored, {"stored": lookup.as_stored}
