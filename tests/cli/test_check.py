@@ -147,3 +147,21 @@ def test_a_system_named_state_is_checked_as_a_system(tmp_path: Path) -> None:
         "ok   state (sqlite): not made yet: the first run makes it",
         "2 systems ready",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("", "''"),
+        ("x" * 100_000, "'" + "x" * 119 + "…'"),
+        ("cr\udcffm", "'cr\\udcffm' (did you mean 'crm'?)"),  # a byte that is no UTF-8, as argv gives it
+        ("../crm", "'../crm' (did you mean 'crm'?)"),
+    ],
+    ids=["empty", "huge", "not UTF-8", "a path"],
+)
+def test_a_hostile_system_name_is_a_usage_error_that_shows_it_safely(quickstart: Path, name: str, shown: str) -> None:
+    result = run_brygga("check", name, "-c", str(quickstart))
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"no system used by a sync named {shown}" in result.stderr
+    assert result.stdout == ""
