@@ -8,13 +8,22 @@ from app.config import TwoWaySyncConfig
 from app.engine.connector_calls import guarded, prepare_stream, read_batches
 from app.engine.planning import Action, Planned, plan_batch
 from app.engine.preview_rows import PreviewRow
+from app.engine.retry import ONE_TRY
 from app.engine.runner import Engine
 from app.engine.two_way_preview import preview_two_way
 from app.records import Record
+from connectors.base import retrying_as
 
 
 async def preview_sync(engine: Engine, name: str, limit: int) -> list[PreviewRow]:
-    """The first ``limit`` records the next run of sync ``name`` would read, planned but not written."""
+    """The first ``limit`` records the next run of sync ``name`` would read, planned but not written.
+
+    Each call is tried once (:data:`~app.engine.retry.ONE_TRY`): a person waits on the answer."""
+    with retrying_as(ONE_TRY):
+        return await _preview(engine, name, limit)
+
+
+async def _preview(engine: Engine, name: str, limit: int) -> list[PreviewRow]:
     sync = engine.workspace.project.syncs[name]
     if isinstance(sync, TwoWaySyncConfig):
         return await preview_two_way(engine, sync, limit)

@@ -20,6 +20,11 @@ from app.errors import EarlierWriteFailed, TransientError
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
+ONE_TRY = RetryPolicy(attempts=1)
+"""For trials a person waits on (``brygga check``, ``brygga preview``): each call is tried once, so a
+connector that retries requests itself (REST) reports the first failure, not the last of five tries (2.5
+minutes for an API that never answers, at its default 30 s ``timeout``). Running it again is the retry."""
+
 LONGEST_RETRY_AFTER = 300.0
 """The longest ``Retry-After`` waited for within a run (seconds); a system asking for longer is tried at a
 later run."""

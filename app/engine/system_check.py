@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
 
-from app.config import DIRECTIONS, Project, RetryPolicy, SyncConfig, TwoWaySyncConfig
+from app.config import DIRECTIONS, Project, SyncConfig, TwoWaySyncConfig
 from app.engine.connections import Connections
 from app.engine.connector_calls import check_connector, prepare_stream
+from app.engine.retry import ONE_TRY
 from app.errors import BryggaError, StoreError
 from app.store import Store
 from connectors.base import retrying_as
@@ -56,11 +57,6 @@ def _use(used: dict[str, dict[str, list[str] | None]], sync: SyncConfig) -> None
     target = used.setdefault(sync.target_system, {})
     written = target.get(sync.target_stream) or []
     target[sync.target_stream] = written + [name for name in sync.fields if name not in written]
-
-
-ONE_TRY = RetryPolicy(attempts=1)
-"""A check tries each call once: a connector that retries requests itself (REST) reports the first failure,
-not the last of five tries (2.5 minutes for an API that never answers, at its default 30 s `timeout`)."""
 
 
 async def check_systems(project: Project, systems: Iterable[str]) -> list[SystemCheck]:

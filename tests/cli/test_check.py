@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from tests.cli.helpers import run_brygga
+from tests.cli.helpers import run_brygga, silent_api_project
 from tests.cli.test_secrets import SHAPES, _assert_secret_absent, _rest_project
 from tests.cli.test_writes_nothing import snapshot
 from tests.connectors.rest.server import running_api
@@ -81,33 +79,14 @@ def test_a_system_that_fails_the_check_never_shows_a_secret(tmp_path: Path, secr
 def test_a_system_that_never_answers_is_reported_after_one_try(tmp_path: Path) -> None:
     """A check tells what is wrong now; the REST connector's own retries (five tries at its `timeout` each,
     with waits between) made an API that never answers take minutes to report."""
-    listener = socket.create_server(("127.0.0.1", 0), backlog=16)  # connections wait in it, never answered
-    port = listener.getsockname()[1]
-    (tmp_path / "brygga.yaml").write_text(
-        "version: 1\nsystems:\n"
-        f"  shop: {{connector: rest, base_url: 'http://127.0.0.1:{port}', timeout: 300ms,"
-        " streams: {orders: {path: /orders, key: id}}}\n"
-        "  db: {connector: sql, url: 'sqlite:///db.sqlite', streams: {orders: {table: orders, key: id}}}\n"
-    )
-    (tmp_path / "mappings").mkdir()
-    (tmp_path / "mappings" / "orders.yaml").write_text("source: shop.orders\ntarget: db.orders\nfields: {id: id}\n")
-    with sqlite3.connect(tmp_path / "db.sqlite") as db:
-        db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
-    db.close()
-
-    with listener:
+    with silent_api_project(tmp_path) as connections:
         result = run_brygga("check", "shop", "-c", str(tmp_path / "brygga.yaml"))
-        listener.setblocking(False)
-        connections = 0
-        with contextlib.suppress(BlockingIOError):
-            while True:
-                listener.accept()[0].close()
-                connections += 1
+        made = connections()
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAIL shop (rest): shop.orders: checking: GET http://127.0.0.1:" in result.stdout
     assert "no answer in time" in result.stdout
-    assert connections == 1, "the request was tried again"
+    assert made == 1, "the request was tried again"
 
 
 def test_a_state_database_that_does_not_answer_fails_the_check_without_its_password(quickstart: Path) -> None:

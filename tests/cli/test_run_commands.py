@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tests.cli.helpers import run_brygga
+from tests.cli.helpers import run_brygga, silent_api_project
 
 REPO = Path(__file__).resolve().parents[2]
 SYNCS = ["crm-companies-to-erp-accounts", "crm-contacts-to-erp-customers"]
@@ -135,6 +135,18 @@ def test_preview_shows_actions_and_differences_without_writing(quickstart: Path)
     assert rows["5"]["action"] == "skip"
     customers = (quickstart.parent / "demo" / "erp-import" / "customers.csv").read_bytes().decode("cp1252")
     assert "Anna" not in customers
+
+
+def test_preview_of_a_source_that_never_answers_says_so_after_one_try(tmp_path: Path) -> None:
+    """A person waits on a preview: the REST connector's own five tries at its `timeout` each (2.5 minutes
+    at the default 30 s) are left to runs; a preview reports the first failure."""
+    with silent_api_project(tmp_path) as connections:
+        result = run_brygga("preview", "orders", "-c", str(tmp_path / "brygga.yaml"))
+        made = connections()
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no answer in time" in result.stderr
+    assert made == 1, "the request was tried again"
 
 
 def test_status_lists_every_sync(quickstart: Path) -> None:
