@@ -18,6 +18,7 @@ __all__ = [
     "FIELDS",
     "PROOF_HEADERS",
     "Engine",
+    "Hold",
     "NoTableToDescribe",
     "PreviewRow",
     "RunOptions",
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
     from app.engine.status import read_status
     from app.engine.system_check import SystemCheck, check_state, check_systems, streams_used
     from app.engine.views import SyncView
-    from app.engine.webhook_admission import WebhookBusy
+    from app.engine.webhook_admission import Hold, WebhookBusy
     from app.engine.webhook_checks import (
         DELIVERY_ID_HEADERS,
         PROOF_HEADERS,
@@ -109,7 +110,10 @@ _MODULES = {
         "streams_used",
     ),
     "app.engine.views": ("SyncView",),
-    "app.engine.webhook_admission": ("WebhookBusy",),
+    "app.engine.webhook_admission": (
+        "Hold",
+        "WebhookBusy",
+    ),
     "app.engine.webhook_checks": (
         "DELIVERY_ID_HEADERS",
         "PROOF_HEADERS",

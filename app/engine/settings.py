@@ -150,9 +150,8 @@ class ServiceSettings(BaseSettings):
     """Connections held at once; beyond it the slowest request still arriving makes room (lowered to fit
     the process's open-files limit)."""
     max_webhook_bytes: Annotated[ByteSize, BeforeValidator(_byte_size)] = ByteSize(16 * 1024 * 1024)
-    """Bytes of webhook deliveries taken in at once (being read, checked and committed; each counts its
-    ``Content-Length``, or its ``max_body`` without one); a delivery beyond it is answered 503 with
-    ``Retry-After`` before its body is read."""
+    """Bytes of webhook deliveries taken in at once (being read, checked and committed; each counts the
+    bytes of its body that have arrived); a delivery beyond it is answered 503 with ``Retry-After``."""
     allowed_hosts: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list)] = ()
     """On a loopback address, the ``Host`` names answered besides the loopback ones (a reverse proxy's);
     a variable lists them comma-separated."""

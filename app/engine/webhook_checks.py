@@ -85,10 +85,11 @@ class Delivery:
 
 
 def webhook_of(project: Project, system: str) -> WebhookConfig:
-    """:raises WebhookRejected: 404 for an unknown system or one without a ``webhook`` block"""
+    """:raises WebhookRejected: 404 for an unknown system or one without a ``webhook`` block; the name is the
+    sender's, so the message shows it quoted and cut short"""
     found = project.systems.get(system)
     if found is None or found.webhook is None:
-        raise UnknownWebhookSystem("unknown system", f"no system '{system}' takes webhooks")
+        raise UnknownWebhookSystem("unknown system", f"no system {quoted(system)} takes webhooks")
     return found.webhook
 
 

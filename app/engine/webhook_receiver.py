@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from app.config import AnySync, TwoWaySyncConfig
 from app.engine.runner import SyncBusyError
-from app.engine.webhook_admission import WebhookAdmission
+from app.engine.webhook_admission import Hold, WebhookAdmission
 from app.engine.webhook_checks import (
     PARSED_AT_ONCE,
     UnknownWebhookSystem,
@@ -62,12 +62,13 @@ class WebhookReceiver:
         self._waking: set[str] = set()
         """Syncs with a wake-up that has yet to start: the run it starts takes every event committed before."""
 
-    def admitted(self, size: int) -> AbstractContextManager[None]:
-        """Hold ``size`` bytes for a delivery while it is read, checked and committed (the ``with`` block).
+    def admitted(self) -> AbstractContextManager[Hold]:
+        """A delivery's hold on ``max_webhook_bytes`` while it is read, checked and committed (the ``with``
+        block): the reader adds each piece of the body to it as it arrives (:meth:`Hold.take`).
 
         :raises WebhookBusy: when the service holds ``max_webhook_bytes`` already: nothing read, nothing stored
         """
-        return self._admission.admitted(size)
+        return self._admission.admitted()
 
     async def receive(self, system: str, body: bytes, headers: Mapping[str, str], client: str | None) -> Accepted:
         """Check a delivery (a large one in a worker thread, one at a time: the event loop goes on answering)

@@ -176,3 +176,37 @@ def test_one_delivery_is_taken_whatever_its_size_when_no_other_is_held(serving: 
 
     assert answer.status_code == 202, answer.text
     assert running.stored() == ["msg_alone"]
+
+
+def test_senders_that_declare_a_large_body_and_send_none_do_not_shut_out_the_others(
+    serving: Callable[..., Running], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery holds the bytes it has sent, not those its Content-Length promises: three unsigned senders
+    that each declare max_body (1 MiB) and send nothing held the whole budget (2 MiB) until their body
+    timed out, and every signed delivery to every system was answered 503 meanwhile (16 such sockets do it
+    to the default budget of 16 MiB, and cost the sender nothing)."""
+    arrived = threading.Semaphore(0)
+    admitted = webhook_receiver.WebhookReceiver.admitted
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        arrived.release()
+        return admitted(*args, **kwargs)
+
+    monkeypatch.setattr(webhook_receiver.WebhookReceiver, "admitted", counted)
+    running = serving(max_webhook_bytes=2048 * KIB)
+    port = running.client.base_url.port
+    head = f"POST /webhooks/signed HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {1024 * KIB}\r\n\r\n".encode()
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=WAIT) for _ in range(3)]
+    try:
+        for connection in idle:
+            connection.sendall(head)
+        for _ in idle:
+            assert arrived.acquire(timeout=WAIT), "an idle sender's request never reached the webhook route"
+
+        answer = running.send(_padded(KIB), "msg_signed")
+    finally:
+        for connection in idle:
+            connection.close()
+
+    assert answer.status_code == 202, answer.text
+    assert running.stored() == ["msg_signed"]

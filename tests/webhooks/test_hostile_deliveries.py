@@ -360,3 +360,15 @@ def test_the_service_stays_well_after_the_table(intake: Intake) -> None:
     log = intake.process.log()
     assert "Traceback" not in log and "RecursionError" not in log
     assert json.loads(intake.client.get("/ready").text) == {"status": "ready"}
+
+
+def test_an_unknown_system_name_is_shown_cut_short_in_the_404(intake: Intake) -> None:
+    """The name is the sender's: a path of 100,000 characters was echoed whole (a 100 KB answer, and as much
+    in any log that keeps the detail)."""
+    before = intake.stored()
+
+    answer = _post_raw(intake.process.port, "/webhooks/" + "s" * 100_000, [], ONE)
+
+    assert answer.status_code == 404
+    assert answer.json() == {"detail": f"no system '{'s' * 40}'… takes webhooks"}
+    assert intake.stored() == before

@@ -14,6 +14,7 @@ from app.config import WebhookConfig
 from app.engine import (
     DELIVERY_ID_HEADERS,
     PROOF_HEADERS,
+    Hold,
     WebhookBadBody,
     WebhookRejected,
     WebhookTooLarge,
@@ -50,7 +51,7 @@ class WebhookAccepted(BaseModel):
         **problem(
             503,
             "The service is taking in as many deliveries as `BRYGGA_MAX_WEBHOOK_BYTES` allows: send it again after"
-            " `Retry-After` seconds. Nothing of it was read or stored.",
+            " `Retry-After` seconds. Nothing of it was stored.",
         ),
     },
 )
@@ -61,8 +62,8 @@ async def receive(system: str, request: Request, service: ServiceDep) -> Webhook
     try:
         webhook = webhook_of(service.project, system)
         headers = _headers(request)
-        with service.webhooks.admitted(_size(request, webhook)):
-            body = await _body(request, webhook)
+        with service.webhooks.admitted() as hold:
+            body = await _body(request, webhook, hold)
             accepted = await service.webhooks.receive(system, body, headers, client)
     except WebhookRejected as exc:  # counted all the same, whichever step refused it
         service.webhooks.rejected(system, exc)
@@ -94,23 +95,16 @@ def _text(value: bytes) -> str:
         return value.decode("latin-1")
 
 
-def _size(request: Request, webhook: WebhookConfig) -> int:
-    """The bytes a delivery's body may take: its Content-Length, or ``max_body`` without one (or beyond it:
-    such a body is refused with 413 as soon as it is read)."""
-    limit = int(webhook.max_body)
-    declared = _declared_length(request)
-    return min(declared, limit) if declared is not None else limit
-
-
 def _declared_length(request: Request) -> int | None:
     declared = request.headers.get("content-length", "")
     return int(declared) if declared.isascii() and declared.isdigit() and len(declared) <= 20 else None
 
 
-async def _body(request: Request, webhook: WebhookConfig) -> bytes:
-    """The body, read no further than ``max_body`` (whether or not a Content-Length says so).
+async def _body(request: Request, webhook: WebhookConfig, hold: Hold) -> bytes:
+    """The body, read no further than ``max_body`` (whether or not a Content-Length says so), each piece
+    held as it arrives (not the Content-Length up front: a sender would hold bytes it never sends).
 
-    :raises WebhookRejected: 413 over ``max_body``
+    :raises WebhookRejected: 413 over ``max_body``; 503 when the service holds as many bytes as it may
     """
     limit = int(webhook.max_body)
     too_large = WebhookTooLarge("too large", f"the body is over {webhook.max_body.human_readable()}")
@@ -119,9 +113,10 @@ async def _body(request: Request, webhook: WebhookConfig) -> bytes:
         raise too_large
     body = bytearray()
     async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
+        if len(body) + len(chunk) > limit:
             raise too_large
+        hold.take(len(chunk))
+        body.extend(chunk)
     return bytes(body)
 
 
