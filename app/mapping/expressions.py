@@ -107,14 +107,19 @@ class RecordEnvironment(ImmutableSandboxedEnvironment):
 class _BoundedFormatter(SandboxedFormatter):
     def format_field(self, value: Any, format_spec: str) -> Any:
         bounds.format_width(format_spec)
+        bounds.written(value, "format")
         return super().format_field(value, format_spec)
 
 
 def _finalize(value: Any) -> Any:
-    """Jinja's ``finalize``: null as nothing, a duration as its ISO 8601 text (:func:`bounds.part_text`)."""
+    """Jinja's ``finalize``: null as nothing, a duration as its ISO 8601 text (:func:`bounds.part_text`),
+    anything else sized as written out (:func:`bounds.written`)."""
     if value is None:
         return ""
-    return bounds.part_text(value) if isinstance(value, timedelta) else value
+    if isinstance(value, timedelta):
+        return bounds.part_text(value)
+    bounds.written(value, "the text")  # Jinja turns it into text next, in C, where no step is counted
+    return value
 
 
 def _environment() -> RecordEnvironment:
@@ -129,6 +134,8 @@ def _environment() -> RecordEnvironment:
     environment.filters["join"] = bounds.bounded_join(environment.filters["join"])
     environment.filters["sum"] = bounds.bounded_sum(environment.filters["sum"])
     del environment.filters["random"]  # a mapping gives the same output for the same input
+    for name, function in environment.filters.items():
+        environment.filters[name] = bounds.written_arguments(name, function)
     environment.filters[_COUNTED] = bounds.counted
     environment.globals.clear()  # range, lipsum, dict, cycler…: nothing but the record
     return environment
@@ -153,6 +160,14 @@ def _native(value: Any) -> Any:
         return None
     if callable(value):
         raise _function_given(value)
+    return value
+
+
+def _result(value: Any) -> Any:
+    """A single expression's value, as the field gets it: sized as written out, since it is hashed and
+    written (:func:`bounds.written`)."""
+    value = _native(value)
+    bounds.written(value, "the value")
     return value
 
 
@@ -182,7 +197,7 @@ def template_source(text: str, namespace: Namespace, variable: str = "record") -
     try:
         if single is not None and _is_single_output(tree):
             output = tree.body[0].nodes[0]  # type: ignore[attr-defined]
-            source = f"{namespace.add(_native, 'native')}({translator.expression(output)})"
+            source = f"{namespace.add(_result, 'result')}({translator.expression(output)})"
         else:
             source = _text_source(tree, translator, namespace)
         return _counted(source, translator, namespace)
@@ -193,7 +208,7 @@ def template_source(text: str, namespace: Namespace, variable: str = "record") -
     with _syntax_errors():
         if single is not None and _is_single_output(tree):
             expression = ENVIRONMENT.compile_expression(single.group("body"), undefined_to_none=True)
-            run: Expression = lambda record: expression({variable: record})  # noqa: E731
+            run: Expression = lambda record: _result(expression({variable: record}))  # noqa: E731
         else:
             template = ENVIRONMENT.from_string(_loops_counted(tree))
             run = lambda record: template.render({variable: record})  # noqa: E731
