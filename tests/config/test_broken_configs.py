@@ -1255,6 +1255,21 @@ DEEP = 5000
 
 HOSTILE_YAML_CASES = [
     case(
+        "a-null-key-in-the-project-file",
+        settings("~: 1\n"),
+        (P, AFTER_MINIMAL, 1, "key null (~, null or nothing before the colon): a key here is a name: write one"),
+    ),
+    case(
+        "a-null-key-in-a-sync",
+        sync("retry:\n  attempts: 2\n  ~: 3\n"),
+        (A, AFTER_SYNC + 2, 3, "retry: key null (~, null or nothing before the colon): a key here is a name"),
+    ),
+    case(
+        "a-number-key-in-a-sync",
+        sync("1.5: x\n"),
+        (A, AFTER_SYNC, 1, "key 1.5: a key here is a name (text): write it in quotes if it is one, such as '1.5'"),
+    ),
+    case(
         "alias-bomb",
         sync(ALIAS_BOMB),
         (A, AFTER_SYNC + 5, 8, "the alias *e takes this file past 100,000 values (each alias repeats all that its"),
