@@ -164,6 +164,13 @@ def written(value: Any, what: str) -> None:
             _text(size, what)
 
 
+def compared(value: Any) -> Any:
+    """An operand of ``==``, ``in`` or another comparison, sized as written out first (:func:`written`):
+    lists are compared item by item, in C, a list held many times over each time it occurs."""
+    written(value, "a comparison")
+    return value
+
+
 def written_arguments(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap the Jinja filter ``name`` so that each of its arguments is sized as written out first (:func:`written`):
     ``string``, ``tojson``, ``pprint``, ``escape`` and others write a value out as text."""

@@ -20,7 +20,7 @@ from functools import update_wrapper
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, nodes
-from jinja2.compiler import CodeGenerator, Frame
+from jinja2.compiler import CodeGenerator, Frame, operators, optimizeconst
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
@@ -64,6 +64,21 @@ class _ExactConstants(CodeGenerator):
             self.write(", ")
         self.write("))")
 
+    @optimizeconst
+    def visit_Compare(self, node: nodes.Compare, frame: Frame) -> None:
+        """Every operand of a comparison sized first (:func:`bounds.compared`)."""
+        self.write("(environment.compared(")
+        self.visit(node.expr, frame)
+        self.write(")")
+        for operand in node.ops:
+            self.visit(operand, frame)
+        self.write(")")
+
+    def visit_Operand(self, node: nodes.Operand, frame: Frame) -> None:
+        self.write(f" {operators[node.op]} environment.compared(")
+        self.visit(node.expr, frame)
+        self.write(")")
+
 
 class RecordEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox, with a record's fields taking precedence over mapping methods, and every operation
@@ -72,6 +87,7 @@ class RecordEnvironment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset(bounds.BINARY)
     code_generator_class = _ExactConstants
     concat = staticmethod(bounds.joined_output)  # a template's output, loops and all, sized as it grows
+    compared = staticmethod(bounds.compared)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):

@@ -286,3 +286,29 @@ def test_a_value_sized_as_written_out_counts_each_part_once_in_time() -> None:
 
     assert bounds.written_size(deep) > 2**50
     assert bounds.written_size({"a": "xyz", "b": [1, 2]}) == 1 + (1 + 3) + (1 + 1 + 1 + 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ (" + SHARED + ") == (" + SHARED + ") }}",
+        "{{ [1] in (" + SHARED + ") }}",
+        "{% if (" + SHARED + ") != [] %}x{% endif %}",
+    ],
+    ids=["equal", "in", "in-a-template"],
+)
+def test_a_comparison_sizes_its_operands_as_written_out(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two lists each holding one list many times over are compared item by item, in C: ten billion steps
+    for ``[[1] * 99999] * 99999`` on each side, a minute or more per record, where no step is counted."""
+    monkeypatch.setattr(bounds, "MAX_TEXT", SMALL_TEXT)
+
+    with pytest.raises(ExpressionTooCostly, match=f"a comparison would make 1,000,501 .* the most is {SMALL_TEXT:,}"):
+        compile_template(text)(RECORD)
+
+
+def test_a_condition_sizes_what_it_compares(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bounds, "MAX_TEXT", SMALL_TEXT)
+
+    with pytest.raises(ExpressionTooCostly, match="a comparison would make"):
+        compile_condition("{{ (" + SHARED + ") == (" + SHARED + ") }}")(RECORD)
+    assert compile_condition("{{ record.id == 7 and [1] in [[1], 2] }}")(RECORD) is True
