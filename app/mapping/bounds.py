@@ -28,7 +28,8 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from functools import wraps
 from itertools import chain
 from typing import Any
@@ -155,9 +156,16 @@ def _written_size(value: Any, sizes: dict[int, int]) -> int:
     return size
 
 
+_FLAT = frozenset({str, bytes, int, float, bool, type(None), Decimal, date, datetime, time, timedelta})
+"""Types that hold no other value: :func:`written` passes them by their class alone, as it is asked of
+nearly every value an expression touches (an ``isinstance`` against ``Mapping`` costs several times more)."""
+
+
 def written(value: Any, what: str) -> None:
     """:raises ExpressionTooCostly: when ``value`` written out would pass :data:`MAX_TEXT`
     (:func:`written_size`; texts are bounded where they are made)."""
+    if value.__class__ in _FLAT:
+        return
     if isinstance(value, _NESTED):
         size = written_size(value)
         if size > MAX_TEXT:
@@ -174,11 +182,14 @@ def compared(value: Any) -> Any:
 def written_arguments(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap the Jinja filter ``name`` so that each of its arguments is sized as written out first (:func:`written`):
     ``string``, ``tojson``, ``pprint``, ``escape`` and others write a value out as text."""
-    passed = getattr(function, "jinja_pass_arg", None) is not None  # Jinja's environment or context, first
+    skip = 1 if getattr(function, "jinja_pass_arg", None) is not None else 0  # Jinja's environment or context
 
     @wraps(function)
     def sized(*args: Any, **kwargs: Any) -> Any:
-        for value in chain(args[1:] if passed else args, kwargs.values()):
+        for value in args[skip:]:
+            if value.__class__ not in _FLAT:  # here, not in written: this runs at every filter call
+                written(value, name)
+        for value in kwargs.values():
             written(value, name)
         return function(*args, **kwargs)
 
