@@ -115,9 +115,22 @@ def _issue(model: type[BaseModel], error: ErrorDetails, origin: SourceMap, prefi
         return origin.issue(location, _unknown_key(location, parent), at_key=True)
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return _tag_issue(error, annotation, origin, (*prefix, *path))
+    if kind == "invalid_key":
+        return _key_issue(error["input"], (*prefix, *path[:-1]), origin)
     at_key = bool(path) and path[-1] == "[key]"
     location = (*prefix, *(path[:-1] if at_key else path))
     return origin.issue(location, with_path(location, _describe(error, annotation)), at_key=at_key)
+
+
+def _key_issue(key: Any, parent: Location, origin: SourceMap) -> ConfigIssue:
+    """A key that is not text (``~: 1``, ``1.5: x``), at its place. Pydantic's ``loc`` names it by its text
+    (``'None'``), which the file does not hold: the issue was put at the top of the file, as ``None: keys
+    should be strings``, which says neither where nor what to write."""
+    if key is None:
+        problem = "key null (~, null or nothing before the colon): a key here is a name: write one"
+    else:
+        problem = f"key {key}: a key here is a name (text): write it in quotes if it is one, such as '{key}'"
+    return origin.issue((*parent, key), with_path(parent, problem), at_key=True)
 
 
 def _unknown_key(location: Location, parent: Any) -> str:

@@ -10,6 +10,9 @@ and refused over a bound: the record then fails alone with a
   text (so the most any target could be sent);
 - a text, list or tuple an expression makes: at most :data:`MAX_LENGTH`
   characters or items;
+- a value as written out (a result, or what a filter, method or format is
+  given): at most :data:`MAX_TEXT` characters or items, however often it
+  holds the same list (:func:`written_size`);
 - all of one evaluation together (every result sized here, every loop step
   and every call in a ``{% %}`` template): at most :data:`MAX_WORK`, so
   nothing repeats a bounded step into an unbounded whole.
@@ -24,9 +27,11 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from functools import wraps
+from itertools import chain
 from typing import Any
 
 from app.records import duration_text
@@ -121,10 +126,83 @@ def add(left: Any, right: Any) -> Any:
     return left + right
 
 
+def written_size(value: Any) -> int:
+    """How many characters or items ``value`` comes to written out in full: as text, JSON, or a hash's input.
+
+    A list may hold one list many times over: ``[[1] * 99999] * 99999`` is 99,999 items in memory, each the
+    same list, yet ten billion numbers written out, which ``str`` or a JSON encoder makes in C for hours,
+    where no step is counted. Each list, tuple, set or mapping counts one, plus what it holds; a text its
+    length; anything else one. Every part is measured once (by identity) however often it occurs, so this
+    costs no more than the value's size in memory.
+    """
+    return _written_size(value, {})
+
+
+_NESTED = (list, tuple, Mapping, Set)
+
+
+def _written_size(value: Any, sizes: dict[int, int]) -> int:
+    if isinstance(value, str | bytes):
+        return len(value)
+    if not isinstance(value, _NESTED):
+        return 1
+    known = sizes.get(id(value))
+    if known is not None:
+        return known
+    sizes[id(value)] = 1  # a value holding itself (none can be made here) is not walked again
+    parts = chain.from_iterable(value.items()) if isinstance(value, Mapping) else value
+    size = 1 + sum(_written_size(part, sizes) for part in parts)
+    sizes[id(value)] = size
+    return size
+
+
+_FLAT = frozenset({str, bytes, int, float, bool, type(None), Decimal, date, datetime, time, timedelta})
+"""Types that hold no other value: :func:`written` passes them by their class alone, as it is asked of
+nearly every value an expression touches (an ``isinstance`` against ``Mapping`` costs several times more)."""
+
+
+def written(value: Any, what: str) -> None:
+    """:raises ExpressionTooCostly: when ``value`` written out would pass :data:`MAX_TEXT`
+    (:func:`written_size`; texts are bounded where they are made)."""
+    if value.__class__ in _FLAT:
+        return
+    if isinstance(value, _NESTED):
+        size = written_size(value)
+        if size > MAX_TEXT:
+            _text(size, what)
+
+
+def compared(value: Any) -> Any:
+    """An operand of ``==``, ``in`` or another comparison, sized as written out first (:func:`written`):
+    lists are compared item by item, in C, a list held many times over each time it occurs."""
+    written(value, "a comparison")
+    return value
+
+
+def written_arguments(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap the Jinja filter ``name`` so that each of its arguments is sized as written out first (:func:`written`):
+    ``string``, ``tojson``, ``pprint``, ``escape`` and others write a value out as text."""
+    skip = 1 if getattr(function, "jinja_pass_arg", None) is not None else 0  # Jinja's environment or context
+
+    @wraps(function)
+    def sized(*args: Any, **kwargs: Any) -> Any:
+        for value in args[skip:]:
+            if value.__class__ not in _FLAT:  # here, not in written: this runs at every filter call
+                written(value, name)
+        for value in kwargs.values():
+            written(value, name)
+        return function(*args, **kwargs)
+
+    return sized
+
+
 def part_text(value: Any) -> str:
     """A value as a template writes it into text: a duration as ISO 8601 (``PT100H``, as every connector
-    writes one), not Python's ``4 days, 4:00:00``; anything else as ``str`` gives it."""
-    return duration_text(value) if isinstance(value, timedelta) else str(value)
+    writes one), not Python's ``4 days, 4:00:00``; anything else as ``str`` gives it, sized first."""
+    if isinstance(value, timedelta):
+        return duration_text(value)
+    written(value, "the text")
+    return str(value)
 
 
 def joined_text(parts: tuple[Any, ...]) -> str:
@@ -185,6 +263,7 @@ def _percent_fields(text: str) -> Iterator[tuple[str, str]]:
 def modulo(left: Any, right: Any) -> Any:
     """``left % right``, refused where a ``%`` format's width or precision would make too long a text."""
     if isinstance(left, str):
+        written(right, "%")
         formatted_size(left, right)
     return left % right
 
@@ -353,6 +432,8 @@ def check_method(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
     :raises ExpressionTooCostly: when the call would make too large a result
     """
     spend(1, "a call")
+    for value in chain(args, kwargs.values()):
+        written(value, "a call")
     owner = getattr(method, "__self__", None)
     name = getattr(method, "__name__", "")
     if isinstance(owner, str | bytes):

@@ -20,7 +20,7 @@ from functools import update_wrapper
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, nodes
-from jinja2.compiler import CodeGenerator, Frame
+from jinja2.compiler import CodeGenerator, Frame, operators, optimizeconst
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
@@ -64,6 +64,21 @@ class _ExactConstants(CodeGenerator):
             self.write(", ")
         self.write("))")
 
+    @optimizeconst
+    def visit_Compare(self, node: nodes.Compare, frame: Frame) -> None:
+        """Every operand of a comparison sized first (:func:`bounds.compared`)."""
+        self.write("(environment.compared(")
+        self.visit(node.expr, frame)
+        self.write(")")
+        for operand in node.ops:
+            self.visit(operand, frame)
+        self.write(")")
+
+    def visit_Operand(self, node: nodes.Operand, frame: Frame) -> None:
+        self.write(f" {operators[node.op]} environment.compared(")
+        self.visit(node.expr, frame)
+        self.write(")")
+
 
 class RecordEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox, with a record's fields taking precedence over mapping methods, and every operation
@@ -72,6 +87,7 @@ class RecordEnvironment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset(bounds.BINARY)
     code_generator_class = _ExactConstants
     concat = staticmethod(bounds.joined_output)  # a template's output, loops and all, sized as it grows
+    compared = staticmethod(bounds.compared)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):
@@ -107,14 +123,19 @@ class RecordEnvironment(ImmutableSandboxedEnvironment):
 class _BoundedFormatter(SandboxedFormatter):
     def format_field(self, value: Any, format_spec: str) -> Any:
         bounds.format_width(format_spec)
+        bounds.written(value, "format")
         return super().format_field(value, format_spec)
 
 
 def _finalize(value: Any) -> Any:
-    """Jinja's ``finalize``: null as nothing, a duration as its ISO 8601 text (:func:`bounds.part_text`)."""
+    """Jinja's ``finalize``: null as nothing, a duration as its ISO 8601 text (:func:`bounds.part_text`),
+    anything else sized as written out (:func:`bounds.written`)."""
     if value is None:
         return ""
-    return bounds.part_text(value) if isinstance(value, timedelta) else value
+    if isinstance(value, timedelta):
+        return bounds.part_text(value)
+    bounds.written(value, "the text")  # Jinja turns it into text next, in C, where no step is counted
+    return value
 
 
 def _environment() -> RecordEnvironment:
@@ -129,6 +150,8 @@ def _environment() -> RecordEnvironment:
     environment.filters["join"] = bounds.bounded_join(environment.filters["join"])
     environment.filters["sum"] = bounds.bounded_sum(environment.filters["sum"])
     del environment.filters["random"]  # a mapping gives the same output for the same input
+    for name, function in environment.filters.items():
+        environment.filters[name] = bounds.written_arguments(name, function)
     environment.filters[_COUNTED] = bounds.counted
     environment.globals.clear()  # range, lipsum, dict, cycler…: nothing but the record
     return environment
@@ -153,6 +176,14 @@ def _native(value: Any) -> Any:
         return None
     if callable(value):
         raise _function_given(value)
+    return value
+
+
+def _result(value: Any) -> Any:
+    """A single expression's value, as the field gets it: sized as written out, since it is hashed and
+    written (:func:`bounds.written`)."""
+    value = _native(value)
+    bounds.written(value, "the value")
     return value
 
 
@@ -182,7 +213,7 @@ def template_source(text: str, namespace: Namespace, variable: str = "record") -
     try:
         if single is not None and _is_single_output(tree):
             output = tree.body[0].nodes[0]  # type: ignore[attr-defined]
-            source = f"{namespace.add(_native, 'native')}({translator.expression(output)})"
+            source = f"{namespace.add(_result, 'result')}({translator.expression(output)})"
         else:
             source = _text_source(tree, translator, namespace)
         return _counted(source, translator, namespace)
@@ -193,7 +224,7 @@ def template_source(text: str, namespace: Namespace, variable: str = "record") -
     with _syntax_errors():
         if single is not None and _is_single_output(tree):
             expression = ENVIRONMENT.compile_expression(single.group("body"), undefined_to_none=True)
-            run: Expression = lambda record: expression({variable: record})  # noqa: E731
+            run: Expression = lambda record: _result(expression({variable: record}))  # noqa: E731
         else:
             template = ENVIRONMENT.from_string(_loops_counted(tree))
             run = lambda record: template.render({variable: record})  # noqa: E731

@@ -141,10 +141,11 @@ class Translator:
         return f"({self.expression(node.left)} or {self.expression(node.right)})"
 
     def _Compare(self, node: nodes.Compare) -> str:
-        parts = [self.expression(node.expr)]
+        compared = self._helper("compared", bounds.compared)  # sized first, as the sandbox does
+        parts = [f"{compared}({self.expression(node.expr)})"]
         for operand in node.ops:
             parts.append(_COMPARE[operand.op])
-            parts.append(self.expression(operand.expr))
+            parts.append(f"{compared}({self.expression(operand.expr)})")
         return f"({' '.join(parts)})"
 
     def _CondExpr(self, node: nodes.CondExpr) -> str:

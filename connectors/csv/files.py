@@ -115,6 +115,27 @@ def _not_in_encoding(file: CsvFile) -> CsvFileError:
     return CsvFileError(file.shown, f"not valid {file.encoding}{detail}: {hint}", line=line)
 
 
+_WIDE_BOMS = (
+    ("utf-32", (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)),  # before UTF-16: UTF-32's LE mark begins with its
+    ("utf-16", (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)),
+)
+"""The byte-order marks of UTF-32 and UTF-16 text ("Unicode text" from Excel is UTF-16), by encoding."""
+
+
+def _check_wide_bom(file: CsvFile, start: bytes) -> None:
+    """:raises CsvFileError: when ``start`` is a UTF-16 or UTF-32 byte-order mark and the stream reads
+    another encoding. UTF-8 would only say a byte does not decode (advising cp1252), and cp1252 or
+    latin-1 would read every other character as NUL, under a header no key column is found in."""
+    for encoding, marks in _WIDE_BOMS:
+        if start.startswith(marks):
+            if not codecs.lookup(file.encoding).name.startswith(encoding):
+                problem = f"starts with a {encoding.upper()} byte-order mark but its encoding is set to {file.encoding}"
+                raise CsvFileError(
+                    file.shown, f"{problem}: set `encoding: {encoding}` on the stream (or save the file as UTF-8)"
+                )
+            return
+
+
 def _first_undecodable_line(path: Path, encoding: str) -> tuple[int, str] | None:
     """The first line (counting from 1) that does not decode, and its offending bytes in hex.
 
@@ -214,6 +235,7 @@ class RowReader:
         if has_bom and not self.file.utf8:
             problem = f"starts with a UTF-8 byte-order mark but its encoding is set to {self.file.encoding}"
             raise CsvFileError(self.file.shown, f"{problem}: set `encoding: utf-8` on the stream")
+        _check_wide_bom(self.file, start)
         reading = "utf-8-sig" if self.file.utf8 else self.file.encoding
         self.layout = Layout(_writing_encoding(self.file, has_bom), _line_end(start.decode(reading, "replace")))
         self._text = io.TextIOWrapper(raw, encoding=reading, newline="")

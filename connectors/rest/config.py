@@ -50,11 +50,32 @@ def old_form_problems(**paths: str | None) -> Iterator[Problem]:
 # --- auth -----------------------------------------------------------------
 
 
+def _credential_problems(key: str, value: SecretStr, what: str) -> Iterator[Problem]:
+    """A problem at ``key`` when the credential ``value`` (``what`` it is, in words) is empty or only whitespace.
+
+    The usual cause is a ``${VAR}`` set to nothing: every request would then go out with nothing to show,
+    each refused (or, worse, let in as anonymous), and ``brygga validate`` would have said nothing. The
+    message never says what the value is. A basic auth password may be empty: some APIs take the key as
+    the username alone.
+    """
+    text = value.get_secret_value()
+    if not text:
+        yield Problem((key,), f"the {what} is empty (a ${{VAR}} set to nothing gives that): set it to {_GIVEN}")
+    elif not text.strip():
+        yield Problem((key,), f"the {what} is only whitespace: set it to {_GIVEN}")
+
+
+_GIVEN = "the one the system gave you"
+
+
 class BearerAuth(ConfigModel):
     """``Authorization: Bearer <token>``."""
 
     type: Literal["bearer"]
     token: SecretStr
+
+    def own_problems(self) -> Iterator[Problem]:
+        return _credential_problems("token", self.token, "token")
 
 
 class BasicAuth(ConfigModel):
@@ -80,6 +101,9 @@ class HeaderAuth(ConfigModel):
     name: str = Field(description="The header, such as X-Api-Key.")
     value: SecretStr
 
+    def own_problems(self) -> Iterator[Problem]:
+        return _credential_problems("value", self.value, "API key")
+
 
 class QueryAuth(ConfigModel):
     """An API key in a query parameter."""
@@ -87,6 +111,9 @@ class QueryAuth(ConfigModel):
     type: Literal["query"]
     name: str = Field(description="The parameter, such as api_key.")
     value: SecretStr
+
+    def own_problems(self) -> Iterator[Problem]:
+        return _credential_problems("value", self.value, "API key")
 
 
 class OAuth2Auth(ConfigModel):
@@ -98,6 +125,9 @@ class OAuth2Auth(ConfigModel):
     client_secret: SecretStr
     scopes: StringList = Field(default_factory=list)
     audience: str | None = None
+
+    def own_problems(self) -> Iterator[Problem]:
+        return _credential_problems("client_secret", self.client_secret, "client secret")
 
 
 Auth = Annotated[BearerAuth | BasicAuth | HeaderAuth | QueryAuth | OAuth2Auth, Field(discriminator="type")]

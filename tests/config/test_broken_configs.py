@@ -632,6 +632,30 @@ REST_CASES = [
         (P, 6, 35, "systems.api.auth.username: a basic auth username cannot hold ':'"),
     ),
     case(
+        "rest-bearer-token-empty",
+        system(REST_SYSTEM + "    auth: {type: bearer, token: ''}\n" + REST_STREAM),
+        (P, 6, 33, "systems.api.auth.token: the token is empty (a ${VAR} set to nothing gives that): set it to"),
+    ),
+    case(
+        "rest-header-value-blank",
+        system(REST_SYSTEM + "    auth: {type: header, name: X-Api-Key, value: '  '}\n" + REST_STREAM),
+        (P, 6, 50, "systems.api.auth.value: the API key is only whitespace: set it to"),
+    ),
+    case(
+        "rest-query-value-empty",
+        system(REST_SYSTEM + "    auth: {type: query, name: api_key, value: ''}\n" + REST_STREAM),
+        (P, 6, 47, "systems.api.auth.value: the API key is empty"),
+    ),
+    case(
+        "rest-oauth2-client-secret-empty",
+        system(
+            REST_SYSTEM
+            + "    auth: {type: oauth2, token_url: 'https://a.example/t', client_id: a, client_secret: ''}\n"
+            + REST_STREAM
+        ),
+        (P, 6, 89, "systems.api.auth.client_secret: the client secret is empty"),
+    ),
+    case(
         "rest-oauth2-relative-token-url",
         system(
             REST_SYSTEM + "    auth: {type: oauth2, token_url: /token, client_id: a, client_secret: b}\n" + REST_STREAM
@@ -1230,6 +1254,21 @@ DEEP = 5000
 """Far deeper than Python's stack would survive, were the nesting not refused."""
 
 HOSTILE_YAML_CASES = [
+    case(
+        "a-null-key-in-the-project-file",
+        settings("~: 1\n"),
+        (P, AFTER_MINIMAL, 1, "key null (~, null or nothing before the colon): a key here is a name: write one"),
+    ),
+    case(
+        "a-null-key-in-a-sync",
+        sync("retry:\n  attempts: 2\n  ~: 3\n"),
+        (A, AFTER_SYNC + 2, 3, "retry: key null (~, null or nothing before the colon): a key here is a name"),
+    ),
+    case(
+        "a-number-key-in-a-sync",
+        sync("1.5: x\n"),
+        (A, AFTER_SYNC, 1, "key 1.5: a key here is a name (text): write it in quotes if it is one, such as '1.5'"),
+    ),
     case(
         "alias-bomb",
         sync(ALIAS_BOMB),

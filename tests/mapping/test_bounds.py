@@ -230,3 +230,85 @@ def test_text_put_together_within_the_bound_is_as_before() -> None:
     assert compile_template("{{ [1] + [2] }}")(RECORD) == [1, 2]
     assert compile_template("{{ record.nested[:3] | sum(start=[]) }}")(RECORD) == [0, 1, 2]
     assert compile_template("{{ [1, 2] | sum }}")(RECORD) == 3
+
+
+SHARED = "[record.items] * 500"
+"""A list of 500 items that are each the same list of 2,000: small in memory, 1,000,501 items written out
+(every list counts as one, and each number in it)."""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ " + SHARED + " }}",
+        "{{ (" + SHARED + ") | string | length }}",
+        "{{ (" + SHARED + ") | tojson | length }}",
+        "{{ (" + SHARED + ") | pprint | length }}",
+        "{{ (" + SHARED + ") | e | length }}",
+        "{{ ((" + SHARED + ") ~ '') | length }}",
+        "{{ ('%s' % [" + SHARED + "]) | length }}",
+        "{{ '{}'.format(" + SHARED + ") | length }}",
+        "x{{ " + SHARED + " }}",
+        "{% set a = [record.items] * 50 %}{% set b = [a, a, a, a, a, a, a, a, a, a] %}{{ b | string | length }}",
+        "{% set a = [record.items] * 50 %}{% set b = [a, a, a, a, a, a, a, a, a, a] %}{{ b }}",
+    ],
+    ids=[
+        "the-result",
+        "string",
+        "tojson",
+        "pprint",
+        "escape",
+        "tilde",
+        "percent",
+        "format",
+        "output",
+        "set",
+        "set-output",
+    ],
+)
+def test_a_value_that_holds_one_list_many_times_is_sized_as_written_out(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[[1] * 99999] * 99999`` passed every bound (99,999 items each time) yet is ten billion numbers written
+    out: ``| string``, ``| tojson`` or the value itself (hashed, written) ran in C for hours, or the process
+    died of memory, instead of the record failing."""
+    monkeypatch.setattr(bounds, "MAX_TEXT", SMALL_TEXT)
+
+    written_out = f"would make 1,0[0-9,]{{6}} characters or items; the most is {SMALL_TEXT:,}"
+    with pytest.raises(ExpressionTooCostly, match=written_out):
+        compile_template(text)(RECORD)
+
+
+def test_a_value_sized_as_written_out_counts_each_part_once_in_time() -> None:
+    deep: Any = [1] * 1_000
+    for _ in range(50):
+        deep = [deep, deep]  # 2**50 copies written out, 101 lists in memory
+
+    assert bounds.written_size(deep) > 2**50
+    assert bounds.written_size({"a": "xyz", "b": [1, 2]}) == 1 + (1 + 3) + (1 + 1 + 1 + 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ (" + SHARED + ") == (" + SHARED + ") }}",
+        "{{ [1] in (" + SHARED + ") }}",
+        "{% if (" + SHARED + ") != [] %}x{% endif %}",
+    ],
+    ids=["equal", "in", "in-a-template"],
+)
+def test_a_comparison_sizes_its_operands_as_written_out(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two lists each holding one list many times over are compared item by item, in C: ten billion steps
+    for ``[[1] * 99999] * 99999`` on each side, a minute or more per record, where no step is counted."""
+    monkeypatch.setattr(bounds, "MAX_TEXT", SMALL_TEXT)
+
+    with pytest.raises(ExpressionTooCostly, match=f"a comparison would make 1,000,501 .* the most is {SMALL_TEXT:,}"):
+        compile_template(text)(RECORD)
+
+
+def test_a_condition_sizes_what_it_compares(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bounds, "MAX_TEXT", SMALL_TEXT)
+
+    with pytest.raises(ExpressionTooCostly, match="a comparison would make"):
+        compile_condition("{{ (" + SHARED + ") == (" + SHARED + ") }}")(RECORD)
+    assert compile_condition("{{ record.id == 7 and [1] in [[1], 2] }}")(RECORD) is True

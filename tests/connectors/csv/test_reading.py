@@ -196,6 +196,43 @@ async def test_utf16_without_its_byte_order_mark_is_a_clear_error(system: System
     assert str(caught.value).startswith("files/k.csv: not valid utf-16: set the stream's `encoding:`")
 
 
+@pytest.mark.parametrize(
+    ("codec", "stream_encoding", "found"),
+    [
+        pytest.param("utf-16", "utf-8", "UTF-16", id="utf-16-as-utf-8"),
+        pytest.param("utf-16", "cp1252", "UTF-16", id="utf-16-as-cp1252"),
+        pytest.param("utf-32", "utf-8", "UTF-32", id="utf-32-as-utf-8"),
+        pytest.param("utf-32", "latin-1", "UTF-32", id="utf-32-as-latin-1"),
+    ],
+)
+async def test_a_utf16_or_utf32_byte_order_mark_says_which_encoding_to_set(
+    system: SystemMaker, folder: Path, codec: str, stream_encoding: str, found: str
+) -> None:
+    """Excel's "Unicode text" is UTF-16 with a BOM: it was called not valid UTF-8 with advice to set cp1252
+    (which then read garbage), and under cp1252 or latin-1 the header became 'ÿþi\\x00d\\x00'."""
+    (folder / "k.csv").write_bytes("id,name\n1,Åsa\n".encode(codec))
+    connector = system(k=f"{{file: k.csv, key: id, encoding: {stream_encoding}}}")
+
+    with pytest.raises(CsvFileError) as caught:
+        await read_all(connector, "k")
+
+    assert isinstance(caught.value, PermanentError)
+    assert str(caught.value) == (
+        f"files/k.csv: starts with a {found} byte-order mark but its encoding is set to {stream_encoding}: "
+        f"set `encoding: {codec}` on the stream (or save the file as UTF-8)"
+    )
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32"])
+async def test_a_utf16_or_utf32_file_with_its_byte_order_mark_reads_when_its_encoding_is_set(
+    system: SystemMaker, folder: Path, codec: str
+) -> None:
+    (folder / "k.csv").write_bytes("id,name\n1,Åsa\n".encode(codec))
+    connector = system(k=f"{{file: k.csv, key: id, encoding: {codec}}}")
+
+    assert await records_of(connector, "k") == [{"id": "1", "name": "Åsa"}]
+
+
 async def test_a_bom_on_a_stream_set_to_cp1252_says_to_set_utf8(system: SystemMaker, folder: Path) -> None:
     (folder / "k.csv").write_bytes(b"\xef\xbb\xbfid;name\n1;" + "Åsa".encode())
     connector = system(k='{file: k.csv, key: id, delimiter: ";", encoding: cp1252}')
