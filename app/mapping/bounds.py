@@ -161,6 +161,11 @@ _FLAT = frozenset({str, bytes, int, float, bool, type(None), Decimal, date, date
 nearly every value an expression touches (an ``isinstance`` against ``Mapping`` costs several times more)."""
 
 
+def is_flat(value: Any) -> bool:
+    """Whether ``value`` holds no other value (a text, number, boolean, null, date or duration)."""
+    return value.__class__ in _FLAT
+
+
 def written(value: Any, what: str) -> None:
     """:raises ExpressionTooCostly: when ``value`` written out would pass :data:`MAX_TEXT`
     (:func:`written_size`; texts are bounded where they are made)."""

@@ -27,7 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 
 from app.config import closest
 from app.mapping import bounds
-from app.mapping.jinja_python import Translator, UnknownName, Untranslatable
+from app.mapping.jinja_python import Translator, UnknownName, Untranslatable, against_flat_constant
 from app.mapping.python_code import Namespace, python_literal
 from app.mapping.transforms import KINDS
 
@@ -66,7 +66,16 @@ class _ExactConstants(CodeGenerator):
 
     @optimizeconst
     def visit_Compare(self, node: nodes.Compare, frame: Frame) -> None:
-        """Every operand of a comparison sized first (:func:`bounds.compared`)."""
+        """Every operand of a comparison sized first (:func:`bounds.compared`), unless it is one against a
+        constant text, number or null (:func:`~app.mapping.jinja_python.against_flat_constant`)."""
+        if against_flat_constant(node):
+            operand = node.ops[0]
+            self.write("(")
+            self.visit(node.expr, frame)
+            self.write(f" {operators[operand.op]} ")
+            self.visit(operand.expr, frame)
+            self.write(")")
+            return
         self.write("(environment.compared(")
         self.visit(node.expr, frame)
         self.write(")")

@@ -35,6 +35,20 @@ _BINARY = {
     nodes.FloorDiv: "//", nodes.Mod: "%", nodes.Pow: "**",
 }  # fmt: skip
 _UNARY = {nodes.Neg: "-", nodes.Pos: "+"}
+
+
+def against_flat_constant(node: nodes.Compare) -> bool:
+    """Whether ``node`` is one comparison with a constant text, number, boolean or null on one side
+    (``status == 'active'``, ``total > 100``): then it costs no more than the other side's size in memory
+    (a list is equal to no text, is not ordered against one, and ``'a' in list`` compares each item once
+    with ``'a'``), so its operands need no sizing as written out (:func:`bounds.compared`), which tripled
+    the cost of the commonest conditions."""
+    if len(node.ops) != 1:
+        return False
+    sides = (node.expr, node.ops[0].expr)
+    return any(isinstance(side, nodes.Const) and bounds.is_flat(side.value) for side in sides)
+
+
 _COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=", "in": "in", "notin": "not in"}
 _CONSTANT_TYPES = (str, int, float, bool, type(None))
 _LITERAL_BITS = 64
@@ -141,6 +155,9 @@ class Translator:
         return f"({self.expression(node.left)} or {self.expression(node.right)})"
 
     def _Compare(self, node: nodes.Compare) -> str:
+        if against_flat_constant(node):
+            parts = [self.expression(node.expr), _COMPARE[node.ops[0].op], self.expression(node.ops[0].expr)]
+            return f"({' '.join(parts)})"
         compared = self._helper("compared", bounds.compared)  # sized first, as the sandbox does
         parts = [f"{compared}({self.expression(node.expr)})"]
         for operand in node.ops:

@@ -306,6 +306,28 @@ def test_a_comparison_sizes_its_operands_as_written_out(text: str, monkeypatch: 
         compile_template(text)(RECORD)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{{ (" + SHARED + ") == 'x' }}", False),
+        ("{{ 'x' in (" + SHARED + ") }}", False),
+        ("{{ 7 != (" + SHARED + ") }}", True),
+        ("{{ none == (" + SHARED + ") }}", False),
+    ],
+    ids=["equal-text", "text-in", "number-not-equal", "null"],
+)
+def test_a_comparison_with_a_constant_text_or_number_is_not_sized(
+    text: str, expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One side a constant text, number or null (``status == 'active'``, the commonest condition): the
+    comparison costs at most the other side's size in memory, so it is not sized as written out (which
+    tripled its cost); here it is answered where sizing would refuse it."""
+    monkeypatch.setattr(bounds, "MAX_TEXT", SMALL_TEXT)
+
+    assert compile_template(text)(RECORD) is expected
+    assert compile_condition(text)(RECORD) is expected
+
+
 def test_a_condition_sizes_what_it_compares(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bounds, "MAX_TEXT", SMALL_TEXT)
 
