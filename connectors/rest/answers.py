@@ -17,6 +17,7 @@ import httpx
 from connectors.base import NotJson, PermanentError, Record, parse_json
 from connectors.rest.config import Total
 from connectors.rest.paths import MISSING, body_value, shape_of, shown_text
+from connectors.rest.values import whole_number
 
 
 def json_body(response: httpx.Response, where: str, *, empty: Any = MISSING) -> Any:
@@ -99,8 +100,8 @@ def stated_total(total: Total, body: Any, headers: httpx.Headers, where: str) ->
         source = f"`{total.path}`"
         if value is MISSING:
             raise PermanentError(f"{where}: the answer has nothing at {source}, where `total` says the count is")
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and (number := whole_number(value)) is not None:
+        value = number
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise PermanentError(f"{where}: the total at {source} is {shown_text(repr(value))}, not a count of records")
     return value

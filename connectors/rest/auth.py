@@ -25,6 +25,7 @@ from connectors.base import ConnectorError, SecretValues, TransientError
 from connectors.rest.config import Auth, BasicAuth, BearerAuth, HeaderAuth, OAuth2Auth, QueryAuth
 from connectors.rest.errors import PermanentHttpError
 from connectors.rest.limits import Clock
+from connectors.rest.values import whole_number
 
 log = logging.getLogger(__name__)
 
@@ -218,8 +219,8 @@ class OAuth2Credentials(Credentials):
                 status=answer.status_code,
             )
         lifetime = body.get("expires_in")
-        if isinstance(lifetime, str) and lifetime.isdigit():
-            lifetime = int(lifetime)
+        if isinstance(lifetime, str):
+            lifetime = whole_number(lifetime)
         valid = isinstance(lifetime, int | float) and not isinstance(lifetime, bool) and lifetime > 0
         return token, float(lifetime) if valid else None
 

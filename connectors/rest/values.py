@@ -122,6 +122,21 @@ def is_unicode(text: str) -> bool:
     return True
 
 
+def whole_number(text: str) -> int | None:
+    """``text`` (spaces around it allowed) as a whole number, or ``None`` when it is not one: ASCII digits
+    only, at most :data:`_MOST_DIGITS` of them. ``str.isdigit()`` also takes '²' and other digits that
+    ``int()`` refuses, and ``int()`` refuses more than 4,300 digits: an answer's header or field holding
+    such text crashed the run as an unexpected ``ValueError``."""
+    digits = text.strip()
+    if not digits.isascii() or not digits.isdigit() or len(digits) > _MOST_DIGITS:
+        return None
+    return int(digits)
+
+
+_MOST_DIGITS = 30
+"""More digits than any count or number of seconds an API states; more is not taken as a number."""
+
+
 def param_text(value: Any) -> str:
     """A value as a query parameter: ``True`` → ``true``, dates in ISO 8601."""
     if isinstance(value, datetime):

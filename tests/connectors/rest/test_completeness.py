@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
 from app.errors import PermanentError
 from connectors.base import Batch
+from connectors.rest.answers import stated_total
+from connectors.rest.config import Total
 from tests.connectors.rest.conftest import MakeSystem, read_all
 from tests.connectors.rest.server import ApiState, contacts
 
@@ -119,3 +122,17 @@ async def test_a_read_that_gets_the_stated_total_succeeds_without_asking_past_it
         "20",
         "30",
     ]
+
+
+@pytest.mark.parametrize(
+    ("stated", "shown"),
+    [(b"\xb2", "'²'"), (b"9" * 5000, "\"'999")],
+    ids=["superscript two", "5000 digits"],
+)
+def test_a_stated_total_of_digits_int_refuses_is_not_a_count_not_a_crash(stated: bytes, shown: str) -> None:
+    """``str.isdigit()`` takes '²' and other digits ``int()`` refuses, and ``int()`` refuses more than 4,300
+    digits: such an ``X-Total-Count`` failed the run as "an unexpected error (ValueError: …)"."""
+    headers = httpx.Headers([(b"X-Total-Count", stated)])
+
+    with pytest.raises(PermanentError, match=rf"^crm\.contacts: the total at header X-Total-Count is {shown}"):
+        stated_total(Total(header="X-Total-Count"), [], headers, "crm.contacts")
