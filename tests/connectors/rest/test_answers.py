@@ -4,7 +4,10 @@ never the page; only a body that is not JSON at all fails the read, saying what 
 
 from __future__ import annotations
 
+import gzip
 import json
+import tracemalloc
+import zlib
 from decimal import Decimal
 from typing import Any
 
@@ -221,3 +224,32 @@ async def test_cursor_values_that_cannot_be_sent_back_do_not_move_the_cursor(
 
     assert [len(batch.records) for batch in batches] == [3]
     assert batches[-1].checkpoint == {"cursor": "2024-05-01"}
+
+
+async def test_an_answer_compressed_twice_is_refused_before_it_inflates_in_memory(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    """httpx undoes each Content-Encoding layer of a network read whole before max_answer is looked at:
+    gzip inside gzip turned 1.8 KB into a gigabyte in one step, and 8 KB into the end of the process."""
+    zeros = zlib.compressobj(9, zlib.DEFLATED, 31)
+    inner = b"".join(zeros.compress(bytes(1 << 20)) for _ in range(64)) + zeros.flush()  # 64 MB of zeros
+    api.raw["page"], api.raw_headers = gzip.compress(inner), {"Content-Encoding": "gzip, gzip"}
+    connector = make_system({"contacts": {"key": "id", "path": "/raw/page"}}, max_answer="1MiB")
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(PermanentError, match=r"the answer is larger than max_answer \(1,048,576 bytes once"):
+            await records(connector)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16_000_000, f"{peak:,} bytes at the peak"
+
+
+async def test_an_answer_not_in_the_coding_it_names_fails_the_read_saying_so(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    api.raw["page"], api.raw_headers = b"[{}] is no gzip", {"Content-Encoding": "gzip"}
+
+    with pytest.raises(PermanentError, match=r"/raw/page: DecodingError: the answer is not valid gzip: Error -3 "):
+        await records(raw_stream(make_system))

@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 import ssl
+import zlib
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -143,6 +144,29 @@ async def test_an_answer_that_inflates_past_max_answer_is_refused_as_it_arrives(
     with pytest.raises(PermanentError, match=r"the answer is larger than max_answer \(1,048,576 bytes once"):
         await read_all(small, "contacts")
     assert sum(len(batch.records) for batch in await read_all(large, "contacts")) == 200_001
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda data: zlib.compress(data, wbits=-15)),  # raw deflate, as some servers send it
+        ("gzip, deflate", lambda data: zlib.compress(gzip.compress(data))),
+        ("identity", lambda data: data),
+        ("unknown-coding", lambda data: data),  # not undone, as httpx leaves it
+    ],
+)
+async def test_an_answer_is_read_through_each_of_its_content_encodings(
+    mocked: tuple[respx.MockRouter, Make], encoding: str, encode: Callable[[bytes], bytes]
+) -> None:
+    router, make = mocked
+    body = json.dumps([{"id": number, "name": "Ann"} for number in range(5_000)]).encode()
+    router.get("/contacts").respond(content=encode(body), headers={"Content-Encoding": encoding})
+
+    batches = await read_all(make({"contacts": CONTACTS}, max_answer=len(body)), "contacts")
+
+    assert [record["id"] for batch in batches for record in batch.records] == list(range(5_000))
 
 
 async def test_a_query_key_is_a_parameter_beside_the_streams_own(mocked: tuple[respx.MockRouter, Make]) -> None:
