@@ -278,10 +278,20 @@ class StreamRead:
         )
 
 
+MOST_CURSOR = 1_000
+"""The longest cursor value taken, in characters: timestamps, numbers and versions are far shorter, and
+the value goes back in the URL of every later read."""
+
+
 def _usable_cursor(value: object) -> object:
-    """``value``, or ``None`` for text that cannot be sent back as a parameter or stored as a checkpoint
-    (a lone surrogate, a NUL): such a record fails alone, and the cursor does not move for it."""
-    if isinstance(value, str) and ("\x00" in value or not is_unicode(value)):
+    """``value``, or ``None`` for one that cannot be sent back as a parameter or stored as a checkpoint
+    (text with a lone surrogate or a NUL: such a record fails alone), for text longer than
+    :data:`MOST_CURSOR` (stored, it made every later read fail, its URL too long, until the sync was
+    reset), and for an object or a list, which is no point in time to read from. The cursor does not
+    move for such a value; its record is read as any other."""
+    if isinstance(value, dict | list):
+        return None
+    if isinstance(value, str) and (len(value) > MOST_CURSOR or "\x00" in value or not is_unicode(value)):
         return None
     return value
 
@@ -290,7 +300,7 @@ def _usable_cursors(values: list[object]) -> list[object]:
     """:func:`_usable_cursor` of each value; the whole page's text checked at once where all is text."""
     if all(type(value) is str for value in values):
         text = "".join(values)  # type: ignore[arg-type]  # every value is text: checked just above
-        if "\x00" not in text and is_unicode(text):
+        if "\x00" not in text and is_unicode(text) and max(map(len, values)) <= MOST_CURSOR:  # type: ignore[arg-type]
             return values
     return [_usable_cursor(value) for value in values]
 

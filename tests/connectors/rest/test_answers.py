@@ -226,6 +226,25 @@ async def test_cursor_values_that_cannot_be_sent_back_do_not_move_the_cursor(
     assert batches[-1].checkpoint == {"cursor": "2024-05-01"}
 
 
+@pytest.mark.parametrize(
+    "hostile",
+    ['"2099-01-01' + "9" * 100_000 + '"', '{"at": "2099-01-01", "by": [1, 2]}', '["2099-01-01"]'],
+    ids=["100,000 characters", "an object", "a list"],
+)
+async def test_a_cursor_value_no_request_can_carry_back_does_not_move_the_cursor(
+    api: ApiState, make_system: MakeSystem, hostile: str
+) -> None:
+    """One record's cursor of 100,000 characters became the stored cursor: every later run failed, sending it
+    back ("URL component 'query' too long"), until the sync was reset; a structure is no point to read from."""
+    api.raw["page"] = f'[{{"id": 1, "at": "2024-05-01"}}, {{"id": 2, "at": {hostile}}}]'.encode()
+    connector = raw_stream(make_system, incremental={"cursor": "at", "param": "since"})
+
+    batches = await read_all(connector, "contacts")
+
+    assert [len(batch.records) for batch in batches] == [2]
+    assert batches[-1].checkpoint == {"cursor": "2024-05-01"}
+
+
 async def test_an_answer_compressed_twice_is_refused_before_it_inflates_in_memory(
     api: ApiState, make_system: MakeSystem
 ) -> None:
