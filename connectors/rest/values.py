@@ -147,6 +147,10 @@ def param_text(value: Any) -> str:
 def cursor_order(value: Any) -> tuple[int, Any]:
     """A sort key for cursor values as an API returns them: numbers by size, ISO 8601 timestamps by the
     moment they name (``…Z`` and ``…+00:00`` alike; one without a zone taken as UTC), other text as text.
+
+    Other text comes before every number and timestamp: where a stream's cursors are timestamps, text that
+    names no moment (``""``, ``"n/a"``) is one record's junk, not a later point. Ranked after them, it
+    became the stored cursor, sent back at every later read, and no timestamp could move it again.
     """
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         return (0, value)
@@ -158,7 +162,7 @@ def cursor_order(value: Any) -> tuple[int, Any]:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        return (2, text)
+        return (-1, text)
     return (1, moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
 
 

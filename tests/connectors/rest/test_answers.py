@@ -245,6 +245,17 @@ async def test_a_cursor_value_no_request_can_carry_back_does_not_move_the_cursor
     assert batches[-1].checkpoint == {"cursor": "2024-05-01"}
 
 
+async def test_a_stored_cursor_that_names_no_moment_gives_way_to_the_timestamps_read(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    api.raw["page"] = b'[{"id": 1, "at": "2024-05-01T10:00:00Z"}, {"id": 2, "at": ""}, {"id": 3, "at": "n/a"}]'
+    connector = raw_stream(make_system, incremental={"cursor": "at", "param": "since"})
+
+    batches = await read_all(connector, "contacts", checkpoint={"cursor": "n/a"})
+
+    assert batches[-1].checkpoint == {"cursor": "2024-05-01T10:00:00Z"}
+
+
 async def test_an_answer_compressed_twice_is_refused_before_it_inflates_in_memory(
     api: ApiState, make_system: MakeSystem
 ) -> None:
