@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from connectors.base import NotJson, PermanentError, Record, parse_json
+from connectors.base import NotARecord, NotJson, PermanentError, Record, parse_json
 from connectors.rest.config import Total
 from connectors.rest.paths import MISSING, body_value, shape_of, shown_text
 from connectors.rest.values import whole_number
@@ -66,8 +66,10 @@ def _not_json(response: httpx.Response, content: bytes, reason: str) -> str:
 
 def records_in(body: Any, path: str | None, where: str) -> list[Record]:
     """The list of records at ``path`` in ``body`` (``None``: the body itself); ``null`` there is no records.
+    An item of the list that is not an object (``null``, a number) is a :class:`NotARecord`, which fails
+    alone: one such item failed the whole read, at every run.
 
-    :raises PermanentError: naming the path, when there is no list of objects there
+    :raises PermanentError: naming the path, when there is no list there
     """
     found = body_value(body, path)
     if found is None:
@@ -76,13 +78,16 @@ def records_in(body: Any, path: str | None, where: str) -> list[Record]:
         at = f"at `{path}`" if path else "(the body itself; no `records` path is configured)"
         hint = "set the stream's `records` to the path of the list" if isinstance(body, dict) else "check `records`"
         raise PermanentError(f"{where}: the answer has no list of records {at}, but {shape_of(found)}: {hint}")
-    for index, record in enumerate(found):
-        if not isinstance(record, dict):
-            at = f" at `{path}`" if path else ""
-            raise PermanentError(
-                f"{where}: item {index} of the list{at} is {shape_of(record)}, not a record (an object)"
-            )
-    return found
+    if all(type(record) is dict for record in found):
+        return found
+    at = f" at `{path}`" if path else ""
+    return [_record(item, f"{where}: item {index} of the list{at}") for index, item in enumerate(found)]
+
+
+def _record(item: Any, where: str) -> Record:
+    if isinstance(item, dict):
+        return item
+    return NotARecord(item, f"{where} is {shape_of(item)}, not a record (an object)")
 
 
 def stated_total(total: Total, body: Any, headers: httpx.Headers, where: str) -> int:
