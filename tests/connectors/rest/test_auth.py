@@ -379,3 +379,24 @@ async def test_an_expires_in_of_digits_int_refuses_is_no_expiry_not_a_crash(life
 
     assert await token.authorize(request) == "tok-1"
     assert request.headers["Authorization"] == "Bearer tok-1"
+
+
+@pytest.mark.parametrize("token", ["tok-1\r\nX-Injected: yes", "tok-1\x00", "tok-1\n"])
+async def test_a_token_no_header_can_carry_is_refused_where_it_is_fetched(token: str) -> None:
+    """Such a token was put on each request, and httpx refused every one ("Illegal header value b'Bearer ***'"):
+    each record of a write failed alone with a message that did not name the token endpoint."""
+
+    async def send(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": token, "expires_in": 3600}, request=request)
+
+    options = auth.OAuth2Auth.model_validate(
+        {"type": "oauth2", "token_url": "https://id.example/token", "client_id": "c", "client_secret": "s"}
+    )
+    oauth2 = credentials(options, send, SecretValues(), FakeClock().clock, "crm")
+
+    with pytest.raises(PermanentError) as refused:
+        await oauth2.authorize(httpx.Request("GET", "https://api.example/contacts"))
+    assert str(refused.value) == (
+        "crm: fetching an OAuth2 token from https://id.example/token: its access_token holds a control character "
+        "(a line break, a NUL), which no HTTP header can carry: the token endpoint answers wrongly; check `token_url`"
+    )
