@@ -369,6 +369,34 @@ async def test_a_create_whose_answer_has_no_key_fails_that_record_saying_it_was_
     assert "the record was created (201), but the answer has no `id`, so its key is unknown" in str(result.error)
 
 
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [(b"<html><body>Created</body></html>", "text/html"), (b"OK", "text/plain"), (b'{"id": 7', "application/json")],
+    ids=["html", "text", "cut-off-json"],
+)
+async def test_a_create_whose_success_is_no_json_fails_that_record_saying_it_may_have_been_created(
+    mocked: tuple[respx.MockRouter, Make], content: bytes, kind: str
+) -> None:
+    """A 201 with an HTML page said only "check `base_url` and the stream's `path`": nothing told that the record
+    was likely created, so a retry of the dead letter created it once more."""
+    router, make = mocked
+    router.post("/contacts").respond(201, content=content, headers={"Content-Type": kind})
+    connector = make({"contacts": {**CONTACTS, "write": WRITE}})
+
+    [result] = await connector.write("contacts", [Write(WriteAction.CREATE, {"name": "x"}, None)])
+
+    assert isinstance(result.error, PermanentError)
+    assert str(result.error).startswith(
+        "crm.contacts: writing (create): the API answered 201, so the record was likely created, but its key is "
+        "unknown: the answer "
+    )
+    assert "not JSON" in str(result.error)
+    assert str(result.error).endswith(
+        "look for the record in crm.contacts before retrying the dead letter (a `match` option finds it instead of "
+        "creating it again)"
+    )
+
+
 async def test_update_and_delete_put_the_url_quoted_key_in_the_path(mocked: tuple[respx.MockRouter, Make]) -> None:
     router, make = mocked
     update = router.put(url__regex=r".*/contacts/.*").respond(200, json={})
