@@ -39,7 +39,8 @@ def json_body(response: httpx.Response, where: str, *, empty: Any = MISSING) -> 
 def _declared_text(response: httpx.Response, content: bytes) -> bytes | str:
     """The body as the parser should see it: JSON is UTF-8 (RFC 8259), and a body that is valid UTF-8
     is read so whatever its ``charset`` says (servers often label UTF-8 ``ISO-8859-1``). Only a body
-    that is not UTF-8, from a server that names another charset, is read in that one."""
+    that is not UTF-8, from a server that names another charset, is read in that one; where that one
+    cannot read it either, it is read as UTF-8 (the parser hands bad text on, for its record to fail)."""
     charset = response.charset_encoding
     if charset is None:
         return content
@@ -50,8 +51,19 @@ def _declared_text(response: httpx.Response, content: bytes) -> bytes | str:
     except LookupError:  # a charset Python does not know: read it as UTF-8
         return content
     except UnicodeDecodeError:
-        return content.decode(charset, "surrogateescape")
+        return _decoded(content, charset)
     return content
+
+
+def _decoded(content: bytes, charset: str) -> bytes | str:
+    """``content`` in ``charset``; as it is where the charset cannot decode it: a codec of text to text
+    (``rot13``) or of bytes to bytes (``base64``) raises LookupError, and UTF-16 or UTF-32 cut in a
+    character, or out of range, raise UnicodeDecodeError even with ``surrogateescape``. Either failed the
+    run as an unexpected error, and a create's answer the whole batch of writes."""
+    try:
+        return content.decode(charset, "surrogateescape")
+    except (LookupError, UnicodeDecodeError):
+        return content
 
 
 def _not_json(response: httpx.Response, content: bytes, reason: str) -> str:

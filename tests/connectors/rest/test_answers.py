@@ -83,6 +83,36 @@ async def test_a_body_in_the_charset_its_server_names_is_read_in_it(api: ApiStat
     assert await records(raw_stream(make_system)) == [{"id": 1, "city": "Malmö"}]
 
 
+@pytest.mark.parametrize(
+    ("body", "charset"),
+    [
+        (b'[{"id": 1, "city": "Malm\xf6"}]', "rot13"),  # a codec of text to text, not of bytes
+        (b'[{"id": 1, "city": "Malm\xf6"}]', "base64"),
+        (b'[{"id": 1, "city": "Malm\xf6"}]', "utf-32"),  # no code point in its first four bytes
+    ],
+)
+async def test_a_body_its_named_charset_cannot_decode_is_read_as_utf8_not_a_crash(
+    api: ApiState, make_system: MakeSystem, body: bytes, charset: str
+) -> None:
+    """Decoding in the named charset raised LookupError or UnicodeDecodeError out of the read, failing the run
+    as "an unexpected error", and a create's answer, out of the whole write: its records did not fail alone."""
+    api.raw["page"], api.raw_type = body, f"application/json; charset={charset}"
+
+    assert await records(raw_stream(make_system)) == [{"id": 1, "city": "Malm\udcf6"}]
+
+
+async def test_a_utf16_body_cut_in_a_character_fails_the_read_as_not_json(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    api.raw["page"] = '[{"id": 1, "city": "Malmö"}]'.encode("utf-16-le") + b"\x00\xd8"
+    api.raw_type = "application/json; charset=utf-16-le"
+
+    with pytest.raises(
+        PermanentError, match=r"the answer \(200, application/json; charset=utf-16-le, 58 bytes\) is not"
+    ):
+        await records(raw_stream(make_system))
+
+
 async def test_a_utf8_body_mislabelled_latin1_is_read_as_utf8(api: ApiState, make_system: MakeSystem) -> None:
     api.raw["page"], api.raw_type = '[{"id": 1, "city": "Malmö"}]'.encode(), "application/json; charset=ISO-8859-1"
 
