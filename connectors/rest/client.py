@@ -273,10 +273,12 @@ class RestClient:
         return f"{where}: {request.method} {request.url}"
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    """Scheme, host and port: where a request goes (a default port said or not is the same)."""
+def _origin(url: httpx.URL) -> tuple[str, bytes, int | None]:
+    """Scheme, host and port: where a request goes (a default port said or not is the same). The host as it
+    goes on the wire (punycode, ``xn--…``): ``url.host`` decodes that, and raised the idna package's own
+    errors, not httpx's, for a next page's host that decodes to nothing valid."""
     default = {"http": 80, "https": 443}.get(url.scheme)
-    return url.scheme, url.host, url.port or default
+    return url.scheme, url.raw_host.lower(), url.port or default
 
 
 def _oauth_error(response: httpx.Response) -> str:

@@ -133,6 +133,20 @@ async def test_credentials_never_follow_a_next_page_to_another_host(
     assert "credentials go to base_url's host only" in str(failed.value) and "s3cr3t" not in str(failed.value)
 
 
+@pytest.mark.parametrize("host", ["xn--a.com", "xn--" + "9" * 60 + ".com"])
+async def test_a_next_page_on_a_host_whose_name_is_no_idna_is_another_host_not_a_crash(
+    mocked: tuple[respx.MockRouter, Make], host: str
+) -> None:
+    """Telling the next page's host decoded its punycode name (``xn--…``), and the idna package's error for one
+    that decodes to nothing valid failed the run as "an unexpected error (InvalidCodepoint: …)"."""
+    router, make = mocked
+    router.get("/contacts").respond(json={"data": [{"id": 1}], "next": f"https://{host}/p2"})
+    connector = make({"contacts": {**CONTACTS, "records": "data", "pagination": {"type": "next_url", "path": "next"}}})
+
+    with pytest.raises(PermanentError, match=rf"the API named https://{host}/p2 \(a next page\) on another host than"):
+        await read_all(connector, "contacts")
+
+
 async def test_an_answer_that_inflates_past_max_answer_is_refused_as_it_arrives(
     mocked: tuple[respx.MockRouter, Make],
 ) -> None:
