@@ -104,6 +104,12 @@ class StreamWriter:
                 f"(keys {', '.join(keys)}), so `match` cannot tell which one this record is; merge them in the "
                 "system, then retry the dead letter"
             )
+        if (failure := self.ambiguities.failure(self.stream, self.options.match, record)) is not None:
+            field = self.options.match.field if self.options.match else ""
+            raise PermanentError(
+                f"{self.where}: not created: looking for a record in {self.stream} that already has this {field} "
+                f"failed, so a create could duplicate one: {failure}"
+            )
         where = f"{self.where} (create)"
         response = await self.client.request(endpoint.method, endpoint.path, where, body=record, repeatable=False)
         created = record_in(self._created(response, where), self.options.records, self.key)

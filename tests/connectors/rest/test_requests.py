@@ -489,3 +489,34 @@ def test_https_certificates_and_host_names_are_checked_with_one_context_for_ever
     context = _tls()
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert _tls() is context, "the CA bundle is loaded once per process, not for every run's client"
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        {"status_code": 400, "json": {"error": "email: not a valid address"}},
+        {"status_code": 200, "html": "<html>Sign in</html>"},
+    ],
+    ids=["400", "html"],
+)
+async def test_a_match_look_up_the_api_refuses_fails_that_records_create_alone(
+    mocked: tuple[respx.MockRouter, Make], refusal: dict[str, Any]
+) -> None:
+    """The API refusing the look-up of one record's value (a 400 for an address its search chokes on) failed
+    the whole batch's matching, and with it the run, at every run: one record stopped the sync."""
+    router, make = mocked
+    router.get("/contacts", params={"email": "odd@x"}).respond(**refusal)
+    router.get("/contacts").respond(json=[])
+    created = router.post("/contacts").respond(201, json={"id": 9})
+    connector = make({"contacts": {**CONTACTS, "write": WRITE, "match": {"param": "email", "field": "email"}}})
+    records = [{"email": "odd@x"}, {"email": "new@x"}]
+
+    assert await connector.match("contacts", records) == [None, None]
+    odd, new = await connector.write("contacts", [Write(WriteAction.CREATE, record, None) for record in records])
+
+    assert new.ok and new.target_key == "9" and created.call_count == 1
+    assert isinstance(odd.error, PermanentError)
+    assert str(odd.error).startswith(
+        "crm.contacts: writing: not created: looking for a record in crm.contacts that already has this email "
+        "failed, so a create could duplicate one: crm.contacts: looking for existing records (match) email: "
+    )
