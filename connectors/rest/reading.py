@@ -144,8 +144,10 @@ class StreamRead:
     async def _numbered(self, paging: NumberedPaging, first: PageRequest) -> AsyncGenerator[Page, None]:
         """Pages known by number: fetched ahead, up to ``window`` at once (the window doubles from one
         page each time a page is full), taken in order. Once the first page states a total, no page
-        past it is asked for. A page fetched ahead waits as its answer's bytes, parsed when taken: its
-        records would take ~5 times the memory (a page of 1,000 records: 300 KB of JSON, 1.6 MB parsed)."""
+        past it is fetched ahead; the one page after it is asked for, to prove the total is the
+        stream's count (:meth:`_check_nothing_past_total`). A page fetched ahead waits as its answer's
+        bytes, parsed when taken: its records would take ~5 times the memory (a page of 1,000 records:
+        300 KB of JSON, 1.6 MB parsed)."""
         pending: deque[asyncio.Task[Answer | None]] = deque()
         number, window, last = 0, 1, None
         try:
@@ -169,7 +171,9 @@ class StreamRead:
                     last = max(0, math.ceil(self.total / paging.size) - 1)
                 if short:
                     await self._check_nothing_after(paging, page, pending)
-                if short or (self.total is not None and self.count >= self.total):
+                    return
+                if self.total is not None and self.count >= self.total:
+                    await self._check_nothing_past_total(paging, page, pending)
                     return
                 window = min(window * 2, self.window)
         finally:
@@ -193,14 +197,7 @@ class StreamRead:
         be dropped silently. The next page is often fetched already; else it is asked for now."""
         if not page.records or (self.total is not None and not pending):
             return
-        following_page = (
-            pending.popleft() if pending else self._fetch_numbered(paging.numbered_request(page.request.number + 1))
-        )
-        try:
-            answer = await following_page
-            following = None if answer is None else self._page(answer)
-        except PermanentError:  # an API may refuse a page past the end (400): then there is none
-            return
+        following = await self._following(paging, page, pending)
         if following is not None and following.records:
             shown = self.client.redact(page.describe())
             raise PermanentError(
@@ -208,6 +205,35 @@ class StreamRead:
                 "after it has more: the API returns fewer records per page than asked for; "
                 "set the page size in `pagination` to at most what the API returns"
             )
+
+    async def _check_nothing_past_total(
+        self, paging: NumberedPaging, page: Page, pending: deque[asyncio.Task[Answer | None]]
+    ) -> None:
+        """The read has the stated total, and its last page was full: the page after it must be empty. Else
+        the total is not the stream's count (a search index states 10,000 at most, a cache an old count),
+        and stopping at it dropped the rest without a word."""
+        following = await self._following(paging, page, pending)
+        if following is None or not following.records:
+            return
+        shown = self.client.redact(following.describe())
+        raise PermanentError(
+            f"{self.where}: the API stated a total of {self.total} records, but {shown} after the {self.count} "
+            "read has more: the total is not the stream's record count (an API may cap it, or state an old one), "
+            "so the read fails instead of dropping the rest; remove the stream's `total`"
+        )
+
+    async def _following(
+        self, paging: NumberedPaging, page: Page, pending: deque[asyncio.Task[Answer | None]]
+    ) -> Page | None:
+        """The page after ``page`` (fetched already, or asked for now); ``None`` where there is none."""
+        following_page = (
+            pending.popleft() if pending else self._fetch_numbered(paging.numbered_request(page.request.number + 1))
+        )
+        try:
+            answer = await following_page
+            return None if answer is None else self._page(answer)
+        except PermanentError:  # an API may refuse a page past the end (400): then there is none
+            return None
 
     async def fetch(self, request: PageRequest) -> Page:
         """One page: its records, body and headers."""
