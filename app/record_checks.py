@@ -69,6 +69,34 @@ class UnreadableValue:
         return hash(tuple(self.parts))
 
 
+NOT_A_RECORD_FIELD = "(not a record)"
+"""The one field of the stand-in for a value a connector read in place of a record."""
+
+
+class NotARecord(dict[str, Any]):
+    """Stands in for a value handed over as a record that is not a mapping (an int, a list, ``null``): it
+    has no key, so it fails alone, and its dead letter keeps what the value was.
+
+    A connector puts one where its system gave such a value in a list of records (the rest of the list is
+    fine); the engine puts one where a connector itself handed one over.
+
+    :param why: what the value is and where it was, for the dead letter
+    """
+
+    def __init__(self, value: object, why: str) -> None:
+        super().__init__({NOT_A_RECORD_FIELD: shown_value(value)})
+        self.why = why
+
+
+def shown_value(value: object) -> str:
+    """``value`` as a message shows it, kept short (it comes from outside: its repr may fail, or be huge)."""
+    try:
+        text = repr(value)
+    except Exception:  # an int of more digits than Python prints, a repr that raises
+        return f"a {type(value).__name__} that cannot be shown"
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
 def valid_unicode(text: str) -> bool:
     """Whether ``text`` can be written as UTF-8 (it holds no lone surrogate)."""
     if text.isascii():

@@ -47,8 +47,9 @@ imports from here and from its own package, never from ``app``. It gets:
   for the REST connector's old ``results.0.id``;
 - records and keys: :data:`Record`, :func:`format_key`, :func:`parse_key`,
   :func:`key_text`, :func:`key_texts`, :func:`duration_text` (a duration as
-  ISO 8601 text, for a target that takes text), and :class:`UnreadableValue` for a
-  value the system holds but cannot hand over (the record fails alone);
+  ISO 8601 text, for a target that takes text), :class:`UnreadableValue` for a
+  value the system holds but cannot hand over (the record fails alone), and
+  :class:`NotARecord` for an item of a list of records that is no record (it fails alone);
 - errors: :class:`ConnectorError`, :class:`TransientError`,
   :class:`PermanentError`, and :class:`EarlierWriteFailed` with the ordering
   of overlapping writes, :class:`CallOrder` and :class:`Turn`;
@@ -105,7 +106,7 @@ from app.config import (
 )
 from app.errors import ConnectorError, EarlierWriteFailed, PermanentError, TransientError
 from app.json_values import NotJson, parse_json
-from app.record_checks import UnreadableValue
+from app.record_checks import NotARecord, UnreadableValue
 from app.records import Record, duration_text, format_key, key_text, key_texts, parse_key
 from connectors.ordering import CallOrder, Turn
 
@@ -434,6 +435,7 @@ __all__ = [
     "FieldType",
     "HttpUrl",
     "Mode",
+    "NotARecord",
     "NotJson",
     "PathSyntaxError",
     "PermanentError",

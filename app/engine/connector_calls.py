@@ -22,13 +22,10 @@ from typing import Any, NamedTuple, TypeVar
 
 from app.config import format_duration
 from app.errors import ConnectorError, ConnectorTimeout, PermanentError
+from app.record_checks import NotARecord, shown_value
 from connectors.base import Batch, Connector, StreamInfo, Write, WriteAction, WriteResult
 
 _T = TypeVar("_T")
-
-NOT_A_RECORD_FIELD = "(not a record)"
-"""The one field of the stand-in for a value a connector read in place of a record."""
-
 
 _ENDING = (KeyboardInterrupt, SystemExit)
 """What a connector may raise that, escaping a task, ends the event loop and the process with it. Catching
@@ -86,33 +83,15 @@ async def _within_deadline(connector: Connector, doing: str, call: Awaitable[_T]
             calls_in_progress[task] = before
 
 
-class NotARecord(dict[str, Any]):
-    """Stands in for a value a connector handed over as a record that is not a mapping (an int, a list):
-    it has no key, so it fails alone, and its dead letter keeps what the value was."""
-
-    def __init__(self, value: object, why: str) -> None:
-        super().__init__({NOT_A_RECORD_FIELD: _shown(value)})
-        self.why = why
-
-
 def connector_name(connector: Connector) -> str:
     """How messages name a connector: its kind and its system."""
     return f"the {connector.system.connector} connector of system '{connector.system.name}'"
 
 
-def _shown(value: object) -> str:
-    """``value`` as a message shows it, kept short (it comes from outside: its repr may fail, or be huge)."""
-    try:
-        text = repr(value)
-    except Exception:  # an int of more digits than Python prints, a repr that raises
-        return f"a {type(value).__name__} that cannot be shown"
-    return text if len(text) <= 200 else text[:200] + "…"
-
-
 def _ended(connector: Connector, doing: str, exc: BaseException) -> PermanentError:
     """The error a run fails with where a connector raised what would end the process."""
     return PermanentError(
-        f"{connector_name(connector)} raised {type(exc).__name__}({_shown(str(exc))}) while {doing}: a connector "
+        f"{connector_name(connector)} raised {type(exc).__name__}({shown_value(str(exc))}) while {doing}: a connector "
         "must raise TransientError or PermanentError; the run fails, the service and its other syncs go on"
     )
 
@@ -175,7 +154,7 @@ def _checked_batch(connector: Connector, stream: str, batch: object) -> Batch:
             checked.append(record)
         else:
             why = (
-                f"{connector_name(connector)} read {_shown(record)} from stream '{stream}', a "
+                f"{connector_name(connector)} read {shown_value(record)} from stream '{stream}', a "
                 f"{type(record).__name__}, not a record (a mapping of field to value): the connector needs fixing"
             )
             checked.append(NotARecord(record, why))
@@ -270,14 +249,14 @@ def _checked_result(
     system keeps it (an API that writes ``042`` as ``42``, an address in lower case): only a key that another
     write of the batch asked for is the sign of results out of order."""
     if not isinstance(result, WriteResult):
-        return _wrong(connector, stream, write, f"answered with {_shown(result)}, not a WriteResult")
+        return _wrong(connector, stream, write, f"answered with {shown_value(result)}, not a WriteResult")
     key, error = result.target_key, result.error
     if key is not None and type(key) is not str:
-        return _wrong(connector, stream, write, f"answered with the key {_shown(key)}, not text (format_key)")
+        return _wrong(connector, stream, write, f"answered with the key {shown_value(key)}, not text (format_key)")
     if error is not None:
         if isinstance(error, ConnectorError):
             return result
-        return WriteResult(result.target_key, PermanentError(f"{connector_name(connector)}: {_shown(error)}"))
+        return WriteResult(result.target_key, PermanentError(f"{connector_name(connector)}: {shown_value(error)}"))
     expected = write.target_key
     if key is None or expected is None or key == expected or _folded(key, fold) == _folded(expected, fold):
         return result

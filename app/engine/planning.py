@@ -15,12 +15,12 @@ from functools import cached_property
 from typing import Any
 
 from app.config import SyncConfig
-from app.engine.connector_calls import NotARecord, guarded
+from app.engine.connector_calls import guarded
 from app.engine.key_look_ups import one_way_message
 from app.engine.lookups import find_lookups
 from app.errors import MappingError, PermanentError
 from app.mapping import CompiledMapping, KeyReader, LookupResolver, mapped_hash, record_hash
-from app.record_checks import UnfitKey
+from app.record_checks import NotARecord, UnfitKey
 from app.records import Record
 from app.store import IdMapping, Store
 from connectors.base import Connector

@@ -25,6 +25,7 @@ from connectors.base import ConnectorError, SecretValues, TransientError
 from connectors.rest.config import Auth, BasicAuth, BearerAuth, HeaderAuth, OAuth2Auth, QueryAuth
 from connectors.rest.errors import PermanentHttpError
 from connectors.rest.limits import Clock
+from connectors.rest.values import whole_number
 
 log = logging.getLogger(__name__)
 
@@ -211,17 +212,30 @@ class OAuth2Credentials(Credentials):
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise PermanentHttpError(f"{where}: the answer has no access_token", status=answer.status_code)
-        if len(token) > MAX_TOKEN:
+        if (problem := _token_problem(token)) is not None:
             raise PermanentHttpError(
-                f"{where}: its access_token is {len(token):,} characters long, where tokens hold a few thousand at "
-                f"most (Brygga takes up to {MAX_TOKEN:,}): the token endpoint answers wrongly; check `token_url`",
+                f"{where}: its access_token {problem}: the token endpoint answers wrongly; check `token_url`",
                 status=answer.status_code,
             )
         lifetime = body.get("expires_in")
-        if isinstance(lifetime, str) and lifetime.isdigit():
-            lifetime = int(lifetime)
+        if isinstance(lifetime, str):
+            lifetime = whole_number(lifetime)
         valid = isinstance(lifetime, int | float) and not isinstance(lifetime, bool) and lifetime > 0
         return token, float(lifetime) if valid else None
+
+
+def _token_problem(token: str) -> str | None:
+    """What makes ``token`` unfit to send, or ``None``: a length no token has (a token of a megabyte froze the
+    run: every character of it became part of the pattern that scrubs secrets), or a control character,
+    which httpx refuses in a header (each request then failed, without naming the token endpoint)."""
+    if len(token) > MAX_TOKEN:
+        return (
+            f"is {len(token):,} characters long, where tokens hold a few thousand at most "
+            f"(Brygga takes up to {MAX_TOKEN:,})"
+        )
+    if any(character < " " or character == "\x7f" for character in token):
+        return "holds a control character (a line break, a NUL), which no HTTP header can carry"
+    return None
 
 
 def _again(error: ConnectorError) -> ConnectorError:

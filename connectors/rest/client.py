@@ -28,6 +28,7 @@ from connectors.rest.errors import (
     status_error,
     unusable_url,
 )
+from connectors.rest.inflating import ASKED, TooLarge, inflater
 from connectors.rest.limits import Clock, RequestLimits
 from connectors.rest.redaction import unwatch_logs, watch_logs
 from connectors.rest.retrying import RequestRetryPolicy, retrying
@@ -96,7 +97,7 @@ class RestClient:
         self.limits = RequestLimits(options.rate_limit, options.concurrency, clock)
         self.credentials = credentials(options.auth, self._send_token_request, self.secrets, clock, name)
         seconds = options.timeout.total_seconds()
-        headers = httpx.Headers({"Accept": "application/json"})
+        headers = httpx.Headers({"Accept": "application/json", "Accept-Encoding": ASKED})
         headers.update(options.headers)  # by name, whatever its case: the configured ones win
         self._http = httpx.AsyncClient(
             base_url=options.base_url,
@@ -247,32 +248,37 @@ class RestClient:
         return response
 
     async def _bounded(self, response: httpx.Response, request: httpx.Request) -> bytes:
-        """The answer's body, decompressed, up to ``max_answer``: a few megabytes of gzip can inflate to
-        gigabytes (a zip bomb), which would end the process before the answer could be refused."""
+        """The answer's body, decompressed, up to ``max_answer``: a few kilobytes of gzip can inflate to
+        gigabytes (a zip bomb), which would end the process before the answer could be refused. Its codings
+        are undone here, each bounded (see :mod:`~connectors.rest.inflating`), not by httpx."""
         most = int(self.options.max_answer)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > most:
-                raise PermanentError(
-                    self.redact(
-                        f"{self.name}: {request.method} {request.url}: the answer is larger than max_answer "
-                        f"({most:,} bytes once decompressed): the request fails; if the API's pages really are "
-                        "that large, ask for smaller pages or raise the system's max_answer"
-                    )
+        codings = inflater(response, most)
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_raw():
+                body += codings.undo(chunk)
+                if len(body) > most:
+                    raise TooLarge
+        except TooLarge:
+            raise PermanentError(
+                self.redact(
+                    f"{self.name}: {request.method} {request.url}: the answer is larger than max_answer "
+                    f"({most:,} bytes once decompressed): the request fails; if the API's pages really are "
+                    "that large, ask for smaller pages or raise the system's max_answer"
                 )
-            chunks.append(chunk)
-        return b"".join(chunks)
+            ) from None
+        return bytes(body)
 
     def _shown(self, request: httpx.Request, where: str) -> str:
         return f"{where}: {request.method} {request.url}"
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    """Scheme, host and port: where a request goes (a default port said or not is the same)."""
+def _origin(url: httpx.URL) -> tuple[str, bytes, int | None]:
+    """Scheme, host and port: where a request goes (a default port said or not is the same). The host as it
+    goes on the wire (punycode, ``xn--…``): ``url.host`` decodes that, and raised the idna package's own
+    errors, not httpx's, for a next page's host that decodes to nothing valid."""
     default = {"http": 80, "https": 443}.get(url.scheme)
-    return url.scheme, url.host, url.port or default
+    return url.scheme, url.raw_host.lower(), url.port or default
 
 
 def _oauth_error(response: httpx.Response) -> str:

@@ -14,6 +14,10 @@ compared ignoring case and surrounding spaces. Then:
   record is for a person to decide (merge them in the system, then retry the
   dead letter). Adopting one at random could overwrite someone else's record,
   and creating yet another would add a duplicate.
+- a look-up the API refuses (a 4xx, an answer that is not JSON): ``None``, and
+  the create that follows is refused with that error, so that one record's
+  value fails alone rather than the whole batch; a passing failure (5xx, a
+  timeout) still fails the batch's matching, to be tried again as a whole.
 
 A record without a value for ``field`` is not looked up (``None``).
 """
@@ -25,10 +29,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.base import Record
+from connectors.base import PermanentError, Record
 from connectors.rest.answers import json_body, records_in
 from connectors.rest.client import RestClient
 from connectors.rest.config import Match, RestStream
+from connectors.rest.errors import CredentialsRefused
 from connectors.rest.paths import record_key
 from connectors.rest.values import is_unicode, param_text
 
@@ -36,17 +41,31 @@ log = logging.getLogger(__name__)
 
 
 class Ambiguities:
-    """Values that ``match`` found on several records of a stream, until a later look-up says otherwise."""
+    """Values that ``match`` found on several records of a stream, or whose look-up the API refused, until
+    a later look-up says otherwise."""
 
     def __init__(self) -> None:
         self._found: dict[tuple[str, str], list[str]] = {}
+        self._failed: dict[tuple[str, str], PermanentError] = {}
 
     def note(self, stream: str, value: str, keys: list[str]) -> None:
         """What a look-up of ``value`` in ``stream`` found."""
+        self._failed.pop((stream, value), None)
         if len(keys) > 1:
             self._found[(stream, value)] = keys
         else:
             self._found.pop((stream, value), None)
+
+    def note_failure(self, stream: str, value: str, error: PermanentError) -> None:
+        """The API refused the look-up of ``value`` in ``stream``: whether a record has it is unknown."""
+        self._failed[(stream, value)] = error
+
+    def failure(self, stream: str, match: Match | None, record: Record) -> PermanentError | None:
+        """Why the look-up for a create of ``record`` failed, or ``None``."""
+        if match is None or not self._failed:
+            return None
+        value = record.get(match.field)
+        return None if value is None else self._failed.get((stream, param_text(value)))
 
     def refused(self, stream: str, match: Match | None, record: Record) -> list[str] | None:
         """The keys of the records that a create of ``record`` would be ambiguous with, or ``None``."""
@@ -80,10 +99,13 @@ class Matcher:
         text = param_text(value)
         if not is_unicode(text):  # it cannot be asked for; the create's body cannot hold it either: it fails alone
             return None
-        params = {**self.options.params, self.match.param: text}
-        where = f"{self.where} {self.match.param}"
-        response = await self.client.request("GET", self.options.path, where, params=params)
-        found = records_in(json_body(response, where), self.options.records, where)
+        try:
+            found = await self._found(text)
+        except CredentialsRefused:
+            raise  # no look-up can succeed: the run stops
+        except PermanentError as exc:  # this value's look-up only: its create fails alone (see the writer)
+            self.ambiguities.note_failure(self.stream, text, exc)
+            return None
         same = [record for record in found if self.match.field not in record or _same(record[self.match.field], value)]
         keys = sorted({key for key in (record_key(record, self.key) for record in same) if key is not None})
         self.ambiguities.note(self.stream, text, keys)
@@ -97,6 +119,13 @@ class Matcher:
             )
             return None
         return keys[0] if keys else None
+
+    async def _found(self, text: str) -> list[Record]:
+        """The records the API lists for ``match.param`` = ``text``."""
+        params = {**self.options.params, self.match.param: text}
+        where = f"{self.where} {self.match.param}"
+        response = await self.client.request("GET", self.options.path, where, params=params)
+        return records_in(json_body(response, where), self.options.records, where)
 
 
 def _same(found: Any, wanted: Any) -> bool:

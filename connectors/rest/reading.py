@@ -1,7 +1,7 @@
 """Reading a stream: pages in order, checked for completeness, cut into batches.
 
 Completeness: a page seen twice (the same request, the same cursor token, or
-the very same records again, told by their number and the JSON of the first
+the very same records again, told by their number and a digest of the JSON of the first
 and the last) fails the read instead of looping; when the API states a total (``total``), a read that
 ends with fewer records fails instead of silently dropping some. The total is
 the one the first page states.
@@ -23,6 +23,7 @@ Without ``incremental``, every checkpoint is ``{}``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 from collections import deque
@@ -143,8 +144,10 @@ class StreamRead:
     async def _numbered(self, paging: NumberedPaging, first: PageRequest) -> AsyncGenerator[Page, None]:
         """Pages known by number: fetched ahead, up to ``window`` at once (the window doubles from one
         page each time a page is full), taken in order. Once the first page states a total, no page
-        past it is asked for. A page fetched ahead waits as its answer's bytes, parsed when taken: its
-        records would take ~5 times the memory (a page of 1,000 records: 300 KB of JSON, 1.6 MB parsed)."""
+        past it is fetched ahead; the one page after it is asked for, to prove the total is the
+        stream's count (:meth:`_check_nothing_past_total`). A page fetched ahead waits as its answer's
+        bytes, parsed when taken: its records would take ~5 times the memory (a page of 1,000 records:
+        300 KB of JSON, 1.6 MB parsed)."""
         pending: deque[asyncio.Task[Answer | None]] = deque()
         number, window, last = 0, 1, None
         try:
@@ -168,7 +171,9 @@ class StreamRead:
                     last = max(0, math.ceil(self.total / paging.size) - 1)
                 if short:
                     await self._check_nothing_after(paging, page, pending)
-                if short or (self.total is not None and self.count >= self.total):
+                    return
+                if self.total is not None and self.count >= self.total:
+                    await self._check_nothing_past_total(paging, page, pending)
                     return
                 window = min(window * 2, self.window)
         finally:
@@ -192,14 +197,7 @@ class StreamRead:
         be dropped silently. The next page is often fetched already; else it is asked for now."""
         if not page.records or (self.total is not None and not pending):
             return
-        following_page = (
-            pending.popleft() if pending else self._fetch_numbered(paging.numbered_request(page.request.number + 1))
-        )
-        try:
-            answer = await following_page
-            following = None if answer is None else self._page(answer)
-        except PermanentError:  # an API may refuse a page past the end (400): then there is none
-            return
+        following = await self._following(paging, page, pending)
         if following is not None and following.records:
             shown = self.client.redact(page.describe())
             raise PermanentError(
@@ -207,6 +205,35 @@ class StreamRead:
                 "after it has more: the API returns fewer records per page than asked for; "
                 "set the page size in `pagination` to at most what the API returns"
             )
+
+    async def _check_nothing_past_total(
+        self, paging: NumberedPaging, page: Page, pending: deque[asyncio.Task[Answer | None]]
+    ) -> None:
+        """The read has the stated total, and its last page was full: the page after it must be empty. Else
+        the total is not the stream's count (a search index states 10,000 at most, a cache an old count),
+        and stopping at it dropped the rest without a word."""
+        following = await self._following(paging, page, pending)
+        if following is None or not following.records:
+            return
+        shown = self.client.redact(following.describe())
+        raise PermanentError(
+            f"{self.where}: the API stated a total of {self.total} records, but {shown} after the {self.count} "
+            "read has more: the total is not the stream's record count (an API may cap it, or state an old one), "
+            "so the read fails instead of dropping the rest; remove the stream's `total`"
+        )
+
+    async def _following(
+        self, paging: NumberedPaging, page: Page, pending: deque[asyncio.Task[Answer | None]]
+    ) -> Page | None:
+        """The page after ``page`` (fetched already, or asked for now); ``None`` where there is none."""
+        following_page = (
+            pending.popleft() if pending else self._fetch_numbered(paging.numbered_request(page.request.number + 1))
+        )
+        try:
+            answer = await following_page
+            return None if answer is None else self._page(answer)
+        except PermanentError:  # an API may refuse a page past the end (400): then there is none
+            return None
 
     async def fetch(self, request: PageRequest) -> Page:
         """One page: its records, body and headers."""
@@ -277,10 +304,20 @@ class StreamRead:
         )
 
 
+MOST_CURSOR = 1_000
+"""The longest cursor value taken, in characters: timestamps, numbers and versions are far shorter, and
+the value goes back in the URL of every later read."""
+
+
 def _usable_cursor(value: object) -> object:
-    """``value``, or ``None`` for text that cannot be sent back as a parameter or stored as a checkpoint
-    (a lone surrogate, a NUL): such a record fails alone, and the cursor does not move for it."""
-    if isinstance(value, str) and ("\x00" in value or not is_unicode(value)):
+    """``value``, or ``None`` for one that cannot be sent back as a parameter or stored as a checkpoint
+    (text with a lone surrogate or a NUL: such a record fails alone), for text longer than
+    :data:`MOST_CURSOR` (stored, it made every later read fail, its URL too long, until the sync was
+    reset), and for an object or a list, which is no point in time to read from. The cursor does not
+    move for such a value; its record is read as any other."""
+    if isinstance(value, dict | list):
+        return None
+    if isinstance(value, str) and (len(value) > MOST_CURSOR or "\x00" in value or not is_unicode(value)):
         return None
     return value
 
@@ -289,7 +326,7 @@ def _usable_cursors(values: list[object]) -> list[object]:
     """:func:`_usable_cursor` of each value; the whole page's text checked at once where all is text."""
     if all(type(value) is str for value in values):
         text = "".join(values)  # type: ignore[arg-type]  # every value is text: checked just above
-        if "\x00" not in text and is_unicode(text):
+        if "\x00" not in text and is_unicode(text) and max(map(len, values)) <= MOST_CURSOR:  # type: ignore[arg-type]
             return values
     return [_usable_cursor(value) for value in values]
 
@@ -302,13 +339,16 @@ def _fingerprint(records: list[Record]) -> tuple[int, object, object]:
 
 
 def _identity(record: Record) -> object:
-    """``record`` as comparable bytes; one that orjson cannot write (an integer beyond 64 bits, a
-    :class:`~decimal.Decimal`, a lone surrogate, nesting past 254 levels) as its ``repr``, and one too
-    deep even for that as a token equal to nothing: it is the record's to fail, not the page's."""
+    """A digest of ``record``'s JSON: kept for every page of the read, so it must be small whatever the
+    record's size (the JSON itself, kept, grew a read of 20 pages of one 20 MB record each to 1.3 GB).
+    One that orjson cannot write (an integer beyond 64 bits, a :class:`~decimal.Decimal`, a lone
+    surrogate, nesting past 254 levels) is told by its ``repr``, and one too deep even for that is a
+    token equal to nothing: it is the record's to fail, not the page's."""
     try:
-        return orjson.dumps(record)
+        text = orjson.dumps(record)
     except orjson.JSONEncodeError:
         try:
-            return repr(record)
+            text = repr(record).encode("utf-8", "surrogatepass")
         except RecursionError:
             return object()
+    return hashlib.blake2b(text, digest_size=16).digest()

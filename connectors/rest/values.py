@@ -122,6 +122,21 @@ def is_unicode(text: str) -> bool:
     return True
 
 
+def whole_number(text: str) -> int | None:
+    """``text`` (spaces around it allowed) as a whole number, or ``None`` when it is not one: ASCII digits
+    only, at most :data:`_MOST_DIGITS` of them. ``str.isdigit()`` also takes '²' and other digits that
+    ``int()`` refuses, and ``int()`` refuses more than 4,300 digits: an answer's header or field holding
+    such text crashed the run as an unexpected ``ValueError``."""
+    digits = text.strip()
+    if not digits.isascii() or not digits.isdigit() or len(digits) > _MOST_DIGITS:
+        return None
+    return int(digits)
+
+
+_MOST_DIGITS = 30
+"""More digits than any count or number of seconds an API states; more is not taken as a number."""
+
+
 def param_text(value: Any) -> str:
     """A value as a query parameter: ``True`` → ``true``, dates in ISO 8601."""
     if isinstance(value, datetime):
@@ -132,6 +147,10 @@ def param_text(value: Any) -> str:
 def cursor_order(value: Any) -> tuple[int, Any]:
     """A sort key for cursor values as an API returns them: numbers by size, ISO 8601 timestamps by the
     moment they name (``…Z`` and ``…+00:00`` alike; one without a zone taken as UTC), other text as text.
+
+    Other text comes before every number and timestamp: where a stream's cursors are timestamps, text that
+    names no moment (``""``, ``"n/a"``) is one record's junk, not a later point. Ranked after them, it
+    became the stored cursor, sent back at every later read, and no timestamp could move it again.
     """
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         return (0, value)
@@ -143,7 +162,7 @@ def cursor_order(value: Any) -> tuple[int, Any]:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        return (2, text)
+        return (-1, text)
     return (1, moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
 
 

@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import httpx
 
 from connectors.base import ConnectorError, PermanentError, TransientError, Write, WriteAction, WriteResult
 from connectors.rest.answers import json_body
@@ -101,9 +104,15 @@ class StreamWriter:
                 f"(keys {', '.join(keys)}), so `match` cannot tell which one this record is; merge them in the "
                 "system, then retry the dead letter"
             )
+        if (failure := self.ambiguities.failure(self.stream, self.options.match, record)) is not None:
+            field = self.options.match.field if self.options.match else ""
+            raise PermanentError(
+                f"{self.where}: not created: looking for a record in {self.stream} that already has this {field} "
+                f"failed, so a create could duplicate one: {failure}"
+            )
         where = f"{self.where} (create)"
         response = await self.client.request(endpoint.method, endpoint.path, where, body=record, repeatable=False)
-        created = record_in(json_body(response, where, empty=None), self.options.records, self.key)
+        created = record_in(self._created(response, where), self.options.records, self.key)
         key = record_key(created, self.key) if created is not None else write.target_key
         if key is None:
             fields = ", ".join(f"`{name}`" for name in self.key)
@@ -113,6 +122,22 @@ class StreamWriter:
                 "against what the API answers to a create"
             )
         return WriteResult(key)
+
+    def _created(self, response: httpx.Response, where: str) -> Any:
+        """The JSON body of a create's 2xx answer (``None`` for an empty one).
+
+        :raises PermanentError: when it is no JSON, saying that the record was likely created all the same
+            (a retry of its dead letter creates it again unless ``match`` finds it)
+        """
+        try:
+            return json_body(response, where, empty=None)
+        except PermanentError as exc:
+            reason = str(exc).removeprefix(f"{where}: ")
+            raise PermanentError(
+                f"{where}: the API answered {response.status_code}, so the record was likely created, but its key is "
+                f"unknown: {reason}; look for the record in {self.stream} before retrying the dead letter (a `match` "
+                "option finds it instead of creating it again)"
+            ) from exc
 
     async def _update(self, write: Write) -> WriteResult:
         endpoint = self._endpoint("update", self.options.write.update if self.options.write else None)

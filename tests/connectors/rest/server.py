@@ -112,6 +112,8 @@ class ApiState:
     """Bodies ``/raw/{name}`` answers with as they are."""
     raw_type: str = "application/json"
     """The ``Content-Type`` of ``/raw/…`` and ``/slow/…`` answers."""
+    raw_headers: dict[str, str] = field(default_factory=dict)
+    """More headers of ``/raw/…`` answers (a ``Content-Encoding`` their bytes are in)."""
     trickle: float = 0.05
     """Seconds between two bytes of ``/slow/contacts``."""
     in_flight: int = 0
@@ -232,7 +234,7 @@ def build_app(state: ApiState) -> Starlette:
         name = request.path_params["name"]
         if name not in state.raw:
             return JSONResponse({"error": "no such raw body"}, status_code=404)
-        return Response(state.raw[name], headers={"Content-Type": state.raw_type})
+        return Response(state.raw[name], headers={"Content-Type": state.raw_type, **state.raw_headers})
 
     async def endless(request: Request) -> Response:
         page = _int(request, "page", 1)

@@ -4,7 +4,10 @@ never the page; only a body that is not JSON at all fails the read, saying what 
 
 from __future__ import annotations
 
+import gzip
 import json
+import tracemalloc
+import zlib
 from decimal import Decimal
 from typing import Any
 
@@ -78,6 +81,36 @@ async def test_a_body_in_the_charset_its_server_names_is_read_in_it(api: ApiStat
     )
 
     assert await records(raw_stream(make_system)) == [{"id": 1, "city": "Malmö"}]
+
+
+@pytest.mark.parametrize(
+    ("body", "charset"),
+    [
+        (b'[{"id": 1, "city": "Malm\xf6"}]', "rot13"),  # a codec of text to text, not of bytes
+        (b'[{"id": 1, "city": "Malm\xf6"}]', "base64"),
+        (b'[{"id": 1, "city": "Malm\xf6"}]', "utf-32"),  # no code point in its first four bytes
+    ],
+)
+async def test_a_body_its_named_charset_cannot_decode_is_read_as_utf8_not_a_crash(
+    api: ApiState, make_system: MakeSystem, body: bytes, charset: str
+) -> None:
+    """Decoding in the named charset raised LookupError or UnicodeDecodeError out of the read, failing the run
+    as "an unexpected error", and a create's answer, out of the whole write: its records did not fail alone."""
+    api.raw["page"], api.raw_type = body, f"application/json; charset={charset}"
+
+    assert await records(raw_stream(make_system)) == [{"id": 1, "city": "Malm\udcf6"}]
+
+
+async def test_a_utf16_body_cut_in_a_character_fails_the_read_as_not_json(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    api.raw["page"] = '[{"id": 1, "city": "Malmö"}]'.encode("utf-16-le") + b"\x00\xd8"
+    api.raw_type = "application/json; charset=utf-16-le"
+
+    with pytest.raises(
+        PermanentError, match=r"the answer \(200, application/json; charset=utf-16-le, 58 bytes\) is not"
+    ):
+        await records(raw_stream(make_system))
 
 
 async def test_a_utf8_body_mislabelled_latin1_is_read_as_utf8(api: ApiState, make_system: MakeSystem) -> None:
@@ -221,3 +254,62 @@ async def test_cursor_values_that_cannot_be_sent_back_do_not_move_the_cursor(
 
     assert [len(batch.records) for batch in batches] == [3]
     assert batches[-1].checkpoint == {"cursor": "2024-05-01"}
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ['"2099-01-01' + "9" * 100_000 + '"', '{"at": "2099-01-01", "by": [1, 2]}', '["2099-01-01"]'],
+    ids=["100,000 characters", "an object", "a list"],
+)
+async def test_a_cursor_value_no_request_can_carry_back_does_not_move_the_cursor(
+    api: ApiState, make_system: MakeSystem, hostile: str
+) -> None:
+    """One record's cursor of 100,000 characters became the stored cursor: every later run failed, sending it
+    back ("URL component 'query' too long"), until the sync was reset; a structure is no point to read from."""
+    api.raw["page"] = f'[{{"id": 1, "at": "2024-05-01"}}, {{"id": 2, "at": {hostile}}}]'.encode()
+    connector = raw_stream(make_system, incremental={"cursor": "at", "param": "since"})
+
+    batches = await read_all(connector, "contacts")
+
+    assert [len(batch.records) for batch in batches] == [2]
+    assert batches[-1].checkpoint == {"cursor": "2024-05-01"}
+
+
+async def test_a_stored_cursor_that_names_no_moment_gives_way_to_the_timestamps_read(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    api.raw["page"] = b'[{"id": 1, "at": "2024-05-01T10:00:00Z"}, {"id": 2, "at": ""}, {"id": 3, "at": "n/a"}]'
+    connector = raw_stream(make_system, incremental={"cursor": "at", "param": "since"})
+
+    batches = await read_all(connector, "contacts", checkpoint={"cursor": "n/a"})
+
+    assert batches[-1].checkpoint == {"cursor": "2024-05-01T10:00:00Z"}
+
+
+async def test_an_answer_compressed_twice_is_refused_before_it_inflates_in_memory(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    """httpx undoes each Content-Encoding layer of a network read whole before max_answer is looked at:
+    gzip inside gzip turned 1.8 KB into a gigabyte in one step, and 8 KB into the end of the process."""
+    zeros = zlib.compressobj(9, zlib.DEFLATED, 31)
+    inner = b"".join(zeros.compress(bytes(1 << 20)) for _ in range(64)) + zeros.flush()  # 64 MB of zeros
+    api.raw["page"], api.raw_headers = gzip.compress(inner), {"Content-Encoding": "gzip, gzip"}
+    connector = make_system({"contacts": {"key": "id", "path": "/raw/page"}}, max_answer="1MiB")
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(PermanentError, match=r"the answer is larger than max_answer \(1,048,576 bytes once"):
+            await records(connector)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16_000_000, f"{peak:,} bytes at the peak"
+
+
+async def test_an_answer_not_in_the_coding_it_names_fails_the_read_saying_so(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    api.raw["page"], api.raw_headers = b"[{}] is no gzip", {"Content-Encoding": "gzip"}
+
+    with pytest.raises(PermanentError, match=r"/raw/page: DecodingError: the answer is not valid gzip: Error -3 "):
+        await records(raw_stream(make_system))

@@ -361,3 +361,42 @@ async def test_a_token_endpoint_that_redirects_is_named_with_where_it_points(
         "`token_url` to where it points"
     )
     assert len(api.requests("/api/oauth/token")) == 1
+
+
+@pytest.mark.parametrize("lifetime", ["²", "9" * 5000])
+async def test_an_expires_in_of_digits_int_refuses_is_no_expiry_not_a_crash(lifetime: str) -> None:
+    """``str.isdigit()`` takes '²', and ``int()`` refuses it and more than 4,300 digits: such an ``expires_in``
+    raised a ValueError through every request (a write's records did not fail alone: the whole run failed)."""
+
+    async def send(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": "tok-1", "expires_in": lifetime}, request=request)
+
+    options = auth.OAuth2Auth.model_validate(
+        {"type": "oauth2", "token_url": "https://id.example/token", "client_id": "c", "client_secret": "s"}
+    )
+    token = credentials(options, send, SecretValues(), FakeClock().clock)
+    request = httpx.Request("GET", "https://api.example/contacts")
+
+    assert await token.authorize(request) == "tok-1"
+    assert request.headers["Authorization"] == "Bearer tok-1"
+
+
+@pytest.mark.parametrize("token", ["tok-1\r\nX-Injected: yes", "tok-1\x00", "tok-1\n"])
+async def test_a_token_no_header_can_carry_is_refused_where_it_is_fetched(token: str) -> None:
+    """Such a token was put on each request, and httpx refused every one ("Illegal header value b'Bearer ***'"):
+    each record of a write failed alone with a message that did not name the token endpoint."""
+
+    async def send(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": token, "expires_in": 3600}, request=request)
+
+    options = auth.OAuth2Auth.model_validate(
+        {"type": "oauth2", "token_url": "https://id.example/token", "client_id": "c", "client_secret": "s"}
+    )
+    oauth2 = credentials(options, send, SecretValues(), FakeClock().clock, "crm")
+
+    with pytest.raises(PermanentError) as refused:
+        await oauth2.authorize(httpx.Request("GET", "https://api.example/contacts"))
+    assert str(refused.value) == (
+        "crm: fetching an OAuth2 token from https://id.example/token: its access_token holds a control character "
+        "(a line break, a NUL), which no HTTP header can carry: the token endpoint answers wrongly; check `token_url`"
+    )

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
 from app.errors import PermanentError
 from connectors.base import Batch
+from connectors.rest.answers import stated_total
+from connectors.rest.config import Total
 from tests.connectors.rest.conftest import MakeSystem, read_all
 from tests.connectors.rest.server import ApiState, contacts
 
@@ -89,6 +92,33 @@ async def test_fewer_records_than_the_stated_total_fails_the_read_and_moves_no_c
     assert all(batch.checkpoint == {} for batch in batches)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"path": "/pages/contacts", "pagination": {"type": "page", "size_param": "size", "size": 10}},
+        {"path": "/offsets/contacts", "records": "items", "pagination": {"type": "offset", "limit": 10}},
+    ],
+    ids=["page", "offset"],
+)
+async def test_more_records_than_the_stated_total_fail_the_read_instead_of_being_dropped(
+    api: ApiState, make_system: MakeSystem, options: dict[str, Any]
+) -> None:
+    """The read stopped once it had the stated total: an API whose total is capped (a search index states
+    10,000 at most) or stale had the records past it dropped without a word."""
+    api.contacts, api.total_bonus = contacts(35), -15  # states 20
+    total = {"header": "X-Total-Count"} if "records" not in options else {"path": "meta.total"}
+    connector = make_system({"contacts": {"key": "id", "total": total, **options}})
+
+    with pytest.raises(PermanentError) as failed:
+        await read_all(connector, "contacts", batch_size=10)
+
+    assert str(failed.value).startswith("crm.contacts: reading: the API stated a total of 20 records, but page 3 (")
+    assert str(failed.value).endswith(
+        ") after the 20 read has more: the total is not the stream's record count (an API may cap it, or state an "
+        "old one), so the read fails instead of dropping the rest; remove the stream's `total`"
+    )
+
+
 async def test_a_total_the_api_does_not_state_fails_the_read(api: ApiState, make_system: MakeSystem) -> None:
     api.contacts = contacts(3)
     options = {"path": "/link/contacts", "pagination": {"type": "link_header"}, "total": {"header": "X-Total"}}
@@ -98,9 +128,11 @@ async def test_a_total_the_api_does_not_state_fails_the_read(api: ApiState, make
         await read_all(connector, "contacts")
 
 
-async def test_a_read_that_gets_the_stated_total_succeeds_without_asking_past_it(
+async def test_a_read_that_gets_the_stated_total_succeeds_asking_only_the_page_past_it(
     api: ApiState, make_system: MakeSystem
 ) -> None:
+    """Pages are fetched ahead up to the stated total, not past it; the one page after it is asked for, to
+    prove the total is the stream's count (see the test above)."""
     api.contacts = contacts(40)
     options = {
         "path": "/offsets/contacts",
@@ -118,4 +150,19 @@ async def test_a_read_that_gets_the_stated_total_succeeds_without_asking_past_it
         "10",
         "20",
         "30",
+        "40",
     ]
+
+
+@pytest.mark.parametrize(
+    ("stated", "shown"),
+    [(b"\xb2", "'²'"), (b"9" * 5000, "\"'999")],
+    ids=["superscript two", "5000 digits"],
+)
+def test_a_stated_total_of_digits_int_refuses_is_not_a_count_not_a_crash(stated: bytes, shown: str) -> None:
+    """``str.isdigit()`` takes '²' and other digits ``int()`` refuses, and ``int()`` refuses more than 4,300
+    digits: such an ``X-Total-Count`` failed the run as "an unexpected error (ValueError: …)"."""
+    headers = httpx.Headers([(b"X-Total-Count", stated)])
+
+    with pytest.raises(PermanentError, match=rf"^crm\.contacts: the total at header X-Total-Count is {shown}"):
+        stated_total(Total(header="X-Total-Count"), [], headers, "crm.contacts")

@@ -133,3 +133,23 @@ async def test_a_record_nested_deeper_than_the_parser_recurses_fails_alone_and_i
     assert rows == [("1", "Ann"), ("3", "Cy")]
     assert list(letters) == ["2"]
     assert "field 'extra'" in letters["2"] and "nested deeper than 254 levels" in letters["2"], letters
+
+
+async def test_items_of_a_page_that_are_not_records_fail_alone_and_the_rest_land(
+    tmp_path: Path, api: ApiState, api_url: str, target: str
+) -> None:
+    """One ``null`` in a page's list (an API's deleted item) failed the whole read, at every run: the sync
+    was stopped by one item, where a webhook's items that are not records each fail alone."""
+    api.raw["page"] = b'{"data": [{"id": "1", "name": "Ann"}, null, 7, {"id": "2", "name": "Bo"}]}'
+    file = _project(tmp_path, api_url, target)
+
+    async with open_engine(open_workspace(file, environ={})) as engine:
+        run = await engine.run("items", RunOptions())
+        letters = sorted(letter.error for letter in await engine.store.dead_letters("items"))
+
+    assert (run.status, run.counts.read, run.counts.created, run.counts.failed) == ("partial", 4, 2, 2), run.error
+    assert len(letters) == 2
+    assert f"api.items: reading page 1: {api_url}/raw/page: item 1 of the list at `data` is null, not a record" in (
+        letters[0] + letters[1]
+    )
+    assert "item 2 of the list at `data` is a int value, not a record (an object)" in letters[0] + letters[1]

@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 import ssl
+import zlib
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -132,6 +133,20 @@ async def test_credentials_never_follow_a_next_page_to_another_host(
     assert "credentials go to base_url's host only" in str(failed.value) and "s3cr3t" not in str(failed.value)
 
 
+@pytest.mark.parametrize("host", ["xn--a.com", "xn--" + "9" * 60 + ".com"])
+async def test_a_next_page_on_a_host_whose_name_is_no_idna_is_another_host_not_a_crash(
+    mocked: tuple[respx.MockRouter, Make], host: str
+) -> None:
+    """Telling the next page's host decoded its punycode name (``xn--…``), and the idna package's error for one
+    that decodes to nothing valid failed the run as "an unexpected error (InvalidCodepoint: …)"."""
+    router, make = mocked
+    router.get("/contacts").respond(json={"data": [{"id": 1}], "next": f"https://{host}/p2"})
+    connector = make({"contacts": {**CONTACTS, "records": "data", "pagination": {"type": "next_url", "path": "next"}}})
+
+    with pytest.raises(PermanentError, match=rf"the API named https://{host}/p2 \(a next page\) on another host than"):
+        await read_all(connector, "contacts")
+
+
 async def test_an_answer_that_inflates_past_max_answer_is_refused_as_it_arrives(
     mocked: tuple[respx.MockRouter, Make],
 ) -> None:
@@ -143,6 +158,29 @@ async def test_an_answer_that_inflates_past_max_answer_is_refused_as_it_arrives(
     with pytest.raises(PermanentError, match=r"the answer is larger than max_answer \(1,048,576 bytes once"):
         await read_all(small, "contacts")
     assert sum(len(batch.records) for batch in await read_all(large, "contacts")) == 200_001
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda data: zlib.compress(data, wbits=-15)),  # raw deflate, as some servers send it
+        ("gzip, deflate", lambda data: zlib.compress(gzip.compress(data))),
+        ("identity", lambda data: data),
+        ("unknown-coding", lambda data: data),  # not undone, as httpx leaves it
+    ],
+)
+async def test_an_answer_is_read_through_each_of_its_content_encodings(
+    mocked: tuple[respx.MockRouter, Make], encoding: str, encode: Callable[[bytes], bytes]
+) -> None:
+    router, make = mocked
+    body = json.dumps([{"id": number, "name": "Ann"} for number in range(5_000)]).encode()
+    router.get("/contacts").respond(content=encode(body), headers={"Content-Encoding": encoding})
+
+    batches = await read_all(make({"contacts": CONTACTS}, max_answer=len(body)), "contacts")
+
+    assert [record["id"] for batch in batches for record in batch.records] == list(range(5_000))
 
 
 async def test_a_query_key_is_a_parameter_beside_the_streams_own(mocked: tuple[respx.MockRouter, Make]) -> None:
@@ -345,6 +383,34 @@ async def test_a_create_whose_answer_has_no_key_fails_that_record_saying_it_was_
     assert "the record was created (201), but the answer has no `id`, so its key is unknown" in str(result.error)
 
 
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [(b"<html><body>Created</body></html>", "text/html"), (b"OK", "text/plain"), (b'{"id": 7', "application/json")],
+    ids=["html", "text", "cut-off-json"],
+)
+async def test_a_create_whose_success_is_no_json_fails_that_record_saying_it_may_have_been_created(
+    mocked: tuple[respx.MockRouter, Make], content: bytes, kind: str
+) -> None:
+    """A 201 with an HTML page said only "check `base_url` and the stream's `path`": nothing told that the record
+    was likely created, so a retry of the dead letter created it once more."""
+    router, make = mocked
+    router.post("/contacts").respond(201, content=content, headers={"Content-Type": kind})
+    connector = make({"contacts": {**CONTACTS, "write": WRITE}})
+
+    [result] = await connector.write("contacts", [Write(WriteAction.CREATE, {"name": "x"}, None)])
+
+    assert isinstance(result.error, PermanentError)
+    assert str(result.error).startswith(
+        "crm.contacts: writing (create): the API answered 201, so the record was likely created, but its key is "
+        "unknown: the answer "
+    )
+    assert "not JSON" in str(result.error)
+    assert str(result.error).endswith(
+        "look for the record in crm.contacts before retrying the dead letter (a `match` option finds it instead of "
+        "creating it again)"
+    )
+
+
 async def test_update_and_delete_put_the_url_quoted_key_in_the_path(mocked: tuple[respx.MockRouter, Make]) -> None:
     router, make = mocked
     update = router.put(url__regex=r".*/contacts/.*").respond(200, json={})
@@ -423,3 +489,34 @@ def test_https_certificates_and_host_names_are_checked_with_one_context_for_ever
     context = _tls()
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert _tls() is context, "the CA bundle is loaded once per process, not for every run's client"
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        {"status_code": 400, "json": {"error": "email: not a valid address"}},
+        {"status_code": 200, "html": "<html>Sign in</html>"},
+    ],
+    ids=["400", "html"],
+)
+async def test_a_match_look_up_the_api_refuses_fails_that_records_create_alone(
+    mocked: tuple[respx.MockRouter, Make], refusal: dict[str, Any]
+) -> None:
+    """The API refusing the look-up of one record's value (a 400 for an address its search chokes on) failed
+    the whole batch's matching, and with it the run, at every run: one record stopped the sync."""
+    router, make = mocked
+    router.get("/contacts", params={"email": "odd@x"}).respond(**refusal)
+    router.get("/contacts").respond(json=[])
+    created = router.post("/contacts").respond(201, json={"id": 9})
+    connector = make({"contacts": {**CONTACTS, "write": WRITE, "match": {"param": "email", "field": "email"}}})
+    records = [{"email": "odd@x"}, {"email": "new@x"}]
+
+    assert await connector.match("contacts", records) == [None, None]
+    odd, new = await connector.write("contacts", [Write(WriteAction.CREATE, record, None) for record in records])
+
+    assert new.ok and new.target_key == "9" and created.call_count == 1
+    assert isinstance(odd.error, PermanentError)
+    assert str(odd.error).startswith(
+        "crm.contacts: writing: not created: looking for a record in crm.contacts that already has this email "
+        "failed, so a create could duplicate one: crm.contacts: looking for existing records (match) email: "
+    )

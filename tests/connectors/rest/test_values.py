@@ -178,3 +178,12 @@ def test_cursor_values_order_numbers_by_size_and_timestamps_by_moment() -> None:
     assert latest(["b", "a"]) == "b"
     assert latest([None]) is None
     assert cursor_order(date(2024, 5, 2)) > cursor_order("2024-05-01T23:59:59Z")
+
+
+@pytest.mark.parametrize("junk", ["", "n/a", "unknown", "0000-00-00"])
+def test_a_cursor_text_that_names_no_moment_never_beats_timestamps_or_numbers(junk: str) -> None:
+    """Other text ranked above every timestamp: one record's ``""`` or ``"n/a"`` became the stored cursor, sent
+    back at every later read (``?updated_since=n/a``), and no timestamp could ever move it again."""
+    assert latest(["2024-05-01T10:00:00Z", junk, "2024-04-01T10:00:00Z"]) == "2024-05-01T10:00:00Z"
+    assert latest([junk, 7, 9]) == 9
+    assert latest([junk]) == junk  # a stream of opaque text cursors still has one
