@@ -16,7 +16,7 @@ from app.errors import PermanentError, TransientError
 from connectors.base import Write, WriteAction
 from connectors.rest import auth
 from connectors.rest.auth import credentials
-from connectors.rest.config import BasicAuth
+from connectors.rest.config import BasicAuth, OAuth2Auth
 from tests.connectors.rest.conftest import FakeClock, MakeSystem, read_all
 from tests.connectors.rest.server import (
     BASIC_PASSWORD,
@@ -371,7 +371,7 @@ async def test_an_expires_in_of_digits_int_refuses_is_no_expiry_not_a_crash(life
     async def send(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"access_token": "tok-1", "expires_in": lifetime}, request=request)
 
-    options = auth.OAuth2Auth.model_validate(
+    options = OAuth2Auth.model_validate(
         {"type": "oauth2", "token_url": "https://id.example/token", "client_id": "c", "client_secret": "s"}
     )
     token = credentials(options, send, SecretValues(), FakeClock().clock)
@@ -389,7 +389,7 @@ async def test_a_token_no_header_can_carry_is_refused_where_it_is_fetched(token:
     async def send(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"access_token": token, "expires_in": 3600}, request=request)
 
-    options = auth.OAuth2Auth.model_validate(
+    options = OAuth2Auth.model_validate(
         {"type": "oauth2", "token_url": "https://id.example/token", "client_id": "c", "client_secret": "s"}
     )
     oauth2 = credentials(options, send, SecretValues(), FakeClock().clock, "crm")
