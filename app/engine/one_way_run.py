@@ -111,6 +111,11 @@ class _LookedUp:
         return number == self.begun and (self.unmet or not _shares_keys(keys, self.unsettled))
 
 
+def _askable(key: str | UnfitKey | None) -> bool:
+    """Whether a source can be asked for the record of ``key`` (one read from a record, or ``None``)."""
+    return key is not None and type(key) is not UnfitKey
+
+
 def _failed(task: asyncio.Task[BatchChanges]) -> bool:
     """Whether ``task`` has ended with an error."""
     return task.done() and not task.cancelled() and task.exception() is not None
@@ -401,8 +406,11 @@ class OneWayRun:
 
     async def _fresh_records(self, kept: dict[str, Record]) -> list[Record]:
         """The dead letters' records read again from the source where it can; else the kept copies (also of a
-        key the source refuses to look up, or one kept spelt out: a NUL byte, a lone surrogate)."""
-        askable = [key for key, record in kept.items() if type(self.parts.mapping.source_key(record)) is not UnfitKey]
+        key the source refuses to look up, one kept spelt out: a NUL byte, a lone surrogate, and a record that
+        has no key: its dead letter's is a stand-in, ``(no key) …``, which no source holds, so asking for it
+        took the record for gone and cleared its letter, and the read failed it again: counted twice)."""
+        source_key = self.parts.mapping.source_key
+        askable = [key for key, record in kept.items() if _askable(source_key(record))]
         try:
             looked_up = await records_by_key(
                 self.parts.source, self.sync.source_stream, askable, self.sync.retry, self.engine.sleep

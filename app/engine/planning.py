@@ -200,11 +200,19 @@ def _supersede_duplicates(plan: list[Planned], events: bool) -> None:
 
 
 def _leave_settled(plan: list[Planned], settled: Mapping[str, str]) -> None:
-    """A re-read of a record whose fate is settled (the cursor re-reads its last value) changes nothing."""
+    """A re-read of a record whose fate is settled (the cursor re-reads its last value) changes nothing.
+
+    That of a record failed already for its key (none, or one no ID map can keep) too: its dead letter,
+    retried in this run, holds the very same record (its stand-in key is the record's hash), and failing
+    the re-read again counted it twice."""
     for item in plan:
         known = settled.get(item.source_key)
-        if known is not None and item.action is Action.CREATE and record_hash(item.record) == known:
+        if known is not None and item.action in _SETTLING and record_hash(item.record) == known:
             item.action, item.settled = Action.UNCHANGED, True
+
+
+_SETTLING = (Action.CREATE, Action.FAIL)
+"""What a record may be planned for before :func:`_leave_settled`: a create, or a failure for its key."""
 
 
 def _map_all(

@@ -248,3 +248,29 @@ async def test_a_source_key_no_value_of_its_column_stays_a_dead_letter_run_after
         assert (run.status, run.counts.read, run.counts.failed, run.counts.skipped) == ("partial", 3, 1, 0)
         assert [key for key, _ in letters] == ["garbage"]
     assert _target(tmp_path) == [("2024-01-01", "Ann"), ("2024-01-03", "Di")]
+
+
+async def test_records_without_a_key_stay_dead_letters_counted_once_run_after_run(tmp_path: Path, state: str) -> None:
+    """A record without a key fails alone into a dead letter keyed by a stand-in (``(no key)`` and its hash).
+    A later run retried it by that stand-in, which no source holds: taken for gone, its dead letter was
+    cleared (``skipped``), and the read failed the record again: read 6 for 4 records, a new letter each run."""
+    for folder in ("in", "out", "mappings"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "in" / "items.csv").write_text("code,name\na,Ann\n,Bo\nc,Cy\n,Di\n", encoding="utf-8")
+    (tmp_path / "brygga.yaml").write_text(
+        f"version: 1\nstate: {state}\nsystems:\n"
+        "  crm: {connector: csv, path: in, streams: {items: {file: items.csv, key: code}}}\n"
+        "  erp: {connector: csv, path: out, streams: {items: {file: items.csv, key: code}}}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "mappings" / "items.yaml").write_text(textwrap.dedent(SYNC), encoding="utf-8")
+    ids = []
+
+    for _ in range(3):
+        run, letters, _engine = await _run(tmp_path / "brygga.yaml")
+        assert (run.status, run.counts.read, run.counts.failed, run.counts.skipped) == ("partial", 4, 2, 0)
+        assert [error for _, error in letters] == ["sync items: the record has no value for its key field code"] * 2
+        async with open_engine(open_workspace(tmp_path / "brygga.yaml", environ={})) as engine:
+            ids.append([letter.id for letter in await engine.store.dead_letters("items")])
+    assert ids[0] == ids[1] == ids[2], "the dead letters were cleared and made again"
+    assert (tmp_path / "out" / "items.csv").read_text(encoding="utf-8").splitlines() == ["code,name", "a,Ann", "c,Cy"]
