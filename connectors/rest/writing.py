@@ -25,18 +25,28 @@ was retried already as the sync's ``retry`` policy says (see
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
 
-from connectors.base import ConnectorError, PermanentError, TransientError, Write, WriteAction, WriteResult
+from connectors.base import (
+    ConnectorError,
+    PermanentError,
+    Record,
+    TransientError,
+    Write,
+    WriteAction,
+    WriteResult,
+)
 from connectors.rest.answers import json_body
 from connectors.rest.client import RestClient
 from connectors.rest.config import Endpoint, RestStream
 from connectors.rest.errors import CredentialsRefused, NotFoundHttpError, TransientHttpError
 from connectors.rest.matching import Ambiguities
 from connectors.rest.paths import record_in, record_key, request_path, shown_text
+from connectors.rest.values import is_unicode
 
 Exists = Callable[[str], Awaitable[bool]]
 
@@ -113,6 +123,13 @@ class StreamWriter:
         where = f"{self.where} (create)"
         response = await self.client.request(endpoint.method, endpoint.path, where, body=record, repeatable=False)
         created = record_in(self._created(response, where), self.options.records, self.key)
+        if created is not None and (unusable := _unusable_key(created, self.key)) is not None:
+            raise PermanentError(
+                f"{where}: the API answered {response.status_code}, so the record was likely created, but the key "
+                f"it gives is no key a later run could update it by: {unusable}; look for the record in "
+                f"{self.stream} before retrying the dead letter (a `match` option finds it instead of creating it "
+                "again)"
+            )
         key = record_key(created, self.key) if created is not None else write.target_key
         if key is None:
             fields = ", ".join(f"`{name}`" for name in self.key)
@@ -166,6 +183,25 @@ class StreamWriter:
         if target_key is None:
             raise PermanentError(f"{where}: the record has no target key")
         return request_path(endpoint.path, target_key, self.key, where)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _unusable_key(created: Record, fields: Sequence[str]) -> str | None:
+    """Why the key fields of a create's answer cannot name the record later, or ``None``: a list or a
+    mapping, empty text, or text with a NUL byte, a control character or a lone surrogate (stored as given,
+    such a key sent each later update to another record's URL, or to none)."""
+    for name in fields:
+        value = created.get(name)
+        if isinstance(value, dict | list):
+            return f"`{name}` is a {'list' if isinstance(value, list) else 'mapping'}"
+        if isinstance(value, str):
+            if not value.strip():
+                return f"`{name}` is empty"
+            if _CONTROL.search(value) is not None or not is_unicode(value):
+                return f"`{name}` holds a NUL byte, a control character or text that is not valid Unicode"
+    return None
 
 
 def _undone(write: Write, result: WriteResult) -> bool:

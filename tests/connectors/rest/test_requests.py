@@ -411,6 +411,37 @@ async def test_a_create_whose_success_is_no_json_fails_that_record_saying_it_may
     )
 
 
+@pytest.mark.parametrize(
+    ("created", "why"),
+    [
+        (rb'{"id": "a\u0000b"}', "`id` holds a NUL byte, a control character or text that is not valid Unicode"),
+        (rb'{"id": "7\n"}', "`id` holds a NUL byte, a control character or text that is not valid Unicode"),
+        (rb'{"id": "\ud800"}', "`id` holds a NUL byte, a control character or text that is not valid Unicode"),
+        (b'{"id": " "}', "`id` is empty"),
+        (b'{"id": {"a": 1}}', "`id` is a mapping"),
+        (b'{"id": [7]}', "`id` is a list"),
+    ],
+    ids=["nul", "newline", "lone-surrogate", "blank", "mapping", "list"],
+)
+async def test_a_create_answered_with_a_key_no_update_could_use_fails_that_record(
+    mocked: tuple[respx.MockRouter, Make], created: bytes, why: str
+) -> None:
+    """Such a key was stored as given: an id with a NUL byte went in spelt out (``a\\x00b``), and each later
+    update of the record went to another URL; an empty or object id failed every update, one by one."""
+    router, make = mocked
+    router.post("/contacts").respond(201, content=created, headers={"Content-Type": "application/json"})
+    connector = make({"contacts": {**CONTACTS, "write": WRITE}})
+
+    [result] = await connector.write("contacts", [Write(WriteAction.CREATE, {"name": "x"}, None)])
+
+    assert isinstance(result.error, PermanentError)
+    assert str(result.error) == (
+        "crm.contacts: writing (create): the API answered 201, so the record was likely created, but the key it "
+        f"gives is no key a later run could update it by: {why}; look for the record in crm.contacts before "
+        "retrying the dead letter (a `match` option finds it instead of creating it again)"
+    )
+
+
 async def test_update_and_delete_put_the_url_quoted_key_in_the_path(mocked: tuple[respx.MockRouter, Make]) -> None:
     router, make = mocked
     update = router.put(url__regex=r".*/contacts/.*").respond(200, json={})
