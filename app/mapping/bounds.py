@@ -201,6 +201,19 @@ def written_arguments(name: str, function: Callable[..., Any]) -> Callable[..., 
     return sized
 
 
+def sized_argument(what: str) -> Callable[[Any], Any]:
+    """What the translated Python (:mod:`~app.mapping.jinja_python`) calls on a filter's argument in place of
+    :func:`written_arguments`' wrapper, only where the argument may hold a list many times over: the value,
+    sized as written out (:func:`written`)."""
+
+    def sized(value: Any) -> Any:
+        if value.__class__ not in _FLAT:
+            written(value, what)
+        return value
+
+    return sized
+
+
 def part_text(value: Any) -> str:
     """A value as a template writes it into text: a duration as ISO 8601 (``PT100H``, as every connector
     writes one), not Python's ``4 days, 4:00:00``; anything else as ``str`` gives it, sized first."""

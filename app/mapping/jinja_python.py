@@ -12,6 +12,8 @@ context filters) raises :class:`Untranslatable` and is left to the sandbox.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from jinja2 import nodes
@@ -47,6 +49,18 @@ def against_flat_constant(node: nodes.Compare) -> bool:
         return False
     sides = (node.expr, node.ops[0].expr)
     return any(isinstance(side, nodes.Const) and bounds.is_flat(side.value) for side in sides)
+
+
+def _read_as_it_is(node: nodes.Node, variable: str) -> bool:
+    """Whether ``node`` is a constant text, number or null, the record, or a field of it by constant names
+    (``record.address.city``, ``record['id']``): values as the source gave them, in which no list occurs twice."""
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        if isinstance(node, nodes.Getitem) and not isinstance(node.arg, nodes.Const):
+            return False
+        node = node.node
+    if isinstance(node, nodes.Name):
+        return node.name == variable
+    return isinstance(node, nodes.Const) and bounds.is_flat(node.value)
 
 
 _COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=", "in": "in", "notin": "not in"}
@@ -198,10 +212,23 @@ class Translator:
         if node.dyn_args is not None or node.dyn_kwargs is not None or node.node is None:
             raise Untranslatable(f"{kind} {node.name}")
         leading = self._pass_argument(getattr(function, "jinja_pass_arg", None))
-        arguments = [*leading, self.expression(node.node)]
-        arguments += [self.expression(argument) for argument in node.args]
-        arguments += [f"{pair.key}={self.expression(pair.value)}" for pair in node.kwargs]
+        argument: Callable[[nodes.Node], str] = self.expression
+        if kind == "filter":  # its arguments sized here, where they may need it, not by its wrapper at every call
+            function = getattr(function, "__wrapped__", function)
+            argument = partial(self._filter_argument, str(node.name))
+        arguments = [*leading, argument(node.node)]
+        arguments += [argument(value) for value in node.args]
+        arguments += [f"{pair.key}={argument(pair.value)}" for pair in node.kwargs]
         return f"{self._helper(f'{kind}:{node.name}', function)}({', '.join(arguments)})"
+
+    def _filter_argument(self, name: str, node: nodes.Node) -> str:
+        """A filter's argument, sized as written out (:func:`bounds.written_arguments`) unless it cannot hold a
+        list many times over: a constant, or a field of the record as read (a source gives no value twice)."""
+        source = self.expression(node)
+        if _read_as_it_is(node, self.variable):
+            return source
+        sized = self._helper(f"sized:{name}", bounds.sized_argument(name))
+        return f"{sized}({source})"
 
     def _pass_argument(self, kind: Any) -> list[str]:
         """What Jinja passes before the value to filters marked ``@pass_environment`` and the like."""
