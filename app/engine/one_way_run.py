@@ -364,7 +364,12 @@ class OneWayRun:
             raise RunStopped("stopped before it ended (the service is shutting down); the next run carries on")
 
     async def _batches(self, checkpoint: Checkpoint | None) -> AsyncIterator[Batch]:
-        """The source's batches; a transient failure re-opens the read where the last batch left it."""
+        """The source's batches; a transient failure re-opens the read where the last batch left it.
+
+        The failures are counted against the sync's ``retry.attempts`` until the read gets past where it
+        failed: a batch whose checkpoint moves on. A read that starts over each time (a file, a full read:
+        its checkpoint stays ``{}``) and fails at its end again was re-opened for ever, its batches
+        resetting the count (a file another program writes on and on)."""
         failures = 0
         size = self.parts.source.system.options.batch_size
         while True:
@@ -372,7 +377,8 @@ class OneWayRun:
                 async for batch in read_batches(self.parts.source, self.sync.source_stream, checkpoint, size):
                     self.in_flight.take(len(batch.records))
                     yield batch
-                    checkpoint, failures = batch.checkpoint, 0
+                    if batch.checkpoint != checkpoint:
+                        checkpoint, failures = batch.checkpoint, 0
                     del batch
                     await self.in_flight.room_for(size)  # before the source reads on
                 return

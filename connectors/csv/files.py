@@ -202,6 +202,19 @@ class RowReader:
             self._text.close()
             self._text = None
 
+    def written_meanwhile(self) -> str | None:
+        """How the opened file changed since it was opened, or ``None``: another program writing it in place
+        (an export under way, or one that began anew) gives this read a file cut short, or rows of two
+        versions. A file replaced whole (written apart, then renamed over it) is no change here: the read
+        goes on in the version it opened, complete."""
+        if self._text is None or self.stat is None or not stat.S_ISREG(self.stat.st_mode):
+            return None
+        now = os.fstat(self._text.fileno())
+        before = self.stat
+        if (now.st_size, now.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
+            return None
+        return f"{before.st_size:,} bytes when the read began, {now.st_size:,} at its end"
+
     @property
     def line(self) -> int:
         """The last line read (a quoted cell may span several)."""

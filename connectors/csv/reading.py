@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from itertools import islice
 
-from connectors.base import Record
+from connectors.base import Record, TransientError
 from connectors.csv.files import CsvFile, RowReader, is_blank, key_columns, row_key, row_record
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,25 @@ class RecordScan:
     def _next_rows(self, size: int) -> list[list[str]]:
         if self._reader is None:
             self._open()
-        return list(islice(self._rows, size))
+        rows = list(islice(self._rows, size))
+        if not rows:
+            self._check_unchanged()
+        return rows
+
+    def _check_unchanged(self) -> None:
+        """At the end of the file: the file was not written while it was read.
+
+        :raises TransientError: when it was, so that nothing takes this read for the whole file (a mirror
+            sync would delete the target records of the rows not written yet); the read starts over at the
+            next try, by then, with luck, of the finished file
+        """
+        changed = None if self._reader is None else self._reader.written_meanwhile()
+        if changed is not None:
+            raise TransientError(
+                f"{self.file.shown}: the file changed while it was read ({changed}): another program is writing "
+                "it, so what was read may be cut short; it is read again at the next try. Have that program "
+                "write a temporary file and rename it over this one when done (an export that appears whole)"
+            )
 
     def _open(self) -> None:
         reader = RowReader(self.file).__enter__()

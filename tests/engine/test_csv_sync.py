@@ -13,6 +13,7 @@ import pytest
 
 from app.engine.runner import RunOptions, open_engine
 from app.engine.workspace import open_workspace
+from connectors.csv import reading as csv_reading
 from tests.cli.helpers import BRYGGA
 
 LETTERS = "åäöÅÄÖ"
@@ -169,3 +170,96 @@ def test_a_run_killed_while_writing_a_csv_leaves_no_partial_file(tmp_path: Path)
         written = list(csv.reader(file, delimiter=";"))
     assert len(written) == rows + 1
     assert written[-1] == [str(rows - 1), f"Person {rows - 1} {LETTERS}", "Umeå" * 10]
+
+
+async def test_a_mirror_sync_deletes_nothing_for_an_export_read_while_it_is_being_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ERP writes its export in place; Brygga's scheduled run reads it meanwhile. The read saw the file cut
+    short (the export begun anew, two rows written so far), took that for the whole file, and the mirror
+    sync deleted the target records of every row not written yet. Now the read fails for now, is tried
+    again after the sync's retry wait, by then of the finished export, and nothing is deleted."""
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "brygga.yaml").write_text(
+        "version: 1\nstate: sqlite:///state.db\nsystems:\n"
+        "  erp: {connector: csv, path: exports, batch_size: 2, streams: {people: {file: people.csv, key: id}}}\n"
+        "  db: {connector: sql, url: 'sqlite:///db.sqlite',"
+        " streams: {people: {table: people, key: id, delete: hard}}}\n"
+    )
+    (tmp_path / "mappings" / "people.yaml").write_text(
+        "source: erp.people\ntarget: db.people\nmode: mirror\nfields:\n  id: {from: id, type: integer}\n  name: name\n"
+    )
+    with sqlite3.connect(tmp_path / "db.sqlite") as connection:
+        connection.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, city TEXT)")
+    connection.close()
+    export = tmp_path / "exports" / "people.csv"
+    whole = "id,name\n" + "".join(f"{n},Person {n}\n" for n in range(1, 7))
+    export.write_text(whole)
+    assert await _run(tmp_path / "brygga.yaml", "people") == "succeeded"
+
+    scan = csv_reading.RecordScan.records
+
+    exported: list[bool] = []
+
+    def records_while_exported(self: csv_reading.RecordScan, size: int) -> list[dict[str, object]] | None:
+        read = scan(self, size)
+        if read and not exported:  # the export begins anew in place while Brygga reads on
+            exported.append(True)
+            with export.open("r+") as erp:
+                erp.truncate(0)
+                erp.write("id,name\n1,Person 1\n2,Person 2\n")
+        return read
+
+    async def export_finished(seconds: float) -> None:  # the sync's retry wait: the ERP finishes meanwhile
+        export.write_text(whole)
+
+    monkeypatch.setattr(csv_reading.RecordScan, "records", records_while_exported)
+    async with open_engine(open_workspace(tmp_path / "brygga.yaml", environ={}), export_finished) as engine:
+        run = await engine.run("people", RunOptions())
+
+    assert (run.status, run.counts.deleted) == ("succeeded", 0), run.error
+    assert [row[0] for row in _people(tmp_path / "brygga.yaml")] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_file_written_on_and_on_fails_the_run_after_the_syncs_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read of a file that another program writes on and on fails at its end: the read starts over,
+    its batches made it look as if it got further, and the run re-read the file for ever."""
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "brygga.yaml").write_text(
+        "version: 1\nstate: sqlite:///state.db\nsystems:\n"
+        "  erp: {connector: csv, path: exports, batch_size: 2, streams: {people: {file: people.csv, key: id}}}\n"
+        "  db: {connector: sql, url: 'sqlite:///db.sqlite', streams: {people: {table: people, key: id}}}\n"
+    )
+    (tmp_path / "mappings" / "people.yaml").write_text(
+        "source: erp.people\ntarget: db.people\nretry: {attempts: 3, backoff: 0s, max_backoff: 0s}\n"
+        "fields:\n  id: {from: id, type: integer}\n  name: name\n"
+    )
+    with sqlite3.connect(tmp_path / "db.sqlite") as connection:
+        connection.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+    connection.close()
+    export = tmp_path / "exports" / "people.csv"
+    export.write_text("id,name\n" + "".join(f"{n},Person {n}\n" for n in range(1, 7)))
+    scan = csv_reading.RecordScan.records
+    reads: list[int] = []
+
+    def records_written_on(self: csv_reading.RecordScan, size: int) -> list[dict[str, object]] | None:
+        read = scan(self, size)
+        if read and read[0]["id"] == "1":
+            reads.append(1)
+            if len(reads) > 10:
+                raise RuntimeError("re-read for ever")
+            with export.open("a") as erp:
+                erp.write(f"{100 + len(reads)},Person\n")
+        return read
+
+    monkeypatch.setattr(csv_reading.RecordScan, "records", records_written_on)
+    async with open_engine(open_workspace(tmp_path / "brygga.yaml", environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+
+    assert run.status == "failed"
+    assert "exports/people.csv: the file changed while it was read (" in (run.error or "")
+    assert len(reads) == 3

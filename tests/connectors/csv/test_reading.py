@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import PermanentError
+from app.errors import PermanentError, TransientError
 from connectors.base import Write, WriteAction, connector_class
 from connectors.csv.connector import CsvConnector
 from connectors.csv.files import MAX_CELL, MAX_LINE, CsvFileError
@@ -163,6 +163,33 @@ async def test_a_read_under_way_keeps_reading_the_file_it_opened_when_a_write_re
     assert first.records[0] == {"id": "0"}
     assert sum(len(batch.records) for batch in rest) == 9_900
     assert len(await records_of(connector, "n")) == 5000
+
+
+@pytest.mark.parametrize("how", ["appended", "cut and written anew"])
+async def test_a_file_another_program_writes_while_it_is_read_fails_the_read_for_now(
+    system: SystemMaker, folder: Path, how: str
+) -> None:
+    """An export written in place while Brygga reads it gives a file cut short (or rows of two versions):
+    taken for the whole file, a mirror sync deleted the target records of every row not written yet."""
+    path = folder / "n.csv"
+    path.write_text("id\n" + "".join(f"{n}\n" for n in range(10_000)), encoding="utf-8")
+    connector = system(n="{file: n.csv, key: id}")
+    reads = connector.read("n", None, 100)
+    await anext(reads)
+
+    with path.open("r+" if how == "appended" else "w", encoding="utf-8") as exporter:  # the same file, in place
+        exporter.seek(0, 2)
+        exporter.write("".join(f"{n}\n" for n in range(10_000, 10_100)))
+
+    with pytest.raises(TransientError) as failed:
+        async for _ in reads:
+            pass
+    assert str(failed.value).startswith("files/n.csv: the file changed while it was read (")
+    assert str(failed.value).endswith(
+        "another program is writing it, so what was read may be cut short; it is read again at the next try. Have "
+        "that program write a temporary file and rename it over this one when done (an export that appears whole)"
+    )
+    assert len(await records_of(connector, "n")) == 10_100 if how == "appended" else 100  # the finished file reads
 
 
 async def test_a_utf8_stream_over_a_cp1252_file_names_the_line_and_suggests_cp1252(
