@@ -328,7 +328,8 @@ class RateLimit(ConfigModel):
     """One request budget for the whole system, shared by every sync."""
 
     requests: WholeNumber = Field(ge=1)
-    per: Duration = timedelta(seconds=1)
+    per: Duration = Field(timedelta(seconds=1), gt=timedelta(0))
+    """``0s`` is refused: it gave back each request's share at once, no limit at all, without a word."""
 
 
 class RestSystem(SystemOptions):

@@ -709,6 +709,11 @@ REST_CASES = [
         (P, 6, 14, "systems.api.timeout: must be more than 0 seconds"),
     ),
     case(
+        "rest-rate-limit-per-zero",
+        system(REST_SYSTEM + "    rate_limit: {requests: 10, per: 0s}\n" + REST_STREAM),
+        (P, 6, 37, "systems.api.rate_limit.per: must be more than 0 seconds"),
+    ),
+    case(
         "rest-max-pages-zero",
         system(REST_SYSTEM + "    streams:\n      items: {path: /items, key: id, max_pages: 0}\n"),
         (P, 7, 49, "systems.api.streams.items.max_pages: must be at least 1, got the number 0"),
