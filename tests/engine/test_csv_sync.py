@@ -172,15 +172,11 @@ def test_a_run_killed_while_writing_a_csv_leaves_no_partial_file(tmp_path: Path)
     assert written[-1] == [str(rows - 1), f"Person {rows - 1} {LETTERS}", "Umeå" * 10]
 
 
-async def test_a_mirror_sync_deletes_nothing_for_an_export_read_while_it_is_being_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An ERP writes its export in place; Brygga's scheduled run reads it meanwhile. The read saw the file cut
-    short (the export begun anew, two rows written so far), took that for the whole file, and the mirror
-    sync deleted the target records of every row not written yet. Now the read fails for now, is tried
-    again after the sync's retry wait, by then of the finished export, and nothing is deleted."""
-    (tmp_path / "exports").mkdir()
-    (tmp_path / "mappings").mkdir()
+def _export_project(tmp_path: Path, sync_options: str) -> Path:
+    """A project whose sync ``people`` reads an ERP's export ``exports/people.csv`` (six people, batches of
+    two) into SQLite (``delete: hard``, for a mirror), with ``sync_options`` in its file; the export's path."""
+    for folder in ("exports", "mappings"):
+        (tmp_path / folder).mkdir()
     (tmp_path / "brygga.yaml").write_text(
         "version: 1\nstate: sqlite:///state.db\nsystems:\n"
         "  erp: {connector: csv, path: exports, batch_size: 2, streams: {people: {file: people.csv, key: id}}}\n"
@@ -188,14 +184,26 @@ async def test_a_mirror_sync_deletes_nothing_for_an_export_read_while_it_is_bein
         " streams: {people: {table: people, key: id, delete: hard}}}\n"
     )
     (tmp_path / "mappings" / "people.yaml").write_text(
-        "source: erp.people\ntarget: db.people\nmode: mirror\nfields:\n  id: {from: id, type: integer}\n  name: name\n"
+        f"source: erp.people\ntarget: db.people\n{sync_options}fields:\n  id: {{from: id, type: integer}}\n"
+        "  name: name\n"
     )
     with sqlite3.connect(tmp_path / "db.sqlite") as connection:
         connection.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, city TEXT)")
     connection.close()
     export = tmp_path / "exports" / "people.csv"
-    whole = "id,name\n" + "".join(f"{n},Person {n}\n" for n in range(1, 7))
-    export.write_text(whole)
+    export.write_text("id,name\n" + "".join(f"{n},Person {n}\n" for n in range(1, 7)))
+    return export
+
+
+async def test_a_mirror_sync_deletes_nothing_for_an_export_read_while_it_is_being_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ERP writes its export in place; Brygga's scheduled run reads it meanwhile. The read saw the file cut
+    short (the export begun anew, two rows written so far), took that for the whole file, and the mirror
+    sync deleted the target records of every row not written yet. Now the read fails for now, is tried
+    again after the sync's retry wait, by then of the finished export, and nothing is deleted."""
+    export = _export_project(tmp_path, "mode: mirror\n")
+    whole = export.read_text()
     assert await _run(tmp_path / "brygga.yaml", "people") == "succeeded"
 
     scan = csv_reading.RecordScan.records
@@ -227,22 +235,7 @@ async def test_a_file_written_on_and_on_fails_the_run_after_the_syncs_retries(
 ) -> None:
     """Each read of a file that another program writes on and on fails at its end: the read starts over,
     its batches made it look as if it got further, and the run re-read the file for ever."""
-    (tmp_path / "exports").mkdir()
-    (tmp_path / "mappings").mkdir()
-    (tmp_path / "brygga.yaml").write_text(
-        "version: 1\nstate: sqlite:///state.db\nsystems:\n"
-        "  erp: {connector: csv, path: exports, batch_size: 2, streams: {people: {file: people.csv, key: id}}}\n"
-        "  db: {connector: sql, url: 'sqlite:///db.sqlite', streams: {people: {table: people, key: id}}}\n"
-    )
-    (tmp_path / "mappings" / "people.yaml").write_text(
-        "source: erp.people\ntarget: db.people\nretry: {attempts: 3, backoff: 0s, max_backoff: 0s}\n"
-        "fields:\n  id: {from: id, type: integer}\n  name: name\n"
-    )
-    with sqlite3.connect(tmp_path / "db.sqlite") as connection:
-        connection.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
-    connection.close()
-    export = tmp_path / "exports" / "people.csv"
-    export.write_text("id,name\n" + "".join(f"{n},Person {n}\n" for n in range(1, 7)))
+    export = _export_project(tmp_path, "retry: {attempts: 3, backoff: 0s, max_backoff: 0s}\n")
     scan = csv_reading.RecordScan.records
     reads: list[int] = []
 
