@@ -233,12 +233,15 @@ class _DatedColumns:
         names = frozenset(self.names[place] for place in doubtful)
         if self.keys is None or not names <= set(self.shape.columns) or names & set(self.shape.key):
             return Doubt(None, {})  # no keys to ask by, or a key that may be an infinity itself
+        keys = list(map(self.keys, rows))
+        if None in keys or any(None in key for key in keys if isinstance(key, tuple)):
+            return Doubt(None, {})  # a row without a key (see connectors.sql.keyless): no key finds it
         if not self.composite.isdisjoint(doubtful):
             return Doubt(None, {})  # an array's or a range's: isfinite() takes no such value, the exact read tells
         check = self.checks.get(names)
         if check is None:
             check = self.checks[names] = _infinity_check(self.shape, sorted(names))
-        return Doubt(check, {"keys": list(map(self.keys, rows))})
+        return Doubt(check, {"keys": keys})
 
     def _learn(self, rows: Sequence[Sequence[Any]]) -> None:
         unseen = []

@@ -14,8 +14,10 @@ Two kinds of read, told apart by the checkpoint:
   checkpoint ``{"cursor": MAX(cursor) when the full read began}``, or ``{}``
   for a stream without a cursor (read in full again next time).
 
-Rows whose key is NULL cannot be synced and are not read; rows whose cursor
-is NULL are read by full reads only.
+Rows whose key is NULL cannot be synced: they are read as records without a
+key, each to fail alone (see :mod:`connectors.sql.keyless`), after a full
+read's keyed rows and before a changes read's. Rows whose cursor is NULL are
+read by full reads only.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from sqlalchemy.types import JSON, Float, NullType, Numeric, String, TypeDecorat
 from connectors.base import Batch, Checkpoint, PermanentError, Record
 from connectors.sql.coercion import DATE_KINDS, ColumnType, ColumnValueError
 from connectors.sql.databases import Backend
+from connectors.sql.keyless import SINCE, KeylessPages, keyless_pages
 from connectors.sql.lookups import LOOKUP_CHUNK
 from connectors.sql.mariadb_values import read_exactly, real_date_at_or_before, time_exactly
 from connectors.sql.pg_exact import storable, storable_range
@@ -56,7 +59,7 @@ Fetch = Callable[[Select[Any], dict[str, Any]], Awaitable[Sequence[Sequence[Any]
 """Runs a statement with its parameters and returns every row (SQLAlchemy's rows, or asyncpg's records)."""
 
 _LIMIT = "brygga_limit"
-_SINCE = "brygga_since"
+_SINCE = SINCE
 
 
 def _number_as_given(column: ColumnElement[Any], backend: Backend) -> ColumnElement[Any]:
@@ -148,6 +151,8 @@ class StreamReader:
             self.max_cursor = select(func.max(self.cursor)).select_from(source)
             if shape.backend is Backend.POSTGRESQL and shape.options.cursor in shape.types:
                 self.max_cursor = self.max_cursor.where(*storable_range(self.cursor, shape.types[shape.options.cursor]))
+        self.keyless: KeylessPages | None = keyless_pages(shape, self.columns, self.cursor)
+        """Reads of the rows whose key is NULL, or ``None`` where the key cannot be NULL."""
         self.keys_first = self._select(key_columns, self.key).where(keys_present)
         self.keys_next = self.keys_first.where(self._after(self.key))
         postgres = shape.backend is Backend.POSTGRESQL
@@ -328,7 +333,10 @@ async def read_batches(
 
 
 async def _changes(reader: StreamReader, stored: Any, size: int, fetch: Fetch) -> AsyncIterator[Batch]:
-    rows = await fetch(reader.changes_first, {_SINCE: reader.since(stored), _LIMIT: size})
+    since = reader.since(stored)
+    async for records in _keyless(reader, size, fetch, (since,)):  # before the cursor moves past any of them
+        yield Batch(records, {"cursor": stored})
+    rows = await fetch(reader.changes_first, {_SINCE: since, _LIMIT: size})
     cursor = stored
     while rows:
         records, last = reader.split(rows)
@@ -355,12 +363,44 @@ async def _full(reader: StreamReader, checkpoint: Checkpoint | None, size: int, 
         records, last = reader.split(rows[:size])
         if len(rows) <= size:
             final: Checkpoint = {"cursor": start} if reader.cursor is not None and start is not None else {}
+            if last and all(map(reader.storable, last)):
+                stored_after = last
+            resumed = {"full": {"after": stored_after, "start": start}}  # a crash reads only keyless rows again
+            async for keyless in _keyless(reader, size, fetch):
+                if records:
+                    yield Batch(records, resumed)
+                records = keyless
             yield Batch(records, final)
             return
         after = last
         if all(map(reader.storable, after)):  # else a crash goes on after the batch before, or from the start
             stored_after = after
         yield Batch(records, {"full": {"after": stored_after, "start": start}})
+
+
+async def _keyless(
+    reader: StreamReader, size: int, fetch: Fetch, since: tuple[Any] | None = None
+) -> AsyncIterator[list[Record]]:
+    """The rows whose key is NULL, as records in pages of ``size`` (none where the key cannot be NULL); of a
+    changes read, those whose cursor is at least ``since``'s value."""
+    pages = reader.keyless
+    if pages is None:
+        return
+    first, following, extra = pages.first, pages.next, {}
+    if since is not None:
+        assert pages.changes_first is not None and pages.changes_next is not None  # a changes read has a cursor
+        first, following, extra = pages.changes_first, pages.changes_next, {_SINCE: since[0]}
+    after: list[Any] | int | None = None
+    read = 0
+    while True:
+        rows = await fetch(first if after is None else following, {**pages.page(after, size), **extra})
+        records, last = reader.split(rows)
+        read += len(rows)
+        if records:
+            yield records
+        if len(rows) < size:
+            return
+        after = read if pages.by_offset else last
 
 
 def _resumed(reader: StreamReader, checkpoint: Checkpoint | None) -> tuple[Any, list[Any] | None]:

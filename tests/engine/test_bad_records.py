@@ -274,3 +274,59 @@ async def test_records_without_a_key_stay_dead_letters_counted_once_run_after_ru
             ids.append([letter.id for letter in await engine.store.dead_letters("items")])
     assert ids[0] == ids[1] == ids[2], "the dead letters were cleared and made again"
     assert (tmp_path / "out" / "items.csv").read_text(encoding="utf-8").splitlines() == ["code,name", "a,Ann", "c,Cy"]
+
+
+def _null_key_project(root: Path, state: str) -> Path:
+    """A SQLite source keyed by a nullable ``code`` beside its ``id``, read on an ``updated_at`` cursor."""
+    connection = sqlite3.connect(root / "crm.db")
+    with connection:
+        connection.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, code TEXT UNIQUE, name TEXT, updated_at TEXT)")
+        connection.executemany(
+            "INSERT INTO items (code, name, updated_at) VALUES (?, ?, ?)",
+            [("a", "Ann", "2024-05-01 10:00"), (None, "Bo", "2024-05-01 10:01"), ("c", "Cy", "2024-05-01 10:02")],
+        )
+    connection.close()
+    connection = sqlite3.connect(root / "erp.db")
+    with connection:
+        connection.execute("CREATE TABLE items (code TEXT PRIMARY KEY, name TEXT)")
+    connection.close()
+    (root / "brygga.yaml").write_text(
+        PROJECT.format(state=state).replace(
+            "streams: {items: {table: items, key: code}}\n  erp",
+            "streams: {items: {table: items, key: code, cursor: updated_at}}\n  erp",
+        ),
+        encoding="utf-8",
+    )
+    (root / "mappings").mkdir()
+    (root / "mappings" / "items.yaml").write_text(textwrap.dedent(SYNC), encoding="utf-8")
+    return root / "brygga.yaml"
+
+
+async def test_sql_rows_whose_key_is_null_fail_visibly_once_run_after_run(tmp_path: Path, state: str) -> None:
+    """They were left out of every read without a word: now each is a record without a key, failed alone
+    into a dead letter that stays (never made again, never counted twice), by full and changes reads alike."""
+    file = _null_key_project(tmp_path, state)
+    error = "sync items: the record has no value for its key field code"
+
+    run, letters, _engine = await _run(file)  # the first run is a full read
+    assert (run.status, run.counts.read, run.counts.created, run.counts.failed) == ("partial", 3, 2, 1)
+    assert letters == [(letters[0][0], error)] and letters[0][0].startswith("(no key) ")
+    first = letters
+
+    _add_source_rows_with_cursor(tmp_path, [(None, "Di", "2024-05-01 10:03"), ("e", "Ed", "2024-05-01 10:04")])
+    run, letters, _engine = await _run(file)  # a changes read: Di is past the stored cursor
+    assert (run.counts.created, run.counts.failed) == (1, 2)
+    assert len(letters) == 2 and first[0] in letters
+
+    for _ in range(2):
+        again, letters_again, _engine = await _run(file)
+        assert (again.counts.created, again.counts.failed) == (0, 2)
+        assert letters_again == letters
+    assert _target(tmp_path) == [("a", "Ann"), ("c", "Cy"), ("e", "Ed")]
+
+
+def _add_source_rows_with_cursor(root: Path, rows: list[tuple[str | None, str, str]]) -> None:
+    connection = sqlite3.connect(root / "crm.db")
+    with connection:
+        connection.executemany("INSERT INTO items (code, name, updated_at) VALUES (?, ?, ?)", rows)
+    connection.close()

@@ -6,7 +6,7 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Column, Date, Integer, String
+from sqlalchemy import Column, Date, Integer
 from sqlalchemy.engine import make_url
 
 from app.records import dumps, loads
@@ -21,7 +21,6 @@ from tests.connectors.sql.conftest import (
     moments,
     only,
     read_all,
-    timestamp,
 )
 from tests.services import MARIADB_URL
 
@@ -223,20 +222,6 @@ async def test_lookback_on_a_date_cursor_goes_back_whole_days(db: Db, connect: C
         batches = await read_all(connector, "d", {"cursor": date(2024, 5, 3)}, 10)
 
     assert ids(batches) == [2, 1]
-
-
-async def test_rows_whose_key_is_null_are_never_read(db: Db, connect: Connect) -> None:
-    table = await db.create("codes", Column("code", String(10), unique=True), Column("updated_at", timestamp()))
-    await db.insert(
-        table, [{"code": None, "updated_at": T0}, {"code": "b", "updated_at": T0}, {"code": "a", "updated_at": T0}]
-    )
-
-    async with connect({"c": {"table": table.name, "key": "code", "cursor": "updated_at"}}) as connector:
-        full = await read_all(connector, "c", None, 1)
-        changes = await read_all(connector, "c", {"cursor": T0}, 1)
-
-    assert ids(full, "code") == ["a", "b"]
-    assert ids(changes, "code") == ["a", "b"]
 
 
 SCHEMAS = {"sqlite": "main", "postgresql": "public", "mariadb": make_url(MARIADB_URL).database}
