@@ -30,7 +30,6 @@ from itertools import repeat
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Select,
     and_,
@@ -47,6 +46,7 @@ from sqlalchemy.types import JSON, Float, NullType, Numeric, String, TypeDecorat
 from connectors.base import Batch, Checkpoint, PermanentError, Record
 from connectors.sql.coercion import DATE_KINDS, ColumnType, ColumnValueError
 from connectors.sql.databases import Backend
+from connectors.sql.key_order import binary_order, tied_keys
 from connectors.sql.keyless import SINCE, KeylessPages, keyless_pages
 from connectors.sql.lookups import LOOKUP_CHUNK
 from connectors.sql.mariadb_values import read_exactly, real_date_at_or_before, time_exactly
@@ -137,6 +137,10 @@ class StreamReader:
         source = shape.source
         self.columns = [_as_read(source.c[name], shape) for name in shape.columns]
         self.key = [self._comparable(name) for name in shape.key]
+        self._binary = {
+            id(value): name for name, value in zip(shape.key, self.key, strict=True) if name in tied_keys(shape)
+        }
+        """Key columns whose collation may take distinct values for equal, by expression: ordered by their bytes."""
         self.cursor = self._comparable(shape.options.cursor) if shape.options.cursor else None
         key_columns = [self._exact(source.c[name]) for name in shape.key]
         keys_present = and_(*(column.is_not(None) for column in key_columns))
@@ -192,15 +196,23 @@ class StreamReader:
         """A key or cursor column read as its very value (a MariaDB ``TIME`` duration as a duration)."""
         return time_exactly(column) if self.shape.backend is Backend.MYSQL else column
 
-    @staticmethod
-    def _select(columns: Sequence[ColumnElement[Any]], keyset: list[ColumnElement[Any]]) -> Select[Any]:
+    def _select(self, columns: Sequence[ColumnElement[Any]], keyset: list[ColumnElement[Any]]) -> Select[Any]:
         """``columns``, then the keyset values labelled (a key is also a plain column), in keyset order."""
         labelled = [value.label(f"brygga_keyset_{index}") for index, value in enumerate(keyset)]
-        return select(*columns, *labelled).order_by(*keyset).limit(bindparam(_LIMIT, type_=None))
+        ordered = [self._in_order(value, value) for value in keyset]
+        return select(*columns, *labelled).order_by(*ordered).limit(bindparam(_LIMIT, type_=None))
+
+    def _in_order(self, column: ColumnElement[Any], value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """``value`` as keyset pagination orders and compares ``column``: by its bytes where the column's
+        collation takes distinct texts for equal (see :func:`tied_keys`)."""
+        return binary_order(value, self.shape.backend) if id(column) in self._binary else value
 
     def _after(self, keyset: list[ColumnElement[Any]]) -> ColumnElement[bool]:
         """Rows after the keyset values bound as ``after_0``, ``after_1``, …, in keyset order."""
-        bounds = [bindparam(f"after_{index}", type_=value.type) for index, value in enumerate(keyset)]
+        bounds = [
+            self._in_order(value, bindparam(f"after_{index}", type_=value.type)) for index, value in enumerate(keyset)
+        ]
+        keyset = [self._in_order(value, value) for value in keyset]
         if len(keyset) == 1:
             return keyset[0] > bounds[0]
         if self.shape.backend is not Backend.MYSQL:
@@ -278,7 +290,7 @@ def _any_value(value: Any) -> bool:
     return True
 
 
-def _expanded_after(keyset: Sequence[ColumnElement[Any]], bounds: Sequence[BindParameter[Any]]) -> ColumnElement[bool]:
+def _expanded_after(keyset: Sequence[ColumnElement[Any]], bounds: Sequence[ColumnElement[Any]]) -> ColumnElement[bool]:
     """``(a, b, …) > (x, y, …)`` written out as ``a > x OR (a = x AND (b > y OR …))``."""
     first, bound = keyset[0], bounds[0]
     if len(keyset) == 1:
