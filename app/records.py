@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from app.record_checks import MAX_DEPTH, UnreadableValue
+from app.record_checks import MAX_DEPTH, UnreadableValue, non_finite_as_null
 
 Record = dict[str, Any]
 
@@ -162,9 +162,17 @@ def dumps(value: Any) -> str:
     with a note saying so.
     """
     try:
-        return orjson.dumps(value, default=_encode, option=_OPTIONS).decode()
+        data = orjson.dumps(value, default=_encode, option=_OPTIONS)
     except orjson.JSONEncodeError:  # a number beyond 64 bits, a lone surrogate, nesting beyond orjson's
-        return json.dumps(_bounded(value, 0), default=_encode, ensure_ascii=True, separators=(",", ":"))
+        return _spelt_out(value)
+    if non_finite_as_null(data, value):  # orjson writes inf and nan as null: kept as they are
+        return _spelt_out(value)
+    return data.decode()
+
+
+def _spelt_out(value: Any) -> str:
+    """:func:`dumps` by :mod:`json`: integers of any size, and ``Infinity``/``NaN``, which :func:`loads` reads."""
+    return json.dumps(_bounded(value, 0), default=_encode, ensure_ascii=True, separators=(",", ":"))
 
 
 def _key(key: Any) -> str:
@@ -188,9 +196,26 @@ def shown_dumps(value: Any) -> str:
     it back with those as text. A value plain JSON cannot hold as it is (an integer beyond 64 bits, a
     lone surrogate, keys other than text) is kept as :func:`dumps` keeps it."""
     try:
-        return orjson.dumps(value, default=str).decode()
+        data = orjson.dumps(value, default=str)
     except orjson.JSONEncodeError:
         return dumps(value)
+    if non_finite_as_null(data, value):  # orjson wrote inf and nan as null: shown as their text
+        return shown_dumps(_non_finite_as_text(value, 0))
+    return data.decode()
+
+
+def _non_finite_as_text(value: Any, depth: int) -> Any:
+    """``value`` with each float that is infinite or not a number as its text (``inf``, ``nan``): JSON has
+    no such number, and the API answers with these values."""
+    if isinstance(value, float):
+        return value if value - value == 0.0 else str(value)
+    if depth >= MAX_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {key: _non_finite_as_text(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_non_finite_as_text(item, depth + 1) for item in value]
+    return value
 
 
 def loads(text: str) -> Any:

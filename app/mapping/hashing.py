@@ -19,7 +19,7 @@ from uuid import UUID
 import orjson
 
 from app.errors import MappingError
-from app.record_checks import MAX_DEPTH, unfit_reason
+from app.record_checks import MAX_DEPTH, non_finite_as_null, unfit_reason
 
 _SORTED = orjson.OPT_SORT_KEYS
 _OPTIONS = _SORTED | orjson.OPT_NON_STR_KEYS
@@ -88,9 +88,12 @@ def record_hash(record: Mapping[str, Any]) -> str:
     """
     digest = _EMPTY_DIGEST.copy()  # a third cheaper than a new hash object with its parameters parsed
     try:
-        digest.update(orjson.dumps(record, default=_canonical, option=_SORTED))
+        data = orjson.dumps(record, default=_canonical, option=_SORTED)
     except orjson.JSONEncodeError:
-        digest.update(_unusual_json(record))
+        data = _unusual_json(record)
+    if non_finite_as_null(data, record):
+        data = _spelt_out_json(record)
+    digest.update(data)
     return digest.hexdigest()
 
 
@@ -102,11 +105,14 @@ def mapped_hash(record: Mapping[str, Any], sync: str, source_key: str) -> str:
     """
     digest = _EMPTY_DIGEST.copy()
     try:
-        digest.update(orjson.dumps(record, default=_canonical, option=_SORTED))
+        data = orjson.dumps(record, default=_canonical, option=_SORTED)
     except orjson.JSONEncodeError:
         if (reason := unfit_reason(record)) is not None:
             raise UnfitRecordError(sync, source_key, None, f"the mapped record {reason}") from None
-        digest.update(_unusual_json(record))
+        data = _unusual_json(record)
+    if non_finite_as_null(data, record):
+        data = _spelt_out_json(record)
+    digest.update(data)
     return digest.hexdigest()
 
 
@@ -116,8 +122,15 @@ def _unusual_json(record: Mapping[str, Any]) -> bytes:
     try:
         return orjson.dumps(record, default=_canonical, option=_OPTIONS)
     except orjson.JSONEncodeError:
-        text = json.dumps(_plain(record, 0), sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-        return text.encode("ascii")
+        return _spelt_out_json(record)
+
+
+def _spelt_out_json(record: Mapping[str, Any]) -> bytes:
+    """Canonical JSON by :mod:`json`, every value in a form it takes: integers of any size as they are, and
+    floats that are infinite or not a number as ``Infinity`` and ``NaN`` (orjson writes them as ``null``, so a
+    change from ``inf`` to null, or back, was no change)."""
+    text = json.dumps(_plain(record, 0), sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return text.encode("ascii")
 
 
 class _Text(str):
