@@ -29,13 +29,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.base import PermanentError, Record
+from connectors.base import PermanentError, Record, valid_unicode
 from connectors.rest.answers import json_body, records_in
 from connectors.rest.client import RestClient
 from connectors.rest.config import Match, RestStream
 from connectors.rest.errors import CredentialsRefused
 from connectors.rest.paths import record_key
-from connectors.rest.values import is_unicode, param_text
+from connectors.rest.values import param_text
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Matcher:
         if value is None or value == "":
             return None
         text = param_text(value)
-        if not is_unicode(text):  # it cannot be asked for; the create's body cannot hold it either: it fails alone
+        if not valid_unicode(text):  # it cannot be asked for; the create's body cannot hold it either: it fails alone
             return None
         try:
             found = await self._found(text)
