@@ -161,7 +161,7 @@ class Matcher:
         return sorted({key for key in keys if key is not None})
 
     def _warn_of_strangers(self, found: list[Record], same: list[Record]) -> None:
-        """Say once that the API's answers list records without the value asked for: it ignores or widens
+        """Say once a batch that the API's answers list records without the value asked for: it ignores or widens
         the filter, and only the first page is looked at, so a record on a later page is not found."""
         if self._warned_of_strangers:
             return
