@@ -14,6 +14,7 @@ pays nothing for them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -190,22 +191,60 @@ def _where(field: str | None) -> str:
     return "the record " if field is None else f"field {storable_text(field)!r} "
 
 
-class UnfitKey(str):
-    """A key read from a record that holds a NUL byte or a lone surrogate, spelt out by :func:`storable_text`.
+MOST_KEY_BYTES = 2000
+"""The longest key Brygga keeps, in bytes of UTF-8: the state database indexes keys, and PostgreSQL holds at
+most 2,704 bytes in an index row (the sync's name included); a longer key failed the whole batch's store
+write. No system's identifier comes near it."""
 
-    Its text is safe to look up and store; its record fails alone (no system could be written by it).
+_SURELY_SHORT = MOST_KEY_BYTES // 4
+"""A key of at most this many characters is within :data:`MOST_KEY_BYTES` whatever they are."""
+
+
+class UnfitKey(str):
+    """A key read from a record that no state database can keep (a NUL byte, a lone surrogate, a length past
+    :data:`MOST_KEY_BYTES`), as :func:`shown_key` writes it: safe to look up and store. Its record fails
+    alone (no system could be written by it).
+
+    :param why: what is wrong with it, after "its key" (``holds a NUL byte``)
     """
+
+    why: str
+
+    def __new__(cls, text: str, why: str) -> UnfitKey:
+        key = super().__new__(cls, text)
+        key.why = why
+        return key
+
+
+def key_problem(key: str) -> str | None:
+    """Why no state database can keep ``key`` (``holds a NUL byte``), or ``None``."""
+    if "\x00" in key:
+        return "holds a NUL byte"
+    if not valid_unicode(key):
+        return "holds text that is not valid Unicode (a lone surrogate)"
+    if len(key) > _SURELY_SHORT and (size := len(key.encode("utf-8"))) > MOST_KEY_BYTES:
+        return f"is {size:,} bytes long, more than the {MOST_KEY_BYTES:,} a key may have"
+    return None
+
+
+def shown_key(key: str) -> str:
+    """``key`` fit for a database and a message: NUL bytes and lone surrogates spelt out, and one past
+    :data:`MOST_KEY_BYTES` cut, with a digest of the whole so that two long keys stay two."""
+    if len(key) <= _SURELY_SHORT:
+        return storable_text(key)
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    return f"{storable_text(key[:100])}… ({len(key):,} characters, {digest})"
 
 
 def fit_keys(keys: list[str | None]) -> list[str | None]:
     """``keys``, with each key unfit for a database as an :class:`UnfitKey` (a batch's check at C speed)."""
-    if all_storable(keys):
+    if all_storable(keys) and max(map(len, filter(None, keys)), default=0) <= _SURELY_SHORT:
         return keys
     return [fit_key(key) for key in keys]
 
 
 def fit_key(key: str | None) -> str | None:
-    """``key``, or an :class:`UnfitKey` when it holds a NUL byte or a lone surrogate."""
-    if key is None or ("\x00" not in key and valid_unicode(key)):
+    """``key``, or an :class:`UnfitKey` when no state database can keep it (see :func:`key_problem`)."""
+    if key is None or (problem := key_problem(key)) is None:
         return key
-    return UnfitKey(storable_text(key))
+    return UnfitKey(shown_key(key), problem)

@@ -49,7 +49,8 @@ imports from here and from its own package, never from ``app``. It gets:
   :func:`key_text`, :func:`key_texts`, :func:`duration_text` (a duration as
   ISO 8601 text, for a target that takes text), :class:`UnreadableValue` for a
   value the system holds but cannot hand over (the record fails alone), and
-  :class:`NotARecord` for an item of a list of records that is no record (it fails alone);
+  :class:`NotARecord` for an item of a list of records that is no record (it fails alone),
+  and :func:`valid_unicode` (whether text can be written as UTF-8: it holds no lone surrogate);
 - errors: :class:`ConnectorError`, :class:`TransientError`,
   :class:`PermanentError`, and :class:`EarlierWriteFailed` with the ordering
   of overlapping writes, :class:`CallOrder` and :class:`Turn`;
@@ -106,7 +107,7 @@ from app.config import (
 )
 from app.errors import ConnectorError, EarlierWriteFailed, PermanentError, TransientError
 from app.json_values import NotJson, parse_json
-from app.record_checks import NotARecord, UnreadableValue
+from app.record_checks import NotARecord, UnreadableValue, valid_unicode
 from app.records import Record, duration_text, format_key, key_text, key_texts, parse_key
 from connectors.ordering import CallOrder, Turn
 
@@ -475,4 +476,5 @@ __all__ = [
     "parse_path",
     "retry_policy",
     "retrying_as",
+    "valid_unicode",
 ]

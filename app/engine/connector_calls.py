@@ -2,9 +2,12 @@
 none of its answers blindly.
 
 A connector's mistake fails what met it, with a message naming the connector: a record it answered
-wrongly fails alone; an answer that cannot be matched to the writes sent (too few or too many results)
-fails the run, with nothing of that batch recorded as written; an exception that would end the process
-(``KeyboardInterrupt``, ``SystemExit``) fails the run that called, not the service and its other syncs;
+wrongly fails alone (a result for another record, a target key that is no text, or text no ID map can
+keep: empty, a NUL byte, a lone surrogate, past :data:`~app.record_checks.MOST_KEY_BYTES`); a key ``match``
+found that no ID map can keep is not adopted; an answer that cannot be matched to the writes or records
+sent (too few or too many results) fails the run, with nothing of that batch recorded as written; an
+exception that would end the process (``KeyboardInterrupt``, ``SystemExit``) fails the run that called,
+not the service and its other syncs;
 a call that does not return within its system's ``call_timeout`` is cancelled and fails the run, which
 then releases its sync for the next run.
 
@@ -15,6 +18,7 @@ event loop (``time.sleep`` in an async method) can be named by the service's loo
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
@@ -22,10 +26,11 @@ from typing import Any, NamedTuple, TypeVar
 
 from app.config import format_duration
 from app.errors import ConnectorError, ConnectorTimeout, PermanentError
-from app.record_checks import NotARecord, shown_value
+from app.record_checks import NotARecord, key_problem, shown_value
 from connectors.base import Batch, Connector, StreamInfo, Write, WriteAction, WriteResult
 
 _T = TypeVar("_T")
+log = logging.getLogger("brygga.engine")
 
 _ENDING = (KeyboardInterrupt, SystemExit)
 """What a connector may raise that, escaping a task, ends the event loop and the process with it. Catching
@@ -215,6 +220,41 @@ async def write_batch(connector: Connector, stream: str, writes: Sequence[Write]
     return checked
 
 
+async def match_records(connector: Connector, stream: str, records: Sequence[dict[str, Any]]) -> list[str | None]:
+    """:meth:`Connector.match`, checked: one key or ``None`` per record.
+
+    A found key that is no text, or text no ID map can keep, is not adopted (``None``), with a warning naming
+    the connector: adopting it would store it, or update a record by it.
+
+    :raises PermanentError: when the answer cannot be matched to the records (not a list, too few or too many)
+    """
+    call = connector.match(stream, records)
+    found = await _within_deadline(connector, f"matching records of stream '{stream}'", call)
+    if not isinstance(found, list | tuple) or len(found) != len(records):
+        answer = f"{len(found)} keys" if isinstance(found, list | tuple) else type(found).__name__
+        raise PermanentError(
+            f"{connector_name(connector)} answered a look-up (match) of {len(records)} records of stream "
+            f"'{stream}' with {answer}, not one key or None per record in order: the run stops (the connector "
+            "needs fixing)"
+        )
+    return [_matched_key(connector, stream, key) for key in found]
+
+
+def _matched_key(connector: Connector, stream: str, key: object) -> str | None:
+    if key is None:
+        return None
+    problem = f"is {shown_value(key)}, not text" if type(key) is not str else _target_key_problem(key)
+    if problem is None:
+        return key  # type: ignore[return-value]  # text: checked just above
+    log.warning(
+        "%s found a record of stream '%s' by match whose key %s: it is not adopted (the connector needs fixing)",
+        connector_name(connector),
+        stream,
+        problem if type(key) is not str else f"{shown_value(key)} {problem}",
+    )
+    return None
+
+
 def _fail_keys_given_twice(
     connector: Connector, stream: str, writes: Sequence[Write], results: list[WriteResult]
 ) -> None:
@@ -253,6 +293,8 @@ def _checked_result(
     key, error = result.target_key, result.error
     if key is not None and type(key) is not str:
         return _wrong(connector, stream, write, f"answered with the key {shown_value(key)}, not text (format_key)")
+    if key is not None and key != write.target_key and (problem := _target_key_problem(key)) is not None:
+        return _unfit(connector, stream, write, result, problem)
     if error is not None:
         if isinstance(error, ConnectorError):
             return result
@@ -263,6 +305,28 @@ def _checked_result(
     if write.action is not WriteAction.CREATE or _folded(key, fold) in asked:
         return _wrong(connector, stream, write, f"answered with the result of record {key}")
     return result
+
+
+def _target_key_problem(key: str) -> str | None:
+    """Why no ID map can keep ``key``, a target key a connector answered with, or ``None``."""
+    return "is empty" if not key else key_problem(key)
+
+
+def _unfit(connector: Connector, stream: str, write: Write, result: WriteResult, problem: str) -> WriteResult:
+    """A failed result for ``write``, answered with a target key no ID map can keep: the connector's own error
+    stands where it gave one; else the record was likely written, which its dead letter says."""
+    if result.error is not None:
+        return WriteResult(write.target_key, result.error)
+    record = f"record {write.target_key}" if write.target_key is not None else "a new record"
+    return WriteResult(
+        write.target_key,
+        PermanentError(
+            f"{connector_name(connector)} answered the {write.action} of {record} in stream '{stream}' with the "
+            f"target key {shown_value(result.target_key)}, which {problem}: no ID map can keep it, "
+            "so the record is not recorded as written, though it was likely written; look for it in the target "
+            "before retrying the dead letter (the connector needs fixing)"
+        ),
+    )
 
 
 def _wrong(connector: Connector, stream: str, write: Write, what: str) -> WriteResult:

@@ -169,13 +169,14 @@ def _keyless(mapping: CompiledMapping, record: Record) -> Planned:
 
 
 def _fail_unfit_keys(mapping: CompiledMapping, plan: list[Planned]) -> None:
-    """Records whose key holds a NUL byte or a lone surrogate fail alone: no ID map or target can keep it."""
+    """Records whose key holds a NUL byte or a lone surrogate, or is longer than any identifier, fail alone: no
+    ID map or target can keep it."""
     for item in plan:
-        if item.source_key.__class__ is UnfitKey:
+        if isinstance(item.source_key, UnfitKey):
             item.action, item.reason = Action.FAIL, "mapping"
             item.error = (
-                f"sync {mapping.sync}, record {item.source_key}: its key holds a NUL byte or text that is not valid "
-                "Unicode, which no ID map or target can keep: correct the key in the source system"
+                f"sync {mapping.sync}, record {item.source_key}: its key {item.source_key.why}, which no ID map or "
+                "target can keep: correct the key in the source system"
             )
 
 

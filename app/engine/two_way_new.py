@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from app.config import Direction, Side
-from app.engine.connector_calls import guarded
+from app.engine.connector_calls import guarded, match_records
 from app.engine.lookups import find_lookups
 from app.engine.planning import Action, Planned, key_as_written, shared_target_error
 from app.engine.retry import with_retries
@@ -47,9 +47,7 @@ class NewRecords:
         records_to_match = list(mapped.values())
 
         async def look() -> list[str | None]:
-            return await guarded(
-                connector, f"matching records of stream '{stream}'", connector.match(stream, records_to_match)
-            )
+            return await match_records(connector, stream, records_to_match)
 
         found = dict(zip(mapped, await with_retries(self.sync.retry, look, self.sides.sleep), strict=True))
         candidates = {key: match for key, match in found.items() if match is not None}

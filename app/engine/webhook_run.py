@@ -168,8 +168,8 @@ def _not_fetched(run: EventsRun, key: str | None, looked_up: ByKey) -> str:
     """Why the record of ``key`` was not fetched."""
     if key is None:
         return "the event names no key"
-    if type(key) is UnfitKey:
-        return f"the key holds a NUL byte or text that is not valid Unicode: {run.sync.source} cannot be asked for it"
+    if isinstance(key, UnfitKey):
+        return f"the key {key.why}: {run.sync.source} cannot be asked for it"
     if key in looked_up.refused:
         return str(looked_up.refused[key])
     return f"{run.sync.source} has no record {key} (fetch)"

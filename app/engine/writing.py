@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from app.engine.connector_calls import guarded, write_batch
+from app.engine.connector_calls import match_records, write_batch
 from app.engine.planning import Action, Planned, SyncParts
 from app.engine.retry import Sleep, pause, with_retries, worth_retrying
 from app.errors import ConnectorError, TransientError
@@ -111,9 +111,7 @@ async def settle_creates(parts: SyncParts, plan: Sequence[Planned], sleep: Sleep
         records = [item.mapped or {} for item in creates]
 
         async def look() -> list[str | None]:
-            return await guarded(
-                parts.target, f"matching records of stream '{stream}'", parts.target.match(stream, records)
-            )
+            return await match_records(parts.target, stream, records)
 
         found = await with_retries(parts.sync.retry, look, sleep)
     elif any(item.mapped_before for item in creates):

@@ -4,7 +4,13 @@ OAuth2 (client credentials, RFC 6749 §4.4): the token is fetched once and
 shared by every request; it is fetched again shortly before its
 ``expires_in`` runs out (a tenth of its life early, at most a minute), and
 after the API answers 401 to it (the request is then sent once more with the
-new token). The client id and secret are sent in the form body
+new token). The token endpoint is not hammered: a token is reused for at
+least :attr:`OAuth2Credentials.SHORTEST_REUSE` seconds whatever its
+``expires_in`` says (``1``, ``0.001``), a 401 aside; ``expires_in`` of 0 or
+less is no expiry (used until a 401). A token fetched after a 401 and refused
+too, before the API ever took it, is not replaced again within
+``SHORTEST_REUSE``: the API refuses the client, not an old token, and each
+request fetching its own token first would only add to the refusals. The client id and secret are sent in the form body
 (``client_secret_post``), with ``scope`` and ``audience`` when configured.
 Every secret and token is added to the connector's secrets, so no message or
 log line shows it.
@@ -19,9 +25,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-import orjson
 
-from connectors.base import ConnectorError, SecretValues, TransientError
+from connectors.base import ConnectorError, NotJson, SecretValues, TransientError, parse_json
 from connectors.rest.config import Auth, BasicAuth, BearerAuth, HeaderAuth, OAuth2Auth, QueryAuth
 from connectors.rest.errors import PermanentHttpError
 from connectors.rest.limits import Clock
@@ -44,6 +49,9 @@ class Credentials:
     async def rejected(self, used: str | None) -> bool:
         """The API answered 401 to credentials ``used``: whether fresh ones may do (send once more)."""
         return False
+
+    def accepted(self, used: str | None) -> None:
+        """The API answered credentials ``used`` with a success: they are good."""
 
 
 class HeaderCredentials(Credentials):
@@ -110,6 +118,9 @@ class OAuth2Credentials(Credentials):
     """Refresh this share of a token's life before it runs out …"""
     MOST_EARLY = 60.0
     """… but no more than this many seconds early."""
+    SHORTEST_REUSE = 10.0
+    """… and use each token at least this many seconds (unless the API refuses it), whatever its ``expires_in``:
+    ``expires_in: 0.001`` fetched a token for every request."""
 
     def __init__(
         self, options: OAuth2Auth, send: SendToken, secrets: SecretValues, clock: Clock, system: str = ""
@@ -128,6 +139,11 @@ class OAuth2Credentials(Credentials):
         self._tries = 0
         self._failed: ConnectorError | None = None
         self._failed_until = 0.0
+        self._fetched_at = 0.0
+        self._replacing_refused = False
+        """The next token fetched replaces one the API refused."""
+        self._unproven = False
+        """The token replaces a refused one and the API has not taken it yet."""
         self.fetched = 0
         """How many tokens were fetched (for logs and tests)."""
 
@@ -139,8 +155,15 @@ class OAuth2Credentials(Credentials):
     async def rejected(self, used: str | None) -> bool:
         async with self._lock:
             if used is not None and self._token == used:
+                if self._unproven and self._clock.now() - self._fetched_at < self.SHORTEST_REUSE:
+                    return False  # a fresh token refused too: the API refuses the client; no fetch per request
                 self._token = None  # the next request fetches a new one (one fetch, however many were refused)
+                self._replacing_refused = True
         return used is not None
+
+    def accepted(self, used: str | None) -> None:
+        if used is not None and used == self._token:
+            self._unproven = False
 
     async def _current(self) -> str:
         """The token to send; fetched where there is none, or it runs out.
@@ -167,6 +190,7 @@ class OAuth2Credentials(Credentials):
                     self._failed, self._failed_until = exc, self._clock.now() + min(max(wait or 0.0, took), MOST_SHARED)
                     raise
                 self._failed = None
+                self._fetched_at, self._unproven, self._replacing_refused = began, self._replacing_refused, False
                 self._keep(token)
             assert self._token is not None
             return self._token
@@ -200,14 +224,15 @@ class OAuth2Credentials(Credentials):
         log.info("fetched an OAuth2 token from %s (%s)", self.options.token_url, shown)
         if lifetime is None:
             return token, None
-        return token, self._clock.now() + lifetime - min(lifetime * self.EARLY, self.MOST_EARLY)
+        usable = max(lifetime - min(lifetime * self.EARLY, self.MOST_EARLY), self.SHORTEST_REUSE)
+        return token, self._clock.now() + usable
 
     def _read_answer(self, answer: httpx.Response) -> tuple[str, float | None]:
         where = self._where
-        try:
-            body: Any = orjson.loads(answer.content)
-        except orjson.JSONDecodeError as exc:
-            reason = str(exc).split(":", 1)[0]  # orjson's reason, without the text it quotes
+        try:  # numbers exact: an ``expires_in`` of 1e999 is no reason to refuse the token (orjson refused it)
+            body: Any = parse_json(answer.content, where=where)
+        except NotJson as exc:
+            reason = exc.reason.split(":", 1)[0]  # the parser's reason, without the text it quotes
             raise PermanentHttpError(f"{where}: the answer is not JSON ({reason})", status=answer.status_code) from None
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:

@@ -182,7 +182,9 @@ class RestClient:
         response, used = await self._send(request, where)
         if response.status_code == 401 and await self.credentials.rejected(used):
             request = build()
-            response, _ = await self._send(request, where)
+            response, used = await self._send(request, where)
+        if response.is_success:
+            self.credentials.accepted(used)
         if error := status_error(response, self._shown(request, where), self.redact):
             raise error
         return response

@@ -34,14 +34,14 @@ from typing import NamedTuple
 import httpx
 import orjson
 
-from connectors.base import Batch, Checkpoint, PermanentError, Record
+from connectors.base import Batch, Checkpoint, PermanentError, Record, valid_unicode
 from connectors.rest.answers import json_body, records_in, stated_total
 from connectors.rest.client import RestClient
 from connectors.rest.config import RestStream
 from connectors.rest.errors import NotFoundHttpError
 from connectors.rest.paging import BodyCursor, NumberedPaging, Page, PageRequest, Paging, Params, paging
 from connectors.rest.paths import shown_text
-from connectors.rest.values import is_unicode, latest, param_text
+from connectors.rest.values import latest, param_text
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +311,7 @@ def _usable_cursor(value: object) -> object:
     move for such a value; its record is read as any other."""
     if isinstance(value, dict | list):
         return None
-    if isinstance(value, str) and (len(value) > MOST_CURSOR or "\x00" in value or not is_unicode(value)):
+    if isinstance(value, str) and (len(value) > MOST_CURSOR or "\x00" in value or not valid_unicode(value)):
         return None
     return value
 
@@ -320,7 +320,7 @@ def _usable_cursors(values: list[object]) -> list[object]:
     """:func:`_usable_cursor` of each value; the whole page's text checked at once where all is text."""
     if all(type(value) is str for value in values):
         text = "".join(values)  # type: ignore[arg-type]  # every value is text: checked just above
-        if "\x00" not in text and is_unicode(text) and max(map(len, values)) <= MOST_CURSOR:  # type: ignore[arg-type]
+        if "\x00" not in text and valid_unicode(text) and max(map(len, values)) <= MOST_CURSOR:  # type: ignore[arg-type]
             return values
     return [_usable_cursor(value) for value in values]
 

@@ -3,9 +3,13 @@
 Only :class:`~connectors.rest.errors.TransientHttpError` is retried, and a
 request that must not be repeated once it may have arrived (a create) only
 when it certainly did not (see ``maybe_done``). A 429 or 503 that says
-``Retry-After`` is waited for as asked instead of the backoff; one that asks
-for longer than :attr:`RequestRetryPolicy.longest_wait` is not waited for within the
-run: the error goes up at once, and the sync tries again later.
+``Retry-After`` is waited for as asked where that is longer than the backoff,
+never shorter: an API answering ``Retry-After: 0`` (or a date in the past) to
+every try would else get them all back to back. One that asks for longer than
+:attr:`RequestRetryPolicy.longest_wait` is not waited for within the run: the
+error goes up at once, and the sync tries again later. A ``Retry-After`` that
+is no whole number of seconds and no HTTP date (``1.5``, ``-5``, ``soon``) is
+not taken: the backoff is waited.
 """
 
 from __future__ import annotations
@@ -57,9 +61,10 @@ def retrying(policy: RequestRetryPolicy, clock: Clock, *, repeatable: bool) -> A
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome is not None else None
+        least = float(backoff(state))
         if isinstance(error, TransientHttpError) and error.retry_after is not None:
-            return error.retry_after
-        return float(backoff(state))
+            return max(error.retry_after, least)  # "Retry-After: 0" on every answer is no licence to hammer
+        return least
 
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from connectors.base import PermanentError, duration_text, key_text
+from connectors.base import PermanentError, duration_text, key_text, valid_unicode
 
 
 def _encode(value: Any) -> Any:
@@ -80,7 +80,7 @@ def _exact(value: Any, at: str, depth: int) -> Any:
     :raises _Unwritable: for text that is not valid Unicode (a lone surrogate) or nesting past orjson's depth
     """
     if isinstance(value, str):
-        if not is_unicode(value):
+        if not valid_unicode(value):
             raise _Unwritable(f"the text at `{at or '(the record)'}` is not valid Unicode (it has a lone surrogate)")
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -96,13 +96,13 @@ def _exact(value: Any, at: str, depth: int) -> Any:
 
 
 def _key(key: Any, at: str) -> Any:
-    if isinstance(key, str) and not is_unicode(key):
+    if isinstance(key, str) and not valid_unicode(key):
         raise _Unwritable(f"a field name in `{at or '(the record)'}` is not valid Unicode (it has a lone surrogate)")
     return key
 
 
 def _within(at: str, key: Any) -> str:
-    name = str(key) if isinstance(key, str) and is_unicode(key) and str(key).isprintable() else repr(key)
+    name = str(key) if isinstance(key, str) and valid_unicode(key) and str(key).isprintable() else repr(key)
     return f"{at}.{name}" if at else name
 
 
@@ -111,15 +111,6 @@ def _digits(value: int, at: str) -> str:
         return str(value)
     except ValueError:  # more digits than Python writes (sys.get_int_max_str_digits)
         raise _Unwritable(f"the integer at `{at}` has too many digits to write") from None
-
-
-def is_unicode(text: str) -> bool:
-    """Whether ``text`` can be written as UTF-8 (it has no lone surrogate)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def whole_number(text: str) -> int | None:

@@ -39,6 +39,7 @@ from connectors.base import (
     Write,
     WriteAction,
     WriteResult,
+    valid_unicode,
 )
 from connectors.rest.answers import json_body
 from connectors.rest.client import RestClient
@@ -46,7 +47,6 @@ from connectors.rest.config import Endpoint, RestStream
 from connectors.rest.errors import CredentialsRefused, NotFoundHttpError, TransientHttpError
 from connectors.rest.matching import Ambiguities
 from connectors.rest.paths import record_in, record_key, request_path, shown_text
-from connectors.rest.values import is_unicode
 
 Exists = Callable[[str], Awaitable[bool]]
 
@@ -199,7 +199,7 @@ def _unusable_key(created: Record, fields: Sequence[str]) -> str | None:
         if isinstance(value, str):
             if not value.strip():
                 return f"`{name}` is empty"
-            if _CONTROL.search(value) is not None or not is_unicode(value):
+            if _CONTROL.search(value) is not None or not valid_unicode(value):
                 return f"`{name}` holds a NUL byte, a control character or text that is not valid Unicode"
     return None
 

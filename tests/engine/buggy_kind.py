@@ -8,6 +8,7 @@ the system's ``bug`` option (or ``bugs[OPEN]``) that of :meth:`BuggyConnector.op
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -94,6 +95,15 @@ class BuggyConnector(Connector):
             await _hang()
         return StreamInfo()
 
+    def can_match(self, stream: str) -> bool:
+        return self.bug(stream).startswith("match ")
+
+    async def match(self, stream: str, records: Sequence[dict[str, Any]]) -> list[str | None]:
+        if self.bug(stream) == "match fewer":
+            return [None] * (len(records) - 1)
+        found: list[Any] = ["", "a\x00b", 7, None, "held-5"]  # keys no ID map can keep, then none, then one
+        return [found[index % 5] for index in range(len(records))]
+
     def reports_created(self, stream: str) -> bool:
         return self.bug(stream) not in ("no get", "get KeyboardInterrupt")
 
@@ -153,6 +163,10 @@ class BuggyConnector(Connector):
             results = [WriteResult("P1") for _ in writes]
         elif bug == "own form":  # no bug: a system that keeps a new record's key in its own form
             results = [WriteResult(f"P-{result.target_key}") for result in results]
+        elif bug == "unfit keys":  # keys no ID map can keep, then a fine one, in turn
+            long = "".join(hashlib.sha256(str(number).encode()).hexdigest() for number in range(80))  # no repeats
+            unfit = ["", "a\x00b", "b\udcffc", long, "ok"]
+            results = [WriteResult(f"{unfit[index % 5]}{index // 5 or ''}") for index in range(len(results))]
         return results
 
 

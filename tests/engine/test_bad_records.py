@@ -6,6 +6,7 @@ valid Unicode, nesting deeper than any system takes. Each must fail alone, whate
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import textwrap
 from pathlib import Path
@@ -111,6 +112,24 @@ async def test_a_key_with_a_nul_byte_fails_alone_and_the_batch_lands(tmp_path: P
     again, letters_again, _ = await _run(file)  # the dead letter is tried again, and fails again alone
     assert again.status in ("partial", "succeeded") and [key for key, _ in letters_again] == ["b\\x00c"]
     assert _target(tmp_path) == [("a", "Ann"), ("d", "Di")]
+
+
+async def test_a_key_longer_than_any_identifier_fails_alone_and_the_batch_lands(tmp_path: Path, state: str) -> None:
+    """On PostgreSQL such a key failed the whole run: no index row holds 5 KB (the ID map and record log index
+    their keys)."""
+    long = "".join(hashlib.sha256(str(number).encode()).hexdigest() for number in range(80))  # 5,120, no repeats
+    file = _project(tmp_path, state, [("a", "Ann"), (long, "Bo"), ("d", "Di")])
+
+    run, letters, _ = await _run(file)
+    again, letters_again, _ = await _run(file)  # its dead letter is tried again, and fails again alone
+
+    assert run.status == "partial", run.error
+    assert (run.counts.read, run.counts.created, run.counts.failed) == (3, 2, 1)
+    assert _target(tmp_path) == [("a", "Ann"), ("d", "Di")]
+    [(key, error)] = letters
+    assert key.startswith(long[:100] + "… (5,120 characters, ") and len(key) < 200
+    assert "its key is 5,120 bytes long, more than the 2,000 a key may have" in error
+    assert again.status in ("partial", "succeeded") and [key for key, _ in letters_again] == [key]
 
 
 async def test_an_error_quoting_a_nul_byte_is_stored_spelt_out(tmp_path: Path, state: str) -> None:

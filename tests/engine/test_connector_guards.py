@@ -208,3 +208,66 @@ async def test_a_value_read_that_cannot_be_shown_still_fails_alone(
 
     assert (run.status, run.counts.created, run.counts.failed) == ("partial", 1, 1)
     assert "read a int that cannot be shown from stream 'people'" in letters[0].error
+
+
+async def test_new_records_answered_with_keys_no_id_map_can_keep_fail_alone_saying_they_were_likely_written(
+    tmp_path: Path, buggy_kind: type[BuggyConnector], state: str
+) -> None:
+    """Only "is it text" was checked: a key that is empty, holds a NUL byte or a lone surrogate, or is
+    thousands of characters long was stored as the record's target key (on PostgreSQL a key that long
+    failed the whole batch's store write: no index row holds it)."""
+    project = _project(tmp_path, write="unfit keys")
+    text = project.read_text().replace("state: sqlite:///state.db", f"state: {state}")
+    project.write_text(text.replace("tgt:\n    connector: buggy", "tgt:\n    connector: buggy-api"))
+    async with open_engine(open_workspace(project, environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+        id_map = await engine.store.id_map("people", ["1", "2", "3", "4", "5"])
+        letters = {letter.source_key: letter.error for letter in await engine.store.dead_letters("people")}
+
+    assert (run.status, run.counts.created, run.counts.failed) == ("partial", 1, 4)
+    assert id_map["5"].target_key == "ok"
+    assert [id_map[key].target_key for key in "1234"] == [None] * 4
+    assert sorted(letters) == ["1", "2", "3", "4"]
+    for error in letters.values():
+        assert error.startswith("the buggy-api connector of system 'tgt' answered the create of a new record")
+        assert "though it was likely written; look for it in the target before retrying" in error
+    assert "which is empty" in letters["1"]
+    assert "which holds a NUL byte" in letters["2"]
+    assert "which holds text that is not valid Unicode" in letters["3"]
+    assert "which is 5,120 bytes long" in letters["4"]
+
+
+async def test_keys_match_found_that_no_id_map_can_keep_are_not_adopted(
+    tmp_path: Path, buggy_kind: type[BuggyConnector], caplog: pytest.LogCaptureFixture
+) -> None:
+    """They were adopted as they were: an empty key, a NUL byte or an int became the record's target key, and
+    the record was updated by it."""
+    project = _project(tmp_path, write="match unfit")
+    project.write_text(project.read_text().replace("tgt:\n    connector: buggy", "tgt:\n    connector: buggy-api"))
+    async with open_engine(open_workspace(project, environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+        id_map = await engine.store.id_map("people", ["1", "2", "3", "4", "5"])
+
+    assert (run.status, run.counts.created, run.counts.updated) == ("succeeded", 4, 1)
+    assert {key: row.target_key for key, row in id_map.items()} == {
+        "1": "1",
+        "2": "2",
+        "3": "3",
+        "4": "4",
+        "5": "held-5",
+    }
+    assert "found a record of stream 'people' by match whose key '' is empty: it is not adopted" in caplog.text
+    assert "whose key is 7, not text" in caplog.text
+
+
+async def test_a_match_answered_with_too_few_keys_fails_the_run_naming_the_connector(
+    tmp_path: Path, buggy_kind: type[BuggyConnector]
+) -> None:
+    project = _project(tmp_path, write="match fewer")
+    project.write_text(project.read_text().replace("tgt:\n    connector: buggy", "tgt:\n    connector: buggy-api"))
+    async with open_engine(open_workspace(project, environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+
+    assert run.status == "failed" and run.error is not None
+    assert "the buggy-api connector of system 'tgt' answered a look-up (match) of 5 records" in run.error
+    assert "with 4 keys" in run.error

@@ -400,3 +400,106 @@ async def test_a_token_no_header_can_carry_is_refused_where_it_is_fetched(token:
         "crm: fetching an OAuth2 token from https://id.example/token: its access_token holds a control character "
         "(a line break, a NUL), which no HTTP header can carry: the token endpoint answers wrongly; check `token_url`"
     )
+
+
+def _counting_token_endpoint(lifetime: object) -> tuple[Any, list[str]]:
+    """A token endpoint answering ``expires_in: lifetime``, and the tokens it handed out."""
+    issued: list[str] = []
+
+    async def send(request: httpx.Request) -> httpx.Response:
+        issued.append(f"tok-{len(issued) + 1}")
+        return httpx.Response(200, json={"access_token": issued[-1], "expires_in": lifetime}, request=request)
+
+    return send, issued
+
+
+_OPTIONS = {"type": "oauth2", "token_url": "https://id.example/token", "client_id": "c", "client_secret": "s"}
+
+
+@pytest.mark.parametrize("lifetime", [1, 0.001, 1e-300, "1", 9])
+async def test_a_token_said_to_last_under_the_shortest_reuse_is_reused_that_long(lifetime: object) -> None:
+    """``expires_in: 1`` (or less) fetched a token for every request a second apart, or every request at all:
+    the token endpoint hammered. A token is now reused for at least ``SHORTEST_REUSE`` seconds; an API that
+    refuses it sooner (401) gets a new one then."""
+    send, issued = _counting_token_endpoint(lifetime)
+    clock = FakeClock()
+    oauth2 = credentials(OAuth2Auth.model_validate(_OPTIONS), send, SecretValues(), clock.clock)
+
+    for _ in range(9):
+        await oauth2.authorize(httpx.Request("GET", "https://api.example/contacts"))
+        clock.time += 1
+    assert issued == ["tok-1"]
+    clock.time += auth.OAuth2Credentials.SHORTEST_REUSE
+    await oauth2.authorize(httpx.Request("GET", "https://api.example/contacts"))
+    assert issued == ["tok-1", "tok-2"]
+
+
+@pytest.mark.parametrize("lifetime", [0, -5, "-5", None])
+async def test_a_token_said_to_last_no_time_or_less_is_kept_until_the_api_refuses_it(lifetime: object) -> None:
+    """No lifetime worth the name: the token is used until the API answers 401 (some token endpoints say 0 for
+    tokens that do not expire)."""
+    send, issued = _counting_token_endpoint(lifetime)
+    clock = FakeClock()
+    oauth2 = credentials(OAuth2Auth.model_validate(_OPTIONS), send, SecretValues(), clock.clock)
+
+    for _ in range(5):
+        await oauth2.authorize(httpx.Request("GET", "https://api.example/contacts"))
+        clock.time += 3600
+
+    assert issued == ["tok-1"]
+
+
+async def test_an_api_refusing_every_token_costs_one_token_fetch_per_shortest_reuse_not_one_per_request(
+    api: ApiState, api_url: str, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    """Each request refused with 401 fetched a new token before it failed: a thousand requests to an API that
+    takes none of the client's tokens asked the token endpoint a thousand times."""
+    api.token_lifetime = 0  # the API takes no token it issues
+    connector = make_system(stream("oauth"), ENVIRON, auth=oauth(api_url))
+
+    for _ in range(10):
+        with pytest.raises(PermanentError, match="401 Unauthorized"):
+            await read_all(connector, "contacts")
+    assert api.token_requests == 2  # the first token, and one more after the API refused it
+    fake_clock.time += auth.OAuth2Credentials.SHORTEST_REUSE
+    with pytest.raises(PermanentError, match="401 Unauthorized"):
+        await read_all(connector, "contacts")
+
+    assert api.token_requests == 3
+
+
+async def test_a_token_refused_after_the_api_took_it_is_replaced_at_once_however_young(
+    api: ApiState, api_url: str, make_system: MakeSystem
+) -> None:
+    """An API whose tokens really last a second: each refusal of a token that it took before is an expiry, and
+    gets a new token, however soon it comes."""
+    api.contacts = contacts(3)
+    connector = make_system(stream("oauth"), ENVIRON, auth=oauth(api_url))
+
+    for _ in range(3):
+        assert len((await read_all(connector, "contacts"))[0].records) == 3
+        api.revoke_tokens()
+
+    assert api.token_requests == 3
+
+
+@pytest.mark.parametrize("lifetime", [b"1e999", b"123456789012345678901234567890"])
+async def test_an_expires_in_beyond_any_float_is_a_long_lived_token_not_an_answer_that_is_not_json(
+    lifetime: bytes,
+) -> None:
+    """orjson refuses ``1e999``: the token endpoint's whole answer was taken for one that is not JSON, and
+    every request failed for it."""
+    issued: list[str] = []
+
+    async def send(request: httpx.Request) -> httpx.Response:
+        issued.append("tok-1")
+        content = b'{"access_token": "tok-1", "expires_in": ' + lifetime + b"}"
+        return httpx.Response(200, content=content, request=request)
+
+    clock = FakeClock()
+    oauth2 = credentials(OAuth2Auth.model_validate(_OPTIONS), send, SecretValues(), clock.clock)
+
+    for _ in range(3):
+        assert await oauth2.authorize(httpx.Request("GET", "https://api.example/contacts")) == "tok-1"
+        clock.time += 3600
+    assert issued == ["tok-1"]

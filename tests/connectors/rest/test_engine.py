@@ -166,3 +166,24 @@ async def test_two_syncs_on_one_system_run_together_within_its_rate_limit(
     arrivals = [seen.at for seen in api.seen]
     assert len(arrivals) >= 25
     assert most_in_any_window(arrivals, 0.2) <= 5
+
+
+async def test_an_api_ignoring_the_match_filter_never_has_one_customer_written_over_another(
+    api: ApiState, api_url: str, tmp_path: Path
+) -> None:
+    """Such an API lists every record; one without the match field was adopted, and updated with another
+    person's data. Now only the record with the very value is adopted; the others fail alone, saying why."""
+    path = project(tmp_path, api_url)
+    api.ignore_filter = True
+    api.store[70] = {"id": 70, "name": "Stranger without email"}
+    api.store[77] = {"id": 77, "email": "p2@x.se", "name": "Already there"}
+
+    async with open_engine(open_workspace(path, environ={})) as engine:
+        result = await engine.run("out", RunOptions())
+        letters = await engine.store.dead_letters("out")
+
+    assert (result.status, result.counts) == ("partial", Counts(read=5, updated=1, failed=4))
+    assert api.store[70] == {"id": 70, "name": "Stranger without email"}
+    assert api.store[77]["name"] == "Person 2"
+    assert all("without `email`" in letter.error for letter in letters)
+    assert api.requests("/api/w/contacts", "POST") == []

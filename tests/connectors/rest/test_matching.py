@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from app.errors import PermanentError
 from connectors.base import Write, WriteAction
 from tests.connectors.rest.conftest import MakeSystem
@@ -108,3 +110,70 @@ async def test_a_value_that_cannot_be_asked_for_is_not_looked_up_and_its_create_
     assert len(api.requests("/api/w/contacts", "GET")) == 1
     assert isinstance(results[0].error, PermanentError) and "not valid Unicode" in str(results[0].error)
     assert api.requests("/api/w/contacts", "POST") == []
+
+
+def _creates(records: list[dict[str, Any]]) -> list[Write]:
+    return [Write(WriteAction.CREATE, record, None) for record in records]
+
+
+async def test_an_api_that_ignores_the_parameter_does_not_make_us_update_a_record_without_the_field(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    """The record without an email was adopted: the create of cy@c.se became an update of someone else."""
+    hold(api, "bo@b.se")
+    api.store[600] = {"id": 600, "name": "No Email"}
+    api.ignore_filter = True
+    connector = make_system({"contacts": STREAM})
+
+    found = await connector.match("contacts", [{"email": "cy@c.se"}, {"email": "bo@b.se"}])
+    [refused] = await connector.write("contacts", _creates([{"email": "cy@c.se", "name": "Cy"}]))
+
+    assert found == [None, "501"]
+    assert isinstance(refused.error, PermanentError)
+    assert "not created" in str(refused.error)
+    assert "the API answered 1 record(s) without `email` to the look-up of email=cy@c.se" in str(refused.error)
+    assert api.store[600] == {"id": 600, "name": "No Email"}
+    assert api.requests("/api/w/contacts", "POST") == []
+
+
+async def test_a_list_that_leaves_the_field_out_refuses_the_create_instead_of_adopting_or_duplicating(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    api.store[600] = {"id": 600, "name": "Ann"}  # the API filters by email, but its list leaves the field out
+    connector = make_system({"contacts": STREAM})
+    api.ignore_filter = True
+
+    assert await connector.match("contacts", [{"email": "ann@a.se"}]) == [None]
+    [refused] = await connector.write("contacts", _creates([{"email": "ann@a.se"}]))
+
+    assert isinstance(refused.error, PermanentError)
+    assert "make the list include `email`" in str(refused.error)
+
+
+async def test_a_record_with_the_value_but_no_key_is_neither_adopted_nor_duplicated(
+    api: ApiState, make_system: MakeSystem
+) -> None:
+    api.store[600] = {"id": None, "email": "ann@a.se"}
+    connector = make_system({"contacts": STREAM})
+
+    assert await connector.match("contacts", [{"email": "ann@a.se"}]) == [None]
+    [refused] = await connector.write("contacts", _creates([{"email": "ann@a.se"}]))
+
+    assert isinstance(refused.error, PermanentError)
+    assert "a record with this email (ann@a.se) but without its key `id`" in str(refused.error)
+    assert api.requests("/api/w/contacts", "POST") == []
+
+
+async def test_an_api_listing_every_record_is_warned_of_once_and_only_the_equal_one_adopted(
+    api: ApiState, make_system: MakeSystem, caplog: pytest.LogCaptureFixture
+) -> None:
+    hold(api, "ann@a.se", "bo@b.se", "cy@c.se")
+    api.ignore_filter = True
+    connector = make_system({"contacts": STREAM})
+
+    found = await connector.match("contacts", [{"email": "cy@c.se"}, {"email": " BO@b.se "}, {"email": "dan@d.se"}])
+    results = await connector.write("contacts", _creates([{"email": "dan@d.se"}]))
+
+    assert found == ["503", "502", None]
+    assert results[0].ok
+    assert caplog.text.count("seems to ignore or widen the `email` parameter") == 1

@@ -9,6 +9,7 @@ from email.utils import format_datetime
 import pytest
 
 from app.errors import PermanentError, TransientError
+from connectors.base import RetryPolicy, retrying_as
 from connectors.rest.retrying import RequestRetryPolicy
 from tests.connectors.rest.conftest import FakeClock, MakeSystem, ids, read_all
 from tests.connectors.rest.server import ApiState, contacts
@@ -144,3 +145,61 @@ async def test_a_system_that_refuses_connections_is_a_transient_error(make_syste
 
     with pytest.raises(TransientError, match="could not connect"):
         await read_all(connector, "contacts")
+
+
+_PAST = format_datetime(datetime(2001, 1, 1, tzinfo=UTC), usegmt=True)
+
+
+@pytest.mark.parametrize(
+    "asked",
+    ["0", "-5", "1.5", "0.0", _PAST, "soon", "", "²", "1e3", "0x10"],
+    ids=["zero", "negative", "fractional", "zero-fraction", "date-in-the-past", "word", "empty", "superscript",
+         "exponent", "hex"],
+)  # fmt: skip
+@pytest.mark.parametrize("status", [429, 503])
+async def test_a_retry_after_of_nothing_or_garbage_still_waits_the_backoff_between_tries(
+    api: ApiState, make_system: MakeSystem, fake_clock: FakeClock, asked: str, status: int
+) -> None:
+    # Retry-After: 0 on every answer let all five tries go out back to back, hammering the API
+    for _ in range(5):
+        api.fault("GET", PATH, status=status, headers={"Retry-After": asked})
+    connector = make_system(STREAM)
+    connector.retry_policy = RequestRetryPolicy(attempts=5, first_wait=1, most_wait=4)
+
+    with pytest.raises(TransientError, match=str(status)):
+        await read_all(connector, "contacts")
+
+    assert len(api.requests(PATH)) == 5
+    assert len(fake_clock.sleeps) == 4
+    assert all(wait >= low for wait, low in zip(fake_clock.sleeps, [1, 2, 4, 4], strict=True)), fake_clock.sleeps
+
+
+async def test_a_retry_after_of_zero_waits_the_running_syncs_own_backoff(
+    api: ApiState, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    api.contacts = contacts(3)
+    for _ in range(2):
+        api.fault("GET", PATH, status=429, headers={"Retry-After": "0"})
+    connector = make_system(STREAM)
+
+    with retrying_as(RetryPolicy(attempts=5, backoff=timedelta(seconds=10), max_backoff=timedelta(minutes=1))):
+        assert ids(await read_all(connector, "contacts")) == [1, 2, 3]
+
+    assert len(fake_clock.sleeps) == 2
+    assert fake_clock.sleeps[0] >= 10
+    assert fake_clock.sleeps[1] >= 20
+
+
+@pytest.mark.parametrize("asked", ["99999999999999999999999999999", "9" * 5000])
+async def test_a_retry_after_beyond_any_number_fails_at_once_as_transient_for_a_later_run(
+    api: ApiState, make_system: MakeSystem, fake_clock: FakeClock, asked: str
+) -> None:
+    api.fault("GET", PATH, status=429, headers={"Retry-After": asked})
+    connector = make_system(STREAM)
+
+    with pytest.raises(TransientError, match="429 Too Many Requests") as raised:
+        await read_all(connector, "contacts")
+
+    assert raised.value.retry_after is not None and raised.value.retry_after > 300
+    assert fake_clock.sleeps == []
+    assert len(api.requests(PATH)) == 1

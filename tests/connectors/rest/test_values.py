@@ -187,3 +187,15 @@ def test_a_cursor_text_that_names_no_moment_never_beats_timestamps_or_numbers(ju
     assert latest(["2024-05-01T10:00:00Z", junk, "2024-04-01T10:00:00Z"]) == "2024-05-01T10:00:00Z"
     assert latest([junk, 7, 9]) == 9
     assert latest([junk]) == junk  # a stream of opaque text cursors still has one
+
+
+def test_connectors_check_unicode_with_the_engines_own_check_from_the_sdk() -> None:
+    # one check, exported through connectors.base: the REST connector kept a copy of its own (is_unicode)
+    import connectors.base
+    import connectors.rest.values
+    from app.record_checks import valid_unicode
+
+    assert connectors.base.valid_unicode is valid_unicode
+    assert "valid_unicode" in connectors.base.__all__
+    assert not hasattr(connectors.rest.values, "is_unicode")
+    assert connectors.base.valid_unicode("Åsa") and not connectors.base.valid_unicode("a\ud800")
