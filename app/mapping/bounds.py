@@ -28,19 +28,19 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from functools import wraps
 from itertools import chain
 from typing import Any
 
+from app.record_checks import FLAT_TYPES, MAX_WRITTEN, written_size
 from app.records import duration_text
 
 MAX_DIGITS = 4300
 """Python's own limit for turning an integer into text (and back)."""
 MAX_LENGTH = 1_000_000
 MAX_WORK = 10_000_000
-MAX_TEXT = 1 << 26
+MAX_TEXT = MAX_WRITTEN
 """The longest text (or list) an expression may put together from parts it is given (``~``, ``+``, a
 template's output, loops and all): 64 Mi characters. Far above :data:`MAX_LENGTH`, which bounds what one
 operation makes out of little (a width, a repeat), since a record's own texts may be long; far below what
@@ -126,39 +126,10 @@ def add(left: Any, right: Any) -> Any:
     return left + right
 
 
-def written_size(value: Any) -> int:
-    """How many characters or items ``value`` comes to written out in full: as text, JSON, or a hash's input.
-
-    A list may hold one list many times over: ``[[1] * 99999] * 99999`` is 99,999 items in memory, each the
-    same list, yet ten billion numbers written out, which ``str`` or a JSON encoder makes in C for hours,
-    where no step is counted. Each list, tuple, set or mapping counts one, plus what it holds; a text its
-    length; anything else one. Every part is measured once (by identity) however often it occurs, so this
-    costs no more than the value's size in memory.
-    """
-    return _written_size(value, {})
-
-
-_NESTED = (list, tuple, Mapping, Set)
-
-
-def _written_size(value: Any, sizes: dict[int, int]) -> int:
-    if isinstance(value, str | bytes):
-        return len(value)
-    if not isinstance(value, _NESTED):
-        return 1
-    known = sizes.get(id(value))
-    if known is not None:
-        return known
-    sizes[id(value)] = 1  # a value holding itself (none can be made here) is not walked again
-    parts = chain.from_iterable(value.items()) if isinstance(value, Mapping) else value
-    size = 1 + sum(_written_size(part, sizes) for part in parts)
-    sizes[id(value)] = size
-    return size
-
-
-_FLAT = frozenset({str, bytes, int, float, bool, type(None), Decimal, date, datetime, time, timedelta})
+_FLAT = FLAT_TYPES
 """Types that hold no other value: :func:`written` passes them by their class alone, as it is asked of
-nearly every value an expression touches (an ``isinstance`` against ``Mapping`` costs several times more)."""
+nearly every value an expression touches."""
+_NESTED = (list, tuple, Mapping, Set)
 
 
 def is_flat(value: Any) -> bool:
