@@ -29,6 +29,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from datetime import timedelta
+from decimal import Decimal
 from functools import wraps
 from itertools import chain
 from typing import Any
@@ -51,6 +52,11 @@ _SEQUENCES = (str, bytes, list, tuple)
 
 class ExpressionTooCostly(ValueError):
     """An operation whose result would be too large; the message names it and the bound."""
+
+
+class NumberError(ValueError):
+    """A number an expression cannot give (:mod:`~app.mapping.number_filters`): beyond what its type holds,
+    or no number (NaN, infinity) where one is needed; the message names the filter and the number."""
 
 
 class _Work(threading.local):
@@ -219,9 +225,10 @@ def joined_output(parts: Iterable[Any]) -> str:
 _FLAGS = frozenset("#0- +")
 
 
-def _percent_fields(text: str) -> Iterator[tuple[str, str]]:
-    """Each ``%`` field's width and precision as written (``""`` where none), as Python's ``%`` reads the
-    format: a mapping key's parentheses nest (``%(a(b))9s`` has the key ``a(b)``), ``%%`` is no field."""
+def _percent_fields(text: str) -> Iterator[tuple[str, str, str]]:
+    """Each ``%`` field's width, precision and conversion as written (``""`` where none), as Python's ``%``
+    reads the format: a mapping key's parentheses nest (``%(a(b))9s`` has the key ``a(b)``), ``%%`` is no
+    field."""
     end, at = len(text), text.find("%")
     while at != -1:
         at += 1
@@ -245,7 +252,9 @@ def _percent_fields(text: str) -> Iterator[tuple[str, str]]:
             while at < end and (text[at].isdigit() or (at == precision_start and text[at] == "*")):
                 at += 1
             precision = text[precision_start:at]
-        yield width, precision
+        while at < end and text[at] in "hlL":  # a length modifier, which Python ignores
+            at += 1
+        yield width, precision, text[at : at + 1]
         at = text.find("%", at)
 
 
@@ -260,7 +269,9 @@ def modulo(left: Any, right: Any) -> Any:
 def formatted_size(text: str, values: Any) -> None:
     """:raises ExpressionTooCostly: when a width or precision of the ``%`` format ``text`` is too large."""
     given = values if isinstance(values, tuple) else (values,)
-    for field in _percent_fields(text):
+    for *field, conversion in _percent_fields(text):
+        if conversion in _TO_INTEGER:
+            _whole_decimals(values.values() if isinstance(values, Mapping) else given, "%")
         for value in field:
             if value == "*":
                 for item in given:
@@ -270,10 +281,25 @@ def formatted_size(text: str, values: Any) -> None:
                 _length(_width(value), "%")
 
 
-def format_width(spec: str) -> None:
-    """A ``str.format`` field's format spec: every number in it is a width or precision to bound."""
+_TO_INTEGER = frozenset("diu")
+"""``%`` conversions that turn the value into an integer first (a decimal of a million digits: a minute)."""
+
+
+def _whole_decimals(values: Iterable[Any], what: str) -> None:
+    """:raises ExpressionTooCostly: when one of ``values`` is a decimal of more than :data:`MAX_DIGITS`
+    digits as a whole number (``1E+999999``)."""
+    for value in values:
+        if isinstance(value, Decimal) and value.is_finite() and value.adjusted() >= MAX_DIGITS:
+            _number(value.adjusted() + 1, what)
+
+
+def format_width(spec: str, value: Any = None) -> None:
+    """A ``str.format`` field's format spec: every number in it is a width or precision to bound, and a
+    decimal written in full (``f``, ``%``: ``1E+999999999`` is a billion digits) is sized."""
     for number in re.findall(r"\d+", spec):
         _length(_width(number), "format")
+    if isinstance(value, Decimal) and value.is_finite() and spec[-1:] in "fF%" and spec:
+        _length(abs(value.adjusted()), "format")
 
 
 def _width(digits: str) -> int:
@@ -441,6 +467,8 @@ def check_method(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
             return (parts, *args[1:])
         elif name == "translate":
             _length(len(owner) * max([len(v) for v in _values(args[0]) if isinstance(v, str)] or [1]), name)
+    elif isinstance(owner, Decimal) and name == "as_integer_ratio" and owner.is_finite():
+        _number(abs(owner.adjusted()) + 1, name)  # 1E-999999 too: its denominator is 10 ** 999999
     elif isinstance(owner, int) and name == "to_bytes":
         length = args[0] if args else kwargs.get("length", 1)
         if _whole(length):

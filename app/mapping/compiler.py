@@ -14,12 +14,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException, InvalidOperation, getcontext
 from typing import Any, Protocol
 
 from app.config import ConfigIssue, FieldMapping, Location, SyncConfig, dotted
 from app.errors import ConfigError, LookupPendingError, MappingError
-from app.mapping.bounds import ExpressionTooCostly
+from app.mapping.bounds import ExpressionTooCostly, NumberError
 from app.mapping.conversions import ConversionError, converter
 from app.mapping.keys import KeyReader
 from app.mapping.lookups import LookupResolver, NoLookups
@@ -235,11 +235,23 @@ def _failure(
     return failure
 
 
+def _listed(args: tuple[Any, ...]) -> list[Any]:
+    return list(args[0]) if len(args) == 1 and isinstance(args[0], list) else list(args)
+
+
 def _cause(exc: Exception) -> str:
     if isinstance(exc, ConversionError | TransformError | _RequiredMissing):
         return str(exc)
     if isinstance(exc, ExpressionTooCostly):
         return f"expression refused: {exc}"
+    if isinstance(exc, NumberError):
+        return f"expression failed: {exc}"
+    if isinstance(exc, DecimalException):  # its text is a list of classes: [<class 'decimal.DivisionImpossible'>]
+        conditions = ", ".join(getattr(condition, "__name__", str(condition)) for condition in _listed(exc.args))
+        return (
+            f"expression failed: decimal arithmetic ({conditions}): the result is undefined, or has more digits "
+            f"than a decimal is computed with ({getcontext().prec}), or an exponent past its range"
+        )
     return f"expression failed: {type(exc).__name__}: {exc}"
 
 
