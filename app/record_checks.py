@@ -15,12 +15,21 @@ pays nothing for them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 MAX_DEPTH = 254
 """The deepest nesting of objects and lists a record may have: as deep as orjson (which hashes and sends
 records) goes, so that the check below runs only for records orjson has refused."""
+
+
+MAX_WRITTEN = 1 << 26
+"""The most characters and items a record may come to written out in full (:func:`written_size`): 64 Mi, far
+more than any system takes in one record, far less than exhausts memory or keeps a JSON encoder busy for
+long (orjson writes about that in a second; it crashed the process on a text of 2 GiB)."""
 
 
 class UnreadableValue:
@@ -248,3 +257,63 @@ def fit_key(key: str | None) -> str | None:
     if key is None or (problem := key_problem(key)) is None:
         return key
     return UnfitKey(shown_key(key), problem)
+
+
+FLAT_TYPES = frozenset({str, bytes, int, float, bool, type(None), Decimal, date, datetime, time, timedelta})
+"""Types that hold no other value: a value of one is passed by its class alone (an ``isinstance`` against
+``Mapping`` costs several times more)."""
+
+_NESTED = (list, tuple, Mapping, Set)
+
+
+def written_size(value: Any) -> int:
+    """How many characters or items ``value`` comes to written out in full: as text, JSON, or a hash's input.
+
+    A list may hold one list many times over: ``[[1] * 99999] * 99999`` is 99,999 items in memory, each the
+    same list, yet ten billion numbers written out, which ``str`` or a JSON encoder makes in C for hours,
+    where no step is counted. Each list, tuple, set or mapping counts one, plus what it holds; a text its
+    length; anything else one. Every part is measured once (by identity) however often it occurs, so this
+    costs no more than the value's size in memory; it walks without recursion, so no depth exhausts the stack.
+    """
+    if isinstance(value, str | bytes):
+        return len(value)
+    if not isinstance(value, _NESTED):
+        return 1
+    sizes: dict[int, int] = {}
+    pending: list[tuple[Any, bool]] = [(value, False)]
+    while pending:
+        item, parts_measured = pending.pop()
+        if parts_measured:
+            sizes[id(item)] = 1 + sum(_part_size(part, sizes) for part in _parts(item))
+        elif id(item) not in sizes:  # measured already (a part met before), or open above (none can be)
+            sizes[id(item)] = 1
+            pending.append((item, True))
+            pending += [(part, False) for part in _parts(item) if isinstance(part, _NESTED)]
+    return sizes[id(value)]
+
+
+def _parts(value: Any) -> Iterable[Any]:
+    return chain.from_iterable(value.items()) if isinstance(value, Mapping) else value
+
+
+def _part_size(part: Any, sizes: dict[int, int]) -> int:
+    if isinstance(part, str | bytes):
+        return len(part)
+    return sizes[id(part)] if isinstance(part, _NESTED) else 1
+
+
+def oversized_reason(record: Mapping[str, Any]) -> str | None:
+    """Why ``record`` is too large to hash, keep or send (past :data:`MAX_WRITTEN` written out), or ``None``:
+    ``comes to … written out``, to follow "a record that".
+
+    A record of texts, numbers and dates alone (nearly every one) is passed at a glance.
+    """
+    if FLAT_TYPES.issuperset(map(type, record.values())):
+        return None
+    size = written_size(record)
+    if size <= MAX_WRITTEN:
+        return None
+    return (
+        f"comes to {size:,} characters and values written out (one list or object held in it many times "
+        f"over, or simply that much); the most is {MAX_WRITTEN:,}"
+    )

@@ -22,11 +22,12 @@ import logging
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
+from itertools import chain
 from typing import Any, NamedTuple, TypeVar
 
 from app.config import format_duration
 from app.errors import ConnectorError, ConnectorTimeout, PermanentError
-from app.record_checks import NotARecord, key_problem, shown_value
+from app.record_checks import FLAT_TYPES, NotARecord, key_problem, oversized_reason, shown_value
 from connectors.base import Batch, Connector, StreamInfo, Write, WriteAction, WriteResult
 
 _T = TypeVar("_T")
@@ -151,19 +152,41 @@ def _checked_batch(connector: Connector, stream: str, batch: object) -> Batch:
             "with a list of records: the connector must yield connectors.base.Batch objects"
         )
     records = batch.records
-    if all(type(record) is dict for record in records):
+    if all(type(record) is dict for record in records) and not _any_oversized(connector, records):
         return batch
-    checked: list[dict[str, Any]] = []
-    for record in records:
-        if isinstance(record, dict):
-            checked.append(record)
-        else:
-            why = (
-                f"{connector_name(connector)} read {shown_value(record)} from stream '{stream}', a "
-                f"{type(record).__name__}, not a record (a mapping of field to value): the connector needs fixing"
-            )
-            checked.append(NotARecord(record, why))
-    return Batch(checked, batch.checkpoint)
+    return Batch([_checked_record(connector, stream, record) for record in records], batch.checkpoint)
+
+
+def _checked_record(connector: Connector, stream: str, record: object) -> dict[str, Any]:
+    """``record``, or a :class:`NotARecord` standing in for it where it is no mapping, or too large to keep."""
+    if not isinstance(record, dict):
+        why = (
+            f"{connector_name(connector)} read {shown_value(record)} from stream '{stream}', a "
+            f"{type(record).__name__}, not a record (a mapping of field to value): the connector needs fixing"
+        )
+        return NotARecord(record, why)
+    too_large = None if _builtin(connector) else oversized_reason(record)
+    if too_large is None:
+        return record
+    why = f"{connector_name(connector)} read a record from stream '{stream}' that {too_large}"
+    return NotARecord("a record too large to keep", why)
+
+
+def _builtin(connector: Connector) -> bool:
+    """Whether ``connector`` is of a kind of Brygga's own, whose records come from parsers (JSON, rows, cells)
+    that never put one list or object in two places: none is larger written out than what was read."""
+    return type(connector).__module__.startswith("connectors.")
+
+
+def _any_oversized(connector: Connector, records: list[Any]) -> bool:
+    """Whether a record of a third-party kind's ``records`` is too large to keep written out (a list held in
+    it many times over): at C speed where every value is a text, number or date, as nearly always."""
+    if _builtin(connector):
+        return False
+    values = chain.from_iterable(record.values() for record in records if isinstance(record, dict))
+    return not FLAT_TYPES.issuperset(map(type, values)) and any(
+        oversized_reason(record) is not None for record in records if isinstance(record, dict)
+    )
 
 
 async def open_connector(connector: Connector) -> None:

@@ -28,19 +28,20 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from functools import wraps
 from itertools import chain
 from typing import Any
 
+from app.record_checks import FLAT_TYPES, MAX_WRITTEN, written_size
 from app.records import duration_text
 
 MAX_DIGITS = 4300
 """Python's own limit for turning an integer into text (and back)."""
 MAX_LENGTH = 1_000_000
 MAX_WORK = 10_000_000
-MAX_TEXT = 1 << 26
+MAX_TEXT = MAX_WRITTEN
 """The longest text (or list) an expression may put together from parts it is given (``~``, ``+``, a
 template's output, loops and all): 64 Mi characters. Far above :data:`MAX_LENGTH`, which bounds what one
 operation makes out of little (a width, a repeat), since a record's own texts may be long; far below what
@@ -51,6 +52,11 @@ _SEQUENCES = (str, bytes, list, tuple)
 
 class ExpressionTooCostly(ValueError):
     """An operation whose result would be too large; the message names it and the bound."""
+
+
+class NumberError(ValueError):
+    """A number an expression cannot give (:mod:`~app.mapping.number_filters`): beyond what its type holds,
+    or no number (NaN, infinity) where one is needed; the message names the filter and the number."""
 
 
 class _Work(threading.local):
@@ -126,39 +132,10 @@ def add(left: Any, right: Any) -> Any:
     return left + right
 
 
-def written_size(value: Any) -> int:
-    """How many characters or items ``value`` comes to written out in full: as text, JSON, or a hash's input.
-
-    A list may hold one list many times over: ``[[1] * 99999] * 99999`` is 99,999 items in memory, each the
-    same list, yet ten billion numbers written out, which ``str`` or a JSON encoder makes in C for hours,
-    where no step is counted. Each list, tuple, set or mapping counts one, plus what it holds; a text its
-    length; anything else one. Every part is measured once (by identity) however often it occurs, so this
-    costs no more than the value's size in memory.
-    """
-    return _written_size(value, {})
-
-
-_NESTED = (list, tuple, Mapping, Set)
-
-
-def _written_size(value: Any, sizes: dict[int, int]) -> int:
-    if isinstance(value, str | bytes):
-        return len(value)
-    if not isinstance(value, _NESTED):
-        return 1
-    known = sizes.get(id(value))
-    if known is not None:
-        return known
-    sizes[id(value)] = 1  # a value holding itself (none can be made here) is not walked again
-    parts = chain.from_iterable(value.items()) if isinstance(value, Mapping) else value
-    size = 1 + sum(_written_size(part, sizes) for part in parts)
-    sizes[id(value)] = size
-    return size
-
-
-_FLAT = frozenset({str, bytes, int, float, bool, type(None), Decimal, date, datetime, time, timedelta})
+_FLAT = FLAT_TYPES
 """Types that hold no other value: :func:`written` passes them by their class alone, as it is asked of
-nearly every value an expression touches (an ``isinstance`` against ``Mapping`` costs several times more)."""
+nearly every value an expression touches."""
+_NESTED = (list, tuple, Mapping, Set)
 
 
 def is_flat(value: Any) -> bool:
@@ -248,9 +225,10 @@ def joined_output(parts: Iterable[Any]) -> str:
 _FLAGS = frozenset("#0- +")
 
 
-def _percent_fields(text: str) -> Iterator[tuple[str, str]]:
-    """Each ``%`` field's width and precision as written (``""`` where none), as Python's ``%`` reads the
-    format: a mapping key's parentheses nest (``%(a(b))9s`` has the key ``a(b)``), ``%%`` is no field."""
+def _percent_fields(text: str) -> Iterator[tuple[str, str, str]]:
+    """Each ``%`` field's width, precision and conversion as written (``""`` where none), as Python's ``%``
+    reads the format: a mapping key's parentheses nest (``%(a(b))9s`` has the key ``a(b)``), ``%%`` is no
+    field."""
     end, at = len(text), text.find("%")
     while at != -1:
         at += 1
@@ -274,7 +252,9 @@ def _percent_fields(text: str) -> Iterator[tuple[str, str]]:
             while at < end and (text[at].isdigit() or (at == precision_start and text[at] == "*")):
                 at += 1
             precision = text[precision_start:at]
-        yield width, precision
+        while at < end and text[at] in "hlL":  # a length modifier, which Python ignores
+            at += 1
+        yield width, precision, text[at : at + 1]
         at = text.find("%", at)
 
 
@@ -289,7 +269,9 @@ def modulo(left: Any, right: Any) -> Any:
 def formatted_size(text: str, values: Any) -> None:
     """:raises ExpressionTooCostly: when a width or precision of the ``%`` format ``text`` is too large."""
     given = values if isinstance(values, tuple) else (values,)
-    for field in _percent_fields(text):
+    for *field, conversion in _percent_fields(text):
+        if conversion in _TO_INTEGER:
+            _whole_decimals(values.values() if isinstance(values, Mapping) else given, "%")
         for value in field:
             if value == "*":
                 for item in given:
@@ -299,10 +281,25 @@ def formatted_size(text: str, values: Any) -> None:
                 _length(_width(value), "%")
 
 
-def format_width(spec: str) -> None:
-    """A ``str.format`` field's format spec: every number in it is a width or precision to bound."""
+_TO_INTEGER = frozenset("diu")
+"""``%`` conversions that turn the value into an integer first (a decimal of a million digits: a minute)."""
+
+
+def _whole_decimals(values: Iterable[Any], what: str) -> None:
+    """:raises ExpressionTooCostly: when one of ``values`` is a decimal of more than :data:`MAX_DIGITS`
+    digits as a whole number (``1E+999999``)."""
+    for value in values:
+        if isinstance(value, Decimal) and value.is_finite() and value.adjusted() >= MAX_DIGITS:
+            _number(value.adjusted() + 1, what)
+
+
+def format_width(spec: str, value: Any = None) -> None:
+    """A ``str.format`` field's format spec: every number in it is a width or precision to bound, and a
+    decimal written in full (``f``, ``%``: ``1E+999999999`` is a billion digits) is sized."""
     for number in re.findall(r"\d+", spec):
         _length(_width(number), "format")
+    if isinstance(value, Decimal) and value.is_finite() and spec[-1:] in "fF%" and spec:
+        _length(abs(value.adjusted()), "format")
 
 
 def _width(digits: str) -> int:
@@ -470,6 +467,8 @@ def check_method(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
             return (parts, *args[1:])
         elif name == "translate":
             _length(len(owner) * max([len(v) for v in _values(args[0]) if isinstance(v, str)] or [1]), name)
+    elif isinstance(owner, Decimal) and name == "as_integer_ratio" and owner.is_finite():
+        _number(abs(owner.adjusted()) + 1, name)  # 1E-999999 too: its denominator is 10 ** 999999
     elif isinstance(owner, int) and name == "to_bytes":
         length = args[0] if args else kwargs.get("length", 1)
         if _whole(length):

@@ -14,13 +14,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException, InvalidOperation, getcontext
 from typing import Any, Protocol
 
 from app.config import ConfigIssue, FieldMapping, Location, SyncConfig, dotted
 from app.errors import ConfigError, LookupPendingError, MappingError
-from app.mapping.bounds import ExpressionTooCostly
-from app.mapping.conversions import ConversionError, converter
+from app.mapping.bounds import ExpressionTooCostly, NumberError
+from app.mapping.conversions import ConversionError, converter, to_boolean
 from app.mapping.keys import KeyReader
 from app.mapping.lookups import LookupResolver, NoLookups
 from app.mapping.paths import PathSyntaxError, Step, compile_steps, parse_path
@@ -235,11 +235,23 @@ def _failure(
     return failure
 
 
+def _listed(args: tuple[Any, ...]) -> list[Any]:
+    return list(args[0]) if len(args) == 1 and isinstance(args[0], list) else list(args)
+
+
 def _cause(exc: Exception) -> str:
     if isinstance(exc, ConversionError | TransformError | _RequiredMissing):
         return str(exc)
     if isinstance(exc, ExpressionTooCostly):
         return f"expression refused: {exc}"
+    if isinstance(exc, NumberError):
+        return f"expression failed: {exc}"
+    if isinstance(exc, DecimalException):  # its text is a list of classes: [<class 'decimal.DivisionImpossible'>]
+        conditions = ", ".join(getattr(condition, "__name__", str(condition)) for condition in _listed(exc.args))
+        return (
+            f"expression failed: decimal arithmetic ({conditions}): the result is undefined, or has more digits "
+            f"than a decimal is computed with ({getcontext().prec}), or an exponent past its range"
+        )
     return f"expression failed: {type(exc).__name__}: {exc}"
 
 
@@ -271,7 +283,8 @@ class _Compiler:
         except ExpressionSyntaxError as exc:
             self.problem(self.sync.where_at, str(exc))
             return []
-        return [f"if not {condition}:", "    return None"]
+        truth = self.add(_where_truth, "truth")
+        return [f"_where = {condition}", f"if _where is not True and not {truth}(_where):", "    return None"]
 
     def field(self, v: str, name: str, spec: FieldMapping) -> list[str]:
         at: Location = (self.sync.fields_at, name)
@@ -451,6 +464,21 @@ class _Compiler:
         if isinstance(default, dict | list):
             value = f"{self.add(copy.deepcopy, 'copy')}({value})"
         return [f"if {v} is None:", f"    {v} = {value}"]
+
+
+def _where_truth(value: Any) -> bool:
+    """Whether a ``where`` that gave ``value`` keeps its record: text that is a boolean word (``false``, ``0``,
+    ``nej``, as ``type: boolean`` reads them) is that boolean; anything else as Jinja takes it, null false.
+
+    A CSV's booleans are text: ``where: "{{ record.active }}"`` kept every record, ``false`` being text that
+    is not empty, and wrote the ones meant to be skipped.
+    """
+    if value.__class__ is str and value.strip():
+        try:
+            return to_boolean(value)
+        except ConversionError:
+            return True
+    return bool(value)
 
 
 def _shared_parents(sync: SyncConfig) -> set[str]:

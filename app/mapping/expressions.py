@@ -28,6 +28,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from app.config import closest
 from app.mapping import bounds
 from app.mapping.jinja_python import Translator, UnknownName, Untranslatable, against_flat_constant
+from app.mapping.number_filters import float_filter, int_filter, round_filter
 from app.mapping.python_code import Namespace, python_literal
 from app.mapping.transforms import KINDS
 
@@ -131,7 +132,7 @@ class RecordEnvironment(ImmutableSandboxedEnvironment):
 
 class _BoundedFormatter(SandboxedFormatter):
     def format_field(self, value: Any, format_spec: str) -> Any:
-        bounds.format_width(format_spec)
+        bounds.format_width(format_spec, value)
         bounds.written(value, "format")
         return super().format_field(value, format_spec)
 
@@ -154,6 +155,7 @@ def _environment() -> RecordEnvironment:
             kind = KINDS[name]
             environment.filters[name] = _filter(kind.build, kind.argument is not None)
     environment.filters["date"] = lambda value, layout="%Y-%m-%d": KINDS["date"].build(layout)(value)
+    environment.filters.update(int=int_filter, float=float_filter, round=round_filter)
     for name, bounded in bounds.BOUNDED_FILTERS.items():
         environment.filters[name] = bounded(environment.filters[name])
     environment.filters["join"] = bounds.bounded_join(environment.filters["join"])

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from typing import Any
 
 from app.config import SyncConfig, SyncTest
@@ -147,10 +148,19 @@ def _as_decimal(value: Any) -> Decimal | None:
         return None
 
 
+SHOWN_TEXT = 200
+"""The most characters of one text a report shows: a field of 10 MB was printed in full, at every failure."""
+SHOWN_ITEMS = 20
+"""The most items of one list or mapping a report shows."""
+
+
 def show(value: Any) -> str:
-    """A value as a test report shows it: text quoted, other types named."""
+    """A value as a test report shows it: text quoted, other types named; long texts and lists cut short,
+    saying how long they are."""
     if isinstance(value, str):
-        return repr(value)
+        if len(value) <= SHOWN_TEXT:
+            return repr(value)
+        return f"{value[:SHOWN_TEXT]!r}… ({len(value):,} characters)"
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -162,7 +172,17 @@ def show(value: Any) -> str:
     if isinstance(value, date):
         return f"{value.isoformat()} (date)"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{key}: {show(item)}" for key, item in value.items()) + "}"
+        parts = [f"{key}: {show(item)}" for key, item in islice(value.items(), SHOWN_ITEMS)]
+        return "{" + ", ".join(parts) + _more(len(value)) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(show(item) for item in value) + "]"
+        return "[" + ", ".join(show(item) for item in value[:SHOWN_ITEMS]) + _more(len(value)) + "]"
+    if isinstance(value, int) and not -_LONGEST < value < _LONGEST:
+        return "an integer of more than 4300 digits"  # str() refuses to write one
     return str(value)
+
+
+_LONGEST = 10**4299
+
+
+def _more(count: int) -> str:
+    return f", … ({count:,} in all)" if count > SHOWN_ITEMS else ""

@@ -160,3 +160,19 @@ def test_decimal_mark_through_brygga_test(write_project: ProjectWriter) -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == "2 passed, 0 failed"
+
+
+def test_a_failure_with_a_huge_value_shows_its_start_and_its_length(write_project: ProjectWriter) -> None:
+    """A test case's field of 5 MB was printed in full at its failure."""
+    sync = (
+        "source: crm.contacts\ntarget: erp.customers\nfields: {customer_no: id, name: name}\ntests:\n"
+        f"  - {{name: big, input: {{id: 1, name: '{'x' * 5_000_000}'}}, output: {{name: y}}}}\n"
+    )
+    project = write_project({"mappings/contacts.yaml": sync})
+
+    result = run_brygga("test", "-c", str(project))
+
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert f"     name: expected 'y', got '{'x' * 200}'… (5,000,000 characters)" in lines
+    assert len(result.stdout) < 2_000

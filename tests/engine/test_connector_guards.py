@@ -4,9 +4,11 @@ service, or the other records of a batch."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from app import record_checks
 from app.engine.runner import RunOptions, open_engine
 from app.engine.workspace import open_workspace
 from tests.engine.buggy_kind import BuggyConnector, buggy_kind
@@ -271,3 +273,32 @@ async def test_a_match_answered_with_too_few_keys_fails_the_run_naming_the_conne
     assert run.status == "failed" and run.error is not None
     assert "the buggy-api connector of system 'tgt' answered a look-up (match) of 5 records" in run.error
     assert "with 4 keys" in run.error
+
+
+def _held_many_times_over(levels: int, width: int) -> list[Any]:
+    """A list ``width`` items wide, each the same list, ``levels`` deep: ``width ** levels`` numbers written out."""
+    shared: list[Any] = [1] * width
+    for _ in range(levels - 1):
+        shared = [shared] * width
+    return shared
+
+
+@pytest.mark.parametrize("field", ["id", "tags"], ids=["in-its-key", "in-a-field"])
+async def test_a_record_holding_one_list_many_times_over_fails_alone(
+    tmp_path: Path, buggy_kind: type[BuggyConnector], monkeypatch: pytest.MonkeyPatch, field: str
+) -> None:
+    """A record a few lists in memory, yet billions of values written out (a list held in it many times over,
+    as a YAML or pickle parser of a connector's makes from aliases) was hashed, its key written and its dead
+    letter kept in full, in C, for hours: now it fails alone at once, and the other records go on."""
+    monkeypatch.setattr(record_checks, "MAX_WRITTEN", 10_000)  # 1,000,000 numbers below: a moment without the check
+    shared = _held_many_times_over(levels=3, width=100)
+    hostile = {"id": shared, "name": "x"} if field == "id" else {"id": 3, "name": "x", "tags": shared}
+    buggy_kind.records = [{"id": 1, "name": "a"}, hostile, {"id": 2, "name": "b"}]
+    async with open_engine(open_workspace(_project(tmp_path), environ={})) as engine:
+        run = await engine.run("people", RunOptions())
+        letters = await engine.store.dead_letters("people")
+
+    assert (run.status, run.counts.created, run.counts.failed) == ("partial", 2, 1)
+    assert sorted(buggy_kind.held["people"]) == ["1", "2"]
+    assert "comes to 1,01" in letters[0].error
+    assert "the most is 10,000" in letters[0].error

@@ -14,6 +14,7 @@ import pytest
 from app.mapping import bounds
 from app.mapping.bounds import MAX_DIGITS, MAX_LENGTH, ExpressionTooCostly
 from app.mapping.expressions import ENVIRONMENT, ExpressionSyntaxError, compile_condition, compile_template
+from app.record_checks import written_size
 from tests.mapping.conftest import CompileFields
 from tests.mapping.test_compiler import mapping_error
 from tests.mapping.test_jinja_python import _compiled
@@ -284,8 +285,8 @@ def test_a_value_sized_as_written_out_counts_each_part_once_in_time() -> None:
     for _ in range(50):
         deep = [deep, deep]  # 2**50 copies written out, 101 lists in memory
 
-    assert bounds.written_size(deep) > 2**50
-    assert bounds.written_size({"a": "xyz", "b": [1, 2]}) == 1 + (1 + 3) + (1 + 1 + 1 + 1)
+    assert written_size(deep) > 2**50
+    assert written_size({"a": "xyz", "b": [1, 2]}) == 1 + (1 + 3) + (1 + 1 + 1 + 1)
 
 
 @pytest.mark.parametrize(

@@ -529,6 +529,14 @@ def test_map_comes_before_required(compile_fields: CompileFields) -> None:
         ("{{ record.tags }}", {"id": 1, "tags": []}, False),
         ("{{ record.tags }}", {"id": 1, "tags": ["a"]}, True),
         ("{{ record.id }}", {"id": 0}, False),
+        # a CSV's booleans are text: 'false' was true (not empty), and the record written that was meant skipped
+        ("{{ record.active }}", {"id": 1, "active": "false"}, False),
+        ("{{ record.active }}", {"id": 1, "active": " Nej "}, False),
+        ("{{ record.active }}", {"id": 1, "active": "0"}, False),
+        ("{{ record.active }}", {"id": 1, "active": "true"}, True),
+        ("{{ record.active }}", {"id": 1, "active": ""}, False),
+        ("{{ record.email }}", {"id": 1, "email": "a@b.se"}, True),  # other text: kept, as before
+        ("{{ record.status == 'x' or record.active }}", {"id": 1, "status": "y", "active": "no"}, False),
     ],
 )
 def test_where_keeps_or_skips(compile_fields: CompileFields, where: str, record: dict[str, Any], kept: bool) -> None:

@@ -298,6 +298,14 @@ def test_values_do_not_match(expected: Any, actual: Any) -> None:
         ([None, True, Decimal("1.5")], "[null, true, 1.5 (decimal)]"),
         ({}, "{}"),
         ([], "[]"),
+        pytest.param("x" * 5_000_000, repr("x" * 200) + "… (5,000,000 characters)", id="long-text"),
+        pytest.param(
+            list(range(100_000)), "[" + ", ".join(map(str, range(20))) + ", … (100,000 in all)]", id="long-list"
+        ),
+        pytest.param(
+            {f"k{i}": i for i in range(21)}, "{" + ", ".join(f"k{i}: {i}" for i in range(20)) + ", … (21 in all)}"
+        ),
+        pytest.param(10**5000, "an integer of more than 4300 digits", id="huge-integer"),
     ],
 )
 def test_show(value: Any, text: str) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from app.mapping.transforms import KINDS, TransformError, TransformSpecError, build_transform
+from tests.mapping.conftest import CompileFields
+from tests.mapping.test_compiler import mapping_error
 
 BUILT_IN = (
     "strip, lstrip, rstrip, lower, upper, title, capitalize, digits, collapse_spaces, null_if_empty,"
@@ -161,10 +163,26 @@ def test_join_leaves_a_non_list_as_it_is(value: Any) -> None:
         ("date:%Y-%m-%d", "05.03.2024", "2024-03-05"),
         ("date:%d %b %Y", 1709631000, "05 Mar 2024"),
         ("date:%Y", Decimal("1709631000"), "2024"),
+        ("date:%-d.%-m.%Y", date(2024, 3, 5), "5.3.2024"),
+        ("date:%10Y", date(2024, 3, 5), "0000002024"),
+        ("date:100%%200", date(2024, 3, 5), "100%200"),  # a % written out, then digits: no width
+        ("date:%Q %", date(2024, 3, 5), "%Q %"),  # what strftime does not know stays as written
     ],
 )
 def test_date_formats_with_strftime(spec: str, value: Any, text: str) -> None:
     assert build_transform(spec)(value) == text
+
+
+@pytest.mark.parametrize("spec", ["date:%999999999Y", "date:%-101d", "date:%_0005000H"])
+def test_a_date_part_too_wide_is_refused_where_strftime_gave_empty_text(spec: str) -> None:
+    with pytest.raises(TransformSpecError, match="characters wide; the most is 100"):
+        build_transform(spec)
+
+
+def test_the_date_filter_refuses_a_part_too_wide_and_its_record_fails(compile_fields: CompileFields) -> None:
+    error = mapping_error(compile_fields, "{{ record.d | date('%999999999Y') }}", {"id": 7, "d": date(2024, 3, 5)})
+
+    assert "a part of the format is 999999999 characters wide; the most is 100" in str(error)
 
 
 @pytest.mark.parametrize(
