@@ -159,7 +159,9 @@ class Service:
             is one, where the service listens on an address other machines can reach (as at start-up)
         """
         async with self._reload_lock:
-            workspace = open_workspace(self.settings.config, self.environ)
+            # In a worker thread: reading and compiling a large config takes seconds, and the event loop
+            # answers /health, the API and webhooks meanwhile
+            workspace = await asyncio.to_thread(open_workspace, self.settings.config, self.environ)
             if workspace.project.settings.state != self.project.settings.state:
                 issue = workspace.project.origin.issue(("state",), "state: a new state database needs a restart")
                 raise ConfigError([issue])
