@@ -66,9 +66,20 @@ def identify(project: Project, request: Request) -> Caller:
 
     :raises Unauthorized: without a valid bearer token
     """
+    refuse_repeated_authorization(project, request)
     scheme, given = get_authorization_scheme_param(request.headers.get("authorization"))
     credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=given) if scheme.lower() == "bearer" else None
     return identify_bearer(project, credentials)
+
+
+def refuse_repeated_authorization(project: Project, request: Request) -> None:
+    """:data:`bearer` reads the first ``Authorization`` header; with two (a proxy's and a client's, say) which
+    one should count is a guess, and a guess must not decide who may act.
+
+    :raises Unauthorized: for more than one ``Authorization`` header where tokens are configured
+    """
+    if project.settings.api.tokens and len(request.headers.getlist("authorization")) > 1:
+        raise Unauthorized("Authorization is sent more than once: send one bearer token")
 
 
 def identify_bearer(project: Project, credentials: HTTPAuthorizationCredentials | None) -> Caller:

@@ -11,7 +11,7 @@ from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import AfterValidator
 
-from app.api.auth import Caller, bearer, identify_bearer, require_role
+from app.api.auth import Caller, bearer, identify_bearer, refuse_repeated_authorization, require_role
 from app.api.pagination import MAX_ID
 from app.engine import Service
 
@@ -23,8 +23,10 @@ async def get_service(request: Request) -> Service:
 
 async def viewer(
     service: Annotated[Service, Depends(get_service)],
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Caller:
+    refuse_repeated_authorization(service.project, request)
     return identify_bearer(service.project, credentials)
 
 

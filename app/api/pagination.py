@@ -20,6 +20,9 @@ MAX_CURSOR = 4096
 """Characters of the longest cursor taken: those given out hold an id, or a name and an id."""
 
 
+BAD_CURSOR = "bad cursor: pass the `next` value of the previous page unchanged"
+
+
 class BadCursorError(RequestError):
     """A ``cursor`` that no page gave out (HTTP 400)."""
 
@@ -38,9 +41,12 @@ def decode_cursor(cursor: str | None) -> Any:
     try:
         if len(cursor) > MAX_CURSOR:
             raise ValueError("longer than any cursor given out")
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error, RecursionError):  # RecursionError: JSON nested deeper than Python goes
-        raise BadCursorError("bad cursor: pass the `next` value of the previous page unchanged") from None
+        raise BadCursorError(BAD_CURSOR) from None
+    if position is None:  # no page gives out a cursor of nothing: it would be the first page again
+        raise BadCursorError(BAD_CURSOR)
+    return position
 
 
 def next_cursor(items: list[Any], limit: int, position: Any) -> str | None:
@@ -52,5 +58,14 @@ def int_cursor(cursor: str | None) -> int | None:
     """The id a cursor stands for. :raises BadCursorError: for anything but an id the state database can hold"""
     position = decode_cursor(cursor)
     if position is not None and (not isinstance(position, int) or isinstance(position, bool) or abs(position) > MAX_ID):
-        raise BadCursorError("bad cursor: pass the `next` value of the previous page unchanged")
+        raise BadCursorError(BAD_CURSOR)
+    return position
+
+
+def text_cursor(cursor: str | None) -> str | None:
+    """The name a cursor stands for. :raises BadCursorError: for anything but text (a run's id from the runs
+    list, say: it would answer a page that no page was before)"""
+    position = decode_cursor(cursor)
+    if position is not None and not isinstance(position, str):
+        raise BadCursorError(BAD_CURSOR)
     return position

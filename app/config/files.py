@@ -33,12 +33,9 @@ def read_config_text(file: Path, issues: list[ConfigIssue]) -> str | None:
     problem = _file_problem(file)
     if problem is None:
         try:
-            with file.open("rb") as stream:
-                raw = stream.read(MAX_FILE_BYTES + 1)  # the file may have grown since it was looked at
+            problem, raw = _read_regular(file)
         except OSError as exc:
             problem = _os_problem(exc)
-        else:
-            problem = _size_problem(len(raw)) if len(raw) > MAX_FILE_BYTES else None
     if problem is not None:
         issues.append(ConfigIssue(file, START, problem))
         return None
@@ -64,6 +61,21 @@ def _file_problem(file: Path) -> str | None:
     if info.st_size > MAX_FILE_BYTES:
         return _size_problem(info.st_size)
     return None
+
+
+def _read_regular(file: Path) -> tuple[str | None, bytes]:
+    """The bytes of ``file``, up to one past the limit, if it is a regular file still: it may have been
+    replaced since it was looked at, and opening a pipe nobody writes would wait for ever (opened without
+    waiting, then looked at again through what was opened).
+
+    :raises OSError: when it cannot be opened or read
+    """
+    descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return "not a regular file (a pipe, socket or device): name a file", b""
+        raw = stream.read(MAX_FILE_BYTES + 1)  # the file may have grown since it was looked at
+    return (_size_problem(len(raw)) if len(raw) > MAX_FILE_BYTES else None), raw
 
 
 def _os_problem(exc: OSError) -> str:

@@ -38,6 +38,9 @@ from app.store import DeadLetterInfo, LogRecord, RunInfo, Store, Story, SyncStat
 
 log = logging.getLogger("brygga.service")
 
+ALERTS_GRACE = 2.0
+"""Seconds a stopping service gives the alerts still waiting to be sent (an alert URL may never answer)."""
+
 SHARE = 50
 """Scheduled syncs whose slots are claimed in one statement, at most: replicas firing the same syncs at
 once each claim shares of their own, so their runs spread over both."""
@@ -122,7 +125,7 @@ class Service:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         await self._close_connectors_within(self.settings.shutdown_grace.total_seconds())
-        await self.alerts.close()
+        await self.alerts.close(min(self.settings.shutdown_grace.total_seconds(), ALERTS_GRACE))
         await self.store.close()
         if self.loop_watch is not None:
             self.loop_watch.stop()
@@ -159,7 +162,9 @@ class Service:
             is one, where the service listens on an address other machines can reach (as at start-up)
         """
         async with self._reload_lock:
-            workspace = open_workspace(self.settings.config, self.environ)
+            # In a worker thread: reading and compiling a large config takes seconds, and the event loop
+            # answers /health, the API and webhooks meanwhile
+            workspace = await asyncio.to_thread(open_workspace, self.settings.config, self.environ)
             if workspace.project.settings.state != self.project.settings.state:
                 issue = workspace.project.origin.issue(("state",), "state: a new state database needs a restart")
                 raise ConfigError([issue])

@@ -150,15 +150,17 @@ class History:
 
     async def discard(self, letter_id: int, note: str) -> DeadLetterInfo | None:
         """Discard a dead letter: no longer retried or listed, and logged as skipped in its last run with
-        ``note``. It is kept (marked), so the same record read again unchanged is left alone."""
+        ``note``. It is kept (marked), so the same record read again unchanged is left alone. ``None`` for an
+        unknown or discarded one: of two discards at the same moment, one discards it and logs it, once."""
         letter = await self.dead_letter(letter_id)
         if letter is None:
             return None
         now = utc_now()
+        still_there = and_(DEAD_LETTERS.c.id == letter_id, DEAD_LETTERS.c.discarded_at.is_(None))
         async with self.store._begin() as connection:
-            await connection.execute(
-                update(DEAD_LETTERS).where(DEAD_LETTERS.c.id == letter_id).values(discarded_at=now)
-            )
+            marked = await connection.execute(update(DEAD_LETTERS).where(still_there).values(discarded_at=now))
+            if marked.rowcount == 0:  # discarded since it was read
+                return None
             entry = {"run_id": letter.run_id or 0, "sync": letter.sync, "source_key": letter.source_key}
             await connection.execute(insert(LOG).values(**entry, target_key=None, action="skipped", error=note, at=now))
         return letter

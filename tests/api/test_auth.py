@@ -116,3 +116,22 @@ def test_a_short_token_works_and_the_service_warns_of_it(serve: ServeFactory, pr
 
     assert {sync["name"] for sync in syncs["items"]} == {"contacts", "companies"}
     assert "warning: api.tokens[0].token: the token is 12 characters long" in served.process.log()
+
+
+def test_two_authorization_headers_are_refused_whichever_comes_first(serve: ServeFactory, project: ApiProject) -> None:
+    """A request with two tokens (a proxy's and a client's, say) named no caller: the first one counted, so a
+    viewer's token followed by an operator's was a viewer, the other way round an operator. Which one should
+    count is a guess, and a guess must not decide who may act: it is refused, as no valid token."""
+    served = serve(project)
+    viewer, operator = (f"Bearer {token}" for token in (project.secrets.viewer, project.secrets.operator))
+    client = served.anonymous.client
+
+    for first, second in ((viewer, operator), (operator, viewer), (operator, operator)):
+        headers = [("Authorization", first), ("Authorization", second)]
+        for method, path in (("POST", "/api/v1/syncs/contacts/pause"), ("GET", "/api/v1/syncs")):
+            answer = client.request(method, path, headers=headers)
+            assert answer.status_code == 401, f"{method} {path}: {answer.status_code} {answer.text}"
+            assert answer.json() == {"detail": "Authorization is sent more than once: send one bearer token"}
+            assert answer.headers["www-authenticate"] == "Bearer"
+
+    assert served.viewer.json("GET", "/api/v1/syncs/contacts")["paused"] is False

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from app.api.pagination import encode_cursor
 from tests.api.conftest import ApiProject, ServeFactory
 from tests.api.serve_process import Api
 from tests.engine.conftest import Database, contact
@@ -105,6 +106,13 @@ def test_syncs_are_listed_by_name_page_by_page(serve: ServeFactory, project: Api
 
     for bad in ("not a cursor!", "abc"):
         assert "cursor" in api.json("GET", "/api/v1/syncs", 400, params={"cursor": bad})["detail"]
+    # a cursor of another list (a run's id) or a forged one is no sync's name: refused, not a page from nowhere
+    for position in (1, [1], {"a": 1}, None, True, 1.5):
+        forged = encode_cursor(position)
+        assert "cursor" in api.json("GET", "/api/v1/syncs", 400, params={"cursor": forged})["detail"], position
+        assert "cursor" in api.json("GET", "/api/v1/runs", 400, params={"cursor": encode_cursor([position])})["detail"]
+    assert "cursor" in api.json("GET", "/api/v1/runs", 400, params={"cursor": encode_cursor(None)})["detail"]
+    assert "cursor" in api.json("GET", "/api/v1/runs", 400, params={"cursor": pages[0]["next"]})["detail"]
     for limit in (0, 501, -1):
         refused = api.get("/api/v1/syncs", params={"limit": limit})
         assert refused.status_code == 422

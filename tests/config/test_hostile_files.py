@@ -10,12 +10,13 @@ real CLI, under a timeout.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from app.config import read_project
+from app.config import ConfigIssue, files, read_project
 from app.config.files import MAX_FILE_BYTES, MAX_MATCHES
 from tests.cli.helpers import run_brygga
 from tests.conftest import MINIMAL_PROJECT, ProjectWriter
@@ -250,4 +251,29 @@ def test_a_pattern_matching_too_many_files_is_refused(write_project: ProjectWrit
             f"mappings[0]: 'many/*.txt' matches more than {MAX_MATCHES:,} files (or walks more than 100,000"
             " folders): is it the right pattern? name the folder the sync files are in, such as mappings/*.yaml",
         )
+    ]
+
+
+def test_a_file_swapped_for_a_pipe_after_it_was_looked_at_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync file replaced by a pipe between the look at it and its opening (a deploy swapping files while a
+    reload reads them): opening a pipe nobody writes waits for ever, and a reload (or ``serve``) with it."""
+    pipe = tmp_path / "a.yaml"
+    os.mkfifo(pipe)
+    monkeypatch.setattr(files, "_file_problem", lambda file: None)  # it was a regular file when looked at
+    issues: list[ConfigIssue] = []
+    texts: list[str | None] = []
+    reading = threading.Thread(target=lambda: texts.append(files.read_config_text(pipe, issues)), daemon=True)
+
+    reading.start()
+    reading.join(timeout=10)
+
+    if reading.is_alive():  # let it go: a writer that opens and closes the pipe ends its wait
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        reading.join(timeout=10)
+        pytest.fail("opening the pipe waited for a writer")
+    assert texts == [None]
+    assert [(issue.file, issue.message) for issue in issues] == [
+        (pipe, "not a regular file (a pipe, socket or device): name a file")
     ]

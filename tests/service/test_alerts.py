@@ -196,6 +196,8 @@ async def test_a_run_that_makes_no_progress_is_announced_stalled_once_and_recove
         source_lock.close()
     await service.wait_for("customers")
 
+    # sent in the background: the run's end does not wait for an alert URL
+    await eventually(lambda: alert_receiver.events() != ["stalled"], 5, "the recovered notice")
     assert alert_receiver.events() == ["stalled", "recovered"]
     assert [run.status for run in await _runs(service)] == ["succeeded"]
     assert project.erp.count("customers") == 4

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -142,3 +143,34 @@ async def test_a_service_on_a_reachable_address_does_not_start_without_tokens(pr
 
     with pytest.raises(ConfigError, match=r"api\.tokens: the service listens on 0\.0\.0\.0"):
         await service.start()
+
+
+def test_the_service_answers_while_a_reload_reads_a_large_config_and_refuses_it_at_its_place(
+    project: Project, serve: Callable[..., Served]
+) -> None:
+    """A sync file near the size limit (10 MiB) takes seconds to read: the reload reads it off the event
+    loop, so /health, the API and webhooks answer meanwhile (it held them all until it was done)."""
+    project.customers_sync()
+    served = serve(project.file)
+    padding = "x" * 9_000_000
+    project.write_sync("big", f'source: crm.contacts\ntarget: erp.people\ndescription: "{padding}"\nfeilds: {{}}\n')
+    answers: list[httpx.Response] = []
+
+    def reload() -> None:
+        with httpx.Client(base_url=served.url, timeout=120) as client:
+            answers.append(client.post("/api/v1/config/reload"))
+
+    reloading = threading.Thread(target=reload)
+
+    reloading.start()
+    healthy_meanwhile = 0
+    with httpx.Client(base_url=served.url, timeout=60) as client:
+        while reloading.is_alive():
+            healthy_meanwhile += client.get("/health").status_code == 200 and reloading.is_alive()
+    reloading.join()
+
+    [refused] = answers
+    assert refused.status_code == 422, refused.text
+    assert any(re.search(r"mappings/big\.yaml:4:1: .*feilds", error) for error in refused.json()["errors"])
+    assert healthy_meanwhile >= 5, "the service held every request until the reload was done"
+    assert [sync["name"] for sync in served.client.get("/api/v1/syncs").json()["items"]] == ["customers"]

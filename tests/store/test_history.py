@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,6 +134,20 @@ async def test_dead_letters_are_got_paged_by_sync_and_discarded_into_the_log(sto
         (run_id, "skipped", "dead letter discarded by ops")
     ]
     assert await store.history.discard(letter.id, "again") is None
+
+
+async def test_a_dead_letter_discarded_twice_at_once_is_discarded_and_logged_once(store: Store) -> None:
+    """Two operators (or a double click) discard the same dead letter at the same moment: one discards it,
+    the other finds it gone (the API's 404), and its story says it was discarded once, not twice."""
+    run_id = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, run_id, BatchChanges(failures=[Failure("7", {"id": 7}, "bad", "mapping")]))
+    [letter] = await store.history.dead_letters(SYNC, None, 10)
+
+    outcomes = await asyncio.gather(*(store.history.discard(letter.id, f"discarded by {n}") for n in range(2)))
+
+    assert sorted(outcome is None for outcome in outcomes) == [False, True], outcomes
+    entries = (await store.history.story(SYNC, "7")).entries
+    assert [entry.action for entry in entries] == ["skipped"], [(e.action, e.error) for e in entries]
 
 
 async def test_purging_forgets_old_finished_runs_and_old_log_entries(store: Store) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from app.api.convert import story_public, sync_public
 from app.api.deps import Operator, ServiceDep, SourceKey, SyncName, Viewer
 from app.api.models import RecordStory, RunStarted, SyncPublic, SyncsPage
-from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, decode_cursor, encode_cursor
+from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, encode_cursor, text_cursor
 from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
 
 router = APIRouter(prefix="/api/v1/syncs", tags=["syncs"], responses=UNAUTHORIZED)
@@ -23,10 +23,10 @@ async def list_syncs(
     service: ServiceDep, _: Viewer, limit: Limit = DEFAULT_LIMIT, cursor: CursorParam = None
 ) -> SyncsPage:
     """Every sync, by name: its status, last run, next scheduled run and dead letters."""
-    after = decode_cursor(cursor)
+    after = text_cursor(cursor)
     views = sorted(await service.views(), key=lambda view: view.name)
     if after is not None:
-        views = [view for view in views if view.name > str(after)]
+        views = [view for view in views if view.name > after]
     page = views[:limit]
     more = len(views) > limit
     return SyncsPage(items=[sync_public(view) for view in page], next=encode_cursor(page[-1].name) if more else None)
