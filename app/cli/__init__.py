@@ -78,14 +78,24 @@ def main() -> None:
     leave_unimported()
     output.guard_streams()
     try:
-        cli()
-    except BryggaError as exc:
-        _report(exc)
-        sys.exit(exit_code(exc, running_command()))
+        _command()
+    except SystemExit as exc:
+        ending = sys.modules.get("app.cli.event_loop")  # imported by the commands that call connectors
+        if ending is not None:
+            ending.end_now_if_left_running(exc.code)
+        raise
     finally:
         # Everything is about to go with the process: frozen, it is skipped by the collections the
         # interpreter makes as it exits, which went over every object imported (~40 ms of `validate`).
         gc.freeze()
+
+
+def _command() -> None:
+    try:
+        cli()
+    except BryggaError as exc:
+        _report(exc)
+        sys.exit(exit_code(exc, running_command()))
 
 
 def _report(error: BryggaError) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import Counter
@@ -22,6 +21,7 @@ from app.cli.app import (
     service_settings,
     usage_error,
 )
+from app.cli.event_loop import run_async
 from app.cli.output import output
 from app.config import Needs
 from app.engine import RunOptions, Workspace, in_after_order, open_engine, tune_garbage_collection
@@ -61,7 +61,7 @@ def run(
     names = in_after_order(workspace.project.syncs) if every else list(syncs or [])
     _check_names(workspace, names)
     tune_garbage_collection()
-    runs = asyncio.run(_run_all(workspace, names, full, chained=every))
+    runs = run_async(_run_all(workspace, names, full, chained=every))
     ok = len(runs) == len(names) and all(run.status == "succeeded" for run in runs)
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
@@ -144,7 +144,7 @@ def preview_command(
     """Read from the source and show the action each record would get; writes nothing."""
     workspace = open_workspace(config, Needs.running([sync]))
     _check_names(workspace, [sync])
-    rows = asyncio.run(_preview(workspace, sync, limit))
+    rows = run_async(_preview(workspace, sync, limit))
     if as_json:
         output.say(json.dumps([_row_json(row) for row in rows], ensure_ascii=False, indent=2, default=str))
     else:

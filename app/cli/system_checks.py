@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
 
 from app.cli.app import EXIT_FAILED, EXIT_OK, ConfigOption, check_sync_names, cli, open_workspace, plural
+from app.cli.event_loop import run_async
 from app.cli.output import output
 from app.config import Needs, Project
 from app.engine import SystemCheck, check_state, check_systems, streams_used
@@ -26,7 +26,7 @@ def check_command(
     used = streams_used(project)
     names = systems or [name for name in project.systems if name in used]
     check_sync_names(names, [name for name in project.systems if name in used], noun="system used by a sync")
-    checks = asyncio.run(_checks(project, names, state=not systems))
+    checks = run_async(_checks(project, names, state=not systems))
     for found in checks:
         _show(found)
     failed = sum(found.error is not None for found in checks)

@@ -11,6 +11,10 @@ not the service and its other syncs;
 a call that does not return within its system's ``call_timeout`` is cancelled and fails the run, which
 then releases its sync for the next run.
 
+A connector that swallows its cancellation (``except BaseException: continue``) cannot hold its caller
+either: a call that has not ended :data:`~app.engine.stuck_calls.CANCEL_GRACE` seconds after it was
+cancelled is given up on, logged, left running, and failed as a timeout all the same.
+
 Each call under way is noted by task (:data:`calls_in_progress`), so that a connector that holds the
 event loop (``time.sleep`` in an async method) can be named by the service's loop watch.
 """
@@ -26,11 +30,14 @@ from itertools import chain
 from typing import Any, NamedTuple, TypeVar
 
 from app.config import format_duration
+from app.engine.stuck_calls import CANCEL_GRACE, LeftRunning, unless_stuck
 from app.errors import ConnectorError, ConnectorTimeout, PermanentError
 from app.record_checks import FLAT_TYPES, NotARecord, key_problem, oversized_reason, shown_value
 from connectors.base import Batch, Connector, StreamInfo, Write, WriteAction, WriteResult
 
 _T = TypeVar("_T")
+log = logging.getLogger("brygga.engine")
+
 log = logging.getLogger("brygga.engine")
 
 _ENDING = (KeyboardInterrupt, SystemExit)
@@ -56,28 +63,50 @@ calls_in_progress: dict[asyncio.Task[Any] | None, ConnectorCall] = {}
 """The connector call each task is in, while it is in one."""
 
 
-def _timed_out(connector: Connector, doing: str) -> ConnectorTimeout:
+def _timed_out(connector: Connector, doing: str, *, left_running: bool = False) -> ConnectorTimeout:
     """The error a run fails with where a call outlasted its system's ``call_timeout``."""
     system = connector.system
     limit = format_duration(system.options.call_timeout)
-    return ConnectorTimeout(
+    cancelled = (
+        "the call was cancelled (it did not stop, and is left running)" if left_running else "the call was cancelled"
+    )
+    return _GivenUp(
         f"{connector_name(connector)} did not finish {doing} within {limit} (the system's call_timeout), so "
-        f"the call was cancelled and the run stops; the next run starts afresh. If system '{system.name}' is just "
-        "that slow, give it a longer call_timeout; else the connector is stuck and needs fixing"
+        f"{cancelled} and the run stops; the next run starts afresh. If system '{system.name}' is just "
+        "that slow, give it a longer call_timeout; else the connector is stuck and needs fixing",
+        left_running=left_running,
     )
 
 
+class _GivenUp(ConnectorTimeout):
+    """A timeout, saying whether the call is left running (an async generator's then must not be closed:
+    it is still inside that call)."""
+
+    def __init__(self, message: str, *, left_running: bool) -> None:
+        super().__init__(message)
+        self.left_running = left_running
+
+
 async def _within_deadline(connector: Connector, doing: str, call: Awaitable[_T]) -> _T:
-    """``await call`` within the system's ``call_timeout``; what would end the process fails the caller."""
+    """``await call`` within the system's ``call_timeout``; what would end the process fails the caller.
+
+    :raises ConnectorTimeout: past the deadline: the call is cancelled, or left running where it does not
+        stop (:mod:`app.engine.stuck_calls`)
+    """
     deadline = asyncio.timeout(connector.system.options.call_timeout.total_seconds())
     task = asyncio.current_task()
     before = calls_in_progress.get(task)  # the loop watch names the call a task that holds the loop is in
-    calls_in_progress[task] = ConnectorCall(connector, doing, calling_sync.get())
+    note = calls_in_progress[task] = ConnectorCall(connector, doing, calling_sync.get())
+    stops_asked = task.cancelling() if task is not None else 0
     try:
         async with deadline:
-            return await call
+            return await unless_stuck(call, doing, left=lambda: _log_left_running(note))
     except _ENDING as exc:
         raise _ended(connector, doing, exc) from exc
+    except LeftRunning:
+        if task is not None and task.cancelling() > stops_asked:  # stopped from outside (a Ctrl-C, shutdown)
+            raise asyncio.CancelledError from None
+        raise _timed_out(connector, doing, left_running=True) from None
     except TimeoutError:
         if deadline.expired():  # else the connector's own TimeoutError, raised as it is
             raise _timed_out(connector, doing) from None
@@ -87,6 +116,18 @@ async def _within_deadline(connector: Connector, doing: str, call: Awaitable[_T]
             calls_in_progress.pop(task, None)
         else:
             calls_in_progress[task] = before
+
+
+def _log_left_running(note: ConnectorCall) -> None:
+    by = f"sync {note.sync}: " if note.sync is not None else ""
+    log.warning(
+        "%s%s did not stop within %gs of being cancelled while %s: the call is given up on and left running "
+        "(a connector must let asyncio.CancelledError through, and not wait without end on a thread)",
+        by,
+        connector_name(note.connector),
+        CANCEL_GRACE,
+        note.doing,
+    )
 
 
 def connector_name(connector: Connector) -> str:
@@ -111,11 +152,21 @@ async def _guarded(connector: Connector, doing: str, iterator: AsyncIterator[Any
                 item = await _within_deadline(connector, doing, anext(iterator))
             except StopAsyncIteration:
                 return
+            except _GivenUp as exc:
+                if exc.left_running:  # the iterator is still inside that call: closing it would fail too
+                    iterator = _ended_iterator()
+                raise
             yield item
     finally:
         close = getattr(iterator, "aclose", None)
         if close is not None:
             await _within_deadline(connector, doing, close())
+
+
+async def _ended_iterator() -> AsyncGenerator[Any]:
+    """An iterator with nothing left, in place of one given up on."""
+    return
+    yield
 
 
 async def guarded(connector: Connector, doing: str, call: Awaitable[_T]) -> _T:

@@ -2,16 +2,19 @@
 ``update`` sync into a target keyed by the record's own fields (it asks which keys the target holds), and
 both sides of a two-way sync (each pair's records are fetched fresh by key).
 
-``brygga validate`` says so where it can tell without importing a connector module (a kind that registers
-no options model of its own has its class loaded to validate anyway); a kind that does register one says
-so itself, from its options' ``target_problems``. A run into such a connector fails with the same words.
+``brygga validate`` says so at the sync's place. A kind that registers no options model of its own has its
+class loaded to validate anyway, and the class tells. A kind that does register one (so that validate
+imports none of its client libraries) may say it from its stream options' ``target_problems`` and
+``fetch_problem``; where its stream options answer neither (they say nothing of what the kind cannot do),
+its class is loaded to tell, for the syncs that need a look-up only. A run into such a connector fails
+with the same words.
 """
 
 from __future__ import annotations
 
 from app.config import ConfigIssue, Project, SyncConfig, TwoWaySyncConfig, load_kind, options_alone
 from app.errors import KindError
-from connectors.base import Connector
+from connectors.base import Connector, StreamOptions, SystemOptions
 
 
 def lacks_get(kind: type) -> bool:
@@ -67,11 +70,26 @@ def look_up_issues(project: Project) -> list[ConfigIssue]:
 
 
 def _loaded_kind(project: Project, system: str) -> type | None:
-    """The connector class of ``system``, where validating its options loaded it already; else ``None``."""
+    """The connector class of ``system``, unless its options say what it cannot do themselves (then ``None``:
+    validating them asked them already)."""
     config = project.systems.get(system)
-    if config is None or options_alone(config.connector):
+    if config is None or (options_alone(config.connector) and _options_speak(config.options)):
         return None
     try:
         return load_kind(config.connector)
     except KindError:  # reported where the system is
         return None
+
+
+def _options_speak(options: SystemOptions) -> bool:
+    """Whether a kind's options say from the config what its streams cannot do (they answer ``target_problems``
+    or ``fetch_problem``, of the system or of its streams): else only its connector class can tell."""
+    system = type(options)
+    if system.target_problems is not SystemOptions.target_problems:
+        return True
+    kinds = {type(stream) for stream in options.streams.values()}
+    return any(
+        kind.target_problems is not StreamOptions.target_problems
+        or kind.fetch_problem is not StreamOptions.fetch_problem
+        for kind in kinds
+    )

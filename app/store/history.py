@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from app.store.access import StoreAccess
 
 
+NO_RUN = 0
+"""The run id of a record-log entry that no run made (an operator's discard of a dead letter): no run has it."""
+
+
 class FieldChange(NamedTuple):
     """One field a written record changed: its value before (``None`` when it had none) and after."""
 
@@ -149,9 +153,14 @@ class History:
             return [dead_letter_info(row) for row in (await connection.execute(query)).mappings().all()]
 
     async def discard(self, letter_id: int, note: str) -> DeadLetterInfo | None:
-        """Discard a dead letter: no longer retried or listed, and logged as skipped in its last run with
-        ``note``. It is kept (marked), so the same record read again unchanged is left alone. ``None`` for an
-        unknown or discarded one: of two discards at the same moment, one discards it and logs it, once."""
+        """Discard a dead letter: no longer retried or listed, and logged as skipped with ``note``, in the
+        record's story under run :data:`NO_RUN`. It is kept (marked), so the same record read again unchanged
+        is left alone. ``None`` for an unknown or discarded one: of two discards at the same moment, one
+        discards it and logs it, once.
+
+        Not in the run that failed it last: that run is over, and its record log would disagree with its
+        counts (one more ``skipped`` entry than it counted). Nor in a run of its own: a discard reads and
+        writes nothing, and a run made for it would stand as the sync's newest (hiding a run under way)."""
         letter = await self.dead_letter(letter_id)
         if letter is None:
             return None
@@ -161,7 +170,7 @@ class History:
             marked = await connection.execute(update(DEAD_LETTERS).where(still_there).values(discarded_at=now))
             if marked.rowcount == 0:  # discarded since it was read
                 return None
-            entry = {"run_id": letter.run_id or 0, "sync": letter.sync, "source_key": letter.source_key}
+            entry = {"run_id": NO_RUN, "sync": letter.sync, "source_key": letter.source_key}
             await connection.execute(insert(LOG).values(**entry, target_key=None, action="skipped", error=note, at=now))
         return letter
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -49,6 +50,26 @@ class BuggySystem(SystemOptions):
 async def _hang() -> None:
     """Wait for ever (until cancelled), as a connector stuck on a lost answer does."""
     await asyncio.Event().wait()
+
+
+released = threading.Event()
+"""Ends the waits of :func:`_hang_past_cancel` and :func:`_hang_in_thread` (a test's teardown sets it)."""
+
+
+async def _hang_past_cancel() -> None:
+    """Wait until :data:`released`, catching every cancellation and carrying on, as a connector with an
+    ``except BaseException: continue`` around its retries does."""
+    while not released.is_set():
+        try:
+            await asyncio.to_thread(released.wait)
+        except asyncio.CancelledError:
+            continue
+
+
+async def _hang_in_thread() -> None:
+    """Wait in a thread until :data:`released`, as a connector calling a blocking client library through
+    ``asyncio.to_thread`` does: cancelling the call leaves the thread blocked."""
+    await asyncio.to_thread(released.wait)
 
 
 def _raise_ending(bug: str) -> None:
@@ -129,6 +150,12 @@ class BuggyConnector(Connector):
         if bug == "hang":  # tells the test it is reading, then waits to be stopped
             print(READING, file=sys.stderr, flush=True)
             await _hang()
+        if bug == "swallow":  # catches its cancellation and waits on
+            print(READING, file=sys.stderr, flush=True)
+            await _hang_past_cancel()
+        if bug == "thread":
+            print(READING, file=sys.stderr, flush=True)
+            await _hang_in_thread()
         if bug == "block":  # time.sleep in an async method: nothing else of the process runs meanwhile
             print(BLOCKING, file=sys.stderr, flush=True)
             while not (self.system.root / "release").exists():
@@ -144,6 +171,8 @@ class BuggyConnector(Connector):
             raise KeyboardInterrupt("pressed by a connector")
         if bug == "write hang":
             await _hang()
+        if bug == "write swallow":
+            await _hang_past_cancel()
         held = self.held.setdefault(stream, {})
         results = []
         for write in writes:
@@ -196,7 +225,9 @@ def buggy_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[type
     kinds.load_kind.cache_clear()
     BuggyConnector.records = [{"id": number, "name": f"n{number}"} for number in range(1, 6)]
     BuggyConnector.held, BuggyConnector.bugs = {}, {}
+    released.clear()
     yield BuggyConnector
+    released.set()  # the calls a test left waiting end, so that its event loop and threads can end
     monkeypatch.undo()
     kinds._groups.cache_clear()
     kinds.load_kind.cache_clear()

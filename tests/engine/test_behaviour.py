@@ -246,3 +246,27 @@ async def test_a_discarded_dead_letter_is_left_alone_until_its_record_changes(ma
 
     assert changed.counts.failed == 1
     assert await state_rows(project, "SELECT attempts, discarded_at IS NULL FROM dead_letters") == [(2, 1)]
+
+
+async def test_a_discard_after_a_run_logs_into_no_run_so_that_each_runs_counts_and_log_agree(
+    make_project: ProjectFactory,
+) -> None:
+    """The run that failed the record is over: its record log keeps to what it counted. The discard is in the
+    record's story all the same, under run 0 (no run)."""
+    project = make_project()
+    project.crm.insert("contacts", [contact(1, email="")])
+    failed = await project.run("contacts")
+    workspace = open_workspace(project.file, environ={})
+    async with open_engine(workspace) as engine:
+        (letter,) = await engine.store.dead_letters("contacts")
+        await engine.store.history.discard(letter.id, "dead letter discarded by ops")
+        story = await engine.store.history.story("contacts", "1")
+
+    logged = await state_rows(
+        project, f"SELECT action, count(*) FROM record_log WHERE run_id = {failed.id} GROUP BY action"
+    )
+    assert dict(logged) == {"failed": failed.counts.failed}
+    assert failed.counts == Counts(read=1, failed=1)
+    assert [(entry.run_id, entry.action, entry.error) for entry in story.entries if entry.action == "skipped"] == [
+        (0, "skipped", "dead letter discarded by ops")
+    ]

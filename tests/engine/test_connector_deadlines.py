@@ -12,7 +12,7 @@ from app.engine.preview import preview_sync
 from app.engine.runner import RunOptions, open_engine
 from app.engine.workspace import open_workspace
 from app.errors import ConfigError, ConnectorTimeout
-from tests.engine.buggy_kind import OPEN, BuggyConnector, buggy_kind
+from tests.engine.buggy_kind import OPEN, BuggyConnector, buggy_kind, released
 
 __all__ = ["buggy_kind"]  # the fixture, used by name
 
@@ -144,3 +144,33 @@ async def test_a_preview_whose_look_up_never_returns_stops_at_the_deadline(
     assert "the buggy connector of system 'tgt' did not finish looking stream 'people' up within 200ms" in str(
         caught.value
     )
+
+
+SWALLOWED = {
+    "read": ({"read": "swallow"}, "system 'src' did not finish reading stream 'people'"),
+    "write": ({"write": "write swallow"}, "system 'tgt' did not finish writing to stream 'people'"),
+}
+
+
+@pytest.mark.timeout(30)  # bounds the wait where the call is not given up on
+@pytest.mark.parametrize("stuck_in", list(SWALLOWED))
+async def test_a_call_that_swallows_its_cancellation_is_given_up_on_and_the_next_run_goes_ahead(
+    tmp_path: Path, buggy_kind: type[BuggyConnector], stuck_in: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connector that catches ``CancelledError`` and carries on cannot hold its run: after the deadline and
+    a short grace the engine gives up on the call (left running, and logged) and the run fails as a timeout."""
+    bugs, call = SWALLOWED[stuck_in]
+    try:
+        async with open_engine(open_workspace(_project(tmp_path, **bugs), environ={})) as engine:
+            stuck = await engine.run("people", RunOptions())
+            buggy_kind.bugs.update({"people": "none"})
+            after = await engine.run("people", RunOptions())
+    finally:
+        released.set()
+
+    assert stuck.status == "failed"
+    assert stuck.error is not None
+    assert f"the buggy connector of {call} within 200ms (the system's call_timeout)" in stuck.error
+    assert "(it did not stop, and is left running)" in stuck.error
+    assert "the call is given up on and left running" in caplog.text
+    assert (after.status, after.counts.created) == ("succeeded", 5)

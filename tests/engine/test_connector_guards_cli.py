@@ -8,6 +8,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.cli.helpers import BRYGGA, run_brygga
 from tests.engine.buggy_kind import READING, REPO, register
 
@@ -21,7 +23,7 @@ systems:
   stuck:
     connector: buggy
     call_timeout: 300ms
-    streams: {people: {key: id, bug: hang}}
+    streams: {people: {key: id, bug: hang}, swallows: {key: id, bug: swallow}, thread: {key: id, bug: thread}}
   tgt:
     connector: buggy
     streams: {people: {key: id}}
@@ -32,7 +34,9 @@ def _project(tmp_path: Path) -> dict[str, str]:
     """The project in ``tmp_path``, and the environment that installs kind ``buggy`` for the CLI."""
     (tmp_path / "mappings").mkdir()
     (tmp_path / "brygga.yaml").write_text(PROJECT)
-    for name, source in (("bad", "src.bad"), ("good", "src.good"), ("slow", "src.slow"), ("stuck", "stuck.people")):
+    syncs = {"bad": "src.bad", "good": "src.good", "slow": "src.slow", "stuck": "stuck.people"}
+    syncs.update({"swallows": "stuck.swallows", "thread": "stuck.thread"})
+    for name, source in syncs.items():
         mapping = f"source: {source}\ntarget: tgt.people\nfields: {{id: id, name: name}}\n"
         (tmp_path / "mappings" / f"{name}.yaml").write_text(mapping)
     site = register(tmp_path / "site")
@@ -78,3 +82,15 @@ def test_a_call_that_never_returns_fails_brygga_run_at_the_deadline(tmp_path: Pa
         "call_timeout)"
     ) in result.stdout
     assert "good: succeeded" in result.stdout
+
+
+@pytest.mark.parametrize("sync", ["swallows", "thread"])
+def test_a_call_that_will_not_stop_fails_brygga_run_at_the_deadline_and_brygga_ends(tmp_path: Path, sync: str) -> None:
+    """A connector that swallows its cancellation, or waits on a thread that never returns, is left running:
+    the run fails as a timeout, the next sync runs, and ``brygga run`` ends without waiting for it."""
+    result = run_brygga("run", sync, "good", cwd=tmp_path, env=_project(tmp_path))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"system 'stuck' did not finish reading stream '{sync}' within 300ms" in result.stdout
+    assert "good: succeeded" in result.stdout
+    assert "ending without waiting for" in result.stderr

@@ -25,6 +25,7 @@ systems:
     call_timeout: 500ms
     streams:
       stuck: {key: id, bug: hang}
+      swallows: {key: id, bug: swallow}
       exits: {key: id, bug: prepare SystemExit}
       blocks: {key: id, bug: block}
       good: {key: id}
@@ -39,6 +40,7 @@ systems:
 
 SOURCES = {
     "stuck": "src.stuck",
+    "swallows": "src.swallows",
     "exits": "src.exits",
     "blocks": "src.blocks",
     "good": "src.good",
@@ -85,6 +87,26 @@ def test_a_stuck_call_fails_its_run_at_the_deadline_and_the_sync_runs_again(
         )
     assert _run(api, "good")["status"] == "succeeded"
     assert process.running()
+
+
+def test_a_call_that_swallows_its_cancellation_fails_its_run_and_the_service_goes_on_and_stops(
+    served: tuple[ServeProcess, Api],
+) -> None:
+    """The call is given up on and left running (logged); it holds neither its sync, nor the service, nor
+    the service's stop (SIGTERM)."""
+    process, api = served
+
+    first = _run(api, "swallows")
+    second = _run(api, "swallows")  # not 409: the run given up on let go of its sync
+
+    for run in (first, second):
+        assert run["status"] == "failed"
+        assert "did not finish reading stream 'swallows' within 500ms" in str(run["error"])
+    assert "did not stop within 2s of being cancelled while reading stream 'swallows'" in process.log()
+    assert _run(api, "good")["status"] == "succeeded"
+    assert api.get("/health").status_code == 200
+    exit_code = process.stop()
+    assert exit_code in (0, -signal.SIGTERM), process.log()  # not SIGKILL, after the test's deadline
 
 
 @pytest.mark.parametrize(("sync", "call"), [("opens", "connecting (open)"), ("exits", "preparing stream 'exits'")])

@@ -36,6 +36,11 @@ class NoLookUps(Connector):
         return [WriteResult(write.target_key) for write in writes]
 
 
+class PlainOptions(SystemOptions):
+    """The options of kind ``plain-options``, registered on their own (``brygga.connector_options``): they say
+    nothing of what the kind cannot do."""
+
+
 class NoLookUpsAssigningKeys(NoLookUps):
     """The same, as a system that assigns keys: an insert into it never asks which keys it holds."""
 
@@ -55,6 +60,9 @@ systems:
   api:
     connector: plain-api
     streams: {people: {key: id}}
+  own:
+    connector: plain-options
+    streams: {people: {key: id}}
 """
 
 
@@ -70,6 +78,8 @@ def _project(tmp_path: Path, syncs: dict[str, str]) -> dict[str, str]:
     (dist / "entry_points.txt").write_text(
         "[brygga.connectors]\nplain = tests.engine.test_connector_look_ups:NoLookUps\n"
         "plain-api = tests.engine.test_connector_look_ups:NoLookUpsAssigningKeys\n"
+        "plain-options = tests.engine.test_connector_look_ups:NoLookUps\n"
+        "[brygga.connector_options]\nplain-options = tests.engine.test_connector_look_ups:PlainOptions\n"
     )
     return {"PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(REPO), os.environ.get("PYTHONPATH", "")])}
 
@@ -88,6 +98,29 @@ def test_validate_says_an_insert_or_update_sync_needs_a_target_that_looks_record
         f"mappings/people.yaml:3:7: mode: {mode}: sync people: the plain connector of system 'tgt' cannot look "
         f"records up by key (it has no `get`), so a sync in {mode} mode, which never {never}, cannot tell which "
         "records tgt.people holds: use mode upsert, or a connector that can look records up"
+    ) in result.stderr
+    assert "fine.yaml" not in result.stderr
+
+
+def test_validate_asks_the_class_of_a_kind_whose_own_options_model_says_nothing_of_look_ups(tmp_path: Path) -> None:
+    """A kind registering its options model on its own (``brygga.connector_options``) is validated without its
+    class; where those options cannot tell what the kind cannot do, its class is asked, for the syncs that
+    need a look-up."""
+    insert = "source: src.people\ntarget: own.people\nmode: insert\nfields: {id: id, name: name}\n"
+    pair = "two_way:\n  a: own.people\n  b: src.people\nto_b: {name: name}\nto_a: {name: name}\n"
+    upsert = insert.replace("mode: insert", "mode: upsert")
+    env = _project(tmp_path, {"people": insert, "pair": pair, "fine": upsert})
+
+    result = run_brygga("validate", cwd=tmp_path, env=env)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        "mappings/people.yaml:3:7: mode: insert: sync people: the plain-options connector of system 'own' cannot "
+        "look records up by key (it has no `get`)"
+    ) in result.stderr
+    assert (
+        "mappings/pair.yaml:2:6: two_way.a: sync pair: the plain-options connector of system 'own' cannot look "
+        "records up by key (it has no `get`)"
     ) in result.stderr
     assert "fine.yaml" not in result.stderr
 
