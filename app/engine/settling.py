@@ -264,7 +264,7 @@ class _Winner:
             return "a"
         a_time, b_time = _moment(self.a.get(newest.a)), _moment(self.b.get(newest.b))
         if a_time is None or b_time is None:
-            return "a" if b_time is None else "b"
+            return "a"  # a change time missing on either side tells nothing: as on a tie (docs/two-way.md)
         return "b" if b_time > a_time else "a"
 
 

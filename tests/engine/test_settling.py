@@ -38,6 +38,22 @@ def test_newest_wins_a_conflict_by_each_sides_change_time() -> None:
     assert [(c.field, c.a, c.b, c.winner) for c in settled.conflicts] == [("name", "A", "B", "b")]
 
 
+@pytest.mark.parametrize(
+    ("a_at", "b_at"),
+    [(None, "2024-01-02T11:00:00Z"), ("2024-01-02T11:00:00Z", None), (None, None), ("not a time", "2024-01-02")],
+    ids=["none-in-a", "none-in-b", "none-in-either", "no-moment-in-a"],
+)
+def test_newest_gives_a_the_conflict_where_a_side_has_no_change_time(a_at: Any, b_at: Any) -> None:
+    """As docs/two-way.md says: a on a tie, or where one side has no value (b won where only a had none)."""
+    a = {"id": 1, "email": "x@y", "name": "A", "at": a_at}
+    b = {"no": 1, "email": "x@y", "name": "B", "at": b_at}
+
+    settled = settle(a, b)
+
+    assert [(c.field, c.winner) for c in settled.conflicts] == [("name", "a")]
+    assert (settled.into_a, settled.into_b) == ({}, {"name": "A"})
+
+
 def test_a_record_left_out_by_where_carries_nothing_its_way_and_keeps_the_base() -> None:
     a = {"id": 1, "email": "new@y", "name": "Ann", "at": None}
     b = {"no": 1, "email": "x@y", "name": "Ann", "at": None}
