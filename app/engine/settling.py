@@ -21,11 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
+from uuid import UUID
 
 from app.config import Direction, Side, TwoWaySyncConfig, Winner
 from app.mapping import values_match
+from app.records import key_text
 
 _MISSING = object()
 
@@ -40,14 +42,44 @@ def same(one: Any, other: Any) -> bool:
 
 def _same_as_stored(one: Any, other: Any) -> bool:
     """Values a database keeps one way and reads back another: a boolean as 1 or 0 (MariaDB's BOOLEAN is a
-    TINYINT), a moment in a column without time zones as its UTC time (how a SQL target writes it). Told
-    apart, each read back would look like a change on that side, carried across, written back: a loop."""
+    TINYINT), a moment in a column without time zones as its UTC time (how a SQL target writes it), a date
+    as midnight (MariaDB's DATETIME) and midnight as a date (PostgreSQL's DATE), a value of a type a text
+    column lacks as its text (:func:`_same_as_text`). Told apart, each read back would look like a change on
+    that side, carried across, written back: a loop."""
+    if isinstance(one, str) and isinstance(other, str):  # a UUID kept in a base is its text, as it was read
+        return one.lower() == other.lower() and _as_uuid(one) is not None and _as_uuid(one) == _as_uuid(other)
     for this, that in ((one, other), (other, one)):
         if isinstance(this, bool) and type(that) is int and that in (0, 1):
             return this is bool(that)
         if isinstance(this, datetime) and isinstance(that, datetime) and this.tzinfo and that.tzinfo is None:
             return this == that.replace(tzinfo=UTC)
+        if type(this) is date and type(that) is datetime and that.tzinfo is None:
+            return that == datetime.combine(this, time())
+        if isinstance(that, str) and not isinstance(this, str):
+            return _same_as_text(this, that)
     return False
+
+
+def _same_as_text(value: Any, text: str) -> bool:
+    """Whether ``text`` is ``value`` as a text column keeps it (``True`` as ``"true"``, a UUID, a time of day
+    as its ISO text), or as a typed column reads ``text`` written into it (``"10:00"`` as 10 o'clock)."""
+    if isinstance(value, bool):
+        return text.strip().lower() == key_text(value)
+    if isinstance(value, UUID):
+        return value == _as_uuid(text)
+    if isinstance(value, time):
+        try:
+            return value == time.fromisoformat(text.strip())
+        except ValueError:
+            return False
+    return False
+
+
+def _as_uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text.strip())
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -232,7 +264,7 @@ class _Winner:
             return "a"
         a_time, b_time = _moment(self.a.get(newest.a)), _moment(self.b.get(newest.b))
         if a_time is None or b_time is None:
-            return "a" if b_time is None else "b"
+            return "a"  # a change time missing on either side tells nothing: as on a tie (docs/two-way.md)
         return "b" if b_time > a_time else "a"
 
 

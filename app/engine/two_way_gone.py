@@ -92,6 +92,7 @@ class GoneRecords:
         """Pairs whose record on one side (or both) is gone: the other deleted where ``delete_in`` allows and
         it was not edited since, else kept and the pair unlinked; logged either way."""
         deletes: dict[Side, list[tuple[Pair, Record]]] = {"a": [], "b": []}
+        left: dict[Side, list[Pair]] = {"a": [], "b": []}
         delete_in = self.sides.sync.two_way.delete_in
         for pair, a_record, b_record in gone:
             b_key = pair.b_key or ""
@@ -108,11 +109,23 @@ class GoneRecords:
             source_key, target_key = (pair.a_key, b_key) if side == "a" else (b_key, pair.a_key)
             why = f"gone from {side}; delete_in does not name {other}: the pair is unlinked"
             batch.unlink(pair, direction_from(side), source_key, target_key, why)
+            left[other].append(pair)
         for other, doomed in deletes.items():
             if doomed:
                 edits = await self._edits(other, doomed)
                 await self._delete(other, [pair for pair, _ in doomed if not edits[pair.a_key]], batch)
                 await self._keep(other, [(pair, edits[pair.a_key]) for pair, _ in doomed if edits[pair.a_key]], batch)
+        for side, pairs in left.items():
+            await self._carry_as_new(side, pairs, batch)
+
+    async def _carry_as_new(self, side: Side, pairs: list[Pair], batch: SettleBatch) -> None:
+        """The records of ``side`` left by unlinked pairs are records new on ``side`` from now on: carried as
+        such at once (created on the other side where ``create_in`` allows), not at the next run that
+        happens to read them again. A record made anew with the key of a pair gone from both sides is one:
+        left unlinked, its cursor moved on, it never reached the other side."""
+        if pairs:
+            intents = {pair.a_key: pair for pair in pairs} if side == "a" else {}
+            await self.recreate(side, [_key(pair, side) for pair in pairs], intents, batch)
 
     async def _edits(self, side: Side, records: list[tuple[Pair, Record]]) -> dict[str, dict[str, Any]]:
         """What changed in each record of ``side`` since its pair was last settled, by a's key of the pair.

@@ -116,9 +116,12 @@ class _Preview:
         keys = {"a": pair.a_key, "b": pair.b_key or ""}
         direction: Direction = "to_b" if side == "a" else "to_a"
         survivor = b if side == "a" else a
-        if survivor is None or other not in self.sync.two_way.delete_in:
-            return [PreviewRow(keys[side], "unlink", keys[other], note=f"gone from {side}", direction=direction)]
+        unlinked = PreviewRow(keys[side], "unlink", keys[other], note=f"gone from {side}", direction=direction)
         back: Direction = "to_b" if other == "a" else "to_a"
+        if survivor is None:
+            return [unlinked]
+        if other not in self.sync.two_way.delete_in:  # the record left is new on its side: created again
+            return [unlinked, *await self._new(other, [keys[other]], {keys[other]: survivor})]
         lookups = await find_lookups(self.engine.store, self.mappings[back], [survivor])
         try:
             proposed = self.mappings[back].apply(survivor, lookups)
@@ -131,15 +134,17 @@ class _Preview:
         note = f"conflict: deleted in {side}, edited in {other} ({', '.join(edits)}); the edit stands, not the delete"
         return [PreviewRow(keys[other], action, keys[side], note=note, direction=back)]
 
-    async def _new(self, side: Side, keys: list[str]) -> list[PreviewRow]:
+    async def _new(self, side: Side, keys: list[str], found: dict[str, Record] | None = None) -> list[PreviewRow]:
+        """Records new on ``side`` (those it read, or ``found``): created on the other where allowed."""
         other: Side = "b" if side == "a" else "a"
         direction: Direction = "to_b" if side == "a" else "to_a"
-        records = [self.records[side][key] for key in keys]
+        kept = found if found is not None else self.records[side]
+        records = [kept[key] for key in keys]
         lookups = await find_lookups(self.engine.store, self.mappings[direction], records)
         rows = []
         for key in keys:
             try:
-                mapped = self.mappings[direction].apply(self.records[side][key], lookups)
+                mapped = self.mappings[direction].apply(kept[key], lookups)
             except MappingError as exc:
                 rows.append(PreviewRow(key, "fail", None, error=str(exc), direction=direction))
                 continue

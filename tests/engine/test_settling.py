@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -37,6 +38,22 @@ def test_newest_wins_a_conflict_by_each_sides_change_time() -> None:
     assert [(c.field, c.a, c.b, c.winner) for c in settled.conflicts] == [("name", "A", "B", "b")]
 
 
+@pytest.mark.parametrize(
+    ("a_at", "b_at"),
+    [(None, "2024-01-02T11:00:00Z"), ("2024-01-02T11:00:00Z", None), (None, None), ("not a time", "2024-01-02")],
+    ids=["none-in-a", "none-in-b", "none-in-either", "no-moment-in-a"],
+)
+def test_newest_gives_a_the_conflict_where_a_side_has_no_change_time(a_at: Any, b_at: Any) -> None:
+    """As docs/two-way.md says: a on a tie, or where one side has no value (b won where only a had none)."""
+    a = {"id": 1, "email": "x@y", "name": "A", "at": a_at}
+    b = {"no": 1, "email": "x@y", "name": "B", "at": b_at}
+
+    settled = settle(a, b)
+
+    assert [(c.field, c.winner) for c in settled.conflicts] == [("name", "a")]
+    assert (settled.into_a, settled.into_b) == ({}, {"name": "A"})
+
+
 def test_a_record_left_out_by_where_carries_nothing_its_way_and_keeps_the_base() -> None:
     a = {"id": 1, "email": "new@y", "name": "Ann", "at": None}
     b = {"no": 1, "email": "x@y", "name": "Ann", "at": None}
@@ -60,8 +77,33 @@ def test_a_record_left_out_by_where_carries_nothing_its_way_and_keeps_the_base()
         (False, 0),
         (datetime(2024, 1, 1, 10, 0, tzinfo=UTC), datetime(2024, 1, 1, 10, 0)),  # no time zones: kept as UTC
         (datetime(2024, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=2))), datetime(2024, 1, 1, 10, 0)),
+        (date(2024, 1, 1), datetime(2024, 1, 1)),  # a date into MariaDB's DATETIME: read back at midnight
+        (datetime(2024, 1, 1), date(2024, 1, 1)),  # and midnight into PostgreSQL's DATE
+        (True, "true"),  # into a TEXT column: written as key_text writes it
+        (False, "false"),
+        ("TRUE", True),  # text into a BOOLEAN column
+        (UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+        ("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")),
+        ("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),  # a base keeps UUIDs as text
+        (time(10, 0, 0, 500000), "10:00:00.500000"),
+        ("10:00", time(10, 0)),
     ],
-    ids=["true-as-1", "false-as-0", "utc-as-naive", "cest-as-naive-utc"],
+    ids=[
+        "true-as-1",
+        "false-as-0",
+        "utc-as-naive",
+        "cest-as-naive-utc",
+        "date-as-midnight",
+        "midnight-as-date",
+        "true-as-text",
+        "false-as-text",
+        "text-as-true",
+        "uuid-as-text",
+        "text-as-uuid",
+        "uuid-text-as-kept",
+        "time-as-text",
+        "text-as-time",
+    ],
 )
 def test_a_value_read_back_as_its_side_stores_it_is_no_change(stored: Any, read_back: Any) -> None:
     sync = TwoWaySyncConfig.model_validate(
@@ -80,8 +122,23 @@ def test_a_value_read_back_as_its_side_stores_it_is_no_change(stored: Any, read_
     assert (settled.into_a, settled.into_b, settled.conflicts) == ({}, {}, [])
 
 
-@pytest.mark.parametrize(("one", "other"), [(True, 0), (True, 2), (False, 1), (True, "1")])
-def test_a_boolean_and_another_number_or_text_still_differ(one: Any, other: Any) -> None:
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        (True, 0),
+        (True, 2),
+        (False, 1),
+        (True, "1"),
+        (True, "false"),
+        (date(2024, 1, 1), datetime(2024, 1, 1, 13, 0)),
+        (date(2024, 1, 1), datetime(2024, 1, 1, tzinfo=UTC)),
+        (UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12"),
+        (time(10, 0), "10:00:01"),
+        (time(10, 0), "ten"),
+        ("Anna", "anna"),
+    ],
+)
+def test_a_value_and_another_of_another_type_still_differ(one: Any, other: Any) -> None:
     assert not same(one, other) and not same(other, one)
 
 
