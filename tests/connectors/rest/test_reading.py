@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -130,14 +129,11 @@ async def test_numbered_pages_are_fetched_several_at_once_and_none_past_the_stat
     api.contacts, api.delay = contacts(95), 0.05
     connector = make_system({"contacts": stream("page")}, concurrency=4)
 
-    started = time.monotonic()
     batches = await read_all(connector, "contacts")
-    took = time.monotonic() - started
 
     assert ids(batches) == list(range(1, 96))
     assert sorted(int(seen.param("page") or 0) for seen in api.requests("/api/pages/contacts")) == list(range(1, 11))
-    assert api.most_in_flight == 4
-    assert took < 10 * 0.05  # one page at a time takes 10 delays at least
+    assert api.most_in_flight == 4  # four pages at once: no timing needed (a busy machine failed a timed check)
 
 
 async def test_records_are_cut_into_batches_across_pages(api: ApiState, make_system: MakeSystem) -> None:
