@@ -70,21 +70,11 @@ def _timed_out(connector: Connector, doing: str, *, left_running: bool = False) 
     cancelled = (
         "the call was cancelled (it did not stop, and is left running)" if left_running else "the call was cancelled"
     )
-    return _GivenUp(
+    return ConnectorTimeout(
         f"{connector_name(connector)} did not finish {doing} within {limit} (the system's call_timeout), so "
         f"{cancelled} and the run stops; the next run starts afresh. If system '{system.name}' is just "
-        "that slow, give it a longer call_timeout; else the connector is stuck and needs fixing",
-        left_running=left_running,
+        "that slow, give it a longer call_timeout; else the connector is stuck and needs fixing"
     )
-
-
-class _GivenUp(ConnectorTimeout):
-    """A timeout, saying whether the call is left running (an async generator's then must not be closed:
-    it is still inside that call)."""
-
-    def __init__(self, message: str, *, left_running: bool) -> None:
-        super().__init__(message)
-        self.left_running = left_running
 
 
 async def _within_deadline(connector: Connector, doing: str, call: Awaitable[_T]) -> _T:
@@ -103,10 +93,10 @@ async def _within_deadline(connector: Connector, doing: str, call: Awaitable[_T]
             return await unless_stuck(call, doing, left=lambda: _log_left_running(note))
     except _ENDING as exc:
         raise _ended(connector, doing, exc) from exc
-    except LeftRunning:
+    except LeftRunning as exc:
         if task is not None and task.cancelling() > stops_asked:  # stopped from outside (a Ctrl-C, shutdown)
             raise asyncio.CancelledError from None
-        raise _timed_out(connector, doing, left_running=True) from None
+        raise _timed_out(connector, doing, left_running=True) from exc  # the cause: see _guarded
     except TimeoutError:
         if deadline.expired():  # else the connector's own TimeoutError, raised as it is
             raise _timed_out(connector, doing) from None
@@ -152,8 +142,8 @@ async def _guarded(connector: Connector, doing: str, iterator: AsyncIterator[Any
                 item = await _within_deadline(connector, doing, anext(iterator))
             except StopAsyncIteration:
                 return
-            except _GivenUp as exc:
-                if exc.left_running:  # the iterator is still inside that call: closing it would fail too
+            except ConnectorTimeout as exc:
+                if isinstance(exc.__cause__, LeftRunning):  # still inside that call: closing it would fail too
                     iterator = _ended_iterator()
                 raise
             yield item
