@@ -219,14 +219,14 @@ def _builtin(connector: Connector) -> bool:
     return type(connector).__module__.startswith("connectors.")
 
 
-def _any_oversized(connector: Connector, records: list[Any]) -> bool:
-    """Whether a record of a third-party kind's ``records`` is too large to keep written out (a list held in
-    it many times over): at C speed where every value is a text, number or date, as nearly always."""
+def _any_oversized(connector: Connector, records: list[dict[str, Any]]) -> bool:
+    """Whether a record of a third-party kind's ``records`` (all mappings) is too large to keep written out (a
+    list held in it many times over): at C speed where every value is a text, number or date, as nearly always."""
     if _builtin(connector):
         return False
-    values = chain.from_iterable(record.values() for record in records if isinstance(record, dict))
+    values = chain.from_iterable(map(dict.values, records))
     return not FLAT_TYPES.issuperset(map(type, values)) and any(
-        oversized_reason(record) is not None for record in records if isinstance(record, dict)
+        oversized_reason(record) is not None for record in records
     )
 
 
