@@ -17,7 +17,7 @@ from app.engine.planning import Action, Planned, plan_batch
 from app.engine.webhook_checks import NotARecord, WebhookRejected, parsed, records_in, records_of
 from app.engine.writing import write_plan
 from app.errors import DeleteWhenError
-from app.mapping import Expression, compile_condition
+from app.mapping import Expression, compile_condition, condition_truth
 from app.record_checks import UnfitKey
 from app.records import Record
 from app.store import BatchChanges, EventInfo
@@ -85,7 +85,7 @@ async def process_events(run: EventsRun) -> None:
 def _is_delete(condition: Expression, event: Any) -> bool:
     """:raises DeleteWhenError: when the expression raises for this event"""
     try:
-        return bool(condition(event))
+        return condition_truth(condition(event))
     except Exception as exc:
         raise DeleteWhenError(f"delete_when: {type(exc).__name__}: {exc}") from exc
 

@@ -25,6 +25,7 @@ __all__ = [
     "compile_condition",
     "compile_mapping",
     "compile_path",
+    "condition_truth",
     "mapped_hash",
     "parse_path",
     "record_hash",
@@ -35,6 +36,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from app.mapping.compiler import CompiledMapping, compile_mapping
+    from app.mapping.conversions import condition_truth
     from app.mapping.expressions import Expression, ExpressionSyntaxError, compile_condition
     from app.mapping.hashing import mapped_hash, record_hash
     from app.mapping.keys import KeyReader
@@ -47,6 +49,7 @@ _MODULES = {
         "CompiledMapping",
         "compile_mapping",
     ),
+    "app.mapping.conversions": ("condition_truth",),
     "app.mapping.expressions": (
         "Expression",
         "ExpressionSyntaxError",

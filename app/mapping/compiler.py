@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from app.config import ConfigIssue, FieldMapping, Location, SyncConfig, dotted
 from app.errors import ConfigError, LookupPendingError, MappingError
 from app.mapping.bounds import ExpressionTooCostly, NumberError
-from app.mapping.conversions import ConversionError, converter, to_boolean
+from app.mapping.conversions import ConversionError, condition_truth, converter
 from app.mapping.keys import KeyReader
 from app.mapping.lookups import LookupResolver, NoLookups
 from app.mapping.paths import PathSyntaxError, Step, compile_steps, parse_path
@@ -283,7 +283,7 @@ class _Compiler:
         except ExpressionSyntaxError as exc:
             self.problem(self.sync.where_at, str(exc))
             return []
-        truth = self.add(_where_truth, "truth")
+        truth = self.add(condition_truth, "truth")
         return [f"_where = {condition}", f"if _where is not True and not {truth}(_where):", "    return None"]
 
     def field(self, v: str, name: str, spec: FieldMapping) -> list[str]:
@@ -464,21 +464,6 @@ class _Compiler:
         if isinstance(default, dict | list):
             value = f"{self.add(copy.deepcopy, 'copy')}({value})"
         return [f"if {v} is None:", f"    {v} = {value}"]
-
-
-def _where_truth(value: Any) -> bool:
-    """Whether a ``where`` that gave ``value`` keeps its record: text that is a boolean word (``false``, ``0``,
-    ``nej``, as ``type: boolean`` reads them) is that boolean; anything else as Jinja takes it, null false.
-
-    A CSV's booleans are text: ``where: "{{ record.active }}"`` kept every record, ``false`` being text that
-    is not empty, and wrote the ones meant to be skipped.
-    """
-    if value.__class__ is str and value.strip():
-        try:
-            return to_boolean(value)
-        except ConversionError:
-            return True
-    return bool(value)
 
 
 def _shared_parents(sync: SyncConfig) -> set[str]:

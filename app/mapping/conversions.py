@@ -133,6 +133,23 @@ _TRUE = frozenset({"true", "yes", "y", "ja", "j", "1", "on", "t", "sant"})
 _FALSE = frozenset({"false", "no", "n", "nej", "0", "off", "f", "falskt"})
 
 
+def condition_truth(value: Any) -> bool:
+    """Whether a condition (``where``, a webhook's ``delete_when``) that gave ``value`` holds: text that is a
+    boolean word (``false``, ``0``, ``nej``, as ``type: boolean`` reads them) is that boolean; anything else as
+    Jinja takes it, null false.
+
+    A CSV's booleans are text, and so are many webhook bodies': ``where: "{{ record.active }}"`` kept every
+    record, ``false`` being text that is not empty, and ``delete_when: "{{ event.deleted }}"`` deleted the
+    record of a body saying ``"deleted": "false"``.
+    """
+    if value.__class__ is str and value.strip():
+        try:
+            return to_boolean(value)
+        except ConversionError:
+            return True
+    return bool(value)
+
+
 def to_boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value

@@ -220,6 +220,24 @@ async def test_an_event_whose_delete_when_fails_fails_alone(in_process: InProces
     assert app.project.customers() == [(2, "Name 2", "p2@example.com")]
 
 
+async def test_delete_when_reads_a_boolean_word_in_the_body_as_that_boolean(
+    in_process: InProcessFactory, tmp_path: Any
+) -> None:
+    """``"deleted": "false"`` is text that is not empty, which Jinja takes for true: the record was deleted."""
+    root = make_project(tmp_path / "flagged")
+    root.write(delete_when="{{ event.deleted }}")
+    app = await in_process(root)
+    await app.settled(await _accepted(app, "local", {"items": [contact(1), contact(2)]}))
+
+    kept = await _accepted(app, "local", {"deleted": "false", "items": [contact(1)]})
+    also_kept = await _accepted(app, "local", {"deleted": " No ", "items": [contact(2)]})
+    deleting = await _accepted(app, "local", {"deleted": "true", "items": [{"id": 2}]})
+
+    events = await app.settled(kept, also_kept, deleting)
+    assert [event["status"] for event in events] == ["processed"] * 3
+    assert app.project.customers() == [(1, "Name 1", "p1@example.com")]
+
+
 async def test_webhook_events_are_listed_newest_first_page_by_page_and_by_system(in_process: InProcessFactory) -> None:
     app = await in_process()
     ids = [await _accepted(app, "local", {"items": [contact(n)]}) for n in (1, 2, 3)]
