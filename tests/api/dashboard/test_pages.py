@@ -173,6 +173,25 @@ def test_an_operator_retries_a_dead_letter_and_sees_it_go(
     checked(page, screens, "sync-operator")
 
 
+def test_a_discarded_dead_letter_shows_in_its_story_as_done_in_no_run(
+    serve: ServeFactory, project: ApiProject, context: BrowserContext, screens: Screens
+) -> None:
+    """A discard is logged in no run (run 0): the story says so, and links to no run page that does not exist."""
+    served = serve(project, ENV)
+    letter = with_history(served)
+    assert served.operator.delete(f"/api/v1/dead-letters/{letter}").status_code == 204
+    page = context.new_page()
+    sign_in(page, served, project.secrets.viewer)
+
+    page.goto(served.process.url + "/records?sync=contacts&key=2")
+
+    discarded = page.locator(".story > li").first
+    expect(discarded).to_contain_text("skipped")
+    expect(discarded).to_contain_text("by an operator, in no run")
+    expect(discarded.locator('a[href="/runs/0"]')).to_have_count(0)
+    checked(page, screens, "record-discarded")
+
+
 def test_the_overview_reads_on_a_phone(
     serve: ServeFactory, project: ApiProject, context: BrowserContext, screens: Screens
 ) -> None:
