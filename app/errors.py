@@ -48,7 +48,8 @@ fix it::
             ├── UnknownWebhookSystem no system of that name takes webhooks
             ├── WebhookTooLarge      the body is over max_body
             ├── WebhookBusy          the service holds as many deliveries as it may (app.engine.webhook_admission)
-            └── WebhookBadBody       not JSON, too deep, no records, a bad delivery id or header
+            ├── WebhookBadBody       not JSON, too deep, no records, a bad delivery id or header
+            └── WebhookIdReused      a delivery id received before with another body
 
 How each reaches users is decided once per face, by type (a subclass takes its
 nearest listed ancestor's entry): the exit code in :mod:`app.cli.exit_codes`,

@@ -19,6 +19,7 @@ from app.engine import (
     UnknownWebhookSystem,
     WebhookBusy,
     WebhookFromWebPage,
+    WebhookIdReused,
     WebhookNotProven,
     WebhookTooLarge,
 )
@@ -49,6 +50,7 @@ HTTP_STATUSES: dict[type[BryggaError], int] = {
     NotFoundError: 404,
     UnknownWebhookSystem: 404,
     ConflictError: 409,
+    WebhookIdReused: 409,  # a delivery id received before with another body
     WebhookTooLarge: 413,
     WebhookBusy: 503,  # a webhook flood: the sender tries again after Retry-After
     ConfigError: 422,  # a reload refused: the running config stays (SPEC 7)

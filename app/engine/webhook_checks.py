@@ -71,6 +71,10 @@ class WebhookBadBody(WebhookRejected):
     """A body that is not JSON or has no records; a delivery id or proof header that is wrong."""
 
 
+class WebhookIdReused(WebhookRejected):
+    """A delivery id received before with another body: a second event under one id would be dropped unseen."""
+
+
 @dataclass(frozen=True)
 class Delivery:
     """A checked delivery: its body as text, how many records it carries, and the sender's id for it.

@@ -21,9 +21,12 @@ from app.engine.runner import SyncBusyError
 from app.engine.webhook_admission import Hold, WebhookAdmission
 from app.engine.webhook_checks import (
     PARSED_AT_ONCE,
+    Delivery,
     UnknownWebhookSystem,
+    WebhookIdReused,
     WebhookRejected,
     check_delivery,
+    parsed,
     webhook_of,
 )
 from app.errors import BryggaError, ConflictError, NotFoundError
@@ -40,6 +43,14 @@ class Accepted:
     event_id: int
     records: int
     duplicate: bool
+
+
+async def _same_json(stored: str, received: str) -> bool:
+    """Whether two bodies are the same JSON, written apart (spacing, key order); both parsed as checked before."""
+    try:
+        return bool(await parsed(stored) == await parsed(received))
+    except ValueError:
+        return False
 
 
 def _streams_read(sync: AnySync) -> set[str]:
@@ -87,10 +98,30 @@ class WebhookReceiver:
         event_id, duplicate = await self.service.store.inbox.accept(
             system, delivery.delivery_id, delivery.body, delivery.records, listening
         )
+        if duplicate:
+            await self._same_as_stored(event_id, delivery)
         self.service.metrics.webhook_events.labels(system, "duplicate" if duplicate else "accepted").inc()
         if not duplicate:
             self.wake(listening)
         return Accepted(event_id, delivery.records, duplicate)
+
+    async def _same_as_stored(self, event_id: int, delivery: Delivery) -> None:
+        """A delivery whose id was seen before must be that delivery again (a sender retrying): the same JSON.
+
+        A sender that gives one id to several events (an ``Idempotency-Key`` per record, not per change)
+        had every event after the first answered 202 and dropped: no error anywhere, the target stale.
+
+        :raises WebhookIdReused: 409 when the event stored under the id has another body; nothing is stored
+        """
+        stored = await self.service.store.inbox.body_of(event_id)
+        if stored is None or stored == delivery.body or await _same_json(stored, delivery.body):
+            return
+        raise WebhookIdReused(
+            "id reused",
+            f"the delivery id {delivery.delivery_id!r} was received before (event {event_id}) with a different "
+            "body; nothing of this delivery was stored. A delivery id (webhook-id, X-GitHub-Delivery, "
+            "Idempotency-Key) names one delivery: send a new event under a new id",
+        )
 
     def rejected(self, system: str, exc: WebhookRejected) -> None:
         """Count a refused delivery; those to an unknown system under one label (senders choose the names)."""

@@ -57,6 +57,12 @@ class WebhookInbox:
         """
         return await self._intake.accept(Delivery(system, delivery_id, body, records, tuple(syncs)))
 
+    async def body_of(self, event_id: int) -> str | None:
+        """The stored text of event ``event_id``; ``None`` for one that is gone."""
+        async with self.store._begin() as connection:
+            body = (await connection.execute(select(EVENTS.c.body).where(EVENTS.c.id == event_id))).scalar()
+        return None if body is None else str(body)
+
     async def _pending(self, connection: AsyncConnection, event_id: int, syncs: Sequence[str], now: datetime) -> None:
         if syncs:
             await connection.execute(insert(PROGRESS), progress_rows(event_id, syncs, now))

@@ -110,3 +110,65 @@ async def test_deliveries_without_an_id_are_each_an_event(in_process: InProcessF
     await app.settled(*(answer.json()["event_id"] for answer in answers))
     assert await _read_counts(app, "local") == 2  # both read; the second changed nothing
     assert [entry["action"] for entry in (await _story(app, "local", 1))["log"]] == ["created"]
+
+
+@pytest.mark.parametrize(
+    ("system", "header", "payload"), DELIVERY_HEADERS, ids=[f"{s} {h}" for s, h, _ in DELIVERY_HEADERS]
+)
+async def test_a_delivery_id_sent_again_with_another_body_is_refused_409_and_nothing_stored(
+    in_process: InProcessFactory, system: str, header: str, payload: Any
+) -> None:
+    """A sender giving one id to several events (an Idempotency-Key per record, not per change) had every
+    event after the first answered 202 and dropped: the target never saw the change, nothing said so."""
+    app = await in_process()
+    headers = {header: "customer-1"}
+    first = await app.send(system, payload, headers)
+    assert first.status_code == 202, first.text
+    await app.settled(first.json()["event_id"])
+    changed = _renamed(payload, "Name changed")
+
+    again = await app.send(system, changed, headers)
+
+    assert again.status_code == 409, again.text
+    detail = again.json()["detail"]
+    assert "'customer-1'" in detail and f"event {first.json()['event_id']}" in detail and "new id" in detail
+    assert len(await app.events()) == 1
+    assert app.project.customers() == [(1, "Name 1", "p1@example.com")]
+    assert await app.metric("brygga_webhook_events_total", system=system, outcome="rejected: id reused") == 1
+    assert await app.metric("brygga_webhook_events_total", system=system, outcome="duplicate") == 0
+
+
+async def test_the_same_delivery_written_apart_is_still_the_same_delivery(
+    in_process: InProcessFactory, state_project: WebhookProject
+) -> None:
+    """A sender that serialises its retry anew (other spacing, other key order) sends the same JSON: 202, one event."""
+    app = await in_process(state_project)
+    first = await app.send(
+        "signed", b'{"data": {"id": 1, "name": "Name 1", "email": "p1@example.com"}}', {"webhook-id": "m1"}
+    )
+    assert first.status_code == 202, first.text
+
+    again = await app.send(
+        "signed", b'{"data":{"email":"p1@example.com","name":"Name 1","id":1}}', {"webhook-id": "m1"}
+    )
+    other = await app.send(
+        "signed", b'{"data":{"email":"p1@example.com","name":"Name 2","id":1}}', {"webhook-id": "m1"}
+    )
+
+    assert again.status_code == 202, again.text
+    assert again.json() == first.json()
+    assert other.status_code == 409, other.text
+    await app.settled(first.json()["event_id"])
+    assert len(await app.events()) == 1
+    assert app.project.customers() == [(1, "Name 1", "p1@example.com")]
+
+
+def _renamed(payload: Any, name: str) -> Any:
+    """``payload`` with its contact's name changed, wherever the contact sits."""
+    if isinstance(payload, dict) and "id" in payload:
+        return {**payload, "name": name}
+    if isinstance(payload, dict):
+        return {field: _renamed(value, name) for field, value in payload.items()}
+    if isinstance(payload, list):
+        return [_renamed(item, name) for item in payload]
+    return payload

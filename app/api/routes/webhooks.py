@@ -47,6 +47,11 @@ class WebhookAccepted(BaseModel):
         **problem(403, "`verify: none`, and a web page sent it."),
         **problem(401, "The signature, token or timestamp does not verify."),
         **problem(404, "No system of that name takes webhooks."),
+        **problem(
+            409,
+            "The delivery id (webhook-id, X-GitHub-Delivery, Idempotency-Key) was received before with another body:"
+            " send a new event under a new id. Nothing of it was stored.",
+        ),
         **problem(413, "The body is larger than `max_body`."),
         **problem(
             503,
@@ -57,7 +62,8 @@ class WebhookAccepted(BaseModel):
 )
 async def receive(system: str, request: Request, service: ServiceDep) -> WebhookAccepted:
     """Take a delivery: 202 only once it is committed to the state database. The same delivery twice
-    (same webhook-id, X-GitHub-Delivery or Idempotency-Key) is answered 202 and processed once."""
+    (same webhook-id, X-GitHub-Delivery or Idempotency-Key, the same JSON) is answered 202 and processed once;
+    an id received before with another body is refused 409."""
     client = request.client.host if request.client is not None else None
     try:
         webhook = webhook_of(service.project, system)
