@@ -16,7 +16,7 @@ import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -113,6 +113,45 @@ def check_delivery(webhook: WebhookConfig, body: bytes, headers: Mapping[str, st
     text, event = parse_body(body)
     records = records_of(webhook, event)
     return Delivery(text, len(records), delivery_id_of(lowered))
+
+
+def check_before_body(webhook: WebhookConfig, headers: Mapping[str, str], client: str | None) -> None:
+    """What the headers alone can prove wrong, checked before a byte of the body is read: an unproven sender
+    (no token, no fresh signature headers) then holds no share of the service's budget for bodies arriving,
+    however fast it sends. The whole check (:func:`check_delivery`) follows once the body is in.
+
+    :raises WebhookRejected: as :func:`check_delivery` would, for what it finds without the body
+    """
+    lowered = {name.lower(): value for name, value in headers.items()}
+    check_headers(lowered)
+    if webhook.verify == "standard":
+        _standard_headers(lowered)
+    elif webhook.verify == "github" and not lowered.get("x-hub-signature-256", "").startswith("sha256="):
+        raise WebhookNotProven("bad signature", "X-Hub-Signature-256 is missing or does not match the body")
+    elif webhook.verify in ("token", "none"):
+        verify(webhook, b"", lowered, client)  # the body plays no part in either
+    delivery_id_of(lowered)
+
+
+_TOLERANCE = timedelta(minutes=5)
+"""How far a Standard Webhooks timestamp may be from now: the ``standardwebhooks`` package's own tolerance."""
+
+
+def _standard_headers(headers: Mapping[str, str]) -> None:
+    """The part of the ``standardwebhooks`` package's check that needs no body: the three headers there, the
+    timestamp a time within :data:`_TOLERANCE` of now (the same messages as the package's)."""
+    if not (headers.get("webhook-id") and headers.get("webhook-timestamp") and headers.get("webhook-signature")):
+        raise WebhookNotProven("bad signature", "the signature does not verify: Missing required headers")
+    stamp = headers["webhook-timestamp"]
+    if not _is_time(stamp):
+        raise WebhookNotProven(
+            "bad signature",
+            f"the signature does not verify: webhook-timestamp {quoted(stamp)} is not a time in seconds since 1970",
+        )
+    offset = datetime.fromtimestamp(float(stamp), tz=UTC) - datetime.now(tz=UTC)
+    if abs(offset) > _TOLERANCE:
+        too = "too new" if offset > _TOLERANCE else "too old"
+        raise WebhookNotProven("stale timestamp", f"the signature does not verify: Message timestamp {too}")
 
 
 def check_headers(headers: Mapping[str, str]) -> None:

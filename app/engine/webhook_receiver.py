@@ -25,6 +25,7 @@ from app.engine.webhook_checks import (
     UnknownWebhookSystem,
     WebhookIdReused,
     WebhookRejected,
+    check_before_body,
     check_delivery,
     parsed,
     webhook_of,
@@ -80,6 +81,14 @@ class WebhookReceiver:
         :raises WebhookBusy: when the service holds ``max_webhook_bytes`` already: nothing read, nothing stored
         """
         return self._admission.admitted()
+
+    def check_before_body(self, system: str, headers: Mapping[str, str], client: str | None) -> None:
+        """What a delivery's headers alone can prove wrong (a missing token, stale or missing signature
+        headers), before its body is read and held.
+
+        :raises WebhookRejected: with the HTTP status to answer
+        """
+        check_before_body(webhook_of(self.service.project, system), headers, client)
 
     async def receive(self, system: str, body: bytes, headers: Mapping[str, str], client: str | None) -> Accepted:
         """Check a delivery (a large one in a worker thread, one at a time: the event loop goes on answering)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -181,7 +182,7 @@ def test_one_delivery_is_taken_whatever_its_size_when_no_other_is_held(serving: 
 def test_senders_that_declare_a_large_body_and_send_none_do_not_shut_out_the_others(
     serving: Callable[..., Running], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A delivery holds the bytes it has sent, not those its Content-Length promises: three unsigned senders
+    """A delivery holds the bytes it has sent, not those its Content-Length promises: three senders
     that each declare max_body (1 MiB) and send nothing held the whole budget (2 MiB) until their body
     timed out, and every signed delivery to every system was answered 503 meanwhile (16 such sockets do it
     to the default budget of 16 MiB, and cost the sender nothing)."""
@@ -195,7 +196,12 @@ def test_senders_that_declare_a_large_body_and_send_none_do_not_shut_out_the_oth
     monkeypatch.setattr(webhook_receiver.WebhookReceiver, "admitted", counted)
     running = serving(max_webhook_bytes=2048 * KIB)
     port = running.client.base_url.port
-    head = f"POST /webhooks/signed HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {1024 * KIB}\r\n\r\n".encode()
+    # headers that pass every check made before the body (a fresh timestamp, a signature only the body can
+    # disprove): senders without them are answered 401 before they hold anything
+    signature = f"webhook-id: msg_idle\r\nwebhook-timestamp: {int(time.time())}\r\nwebhook-signature: v1,x\r\n"
+    head = (
+        f"POST /webhooks/signed HTTP/1.1\r\nHost: 127.0.0.1\r\n{signature}Content-Length: {1024 * KIB}\r\n\r\n"
+    ).encode()
     idle = [socket.create_connection(("127.0.0.1", port), timeout=WAIT) for _ in range(3)]
     try:
         for connection in idle:

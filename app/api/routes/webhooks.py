@@ -68,6 +68,7 @@ async def receive(system: str, request: Request, service: ServiceDep) -> Webhook
     try:
         webhook = webhook_of(service.project, system)
         headers = _headers(request)
+        service.webhooks.check_before_body(system, headers, client)  # an unproven sender holds no bytes
         with service.webhooks.admitted() as hold:
             body = await _body(request, webhook, hold)
             accepted = await service.webhooks.receive(system, body, headers, client)
