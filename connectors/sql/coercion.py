@@ -39,8 +39,10 @@ class Kind(StrEnum):
     TEXT = "text"
     UUID = "uuid"
     BYTES = "bytes"
+    LIST = "list"
+    """An array (PostgreSQL's ``text[]``, ``int[]``): it takes a list, its items passed on as they are."""
     OTHER = "other"
-    """JSON, arrays, intervals, enums of the database's own: passed on as they are."""
+    """JSON, intervals, enums of the database's own: passed on as they are."""
 
 
 DATE_KINDS = (Kind.DATE, Kind.DATETIME)
@@ -167,6 +169,8 @@ def column_type(type_: sqltypes.TypeEngine[Any], dialect: Dialect) -> ColumnType
     if isinstance(type_, sqltypes.Time):
         mariadb = dialect.name in ("mysql", "mariadb")  # its TIME holds durations too
         return ColumnType(Kind.TIME, name, durations=mariadb, fraction=fraction_kept(type_, dialect))
+    if isinstance(type_, sqltypes.ARRAY):
+        return ColumnType(Kind.LIST, name)
     for sql_type, kind in _KINDS:
         if isinstance(type_, sql_type):
             return ColumnType(kind, name)
@@ -234,6 +238,7 @@ _NATIVE: dict[Kind, type] = {
     Kind.TEXT: str,
     Kind.UUID: uuid.UUID,
     Kind.BYTES: bytes,
+    Kind.LIST: list,
 }
 """The type a value of each kind already has when nothing is to be done (datetimes also need their zone checked)."""
 _WHAT = {
@@ -247,6 +252,7 @@ _WHAT = {
     Kind.TEXT: "text",
     Kind.UUID: "a UUID",
     Kind.BYTES: "bytes",
+    Kind.LIST: "a list (the column is an array)",
 }
 _DURATIONS = "a time of day or a duration of at most 838:59:59 (HHH:MM:SS)"
 
@@ -362,6 +368,13 @@ def _to_uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(value.strip())
 
 
+def _to_list(value: Any) -> list[Any]:
+    """A list or tuple for an array column; text is no list of its characters, nor a mapping of its keys."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise TypeError
+
+
 def _to_bytes(value: Any) -> bytes:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
@@ -378,4 +391,5 @@ _CONVERTERS: dict[Kind, Callable[[Any], Any]] = {
     Kind.TEXT: _to_text,
     Kind.UUID: _to_uuid,
     Kind.BYTES: _to_bytes,
+    Kind.LIST: _to_list,
 }

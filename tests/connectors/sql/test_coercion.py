@@ -52,6 +52,7 @@ SQLITE: Dialect = sqlite.dialect()
         (Uuid(), Kind.UUID),
         (LargeBinary(), Kind.BYTES),
         (JSON(), Kind.OTHER),
+        (postgresql.ARRAY(Text()), Kind.LIST),
         (postgresql.INTERVAL(), Kind.OTHER),
     ],
 )
@@ -77,6 +78,7 @@ AWARE = ColumnType(Kind.DATETIME, "TIMESTAMPTZ", aware=True)
 TEXT = ColumnType(Kind.TEXT, "TEXT")
 UUID = ColumnType(Kind.UUID, "UUID")
 OTHER = ColumnType(Kind.OTHER, "JSON")
+LIST = ColumnType(Kind.LIST, "TEXT[]")
 AN_ID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 
 
@@ -115,6 +117,7 @@ AN_ID = uuid.UUID("12345678-1234-5678-1234-567812345678")
         (ColumnType(Kind.TIME, "TIME"), "08:30", time(8, 30)),
         (ColumnType(Kind.BYTES, "BLOB"), bytearray(b"ab"), b"ab"),
         (OTHER, {"any": ["thing"]}, {"any": ["thing"]}),
+        (LIST, ("a", "b"), ["a", "b"]),
         (INTEGER, None, None),
     ],
 )
@@ -140,6 +143,8 @@ def test_values_convert_to_their_columns_type(column: ColumnType, value: Any, co
         (DATE, "31/12/2024", "cannot convert '31/12/2024' to a date (YYYY-MM-DD)"),
         (DATE, 20240101, "cannot convert 20240101 to a date (YYYY-MM-DD)"),
         (NAIVE, "yesterday", "cannot convert 'yesterday' to a date and time (ISO 8601)"),
+        (LIST, "abc", "cannot convert 'abc' to a list (the column is an array)"),
+        (LIST, {"a": 1}, "cannot convert {'a': 1} to a list (the column is an array)"),
         (TEXT, {"a": 1}, "cannot convert {'a': 1} to text"),
         (UUID, "not-a-uuid", "cannot convert 'not-a-uuid' to a UUID"),
         (TEXT, ["x" * 100], "cannot convert " + repr(["x" * 100])[:57] + "… to text"),

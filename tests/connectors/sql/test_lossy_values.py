@@ -2,7 +2,8 @@
 
 A timestamp's time of day into a ``DATE`` column was dropped, a fraction of a
 second beyond a ``timestamp(0)`` or MariaDB ``DATETIME`` column's precision
-rounded or cut: each counted written, its value changed. As a decimal the
+rounded or cut, a text into a PostgreSQL ``text[]`` column written as a list
+of its characters: each counted written, its value changed. As a decimal the
 column would round, such a record now fails alone, saying why and what to do;
 the rest of its batch is written, row by row and as one upsert (or ``COPY``).
 """
@@ -14,11 +15,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Date, DateTime, Integer, Time
+from sqlalchemy import JSON, Column, Date, DateTime, Integer, String, Text, Time
 from sqlalchemy.dialects import mysql, postgresql
 
 from connectors.base import PermanentError, Write, WriteAction
-from tests.connectors.sql.conftest import SERVERS, Connect, Db
+from tests.connectors.sql.conftest import SERVERS, Connect, Db, only
 
 BATCHES = pytest.mark.parametrize("batch", [1, 600], ids=["row-by-row", "as-one-upsert"])
 """Rows of a batch beside the ones under test: 600 send PostgreSQL's batch by COPY, others by one upsert."""
@@ -144,3 +145,57 @@ async def test_every_microsecond_is_kept_where_the_column_keeps_them(db: Db, con
 
     assert errors == [None]
     assert (await db.rows(table))[0]["at"] == moment
+
+
+@only("postgresql")
+@BATCHES
+async def test_text_into_an_array_column_fails_its_record_and_is_never_split_into_characters(
+    db: Db, connect: Connect, batch: int
+) -> None:
+    table = await db.create(
+        "tagged",
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("tags", postgresql.ARRAY(Text)),
+        Column("sizes", postgresql.ARRAY(Integer)),
+    )
+    fine = [create(number, tags=["a"], sizes=[1]) for number in range(100, 100 + batch)]
+    refused = [create(1, tags="abc"), create(2, tags={"a": 1}), create(3, sizes=7)]
+    kept = [create(4, tags=["x", "y"], sizes=(1, 2)), create(5, tags=[], sizes=None)]
+
+    errors = await write(db, connect, table.name, [*refused, *kept, *fine])
+
+    assert [error is None for error in errors] == [False, False, False, True, True] + [True] * batch
+    assert str(errors[0]) == "db.t: column tags (TEXT[]): cannot convert 'abc' to a list (the column is an array)"
+    assert "column tags (TEXT[]): cannot convert {'a': 1} to a list" in str(errors[1])
+    assert "column sizes (INTEGER[]): cannot convert 7 to a list" in str(errors[2])
+    rows = {row["id"]: row for row in await db.rows(table)}
+    assert (1 in rows, 2 in rows, 3 in rows) == (False, False, False)
+    assert (rows[4]["tags"], rows[4]["sizes"], rows[5]["tags"]) == (["x", "y"], [1, 2], [])
+
+
+async def test_a_list_into_a_column_of_one_value_fails_its_record_and_is_never_written_as_text(
+    db: Db, connect: Connect
+) -> None:
+    table = await db.create(
+        "single",
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("name", String(50)),
+        Column("n", Integer),
+        Column("day", Date),
+        Column("doc", JSON),
+    )
+    writes = [
+        create(1, name=["a", "b"]),
+        create(2, n=[1]),
+        create(3, day=["2024-05-01"]),
+        create(4, name={"a": 1}),
+        create(5, name="ok", doc=["a", "b"]),  # a JSON column takes a list
+    ]
+
+    errors = await write(db, connect, table.name, writes)
+
+    assert [error is None for error in errors] == [False, False, False, False, True]
+    assert "column name" in str(errors[0]) and "cannot convert ['a', 'b'] to text" in str(errors[0])
+    assert "cannot convert [1] to a whole number" in str(errors[1])
+    assert "cannot convert ['2024-05-01'] to a date" in str(errors[2])
+    assert [(row["id"], row["name"], row["doc"]) for row in await db.rows(table)] == [(5, "ok", ["a", "b"])]
