@@ -23,6 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connectors.base import (
+    ConnectorError,
     PermanentError,
     Record,
     Turn,
@@ -42,6 +43,7 @@ from connectors.sql.many import DriverStatement, driver_statement, execute_many,
 from connectors.sql.packet_size import PacketLimit
 from connectors.sql.pg_copy import copies, copy_upsert, copy_upsert_tuples
 from connectors.sql.streams import StreamShape, require_column, unique_column_sets
+from connectors.sql.whole_table import table_refused
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
@@ -238,6 +240,9 @@ class StreamWriter:
             error = translate(exc, f"{self.where}: writing {what}", secret)
             if is_transient(exc):
                 raise error from exc
+            written = _columns_of(operations, (*self.shape.key, *([self.soft] if self.soft else [])))
+            if await table_refused(engine, exc, self.table, written):
+                raise self._table_refused(error) from exc
             if len(operations) == 1:
                 return {operations[0].index: WriteResult(what, error)}
             middle = len(operations) // 2
@@ -255,6 +260,15 @@ class StreamWriter:
             )
             for operation in operations
         }
+
+    def _table_refused(self, error: ConnectorError) -> PermanentError:
+        """The error of a batch whose table refuses every row: the run stops with it (see :mod:`.whole_table`)."""
+        return PermanentError(
+            f"{error}: table {self.shape.options.table} cannot be written at all (dropped, renamed, a column gone, "
+            "or this database user may no longer write it), so the run stops here rather than failing each record "
+            "alone; rows written before stay, and the next run goes on from this batch once the table is back "
+            "(Brygga never creates tables or grants rights): restore it, or correct the stream's table"
+        )
 
     # --- turning writes into operations --------------------------------------------
 
@@ -495,6 +509,15 @@ def _update_params(row: dict[str, Any], key: Sequence[str], changed: Sequence[st
     params = {f"key_{i}": row[name] for i, name in enumerate(key)}
     params.update({f"value_{i}": row[name] for i, name in enumerate(changed)})
     return params
+
+
+def _columns_of(operations: Sequence[Operation], key: Sequence[str]) -> set[str]:
+    """The columns ``operations`` write: the key's, and those of every row."""
+    columns = set(key)
+    for operation in operations:
+        if isinstance(operation, Upsert):
+            columns.update(operation.row)
+    return columns
 
 
 def _key_text(key: tuple[Any, ...]) -> str:
