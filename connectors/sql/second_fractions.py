@@ -38,6 +38,13 @@ def fits_fraction(value: datetime | time | timedelta, digits: int) -> bool:
     return micro % step == 0
 
 
+def cut_to(moment: datetime, digits: int) -> datetime:
+    """``moment`` with no more than ``digits`` digits of a second: for a time Brygga makes itself (a soft
+    delete's), where none of the source's values is changed."""
+    step: int = 10 ** (MICROSECOND_DIGITS - digits)
+    return moment.replace(microsecond=moment.microsecond - moment.microsecond % step)
+
+
 def too_fine(shown: str, digits: int, type_name: str, *, timestamp: bool) -> str:
     """Why a value with more digits of a second than its column keeps fails, and what to do."""
     kept = "whole seconds" if digits == 0 else f"{digits} digit{'s' if digits > 1 else ''} of a second"

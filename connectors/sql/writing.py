@@ -34,7 +34,7 @@ from connectors.base import (
     key_text,
     parse_key,
 )
-from connectors.sql.coercion import ColumnValueError, Kind
+from connectors.sql.coercion import ColumnType, ColumnValueError, Kind
 from connectors.sql.columnar import column_rows, results
 from connectors.sql.databases import Backend
 from connectors.sql.errors import is_transient, translate, translated_types
@@ -42,6 +42,7 @@ from connectors.sql.lookups import LOOKUP_CHUNK
 from connectors.sql.many import DriverStatement, driver_statement, execute_many, execute_rows
 from connectors.sql.packet_size import PacketLimit
 from connectors.sql.pg_copy import copies, copy_upsert, copy_upsert_tuples
+from connectors.sql.second_fractions import cut_to
 from connectors.sql.streams import StreamShape, require_column, unique_column_sets
 from connectors.sql.whole_table import table_refused
 
@@ -449,7 +450,7 @@ class StreamWriter:
         params = {f"key_{i}": value for i, value in enumerate(key)}
         if self.soft is not None:
             soft_kind = self.shape.types[self.soft]
-            params["deleted_at"] = True if soft_kind.kind is Kind.BOOLEAN else soft_kind.convert(datetime.now(UTC))
+            params["deleted_at"] = True if soft_kind.kind is Kind.BOOLEAN else _deleted_at(soft_kind)
         return params
 
 
@@ -509,6 +510,15 @@ def _update_params(row: dict[str, Any], key: Sequence[str], changed: Sequence[st
     params = {f"key_{i}": row[name] for i, name in enumerate(key)}
     params.update({f"value_{i}": row[name] for i, name in enumerate(changed)})
     return params
+
+
+def _deleted_at(column: ColumnType) -> Any:
+    """The time of a soft delete as its column keeps it: today (in UTC) in a date column, now (in UTC) to the
+    digits of a second a timestamp column keeps, else as text."""
+    now = datetime.now(UTC)
+    if column.kind is Kind.DATE:
+        return now.date()
+    return column.convert(cut_to(now, column.fraction) if column.fraction is not None else now)
 
 
 def _columns_of(operations: Sequence[Operation], key: Sequence[str]) -> set[str]:

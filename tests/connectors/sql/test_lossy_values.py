@@ -199,3 +199,31 @@ async def test_a_list_into_a_column_of_one_value_fails_its_record_and_is_never_w
     assert "cannot convert [1] to a whole number" in str(errors[1])
     assert "cannot convert ['2024-05-01'] to a date" in str(errors[2])
     assert [(row["id"], row["name"], row["doc"]) for row in await db.rows(table)] == [(5, "ok", ["a", "b"])]
+
+
+@pytest.mark.parametrize("column", ["whole", "day"])
+async def test_a_soft_delete_time_fits_its_column_to_the_second_or_the_day(
+    db: Db, connect: Connect, column: str
+) -> None:
+    """The time Brygga writes itself is made to fit: a soft-delete column of whole seconds or of dates (the
+    checks above would refuse the time of day or the microseconds of now)."""
+    table = await db.create(
+        "deleted",
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("whole", precise(0)),
+        Column("day", Date),
+    )
+    await db.insert(table, [{"id": 1}])
+    before = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+    async with connect({"t": {"table": table.name, "key": "id", "delete": {"soft": column}}}) as connector:
+        (result,) = await connector.write("t", [Write(WriteAction.DELETE, None, "1")])
+
+    assert result.ok, result.error
+    deleted = (await db.rows(table))[0][column]
+    after = datetime.now(UTC).replace(tzinfo=None)
+    if column == "day":
+        assert deleted in {before.date(), after.date()}
+    else:
+        assert before <= deleted <= after
+        assert deleted.microsecond == 0 or db.kind == "sqlite"  # SQLite keeps every digit
