@@ -396,6 +396,9 @@ class Connector(ABC):
         way, retries follow :data:`retry_policy`.
 
         :raises TransientError: when nothing was written for a passing reason
+        :raises PermanentError: when the stream refuses every record, not a record's data (its table dropped
+            or renamed, the right to write it revoked, mid-run): the run stops with it, once, and the batch is
+            written again by the next run, rather than each record failing alone into the dead letters
         :raises NotImplementedError: for systems that cannot be written
         """
         raise NotImplementedError(f"{self.system.connector} systems cannot be written to")

@@ -23,6 +23,7 @@ from sqlalchemy.exc import CompileError
 
 from connectors.base import duration_text, key_text
 from connectors.sql.mariadb_values import time_or_duration
+from connectors.sql.second_fractions import fits_fraction, fraction_kept, too_fine
 
 
 class Kind(StrEnum):
@@ -38,8 +39,10 @@ class Kind(StrEnum):
     TEXT = "text"
     UUID = "uuid"
     BYTES = "bytes"
+    LIST = "list"
+    """An array (PostgreSQL's ``text[]``, ``int[]``): it takes a list, its items passed on as they are."""
     OTHER = "other"
-    """JSON, arrays, intervals, enums of the database's own: passed on as they are."""
+    """JSON, intervals, enums of the database's own: passed on as they are."""
 
 
 DATE_KINDS = (Kind.DATE, Kind.DATETIME)
@@ -65,6 +68,10 @@ class ColumnType:
     """For an integer column, the whole numbers it holds (a driver refuses to send others for it)."""
     scale: int | None = field(default=None, compare=False)
     """For a ``NUMERIC(p, s)`` column, the digits after the point it keeps: a value with more would be rounded."""
+    fraction: int | None = field(default=None, compare=False)
+    """For a timestamp or time column that keeps fewer digits of a second than a microsecond's six
+    (PostgreSQL's ``timestamp(0)``, MariaDB's ``DATETIME``), those it keeps: a value with more would be
+    rounded or cut."""
     durations: bool = field(default=False, compare=False)
     """For a ``TIME`` column, whether it holds durations too (MariaDB's and MySQL's, up to 838 hours either side
     of zero): it takes a ``timedelta`` as well as a time of day."""
@@ -84,10 +91,13 @@ class ColumnType:
         if type(value) is not self.native:
             try:
                 if self.kind is Kind.DATETIME:
-                    return _to_datetime(value, aware=self.aware)
-                if self.durations:
-                    return time_or_duration(value)
-                value = _CONVERTERS[self.kind](value)
+                    value = _to_datetime(value, aware=self.aware)
+                elif self.durations:
+                    value = time_or_duration(value)
+                else:
+                    value = _CONVERTERS[self.kind](value)
+            except ColumnValueError:
+                raise
             except (ValueError, TypeError, AttributeError, ArithmeticError):
                 what = _DURATIONS if self.durations else _WHAT[self.kind]
                 raise ColumnValueError(f"cannot convert {_shown(value)} to {what}") from None
@@ -100,6 +110,9 @@ class ColumnType:
                 f"{_shown(value)} has more digits after the point than the column keeps ({self.scale}): it would be "
                 "rounded; round it in the mapping, or give the column more scale"
             )
+        if self.fraction is not None and not fits_fraction(value, self.fraction):
+            shown = duration_text(value) if isinstance(value, timedelta) else value.isoformat()
+            raise ColumnValueError(too_fine(shown, self.fraction, self.name, timestamp=self.kind is Kind.DATETIME))
         return value
 
 
@@ -146,14 +159,18 @@ def column_type(type_: sqltypes.TypeEngine[Any], dialect: Dialect) -> ColumnType
     if isinstance(type_, sqltypes.Boolean) or _is_tinyint_1(type_):
         return ColumnType(Kind.BOOLEAN, name)  # MariaDB's BOOLEAN is TINYINT(1)
     if isinstance(type_, sqltypes.DateTime):
-        return ColumnType(Kind.DATETIME, name, aware=bool(type_.timezone))
+        fraction = fraction_kept(type_, dialect)
+        return ColumnType(Kind.DATETIME, name, aware=bool(type_.timezone), fraction=fraction)
     if isinstance(type_, sqltypes.Integer):
         return ColumnType(Kind.INTEGER, name, whole=_integer_range(type_, dialect))
     if isinstance(type_, sqltypes.Numeric) and not isinstance(type_, sqltypes.Float):
         scale = type_.scale if isinstance(type_.scale, int) and dialect.name != "sqlite" else None
         return ColumnType(Kind.DECIMAL, name, scale=scale)  # SQLite keeps any number whatever its type says
-    if isinstance(type_, sqltypes.Time) and dialect.name in ("mysql", "mariadb"):
-        return ColumnType(Kind.TIME, name, durations=True)
+    if isinstance(type_, sqltypes.Time):
+        mariadb = dialect.name in ("mysql", "mariadb")  # its TIME holds durations too
+        return ColumnType(Kind.TIME, name, durations=mariadb, fraction=fraction_kept(type_, dialect))
+    if isinstance(type_, sqltypes.ARRAY):
+        return ColumnType(Kind.LIST, name)
     for sql_type, kind in _KINDS:
         if isinstance(type_, sql_type):
             return ColumnType(kind, name)
@@ -197,7 +214,6 @@ _KINDS: list[tuple[type[sqltypes.TypeEngine[Any]], Kind]] = [
     (sqltypes.Float, Kind.FLOAT),  # before Numeric: a Float is a Numeric
     (sqltypes.Numeric, Kind.DECIMAL),
     (sqltypes.Date, Kind.DATE),
-    (sqltypes.Time, Kind.TIME),
     (sqltypes.String, Kind.TEXT),
     (sqltypes._Binary, Kind.BYTES),
 ]
@@ -222,6 +238,7 @@ _NATIVE: dict[Kind, type] = {
     Kind.TEXT: str,
     Kind.UUID: uuid.UUID,
     Kind.BYTES: bytes,
+    Kind.LIST: list,
 }
 """The type a value of each kind already has when nothing is to be done (datetimes also need their zone checked)."""
 _WHAT = {
@@ -235,6 +252,7 @@ _WHAT = {
     Kind.TEXT: "text",
     Kind.UUID: "a UUID",
     Kind.BYTES: "bytes",
+    Kind.LIST: "a list (the column is an array)",
 }
 _DURATIONS = "a time of day or a duration of at most 838:59:59 (HHH:MM:SS)"
 
@@ -283,14 +301,29 @@ def _to_boolean(value: Any) -> bool:
 
 def _to_date(value: Any) -> date:
     if isinstance(value, datetime):
-        return value.date()  # the date where the moment was written down, not in UTC
+        return _day_of(value)
     if isinstance(value, date):
         return value
     text = value.strip()
     try:
         return date.fromisoformat(text)
     except ValueError:
-        return datetime.fromisoformat(text).date()
+        return _day_of(datetime.fromisoformat(text))
+
+
+def _day_of(moment: datetime) -> date:
+    """The date where ``moment`` was written down (not in UTC), if it is that day's midnight: a date column
+    would drop any other time of day.
+
+    :raises ColumnValueError: when it is not midnight
+    """
+    if moment.time() != time():
+        raise ColumnValueError(
+            f"{moment.isoformat()} has a time of day, which a date column would drop: map the field with "
+            'type: date (or transform: ["date:%Y-%m-%d"]) to write its date alone, or write it into a '
+            "timestamp column"
+        )
+    return moment.date()
 
 
 def _to_datetime(value: Any, *, aware: bool) -> datetime:
@@ -335,6 +368,13 @@ def _to_uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(value.strip())
 
 
+def _to_list(value: Any) -> list[Any]:
+    """A list or tuple for an array column; text is no list of its characters, nor a mapping of its keys."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise TypeError
+
+
 def _to_bytes(value: Any) -> bytes:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
@@ -351,4 +391,5 @@ _CONVERTERS: dict[Kind, Callable[[Any], Any]] = {
     Kind.TEXT: _to_text,
     Kind.UUID: _to_uuid,
     Kind.BYTES: _to_bytes,
+    Kind.LIST: _to_list,
 }

@@ -24,6 +24,7 @@ from typing import Any
 
 from connectors.base import Write, WriteAction, WriteResult, format_key, key_texts
 from connectors.sql.coercion import ColumnType, ColumnValueError, Kind, fits_scale
+from connectors.sql.second_fractions import fits_fraction
 
 _NONE = type(None)
 _ACTION, _RECORD, _TZINFO = attrgetter("action"), attrgetter("record"), attrgetter("tzinfo")
@@ -83,12 +84,18 @@ def column_rows(
 
 def _converted(values: tuple[Any, ...], kind: ColumnType) -> tuple[Any, ...] | None:
     """``values`` as they are when all fit the column, else converted; ``None`` when one does not convert,
-    or would be rounded (the row-by-row way fails its record alone)."""
+    or would be rounded or cut (a decimal's digits, a second's fraction): the row-by-row way fails its record
+    alone."""
     converted = _fitted(values, kind)
-    if converted is None or kind.scale is None:
-        return converted
-    scale = kind.scale
-    return converted if all(value is None or fits_scale(value, scale) for value in converted) else None
+    if converted is None:
+        return None
+    if kind.scale is not None:
+        scale = kind.scale
+        return converted if all(value is None or fits_scale(value, scale) for value in converted) else None
+    if kind.fraction is not None:
+        digits = kind.fraction
+        return converted if all(value is None or fits_fraction(value, digits) for value in converted) else None
+    return converted
 
 
 def _fitted(values: tuple[Any, ...], kind: ColumnType) -> tuple[Any, ...] | None:

@@ -17,8 +17,9 @@ from connectors.base import (
     TargetProblem,
     check_url_port,
 )
-from connectors.sql.backends import BACKENDS, split_url
+from connectors.sql.backends import BACKENDS, Backend, split_url
 from connectors.sql.query_text import QueryError, one_select
+from connectors.sql.table_names import parse_table, sqlite_problem
 
 _URL_HINT = "write sqlite:///crm.db, postgresql://user@host/db or mysql+pymysql://user@host/db"
 
@@ -33,6 +34,11 @@ def _database_url(value: str) -> str:
         raise ValueError(f"database '{url.backend}' is not supported: {_URL_HINT}")
     if url.backend == "sqlite" and (url.username or url.password or url.host or url.port):
         raise ValueError("a SQLite database is a file: write sqlite:///PATH, without user, password or host")
+    return value
+
+
+def _table_name(value: str) -> str:
+    parse_table(value)
     return value
 
 
@@ -77,7 +83,9 @@ DeleteSpec = Annotated[
 class SqlStream(StreamOptions):
     """A table (or a read-only query) in a SQL database."""
 
-    table: str | None = Field(None, description="The table to read and write.")
+    table: Annotated[str, AfterValidator(_table_name)] | None = Field(
+        None, description='The table to read and write: NAME or SCHEMA.NAME, a name holding a dot quoted ("a.b").'
+    )
     cursor: str | None = Field(None, description="A column that grows on every change, for incremental reads.")
     lookback: Duration | None = Field(None, description="Re-read this much before the stored cursor.")
     query: str | None = Field(None, description="A read-only SELECT used for reads instead of the table.")
@@ -111,6 +119,9 @@ class SqlSystem(SystemOptions):
         yield from super().own_problems()
         backend = BACKENDS[split_url(self.url).backend]
         for name, stream in self.streams.items():
+            problem = sqlite_problem(stream.table) if stream.table and backend is Backend.SQLITE else None
+            if problem is not None:
+                yield Problem(("streams", name, "table"), problem)
             if stream.query is not None:
                 try:
                     one_select(stream.query, backend)

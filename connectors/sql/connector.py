@@ -37,6 +37,7 @@ from connectors.sql.read_only import read_only_connection
 from connectors.sql.reading import Fetch, StreamReader, read_batches
 from connectors.sql.sqlite_text import is_undecodable, undecodable_text_kept
 from connectors.sql.streams import StreamShape, describe_stream
+from connectors.sql.table_names import parse_table
 from connectors.sql.writing import StreamWriter
 
 _SQLITE_SCHEMA = text(
@@ -145,11 +146,12 @@ class SqlConnector(Connector):
         assert self._database is not None
         if self._database.backend is not Backend.SQLITE or options.query is not None or not options.table:
             return None
-        if "." in options.table:
+        table = parse_table(options.table)
+        if table.schema is not None:
             return None
         with self._errors(stream, "reading the table's columns"):
             async with engine.connect() as conn:
-                rows = (await conn.execute(_SQLITE_SCHEMA, {"table": options.table})).all()
+                rows = (await conn.execute(_SQLITE_SCHEMA, {"table": table.name})).all()
         return tuple(tuple(row) for row in rows) or None
 
     async def _describe(self, stream: str) -> StreamShape:

@@ -20,6 +20,7 @@ from sqlalchemy.schema import CreateTable
 from sqlalchemy.types import TypeEngine
 
 from connectors.base import FieldType
+from connectors.sql.table_names import parse_table
 
 DECIMAL_PRECISION, DECIMAL_SCALE = 30, 10
 """``type: decimal`` columns: 20 digits before the point and 10 after, exact in every supported database."""
@@ -57,10 +58,10 @@ def column_type(plan: ColumnPlan) -> TypeEngine[Any]:
 def create_table(url: str, table: str, columns: Sequence[ColumnPlan]) -> str:
     """The ``CREATE TABLE`` statement, ending in ``;``, for the database ``url`` names.
 
-    :param table: the stream's table, ``schema.table`` allowed
+    :param table: the stream's table, ``schema.table`` allowed (see :mod:`connectors.sql.table_names`)
     :param columns: in the order they should appear; key columns become the primary key
     """
-    schema, _, name = table.rpartition(".")
+    parsed = parse_table(table)
     sql_columns = [
         Column(
             plan.name,
@@ -71,7 +72,7 @@ def create_table(url: str, table: str, columns: Sequence[ColumnPlan]) -> str:
         )
         for plan in columns
     ]
-    statement = CreateTable(Table(name, MetaData(), *sql_columns, schema=schema or None))
+    statement = CreateTable(Table(parsed.name, MetaData(), *sql_columns, schema=parsed.schema))
     compiled = str(statement.compile(dialect=make_url(url).get_dialect()()))
     lines = [line.rstrip().replace("\t", "    ") for line in compiled.strip().splitlines()]
     return "\n".join(lines) + ";\n"

@@ -73,6 +73,39 @@ _TRANSIENT_SQLITE_CODES = {5, 6, 9, 10, 13, 15}
 """SQLITE_BUSY ("database is locked"), LOCKED, INTERRUPT, IOERR, FULL, PROTOCOL."""
 
 
+_WHOLE_TABLE_SQLSTATES = {"42P01", "42703", "3F000"}
+"""Undefined table, undefined column, no such schema: the table written was dropped or renamed (or lost a
+column) since the run looked at it; no row of a batch can be written."""
+_WHOLE_TABLE_MYSQL_ERRORS = {1036, 1044, 1054, 1142, 1143, 1146, 1290}
+"""Table read only, access to the database denied, unknown column, command or column denied to the user,
+no such table, the server read-only (``--read-only``)."""
+_WHOLE_TABLE_SQLITE_CODES = {3, 8, 23}
+"""SQLITE_PERM, READONLY (a file or database opened read-only), AUTH (an authorizer refused)."""
+_UNSURE_SQLSTATES = {"42501"}
+"""Insufficient privilege: the user may not write the table, or a row-level security policy refused one row."""
+_UNSURE_SQLITE_CODES = {1}
+"""SQLITE_ERROR: no such table or column, or a function refusing one row's value (malformed JSON in a
+generated column)."""
+
+
+def whole_table(exc: BaseException) -> bool | None:
+    """Whether a write's failure concerns the table rather than its rows: ``True`` when its error code says
+    the table (or a column, or the user's right to write it) is not there, ``False`` when it concerns the
+    rows written, ``None`` when the code means either and the table needs a look (see
+    :mod:`connectors.sql.whole_table`)."""
+    for link in reversed(_chain(exc)):
+        if _is_mysql_error(link) and link.args and isinstance(link.args[0], int):
+            return link.args[0] in _WHOLE_TABLE_MYSQL_ERRORS
+        sqlite_code = getattr(link, "sqlite_errorcode", None)
+        if isinstance(sqlite_code, int):
+            code = sqlite_code & 0xFF
+            return None if code in _UNSURE_SQLITE_CODES else code in _WHOLE_TABLE_SQLITE_CODES
+        sqlstate = getattr(link, "sqlstate", None)
+        if isinstance(sqlstate, str) and len(sqlstate) == 5 and sqlstate not in _GENERIC_SQLSTATES:
+            return None if sqlstate in _UNSURE_SQLSTATES else sqlstate in _WHOLE_TABLE_SQLSTATES
+    return False
+
+
 @contextmanager
 def database_errors(where: str, secret: str | None = None) -> Iterator[None]:
     """Raise what the database calls inside raise as :class:`TransientError` or :class:`PermanentError`.

@@ -35,7 +35,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import Result
+from sqlalchemy.engine import Inspector, Result
 from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnClause
@@ -48,6 +48,7 @@ from connectors.sql.databases import Backend
 from connectors.sql.key_equality import KeyEquality, key_equality
 from connectors.sql.query_text import QueryError, one_select
 from connectors.sql.reflection import reflect_table
+from connectors.sql.table_names import SQLITE_SCHEMAS, TableName, parse_table
 
 QUERY_ALIAS = "brygga_query"
 _TEXT_KEYS = (Kind.TEXT, Kind.OTHER)
@@ -160,16 +161,30 @@ async def describe_stream(conn: AsyncConnection, where: str, options: SqlStream,
 
 
 def _reflect(conn: Connection, where: str, name: str) -> Table:
-    schema, _, table_name = name.rpartition(".")
+    table = parse_table(name)
+    if table.schema is not None and table.schema not in SQLITE_SCHEMAS:
+        schemas = inspect(conn).get_schema_names()  # MariaDB fails a table's look-up in a missing one
+        if table.schema not in schemas:
+            raise PermanentError(
+                f"{where}: table {name}: there is no schema {table.schema}{_dotted_hint(inspect(conn), name, table)}; "
+                f"the schemas there are: {_listing(sorted(schemas))} (Brygga never creates schemas)"
+            )
     try:
-        return reflect_table(conn, table_name, schema or None)
+        return reflect_table(conn, table.name, table.schema)
     except NoSuchTableError:
         inspector = inspect(conn)
-        there = sorted([*inspector.get_table_names(schema or None), *inspector.get_view_names(schema or None)])
+        there = sorted([*inspector.get_table_names(table.schema), *inspector.get_view_names(table.schema)])
         raise PermanentError(
-            f"{where}: table {name} does not exist{_hint(table_name, there)}; "
+            f"{where}: table {name} does not exist{_hint(table.name, there)}{_dotted_hint(inspector, name, table)}; "
             f"the tables there are: {_listing(there)} (Brygga never creates tables)"
         ) from None
+
+
+def _dotted_hint(inspector: Inspector, name: str, table: TableName) -> str:
+    """Where ``schema.table`` is not there, but one table of that very name is: how to name it."""
+    if table.schema is None or name not in [*inspector.get_table_names(), *inspector.get_view_names()]:
+        return ""
+    return f" (a table named {name} is there: for it, quote its name, table: '\"{name}\"')"
 
 
 async def _query_source(

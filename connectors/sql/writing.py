@@ -23,6 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connectors.base import (
+    ConnectorError,
     PermanentError,
     Record,
     Turn,
@@ -33,7 +34,7 @@ from connectors.base import (
     key_text,
     parse_key,
 )
-from connectors.sql.coercion import ColumnValueError, Kind
+from connectors.sql.coercion import ColumnType, ColumnValueError, Kind
 from connectors.sql.columnar import column_rows, results
 from connectors.sql.databases import Backend
 from connectors.sql.errors import is_transient, translate, translated_types
@@ -41,7 +42,9 @@ from connectors.sql.lookups import LOOKUP_CHUNK
 from connectors.sql.many import DriverStatement, driver_statement, execute_many, execute_rows
 from connectors.sql.packet_size import PacketLimit
 from connectors.sql.pg_copy import copies, copy_upsert, copy_upsert_tuples
+from connectors.sql.second_fractions import cut_to
 from connectors.sql.streams import StreamShape, require_column, unique_column_sets
+from connectors.sql.whole_table import table_refused
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
@@ -92,8 +95,12 @@ class StreamWriter:
         """Every upsert goes by COPY and says which rows were new (see Connector.reports_created)."""
         self.names = [column.name for column in table.columns]
         self.types = {name: shape.types[name] for name in self.names}
-        self.natives = {name: kind.native if kind.scale is None else None for name, kind in self.types.items()}
-        """The type a column's value is taken as it is; none for a NUMERIC(p, s) column (its scale is checked)."""
+        self.natives = {
+            name: kind.native if kind.scale is None and kind.fraction is None else None
+            for name, kind in self.types.items()
+        }
+        """The type a column's value is taken as it is; none for a NUMERIC(p, s) column (its scale is checked),
+        nor for a time column keeping less than microseconds (its fraction is checked)."""
         soft = shape.options.delete.soft if shape.options.delete is not None else None
         self.soft = soft
         self.alive = False if soft is not None and shape.types[soft].kind is Kind.BOOLEAN else None
@@ -234,6 +241,9 @@ class StreamWriter:
             error = translate(exc, f"{self.where}: writing {what}", secret)
             if is_transient(exc):
                 raise error from exc
+            written = _columns_of(operations, (*self.shape.key, *([self.soft] if self.soft else [])))
+            if await table_refused(engine, exc, self.table, written):
+                raise self._table_refused(error) from exc
             if len(operations) == 1:
                 return {operations[0].index: WriteResult(what, error)}
             middle = len(operations) // 2
@@ -251,6 +261,15 @@ class StreamWriter:
             )
             for operation in operations
         }
+
+    def _table_refused(self, error: ConnectorError) -> PermanentError:
+        """The error of a batch whose table refuses every row: the run stops with it (see :mod:`.whole_table`)."""
+        return PermanentError(
+            f"{error}: table {self.shape.options.table} cannot be written at all (dropped, renamed, a column gone, "
+            "or this database user may no longer write it), so the run stops here rather than failing each record "
+            "alone; rows written before stay, and the next run goes on from this batch once the table is back "
+            "(Brygga never creates tables or grants rights): restore it, or correct the stream's table"
+        )
 
     # --- turning writes into operations --------------------------------------------
 
@@ -431,7 +450,7 @@ class StreamWriter:
         params = {f"key_{i}": value for i, value in enumerate(key)}
         if self.soft is not None:
             soft_kind = self.shape.types[self.soft]
-            params["deleted_at"] = True if soft_kind.kind is Kind.BOOLEAN else soft_kind.convert(datetime.now(UTC))
+            params["deleted_at"] = True if soft_kind.kind is Kind.BOOLEAN else _deleted_at(soft_kind)
         return params
 
 
@@ -491,6 +510,24 @@ def _update_params(row: dict[str, Any], key: Sequence[str], changed: Sequence[st
     params = {f"key_{i}": row[name] for i, name in enumerate(key)}
     params.update({f"value_{i}": row[name] for i, name in enumerate(changed)})
     return params
+
+
+def _deleted_at(column: ColumnType) -> Any:
+    """The time of a soft delete as its column keeps it: today (in UTC) in a date column, now (in UTC) to the
+    digits of a second a timestamp column keeps, else as text."""
+    now = datetime.now(UTC)
+    if column.kind is Kind.DATE:
+        return now.date()
+    return column.convert(cut_to(now, column.fraction) if column.fraction is not None else now)
+
+
+def _columns_of(operations: Sequence[Operation], key: Sequence[str]) -> set[str]:
+    """The columns ``operations`` write: the key's, and those of every row."""
+    columns = set(key)
+    for operation in operations:
+        if isinstance(operation, Upsert):
+            columns.update(operation.row)
+    return columns
 
 
 def _key_text(key: tuple[Any, ...]) -> str:

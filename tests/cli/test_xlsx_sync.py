@@ -36,7 +36,7 @@ fields:
   sku: sku
   name: name
   price: {from: price, type: decimal}
-  valid_from: valid_from
+  valid_from: {from: valid_from, type: date}  # its date: a datetime cell (08:30) into a DATE column fails without it
   active: active
 """
 
@@ -105,7 +105,7 @@ def test_a_price_list_workbook_syncs_into_sqlite_and_an_error_cell_fails_its_rec
     assert "record A-3, field price: cannot convert the error #DIV/0! (sheets/prices.xlsx, Prices!C6)" in first.stdout
     assert _rows(tmp_path / "db.sqlite", "SELECT sku, name, price, valid_from, active FROM products ORDER BY sku") == [
         ("007", "Pen, blue", 12.5, "2024-05-01", 1),
-        ("A-2", "Åsa's paper", 0.1, "2024-05-02", 0),  # a DATE column keeps the day
+        ("A-2", "Åsa's paper", 0.1, "2024-05-02", 0),  # type: date keeps the day
     ]
     assert "created 0, updated 0, deleted 0" in second.stdout  # the dead letter is tried again, and fails again
     assert "failed 1" in second.stdout

@@ -592,6 +592,27 @@ SQL_CASES = [
         (P, 7, 40, "systems.crm.streams.contacts.key: must not be empty"),
     ),
     case(
+        "sql-dotted-table-on-sqlite",
+        system(SQL_SYSTEM.replace("table: contacts", "table: sales.q1")),
+        (
+            P,
+            7,
+            25,
+            "systems.crm.streams.contacts.table: 'sales.q1' names table q1 in schema sales, and a SQLite database has "
+            "no schema but main and temp: for one table whose name holds a dot, quote it (table: '\"sales.q1\"')",
+        ),
+    ),
+    case(
+        "sql-table-of-three-names",
+        system(SQL_SYSTEM.replace("sqlite:///crm.db", "postgresql://u@h/db").replace("contacts,", "erp.sales.q1,")),
+        (P, 7, 25, "systems.crm.streams.contacts.table: 'erp.sales.q1' is 3 names: write NAME or SCHEMA.NAME, and a"),
+    ),
+    case(
+        "sql-table-quote-not-closed",
+        system(SQL_SYSTEM.replace("table: contacts", "table: '\"sales.q1'")),
+        (P, 7, 25, "systems.crm.streams.contacts.table: '\"sales.q1': a quote is not closed"),
+    ),
+    case(
         "sql-batch-size-zero",
         system(SQL_SYSTEM + "    batch_size: 0\n"),
         (P, 8, 17, "systems.crm.batch_size: must be at least 1, got the number 0"),

@@ -52,6 +52,7 @@ SQLITE: Dialect = sqlite.dialect()
         (Uuid(), Kind.UUID),
         (LargeBinary(), Kind.BYTES),
         (JSON(), Kind.OTHER),
+        (postgresql.ARRAY(Text()), Kind.LIST),
         (postgresql.INTERVAL(), Kind.OTHER),
     ],
 )
@@ -77,6 +78,7 @@ AWARE = ColumnType(Kind.DATETIME, "TIMESTAMPTZ", aware=True)
 TEXT = ColumnType(Kind.TEXT, "TEXT")
 UUID = ColumnType(Kind.UUID, "UUID")
 OTHER = ColumnType(Kind.OTHER, "JSON")
+LIST = ColumnType(Kind.LIST, "TEXT[]")
 AN_ID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 
 
@@ -98,8 +100,8 @@ AN_ID = uuid.UUID("12345678-1234-5678-1234-567812345678")
         (BOOLEAN, "FALSE", False),
         (BOOLEAN, 0, False),
         (DATE, "2024-02-29", date(2024, 2, 29)),
-        (DATE, "2024-02-29T23:30:00+01:00", date(2024, 2, 29)),
-        (DATE, datetime(2024, 2, 29, 23, 30), date(2024, 2, 29)),
+        (DATE, "2024-02-29T00:00:00+01:00", date(2024, 2, 29)),  # midnight where it was written down
+        (DATE, datetime(2024, 2, 29), date(2024, 2, 29)),
         (NAIVE, "2024-05-01T14:00:00+02:00", datetime(2024, 5, 1, 12, 0)),
         (NAIVE, "2024-05-01 12:00:00Z", datetime(2024, 5, 1, 12, 0)),
         (NAIVE, datetime(2024, 5, 1, 12, 0), datetime(2024, 5, 1, 12, 0)),
@@ -115,6 +117,7 @@ AN_ID = uuid.UUID("12345678-1234-5678-1234-567812345678")
         (ColumnType(Kind.TIME, "TIME"), "08:30", time(8, 30)),
         (ColumnType(Kind.BYTES, "BLOB"), bytearray(b"ab"), b"ab"),
         (OTHER, {"any": ["thing"]}, {"any": ["thing"]}),
+        (LIST, ("a", "b"), ["a", "b"]),
         (INTEGER, None, None),
     ],
 )
@@ -140,6 +143,8 @@ def test_values_convert_to_their_columns_type(column: ColumnType, value: Any, co
         (DATE, "31/12/2024", "cannot convert '31/12/2024' to a date (YYYY-MM-DD)"),
         (DATE, 20240101, "cannot convert 20240101 to a date (YYYY-MM-DD)"),
         (NAIVE, "yesterday", "cannot convert 'yesterday' to a date and time (ISO 8601)"),
+        (LIST, "abc", "cannot convert 'abc' to a list (the column is an array)"),
+        (LIST, {"a": 1}, "cannot convert {'a': 1} to a list (the column is an array)"),
         (TEXT, {"a": 1}, "cannot convert {'a': 1} to text"),
         (UUID, "not-a-uuid", "cannot convert 'not-a-uuid' to a UUID"),
         (TEXT, ["x" * 100], "cannot convert " + repr(["x" * 100])[:57] + "… to text"),
@@ -173,3 +178,63 @@ def test_a_value_read_from_a_query_suggests_its_columns_kind(value: Any, kind: K
 
 def test_an_aware_value_suggests_an_aware_column() -> None:
     assert value_type(datetime(2024, 1, 1, tzinfo=UTC)).aware
+
+
+MARIADB: Dialect = mysql.dialect()
+
+
+@pytest.mark.parametrize(
+    ("sql_type", "dialect", "fraction"),
+    [
+        (postgresql.TIMESTAMP(precision=0), POSTGRESQL, 0),
+        (postgresql.TIMESTAMP(timezone=True, precision=3), POSTGRESQL, 3),
+        (postgresql.TIMESTAMP(), POSTGRESQL, None),  # PostgreSQL's default: microseconds
+        (postgresql.TIME(precision=0), POSTGRESQL, 0),
+        (mysql.DATETIME(), MARIADB, 0),  # MariaDB's default: whole seconds
+        (mysql.DATETIME(fsp=3), MARIADB, 3),
+        (mysql.TIMESTAMP(fsp=6), MARIADB, None),
+        (mysql.TIME(), MARIADB, 0),
+        (DateTime(), SQLITE, None),  # SQLite keeps the text it is given
+    ],
+)
+def test_the_digits_of_a_second_a_column_keeps_are_known(
+    sql_type: TypeEngine[Any], dialect: Dialect, fraction: int | None
+) -> None:
+    assert column_type(sql_type, dialect).fraction == fraction
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "start"),
+    [
+        (DATE, datetime(2024, 2, 29, 23, 30), "2024-02-29T23:30:00 has a time of day, which a date column would drop"),
+        (DATE, "2024-02-29T23:30:00+01:00", "2024-02-29T23:30:00+01:00 has a time of day"),
+        (
+            ColumnType(Kind.DATETIME, "TIMESTAMP(0)", fraction=0),
+            "2024-05-01T12:00:00.5",
+            "2024-05-01T12:00:00.500000 has more digits of a second than the column keeps (whole seconds)",
+        ),
+        (
+            ColumnType(Kind.DATETIME, "DATETIME(1)", fraction=1),
+            datetime(2024, 5, 1, 12, 0, 0, 10),
+            "2024-05-01T12:00:00.000010 has more digits of a second than the column keeps (1 digit of a second)",
+        ),
+        (ColumnType(Kind.TIME, "TIME(2)", fraction=2), time(8, 0, 0, 1), "08:00:00.000001 has more digits"),
+        (
+            ColumnType(Kind.TIME, "TIME", durations=True, fraction=0),
+            timedelta(hours=-30, microseconds=500_000),
+            "PT-29H-59M-59.5S has more digits",
+        ),
+    ],
+)
+def test_a_value_the_column_would_change_says_so(column: ColumnType, value: Any, start: str) -> None:
+    with pytest.raises(ColumnValueError) as caught:
+        column.convert(value)
+
+    assert str(caught.value).startswith(start)
+
+
+def test_a_fraction_of_a_second_the_column_keeps_is_kept() -> None:
+    column = ColumnType(Kind.DATETIME, "DATETIME(3)", fraction=3)
+
+    assert column.convert("2024-05-01T14:00:00.001+02:00") == datetime(2024, 5, 1, 12, 0, 0, 1000)
+    assert column.convert(datetime(2024, 5, 1, 12)) == datetime(2024, 5, 1, 12)

@@ -232,7 +232,8 @@ async def test_values_round_trip_in_their_own_types(db: Db, connect: Connect) ->
                     born="2001-12-31",
                     updated_at="2024-05-01T14:30:15.123456+02:00",
                 ),
-                create(3, credit_limit=7, active=1, born=datetime(2020, 1, 2, 23, 0), updated_at=date(2024, 5, 2)),
+                # a midnight timestamp is its date (another time of day fails its record: test_lossy_values)
+                create(3, credit_limit=7, active=1, born=datetime(2020, 1, 2), updated_at=date(2024, 5, 2)),
             ],
         )
         (batch,) = await read_all(connector, "c", None, 10)
