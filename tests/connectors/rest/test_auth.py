@@ -589,3 +589,19 @@ async def test_a_token_answer_that_is_not_json_shows_its_start_without_the_clien
     assert "x" * 101 not in str(failed.value) and "…" in str(failed.value)
     assert_no_secret(str(failed.value))
 
+
+async def test_a_write_stopped_by_refused_credentials_leaves_none_of_its_records_writing(
+    api: ApiState, api_url: str, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    """The write raised at the first refusal and left its other records' requests running: once the token
+    endpoint answered again, they wrote their records in the background, after the engine had counted none
+    of them written (the next run created them again)."""
+    for _ in range(20):
+        api.fault("POST", "/api/oauth/token", status=200, body=_ERROR_PAGE)
+    connector = _writer(api_url, make_system, concurrency=2)
+
+    with pytest.raises(PermanentError, match="is not JSON"):
+        await connector.write("contacts", _creates(20))
+
+    assert [task for task in asyncio.all_tasks() if task is not asyncio.current_task()] == []
+    assert api.requests("/api/w/contacts", "POST") == []
