@@ -27,6 +27,7 @@ fix it::
     │       ├── PermanentHttpError   a REST answer no retry fixes (connectors.rest.errors)
     │       │   ├── NotFoundHttpError    404 for a record (connectors.rest.errors)
     │       │   └── CredentialsRefused   an OAuth2 token endpoint refused the client: the run stops
+    │       │       └── TokenAnswerUnusable  its answer holds no usable token (connectors.rest.errors)
     │       ├── CsvFileError         a CSV file that cannot be read or written (connectors.csv.files)
     │       └── XlsxFileError        a workbook that cannot be read or written (connectors.xlsx.workbook)
     │           └── EmptySheetError  a sheet without a header row (connectors.xlsx.workbook)

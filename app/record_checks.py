@@ -245,6 +245,25 @@ def shown_key(key: str) -> str:
     return f"{storable_text(key[:100])}… ({len(key):,} characters, {digest})"
 
 
+def key_value_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be (part of) a record's key, or ``None``: a boolean (``true`` was taken as the key
+    ``"true"``: a record keyed by the text ``true`` and one by the boolean were one record), a list or an
+    object (their JSON text is no identity anyone can correct), a number that is not finite (every ``NaN``
+    one key). Text and integers are keys, and so are the exact values a database keys by (decimals, dates,
+    UUIDs) and finite floats (a ``REAL`` column; ``7.0`` is the key ``7``)."""
+    if value.__class__ is str or value.__class__ is int:
+        return None
+    if isinstance(value, bool):
+        return f"is a boolean ({'true' if value else 'false'}), not text or a number"
+    if isinstance(value, Mapping):
+        return "is an object, not text or a number"
+    if isinstance(value, list | tuple | Set):
+        return "is a list, not text or a number"
+    if isinstance(value, float) and value - value != 0.0:
+        return f"is {value}, not a finite number"
+    return None
+
+
 def fit_keys(keys: list[str | None]) -> list[str | None]:
     """``keys``, with each key unfit for a database as an :class:`UnfitKey` (a batch's check at C speed)."""
     if all_storable(keys) and max(map(len, filter(None, keys)), default=0) <= _SURELY_SHORT:

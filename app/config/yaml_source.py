@@ -275,7 +275,7 @@ class _Builder:
             self.issues.append(_syntax_issue(self.source_map.file, exc))
         merged_count = len(node.value) - len(own_pairs)
         result: dict[Any, Any] = {}
-        seen: dict[Any, Mark] = {}
+        seen: dict[Any, tuple[Mark, Node]] = {}
         for index, (key_node, value_node) in enumerate(node.value):
             key = self._key(key_node, location)
             if not isinstance(key, Hashable):
@@ -284,18 +284,26 @@ class _Builder:
             key_mark = _mark_of(key_node)
             if index >= merged_count:
                 if key in seen:
-                    first = seen[key]
-                    self.issues.append(
-                        ConfigIssue(
-                            self.source_map.file,
-                            key_mark,
-                            f"duplicate key '{key}' (first given at line {first.line}): remove one",
-                        )
-                    )
+                    message = _duplicate(location, key, key_node, *seen[key])
+                    self.issues.append(ConfigIssue(self.source_map.file, key_mark, message))
                     continue
-                seen[key] = key_mark
+                seen[key] = (key_mark, key_node)
             result[key] = self.build(value_node, (*location, key), key_mark)
         return result
+
+
+def _duplicate(location: Location, key: Any, node: Node, first: Mark, first_node: Node) -> str:
+    """Why ``key`` is refused: given before, or equal to an earlier key of another type to Python, which a
+    plain mapping cannot hold apart (``true`` and ``1``, ``false`` and ``0``; ``1`` and ``1.0``)."""
+    earlier = first_node.value if isinstance(first_node, ScalarNode) else ""
+    if node.tag == first_node.tag:
+        return f"duplicate key '{key}' (first given at line {first.line}): remove one"
+    number = node.value if node.tag != _CORE + "bool" else earlier
+    return with_path(
+        location,
+        f"key '{node.value}' is the same key as '{earlier}' (line {first.line}) to Python (a boolean is the "
+        f"number 1 or 0, 1.0 is 1): write one of them as text ('{number}': …), which text and numbers still find",
+    )
 
 
 def _construct(loader: yaml.SafeLoader, node: ScalarNode) -> tuple[str | None, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.config import RetryPolicy
-from app.engine.connector_calls import guarded
+from app.engine.connector_calls import checked_found, guarded
 from app.engine.retry import Sleep, with_retries
 from app.errors import PermanentError
 from app.records import Record
@@ -36,22 +36,27 @@ async def records_by_key(
     :raises TransientError: when the source keeps failing for a passing reason
     """
 
-    async def ask(asked: Sequence[str]) -> dict[str, Record]:
-        return await with_retries(
+    async def ask(asked: Sequence[str]) -> ByKey:
+        answer = await with_retries(
             policy,
             lambda: guarded(source, f"looking stream '{stream}' up", source.get(stream, asked)),
             sleep,
         )
+        found, unfit = checked_found(source, stream, answer)  # as a read's records are: one unfit fails alone
+        return ByKey(found, {key: PermanentError(why) for key, why in unfit.items()})
 
     try:
-        return ByKey(await ask(keys))
+        return await ask(keys)
     except PermanentError as exc:
         if len(keys) == 1:
             return ByKey(refused={keys[0]: exc})
     outcome = ByKey()
     for key in keys:
         try:
-            outcome.found.update(await ask([key]))
+            alone = await ask([key])
         except PermanentError as exc:
             outcome.refused[key] = exc
+            continue
+        outcome.found.update(alone.found)
+        outcome.refused.update(alone.refused)
     return outcome

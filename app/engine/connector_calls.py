@@ -198,19 +198,49 @@ def _checked_batch(connector: Connector, stream: str, batch: object) -> Batch:
     return Batch([_checked_record(connector, stream, record) for record in records], batch.checkpoint)
 
 
-def _checked_record(connector: Connector, stream: str, record: object) -> dict[str, Any]:
-    """``record``, or a :class:`NotARecord` standing in for it where it is no mapping, or too large to keep."""
+def _checked_record(connector: Connector, stream: str, record: object, gave: str = "read") -> dict[str, Any]:
+    """``record``, or a :class:`NotARecord` standing in for it where it is no mapping, or too large to keep.
+
+    :param gave: how the connector gave it, for the message (``read``)
+    """
     if not isinstance(record, dict):
         why = (
-            f"{connector_name(connector)} read {shown_value(record)} from stream '{stream}', a "
+            f"{connector_name(connector)} {gave} {shown_value(record)} from stream '{stream}', a "
             f"{type(record).__name__}, not a record (a mapping of field to value): the connector needs fixing"
         )
         return NotARecord(record, why)
     too_large = None if _builtin(connector) else oversized_reason(record)
     if too_large is None:
         return record
-    why = f"{connector_name(connector)} read a record from stream '{stream}' that {too_large}"
+    why = f"{connector_name(connector)} {gave} a record from stream '{stream}' that {too_large}"
     return NotARecord("a record too large to keep", why)
+
+
+def checked_found(connector: Connector, stream: str, found: object) -> tuple[dict[str, Any], dict[str, str]]:
+    """What :meth:`Connector.get` answered, checked as a read's records are: the records fit to map, and for
+    each key whose record is no mapping, or too large to keep written out (a third-party kind's list held in
+    it many times over), why. Looked-up records went unchecked: such a record was hashed and kept in full, in
+    C, for hours, as a read one was before its check.
+
+    :raises PermanentError: when the answer is not a mapping of key to record
+    """
+    if not isinstance(found, dict):
+        raise PermanentError(
+            f"{connector_name(connector)} answered a look-up by key in stream '{stream}' with "
+            f"{type(found).__name__}, not a dict of key to record: the connector needs fixing"
+        )
+    records = list(found.values())
+    if all(type(record) is dict for record in records) and not _any_oversized(connector, records):
+        return found, {}
+    fit: dict[str, Any] = {}
+    unfit: dict[str, str] = {}
+    for key, record in found.items():
+        checked = _checked_record(connector, stream, record, "looked up")
+        if isinstance(checked, NotARecord):
+            unfit[key] = checked.why
+        else:
+            fit[key] = checked
+    return fit, unfit
 
 
 def _builtin(connector: Connector) -> bool:

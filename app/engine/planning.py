@@ -263,15 +263,22 @@ def _map_all(
         if reader is None:  # the target assigns keys: a create for now, settled against the target before writing
             continue
         target_key = item.source_key if same_key else reader.text(mapped)
-        if target_key is None:
-            fields = ", ".join(reader.fields)
-            item.action, item.reason = Action.FAIL, "mapping"
-            where = f"sync {parts.sync.name}, record {item.source_key}"
-            item.error = f"{where}: the mapped record has no value for the target key {fields}"
+        if target_key is None or isinstance(target_key, UnfitKey):
+            _fail_target_key(parts.sync.name, item, reader.fields, target_key)
             continue
         item.target_key = target_key
         new.append(item)
     return new
+
+
+def _fail_target_key(sync: str, item: Planned, fields: Sequence[str], key: UnfitKey | None) -> None:
+    """``item`` fails alone: its mapped record has no target key, or one no target record is keyed by (a
+    boolean, a list)."""
+    item.action, item.reason = Action.FAIL, "mapping"
+    where, named = f"sync {sync}, record {item.source_key}", ", ".join(fields)
+    item.error = f"{where}: the mapped record has no value for the target key {named}"
+    if key is not None:
+        item.error = f"{where}: the mapped record's target key {key.why}: correct the mapping of {named}"
 
 
 async def _refuse_shared_targets(parts: SyncParts, new: list[Planned], claimed: Mapping[str, str]) -> list[Planned]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.config import TwoWaySyncConfig
-from app.engine.connector_calls import guarded, prepare_stream, read_batches
+from app.engine.connector_calls import checked_found, guarded, prepare_stream, read_batches
 from app.engine.planning import Action, Planned, plan_batch
 from app.engine.preview_rows import PreviewRow
 from app.engine.retry import ONE_TRY
@@ -57,10 +57,11 @@ async def _current_targets(target: Any, stream: str, plan: list[Planned]) -> dic
     if not keys:
         return {}
     try:
-        found: dict[str, Record] = await guarded(target, f"looking stream '{stream}' up", target.get(stream, keys))
+        found = await guarded(target, f"looking stream '{stream}' up", target.get(stream, keys))
     except NotImplementedError:
         return {}
-    return found
+    fit: dict[str, Record] = checked_found(target, stream, found)[0]  # one unfit is shown with no changes
+    return fit
 
 
 def _row(item: Planned, current: dict[str, Record]) -> PreviewRow:

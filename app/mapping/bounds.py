@@ -28,7 +28,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
-from datetime import timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 from functools import wraps
 from itertools import chain
@@ -467,6 +467,8 @@ def check_method(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
             return (parts, *args[1:])
         elif name == "translate":
             _length(len(owner) * max([len(v) for v in _values(args[0]) if isinstance(v, str)] or [1]), name)
+    elif isinstance(owner, date | time) and name == "strftime" and args and isinstance(args[0], str):
+        date_format(args[0], name)
     elif isinstance(owner, Decimal) and name == "as_integer_ratio" and owner.is_finite():
         _number(abs(owner.adjusted()) + 1, name)  # 1E-999999 too: its denominator is 10 ** 999999
     elif isinstance(owner, int) and name == "to_bytes":
@@ -474,6 +476,24 @@ def check_method(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
         if _whole(length):
             _length(length, name)
     return args
+
+
+MAX_DATE_WIDTH = 100
+"""The widest a part of a date's format may be padded (``%10Y``): past some width strftime gives empty text,
+silently, where a value was meant (``%999999999Y`` gave ``''``), or text of that width."""
+_DATE_WIDTHS = re.compile(r"%%|%[-_0^#]*(\d+)")
+
+
+def date_format(layout: str, what: str) -> None:
+    """A date's ``strftime`` format (the ``date:`` filter's, a ``.strftime()`` call's, a ``{:%Y}`` field's).
+
+    :raises ExpressionTooCostly: when a part of it is padded wider than :data:`MAX_DATE_WIDTH`
+    """
+    for width in filter(None, _DATE_WIDTHS.findall(layout)):
+        if len(width) > 3 or int(width) > MAX_DATE_WIDTH:
+            raise ExpressionTooCostly(
+                f"{what}: a part of the format is {width} characters wide; the most is {MAX_DATE_WIDTH}"
+            )
 
 
 def _values(table: Any) -> Iterable[Any]:

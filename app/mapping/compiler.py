@@ -504,25 +504,42 @@ def _named(transform: Callable[[Any], Any], text: str) -> Callable[[Any], Any]:
 def _map_function(table: Mapping[Any, Any]) -> tuple[dict[str, Any], Callable[[Any], Any]]:
     """Value translation: exact match, then the text of a number, then ``"*"``, else unchanged.
 
+    Exact by type, not by Python's ``==``: a boolean matches only a boolean key (``True == 1``, so a source's
+    ``true`` took the ``1:`` entry, and ``1`` the ``true:`` one); a number matches a number key of the same
+    value (``1``, ``1.0`` and ``Decimal("1")`` alike), then the text of the number a text key. Text matches a
+    text key, then the text of a number or boolean key (CSV's ``"1"``, ``"false"``). Built once per field.
+
     :returns: the table for text values (the common case, looked up inline) and
         the function for every other value
     """
     fallback = table.get("*", _MISSING)
-    index: dict[Any, Any] = {key: value for key, value in table.items() if key != "*"}
-    for key, value in list(index.items()):
-        if key is not None and not isinstance(key, str):
-            index.setdefault(str(key).lower() if isinstance(key, bool) else str(key), value)
+    given = {key: value for key, value in table.items() if key != "*"}
+    booleans = {key: value for key, value in given.items() if isinstance(key, bool)}
+    others = {key: value for key, value in given.items() if key is not None and not isinstance(key, str | bool)}
+    texts = {key: value for key, value in given.items() if isinstance(key, str)}
+    for key, value in [*booleans.items(), *others.items()]:
+        texts.setdefault(str(key).lower() if isinstance(key, bool) else str(key), value)
 
     def translate(value: Any) -> Any:
         if isinstance(value, list):
             return [translate(item) for item in value]
         if value is None:
-            return index.get(None)
-        found = index.get(value, _MISSING) if not isinstance(value, dict) else _MISSING
-        if found is _MISSING and not isinstance(value, str | dict):
-            found = index.get(str(value), _MISSING)
+            return given.get(None)
+        if isinstance(value, str):
+            found = texts.get(value, _MISSING)
+        elif isinstance(value, bool):
+            found = booleans.get(value, _MISSING)
+        elif isinstance(value, dict | set):
+            found = _MISSING
+        else:
+            try:
+                found = others.get(value, _MISSING)
+            except TypeError:  # no hash: a signalling NaN decimal
+                found = _MISSING
+            if found is _MISSING:
+                found = texts.get(str(value), _MISSING)
         if found is _MISSING:
             return value if fallback is _MISSING else fallback
         return found
 
-    return {key: value for key, value in index.items() if isinstance(key, str)}, translate
+    return texts, translate

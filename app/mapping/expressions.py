@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, time, timedelta
 from functools import update_wrapper
 from typing import Any
 
@@ -132,6 +132,8 @@ class RecordEnvironment(ImmutableSandboxedEnvironment):
 
 class _BoundedFormatter(SandboxedFormatter):
     def format_field(self, value: Any, format_spec: str) -> Any:
+        if isinstance(value, date | time):  # its spec is a strftime format: '{:%999999999Y}' gave ''
+            bounds.date_format(format_spec, "format")
         bounds.format_width(format_spec, value)
         bounds.written(value, "format")
         return super().format_field(value, format_spec)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app.mapping.paths import Getter, compile_path, parse_path
-from app.record_checks import fit_key, fit_keys
+from app.record_checks import UnfitKey, fit_key, fit_keys, key_value_problem, shown_key
 from app.records import format_key, key_text, key_texts
 
 
@@ -28,7 +28,7 @@ class KeyReader:
             return fit_keys([self._text(record) for record in records])
         name = self._single
         values = [record.get(name) for record in records]
-        if None in values:
+        if not set(map(type, values)) <= _PLAIN:  # a missing key, or a value that may be no key at all
             return fit_keys([self._text(record) for record in records])
         return fit_keys(list(key_texts(values)))
 
@@ -42,8 +42,17 @@ class KeyReader:
             value = record.get(self._single)
             if value is None or value.__class__ is str:
                 return value
+            if (problem := key_value_problem(value)) is not None:
+                return UnfitKey(shown_key(key_text(value)), problem)
             return key_text(value)
         values = self.values(record)
         if any(value is None for value in values):
             return None
+        for name, value in zip(self.fields, values, strict=True):
+            if (problem := key_value_problem(value)) is not None:
+                return UnfitKey(shown_key(format_key(values)), f"field {name} {problem}")
         return format_key(values)
+
+
+_PLAIN = frozenset({str, int})
+"""The types of almost every key value: a batch of them needs no look at each value."""

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from app.config import closest
+from app.mapping.bounds import ExpressionTooCostly, date_format
 from app.mapping.conversions import ConversionError, to_datetime
 
 Transform = Callable[[Any], Any]
@@ -98,17 +99,12 @@ def _join(argument: str | None) -> Transform:
     return join
 
 
-MAX_DATE_WIDTH = 100
-"""The widest a part of a ``date:`` format may be padded (``%10Y``): past some width strftime gives empty
-text, silently, where a value was meant (``%999999999Y`` gave ``''``)."""
-_WIDTHS = re.compile(r"%%|%[-_0^#]*(\d+)")
-
-
 def _format_date(argument: str | None) -> Transform:
     layout = argument or ""
-    for width in filter(None, _WIDTHS.findall(layout)):
-        if len(width) > 3 or int(width) > MAX_DATE_WIDTH:
-            raise TransformSpecError(f"a part of the format is {width} characters wide; the most is {MAX_DATE_WIDTH}")
+    try:
+        date_format(layout, "date")
+    except ExpressionTooCostly as exc:
+        raise TransformSpecError(str(exc).removeprefix("date: ")) from None
 
     def format_date(value: Any) -> Any:
         if value is None:

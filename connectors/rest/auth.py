@@ -10,7 +10,10 @@ least :attr:`OAuth2Credentials.SHORTEST_REUSE` seconds whatever its
 less is no expiry (used until a 401). A token fetched after a 401 and refused
 too, before the API ever took it, is not replaced again within
 ``SHORTEST_REUSE``: the API refuses the client, not an old token, and each
-request fetching its own token first would only add to the refusals. The client id and secret are sent in the form body
+request fetching its own token first would only add to the refusals. Nor is an answer with no usable
+token in it (an HTML error page with 200, JSON without ``access_token``): it is every request's answer
+for ``SHORTEST_REUSE``, as it came back at once and each request asked again (a storm of token requests).
+The client id and secret are sent in the form body
 (``client_secret_post``), with ``scope`` and ``audience`` when configured.
 Every secret and token is added to the connector's secrets, so no message or
 log line shows it.
@@ -28,8 +31,9 @@ import httpx
 
 from connectors.base import ConnectorError, NotJson, SecretValues, TransientError, parse_json
 from connectors.rest.config import Auth, BasicAuth, BearerAuth, HeaderAuth, OAuth2Auth, QueryAuth
-from connectors.rest.errors import PermanentHttpError
+from connectors.rest.errors import TokenAnswerUnusable
 from connectors.rest.limits import Clock
+from connectors.rest.paths import shape_of, shown_text
 from connectors.rest.values import whole_number
 
 log = logging.getLogger(__name__)
@@ -185,15 +189,25 @@ class OAuth2Credentials(Credentials):
                 try:
                     token, self._refresh_at = await self._fetch()
                 except ConnectorError as exc:
-                    took = self._clock.now() - began
-                    wait = exc.retry_after if isinstance(exc, TransientError) else None
-                    self._failed, self._failed_until = exc, self._clock.now() + min(max(wait or 0.0, took), MOST_SHARED)
+                    self._failed, self._failed_until = (
+                        exc,
+                        self._clock.now() + self._held(exc, self._clock.now() - began),
+                    )
                     raise
                 self._failed = None
                 self._fetched_at, self._unproven, self._replacing_refused = began, self._replacing_refused, False
                 self._keep(token)
             assert self._token is not None
             return self._token
+
+    def _held(self, error: ConnectorError, took: float) -> float:
+        """How many seconds the failed fetch's ``error`` stays every request's answer: an answer with no usable
+        token for ``SHORTEST_REUSE`` (it comes at once: held for no time, each request asked again); others
+        for as long as the fetch took, or the ``Retry-After`` of the token endpoint, up to ``MOST_SHARED``."""
+        if isinstance(error, TokenAnswerUnusable):
+            return self.SHORTEST_REUSE
+        wait = error.retry_after if isinstance(error, TransientError) else None
+        return min(max(wait or 0.0, took), MOST_SHARED)
 
     def _keep(self, token: str) -> None:
         """``token`` is the one to send; tokens older than the one before it are no longer scrubbed (each
@@ -228,25 +242,47 @@ class OAuth2Credentials(Credentials):
         return token, self._clock.now() + usable
 
     def _read_answer(self, answer: httpx.Response) -> tuple[str, float | None]:
-        where = self._where
+        """The token and its lifetime in a 2xx answer.
+
+        :raises TokenAnswerUnusable: when the answer holds no token fit to send; the message says the
+            status and what the answer was (the start of a body that is not JSON, scrubbed; of JSON only
+            its shape, as its values may be a token under another name)
+        """
+        status = f"{answer.status_code} {answer.reason_phrase}".strip()
+        where = f"{self._where}: the answer ({status})"
+        fix = (
+            f"the token endpoint answers wrongly; check `token_url` (it is asked again after {self.SHORTEST_REUSE:g}s)"
+        )
         try:  # numbers exact: an ``expires_in`` of 1e999 is no reason to refuse the token (orjson refused it)
-            body: Any = parse_json(answer.content, where=where)
+            body: Any = parse_json(answer.content, where=self._where)
         except NotJson as exc:
             reason = exc.reason.split(":", 1)[0]  # the parser's reason, without the text it quotes
-            raise PermanentHttpError(f"{where}: the answer is not JSON ({reason})", status=answer.status_code) from None
+            shown = self._shown_body(answer)
+            raise TokenAnswerUnusable(
+                f"{where} is not JSON ({reason}); {shown}: {fix}", status=answer.status_code
+            ) from None
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
-            raise PermanentHttpError(f"{where}: the answer has no access_token", status=answer.status_code)
-        if (problem := _token_problem(token)) is not None:
-            raise PermanentHttpError(
-                f"{where}: its access_token {problem}: the token endpoint answers wrongly; check `token_url`",
-                status=answer.status_code,
+            raise TokenAnswerUnusable(
+                f"{where} has no access_token (it is {shape_of(body)}): {fix}", status=answer.status_code
             )
+        if (problem := _token_problem(token)) is not None:
+            raise TokenAnswerUnusable(f"{where}: its access_token {problem}: {fix}", status=answer.status_code)
         lifetime = body.get("expires_in")
         if isinstance(lifetime, str):
             lifetime = whole_number(lifetime)
         valid = isinstance(lifetime, int | float) and not isinstance(lifetime, bool) and lifetime > 0
         return token, float(lifetime) if valid else None
+
+    def _shown_body(self, answer: httpx.Response) -> str:
+        """How an answer that is not JSON begins, for a message: whitespace made single spaces, every secret
+        scrubbed before the cut (so no part of one is left at it), control characters escaped."""
+        text = " ".join(answer.content[:MAX_TOKEN].decode("utf-8", "replace").split())
+        return f"it begins {shown_text(self._secrets.redact(text), ANSWER_SHOWN)}" if text else "it is empty"
+
+
+ANSWER_SHOWN = 100
+"""How many characters of a token endpoint's answer that is not JSON a message shows."""
 
 
 def _token_problem(token: str) -> str | None:

@@ -65,6 +65,13 @@ class CredentialsRefused(PermanentHttpError):
     credentials that are wrong (which may lock the account)."""
 
 
+class TokenAnswerUnusable(CredentialsRefused):
+    """An OAuth2 token endpoint answered with success but no usable token (an HTML page, JSON without
+    ``access_token``): no request can succeed either, so the run stops too, and the answer is kept as every
+    request's for a while rather than asked for again by each (see
+    :class:`~connectors.rest.auth.OAuth2Credentials`)."""
+
+
 class NotFoundHttpError(PermanentHttpError):
     """404 or 410: no such record (or path)."""
 

@@ -29,7 +29,6 @@ A record without a value for ``field`` is not looked up (``None``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -40,6 +39,7 @@ from connectors.rest.client import RestClient
 from connectors.rest.config import Match, RestStream
 from connectors.rest.errors import CredentialsRefused
 from connectors.rest.paths import record_key, shown_text
+from connectors.rest.together import all_or_stop
 from connectors.rest.values import param_text
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Matcher:
 
     async def keys(self, records: Sequence[Record]) -> list[str | None]:
         """For each record, the key of the one record already there with its value, else ``None``."""
-        return list(await asyncio.gather(*(self._one(record) for record in records)))
+        return await all_or_stop(self._one(record) for record in records)
 
     async def _one(self, record: Record) -> str | None:
         value = record.get(self.match.field)

@@ -24,7 +24,6 @@ was retried already as the sync's ``retry`` policy says (see
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -47,6 +46,7 @@ from connectors.rest.config import Endpoint, RestStream
 from connectors.rest.errors import CredentialsRefused, NotFoundHttpError, TransientHttpError
 from connectors.rest.matching import Ambiguities
 from connectors.rest.paths import record_in, record_key, request_path, shown_text
+from connectors.rest.together import all_or_stop
 
 Exists = Callable[[str], Awaitable[bool]]
 
@@ -80,7 +80,7 @@ class StreamWriter:
 
         :raises TransientError: when every write failed for a passing reason and none may have happened
         """
-        results = list(await asyncio.gather(*(self._one(write) for write in writes)))
+        results = await all_or_stop(self._one(write) for write in writes)
         if results and all(_undone(write, result) for write, result in zip(writes, results, strict=True)):
             errors = [result.error for result in results if isinstance(result.error, TransientError)]
             first = errors[0]

@@ -349,3 +349,25 @@ def _add_source_rows_with_cursor(root: Path, rows: list[tuple[str | None, str, s
     with connection:
         connection.executemany("INSERT INTO items (code, name, updated_at) VALUES (?, ?, ?)", rows)
     connection.close()
+
+
+async def test_a_mapped_target_key_that_is_a_boolean_fails_its_record_alone(tmp_path: Path, state: str) -> None:
+    """A mapping giving the target key a boolean wrote it as the key ``"true"`` (SQLite stored ``1``): now the
+    record fails alone, saying to correct the mapping."""
+    file = _project(tmp_path, state, [("a", "Ann"), ("b", "Bo")])
+    sync = tmp_path / "mappings" / "items.yaml"
+    mapped = "code: \"{{ record.code == 'b' or record.code }}\""  # true for b: no key
+    sync.write_text(sync.read_text(encoding="utf-8").replace("code: code", mapped))
+
+    run, letters, _ = await _run(file)
+
+    assert run.status == "partial", run.error
+    assert (run.counts.created, run.counts.failed) == (1, 1)
+    assert _target(tmp_path) == [("a", "Ann")]
+    assert letters == [
+        (
+            "b",
+            "sync items, record b: the mapped record's target key is a boolean (true), not text or a number: "
+            "correct the mapping of code",
+        )
+    ]

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from app import record_checks
+from app.config import RetryPolicy
+from app.engine.by_key import records_by_key
 from app.engine.runner import RunOptions, open_engine
 from app.engine.workspace import open_workspace
 from tests.engine.buggy_kind import BuggyConnector, buggy_kind
@@ -302,3 +304,42 @@ async def test_a_record_holding_one_list_many_times_over_fails_alone(
     assert sorted(buggy_kind.held["people"]) == ["1", "2"]
     assert "comes to 1,01" in letters[0].error
     assert "the most is 10,000" in letters[0].error
+
+
+async def test_a_record_looked_up_by_key_is_checked_as_a_read_one_is(
+    tmp_path: Path, buggy_kind: type[BuggyConnector], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dead letter retried reads its record again by key (``get``): a record there holding one list many times
+    over went unchecked (only read records were), and was hashed and written in full. Now the look-up's answer
+    is checked as a read's is: that key counts as refused by the source (its kept copy is retried, and fails as
+    before), and a webhook's fetch of it fails that record alone, saying why."""
+    monkeypatch.setattr(record_checks, "MAX_WRITTEN", 10_000)
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "brygga.yaml").write_text(
+        "version: 1\nstate: sqlite:///state.db\nsystems:\n"
+        "  src: {connector: buggy, streams: {people: {key: id}}}\n"
+        "  tgt: {connector: buggy, streams: {copies: {key: id}}}\n"
+    )
+    (tmp_path / "mappings" / "people.yaml").write_text(
+        "source: src.people\ntarget: tgt.copies\nretry: {attempts: 1, backoff: 0s, max_backoff: 0s}\n"
+        "fields: {id: id, name: {from: name, required: true}, tags: tags}\n"
+    )
+    buggy_kind.records = [{"id": 1, "name": "a"}, {"id": 2}]  # 2 has no name: a dead letter
+    async with open_engine(open_workspace(tmp_path / "brygga.yaml", environ={})) as engine:
+        first = await engine.run("people", RunOptions())
+        buggy_kind.records = []
+        buggy_kind.held["people"] = {"2": {"id": 2, "name": "b", "tags": _held_many_times_over(levels=3, width=100)}}
+        again = await engine.run("people", RunOptions())
+        letters = await engine.store.dead_letters("people")
+        looked_up = await records_by_key(
+            await engine.connections.get("src"), "people", ["2"], RetryPolicy(attempts=1), engine.sleep
+        )
+
+    assert (first.counts.created, first.counts.failed) == (1, 1)
+    assert (again.counts.created, again.counts.failed) == (0, 1)
+    assert sorted(buggy_kind.held["copies"]) == ["1"]  # the record was not written
+    assert [letter.source_key for letter in letters] == ["2"] and "name" in letters[0].error
+    assert looked_up.found == {}
+    assert str(looked_up.refused["2"]).startswith(
+        "the buggy connector of system 'src' looked up a record from stream 'people' that comes to 1,01"
+    )

@@ -7,6 +7,7 @@ bounds each would still finish in moments: a test here never hangs, it fails.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -30,6 +31,8 @@ RECORD: dict[str, Any] = {
     "some": list(range(250)),
     "few": list(range(20)),
     "nested": [[item] for item in range(20_000)],
+    "day": date(2024, 3, 5),
+    "moment": datetime(2024, 3, 5, 9, 30),
 }
 
 COSTLY = [
@@ -80,6 +83,14 @@ COSTLY = [
     ("{{ '%(a(b))999999999s' % {'a(b)': 1} }}", "% would make 999,999,999 characters"),
     ("{{ record.items | tojson(indent=999999999) }}", "tojson would make"),
     ("{{ record.nested | sum(start=[]) | length }}", "sum: the expression does more than 10,000,000 steps"),
+    # strftime pads as wide as asked, or gives '' past some width: a value silently lost
+    ("{{ record.day.strftime('%999999999Y') }}", "strftime: a part of the format is 999999999 characters wide"),
+    (
+        "{{ record.moment.strftime('%d %-101H') }}",
+        "strftime: a part of the format is 101 characters wide; the most is 100",
+    ),
+    ("{{ record.moment.time().strftime('%0999M') }}", "strftime: a part of the format is 999 characters wide"),
+    ("{{ '{:%999999Y}'.format(record.day) }}", "format: a part of the format is 999999 characters wide"),
 ]
 
 
@@ -128,6 +139,8 @@ def test_the_sandbox_refuses_what_the_translation_refuses_with_the_same_words(te
         ("{{ 3 * 'ab' }}", "ababab"),
         ("{{ record.n % 7 }}", 20_000 % 7),
         ("{{ '%05d' % record.id }}", "00007"),
+        ("{{ record.day.strftime('%d.%m.%Y %%100Y %10Y') }}", "05.03.2024 %100Y 0000002024"),
+        ("{{ '{:%Y-%m}'.format(record.moment) }}", "2024-03"),
         ("{{ '%s-%s' % (1, 2) }}", "1-2"),
         ("{{ '%05d' | format(record.id) }}", "00007"),
         ("{{ 'x' | center(5) }}", "  x  "),
@@ -348,3 +361,19 @@ def test_a_condition_sizes_what_it_compares(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ExpressionTooCostly, match="a comparison would make"):
         compile_condition("{{ (" + SHARED + ") == (" + SHARED + ") }}")(RECORD)
     assert compile_condition("{{ record.id == 7 and [1] in [[1], 2] }}")(RECORD) is True
+
+
+def test_a_record_whose_strftime_asks_too_wide_a_part_fails_alone(compile_fields: CompileFields) -> None:
+    """``.strftime('%999999999Y')`` gave empty text, written to the target as the value; the ``date:`` filter
+    already refused such a width."""
+    spec = "{{ record.day.strftime(record.layout) }}"
+    mapping = compile_fields({"out": spec, "id": "id"})
+
+    error = mapping_error(compile_fields, spec, {"id": 1, "day": date(2024, 3, 5), "layout": "%999999999Y"})
+
+    assert (error.field, error.source_key) == ("out", "1")
+    assert (
+        str(error.cause)
+        == "expression refused: strftime: a part of the format is 999999999 characters wide; the most is 100"
+    )
+    assert mapping.apply({"id": 2, "day": date(2024, 3, 5), "layout": "%Y"}) == {"out": "2024", "id": 2}

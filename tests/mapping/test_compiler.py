@@ -424,6 +424,52 @@ def test_map_translates_values(compile_fields: CompileFields, table: dict[Any, A
     assert type(translated) is type(result)
 
 
+@pytest.mark.parametrize(
+    ("table", "value", "result"),
+    [
+        ({1: "one", 0: "zero"}, True, True),  # True == 1 to Python: a boolean took the 1: entry
+        ({1: "one", 0: "zero"}, False, False),
+        ({1: "one", "*": "other"}, True, "other"),
+        ({True: "yes", False: "no"}, 1, 1),  # and a number the true: entry
+        ({True: "yes", False: "no"}, 0, 0),
+        ({True: "yes", False: "no"}, 1.0, 1.0),
+        ({True: "yes", False: "no"}, Decimal("0"), Decimal("0")),
+        ({"1": "one", True: "yes"}, True, "yes"),  # both, the number as text
+        ({"1": "one", True: "yes"}, 1, "one"),
+        ({"1": "one", True: "yes"}, "true", "yes"),
+        ({1: "one"}, 1.0, "one"),  # numbers match by value, whatever their type
+        ({1: "one"}, Decimal("1.00"), "one"),
+        ({1.0: "one"}, 1, "one"),
+        ({2.5: "half"}, Decimal("2.5"), "half"),
+        ({1: "one"}, [True, 1], [True, "one"]),
+    ],
+)
+def test_map_matches_a_boolean_only_with_a_boolean_key(
+    compile_fields: CompileFields, table: dict[Any, Any], value: Any, result: Any
+) -> None:
+    translated = map_one(compile_fields, {"from": "x", "map": table}, {"id": 1, "x": value})
+
+    assert translated == result
+    assert type(translated) is type(result)
+    if isinstance(result, list):
+        assert [type(item) for item in translated] == [type(item) for item in result]
+
+
+def test_a_map_with_a_boolean_and_a_number_key_python_takes_as_one_says_so_where(config_issues: ConfigIssues) -> None:
+    """``{1: one, true: yes}`` was refused as a "duplicate key 'True'", which the user never wrote."""
+    issues = config_issues(
+        """\
+        fields:
+          out: {from: x, map: {1: one, true: yes}}
+        """
+    )
+
+    assert [str(issue).split(":", 1)[1] for issue in issues] == [
+        "5:32: fields.out.map: key 'true' is the same key as '1' (line 5) to Python (a boolean is the number 1 "
+        "or 0, 1.0 is 1): write one of them as text ('1': …), which text and numbers still find"
+    ]
+
+
 @pytest.mark.parametrize("table", [COUNTRIES, {**COUNTRIES, "*": "other"}])
 def test_map_leaves_null_as_null(compile_fields: CompileFields, table: dict[Any, Any]) -> None:
     assert map_one(compile_fields, {"from": "x", "map": table}, {"id": 1}) is None

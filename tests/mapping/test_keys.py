@@ -10,6 +10,7 @@ import pytest
 
 from app.mapping.keys import KeyReader
 from app.mapping.lookups import DictLookups, NoLookups
+from app.record_checks import UnfitKey
 from app.records import duration_text, format_key, key_text, key_texts
 
 
@@ -111,6 +112,39 @@ def test_a_batch_of_records_reads_its_keys_as_one_by_one(fields: list[str]) -> N
 
     assert reader.texts(records) == [reader.text(record) for record in records]
     assert reader.texts(records[:1] * 3) == [reader.text(records[0])] * 3
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (True, "is a boolean (true), not text or a number"),
+        (False, "is a boolean (false), not text or a number"),
+        ([1], "is a list, not text or a number"),
+        ({"n": 1}, "is an object, not text or a number"),
+        (float("nan"), "is nan, not a finite number"),
+        (float("-inf"), "is -inf, not a finite number"),
+    ],
+)
+def test_a_key_that_is_no_text_or_number_is_unfit_alone_in_a_batch_and_in_a_composite_key(value: Any, why: str) -> None:
+    """``True`` was the key ``"true"``, a list its JSON text: no key at all, now an :class:`UnfitKey` whose record
+    fails alone."""
+    single, composite = KeyReader(["id"]), KeyReader(["id", "region"])
+    records = [{"id": 7, "region": "N"}, {"id": value, "region": "S"}, {"id": "8", "region": "S"}]
+
+    [fine, unfit, text] = single.texts(records)
+    [_, unfit_part, _] = composite.texts(records)
+
+    assert (fine, text) == ("7", "8") and type(fine) is str and type(text) is str
+    assert isinstance(unfit, UnfitKey) and unfit.why == why
+    assert single.text(records[1]) == unfit and single.texts(records[1:2] * 3) == [unfit] * 3
+    assert isinstance(unfit_part, UnfitKey) and unfit_part.why == f"field id {why}"
+
+
+@pytest.mark.parametrize("value", [7.0, 7.5, Decimal("7"), date(2024, 3, 5), "true"])
+def test_finite_floats_decimals_dates_and_the_text_true_are_keys(value: Any) -> None:
+    [key] = KeyReader(["id"]).texts([{"id": value}])
+
+    assert key == key_text(value) and not isinstance(key, UnfitKey)
 
 
 @pytest.mark.parametrize(

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
+from decimal import Decimal
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connectors.base import Connector, UnreadableValue, create_connector
+from connectors.base import (
+    Connector,
+    PermanentError,
+    UnreadableValue,
+    Write,
+    WriteAction,
+    create_connector,
+)
 from connectors.testing import ConnectorContract, Subject, configured_system
 
 if find_spec("brygga_jsonl") is None and os.environ.get("BRYGGA_REQUIRE_SERVICES") != "1":
@@ -84,3 +93,32 @@ async def test_a_line_nested_deeper_than_the_parser_goes_is_read_with_that_part_
         [deep_value] = deep_value
     assert second == {"id": 2}
     assert isinstance(deep_value, UnreadableValue) and deep_value.where.endswith("people.jsonl):1"), deep_value
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        ({"id": 9, "score": float("nan")}, "score is nan, a number JSON cannot hold"),
+        ({"id": 9, "score": float("-inf")}, "score is -inf, a number JSON cannot hold"),
+        ({"id": 9, "score": Decimal("Infinity")}, "score is Infinity, a number JSON cannot hold"),
+        ({"id": 9, "a": {"b": [1, Decimal("NaN")]}}, "a.b[1] is NaN, a number JSON cannot hold"),
+        (
+            {"id": 9, "photo": b"\x89PNG"},
+            "photo is bytes, which JSON cannot hold: map it to text first (a transform or an expression)",
+        ),
+    ],
+)
+async def test_a_record_json_cannot_hold_fails_alone_and_the_file_stays_json_lines(
+    tmp_path: Path, record: dict[str, Any], problem: str
+) -> None:
+    """A float NaN was written as ``null`` (the value lost silently), a decimal one as ``NaN`` and bytes as
+    ``b'…'``: a file no JSON reader takes, or text that reads back as another value."""
+    (tmp_path / "data").mkdir()
+    async with jsonl_system(tmp_path) as connector:
+        fine = Write(WriteAction.CREATE, {"id": 1, "score": 0.5, "at": Decimal("1.10")}, None)
+        results = await connector.write("people", [fine, Write(WriteAction.CREATE, record, None)])
+
+    assert results[0].ok and isinstance(results[1].error, PermanentError)
+    assert str(results[1].error).endswith(f"people.jsonl): not written: {problem}")
+    lines = (tmp_path / "data" / "people.jsonl").read_bytes().splitlines()
+    assert [json.loads(line) for line in lines] == [{"id": 1, "score": 0.5, "at": 1.1}]

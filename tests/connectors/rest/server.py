@@ -77,6 +77,7 @@ class Fault:
     :param kind: answer with ``status`` (and ``headers``), or ``drop`` the connection mid-answer
     :param after: handle the request first (its effects happen), then fail the answer
     :param skip: let this many matching requests through before this one fails
+    :param body: answer with these bytes (as ``text/html``) instead of a JSON error
     """
 
     method: str
@@ -86,6 +87,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     after: bool = False
     skip: int = 0
+    body: bytes | None = None
 
 
 @dataclass
@@ -360,6 +362,11 @@ class Recorder:
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]})
             await send({"type": "http.response.body", "body": b"[", "more_body": True})
             raise ConnectionAbortedError("the test server drops this connection on purpose")
+        if fault.body is not None:
+            await Response(fault.body, fault.status, headers=fault.headers, media_type="text/html")(
+                scope, receive, send
+            )
+            return
         await JSONResponse({"error": "scripted"}, fault.status, headers=fault.headers)(scope, receive, send)
 
 

@@ -397,8 +397,9 @@ async def test_a_token_no_header_can_carry_is_refused_where_it_is_fetched(token:
     with pytest.raises(PermanentError) as refused:
         await oauth2.authorize(httpx.Request("GET", "https://api.example/contacts"))
     assert str(refused.value) == (
-        "crm: fetching an OAuth2 token from https://id.example/token: its access_token holds a control character "
-        "(a line break, a NUL), which no HTTP header can carry: the token endpoint answers wrongly; check `token_url`"
+        "crm: fetching an OAuth2 token from https://id.example/token: the answer (200 OK): its access_token holds a "
+        "control character (a line break, a NUL), which no HTTP header can carry: the token endpoint answers "
+        "wrongly; check `token_url` (it is asked again after 10s)"
     )
 
 
@@ -503,3 +504,104 @@ async def test_an_expires_in_beyond_any_float_is_a_long_lived_token_not_an_answe
         assert await oauth2.authorize(httpx.Request("GET", "https://api.example/contacts")) == "tok-1"
         clock.time += 3600
     assert issued == ["tok-1"]
+
+
+_ERROR_PAGE = b"<!DOCTYPE html>\n<html>\n  <head><title>Sign-in service down</title></head>\n  <body>Try later</body>"
+
+
+async def test_a_token_answer_that_is_not_json_is_held_for_the_shortest_reuse_not_asked_again_per_request(
+    api: ApiState, api_url: str, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    """An identity provider answering 200 with an HTML page was asked for a token again by every request (its
+    failure was held for as long as the fetch took: no time), a storm against it. The answer is now every
+    request's for ``SHORTEST_REUSE`` seconds, and the message says its status and how it begins."""
+    for _ in range(20):
+        api.fault("POST", "/api/oauth/token", status=200, body=_ERROR_PAGE)
+    api.contacts = contacts(3)
+    connector = make_system(stream("oauth"), ENVIRON, auth=oauth(api_url))
+
+    for _ in range(5):
+        with pytest.raises(PermanentError) as failed:
+            await read_all(connector, "contacts")
+    writer = _writer(api_url, make_system)
+    with pytest.raises(PermanentError):
+        await writer.write("contacts", _creates(20))  # a write stops rather than failing each record
+
+    assert len(api.requests("/api/oauth/token")) == 2  # one per connector, not one per request
+    assert str(failed.value) == (
+        f"crm: fetching an OAuth2 token from {api_url}/oauth/token: the answer (200 OK) is not JSON (Expecting "
+        "value at line 1 column 1); it begins <!DOCTYPE html> <html> <head><title>Sign-in service down</title></head> "
+        "<body>Try later</body>: the token endpoint answers wrongly; check `token_url` (it is asked again after 10s)"
+    )
+    api.faults.clear()
+    fake_clock.time += auth.OAuth2Credentials.SHORTEST_REUSE
+    assert len((await read_all(connector, "contacts"))[0].records) == 3
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        ({"token": "a-real-token-under-another-name"}, "it is an object with keys token"),
+        ([{"access_token": "tok-1"}], "it is a list"),
+        ({"access_token": 12345}, "it is an object with keys access_token"),
+    ],
+)
+async def test_a_token_answer_without_an_access_token_is_held_and_shows_only_its_shape(
+    answer: object, shown: str
+) -> None:
+    """JSON without a usable ``access_token`` was asked for again by every request too; its message shows the
+    answer's shape, never its values (one may be a token under another name)."""
+    asked: list[int] = []
+
+    async def send(request: httpx.Request) -> httpx.Response:
+        asked.append(1)
+        return httpx.Response(200, json=answer, request=request)
+
+    clock = FakeClock()
+    oauth2 = credentials(OAuth2Auth.model_validate(_OPTIONS), send, SecretValues(), clock.clock, "crm")
+
+    for _ in range(5):
+        with pytest.raises(PermanentError) as failed:
+            await oauth2.authorize(httpx.Request("GET", "https://api.example/contacts"))
+        clock.time += 1
+    assert len(asked) == 1
+    assert f"the answer (200 OK) has no access_token ({shown})" in str(failed.value)
+    assert "a-real-token" not in str(failed.value)
+    clock.time += auth.OAuth2Credentials.SHORTEST_REUSE
+    with pytest.raises(PermanentError):
+        await oauth2.authorize(httpx.Request("GET", "https://api.example/contacts"))
+    assert len(asked) == 2
+
+
+async def test_a_token_answer_that_is_not_json_shows_its_start_without_the_client_secret() -> None:
+    async def send(request: httpx.Request) -> httpx.Response:
+        page = b"<p>Bad request: client_secret=" + CLIENT_SECRET.encode() + b" is not " + b"x" * 500
+        return httpx.Response(200, content=page, request=request)
+
+    secrets = SecretValues()
+    options = OAuth2Auth.model_validate({**_OPTIONS, "client_secret": CLIENT_SECRET})
+    oauth2 = credentials(options, send, secrets, FakeClock().clock, "crm")
+
+    with pytest.raises(PermanentError) as failed:
+        await oauth2.authorize(httpx.Request("GET", "https://api.example/contacts"))
+
+    assert "it begins '<p>Bad request: client_secret=*** is not xxx" in str(failed.value)
+    assert "x" * 101 not in str(failed.value) and "…" in str(failed.value)
+    assert_no_secret(str(failed.value))
+
+
+async def test_a_write_stopped_by_refused_credentials_leaves_none_of_its_records_writing(
+    api: ApiState, api_url: str, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    """The write raised at the first refusal and left its other records' requests running: once the token
+    endpoint answered again, they wrote their records in the background, after the engine had counted none
+    of them written (the next run created them again)."""
+    for _ in range(20):
+        api.fault("POST", "/api/oauth/token", status=200, body=_ERROR_PAGE)
+    connector = _writer(api_url, make_system, concurrency=2)
+
+    with pytest.raises(PermanentError, match="is not JSON"):
+        await connector.write("contacts", _creates(20))
+
+    assert [task for task in asyncio.all_tasks() if task is not asyncio.current_task()] == []
+    assert api.requests("/api/w/contacts", "POST") == []

@@ -187,3 +187,28 @@ async def test_an_api_ignoring_the_match_filter_never_has_one_customer_written_o
     assert api.store[77]["name"] == "Person 2"
     assert all("without `email`" in letter.error for letter in letters)
     assert api.requests("/api/w/contacts", "POST") == []
+
+
+async def test_a_record_keyed_by_a_boolean_a_list_or_an_object_fails_alone(
+    api: ApiState, api_url: str, tmp_path: Path
+) -> None:
+    """``{"id": true}`` was the key ``"true"``: one record with the text key ``true`` and one with the boolean were
+    one record, and a list's or an object's JSON text became a key no one could correct. Each such record now
+    fails alone, saying what its key is; text, integers and whole floats (``7.0`` is ``7``) are keys."""
+    path = project(tmp_path, api_url)
+    api.contacts = contacts(6)
+    for row, key in zip(api.contacts, [1, True, False, [3], {"n": 4}, 7.0], strict=True):
+        row["id"] = key
+
+    result = await run(path, "in")
+
+    assert result.status == "partial" and result.counts == Counts(read=6, created=2, failed=4)
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        assert [row[0] for row in db.execute("SELECT id FROM copies ORDER BY id")] == [1, 7]
+    db.close()
+    async with open_engine(open_workspace(path, environ={})) as engine:
+        letters = {letter.source_key: letter.error for letter in await engine.store.dead_letters("in")}
+    assert sorted(letters) == ["[3]", "false", "true", '{"n":4}']
+    assert "sync in, record true: its key is a boolean (true), not text or a number" in letters["true"]
+    assert "its key is a list, not text or a number" in letters["[3]"]
+    assert "its key is an object, not text or a number" in letters['{"n":4}']

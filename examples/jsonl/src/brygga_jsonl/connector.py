@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import cast
 
 from brygga_jsonl.config import JsonLinesStream, JsonLinesSystem
-from brygga_jsonl.files import file_errors, read_records, rewrite
+from brygga_jsonl.files import file_errors, read_records, rewrite, unwritable
 from connectors.base import (
     Batch,
     Checkpoint,
@@ -79,7 +79,8 @@ class JsonLinesConnector(Connector):
     async def write(self, stream: str, writes: Sequence[Write]) -> list[WriteResult]:
         """Upsert creates and updates by key, delete deletes, then rewrite the file once.
 
-        A write without its key fails alone (:class:`PermanentError` in its result).
+        A write without its key fails alone (:class:`PermanentError` in its result), and so does one whose
+        record holds what JSON cannot (:func:`~brygga_jsonl.files.unwritable`): the file stays valid JSON Lines.
 
         :raises PermanentError: when the folder is missing or may not be written
         :raises TransientError: when the rewrite failed for a passing reason (nothing was written)
@@ -99,6 +100,8 @@ class JsonLinesConnector(Connector):
         if key is None:
             fields = ", ".join(self._stream(stream).key)
             return WriteResult(None, PermanentError(f"{self._shown(stream)}: the record has no key ({fields})"))
+        if (problem := unwritable(record, "")) is not None:
+            return WriteResult(write.target_key, PermanentError(f"{self._shown(stream)}: not written: {problem}"))
         created = key not in records
         records[key] = {**records.get(key, {}), **record}
         return WriteResult(key, created=created)

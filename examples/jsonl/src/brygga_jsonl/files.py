@@ -77,6 +77,28 @@ def rewrite(path: Path, shown: str, records: list[Record]) -> None:
             raise
 
 
+def unwritable(value: object, field: str) -> str | None:
+    """What in ``value`` (a record, or its field ``field``, all it holds) no JSON text can hold, or ``None``.
+
+    A number that is not finite (``NaN``, ``Infinity``: orjson wrote a float one as ``null``, losing it
+    silently, and a decimal one as ``NaN``, which no JSON reader takes) and bytes (written as their Python
+    text, ``b'…'``, which reads back as text that is not the value) are refused: no encoding of them
+    would read back as what was written.
+    """
+    if isinstance(value, float | Decimal):
+        finite = value.is_finite() if isinstance(value, Decimal) else value - value == 0.0
+        return None if finite else f"{field} is {value}, a number JSON cannot hold"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"{field} is bytes, which JSON cannot hold: map it to text first (a transform or an expression)"
+    if isinstance(value, dict):
+        parts = ((f"{field}.{name}" if field else str(name), item) for name, item in value.items())
+    elif isinstance(value, list | tuple):
+        parts = ((f"{field}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return None
+    return next((problem for path, item in parts if (problem := unwritable(item, path)) is not None), None)
+
+
 def _plain(value: object) -> object:
     """What orjson does not write itself: a decimal (read exactly) as the JSON number it was; else text."""
     return orjson.Fragment(str(value).encode()) if isinstance(value, Decimal) else str(value)
