@@ -22,11 +22,11 @@ from app.engine.by_key import records_by_key
 from app.engine.connector_calls import prepare_stream, read_batches, scan_keys, write_batch
 from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, RecordsInFlight, WaitForBefore, all_of, read_ahead
-from app.engine.planning import Action, Planned, plan_batch
+from app.engine.planning import Action, Planned, keyless_key, plan_batch
 from app.engine.retry import pause, with_retries, worth_retrying
+from app.engine.run_letters import BatchLetters, RunLetters
 from app.engine.writing import write_plan
-from app.errors import ConnectorError, EarlierWriteFailed, RunStopped, TransientError
-from app.mapping import record_hash
+from app.errors import ConnectorError, EarlierWriteFailed, RunStopped, StoreError, TransientError
 from app.record_checks import UnfitKey
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, IdMapping, LogEntry
@@ -79,12 +79,15 @@ class RunOptions:
 @dataclass
 class _Writing:
     """A batch being written: its write task, its number in the run, the checkpoint to store after it,
-    and its plan (written again, should the write before it fail and take this one with it)."""
+    its plan (written again, should the write before it fail and take this one with it), the keys of its
+    records that have a dead letter, and what of it a retry of dead letters dealt with."""
 
     task: asyncio.Task[BatchChanges]
     number: int
     checkpoint: Checkpoint | None
     plan: list[Planned]
+    kept: frozenset[str]
+    retried: list[tuple[str, str]]
 
 
 @dataclass
@@ -101,6 +104,8 @@ class _LookedUp:
     keys: set[str]
     """The batch's source keys, those present."""
     known: dict[str, IdMapping]
+    letters: BatchLetters
+    """The dead letters of the batch's keys, looked up with its ID-map rows (and as long valid)."""
     unsettled: list[set[str]]
     begun: int
     unmet: bool = False
@@ -121,6 +126,13 @@ def _failed(task: asyncio.Task[BatchChanges]) -> bool:
     return task.done() and not task.cancelled() and task.exception() is not None
 
 
+def _letter_keys(records: list[Record], source_keys: list[str | None], keys: set[str]) -> set[str]:
+    """The keys a batch's dead letters would have: its records' keys, and a record without one its stand-in."""
+    if None not in source_keys:
+        return keys
+    return keys | {keyless_key(record) for record, key in zip(records, source_keys, strict=True) if key is None}
+
+
 def _shares_keys(keys: set[str], batches: list[set[str]]) -> bool:
     """Whether any of ``keys`` is in one of these batches' keys."""
     return any(not keys.isdisjoint(batch) for batch in batches)
@@ -136,7 +148,7 @@ class OneWayRun:
         self.options = options
         self.store = engine.store
         self.counts = Counts()
-        self.dead_keys: set[str] = set()
+        self.letters = RunLetters(self.store, sync.name, run_id)
         self.commits = CommitQueue(self.store.commits_at_once)
         self.begun = 0
         """Batches begun (planned or further): the next one's number."""
@@ -150,10 +162,6 @@ class OneWayRun:
         self.writing: deque[_Writing] = deque()
         """Batches being written, oldest first: one at a time, or two where the target keeps their order."""
         self.writes_at_once = 1
-        self.settled: dict[str, str] = {}
-        self.retried: set[str] = set()
-        """Source keys this run's retry of dead letters dealt with."""
-        """Source key → hash of the record a dead letter keeps, or that this run already retried."""
         self.in_flight = RecordsInFlight(RECORDS_IN_FLIGHT)
         """The source's records read and not yet written: reading waits while too many are."""
 
@@ -189,7 +197,7 @@ class OneWayRun:
                 await process_events(self)
                 await self._drain()
                 return self.counts
-            if self.dead_keys:
+            if self.letters.any:
                 await self._retry_dead_letters()
                 await self._drain()
             if not self.options.read_source:
@@ -206,15 +214,16 @@ class OneWayRun:
                 with contextlib.suppress(BaseException):
                     await writing.task
             await self.commits.cancel()
+            with contextlib.suppress(StoreError):  # left for the next run to clear: keyed by this run's id
+                await self.letters.forget_retried()
         return self.counts
 
     async def _look_at_state(self) -> None:
-        """What the state database says about the sync before the run: its dead letters, a first load."""
+        """What the state database says about the sync before the run: whether it has dead letters (each
+        batch asks about its own), a first load."""
         if self.options.read_source and not self.options.webhook and not await self.store.has_id_map(self.sync.name):
             self.first_load = FirstLoad()  # only reading the source looks batches up ahead
-        async for letters in self.store.dead_letter_records(self.sync.name):  # a page at a time: they may be many
-            self.dead_keys.update(key for key, _ in letters)
-            self.settled.update((key, record_hash(record)) for key, record in letters)
+        await self.letters.look()
 
     async def _process(
         self,
@@ -238,22 +247,27 @@ class OneWayRun:
         self.unsettled[number] = keys  # before any await: the next batch's look-up, made meanwhile, must see it
         if self.first_load is not None:
             self.first_load.meet(keys)
-        known = looked_up.known if looked_up is not None and looked_up.still_valid(keys, number) else None
+        valid = looked_up is not None and looked_up.still_valid(keys, number)
+        known = looked_up.known if looked_up is not None and valid else None
         if known is None and _shares_keys(keys, earlier):
             await self._drain()  # some of these are being written or stored: plan on that outcome
+        if looked_up is not None and valid:
+            letters = looked_up.letters
+        else:
+            letters = await self.letters.of_batch(_letter_keys(records, source_keys, keys))
         claimed = self._claimed_before(number)
-        settled = None if retrying else self.settled
+        settled = None if retrying else letters.settled
         plan = await plan_batch(self.parts, records, settled, source_keys, known, claimed=claimed)
         self._claim_targets(number, plan)
+        retried: list[tuple[str, str]] = []
         if retrying:  # read again later in this run (the cursor re-reads its last value): leave it
-            self.settled.update((item.source_key, record_hash(item.record)) for item in plan)
-            self.retried.update(item.source_key for item in plan)
-        elif self.retried:
+            retried = self.letters.retried(plan)
+        elif letters.retried:
             for item in plan:
-                item.repeated = item.settled and item.source_key in self.retried
+                item.repeated = item.settled and item.source_key in letters.retried
         await self._finish_writing(leave=self.writes_at_once - 1)
         task = asyncio.ensure_future(write_plan(self.parts, plan, self.engine.sleep, self.run_id))
-        writing = _Writing(task, number, checkpoint, plan)
+        writing = _Writing(task, number, checkpoint, plan, letters.kept, retried)
         self.writing.append(writing)
         if looked_up is not None:  # read from the source: held in flight until written
             task.add_done_callback(lambda _: self._written(writing, len(records)))
@@ -301,14 +315,17 @@ class OneWayRun:
             except EarlierWriteFailed:  # the one before failed, then went through on a retry: this one's turn now
                 changes = await write_plan(self.parts, writing.plan, self.engine.sleep, self.run_id)
             self.writing.popleft()
-            changes.checkpoint = writing.checkpoint
-            await self._commit(changes, writing.number)
+            changes.checkpoint, changes.retried = writing.checkpoint, writing.retried
+            await self._commit(changes, writing.number, writing.kept)
 
-    async def _commit(self, changes: BatchChanges, number: int | None = None) -> None:
-        """Queue ``changes`` for committing; ``number`` is that of the batch they come from, if any."""
-        changes.resolved = [key for key in changes.resolved if key in self.dead_keys]
-        self.dead_keys.difference_update(changes.resolved)
-        self.dead_keys.update(failure.source_key for failure in changes.failures)
+    async def _commit(
+        self, changes: BatchChanges, number: int | None = None, kept: frozenset[str] | None = None
+    ) -> None:
+        """Queue ``changes`` for committing; ``number`` is that of the batch they come from, if any, and ``kept``
+        the keys of its records that had a dead letter, where they were looked up."""
+        changes.resolved = self.letters.to_clear(changes.resolved, kept)
+        if changes.failures:
+            self.letters.failed()
 
         async def commit(wait_for_before: WaitForBefore) -> None:
             await self.store.commit_batch(self.sync.name, self.run_id, changes, after=wait_for_before)
@@ -350,8 +367,9 @@ class OneWayRun:
             if self.first_load is not None and (maybe := self.first_load.maybe_mapped(keys)) is not None:
                 wanted = maybe  # a first load: only keys it has met already can be in the ID map
             known = await self.store.id_map(self.sync.name, wanted) if wanted else {}
-            yield _LookedUp(batch, source_keys, keys, known, unsettled, begun, unmet=not wanted)
-            del batch, source_keys, keys, wanted, known
+            letters = await self.letters.of_batch(_letter_keys(batch.records, source_keys, keys))
+            yield _LookedUp(batch, source_keys, keys, known, letters, unsettled, begun, unmet=not wanted)
+            del batch, source_keys, keys, wanted, known, letters
 
     async def _stop_if_asked(self) -> None:
         """Between batches: stop here when asked, once every batch before is written and committed.

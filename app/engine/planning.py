@@ -159,9 +159,14 @@ async def plan_batch(
     return plan
 
 
+def keyless_key(record: Record) -> str:
+    """The stand-in key of a record that has none (its dead letter's): the same record, the same key."""
+    return f"(no key) {record_hash(record)[:16]}"
+
+
 def _keyless(mapping: CompiledMapping, record: Record) -> Planned:
     fields = ", ".join(mapping.key.fields)
-    placeholder = f"(no key) {record_hash(record)[:16]}"
+    placeholder = keyless_key(record)
     error = f"sync {mapping.sync}: the record has no value for its key field {fields}"
     if isinstance(record, NotARecord):
         error = f"sync {mapping.sync}: {record.why}"

@@ -14,6 +14,7 @@ from app.engine.connector_calls import match_records, write_batch
 from app.engine.planning import Action, Planned, SyncParts
 from app.engine.retry import Sleep, pause, with_retries, worth_retrying
 from app.errors import ConnectorError, TransientError
+from app.mapping import record_hash
 from app.store import BatchChanges, Failure
 from connectors.base import Write, WriteAction, WriteResult
 
@@ -181,5 +182,6 @@ def outcomes(plan: Sequence[Planned], logged: Callable[[dict[str, Any] | None], 
             counts.failed += 1
             error = item.error or "failed"
             log.append((item.source_key, item.target_key, "failed", error, None))
-            changes.failures.append(Failure(item.source_key, item.record, error, item.reason or "mapping"))
+            reason = item.reason or "mapping"
+            changes.failures.append(Failure(item.source_key, item.record, error, reason, hash=record_hash(item.record)))
     return changes

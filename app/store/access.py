@@ -7,10 +7,11 @@ with this protocol instead, so imports point one way (``store.py`` → parts →
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
@@ -26,4 +27,8 @@ class StoreAccess(Protocol):
 
     def _begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """One transaction, taken in turn with the process's others on SQLite."""
+        ...
+
+    def _key_in(self, column: Any, keys: Sequence[str]) -> Iterable[ColumnElement[bool]]:
+        """``column`` among ``keys``, in as few conditions as the database takes (one on PostgreSQL)."""
         ...

@@ -72,6 +72,8 @@ class Failure(NamedTuple):
     reason: str
     direction: str | None = None
     """In a two-way sync, the direction whose write failed: ``source_key`` is the key of its source side."""
+    hash: str | None = None
+    """The hash of ``record`` (a one-way run's): a record read again unchanged is then known by its letter."""
 
 
 class Pair(NamedTuple):
@@ -109,6 +111,9 @@ class BatchChanges:
     failures: list[Failure] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     """Source keys whose dead letter is settled (written, skipped, unchanged)."""
+    retried: list[tuple[str, str]] = field(default_factory=list)
+    """(source key, record hash) of the records of a batch of a run's retry of dead letters, kept for the rest
+    of the run (read again unchanged later in it, such a record is left alone and counted once)."""
     resolved_directed: list[tuple[str, str]] = field(default_factory=list)
     """Two-way: (direction, source key) whose dead letter of that direction is settled (the other stays)."""
     counts: Counts = field(default_factory=Counts)

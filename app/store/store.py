@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -32,6 +32,7 @@ from app.store.database import (
 )
 from app.store.history import History
 from app.store.leases import Leases
+from app.store.letters_by_key import LettersByKey, write_retried
 from app.store.models import (
     BatchChanges,
     Checkpoint,
@@ -50,6 +51,7 @@ from app.store.states import SyncStates
 from app.store.tables import (
     CURSORS,
     DEAD_LETTERS,
+    DIRECTIONS,
     ID_MAP,
     LOG,
     ONE_WAY,
@@ -131,6 +133,7 @@ class Store:
         self.states = SyncStates(self)
         self.history = History(self)
         self.inbox = WebhookInbox(self)
+        self.letters = LettersByKey(self)
 
     @classmethod
     async def open(cls, url: str, root: Path, scrub: Scrub = _as_is) -> Store:
@@ -406,6 +409,7 @@ class Store:
             )
             await self._write_pairs(connection, sync, run_id, changes, at)
             await self._write_dead_letters(connection, sync, run_id, changes, now)
+            await write_retried(connection, self, sync, run_id, changes.retried)
             events = [(event_id, self.scrubbed(error)) for event_id, error in changes.events]
             await record_progress(connection, sync, run_id, events)
             if after is not None:
@@ -518,8 +522,10 @@ class Store:
     async def _write_dead_letters(
         self, connection: AsyncConnection, sync: str, run_id: int, changes: BatchChanges, now: Any
     ) -> None:
-        for keys in self._key_in(DEAD_LETTERS.c.source_key, changes.resolved):
-            await connection.execute(delete(DEAD_LETTERS).where(DEAD_LETTERS.c.sync == sync, keys))
+        for keys in self._key_in(DEAD_LETTERS.c.source_key, changes.resolved):  # every direction's, by the index
+            await connection.execute(
+                delete(DEAD_LETTERS).where(DEAD_LETTERS.c.sync == sync, DEAD_LETTERS.c.direction.in_(DIRECTIONS), keys)
+            )
         by_direction: dict[str, list[str]] = defaultdict(list)
         for direction, key in changes.resolved_directed:
             by_direction[direction].append(key)
@@ -542,6 +548,7 @@ class Store:
                     "run_id": statement.excluded.run_id,
                     "last_failed_at": statement.excluded.last_failed_at,
                     "discarded_at": None,  # failing anew: a dead letter again
+                    "hash": statement.excluded.hash,
                 },
             ),
             [
@@ -556,6 +563,7 @@ class Store:
                     "first_failed_at": now,
                     "last_failed_at": now,
                     "direction": failure.direction or ONE_WAY,
+                    "hash": failure.hash,
                 }
                 for failure in changes.failures
             ],
@@ -594,26 +602,6 @@ class Store:
         async with self._begin() as connection:
             rows = (await connection.execute(query)).mappings().all()
         return [dead_letter_info(row) for row in rows]
-
-    async def dead_letter_records(self, sync: str, size: int = 5000) -> AsyncIterator[list[tuple[str, Any]]]:
-        """Every dead letter of ``sync``, discarded ones too, as (source key, record), ``size`` at a time in id
-        order: a sync whose every record failed has a letter per record of its source, and their records
-        all read at once held ~1.5 KB each (100,000 letters: a run of 320 MB, 1,000,000 past any machine's)."""
-        after = 0
-        query = (
-            select(DEAD_LETTERS.c.id, DEAD_LETTERS.c.source_key, DEAD_LETTERS.c.record)
-            .where(DEAD_LETTERS.c.sync == sync, DEAD_LETTERS.c.id > bindparam("after"))
-            .order_by(DEAD_LETTERS.c.id)
-            .limit(size)
-        )
-        while True:
-            async with self._begin() as connection:
-                rows = (await connection.execute(query, {"after": after})).all()
-            if not rows:
-                return
-            after = rows[-1][0]
-            yield [(key, loads(record)) for _, key, record in rows]
-            del rows
 
     async def dead_letter_counts(self) -> dict[str, int]:
         query = (

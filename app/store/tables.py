@@ -162,10 +162,26 @@ DEAD_LETTERS = Table(
     # to_a or to_b in a two-way sync (the direction whose write failed); ONE_WAY in a one-way sync. Not null,
     # being part of the unique key: a two-way pair failing both ways whose a key reads as its b key is two letters
     Column("direction", Text, nullable=False, server_default=ONE_WAY),
+    # the hash of ``record`` (the engine's record hash); none in letters kept before migration 0009
+    Column("hash", Text),
     UniqueConstraint("sync", "direction", "source_key", name="uq_dead_letters_sync_direction_key"),
     sqlite_autoincrement=True,  # a discarded letter's id never names another record
 )
 """A record that failed, kept with its source data so it can be retried."""
+
+DIRECTIONS = (ONE_WAY, "to_a", "to_b")
+"""Every ``direction`` a dead letter has: said in a look-up by sync and key, the whole unique index finds it."""
+
+RETRIED = Table(
+    "retried_letters",
+    METADATA,
+    Column("sync", KeyText, primary_key=True),
+    Column("run_id", Integer, primary_key=True),
+    Column("source_key", KeyText, primary_key=True),
+    Column("hash", Text, nullable=False),
+)
+"""The records a run's retry of dead letters dealt with (source key, record hash), kept while that run goes
+on: the same record read again later in the run is left alone, and counted once."""
 
 LEASES = Table(
     "leases",

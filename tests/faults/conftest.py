@@ -15,6 +15,7 @@ Brygga runs as users run it: the real ``brygga`` console script in a subprocess.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -30,7 +31,8 @@ from typing import Any
 
 import pytest
 
-from tests.cli.helpers import BRYGGA, run_brygga
+from tests.api.serve_process import ServeProcess
+from tests.cli.helpers import BRYGGA
 from tests.connectors.rest.server import ApiServer, ApiState
 from tests.faults.proxy import Exchange, FaultProxy, Moment, Rule, running_proxy
 
@@ -61,12 +63,14 @@ class FaultProject:
     """A project on disk whose ``api`` system is reached through ``proxy``.
 
     :param records: contacts in ``crm.contacts`` (``id`` 1…records, ``email`` :func:`email`)
+    :param processes: where every ``brygga`` process it starts is kept, to be killed when the test ends
     """
 
-    def __init__(self, root: Path, proxy: FaultProxy, records: int) -> None:
+    def __init__(self, root: Path, proxy: FaultProxy, records: int, processes: Processes) -> None:
         self.root = root
         self.proxy = proxy
         self.records = records
+        self.processes = processes
         self.crm = root / "crm.db"
         self.state_url = "sqlite:///state.db"
         connection = sqlite3.connect(self.crm)
@@ -143,13 +147,23 @@ class FaultProject:
         )
 
     def brygga(self, *args: str, timeout: float = 90, env: dict[str, str] | None = None) -> Outcome:
-        """``brygga ARGS… -c brygga.yaml`` in a subprocess, bounded by ``timeout``."""
-        done = run_brygga(*args, "-c", str(self.file), cwd=self.root, env=env, timeout=timeout)
-        return Outcome(done)
+        """``brygga ARGS… -c brygga.yaml`` in a subprocess, bounded by ``timeout``: what it did.
 
-    def start(self, *args: str) -> Started:
-        """``brygga ARGS… -c brygga.yaml`` started in a subprocess, not waited for."""
-        return Started([str(BRYGGA), *args, "-c", str(self.file)], self.root)
+        Killed when the test ends, should it still run then: one waited for in a thread (``asyncio.to_thread``)
+        is not ended by the test's timeout, which interrupts the test's own thread only."""
+        started = self.start(*args, env=env)
+        try:
+            return started.finish(timeout)
+        finally:
+            started.close()
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> Started:
+        """``brygga ARGS… -c brygga.yaml`` started in a subprocess, not waited for (killed when the test ends)."""
+        return self.processes.start([str(BRYGGA), *args, "-c", str(self.file)], self.root, env)
+
+    def serve(self, logs: Path) -> ServeProcess:
+        """``brygga serve`` of this project, answering (killed when the test ends, even one cut off as it starts)."""
+        return self.processes.serve(self.file, logs)
 
     # --- the state database (SQLite) ---
 
@@ -210,12 +224,15 @@ class Outcome:
 
 
 class Started:
-    """A ``brygga`` command running in a subprocess (its output kept in files: no pipe fills up)."""
+    """A ``brygga`` command running in a subprocess (its output kept in files: no pipe fills up).
 
-    def __init__(self, command: list[str], cwd: Path) -> None:
+    :param env: variables added to a clean environment (no inherited ``BRYGGA_*``)
+    """
+
+    def __init__(self, command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         self.command = command
         environment = {key: value for key, value in os.environ.items() if not key.startswith("BRYGGA_")}
-        environment.update({"NO_COLOR": "1", "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
+        environment.update({"NO_COLOR": "1", "COLUMNS": "200", "PYTHONUNBUFFERED": "1", **(env or {})})
         self.out = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the command; closed by close())
         self.process = subprocess.Popen(
             command, cwd=cwd, env=environment, stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -250,6 +267,48 @@ class Started:
         if self.process.poll() is None:
             self.kill()
         self.out.close()
+
+
+class Processes:
+    """Every ``brygga`` process a test starts, each killed when the test ends, however it ends.
+
+    A test cut off by its timeout (pytest-timeout raises in the test's thread) skips what it would have done
+    next: a ``brygga serve`` cut off as it starts (on a busy machine, waiting for ``/health``) was never
+    stopped, and lived on after the test, and after the suite.
+    """
+
+    def __init__(self) -> None:
+        self.started: list[Started] = []
+        self.servers: list[ServeProcess] = []
+
+    def start(self, command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Started:
+        started = Started(command, cwd, env)
+        self.started.append(started)
+        return started
+
+    def serve(self, config: Path, logs: Path) -> ServeProcess:
+        """``brygga serve -c CONFIG`` started, and answering ``/health``."""
+        server = ServeProcess(config, {}, logs)
+        self.servers.append(server)  # before it starts: it may be cut off as it does
+        return server.start()
+
+    def end(self) -> None:
+        """Kill each one still running (``brygga serve`` with its process group), and wait for it to be gone."""
+        for started in self.started:
+            started.close()
+        for server in self.servers:
+            process = server.process
+            if process is None:  # stopped already
+                continue
+            with contextlib.suppress(ProcessLookupError):  # its group is gone already
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+    def __enter__(self) -> Processes:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.end()
 
 
 def wait_for_moment(
@@ -308,9 +367,16 @@ def proxy(api_server: ApiServer, api: ApiState) -> Iterator[FaultProxy]:
 
 
 @pytest.fixture
-def make_project(tmp_path: Path, proxy: FaultProxy) -> Iterator[Any]:
+def processes() -> Iterator[Processes]:
+    """Where the test's ``brygga`` processes are kept: each is killed when the test ends (its timeout too)."""
+    with Processes() as spawned:
+        yield spawned
+
+
+@pytest.fixture
+def make_project(tmp_path: Path, proxy: FaultProxy, processes: Processes) -> Iterator[Any]:
     def make(records: int = 200) -> FaultProject:
-        return FaultProject(tmp_path, proxy, records)
+        return FaultProject(tmp_path, proxy, records, processes)
 
     yield make
 

@@ -119,7 +119,7 @@ def test_brygga_serve_killed_at_20_random_moments_ends_with_every_record_once(
     story: list[str] = []
 
     for count, stage in kill_moments(seed):
-        server = ServeProcess(project.file, {}, logs).start()
+        server = project.serve(logs)
         assert server.process is not None
         moment = next_moment(proxy, count, stage)
         try:
@@ -134,7 +134,7 @@ def test_brygga_serve_killed_at_20_random_moments_ends_with_every_record_once(
             server.stop()
         story.append(f"create {count} {stage}")
 
-    server = ServeProcess(project.file, {}, logs).start()
+    server = project.serve(logs)
     api_client = Api(server.url, [])
     try:
         final = api_client.wait_for_run(trigger(server), deadline=120)

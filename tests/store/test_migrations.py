@@ -174,3 +174,31 @@ async def test_an_sqlite_id_map_becomes_a_without_rowid_table_with_its_rows(tmp_
         connection.close()
     assert "WITHOUT ROWID" in sql.upper()
     assert "ix_id_map_sync_target" in indexes
+
+
+async def test_dead_letters_kept_before_their_hashes_were_give_their_record_when_asked(
+    state_url: str, tmp_path: Path
+) -> None:
+    """Migration 0009 adds each dead letter's record hash; a letter kept before it has none, and a run asking
+    about its key gets its record instead, to hash (the engine's hash: no migration can make it)."""
+    store = await Store.open(state_url, tmp_path)
+    try:
+        async with store.engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.downgrade(_config(sync), "0008"))
+            await connection.execute(
+                text(
+                    "INSERT INTO dead_letters (sync, source_key, record, error, reason, attempts, run_id, "
+                    "first_failed_at, last_failed_at, direction) VALUES ('s', '1', '{\"id\": 1}', 'e', 'mapping', 1, "
+                    "7, '2026-12-07 10:00:00', '2026-12-07 10:00:00', '')"
+                )
+            )
+    finally:
+        await store.close()
+
+    store = await Store.open(state_url, tmp_path)
+    try:
+        found = await store.letters.of("s", 8, ["1", "2"], retried=True)
+    finally:
+        await store.close()
+    assert [tuple(mark) for mark in found.marks] == [("1", None, {"id": 1}, 7)]
+    assert found.retried == {}

@@ -351,18 +351,68 @@ async def test_due_dead_letters_page_by_id(store: Store) -> None:
     assert [letter.source_key for letter in first + rest] == ["0", "1", "2", "3", "4"]
 
 
-async def test_every_dead_letters_record_is_read_a_page_at_a_time_discarded_ones_too(store: Store) -> None:
+async def test_a_sync_has_dead_letters_once_one_is_kept_discarded_ones_too(store: Store) -> None:
     run_id = await store.start_run(SYNC, "manual")
-    failures = [Failure(str(n), {"id": n, "amount": Decimal("2.50")}, "e", "mapping") for n in range(5)]
+    assert not await store.letters.any(SYNC)
+
+    await store.commit_batch(SYNC, run_id, BatchChanges(failures=[Failure("1", {}, "e", "mapping")]))
+    [letter] = await store.dead_letters(SYNC)
+    await store.history.discard(letter.id, "not wanted")
+
+    assert await store.letters.any(SYNC)
+    assert not await store.letters.any("other")
+
+
+async def test_dead_letters_are_found_by_key_with_their_record_hash_discarded_ones_too(store: Store) -> None:
+    """A run asks a batch's keys at a time: each letter's hash and the run that kept it, in the order kept;
+    a letter kept with no hash (before migration 0009) gives its record instead, for the engine to hash."""
+    run_id = await store.start_run(SYNC, "manual")
+    failures = [Failure(str(n), {"id": n, "amount": Decimal("2.50")}, "e", "mapping", hash=f"h{n}") for n in range(5)]
     await store.commit_batch(SYNC, run_id, BatchChanges(failures=failures))
-    await store.commit_batch("other", run_id, BatchChanges(failures=[Failure("9", {}, "e", "mapping")]))
+    await store.commit_batch(SYNC, run_id, BatchChanges(failures=[Failure("9", {"id": 9}, "e", "mapping")]))
+    await store.commit_batch("other", run_id, BatchChanges(failures=[Failure("1", {}, "e", "mapping", hash="x")]))
     [discarded] = [letter for letter in await store.dead_letters(SYNC) if letter.source_key == "3"]
     await store.history.discard(discarded.id, "not wanted")
+    later = await store.start_run(SYNC, "manual")
 
-    pages = [page async for page in store.dead_letter_records(SYNC, size=2)]
+    found = await store.letters.of(SYNC, later, ["3", "1", "9", "7", *(f"k{n}" for n in range(5000))], retried=True)
 
-    assert [[key for key, _ in page] for page in pages] == [["0", "1"], ["2", "3"], ["4"]]
-    assert pages[0][1][1] == {"id": 1, "amount": Decimal("2.50")}
+    assert [(mark.source_key, mark.hash, mark.run_id) for mark in found.marks] == [
+        ("1", "h1", run_id),
+        ("3", "h3", run_id),
+        ("9", None, run_id),
+    ]
+    assert [mark.record for mark in found.marks] == [None, None, {"id": 9}]
+    assert found.retried == {}
+
+
+async def test_a_failing_again_letter_keeps_its_new_record_s_hash(store: Store) -> None:
+    run_id = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, run_id, BatchChanges(failures=[Failure("1", {"v": 1}, "e", "mapping", hash="h1")]))
+    later = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, later, BatchChanges(failures=[Failure("1", {"v": 2}, "e", "mapping", hash="h2")]))
+
+    [mark] = (await store.letters.of(SYNC, later, ["1"], retried=False)).marks
+
+    assert (mark.hash, mark.run_id) == ("h2", later)
+
+
+async def test_what_a_run_s_retry_dealt_with_is_kept_for_that_run_until_it_ends(store: Store) -> None:
+    killed = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, killed, BatchChanges(retried=[("1", "old")]))
+    run_id = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, run_id, BatchChanges(retried=[("1", "h1"), ("2", "h2")]))
+    await store.commit_batch(SYNC, run_id, BatchChanges(retried=[("2", "h2 again")]))
+    await store.commit_batch("other", run_id, BatchChanges(retried=[("3", "h3")]))
+
+    found = await store.letters.of(SYNC, run_id, ["1", "2", "3"], retried=True)
+    assert found.retried == {"1": "h1", "2": "h2 again"}
+    assert found.marks == []
+
+    await store.letters.forget_retried(SYNC, run_id)
+    assert (await store.letters.of(SYNC, run_id, ["1", "2"], retried=True)).retried == {}
+    assert (await store.letters.of(SYNC, killed, ["1"], retried=True)).retried == {}
+    assert (await store.letters.of("other", run_id, ["3"], retried=True)).retried == {"3": "h3"}
 
 
 async def test_mirror_finds_records_not_seen_in_this_run(store: Store) -> None:
