@@ -6,7 +6,8 @@
    field compared three ways (:mod:`app.engine.settling`), only the fields that
    change written into each side; records new on one side are created on the
    other where ``create_in`` allows and linked; a side's record that is gone is
-   deleted on the other where ``delete_in`` allows, else the pair is unlinked;
+   deleted on the other where ``delete_in`` allows, else the pair is unlinked (and remembered as gone from
+   that side: the record left is not new there, and its edits are not carried back);
 3. each batch's pairs (their links and bases), log entries and dead letters are
    committed together; the checkpoint moves with the last batch only, so a crash
    re-reads what it had not settled, and settling it again writes only what is
@@ -235,15 +236,18 @@ class TwoWayRun:
         updates: dict[Direction, list[Planned]] = {"to_a": [], "to_b": []}
         settled: list[tuple[Pair, Record, Record, Settlement]] = []
         gone: list[GonePair] = []
-        for pair in pairs:
-            b_key = pair.b_key or ""
-            if pair.a_key in a_refused or b_key in b_refused:
-                batch.fail("to_b", pair.a_key, b_key, record={}, error=REFUSED, reason="write")
+        for listed in pairs:
+            b_key = listed.b_key or ""
+            if listed.a_key in a_refused or b_key in b_refused:
+                batch.fail("to_b", listed.a_key, b_key, record={}, error=REFUSED, reason="write")
                 continue
-            a_record, b_record = a_records.get(pair.a_key), b_records.get(b_key)
+            a_record, b_record = a_records.get(listed.a_key), b_records.get(b_key)
             if a_record is None or b_record is None:
-                gone.append((pair, a_record, b_record))
+                gone.append((listed, a_record, b_record))
                 continue
+            # a pair remembered as gone from a side whose record is there again (made anew under the key it was
+            # deleted with) is linked again, settled with no base as records found on both sides are
+            pair = listed if listed.gone_from is None else listed._replace(base={})
             settlement = self._settle_one(pair, a_record, b_record, batch, lookups)
             if settlement is None:
                 continue
@@ -355,7 +359,8 @@ class TwoWayRun:
             else:
                 batch.note(direction, "unchanged", source_key, target_key)
                 batch.changes.resolved_directed.append((direction, source_key))
-        if base != pair.base:  # a pair read again unchanged (an echo, a cursor's look-back) costs no write
+        # a pair read again unchanged (an echo, a cursor's look-back) costs no write; one linked again does
+        if base != pair.base or pair.gone_from is not None:
             batch.changes.pairs.append(Pair(pair.a_key, pair.b_key, base))
 
     # --- committing ----------------------------------------------------------------------

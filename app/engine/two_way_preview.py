@@ -3,7 +3,8 @@
 The next records of each side's cursor (``limit`` a side) touch their pairs; each pair is settled in
 memory, as a run settles it (:class:`~app.engine.settling.Settler`), and shown as one row per direction
 that would write: the fields that would change, and the conflicts it would settle. Records new on one
-side show as creates on the other (where ``create_in`` allows), records gone as deletes or unlinks.
+side show as creates on the other (where ``create_in`` allows), records gone as deletes or unlinks, and the
+edits of a record whose partner's delete was not carried (``delete_in``) as skips.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ class _Preview:
         a, b = await self._record("a", pair.a_key), await self._record("b", b_key)
         if a is None or b is None:
             return await self._gone(pair, a, b)
+        if pair.gone_from is not None:  # made anew under the key it was deleted with: linked again, no base
+            pair = pair._replace(base={})
         store = self.engine.store
         to_b = await find_lookups(store, self.mappings["to_b"], [a])
         to_a = await find_lookups(store, self.mappings["to_a"], [b])
@@ -110,7 +113,8 @@ class _Preview:
 
     async def _gone(self, pair: Pair, a: Record | None, b: Record | None) -> list[PreviewRow]:
         """A pair whose record is gone on a side: the other deleted where ``delete_in`` allows and it was not
-        edited since, else kept (an edit wins over a delete: created again where ``create_in`` allows)."""
+        edited since, else kept (an edit wins over a delete: created again where ``create_in`` allows); where
+        ``delete_in`` does not allow it, unlinked and remembered, and its record left's edits skipped."""
         side: Side = "a" if a is None else "b"
         other: Side = "b" if side == "a" else "a"
         keys = {"a": pair.a_key, "b": pair.b_key or ""}
@@ -120,14 +124,23 @@ class _Preview:
         back: Direction = "to_b" if other == "a" else "to_a"
         if survivor is None:
             return [unlinked]
-        if other not in self.sync.two_way.delete_in:  # the record left is new on its side: created again
-            return [unlinked, *await self._new(other, [keys[other]], {keys[other]: survivor})]
+        if other not in self.sync.two_way.delete_in and pair.gone_from != side:
+            unlinked.note = f"gone from {side}; delete_in does not name {other}: the record left stays, unlinked"
+            return [unlinked]
         lookups = await find_lookups(self.engine.store, self.mappings[back], [survivor])
         try:
             proposed = self.mappings[back].apply(survivor, lookups)
         except MappingError:
             proposed = None
         edits = self.settler.edits(other, survivor, proposed, pair.base)
+        if other not in self.sync.two_way.delete_in:  # remembered as gone from side: nothing is carried there
+            if not edits:
+                return [PreviewRow(keys[other], "unchanged", keys[side], direction=back)]
+            note = (
+                f"deleted in {side}, and delete_in does not name {other}: "
+                f"its edits ({', '.join(edits)}) are not carried to {side}"
+            )
+            return [PreviewRow(keys[other], "skip", keys[side], note=note, direction=back)]
         if not edits:
             return [PreviewRow(keys[side], "delete", keys[other], note=f"gone from {side}", direction=direction)]
         action = "create" if side in self.sync.two_way.create_in else "unlink"

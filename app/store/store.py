@@ -278,11 +278,11 @@ class Store:
         found: dict[str, Pair] = {}
         async with self._begin() as connection:
             for among in self._key_in(column, list(keys)):
-                query = select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base).where(
+                query = select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base, ID_MAP.c.gone_from).where(
                     ID_MAP.c.sync == sync, among
                 )
-                for a_key, b_key, base in await connection.execute(query):
-                    pair = Pair(a_key, b_key, loads(base) if base is not None else {})
+                for a_key, b_key, base, gone_from in await connection.execute(query):
+                    pair = Pair(a_key, b_key, loads(base) if base is not None else {}, gone_from)
                     found[a_key if side == "a" else b_key] = pair
         return found
 
@@ -292,7 +292,7 @@ class Store:
         :param bases: ``False`` leaves each pair's base out (empty): looking for gone records needs keys only
         """
         query = (
-            select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base if bases else null())
+            select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base if bases else null(), ID_MAP.c.gone_from)
             .where(ID_MAP.c.sync == sync, ID_MAP.c.target_key.is_not(None))
             .order_by(ID_MAP.c.source_key)
             .limit(limit)
@@ -301,7 +301,9 @@ class Store:
             query = query.where(ID_MAP.c.source_key > after)
         async with self._begin() as connection:
             rows = (await connection.execute(query)).all()  # at once: a fetchone a row costs ~2 µs
-            return [Pair(a_key, b_key, loads(base) if base is not None else {}) for a_key, b_key, base in rows]
+            return [
+                Pair(a_key, b_key, loads(base) if base is not None else {}, gone) for a_key, b_key, base, gone in rows
+            ]
 
     async def target_keys(self, requests: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """For ``lookup``: the target key each (sync, source key) became, where it has one."""
@@ -455,9 +457,12 @@ class Store:
             await upsert_rows(
                 connection,
                 "id_map",
-                ("sync", "source_key", "target_key", "hash", "base", "seen_run", "updated_at"),
+                ("sync", "source_key", "target_key", "hash", "base", "gone_from", "seen_run", "updated_at"),
                 ("sync", "source_key"),
-                [(sync, pair.a_key, pair.b_key, None, dumps(pair.base), run_id, at) for pair in changes.pairs],
+                [
+                    (sync, pair.a_key, pair.b_key, None, dumps(pair.base), pair.gone_from, run_id, at)
+                    for pair in changes.pairs
+                ],
             )
         if changes.directed:
             await insert_rows(
