@@ -159,9 +159,15 @@ async def plan_batch(
     return plan
 
 
+def keyless_key(record: Record) -> str:
+    """The stand-in key of a record that has none, for its dead letter and log entries: made from the record,
+    so the very same record read again gets the same one (and its dead letter is not made twice)."""
+    return f"(no key) {record_hash(record)[:16]}"
+
+
 def _keyless(mapping: CompiledMapping, record: Record) -> Planned:
     fields = ", ".join(mapping.key.fields)
-    placeholder = f"(no key) {record_hash(record)[:16]}"
+    placeholder = keyless_key(record)
     error = f"sync {mapping.sync}: the record has no value for its key field {fields}"
     if isinstance(record, NotARecord):
         error = f"sync {mapping.sync}: {record.why}"

@@ -34,6 +34,7 @@ from app.engine.retry import with_retries
 from app.engine.settling import Settlement, Settler
 from app.engine.two_way_batch import SettleBatch
 from app.engine.two_way_gone import GonePair, GoneRecords
+from app.engine.two_way_keyless import KeylessRecords
 from app.engine.two_way_keys import LinkedKeys
 from app.engine.two_way_new import REFUSED, NewRecords
 from app.engine.two_way_sides import Sides
@@ -87,7 +88,7 @@ class TwoWayRun:
             reached: dict[str, Checkpoint | None] = {}
 
             async def read(side: Side) -> None:
-                reached[side] = await self.sides.read(side, checkpoint.get(side), touched[side])
+                reached[side] = await self.sides.read(side, checkpoint.get(side), touched[side], self.keyless.read)
 
             await all_of(read("a"), read("b"))  # each side's read waits on its own system
             checkpoint.update(reached)
@@ -128,9 +129,11 @@ class TwoWayRun:
         self.gone = GoneRecords(
             self.sides, self.store, self.settler, self.new.create, lambda batch: self._commit(batch, None)
         )
+        self.keyless = KeylessRecords(self.sides, self.store, lambda batch: self._commit(batch, None))
 
     async def _dead_letters(self, touched: dict[Side, dict[str, None]]) -> None:
-        """Dead letters due again: their pairs are settled again (``to_b``: a's key, ``to_a``: b's key)."""
+        """Dead letters due again: their pairs are settled again (``to_b``: a's key, ``to_a``: b's key); those
+        of records without a key fail again from their kept copies (no side holds their stand-in keys)."""
         later_runs = self.sync.retry.later_runs if self.options.dead_letters == "due" else 1_000_000
         chosen = self.options.dead_letters
         after = 0
@@ -138,10 +141,11 @@ class TwoWayRun:
             self.sync.name, self.run_id, later_runs, after, _LETTERS_READ
         ):
             after = letters[-1].id  # a page at a time: only their keys are kept, not their records
+            letters = [letter for letter in letters if not isinstance(chosen, tuple) or letter.id in chosen]
+            await self.keyless.retry([letter for letter in letters if self.keyless.has_no_key(letter)])
             for letter in letters:
-                if isinstance(chosen, tuple) and letter.id not in chosen:
-                    continue
-                touched["b" if letter.direction == "to_a" else "a"][letter.source_key] = None
+                if not self.keyless.has_no_key(letter):
+                    touched["b" if letter.direction == "to_a" else "a"][letter.source_key] = None
 
     async def _events(self) -> None:
         """A webhook run: the records of either side's pending events touch their pairs, which are settled
@@ -162,7 +166,8 @@ class TwoWayRun:
     async def _touch_from_event(self, event: EventInfo, touched: dict[Side, dict[str, None]]) -> str | None:
         """Note the keys of an event's records on their side; why the event fails, if it does. A large body is
         parsed in a worker thread: a MiB of tiny records takes a fraction of a second. An item that is no
-        record is passed over (the others' keys are noted); the event's outcome names the first one."""
+        record is passed over (the others' keys are noted); the event's outcome names the first one. A record
+        without a key fails alone."""
         for side in ("a", "b"):
             system, _, stream = self.sync.stream(side).partition(".")
             webhook = self.sides.connector(side).system.webhook
@@ -173,9 +178,15 @@ class TwoWayRun:
                 items = records_in(webhook, records_of(webhook, await parsed(event.body)), keys.fields)
             except WebhookRejected as exc:
                 return str(exc)
-            for key in keys.texts([item for item in items if not isinstance(item, NotARecord)]):
-                if key is not None:
+            records = [item for item in items if not isinstance(item, NotARecord)]
+            keyless: list[Record] = []
+            for key, record in zip(keys.texts(records), records, strict=True):
+                if key is None:
+                    keyless.append(record)
+                else:
                     touched[side][key] = None
+            if keyless:  # nothing links them: each fails alone, as read from a side
+                await self.keyless.read(side, keyless)
             return next((item.error for item in items if isinstance(item, NotARecord)), None)
         return f"no stream of sync {self.sync.name} takes events of system {event.system}"
 

@@ -15,8 +15,10 @@ from app.config import SIDES, Direction, Side, TwoWaySyncConfig
 from app.engine.by_key import records_by_key
 from app.engine.connector_calls import prepare_stream, read_batches
 from app.engine.lookups import find_lookups
+from app.engine.planning import keyless_key
 from app.engine.preview_rows import PreviewRow
 from app.engine.settling import Settlement, Settler
+from app.engine.two_way_keyless import keyless_error
 from app.engine.two_way_keys import LinkedKeys
 from app.errors import MappingError
 from app.mapping import CompiledMapping, KeyReader, show
@@ -37,6 +39,8 @@ class _Preview:
         self.streams: dict[Side, str] = {"a": sync.source_stream, "b": sync.target_stream}
         self.keys: dict[Side, KeyReader] = {}
         self.records: dict[Side, dict[str, Record]] = {"a": {}, "b": {}}
+        self.keyless: list[PreviewRow] = []
+        """The records read without a key, each a failure (as a run fails them)."""
 
     async def rows(self, limit: int) -> list[PreviewRow]:
         for side in SIDES:
@@ -52,7 +56,7 @@ class _Preview:
         by_a = await store.pairs(self.sync.name, list(self.records["a"]), side="a")
         by_b = await store.pairs(self.sync.name, list(self.records["b"]), side="b")
         pairs = {pair.a_key: pair for pair in (*by_a.values(), *by_b.values()) if pair.b_key is not None}
-        rows: list[PreviewRow] = []
+        rows: list[PreviewRow] = list(self.keyless)
         for pair in pairs.values():
             rows += await self._pair(pair)
         rows += await self._new("a", [key for key in self.records["a"] if key not in pairs])
@@ -64,14 +68,25 @@ class _Preview:
         size = min(limit, connector.system.options.batch_size)
         reader = read_batches(connector, self.streams[side], checkpoint, size)
         try:
+            shown = 0  # the records kept, and those without a key (each shown as a failure)
             async for batch in reader:
                 for key, record in zip(self.keys[side].texts(batch.records), batch.records, strict=True):
-                    if key is not None and len(kept) < limit:
+                    if shown >= limit:
+                        break
+                    shown += 1
+                    if key is not None:
                         kept[key] = record
-                if len(kept) >= limit:
+                    else:
+                        self._keyless(side, record)
+                if shown >= limit:
                     break
         finally:
             await reader.aclose()
+
+    def _keyless(self, side: Side, record: Record) -> None:
+        error = keyless_error(self.sync, side, self.keys[side].fields, record)
+        direction: Direction = "to_b" if side == "a" else "to_a"
+        self.keyless.append(PreviewRow(keyless_key(record), "fail", None, error=error, direction=direction))
 
     async def _record(self, side: Side, key: str) -> Record | None:
         if key in self.records[side]:

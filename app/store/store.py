@@ -600,6 +600,19 @@ class Store:
             rows = (await connection.execute(query)).mappings().all()
         return [dead_letter_info(row) for row in rows]
 
+    async def dead_letter_keys(self, sync: str, direction: str, keys: Collection[str]) -> set[str]:
+        """Those of ``keys`` (source keys of a two-way ``direction``) that a dead letter of ``sync`` holds,
+        discarded ones too: how a record without a key, read again, is told from one failing for the first time
+        (its dead letter's key is a stand-in made from the record)."""
+        found: set[str] = set()
+        async with self._begin() as connection:
+            for among in self._key_in(DEAD_LETTERS.c.source_key, list(keys)):
+                query = select(DEAD_LETTERS.c.source_key).where(
+                    DEAD_LETTERS.c.sync == sync, DEAD_LETTERS.c.direction == direction, among
+                )
+                found.update(await connection.scalars(query))
+        return found
+
     async def dead_letter_records(self, sync: str, size: int = 5000) -> AsyncIterator[list[tuple[str, Any]]]:
         """Every dead letter of ``sync``, discarded ones too, as (source key, record), ``size`` at a time in id
         order: a sync whose every record failed has a letter per record of its source, and their records
