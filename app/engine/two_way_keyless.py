@@ -49,8 +49,10 @@ class KeylessRecords:
         self._committing = asyncio.Lock()  # both sides are read at once, each failing its records as it reads
 
     def has_no_key(self, letter: DeadLetterInfo) -> bool:
-        """Whether ``letter`` is the dead letter of a record without a key (its record has none on its side)."""
-        return self.sides.keys[_side_of(letter.direction)].text(letter.record) is None
+        """Whether ``letter`` is the dead letter of a record without a key: keyed by the stand-in made from its
+        record, which has no key on its side (a letter kept with no record, ``{}``, is a pair's, by its key)."""
+        side = _side_of(letter.direction)
+        return self.sides.keys[side].text(letter.record) is None and letter.source_key == keyless_key(letter.record)
 
     async def retry(self, letters: Sequence[DeadLetterInfo]) -> None:
         """Dead letters of records without a key, due again: each fails again from its kept copy."""

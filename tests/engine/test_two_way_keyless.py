@@ -12,7 +12,8 @@ from pathlib import Path
 from app.engine.preview import preview_sync
 from app.engine.runner import RunOptions, open_engine
 from app.engine.workspace import open_workspace
-from app.store import DeadLetterInfo, RunInfo
+from app.store import BatchChanges, DeadLetterInfo, Failure, RunInfo
+from tests.engine.two_way_project import make_two_way_project
 
 PROJECT = """\
 version: 1
@@ -115,3 +116,21 @@ async def test_a_record_without_a_key_whose_dead_letter_is_tried_out_is_unchange
     assert (first.counts.failed, second.counts.failed) == (3, 0)
     assert second.counts.unchanged == 2 * 2 + 3  # two pairs, each both ways; the three records without a key
     assert [letter.id for letter in letters] == [letter.id for letter in again]
+
+
+async def test_a_dead_letter_kept_without_its_record_is_settled_again_by_its_key(tmp_path: Path) -> None:
+    """A pair whose record a side refused to look up is kept as a letter with no record (``{}``): it has no key,
+    but it is no record without one; it is retried by its pair's key, not failed again from its empty copy."""
+    project = make_two_way_project(tmp_path)
+    project.crm.insert([{"id": 1, "email": "a@crm.se", "phone": "1", "name": "A", "notes": None}])
+    await project.run()
+    async with open_engine(open_workspace(project.file, environ={})) as engine:
+        run = await engine.store.start_run("crm-erp", "manual")
+        refused = Failure("1", {}, "the system refused to look the record up by its key", "write", "to_b")
+        await engine.store.commit_batch("crm-erp", run, BatchChanges(failures=[refused]))
+        await engine.store.finish_run(run, "partial")
+
+    retried = await project.run()
+
+    assert (retried.status, retried.counts.failed) == ("succeeded", 0)
+    assert project.state_rows("SELECT count(*) FROM dead_letters") == [(0,)]
