@@ -160,7 +160,8 @@ async def plan_batch(
 
 
 def keyless_key(record: Record) -> str:
-    """The stand-in key of a record that has none (its dead letter's): the same record, the same key."""
+    """The stand-in key of a record that has none, for its dead letter and log entries: made from the record,
+    so the very same record read again gets the same one (and its dead letter is not made twice)."""
     return f"(no key) {record_hash(record)[:16]}"
 
 

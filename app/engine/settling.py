@@ -226,6 +226,20 @@ class Settler:
                     changed.setdefault(name, proposed.get(name))
         return changed
 
+    def seen(
+        self, side: Side, record: Mapping[str, Any], proposed: Mapping[str, Any] | None, base: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """``base`` once a record of ``side`` that nothing is carried from or to has been looked at (its partner
+        was deleted, a delete ``delete_in`` does not carry): its fields as they are now, and the fields it
+        fills on the other side as it fills them now, so that :meth:`edits` tells its next edit from a re-read."""
+        own, filled = (self.fields_a, self.fields_b) if side == "a" else (self.fields_b, self.fields_a)
+        other: Side = "b" if side == "a" else "a"
+        seen: dict[str, Any] = {name: dict(values) for name, values in base.items()}
+        seen.setdefault(side, {}).update({name: record.get(name) for name in own})
+        if proposed is not None:
+            seen.setdefault(other, {}).update({name: proposed.get(name) for name in filled})
+        return seen
+
     def first_base(self, a: Mapping[str, Any], b: Mapping[str, Any], created_in: Side) -> dict[str, Any]:
         """The base of a pair just linked by a create in ``created_in``: each side's values as they now are,
         and the key the create gave the record it made (the other side's key, as the other block gives it,

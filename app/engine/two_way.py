@@ -6,7 +6,8 @@
    field compared three ways (:mod:`app.engine.settling`), only the fields that
    change written into each side; records new on one side are created on the
    other where ``create_in`` allows and linked; a side's record that is gone is
-   deleted on the other where ``delete_in`` allows, else the pair is unlinked;
+   deleted on the other where ``delete_in`` allows, else the pair is unlinked (and remembered as gone from
+   that side: the record left is not new there, and its edits are not carried back);
 3. each batch's pairs (their links and bases), log entries and dead letters are
    committed together; the checkpoint moves with the last batch only, so a crash
    re-reads what it had not settled, and settling it again writes only what is
@@ -33,6 +34,7 @@ from app.engine.retry import with_retries
 from app.engine.settling import Settlement, Settler
 from app.engine.two_way_batch import SettleBatch
 from app.engine.two_way_gone import GonePair, GoneRecords
+from app.engine.two_way_keyless import KeylessRecords
 from app.engine.two_way_keys import LinkedKeys
 from app.engine.two_way_new import REFUSED, NewRecords
 from app.engine.two_way_sides import Sides
@@ -86,7 +88,7 @@ class TwoWayRun:
             reached: dict[str, Checkpoint | None] = {}
 
             async def read(side: Side) -> None:
-                reached[side] = await self.sides.read(side, checkpoint.get(side), touched[side])
+                reached[side] = await self.sides.read(side, checkpoint.get(side), touched[side], self.keyless.read)
 
             await all_of(read("a"), read("b"))  # each side's read waits on its own system
             checkpoint.update(reached)
@@ -127,9 +129,11 @@ class TwoWayRun:
         self.gone = GoneRecords(
             self.sides, self.store, self.settler, self.new.create, lambda batch: self._commit(batch, None)
         )
+        self.keyless = KeylessRecords(self.sides, self.store, lambda batch: self._commit(batch, None))
 
     async def _dead_letters(self, touched: dict[Side, dict[str, None]]) -> None:
-        """Dead letters due again: their pairs are settled again (``to_b``: a's key, ``to_a``: b's key)."""
+        """Dead letters due again: their pairs are settled again (``to_b``: a's key, ``to_a``: b's key); those
+        of records without a key fail again from their kept copies (no side holds their stand-in keys)."""
         later_runs = self.sync.retry.later_runs if self.options.dead_letters == "due" else 1_000_000
         chosen = self.options.dead_letters
         after = 0
@@ -137,10 +141,11 @@ class TwoWayRun:
             self.sync.name, self.run_id, later_runs, after, _LETTERS_READ
         ):
             after = letters[-1].id  # a page at a time: only their keys are kept, not their records
+            letters = [letter for letter in letters if not isinstance(chosen, tuple) or letter.id in chosen]
+            await self.keyless.retry([letter for letter in letters if self.keyless.has_no_key(letter)])
             for letter in letters:
-                if isinstance(chosen, tuple) and letter.id not in chosen:
-                    continue
-                touched["b" if letter.direction == "to_a" else "a"][letter.source_key] = None
+                if not self.keyless.has_no_key(letter):
+                    touched["b" if letter.direction == "to_a" else "a"][letter.source_key] = None
 
     async def _events(self) -> None:
         """A webhook run: the records of either side's pending events touch their pairs, which are settled
@@ -161,7 +166,8 @@ class TwoWayRun:
     async def _touch_from_event(self, event: EventInfo, touched: dict[Side, dict[str, None]]) -> str | None:
         """Note the keys of an event's records on their side; why the event fails, if it does. A large body is
         parsed in a worker thread: a MiB of tiny records takes a fraction of a second. An item that is no
-        record is passed over (the others' keys are noted); the event's outcome names the first one."""
+        record is passed over (the others' keys are noted); the event's outcome names the first one. A record
+        without a key fails alone."""
         for side in ("a", "b"):
             system, _, stream = self.sync.stream(side).partition(".")
             webhook = self.sides.connector(side).system.webhook
@@ -172,9 +178,15 @@ class TwoWayRun:
                 items = records_in(webhook, records_of(webhook, await parsed(event.body)), keys.fields)
             except WebhookRejected as exc:
                 return str(exc)
-            for key in keys.texts([item for item in items if not isinstance(item, NotARecord)]):
-                if key is not None:
+            records = [item for item in items if not isinstance(item, NotARecord)]
+            keyless: list[Record] = []
+            for key, record in zip(keys.texts(records), records, strict=True):
+                if key is None:
+                    keyless.append(record)
+                else:
                     touched[side][key] = None
+            if keyless:  # nothing links them: each fails alone, as read from a side
+                await self.keyless.read(side, keyless)
             return next((item.error for item in items if isinstance(item, NotARecord)), None)
         return f"no stream of sync {self.sync.name} takes events of system {event.system}"
 
@@ -235,15 +247,18 @@ class TwoWayRun:
         updates: dict[Direction, list[Planned]] = {"to_a": [], "to_b": []}
         settled: list[tuple[Pair, Record, Record, Settlement]] = []
         gone: list[GonePair] = []
-        for pair in pairs:
-            b_key = pair.b_key or ""
-            if pair.a_key in a_refused or b_key in b_refused:
-                batch.fail("to_b", pair.a_key, b_key, record={}, error=REFUSED, reason="write")
+        for listed in pairs:
+            b_key = listed.b_key or ""
+            if listed.a_key in a_refused or b_key in b_refused:
+                batch.fail("to_b", listed.a_key, b_key, record={}, error=REFUSED, reason="write")
                 continue
-            a_record, b_record = a_records.get(pair.a_key), b_records.get(b_key)
+            a_record, b_record = a_records.get(listed.a_key), b_records.get(b_key)
             if a_record is None or b_record is None:
-                gone.append((pair, a_record, b_record))
+                gone.append((listed, a_record, b_record))
                 continue
+            # a pair remembered as gone from a side whose record is there again (made anew under the key it was
+            # deleted with) is linked again, settled with no base as records found on both sides are
+            pair = listed if listed.gone_from is None else listed._replace(base={})
             settlement = self._settle_one(pair, a_record, b_record, batch, lookups)
             if settlement is None:
                 continue
@@ -355,7 +370,8 @@ class TwoWayRun:
             else:
                 batch.note(direction, "unchanged", source_key, target_key)
                 batch.changes.resolved_directed.append((direction, source_key))
-        if base != pair.base:  # a pair read again unchanged (an echo, a cursor's look-back) costs no write
+        # a pair read again unchanged (an echo, a cursor's look-back) costs no write; one linked again does
+        if base != pair.base or pair.gone_from is not None:
             batch.changes.pairs.append(Pair(pair.a_key, pair.b_key, base))
 
     # --- committing ----------------------------------------------------------------------

@@ -36,7 +36,8 @@ class NewRecords:
 
     async def match(self, side: Side, keys: list[str], batch: SettleBatch) -> None:
         """Link records new on ``side`` to the records the other side already holds that its ``match``
-        finds (each found record once, and only one not linked yet); the pairs are settled at once."""
+        finds (each found record once, and only one not linked yet, or left by a pair whose record of ``side``
+        was deleted: the new record takes its place); the pairs are settled at once."""
         other = other_side(side)
         connector, stream = self.sides.connector(other), self.sides.stream(other)
         if not connector.can_match(stream):
@@ -55,8 +56,11 @@ class NewRecords:
         taken = {key: pair for key, pair in taken.items() if pair.b_key is not None}
         pairs: list[Pair] = []
         for key, match in candidates.items():
-            if match in taken:
-                continue
+            held = taken.get(match)
+            if held is not None:
+                if held.gone_from != side:
+                    continue
+                batch.end(held)
             taken[match] = Pair(key, match, {})
             pairs.append(Pair(key, match, {}) if side == "a" else Pair(match, key, {}))
         if pairs:

@@ -3,7 +3,8 @@
 The next records of each side's cursor (``limit`` a side) touch their pairs; each pair is settled in
 memory, as a run settles it (:class:`~app.engine.settling.Settler`), and shown as one row per direction
 that would write: the fields that would change, and the conflicts it would settle. Records new on one
-side show as creates on the other (where ``create_in`` allows), records gone as deletes or unlinks.
+side show as creates on the other (where ``create_in`` allows), records gone as deletes or unlinks, and the
+edits of a record whose partner's delete was not carried (``delete_in``) as skips.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from app.config import SIDES, Direction, Side, TwoWaySyncConfig
 from app.engine.by_key import records_by_key
 from app.engine.connector_calls import prepare_stream, read_batches
 from app.engine.lookups import find_lookups
+from app.engine.planning import keyless_key
 from app.engine.preview_rows import PreviewRow
 from app.engine.settling import Settlement, Settler
+from app.engine.two_way_keyless import keyless_error
 from app.engine.two_way_keys import LinkedKeys
 from app.errors import MappingError
 from app.mapping import CompiledMapping, KeyReader, show
@@ -36,6 +39,8 @@ class _Preview:
         self.streams: dict[Side, str] = {"a": sync.source_stream, "b": sync.target_stream}
         self.keys: dict[Side, KeyReader] = {}
         self.records: dict[Side, dict[str, Record]] = {"a": {}, "b": {}}
+        self.keyless: list[PreviewRow] = []
+        """The records read without a key, each a failure (as a run fails them)."""
 
     async def rows(self, limit: int) -> list[PreviewRow]:
         for side in SIDES:
@@ -51,7 +56,7 @@ class _Preview:
         by_a = await store.pairs(self.sync.name, list(self.records["a"]), side="a")
         by_b = await store.pairs(self.sync.name, list(self.records["b"]), side="b")
         pairs = {pair.a_key: pair for pair in (*by_a.values(), *by_b.values()) if pair.b_key is not None}
-        rows: list[PreviewRow] = []
+        rows: list[PreviewRow] = list(self.keyless)
         for pair in pairs.values():
             rows += await self._pair(pair)
         rows += await self._new("a", [key for key in self.records["a"] if key not in pairs])
@@ -63,14 +68,25 @@ class _Preview:
         size = min(limit, connector.system.options.batch_size)
         reader = read_batches(connector, self.streams[side], checkpoint, size)
         try:
+            shown = 0  # the records kept, and those without a key (each shown as a failure)
             async for batch in reader:
                 for key, record in zip(self.keys[side].texts(batch.records), batch.records, strict=True):
-                    if key is not None and len(kept) < limit:
+                    if shown >= limit:
+                        break
+                    shown += 1
+                    if key is not None:
                         kept[key] = record
-                if len(kept) >= limit:
+                    else:
+                        self._keyless(side, record)
+                if shown >= limit:
                     break
         finally:
             await reader.aclose()
+
+    def _keyless(self, side: Side, record: Record) -> None:
+        error = keyless_error(self.sync, side, self.keys[side].fields, record)
+        direction: Direction = "to_b" if side == "a" else "to_a"
+        self.keyless.append(PreviewRow(keyless_key(record), "fail", None, error=error, direction=direction))
 
     async def _record(self, side: Side, key: str) -> Record | None:
         if key in self.records[side]:
@@ -83,6 +99,8 @@ class _Preview:
         a, b = await self._record("a", pair.a_key), await self._record("b", b_key)
         if a is None or b is None:
             return await self._gone(pair, a, b)
+        if pair.gone_from is not None:  # made anew under the key it was deleted with: linked again, no base
+            pair = pair._replace(base={})
         store = self.engine.store
         to_b = await find_lookups(store, self.mappings["to_b"], [a])
         to_a = await find_lookups(store, self.mappings["to_a"], [b])
@@ -110,7 +128,8 @@ class _Preview:
 
     async def _gone(self, pair: Pair, a: Record | None, b: Record | None) -> list[PreviewRow]:
         """A pair whose record is gone on a side: the other deleted where ``delete_in`` allows and it was not
-        edited since, else kept (an edit wins over a delete: created again where ``create_in`` allows)."""
+        edited since, else kept (an edit wins over a delete: created again where ``create_in`` allows); where
+        ``delete_in`` does not allow it, unlinked and remembered, and its record left's edits skipped."""
         side: Side = "a" if a is None else "b"
         other: Side = "b" if side == "a" else "a"
         keys = {"a": pair.a_key, "b": pair.b_key or ""}
@@ -120,14 +139,23 @@ class _Preview:
         back: Direction = "to_b" if other == "a" else "to_a"
         if survivor is None:
             return [unlinked]
-        if other not in self.sync.two_way.delete_in:  # the record left is new on its side: created again
-            return [unlinked, *await self._new(other, [keys[other]], {keys[other]: survivor})]
+        if other not in self.sync.two_way.delete_in and pair.gone_from != side:
+            unlinked.note = f"gone from {side}; delete_in does not name {other}: the record left stays, unlinked"
+            return [unlinked]
         lookups = await find_lookups(self.engine.store, self.mappings[back], [survivor])
         try:
             proposed = self.mappings[back].apply(survivor, lookups)
         except MappingError:
             proposed = None
         edits = self.settler.edits(other, survivor, proposed, pair.base)
+        if other not in self.sync.two_way.delete_in:  # remembered as gone from side: nothing is carried there
+            if not edits:
+                return [PreviewRow(keys[other], "unchanged", keys[side], direction=back)]
+            note = (
+                f"deleted in {side}, and delete_in does not name {other}: "
+                f"its edits ({', '.join(edits)}) are not carried to {side}"
+            )
+            return [PreviewRow(keys[other], "skip", keys[side], note=note, direction=back)]
         if not edits:
             return [PreviewRow(keys[side], "delete", keys[other], note=f"gone from {side}", direction=direction)]
         action = "create" if side in self.sync.two_way.create_in else "unlink"

@@ -7,7 +7,7 @@ only for what the run has not seen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.config import SIDES, Direction, Side, TwoWaySyncConfig
@@ -21,6 +21,9 @@ from app.mapping import KeyReader
 from app.records import Record
 from app.store import Checkpoint
 from connectors.base import Connector
+
+Keyless = Callable[[Side, list[Record]], Awaitable[None]]
+"""Takes the records of a side read without a key (:class:`~app.engine.two_way_keyless.KeylessRecords`)."""
 
 KEPT_RECORDS = 50_000
 """Records a run keeps of each side's read, for settling without asking the side again."""
@@ -59,8 +62,11 @@ class Sides:
         """The smaller of both systems' batch sizes: one batch settles pairs of both."""
         return max(1, min(self.connector(side).system.options.batch_size for side in SIDES))
 
-    async def read(self, side: Side, checkpoint: Checkpoint | None, keys: dict[str, None]) -> Checkpoint | None:
-        """Read one side from its cursor, noting the keys of the records read; where the read got to.
+    async def read(
+        self, side: Side, checkpoint: Checkpoint | None, keys: dict[str, None], keyless: Keyless
+    ) -> Checkpoint | None:
+        """Read one side from its cursor, noting the keys of the records read; where the read got to. The
+        records without a key go to ``keyless`` a batch at a time (nothing links them: each fails alone).
 
         The records themselves are kept too, up to :data:`KEPT_RECORDS` a side, so settling asks the
         side for them again only beyond that (memory stays bounded on a first run of a large stream).
@@ -70,12 +76,17 @@ class Sides:
         kept = self.kept[side]
         whole: set[str] = set()
         async for batch in read_batches(connector, self.stream(side), checkpoint, connector.system.options.batch_size):
+            missing: list[Record] = []
             for key, record in zip(self.keys[side].texts(batch.records), batch.records, strict=True):
-                if key is not None:
-                    keys[key] = None
-                    whole.add(key)
-                    if len(kept) < KEPT_RECORDS:
-                        kept[key] = record
+                if key is None:
+                    missing.append(record)
+                    continue
+                keys[key] = None
+                whole.add(key)
+                if len(kept) < KEPT_RECORDS:
+                    kept[key] = record
+            if missing:
+                await keyless(side, missing)
             reached = batch.checkpoint
         if not checkpoint:  # read from the start (a stream without a cursor is read so at every run)
             self.read_whole[side] = whole

@@ -82,6 +82,9 @@ class Pair(NamedTuple):
     a_key: str
     b_key: str | None
     base: dict[str, Any]
+    gone_from: str | None = None
+    """The side (``a`` or ``b``) whose record was deleted, a delete ``delete_in`` does not carry to the other:
+    the record left stays, is not new on its side, and its edits are not carried. ``None``: both exist."""
 
 
 class DirectedEntry(NamedTuple):

@@ -281,11 +281,11 @@ class Store:
         found: dict[str, Pair] = {}
         async with self._begin() as connection:
             for among in self._key_in(column, list(keys)):
-                query = select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base).where(
+                query = select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base, ID_MAP.c.gone_from).where(
                     ID_MAP.c.sync == sync, among
                 )
-                for a_key, b_key, base in await connection.execute(query):
-                    pair = Pair(a_key, b_key, loads(base) if base is not None else {})
+                for a_key, b_key, base, gone_from in await connection.execute(query):
+                    pair = Pair(a_key, b_key, loads(base) if base is not None else {}, gone_from)
                     found[a_key if side == "a" else b_key] = pair
         return found
 
@@ -295,7 +295,7 @@ class Store:
         :param bases: ``False`` leaves each pair's base out (empty): looking for gone records needs keys only
         """
         query = (
-            select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base if bases else null())
+            select(ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.base if bases else null(), ID_MAP.c.gone_from)
             .where(ID_MAP.c.sync == sync, ID_MAP.c.target_key.is_not(None))
             .order_by(ID_MAP.c.source_key)
             .limit(limit)
@@ -304,7 +304,9 @@ class Store:
             query = query.where(ID_MAP.c.source_key > after)
         async with self._begin() as connection:
             rows = (await connection.execute(query)).all()  # at once: a fetchone a row costs ~2 µs
-            return [Pair(a_key, b_key, loads(base) if base is not None else {}) for a_key, b_key, base in rows]
+            return [
+                Pair(a_key, b_key, loads(base) if base is not None else {}, gone) for a_key, b_key, base, gone in rows
+            ]
 
     async def target_keys(self, requests: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """For ``lookup``: the target key each (sync, source key) became, where it has one."""
@@ -459,9 +461,12 @@ class Store:
             await upsert_rows(
                 connection,
                 "id_map",
-                ("sync", "source_key", "target_key", "hash", "base", "seen_run", "updated_at"),
+                ("sync", "source_key", "target_key", "hash", "base", "gone_from", "seen_run", "updated_at"),
                 ("sync", "source_key"),
-                [(sync, pair.a_key, pair.b_key, None, dumps(pair.base), run_id, at) for pair in changes.pairs],
+                [
+                    (sync, pair.a_key, pair.b_key, None, dumps(pair.base), pair.gone_from, run_id, at)
+                    for pair in changes.pairs
+                ],
             )
         if changes.directed:
             await insert_rows(
@@ -602,6 +607,19 @@ class Store:
         async with self._begin() as connection:
             rows = (await connection.execute(query)).mappings().all()
         return [dead_letter_info(row) for row in rows]
+
+    async def dead_letter_keys(self, sync: str, direction: str, keys: Collection[str]) -> set[str]:
+        """Those of ``keys`` (source keys of a two-way ``direction``) that a dead letter of ``sync`` holds,
+        discarded ones too: how a record without a key, read again, is told from one failing for the first time
+        (its dead letter's key is a stand-in made from the record)."""
+        found: set[str] = set()
+        async with self._begin() as connection:
+            for among in self._key_in(DEAD_LETTERS.c.source_key, list(keys)):
+                query = select(DEAD_LETTERS.c.source_key).where(
+                    DEAD_LETTERS.c.sync == sync, DEAD_LETTERS.c.direction == direction, among
+                )
+                found.update(await connection.scalars(query))
+        return found
 
     async def dead_letter_counts(self) -> dict[str, int]:
         query = (

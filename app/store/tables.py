@@ -127,6 +127,8 @@ ID_MAP = Table(
     _time("updated_at"),
     # a two-way pair's values last synchronised on each side, as typed JSON: {"a": {...}, "b": {...}}
     Column("base", Text),
+    # a two-way pair whose record is gone from this side ('a' or 'b'), the delete not carried (delete_in)
+    Column("gone_from", Text),
     Index("ix_id_map_sync_target", "sync", "target_key"),
     sqlite_with_rowid=False,  # on SQLite its rows in the key's order: one B-tree fewer per record (migration 0008)
 )

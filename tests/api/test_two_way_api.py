@@ -134,6 +134,33 @@ async def test_an_event_item_that_is_no_record_does_not_stop_its_siblings_pair(
     assert event["status"] == "failed" and "[0] is the number 7, not a record" in event["error"], event
 
 
+async def test_an_event_record_without_a_key_fails_alone_into_the_dead_letters(
+    served: tuple[TwoWayProject, httpx.AsyncClient],
+) -> None:
+    """Its key missing, an event's record was passed over without a word (no run counted it, no dead letter
+    kept it); it fails alone now, and its sibling's pair settles."""
+    project, client = served
+    await run_now(client)
+    project.crm.execute("UPDATE contacts SET email = 'pushed@crm.se' WHERE id = 2")
+
+    answer = await client.post("/webhooks/crm", json=[{"email": "nokey@crm.se"}, {"id": 2}])
+
+    assert answer.status_code == 202, answer.text
+    run: dict[str, Any] = {}
+
+    async def ended() -> bool:
+        runs = (await client.get("/api/v1/runs", params={"sync": "crm-erp"})).json()["items"]
+        run.update(runs[0])
+        return bool(run["trigger"] == "webhook" and run["status"] != "running")
+
+    await eventually(ended, 10, "the webhook run to end")
+    assert project.erp.records(["email"])[2] == {"email": "pushed@crm.se"}
+    [letter] = (await client.get("/api/v1/dead-letters", params={"sync": "crm-erp"})).json()["items"]
+    assert letter["source_key"].startswith("(no key) ") and letter["direction"] == "to_b"
+    assert "a record of crm.contacts has no value for its key field id" in letter["error"]
+    assert (run["status"], run["counts"]["failed"]) == ("partial", 1)
+
+
 async def test_a_dead_letter_names_its_direction_and_is_retried_through_the_api(
     served: tuple[TwoWayProject, httpx.AsyncClient],
 ) -> None:

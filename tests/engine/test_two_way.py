@@ -134,13 +134,13 @@ async def test_a_deleted_record_is_deleted_on_the_other_side_where_delete_in_all
     run = await project.run()
 
     assert 1 not in project.erp.records(MAPPED)  # carried out in b
-    assert 100 in project.crm.records(MAPPED)  # delete_in does not name a: unlinked, then new in a
-    assert 100 in project.erp.records(MAPPED)  # so created again in b (create_in names b)
+    assert 100 in project.crm.records(MAPPED)  # delete_in does not name a: the record left stays, unlinked
+    assert 100 not in project.erp.records(MAPPED)  # and is not created again in b: b's delete stands
     assert run.counts_by_direction is not None
     assert run.counts_by_direction["to_b"].deleted == 1 and run.counts_by_direction["to_a"].skipped == 1
-    assert run.counts_by_direction["to_b"].created == 1
-    links = project.state_rows("SELECT source_key FROM id_map ORDER BY source_key")
-    assert [key for (key,) in links] == ["100", "101", "2", "3"]
+    assert run.counts.created == 0
+    links = project.state_rows("SELECT source_key, gone_from FROM id_map ORDER BY source_key")
+    assert links == [("100", "b"), ("101", None), ("2", None), ("3", None)]
 
 
 async def test_a_deleted_record_is_noticed_at_a_full_run_where_delete_in_names_no_side(
@@ -148,7 +148,7 @@ async def test_a_deleted_record_is_noticed_at_a_full_run_where_delete_in_names_n
 ) -> None:
     """With ``delete_in: []`` nothing is deleted and a plain run reads no key it need not (a nothing-changed
     run stays cheap); a ``--full`` run unlinks and logs a pair whose record is gone on either side, and the
-    record left is new on its side from then on: created again on the side it was gone from."""
+    record left stays where it is, not created again on the side it was gone from."""
     project = make_two_way_project(tmp_path, delete_in="[]")
     seed(project)
     await project.run()
@@ -168,23 +168,17 @@ async def test_a_deleted_record_is_noticed_at_a_full_run_where_delete_in_names_n
 
     assert run.status == "succeeded", run.error
     assert 1 in project.erp.records(MAPPED) and 100 in project.crm.records(MAPPED)  # nothing deleted
-    assert project.crm.audit_since(crm_mark) == [("insert", 1, "")]  # created again from the record left
-    assert project.erp.audit_since(erp_mark) == [("insert", 100, "")]
+    assert project.crm.audit_since(crm_mark) == project.erp.audit_since(erp_mark) == []  # nor created again
     assert run.counts_by_direction is not None
     assert run.counts_by_direction["to_b"].skipped == run.counts_by_direction["to_a"].skipped == 1
-    assert run.counts_by_direction["to_b"].created == run.counts_by_direction["to_a"].created == 1
-    links = project.state_rows("SELECT source_key FROM id_map ORDER BY source_key")
-    assert [key for (key,) in links] == ["1", "100", "101", "2", "3"]
+    assert run.counts.created == 0
+    links = project.state_rows("SELECT source_key, gone_from FROM id_map ORDER BY source_key")
+    assert links == [("1", "a"), ("100", "b"), ("101", None), ("2", None), ("3", None)]
     logged = project.state_rows(
         f"SELECT direction, source_key, action, error FROM record_log WHERE run_id = {run.id}"
         " ORDER BY direction, action"
     )
-    assert [row[:3] for row in logged] == [
-        ("to_a", "1", "created"),
-        ("to_a", "100", "skipped"),
-        ("to_b", "100", "created"),
-        ("to_b", "1", "skipped"),
-    ]
+    assert [row[:3] for row in logged] == [("to_a", "100", "skipped"), ("to_b", "1", "skipped")]
     assert all("the pair is unlinked" in error for *_, action, error in logged if action == "skipped")
     again = await project.run(full=True)
     assert (again.counts.created, again.counts.updated, again.counts.deleted) == (0, 0, 0)

@@ -271,3 +271,27 @@ async def test_the_same_person_new_on_both_sides_is_linked_by_match_not_created_
     assert links(tmp_path) == {1: key}
     assert api.store[key]["phone"] == "2" and crm.records(list(FIELDS))[1]["phone"] == "2"  # phone: b wins
     assert crm.records(list(FIELDS))[1]["name"] == api.store[key]["name"] == "Ann"  # the sync's wins: a
+
+
+async def test_a_record_entered_anew_after_a_delete_not_carried_takes_the_place_of_its_old_self_by_match(
+    tmp_path: Path, api_server: ApiServer, api: ApiState
+) -> None:
+    """Deleted in the CRM (``delete_in: []``: the API's record stays, its pair remembered as gone from a), then
+    entered in the CRM again under a new key: ``match`` finds the API's record, and the new contact is linked
+    with it rather than created in the API a second time (a pair remembered so held the API's record)."""
+    path = project_file(tmp_path, api_server.url, SYNC.replace("delete_in: [a, b]", "delete_in: []"))
+    crm = Database(tmp_path / "crm.db", "contacts", "id")
+    crm.insert([{"id": 1, "email": "ann@x.se", "phone": "1", "name": "Ann"}])
+    await run(path)
+    [key] = api.store
+    crm.execute("DELETE FROM contacts WHERE id = 1")
+    async with open_engine(open_workspace(path, environ={})) as engine:
+        noticed = await engine.run("crm-api", RunOptions(full=True))
+    crm.insert([{"id": 5, "email": "ann@x.se", "phone": "1", "name": "Ann again"}])
+
+    result = await run(path)
+
+    assert (noticed.status, result.status) == ("succeeded", "succeeded"), result.error
+    assert list(api.store) == [key], "created in the API a second time"
+    assert links(tmp_path) == {5: key}
+    assert api.store[key]["name"] == "Ann again"

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, text
 
 from app.errors import StoreError
-from app.store import IdMapping, Store
+from app.store import BatchChanges, IdMapping, Pair, Store
 from app.store.database import MIGRATIONS, SCHEMA_HEAD
 
 
@@ -202,3 +202,31 @@ async def test_dead_letters_kept_before_their_hashes_were_give_their_record_when
         await store.close()
     assert [tuple(mark) for mark in found.marks] == [("1", None, {"id": 1}, 7)]
     assert found.retried == {}
+
+
+async def test_two_way_pairs_of_an_older_schema_are_upgraded_with_no_delete_remembered(
+    state_url: str, tmp_path: Path
+) -> None:
+    """0010 adds ``id_map.gone_from`` (the side a pair's record was deleted from, a delete ``delete_in`` does not
+    carry): the pairs there were stay linked as they were, and a pair so marked is stored and read back."""
+    store = await Store.open(state_url, tmp_path)
+    try:
+        async with store.engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.downgrade(_config(sync), "0009"))
+            await connection.execute(
+                text(
+                    "INSERT INTO id_map (sync, source_key, target_key, base, updated_at) "
+                    "VALUES ('s', '1', '7', '{}', CURRENT_TIMESTAMP)"
+                )
+            )
+    finally:
+        await store.close()
+
+    store = await Store.open(state_url, tmp_path)
+    try:
+        run = await store.start_run("s", "manual")
+        await store.commit_batch("s", run, BatchChanges(pairs=[Pair("2", "8", {}, "a")]))
+        pairs = await store.pairs("s", ["1", "2"])
+    finally:
+        await store.close()
+    assert pairs == {"1": Pair("1", "7", {}, None), "2": Pair("2", "8", {}, "a")}
