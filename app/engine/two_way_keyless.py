@@ -10,6 +10,9 @@ no side holds. So a due letter is failed again from its kept copy, not looked up
 the record would be taken for gone and its letter cleared, to be made again by the read: counted twice), and
 the very same record read again in that run is left alone. One read again whose letter is no longer retried
 (tried out, or discarded) is unchanged, as in a one-way sync.
+
+Identical records share a stand-in key, and so one dead letter; each is still a record read, counted and logged
+as failed as a one-way run counts it (counted as one, the run's counts left records out).
 """
 
 from __future__ import annotations
@@ -44,8 +47,12 @@ class KeylessRecords:
         self.sides = sides
         self.store = store
         self.commit = commit
-        self.seen: set[tuple[Direction, str]] = set()
-        """The stand-in keys failed (or found settled) in this run, by direction."""
+        self.failed: set[tuple[Direction, str]] = set()
+        """The stand-in keys failed in this run (a letter retried, or a record read), by direction: a record
+        identical to one failed is counted as failed, not lettered again."""
+        self.uncounted: set[tuple[Direction, str]] = set()
+        """The stand-in keys whose letters were retried in this run and whose record no read has met yet: the
+        retry counted it."""
         self._committing = asyncio.Lock()  # both sides are read at once, each failing its records as it reads
 
     def has_no_key(self, letter: DeadLetterInfo) -> bool:
@@ -59,25 +66,31 @@ class KeylessRecords:
         batch = SettleBatch()
         for letter in letters:
             direction = direction_from(_side_of(letter.direction))
-            self.seen.add((direction, letter.source_key))
+            self.failed.add((direction, letter.source_key))
+            self.uncounted.add((direction, letter.source_key))
             batch.fail(direction, letter.source_key, None, record=letter.record, error=letter.error, reason="mapping")
         await self._commit(batch)
 
     async def read(self, side: Side, records: Sequence[Record]) -> None:
-        """Records of ``side`` read without a key: each fails alone (the same record once a run)."""
+        """Records of ``side`` read without a key: each fails alone, counted once (one whose letter was retried
+        in this run was counted by the retry)."""
         direction = direction_from(side)
         keyed = [(keyless_key(record), record) for record in records]
         known = await self.store.dead_letter_keys(self.sides.sync.name, direction, [key for key, _ in keyed])
         fields = self.sides.keys[side].fields
         batch = SettleBatch()
         for key, record in keyed:
-            if (direction, key) in self.seen:  # failed already in this run: its letter retried, or read twice
+            if (direction, key) in self.uncounted:  # the record its letter kept, counted as that letter failed again
+                self.uncounted.discard((direction, key))
                 continue
-            self.seen.add((direction, key))
+            error = keyless_error(self.sides.sync, side, fields, record)
+            if (direction, key) in self.failed:  # identical to one failed already: one dead letter keeps both
+                batch.note(direction, "failed", key, None, error)
+                continue
             if key in known:  # its letter holds this very record, and is no longer retried
                 batch.note(direction, "unchanged", key, None)
                 continue
-            error = keyless_error(self.sides.sync, side, fields, record)
+            self.failed.add((direction, key))
             batch.fail(direction, key, None, record=record, error=error, reason="mapping")
         await self._commit(batch)
 

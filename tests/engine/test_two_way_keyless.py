@@ -100,6 +100,31 @@ async def test_records_without_a_key_fail_alone_on_either_side_counted_once_run_
     }
 
 
+async def test_identical_records_without_a_key_are_each_counted_failed_run_after_run(
+    tmp_path: Path, state: str
+) -> None:
+    """Two identical records without a key share one stand-in key: they were counted as one failed record (read
+    1 for 2), where a one-way run counts both. Each is counted and logged as failed; they keep one dead letter,
+    retried once a run."""
+    file = _project(tmp_path, state)
+    (tmp_path / "crm" / "contacts.csv").write_text("id,name\n1,Ann\n,Bo\n,Bo\n", encoding="utf-8")
+
+    runs = [await _run(file) for _ in range(3)]
+
+    for run, letters in runs:
+        assert run.counts_by_direction is not None
+        to_b = run.counts_by_direction["to_b"]
+        assert (to_b.read, to_b.failed, run.counts.failed) == (3, 2, 3), run
+        assert sorted((letter.direction, letter.record.get("name")) for letter in letters) == [
+            ("to_a", "Eve"),
+            ("to_b", "Bo"),
+        ]
+    assert [letter.attempts for letter in runs[2][1]] == [3, 3]
+    async with open_engine(open_workspace(file, environ={})) as engine:
+        logged = await engine.store.history.log(runs[2][0].id, None, 100, "failed")
+    assert sorted(entry.direction or "" for entry in logged) == ["to_a", "to_b", "to_b"]
+
+
 async def test_a_record_without_a_key_whose_dead_letter_is_tried_out_is_unchanged_not_failed_again(
     tmp_path: Path,
 ) -> None:
