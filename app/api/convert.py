@@ -42,6 +42,13 @@ def dead_letter_public(letter: DeadLetterInfo) -> DeadLetterPublic:
 def story_public(sync: str, source_key: str, story: Story) -> RecordStory:
     id_map = None
     if story.id_map is not None:
-        id_map = IdMapPublic(target_key=story.id_map.target_key, hash=story.id_map.hash, updated_at=story.updated_at)
+        mapping = story.id_map
+        id_map = IdMapPublic.of(
+            story.two_way,
+            target_key=mapping.target_key,
+            hash=mapping.hash,
+            updated_at=story.updated_at,
+            gone_from=mapping.gone_from,
+        )
     entries = [story_entry_public(entry) for entry in story.entries]
     return RecordStory(sync=sync, source_key=source_key, id_map=id_map, log=entries)

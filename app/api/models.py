@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, Field, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 
 SyncStatus = Literal["idle", "running", "failing", "stalled", "paused"]
 RunStatus = Literal["running", "succeeded", "partial", "failed"]
@@ -56,10 +56,13 @@ class _TwoWayFields(BaseModel):
     @model_serializer(mode="wrap")
     def _without_two_way_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        if getattr(self, self._marker) is None:
+        if self._one_way():
             for name in self._two_way_only:
                 data.pop(name, None)
         return data
+
+    def _one_way(self) -> bool:
+        return getattr(self, self._marker) is None
 
 
 class RunPublic(_TwoWayFields):
@@ -149,12 +152,32 @@ class LogPage(BaseModel):
     next: str | None
 
 
-class IdMapPublic(BaseModel):
+class IdMapPublic(_TwoWayFields):
     """Which target record a source record became, and the hash of what was last written."""
+
+    _two_way_only = ("gone_from",)
+    _two_way: bool = PrivateAttr(False)
+    """Whether the entry is a two-way pair's: its ``gone_from`` is shown, null too (no field is null only for
+    one-way syncs)."""
 
     target_key: str | None
     hash: str | None
     updated_at: datetime | None
+    gone_from: Literal["a", "b"] | None = Field(
+        None,
+        description="The side whose record was deleted, a delete `delete_in` does not carry: the pair is unlinked"
+        " and the edits of the record left are skipped, not carried (two-way syncs only; null: both records exist).",
+    )
+
+    def _one_way(self) -> bool:
+        return not self._two_way
+
+    @classmethod
+    def of(cls, two_way: bool, **values: Any) -> IdMapPublic:
+        """The entry; ``two_way`` for a two-way pair's."""
+        entry = cls(**values)
+        entry._two_way = two_way
+        return entry
 
 
 class FieldChange(BaseModel):

@@ -57,6 +57,8 @@ class Story:
     entries: list[LogRecord]
     dead_letter: bool = False
     """A dead letter of it is kept (retried, or discarded): retention may have purged its log entries."""
+    two_way: bool = False
+    """The story of a two-way pair, looked up by a's key: its ID map entry is the pair's."""
 
     @property
     def seen(self) -> bool:
@@ -131,9 +133,9 @@ class History:
         async with self.store._begin() as connection:
             row = (await connection.execute(entry_query)).mappings().first()
             dead_letter = (await connection.execute(letter_query.limit(1))).first() is not None
-        mapping = IdMapping(row["target_key"], row["hash"]) if row is not None else None
+        mapping = IdMapping(row["target_key"], row["hash"], row["gone_from"]) if row is not None else None
         updated_at = row["updated_at"] if row is not None else None
-        return Story(mapping, updated_at, await self._log(log_query), dead_letter)
+        return Story(mapping, updated_at, await self._log(log_query), dead_letter, two_way)
 
     async def dead_letter(self, letter_id: int) -> DeadLetterInfo | None:
         query = select(DEAD_LETTERS).where(DEAD_LETTERS.c.id == letter_id, DEAD_LETTERS.c.discarded_at.is_(None))

@@ -45,6 +45,9 @@ class IdMapping:
 
     target_key: str | None
     hash: str | None
+    gone_from: str | None = None
+    """A two-way pair's side whose record was deleted, a delete ``delete_in`` does not carry (``Pair.gone_from``):
+    why edits of the record left are skipped. ``None``: both exist, or a one-way sync."""
 
 
 class LogEntry(NamedTuple):

@@ -257,6 +257,7 @@ def test_a_record_story_shows_its_id_map_entry_and_log(serve: ServeFactory, proj
     story = api.json("GET", "/api/v1/syncs/contacts/records/1")
     assert (story["sync"], story["source_key"]) == ("contacts", "1")
     assert story["id_map"]["target_key"] == "1" and story["id_map"]["hash"]
+    assert "gone_from" not in story["id_map"], "a one-way answer has no two-way field"
     assert [(e["run_id"], e["action"], e["target_key"]) for e in story["log"]] == [
         (second["id"], "updated", "1"),
         (first["id"], "created", "1"),

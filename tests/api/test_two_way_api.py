@@ -190,3 +190,23 @@ async def test_a_dead_letter_names_its_direction_and_is_retried_through_the_api(
 async def _none_left(client: httpx.AsyncClient) -> bool:
     items: list[Any] = (await client.get("/api/v1/dead-letters", params={"sync": "crm-erp"})).json()["items"]
     return not items
+
+
+async def test_a_record_story_shows_the_side_its_pair_is_gone_from(
+    served: tuple[TwoWayProject, httpx.AsyncClient],
+) -> None:
+    """A pair whose record was deleted on one side, a delete ``delete_in`` does not carry, is remembered as gone
+    from that side, and the edits of the record left are skipped: its story did not say so, and an operator saw
+    skipped edits of a record whose ID map entry looked like any other."""
+    project, client = served
+    await run_now(client)
+    project.crm.execute("DELETE FROM contacts WHERE id = 2")
+    project.erp.execute("UPDATE customers SET phone = 'edited' WHERE customer_no = 2")
+    noticed = await run_now(client)
+
+    gone = (await client.get("/api/v1/syncs/crm-erp/records/2")).json()
+    linked = (await client.get("/api/v1/syncs/crm-erp/records/1")).json()
+
+    assert noticed["counts_by_direction"]["to_b"]["skipped"] == 1, noticed
+    assert (gone["id_map"]["target_key"], gone["id_map"]["gone_from"]) == ("2", "a")
+    assert linked["id_map"]["gone_from"] is None

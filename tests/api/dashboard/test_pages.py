@@ -248,3 +248,30 @@ def test_a_two_way_sync_shows_its_sides_directions_and_conflicts(
     expect(story.nth(0).locator(".diff tbody tr")).to_have_text('name"C 1""CRM name"')
     expect(story.nth(1)).to_contain_text("conflict on name")
     checked(page, screens, "record-two-way")
+
+
+def test_a_two_way_record_story_shows_the_side_its_pair_is_gone_from(
+    serve: ServeFactory, tmp_path: Path, context: BrowserContext, screens: Screens
+) -> None:
+    """A delete ``delete_in`` does not carry unlinks the pair, and the edits of the record left are skipped: the
+    record's page said nothing of it, and an operator could not tell why."""
+    (tmp_path / "two-way").mkdir()
+    two_way = make_two_way_project(tmp_path / "two-way")
+    served = serve(ApiProject(two_way.file, two_way.crm, two_way.erp, Secrets()))  # type: ignore[arg-type]
+    api = served.anonymous
+    two_way.crm.insert([{"id": n, "email": f"c{n}@crm.se", "phone": "1", "name": f"C {n}"} for n in (1, 2)])
+    assert run(api, "crm-erp")["status"] == "succeeded"
+    two_way.crm.execute("DELETE FROM contacts WHERE id = 2")
+    two_way.erp.execute("UPDATE customers SET phone = 'edited' WHERE customer_no = 2")
+    assert run(api, "crm-erp")["status"] == "succeeded"
+    page = context.new_page()
+
+    page.goto(f"{served.process.url}/records?sync=crm-erp&key=1")
+    expect(page.locator(".facts")).not_to_contain_text("Gone from")
+    page.goto(f"{served.process.url}/records?sync=crm-erp&key=2")
+    expect(page.locator(".facts div", has_text="Gone from")).to_contain_text("a (crm.contacts)")
+    note = page.locator(".alert-paused")
+    expect(note).to_contain_text("Unlinked: the record was deleted in a (crm.contacts)")
+    expect(note).to_contain_text("The record left in b (erp.customers) stays; its edits are skipped, not carried.")
+    expect(page.locator(".story > li").nth(0)).to_contain_text("skipped to b")
+    checked(page, screens, "record-gone")
