@@ -26,6 +26,7 @@ from app.mapping.lookups import LookupResolver, NoLookups
 from app.mapping.paths import PathSyntaxError, Step, compile_steps, parse_path
 from app.mapping.python_code import Namespace
 from app.mapping.transforms import KINDS, TransformError, TransformSpecError, build_transform
+from app.record_checks import UnfitKey, key_value_problem
 from app.records import format_key
 
 
@@ -43,16 +44,35 @@ class _LookupKey:
     """Where one lookup field finds its key in a record, and which sync's ID map it asks."""
 
     def __init__(
-        self, sync: str, getters: tuple[Callable[[Mapping[str, Any]], Any], ...], *, reverse: bool = False
+        self,
+        sync: str,
+        getters: tuple[Callable[[Mapping[str, Any]], Any], ...],
+        paths: Sequence[str] = (),
+        *,
+        reverse: bool = False,
     ) -> None:
         self.sync = sync
         self.getters = getters
+        self.paths = tuple(paths)
+        """The paths the getters read, for a message."""
         self.reverse = reverse
         """Whether it reads the ID map backwards: the source key linked with the target key found here."""
 
     def key(self, record: Mapping[str, Any]) -> str | None:
+        """The key to look up, or ``None`` where a part is missing; an :class:`UnfitKey` where a part is no key
+        (a boolean, a list, an object, ``NaN``: see :func:`key_value_problem`), as a record's own key would
+        be: ``true`` was looked up as the key ``"true"``."""
         values = [get(record) for get in self.getters]
-        return None if any(value is None for value in values) else format_key(values)
+        if any(value is None for value in values):
+            return None
+        for path, value in zip(self.paths, values, strict=True):
+            if (problem := key_value_problem(value)) is not None:
+                return UnfitKey(path, problem)
+        return format_key(values)
+
+
+class _UnfitLookup(Exception):
+    """Raised inside a field when the value a lookup finds is no key."""
 
 
 class _LookupMissing(Exception):
@@ -120,7 +140,7 @@ class CompiledMapping:
         requests = []
         for lookup in self._lookups:
             key = lookup.key(record) if lookup.reverse is reverse else None
-            if key is not None:
+            if key is not None and key.__class__ is not UnfitKey:  # its record fails as it is mapped
                 requests.append((lookup.sync, key))
         return requests
 
@@ -240,7 +260,7 @@ def _listed(args: tuple[Any, ...]) -> list[Any]:
 
 
 def _cause(exc: Exception) -> str:
-    if isinstance(exc, ConversionError | TransformError | _RequiredMissing):
+    if isinstance(exc, ConversionError | TransformError | _RequiredMissing | _UnfitLookup):
         return str(exc)
     if isinstance(exc, ExpressionTooCostly):
         return f"expression refused: {exc}"
@@ -352,14 +372,22 @@ class _Compiler:
             except PathSyntaxError as exc:
                 self.problem((*at, "lookup", "from", index), str(exc))
         reverse = spec.lookup.sync in self.reverse_lookups
-        lookup_key = _LookupKey(spec.lookup.sync, tuple(getters), reverse=reverse)
+        lookup_key = _LookupKey(spec.lookup.sync, tuple(getters), spec.lookup.from_, reverse=reverse)
         self.lookups.append(lookup_key)
         shown = " + ".join(spec.lookup.from_)
+
+        def unfit(key: UnfitKey) -> _UnfitLookup:
+            return _UnfitLookup(
+                f"lookup: {key} {key.why}, so it is no key of a record in sync {lookup_key.sync}: look it up by a "
+                "field holding the parent's key (text or a whole number)"
+            )
 
         def lookup(record: Mapping[str, Any], lookups: LookupResolver) -> Any:
             source_key = lookup_key.key(record)
             if source_key is None:
                 return None
+            if isinstance(source_key, UnfitKey):
+                raise unfit(source_key)
             target = lookups.target_key(lookup_key.sync, source_key)
             if target is None:
                 raise _LookupMissing(f"lookup: {shown} {source_key} has no target key in sync {lookup_key.sync} yet")
@@ -369,6 +397,8 @@ class _Compiler:
             target_key = lookup_key.key(record)
             if target_key is None:
                 return None
+            if isinstance(target_key, UnfitKey):
+                raise unfit(target_key)
             source = lookups.source_key(lookup_key.sync, target_key)
             if source is None:
                 raise _LookupMissing(

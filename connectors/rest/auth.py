@@ -10,9 +10,10 @@ least :attr:`OAuth2Credentials.SHORTEST_REUSE` seconds whatever its
 less is no expiry (used until a 401). A token fetched after a 401 and refused
 too, before the API ever took it, is not replaced again within
 ``SHORTEST_REUSE``: the API refuses the client, not an old token, and each
-request fetching its own token first would only add to the refusals. Nor is an answer with no usable
-token in it (an HTML error page with 200, JSON without ``access_token``): it is every request's answer
-for ``SHORTEST_REUSE``, as it came back at once and each request asked again (a storm of token requests).
+request fetching its own token first would only add to the refusals. Nor is a token endpoint that refuses
+the client (401 or 400 ``invalid_client``) or answers with no usable token in it (an HTML error page with
+200, JSON without ``access_token``): its answer is every request's for ``SHORTEST_REUSE``, as it came back
+at once and each request asked again (a storm of token requests, and refusals that may lock the account).
 The client id and secret are sent in the form body
 (``client_secret_post``), with ``scope`` and ``audience`` when configured.
 Every secret and token is added to the connector's secrets, so no message or
@@ -29,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from connectors.base import ConnectorError, NotJson, SecretValues, TransientError, parse_json
+from connectors.base import ConnectorError, NotJson, PermanentError, SecretValues, TransientError, parse_json
 from connectors.rest.config import Auth, BasicAuth, BearerAuth, HeaderAuth, OAuth2Auth, QueryAuth
 from connectors.rest.errors import TokenAnswerUnusable
 from connectors.rest.limits import Clock
@@ -201,10 +202,11 @@ class OAuth2Credentials(Credentials):
             return self._token
 
     def _held(self, error: ConnectorError, took: float) -> float:
-        """How many seconds the failed fetch's ``error`` stays every request's answer: an answer with no usable
-        token for ``SHORTEST_REUSE`` (it comes at once: held for no time, each request asked again); others
-        for as long as the fetch took, or the ``Retry-After`` of the token endpoint, up to ``MOST_SHARED``."""
-        if isinstance(error, TokenAnswerUnusable):
+        """How many seconds the failed fetch's ``error`` stays every request's answer: a refusal (``invalid_client``)
+        or an answer with no usable token for ``SHORTEST_REUSE`` (they come at once: held for no time, each
+        request asked again, and an account may lock after a few refusals); others for as long as the fetch
+        took, or the ``Retry-After`` of the token endpoint, up to ``MOST_SHARED``."""
+        if isinstance(error, PermanentError):
             return self.SHORTEST_REUSE
         wait = error.retry_after if isinstance(error, TransientError) else None
         return min(max(wait or 0.0, took), MOST_SHARED)

@@ -17,7 +17,7 @@ import httpx
 import orjson
 
 from connectors.base import PermanentError, SecretValues, retry_policy
-from connectors.rest.auth import credentials
+from connectors.rest.auth import OAuth2Credentials, credentials
 from connectors.rest.config import RestSystem
 from connectors.rest.errors import (
     CredentialsRefused,
@@ -30,6 +30,7 @@ from connectors.rest.errors import (
 )
 from connectors.rest.inflating import ASKED, TooLarge, inflater
 from connectors.rest.limits import Clock, RequestLimits
+from connectors.rest.paths import shown_text
 from connectors.rest.redaction import unwatch_logs, watch_logs
 from connectors.rest.retrying import RequestRetryPolicy, retrying
 from connectors.rest.values import json_bytes
@@ -225,8 +226,14 @@ class RestClient:
                 status=response.status_code,
             )
         if isinstance(error, PermanentHttpError):
-            refused = f"{self.name}: fetching an OAuth2 token: {request.url} refused the client credentials"
-            raise CredentialsRefused(self.redact(f"{refused}: {_oauth_error(response)}"), status=error.status)
+            status = f"{response.status_code} {response.reason_phrase}".strip()
+            refused = f"{self.name}: fetching an OAuth2 token: {request.url} refused the client credentials ({status})"
+            fix = (
+                "check `client_id` and `client_secret` (and `scopes`, `audience`); the token endpoint is asked again "
+                f"after {OAuth2Credentials.SHORTEST_REUSE:g}s"
+            )
+            said = _oauth_error(response)
+            raise CredentialsRefused(self.redact(f"{refused}{': ' + said if said else ''}: {fix}"), status=error.status)
         if isinstance(error, TransientHttpError):
             raise TransientHttpError(str(error), maybe_done=False, status=error.status, retry_after=error.retry_after)
         return response
@@ -284,13 +291,14 @@ def _origin(url: httpx.URL) -> tuple[str, bytes, int | None]:
 
 
 def _oauth_error(response: httpx.Response) -> str:
-    """The token endpoint's ``error`` and ``error_description`` (RFC 6749 §5.2), never more of its answer."""
+    """The token endpoint's ``error`` and ``error_description`` (RFC 6749 §5.2), never more of its answer;
+    empty where it gives none."""
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
-        return f"{response.status_code} {response.reason_phrase}"
+        return ""
     if not isinstance(body, dict) or not isinstance(body.get("error"), str):
-        return f"{response.status_code} {response.reason_phrase}"
-    error: str = body["error"]
+        return ""
+    error = shown_text(body["error"], 100)
     description = body.get("error_description")
-    return error + (f" ({description})" if isinstance(description, str) else "")
+    return error + (f" ({shown_text(description, 200)})" if isinstance(description, str) else "")

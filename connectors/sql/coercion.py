@@ -92,8 +92,8 @@ class ColumnType:
             try:
                 if self.kind is Kind.DATETIME:
                     value = _to_datetime(value, aware=self.aware)
-                elif self.durations:
-                    value = time_or_duration(value)
+                elif self.kind is Kind.TIME:
+                    value = _to_time_of_day(value, durations=self.durations)
                 else:
                     value = _CONVERTERS[self.kind](value)
             except ColumnValueError:
@@ -339,11 +339,47 @@ def _to_datetime(value: Any, *, aware: bool) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
+def _to_time_of_day(value: Any, *, durations: bool) -> time | timedelta:
+    """``value`` as a time column holds it (a MariaDB ``TIME`` a duration too), where it is no moment: a time
+    column would drop a timestamp's date.
+
+    :raises ColumnValueError: for a timestamp, or ISO text of one
+    """
+    if isinstance(value, datetime):
+        raise ColumnValueError(_dated(value.isoformat()))
+    try:
+        return time_or_duration(value) if durations else _to_time(value)
+    except ValueError:
+        if isinstance(value, str) and _is_moment(value.strip()):
+            raise ColumnValueError(_dated(value.strip())) from None
+        raise
+
+
+def _is_moment(text: str) -> bool:
+    """Whether ``text`` is ISO 8601 of a date with a time of day."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return False  # a date alone: it cannot convert, and holds no time of day to keep
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _dated(shown: str) -> str:
+    return (
+        f"{shown} has a date, which a time column would drop: map the field with "
+        'transform: ["date:%H:%M:%S"] to write its time of day alone, or write it into a timestamp column'
+    )
+
+
 def _to_time(value: Any) -> time:
     if isinstance(value, time):
         return value
-    if isinstance(value, datetime):
-        return value.time()
     return time.fromisoformat(value.strip())
 
 
@@ -387,7 +423,6 @@ _CONVERTERS: dict[Kind, Callable[[Any], Any]] = {
     Kind.FLOAT: _to_float,
     Kind.BOOLEAN: _to_boolean,
     Kind.DATE: _to_date,
-    Kind.TIME: _to_time,
     Kind.TEXT: _to_text,
     Kind.UUID: _to_uuid,
     Kind.BYTES: _to_bytes,

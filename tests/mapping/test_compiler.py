@@ -721,6 +721,53 @@ def test_a_pending_composite_lookup_names_every_path(compile_fields: CompileFiel
     assert caught.value.cause == f'lookup: country + owner.no ["SE","42"] has no target key in sync {LOOKUP_SYNC} yet'
 
 
+@pytest.mark.parametrize(
+    ("paths", "record", "why"),
+    [
+        ("owner_id", {"id": 1, "owner_id": True}, "owner_id is a boolean (true), not text or a number"),
+        ("owner_id", {"id": 1, "owner_id": False}, "owner_id is a boolean (false), not text or a number"),
+        ("owner_id", {"id": 1, "owner_id": [3]}, "owner_id is a list, not text or a number"),
+        ("owner_id", {"id": 1, "owner_id": {"id": 3}}, "owner_id is an object, not text or a number"),
+        ("owner_id", {"id": 1, "owner_id": float("nan")}, "owner_id is nan, not a finite number"),
+        (["country", "owner.no"], {"id": 1, "country": "SE", "owner": {"no": True}}, "owner.no is a boolean (true)"),
+    ],
+)
+def test_a_lookup_of_a_value_that_is_no_key_fails_its_record_instead_of_matching_its_text(
+    compile_fields: CompileFields, paths: Any, record: dict[str, Any], why: str
+) -> None:
+    """A boolean was looked up as the key "true" (and found a parent keyed by that text), where a record's
+    own key of ``true`` fails it: a lookup's key follows the same rule, and its record fails alone."""
+    lookups = RecordingLookups({(LOOKUP_SYNC, "true"): "U-T", (LOOKUP_SYNC, '["SE","true"]'): "U-T"})
+    mapping = compile_fields({"manager": {"lookup": {"sync": LOOKUP_SYNC, "from": paths}}})
+
+    with pytest.raises(MappingError) as caught:
+        mapping.apply(record, lookups)
+
+    assert not isinstance(caught.value, LookupPendingError)  # no parent will ever be synced for it
+    assert caught.value.field == "manager"
+    assert caught.value.cause.startswith(f"lookup: {why}")
+    assert caught.value.cause.endswith(
+        f"so it is no key of a record in sync {LOOKUP_SYNC}: look it up by a field holding the parent's key "
+        "(text or a whole number)"
+    )
+    assert lookups.asked == []
+    assert mapping.lookup_requests(record) == []
+
+
+def test_a_reverse_lookup_of_a_boolean_fails_its_record(open_sync: OpenSync) -> None:
+    fields = {"owner_id": {"lookup": {"sync": LOOKUP_SYNC, "from": "manager"}}}
+    workspace = open_sync(yaml.safe_dump({"fields": fields}))
+    sync = workspace.project.syncs[SYNC]
+    assert isinstance(sync, SyncConfig)
+    mapping = compile_mapping(sync, ("id",), reverse_lookups={LOOKUP_SYNC})
+    lookups = RecordingLookups({(f"reverse {LOOKUP_SYNC}", "true"): "3"})
+
+    with pytest.raises(MappingError, match=r"lookup: manager is a boolean \(true\)"):
+        mapping.apply({"id": 1, "manager": True}, lookups)
+    assert lookups.asked == []
+    assert mapping.lookup_requests({"manager": True}, reverse=True) == []
+
+
 def test_lookup_without_a_resolver_is_pending(compile_fields: CompileFields) -> None:
     mapping = compile_fields({"manager": {"lookup": {"sync": LOOKUP_SYNC, "from": "owner_id"}}})
 

@@ -207,10 +207,59 @@ async def test_oauth2_refused_client_credentials_say_why_without_the_secret(
         await read_all(connector, "contacts")
 
     assert str(failed.value) == (
-        f"crm: fetching an OAuth2 token: {api_url}/oauth/token refused the client credentials: "
-        "invalid_client (unknown client)"
+        f"crm: fetching an OAuth2 token: {api_url}/oauth/token refused the client credentials (401 Unauthorized): "
+        "invalid_client (unknown client): check `client_id` and `client_secret` (and `scopes`, `audience`); the "
+        "token endpoint is asked again after 10s"
     )
     assert api.token_requests == 1
+
+
+async def test_a_token_endpoint_refusing_the_client_is_held_for_the_shortest_reuse_not_asked_per_request(
+    api: ApiState, api_url: str, make_system: MakeSystem, fake_clock: FakeClock
+) -> None:
+    """A token endpoint answering 401 ``invalid_client`` was asked again by every request that followed (its
+    refusal was held for as long as the fetch took: no time), where an account may lock after a few refusals.
+    The refusal is now every request's answer for ``SHORTEST_REUSE`` seconds, as an unusable answer is."""
+    connector = make_system(stream("oauth"), {"CLIENT_SECRET": "wrong-secret-value"}, auth=oauth(api_url))
+
+    for _ in range(5):
+        with pytest.raises(PermanentError, match=r"refused the client credentials \(401 Unauthorized\)"):
+            await read_all(connector, "contacts")
+        fake_clock.time += 1
+    assert api.token_requests == 1
+    fake_clock.time += auth.OAuth2Credentials.SHORTEST_REUSE
+    with pytest.raises(PermanentError) as failed:
+        await read_all(connector, "contacts")
+    assert api.token_requests == 2
+    assert_no_secret(str(failed.value), ["wrong-secret-value"])
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "shown"),
+    [
+        (400, b'{"error": "invalid_client"}', "(400 Bad Request): invalid_client: check `client_id`"),
+        (401, b"<html>Denied</html>", "(401 Unauthorized): check `client_id`"),
+        (
+            400,
+            b'{"error": "invalid_client\\nforged: line", "error_description": "' + b"d" * 300 + b'"}',
+            "(400 Bad Request): 'invalid_client\\nforged: line' ('" + "d" * 200 + "'…): check",
+        ),
+    ],
+)
+async def test_a_refusal_says_its_status_and_error_code_and_is_held(
+    api: ApiState, api_url: str, make_system: MakeSystem, *, status: int, body: bytes, shown: str
+) -> None:
+    for _ in range(5):
+        api.fault("POST", "/api/oauth/token", status=status, body=body)
+    connector = make_system(stream("oauth"), ENVIRON, auth=oauth(api_url))
+
+    for _ in range(3):
+        with pytest.raises(PermanentError) as failed:
+            await read_all(connector, "contacts")
+
+    assert shown in str(failed.value)
+    assert "\n" not in str(failed.value)
+    assert len(api.requests("/api/oauth/token")) == 1
 
 
 async def test_oauth2_tokens_and_secrets_appear_in_no_log_line(
@@ -307,7 +356,7 @@ async def test_refused_client_credentials_stop_a_write_instead_of_failing_each_r
     """One refused try per record: twenty for a batch of twenty, where an account may lock after five."""
     connector = _writer(api_url, make_system, {**ENVIRON, "CLIENT_SECRET": "wrong-secret-value"})
 
-    with pytest.raises(PermanentError, match="refused the client credentials: invalid_client"):
+    with pytest.raises(PermanentError, match=r"refused the client credentials \(401 Unauthorized\): invalid_client"):
         await connector.write("contacts", _creates(20))
 
     assert len(api.requests("/api/oauth/token")) < 5

@@ -224,6 +224,17 @@ def test_the_digits_of_a_second_a_column_keeps_are_known(
             timedelta(hours=-30, microseconds=500_000),
             "PT-29H-59M-59.5S has more digits",
         ),
+        (
+            ColumnType(Kind.TIME, "TIME"),
+            datetime(2024, 5, 1, 8, 30),
+            "2024-05-01T08:30:00 has a date, which a time column would drop: map the field with transform: "
+            '["date:%H:%M:%S"] to write its time of day alone, or write it into a timestamp column',
+        ),
+        (ColumnType(Kind.TIME, "TIME"), datetime(2024, 5, 1), "2024-05-01T00:00:00 has a date"),
+        (ColumnType(Kind.TIME, "TIME", durations=True), datetime(2024, 5, 1, 8, 30), "2024-05-01T08:30:00 has a date"),
+        (ColumnType(Kind.TIME, "TIME"), "2024-05-01T08:30:00+02:00", "2024-05-01T08:30:00+02:00 has a date"),
+        (ColumnType(Kind.TIME, "TIME", durations=True), " 2024-05-01 08:30 ", "2024-05-01 08:30 has a date"),
+        (ColumnType(Kind.TIME, "TIME"), "2024-05-01", "cannot convert '2024-05-01' to a time of day"),
     ],
 )
 def test_a_value_the_column_would_change_says_so(column: ColumnType, value: Any, start: str) -> None:

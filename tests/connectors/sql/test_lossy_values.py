@@ -1,6 +1,7 @@
 """Values a column would change on their way in fail their record alone, never written changed.
 
-A timestamp's time of day into a ``DATE`` column was dropped, a fraction of a
+A timestamp's time of day into a ``DATE`` column was dropped, its date into a
+``TIME`` column too, a fraction of a
 second beyond a ``timestamp(0)`` or MariaDB ``DATETIME`` column's precision
 rounded or cut, a text into a PostgreSQL ``text[]`` column written as a list
 of its characters: each counted written, its value changed. As a decimal the
@@ -66,6 +67,31 @@ async def test_a_time_of_day_into_a_date_column_fails_its_record_and_midnight_is
     assert (1 in rows, 2 in rows) == (False, False)
     assert [rows[3], rows[4], rows[5]] == [date(2024, 5, 2), date(2024, 5, 3), date(2024, 5, 4)]
     assert rows[100] == date(2024, 5, 1)
+
+
+@BATCHES
+async def test_a_timestamp_into_a_time_column_fails_its_record_instead_of_losing_its_date(
+    db: Db, connect: Connect, batch: int
+) -> None:
+    table = await db.create("clock", Column("id", Integer, primary_key=True, autoincrement=False), Column("at", Time))
+    fine = [create(number, at=time(7, 15)) for number in range(100, 100 + batch)]
+    lossy = [create(1, at=datetime(2024, 5, 1, 8, 30)), create(2, at="2024-05-01T08:30:00+02:00")]
+    kept = [create(3, at=time(8, 30)), create(4, at="09:45:00")]
+
+    errors = await write(db, connect, table.name, [*lossy, *kept, *fine])
+
+    assert [error is None for error in errors] == [False, False, True, True] + [True] * batch
+    assert re.fullmatch(
+        r"db\.t: column at \(TIME( WITHOUT TIME ZONE)?\): 2024-05-01T08:30:00 has a date, which a time column "
+        r"would drop: map the field with transform: \[\"date:%H:%M:%S\"\] to write its time of day alone, or "
+        r"write it into a timestamp column",
+        str(errors[0]),
+    )
+    assert "2024-05-01T08:30:00+02:00 has a date" in str(errors[1])
+    rows = {row["id"]: row["at"] for row in await db.rows(table)}
+    assert (1 in rows, 2 in rows) == (False, False)
+    assert [rows[3], rows[4]] == [time(8, 30), time(9, 45)]
+    assert rows[100] == time(7, 15)
 
 
 @SERVERS  # SQLite keeps a timestamp as the text it is given, every digit
