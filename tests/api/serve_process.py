@@ -80,10 +80,19 @@ class ServeProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServeProcess:
-        """Start it and wait until it answers; a port taken in between is tried again with another."""
+        """Start it and wait until it answers; a port taken in between is tried again with another.
+
+        Cut off while it waits (a test's timeout under load), it is stopped on the way out: the caller never
+        got it to stop, and a ``brygga serve`` outlived its test run."""
         for _ in range(3):
             self._spawn(free_port())
-            if self._wait_for_health():
+            try:
+                answered = self._wait_for_health()
+            except BaseException:
+                with contextlib.suppress(ServeFailedError):
+                    self._end()
+                raise
+            if answered:
                 return self
             log = self.log()
             self._end()

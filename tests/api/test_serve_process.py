@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import SERVICE_ENV, ApiProject
+from tests.api.conftest import SERVICE_ENV, ApiProject, make_project
 from tests.api.serve_process import ServeFailedError, ServeProcess
 from tests.cli.helpers import run_brygga
 
@@ -56,3 +58,22 @@ def test_serve_refuses_a_public_address_without_tokens(project: ApiProject) -> N
 
     assert refused.returncode == 2
     assert "refusing to listen on 0.0.0.0 without api.tokens" in refused.stderr + refused.stdout
+
+
+def test_a_serve_cut_off_while_it_starts_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test's timeout that strikes while ``start`` waits for ``/health`` left the ``brygga serve`` running
+    after the whole test run (its fixture never got it to stop)."""
+    project = make_project(tmp_path / "project")
+    process = ServeProcess(project.file, {**SERVICE_ENV, **project.secrets.env()}, tmp_path / "logs")
+    spawned: list[subprocess.Popen[bytes]] = []
+
+    def cut_off(self: ServeProcess) -> bool:
+        assert self.process is not None
+        spawned.append(self.process)
+        raise TimeoutError("the test's time is up")
+
+    monkeypatch.setattr(ServeProcess, "_wait_for_health", cut_off)
+    with pytest.raises(TimeoutError):
+        process.start()
+
+    assert spawned[0].poll() is not None, "brygga serve outlived the start that was cut off"
