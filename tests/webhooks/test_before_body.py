@@ -23,10 +23,15 @@ NOT_PROVEN = [
     ("signed", {"webhook-id": "msg_1"}),
     ("signed", {"webhook-id": "msg_1", "webhook-timestamp": str(int(time.time()) - 3600), "webhook-signature": "v1,x"}),
     ("hub", {"x-github-delivery": "d1"}),
+    *(
+        ("signed", {"webhook-id": "msg_1", "webhook-timestamp": stamp, "webhook-signature": "v1,x"})
+        for stamp in ("nan", "1e400", "-1", "9" * 400)
+    ),
 ]
+NAMES = ["bad token", "no token", "unsigned", "stale", "hub", "nan time", "time past floats", "before 1970", "huge"]
 
 
-@pytest.mark.parametrize(("system", "headers"), NOT_PROVEN, ids=["bad token", "no token", "unsigned", "stale", "hub"])
+@pytest.mark.parametrize(("system", "headers"), NOT_PROVEN, ids=NAMES)
 def test_an_unproven_sender_is_answered_401_without_its_body(
     serve: Callable[[WebhookProject], Served], project: WebhookProject, system: str, headers: dict[str, str]
 ) -> None:
