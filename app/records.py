@@ -24,7 +24,8 @@ Record = dict[str, Any]
 
 
 def key_text(value: Any) -> str:
-    """One key value as text: ``7`` → ``"7"``, ``Decimal("7.0")`` → ``"7.0"``."""
+    """One key value as text: ``7`` → ``"7"``, ``Decimal("7.0")`` → ``"7.0"``, ``b"\\x01\\xff"`` → ``"01ff"``
+    (bytes as lowercase hex: what a binary key column's text is, read back by :func:`key_bytes`)."""
     if value.__class__ is int:
         return str(value) if -_LONGEST_STR < value < _LONGEST_STR else str(Decimal(value))  # past str()'s limit
     if isinstance(value, str):
@@ -37,6 +38,8 @@ def key_text(value: Any) -> str:
         return str(int(value))
     if isinstance(value, Decimal):
         return format(value, "f") if abs(value.adjusted()) < 100 else str(value)  # never a million digits
+    if isinstance(value, bytes | bytearray | memoryview):  # a binary key column's (bytea, BLOB): str() gave b'…'
+        return bytes(value).hex()
     if isinstance(value, dict | list | tuple | set | frozenset):
         return dumps(value)  # not a value but a structure: its JSON, of bounded depth, never str()'s recursion
     return str(value)
@@ -45,6 +48,20 @@ def key_text(value: Any) -> str:
 _LONGEST_STR = 10**4299
 """Integers from here on have more digits than ``str()`` writes (Python's limit, 4300): a webhook's id of
 4,301 digits crashed the run that wrote its error."""
+
+
+def key_bytes(text: str) -> bytes:
+    """The bytes that :func:`key_text` wrote as ``text`` (lowercase hex; capitals are taken too).
+
+    :raises ValueError: when ``text`` is not pairs of hex digits (Python's ``bytes.fromhex`` alone also takes
+        spaces between them: two texts would name one key)
+    """
+    if len(text) % 2 == 0 and text.isascii() and (text.isalnum() or not text):  # b"" is the key ""
+        try:
+            return bytes.fromhex(text)
+        except ValueError:  # a letter past f
+            pass
+    raise ValueError(f"'{text[:60]}' is not the hex text of bytes (two of 0-9, a-f per byte)")
 
 
 def duration_text(value: timedelta) -> str:

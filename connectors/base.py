@@ -46,7 +46,8 @@ imports from here and from its own package, never from ``app``. It gets:
   :class:`PathSyntaxError`, :func:`format_path`, and :func:`old_dotted_form`
   for the REST connector's old ``results.0.id``;
 - records and keys: :data:`Record`, :func:`format_key`, :func:`parse_key`,
-  :func:`key_text`, :func:`key_texts`, :func:`duration_text` (a duration as
+  :func:`key_text`, :func:`key_texts`, :func:`key_bytes` (the bytes of a binary key's text: hex),
+  :func:`duration_text` (a duration as
   ISO 8601 text, for a target that takes text), :class:`UnreadableValue` for a
   value the system holds but cannot hand over (the record fails alone), and
   :class:`NotARecord` for an item of a list of records that is no record (it fails alone),
@@ -108,7 +109,7 @@ from app.config import (
 from app.errors import ConnectorError, EarlierWriteFailed, PermanentError, TransientError
 from app.json_values import NotJson, parse_json
 from app.record_checks import NotARecord, UnreadableValue, valid_unicode
-from app.records import Record, duration_text, format_key, key_text, key_texts, parse_key
+from app.records import Record, duration_text, format_key, key_bytes, key_text, key_texts, parse_key
 from connectors.ordering import CallOrder, Turn
 
 if TYPE_CHECKING:
@@ -471,6 +472,7 @@ __all__ = [
     "format_key",
     "format_path",
     "installed_kinds",
+    "key_bytes",
     "key_text",
     "key_texts",
     "old_dotted_form",

@@ -21,7 +21,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import CompileError
 
-from connectors.base import duration_text, key_text
+from connectors.base import duration_text, key_bytes, key_text
 from connectors.sql.mariadb_values import time_or_duration
 from connectors.sql.second_fractions import fits_fraction, fraction_kept, too_fine
 
@@ -114,6 +114,21 @@ class ColumnType:
             shown = duration_text(value) if isinstance(value, timedelta) else value.isoformat()
             raise ColumnValueError(too_fine(shown, self.fraction, self.name, timestamp=self.kind is Kind.DATETIME))
         return value
+
+    def key_value(self, text: str) -> Any:
+        """A key's text (:func:`~connectors.base.key_text`) as the column's Python type: as :meth:`convert`, but
+        a binary column's key text is its bytes in hex, not text to write.
+
+        :raises ColumnValueError: when it does not convert
+        """
+        if self.kind is not Kind.BYTES:
+            return self.convert(text)
+        try:
+            return key_bytes(text)
+        except ValueError:
+            raise ColumnValueError(
+                f"key {_shown(text)} is not the hex text of bytes (two of 0-9, a-f a byte), as a binary key is written"
+            ) from None
 
 
 def fits_scale(value: Decimal, scale: int) -> bool:

@@ -46,13 +46,13 @@ class KeyLookup:
             if numbers is not None:
                 self.by_values = {(value,): [text] for text, value in zip(texts, numbers, strict=True)}
             else:
-                self._one_column(column.convert, texts)
+                self._one_column(column.key_value, texts)
         else:
             for text in dict.fromkeys(texts):
                 try:
                     parts = parse_key(text, len(self.key))
                     values = tuple(
-                        shape.types[name].convert(part) if name in shape.types else part
+                        shape.types[name].key_value(part) if name in shape.types else part
                         for name, part in zip(self.key, parts, strict=True)
                     )
                 except ValueError:

@@ -337,7 +337,14 @@ class StreamWriter:
             parts = parse_key(text, len(self.shape.key))
         except ValueError as exc:
             raise PermanentError(f"{self.where}: {exc}") from None
-        return tuple(self._convert(name, part) for name, part in zip(self.shape.key, parts, strict=True))
+        return tuple(self._key_value(name, part) for name, part in zip(self.shape.key, parts, strict=True))
+
+    def _key_value(self, name: str, text: str) -> Any:
+        kind = self.shape.types[name]
+        try:
+            return kind.key_value(text)
+        except ColumnValueError as exc:
+            raise PermanentError(f"{self.where}: column {name} ({kind.name}): {exc}") from None
 
     # --- statements --------------------------------------------------------------
 
