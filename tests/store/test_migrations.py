@@ -230,3 +230,77 @@ async def test_two_way_pairs_of_an_older_schema_are_upgraded_with_no_delete_reme
     finally:
         await store.close()
     assert pairs == {"1": Pair("1", "7", {}, None), "2": Pair("2", "8", {}, "a")}
+
+
+_OLD_KEYS = {
+    "b'\\x01\\xff'": "01ff",  # Python's text of bytes, as key_text wrote a binary key's
+    'b"\'"': "27",
+    "b''": "",
+    '["A","b\'\\\\x02\'"]': '["A","02"]',  # a composite key's part: JSON of b'\x02'
+    "b'x": None,  # no text Python writes: a text key, left as it is
+    "b'\\x1'": None,
+    "b'\\x61'": None,  # Python writes b'a'
+    "bolt": None,
+    '["b\'", "x"]': None,
+}
+
+
+async def test_keys_kept_as_python_text_of_bytes_become_hex(state_url: str, tmp_path: Path) -> None:
+    """0011: the ID map, record log and dead letters held a binary key as ``b'\\x01'``; now its hex, as Brygga
+    gives bytes' key text. Texts Python would not write for bytes are text keys, left alone, and a key whose
+    hex is held already in the same sync is left as it was."""
+    store = await Store.open(state_url, tmp_path)
+    try:
+        async with store.engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.downgrade(_config(sync), "0010"))
+            for index, old in enumerate([*_OLD_KEYS, "b'\\xab'"]):
+                values = {"sync": "s", "key": old, "target": old, "id": index}
+                await connection.execute(
+                    text(
+                        "INSERT INTO id_map (sync, source_key, target_key, updated_at) "
+                        "VALUES (:sync, :key, :target, CURRENT_TIMESTAMP)"
+                    ),
+                    values,
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO record_log (run_id, sync, source_key, target_key, action, at) "
+                        "VALUES (1, :sync, :key, :target, 'created', CURRENT_TIMESTAMP)"
+                    ),
+                    values,
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO dead_letters (sync, source_key, record, error, reason, attempts, "
+                        "first_failed_at, last_failed_at, direction) VALUES (:sync, :key, '{}', 'e', 'write', 1, "
+                        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '')"
+                    ),
+                    values,
+                )
+            held = {"sync": "s", "key": "ab"}  # both b'\xab' and its hex: the old one is left
+            await connection.execute(
+                text("INSERT INTO id_map (sync, source_key, updated_at) VALUES (:sync, :key, CURRENT_TIMESTAMP)"), held
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO dead_letters (sync, source_key, record, error, reason, attempts, first_failed_at, "
+                    "last_failed_at, direction) VALUES (:sync, :key, '{}', 'e', 'write', 1, CURRENT_TIMESTAMP, "
+                    "CURRENT_TIMESTAMP, '')"
+                ),
+                held,
+            )
+    finally:
+        await store.close()
+
+    store = await Store.open(state_url, tmp_path)
+    try:
+        async with store.engine.connect() as connection:
+            pairs = set((await connection.execute(text("SELECT source_key, target_key FROM id_map"))).all())
+            logged = set((await connection.execute(text("SELECT source_key, target_key FROM record_log"))).all())
+            letters = set((await connection.execute(text("SELECT source_key FROM dead_letters"))).scalars())
+    finally:
+        await store.close()
+    expected = {(old if new is None else new) for old, new in _OLD_KEYS.items()}
+    assert pairs == {(key, key) for key in expected} | {("b'\\xab'", "ab"), ("ab", None)}
+    assert logged == {(key, key) for key in expected} | {("ab", "ab")}
+    assert letters == expected | {"b'\\xab'", "ab"}
