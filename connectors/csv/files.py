@@ -35,6 +35,9 @@ refused whole files for one long note. Set for the process: the csv module keeps
 MAX_LINE = 1 << 24
 """The longest line Brygga reads: the csv module holds a line whole, and a line of short cells as nine
 times its size in objects; a file of one endless line (a device, a damaged export) would fill the memory."""
+MAX_COLUMNS = 65_536
+"""The most columns a header may name: four times a spreadsheet's (16,384), forty times a PostgreSQL table's.
+Each becomes a field of every record; a header of a million names made records of a million fields each."""
 csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL))
 
 # Gone, refused or read-only: retrying will not help. Other OS errors (a full
@@ -181,6 +184,8 @@ class RowReader:
         """The opened file's status: a rewrite checks that nobody replaced the file meanwhile."""
         self._text: io.TextIOWrapper | None = None
         self._reader: Reader | None = None
+        self._row_length = 0
+        """Characters read of the row under way (lines since the last row ended)."""
 
     def __enter__(self) -> Self:
         with errors_translated(self.file, lambda: 1):
@@ -238,6 +243,7 @@ class RowReader:
                     return
                 except csv.Error as exc:
                     raise _not_csv(self.file, exc, begins) from exc
+                self._row_length = 0
                 yield row
 
     def _open(self, raw: io.BufferedReader) -> None:
@@ -252,32 +258,45 @@ class RowReader:
         reading = "utf-8-sig" if self.file.utf8 else self.file.encoding
         self.layout = Layout(_writing_encoding(self.file, has_bom), _line_end(start.decode(reading, "replace")))
         self._text = io.TextIOWrapper(raw, encoding=reading, newline="")
-        small = stat.S_ISREG(self.stat.st_mode) and self.stat.st_size <= MAX_LINE  # no line of it can be longer
-        lines = self._text if small else _bounded_lines(self._text, self.file)
+        small = stat.S_ISREG(self.stat.st_mode) and self.stat.st_size <= MAX_LINE  # no row of it can be longer
+        lines = self._text if small else self._bounded_lines(self._text)
         self._reader = csv.reader(lines, delimiter=self.file.delimiter, quotechar=self.file.quotechar, strict=True)
         try:
             self.header = next(self._reader, [])
         except csv.Error as exc:
             raise _not_csv(self.file, exc, 1) from exc
+        self._row_length = 0
         _check_header(self.file, self.header)
 
+    def _bounded_lines(self, text: io.TextIOWrapper) -> Iterator[str]:
+        """The lines of ``text``, read at most :data:`MAX_LINE` characters at a time, and no more than that in
+        one row: a row of quoted cells each over a line of its own (``"a⏎",``) is as long as it likes, and the
+        csv module holds it whole, cell by cell.
 
-def _bounded_lines(text: io.TextIOWrapper, file: CsvFile) -> Iterator[str]:
-    """The lines of ``text``, each read at most :data:`MAX_LINE` characters at a time.
+        :raises CsvFileError: naming the line where the row begins
+        """
+        number = begins = 0
+        while line := text.readline(MAX_LINE + 1):
+            number += 1
+            if not self._row_length:
+                begins = number
+            self._row_length += len(line)
+            if self._row_length > MAX_LINE:
+                raise CsvFileError(self.file.shown, _too_long(begins, number), line=begins)
+            yield line
 
-    :raises CsvFileError: naming the line that is longer
-    """
-    number = 0
-    while line := text.readline(MAX_LINE + 1):
-        number += 1
-        if len(line) > MAX_LINE:
-            raise CsvFileError(
-                file.shown,
-                f"the line is longer than {MAX_LINE:,} characters: not a CSV file Brygga reads (a device, a "
-                "file of one endless line?)",
-                line=number,
-            )
-        yield line
+
+def _too_long(begins: int, number: int) -> str:
+    if number == begins:
+        return (
+            f"the line is longer than {MAX_LINE:,} characters: not a CSV file Brygga reads (a device, a file of "
+            "one endless line?)"
+        )
+    return (
+        f"a quoted cell begins on this line and is never closed (or holds more than {MAX_CELL:,} characters, or "
+        f"the row does, over lines {begins:,} to {number:,}): close its quote; a quote inside a quoted cell is "
+        'written twice ("")'
+    )
 
 
 def _not_csv(file: CsvFile, exc: csv.Error, begins: int) -> CsvFileError:
@@ -318,6 +337,13 @@ def _line_end(start: str) -> str:
 
 
 def _check_header(file: CsvFile, header: list[str]) -> None:
+    if len(header) > MAX_COLUMNS:
+        raise CsvFileError(
+            file.shown,
+            f"the header names {len(header):,} columns, more than the {MAX_COLUMNS:,} Brygga reads: is the "
+            "delimiter right? Export only the columns the syncs need",
+            line=1,
+        )
     twice = sorted(name for name, count in Counter(header).items() if name and count > 1)
     if twice:
         raise CsvFileError(

@@ -11,6 +11,9 @@ from connectors.csv.files import CsvFile, RowReader, is_blank, key_columns, row_
 
 log = logging.getLogger(__name__)
 
+MOST_CELLS = 1 << 20
+"""The most cells a batch of records holds (~100 MB): a wide file's batches have fewer rows than batch_size."""
+
 
 class RecordScan:
     """One pass over a file's rows, in file order; the file opens on the first call.
@@ -35,7 +38,7 @@ class RecordScan:
         self._first_ragged = 0
 
     def records(self, size: int) -> list[Record] | None:
-        """The next (at most) ``size`` records, or ``None`` at the end of the file."""
+        """The next (at most) ``size`` records (fewer from a wide file), or ``None`` at the end of the file."""
         rows = self._next_rows(size)
         if not rows:
             return None
@@ -88,9 +91,11 @@ class RecordScan:
         return [] if self._reader is None else self._reader.header
 
     def _next_rows(self, size: int) -> list[list[str]]:
+        """The next (at most) ``size`` rows; fewer where the header is wide, so that they hold at most
+        :data:`MOST_CELLS` cells."""
         if self._reader is None:
             self._open()
-        rows = list(islice(self._rows, size))
+        rows = list(islice(self._rows, max(1, min(size, MOST_CELLS // max(1, len(self._header))))))
         if not rows:
             self._check_unchanged()
         return rows
@@ -125,7 +130,10 @@ class RecordScan:
         for row in reader.rows():
             if is_blank(row):
                 continue
+            if len(row) == width:
+                yield row
+                continue
             if len(row) < width or any(row[width:]):  # empty cells past the header (a, b,) lose nothing
                 self._ragged += 1
                 self._first_ragged = self._first_ragged or reader.line
-            yield row
+            yield row[:width]  # a batch of rows each a million cells past the header held them all

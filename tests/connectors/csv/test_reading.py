@@ -13,7 +13,8 @@ import pytest
 from app.errors import PermanentError, TransientError
 from connectors.base import Write, WriteAction, connector_class
 from connectors.csv.connector import CsvConnector
-from connectors.csv.files import MAX_CELL, MAX_LINE, CsvFileError
+from connectors.csv.files import MAX_CELL, MAX_COLUMNS, MAX_LINE, CsvFileError
+from connectors.csv.reading import MOST_CELLS
 from tests.connectors.csv.conftest import SystemMaker, read_all, records_of
 
 SWEDISH = [
@@ -147,6 +148,75 @@ async def test_a_read_streams_the_file_instead_of_loading_it(system: SystemMaker
 
     assert len(first.records) == 100
     assert peak < 1_000_000
+
+
+async def test_cells_past_the_header_are_dropped_as_each_row_is_read_not_held_for_the_batch(
+    system: SystemMaker, folder: Path
+) -> None:
+    """A header of two names and rows of 100,000 cells each: a batch held every row's cells (~6 MB a row)
+    until it was made into records, which keep two."""
+    row = ",".join(["ab"] * 100_000)
+    (folder / "r.csv").write_text("id,name\n" + "".join(f"{n},{row}\n" for n in range(30)), encoding="utf-8")
+    connector = system(r="{file: r.csv, key: id}")
+    reads = connector.read("r", None, 1000)
+
+    tracemalloc.start()
+    try:
+        first = await anext(reads)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await aclose(reads)
+
+    assert len(first.records) == 30
+    assert first.records[29] == {"id": "29", "name": "ab"}
+    assert peak < 30_000_000, f"{peak:,} bytes at the peak"
+
+
+async def test_a_wide_file_is_read_in_batches_of_at_most_a_million_cells(system: SystemMaker, folder: Path) -> None:
+    width = 20_000
+    header = ",".join(["id", *(f"c{n}" for n in range(1, width))])
+    (folder / "w.csv").write_text(header + "\n" + "".join(f"{n}{',' * (width - 1)}x\n" for n in range(120)))
+    connector = system(w="{file: w.csv, key: id}")
+
+    batches = await read_all(connector, "w", 1000)
+    keys = [key async for batch in connector.scan_keys("w", 1000) for key in batch]
+
+    assert [len(batch.records) for batch in batches] == [MOST_CELLS // width] * 2 + [120 - 2 * (MOST_CELLS // width)]
+    assert batches[0].records[0][f"c{width - 1}"] == "x"
+    assert len(keys) == 120
+
+
+async def test_a_header_of_more_columns_than_brygga_reads_is_refused_at_line_1(
+    system: SystemMaker, folder: Path
+) -> None:
+    """A header of a million names (a wrong delimiter, a damaged export) made records of a million fields each."""
+    (folder / "w.csv").write_text(",".join(["id", *(f"c{n}" for n in range(MAX_COLUMNS))]) + "\n1\n", encoding="utf-8")
+    connector = system(w="{file: w.csv, key: id}")
+
+    with pytest.raises(CsvFileError) as caught:
+        await connector.prepare("w")
+
+    assert caught.value.line == 1
+    assert f"the header names {MAX_COLUMNS + 1:,} columns, more than the {MAX_COLUMNS:,} Brygga reads" in str(
+        caught.value
+    )
+
+
+async def test_a_row_of_quoted_cells_over_many_lines_is_bounded_as_a_line_is(system: SystemMaker, folder: Path) -> None:
+    """Each cell on a line of its own, none long: the row itself held millions of cells."""
+    cells = '"a\n",' * (MAX_LINE // 5 + 1)
+    (folder / "q.csv").write_text("id,note\n1,ok\n2," + cells + '"end"\n', encoding="utf-8")
+    connector = system(q="{file: q.csv, key: id}")
+
+    with pytest.raises(CsvFileError) as caught:
+        await read_all(connector, "q")
+
+    assert caught.value.line == 3
+    assert "a quoted cell begins on this line and is never closed (or holds more than 16,777,216 characters, or " in (
+        str(caught.value)
+    )
+    assert "the row does, over lines 3 to " in str(caught.value)
 
 
 async def test_a_read_under_way_keeps_reading_the_file_it_opened_when_a_write_replaces_it(
