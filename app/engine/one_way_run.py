@@ -40,9 +40,11 @@ log = logging.getLogger("brygga.engine")
 Progress = Callable[[Counts], None]
 
 RECORDS_IN_FLIGHT = 10_000
-"""Source records a run holds at most, read and not yet written (see :class:`RecordsInFlight`): two
-batches of 5,000, five of the default 1,000. Each takes ~2.5 KB here (the record read, its mapped copy):
-~25 MB, where a fixed two stages ahead of two writes held ~100 MB at batches of 5,000."""
+"""Source records a run holds at most, read and not yet committed (see :class:`RecordsInFlight`): two
+batches of 5,000, five of the default 1,000. Each takes ~2.5 KB here (the record read, its mapped copy,
+then its state rows): ~25 MB, where a fixed two stages ahead of two writes held ~100 MB at batches of
+5,000. Counted until committed, not written: a state database slower than the rest let written batches
+wait for it while the source read on (three batches' state rows and two read ahead: ~10 MB more)."""
 
 _CLAIMING = (Action.CREATE, Action.UPDATE)
 WAITING_NOTED = 1000
@@ -80,7 +82,8 @@ class RunOptions:
 class _Writing:
     """A batch being written: its write task, its number in the run, the checkpoint to store after it,
     its plan (written again, should the write before it fail and take this one with it), the keys of its
-    records that have a dead letter, and what of it a retry of dead letters dealt with."""
+    records that have a dead letter, what of it a retry of dead letters dealt with, and how many source
+    records it holds in flight (see :data:`RECORDS_IN_FLIGHT`)."""
 
     task: asyncio.Task[BatchChanges]
     number: int
@@ -88,6 +91,9 @@ class _Writing:
     plan: list[Planned]
     kept: frozenset[str]
     retried: list[tuple[str, str]]
+    held: int = 0
+    settled: asyncio.Task[None] | None = None
+    """Hands the batch's state to the commit queue once it is written (see :meth:`OneWayRun._settle`)."""
 
 
 @dataclass
@@ -160,7 +166,8 @@ class OneWayRun:
         """Set when the sync's ID map was empty as the run began."""
         self.events_done = 0
         self.writing: deque[_Writing] = deque()
-        """Batches being written, oldest first: one at a time, or two where the target keeps their order."""
+        """Batches being written or settled, oldest first: one written at a time, or two where the target
+        keeps their order."""
         self.writes_at_once = 1
         self.in_flight = RecordsInFlight(RECORDS_IN_FLIGHT)
         """The source's records read and not yet written: reading waits while too many are."""
@@ -208,11 +215,12 @@ class OneWayRun:
                 await self._delete_gone()
                 await self._drain()
         finally:
-            for writing in self.writing:
-                writing.task.cancel()
-            for writing in self.writing:
+            tasks = [task for writing in self.writing for task in (writing.settled, writing.task) if task]
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
                 with contextlib.suppress(BaseException):
-                    await writing.task
+                    await task
             await self.commits.cancel()
             with contextlib.suppress(StoreError):  # left for the next run to clear: keyed by this run's id
                 await self.letters.forget_retried()
@@ -267,10 +275,13 @@ class OneWayRun:
                 item.repeated = item.settled and item.source_key in letters.retried
         await self._finish_writing(leave=self.writes_at_once - 1)
         task = asyncio.ensure_future(write_plan(self.parts, plan, self.engine.sleep, self.run_id))
-        writing = _Writing(task, number, checkpoint, plan, letters.kept, retried)
+        held = len(records) if looked_up is not None else 0  # read from the source: held until committed
+        writing = _Writing(task, number, checkpoint, plan, letters.kept, retried, held)
+        before = self.writing[-1].settled if self.writing else None
+        writing.settled = asyncio.ensure_future(self._settle(writing, before))
         self.writing.append(writing)
-        if looked_up is not None:  # read from the source: held in flight until written
-            task.add_done_callback(lambda _: self._written(writing, len(records)))
+        task.add_done_callback(lambda _: self._written(writing))
+        del records, plan, looked_up  # held by the write (and its records by the plan) from here on
         await asyncio.sleep(0)  # let the write begin before the next batch is planned
 
     def _claimed_before(self, number: int) -> dict[str, str] | None:
@@ -294,41 +305,69 @@ class OneWayRun:
         if claims:
             self.claimed[number] = claims
 
-    def _written(self, writing: _Writing, count: int) -> None:
-        """A batch read from the source is written: its records are no longer held (its plan is kept only
-        to write it again, should its write have failed for the one before)."""
+    @staticmethod
+    def _written(writing: _Writing) -> None:
+        """A batch is written: its records are no longer needed (its plan is kept only to write it again,
+        should its write have failed for the one before)."""
         if not _failed(writing.task):
             writing.plan = []
-        self.in_flight.give_back(count)
 
-    async def _finish_writing(self, leave: int = 0) -> None:
-        """Wait for the batches being written, oldest first, until ``leave`` are left under way, and hand
-        each one's state to the commit queue.
+    async def _settle(self, writing: _Writing, before: asyncio.Task[None] | None) -> None:
+        """Once the batch before has been handed on, wait for this batch's write and hand its state to the
+        commit queue: at once, in the background, so that its records in flight are given back when its
+        state is committed, whatever the run is doing meanwhile (the source waits for them to read on).
 
-        A batch whose write failed for the one before it is written again now, before any later batch
-        begins: batches reach the target in read order.
+        A batch whose write failed for the one before it is written again here, in turn.
         """
-        while len(self.writing) > leave or (self.writing and _failed(self.writing[0].task)):
-            writing = self.writing[0]
+        try:
+            if before is not None:
+                await before  # raises what it raised: nothing after a failed batch is committed
             try:
                 changes = await writing.task
             except EarlierWriteFailed:  # the one before failed, then went through on a retry: this one's turn now
                 changes = await write_plan(self.parts, writing.plan, self.engine.sleep, self.run_id)
-            self.writing.popleft()
+            writing.plan = []
             changes.checkpoint, changes.retried = writing.checkpoint, writing.retried
-            await self._commit(changes, writing.number, writing.kept)
+            await self._commit(changes, writing.number, writing.kept, held=writing.held)
+        except BaseException:
+            self.in_flight.stop_waiting()  # the source reads on, so the run meets this error, not a standstill
+            raise
+        self.writing.popleft()  # the oldest: each waits for the one before
+
+    async def _finish_writing(self, leave: int = 0) -> None:
+        """Wait for the batches being written, oldest first, until ``leave`` are left under way, each
+        one's state handed to the commit queue; raises what a write or hand-over raised.
+
+        A batch whose write failed for the one before it is written again first: before any later batch
+        begins, so batches reach the target in read order.
+        """
+        while len(self.writing) > leave or (self.writing and _failed(self.writing[0].task)):
+            settled = self.writing[0].settled
+            assert settled is not None
+            await asyncio.shield(settled)  # a cancelled wait leaves the hand-over to the run's end
 
     async def _commit(
-        self, changes: BatchChanges, number: int | None = None, kept: frozenset[str] | None = None
+        self,
+        changes: BatchChanges,
+        number: int | None = None,
+        kept: frozenset[str] | None = None,
+        *,
+        held: int = 0,
     ) -> None:
-        """Queue ``changes`` for committing; ``number`` is that of the batch they come from, if any, and ``kept``
-        the keys of its records that had a dead letter, where they were looked up."""
+        """Queue ``changes`` for committing; ``number`` is that of the batch they come from, if any, ``kept``
+        the keys of its records that had a dead letter, where they were looked up, and ``held`` its source
+        records in flight, given back once committed."""
         changes.resolved = self.letters.to_clear(changes.resolved, kept)
         if changes.failures:
             self.letters.failed()
 
         async def commit(wait_for_before: WaitForBefore) -> None:
-            await self.store.commit_batch(self.sync.name, self.run_id, changes, after=wait_for_before)
+            try:
+                await self.store.commit_batch(self.sync.name, self.run_id, changes, after=wait_for_before)
+            except BaseException:
+                self.in_flight.stop_waiting()
+                raise
+            self.in_flight.give_back(held)
             if number is not None:
                 del self.unsettled[number]
                 self.claimed.pop(number, None)

@@ -117,7 +117,7 @@ class CommitQueue:
 
 
 class RecordsInFlight:
-    """A bound on the source records a run holds: read, and not yet written.
+    """A bound on the source records a run holds: read, and not yet committed.
 
     Every stage of a run holds whole batches (the one being read, looked up, planned,
     written), each record with its mapped copy; a fixed count of batches ahead held ~120 MB
@@ -130,10 +130,11 @@ class RecordsInFlight:
         self.limit = limit
         self.held = 0
         self._freed = asyncio.Event()
+        self._stopped = False
 
     async def room_for(self, count: int) -> None:
-        """Wait until ``count`` more records fit, or none are held."""
-        while self.held and self.held + count > self.limit:
+        """Wait until ``count`` more records fit, or none are held (or waiting has stopped)."""
+        while self.held and self.held + count > self.limit and not self._stopped:
             self._freed.clear()
             await self._freed.wait()
 
@@ -142,6 +143,12 @@ class RecordsInFlight:
         self.held += count
 
     def give_back(self, count: int) -> None:
-        """``count`` records written (or dropped): no longer held."""
+        """``count`` records committed (or dropped): no longer held."""
         self.held -= count
+        self._freed.set()
+
+    def stop_waiting(self) -> None:
+        """A batch failed on its way to its commit: what it holds is never given back, so nothing waits for
+        room from now on (the run meets that failure where it waits for the batch next)."""
+        self._stopped = True
         self._freed.set()

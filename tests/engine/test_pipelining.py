@@ -14,6 +14,7 @@ import pytest
 import app.engine.one_way_run as run_module
 from app.engine.runner import RunOptions, open_engine
 from app.engine.workspace import open_workspace
+from app.errors import StoreError
 from app.store import Checkpoint, Counts, RunInfo, Store
 from connectors.base import Batch, Write, WriteResult
 from connectors.csv.connector import CsvConnector
@@ -283,3 +284,61 @@ async def test_reading_waits_while_the_records_read_and_not_yet_written_reach_th
 
     assert (run.status, run.counts) == ("succeeded", Counts(read=12, created=12)), run.error
     assert max(ahead) <= 2, f"batches read ahead of the writes: {ahead}"
+
+
+async def test_reading_waits_while_the_records_read_and_not_yet_committed_reach_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A state database slower than the rest: a batch written holds its records' state rows (and the next
+    # batches their records) until its commit, so the source reads on only as batches are committed, not
+    # written: reading ahead of slow commits piled three batches of state rows up, two read ahead of them.
+    project = _project(tmp_path, "".join(f"{n},Person {n}\n" for n in range(1, 13)))
+    monkeypatch.setattr(run_module, "RECORDS_IN_FLIGHT", 4, raising=False)
+    read, commit_batch = CsvConnector.read, Store.commit_batch
+    batches_read, batches_committed, ahead = 0, 0, []
+
+    async def counted_read(self: CsvConnector, *args: Any) -> AsyncIterator[Batch]:
+        nonlocal batches_read
+        async for batch in read(self, *args):
+            batches_read += 1
+            ahead.append(batches_read - batches_committed)
+            yield batch
+
+    async def slow_commit(self: Store, *args: Any, **options: Any) -> None:
+        nonlocal batches_committed
+        for _ in range(20):
+            await asyncio.sleep(0)  # a state database slower than the source and the target
+        await commit_batch(self, *args, **options)
+        batches_committed += 1
+
+    monkeypatch.setattr(CsvConnector, "read", counted_read)
+    monkeypatch.setattr(Store, "commit_batch", slow_commit)
+    run = await _run(project)
+
+    assert (run.status, run.counts) == ("succeeded", Counts(read=12, created=12)), run.error
+    assert max(ahead) <= 2, f"batches read ahead of the commits: {ahead}"
+
+
+async def test_a_commit_failing_while_the_source_waits_for_room_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The records of a batch whose commit failed are never given back: the source, waiting for room,
+    # would wait for ever, and the run with it, instead of failing with the state database's error.
+    project = _project(tmp_path, "".join(f"{n},Person {n}\n" for n in range(1, 13)))
+    monkeypatch.setattr(run_module, "RECORDS_IN_FLIGHT", 4, raising=False)
+    commit_batch, commits = Store.commit_batch, 0
+
+    async def failing_commit(self: Store, *args: Any, **options: Any) -> None:
+        nonlocal commits
+        commits += 1
+        if commits == 2:
+            raise StoreError("the state database is full")
+        await commit_batch(self, *args, **options)
+
+    monkeypatch.setattr(Store, "commit_batch", failing_commit)
+    async with asyncio.timeout(30):
+        run = await _run(project)
+
+    assert run.status == "failed"
+    assert "the state database is full" in (run.error or "")
+    assert _rows(tmp_path / "state.db", "SELECT count(*) FROM id_map") == [(2,)]
