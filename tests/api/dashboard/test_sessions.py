@@ -114,6 +114,15 @@ async def test_a_wrong_token_or_another_site_gets_no_session(start: Start, proje
         assert broken.status_code == 403 and "set-cookie" not in broken.headers, (no_url, broken.text)
 
 
+async def test_a_token_with_a_unicode_space_after_it_is_no_token(start: Start, project: ApiProject) -> None:
+    client = await start(project)
+    for extra in ("\u00a0", "\u0085", "\u3000", "\u2003"):
+        wrong = await sign_in(client, project.secrets.operator + extra)
+        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers, repr(extra)
+    signed = await sign_in(client, f" \t{project.secrets.operator}\t ")
+    assert signed.status_code == 303 and COOKIE in signed.headers["set-cookie"]
+
+
 async def test_signing_out_ends_the_session(start: Start, project: ApiProject) -> None:
     client = await start(project)
     await sign_in(client, project.secrets.operator)
