@@ -204,6 +204,22 @@ async def test_unknown_things_are_pages_saying_so(start: Start, project: ApiProj
     assert unseen.status_code == 404 and "never saw a source record" in unseen.text
 
 
+async def test_a_name_of_60000_characters_is_not_answered_with_all_of_it(start: Start, project: ApiProject) -> None:
+    """Every character a client sends in a name came back in the answer: the page's 404, the API's 422."""
+    client = await start(without_tokens(project))
+    name = "x" * 60_000
+
+    for address in (f"/syncs/{name}", f"/api/v1/syncs/{name}", f"/api/v1/syncs/contacts/records/{name}"):
+        answer = await client.get(address)
+        assert answer.status_code in (404, 422) and len(answer.content) < 5_000, (address, answer.status_code)
+        assert name[:2049] not in answer.text
+    for action in ("run", "pause", "resume", "dead-letters/retry"):
+        answer = await client.post(f"/syncs/{name}/{action}", headers=SAME_SITE)
+        assert answer.status_code == 404 and len(answer.content) < 5_000, (action, answer.status_code)
+    refused = (await client.get(f"/api/v1/syncs/{name}")).json()
+    assert refused["errors"][0]["input"] == "x" * 200 + "… (60,000 characters)"
+
+
 @pytest.mark.parametrize("page", ["/syncs/contacts?before={}", "/runs/1?after={}"])
 @pytest.mark.parametrize("number", [str(1 << 63), "9" * 30, "-1"])
 async def test_paging_beyond_what_the_state_database_holds_is_refused(
