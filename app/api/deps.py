@@ -9,9 +9,9 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
-from app.api.auth import Caller, bearer, identify_bearer, refuse_repeated_authorization, require_role
+from app.api.auth import Caller, bearer, identify, require_role
 from app.api.pagination import MAX_ID
 from app.engine import Service
 
@@ -24,10 +24,11 @@ async def get_service(request: Request) -> Service:
 async def viewer(
     service: Annotated[Service, Depends(get_service)],
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Caller:
-    refuse_repeated_authorization(service.project, request)
-    return identify_bearer(service.project, credentials)
+    """The caller, with any role. :data:`bearer` puts the scheme in the OpenAPI description; the header is
+    read by :func:`identify`, exactly as the dashboard's sign-in reads a token."""
+    return identify(service.project, request)
 
 
 async def operator(caller: Annotated[Caller, Depends(viewer)]) -> Caller:
@@ -35,10 +36,21 @@ async def operator(caller: Annotated[Caller, Depends(viewer)]) -> Caller:
     return caller
 
 
+def digits_only(value: object) -> object:
+    """An id as an address gives it: ASCII digits and nothing else. Pydantic also reads ``7%0A``, `` 7``,
+    ``+7``, ``1.0`` and ``1_000`` as numbers, so one run had many addresses (``/runs/1_000`` was run 1000).
+
+    :raises ValueError: for text that is not only digits (FastAPI answers it; for an id in the path, 404)
+    """
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("an id is written in the digits 0-9 alone")
+    return value
+
+
 ServiceDep = Annotated[Service, Depends(get_service)]
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-"""A run's, dead letter's or webhook event's id; one that cannot be (``abc``, ``0``, beyond 64 bits) is not
-found (404, app/api/validation_answers.py)."""
+Id = Annotated[int, BeforeValidator(digits_only), Path(ge=1, le=MAX_ID)]
+"""A run's, dead letter's or webhook event's id; one that cannot be (``abc``, ``0``, ``1.0``, beyond 64 bits)
+is not found (404, app/api/validation_answers.py)."""
 Viewer = Annotated[Caller, Depends(viewer)]
 Operator = Annotated[Caller, Depends(operator)]
 

@@ -17,6 +17,9 @@ from fastapi.responses import JSONResponse
 
 SHOWN = 3
 """Problems named in ``detail``; ``errors`` lists them all."""
+SHOWN_INPUT = 200
+"""Characters of a problem's ``input`` given back: a 100 KB name was answered with all of it, a client's
+own bytes sent back as many times as it asked."""
 
 _SCHEMA = {
     "title": "HTTPValidationError",
@@ -34,7 +37,7 @@ def install(app: FastAPI) -> None:
 
     async def answer(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        problems = list(exc.errors())
+        problems = [_cut_short(problem) for problem in exc.errors()]
         if problems and all(_an_id_in_the_path(problem) for problem in problems):
             detail = f"not found: no such id ({summary(problems)})"
             return JSONResponse({"detail": detail, "errors": jsonable_encoder(problems)}, 404)
@@ -51,6 +54,14 @@ def install(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _cut_short(problem: Any) -> Any:
+    """``problem`` with its ``input``, where that is long text, cut to :data:`SHOWN_INPUT` characters."""
+    given = problem.get("input") if isinstance(problem, dict) else None
+    if not isinstance(given, str) or len(given) <= SHOWN_INPUT:
+        return problem
+    return {**problem, "input": given[:SHOWN_INPUT] + f"… ({len(given):,} characters)"}
 
 
 def _an_id_in_the_path(problem: Any) -> bool:

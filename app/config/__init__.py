@@ -56,6 +56,7 @@ __all__ = [
     "WebhookConfig",
     "WholeNumber",
     "Winner",
+    "bearer_token",
     "check_url_port",
     "closest",
     "dotted",
@@ -92,6 +93,7 @@ if TYPE_CHECKING:
         format_duration,
         parse_duration,
     )
+    from app.config.credentials import bearer_token
     from app.config.issues import ConfigIssue, ConfigWarning, Mark, UnsetVariable
     from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, load_kind, options_alone
     from app.config.loader import (
@@ -136,6 +138,7 @@ _MODULES = {
         "format_duration",
         "parse_duration",
     ),
+    "app.config.credentials": ("bearer_token",),
     "app.config.issues": (
         "ConfigIssue",
         "ConfigWarning",

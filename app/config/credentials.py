@@ -61,6 +61,17 @@ def header_problems(value: str, what: str) -> Iterator[str]:
         return
 
 
+def bearer_token(header: str | None) -> str:
+    """The token an ``Authorization: Bearer <token>`` header offers; ``""`` for none, or another scheme.
+
+    Only spaces and tabs around the token are dropped (HTTP's own whitespace; no configured token begins or
+    ends with one). ``str.strip`` drops every Unicode space too, and a header is read as Latin-1: the token
+    followed by byte ``0xA0`` or ``0x85`` was let in as the token itself.
+    """
+    scheme, _, given = (header or "").partition(" ")
+    return given.strip(" \t") if scheme.lower() == "bearer" else ""
+
+
 def secret_cautions(value: str, what: str) -> Iterator[str]:
     """Why ``value`` is a weak ``what``, if it is: short enough to guess. Not an error (SPEC 8 refuses only
     empty ones, and a test's ``viewer-token`` is fine on a laptop), a warning that says how to make one."""

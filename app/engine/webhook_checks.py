@@ -21,7 +21,7 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from app.config import Project, WebhookConfig, parse_path
+from app.config import Project, WebhookConfig, bearer_token, parse_path
 from app.errors import RequestError
 from app.json_values import exact_integer, exact_number, parse_cut
 from app.mapping import compile_path
@@ -334,8 +334,8 @@ def verify(webhook: WebhookConfig, body: bytes, headers: Mapping[str, str], clie
     elif webhook.verify == "github":
         _github(secret, body, headers)
     elif webhook.verify == "token":
-        scheme, _, given = headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), secret.encode()):
+        given = bearer_token(headers.get("authorization"))
+        if not hmac.compare_digest(given.encode(), secret.encode()):
             raise WebhookNotProven("bad token", "a valid bearer token is required")
     elif not _loopback(client):
         raise WebhookNotProven("not loopback", "verify: none takes deliveries from this machine only")

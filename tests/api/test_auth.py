@@ -135,3 +135,23 @@ def test_two_authorization_headers_are_refused_whichever_comes_first(serve: Serv
             assert answer.headers["www-authenticate"] == "Bearer"
 
     assert served.viewer.json("GET", "/api/v1/syncs/contacts")["paused"] is False
+
+
+TOKEN_LOOKALIKES = [b"\xa0", b"\x85", b"\xc2\xa0", b"\xe3\x80\x80"]
+"""Bytes after a token that Python's ``str.strip`` took for whitespace (no-break space, next line, the UTF-8
+of a no-break and an ideographic space) where HTTP's own whitespace is a space or a tab."""
+
+
+def test_a_token_is_only_the_token_with_spaces_or_tabs_around_it(serve: ServeFactory, project: ApiProject) -> None:
+    served = serve(project)
+    client = served.anonymous.client
+    token = project.secrets.operator.encode()
+
+    for extra in TOKEN_LOOKALIKES:
+        for method, path in (("POST", "/api/v1/syncs/contacts/pause"), ("GET", "/api/v1/syncs")):
+            answer = client.request(method, path, headers={b"Authorization": b"Bearer " + token + extra})
+            assert answer.status_code == 401, (extra, method, path, answer.text)
+            assert answer.json() == {"detail": "the bearer token is not valid"}
+    assert served.viewer.json("GET", "/api/v1/syncs/contacts")["paused"] is False
+    for around in (b"Bearer  " + token, b"Bearer \t " + token, b"bearer " + token):
+        assert client.get("/api/v1/syncs", headers={b"Authorization": around}).status_code == 200, around

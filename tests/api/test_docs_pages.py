@@ -8,6 +8,8 @@ the service itself, and each of those must answer with its file.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from html.parser import HTMLParser
 
@@ -63,3 +65,24 @@ def test_an_api_description_page_loads_only_the_services_own_files(
         assert loaded.status_code == 200, url
         assert loaded.headers["content-type"].startswith(expected_types(url)), (url, loaded.headers["content-type"])
         assert len(loaded.content) > 1000 if url.endswith(".js") else loaded.content, url
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_an_api_description_page_runs_only_the_services_scripts_and_its_own(
+    serve: ServeFactory, project: ApiProject, page: str
+) -> None:
+    """A Content-Security-Policy as the dashboard's: scripts of the service, and the page's own inline script
+    (Swagger UI is started by one) by its hash; nothing is loaded from or sent to another host."""
+    api = serve(project).anonymous
+
+    answer = api.get(page)
+
+    policy = dict(part.strip().split(" ", 1) for part in answer.headers["content-security-policy"].split(";"))
+    inline = re.findall(r"<script>(.*?)</script>", answer.text, re.DOTALL)
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'" for script in inline
+    ]
+    assert policy["script-src"].split() == ["'self'", *hashes]
+    assert policy["default-src"] == "'none'" and policy["connect-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'" and policy["base-uri"] == "'none'"
+    assert (page == "/docs") == bool(hashes), inline

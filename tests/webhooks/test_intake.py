@@ -159,6 +159,30 @@ async def test_a_refused_delivery_is_answered_with_its_status_and_leaves_nothing
     assert await app.metric("brygga_webhook_events_total", system=system, outcome="accepted") == 0
 
 
+@pytest.mark.parametrize(
+    "extra", [b"\xa0", b"\x85", b"\xc2\xa0", b"\xe3\x80\x80"], ids=["nbsp", "next line", "utf-8 nbsp", "ideographic"]
+)
+async def test_a_sender_token_is_only_the_token_with_spaces_or_tabs_around_it(
+    in_process: InProcessFactory, extra: bytes
+) -> None:
+    """Python's ``str.strip`` takes these for whitespace: the token and one of them verified as the token (a
+    control character is refused before: 400)."""
+    app = await in_process()
+    token = app.project.secrets.sender_token.encode()
+
+    refused = await app.hooks.post(
+        "/webhooks/tokened", content=TOKEN_ONE, headers={b"authorization": b"Bearer " + token + extra}
+    )
+
+    assert refused.status_code in (400, 401), refused.text
+    await app.idle("tokened")
+    assert app.project.stored() == NOTHING_STORED
+    taken = await app.hooks.post(
+        "/webhooks/tokened", content=TOKEN_ONE, headers={b"authorization": b"Bearer   " + token}
+    )
+    assert taken.status_code == 202, taken.text
+
+
 @pytest.mark.parametrize(("system", "body"), [("signed", BIG), ("small", OVER_1KIB)], ids=["default 1 MiB", "1KiB"])
 async def test_a_body_too_large_is_refused_when_sent_in_chunks_without_a_length(
     in_process: InProcessFactory, system: str, body: bytes

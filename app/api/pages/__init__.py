@@ -25,6 +25,9 @@ from app.api.pages.sessions import Sessions
 
 __all__ = ["ASSETS", "install"]
 
+SHOWN_PATH = 200
+"""Characters of an address a page that fits no address shows: all 100 KB of one came back in it."""
+
 
 def install(app: FastAPI) -> None:
     """Serve the pages and their files on ``app``."""
@@ -55,7 +58,9 @@ def _answer_misfits_with_a_page(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         in_path = any(problem.get("loc", ("",))[0] == "path" for problem in exc.errors())
         status, title = (404, "Not found") if in_path else (400, "Not a page")
-        detail = f"{request.url.path} shows nothing for this address ({validation_answers.summary(exc.errors())})."
+        path = request.url.path  # the client's: cut short, as a name in it would be
+        shown = path if len(path) <= SHOWN_PATH else f"{path[:SHOWN_PATH]}…"
+        detail = f"{shown} shows nothing for this address ({validation_answers.summary(exc.errors())})."
         return page(request, "problem.html", status, title=title, detail=detail)
 
     app.add_exception_handler(RequestValidationError, answer)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.api.deps import Id
+from app.api.deps import Id, SyncName
 from app.api.pages.access import action_of, back_to, service_of
 from app.api.pages.rendering import page
 from app.errors import ConflictError, NotFoundError
@@ -52,7 +52,7 @@ async def _outcome(request: Request, sync: str, run_id: int, started: str) -> st
 
 
 @router.post("/syncs/{name}/run")
-async def run_now(request: Request, name: str) -> Response:
+async def run_now(request: Request, name: SyncName) -> Response:
     async def act(_: str) -> str:
         run_id = await service_of(request).trigger(name)
         return await _outcome(request, name, run_id, f"{name} runs now")
@@ -61,7 +61,7 @@ async def run_now(request: Request, name: str) -> Response:
 
 
 @router.post("/syncs/{name}/pause")
-async def pause(request: Request, name: str) -> Response:
+async def pause(request: Request, name: SyncName) -> Response:
     async def act(_: str) -> str:
         await service_of(request).pause(name)
         return f"{name} is paused: it takes no scheduled or webhook runs until resumed."
@@ -70,7 +70,7 @@ async def pause(request: Request, name: str) -> Response:
 
 
 @router.post("/syncs/{name}/resume")
-async def resume(request: Request, name: str) -> Response:
+async def resume(request: Request, name: SyncName) -> Response:
     async def act(_: str) -> str:
         await service_of(request).resume(name)
         return f"{name} is resumed."
@@ -79,7 +79,7 @@ async def resume(request: Request, name: str) -> Response:
 
 
 @router.post("/syncs/{name}/dead-letters/retry")
-async def retry_all(request: Request, name: str) -> Response:
+async def retry_all(request: Request, name: SyncName) -> Response:
     async def act(_: str) -> str:
         run_id = await service_of(request).retry_dead_letters(name)
         return await _outcome(request, name, run_id, f"Every dead letter of {name} is retried")

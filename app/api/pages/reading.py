@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.api.deps import MAX_TEXT, Id, storable
+from app.api.deps import MAX_TEXT, Id, SyncName, storable
 from app.api.pages.access import Visit, service_of, visit_of
 from app.api.pages.chart import ACTIONS
 from app.api.pages.rendering import SECURITY_HEADERS, page, render
@@ -63,12 +63,12 @@ async def overview_rows(request: Request) -> Response:
 
 @router.get("/syncs/{name}")
 async def sync_page(
-    request: Request, name: str, before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+    request: Request, name: SyncName, before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
 ) -> Response:
     visit = visit_of(request)
     service = service_of(request)
     try:
-        view = await service.view(_text(name) or "")
+        view = await service.view(name)
     except NotFoundError as exc:
         return _missing(request, visit, str(exc))
     runs = await service.runs(view.name, None, before, RUNS_SHOWN + 1)

@@ -31,7 +31,7 @@ async def sign_in(request: Request) -> Response:
     if not needs_sign_in(request):
         return RedirectResponse("/", status_code=303)
     check_origin(request)
-    token = (await form_of(request)).get("token", "").strip()
+    token = (await form_of(request)).get("token", "").strip(" \t")  # as a bearer token's: not every Unicode space
     if not token or caller_of(service_of(request).project, token) is None:
         return page(request, "sign_in.html", 401, problem="That token is not one of this service's api.tokens.")
     sessions = sessions_of(request)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from app.api.convert import story_public, sync_public
 from app.api.deps import Operator, ServiceDep, SourceKey, SyncName, Viewer
+from app.api.key_paths import ANY_TEXT
 from app.api.models import RecordStory, RunStarted, SyncPublic, SyncsPage
 from app.api.pagination import DEFAULT_LIMIT, CursorParam, Limit, encode_cursor, text_cursor
 from app.api.responses import BAD_CURSOR, FORBIDDEN, UNAUTHORIZED, problem
@@ -67,7 +68,7 @@ async def reset(name: SyncName, service: ServiceDep, _: Operator) -> SyncPublic:
     return sync_public(await service.reset(name))
 
 
-@router.get("/{name}/records/{source_key:path}", responses=UNSEEN)
+@router.get(f"/{{name}}/records/{{source_key:{ANY_TEXT}}}", responses=UNSEEN)
 async def record_story(name: SyncName, source_key: SourceKey, service: ServiceDep, _: Viewer) -> RecordStory:
     """One source record's story: its ID map entry and every log entry about it, newest first.
     404 for a key the sync never saw (no ID map entry, log entry or dead letter has it)."""

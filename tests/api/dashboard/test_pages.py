@@ -275,3 +275,19 @@ def test_a_two_way_record_story_shows_the_side_its_pair_is_gone_from(
     expect(note).to_contain_text("The record left in b (erp.customers) stays; its edits are skipped, not carried.")
     expect(page.locator(".story > li").nth(0)).to_contain_text("skipped to b")
     checked(page, screens, "record-gone")
+
+
+def test_the_api_description_pages_work_under_their_content_security_policy(
+    serve: ServeFactory, project: ApiProject, context: BrowserContext
+) -> None:
+    """The policy refuses any script but the service's and the page's own: both pages still show the API
+    (the context fails the test on a script the policy blocked, or any other error on the console)."""
+    served = serve(project)
+    page = context.new_page()
+
+    page.goto(served.process.url + "/docs")
+    page.locator(".opblock-summary", has_text="/api/v1/syncs/{name}/pause").first.click()
+    expect(page.get_by_role("button", name="Try it out")).to_be_visible()
+    page.goto(served.process.url + "/redoc")
+    expect(page.get_by_role("heading", name=re.compile(r"^Brygga"))).to_be_visible()
+    expect(page.get_by_text("Retry it now", exact=False).first).to_be_attached()

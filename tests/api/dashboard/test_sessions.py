@@ -114,6 +114,15 @@ async def test_a_wrong_token_or_another_site_gets_no_session(start: Start, proje
         assert broken.status_code == 403 and "set-cookie" not in broken.headers, (no_url, broken.text)
 
 
+async def test_a_token_with_a_unicode_space_after_it_is_no_token(start: Start, project: ApiProject) -> None:
+    client = await start(project)
+    for extra in ("\u00a0", "\u0085", "\u3000", "\u2003"):
+        wrong = await sign_in(client, project.secrets.operator + extra)
+        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers, repr(extra)
+    signed = await sign_in(client, f" \t{project.secrets.operator}\t ")
+    assert signed.status_code == 303 and COOKIE in signed.headers["set-cookie"]
+
+
 async def test_signing_out_ends_the_session(start: Start, project: ApiProject) -> None:
     client = await start(project)
     await sign_in(client, project.secrets.operator)
@@ -193,6 +202,22 @@ async def test_unknown_things_are_pages_saying_so(start: Start, project: ApiProj
     assert missing_run.status_code == 404 and "no run with id 999" in missing_run.text
     unseen = await client.get("/records", params={"sync": "contacts", "key": "42"})
     assert unseen.status_code == 404 and "never saw a source record" in unseen.text
+
+
+async def test_a_name_of_60000_characters_is_not_answered_with_all_of_it(start: Start, project: ApiProject) -> None:
+    """Every character a client sends in a name came back in the answer: the page's 404, the API's 422."""
+    client = await start(without_tokens(project))
+    name = "x" * 60_000
+
+    for address in (f"/syncs/{name}", f"/api/v1/syncs/{name}", f"/api/v1/syncs/contacts/records/{name}"):
+        answer = await client.get(address)
+        assert answer.status_code in (404, 422) and len(answer.content) < 5_000, (address, answer.status_code)
+        assert name[:2049] not in answer.text
+    for action in ("run", "pause", "resume", "dead-letters/retry"):
+        answer = await client.post(f"/syncs/{name}/{action}", headers=SAME_SITE)
+        assert answer.status_code == 404 and len(answer.content) < 5_000, (action, answer.status_code)
+    refused = (await client.get(f"/api/v1/syncs/{name}")).json()
+    assert refused["errors"][0]["input"] == "x" * 200 + "… (60,000 characters)"
 
 
 @pytest.mark.parametrize("page", ["/syncs/contacts?before={}", "/runs/1?after={}"])
