@@ -58,6 +58,7 @@ __all__ = [
     "Winner",
     "check_url_port",
     "closest",
+    "cron_trigger",
     "dotted",
     "find_project_file",
     "format_duration",
@@ -92,6 +93,7 @@ if TYPE_CHECKING:
         format_duration,
         parse_duration,
     )
+    from app.config.cron import cron_trigger
     from app.config.issues import ConfigIssue, ConfigWarning, Mark, UnsetVariable
     from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, load_kind, options_alone
     from app.config.loader import (
@@ -136,6 +138,7 @@ _MODULES = {
         "format_duration",
         "parse_duration",
     ),
+    "app.config.cron": ("cron_trigger",),
     "app.config.issues": (
         "ConfigIssue",
         "ConfigWarning",

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr
 
 from app.config.base import ConfigModel, Duration, Problem, StringList, WholeNumber
+from app.config.cron import cron_trigger
 from app.config.yaml_source import SourceMap
 
 Mode = Literal["upsert", "insert", "update", "mirror"]
@@ -127,11 +128,8 @@ class Schedule(ConfigModel):
         if self.every is not None and self.every < timedelta(seconds=1):
             yield Problem(("every",), "run at most once a second: use 1s or more")
         if self.cron is not None:
-            # APScheduler (and asyncio under it) only for a project that has a cron schedule
-            from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415
-
             try:
-                CronTrigger.from_crontab(self.cron)
+                cron_trigger(self.cron)
             except ValueError as exc:
                 yield Problem(
                     ("cron",), f"'{self.cron}' is not a cron expression ({exc}): use five fields such as '*/5 * * * *'"

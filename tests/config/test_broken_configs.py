@@ -932,6 +932,16 @@ SYNC_CASES = [
         (A, AFTER_SYNC, 18, "schedule.cron: '61 * * * *' is not a cron expression"),
     ),
     case(
+        "schedule-cron-that-never-fires",
+        sync("schedule: {cron: '0 6 30 2 *'}\n"),
+        (A, AFTER_SYNC, 18, "schedule.cron: '0 6 30 2 *' is not a cron expression (it never fires: no month it names"),
+    ),
+    case(
+        "schedule-cron-weekday-past-sunday",
+        sync("schedule: {cron: '0 6 * * 1-8'}\n"),
+        (A, AFTER_SYNC, 18, "schedule.cron: '0 6 * * 1-8' is not a cron expression (weekday '8' is not 0-7"),
+    ),
+    case(
         "schedule-cron-in-words",
         sync("schedule: {cron: every monday}\n"),
         (A, AFTER_SYNC, 18, "use five fields such as '*/5 * * * *'"),
