@@ -31,6 +31,7 @@ from app.config.issues import (
     UnsetVariable,
     UnusableVariable,
     VariableIssue,
+    shown_message,
 )
 from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, options_model
 from app.config.needs import EVERYTHING, Needs
@@ -136,7 +137,8 @@ def keep_warnings(project: Project, reported: list[ConfigIssue]) -> Project:
 
 def report_issues(issues: list[ConfigIssue], project: Project, needs: Needs = EVERYTHING) -> list[ConfigIssue]:
     """Issues ready to show: echoes and the unset variables ``needs`` does not use dropped, in file order
-    (the project file first), by position, secrets scrubbed."""
+    (the project file first), by position, secrets scrubbed, each
+    message one line of at most a screenful."""
     kept = [
         issue
         for issue in _without_echoes(issues)
@@ -149,7 +151,7 @@ def report_issues(issues: list[ConfigIssue], project: Project, needs: Needs = EV
     ordered = sorted(kept, key=lambda issue: (order.get(issue.file, len(order)), issue.mark))
     return [
         (ConfigWarning if isinstance(issue, ConfigWarning) else ConfigIssue)(
-            issue.file, issue.mark, project.secrets.redact(issue.message)
+            issue.file, issue.mark, shown_message(project.secrets.redact(issue.message))
         )
         for issue in ordered
     ]
