@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr
 
-from app.config.base import ConfigModel, Duration, Problem, StringList, WholeNumber
+from app.config.base import MOST_NAME_CHARACTERS, ConfigModel, Duration, Problem, StringList, WholeNumber
 from app.config.cron import cron_trigger
 from app.config.yaml_source import SourceMap
 
@@ -42,14 +42,18 @@ StreamRef = Annotated[str, AfterValidator(_stream_ref)]
 _SYNC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-SYNC_NAME_HINT = "use letters, digits, '-', '_' and '.', starting with a letter or digit"
+SYNC_NAME_HINT = (
+    f"use letters, digits, '-', '_' and '.', starting with a letter or digit, {MOST_NAME_CHARACTERS} at most"
+)
 
 
 def is_sync_name(value: str) -> bool:
-    return _SYNC_NAME.fullmatch(value) is not None
+    return len(value) <= MOST_NAME_CHARACTERS and _SYNC_NAME.fullmatch(value) is not None
 
 
 def _sync_name(value: str) -> str:
+    if len(value) > MOST_NAME_CHARACTERS:
+        raise ValueError(f"a sync name has {MOST_NAME_CHARACTERS} characters at most, this one {len(value):,}")
     if not is_sync_name(value):
         raise ValueError(f"'{value}' is not a sync name: {SYNC_NAME_HINT}")
     return value

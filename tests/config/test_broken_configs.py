@@ -1485,6 +1485,26 @@ NAME_CASES = [
         system(SQL_SYSTEM.replace("contacts:", "all contacts:")),
         (P, 7, 7, "systems.crm.streams.all contacts: not a stream name: use letters, digits, '-' and '_'"),
     ),
+    case(
+        "sync-name-longer-than-a-state-database-indexes",
+        {A: f"name: {'n' * 201}\n" + SYNC},
+        (A, 1, 7, "name: a sync name has 200 characters at most, this one 201"),
+    ),
+    case(
+        "system-name-longer-than-a-state-database-indexes",
+        system(SQL_SYSTEM.replace("crm:", f"{'s' * 201}:")),
+        (P, 3, 3, "systems: a system name has 200 characters at most, this one 201"),
+    ),
+    case(
+        "system-name-with-a-line-end",
+        system(SQL_SYSTEM.replace("crm:", '"crm\\n":')),
+        (P, 3, 3, "systems: 'crm\\n' is not a system name: use letters, digits, '-' and '_' (no dots or spaces)"),
+    ),
+    case(
+        "stream-name-with-a-line-end",
+        system(SQL_SYSTEM.replace("contacts:", '"contacts\\n":')),
+        (P, 7, 7, "systems.crm.streams.contacts\\n: not a stream name: use letters, digits, '-' and '_'"),
+    ),
 ]
 
 DURATION_CASES = [
