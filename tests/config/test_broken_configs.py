@@ -509,6 +509,11 @@ PROJECT_CASES = [
         (P, AFTER_MINIMAL + 1, 11, "alerts[0].url: expected an http:// or https:// URL"),
     ),
     case(
+        "alert-url-with-a-port-past-65535",
+        settings("alerts:\n  - {url: 'https://hooks.example.com:99999/x'}\n"),
+        (P, AFTER_MINIMAL + 1, 11, "alerts[0].url: the port in this URL is not a number from 0 to 65535"),
+    ),
+    case(
         "alert-on-given-as-a-string",
         settings("alerts:\n  - {url: 'https://hooks.example.com/x', on: failing}\n"),
         (P, AFTER_MINIMAL + 1, 46, "alerts[0].on: expected a list, got 'failing'"),
@@ -626,6 +631,16 @@ REST_CASES = [
         "rest-base-url-without-scheme",
         system(REST_SYSTEM.replace("https://api.example.com", "api.example.com") + REST_STREAM),
         (P, 5, 15, "systems.api.base_url: expected an http:// or https:// URL"),
+    ),
+    case(
+        "rest-base-url-with-a-port-past-65535",
+        system(REST_SYSTEM.replace("api.example.com", "127.0.0.1:99999") + REST_STREAM),
+        (P, 5, 15, "systems.api.base_url: the port in this URL is not a number from 0 to 65535"),
+    ),
+    case(
+        "rest-base-url-with-a-port-that-is-no-number",
+        system(REST_SYSTEM.replace("api.example.com", "api.example.com:https") + REST_STREAM),
+        (P, 5, 15, "systems.api.base_url: the port in this URL is not a number from 0 to 65535"),
     ),
     case(
         "rest-auth-type-typo",
