@@ -167,6 +167,12 @@ class SyncTest(ConfigModel):
         expectations = [self.output is not None, self.skip, self.error is not None]
         if sum(expectations) != 1:
             yield Problem((), "a test expects exactly one of output, skip: true, error")
+        if self.error is not None and not self.error.strip():  # it is found in every message
+            yield Problem(
+                ("error",),
+                "an empty error matches every error, so the test could not fail: name the field that must fail,"
+                " or a part of the message, such as error: email",
+            )
 
 
 class SyncConfig(ConfigModel):

@@ -997,6 +997,11 @@ SYNC_CASES = [
         (A, AFTER_SYNC + 1, 5, "tests[0]: a test expects exactly one of output, skip: true, error"),
     ),
     case(
+        "test-expecting-an-empty-error",
+        sync("tests:\n  - {name: no email, input: {id: 1}, error: ' '}\n"),
+        (A, AFTER_SYNC + 1, 45, "tests[0].error: an empty error matches every error, so the test could not fail"),
+    ),
+    case(
         "test-with-two-expectations",
         sync("tests:\n  - {name: archived, input: {id: 1}, skip: true, error: email}\n"),
         (A, AFTER_SYNC + 1, 5, "tests[0]: a test expects exactly one of output, skip: true, error"),
