@@ -59,6 +59,7 @@ __all__ = [
     "bearer_token",
     "check_url_port",
     "closest",
+    "cron_trigger",
     "dotted",
     "find_project_file",
     "format_duration",
@@ -94,6 +95,7 @@ if TYPE_CHECKING:
         parse_duration,
     )
     from app.config.credentials import bearer_token
+    from app.config.cron import cron_trigger
     from app.config.issues import ConfigIssue, ConfigWarning, Mark, UnsetVariable
     from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, load_kind, options_alone
     from app.config.loader import (
@@ -139,6 +141,7 @@ _MODULES = {
         "parse_duration",
     ),
     "app.config.credentials": ("bearer_token",),
+    "app.config.cron": ("cron_trigger",),
     "app.config.issues": (
         "ConfigIssue",
         "ConfigWarning",

@@ -185,8 +185,21 @@ StringList = Annotated[
 ]
 """A list of strings where a single string also does."""
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
-NAME_HINT = "use letters, digits, '-' and '_' (no dots or spaces), starting with a letter or digit"
+MOST_NAME_CHARACTERS = 200
+"""The longest name of a system, stream or sync. The state database indexes sync names with each record's
+key (PostgreSQL holds at most 2,704 bytes in an index row, 2,000 of them for the key): a sync named with
+9,000 characters validated, then failed every run at its first record."""
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+NAME_HINT = (
+    f"use letters, digits, '-' and '_' (no dots or spaces), starting with a letter or digit,"
+    f" {MOST_NAME_CHARACTERS} at most"
+)
+
+
+def is_name(value: str) -> bool:
+    """Whether ``value`` is a system or stream name. Matched whole: a ``$`` would let a line end follow."""
+    return len(value) <= MOST_NAME_CHARACTERS and _NAME.fullmatch(value) is not None
 
 
 def check_url_port(url: str) -> None:

@@ -25,7 +25,12 @@ from app.config.yaml_source import SourceMap
 MAX_FILE_BYTES = 10 * 1024 * 1024
 """The largest config file read: ample for text someone writes, short of a memory problem."""
 
-_UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+_WIDE_ENCODINGS = (
+    (re.compile(rb"\x00\x00\xfe\xff|\xff\xfe\x00\x00|\x00\x00\x00[^\x00]|[^\x00]\x00\x00\x00"), "UTF-32"),
+    (re.compile(rb"\xfe\xff|\xff\xfe|\x00[^\x00]|[^\x00]\x00"), "UTF-16"),
+)
+"""How YAML itself tells the encoding of a stream from its first bytes (YAML 1.2, 5.2): a byte order mark,
+or the NUL bytes around a first ASCII character. UTF-32 first: its mark starts as UTF-16's does."""
 
 
 def read_config_text(file: Path, issues: list[ConfigIssue]) -> str | None:
@@ -36,6 +41,8 @@ def read_config_text(file: Path, issues: list[ConfigIssue]) -> str | None:
             problem, raw = _read_regular(file)
         except OSError as exc:
             problem = _os_problem(exc)
+    if problem is None and (wide := _wide_encoding(raw)) is not None:
+        problem = f"the file is {wide} text: save it as UTF-8"
     if problem is not None:
         issues.append(ConfigIssue(file, START, problem))
         return None
@@ -89,9 +96,12 @@ def _size_problem(size: int) -> str:
     return f"the file is {size:,} bytes, more than the {limit} MiB a config file may be: is it the right file?"
 
 
+def _wide_encoding(raw: bytes) -> str | None:
+    """``UTF-16`` or ``UTF-32`` for text in one of them, by its first bytes; ``None`` for any other."""
+    return next((name for marks, name in _WIDE_ENCODINGS if marks.match(raw)), None)
+
+
 def _encoding_issue(file: Path, raw: bytes, exc: UnicodeDecodeError) -> ConfigIssue:
-    if raw.startswith(_UTF16_MARKS):
-        return ConfigIssue(file, START, "the file is UTF-16 text: save it as UTF-8")
     message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}): save the file as UTF-8"
     return ConfigIssue(file, _byte_mark(raw, exc.start), message)
 

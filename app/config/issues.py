@@ -36,7 +36,12 @@ class ConfigIssue:
         return self.mark.col
 
     def __str__(self) -> str:
-        return f"{display_path(self.file)}:{self.mark.line}:{self.mark.col}: {self.message}"
+        return f"{self.place}: {self.message}"
+
+    @property
+    def place(self) -> str:
+        """``FILE:LINE:COL``, on one line whatever the file's name holds."""
+        return f"{display_path(self.file).translate(_SPELT)}:{self.mark.line}:{self.mark.col}"
 
 
 class ConfigWarning(ConfigIssue):
@@ -44,7 +49,7 @@ class ConfigWarning(ConfigIssue):
     write it now. Shown by ``brygga validate``, ``FILE:LINE:COL: warning: message``; fails nothing."""
 
     def __str__(self) -> str:
-        return f"{display_path(self.file)}:{self.mark.line}:{self.mark.col}: warning: {self.message}"
+        return f"{self.place}: warning: {self.message}"
 
 
 class RootCause(ConfigIssue):
@@ -86,6 +91,32 @@ class Unchecked(ConfigIssue):
     """
 
     system: str = ""
+
+
+MOST_MESSAGE_CHARACTERS = 2000
+"""The longest message shown: far above what any check says, short of a value written out whole. Messages
+quote the value they are about; a key, a mode or a cron of megabytes made one line of megabytes, in a
+terminal, a log and the answer of a reload."""
+
+_KEPT_AT_EACH_END = 900
+
+_SPELT = {code: f"\\x{code:02x}" for code in (*range(9), *range(11, 32), 127, *range(0x80, 0xA0))} | {
+    10: "\\n",
+    13: "\\r",
+}
+"""Control characters as escapes: an issue is one line (a quoted value with a line end in it made two, the
+second one looking like an issue of its own), and a terminal's escape codes in a value do nothing."""
+
+
+def shown_message(message: str) -> str:
+    """``message`` as one line of at most :data:`MOST_MESSAGE_CHARACTERS`: control characters spelt out,
+    and the middle of a longer one left out, so its start (the place and the start of the value) and its
+    end (what to do) stay. Apply it after scrubbing secrets: half a secret is no longer found as one."""
+    message = message.translate(_SPELT)
+    if len(message) <= MOST_MESSAGE_CHARACTERS:
+        return message
+    left_out = len(message) - 2 * _KEPT_AT_EACH_END
+    return f"{message[:_KEPT_AT_EACH_END]}…({left_out:,} characters left out)…{message[-_KEPT_AT_EACH_END:]}"
 
 
 def display_path(file: Path) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, create_model
 
-from app.config.base import NAME_HINT, NAME_PATTERN, Location
+from app.config.base import MOST_NAME_CHARACTERS, NAME_HINT, Location, is_name
 from app.config.broken_syncs import mapping_blocks
 from app.config.files import read_config_text, sync_files
 from app.config.interpolation import InterpolationError, UnsetVariableError, UnusableVariableError, interpolate
@@ -31,6 +31,7 @@ from app.config.issues import (
     UnsetVariable,
     UnusableVariable,
     VariableIssue,
+    shown_message,
 )
 from app.config.kinds import BrokenKindError, UnknownKindError, installed_kinds, options_model
 from app.config.needs import EVERYTHING, Needs
@@ -53,7 +54,6 @@ from app.config.yaml_source import SourceMap, YamlDocument, parse_yaml
 from app.errors import ConfigError
 
 DEFAULT_PROJECT_FILE = "brygga.yaml"
-_NAME = re.compile(NAME_PATTERN)
 
 
 @dataclass
@@ -136,7 +136,8 @@ def keep_warnings(project: Project, reported: list[ConfigIssue]) -> Project:
 
 def report_issues(issues: list[ConfigIssue], project: Project, needs: Needs = EVERYTHING) -> list[ConfigIssue]:
     """Issues ready to show: echoes and the unset variables ``needs`` does not use dropped, in file order
-    (the project file first), by position, secrets scrubbed."""
+    (the project file first), by position, secrets scrubbed, each
+    message one line of at most a screenful."""
     kept = [
         issue
         for issue in _without_echoes(issues)
@@ -149,7 +150,7 @@ def report_issues(issues: list[ConfigIssue], project: Project, needs: Needs = EV
     ordered = sorted(kept, key=lambda issue: (order.get(issue.file, len(order)), issue.mark))
     return [
         (ConfigWarning if isinstance(issue, ConfigWarning) else ConfigIssue)(
-            issue.file, issue.mark, project.secrets.redact(issue.message)
+            issue.file, issue.mark, shown_message(project.secrets.redact(issue.message))
         )
         for issue in ordered
     ]
@@ -263,10 +264,13 @@ class _ProjectReader:
             location: Location = ("systems", name)
             if not isinstance(name, str):
                 continue  # the project model reported it
-            if not _NAME.match(name):
-                self.issues.append(
-                    origin.issue(location, f"systems: '{name}' is not a system name: {NAME_HINT}", at_key=True)
+            if not is_name(name):
+                problem = (
+                    f"a system name has {MOST_NAME_CHARACTERS} characters at most, this one {len(name):,}"
+                    if len(name) > MOST_NAME_CHARACTERS
+                    else f"'{name}' is not a system name: {NAME_HINT}"
                 )
+                self.issues.append(origin.issue(location, f"systems: {problem}", at_key=True))
                 continue
             if not isinstance(raw, dict):
                 continue  # the project model reported it
@@ -285,7 +289,7 @@ class _ProjectReader:
             return None
         webhook: WebhookConfig | None = getattr(options, "webhook", None)
         for stream in options.streams:
-            if not _NAME.match(stream):
+            if not is_name(stream):
                 stream_location = (*location, "streams", stream)
                 self.issues.append(
                     origin.issue(
@@ -424,7 +428,7 @@ class _SyncReader:
             f" rename the file, or add a name: line ({SYNC_NAME_HINT})"
         )
         self.issues.append(ConfigIssue(file, START, message))
-        return "unnamed-" + re.sub(r"[^A-Za-z0-9_.-]", "-", file.stem)
+        return ("unnamed-" + re.sub(r"[^A-Za-z0-9_.-]", "-", file.stem))[:MOST_NAME_CHARACTERS]
 
     def _duplicate(self, sync: AnySync, first: AnySync) -> None:
         other = os.path.relpath(first.origin.file, self.project.root)

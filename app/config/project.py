@@ -74,6 +74,7 @@ def _in_memory(rest: str) -> bool:
 def _http_url(value: str) -> str:
     if not _HTTP_URL.match(value):
         raise ValueError("expected an http:// or https:// URL")
+    check_url_port(value)  # port 99999 passed, and the first request was a traceback (OverflowError)
     return value
 
 

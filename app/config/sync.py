@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr
 
-from app.config.base import ConfigModel, Duration, Problem, StringList, WholeNumber
+from app.config.base import MOST_NAME_CHARACTERS, ConfigModel, Duration, Problem, StringList, WholeNumber
+from app.config.cron import cron_trigger
 from app.config.yaml_source import SourceMap
 
 Mode = Literal["upsert", "insert", "update", "mirror"]
@@ -41,14 +42,18 @@ StreamRef = Annotated[str, AfterValidator(_stream_ref)]
 _SYNC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-SYNC_NAME_HINT = "use letters, digits, '-', '_' and '.', starting with a letter or digit"
+SYNC_NAME_HINT = (
+    f"use letters, digits, '-', '_' and '.', starting with a letter or digit, {MOST_NAME_CHARACTERS} at most"
+)
 
 
 def is_sync_name(value: str) -> bool:
-    return _SYNC_NAME.fullmatch(value) is not None
+    return len(value) <= MOST_NAME_CHARACTERS and _SYNC_NAME.fullmatch(value) is not None
 
 
 def _sync_name(value: str) -> str:
+    if len(value) > MOST_NAME_CHARACTERS:
+        raise ValueError(f"a sync name has {MOST_NAME_CHARACTERS} characters at most, this one {len(value):,}")
     if not is_sync_name(value):
         raise ValueError(f"'{value}' is not a sync name: {SYNC_NAME_HINT}")
     return value
@@ -127,11 +132,8 @@ class Schedule(ConfigModel):
         if self.every is not None and self.every < timedelta(seconds=1):
             yield Problem(("every",), "run at most once a second: use 1s or more")
         if self.cron is not None:
-            # APScheduler (and asyncio under it) only for a project that has a cron schedule
-            from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415
-
             try:
-                CronTrigger.from_crontab(self.cron)
+                cron_trigger(self.cron)
             except ValueError as exc:
                 yield Problem(
                     ("cron",), f"'{self.cron}' is not a cron expression ({exc}): use five fields such as '*/5 * * * *'"
@@ -165,6 +167,12 @@ class SyncTest(ConfigModel):
         expectations = [self.output is not None, self.skip, self.error is not None]
         if sum(expectations) != 1:
             yield Problem((), "a test expects exactly one of output, skip: true, error")
+        if self.error is not None and not self.error.strip():  # it is found in every message
+            yield Problem(
+                ("error",),
+                "an empty error matches every error, so the test could not fail: name the field that must fail,"
+                " or a part of the message, such as error: email",
+            )
 
 
 class SyncConfig(ConfigModel):

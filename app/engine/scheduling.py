@@ -14,10 +14,9 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from app.config import AnySync, format_duration
+from app.config import AnySync, cron_trigger, format_duration
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -32,7 +31,7 @@ def trigger_of(sync: AnySync) -> BaseTrigger | None:
     if sync.schedule.every is not None:
         return IntervalTrigger(seconds=sync.schedule.every.total_seconds(), start_date=EPOCH, timezone=UTC)
     assert sync.schedule.cron is not None
-    return CronTrigger.from_crontab(sync.schedule.cron, timezone=UTC)
+    return cron_trigger(sync.schedule.cron, UTC)
 
 
 def slot_of(sync: AnySync, now: datetime) -> datetime:

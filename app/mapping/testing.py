@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -102,6 +103,8 @@ def values_match(expected: Any, actual: Any, convert: Converter | None = None) -
         return expected.keys() == actual.keys() and all(values_match(expected[k], actual[k]) for k in expected)
     if isinstance(expected, list) and isinstance(actual, list):
         return len(expected) == len(actual) and all(values_match(e, a) for e, a in zip(expected, actual, strict=True))
+    if _is_nan(expected) or _is_nan(actual):  # equal to nothing, itself included: .nan expected never passed
+        return _is_nan(expected) and _is_nan(actual)
     if expected == actual:
         return True
     if _is_number(actual) and isinstance(expected, str | int | float):
@@ -139,6 +142,10 @@ def _same_instant(expected: str, actual: datetime) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _is_nan(value: Any) -> bool:
+    return (isinstance(value, float) and math.isnan(value)) or (isinstance(value, Decimal) and value.is_nan())
 
 
 def _as_decimal(value: Any) -> Decimal | None:

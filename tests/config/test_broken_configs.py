@@ -509,6 +509,11 @@ PROJECT_CASES = [
         (P, AFTER_MINIMAL + 1, 11, "alerts[0].url: expected an http:// or https:// URL"),
     ),
     case(
+        "alert-url-with-a-port-past-65535",
+        settings("alerts:\n  - {url: 'https://hooks.example.com:99999/x'}\n"),
+        (P, AFTER_MINIMAL + 1, 11, "alerts[0].url: the port in this URL is not a number from 0 to 65535"),
+    ),
+    case(
         "alert-on-given-as-a-string",
         settings("alerts:\n  - {url: 'https://hooks.example.com/x', on: failing}\n"),
         (P, AFTER_MINIMAL + 1, 46, "alerts[0].on: expected a list, got 'failing'"),
@@ -626,6 +631,16 @@ REST_CASES = [
         "rest-base-url-without-scheme",
         system(REST_SYSTEM.replace("https://api.example.com", "api.example.com") + REST_STREAM),
         (P, 5, 15, "systems.api.base_url: expected an http:// or https:// URL"),
+    ),
+    case(
+        "rest-base-url-with-a-port-past-65535",
+        system(REST_SYSTEM.replace("api.example.com", "127.0.0.1:99999") + REST_STREAM),
+        (P, 5, 15, "systems.api.base_url: the port in this URL is not a number from 0 to 65535"),
+    ),
+    case(
+        "rest-base-url-with-a-port-that-is-no-number",
+        system(REST_SYSTEM.replace("api.example.com", "api.example.com:https") + REST_STREAM),
+        (P, 5, 15, "systems.api.base_url: the port in this URL is not a number from 0 to 65535"),
     ),
     case(
         "rest-auth-type-typo",
@@ -932,6 +947,16 @@ SYNC_CASES = [
         (A, AFTER_SYNC, 18, "schedule.cron: '61 * * * *' is not a cron expression"),
     ),
     case(
+        "schedule-cron-that-never-fires",
+        sync("schedule: {cron: '0 6 30 2 *'}\n"),
+        (A, AFTER_SYNC, 18, "schedule.cron: '0 6 30 2 *' is not a cron expression (it never fires: no month it names"),
+    ),
+    case(
+        "schedule-cron-weekday-past-sunday",
+        sync("schedule: {cron: '0 6 * * 1-8'}\n"),
+        (A, AFTER_SYNC, 18, "schedule.cron: '0 6 * * 1-8' is not a cron expression (weekday '8' is not 0-7"),
+    ),
+    case(
         "schedule-cron-in-words",
         sync("schedule: {cron: every monday}\n"),
         (A, AFTER_SYNC, 18, "use five fields such as '*/5 * * * *'"),
@@ -970,6 +995,11 @@ SYNC_CASES = [
         "test-without-expectation",
         sync("tests:\n  - name: active contact\n    input: {id: 1}\n"),
         (A, AFTER_SYNC + 1, 5, "tests[0]: a test expects exactly one of output, skip: true, error"),
+    ),
+    case(
+        "test-expecting-an-empty-error",
+        sync("tests:\n  - {name: no email, input: {id: 1}, error: ' '}\n"),
+        (A, AFTER_SYNC + 1, 45, "tests[0].error: an empty error matches every error, so the test could not fail"),
     ),
     case(
         "test-with-two-expectations",
@@ -1474,6 +1504,26 @@ NAME_CASES = [
         "stream-name-with-a-space",
         system(SQL_SYSTEM.replace("contacts:", "all contacts:")),
         (P, 7, 7, "systems.crm.streams.all contacts: not a stream name: use letters, digits, '-' and '_'"),
+    ),
+    case(
+        "sync-name-longer-than-a-state-database-indexes",
+        {A: f"name: {'n' * 201}\n" + SYNC},
+        (A, 1, 7, "name: a sync name has 200 characters at most, this one 201"),
+    ),
+    case(
+        "system-name-longer-than-a-state-database-indexes",
+        system(SQL_SYSTEM.replace("crm:", f"{'s' * 201}:")),
+        (P, 3, 3, "systems: a system name has 200 characters at most, this one 201"),
+    ),
+    case(
+        "system-name-with-a-line-end",
+        system(SQL_SYSTEM.replace("crm:", '"crm\\n":')),
+        (P, 3, 3, "systems: 'crm\\n' is not a system name: use letters, digits, '-' and '_' (no dots or spaces)"),
+    ),
+    case(
+        "stream-name-with-a-line-end",
+        system(SQL_SYSTEM.replace("contacts:", '"contacts\\n":')),
+        (P, 7, 7, "systems.crm.streams.contacts\\n: not a stream name: use letters, digits, '-' and '_'"),
     ),
 ]
 

@@ -82,6 +82,16 @@ CASES = [
         id="utf-16",
     ),
     pytest.param(
+        sync_bytes(SYNC.encode("utf-32")),
+        ("mappings/a.yaml", 1, 1, "the file is UTF-32 text: save it as UTF-8"),
+        id="utf-32",
+    ),
+    pytest.param(
+        sync_bytes(SYNC.encode("utf-32-be")),
+        ("mappings/a.yaml", 1, 1, "the file is UTF-32 text: save it as UTF-8"),
+        id="utf-32-big-endian-without-a-byte-order-mark",
+    ),
+    pytest.param(
         sync_bytes(b"\xef\xbb\xbf" + SYNC.encode() + b"description: \xef\xbb\xbf\x00\n"),
         ("mappings/a.yaml", 5, 15, "a NUL character (U+0000) cannot be in a YAML file: remove it"),
         id="bom-then-a-nul-byte",

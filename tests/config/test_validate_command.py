@@ -141,3 +141,49 @@ def test_validate_checks_what_it_can_offline_and_does_not_stop_at_a_broken_syste
         ' [N] for list items and ["name"] for names with dots, such as address.country or items[0].sku',
         "4 config errors",
     ]
+
+
+def test_a_value_of_megabytes_is_shown_by_its_start_and_end(write_project: ProjectWriter) -> None:
+    """An error quotes its value; a mode of 2 MB made an error line of 2 MB, in a terminal or a log."""
+    project = write_project({"mappings/a.yaml": SYNC + f"mode: up{'z' * 2_000_000}sert\n"})
+
+    result = run_brygga("validate", "-c", str(project), cwd=project.parent)
+
+    assert result.returncode == 2
+    line, count = result.stderr.splitlines()
+    assert (len(line) <= 2000 + len("mappings/a.yaml:5:7: "), count) == (True, "1 config error")
+    assert line.startswith("mappings/a.yaml:5:7: mode: 'upzzz")
+    assert "zzz…(1,998," in line and " characters left out)…zzz" in line
+    assert line.endswith("zzzsert' is not valid: choose upsert, insert, update or mirror")
+
+
+def test_a_long_secret_is_scrubbed_before_its_message_is_shortened(write_project: ProjectWriter) -> None:
+    """Half of a secret is no longer found as the secret: a message is cut short only once it is scrubbed."""
+    secret = "".join(f"{number:04x}" for number in range(1000))  # 4,000 characters, past any bound on messages
+    project = write_project({"mappings/a.yaml": SYNC + f"mode: ${{MODE}}{'z' * 5000}\n"})
+
+    result = run_brygga("validate", "-c", str(project), cwd=project.parent, env={"MODE": secret})
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("mappings/a.yaml:5:7: mode: '***zzz")
+    assert [
+        secret[start : start + 8] for start in range(0, len(secret), 8) if secret[start : start + 8] in result.stderr
+    ] == []
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param('"up\\nsert"', "'up\\nsert'", id="a-line-end"),
+        pytest.param('"up\\r\\nsert"', "'up\\r\\nsert'", id="a-carriage-return"),
+    ],
+)
+def test_an_error_is_one_line_whatever_its_value_holds(write_project: ProjectWriter, value: str, shown: str) -> None:
+    project = write_project({"mappings/a.yaml": SYNC + f"mode: {value}\n"})
+
+    result = run_brygga("validate", "-c", str(project), cwd=project.parent)
+
+    assert result.returncode == 2
+    line, count = result.stderr.splitlines()
+    assert line.startswith(f"mappings/a.yaml:5:7: mode: {shown} is not valid: choose upsert, insert, update or mirror")
+    assert count == "1 config error"

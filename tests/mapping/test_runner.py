@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -238,6 +239,9 @@ def test_a_case_result_passes_without_failures() -> None:
         ({"a": "1", "b": [None]}, {"a": Decimal(1), "b": [None]}),
         ([1, "2.0"], [1, Decimal(2)]),
         ([], []),
+        (math.nan, math.nan),
+        (math.nan, Decimal("NaN")),
+        ({"a": [math.nan]}, {"a": [math.nan]}),
     ],
 )
 def test_values_match(expected: Any, actual: Any) -> None:
@@ -248,6 +252,10 @@ def test_values_match(expected: Any, actual: Any) -> None:
     ("expected", "actual"),
     [
         ("x", "X"),
+        (math.nan, 1.0),
+        (1.0, math.nan),
+        (math.nan, "nan"),
+        (math.nan, math.inf),
         (7, 8),
         ("7", 8),
         (None, ""),

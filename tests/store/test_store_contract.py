@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import string
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +14,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
 
+from app.config.base import MOST_NAME_CHARACTERS
 from app.errors import StoreError
+from app.record_checks import MOST_KEY_BYTES
 from app.store import BatchChanges, Counts, Failure, LogEntry, Store
 from app.store.models import LogRow
 from app.store.tables import METADATA
@@ -250,6 +254,22 @@ async def test_the_id_map_keeps_target_keys_and_hashes(store: Store) -> None:
     assert {key: (entry.target_key, entry.hash) for key, entry in found.items()} == {"2": ("A2", "h2b")}
     assert await store.id_map("other sync", ["2"]) == {}
     assert (await store.has_id_map(SYNC), await store.has_id_map("other sync")) == (True, False)
+
+
+async def test_the_longest_sync_name_with_the_longest_key_is_kept(store: Store) -> None:
+    """The bounds fit together: PostgreSQL holds at most 2,704 bytes in an index row, and the state database
+    indexes each key with its sync's name. Random text, so that no compression makes the rows shorter."""
+    chosen = random.Random(7)
+    sync = "".join(chosen.choices(string.ascii_letters + string.digits, k=MOST_NAME_CHARACTERS))
+    key = "".join(chr(chosen.randrange(0x4E00, 0x9FFF)) for _ in range(MOST_KEY_BYTES // 3))  # 3 bytes each
+    run_id = await store.start_run(sync, "manual")
+    failure = Failure(key + "!", {"id": 1}, "field email: required", "mapping")
+    changes = BatchChanges(mapped=[(key, "A1", "h1")], log=[LogEntry(key, "A1", "created")], failures=[failure])
+
+    await store.commit_batch(sync, run_id, changes)
+
+    assert (await store.id_map(sync, [key]))[key].target_key == "A1"
+    assert [letter.source_key for letter in await store.dead_letters(sync)] == [key + "!"]
 
 
 async def test_lookups_find_target_keys_across_syncs_in_large_numbers(store: Store) -> None:
