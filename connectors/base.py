@@ -157,6 +157,10 @@ Checkpoint = dict[str, Any]
 """Where a read got to, in a form of the connector's choosing; JSON with dates and decimals allowed."""
 
 
+Originals = Callable[[int], Record]
+"""The record at an index of a batch's ``records``, read anew (see :attr:`Batch.originals`)."""
+
+
 @dataclass(frozen=True)
 class Batch:
     """Records read in one go, and where the read will be once they are processed.
@@ -166,10 +170,16 @@ class Batch:
     :param checkpoint: stored by the engine once every record of this batch is
         written, skipped or dead-lettered; handed back to :meth:`Connector.read`
         on the next run. ``{}`` means "read everything next time".
+    :param originals: optional, for a connector that holds what it read in a smaller form than the records
+        (the JSON of an API's pages: a fifth of their parsed size): the record at an index of ``records``,
+        as read, anew. The engine then lets go of each record once it is mapped, and asks for it again only
+        for one that fails on its way to the target (its dead letter keeps it). It must give an equal record
+        every time, for as long as the batch is in the engine's hands. ``None``: records are held until written.
     """
 
     records: list[Record]
     checkpoint: Checkpoint
+    originals: Originals | None = None
 
 
 class WriteAction(StrEnum):
@@ -442,6 +452,7 @@ __all__ = [
     "Mode",
     "NotARecord",
     "NotJson",
+    "Originals",
     "PathSyntaxError",
     "PermanentError",
     "Problem",

@@ -176,6 +176,11 @@ class ConnectorContract:
             await connector.prepare(subject.stream)
             batches = await read_all(connector, subject.stream, None, self.batch_size)
         assert all(len(batch.records) <= self.batch_size for batch in batches), "a batch holds more than batch_size"
+        for number, batch in enumerate(batches):
+            again = batch.originals
+            assert again is None or all(again(at) == record for at, record in enumerate(batch.records)), (
+                f"batch {number + 1}'s originals give a record other than the one read"
+            )
         read = by_key(batches, subject.key)
         assert sorted(read) == sorted(keys_of(subject.records, subject.key))
         for record in subject.records:

@@ -22,7 +22,7 @@ from app.engine.by_key import records_by_key
 from app.engine.connector_calls import prepare_stream, read_batches, scan_keys, write_batch
 from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, RecordsInFlight, WaitForBefore, all_of, read_ahead
-from app.engine.planning import Action, Planned, keyless_key, plan_batch
+from app.engine.planning import LET_GO, Action, Planned, keyless_key, plan_batch
 from app.engine.retry import pause, with_retries, worth_retrying
 from app.engine.run_letters import BatchLetters, RunLetters
 from app.engine.writing import write_plan
@@ -30,7 +30,7 @@ from app.errors import ConnectorError, EarlierWriteFailed, RunStopped, StoreErro
 from app.record_checks import UnfitKey
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, IdMapping, LogEntry
-from connectors.base import Batch, Write, WriteAction, retrying_as
+from connectors.base import Batch, Originals, Write, WriteAction, retrying_as
 
 if TYPE_CHECKING:
     from app.engine.hosts import RunHost
@@ -92,6 +92,8 @@ class _Writing:
     kept: frozenset[str]
     retried: list[tuple[str, str]]
     held: int = 0
+    originals: Originals | None = None
+    """The batch's source records again, by their place in ``plan``, where they were let go of once mapped."""
     settled: asyncio.Task[None] | None = None
     """Hands the batch's state to the commit queue once it is written (see :meth:`OneWayRun._settle`)."""
 
@@ -137,6 +139,16 @@ def _letter_keys(records: list[Record], source_keys: list[str | None], keys: set
     if None not in source_keys:
         return keys
     return keys | {keyless_key(record) for record, key in zip(records, source_keys, strict=True) if key is None}
+
+
+def _let_go(plan: list[Planned], records: list[Record]) -> None:
+    """Let go of a mapped batch's source records (the batch has them again, should one fail: ``originals``),
+    those failed already aside: a batch waiting for the one before to be written then holds its mapped
+    records alone, not both (a REST full load: 9 MB less at batches of 5,000)."""
+    for item in plan:
+        if item.action is not Action.FAIL:
+            item.record = LET_GO
+    records.clear()  # the batch's own list: the run reads its records no more
 
 
 def _shares_keys(keys: set[str], batches: list[set[str]]) -> bool:
@@ -266,6 +278,10 @@ class OneWayRun:
         claimed = self._claimed_before(number)
         settled = None if retrying else letters.settled
         plan = await plan_batch(self.parts, records, settled, source_keys, known, claimed=claimed)
+        held = len(records) if looked_up is not None else 0  # read from the source: held until committed
+        originals = looked_up.batch.originals if looked_up is not None else None
+        if originals is not None:
+            _let_go(plan, records)
         self._claim_targets(number, plan)
         retried: list[tuple[str, str]] = []
         if retrying:  # read again later in this run (the cursor re-reads its last value): leave it
@@ -274,9 +290,8 @@ class OneWayRun:
             for item in plan:
                 item.repeated = item.settled and item.source_key in letters.retried
         await self._finish_writing(leave=self.writes_at_once - 1)
-        task = asyncio.ensure_future(write_plan(self.parts, plan, self.engine.sleep, self.run_id))
-        held = len(records) if looked_up is not None else 0  # read from the source: held until committed
-        writing = _Writing(task, number, checkpoint, plan, letters.kept, retried, held)
+        task = asyncio.ensure_future(write_plan(self.parts, plan, self.engine.sleep, self.run_id, originals))
+        writing = _Writing(task, number, checkpoint, plan, letters.kept, retried, held, originals)
         before = self.writing[-1].settled if self.writing else None
         writing.settled = asyncio.ensure_future(self._settle(writing, before))
         self.writing.append(writing)
@@ -325,8 +340,8 @@ class OneWayRun:
             try:
                 changes = await writing.task
             except EarlierWriteFailed:  # the one before failed, then went through on a retry: this one's turn now
-                changes = await write_plan(self.parts, writing.plan, self.engine.sleep, self.run_id)
-            writing.plan = []
+                changes = await write_plan(self.parts, writing.plan, self.engine.sleep, self.run_id, writing.originals)
+            writing.plan, writing.originals = [], None
             changes.checkpoint, changes.retried = writing.checkpoint, writing.retried
             await self._commit(changes, writing.number, writing.kept, held=writing.held)
         except BaseException:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import Any, Final
 
 from app.config import SyncConfig
 from app.engine.connector_calls import guarded
@@ -41,6 +41,11 @@ class Action(StrEnum):
     UNCHANGED = "unchanged"
     SKIP = "skip"
     FAIL = "fail"
+
+
+LET_GO: Final[Record] = {}
+"""A planned record's source record once the engine has let go of it (see ``Batch.originals``): read anew
+from the batch's originals should the record fail. Told by identity (``is``); never filled."""
 
 
 @dataclass(slots=True)

@@ -11,20 +11,24 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from app.engine.connector_calls import match_records, write_batch
-from app.engine.planning import Action, Planned, SyncParts
+from app.engine.planning import LET_GO, Action, Planned, SyncParts
 from app.engine.retry import Sleep, pause, with_retries, worth_retrying
 from app.errors import ConnectorError, TransientError
 from app.mapping import record_hash
 from app.store import BatchChanges, Failure
-from connectors.base import Write, WriteAction, WriteResult
+from connectors.base import Originals, Write, WriteAction, WriteResult
 
 _WRITE_ACTIONS = {Action.CREATE: WriteAction.CREATE, Action.UPDATE: WriteAction.UPDATE}
 log = logging.getLogger("brygga.engine")
 _new_tuple = tuple.__new__  # a NamedTuple without its generated __new__: a third of the cost
 
 
-async def write_plan(parts: SyncParts, plan: Sequence[Planned], sleep: Sleep, run_id: int) -> BatchChanges:
+async def write_plan(
+    parts: SyncParts, plan: Sequence[Planned], sleep: Sleep, run_id: int, originals: Originals | None = None
+) -> BatchChanges:
     """Write the creates and updates of ``plan`` and collect what to store.
+
+    :param originals: the source records again, by their place in ``plan``, where some were let go of
 
     Passing failures are tried again as the sync's ``retry`` policy says, ``attempts`` tries in all: the
     whole batch where the write failed whole, else only the records whose write failed for a passing
@@ -54,7 +58,7 @@ async def write_plan(parts: SyncParts, plan: Sequence[Planned], sleep: Sleep, ru
             pending = await _again(parts, [item for item, _ in again], sleep, run_id)
         else:
             pending = []
-    return outcomes(plan, parts.store.logged_values)
+    return outcomes(plan, parts.store.logged_values, originals)
 
 
 def _outcomes_of_writes(
@@ -142,18 +146,24 @@ async def settle_creates(parts: SyncParts, plan: Sequence[Planned], sleep: Sleep
         await parts.store.record_intents(parts.sync.name, run_id, intents)
 
 
-def outcomes(plan: Sequence[Planned], logged: Callable[[dict[str, Any] | None], str | None]) -> BatchChanges:
+def outcomes(
+    plan: Sequence[Planned],
+    logged: Callable[[dict[str, Any] | None], str | None],
+    originals: Originals | None = None,
+) -> BatchChanges:
     """Count every item of ``plan`` and collect its ID map, record-log and dead-letter changes.
 
     :param logged: a written record's values as the record log keeps them, made now: the batch then waits
         for its commit holding a short text per record, not the record
+    :param originals: the source records again, by their place in ``plan``, for a failed record let go of
+        (:data:`~app.engine.planning.LET_GO`): its dead letter keeps it
     """
     changes = BatchChanges()
     counts = changes.counts
     counts.read = len(plan)
     log, resolved = changes.log, changes.resolved
     created, updated = Action.CREATE, Action.UPDATE
-    for item in plan:
+    for index, item in enumerate(plan):
         action = item.action
         if action is created or action is updated:
             was_created = action is created
@@ -183,5 +193,6 @@ def outcomes(plan: Sequence[Planned], logged: Callable[[dict[str, Any] | None], 
             error = item.error or "failed"
             log.append((item.source_key, item.target_key, "failed", error, None))
             reason = item.reason or "mapping"
-            changes.failures.append(Failure(item.source_key, item.record, error, reason, hash=record_hash(item.record)))
+            record = originals(index) if item.record is LET_GO and originals is not None else item.record
+            changes.failures.append(Failure(item.source_key, record, error, reason, hash=record_hash(record)))
     return changes

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -26,6 +26,9 @@ from connectors.rest.config import (
     Pagination,
 )
 from connectors.rest.paths import MISSING, body_value
+
+if TYPE_CHECKING:
+    from connectors.rest.originals import PageAgain
 
 Params = dict[str, str | int | float | bool]
 
@@ -48,13 +51,15 @@ class PageRequest:
 
 @dataclass
 class Page:
-    """A page's answer: its records, its body and headers, and the URL it came from."""
+    """A page's answer: its records, its body and headers, the URL it came from, and how its records are had
+    again once let go of (see :mod:`connectors.rest.originals`)."""
 
     request: PageRequest
     records: list[Record]
     body: Any
     headers: httpx.Headers
     url: str
+    again: PageAgain | None = None
 
     def describe(self) -> str:
         return f"page {self.request.number + 1} ({self.url})"

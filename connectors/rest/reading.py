@@ -39,6 +39,7 @@ from connectors.rest.answers import json_body, records_in, stated_total
 from connectors.rest.client import RestClient
 from connectors.rest.config import RestStream
 from connectors.rest.errors import NotFoundHttpError
+from connectors.rest.originals import PageAgain, Span, after, originals
 from connectors.rest.paging import BodyCursor, NumberedPaging, Page, PageRequest, Paging, Params, paging
 from connectors.rest.paths import shown_text
 from connectors.rest.values import latest, param_text
@@ -81,17 +82,21 @@ class StreamRead:
     async def batches(self, batch_size: int) -> AsyncGenerator[Batch, None]:
         """The stream's records in batches of at most ``batch_size``; checkpoints as the module says."""
         held: list[Record] = []
+        spans: list[Span] = []
         async with aclosing(self.pages()) as pages:
             async for page in pages:
+                if page.again is not None and page.records:
+                    spans.append(Span(len(held), page.again, 0))
                 held.extend(page.records)
                 while len(held) >= batch_size:
                     batch, held = held[:batch_size], held[batch_size:]
-                    yield Batch(batch, dict(self.started_from))
+                    yield Batch(batch, dict(self.started_from), originals(spans))
                     del batch
+                    spans = after(spans, batch_size)
         self._check_total()
         final = self._final_checkpoint()
         if held or final != self.started_from:
-            yield Batch(held, final)
+            yield Batch(held, final, originals(spans) if held else None)
 
     def _final_checkpoint(self) -> Checkpoint:
         incremental = self.options.incremental
@@ -242,9 +247,10 @@ class StreamRead:
         """The page of ``answer``: its body parsed, its records found in it."""
         request, response = answer
         where = f"{self.where} page {request.number + 1}: {self.client.redact(str(response.url))}"
-        body = json_body(response, where)
-        records = records_in(body, self.options.records, where)
-        return Page(request, records, body, response.headers, str(response.url))
+        body, path = json_body(response, where), self.options.records
+        records = records_in(body, path, where)
+        again = PageAgain(lambda: records_in(json_body(response, where), path, where))  # the answer, not the read
+        return Page(request, records, body, response.headers, str(response.url), again)
 
     # --- checks ------------------------------------------------------------------------
 
