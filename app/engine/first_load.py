@@ -11,18 +11,21 @@ The keys met are remembered by their hashes, not as a set of the keys: a set of
 batches), a fifth of a REST full load's memory above start-up. Two parts, each
 cheap where it is used most:
 
-- a fixed map of marks (a byte per slot, a key's slot its hash; 2 MiB at any
-  size), marked and read at C speed: most keys never met find their slot
-  unmarked, with no Python step per key;
-- 32 more bits of each key's hash (4 bytes a key, in 4,096 arrays by the slot's
-  low bits), for the few keys whose slot is marked. At 100,000 keys met, one key
-  in 20 never met shares a slot with one that was; with the map alone, each
-  batch of a first load was looked up for those (PostgreSQL → PostgreSQL: a
-  tenth of the run's time). Past 250,000 keys the arrays grow long to search,
-  and the map alone tells, as it did before.
+- a map of marks (a byte per slot, a key's slot the low bits of its hash),
+  marked and read at C speed: most keys never met find their slot unmarked,
+  with no Python step per key. It starts at 256 KiB and doubles whenever an
+  eighth of its slots are taken, up to 2 MiB (at 131,072 keys met): a fixed
+  2 MiB was a REST full load's largest single part above its records;
+- 32 more bits of each key's hash (4 bytes a key, in 4,096 arrays by the hash's
+  low 12 bits), for the few keys whose slot is marked, and to mark the keys met
+  again in a map twice the size. At 100,000 keys met, about one key in 10 never
+  met shares a slot with one that was; with the map alone, each batch of a first
+  load was looked up for those (PostgreSQL → PostgreSQL: a tenth of the run's
+  time). Past 250,000 keys the arrays grow long to search, and the map alone
+  tells, as it did before.
 
 A key is looked up only where both its slot and its further bits were met. Two
-keys alike in all 53 of those bits are rare; the later one is then looked up like
+keys alike in all 44 of those bits are rare; the later one is then looked up like
 any key (the look-up decides), so remembering only ever costs a look-up, never a
 wrong answer. Past a bound it stops, and every batch is looked up again, as in
 any run.
@@ -40,14 +43,15 @@ KEYS_REMEMBERED = 1_000_000
 FURTHER_REMEMBERED = 250_000
 """Keys met before their further bits are let go (1 MB of them): past it, a key whose slot is marked is looked up."""
 
-_SLOTS = 1 << 21
-"""Slots in the map (2 MiB): at 100,000 keys met, about one key in 20 never met finds its slot marked."""
-_MASK = _SLOTS - 1
-_BUCKETS = 1 << 12
-"""Arrays the further bits are kept in, by their slot's low bits: ~25 each at 100,000 keys, one ``in`` at C speed."""
+_SMALLEST, _LARGEST = 18, 21
+"""Bits of a slot: the map from 256 KiB to 2 MiB; at 100,000 keys met, 1 MiB."""
+_BUCKET_BITS = 12
+_BUCKETS = 1 << _BUCKET_BITS
+"""Arrays the further bits are kept in, by their hash's low bits: ~25 each at 100,000 keys, one ``in`` at C speed."""
 _BUCKET_MASK = _BUCKETS - 1
-_SLOT_BITS = _SLOTS.bit_length() - 1
 _FURTHER = (1 << 32) - 1
+"""The further bits kept of a hash: the 32 above its bucket's (a map's slot is its bucket's bits and the lowest
+of these)."""
 
 
 class FirstLoad:
@@ -56,35 +60,49 @@ class FirstLoad:
     def __init__(self, limit: int = KEYS_REMEMBERED) -> None:
         self._limit = limit
         self._met = 0
-        self._slots: bytearray | None = bytearray(_SLOTS)
+        self._mask = (1 << _SMALLEST) - 1
+        self._slots: bytearray | None = bytearray(1 << _SMALLEST)
         self._further: list[array[int]] | None = [array("I") for _ in range(_BUCKETS)]
 
     def meet(self, keys: Collection[str]) -> None:
         """These keys are in this run from now on: they may be in the ID map."""
-        slots = self._slots
-        if slots is None:
+        if self._slots is None:
             return
         self._met += len(keys)
         if self._met > self._limit:
             self._slots = self._further = None
             return
         hashes = list(map(hash, keys))
-        deque(map(slots.__setitem__, map(_MASK.__and__, hashes), repeat(1)), maxlen=0)
         buckets = self._further
-        if buckets is None:
-            return
-        if self._met > FURTHER_REMEMBERED:
-            self._further = None
-            return
-        for digest in hashes:
-            buckets[digest & _BUCKET_MASK].append(digest >> _SLOT_BITS & _FURTHER)
+        if buckets is not None and self._met > FURTHER_REMEMBERED:
+            self._further = buckets = None
+        if buckets is not None:
+            for digest in hashes:
+                buckets[digest & _BUCKET_MASK].append(digest >> _BUCKET_BITS & _FURTHER)
+            if self._met > len(self._slots) >> 3 and self._mask.bit_length() < _LARGEST:
+                self._grow(buckets)
+                return  # the keys are marked in the larger map, from their further bits
+        slots = self._slots
+        deque(map(slots.__setitem__, map(self._mask.__and__, hashes), repeat(1)), maxlen=0)
+
+    def _grow(self, buckets: list[array[int]]) -> None:
+        """Double the map until at most an eighth of it is marked, and mark every key met in it again."""
+        bits = self._mask.bit_length()
+        while self._met > (1 << bits) >> 3 and bits < _LARGEST:
+            bits += 1
+        self._mask = (1 << bits) - 1
+        slots = self._slots = bytearray(1 << bits)
+        low = (1 << (bits - _BUCKET_BITS)) - 1
+        for bucket, further in enumerate(buckets):
+            for bits_above in further:
+                slots[(bits_above & low) << _BUCKET_BITS | bucket] = 1
 
     def maybe_mapped(self, keys: set[str]) -> set[str] | None:
         """Those of ``keys`` that may have an ID-map entry; ``None`` when any may (no longer remembering)."""
         slots = self._slots
         if slots is None:
             return None
-        marked = compress(keys, map(slots.__getitem__, map(_MASK.__and__, map(hash, keys))))
+        marked = compress(keys, map(slots.__getitem__, map(self._mask.__and__, map(hash, keys))))
         buckets = self._further
         if buckets is None:
             return set(marked)
@@ -92,5 +110,5 @@ class FirstLoad:
 
 
 def _met_in(buckets: list[array[int]], digest: int) -> bool:
-    """Whether a key of this hash, its slot marked, has its further bits among those met in its slot's array."""
-    return digest >> _SLOT_BITS & _FURTHER in buckets[digest & _BUCKET_MASK]
+    """Whether a key of this hash, its slot marked, has its further bits among those met in its bucket's array."""
+    return digest >> _BUCKET_BITS & _FURTHER in buckets[digest & _BUCKET_MASK]

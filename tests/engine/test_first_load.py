@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tracemalloc
 
 import pytest
 
@@ -54,12 +55,28 @@ def test_keys_never_met_are_not_looked_up_though_their_slot_is_marked() -> None:
 
 
 def test_past_the_bound_of_further_bits_a_marked_slot_is_enough(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(first_load, "_MASK", 0)  # every key in one slot: each key never met shares it
     within = FirstLoad()
+    within._mask = 0  # every key in one slot: each key never met shares it
     within.meet({str(n) for n in range(20)})
     assert within.maybe_mapped({"5", "never met"}) == {"5"}, "the further bits tell the two apart"
 
     monkeypatch.setattr(first_load, "FURTHER_REMEMBERED", 10)
     past = FirstLoad()
+    past._mask = 0
     past.meet({str(n) for n in range(20)})
     assert past.maybe_mapped({"5", "never met"}) == {"5", "never met"}, "the map alone: a shared slot is looked up"
+
+
+def test_its_map_grows_with_the_keys_met() -> None:
+    # A fixed map of 2 MiB was the largest single part of a REST full load's memory above its records.
+    tracemalloc.start()
+    try:
+        first = FirstLoad()
+        for start in range(0, 100_000, 5000):
+            first.meet({f"customer-{n}" for n in range(start, start + 5000)})
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+
+    assert held < 2_300_000, f"{held:,} bytes for 100,000 keys met"
+    assert first.maybe_mapped({"customer-0", "customer-99999", "customer-100000"}) == {"customer-0", "customer-99999"}
