@@ -24,7 +24,14 @@ from app.cli.app import (
 from app.cli.event_loop import run_async
 from app.cli.output import output
 from app.config import Needs
-from app.engine import RunOptions, Workspace, in_after_order, open_engine, tune_garbage_collection
+from app.engine import (
+    RunOptions,
+    Workspace,
+    in_after_order,
+    keep_large_blocks_apart,
+    open_engine,
+    tune_garbage_collection,
+)
 from app.mapping import show
 
 if TYPE_CHECKING:  # runs and their counts as the engine hands them over; preview's rows
@@ -61,6 +68,7 @@ def run(
     names = in_after_order(workspace.project.syncs) if every else list(syncs or [])
     _check_names(workspace, names)
     tune_garbage_collection()
+    keep_large_blocks_apart()
     runs = run_async(_run_all(workspace, names, full, chained=every))
     ok = len(runs) == len(names) and all(run.status == "succeeded" for run in runs)
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)

@@ -18,7 +18,7 @@ from app.cli.app import ConfigOption, cli, open_workspace, project_file, service
 from app.cli.logs import configure_logging
 from app.cli.output import output
 from app.config import SecretValues
-from app.engine import ServiceSettings, open_to_others, tune_garbage_collection
+from app.engine import ServiceSettings, keep_large_blocks_apart, open_to_others, tune_garbage_collection
 from app.errors import UsageError
 
 
@@ -39,6 +39,7 @@ def serve(
     _check_listening(host, port)
     configure_logging(settings.log_level, settings.log_format)
     tune_garbage_collection()
+    keep_large_blocks_apart()
     application = create_app(settings)
     watch_access_log(lambda: _running_secrets(application))
     uvicorn.run(

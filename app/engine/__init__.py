@@ -42,6 +42,7 @@ __all__ = [
     "create_table_statement",
     "in_after_order",
     "is_loopback",
+    "keep_large_blocks_apart",
     "open_engine",
     "open_to_others",
     "open_workspace",
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from app.engine.allocator import keep_large_blocks_apart
     from app.engine.ddl import NoTableToDescribe, create_table_statement
     from app.engine.garbage_collection import tune_garbage_collection
     from app.engine.listening import is_loopback, open_to_others
@@ -86,6 +88,7 @@ _MODULES = {
         "NoTableToDescribe",
         "create_table_statement",
     ),
+    "app.engine.allocator": ("keep_large_blocks_apart",),
     "app.engine.garbage_collection": ("tune_garbage_collection",),
     "app.engine.listening": (
         "is_loopback",

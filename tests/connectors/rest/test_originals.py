@@ -4,6 +4,7 @@ batches cut the pages."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from app.engine.runner import RunOptions, open_engine
 from app.engine.workspace import open_workspace
 from app.store import Counts
+from connectors.base import Record
 from connectors.rest.originals import PageAgain, Span, after, originals
 from tests.connectors.rest.server import ApiState, contacts
 
@@ -65,8 +67,12 @@ async def test_a_record_let_go_of_and_refused_by_the_target_keeps_its_source_dat
     assert {letter.source_key: letter.record for letter in letters} == {str(n): by_id[n] for n in REFUSED}
 
 
+def _page_of_three(page: int) -> list[Record]:
+    return [{"page": page, "at": at} for at in range(3)]
+
+
 def test_the_spans_left_after_a_batch_name_each_record_where_its_page_has_it() -> None:
-    pages = [PageAgain(lambda page=page: [{"page": page, "at": at} for at in range(3)]) for page in range(4)]
+    pages = [PageAgain(functools.partial(_page_of_three, page)) for page in range(4)]
     held = [Span(0, pages[0], 1), Span(2, pages[1], 0), Span(5, pages[2], 0), Span(8, pages[3], 0)]
 
     first = originals(held)
