@@ -52,7 +52,7 @@ async def test_a_target_table_renamed_during_a_run_fails_the_run_once_and_the_ne
             await target.execute("CREATE TABLE people (id bigint PRIMARY KEY, name text)")
             real_write = SqlConnector.write
             batches = 0
-            first_written = asyncio.Event()
+            first_written, renamed = asyncio.Event(), asyncio.Event()
 
             async def renamed_before_the_second_batch(
                 self: SqlConnector, stream: str, writes: Sequence[Write]
@@ -67,6 +67,9 @@ async def test_a_target_table_renamed_during_a_run_fails_the_run_once_and_the_ne
                 if batches == 2:  # writes overlap: the second may begin before the first is in
                     await first_written.wait()
                     await target.execute("ALTER TABLE people RENAME TO people_away")
+                    renamed.set()
+                else:  # the third, begun while the second waits, must not be written before the rename
+                    await renamed.wait()
                 return await real_write(self, stream, writes)
 
             monkeypatch.setattr(SqlConnector, "write", renamed_before_the_second_batch)
