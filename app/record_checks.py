@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Set
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import chain
+from operator import countOf
 from typing import Any
 
 MAX_DEPTH = 254
@@ -153,15 +154,20 @@ def holds_non_finite(value: Any) -> bool:
     return False
 
 
+_NONE_TYPE = type(None)
+
+
 def non_finite_as_null(data: bytes, value: Any) -> bool:
     """Whether orjson's ``data`` of ``value`` wrote a float that is infinite or not a number as ``null``.
 
     A record's nulls are counted first, at C speed: where ``data`` holds as many ``null`` as the record has
     ``None`` values, it holds no such float, and the common record (some nulls, no such float) is not walked.
     """
-    if b"null" not in data:
+    nulls = data.count(b"null")
+    if not nulls:
         return False
-    if isinstance(value, dict) and data.count(b"null") == list(value.values()).count(None):
+    # None values counted by their type, with no list made: ``item == None`` asks each value's own __eq__ first
+    if isinstance(value, dict) and nulls == countOf(map(type, value.values()), _NONE_TYPE):
         return False
     return holds_non_finite(value)
 
