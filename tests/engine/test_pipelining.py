@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +253,22 @@ async def test_a_batch_is_being_written_before_the_next_one_is_planned(
     assert events == ["plan 1", "write 1", "plan 3", "write 3", "plan 5", "write 5"]
 
 
+def _batches_ahead(monkeypatch: pytest.MonkeyPatch, done: Callable[[], int]) -> list[int]:
+    """As each batch is read, how many batches read are not ``done`` yet (written, committed): filled as the run
+    reads."""
+    read, batches_read, ahead = CsvConnector.read, 0, []
+
+    async def counted_read(self: CsvConnector, *args: Any) -> AsyncIterator[Batch]:
+        nonlocal batches_read
+        async for batch in read(self, *args):
+            batches_read += 1
+            ahead.append(batches_read - done())
+            yield batch
+
+    monkeypatch.setattr(CsvConnector, "read", counted_read)
+    return ahead
+
+
 async def test_reading_waits_while_the_records_read_and_not_yet_written_reach_the_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -260,15 +276,8 @@ async def test_reading_waits_while_the_records_read_and_not_yet_written_reach_th
     # batch read before it is still unwritten, however slow the writes.
     project = _project(tmp_path, "".join(f"{n},Person {n}\n" for n in range(1, 13)))
     monkeypatch.setattr(run_module, "RECORDS_IN_FLIGHT", 4, raising=False)
-    read, write = CsvConnector.read, SqlConnector.write
-    batches_read, batches_written, ahead = 0, 0, []
-
-    async def counted_read(self: CsvConnector, *args: Any) -> AsyncIterator[Batch]:
-        nonlocal batches_read
-        async for batch in read(self, *args):
-            batches_read += 1
-            ahead.append(batches_read - batches_written)
-            yield batch
+    write, batches_written = SqlConnector.write, 0
+    ahead = _batches_ahead(monkeypatch, lambda: batches_written)
 
     async def slow_write(self: SqlConnector, stream: str, writes: Sequence[Write]) -> list[WriteResult]:
         nonlocal batches_written
@@ -278,7 +287,6 @@ async def test_reading_waits_while_the_records_read_and_not_yet_written_reach_th
         batches_written += 1
         return results
 
-    monkeypatch.setattr(CsvConnector, "read", counted_read)
     monkeypatch.setattr(SqlConnector, "write", slow_write)
     run = await _run(project)
 
@@ -294,15 +302,8 @@ async def test_reading_waits_while_the_records_read_and_not_yet_committed_reach_
     # written: reading ahead of slow commits piled three batches of state rows up, two read ahead of them.
     project = _project(tmp_path, "".join(f"{n},Person {n}\n" for n in range(1, 13)))
     monkeypatch.setattr(run_module, "RECORDS_IN_FLIGHT", 4, raising=False)
-    read, commit_batch = CsvConnector.read, Store.commit_batch
-    batches_read, batches_committed, ahead = 0, 0, []
-
-    async def counted_read(self: CsvConnector, *args: Any) -> AsyncIterator[Batch]:
-        nonlocal batches_read
-        async for batch in read(self, *args):
-            batches_read += 1
-            ahead.append(batches_read - batches_committed)
-            yield batch
+    commit_batch, batches_committed = Store.commit_batch, 0
+    ahead = _batches_ahead(monkeypatch, lambda: batches_committed)
 
     async def slow_commit(self: Store, *args: Any, **options: Any) -> None:
         nonlocal batches_committed
@@ -311,7 +312,6 @@ async def test_reading_waits_while_the_records_read_and_not_yet_committed_reach_
         await commit_batch(self, *args, **options)
         batches_committed += 1
 
-    monkeypatch.setattr(CsvConnector, "read", counted_read)
     monkeypatch.setattr(Store, "commit_batch", slow_commit)
     run = await _run(project)
 
