@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.api.conftest import ApiProject, Secrets, Served, ServeFactory
-from tests.api.dashboard.conftest import PHONE, Screens, serious_violations
+from tests.api.dashboard.conftest import DESKTOP, PHONE, LoopbackOnly, Screens, serious_violations
 from tests.api.test_e2e import dead_letters, locked, run
 from tests.engine.conftest import contact
 from tests.engine.two_way_project import make_two_way_project
@@ -291,3 +291,24 @@ def test_the_api_description_pages_work_under_their_content_security_policy(
     page.goto(served.process.url + "/redoc")
     expect(page.get_by_role("heading", name=re.compile(r"^Brygga"))).to_be_visible()
     expect(page.get_by_text("Retry it now", exact=False).first).to_be_attached()
+
+
+def test_a_long_address_not_found_stays_inside_its_notice(
+    serve: ServeFactory, project: ApiProject, browser: Browser, guard: LoopbackOnly, screens: Screens
+) -> None:
+    """A notice shows text from outside (an address, a system's error with a URL in it): one long word ran
+    past the notice's edge and off the screen. (A context of its own: the page's 404 is on the console.)"""
+    served = serve(project)
+    opened = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
+    opened.route("**/*", guard)
+    try:
+        page = opened.new_page()
+        page.goto(served.process.url + "/syncs/" + "x" * 5000)
+
+        notice = page.locator(".alert")
+        expect(notice).to_contain_text("shows nothing for this address")
+        assert notice.evaluate("element => element.scrollWidth <= element.clientWidth"), "the text runs past it"
+        checked(page, screens, "not-found-long-address")
+    finally:
+        opened.close()
+    assert guard.refused == [], f"requests left 127.0.0.1: {guard.refused}"
