@@ -9,7 +9,7 @@ import inspect
 from app.config import Project
 from app.engine.connector_calls import close_connector, open_connector
 from app.engine.pipeline import all_of
-from app.errors import ConnectorTimeout, PermanentError
+from app.errors import ConnectorTimeout, KindError, PermanentError
 from connectors.base import Connector, connector_class
 
 
@@ -37,7 +37,7 @@ class Connections:
             if connector is None:
                 _check_variables(self.project, system)
                 config = self.project.systems[system]
-                kind = connector_class(config.connector)
+                kind = await _connector_class(config.connector)
                 if inspect.isabstract(kind):
                     missing = ", ".join(sorted(getattr(kind, "__abstractmethods__", ())))
                     raise PermanentError(
@@ -59,6 +59,19 @@ class Connections:
     async def close(self) -> None:
         connectors, self._open = list(self._open.values()), {}
         await all_of(*(close_connector(connector) for connector in connectors))  # each waits for its server to hang up
+
+
+async def _connector_class(kind: str) -> type[Connector]:
+    """The class of connector ``kind``, its module imported in a thread where it is not yet: a database's
+    driver and SQLAlchemy take tens of milliseconds to import, which the event loop spends meanwhile on
+    the rest of the run (a sync's target is opened while its source answers the first request).
+
+    A module that will not import in a thread (one setting a signal handler, say) is imported again here.
+    """
+    try:
+        return await asyncio.to_thread(connector_class, kind)
+    except KindError:
+        return connector_class(kind)
 
 
 def _check_variables(project: Project, system: str) -> None:

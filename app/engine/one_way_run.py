@@ -21,8 +21,8 @@ from app.config import SyncConfig
 from app.engine.by_key import records_by_key
 from app.engine.connector_calls import prepare_stream, read_batches, scan_keys, write_batch
 from app.engine.first_load import FirstLoad
-from app.engine.pipeline import CommitQueue, RecordsInFlight, WaitForBefore, all_of, read_ahead
-from app.engine.planning import LET_GO, Action, Planned, keyless_key, plan_batch
+from app.engine.pipeline import CommitQueue, ReadAhead, RecordsInFlight, WaitForBefore, all_of
+from app.engine.planning import LET_GO, Action, Planned, SyncParts, keyless_key, plan_batch
 from app.engine.retry import pause, with_retries, worth_retrying
 from app.engine.run_letters import BatchLetters, RunLetters
 from app.engine.writing import write_plan
@@ -30,7 +30,7 @@ from app.errors import ConnectorError, EarlierWriteFailed, RunStopped, StoreErro
 from app.record_checks import UnfitKey
 from app.records import Record
 from app.store import BatchChanges, Checkpoint, Counts, IdMapping, LogEntry
-from connectors.base import Batch, Originals, Write, WriteAction, retrying_as
+from connectors.base import Batch, Connector, Originals, Write, WriteAction, retrying_as
 
 if TYPE_CHECKING:
     from app.engine.hosts import RunHost
@@ -198,16 +198,20 @@ class OneWayRun:
         await self.store.inbox.note_error(self.sync.name, [event.id for event in waiting], error)
 
     async def _execute(self) -> Counts:
-        self.parts = await self.engine.parts(self.sync)
-        source_stream, target_stream = self.sync.source_stream, self.sync.target_stream
-        fields = list(self.parts.mapping.field_names)
+        source = await self.engine.connections.get(self.sync.source_system)
         retry, sleep = self.sync.retry, self.engine.sleep
-        await all_of(  # each looks at its system (a table's columns: a few catalog queries), at the same time
-            with_retries(retry, lambda: prepare_stream(self.parts.source, source_stream), sleep),
-            with_retries(retry, lambda: prepare_stream(self.parts.target, target_stream, fields), sleep),
+        await all_of(  # the stream looks at its system (a table's columns: a few catalog queries) meanwhile
+            with_retries(retry, lambda: prepare_stream(source, self.sync.source_stream), sleep),
             self._look_at_state(),
         )
-        if self.parts.target.overlapping_writes(target_stream):
+        reading = await self._ask_source(source) if self._reads_source_first else None
+        try:
+            self.parts = await self._with_target(source)  # while the source answers
+        except BaseException:
+            if reading is not None:
+                await reading.aclose()
+            raise
+        if self.parts.target.overlapping_writes(self.sync.target_stream):
             self.writes_at_once = 2  # the next batch is staged while the one before is moved in
         try:
             if self.options.webhook:
@@ -221,7 +225,7 @@ class OneWayRun:
                 await self._drain()
             if not self.options.read_source:
                 return self.counts
-            await self._read_source()
+            await self._read_source(reading or await self._ask_source(source))
             await self._drain()
             if self.sync.mode == "mirror":
                 await self._delete_gone()
@@ -234,6 +238,8 @@ class OneWayRun:
                 with contextlib.suppress(BaseException):
                     await task
             await self.commits.cancel()
+            if reading is not None:  # closed already where the source was read to its end
+                await reading.aclose()
             with contextlib.suppress(StoreError):  # left for the next run to clear: keyed by this run's id
                 await self.letters.forget_retried()
         return self.counts
@@ -399,13 +405,37 @@ class OneWayRun:
 
     # --- reading ----------------------------------------------------------------
 
-    async def _read_source(self) -> None:
+    @property
+    def _reads_source_first(self) -> bool:
+        """Whether reading the source is the first thing the run does (not a webhook run's events, nor a
+        retry of dead letters, nor a retry run's alone)."""
+        return self.options.read_source and not self.options.webhook and not self.letters.any
+
+    async def _ask_source(self, source: Connector) -> ReadAhead[Batch]:
+        """The source's batches from the stored checkpoint, the first of them asked for now.
+
+        Asked for before the target is opened where the run reads first: a REST API's first page takes it
+        longer to answer than a database takes to connect and show a table's columns, done meanwhile.
+        """
         checkpoint = None if self.options.full else await self.store.checkpoint(self.sync.name)
+        return ReadAhead(self._batches(source, checkpoint))
+
+    async def _with_target(self, source: Connector) -> SyncParts:
+        """The sync's parts, its target opened and its stream looked at."""
+        target = await self.engine.connections.get(self.sync.target_system)
+        mapping = self.engine.workspace.mappings[self.sync.name]
+        fields = list(mapping.field_names)
+        await with_retries(
+            self.sync.retry, lambda: prepare_stream(target, self.sync.target_stream, fields), self.engine.sleep
+        )
+        return SyncParts(self.sync, mapping, self.store, source, target)
+
+    async def _read_source(self, batches: ReadAhead[Batch]) -> None:
         # Two stages ahead: the source is read while the batch before it is looked up, and that one
         # while the batch before it is planned and written (each a database's work, and a wait here).
         async with (
-            contextlib.aclosing(read_ahead(self._batches(checkpoint))) as batches,
-            contextlib.aclosing(read_ahead(self._looked_up(batches))) as ready,
+            contextlib.aclosing(batches),
+            contextlib.aclosing(ReadAhead(self._looked_up(batches))) as ready,
         ):
             async for looked_up in ready:
                 await self._stop_if_asked()
@@ -435,7 +465,7 @@ class OneWayRun:
             await self._drain()
             raise RunStopped("stopped before it ended (the service is shutting down); the next run carries on")
 
-    async def _batches(self, checkpoint: Checkpoint | None) -> AsyncIterator[Batch]:
+    async def _batches(self, source: Connector, checkpoint: Checkpoint | None) -> AsyncIterator[Batch]:
         """The source's batches; a transient failure re-opens the read where the last batch left it.
 
         The failures are counted against the sync's ``retry.attempts`` until the read gets past where it
@@ -443,10 +473,10 @@ class OneWayRun:
         its checkpoint stays ``{}``) and fails at its end again was re-opened for ever, its batches
         resetting the count (a file another program writes on and on)."""
         failures = 0
-        size = self.parts.source.system.options.batch_size
+        size = source.system.options.batch_size
         while True:
             try:
-                async for batch in read_batches(self.parts.source, self.sync.source_stream, checkpoint, size):
+                async for batch in read_batches(source, self.sync.source_stream, checkpoint, size):
                     self.in_flight.take(len(batch.records))
                     yield batch
                     if batch.checkpoint != checkpoint:

@@ -12,27 +12,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
-async def read_ahead(source: AsyncIterator[T]) -> AsyncGenerator[T, None]:
-    """The items of ``source``, with the next one already being fetched while the caller works on this one."""
-    iterator = aiter(source)
-    pending: asyncio.Task[T | _End] = asyncio.ensure_future(_next(iterator))
-    try:
-        while not isinstance(item := await pending, _End):
-            pending = asyncio.ensure_future(_next(iterator))
-            yield item
-            del item  # not held while the next one is awaited: the caller may be done with it
-    finally:
-        if not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pending
-        close = getattr(iterator, "aclose", None)
+class ReadAhead(AsyncIterator[T]):
+    """The items of ``source``, with the next one already being fetched while the caller works on this one.
+
+    The first is asked for as soon as this is made, not when it is first awaited: a run asks its source
+    for the first batch, then opens its target while the source answers (a database's connection and a
+    table's columns in the time a REST API takes to answer its first page). Close it (``aclose``, or
+    ``contextlib.aclosing``) to cancel the item being fetched and close ``source``.
+    """
+
+    def __init__(self, source: AsyncIterator[T]) -> None:
+        self._source = aiter(source)
+        self._pending: asyncio.Task[T | _End] = asyncio.ensure_future(_next(self._source))
+
+    def __aiter__(self) -> ReadAhead[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        item = await self._pending
+        if isinstance(item, _End):
+            raise StopAsyncIteration
+        self._pending = asyncio.ensure_future(_next(self._source))
+        return item  # not held here while the next one is fetched: the caller may be done with it
+
+    async def aclose(self) -> None:
+        if not self._pending.done():
+            self._pending.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):  # what it raised matters no more: closed early
+            await self._pending
+        close = getattr(self._source, "aclose", None)
         if close is not None:
             await close()
 

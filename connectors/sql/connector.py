@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, cast
@@ -70,20 +71,26 @@ class SqlConnector(Connector):
     # --- connections -----------------------------------------------------------------
 
     async def open(self) -> None:
-        """Make the engine (connections open on first use).
+        """Make the engine (connections open on first use), in a thread: loading the database's driver and
+        SQLAlchemy's dialect for it takes tens of milliseconds, which the event loop spends meanwhile on
+        the rest of the run (such as the source answering its first request).
 
         :raises TransientError: when the URL names a SQLite file that is not there (now): a missing
             file is an unreachable system, which may come back (a remounted disk, a restored backup)
         """
+        found, self._engine = await asyncio.to_thread(self._made)
+        self._database = found
+        if found.backend is Backend.POSTGRESQL and found.url.get_driver_name() == "asyncpg":
+            self._exact = ExactReads(found)
+
+    def _made(self) -> tuple[Database, AsyncEngine]:
         found = database(self.options.url, self.system.root)
         if found.file is not None and not found.file.is_file():
             raise TransientError(
                 f"{self.system.name}: the SQLite database {found.file} does not exist "
                 f"(a relative path starts at the project's folder, {self.system.root})"
             )
-        self._database, self._engine = found, create_engine(found)
-        if found.backend is Backend.POSTGRESQL and found.url.get_driver_name() == "asyncpg":
-            self._exact = ExactReads(found)
+        return found, create_engine(found)
 
     async def close(self) -> None:
         engine, self._engine = self._engine, None

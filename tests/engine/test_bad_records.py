@@ -152,7 +152,7 @@ async def test_a_run_that_fails_unexpectedly_is_failed_visibly_and_the_next_one_
     file = _project(tmp_path, state, [("a", "Ann")])
     from app.engine import one_way_run as run_module
 
-    async def broken(self: object) -> None:
+    async def broken(self: object, batches: object) -> None:
         raise RuntimeError("a defect")
 
     with monkeypatch.context() as patch:

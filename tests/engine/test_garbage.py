@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from app.engine import garbage_collection as process
-from app.engine.pipeline import all_of, read_ahead
+from app.engine.pipeline import ReadAhead, all_of
 from app.engine.runner import open_engine
 from app.engine.workspace import open_workspace
 from tests.engine.conftest import ProjectFactory, contact
@@ -42,7 +42,7 @@ async def test_read_ahead_keeps_no_item_once_it_has_ended() -> None:
             yield _Item()
 
     watched: list[weakref.ref[_Item]] = []
-    async for item in read_ahead(items()):
+    async for item in ReadAhead(items()):
         watched.append(weakref.ref(item))
     del item
     assert [ref() for ref in watched] == [None, None, None]

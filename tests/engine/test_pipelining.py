@@ -14,7 +14,7 @@ import pytest
 import app.engine.one_way_run as run_module
 from app.engine.runner import RunOptions, open_engine
 from app.engine.workspace import open_workspace
-from app.errors import StoreError
+from app.errors import PermanentError, StoreError
 from app.store import Checkpoint, Counts, RunInfo, Store
 from connectors.base import Batch, Write, WriteResult
 from connectors.csv.connector import CsvConnector
@@ -173,31 +173,64 @@ async def test_a_stop_asked_mid_write_lets_that_batch_finish_and_be_stored(
     assert (again.status, again.counts.created) == ("succeeded", 8 - len(written))
 
 
-async def test_the_source_and_the_target_are_prepared_at_the_same_time(
+async def test_the_target_is_opened_and_prepared_while_the_source_reads_its_first_batch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each looks at its own system (catalog queries for a table): neither waits for the other."""
+    """The first batch is asked for before the target is opened: a REST API's first page takes longer than a
+    database's connection and catalog queries, which neither waits for the other."""
     project = _project(tmp_path, "1,Ann\n")
     both_begun = asyncio.Barrier(2)
-    csv_prepare, sql_prepare = CsvConnector.prepare, SqlConnector.prepare
+    csv_read, sql_prepare = CsvConnector.read, SqlConnector.prepare
 
-    async def meet_then(original: Any, connector: Any, stream: str, **options: Any) -> Any:
-        async with asyncio.timeout(5):  # prepared one after the other, the first would wait here for ever
+    async def meet() -> None:
+        async with asyncio.timeout(5):  # one after the other, the first would wait here for ever
             await both_begun.wait()
-        return await original(connector, stream, **options)
 
-    async def csv(connector: Any, stream: str, **options: Any) -> Any:
-        return await meet_then(csv_prepare, connector, stream, **options)
+    async def read(connector: Any, *args: Any) -> AsyncIterator[Batch]:
+        await meet()
+        async for batch in csv_read(connector, *args):
+            yield batch
 
-    async def sql(connector: Any, stream: str, **options: Any) -> Any:
-        return await meet_then(sql_prepare, connector, stream, **options)
+    async def prepare(connector: Any, stream: str, **options: Any) -> Any:
+        await meet()
+        return await sql_prepare(connector, stream, **options)
 
-    monkeypatch.setattr(CsvConnector, "prepare", csv)
-    monkeypatch.setattr(SqlConnector, "prepare", sql)
+    monkeypatch.setattr(CsvConnector, "read", read)
+    monkeypatch.setattr(SqlConnector, "prepare", prepare)
 
     run = await _run(project)
 
     assert (run.status, run.counts.created) == ("succeeded", 1), run.error
+
+
+async def test_a_target_that_does_not_open_fails_the_run_and_the_first_batch_asked_for_is_let_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The source's first batch, asked for already, is cancelled and its read closed: nothing is left running."""
+    project = _project(tmp_path, "1,Ann\n")
+    asked, closed = asyncio.Event(), asyncio.Event()
+    csv_read = CsvConnector.read
+
+    async def read(connector: Any, *args: Any) -> AsyncIterator[Batch]:
+        asked.set()
+        try:
+            await asyncio.Event().wait()  # an answer that takes its time
+            async for batch in csv_read(connector, *args):
+                yield batch
+        finally:
+            closed.set()
+
+    async def prepare(connector: Any, stream: str, **options: Any) -> Any:
+        await asked.wait()
+        raise PermanentError("target table customers: no such table")
+
+    monkeypatch.setattr(CsvConnector, "read", read)
+    monkeypatch.setattr(SqlConnector, "prepare", prepare)
+
+    run = await asyncio.wait_for(_run(project), 10)
+
+    assert (run.status, run.error) == ("failed", "target table customers: no such table")
+    assert closed.is_set()
 
 
 async def test_the_next_batch_is_read_while_one_is_looked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

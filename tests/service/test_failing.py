@@ -61,7 +61,7 @@ async def test_runs_that_fail_for_a_defect_turn_the_sync_failing(
     project.customers_sync()
     project.add_contacts(1)
 
-    async def broken(self: object) -> None:
+    async def broken(self: object, batches: object) -> None:
         raise TypeError("a defect")
 
     monkeypatch.setattr(run_module.OneWayRun, "_read_source", broken)

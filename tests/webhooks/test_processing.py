@@ -10,7 +10,9 @@ import pytest
 
 from app.engine import webhook_run as events_module
 from app.engine.one_way_run import OneWayRun
+from app.engine.pipeline import ReadAhead
 from app.engine.writing import write_plan
+from connectors.base import Batch
 from tests.service.conftest import eventually
 from tests.webhooks.conftest import InProcess, InProcessFactory, WebhookProject, contact, make_project
 
@@ -151,10 +153,10 @@ async def test_events_that_come_while_another_run_goes_on_are_processed_right_af
     entered, release = asyncio.Event(), asyncio.Event()
     read_source = OneWayRun._read_source
 
-    async def held(run: OneWayRun) -> None:
+    async def held(run: OneWayRun, batches: ReadAhead[Batch]) -> None:
         entered.set()
         await release.wait()
-        await read_source(run)
+        await read_source(run, batches)
 
     monkeypatch.setattr(OneWayRun, "_read_source", held)
     manual = (await _json(app, "POST", "/api/v1/syncs/local/runs", 202))["run_id"]

@@ -1,0 +1,104 @@
+"""A connector's module is imported in a thread, so the event loop goes on meanwhile; one that will not
+import there is imported in the loop's thread instead."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+import app.engine.connections as connections_module
+from app.config import Needs
+from app.config.kinds import BrokenKindError
+from app.engine.connections import Connections
+from app.engine.workspace import open_workspace
+from connectors.base import Connector, connector_class
+from connectors.rest.connector import RestConnector
+from tests.conftest import ProjectWriter
+
+PROJECT = """\
+version: 1
+systems:
+  shop:
+    connector: rest
+    base_url: http://127.0.0.1:9
+    streams:
+      orders: {path: /orders, key: id}
+"""
+
+
+async def test_the_loop_goes_on_while_a_connector_module_is_imported(
+    write_project: ProjectWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = open_workspace(write_project({"brygga.yaml": PROJECT}), {}, Needs.testing(None))
+    importing, loop_went_on = threading.Event(), threading.Event()
+
+    def slow_import(kind: str) -> type[Connector]:
+        importing.set()
+        assert loop_went_on.wait(5), "the event loop stood still while the connector's module was imported"
+        return connector_class(kind)
+
+    async def meanwhile() -> None:
+        await asyncio.to_thread(importing.wait, 5)
+        loop_went_on.set()
+
+    monkeypatch.setattr(connections_module, "connector_class", slow_import)
+    connections = Connections(workspace.project)
+    other = asyncio.ensure_future(meanwhile())
+
+    assert isinstance(await connections.get("shop"), RestConnector)
+    await other
+    await connections.close()
+
+
+async def test_a_connector_module_that_will_not_import_in_a_thread_is_imported_in_the_loops(
+    write_project: ProjectWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = open_workspace(write_project({"brygga.yaml": PROJECT}), {}, Needs.testing(None))
+    threads: list[bool] = []
+
+    def main_thread_only(kind: str) -> type[Connector]:
+        threads.append(threading.current_thread() is threading.main_thread())
+        if not threads[-1]:
+            raise BrokenKindError("signal only works in main thread of the main interpreter")
+        return connector_class(kind)
+
+    monkeypatch.setattr(connections_module, "connector_class", main_thread_only)
+    connections = Connections(workspace.project)
+
+    assert isinstance(await connections.get("shop"), RestConnector)
+    assert threads == [False, True]
+    await connections.close()
+
+
+async def test_the_loop_goes_on_while_a_sql_connector_loads_its_driver(
+    write_project: ProjectWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import connectors.sql.connector as sql_module
+
+    project = PROJECT.replace("connector: rest", "connector: sql").replace(
+        "base_url: http://127.0.0.1:9", "url: sqlite:///shop.db"
+    )
+    root = write_project({"brygga.yaml": project.replace("{path: /orders, key: id}", "{table: orders, key: id}")})
+    (root.parent / "shop.db").touch()
+    workspace = open_workspace(root, {}, Needs.testing(None))
+    loading, loop_went_on = threading.Event(), threading.Event()
+    create_engine = sql_module.create_engine  # type: ignore[attr-defined]
+
+    def slow_engine(*args: object) -> object:
+        loading.set()
+        assert loop_went_on.wait(5), "the event loop stood still while the driver was loaded"
+        return create_engine(*args)  # type: ignore[arg-type]
+
+    async def meanwhile() -> None:
+        await asyncio.to_thread(loading.wait, 5)
+        loop_went_on.set()
+
+    monkeypatch.setattr(sql_module, "create_engine", slow_engine)
+    connections = Connections(workspace.project)
+    other = asyncio.ensure_future(meanwhile())
+
+    await connections.get("shop")
+    await other
+    await connections.close()
