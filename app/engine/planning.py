@@ -70,6 +70,8 @@ class Planned:
     re-read its last value): one record, so counted once, where it was dealt with."""
     mapped_before: bool = False
     """The ID map already has this record (so writing it updates that entry, rather than adding one)."""
+    target_before: str | None = None
+    """The target key the ID map has for this record, where it has one."""
 
 
 @dataclass
@@ -263,7 +265,7 @@ def _map_all(
         if entry is not None:
             item.mapped_before = True
             if entry.target_key is not None:
-                item.target_key = entry.target_key
+                item.target_key = item.target_before = entry.target_key
                 if entry.hash == item.hash:
                     item.action = Action.UNCHANGED
                 elif insert:

@@ -167,9 +167,13 @@ def outcomes(
         action = item.action
         if action is created or action is updated:
             was_created = action is created
-            (changes.mapped if item.mapped_before else changes.new_mappings).append(
-                (item.source_key, item.target_key, item.hash or "")
-            )
+            if not item.mapped_before:
+                rows = changes.new_mappings
+            elif item.target_before is not None and item.target_key == item.target_before:
+                rows = changes.rehashed
+            else:
+                rows = changes.mapped
+            rows.append((item.source_key, item.target_key, item.hash or ""))
             action_done = "created" if was_created else "updated"
             log.append((item.source_key, item.target_key, action_done, None, logged(item.mapped)))
             resolved.append(item.source_key)

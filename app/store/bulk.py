@@ -47,12 +47,19 @@ async def insert_rows(connection: AsyncConnection, table: str, columns: Sequence
 
 
 async def upsert_rows(
-    connection: AsyncConnection, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Row]
+    connection: AsyncConnection,
+    table: str,
+    columns: Sequence[str],
+    key: Sequence[str],
+    rows: Sequence[Row],
+    *,
+    kept: Sequence[str] = (),
 ) -> None:
-    """Insert every row, or update the row already there with the same ``key``."""
+    """Insert every row, or update the row already there with the same ``key``, but for its columns ``kept``
+    (columns known to hold these values already: an index on them is left alone)."""
     if not rows:
         return
-    updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name not in key)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name not in key and name not in kept)
     conflict = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
     names = ", ".join(columns)
     if connection.dialect.name == "postgresql":

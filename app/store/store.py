@@ -437,13 +437,15 @@ class Store:
         self, connection: AsyncConnection, sync: str, run_id: int, changes: BatchChanges, at: Any
     ) -> None:
         columns = ("sync", "source_key", "target_key", "hash", "seen_run", "updated_at")
-        await upsert_rows(
-            connection,
-            "id_map",
-            columns,
-            ("sync", "source_key"),
-            [(sync, source_key, target_key, digest, run_id, at) for source_key, target_key, digest in changes.mapped],
-        )
+        for rows, kept in ((changes.mapped, ()), (changes.rehashed, ("target_key",))):
+            await upsert_rows(
+                connection,
+                "id_map",
+                columns,
+                ("sync", "source_key"),
+                [(sync, source_key, target_key, digest, run_id, at) for source_key, target_key, digest in rows],
+                kept=kept,
+            )
         await insert_rows(
             connection,
             "id_map",

@@ -256,6 +256,24 @@ async def test_the_id_map_keeps_target_keys_and_hashes(store: Store) -> None:
     assert (await store.has_id_map(SYNC), await store.has_id_map("other sync")) == (True, False)
 
 
+async def test_rows_rehashed_keep_their_target_keys_and_take_the_new_hash_and_run(store: Store) -> None:
+    """A record updated where its target key is the same: the row's hash and run change, its target key (and
+    the index on it) is not written; a row not there is added whole."""
+    first = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, first, BatchChanges(mapped=[("1", "A1", "h1")]))
+    second = await store.start_run(SYNC, "manual")
+    # the engine gives a row's target key as it is already: here another, to show that it is not written
+    await store.commit_batch(SYNC, second, BatchChanges(rehashed=[("1", "not written", "h1b"), ("2", "A2", "h2")]))
+
+    found = await store.id_map(SYNC, ["1", "2"])
+
+    assert {key: (entry.target_key, entry.hash) for key, entry in found.items()} == {
+        "1": ("A1", "h1b"),
+        "2": ("A2", "h2"),
+    }
+    assert await store.unseen(SYNC, second, None, 10) == []
+
+
 async def test_the_longest_sync_name_with_the_longest_key_is_kept(store: Store) -> None:
     """The bounds fit together: PostgreSQL holds at most 2,704 bytes in an index row, and the state database
     indexes each key with its sync's name. Random text, so that no compression makes the rows shorter."""
