@@ -31,10 +31,6 @@ class RunHost(Protocol):
     connections: Connections
     sleep: Sleep
 
-    async def parts(self, sync: SyncConfig) -> SyncParts:
-        """The connectors and compiled mapping of one-way sync ``sync``."""
-        ...
-
 
 class ReceiverHost(Protocol):
     """The service as its webhook receiver sees it (:class:`app.engine.service.Service`)."""
