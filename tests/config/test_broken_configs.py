@@ -534,6 +534,27 @@ PROJECT_CASES = [
         (P, AFTER_MINIMAL, 22, "retention.records: a duration cannot be negative"),
     ),
     case(
+        "retention-zero-would-purge-a-running-sync",
+        settings("retention: {runs: 0s}\n"),
+        (
+            P,
+            AFTER_MINIMAL,
+            19,
+            "retention.runs: 0s is shorter than the least retention, 1h: a running sync's own runs and record log"
+            " would be purged as they are written; keep them 1h or longer (30d is the default)",
+        ),
+    ),
+    case(
+        "retention-under-an-hour",
+        settings("retention: {runs: 2h, records: 59m59s}\n"),
+        (P, AFTER_MINIMAL, 32, "retention.records: 3599s is shorter than the least retention, 1h"),
+    ),
+    case(
+        "retention-as-plain-seconds",
+        settings("retention: {records: 60}\n"),
+        (P, AFTER_MINIMAL, 22, "retention.records: 1m is shorter than the least retention, 1h"),
+    ),
+    case(
         "mappings-file-not-found",
         settings("mappings: [mappings/*.yaml, crm/contacts.yaml]\n"),
         (P, AFTER_MINIMAL, 29, "mappings[1]: file not found: crm/contacts.yaml (paths are relative to this file)"),
@@ -1926,3 +1947,8 @@ def test_the_validators_of_broken_sync_files_are_made_only_for_a_broken_file() -
     """Every command that loads a project imports the module; its two validators took ~20 ms to make (issue 22)."""
     result = subprocess.run([sys.executable, "-c", _ADAPTERS_MADE], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "0"
+
+
+@pytest.mark.parametrize("retention", ["{runs: 1h, records: 1h}", "{runs: 36500d, records: 3600}", "{runs: 5200w}"])
+def test_a_retention_from_an_hour_to_a_hundred_years_is_no_error(write_project: ProjectWriter, retention: str) -> None:
+    open_workspace(write_project(settings(f"retention: {retention}\n")), ENVIRON)
