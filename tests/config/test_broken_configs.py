@@ -932,6 +932,38 @@ WEBHOOK_CASES = [
         (P, 8, 57, "systems.crm.webhook.max_body: 'lots' is not a size: write a number of bytes or one with a unit"),
     ),
     case(
+        "webhook-max-body-past-what-the-service-may-hold",
+        system(SQL_SYSTEM + "    webhook: {verify: none, stream: contacts, max_body: 100GiB}\n"),
+        (
+            P,
+            8,
+            57,
+            "systems.crm.webhook.max_body: 100GiB is more than the most max_body, 64MiB: the service holds each"
+            " body whole while it checks it, so one sender could take its memory; allow 64MiB or less",
+        ),
+    ),
+    case(
+        "webhook-max-body-one-byte-past-64mib",
+        system(SQL_SYSTEM + "    webhook: {verify: none, stream: contacts, max_body: 67108865}\n"),
+        (P, 8, 57, "systems.crm.webhook.max_body: 67,108,865 bytes is more than the most max_body, 64MiB"),
+    ),
+    case(
+        "webhook-max-body-zero",
+        system(SQL_SYSTEM + "    webhook: {verify: none, stream: contacts, max_body: 0}\n"),
+        (
+            P,
+            8,
+            57,
+            "systems.crm.webhook.max_body: 0 bytes is less than the least max_body, 1KiB: every delivery but the"
+            " tiniest would be refused (413); allow 1KiB or more (1MiB is the default)",
+        ),
+    ),
+    case(
+        "webhook-max-body-under-1kib",
+        system(SQL_SYSTEM + "    webhook: {verify: none, stream: contacts, max_body: 1000B}\n"),
+        (P, 8, 57, "systems.crm.webhook.max_body: 1,000 bytes is less than the least max_body, 1KiB"),
+    ),
+    case(
         "webhook-fetch-from-a-rest-stream-without-get",
         system(REST_SYSTEM + REST_STREAM + "    webhook: {verify: none, stream: items, fetch: true}\n"),
         (P, 8, 51, "systems.api.webhook.fetch: items: the stream has no get, so no record can be fetched by key"),
@@ -1952,3 +1984,11 @@ def test_the_validators_of_broken_sync_files_are_made_only_for_a_broken_file() -
 @pytest.mark.parametrize("retention", ["{runs: 1h, records: 1h}", "{runs: 36500d, records: 3600}", "{runs: 5200w}"])
 def test_a_retention_from_an_hour_to_a_hundred_years_is_no_error(write_project: ProjectWriter, retention: str) -> None:
     open_workspace(write_project(settings(f"retention: {retention}\n")), ENVIRON)
+
+
+@pytest.mark.parametrize("size", ["1KiB", "1024", "64MiB", "67108864", "25MB"])
+def test_a_max_body_from_1kib_to_64mib_is_no_error(write_project: ProjectWriter, size: str) -> None:
+    webhook = f"    webhook: {{verify: none, stream: contacts, max_body: {size}}}\n"
+    project = open_workspace(write_project(system(SQL_SYSTEM + webhook)), ENVIRON).project
+
+    assert project.systems["crm"].webhook is not None
