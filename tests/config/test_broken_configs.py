@@ -519,6 +519,11 @@ PROJECT_CASES = [
         (P, AFTER_MINIMAL + 1, 46, "alerts[0].on: expected a list, got 'failing'"),
     ),
     case(
+        "key-longer-than-yaml-reads",
+        sync("  " + "k" * 1025 + ": id\n"),
+        (A, AFTER_SYNC, 3, "this key is longer than 1024 characters: YAML keys are limited to 1024 characters"),
+    ),
+    case(
         "retention-not-a-duration",
         settings("retention: {runs: 30 days}\n"),
         (
