@@ -24,6 +24,7 @@ from app.api.head_requests import HeadAsGet
 from app.api.redaction import RedactSecrets
 from app.api.request_limits import RequestLimits
 from app.api.routes import dead_letters, runs, service, syncs, webhooks
+from app.api.whole_paths import WholePaths
 from app.config import RedactingFilter, SecretValues
 from app.engine import Service, ServiceSettings
 from app.errors import ConfigError
@@ -79,6 +80,7 @@ def create_app(
     docs_pages.install(app)
     pages.install(app)  # the dashboard (SPEC 7.1), after the API: its routes are matched last
     unscrubbed = (docs_pages.ASSETS, pages.ASSETS)  # files of installed packages: no secret of ours is in them
+    app.add_middleware(WholePaths)  # the innermost: the others see the path as the server gave it
     app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app), unscrubbed=unscrubbed)
     app.add_middleware(CrossSiteGuard, host=settings.host, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(RequestLimits, body_timeout=settings.body_timeout.total_seconds())
