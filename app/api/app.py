@@ -14,16 +14,18 @@ import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app import __version__
 from app.api import docs_pages, errors, pages, validation_answers
 from app.api.answer_headers import AnswerHeaders
 from app.api.cross_site import CrossSiteGuard
 from app.api.head_requests import HeadAsGet
+from app.api.query_values import check_query
 from app.api.redaction import RedactSecrets
 from app.api.request_limits import RequestLimits
 from app.api.routes import dead_letters, runs, service, syncs, webhooks
+from app.api.whole_paths import WholePaths
 from app.config import RedactingFilter, SecretValues
 from app.engine import Service, ServiceSettings
 from app.errors import ConfigError
@@ -70,6 +72,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served by docs_pages, with their files: FastAPI's own load them from CDNs
         redoc_url=None,
+        dependencies=[Depends(check_query)],  # every route's query read one way, before the route reads it
     )
     # Webhook deliveries first: a request is matched against each route in turn, and they are the many
     for module in (webhooks, syncs, runs, dead_letters, service):
@@ -79,6 +82,7 @@ def create_app(
     docs_pages.install(app)
     pages.install(app)  # the dashboard (SPEC 7.1), after the API: its routes are matched last
     unscrubbed = (docs_pages.ASSETS, pages.ASSETS)  # files of installed packages: no secret of ours is in them
+    app.add_middleware(WholePaths)  # the innermost: the others see the path as the server gave it
     app.add_middleware(RedactSecrets, secrets=lambda: _secrets_of(app), unscrubbed=unscrubbed)
     app.add_middleware(CrossSiteGuard, host=settings.host, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(RequestLimits, body_timeout=settings.body_timeout.total_seconds())

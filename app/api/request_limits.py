@@ -36,7 +36,8 @@ DRAIN_SECONDS = 1.0
 less; one that is not (a ``Content-Length`` of 2**63, a sender that stopped) is not waited for until the
 body's deadline, which held every such error answer back for 30 s."""
 HEADER_BLOCK_BYTES = 256 * 1024
-"""The largest header block read whole, to be answered 431 here; beyond it the HTTP parser refuses it (400)."""
+"""The largest header block read whole, to be answered 431 here; beyond it the HTTP parser refuses it (431 too,
+said by :mod:`app.api.malformed_requests`)."""
 
 
 class BodyTooSlow(HTTPException):

@@ -10,7 +10,8 @@ with EMFILE, asyncio stops accepting for a second at a time, and every new
 connection (``/health``, a webhook sender) waits in the listen queue until it
 times out. The event loop itself was never busy.
 
-So, per connection (a subclass of uvicorn's h11 protocol, the one Brygga runs):
+So, per connection (a subclass of uvicorn's h11 protocol, the one Brygga runs, by way of
+:class:`~app.api.malformed_requests.JsonAnswersH11Protocol`, which answers what is no request in JSON):
 
 - a request's headers must arrive within ``header_timeout`` of its first byte
   (of the connection, for its first request): then 408, closed. A connection
@@ -33,14 +34,14 @@ So, per connection (a subclass of uvicorn's h11 protocol, the one Brygga runs):
 from __future__ import annotations
 
 import asyncio
-import http
-import json
 import logging
 from dataclasses import dataclass
 from typing import ClassVar
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from app.api.malformed_requests import JsonAnswersH11Protocol
 
 log = logging.getLogger("brygga.api")
 
@@ -60,7 +61,7 @@ def protocol_for(limits: ConnectionLimits) -> type[H11Protocol]:
     return type("BoundedH11Protocol", (BoundedH11Protocol,), {"limits": limits, "arriving": {}, "unread": {}})
 
 
-class BoundedH11Protocol(H11Protocol):
+class BoundedH11Protocol(JsonAnswersH11Protocol):
     """uvicorn's h11 protocol with deadlines for arriving requests and a cap on connections."""
 
     limits: ClassVar[ConnectionLimits]
@@ -179,16 +180,6 @@ class BoundedH11Protocol(H11Protocol):
             oldest._answer(503, f"{busy}: this request was the slowest to arrive")
         oldest._settle()
         oldest.transport.close()
-
-    def _answer(self, status: int, detail: str) -> None:
-        """Write a whole answer past h11 (which has no response to send while a request is half in): the
-        connection closes right after, so its state does not matter any more."""
-        body = json.dumps({"detail": detail}).encode()
-        head = (
-            f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
-        )
-        self.transport.write(head.encode("ascii") + body)
 
     def _who(self) -> str:
         return f"client {self.client[0]}:{self.client[1]}" if self.client else "a client"

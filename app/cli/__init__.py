@@ -27,7 +27,7 @@ from app.cli.exit_codes import exit_code
 from app.cli.lazy import lazy_command
 from app.cli.lean_imports import leave_unimported
 from app.cli.output import output
-from app.errors import BryggaError, ConfigError
+from app.errors import BryggaError, ConfigError, SettingsError
 
 __all__ = ["cli", "main"]
 
@@ -99,11 +99,14 @@ def _command() -> None:
 
 
 def _report(error: BryggaError) -> None:
-    """What went wrong, on stderr: every issue of a config error and their count, else the error's message."""
+    """What went wrong, on stderr: every issue of a config error and their count, else the error's message.
+
+    A message is one line (names, keys and systems' answers quoted in it included), but a settings error's:
+    it has a line per setting, the values in them spelt out already (app.engine.settings)."""
     if isinstance(error, ConfigError):
         for issue in error.issues:
             output.warn(str(issue))
         count = len(error.issues)
         output.warn(f"{count} config error{'s' if count != 1 else ''}", style="bold red")
     else:
-        output.warn(f"error: {error}", style="red")
+        output.warn(f"error: {error}", style="red", one_line=not isinstance(error, SettingsError))

@@ -41,16 +41,17 @@ def test_command(
     for name in names:
         results = _results(workspace, name)
         if not results:
-            output.say(f"  -  {name}: no tests", style="dim")
+            output.say(f"  -  {name}: no tests", style="dim", one_line=True)
         for result in results:
+            # one line each, whatever a test's or field's name holds: "x\nPASS y" printed a PASS of its own
             if result.passed:
                 passed += 1
-                output.say(f"PASS {name} › {result.name}", style="green")
+                output.say(f"PASS {name} › {result.name}", style="green", one_line=True)
                 continue
             failed += 1
-            output.say(f"FAIL {name} › {result.name}", style="bold red")
+            output.say(f"FAIL {name} › {result.name}", style="bold red", one_line=True)
             for line in result.failures:
-                output.say(f"     {line}")
+                output.say(f"     {line}", one_line=True)
     output.say(f"{passed} passed, {failed} failed", style="bold red" if failed else "bold green")
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
 

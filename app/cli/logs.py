@@ -16,7 +16,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from app.cli.output import visible
+from app.cli.output import OneLineFormatter
 from app.engine import FIELDS
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -49,18 +49,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-class TextFormatter(logging.Formatter):
-    """:data:`TEXT_FORMAT`, each record on one line: control characters and line ends in a message (a record's
-    key, an error quoting a system's answer) spelt out, so that no text from outside forges a log line or
-    drives the terminal that shows the log. A traceback keeps its lines."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        message = record.message
-        record.message = visible(message, one_line=True)
-        try:
-            return super().formatMessage(record)
-        finally:
-            record.message = message
+class TextFormatter(OneLineFormatter):
+    """:data:`TEXT_FORMAT`, each record on one line (see :class:`~app.cli.output.OneLineFormatter`)."""
 
 
 def configure_logging(level: str, log_format: str) -> None:

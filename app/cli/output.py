@@ -9,6 +9,7 @@ unexpected error, a rich table) is scrubbed as well.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import sys
 import threading
@@ -25,7 +26,8 @@ _SPELT = {code: f"\\x{code:02x}" for code in (*range(9), *range(11, 32), 127, *r
 it) or from a command line could otherwise set a terminal's title, clear its screen or hide a line. Rich
 leaves some out of what it prints (bell, carriage return): spelt out, a message reads alike on a terminal
 and in a log."""
-_ONE_LINE = _SPELT | {10: "\\n"}
+_ONE_LINE = _SPELT | {10: "\\n", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+"""Line ends too: the line separators are line ends to ``str.splitlines`` (a script reading the output)."""
 _UNBOUNDED = 1 << 20
 """The width a table gets outside a terminal: more than any row needs, so no cell is folded."""
 
@@ -33,6 +35,20 @@ _UNBOUNDED = 1 << 20
 def visible(text: str, *, one_line: bool = False) -> str:
     """``text`` with its control characters (all but tab, and but line ends unless ``one_line``) spelt out."""
     return text.translate(_ONE_LINE if one_line else _SPELT)
+
+
+class OneLineFormatter(logging.Formatter):
+    """Each log record on one line: control characters and line ends in its message (a record's key, a table's
+    name from a config file, an error quoting a system's answer) spelt out, so that no text from outside
+    forges a log line or drives the terminal that shows the log. A traceback keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        message = record.message
+        record.message = visible(message, one_line=True)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
 
 
 class RedactingStream(io.TextIOBase):
@@ -114,32 +130,43 @@ class Output:
         return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
     def guard_streams(self) -> None:
-        """Scrub :attr:`secrets` (filled as the project is read) from everything written to stdout and stderr."""
+        """Scrub :attr:`secrets` (filled as the project is read) from everything written to stdout and stderr,
+        and write the warnings a command's engine logs (a run that failed: Python's last-resort handler prints
+        them where no logging is set up, as in every command but ``serve``) one line each."""
         for name in ("stdout", "stderr"):
             stream = getattr(sys, name)
             if not isinstance(stream, RedactingStream):
                 setattr(sys, name, RedactingStream(stream, self.secrets))
+        if logging.lastResort is not None:
+            logging.lastResort.setFormatter(OneLineFormatter())
 
     @staticmethod
     def styles_stdout() -> bool:
         """Whether stdout is a terminal (or one in all but name): what a live progress line needs."""
         return _styled(sys.stdout)
 
-    def shown(self, text: str) -> str:
-        """``text`` as it may be printed: secrets scrubbed, control characters spelt out."""
-        return visible(self.secrets.redact(text))
+    def shown(self, text: str, *, one_line: bool = False) -> str:
+        """``text`` as it may be printed: secrets scrubbed, then control characters (and line ends, when
+        ``one_line``) spelt out."""
+        return visible(self.secrets.redact(text), one_line=one_line)
 
-    def say(self, text: str, style: str | None = None) -> None:
+    def say(self, text: str, style: str | None = None, *, one_line: bool = False) -> None:
+        """Print ``text`` on stdout, as written (never rich markup: ``[red]`` in a name stays text).
+
+        :param one_line: ``text`` is one line, whatever it holds: a name from a config file, a record's key or
+            a system's error with a line end in it would otherwise print a line that passes for one of ours
+        """
         if _styled(sys.stdout):
-            self.out.print(self.shown(text), style=style, markup=False)
+            self.out.print(self.shown(text, one_line=one_line), style=style, markup=False)
         else:
-            _plain_line(sys.stdout, self.shown(text))
+            _plain_line(sys.stdout, self.shown(text, one_line=one_line))
 
-    def warn(self, text: str, style: str | None = None) -> None:
+    def warn(self, text: str, style: str | None = None, *, one_line: bool = False) -> None:
+        """As :meth:`say`, on stderr."""
         if _styled(sys.stderr):
-            self.err.print(self.shown(text), style=style, markup=False)
+            self.err.print(self.shown(text, one_line=one_line), style=style, markup=False)
         else:
-            _plain_line(sys.stderr, self.shown(text))
+            _plain_line(sys.stderr, self.shown(text, one_line=one_line))
 
     def show(self, renderable: RenderableType) -> None:
         """A rich table or the like; its text is built from redacted strings by the caller (a cell may be

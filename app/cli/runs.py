@@ -128,7 +128,7 @@ def _report(run_info: RunInfo, seconds: float) -> None:
                 output.say(f"    {direction}: {counts_text(part)}")
         output.say(f"    conflicts settled: {run_info.conflicts}")
     if run_info.error:
-        output.say(f"  error: {run_info.error}", style="red")
+        output.say(f"  error: {run_info.error}", style="red", one_line=True)
 
 
 SHOWN_FAILURES = 10
@@ -137,7 +137,7 @@ SHOWN_FAILURES = 10
 
 def _show_failures(shown: list[tuple[str, str]], failed: int) -> None:
     for source_key, error in shown:
-        output.say(f"  failed {source_key}: {error}", style="red")
+        output.say(f"  failed {source_key}: {error}", style="red", one_line=True)
     if failed > len(shown):
         output.say(f"  … and {failed - len(shown)} more; they are dead letters, retried at later runs")
 
@@ -180,11 +180,10 @@ def _row_json(row: PreviewRow) -> dict[str, Any]:
 
 
 def _preview_table(rows: list[PreviewRow]) -> None:
-    from rich.table import Table  # noqa: PLC0415 - preview's only, not a run's
+    from app.cli.tables import PlainTable  # noqa: PLC0415 - preview's only, not a run's (it imports rich)
 
-    table = Table("source key", "action", "target key", "details", show_lines=False)
+    table = PlainTable("source key", "action", "target key", "details", show_lines=False)
     table.columns[0].overflow = table.columns[2].overflow = "fold"
-    shown = output.shown
     for row in rows:
         if row.error or row.note:
             details = row.error or row.note or ""
@@ -195,7 +194,7 @@ def _preview_table(rows: list[PreviewRow]) -> None:
         else:
             details = ""
         action = f"{row.direction} {row.action}" if row.direction else row.action
-        table.add_row(shown(row.source_key), action, shown(row.target_key or ""), shown(details))
+        table.add_row(row.source_key, action, row.target_key or "", details)
     output.show(table)
     summary = Counter(row.action for row in rows)
     output.say(", ".join(f"{count} {action}" for action, count in summary.items()) or "no records to read")

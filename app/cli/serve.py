@@ -51,9 +51,9 @@ def serve(
         timeout_graceful_shutdown=1,  # API answers are quick; the runs get the shutdown grace
         lifespan="on",
         http=protocol_for(_connection_limits(settings)),
-        # h11 refuses a header block over its limit (16 KiB) only when it arrives in pieces, with a bare 400
-        # and a close that can reset the connection before the client reads it; up to this much, the
-        # request reaches RequestLimits, which answers 431 saying what was too large
+        # h11 refuses a header block over its limit (16 KiB) only when it arrives in pieces, with a close that
+        # can reset the connection before the client reads the answer; up to this much, the request reaches
+        # RequestLimits, which answers 431 saying what was too large (beyond it, app.api.malformed_requests)
         h11_max_incomplete_event_size=HEADER_BLOCK_BYTES,
     )
 

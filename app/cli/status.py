@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from rich.table import Table
-
 from app.cli.app import ConfigOption, cli, open_workspace, service_settings
 from app.cli.output import output
+from app.cli.tables import PlainTable
 from app.config import Needs
 from app.engine import read_status
 
@@ -17,7 +16,7 @@ def status(config: ConfigOption = None) -> None:
     """Every sync's last run and dead-letter count, from the state database."""
     workspace = open_workspace(config, Needs.state_only())
     views = asyncio.run(read_status(workspace, service_settings()))
-    table = Table("sync", "status", "last run", "counts", "dead letters")
+    table = PlainTable("sync", "status", "last run", "counts", "dead letters")
     table.columns[0].overflow = "fold"
     for view in views:
         run_info = view.last_run

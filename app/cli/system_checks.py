@@ -45,10 +45,10 @@ async def _checks(project: Project, names: list[str], *, state: bool) -> list[Sy
 
 def _show(found: SystemCheck) -> None:
     if found.error is not None:
-        output.say(f"FAIL {found.system} ({found.kind}): {found.error}", style="bold red")
+        output.say(f"FAIL {found.system} ({found.kind}): {found.error}", style="bold red", one_line=True)
         return
     if found.state:
         shown = "not made yet: the first run makes it" if found.unmade else "answers, with this Brygga's schema"
     else:
         shown = ", ".join(found.streams) or "no streams"
-    output.say(f"ok   {found.system} ({found.kind}): {shown}", style="green")
+    output.say(f"ok   {found.system} ({found.kind}): {shown}", style="green", one_line=True)

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 from pydantic import AfterValidator, Field, SecretStr
 
-from app.config.base import Caution, ConfigModel, Duration, Problem, check_url_port
+from app.config.base import Caution, ConfigModel, Duration, Problem, check_url_port, format_duration
 from app.config.credentials import header_problems, secret_cautions, secret_problems
 
 Role = Literal["viewer", "operator"]
@@ -121,11 +121,31 @@ class ApiConfig(ConfigModel):
             values.setdefault(value, index)
 
 
-class Retention(ConfigModel):
-    """How long run and record-log entries are kept."""
+LEAST_RETENTION = timedelta(hours=1)
+"""The shortest ``retention``: ``0s`` purged a running sync's own record log as it was written (and, once it
+ended, its run), so its story, counts and diffs were gone before anyone could read them. An hour outlasts
+the runs a service checks on by hand; the most is :data:`~app.config.base.MAX_DURATION`, as for every
+duration."""
 
-    runs: Duration = Field(timedelta(days=30), description="Keep runs this long.")
-    records: Duration = Field(timedelta(days=30), description="Keep record-log entries this long.")
+
+def _kept_long_enough(value: timedelta) -> timedelta:
+    if value < LEAST_RETENTION:
+        raise ValueError(
+            f"{format_duration(value) if value else '0s'} is shorter than the least retention,"
+            f" {format_duration(LEAST_RETENTION)}: a running sync's own runs and record log would be purged as they"
+            f" are written; keep them {format_duration(LEAST_RETENTION)} or longer (30d is the default)"
+        )
+    return value
+
+
+RetentionPeriod = Annotated[Duration, AfterValidator(_kept_long_enough)]
+
+
+class Retention(ConfigModel):
+    """How long run and record-log entries are kept: at least :data:`LEAST_RETENTION`."""
+
+    runs: RetentionPeriod = Field(timedelta(days=30), description="Keep runs this long (at least 1h).")
+    records: RetentionPeriod = Field(timedelta(days=30), description="Keep record-log entries this long (at least 1h).")
 
 
 class RecordLogConfig(ConfigModel):

@@ -11,9 +11,9 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ByteSize, Field, SecretStr
+from pydantic import AfterValidator, ByteSize, Field, SecretStr
 
 from app.config.base import Caution, ConfigModel, Duration, KeyFields, Problem, WholeNumber
 from app.config.credentials import (
@@ -95,6 +95,38 @@ class SystemOptions(ConfigModel):
 
 WebhookVerify = Literal["standard", "github", "token", "none"]
 
+LEAST_BODY = ByteSize(1024)
+"""The smallest ``max_body``: below it, a delivery of a record or two would be refused (413)."""
+MOST_BODY = ByteSize(64 * 1024 * 1024)
+"""The largest ``max_body``. The service holds a delivery's body whole while it checks it, and its parsed
+records take up to ~50 times its size (349,000 tiny records in 1 MiB took ~50 MB): ``max_body: 100GiB`` let one
+sender make it buffer that much. 64 MiB is above what senders send (GitHub's deliveries are at most 25 MB)."""
+
+
+def _body_limit(value: ByteSize) -> ByteSize:
+    if value < LEAST_BODY:
+        raise ValueError(
+            f"{_size_text(value)} is less than the least max_body, 1KiB: every delivery but the tiniest would"
+            " be refused (413); allow 1KiB or more (1MiB is the default)"
+        )
+    if value > MOST_BODY:
+        raise ValueError(
+            f"{_size_text(value)} is more than the most max_body, 64MiB: the service holds each body whole"
+            " while it checks it, so one sender could take its memory; allow 64MiB or less (1MiB is the default)"
+        )
+    return value
+
+
+def _size_text(value: ByteSize) -> str:
+    """``100GiB`` where a binary unit says it exactly, else the bytes: ``64.0MiB`` was one byte more than 64 MiB."""
+    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= size and value % size == 0:
+            return f"{value // size}{unit}"
+    return f"{int(value):,} bytes"
+
+
+BodyLimit = Annotated[ByteSize, AfterValidator(_body_limit)]
+
 
 class WebhookConfig(ConfigModel):
     """How a system pushes its changes to ``POST /webhooks/{system}``."""
@@ -103,7 +135,9 @@ class WebhookConfig(ConfigModel):
     secret: SecretStr | None = Field(None, description="The signing secret or bearer token.")
     stream: str = Field(description="The stream the events carry records of.")
     records: str | None = Field(None, description="Path to the record or list of records in the body.")
-    max_body: ByteSize = Field(ByteSize(1024 * 1024), description="Largest accepted body, e.g. 1MiB.")
+    max_body: BodyLimit = Field(
+        ByteSize(1024 * 1024), description="Largest accepted body, e.g. 1MiB; from 1KiB to 64MiB."
+    )
     delete_when: str | None = Field(None, description="An expression over `event`: true means delete.")
     fetch: bool = Field(False, description="Events carry keys only: fetch each record with the stream's get.")
 

@@ -9,6 +9,12 @@ stack even before that. The composer here counts, node by node, how many
 values the file expands to and how deep they nest, and stops at the first
 node past a limit, before anything is expanded: a hostile file costs
 milliseconds, and its error has a line and a column.
+
+A key has a limit of its own, PyYAML's: a key written on one line (a plain or
+quoted scalar before its ``:``) is read as a key only up to 1024 characters.
+Past that PyYAML gives up on it and reports what it meets next, "could not
+find expected ':'" at the very colon that is there; the scanner here says
+what is wrong instead.
 """
 
 from __future__ import annotations
@@ -25,6 +31,11 @@ MAX_DEPTH = 100
 
 MAX_VALUES = 100_000
 """Keys, values and list items of one file, each alias counted as all its anchor holds."""
+
+MAX_KEY = 1024
+"""Characters of a key written on one line: PyYAML's limit on simple keys (its scanner's, not ours to lift)."""
+
+_LINE_ENDS = "\0 \t\r\n\x85\u2028\u2029"
 
 
 class YamlLimitError(yaml.MarkedYAMLError):
@@ -112,3 +123,29 @@ class BoundedComposer(yaml.composer.Composer):
     def _close(self, extent: _Extent) -> None:
         if self._open:
             self._open[-1] = max(self._open[-1], extent.levels)
+
+
+class KeyLengthScanner(yaml.scanner.Scanner):
+    """A scanner that names a key past :data:`MAX_KEY` characters as the problem, at the key's start.
+
+    Mixed into a loader ahead of PyYAML's own classes, as :class:`BoundedComposer` is.
+    """
+
+    def stale_possible_simple_keys(self) -> None:
+        key = self.possible_simple_keys.get(self.flow_level)
+        line, index = self.line, self.index  # type: ignore[attr-defined]  # the Reader's, mixed in after this class
+        if key is not None and key.line == line and index - key.index > MAX_KEY and self._at_a_colon():
+            raise YamlLimitError(
+                f"this key is longer than {MAX_KEY} characters: YAML keys are limited to {MAX_KEY} characters"
+                " (PyYAML's limit on simple keys); shorten it",
+                key.mark,
+            )
+        super().stale_possible_simple_keys()
+
+    def _at_a_colon(self) -> bool:
+        """Whether a ``:`` that makes what is before it a key comes next (after spaces)."""
+        peek = self.peek  # type: ignore[attr-defined]  # the Reader's, mixed in after this class
+        ahead = 0
+        while peek(ahead) in " \t":
+            ahead += 1
+        return bool(peek(ahead) == ":" and (self.flow_level > 0 or peek(ahead + 1) in _LINE_ENDS))

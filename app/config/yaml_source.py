@@ -21,13 +21,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from app.config.base import with_path
 from app.config.issues import START, ConfigIssue, Mark, RootCause
-from app.config.yaml_bounds import BoundedComposer, YamlLimitError
+from app.config.yaml_bounds import BoundedComposer, KeyLengthScanner, YamlLimitError
 
 Location = tuple[Hashable, ...]
 
 
-class _Yaml12Loader(BoundedComposer, yaml.SafeLoader):
-    """A safe loader with YAML 1.2 core-schema scalars, bounded in depth and size."""
+class _Yaml12Loader(BoundedComposer, KeyLengthScanner, yaml.SafeLoader):
+    """A safe loader with YAML 1.2 core-schema scalars, bounded in depth and size and in the length of keys."""
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {}

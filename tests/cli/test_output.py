@@ -8,6 +8,7 @@ import pytest
 from rich.console import Console
 
 from app.cli.output import Output, visible
+from app.cli.tables import PlainTable
 
 TEXTS = [
     "customers: succeeded in 0.4s (run 9)",
@@ -77,3 +78,16 @@ def test_rich_styles_where_the_variables_ask_for_it(
     Output().say("failed", "bold red")
 
     assert ("\x1b[" in capsys.readouterr().out) is styled
+
+
+def test_a_tables_text_cells_print_as_written_on_one_line() -> None:
+    """``brygga status`` and ``preview``: rich reads a text cell as markup; a name or key is none."""
+    table = PlainTable("sync", "status")
+    table.add_row("[red]x[/red] [link=http://evil.example]y[/link]\nforged", "idle")
+    printed = io.StringIO()
+    Console(file=printed, force_terminal=True, width=200).print(table)
+
+    text = printed.getvalue()
+    assert "[red]x[/red] [link=http://evil.example]y[/link]\\nforged" in text
+    assert "\x1b]8;" not in text and "\x1b[31m" not in text
+    assert not any(line.startswith("forged") for line in text.splitlines())

@@ -519,6 +519,11 @@ PROJECT_CASES = [
         (P, AFTER_MINIMAL + 1, 46, "alerts[0].on: expected a list, got 'failing'"),
     ),
     case(
+        "key-longer-than-yaml-reads",
+        sync("  " + "k" * 1025 + ": id\n"),
+        (A, AFTER_SYNC, 3, "this key is longer than 1024 characters: YAML keys are limited to 1024 characters"),
+    ),
+    case(
         "retention-not-a-duration",
         settings("retention: {runs: 30 days}\n"),
         (
@@ -532,6 +537,27 @@ PROJECT_CASES = [
         "retention-negative",
         settings("retention: {records: -5}\n"),
         (P, AFTER_MINIMAL, 22, "retention.records: a duration cannot be negative"),
+    ),
+    case(
+        "retention-zero-would-purge-a-running-sync",
+        settings("retention: {runs: 0s}\n"),
+        (
+            P,
+            AFTER_MINIMAL,
+            19,
+            "retention.runs: 0s is shorter than the least retention, 1h: a running sync's own runs and record log"
+            " would be purged as they are written; keep them 1h or longer (30d is the default)",
+        ),
+    ),
+    case(
+        "retention-under-an-hour",
+        settings("retention: {runs: 2h, records: 59m59s}\n"),
+        (P, AFTER_MINIMAL, 32, "retention.records: 3599s is shorter than the least retention, 1h"),
+    ),
+    case(
+        "retention-as-plain-seconds",
+        settings("retention: {records: 60}\n"),
+        (P, AFTER_MINIMAL, 22, "retention.records: 1m is shorter than the least retention, 1h"),
     ),
     case(
         "mappings-file-not-found",
@@ -909,6 +935,38 @@ WEBHOOK_CASES = [
         "webhook-max-body-not-a-size",
         system(SQL_SYSTEM + "    webhook: {verify: none, stream: contacts, max_body: lots}\n"),
         (P, 8, 57, "systems.crm.webhook.max_body: 'lots' is not a size: write a number of bytes or one with a unit"),
+    ),
+    case(
+        "webhook-max-body-past-what-the-service-may-hold",
+        system(SQL_SYSTEM + "    webhook: {verify: none, stream: contacts, max_body: 100GiB}\n"),
+        (
+            P,
+            8,
+            57,
+            "systems.crm.webhook.max_body: 100GiB is more than the most max_body, 64MiB: the service holds each"
+            " body whole while it checks it, so one sender could take its memory; allow 64MiB or less",
+        ),
+    ),
+    case(
+        "webhook-max-body-one-byte-past-64mib",
+        system(SQL_SYSTEM + "    webhook: {verify: none, stream: contacts, max_body: 67108865}\n"),
+        (P, 8, 57, "systems.crm.webhook.max_body: 67,108,865 bytes is more than the most max_body, 64MiB"),
+    ),
+    case(
+        "webhook-max-body-zero",
+        system(SQL_SYSTEM + "    webhook: {verify: none, stream: contacts, max_body: 0}\n"),
+        (
+            P,
+            8,
+            57,
+            "systems.crm.webhook.max_body: 0 bytes is less than the least max_body, 1KiB: every delivery but the"
+            " tiniest would be refused (413); allow 1KiB or more (1MiB is the default)",
+        ),
+    ),
+    case(
+        "webhook-max-body-under-1kib",
+        system(SQL_SYSTEM + "    webhook: {verify: none, stream: contacts, max_body: 1000B}\n"),
+        (P, 8, 57, "systems.crm.webhook.max_body: 1,000 bytes is less than the least max_body, 1KiB"),
     ),
     case(
         "webhook-fetch-from-a-rest-stream-without-get",
@@ -1926,3 +1984,16 @@ def test_the_validators_of_broken_sync_files_are_made_only_for_a_broken_file() -
     """Every command that loads a project imports the module; its two validators took ~20 ms to make (issue 22)."""
     result = subprocess.run([sys.executable, "-c", _ADAPTERS_MADE], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "0"
+
+
+@pytest.mark.parametrize("retention", ["{runs: 1h, records: 1h}", "{runs: 36500d, records: 3600}", "{runs: 5200w}"])
+def test_a_retention_from_an_hour_to_a_hundred_years_is_no_error(write_project: ProjectWriter, retention: str) -> None:
+    open_workspace(write_project(settings(f"retention: {retention}\n")), ENVIRON)
+
+
+@pytest.mark.parametrize("size", ["1KiB", "1024", "64MiB", "67108864", "25MB"])
+def test_a_max_body_from_1kib_to_64mib_is_no_error(write_project: ProjectWriter, size: str) -> None:
+    webhook = f"    webhook: {{verify: none, stream: contacts, max_body: {size}}}\n"
+    project = open_workspace(write_project(system(SQL_SYSTEM + webhook)), ENVIRON).project
+
+    assert project.systems["crm"].webhook is not None

@@ -173,3 +173,52 @@ def test_anchors_aliases_and_core_tags_still_work() -> None:
     text = "a: &a {x: 1}\nb: *a\nc: !!str 007\ne: !!int '12'\nf: !!float 1\ng: !!null ''\nh: !!seq [1]\n"
 
     assert parse(text) == {"a": {"x": 1}, "b": {"x": 1}, "c": "007", "e": 12, "f": 1.0, "g": None, "h": [1]}
+
+
+LONG_KEY = "this key is longer than 1024 characters: YAML keys are limited to 1024 characters (PyYAML's limit on"
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        pytest.param("a: 1\n" + "k" * 1025 + ": 1\n", Mark(2, 1), id="plain"),
+        pytest.param("a: 1\n'" + "k" * 1030 + "': 1\n", Mark(2, 1), id="quoted"),
+        pytest.param('a: 1\n"' + "k" * 1030 + '"   : 1\n', Mark(2, 1), id="quoted-with-spaces-before-the-colon"),
+        pytest.param("a: 1\nb: {x: 1, " + "k" * 1030 + ": 1}\n", Mark(2, 11), id="in-a-flow-mapping"),
+        pytest.param("a: 1\nb: [" + "k" * 1030 + ": 1]\n", Mark(2, 5), id="in-a-flow-sequence"),
+        pytest.param("a:\n  - " + "k" * 1030 + ": 1\n", Mark(2, 5), id="in-a-list-item"),
+        pytest.param("a: 1\n" + "é" * 1025 + ": 1\n", Mark(2, 1), id="counted-in-characters-not-bytes"),
+    ],
+)
+def test_a_key_past_1024_characters_is_named_at_its_start(text: str, place: Mark) -> None:
+    """PyYAML said "could not find expected ':'" at the colon that was there."""
+    issues: list[ConfigIssue] = []
+
+    assert parse_yaml(Path("a.yaml"), text, issues) is None
+
+    assert [(issue.mark, issue.message.startswith(LONG_KEY)) for issue in issues] == [(place, True)]
+
+
+def test_keys_of_1024_characters_long_values_and_explicit_keys_are_fine() -> None:
+    key = "k" * 1024
+    values = "v" * 3000
+    text = f"{key}: 1\na: {values}\nb: 'x: {values}'\nc: {{d: {values}}}\ne: [{values}, x]\n? {'l' * 2000}\n: 2\n"
+
+    assert parse(text) == {
+        key: 1,
+        "a": values,
+        "b": f"x: {values}",
+        "c": {"d": values},
+        "e": [values, "x"],
+        "l" * 2000: 2,
+    }
+
+
+def test_a_long_line_without_a_colon_is_still_a_syntax_error() -> None:
+    issues: list[ConfigIssue] = []
+
+    parse_yaml(Path("a.yaml"), "a: 1\n" + "k" * 2000 + "\n", issues)
+
+    assert [(issue.mark, issue.message) for issue in issues] == [
+        (Mark(3, 1), "YAML syntax error: could not find expected ':' (while scanning a simple key)")
+    ]

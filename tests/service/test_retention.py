@@ -48,11 +48,15 @@ async def test_purging_forgets_what_is_older_than_retention_and_keeps_the_rest(
 
 
 async def test_the_service_purges_by_itself(project: Project, start_service: StartService) -> None:
-    project.write(retention="1s")
+    project.write(retention="1h")
     project.customers_sync()
     project.add_contacts(3)
     service = await start_service(project.settings(retention_every=timedelta(seconds=0.3)))
-    await _run(service)
+    run_id = await _run(service)
+    two_hours_ago = utc_now() - timedelta(hours=2)
+    async with service.store.engine.begin() as connection:
+        await connection.execute(update(RUNS).where(RUNS.c.id == run_id).values(started_at=two_hours_ago))
+        await connection.execute(update(LOG).where(LOG.c.run_id == run_id).values(at=two_hours_ago))
 
     def forgotten() -> bool:
         return project.state.rows("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM record_log)") == [(0, 0)]
@@ -66,7 +70,7 @@ async def test_the_service_purges_by_itself(project: Project, start_service: Sta
 async def test_the_purge_job_forgets_old_webhook_events_that_every_sync_is_done_with(
     project: Project, start_service: StartService, state: str
 ) -> None:
-    project.write(retention="1s", state=state)
+    project.write(retention="1h", state=state)
     project.customers_sync()
     service = await start_service(project.settings(retention_every=timedelta(seconds=0.3)))
     inbox = service.store.inbox
@@ -74,7 +78,7 @@ async def test_the_purge_job_forgets_old_webhook_events_that_every_sync_is_done_
     # pending for a sync that is not in the project (any more): nothing processes it, and it stays
     waiting, _ = await inbox.accept("shop", "delivered-2", "{}", 1, ["removed-sync"])
     async with service.store.engine.begin() as connection:  # both long past retention: one purge sees both
-        await connection.execute(update(WEBHOOK_EVENTS).values(received_at=utc_now() - timedelta(hours=1)))
+        await connection.execute(update(WEBHOOK_EVENTS).values(received_at=utc_now() - timedelta(hours=2)))
 
     async def forgotten() -> bool:
         return await inbox.event(done) is None
@@ -83,3 +87,20 @@ async def test_the_purge_job_forgets_old_webhook_events_that_every_sync_is_done_
     kept = await inbox.event(waiting)
     assert kept is not None and kept.status == "pending"
     assert [event.id for event in await inbox.pending("removed-sync", 10)] == [waiting]
+
+
+async def test_the_longest_retention_forgets_nothing_and_its_cut_off_fits_every_state_database(
+    project: Project, start_service: StartService, state: str
+) -> None:
+    """A hundred years (the most a duration may be): the cut-off lies in 1926, a date both databases hold."""
+    project.write(retention="36500d", state=state)
+    project.customers_sync()
+    project.add_contacts(2)
+    service = await start_service(project.settings())
+    run_id = await _run(service)
+    await service.store.inbox.accept("shop", "delivered-1", "{}", 1, [])
+
+    assert await service.purge() == (0, 0, 0)
+
+    assert [run.id for run in await service.runs("customers", None, None, 10)] == [run_id]
+    assert len(await service.run_log(run_id, None, 10)) == 2
