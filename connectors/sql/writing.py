@@ -95,12 +95,8 @@ class StreamWriter:
         """Every upsert goes by COPY and says which rows were new (see Connector.reports_created)."""
         self.names = [column.name for column in table.columns]
         self.types = {name: shape.types[name] for name in self.names}
-        self.natives = {
-            name: kind.native if kind.scale is None and kind.fraction is None else None
-            for name, kind in self.types.items()
-        }
-        """The type a column's value is taken as it is; none for a NUMERIC(p, s) column (its scale is checked),
-        nor for a time column keeping less than microseconds (its fraction is checked)."""
+        self.natives = {name: kind.taken_as_is for name, kind in self.types.items()}
+        """The type a column's value is taken as it is (see :attr:`ColumnType.taken_as_is`)."""
         soft = shape.options.delete.soft if shape.options.delete is not None else None
         self.soft = soft
         self.alive = False if soft is not None and shape.types[soft].kind is Kind.BOOLEAN else None
