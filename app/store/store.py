@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Text, any_, bindparam, delete, func, insert, null, or_, select, update
+from sqlalchemy import ColumnElement, Text, any_, bindparam, case, delete, func, insert, null, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -549,7 +549,11 @@ class Store:
                     "record": statement.excluded.record,
                     "error": statement.excluded.error,
                     "reason": statement.excluded.reason,
-                    "attempts": DEAD_LETTERS.c.attempts + 1,
+                    # one attempt a run: a record failing again in the run that failed it (read twice) is no new try
+                    "attempts": case(
+                        (DEAD_LETTERS.c.run_id == statement.excluded.run_id, DEAD_LETTERS.c.attempts),
+                        else_=DEAD_LETTERS.c.attempts + 1,
+                    ),
                     "run_id": statement.excluded.run_id,
                     "last_failed_at": statement.excluded.last_failed_at,
                     "discarded_at": None,  # failing anew: a dead letter again

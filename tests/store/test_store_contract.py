@@ -294,6 +294,21 @@ async def test_reverse_lookups_find_the_source_key_linked_with_each_target_key(s
     assert await store.source_keys([("other sync", "P7")]) == {}
 
 
+async def test_a_record_failing_twice_in_one_run_counts_one_attempt(store: Store) -> None:
+    """A record read twice in one run (a repeated row, a re-read boundary) failed twice: two attempts, and its
+    dead letter was given up on a run early."""
+    first_run = await store.start_run(SYNC, "manual")
+    for error in ("first", "again in a later batch"):
+        await store.commit_batch(SYNC, first_run, BatchChanges(failures=[Failure("9", {"id": 9}, error, "mapping")]))
+    (after_one,) = await store.dead_letters(SYNC)
+    second_run = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, second_run, BatchChanges(failures=[Failure("9", {"id": 9}, "later", "mapping")]))
+    (after_two,) = await store.dead_letters(SYNC)
+
+    assert (after_one.attempts, after_one.error) == (1, "again in a later batch")
+    assert (after_two.attempts, after_two.error) == (2, "later")
+
+
 async def test_dead_letters_count_their_attempts_and_clear_when_resolved(store: Store) -> None:
     first_run = await store.start_run(SYNC, "manual")
     failure = Failure("9", {"id": 9, "amount": Decimal("2.50")}, "field email: required", "mapping")
