@@ -450,6 +450,21 @@ async def test_what_a_run_s_retry_dealt_with_is_kept_for_that_run_until_it_ends(
     assert (await store.letters.of("other", run_id, ["3"], retried=True)).retried == {"3": "h3"}
 
 
+async def test_what_a_killed_run_s_retry_dealt_with_is_forgotten_as_its_sync_s_next_run_starts(store: Store) -> None:
+    """A run killed while retrying dead letters never forgot what its retry dealt with: the rows stayed until a
+    later run of the sync retried a letter itself (never, for a sync whose letters were all settled)."""
+    (killed,) = (await store.start_runs([SYNC], "retry", "abandoned")).ids.values()
+    await store.commit_batch(SYNC, killed, BatchChanges(retried=[("1", "h1"), ("2", "h2")]))
+    other = await store.start_run("other", "manual")
+    await store.commit_batch("other", other, BatchChanges(retried=[("3", "h3")]))
+
+    started = await store.start_runs([SYNC], "schedule", "abandoned: the process running it stopped")
+
+    assert started.abandoned == {SYNC: 1}
+    assert (await store.letters.of(SYNC, killed, ["1", "2"], retried=True)).retried == {}
+    assert (await store.letters.of("other", other, ["3"], retried=True)).retried == {"3": "h3"}  # still running
+
+
 async def test_mirror_finds_records_not_seen_in_this_run(store: Store) -> None:
     old_run = await store.start_run(SYNC, "manual")
     await store.commit_batch(SYNC, old_run, BatchChanges(mapped=[(str(n), f"T{n}", "h") for n in range(6)]))
