@@ -24,7 +24,7 @@ import zipfile
 from datetime import date, datetime, timedelta
 from xml.etree import ElementTree
 
-from app.record_checks import UnreadableValue
+from connectors.base import UnreadableValue
 from connectors.xlsx.workbook import column_index
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
