@@ -349,7 +349,8 @@ async def test_a_two_way_dead_letter_is_one_per_direction(store: Store) -> None:
 async def test_a_one_way_dead_letter_has_no_direction(store: Store) -> None:
     run_id = await store.start_run(SYNC, "manual")
     await store.commit_batch(SYNC, run_id, BatchChanges(failures=[Failure("1", {}, "bad", "mapping")]))
-    await store.commit_batch(SYNC, run_id, BatchChanges(failures=[Failure("1", {}, "again", "mapping")]))
+    later = await store.start_run(SYNC, "manual")  # one attempt a run
+    await store.commit_batch(SYNC, later, BatchChanges(failures=[Failure("1", {}, "again", "mapping")]))
 
     [letter] = await store.dead_letters(SYNC)
     assert (letter.direction, letter.attempts, letter.error) == (None, 2, "again")
