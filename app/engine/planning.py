@@ -64,7 +64,8 @@ class Planned:
     note: str | None = None
     """Why it was skipped, when not by ``where``."""
     settled: bool = False
-    """Read again unchanged after its fate was settled (a dead letter): counted, not touched."""
+    """Read again unchanged after its fate was settled (a dead letter), or skipped as the very same record as
+    a later one of its batch (which settles it): counted, not touched, its dead letter kept."""
     repeated: bool = False
     """Read again unchanged after this same run dealt with it (its dead letter was retried, then the cursor
     re-read its last value): one record, so counted once, where it was dealt with."""
@@ -148,7 +149,7 @@ async def plan_batch(
     if UnfitKey in set(map(type, source_keys)):
         _fail_unfit_keys(parts.mapping, plan)
     if len(set(source_keys)) < len(source_keys):  # a key read twice (or two records without one)
-        _supersede_duplicates(plan, events)
+        _supersede_duplicates(plan, events, parts.sync.name)
     if settled:
         _leave_settled(plan, settled)
     if known is None:
@@ -194,23 +195,37 @@ def _fail_unfit_keys(mapping: CompiledMapping, plan: list[Planned]) -> None:
 
 
 SUPERSEDED = "its key is read again later in the same batch: the later record is the one written"
+REPEATED = "the very same record is read again later in the same batch: it fails once, as the later one"
 
 
-def _supersede_duplicates(plan: list[Planned], events: bool) -> None:
-    """A key twice in one batch: only its last version is written.
+def _supersede_duplicates(plan: list[Planned], events: bool, sync: str) -> None:
+    """A key twice in one batch: only its last version is written (or fails).
 
     Read from a source, the key is repeated (two rows of one id in a file): each earlier version is
-    skipped, saying why, so the repeat shows in the record log. Webhook events of one record are its
-    changes in turn (edited twice in a moment): an earlier one is unchanged, as if written and at once
-    written over.
+    skipped, saying why, so the repeat shows in the record log. A record failed for its key (none: its
+    stand-in key is its hash, so two such are the very same record) is skipped the same way, so it fails,
+    and counts, once: as many failures as dead letters. Webhook events of one record are its changes in
+    turn (edited twice in a moment): an earlier one is unchanged, as if written and at once written over.
     """
     last = {item.source_key: index for index, item in enumerate(plan)}
+    repeated = 0
     for index, item in enumerate(plan):
-        if last[item.source_key] != index and item.action is Action.CREATE:
-            if events:
-                item.action = Action.UNCHANGED
-            else:
-                item.action, item.note = Action.SKIP, SUPERSEDED
+        if last[item.source_key] == index or item.action not in _SETTLING:
+            continue
+        repeated += 1
+        if item.action is Action.FAIL:
+            item.action, item.note, item.error, item.settled = Action.SKIP, REPEATED, None, True
+        elif events:
+            item.action = Action.UNCHANGED
+        else:
+            item.action, item.note = Action.SKIP, SUPERSEDED
+    if repeated and not events:
+        log.warning(
+            "sync %s: %d record(s) of a batch had their key read again later in the same batch; the later of each "
+            "is the one written, the earlier skipped (see the run's record log)",
+            sync,
+            repeated,
+        )
 
 
 def _leave_settled(plan: list[Planned], settled: Mapping[str, str]) -> None:

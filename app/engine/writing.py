@@ -191,7 +191,8 @@ def outcomes(
         elif action is Action.SKIP:
             counts.skipped += 1
             log.append((item.source_key, item.target_key, "skipped", item.note, None))
-            resolved.append(item.source_key)
+            if not item.settled:  # the very same record as a later one of its batch: that one settles its letter
+                resolved.append(item.source_key)
         else:
             counts.failed += 1
             error = item.error or "failed"

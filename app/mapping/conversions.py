@@ -30,7 +30,9 @@ class ConversionError(ValueError):
 
 def _fail(value: Any, type_name: str, hint: str = "") -> ConversionError:
     shown = repr(value)
-    if len(shown) > 60 and not isinstance(value, UnreadableValue):  # its text is short, and says what to do
+    if isinstance(value, UnreadableValue):  # its text is short and says what to do: a hint on forms would mislead
+        hint = ""
+    elif len(shown) > 60:
         shown = shown[:57] + "..."
     return ConversionError(f"cannot convert {shown} to {type_name}{hint}")
 

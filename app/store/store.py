@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Text, any_, bindparam, delete, func, insert, null, or_, select, update
+from sqlalchemy import ColumnElement, Text, any_, bindparam, case, delete, func, insert, null, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -55,6 +55,7 @@ from app.store.tables import (
     ID_MAP,
     LOG,
     ONE_WAY,
+    RETRIED,
     RUNS,
     utc_now,
 )
@@ -194,7 +195,11 @@ class Store:
         mark their runs left ``running`` by a process that stopped as failed, with the error ``abandoned``.
 
         :meth:`start_run` and :meth:`History.abandon` for a whole batch of scheduled runs: two statements
-        where each sync took two transactions."""
+        where each sync took two transactions. What the retries of dead letters of those syncs' earlier runs
+        dealt with is forgotten too: a run forgets its own as it ends, but one that was killed (or lost the
+        state database as it ended) left its own behind, never read again (they are kept by that run's id)
+        nor cleared until a later run retried a letter; with the caller holding the leases, no run of these
+        syncs is going on."""
         now = utc_now()
         rows = [
             {"sync": sync, "trigger": trigger, "status": "running", "started_at": now, "progress_at": now}
@@ -210,6 +215,7 @@ class Store:
         record = insert(RUNS).returning(RUNS.c.id, RUNS.c.sync)
         async with self._begin() as connection:
             left = list((await connection.execute(abandon)).scalars())
+            await connection.execute(delete(RETRIED).where(RETRIED.c.sync.in_(syncs)))
             ids = {str(sync): int(run_id) for run_id, sync in (await connection.execute(record, rows)).all()}
         return StartedRuns(ids, Counter(left))
 
@@ -551,7 +557,11 @@ class Store:
                     "record": statement.excluded.record,
                     "error": statement.excluded.error,
                     "reason": statement.excluded.reason,
-                    "attempts": DEAD_LETTERS.c.attempts + 1,
+                    # one attempt a run: a record failing again in the run that failed it (read twice) is no new try
+                    "attempts": case(
+                        (DEAD_LETTERS.c.run_id == statement.excluded.run_id, DEAD_LETTERS.c.attempts),
+                        else_=DEAD_LETTERS.c.attempts + 1,
+                    ),
                     "run_id": statement.excluded.run_id,
                     "last_failed_at": statement.excluded.last_failed_at,
                     "discarded_at": None,  # failing anew: a dead letter again

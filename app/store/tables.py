@@ -183,7 +183,8 @@ RETRIED = Table(
     Column("hash", Text, nullable=False),
 )
 """The records a run's retry of dead letters dealt with (source key, record hash), kept while that run goes
-on: the same record read again later in the run is left alone, and counted once."""
+on: the same record read again later in the run is left alone, and counted once. Cleared as the run ends,
+and (for a run that was killed) as the sync's next run starts."""
 
 LEASES = Table(
     "leases",

@@ -75,11 +75,22 @@ class ColumnType:
     durations: bool = field(default=False, compare=False)
     """For a ``TIME`` column, whether it holds durations too (MariaDB's and MySQL's, up to 838 hours either side
     of zero): it takes a ``timedelta`` as well as a time of day."""
+    refuses_nul: bool = field(default=False, compare=False)
+    """For a text column, whether the database cannot store the NUL character (PostgreSQL): a text holding one
+    fails its record with Brygga's words, not the database's ``invalid byte sequence for encoding "UTF8"``."""
     native: type | None = field(init=False, repr=False, compare=False)
     """The type a value needs no converting from (``None`` for a datetime, whose zone needs checking too)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "native", _NATIVE.get(self.kind))
+
+    @property
+    def taken_as_is(self) -> type | None:
+        """The type a value is written as it is, with no call to :meth:`convert`: none where even a value of
+        the column's type needs a check (an integer's range, a NUMERIC's scale, a second's fraction, a NUL)."""
+        if self.kind is Kind.INTEGER or self.scale is not None or self.fraction is not None or self.refuses_nul:
+            return None
+        return self.native
 
     def convert(self, value: Any) -> Any:
         """``value`` as the column's Python type; ``None`` stays ``None``.
@@ -104,7 +115,9 @@ class ColumnType:
         elif value.__class__ is Decimal and not value.is_finite():  # a decimal as it came: NaN passed unchecked
             raise ColumnValueError(f"cannot convert {_shown(value)} to {_WHAT[self.kind]}")
         if self.kind is Kind.INTEGER and value not in self.whole:
-            raise ColumnValueError(f"{_shown(value)} is beyond what column type {self.name} holds")
+            raise ColumnValueError(beyond(value, self.whole))
+        if self.refuses_nul and value.__class__ is str and "\x00" in value:
+            raise ColumnValueError(NUL_REFUSED)
         if self.scale is not None and not fits_scale(value, self.scale):
             raise ColumnValueError(
                 f"{_shown(value)} has more digits after the point than the column keeps ({self.scale}): it would be "
@@ -129,6 +142,20 @@ class ColumnType:
             raise ColumnValueError(
                 f"key {_shown(text)} is not the hex text of bytes (two of 0-9, a-f a byte), as a binary key is written"
             ) from None
+
+
+NUL_REFUSED = (
+    "the text holds a NUL character (\\x00), which PostgreSQL cannot store: remove it in the mapping (an "
+    'expression with | replace("\\x00", "")) or at the source'
+)
+
+
+def beyond(value: int, whole: range) -> str:
+    """Why an integer column refuses ``value``, and what to do."""
+    return (
+        f"{_shown(value)} is beyond what the column's type holds ({whole.start} to {whole.stop - 1}): correct it "
+        "at the source, or write it into a NUMERIC or text column"
+    )
 
 
 def fits_scale(value: Decimal, scale: int) -> bool:
@@ -186,6 +213,8 @@ def column_type(type_: sqltypes.TypeEngine[Any], dialect: Dialect) -> ColumnType
         return ColumnType(Kind.TIME, name, durations=mariadb, fraction=fraction_kept(type_, dialect))
     if isinstance(type_, sqltypes.ARRAY):
         return ColumnType(Kind.LIST, name)
+    if isinstance(type_, sqltypes.String):
+        return ColumnType(Kind.TEXT, name, refuses_nul=dialect.name == "postgresql")
     for sql_type, kind in _KINDS:
         if isinstance(type_, sql_type):
             return ColumnType(kind, name)

@@ -109,6 +109,8 @@ def _fitted(values: tuple[Any, ...], kind: ColumnType) -> tuple[Any, ...] | None
             return None  # NaN or an infinity: the row-by-row way fails its record alone
         if kind.kind is Kind.INTEGER and not _held(values, kind.whole):
             return None  # beyond the column's type: the row-by-row way fails its record alone
+        if kind.refuses_nul and "\x00" in "".join(filter(None, values)):
+            return None  # a NUL PostgreSQL cannot store: the row-by-row way fails its record alone
         return values
     if kind.kind is Kind.DATETIME and seen == {datetime} and _zones_fit(values, kind.aware):
         return values

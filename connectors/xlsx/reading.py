@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from datetime import date, datetime, time
 from itertools import islice, repeat
-from typing import Any
+from typing import Any, TypeVar
 
 import python_calamine
 
 from connectors.base import Record, UnreadableValue, format_key
 from connectors.table_file.messages import columns_are, quoted
+from connectors.xlsx.date_cells import cell_date
 from connectors.xlsx.sheet_survey import check_reach, survey_sheet
 from connectors.xlsx.values import column_values, header_name, record_value
 from connectors.xlsx.workbook import (
@@ -27,6 +29,7 @@ from connectors.xlsx.workbook import (
 )
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class Header:
@@ -92,7 +95,8 @@ class SheetScan:
         self._workbook: python_calamine.CalamineWorkbook | None = None
         self._rows: Iterator[tuple[int, list[Any]]] = iter(())
         self._positions: list[int] = []
-        self._errors: dict[int, dict[int, str]] = {}
+        self._errors: dict[int, dict[int, UnreadableValue]] = {}
+        self._dates: dict[int, dict[int, date | datetime | UnreadableValue]] = {}
         self._wide = 0
 
     def open(self) -> Header:
@@ -167,10 +171,10 @@ class SheetScan:
         columns = [column_values(column) for column in list(zip(*cells, strict=True))[: len(names)]]
         # every column is as long as the batch: zip's strictness would cost a fifth of building the dicts
         records: list[Record] = list(map(dict, map(zip, repeat(names), zip(*columns, strict=False))))
-        if self._errors:
+        if self._errors or self._dates:
             for (number, _), record in zip(rows, records, strict=True):
-                if errors := self._errors.get(number):
-                    self._mark_errors(record, number, errors)
+                if number in self._errors or number in self._dates:
+                    self._mark_cells(record, number)
         return records
 
     def _record(self, number: int, row: list[Any]) -> Record:
@@ -178,18 +182,22 @@ class SheetScan:
         record = dict(zip(self.header.names, map(record_value, row), strict=False))
         if len(row) < len(self.header.names):
             record.update(dict.fromkeys(self.header.names[len(row) :]))
-        errors = self._errors.get(number)
-        if errors:
-            self._mark_errors(record, number, errors)
+        if number in self._errors or number in self._dates:
+            self._mark_cells(record, number)
         return record
 
-    def _mark_errors(self, record: Record, number: int, errors: dict[int, str]) -> None:
+    def _mark_cells(self, record: Record, number: int) -> None:
+        """Put the values the survey found in place of what calamine read for the row's error and date cells."""
         assert self.header is not None
-        for at, text in errors.items():
-            if at < len(self.header.names):
-                name = self.header.names[at]
-                where = f"{self.file.shown}, {self.sheet_name}!{cell_name(number, self.header.first_column + at)}"
-                record[name] = None if name in self.key else UnreadableValue(text, where)
+        names = self.header.names
+        for at, value in self._errors.get(number, {}).items():
+            if at < len(names):
+                record[names[at]] = None if names[at] in self.key else value
+        for at, day in self._dates.get(number, {}).items():
+            # only where calamine too read a date or time: a format it takes for a number stays a number
+            if at < len(names) and isinstance(record[names[at]], date | time):
+                unreadable = isinstance(day, UnreadableValue)
+                record[names[at]] = None if unreadable and names[at] in self.key else day
 
     def _key_of(self, record: Record) -> str | None:
         values = [record[name] for name in self.key]
@@ -218,7 +226,6 @@ class SheetScan:
         survey = survey_sheet(self.file.path, name)
         check_reach(self.file, name, survey)
         sheet = workbook.get_sheet_by_name(name)
-        errors = survey.errors
         self.sheet_name = sheet.name
         if sheet.start is None:
             raise EmptySheetError(
@@ -231,15 +238,22 @@ class SheetScan:
         cells = [] if skip < 0 else next(islice(rows, skip, None), [])
         self.header = Header(self.file, sheet.name, cells, start[1])
         self._positions = self.header.positions(self.key, sheet.name)
-        self._errors = self._errors_by_row(errors, start[1])
+        errors = {at: UnreadableValue(text, self._where(*at)) for at, text in survey.errors.items()}
+        dates = {at: cell_date(serial, survey.in_1904, self._where(*at)) for at, serial in survey.dates.items()}
+        self._errors = self._by_row(errors, start[1])
+        self._dates = self._by_row(dates, start[1])
         self._rows = self._data_rows(rows, header_at + 1)
 
-    def _errors_by_row(self, errors: dict[tuple[int, int], str], first_column: int) -> dict[int, dict[int, str]]:
-        by_row: dict[int, dict[int, str]] = {}
-        for (row, column), text in errors.items():
+    def _by_row(self, cells: dict[tuple[int, int], _T], first_column: int) -> dict[int, dict[int, _T]]:
+        """The data rows' ``cells`` by row number, then by column counting from the header's first."""
+        by_row: dict[int, dict[int, _T]] = {}
+        for (row, column), value in cells.items():
             if row >= self.file.header_row:
-                by_row.setdefault(row, {})[column - first_column] = text
+                by_row.setdefault(row, {})[column - first_column] = value
         return by_row
+
+    def _where(self, row: int, column: int) -> str:
+        return f"{self.file.shown}, {self.sheet_name}!{cell_name(row, column)}"
 
     def _data_rows(self, rows: Iterator[list[Any]], first: int) -> Iterator[tuple[int, list[Any]]]:
         assert self.header is not None

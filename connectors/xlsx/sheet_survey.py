@@ -12,7 +12,7 @@ cell. Anything else (cells reaching further, cells without a reference or writte
 cell by cell, and only then.
 
 An error cell (``#DIV/0!``, ``#N/A``) is ``<c r="H2" t="e"><v>#DIV/0!</v></c>``: calamine reads it as empty
-text, so it is found here as well.
+text, so it is found here as well, like the date cells calamine reads wrong (:mod:`.date_cells`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import IO
 from xml.etree import ElementTree
 
-from connectors.xlsx import sheet_text
-from connectors.xlsx.workbook import XlsxFile
+from connectors.xlsx import date_cells, sheet_text
+from connectors.xlsx.workbook import XlsxFile, column_index
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _RELATIONSHIP = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
@@ -93,6 +93,11 @@ class SheetSurvey:
     block: int = 0
     text: int = 0
     """At least as many bytes as the sheet's text cells hold once read (see :mod:`.sheet_text`)."""
+    dates: dict[tuple[int, int], float] = field(default_factory=dict)
+    """The date cells calamine reads wrong, by (row, column) counting from 0, each its serial number (see
+    :mod:`.date_cells`)."""
+    in_1904: bool = False
+    """Whether the workbook counts its dates from 1904."""
 
 
 def survey_sheet(path: Path, sheet: str | None) -> SheetSurvey:
@@ -106,8 +111,13 @@ def survey_sheet(path: Path, sheet: str | None) -> SheetSurvey:
         if part is None:
             return survey
         rows, columns, odd, size = _NEAR_ROWS, _NEAR_COLUMNS, False, 0
+        survey.in_1904 = date_cells.is_1904(archive)
+        styles = date_cells.date_styles(archive)
+        dates = date_cells.DateCells(styles, survey.in_1904) if styles else None
         with archive.open(part) as xml:
             for body in _bodies(xml):
+                if dates is not None:
+                    dates.collect(body, survey.dates)
                 if _MARK in body:
                     _collect(body, survey.errors)
                 if _SHARED_MARK in body:
@@ -261,9 +271,4 @@ def _row_number(digits: bytes) -> int:
 
 
 def _column_index(letters: bytes) -> int:
-    if len(letters) > 8:
-        return _FARTHEST
-    index = 0
-    for letter in letters:
-        index = index * 26 + letter - 64
-    return index - 1
+    return _FARTHEST if len(letters) > 8 else column_index(letters)

@@ -91,6 +91,14 @@ def column_letters(index: int) -> str:
     return letters
 
 
+def column_index(letters: bytes) -> int:
+    """A column's index counting from 0 from its letters: ``b"A"`` → ``0``, ``b"AB"`` → ``27``."""
+    index = 0
+    for letter in letters:
+        index = index * 26 + letter - 64
+    return index - 1
+
+
 def cell_name(row: int, column: int) -> str:
     """A cell's name from its row and column counting from 0: ``(0, 2)`` → ``C1``."""
     return f"{column_letters(column)}{row + 1}"

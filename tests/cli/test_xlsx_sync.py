@@ -138,3 +138,29 @@ def test_sqlite_into_a_workbook_creates_it_then_mirrors_changes(tmp_path: Path) 
         [2, "Bo", None],
     ]
     assert not [path.name for path in workbook.parent.iterdir() if path.name != "customers.xlsx"]
+
+
+def test_excels_29_february_1900_fails_its_record_alone_naming_the_cell(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Prices"
+    sheet.append(["Price list, 1900"])
+    sheet.append(["sku", "name", "price", "valid_from", "active"])
+    sheet.append(["A-1", "Pen", 1, 60, True])  # serial 60: Excel shows 1900-02-29, a day that never was
+    sheet.append(["A-2", "Ink", 2, 0, True])  # serial 0: LibreOffice shows 1899-12-30
+    for row in (3, 4):
+        sheet.cell(row=row, column=4).number_format = "yyyy-mm-dd"
+    book.save(tmp_path / "sheets" / "prices.xlsx")
+
+    done = run_brygga("run", "prices-into-db", "-c", str(project))
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "read 2, created 1, updated 0, deleted 0, unchanged 0, skipped 0, failed 1" in done.stdout
+    assert "record A-1, field valid_from: " in done.stdout
+    assert (
+        "cannot convert 1900-02-29 (sheets/prices.xlsx, Prices!D3: Excel's 29 February 1900, a day that never was"
+    ) in done.stdout
+    assert "enter the real date in the cell) to date\n" in done.stdout  # no hint on date forms: it would mislead
+    assert _rows(tmp_path / "db.sqlite", "SELECT sku, valid_from FROM products") == [("A-2", "1899-12-30")]

@@ -121,6 +121,43 @@ async def test_a_key_repeated_in_the_file_writes_its_last_row_and_skips_the_earl
         assert _people(project) == [(1, "Carl", "Kiruna"), (2, "Bo", "Lund")]
 
 
+async def test_the_very_same_row_without_a_key_twice_in_a_batch_fails_once_and_keeps_its_dead_letter(
+    tmp_path: Path,
+) -> None:
+    """Two identical rows without a key (one stand-in key, one dead letter) counted two failures in the first
+    run and one in the next, and the next run's skipped repeat cleared the dead letter the other still needed."""
+    project = _project(tmp_path)
+    (tmp_path / "exports" / "bom.csv").write_text("id,name,city\n1,Anna,Umeå\n,Bo,Lund\n,Bo,Lund\n")
+
+    for round_ in (1, 2):
+        async with open_engine(open_workspace(project, environ={})) as engine:
+            run = await engine.run("bom", RunOptions())
+            log = await engine.store.history.log(run.id, None, 100)
+            letters = await engine.store.dead_letters("bom")
+        counts = run.counts
+        assert (counts.read, counts.created, counts.unchanged, counts.skipped, counts.failed) == (
+            (3, 1, 0, 1, 1) if round_ == 1 else (3, 0, 1, 1, 1)
+        )
+        skipped = [entry.error for entry in log if entry.action == "skipped"]
+        assert skipped == [
+            "the very same record is read again later in the same batch: it fails once, as the later one"
+        ]
+        assert [(letter.source_key.startswith("(no key) "), letter.attempts) for letter in letters] == [(True, round_)]
+
+
+async def test_a_record_failing_twice_in_one_run_is_one_attempt_of_its_dead_letter(tmp_path: Path) -> None:
+    """Read in two batches, the same row without a key failed twice in one run: its dead letter counted two
+    attempts, and gave up on later runs a run early."""
+    project = _project(tmp_path, batch_size=1)
+    (tmp_path / "exports" / "bom.csv").write_text("id,name,city\n,Bo,Lund\n,Bo,Lund\n")
+
+    async with open_engine(open_workspace(project, environ={})) as engine:
+        await engine.run("bom", RunOptions())
+        letters = await engine.store.dead_letters("bom")
+
+    assert [letter.attempts for letter in letters] == [1]
+
+
 async def test_sqlite_into_csv_writes_cp1252_with_a_header(tmp_path: Path) -> None:
     project = _project(tmp_path)
     with sqlite3.connect(tmp_path / "db.sqlite") as connection:

@@ -312,6 +312,21 @@ async def test_reverse_lookups_find_the_source_key_linked_with_each_target_key(s
     assert await store.source_keys([("other sync", "P7")]) == {}
 
 
+async def test_a_record_failing_twice_in_one_run_counts_one_attempt(store: Store) -> None:
+    """A record read twice in one run (a repeated row, a re-read boundary) failed twice: two attempts, and its
+    dead letter was given up on a run early."""
+    first_run = await store.start_run(SYNC, "manual")
+    for error in ("first", "again in a later batch"):
+        await store.commit_batch(SYNC, first_run, BatchChanges(failures=[Failure("9", {"id": 9}, error, "mapping")]))
+    (after_one,) = await store.dead_letters(SYNC)
+    second_run = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, second_run, BatchChanges(failures=[Failure("9", {"id": 9}, "later", "mapping")]))
+    (after_two,) = await store.dead_letters(SYNC)
+
+    assert (after_one.attempts, after_one.error) == (1, "again in a later batch")
+    assert (after_two.attempts, after_two.error) == (2, "later")
+
+
 async def test_dead_letters_count_their_attempts_and_clear_when_resolved(store: Store) -> None:
     first_run = await store.start_run(SYNC, "manual")
     failure = Failure("9", {"id": 9, "amount": Decimal("2.50")}, "field email: required", "mapping")
@@ -352,7 +367,8 @@ async def test_a_two_way_dead_letter_is_one_per_direction(store: Store) -> None:
 async def test_a_one_way_dead_letter_has_no_direction(store: Store) -> None:
     run_id = await store.start_run(SYNC, "manual")
     await store.commit_batch(SYNC, run_id, BatchChanges(failures=[Failure("1", {}, "bad", "mapping")]))
-    await store.commit_batch(SYNC, run_id, BatchChanges(failures=[Failure("1", {}, "again", "mapping")]))
+    later = await store.start_run(SYNC, "manual")  # one attempt a run
+    await store.commit_batch(SYNC, later, BatchChanges(failures=[Failure("1", {}, "again", "mapping")]))
 
     [letter] = await store.dead_letters(SYNC)
     assert (letter.direction, letter.attempts, letter.error) == (None, 2, "again")
@@ -451,6 +467,21 @@ async def test_what_a_run_s_retry_dealt_with_is_kept_for_that_run_until_it_ends(
     assert (await store.letters.of(SYNC, run_id, ["1", "2"], retried=True)).retried == {}
     assert (await store.letters.of(SYNC, killed, ["1"], retried=True)).retried == {}
     assert (await store.letters.of("other", run_id, ["3"], retried=True)).retried == {"3": "h3"}
+
+
+async def test_what_a_killed_run_s_retry_dealt_with_is_forgotten_as_its_sync_s_next_run_starts(store: Store) -> None:
+    """A run killed while retrying dead letters never forgot what its retry dealt with: the rows stayed until a
+    later run of the sync retried a letter itself (never, for a sync whose letters were all settled)."""
+    (killed,) = (await store.start_runs([SYNC], "retry", "abandoned")).ids.values()
+    await store.commit_batch(SYNC, killed, BatchChanges(retried=[("1", "h1"), ("2", "h2")]))
+    other = await store.start_run("other", "manual")
+    await store.commit_batch("other", other, BatchChanges(retried=[("3", "h3")]))
+
+    started = await store.start_runs([SYNC], "schedule", "abandoned: the process running it stopped")
+
+    assert started.abandoned == {SYNC: 1}
+    assert (await store.letters.of(SYNC, killed, ["1", "2"], retried=True)).retried == {}
+    assert (await store.letters.of("other", other, ["3"], retried=True)).retried == {"3": "h3"}  # still running
 
 
 async def test_mirror_finds_records_not_seen_in_this_run(store: Store) -> None:

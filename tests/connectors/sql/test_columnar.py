@@ -140,6 +140,8 @@ def test_an_integer_beyond_its_columns_type_is_left_to_rows_where_it_fails_alone
     types = {"id": TYPES["id"], "price": ColumnType(Kind.INTEGER, "INTEGER")}
 
     assert column_rows([write({"id": 1, "price": 5}), write({"id": 2, "price": huge})], ["id"], types, None) is None
-    with pytest.raises(ColumnValueError, match=r"^100000.*… is beyond what column type INTEGER holds$"):
+    with pytest.raises(
+        ColumnValueError, match=r"^100000.*… is beyond what the column's type holds \(-9223372036854775808 to "
+    ):
         types["price"].convert(huge)
     assert key_text(huge) == "1" + "0" * 4400 and format_key([huge]) == key_text(huge)

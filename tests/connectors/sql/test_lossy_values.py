@@ -26,7 +26,7 @@ BATCHES = pytest.mark.parametrize("batch", [1, 600], ids=["row-by-row", "as-one-
 """Rows of a batch beside the ones under test: 600 send PostgreSQL's batch by COPY, others by one upsert."""
 
 
-def create(id_: int, **fields: Any) -> Write:
+def create(id_: int | str, **fields: Any) -> Write:
     return Write(WriteAction.CREATE, {"id": id_, **fields}, None)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from connectors.sql.databases import Backend
 from connectors.sql.many import driver_statement, execute_many
-from connectors.sql.writing import upsert_statement
+from connectors.sql.statements import upsert_statement
 
 ROWS: list[dict[str, Any]] = [
     {

@@ -20,6 +20,7 @@ from tests.connectors.sql.conftest import (
     ids,
     moments,
     only,
+    plain,
     read_all,
 )
 from tests.services import MARIADB_URL
@@ -297,3 +298,24 @@ async def test_a_sqlite_numeric_is_read_as_the_exact_decimal_it_stores(db: Db, c
         "abc",
         None,
     ]
+
+
+async def test_a_change_a_microsecond_after_the_stored_cursor_is_read_and_one_at_it_again(
+    db: Db, connect: Connect
+) -> None:
+    """The stored cursor keeps the column's every digit (microseconds on all three databases here): a cursor
+    kept coarser than the column would skip changes within its last moment, or read one moment for ever."""
+    table = await db.customers()
+    at = T0 + timedelta(microseconds=500_001)
+    await db.insert(table, [customer(1, at - timedelta(microseconds=1)), customer(2, at)])
+
+    async with connect({"c": {**CUSTOMERS, "table": table.name}}) as connector:
+        full = await read_all(connector, "c", None, 1)
+        stored = loads(dumps(full[-1].checkpoint))
+        await db.insert(table, [customer(3, at), customer(4, at + timedelta(microseconds=1))])
+        changes = await read_all(connector, "c", stored, 1)
+        settled = await read_all(connector, "c", loads(dumps(changes[-1].checkpoint)), 1)
+
+    assert plain(stored) == {"cursor": at}
+    assert ids(changes) == [2, 3, 4]  # 2 again (it holds the stored cursor), then the two changes
+    assert ids(settled) == [4]  # the boundary read again, and nothing more: each run moves on
