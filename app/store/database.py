@@ -36,12 +36,15 @@ def database_errors() -> tuple[type[BaseException], ...]:
     asyncpg's own where work goes to the driver itself (COPY, the webhook intake).
 
     asyncpg's classes only once asyncpg is imported (a PostgreSQL state database): a driver this process
-    never imported raised nothing, and importing it only for its classes cost every SQLite run ~20 ms.
+    never imported raised nothing, and importing it only for its classes cost every SQLite run ~20 ms. One
+    that another thread is still importing (a connector's, opened while the service answers) has raised
+    nothing either, and may not have its classes yet.
     """
     asyncpg = sys.modules.get("asyncpg")
-    if asyncpg is None:
+    postgres, interface = getattr(asyncpg, "PostgresError", None), getattr(asyncpg, "InterfaceError", None)
+    if postgres is None or interface is None:
         return (SQLAlchemyError, OSError)
-    return (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+    return (SQLAlchemyError, postgres, interface, OSError)
 
 
 def database_failure(exc: BaseException, url: URL | None = None) -> StoreError:

@@ -191,8 +191,8 @@ def _shown(value: Any) -> str:
 def _is_tinyint_1(type_: sqltypes.TypeEngine[Any]) -> bool:
     # Only a table reflected by the MySQL dialect has its TINYINT: the dialect is not imported for
     # that alone (~12 ms for every run of a SQLite or PostgreSQL sync).
-    mysql = sys.modules.get("sqlalchemy.dialects.mysql")
-    return mysql is not None and isinstance(type_, mysql.TINYINT) and type_.display_width == 1
+    tinyint = getattr(sys.modules.get("sqlalchemy.dialects.mysql"), "TINYINT", None)  # None while being imported
+    return tinyint is not None and isinstance(type_, tinyint) and type_.display_width == 1
 
 
 def column_type(type_: sqltypes.TypeEngine[Any], dialect: Dialect) -> ColumnType:

@@ -36,7 +36,7 @@ _TRANSIENT_TYPES: tuple[type[Exception], ...] = (
 
 def transient_types() -> tuple[type[Exception], ...]:
     """Exception types that mean "try again later" unless an error code says otherwise."""
-    asyncpg = _imported("asyncpg")
+    asyncpg = _imported("asyncpg", "InterfaceError")
     if asyncpg is None:
         return _TRANSIENT_TYPES
     return (*_TRANSIENT_TYPES, asyncpg.InterfaceError)  # asyncpg used directly (the COPY path) lost its connection
@@ -44,15 +44,18 @@ def transient_types() -> tuple[type[Exception], ...]:
 
 def translated_types() -> tuple[type[Exception], ...]:
     """What :func:`database_errors` translates; anything else is a bug and passes through untouched."""
-    asyncpg = _imported("asyncpg")
+    asyncpg = _imported("asyncpg", "PostgresError", "InterfaceError")
     if asyncpg is None:
         return (SQLAlchemyError, OSError)
     return (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-def _imported(driver: str) -> Any:
-    """The driver's module if this process has imported it, else ``None``: its exceptions cannot be at hand."""
-    return sys.modules.get(driver)
+def _imported(driver: str, *names: str) -> Any:
+    """The driver's module if this process has imported it, with ``names``, else ``None``: its exceptions
+    cannot be at hand. A module that another thread is still importing (a connector opened while a run goes
+    on) counts as not imported: it may not have those names yet."""
+    module = sys.modules.get(driver)
+    return module if module is not None and all(hasattr(module, name) for name in names) else None
 
 
 _TRANSIENT_SQLSTATE_CLASSES = {"08", "40", "53", "57", "58"}
@@ -158,7 +161,7 @@ def describe(exc: BaseException) -> str:
     if isinstance(detail, str) and (detail := _without_values(detail)):
         text = f"{text}: {detail}"
     sqlstate = getattr(driver, "sqlstate", None)
-    asyncpg = _imported("asyncpg")
+    asyncpg = _imported("asyncpg", "PostgresError")
     if isinstance(sqlstate, str) and asyncpg is not None and isinstance(driver, asyncpg.PostgresError):
         text = f"{text} (SQLSTATE {sqlstate})"
     return text
@@ -210,7 +213,7 @@ def _code_verdict(exc: BaseException) -> bool | None:
 
 def _is_mysql_error(exc: BaseException) -> bool:
     """Whether ``exc`` is asyncmy's: MariaDB/MySQL's error number is its first argument."""
-    errors = _imported("asyncmy.errors")
+    errors = _imported("asyncmy.errors", "MySQLError")
     return errors is not None and isinstance(exc, errors.MySQLError)
 
 

@@ -4,9 +4,13 @@ import there is imported in the loop's thread instead."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
+import types
 
 import pytest
+import sqlalchemy
+from sqlalchemy.dialects import sqlite
 
 import app.engine.connections as connections_module
 from app.config import Needs
@@ -102,3 +106,22 @@ async def test_the_loop_goes_on_while_a_sql_connector_loads_its_driver(
     await connections.get("shop")
     await other
     await connections.close()
+
+
+def test_a_driver_another_thread_is_still_importing_counts_as_not_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service answered 500 (``partially initialized module 'asyncpg' has no attribute 'PostgresError'``)
+    when a request's database error handling looked at asyncpg while a connector's thread was importing it."""
+    from app.store.database import database_errors
+    from connectors.sql.coercion import column_type
+    from connectors.sql.errors import transient_types, translated_types
+
+    for name in ("asyncpg", "asyncmy.errors", "sqlalchemy.dialects.mysql"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))  # as a module is while it is imported
+
+    assert asyncpg_classes(database_errors()) == asyncpg_classes(translated_types()) == []
+    assert asyncpg_classes(transient_types()) == []
+    assert column_type(sqlalchemy.Integer(), sqlite.dialect()).kind.name == "INTEGER"
+
+
+def asyncpg_classes(types_: tuple[type[BaseException], ...]) -> list[str]:
+    return [kind.__name__ for kind in types_ if kind.__module__.startswith("asyncpg")]
