@@ -51,20 +51,24 @@ async def dead_letter_keys(client: httpx.AsyncClient, count: int) -> list[str]:
     return keys
 
 
+async def each_has_its_own_story(client: httpx.AsyncClient, keys: list[str]) -> None:
+    """Send a record of each key (each fails to write: its dead letter keeps it), then ask for each one's story."""
+    sent = await client.post("/webhooks/local", json={"items": [{"id": key, "email": "e@x.se"} for key in keys]})
+    assert sent.status_code == 202, sent.text
+    assert sorted(await dead_letter_keys(client, len(keys))) == sorted(keys)
+    for key in keys:
+        story = await client.get(f"/api/v1/syncs/local/records/{quote(key, safe='')}")
+        assert story.status_code == 200, (key, story.text)
+        assert story.json()["source_key"] == key
+        assert {entry["source_key"] for entry in story.json()["log"]} == {key}
+
+
 async def test_a_key_with_a_line_end_has_its_own_story(tmp_path: Path) -> None:
     # customer_no is an INTEGER PRIMARY KEY: a text key fails to write, and its dead letter keeps it
     keys = ["x", "x\n", "a\nb", "\n"]
     project = make_project(tmp_path / "project")
     async with served(project) as client:
-        sent = await client.post("/webhooks/local", json={"items": [{"id": key, "email": "e@x.se"} for key in keys]})
-        assert sent.status_code == 202, sent.text
-        assert sorted(await dead_letter_keys(client, len(keys))) == sorted(keys)
-
-        for key in keys:
-            story = await client.get(f"/api/v1/syncs/local/records/{quote(key, safe='')}")
-            assert story.status_code == 200, (key, story.text)
-            assert story.json()["source_key"] == key
-            assert {entry["source_key"] for entry in story.json()["log"]} == {key}
+        await each_has_its_own_story(client, keys)
         unseen = await client.get("/api/v1/syncs/local/records/y%0A")
         assert unseen.status_code == 404 and "'y\\n'" in unseen.json()["detail"], unseen.text
 
@@ -153,13 +157,6 @@ async def test_a_key_with_slashes_and_percent_signs_has_its_own_story(tmp_path: 
     keys = ["a/b", "a%2Fb", "a%252Fb", "100%", "/", "%", "%0A", "a/\n"]
     project = make_project(tmp_path / "project")
     async with served(project) as client:
-        sent = await client.post("/webhooks/local", json={"items": [{"id": key, "email": "e@x.se"} for key in keys]})
-        assert sent.status_code == 202, sent.text
-        assert sorted(await dead_letter_keys(client, len(keys))) == sorted(keys)
-
-        for key in keys:
-            story = await client.get(f"/api/v1/syncs/local/records/{quote(key, safe='')}")
-            assert story.status_code == 200, (key, story.text)
-            assert {entry["source_key"] for entry in story.json()["log"]} == {key}
+        await each_has_its_own_story(client, keys)
         slashes = await client.get("/api/v1/syncs/local/records/a/b")  # a key's slash may be written as is
         assert slashes.status_code == 200 and slashes.json()["source_key"] == "a/b", slashes.text
