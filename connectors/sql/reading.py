@@ -23,6 +23,7 @@ read by full reads only.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -60,6 +61,7 @@ Fetch = Callable[[Select[Any], dict[str, Any]], Awaitable[Sequence[Sequence[Any]
 
 _LIMIT = "brygga_limit"
 _SINCE = SINCE
+_BEFORE = "brygga_before"
 
 
 def _number_as_given(column: ColumnElement[Any], backend: Backend) -> ColumnElement[Any]:
@@ -155,6 +157,11 @@ class StreamReader:
             self.max_cursor = select(func.max(self.cursor)).select_from(source)
             if shape.backend is Backend.POSTGRESQL and shape.options.cursor in shape.types:
                 self.max_cursor = self.max_cursor.where(*storable_range(self.cursor, shape.types[shape.options.cursor]))
+        self.spaced_rows: Select[Any] | None = None
+        """On SQLite: whether rows in a range of cursor text exist (see :func:`_spaced_since`)."""
+        if self.cursor is not None and shape.backend is Backend.SQLITE:
+            between = and_(self.cursor >= bindparam(_SINCE), self.cursor < bindparam(_BEFORE))
+            self.spaced_rows = select(self.cursor).select_from(source).where(between).limit(1)
         self.keyless: KeylessPages | None = keyless_pages(shape, self.columns, self.cursor)
         """Reads of the rows whose key is NULL, or ``None`` where the key cannot be NULL."""
         self.keys_first = self._select(key_columns, self.key).where(keys_present)
@@ -345,7 +352,7 @@ async def read_batches(
 
 
 async def _changes(reader: StreamReader, stored: Any, size: int, fetch: Fetch) -> AsyncIterator[Batch]:
-    since = reader.since(stored)
+    since = await _spaced_since(reader, reader.since(stored), fetch)
     async for records in _keyless(reader, size, fetch, (since,)):  # before the cursor moves past any of them
         yield Batch(records, {"cursor": stored})
     rows = await fetch(reader.changes_first, {_SINCE: since, _LIMIT: size})
@@ -357,6 +364,26 @@ async def _changes(reader: StreamReader, stored: Any, size: int, fetch: Fetch) -
         if len(rows) < size:
             return
         rows = await fetch(reader.changes_next, reader.page(last, size))
+
+
+async def _spaced_since(reader: StreamReader, since: Any, fetch: Fetch) -> Any:
+    """Where a changes read starts on SQLite, where its column mixes ``2024-05-01T12:00:01`` and
+    ``2024-05-01 12:05:00``: the cursor written with a space.
+
+    SQLite keeps dates as text, compared as text, and a space sorts before ``T``: after a stored cursor in the
+    ``T`` style, a row that another program wrote in the space style on the same day, later, was never read.
+    Where such a row is there, the read starts at the cursor's space style instead: that day's rows in the
+    ``T`` style are read again (unchanged, they are left alone). A column in one style reads as before.
+    """
+    if reader.spaced_rows is None or not isinstance(since, str) or not _T_STYLE.match(since):
+        return since
+    spaced = f"{since[:10]} {since[11:]}"
+    found = await fetch(reader.spaced_rows, {_SINCE: spaced, _BEFORE: f"{since[:10]}T"})
+    return spaced if found else since
+
+
+_T_STYLE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+"""A timestamp written as ISO 8601 text with its ``T``."""
 
 
 async def _full(reader: StreamReader, checkpoint: Checkpoint | None, size: int, fetch: Fetch) -> AsyncIterator[Batch]:

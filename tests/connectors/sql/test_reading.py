@@ -319,3 +319,27 @@ async def test_a_change_a_microsecond_after_the_stored_cursor_is_read_and_one_at
     assert plain(stored) == {"cursor": at}
     assert ids(changes) == [2, 3, 4]  # 2 again (it holds the stored cursor), then the two changes
     assert ids(settled) == [4]  # the boundary read again, and nothing more: each run moves on
+
+
+@SQLITE
+async def test_a_row_written_with_a_space_after_a_cursor_written_with_a_t_on_its_day_is_read(
+    db: Db, connect: Connect
+) -> None:
+    """SQLite compares its text dates as text, and a space sorts before ``T``: a row another program wrote as
+    ``2024-05-01 12:05:00`` after a stored ``2024-05-01T12:00:01`` was never read. A column in one style alone
+    reads no more than before."""
+    name = db.name("stamps")
+    await db.execute(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, updated_at TEXT)")
+    await db.execute(
+        f"INSERT INTO {name} VALUES (1, '2024-05-01T08:00:00'), (2, '2024-05-01T12:00:01'), (3, '2024-04-30T23:00:00')"
+    )
+    async with connect({"s": {"table": name, "key": "id", "cursor": "updated_at"}}) as connector:
+        full = await read_all(connector, "s", None, 10)
+        stored = loads(dumps(full[-1].checkpoint))
+        unchanged = await read_all(connector, "s", stored, 10)
+        await db.execute(f"INSERT INTO {name} VALUES (4, '2024-05-01 12:05:00'), (5, '2024-05-01 11:00:00')")
+        changes = await read_all(connector, "s", stored, 10)
+
+    assert stored == {"cursor": "2024-05-01T12:00:01"}
+    assert ids(unchanged) == [2]  # one style: the row at the cursor alone, as before
+    assert ids(changes) == [4, 1, 2]  # the day's T rows again, the later spaced row; not 5, before the cursor
