@@ -7,6 +7,8 @@ import asyncio
 import sys
 import threading
 import types
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy
@@ -32,27 +34,34 @@ systems:
 """
 
 
+def held_until_the_loop_goes_on(work: Callable[..., Any], what: str) -> Callable[..., Any]:
+    """``work``, made to wait in its thread until the event loop has run something else meanwhile (in a
+    thread, that is; in the loop's own thread it waits in vain and fails)."""
+    begun, loop_went_on = threading.Event(), threading.Event()
+
+    async def meanwhile() -> None:
+        await asyncio.to_thread(begun.wait, 5)
+        loop_went_on.set()
+
+    other = asyncio.ensure_future(meanwhile())
+
+    def held(*args: Any, _meanwhile: asyncio.Future[None] = other) -> Any:  # the task kept while it may run
+        begun.set()
+        assert loop_went_on.wait(5), f"the event loop stood still while {what}"
+        return work(*args)
+
+    return held
+
+
 async def test_the_loop_goes_on_while_a_connector_module_is_imported(
     write_project: ProjectWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workspace = open_workspace(write_project({"brygga.yaml": PROJECT}), {}, Needs.testing(None))
-    importing, loop_went_on = threading.Event(), threading.Event()
-
-    def slow_import(kind: str) -> type[Connector]:
-        importing.set()
-        assert loop_went_on.wait(5), "the event loop stood still while the connector's module was imported"
-        return connector_class(kind)
-
-    async def meanwhile() -> None:
-        await asyncio.to_thread(importing.wait, 5)
-        loop_went_on.set()
-
-    monkeypatch.setattr(connections_module, "connector_class", slow_import)
+    held = held_until_the_loop_goes_on(connector_class, "the connector's module was imported")
+    monkeypatch.setattr(connections_module, "connector_class", held)
     connections = Connections(workspace.project)
-    other = asyncio.ensure_future(meanwhile())
 
     assert isinstance(await connections.get("shop"), RestConnector)
-    await other
     await connections.close()
 
 
@@ -87,24 +96,13 @@ async def test_the_loop_goes_on_while_a_sql_connector_loads_its_driver(
     root = write_project({"brygga.yaml": project.replace("{path: /orders, key: id}", "{table: orders, key: id}")})
     (root.parent / "shop.db").touch()
     workspace = open_workspace(root, {}, Needs.testing(None))
-    loading, loop_went_on = threading.Event(), threading.Event()
     create_engine = sql_module.create_engine  # type: ignore[attr-defined]
-
-    def slow_engine(*args: object) -> object:
-        loading.set()
-        assert loop_went_on.wait(5), "the event loop stood still while the driver was loaded"
-        return create_engine(*args)  # type: ignore[arg-type]
-
-    async def meanwhile() -> None:
-        await asyncio.to_thread(loading.wait, 5)
-        loop_went_on.set()
-
-    monkeypatch.setattr(sql_module, "create_engine", slow_engine)
+    monkeypatch.setattr(
+        sql_module, "create_engine", held_until_the_loop_goes_on(create_engine, "the driver was loaded")
+    )
     connections = Connections(workspace.project)
-    other = asyncio.ensure_future(meanwhile())
 
     await connections.get("shop")
-    await other
     await connections.close()
 
 
