@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import threading
 
 from app.config import Project
 from app.engine.connector_calls import close_connector, open_connector
@@ -66,11 +67,21 @@ async def _connector_class(kind: str) -> type[Connector]:
     driver and SQLAlchemy take tens of milliseconds to import, which the event loop spends meanwhile on
     the rest of the run (a sync's target is opened while its source answers the first request).
 
-    A module that will not import in a thread (one setting a signal handler, say) is imported again here.
+    One kind at a time (syncs of several kinds start together in a service): two threads importing packages
+    that import each other's modules could each find the other's half done. A module that will not import
+    in a thread (one setting a signal handler, say) is imported again here.
     """
     try:
-        return await asyncio.to_thread(connector_class, kind)
+        return await asyncio.to_thread(_imported_alone, kind)
     except KindError:
+        return connector_class(kind)
+
+
+_importing = threading.Lock()
+
+
+def _imported_alone(kind: str) -> type[Connector]:
+    with _importing:
         return connector_class(kind)
 
 

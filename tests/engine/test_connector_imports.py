@@ -123,3 +123,28 @@ def test_a_driver_another_thread_is_still_importing_counts_as_not_imported(monke
 
 def asyncpg_classes(types_: tuple[type[BaseException], ...]) -> list[str]:
     return [kind.__name__ for kind in types_ if kind.__module__.startswith("asyncpg")]
+
+
+async def test_connector_modules_are_imported_one_kind_at_a_time(
+    write_project: ProjectWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two threads importing packages that import each other's modules could each find the other's half done."""
+    two = PROJECT + PROJECT.split("systems:\n")[1].replace("  shop:", "  store:")
+    workspace = open_workspace(write_project({"brygga.yaml": two}), {}, Needs.testing(None))
+    inside, together = threading.Event(), threading.Event()
+
+    def importing(kind: str) -> type[Connector]:
+        if inside.is_set():
+            together.set()
+        inside.set()
+        together.wait(0.5)  # long enough for the other to come in, were it let in
+        inside.clear()
+        return connector_class(kind)
+
+    monkeypatch.setattr(connections_module, "connector_class", importing)
+    connections = Connections(workspace.project)
+
+    await asyncio.gather(connections.get("shop"), connections.get("store"))
+
+    assert not together.is_set()
+    await connections.close()
