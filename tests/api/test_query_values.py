@@ -94,3 +94,16 @@ async def test_a_dashboard_page_says_the_same_on_a_page(client: httpx.AsyncClien
     assert answer.status_code == 400 and answer.headers["content-type"].startswith("text/html"), answer.text
     assert "<h1>Not a page</h1>" in answer.text
     assert "digits 0-9 alone" in answer.text or "times: give it once" in answer.text
+
+
+async def test_a_caller_without_a_valid_token_is_answered_401_before_the_query_is_looked_at(
+    client: httpx.AsyncClient,
+) -> None:
+    """SPEC 7: 401 without a valid token, whatever else the request holds (FastAPI answers its own
+    parameters after the route's dependencies; this check runs before them)."""
+    for address in NUMBERED:
+        for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
+            for query in (address.format("%2B5"), address.format("5") + "&limit=6"):
+                answer = await client.get(query, headers=headers)
+
+                assert answer.status_code == 401, (query, headers, answer.text)
