@@ -65,10 +65,12 @@ def test_every_api_route_needs_a_token_and_acting_needs_an_operator(serve: Serve
     }
     for method, path, operation in routes:
         url = path.format(**values)
+        hostile = f"{url}?limit=%2B5&limit=6&full=true&full=false"  # a query answered 422 once the caller may ask
         for who, headers in strangers.items():
-            answer = served.anonymous.request(method, url, headers=headers)
-            assert answer.status_code == 401, f"{method} {url} with {who}: {answer.status_code} {answer.text}"
-            assert answer.json()["detail"] and answer.headers["www-authenticate"] == "Bearer"
+            for asked in (url, hostile):
+                answer = served.anonymous.request(method, asked, headers=headers)
+                assert answer.status_code == 401, f"{method} {asked} with {who}: {answer.status_code} {answer.text}"
+                assert answer.json()["detail"] and answer.headers["www-authenticate"] == "Bearer"
         assert "401" in operation["responses"], f"{method} {path} does not describe its 401"
 
         as_viewer = served.viewer.request(method, url)
@@ -76,6 +78,7 @@ def test_every_api_route_needs_a_token_and_acting_needs_an_operator(serve: Serve
             assert as_viewer.status_code == 403, f"{method} {url} as a viewer: {as_viewer.status_code}"
             assert "operator" in as_viewer.json()["detail"]
             assert "403" in operation["responses"], f"{method} {path} does not describe its 403"
+            assert served.viewer.request(method, hostile).status_code == 403, f"{method} {hostile} as a viewer"
         else:
             assert as_viewer.status_code == 200, f"{method} {url} as a viewer: {as_viewer.status_code}"
 
