@@ -6,36 +6,14 @@ the key asked for. Through the app in this process: the routing is the app's own
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 
-from app.api.app import create_app
-from app.engine.settings import ServiceSettings
+from tests.api.in_process import served
 from tests.service.conftest import eventually
-from tests.webhooks.conftest import WebhookProject, aftermath, make_project
-
-
-@asynccontextmanager
-async def served(project: WebhookProject) -> AsyncIterator[httpx.AsyncClient]:
-    """The project's service in-process, and a client holding the operator's token."""
-    settings = ServiceSettings(config=project.file, lease_ttl=timedelta(seconds=5), shutdown_grace=timedelta(seconds=3))
-    app = create_app(settings, environ=project.secrets.env())
-    lifespan = app.router.lifespan_context(app)
-    await lifespan.__aenter__()
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    headers = {"Authorization": f"Bearer {project.secrets.operator}"}
-    client = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000", headers=headers, timeout=10)
-    try:
-        yield client
-    finally:
-        await aftermath()
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
+from tests.webhooks.conftest import make_project
 
 
 async def dead_letter_keys(client: httpx.AsyncClient, count: int) -> list[str]:

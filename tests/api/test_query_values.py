@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.test_odd_addresses import served
+from tests.api.in_process import served
 from tests.webhooks.conftest import make_project
 
 NUMBERED = [

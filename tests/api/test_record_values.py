@@ -3,40 +3,18 @@ fields each write changed, from what to what (issue 20), in-process through the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from datetime import timedelta
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from app.api.app import create_app
-from app.engine.settings import ServiceSettings
 from tests.api.conftest import ApiProject, make_project
+from tests.api.in_process import served
 from tests.engine.conftest import Database, contact
 from tests.service.conftest import eventually
-from tests.webhooks.conftest import aftermath
 
 T0, T1, T2 = "2024-03-01 12:00:00", "2024-03-01 12:05:00", "2024-03-01 12:10:00"
-
-
-@asynccontextmanager
-async def served(project: ApiProject) -> AsyncIterator[httpx.AsyncClient]:
-    """The project's service in-process, and a client holding the operator's token."""
-    settings = ServiceSettings(config=project.file, lease_ttl=timedelta(seconds=5), shutdown_grace=timedelta(seconds=3))
-    app = create_app(settings, environ=project.secrets.env())
-    lifespan = app.router.lifespan_context(app)
-    await lifespan.__aenter__()
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    headers = {"Authorization": f"Bearer {project.secrets.operator}"}
-    client = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000", headers=headers, timeout=10)
-    try:
-        yield client
-    finally:
-        await aftermath()
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
 
 
 async def run_now(client: httpx.AsyncClient, sync: str = "contacts") -> dict[str, Any]:
