@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import PermanentError, TransientError
-from connectors.base import Write, WriteAction, connector_class
+from connectors.base import Batch, Write, WriteAction, connector_class
 from connectors.csv.connector import CsvConnector
 from connectors.csv.files import MAX_CELL, MAX_COLUMNS, MAX_LINE, CsvFileError
 from connectors.csv.reading import MOST_CELLS
@@ -132,12 +132,9 @@ async def test_a_row_with_too_few_or_too_many_cells_is_read_as_far_as_it_goes_wi
     ]
 
 
-async def test_a_read_streams_the_file_instead_of_loading_it(system: SystemMaker, folder: Path) -> None:
-    rows = "".join(f"{n},{'x' * 40}\n" for n in range(200_000))
-    (folder / "big.csv").write_text("id,filler\n" + rows, encoding="utf-8")  # about 9 MB
-    connector = system(big="{file: big.csv, key: id}")
-    reads = connector.read("big", None, 100)
-
+async def first_batch_and_peak(connector: CsvConnector, stream: str, size: int) -> tuple[Batch, int]:
+    """The stream's first batch, and the most memory Python held while reading it."""
+    reads = connector.read(stream, None, size)
     tracemalloc.start()
     try:
         first = await anext(reads)
@@ -145,6 +142,14 @@ async def test_a_read_streams_the_file_instead_of_loading_it(system: SystemMaker
     finally:
         tracemalloc.stop()
         await aclose(reads)
+    return first, peak
+
+
+async def test_a_read_streams_the_file_instead_of_loading_it(system: SystemMaker, folder: Path) -> None:
+    rows = "".join(f"{n},{'x' * 40}\n" for n in range(200_000))
+    (folder / "big.csv").write_text("id,filler\n" + rows, encoding="utf-8")  # about 9 MB
+    connector = system(big="{file: big.csv, key: id}")
+    first, peak = await first_batch_and_peak(connector, "big", 100)
 
     assert len(first.records) == 100
     assert peak < 1_000_000
@@ -158,15 +163,7 @@ async def test_cells_past_the_header_are_dropped_as_each_row_is_read_not_held_fo
     row = ",".join(["ab"] * 100_000)
     (folder / "r.csv").write_text("id,name\n" + "".join(f"{n},{row}\n" for n in range(30)), encoding="utf-8")
     connector = system(r="{file: r.csv, key: id}")
-    reads = connector.read("r", None, 1000)
-
-    tracemalloc.start()
-    try:
-        first = await anext(reads)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-        await aclose(reads)
+    first, peak = await first_batch_and_peak(connector, "r", 1000)
 
     assert len(first.records) == 30
     assert first.records[29] == {"id": "29", "name": "ab"}
