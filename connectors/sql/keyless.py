@@ -68,10 +68,11 @@ class KeylessPages:
 
 
 def keyless_pages(
-    shape: StreamShape, columns: Sequence[ColumnElement[Any]], cursor: ColumnElement[Any] | None
+    shape: StreamShape, columns: Sequence[ColumnElement[Any]], since: ColumnElement[bool] | None
 ) -> KeylessPages | None:
     """The statements reading ``shape``'s rows with a NULL key (as ``columns``), or ``None`` where its key
-    cannot be NULL."""
+    cannot be NULL; ``since`` is a changes read's condition on the cursor (``None`` without a cursor), which
+    compares the value bound as ``brygga_since`` as the keyed rows' read does."""
     if not _key_may_be_null(shape):
         return None
     source = shape.source
@@ -87,8 +88,7 @@ def keyless_pages(
         else base.where(_after(ordered, shape.backend is Backend.MYSQL))
     )
     changes_first = changes_next = None
-    if cursor is not None:
-        since = cursor >= bindparam(SINCE)
+    if since is not None:
         changes_first, changes_next = base.where(since), after.where(since)
     return KeylessPages(base, after, changes_first, changes_next, by_offset)
 

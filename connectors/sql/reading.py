@@ -46,6 +46,7 @@ from sqlalchemy.types import JSON, Float, NullType, Numeric, String, TypeDecorat
 
 from connectors.base import Batch, Checkpoint, PermanentError, Record
 from connectors.sql.coercion import DATE_KINDS, ColumnType, ColumnValueError
+from connectors.sql.cursor_order import code_point_order
 from connectors.sql.databases import Backend
 from connectors.sql.key_order import binary_order, tied_keys
 from connectors.sql.keyless import SINCE, KeylessPages, keyless_pages
@@ -144,25 +145,26 @@ class StreamReader:
         }
         """Key columns whose collation may take distinct values for equal, by expression: ordered by their bytes."""
         self.cursor = self._comparable(shape.options.cursor) if shape.options.cursor else None
+        self._code_points = {id(self.cursor)} if self.cursor is not None and shape.cursor_by_code_points else set()
+        """The cursor, by expression, where it is text to order by its code points (see :mod:`.cursor_order`)."""
         key_columns = [self._exact(source.c[name]) for name in shape.key]
         keys_present = and_(*(column.is_not(None) for column in key_columns))
         self.full_first = self._select(self.columns, self.key).where(keys_present)
         self.full_next = self.full_first.where(self._after(self.key))
         if self.cursor is not None:
             ordered = [self.cursor, *self.key]
-            self.changes_first = self._select(self.columns, ordered).where(
-                keys_present, self.cursor >= bindparam(_SINCE)
-            )
+            self.changes_first = self._select(self.columns, ordered).where(keys_present, self._since(_SINCE))
             self.changes_next = self._select(self.columns, ordered).where(keys_present, self._after(ordered))
-            self.max_cursor = select(func.max(self.cursor)).select_from(source)
-            if shape.backend is Backend.POSTGRESQL and shape.options.cursor in shape.types:
-                self.max_cursor = self.max_cursor.where(*storable_range(self.cursor, shape.types[shape.options.cursor]))
+            self.max_cursor = self._greatest(self.cursor)
         self.spaced_rows: Select[Any] | None = None
         """On SQLite: whether rows in a range of cursor text exist (see :func:`_spaced_since`)."""
         if self.cursor is not None and shape.backend is Backend.SQLITE:
-            between = and_(self.cursor >= bindparam(_SINCE), self.cursor < bindparam(_BEFORE))
+            before = self._in_order(self.cursor, bindparam(_BEFORE))
+            between = and_(self._since(_SINCE), self._in_order(self.cursor, self.cursor) < before)
             self.spaced_rows = select(self.cursor).select_from(source).where(between).limit(1)
-        self.keyless: KeylessPages | None = keyless_pages(shape, self.columns, self.cursor)
+        self.keyless: KeylessPages | None = keyless_pages(
+            shape, self.columns, self._since(_SINCE) if self.cursor is not None else None
+        )
         """Reads of the rows whose key is NULL, or ``None`` where the key cannot be NULL."""
         self.keys_first = self._select(key_columns, self.key).where(keys_present)
         self.keys_next = self.keys_first.where(self._after(self.key))
@@ -211,8 +213,29 @@ class StreamReader:
 
     def _in_order(self, column: ColumnElement[Any], value: ColumnElement[Any]) -> ColumnElement[Any]:
         """``value`` as keyset pagination orders and compares ``column``: by its bytes where the column's
-        collation takes distinct texts for equal (see :func:`tied_keys`)."""
-        return binary_order(value, self.shape.backend) if id(column) in self._binary else value
+        collation takes distinct texts for equal (see :func:`tied_keys`), a text cursor by its code points."""
+        if id(column) in self._binary:
+            return binary_order(value, self.shape.backend)
+        return code_point_order(value, self.shape.backend) if id(column) in self._code_points else value
+
+    def _since(self, name: str) -> ColumnElement[bool]:
+        """Rows whose cursor is at least the value bound as ``name``, compared as the read orders them."""
+        assert self.cursor is not None
+        return self._in_order(self.cursor, self.cursor) >= self._in_order(self.cursor, bindparam(name))
+
+    def _greatest(self, cursor: ColumnElement[Any]) -> Select[Any]:
+        """The greatest value of ``cursor``, or NULL, as the read orders it: a text cursor by its code points,
+        found by that order (MariaDB's ``MAX()`` of the bytes would give bytes, not the text); on PostgreSQL
+        one that :func:`~connectors.sql.pg_exact.storable` takes."""
+        source, name = self.shape.source, self.shape.options.cursor
+        if id(cursor) in self._code_points:
+            ordered = self._in_order(cursor, cursor).desc()
+            greatest = select(cursor).select_from(source).where(cursor.is_not(None)).order_by(ordered).limit(1)
+            return select(greatest.scalar_subquery())
+        statement = select(func.max(cursor)).select_from(source)
+        if self.shape.backend is Backend.POSTGRESQL and name in self.shape.types:
+            return statement.where(*storable_range(cursor, self.shape.types[name]))
+        return statement
 
     def _after(self, keyset: list[ColumnElement[Any]]) -> ColumnElement[bool]:
         """Rows after the keyset values bound as ``after_0``, ``after_1``, …, in keyset order."""

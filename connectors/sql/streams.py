@@ -44,6 +44,7 @@ from sqlalchemy.types import NullType, TypeEngine
 from connectors.base import PermanentError
 from connectors.sql.coercion import DATE_KINDS, ColumnType, Kind, column_type, value_type
 from connectors.sql.config import SqlStream
+from connectors.sql.cursor_order import collated_otherwise
 from connectors.sql.databases import Backend
 from connectors.sql.key_equality import KeyEquality, key_equality
 from connectors.sql.query_text import QueryError, one_select
@@ -76,6 +77,9 @@ class StreamShape:
     """Statements built for this stream, reused batch after batch."""
     key_equality: KeyEquality | None = None
     """How the table tells keys apart where not by their exact values (a key column that ignores case)."""
+    cursor_by_code_points: bool = False
+    """Whether reads compare the text cursor column by its code points instead of its own collation (see
+    :mod:`connectors.sql.cursor_order`)."""
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -157,6 +161,9 @@ async def describe_stream(conn: AsyncConnection, where: str, options: SqlStream,
     shape.check_read()
     if table is not None and any(types[name].kind in _TEXT_KEYS for name in options.key if name in types):
         shape.key_equality = await conn.run_sync(key_equality, table, options.key, backend)
+    cursor = options.cursor
+    if cursor is not None and cursor in types and types[cursor].kind is Kind.TEXT:
+        shape.cursor_by_code_points = await collated_otherwise(conn, source, cursor, backend)
     return shape
 
 
