@@ -4,7 +4,8 @@ Pydantic reads ``+5``, ``1_000``, `` 5`` and ``5%0A`` as the number 5 (an id in 
 alone: :func:`app.api.deps.digits_only`), and FastAPI took the last of ``?status=failed&status=succeeded``
 without a word, so a client that meant both got one. Checked here for every route at once, from the
 parameters each declares, before the route reads them: a problem is answered 422 naming the parameter,
-as any other that does not fit (:mod:`app.api.validation_answers`; a dashboard page answers with a page).
+as any other that does not fit (:mod:`app.api.validation_answers`; a dashboard page answers with a page, once
+its visitor is judged: :mod:`app.api.pages.refusals`).
 """
 
 from __future__ import annotations

@@ -89,6 +89,11 @@ async def test_an_operators_request_with_a_parameter_given_twice_does_nothing(cl
 
 @pytest.mark.parametrize("address", ["/syncs/local?before=%2B5", "/syncs/local?before=1&before=2", "/runs/1?after=1_0"])
 async def test_a_dashboard_page_says_the_same_on_a_page(client: httpx.AsyncClient, address: str) -> None:
+    """To a signed-in visitor: one who is not is sent to sign in first (tests/api/dashboard/test_caller_first.py)."""
+    token = client.headers["authorization"].removeprefix("Bearer ")
+    signed = await client.post("/sign-in", data={"token": token}, headers={"Origin": str(client.base_url).rstrip("/")})
+    assert signed.status_code == 303, signed.text
+
     answer = await client.get(address)
 
     assert answer.status_code == 400 and answer.headers["content-type"].startswith("text/html"), answer.text

@@ -11,9 +11,10 @@ this service: its form's CSRF token matches the session's, and its ``Origin``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import parse_qsl, urlsplit
 
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
 
 from app.api.auth import Caller, caller_of, require_role
 from app.api.pages.sessions import Session, Sessions
@@ -25,6 +26,16 @@ MAX_FORM_BYTES = 16 * 1024
 
 class SignInNeeded(Exception):
     """No valid session where tokens are configured: the page sends the browser to sign in."""
+
+
+class NotAllowed(Exception):
+    """An action refused (from another site, by a viewer, without the session's CSRF token, a form too large):
+    answered with a page saying why."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -111,21 +122,60 @@ def _netloc(origin: str) -> str | None:
         return None
 
 
-async def action_of(request: Request) -> tuple[Visit, dict[str, str]]:
-    """The caller of an action, checked as the API checks it (``operator``), and the form it sent.
+@dataclass(frozen=True)
+class Action:
+    """An operator's action, checked: who acts, and the form they sent."""
+
+    visit: Visit
+    form: dict[str, str]
+
+
+async def visitor(request: Request) -> Visit:
+    """Every page's dependency: who asks (:func:`visit_of`). FastAPI reads a route's path and query after its
+    dependencies, so a stranger is sent to sign in before a value of theirs is looked at, and learns nothing
+    of a page's parameters. Judged once a request: the answer to a misfit asks again (``refusals``).
 
     :raises SignInNeeded: without a valid session
-    :raises HTTPException: 403 from another site, without the session's CSRF token, or for a viewer
     """
-    check_origin(request)
-    visit = visit_of(request)
-    form = await form_of(request)
+    judged = getattr(request.state, "visit", None)
+    if not isinstance(judged, Visit):
+        judged = request.state.visit = visit_of(request)
+    return judged
+
+
+async def action_of(request: Request) -> Action:
+    """Every action's dependency: its caller, checked as the API checks it (``operator``), and its form.
+
+    Who acts is judged before what they sent: this service's page, a session, the role, and only then the
+    form (its size, its CSRF token), and after all of them (FastAPI's order) the address's values. Judged
+    once a request, as :func:`visitor`: the form can be read once.
+
+    :raises SignInNeeded: without a valid session
+    :raises NotAllowed: 403 from another site, for a viewer, or without the session's CSRF token; 413 for a
+        form larger than :data:`MAX_FORM_BYTES`
+    """
+    judged = getattr(request.state, "action", None)
+    if isinstance(judged, Action):
+        return judged
+    try:
+        check_origin(request)
+        visit = visit_of(request)
+        require_role(visit.caller, "operator")
+        form = await form_of(request)
+    except HTTPException as exc:  # a viewer's too (require_role's Forbidden)
+        raise NotAllowed(exc.status_code, str(exc.detail)) from exc
     if not visit.session.csrf_matches(form.get("csrf", "")):
-        raise HTTPException(
+        raise NotAllowed(
             status.HTTP_403_FORBIDDEN, "the form's CSRF token is missing or stale: reload the page and try again"
         )
-    require_role(visit.caller, "operator")
-    return visit, form
+    judged = request.state.action = Action(visit, form)
+    return judged
+
+
+Visitor = Annotated[Visit, Depends(visitor)]
+"""A page's caller, judged before the page's values."""
+Acting = Annotated[Action, Depends(action_of)]
+"""An action's operator and form, judged before the action's values."""
 
 
 def back_to(form: dict[str, str], default: str = "/") -> str:

@@ -1,8 +1,9 @@
 """What operators do from the dashboard: run now, pause, resume, retry and discard dead letters, replay events.
 
 Each action is a form POST that :func:`app.api.pages.access.action_of` checks
-(this service's page, the session's CSRF token, the ``operator`` role) and then
-makes the same engine call as its API route. The browser goes back to the page
+(this service's page, the ``operator`` role, the session's CSRF token) before
+the address's values are read, and then makes the same engine call as its API
+route. The browser goes back to the page
 it came from, which says what happened.
 """
 
@@ -12,12 +13,11 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.api.deps import Id, SyncName
-from app.api.pages.access import action_of, back_to, service_of
-from app.api.pages.rendering import page
+from app.api.pages.access import Acting, Action, back_to, service_of
 from app.errors import ConflictError, NotFoundError
 
 router = APIRouter(include_in_schema=False)
@@ -26,17 +26,14 @@ WAIT_FOR_RUN = 5.0
 """Seconds an action that starts a run waits for it before the browser goes back (most runs take less)."""
 
 
-async def _act(request: Request, default: str, act: Callable[[str], Awaitable[str]]) -> Response:
-    """Check the action, do it, and go back with what it did (or why it could not) as the page's notice."""
+async def _act(action: Action, default: str, act: Callable[[str], Awaitable[str]]) -> Response:
+    """Do the checked action, and go back with what it did (or why it could not) as the page's notice."""
+    session = action.visit.session
     try:
-        visit, form = await action_of(request)
-    except HTTPException as exc:  # a viewer's session too (require_role's Forbidden)
-        return page(request, "problem.html", exc.status_code, title="Not allowed", detail=exc.detail)
-    try:
-        visit.session.notice = await act(visit.caller.name)
+        session.notice = await act(action.visit.caller.name)
     except (NotFoundError, ConflictError) as exc:
-        visit.session.notice = f"Not done: {exc}"
-    return RedirectResponse(back_to(form, default), status_code=303)
+        session.notice = f"Not done: {exc}"
+    return RedirectResponse(back_to(action.form, default), status_code=303)
 
 
 async def _outcome(request: Request, sync: str, run_id: int, started: str) -> str:
@@ -52,64 +49,64 @@ async def _outcome(request: Request, sync: str, run_id: int, started: str) -> st
 
 
 @router.post("/syncs/{name}/run")
-async def run_now(request: Request, name: SyncName) -> Response:
+async def run_now(request: Request, action: Acting, name: SyncName) -> Response:
     async def act(_: str) -> str:
         run_id = await service_of(request).trigger(name)
         return await _outcome(request, name, run_id, f"{name} runs now")
 
-    return await _act(request, f"/syncs/{name}", act)
+    return await _act(action, f"/syncs/{name}", act)
 
 
 @router.post("/syncs/{name}/pause")
-async def pause(request: Request, name: SyncName) -> Response:
+async def pause(request: Request, action: Acting, name: SyncName) -> Response:
     async def act(_: str) -> str:
         await service_of(request).pause(name)
         return f"{name} is paused: it takes no scheduled or webhook runs until resumed."
 
-    return await _act(request, f"/syncs/{name}", act)
+    return await _act(action, f"/syncs/{name}", act)
 
 
 @router.post("/syncs/{name}/resume")
-async def resume(request: Request, name: SyncName) -> Response:
+async def resume(request: Request, action: Acting, name: SyncName) -> Response:
     async def act(_: str) -> str:
         await service_of(request).resume(name)
         return f"{name} is resumed."
 
-    return await _act(request, f"/syncs/{name}", act)
+    return await _act(action, f"/syncs/{name}", act)
 
 
 @router.post("/syncs/{name}/dead-letters/retry")
-async def retry_all(request: Request, name: SyncName) -> Response:
+async def retry_all(request: Request, action: Acting, name: SyncName) -> Response:
     async def act(_: str) -> str:
         run_id = await service_of(request).retry_dead_letters(name)
         return await _outcome(request, name, run_id, f"Every dead letter of {name} is retried")
 
-    return await _act(request, f"/syncs/{name}", act)
+    return await _act(action, f"/syncs/{name}", act)
 
 
 @router.post("/dead-letters/{letter_id}/retry")
-async def retry(request: Request, letter_id: Id) -> Response:
+async def retry(request: Request, action: Acting, letter_id: Id) -> Response:
     async def act(_: str) -> str:
         service = service_of(request)
         run_id = await service.retry_dead_letter(letter_id)
         return await _outcome(request, (await service.run(run_id)).sync, run_id, f"Dead letter {letter_id} is retried")
 
-    return await _act(request, "/", act)
+    return await _act(action, "/", act)
 
 
 @router.post("/dead-letters/{letter_id}/discard")
-async def discard(request: Request, letter_id: Id) -> Response:
+async def discard(request: Request, action: Acting, letter_id: Id) -> Response:
     async def act(by: str) -> str:
         await service_of(request).discard_dead_letter(letter_id, by)
         return f"Dead letter {letter_id} discarded."
 
-    return await _act(request, "/", act)
+    return await _act(action, "/", act)
 
 
 @router.post("/webhook-events/{event_id}/replay")
-async def replay(request: Request, event_id: Id) -> Response:
+async def replay(request: Request, action: Acting, event_id: Id) -> Response:
     async def act(_: str) -> str:
         await service_of(request).webhooks.replay(event_id)
         return f"Webhook event {event_id} is processed again."
 
-    return await _act(request, "/webhook-events", act)
+    return await _act(action, "/webhook-events", act)

@@ -2,7 +2,9 @@
 
 Each reads through the same engine calls as the matching API route
 (``Service.views``, ``runs``, ``run_log``, ``story``, ``dead_letters``,
-``webhooks.events``): what a page shows is what the API answers.
+``webhooks.events``): what a page shows is what the API answers. Each takes its
+:data:`~app.api.pages.access.Visitor` first: who asks is judged before the
+page's path and query are read.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import MAX_TEXT, Id, SyncName, storable
-from app.api.pages.access import Visit, service_of, visit_of
+from app.api.pages.access import Visit, Visitor, service_of
 from app.api.pages.chart import ACTIONS
 from app.api.pages.rendering import SECURITY_HEADERS, page, render
 from app.api.pages.sessions import set_cookie
@@ -45,15 +47,13 @@ async def _overview(request: Request) -> dict[str, Any]:
 
 
 @router.get("/")
-async def overview(request: Request) -> Response:
-    visit = visit_of(request)
+async def overview(request: Request, visit: Visitor) -> Response:
     return page(request, "overview.html", visit=visit, **await _overview(request))
 
 
 @router.get("/ui/overview")
-async def overview_rows(request: Request) -> Response:
+async def overview_rows(request: Request, visit: Visitor) -> Response:
     """What the overview refreshes itself with: its table's rows and its attention summary, as HTML."""
-    visit = visit_of(request)
     context = await _overview(request)
     body = {"rows": render("overview_rows.html", **context), "summary": render("attention.html", **context)}
     response = JSONResponse(body, headers=SECURITY_HEADERS)
@@ -63,9 +63,8 @@ async def overview_rows(request: Request) -> Response:
 
 @router.get("/syncs/{name}")
 async def sync_page(
-    request: Request, name: SyncName, before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+    request: Request, visit: Visitor, name: SyncName, before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
 ) -> Response:
-    visit = visit_of(request)
     service = service_of(request)
     try:
         view = await service.view(name)
@@ -88,9 +87,12 @@ async def sync_page(
 
 @router.get("/runs/{run_id}")
 async def run_page(
-    request: Request, run_id: Id, action: Text = None, after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None
+    request: Request,
+    visit: Visitor,
+    run_id: Id,
+    action: Text = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> Response:
-    visit = visit_of(request)
     service = service_of(request)
     chosen = action if action in (*ACTIONS, "conflict") else None
     try:
@@ -104,9 +106,8 @@ async def run_page(
 
 
 @router.get("/records")
-async def record_page(request: Request, sync: Text = None, key: Text = None) -> Response:
+async def record_page(request: Request, visit: Visitor, sync: Text = None, key: Text = None) -> Response:
     """A record's story: the search form, and once a sync and key are given, the story."""
-    visit = visit_of(request)
     service = service_of(request)
     names = sorted(service.project.syncs)
     sync, key = _text(sync), _text(key)
@@ -122,8 +123,7 @@ async def record_page(request: Request, sync: Text = None, key: Text = None) -> 
 
 
 @router.get("/webhook-events")
-async def events_page(request: Request, system: Text = None) -> Response:
-    visit = visit_of(request)
+async def events_page(request: Request, visit: Visitor, system: Text = None) -> Response:
     system = _text(system) or None
     events = await service_of(request).webhooks.events(system, None, EVENTS_SHOWN)
     return page(request, "events.html", visit=visit, events=events, system=system)

@@ -297,17 +297,30 @@ def test_a_long_address_not_found_stays_inside_its_notice(
     serve: ServeFactory, project: ApiProject, browser: Browser, guard: LoopbackOnly, screens: Screens
 ) -> None:
     """A notice shows text from outside (an address, a system's error with a URL in it): one long word ran
-    past the notice's edge and off the screen. (A context of its own: the page's 404 is on the console.)"""
+    past the notice's edge and off the screen. (A context of its own: the page's 404 is on the console.)
+
+    Only to a visitor signed in: a stranger following the address is sent to sign in, as for any address of
+    the dashboard, and learns nothing of what is wrong with it. Signed in, the page keeps the dashboard's
+    header (its links, who is signed in, Sign out), as a page for a sync that is not there does."""
     served = serve(project)
     opened = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
     opened.route("**/*", guard)
+    address = served.process.url + "/syncs/" + "x" * 5000
     try:
         page = opened.new_page()
-        page.goto(served.process.url + "/syncs/" + "x" * 5000)
+        for stranger_asks in (address, served.process.url + "/syncs/contacts?before=abc&before=-1"):
+            page.goto(stranger_asks)
+            expect(page).to_have_url(re.compile(r"/sign-in$"))
+            expect(page.get_by_label("Token")).to_be_visible()
+        sign_in(page, served, project.secrets.viewer)
+
+        page.goto(address)
 
         notice = page.locator(".alert")
         expect(notice).to_contain_text("shows nothing for this address")
         assert notice.evaluate("element => element.scrollWidth <= element.clientWidth"), "the text runs past it"
+        expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
         checked(page, screens, "not-found-long-address")
     finally:
         opened.close()
