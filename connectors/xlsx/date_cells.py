@@ -87,8 +87,10 @@ class DateCells:
         self._marks = [f's="{index}"'.encode() for index in styles]
         numbers = rb"-[^<]*|0|0\.[^<]*|[0-9.]+[eE]-[^<]*" + (b"" if in_1904 else rb"|60|60\.[^<]*")
         alternatives = "|".join(map(str, styles)).encode()
+        # From the style attribute, not from the cell's start: SRE finds a pattern's leading text at C speed,
+        # and a sheet's cells are mostly not date cells (each ``<c`` tried here cost ten times as much).
         self._pattern = re.compile(
-            rb'<c\b(?=[^>]*\bs="(?:' + alternatives + rb')")([^>]*)>'
+            rb's="(?:' + alternatives + rb')"[^>]*>'
             rb"(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?<v>(" + numbers + rb")</v>"
         )
 
@@ -96,7 +98,15 @@ class DateCells:
         """Add the cells of ``body`` (whole cells only) to ``found``, by (row, column) counting from 0."""
         if not any(mark in body for mark in self._marks):
             return
-        for attributes, number in self._pattern.findall(body):
+        for match in self._pattern.finditer(body):
+            at = match.start()
+            if _WORD.match(body, at - 1):
+                continue  # ``xs="1"``: another attribute, not the style
+            start = body.rfind(b"<", 0, at)  # attributes hold no ``<``: the start of the tag
+            cell = _CELL.match(body, start) if start >= 0 else None
+            if cell is None:
+                continue  # a row's style, or another element's
+            attributes, number = cell.group(1), match.group(1)
             place = _PLACE.search(attributes)
             kind = _KIND.search(attributes)
             if place is None or (kind is not None and kind.group(1) != b"n"):
@@ -113,6 +123,8 @@ class DateCells:
 
 
 _PLACE = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
+_CELL = re.compile(rb"<c\b([^>]*)>")
+_WORD = re.compile(rb"[A-Za-z0-9_]")
 _KIND = re.compile(rb'\bt="([^"]*)"')
 
 
