@@ -27,6 +27,7 @@ from app.cli.exit_codes import exit_code
 from app.cli.lazy import lazy_command
 from app.cli.lean_imports import leave_unimported
 from app.cli.output import output
+from app.cli.start_up import start_up_begins
 from app.errors import BryggaError, ConfigError, SettingsError
 
 __all__ = ["cli", "main"]
@@ -75,6 +76,7 @@ lazy_command(
 
 def main() -> None:
     """The console-script entry point: the one place a Brygga error becomes a message and an exit code."""
+    collecting = start_up_begins()  # until the command's project is open (app.cli.start_up)
     leave_unimported()
     output.guard_streams()
     try:
@@ -88,6 +90,8 @@ def main() -> None:
         # Everything is about to go with the process: frozen, it is skipped by the collections the
         # interpreter makes as it exits, which went over every object imported (~40 ms of `validate`).
         gc.freeze()
+        if collecting:
+            gc.enable()
 
 
 def _command() -> None:

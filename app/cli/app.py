@@ -17,6 +17,7 @@ from app import __version__
 from app.cli.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from app.cli.lazy import LazyGroup
 from app.cli.output import output
+from app.cli.start_up import start_up_ends
 from app.errors import UsageError
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def open_workspace(config: Path | None, needs: Needs | None = None) -> Workspace
 
     workspace = open_workspace(project_file(config), needs=needs or EVERYTHING)
     output.secrets.update(workspace.project.secrets)
+    start_up_ends()
     return workspace
 
 

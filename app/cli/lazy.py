@@ -10,9 +10,6 @@ help alone, without importing anything.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import import_module
 
@@ -79,27 +76,9 @@ def _load(lazy: LazyCommand) -> click.Command:
     """Import the command's module (which registers it on the root Typer app) and build its click command."""
     from app.cli.app import cli  # noqa: PLC0415 - the root app, whose module imports this one
 
-    with _no_collections():
-        import_module(lazy.module)
+    import_module(lazy.module)  # with no garbage collection, as all of start-up (app.cli.start_up)
     group = typer.main.get_group(cli)
     command = group.commands.get(lazy.name)
     if command is None:
         raise RuntimeError(f"module {lazy.module} does not define the command '{lazy.name}' (@cli.command())")
     return command
-
-
-@contextmanager
-def _no_collections() -> Iterator[None]:
-    """No garbage collection while a command's module and what it needs are imported.
-
-    Imports make objects that live as long as the process (modules, classes, functions), so the
-    collections they set off find next to nothing, and each older-generation pass goes over all that
-    was imported before: ~25 ms of the imports of `brygga run` (SQLAlchemy's hundreds of modules).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
