@@ -23,6 +23,7 @@ from app.engine.connector_calls import prepare_stream, read_batches, scan_keys, 
 from app.engine.first_load import FirstLoad
 from app.engine.pipeline import CommitQueue, ReadAhead, RecordsInFlight, WaitForBefore, all_of
 from app.engine.planning import LET_GO, Action, Planned, SyncParts, keyless_key, plan_batch
+from app.engine.read_twice import ReadTwice
 from app.engine.retry import pause, with_retries, worth_retrying
 from app.engine.run_letters import BatchLetters, RunLetters
 from app.engine.writing import write_plan
@@ -183,6 +184,7 @@ class OneWayRun:
         self.writes_at_once = 1
         self.in_flight = RecordsInFlight(RECORDS_IN_FLIGHT)
         """The source's records read and not yet written: reading waits while too many are."""
+        self.read_twice = ReadTwice(sync.name, run_id)
 
     async def execute(self) -> Counts:
         with retrying_as(self.sync.retry):  # connectors that retry requests themselves follow the sync's policy
@@ -227,6 +229,7 @@ class OneWayRun:
                 return self.counts
             await self._read_source(reading or await self._ask_source(source))
             await self._drain()
+            self.read_twice.warn()
             if self.sync.mode == "mirror":
                 await self._delete_gone()
                 await self._drain()
@@ -283,7 +286,10 @@ class OneWayRun:
             letters = await self.letters.of_batch(_letter_keys(records, source_keys, keys))
         claimed = self._claimed_before(number)
         settled = None if retrying else letters.settled
-        plan = await plan_batch(self.parts, records, settled, source_keys, known, claimed=claimed)
+        read_twice = self.read_twice if looked_up is not None else None  # the source's read, not dead letters
+        plan = await plan_batch(
+            self.parts, records, settled, source_keys, known, claimed=claimed, read_twice=read_twice
+        )
         held = len(records) if looked_up is not None else 0  # read from the source: held until committed
         originals = looked_up.batch.originals if looked_up is not None else None
         if originals is not None:

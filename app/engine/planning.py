@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from app.config import SyncConfig
 from app.engine.connector_calls import guarded
@@ -24,6 +24,9 @@ from app.record_checks import NotARecord, UnfitKey
 from app.records import Record
 from app.store import IdMapping, Store
 from connectors.base import Connector
+
+if TYPE_CHECKING:
+    from app.engine.read_twice import ReadTwice
 
 log = logging.getLogger("brygga.engine")
 
@@ -73,6 +76,10 @@ class Planned:
     """The ID map already has this record (so writing it updates that entry, rather than adding one)."""
     target_before: str | None = None
     """The target key the ID map has for this record, where it has one."""
+    repeat_hashes: str | None = None
+    """Written as the later record of a key read twice in the run: its entry's repeat hashes from now on."""
+    touch: bool = False
+    """Unchanged, its key read twice at an earlier run: its entry is marked seen at this run all the same."""
 
 
 @dataclass
@@ -127,6 +134,7 @@ async def plan_batch(
     *,
     claimed: Mapping[str, str] | None = None,
     events: bool = False,
+    read_twice: ReadTwice | None = None,
 ) -> list[Planned]:
     """What each record of ``records`` needs; one entry per record, in order.
 
@@ -138,6 +146,7 @@ async def plan_batch(
         before and not yet committed (see :func:`_refuse_shared_targets`)
     :param events: the records are webhook events, where one record's key twice in a batch is its changes in
         turn, not a source repeating a row (see :func:`_supersede_duplicates`)
+    :param read_twice: the run reading its source, which judges keys read in an earlier batch of it
     """
     if source_keys is None:
         source_keys = parts.mapping.source_keys(records)
@@ -164,6 +173,8 @@ async def plan_batch(
     if parts.targets_may_be_shared:
         new = await _refuse_shared_targets(parts, new, claimed or {})
     await _sort_new(parts, new)
+    if read_twice is not None:
+        read_twice.judge(plan, known, settled)
     return plan
 
 

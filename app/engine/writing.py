@@ -174,8 +174,10 @@ def outcomes(
             else:
                 rows = changes.mapped
             rows.append((item.source_key, item.target_key, item.hash or ""))
+            if item.repeat_hashes is not None:
+                changes.repeats.append((item.source_key, item.repeat_hashes))
             action_done = "created" if was_created else "updated"
-            log.append((item.source_key, item.target_key, action_done, None, logged(item.mapped)))
+            log.append((item.source_key, item.target_key, action_done, item.note, logged(item.mapped)))
             resolved.append(item.source_key)
             if was_created:
                 counts.created += 1
@@ -186,6 +188,8 @@ def outcomes(
                 counts.read -= 1
                 continue
             counts.unchanged += 1
+            if item.touch:
+                changes.touched.append(item.source_key)
             if not item.settled:
                 resolved.append(item.source_key)
         elif action is Action.SKIP:

@@ -48,6 +48,12 @@ class IdMapping:
     gone_from: str | None = None
     """A two-way pair's side whose record was deleted, a delete ``delete_in`` does not carry (``Pair.gone_from``):
     why edits of the record left are skipped. ``None``: both exist, or a one-way sync."""
+    # the run's bookkeeping, not where the record went: left out of comparisons
+    seen_run: int | None = field(default=None, compare=False)
+    """The run that last wrote the entry (or marked it seen): one that is this run's tells a key read twice."""
+    repeat_hashes: str | None = field(default=None, compare=False)
+    """The hashes of later records of this key read twice in a run, written as such, space-separated (see
+    ``BatchChanges.repeats``)."""
 
 
 class LogEntry(NamedTuple):
@@ -115,6 +121,12 @@ class BatchChanges:
     """(source key, target key, hash) written, for records the ID map does not hold yet: simply added."""
     unmapped: list[str] = field(default_factory=list)
     """Source keys whose target record was deleted."""
+    repeats: list[tuple[str, str]] = field(default_factory=list)
+    """(source key, repeat hashes) of records written as the later read of a key read twice in the run: their
+    entries' ``repeat_hashes`` become these, so that the very same repeat read again at a later run is known."""
+    touched: list[str] = field(default_factory=list)
+    """Source keys read unchanged whose key was read twice in an earlier run: their entries are marked seen at
+    this run, so that a repeat later in the run is known as one."""
     log: list[LogRow] = field(default_factory=list)
     """(source key, target key, action, error, values): a :class:`LogEntry`, or a plain tuple of those."""
     failures: list[Failure] = field(default_factory=list)

@@ -272,12 +272,13 @@ class Store:
     async def id_map(self, sync: str, source_keys: Collection[str]) -> dict[str, IdMapping]:
         """The ID map entries of these source keys, those that exist."""
         found: dict[str, IdMapping] = {}
-        columns = (ID_MAP.c.source_key, ID_MAP.c.target_key, ID_MAP.c.hash)
+        map_ = ID_MAP.c
+        columns = (map_.source_key, map_.target_key, map_.hash, map_.seen_run, map_.repeat_hashes)
         async with self._begin() as connection:
-            for keys in self._key_in(ID_MAP.c.source_key, list(source_keys)):
-                query = select(*columns).where(ID_MAP.c.sync == sync, keys)
-                for source_key, target_key, digest in await connection.execute(query):
-                    found[source_key] = IdMapping(target_key, digest)
+            for keys in self._key_in(map_.source_key, list(source_keys)):
+                query = select(*columns).where(map_.sync == sync, keys)
+                for source_key, target_key, digest, seen_run, repeat_hashes in await connection.execute(query):
+                    found[source_key] = IdMapping(target_key, digest, None, seen_run, repeat_hashes)
         return found
 
     async def pairs(self, sync: str, keys: Collection[str], *, side: str = "a") -> dict[str, Pair]:
@@ -460,6 +461,20 @@ class Store:
         )
         for keys in self._key_in(ID_MAP.c.source_key, changes.unmapped):
             await connection.execute(delete(ID_MAP).where(ID_MAP.c.sync == sync, keys))
+        await self._write_repeats(connection, sync, run_id, changes)
+
+    async def _write_repeats(self, connection: AsyncConnection, sync: str, run_id: int, changes: BatchChanges) -> None:
+        """What a batch learnt of keys read twice in a run: rare, so a statement or two where there is any."""
+        for keys in self._key_in(ID_MAP.c.source_key, changes.touched):
+            await connection.execute(update(ID_MAP).where(ID_MAP.c.sync == sync, keys).values(seen_run=run_id))
+        if changes.repeats:
+            statement = (
+                update(ID_MAP)
+                .where(ID_MAP.c.sync == sync, ID_MAP.c.source_key == bindparam("key"))
+                .values(repeat_hashes=bindparam("hashes"))
+            )
+            rows = [{"key": key, "hashes": hashes} for key, hashes in changes.repeats]
+            await connection.execute(statement, rows)
 
     async def _write_pairs(
         self, connection: AsyncConnection, sync: str, run_id: int, changes: BatchChanges, at: Any

@@ -129,6 +129,9 @@ ID_MAP = Table(
     Column("base", Text),
     # a two-way pair whose record is gone from this side ('a' or 'b'), the delete not carried (delete_in)
     Column("gone_from", Text),
+    # one-way: the hashes (space-separated) of later records of a key the source gave twice in one read, each
+    # written as such once: the very same repeat read again at a later run is skipped (app/engine/read_twice.py)
+    Column("repeat_hashes", Text),
     Index("ix_id_map_sync_target", "sync", "target_key"),
     sqlite_with_rowid=False,  # on SQLite its rows in the key's order: one B-tree fewer per record (migration 0008)
 )

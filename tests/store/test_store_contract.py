@@ -274,6 +274,23 @@ async def test_rows_rehashed_keep_their_target_keys_and_take_the_new_hash_and_ru
     assert await store.unseen(SYNC, second, None, 10) == []
 
 
+async def test_the_id_map_tells_the_run_that_wrote_an_entry_and_a_repeat_s_hash(store: Store) -> None:
+    """A key read twice in one run: the entry says which run wrote it, and keeps the hash of a repeat written as
+    such through later writes of the key; an entry read unchanged is marked seen at the run that touches it."""
+    first = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, first, BatchChanges(new_mappings=[("1", "A1", "h1"), ("2", "A2", "h2")]))
+    await store.commit_batch(SYNC, first, BatchChanges(rehashed=[("1", "A1", "h1b")], repeats=[("1", "h1b")]))
+    second = await store.start_run(SYNC, "manual")
+    await store.commit_batch(SYNC, second, BatchChanges(rehashed=[("1", "A1", "h1")], touched=["2"]))
+
+    found = await store.id_map(SYNC, ["1", "2"])
+
+    assert {key: (entry.hash, entry.seen_run, entry.repeat_hashes) for key, entry in found.items()} == {
+        "1": ("h1", second, "h1b"),
+        "2": ("h2", second, None),
+    }
+
+
 async def test_the_longest_sync_name_with_the_longest_key_is_kept(store: Store) -> None:
     """The bounds fit together: PostgreSQL holds at most 2,704 bytes in an index row, and the state database
     indexes each key with its sync's name. Random text, so that no compression makes the rows shorter."""
