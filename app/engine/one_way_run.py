@@ -286,10 +286,8 @@ class OneWayRun:
             letters = await self.letters.of_batch(_letter_keys(records, source_keys, keys))
         claimed = self._claimed_before(number)
         settled = None if retrying else letters.settled
-        read_twice = self.read_twice if looked_up is not None else None  # the source's read, not dead letters
-        plan = await plan_batch(
-            self.parts, records, settled, source_keys, known, claimed=claimed, read_twice=read_twice
-        )
+        judge = self.read_twice.judge if looked_up is not None else None  # the source's read, not dead letters
+        plan = await plan_batch(self.parts, records, settled, source_keys, known, claimed=claimed, judge_repeats=judge)
         held = len(records) if looked_up is not None else 0  # read from the source: held until committed
         originals = looked_up.batch.originals if looked_up is not None else None
         if originals is not None:

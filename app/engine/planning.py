@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from app.config import SyncConfig
 from app.engine.connector_calls import guarded
@@ -24,9 +24,6 @@ from app.record_checks import NotARecord, UnfitKey
 from app.records import Record
 from app.store import IdMapping, Store
 from connectors.base import Connector
-
-if TYPE_CHECKING:
-    from app.engine.read_twice import ReadTwice
 
 log = logging.getLogger("brygga.engine")
 
@@ -82,6 +79,11 @@ class Planned:
     """Unchanged, its key read twice at an earlier run: its entry is marked seen at this run all the same."""
 
 
+JudgeRepeats = Callable[[Sequence[Planned], Mapping[str, IdMapping], Mapping[str, str] | None], None]
+"""What :func:`plan_batch` calls last on a batch read from the source: its records, the ID map's entries of
+them, and the keys left to the dead-letter rules."""
+
+
 @dataclass
 class SyncParts:
     """What planning and writing one sync need."""
@@ -134,7 +136,7 @@ async def plan_batch(
     *,
     claimed: Mapping[str, str] | None = None,
     events: bool = False,
-    read_twice: ReadTwice | None = None,
+    judge_repeats: JudgeRepeats | None = None,
 ) -> list[Planned]:
     """What each record of ``records`` needs; one entry per record, in order.
 
@@ -146,7 +148,8 @@ async def plan_batch(
         before and not yet committed (see :func:`_refuse_shared_targets`)
     :param events: the records are webhook events, where one record's key twice in a batch is its changes in
         turn, not a source repeating a row (see :func:`_supersede_duplicates`)
-    :param read_twice: the run reading its source, which judges keys read in an earlier batch of it
+    :param judge_repeats: settles the records whose key an earlier batch of the run read
+        (:meth:`app.engine.read_twice.ReadTwice.judge`), where the batch is read from the source
     """
     if source_keys is None:
         source_keys = parts.mapping.source_keys(records)
@@ -173,8 +176,8 @@ async def plan_batch(
     if parts.targets_may_be_shared:
         new = await _refuse_shared_targets(parts, new, claimed or {})
     await _sort_new(parts, new)
-    if read_twice is not None:
-        read_twice.judge(plan, known, settled)
+    if judge_repeats is not None:
+        judge_repeats(plan, known, settled)
     return plan
 
 
